@@ -1,0 +1,40 @@
+"""l2tech: one engine for optics and digital imaging.
+
+Lens models, lens profiles and calibration on one side; RAW development, color and video on the
+other. Pure functions on NumPy arrays: images are float32 ``(H, W, 3)``, channels last, RGB,
+scene-linear unless a name says otherwise.
+
+The public names below are imported lazily so ``import l2tech`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> defining module
+_EXPORTS: dict[str, str] = {
+    "L2Error": "l2tech.errors",
+    "LensNotFoundError": "l2tech.errors",
+    "InvalidProfileError": "l2tech.errors",
+    "CameraBody": "l2tech.profiles.model",
+    "LensProfile": "l2tech.profiles.model",
+    "LensCalibration": "l2tech.profiles.model",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'l2tech' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

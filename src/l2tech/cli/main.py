@@ -1,0 +1,80 @@
+"""The ``l2`` command: a thin shell over the public API (STYLE.md rule 6).
+
+Each sub-command lives in its own module of :mod:`l2tech.cli` and is registered in
+``_COMMANDS``; modules are imported lazily so ``l2 --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from l2tech import __version__
+
+# name -> (module, attribute, short help)
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "develop": ("l2tech.cli.develop", "develop", "RAW files to finished images, lens corrected."),
+    "correct": ("l2tech.cli.develop", "correct", "Lens-correct developed JPEG/TIFF/PNG images."),
+    "info": ("l2tech.cli.info", "info", "Show a file's camera, lens and exposure metadata."),
+    "lens": ("l2tech.cli.lens", "lens", "Search, show and match lens profiles."),
+    "demo": ("l2tech.cli.demo", "demo", "Render a test chart through a real lens and correct it."),
+    "lut": ("l2tech.cli.lut", "lut", "Apply, convert, bake and show 3D LUTs."),
+    "video": ("l2tech.cli.video", "video", "Lens correction and looks on video clips."),
+    "calibrate": ("l2tech.cli.calibrate", "calibrate", "Checkerboards and flat fields to a lens profile."),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(
+            name for name, (mod, _, _) in _COMMANDS.items() if importlib.util.find_spec(mod) is not None
+        )
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in _COMMANDS:
+            return None
+        module, attr, _ = _COMMANDS[name]
+        if importlib.util.find_spec(module) is None:
+            return None
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="l2")
+def cli() -> None:
+    """l2tech: one engine for lens correction, RAW development, looks and video.
+
+    \b
+    Examples:
+      l2 develop IMG_0001.RW2 -o out/
+      l2 lens match IMG_0001.RW2
+      l2 demo
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 1 some inputs failed, 2 usage error)."""
+    try:
+        rv = cli.main(args=argv, prog_name="l2", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    return int(rv or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

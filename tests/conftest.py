@@ -1,0 +1,27 @@
+"""Shared test fixtures: the real test files in ../shared/data (skipped when absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("L2TECH_SHARED_DATA", _ROOT.parent / "shared" / "data"))
+
+
+def shared_file(relpath: str) -> Path:
+    """Path of a file in ../shared/data, or skip the test with the reason."""
+    p = SHARED_DATA / relpath
+    if not p.exists():
+        pytest.skip(f"shared test data not found: {p} (set L2TECH_SHARED_DATA to the data folder)")
+    return p
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The ../shared/data folder; skips the test when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared test data folder not found: {SHARED_DATA}")
+    return SHARED_DATA
