@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from l2tech.errors import OutputError, OutputExistsError, UsageError
+from l2tech.errors import L2Error, OutputError, OutputExistsError, UsageError
 
 __all__ = ["atomic_output", "check_output_path", "check_distinct_outputs"]
 
@@ -111,10 +111,11 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
         yield tmp
         if out.exists() and not overwrite:
             raise OutputExistsError("output appeared while writing; not replaced", path=out)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file normal permissions
         os.replace(tmp, out)
     except OSError as exc:
         _remove(tmp)
-        if isinstance(exc, OutputError):
+        if isinstance(exc, L2Error):
             raise
         if exc.errno == errno.ENOSPC:
             raise OutputError("disk full while writing; nothing was written", path=out) from exc
@@ -122,6 +123,12 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
     except BaseException:
         _remove(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _remove(p: Path) -> None:

@@ -1,0 +1,339 @@
+"""Read and write developed images (JPEG, TIFF, PNG) with ICC profile and EXIF kept.
+
+Pixels cross this module as display-encoded float32 ``(H, W, 3)`` in [0, 1]; integer code values
+exist only inside the read/write functions (STYLE.md rule 9). Every write is atomic
+(:func:`l2tech.io.atomic.atomic_output`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from l2tech.errors import CorruptInputError, DecodeError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
+from l2tech.io.atomic import atomic_output
+
+__all__ = [
+    "MAX_PIXELS",
+    "IMAGE_FORMATS",
+    "DecodedImage",
+    "quantize",
+    "dequantize",
+    "read_image",
+    "write_image",
+    "copy_exif",
+    "apply_orientation",
+]
+
+#: Largest image accepted (pixels), checked from the header before decoding (RELIABILITY E4).
+MAX_PIXELS = 400_000_000
+
+IMAGE_FORMATS = {"jpeg": ".jpg", "tiff": ".tif", "png": ".png"}
+
+
+def quantize(image: np.ndarray, bits: int) -> np.ndarray:
+    """Encoded float [0, 1] → unsigned integer code values (round half up, clipped).
+
+    Parameters
+    ----------
+    image : ndarray, float32
+        Display-encoded values; values outside [0, 1] are clipped.
+    bits : {8, 16}
+
+    Returns
+    -------
+    ndarray, uint8 or uint16
+    """
+    if bits not in (8, 16):
+        raise UsageError(f"bit depth must be 8 or 16, got {bits}")
+    top = (1 << bits) - 1
+    out = np.clip(np.asarray(image, dtype=np.float32) * top + 0.5, 0, top)
+    return out.astype(np.uint8 if bits == 8 else np.uint16)
+
+
+def dequantize(codes: np.ndarray) -> np.ndarray:
+    """Unsigned integer code values → encoded float32 in [0, 1]."""
+    top = float(np.iinfo(codes.dtype).max)
+    return (codes.astype(np.float32) / np.float32(top)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A decoded image: encoded float32 ``(H, W, 3)`` pixels, bit depth, format and ICC bytes."""
+
+    pixels: np.ndarray
+    bits: int
+    format: str
+    icc_profile: bytes | None
+
+
+def _sniff(path: Path) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        raise EmptyFileError("empty file (0 bytes)", path=path)
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if head[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
+        return "tiff"
+    raise UnsupportedFormatError("unsupported or mismatched format: not a JPEG, PNG or TIFF file (checked magic bytes)", path=path)
+
+
+def read_image(path: str | os.PathLike) -> DecodedImage:
+    """Read a developed JPEG, PNG or TIFF image.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    DecodedImage
+        ``pixels`` float32 ``(H, W, 3)`` display-encoded in [0, 1] (grey images are expanded
+        to three channels, alpha dropped); ``bits`` 8 or 16; ``icc_profile`` bytes or None.
+
+    Raises
+    ------
+    EmptyFileError, UnsupportedFormatError
+        Zero bytes; not a JPEG/PNG/TIFF by its magic bytes.
+    LimitExceededError
+        Header dimensions above :data:`MAX_PIXELS`, refused before decoding.
+    CorruptInputError
+        Truncated or corrupt data (a truncated JPEG is an error, never a half-grey image).
+    """
+    p = Path(path)
+    fmt = _sniff(p)
+    icc = None
+    if fmt == "tiff":
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(p) as tf:
+                page = tf.pages[0]
+                h, w = page.shape[:2]
+                _check_pixels(p, w, h)
+                codes = page.asarray()
+                tag = page.tags.get(34675)
+                icc = bytes(tag.value) if tag is not None else None
+        except (tifffile.TiffFileError, ValueError, EOFError, OSError) as exc:
+            raise CorruptInputError(f"cannot decode TIFF: {exc}", path=p) from None
+    else:
+        from PIL import Image
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(p) as im:
+                    _check_pixels(p, *im.size)
+                    icc = im.info.get("icc_profile")
+                    if fmt == "jpeg":
+                        im.load()
+                        if im.mode not in ("RGB", "L"):
+                            im = im.convert("RGB")
+                        codes = np.asarray(im)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise CorruptInputError(f"cannot decode {fmt.upper()}: {exc}", path=p) from None
+        if fmt == "png":
+            import cv2
+
+            raw = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+            if raw is None:
+                raise CorruptInputError("cannot decode PNG", path=p)
+            codes = raw if raw.ndim == 2 else (raw[..., 2::-1] if raw.shape[2] >= 3 else raw)
+    codes = np.asarray(codes)
+    if codes.ndim == 2:
+        codes = np.repeat(codes[..., None], 3, axis=2)
+    elif codes.shape[2] == 2:
+        codes = np.repeat(codes[..., :1], 3, axis=2)
+    codes = np.ascontiguousarray(codes[..., :3])
+    if codes.dtype not in (np.uint8, np.uint16):
+        if np.issubdtype(codes.dtype, np.floating):
+            return DecodedImage(codes.astype(np.float32), 32, fmt, icc)
+        raise UnsupportedFormatError(f"unsupported sample type {codes.dtype}", path=p)
+    bits = 8 if codes.dtype == np.uint8 else 16
+    return DecodedImage(dequantize(codes), bits, fmt, icc)
+
+
+def _check_pixels(path: Path, w: int, h: int) -> None:
+    if w <= 0 or h <= 0 or w * h > MAX_PIXELS:
+        raise LimitExceededError(f"image header claims {w}x{h} pixels; limit is {MAX_PIXELS:,} pixels", path=path)
+
+
+def _png_with_icc(png: bytes, icc: bytes | None, name: bytes = b"ICC profile") -> bytes:
+    """Insert an iCCP chunk after IHDR (PNG spec §11.3.3.3)."""
+    if not icc:
+        return png
+    data = name + b"\0\0" + zlib.compress(icc)
+    chunk = struct.pack(">I", len(data)) + b"iCCP" + data + struct.pack(">I", zlib.crc32(b"iCCP" + data) & 0xFFFFFFFF)
+    ihdr_end = 8 + 8 + 13 + 4
+    return png[:ihdr_end] + chunk + png[ihdr_end:]
+
+
+def apply_orientation(image: np.ndarray, orientation: int | None) -> np.ndarray:
+    """Turn pixels stored with EXIF orientation ``orientation`` (1–8) upright.
+
+    Unknown or invalid values (None, 0, 9, ...) leave the image as stored.
+
+    References
+    ----------
+    EXIF 2.32 (CIPA DC-008) tag 0x0112 Orientation.
+    """
+    o = orientation if orientation in range(1, 9) else 1
+    if o == 1:
+        return image
+    if o == 2:
+        return image[:, ::-1]
+    if o == 3:
+        return image[::-1, ::-1]
+    if o == 4:
+        return image[::-1]
+    if o == 5:
+        return np.swapaxes(image, 0, 1)
+    if o == 6:
+        return np.rot90(image, -1)
+    if o == 7:
+        return np.swapaxes(image, 0, 1)[::-1, ::-1]
+    return np.rot90(image, 1)  # 8
+
+
+# EXIF keys carried from the source (camera, lens, exposure, date, GPS).
+_IMAGE_KEYS = {"Make", "Model", "DateTime", "Artist", "Copyright", "ImageDescription", "Software"}
+_PHOTO_SKIP = {"PixelXDimension", "PixelYDimension", "MakerNote", "ComponentsConfiguration", "InteroperabilityTag",
+               "CompressedBitsPerPixel", "ColorSpace", "ExifVersion", "FlashpixVersion"}
+
+
+def copy_exif(src: str | os.PathLike | None, dst: str | os.PathLike, overrides: Mapping[str, str] | None = None) -> list[str]:
+    """Copy camera, lens, exposure, date and GPS EXIF from ``src`` into ``dst``; Orientation = 1.
+
+    Parameters
+    ----------
+    src : path-like or None
+        Source file (RAW, JPEG, TIFF); None writes only ``overrides``.
+    dst : path-like
+        Written image (modified in place; call it on the temp file of an atomic write).
+    overrides : mapping of exiv2 key → value string, optional
+        E.g. ``{"Exif.Photo.LensModel": "Canon EF 24-105mm f/4L IS USM"}``.
+
+    Returns
+    -------
+    list of str
+        Warnings (metadata that could not be read or written); pixels are never lost for them.
+    """
+    import exiv2
+
+    warn: list[str] = []
+    exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.mute)
+    out = exiv2.ExifData()
+    if src is not None:
+        try:
+            im = exiv2.ImageFactory.open(str(src))
+            im.readMetadata()
+            for datum in im.exifData():
+                key = datum.key()
+                fam, group, tag = key.split(".", 2)
+                if group == "Image" and tag in _IMAGE_KEYS or group == "Photo" and tag not in _PHOTO_SKIP or group == "GPSInfo":
+                    try:
+                        out[key] = datum.toString()
+                    except Exception as exc:  # one bad datum must not lose the rest
+                        warn.append(f"{src}: EXIF {key} not copied ({exc})")
+        except Exception as exc:
+            warn.append(f"{src}: EXIF not copied ({exc})")
+    for k, v in (overrides or {}).items():
+        out[k] = str(v)
+    out["Exif.Image.Orientation"] = "1"
+    try:
+        dimg = exiv2.ImageFactory.open(str(dst))
+        dimg.readMetadata()
+        dimg.setExifData(out)
+        dimg.writeMetadata()
+    except Exception as exc:
+        warn.append(f"{dst}: EXIF not written ({exc})")
+    return warn
+
+
+def write_image(
+    path: str | os.PathLike,
+    image: np.ndarray,
+    *,
+    format: str | None = None,
+    quality: int = 95,
+    bits: int | None = None,
+    icc_profile: bytes | None = None,
+    exif_source: str | os.PathLike | None = None,
+    exif_overrides: Mapping[str, str] | None = None,
+    overwrite: bool = False,
+) -> list[str]:
+    """Write a display-encoded image atomically, with ICC profile and EXIF.
+
+    Parameters
+    ----------
+    path : path-like
+        Output file; its folder must exist.
+    image : ndarray, shape (H, W, 3), float32
+        Display-encoded RGB in [0, 1] (values outside are clipped at quantisation).
+    format : {'jpeg', 'tiff', 'png'}, optional
+        Default from the extension.
+    quality : int
+        JPEG quality 1–100.
+    bits : {8, 16}, optional
+        Default 8 for JPEG, 16 for TIFF and PNG (JPEG is always 8).
+    icc_profile : bytes, optional
+        Embedded as the APP2 ICC marker (JPEG), tag 34675 (TIFF) or iCCP chunk (PNG).
+    exif_source, exif_overrides
+        See :func:`copy_exif`.
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    list of str
+        Metadata warnings.
+
+    Raises
+    ------
+    UsageError
+        Bad format, quality or shape.
+    OutputExistsError, OutputError
+        From :func:`l2tech.io.atomic.atomic_output`.
+    """
+    p = Path(path)
+    fmt = (format or {".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff", ".png": "png"}.get(p.suffix.lower(), "")).lower()
+    if fmt == "jpg":
+        fmt = "jpeg"
+    if fmt not in IMAGE_FORMATS:
+        raise UsageError(f"unknown output format {format or p.suffix!r}; valid: jpeg, tiff, png", path=p)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise UsageError(f"image must have shape (H, W, 3), got {image.shape}")
+    if not 1 <= quality <= 100:
+        raise UsageError(f"JPEG quality must be 1-100, got {quality}")
+    nbits = 8 if fmt == "jpeg" else (bits or 16)
+    codes = quantize(image, nbits)
+    with atomic_output(p, overwrite=overwrite) as tmp:
+        if fmt == "jpeg":
+            from PIL import Image
+
+            Image.fromarray(codes, "RGB").save(tmp, "JPEG", quality=quality, icc_profile=icc_profile, subsampling=0 if quality >= 90 else 2, optimize=False)
+        elif fmt == "tiff":
+            import tifffile
+
+            kw = {"iccprofile": icc_profile} if icc_profile else {}
+            tifffile.imwrite(tmp, codes, photometric="rgb", compression="zlib", **kw)
+        else:
+            import cv2
+
+            ok, buf = cv2.imencode(".png", np.ascontiguousarray(codes[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+            if not ok:
+                raise DecodeError("PNG encoder failed", path=p)
+            tmp.write_bytes(_png_with_icc(buf.tobytes(), icc_profile))
+        warns = copy_exif(exif_source, tmp, exif_overrides)
+    return warns

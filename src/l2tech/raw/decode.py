@@ -1,0 +1,189 @@
+"""RAW decoding through rawpy/LibRaw into scene-linear RGB in the working space.
+
+The working space of l2tech's stills pipeline is **linear ITU-R BT.2020 (D65)**: LibRaw
+demosaics, applies white balance and the camera matrix (``output_color=Rec2020``,
+``gamma=(1, 1)``, ``no_auto_bright=True``, 16-bit), and we scale to float32 with 1.0 = the
+white level after white balance. Pixels stay in sensor orientation (``user_flip=0``) so lens
+correction sees the lens's own geometry; the EXIF orientation is applied after it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from l2tech.errors import CorruptInputError, DecodeError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
+
+__all__ = ["WORKING_SPACE", "MAX_RAW_PIXELS", "RawImage", "decode_raw", "LIBRAW_FLIP_TO_EXIF"]
+
+#: colour-science name of the working space (linear, D65).
+WORKING_SPACE = "ITU-R BT.2020"
+
+#: Largest RAW frame accepted (pixels), checked from the header before unpacking.
+MAX_RAW_PIXELS = 300_000_000
+
+#: LibRaw ``sizes.flip`` → EXIF orientation (LibRaw docs: 0 none, 3 180°, 5 90° CCW, 6 90° CW).
+LIBRAW_FLIP_TO_EXIF = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}
+
+_WB = ("camera", "daylight", "auto")
+
+
+@dataclass(frozen=True)
+class RawImage:
+    """A demosaiced RAW frame.
+
+    Attributes
+    ----------
+    image : ndarray, shape (H, W, 3), float32
+        Scene-linear RGB in :data:`WORKING_SPACE`, sensor orientation; 1.0 = clipping white;
+        values are not clipped above (LibRaw clips at its white level).
+    orientation : int
+        EXIF orientation (1–8) to apply after lens correction.
+    cfa_pattern : str
+        Top-left 2×2 of the CFA (``"RGGB"``), or ``""`` for non-Bayer/linear data.
+    black_level_per_channel : tuple of int
+    white_level : int
+    white_balance : tuple of float
+        Multipliers used (R, G, B, G2).
+    """
+
+    image: np.ndarray
+    orientation: int
+    cfa_pattern: str
+    black_level_per_channel: tuple[int, ...]
+    white_level: int
+    white_balance: tuple[float, ...]
+
+
+def _open(path: Path):
+    import rawpy
+
+    if not path.exists():
+        raise UsageError("file not found", path=path)
+    if path.stat().st_size == 0:
+        raise EmptyFileError("empty file (0 bytes)", path=path)
+    try:
+        return rawpy.imread(str(path))
+    except rawpy.LibRawFileUnsupportedError:
+        raise UnsupportedFormatError("unsupported or mismatched format: LibRaw does not recognise this file as a RAW it can decode", path=path) from None
+    except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:
+        raise CorruptInputError(f"RAW data is truncated or corrupt ({_msg(exc)})", path=path) from None
+    except rawpy.LibRawError as exc:
+        raise DecodeError(f"LibRaw cannot open this file ({_msg(exc)})", path=path) from None
+
+
+def _msg(exc: BaseException) -> str:
+    m = exc.args[0] if exc.args else exc
+    return m.decode(errors="replace") if isinstance(m, bytes) else str(m)
+
+
+#: Fewer bytes per pixel than this cannot hold real image data, even losslessly compressed.
+_MIN_BYTES_PER_PIXEL = 1 / 16
+
+
+def _check_not_truncated(raw, path: Path) -> None:
+    """Refuse files whose pixel data is missing (LibRaw zero-fills a truncated tail silently)."""
+    import rawpy
+
+    s = raw.sizes
+    if path.stat().st_size < s.raw_width * s.raw_height * _MIN_BYTES_PER_PIXEL:
+        raise CorruptInputError(
+            f"RAW file is {path.stat().st_size:,} bytes, too small for its {s.raw_width}x{s.raw_height} pixels: the image data is truncated or stripped",
+            path=path,
+        )
+    try:
+        mosaic = raw.raw_image_visible
+    except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:
+        raise CorruptInputError(f"RAW data is truncated or corrupt ({_msg(exc)})", path=path) from None
+    except rawpy.LibRawError as exc:
+        raise DecodeError(f"LibRaw cannot decode the pixels of this file ({_msg(exc)}); its codec is not supported", path=path) from None
+    tail = mosaic[mosaic.shape[0] * 7 // 8 :]
+    if tail.size and int(tail.max()) == int(tail.min()):
+        raise CorruptInputError("RAW pixel data ends in constant values: the file is truncated", path=path)
+
+
+def decode_raw(
+    path: str | os.PathLike,
+    *,
+    white_balance: str = "camera",
+    half_size: bool = False,
+) -> RawImage:
+    """Decode a RAW file to scene-linear RGB in the working space.
+
+    Parameters
+    ----------
+    path : path-like
+        Any RAW LibRaw reads (CR2, CR3, CRW, NEF, ARW, RW2, RAF, ORF, DNG, ...).
+    white_balance : {'camera', 'daylight', 'auto'}
+        'camera' uses the as-shot multipliers (LibRaw falls back to daylight when absent).
+    half_size : bool
+        Half-resolution decode (LibRaw's 2×2 binning, no demosaic); for previews.
+
+    Returns
+    -------
+    RawImage
+
+    Raises
+    ------
+    EmptyFileError, UnsupportedFormatError
+        Zero bytes; not a RAW LibRaw can decode.
+    LimitExceededError
+        The header claims more than :data:`MAX_RAW_PIXELS`; refused before unpacking.
+    CorruptInputError
+        Truncated or corrupt data (LibRaw data errors are fatal: never a half-grey image).
+    DecodeError
+        Any other LibRaw failure, e.g. a codec LibRaw lacks (GoPro VC-5 GPR).
+
+    References
+    ----------
+    LibRaw API notes, ``libraw_output_params_t`` (``output_color``, ``gamma``, ``user_flip``).
+    """
+    import rawpy
+
+    p = Path(path)
+    if white_balance not in _WB:
+        raise UsageError(f"unknown white balance {white_balance!r}; valid: {', '.join(_WB)}")
+    raw = _open(p)
+    try:
+        s = raw.sizes
+        if s.raw_width * s.raw_height > MAX_RAW_PIXELS or s.width * s.height > MAX_RAW_PIXELS:
+            raise LimitExceededError(f"RAW header claims {s.raw_width}x{s.raw_height} pixels; limit is {MAX_RAW_PIXELS:,}", path=p)
+        if s.width == 0 or s.height == 0:
+            raise CorruptInputError("RAW header gives an empty image size", path=p)
+        _check_not_truncated(raw, p)
+        pattern = ""
+        if raw.raw_pattern is not None and raw.raw_type == rawpy.RawType.Flat:
+            desc = raw.color_desc.decode()
+            pattern = "".join(desc[i] for i in raw.raw_pattern[:2, :2].flatten())
+        try:
+            rgb16 = raw.postprocess(
+                output_color=rawpy.ColorSpace.Rec2020,
+                gamma=(1, 1),
+                no_auto_bright=True,
+                output_bps=16,
+                use_camera_wb=white_balance == "camera",
+                use_auto_wb=white_balance == "auto",
+                user_flip=0,
+                half_size=half_size,
+            )
+        except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:
+            raise CorruptInputError(f"RAW data is truncated or corrupt ({_msg(exc)})", path=p) from None
+        except rawpy.LibRawFileUnsupportedError as exc:
+            raise DecodeError(f"LibRaw cannot decode the pixels of this file ({_msg(exc)}); the codec is not supported", path=p) from None
+        except rawpy.LibRawError as exc:
+            raise DecodeError(f"LibRaw failed to decode ({_msg(exc)})", path=p) from None
+        image = rgb16.astype(np.float32)
+        image *= np.float32(1.0 / 65535.0)
+        return RawImage(
+            image=image,
+            orientation=LIBRAW_FLIP_TO_EXIF.get(int(s.flip), 1),
+            cfa_pattern=pattern,
+            black_level_per_channel=tuple(int(b) for b in raw.black_level_per_channel),
+            white_level=int(raw.white_level),
+            white_balance=tuple(float(w) for w in raw.camera_whitebalance),
+        )
+    finally:
+        raw.close()
