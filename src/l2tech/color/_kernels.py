@@ -1,0 +1,90 @@
+"""numba kernels for 3D LUT interpolation on flat ``(M, 3)`` arrays (parallel over pixels).
+
+The arithmetic follows colour-science's ``table_interpolation_trilinear`` /
+``table_interpolation_tetrahedral`` (colour/algebra/interpolation.py): the input is
+normalised by the domain, clipped to [0, 1], scaled to table indices; the table is indexed
+``[r, g, b]``. Tetrahedral interpolation follows Kasson, Nin, Plouffe and Hafner, "Performing
+color space conversions with three-dimensional linear interpolation", J. Electronic Imaging
+4(3), 1995. A pixel with any NaN channel gives NaN.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["lut3d_tetrahedral", "lut3d_trilinear"]
+
+
+@numba.njit(cache=True, inline="always")
+def _coord(v: float, lo: float, scale: float, n1: int):
+    s = (v - lo) * scale
+    if s < 0.0:
+        s = 0.0
+    elif s > 1.0:
+        s = 1.0
+    s *= n1
+    i = int(s)
+    if i > n1 - 1:
+        i = n1 - 1
+    return i, s - i
+
+
+@numba.njit(parallel=True, cache=True)
+def lut3d_tetrahedral(rgb, table, lo, scale, out):  # pragma: no cover - compiled
+    n1 = table.shape[0] - 1
+    for p in numba.prange(rgb.shape[0]):
+        r = rgb[p, 0]
+        g = rgb[p, 1]
+        b = rgb[p, 2]
+        if r != r or g != g or b != b:
+            out[p, 0] = np.nan
+            out[p, 1] = np.nan
+            out[p, 2] = np.nan
+            continue
+        i, x = _coord(r, lo[0], scale[0], n1)
+        j, y = _coord(g, lo[1], scale[1], n1)
+        k, z = _coord(b, lo[2], scale[2], n1)
+        for c in range(3):
+            v000 = table[i, j, k, c]
+            v111 = table[i + 1, j + 1, k + 1, c]
+            if x > y:
+                if y > z:
+                    val = (1 - x) * v000 + (x - y) * table[i + 1, j, k, c] + (y - z) * table[i + 1, j + 1, k, c] + z * v111
+                elif x > z:
+                    val = (1 - x) * v000 + (x - z) * table[i + 1, j, k, c] + (z - y) * table[i + 1, j, k + 1, c] + y * v111
+                else:
+                    val = (1 - z) * v000 + (z - x) * table[i, j, k + 1, c] + (x - y) * table[i + 1, j, k + 1, c] + y * v111
+            else:
+                if z > y:
+                    val = (1 - z) * v000 + (z - y) * table[i, j, k + 1, c] + (y - x) * table[i, j + 1, k + 1, c] + x * v111
+                elif z > x:
+                    val = (1 - y) * v000 + (y - z) * table[i, j + 1, k, c] + (z - x) * table[i, j + 1, k + 1, c] + x * v111
+                else:
+                    val = (1 - y) * v000 + (y - x) * table[i, j + 1, k, c] + (x - z) * table[i + 1, j + 1, k, c] + z * v111
+            out[p, c] = val
+
+
+@numba.njit(parallel=True, cache=True)
+def lut3d_trilinear(rgb, table, lo, scale, out):  # pragma: no cover - compiled
+    n1 = table.shape[0] - 1
+    for p in numba.prange(rgb.shape[0]):
+        r = rgb[p, 0]
+        g = rgb[p, 1]
+        b = rgb[p, 2]
+        if r != r or g != g or b != b:
+            out[p, 0] = np.nan
+            out[p, 1] = np.nan
+            out[p, 2] = np.nan
+            continue
+        i, x = _coord(r, lo[0], scale[0], n1)
+        j, y = _coord(g, lo[1], scale[1], n1)
+        k, z = _coord(b, lo[2], scale[2], n1)
+        for c in range(3):
+            c00 = table[i, j, k, c] * (1 - x) + table[i + 1, j, k, c] * x
+            c01 = table[i, j, k + 1, c] * (1 - x) + table[i + 1, j, k + 1, c] * x
+            c10 = table[i, j + 1, k, c] * (1 - x) + table[i + 1, j + 1, k, c] * x
+            c11 = table[i, j + 1, k + 1, c] * (1 - x) + table[i + 1, j + 1, k + 1, c] * x
+            c0 = c00 * (1 - y) + c10 * y
+            c1 = c01 * (1 - y) + c11 * y
+            out[p, c] = c0 * (1 - z) + c1 * z
