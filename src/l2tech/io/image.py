@@ -18,7 +18,7 @@ from typing import Mapping
 
 import numpy as np
 
-from l2tech.errors import CorruptInputError, DecodeError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
+from l2tech.errors import L2Error, CorruptInputError, DecodeError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
 from l2tech.io.atomic import atomic_output
 
 __all__ = [
@@ -125,11 +125,19 @@ def read_image(path: str | os.PathLike) -> DecodedImage:
                 codes = page.asarray()
                 tag = page.tags.get(34675)
                 icc = bytes(tag.value) if tag is not None else None
+        except L2Error:
+            raise
         except (tifffile.TiffFileError, ValueError, EOFError, OSError) as exc:
             raise CorruptInputError(f"cannot decode TIFF: {exc}", path=p) from None
     else:
         from PIL import Image
 
+        if fmt == "png":
+            with open(p, "rb") as fh:
+                head = fh.read(24)
+            if len(head) < 24 or head[12:16] != b"IHDR":
+                raise CorruptInputError("PNG header (IHDR) is missing or truncated", path=p)
+            _check_pixels(p, *struct.unpack(">II", head[16:24]))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -141,7 +149,11 @@ def read_image(path: str | os.PathLike) -> DecodedImage:
                         if im.mode not in ("RGB", "L"):
                             im = im.convert("RGB")
                         codes = np.asarray(im)
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        except L2Error:
+            raise
+        except Image.DecompressionBombError as exc:
+            raise LimitExceededError(f"image header exceeds the decoder's pixel limit ({exc})", path=p) from None
+        except (OSError, SyntaxError, ValueError) as exc:
             raise CorruptInputError(f"cannot decode {fmt.upper()}: {exc}", path=p) from None
         if fmt == "png":
             import cv2
