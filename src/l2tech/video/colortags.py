@@ -1,0 +1,192 @@
+"""Color tags of a video stream and the YUV ↔ RGB conversions they select.
+
+A decoded frame is Y'CbCr; which matrix (BT.601, BT.709, BT.2020 non-constant luminance) and
+which range (limited "tv": Y' 16–235, C 16–240 at 8 bit; full "pc": 0–255) turn it into R'G'B'
+is given by the stream's tags. The conversion itself is FFmpeg's swscale (through PyAV's
+``VideoFrame.reformat``); this module decides its arguments and tags the output the same way.
+
+Unspecified tags are resolved as FFmpeg-based players do: ``yuvj*`` pixel formats are full
+range, other formats limited; an unspecified matrix is BT.709 for frames at least 720 lines
+high and BT.601 (SMPTE 170M) below.
+
+References
+----------
+ITU-R BT.601-7, BT.709-6 (table 3, items 3.2–3.5), BT.2020-2 (table 4): luma weights
+``Kr, Kb`` and the quantisation of Y'CbCr. H.273 / ISO/IEC 23091-2 code points
+(``matrix_coefficients``, ``video_full_range_flag``) as FFmpeg's ``AVColorSpace``,
+``AVColorRange``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from l2tech.errors import UsageError
+
+__all__ = ["ColorTags", "resolve_color_tags", "frame_to_rgb", "rgb_to_frame", "MATRICES"]
+
+# FFmpeg matrix name -> (AVColorSpace code, swscale SWS_CS_* code, (Kr, Kb))
+MATRICES: dict[str, tuple[int, int, tuple[float, float]]] = {
+    "bt709": (1, 1, (0.2126, 0.0722)),
+    "bt470bg": (5, 5, (0.299, 0.114)),
+    "smpte170m": (6, 5, (0.299, 0.114)),
+    "smpte240m": (7, 7, (0.212, 0.087)),
+    "bt2020nc": (9, 9, (0.2627, 0.0593)),
+}
+_PRIMARIES = {"bt709": 1, "bt470bg": 5, "smpte170m": 6, "bt2020": 9, "smpte432": 12, "unspecified": 2}
+_TRANSFER = {
+    "bt709": 1, "smpte170m": 6, "linear": 8, "iec61966-2-1": 13, "bt2020-10": 14,
+    "smpte2084": 16, "arib-std-b67": 18, "unspecified": 2,
+}
+
+
+@dataclass(frozen=True)
+class ColorTags:
+    """Resolved color tags of a stream.
+
+    Parameters
+    ----------
+    matrix : str
+        Y'CbCr matrix, an FFmpeg name in :data:`MATRICES` (``"bt709"``, ``"smpte170m"``,
+        ``"bt470bg"``, ``"bt2020nc"``).
+    full_range : bool
+        True for full ("pc", JPEG) range, False for limited ("tv", MPEG) range.
+    primaries, transfer : str
+        Carried through to the output unchanged (FFmpeg names; ``"unspecified"`` allowed).
+    """
+
+    matrix: str
+    full_range: bool
+    primaries: str = "unspecified"
+    transfer: str = "unspecified"
+
+    def __post_init__(self) -> None:
+        if self.matrix not in MATRICES:
+            raise UsageError(f"unknown Y'CbCr matrix {self.matrix!r}; valid: {', '.join(MATRICES)}")
+
+    @property
+    def range_name(self) -> str:
+        """``"pc"`` (full) or ``"tv"`` (limited), as FFmpeg names them."""
+        return "pc" if self.full_range else "tv"
+
+    @property
+    def sws_colorspace(self) -> int:
+        """swscale colorspace code of the matrix."""
+        return MATRICES[self.matrix][1]
+
+    @property
+    def av_colorspace(self) -> int:
+        """``AVColorSpace`` code to tag the output with."""
+        return MATRICES[self.matrix][0]
+
+    @property
+    def av_color_range(self) -> int:
+        """``AVColorRange`` code: 1 limited (MPEG), 2 full (JPEG)."""
+        return 2 if self.full_range else 1
+
+    @property
+    def av_primaries(self) -> int:
+        """``AVColorPrimaries`` code (2 = unspecified)."""
+        return _PRIMARIES.get(self.primaries, 2)
+
+    @property
+    def av_transfer(self) -> int:
+        """``AVColorTransferCharacteristic`` code (2 = unspecified)."""
+        return _TRANSFER.get(self.transfer, 2)
+
+
+def resolve_color_tags(matrix: str, color_range: str, pix_fmt: str, height_px: int,
+                       primaries: str = "unspecified", transfer: str = "unspecified") -> ColorTags:
+    """Resolve a stream's (possibly unspecified) tags into :class:`ColorTags`.
+
+    Parameters
+    ----------
+    matrix : str
+        FFmpeg matrix name or ``"unspecified"``.
+    color_range : str
+        ``"pc"``, ``"tv"`` or ``"unspecified"``.
+    pix_fmt : str
+        Decoded pixel format; ``yuvj*`` means full range.
+    height_px : int
+        Frame height, used for an unspecified matrix (≥ 720 → BT.709, else BT.601).
+    primaries, transfer : str
+        Passed through.
+
+    Returns
+    -------
+    ColorTags
+    """
+    if matrix not in MATRICES:
+        matrix = "bt709" if height_px >= 720 else "smpte170m"
+    full = color_range == "pc" or (color_range != "tv" and pix_fmt.startswith("yuvj"))
+    return ColorTags(matrix, full, primaries, transfer)
+
+
+def _rgb_format(bit_depth: int) -> str:
+    return "rgb24" if bit_depth <= 8 else "rgb48le"
+
+
+def frame_to_rgb(frame, tags: ColorTags, bit_depth: int = 8) -> np.ndarray:
+    """Convert a decoded Y'CbCr frame to R'G'B' code values with the stream's matrix and range.
+
+    Parameters
+    ----------
+    frame : av.VideoFrame
+        A decoded frame (any Y'CbCr pixel format).
+    tags : ColorTags
+        The stream's resolved tags.
+    bit_depth : int
+        8 gives ``uint8``; more gives ``uint16`` scaled to the full 16-bit range.
+
+    Returns
+    -------
+    ndarray, shape (H, W, 3), uint8 or uint16
+        Encoded (non-linear, as the stream's transfer) full-range R'G'B'.
+
+    References
+    ----------
+    FFmpeg ``libswscale`` (``sws_setColorspaceDetails``) through PyAV ``VideoFrame.reformat``.
+    """
+    rgb = frame.reformat(
+        format=_rgb_format(bit_depth),
+        src_colorspace=tags.sws_colorspace,
+        dst_colorspace=tags.sws_colorspace,
+        src_color_range=tags.av_color_range,
+        dst_color_range=2,
+    )
+    return rgb.to_ndarray()
+
+
+def rgb_to_frame(rgb: np.ndarray, tags: ColorTags, pix_fmt: str):
+    """Convert R'G'B' code values to a Y'CbCr frame tagged with ``tags``.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (H, W, 3), uint8 or uint16
+        Full-range R'G'B' (uint16 uses the full 16-bit scale).
+    tags : ColorTags
+        Matrix and range of the output.
+    pix_fmt : str
+        Output pixel format (``"yuv420p"``, ``"yuv420p10le"``, ``"yuv422p10le"``).
+
+    Returns
+    -------
+    av.VideoFrame
+        With ``colorspace`` and ``color_range`` set.
+    """
+    import av
+
+    fmt = "rgb24" if rgb.dtype == np.uint8 else "rgb48le"
+    src = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
+    out = src.reformat(
+        format=pix_fmt,
+        src_colorspace=tags.sws_colorspace,
+        dst_colorspace=tags.sws_colorspace,
+        src_color_range=2,
+        dst_color_range=tags.av_color_range,
+    )
+    out.colorspace = tags.av_colorspace
+    out.color_range = tags.av_color_range
+    return out

@@ -1,0 +1,492 @@
+"""Streamed decode → process → encode of a clip with PyAV, keeping audio, data and metadata.
+
+Decoding and demuxing run on the calling thread; each frame's color conversion, pipeline and
+re-conversion run on a small thread pool (swscale, OpenCV and the numba kernels release the
+GIL); encoding and muxing run on the calling thread in frame order. At most ``queue_frames``
+frames are in flight, so memory does not grow with the clip's length.
+
+Audio and data streams (GoPro GPMF ``gpmd`` telemetry) are copied packet for packet, with
+timestamps rescaled; a data stream the output container cannot hold (e.g. a QuickTime ``tmcd``
+timecode track in MP4) is left out and named in the report — the timecode itself is kept as the
+video stream's ``timecode`` tag, from which the MP4/MOV muxer writes a new timecode track.
+Container metadata (creation time, make, model, firmware) and chapters are copied.
+
+The output is written to a temp file beside it and renamed only when complete
+(:func:`l2tech.io.atomic.atomic_output`).
+
+References
+----------
+FFmpeg ``doc/examples/transcode.c`` and ``remux.c`` (stream copy with ``av_packet_rescale_ts``);
+PyAV ``OutputContainer.add_stream_from_template``.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import io
+import os
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from l2tech.errors import CorruptInputError, DecodeError, L2Error, UsageError, VideoError
+from l2tech.video.colortags import ColorTags, frame_to_rgb, resolve_color_tags, rgb_to_frame
+from l2tech.video.pipeline import FramePipeline
+from l2tech.video.probe import VideoInfo, VideoLimits, probe_video
+
+__all__ = ["EncodeOptions", "VideoReport", "process_video", "ENCODERS"]
+
+# input decoder -> default encoder
+ENCODERS = {"h264": "libx264", "hevc": "libx265", "prores": "prores_ks", "av1": "libsvtav1", "vp9": "libvpx-vp9"}
+_CRF_CODECS = {"libx264", "libx265", "libsvtav1", "libvpx-vp9"}
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """How the video stream is encoded.
+
+    Parameters
+    ----------
+    codec : str, optional
+        FFmpeg encoder name (``"libx264"``, ``"libx265"``, ``"prores_ks"``); default: the
+        input's codec family (H.264 → libx264, HEVC → libx265, ProRes → prores_ks, others
+        libx264).
+    crf : int, optional
+        Constant rate factor for x264/x265/SVT-AV1/VP9; default 18 (visually lossless for
+        x264) unless ``bitrate`` is given.
+    bitrate : int, optional
+        Target bit rate, bits per second (instead of CRF).
+    preset : str, optional
+        Encoder preset (x264/x265: ``"ultrafast"`` … ``"veryslow"``); default the encoder's own.
+    bit_depth : int, optional
+        8 or 10; default the input's.
+    pix_fmt : str, optional
+        Output pixel format; default the input's chroma subsampling at ``bit_depth``
+        (``yuv420p``, ``yuv420p10le``, ``yuv422p10le`` for ProRes).
+    threads : int
+        Encoder threads, 0 = FFmpeg's automatic choice.
+    """
+
+    codec: str | None = None
+    crf: int | None = None
+    bitrate: int | None = None
+    preset: str | None = None
+    bit_depth: int | None = None
+    pix_fmt: str | None = None
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class VideoReport:
+    """What :func:`process_video` did.
+
+    ``frames_decoded`` counts frames in the trimmed range that decoded, ``frames_written`` those
+    encoded, ``decode_errors`` the packets that failed to decode (skipped under
+    ``max_decode_errors``); ``fps`` is frames written per second of wall time;
+    ``streams_copied``/``streams_dropped`` describe the non-video streams
+    (``"#1 audio aac"``, ``"#2 data (tmcd): not supported by mp4"``).
+    """
+
+    input: str
+    output: str
+    codec: str
+    pix_fmt: str
+    width_px: int
+    height_px: int
+    frames_decoded: int
+    frames_written: int
+    decode_errors: int
+    duration_s: float
+    wall_s: float
+    fps: float
+    color: str
+    streams_copied: tuple[str, ...] = ()
+    streams_dropped: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _default_pix_fmt(codec: str, in_pix_fmt: str, bit_depth: int) -> str:
+    chroma = "420"
+    for c in ("444", "422", "420"):
+        if c in in_pix_fmt:
+            chroma = c
+            break
+    if codec.startswith("prores"):
+        return "yuv444p10le" if chroma == "444" else "yuv422p10le"
+    if codec in ("libsvtav1",):
+        return "yuv420p10le" if bit_depth > 8 else "yuv420p"
+    return f"yuv{chroma}p" + ("10le" if bit_depth > 8 else "")
+
+
+def _av_errors():
+    import av
+
+    return av.FFmpegError
+
+
+def _data_stream_fits(fmt: str, in_stream) -> str | None:
+    """None when ``fmt`` accepts a copy of ``in_stream``; else the reason it does not."""
+    import av
+
+    buf = io.BytesIO()
+    try:
+        with av.open(buf, "w", format=fmt) as probe:
+            probe.add_stream_from_template(in_stream)
+            probe.start_encoding()
+    except av.FFmpegError as exc:
+        return str(getattr(exc, "strerror", None) or exc).split(";")[0]
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    return None
+
+
+def _output_format(path: Path) -> str:
+    ext = path.suffix.lower()
+    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}.get(ext, "")
+
+
+def _time(pts, tb) -> float | None:
+    return None if pts is None else float(pts * tb)
+
+
+def process_video(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    pipeline: FramePipeline | Callable[[VideoInfo], FramePipeline] | None = None,
+    *,
+    encode: EncodeOptions | None = None,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    max_decode_errors: int = 0,
+    overwrite: bool = False,
+    limits: VideoLimits | None = None,
+    workers: int | None = None,
+    queue_frames: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    frame_hook: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+) -> VideoReport:
+    """Decode a clip, run each frame through ``pipeline``, encode it, keep the other streams.
+
+    Parameters
+    ----------
+    input_path, output_path : path-like
+        Input clip; output file (its extension picks the container: .mp4, .mov, .mkv).
+    pipeline : FramePipeline or callable, optional
+        The per-frame pipeline, or a factory called once with the probed :class:`VideoInfo`
+        (maps depend on the frame size). ``None`` re-encodes unchanged frames.
+    encode : EncodeOptions, optional
+        Encoder settings; defaults follow the input (codec family, bit depth, chroma).
+    start_s, duration_s : float
+        Trim: keep frames with ``start_s ≤ t < start_s + duration_s`` (frame-accurate: the
+        decoder seeks to the key frame before ``start_s`` and drops the frames before it).
+        Audio and data packets are kept when their start time falls in the range; output
+        timestamps are shifted so the first kept video frame is at 0 when trimming.
+    max_decode_errors : int
+        Packets that may fail to decode before the run stops (default 0: the first one stops
+        it, naming the frame index and time). Skipped frames are counted in the report.
+    overwrite : bool
+        Replace an existing output.
+    limits : VideoLimits, optional
+        Header safety limits.
+    workers : int, optional
+        Processing threads (default: CPU count, at most 4).
+    queue_frames : int, optional
+        Frames in flight (default ``2 × workers + 2``).
+    progress : callable, optional
+        ``progress(frames_done, frames_total)`` after each frame (total 0 when unknown).
+    frame_hook : callable, optional
+        ``frame_hook(index, rgb_in, rgb_out)`` with each frame's R'G'B' before and after the
+        pipeline (before encoding), on a worker thread; for tests and previews.
+
+    Returns
+    -------
+    VideoReport
+
+    Raises
+    ------
+    EmptyFileError, CorruptInputError, LimitExceededError, UnsupportedFormatError
+        Bad input, refused before decoding (:func:`l2tech.video.probe.check_video_file`).
+    DecodeError
+        More than ``max_decode_errors`` packets failed to decode (the message names the frame
+        index and time of the last one).
+    OutputExistsError, OutputError, UsageError
+        Output exists without ``overwrite``, output is the input, unwritable folder, bad options.
+    VideoError
+        The encoder or muxer failed.
+    """
+    import av
+
+    from l2tech.io.atomic import atomic_output, check_output_path
+
+    src = Path(input_path)
+    dst = Path(output_path)
+    if start_s < 0 or (duration_s is not None and duration_s <= 0):
+        raise UsageError(f"--start must be ≥ 0 and --duration > 0; got {start_s}, {duration_s}")
+    if max_decode_errors < 0:
+        raise UsageError("--max-decode-errors must be ≥ 0")
+    fmt = _output_format(dst)
+    if not fmt:
+        raise UsageError(f"output extension {dst.suffix!r} not supported; use .mp4, .mov or .mkv", path=dst)
+    info = probe_video(src, limits)
+    check_output_path(dst, inputs=[src], overwrite=overwrite)
+    if callable(pipeline) and not isinstance(pipeline, FramePipeline):
+        pipeline = pipeline(info)
+    if pipeline is None:
+        pipeline = FramePipeline((info.width_px, info.height_px))
+    if pipeline.in_size != (info.width_px, info.height_px):
+        raise UsageError(
+            f"pipeline built for {pipeline.in_size[0]}x{pipeline.in_size[1]} frames; the clip has "
+            f"{info.width_px}x{info.height_px}",
+            path=src,
+        )
+    pipeline.prepare()
+    enc = encode or EncodeOptions()
+    codec_name = enc.codec or ENCODERS.get(info.codec, "libx264")
+    bit_depth = enc.bit_depth or (10 if info.bit_depth > 8 else 8)
+    if bit_depth not in (8, 10):
+        raise UsageError(f"--bit-depth must be 8 or 10; got {bit_depth}")
+    pix_fmt = enc.pix_fmt or _default_pix_fmt(codec_name, info.pix_fmt, bit_depth)
+    try:
+        codec = av.codec.Codec(codec_name, "w")
+    except (av.FFmpegError, ValueError):
+        raise UsageError(f"encoder {codec_name!r} is not available in this FFmpeg build") from None
+    if codec.video_formats and pix_fmt not in {f.name for f in codec.video_formats}:
+        raise UsageError(f"encoder {codec_name} does not take pixel format {pix_fmt}")
+    tags = resolve_color_tags(info.matrix, info.color_range, info.pix_fmt, info.height_px, info.primaries, info.transfer)
+    work_depth = 8 if info.bit_depth <= 8 and bit_depth <= 8 else 16
+    n_workers = workers or max(1, min(4, os.cpu_count() or 1))
+    max_inflight = queue_frames or (2 * n_workers + 2)
+
+    t0 = time.perf_counter()
+    warnings_: list[str] = []
+    copied: list[str] = []
+    dropped: list[str] = []
+    stats = {"decoded": 0, "written": 0, "errors": 0}
+    try:
+        inp = av.open(str(src))
+    except av.FFmpegError as exc:
+        raise CorruptInputError(f"FFmpeg cannot open the file: {exc}", path=src) from None
+
+    with inp, atomic_output(dst, overwrite=overwrite) as tmp:
+        vs = inp.streams.video[0]
+        vs.thread_type = "AUTO"
+        tb = vs.time_base
+        # --- output container and streams -----------------------------------------------
+        try:
+            out = av.open(str(tmp), "w", format=fmt)
+        except av.FFmpegError as exc:
+            raise VideoError(f"cannot create the output: {exc}", path=dst) from None
+        with out:
+            if fmt in ("mp4", "mov"):
+                out_options = {"movflags": "use_metadata_tags"}
+            else:
+                out_options = {}
+            out.metadata.update({k: v for k, v in inp.metadata.items() if k not in ("encoder", "major_brand", "minor_version", "compatible_brands")})
+            rate = info.frame_rate if info.frame_rate else Fraction(30)
+            ovs = out.add_stream(codec_name, rate=rate)
+            ovs.width, ovs.height = pipeline.out_size
+            ovs.pix_fmt = pix_fmt
+            ovs.time_base = tb
+            ovs.codec_context.time_base = tb
+            ovs.thread_type = "AUTO"
+            ovs.codec_context.thread_count = enc.threads
+            ovs.codec_context.colorspace = tags.av_colorspace
+            ovs.codec_context.color_range = tags.av_color_range
+            ovs.codec_context.color_primaries = tags.av_primaries
+            ovs.codec_context.color_trc = tags.av_transfer
+            opts: dict[str, str] = {}
+            if enc.bitrate:
+                ovs.bit_rate = int(enc.bitrate)
+            elif codec_name in _CRF_CODECS:
+                opts["crf"] = str(18 if enc.crf is None else int(enc.crf))
+            if enc.preset:
+                opts["preset"] = enc.preset
+            ovs.options = opts
+            ovs.metadata.update({k: v for k, v in vs.metadata.items() if k in ("language", "handler_name", "timecode", "rotate")})
+            stream_map = {}
+            for s in inp.streams:
+                if s.index == vs.index or s.type not in ("audio", "data", "subtitle"):
+                    if s.index != vs.index:
+                        dropped.append(f"#{s.index} {s.type}: not copied")
+                    continue
+                label = f"#{s.index} {s.type} " + (s.codec_context.name if s.codec_context else s.metadata.get("handler_name", "").strip())
+                why = _data_stream_fits(fmt, s) if s.type != "audio" else None
+                if why is not None:
+                    dropped.append(f"{label}: not supported by {fmt} ({why})")
+                    continue
+                try:
+                    stream_map[s.index] = out.add_stream_from_template(s)
+                except (av.FFmpegError, ValueError) as exc:
+                    dropped.append(f"{label}: {exc}")
+                    continue
+                copied.append(label.strip())
+            try:
+                chapters = inp.chapters()
+                if chapters:
+                    out.set_chapters(chapters)
+            except (AttributeError, av.FFmpegError, ValueError):
+                pass
+            if out_options:
+                out.options.update(out_options)
+
+            # --- trimming -------------------------------------------------------------------
+            start_t = float(start_s)
+            end_t = None if duration_s is None else start_t + float(duration_s)
+            trimming = start_t > 0 or end_t is not None
+            if start_t > 0:
+                try:
+                    inp.seek(int(start_t / tb), stream=vs, backward=True, any_frame=False)
+                except av.FFmpegError as exc:
+                    raise CorruptInputError(f"cannot seek to {start_t:.3f} s: {exc}", path=src) from None
+            offset_s: float | None = None if trimming else 0.0
+            total = info.n_frames
+            if trimming and info.frame_rate:
+                span = (end_t if end_t is not None else info.duration_s) - start_t
+                total = max(0, min(total or 10**9, int(round(span * float(info.frame_rate)))))
+
+            pool = concurrent.futures.ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="l2video")
+            inflight: collections.deque = collections.deque()
+
+            def work(index: int, frame, pts):
+                rgb = frame_to_rgb(frame, tags, 8 if work_depth == 8 else 16)
+                res = pipeline.process(rgb)
+                if frame_hook is not None:
+                    frame_hook(index, rgb, res)
+                of = rgb_to_frame(res, tags, pix_fmt)
+                of.pts = pts
+                of.time_base = tb
+                return of
+
+            def drain(limit: int) -> None:
+                while len(inflight) > limit:
+                    of = inflight.popleft().result()
+                    try:
+                        for pkt in ovs.encode(of):
+                            out.mux(pkt)
+                    except av.FFmpegError as exc:
+                        raise VideoError(f"encoder {codec_name} failed: {exc}", path=dst) from None
+                    stats["written"] += 1
+                    if progress is not None:
+                        progress(stats["written"], total)
+
+            def mux_copy(packet) -> None:
+                ostream = stream_map[packet.stream.index]
+                ptb = packet.time_base
+                if offset_s:
+                    shift = int(round(offset_s / ptb))
+                    if packet.pts is not None:
+                        packet.pts -= shift
+                    if packet.dts is not None:
+                        packet.dts -= shift
+                packet.stream = ostream
+                out.mux(packet)
+
+            pending_copy: list = []  # copied packets seen before the first kept frame
+            video_done = False
+            done_copy: set[int] = set()
+            frame_index = 0  # decoded frames, from the start of the file or the seek point
+            last_pts = None
+            try:
+                demux_streams = [vs] + [inp.streams[i] for i in stream_map]
+                for packet in inp.demux(demux_streams):
+                    sidx = packet.stream.index
+                    if sidx != vs.index:
+                        if packet.dts is None or sidx in done_copy:
+                            continue
+                        t = _time(packet.pts if packet.pts is not None else packet.dts, packet.time_base)
+                        if t is not None and t < start_t - 1e-6 and trimming:
+                            continue
+                        if end_t is not None and t is not None and t >= end_t:
+                            done_copy.add(sidx)
+                            if video_done and len(done_copy) == len(stream_map):
+                                break
+                            continue
+                        if offset_s is None:
+                            pending_copy.append(packet)
+                        else:
+                            mux_copy(packet)
+                        continue
+                    if video_done:
+                        continue
+                    try:
+                        frames = packet.decode()
+                    except av.FFmpegError as exc:
+                        stats["errors"] += 1
+                        t = _time(packet.pts, tb)
+                        where = f"frame {frame_index}" + (f" at {t:.3f} s" if t is not None else "")
+                        if stats["errors"] > max_decode_errors:
+                            raise DecodeError(
+                                f"corrupt video data at {where} ({exc.__class__.__name__}); "
+                                f"use --max-decode-errors N to skip up to N bad frames",
+                                path=src,
+                            ) from None
+                        warnings_.append(f"skipped undecodable {where}")
+                        frame_index += 1
+                        continue
+                    for frame in frames:
+                        frame_index += 1
+                        if frame.pts is None:
+                            frame.pts = (last_pts + 1) if last_pts is not None else 0
+                        t = float(frame.pts * tb)
+                        last_pts = frame.pts
+                        if t < start_t - 1e-6:
+                            continue
+                        if end_t is not None and t >= end_t - 1e-6:
+                            video_done = True
+                            break
+                        if offset_s is None:
+                            offset_s = t
+                            for p in pending_copy:
+                                if _time(p.pts if p.pts is not None else p.dts, p.time_base) >= offset_s - 1e-6:
+                                    mux_copy(p)
+                            pending_copy.clear()
+                        pts = frame.pts - int(round(offset_s / tb)) if offset_s else frame.pts
+                        inflight.append(pool.submit(work, stats["decoded"], frame, pts))
+                        stats["decoded"] += 1
+                        drain(max_inflight)
+                    if video_done and (not stream_map or len(done_copy) == len(stream_map)):
+                        break
+                drain(0)
+                try:
+                    for pkt in ovs.encode(None):
+                        out.mux(pkt)
+                except av.FFmpegError as exc:
+                    raise VideoError(f"encoder {codec_name} failed at the end: {exc}", path=dst) from None
+            except L2Error:
+                raise
+            except av.FFmpegError as exc:
+                raise VideoError(f"{exc.__class__.__name__}: {exc}", path=src) from None
+            finally:
+                for f in inflight:
+                    f.cancel()
+                pool.shutdown(wait=True)
+        if stats["written"] == 0:
+            raise VideoError(
+                "no frames were written (the trim range holds no frames, or nothing decoded)", path=src
+            )
+
+    wall = time.perf_counter() - t0
+    ow, oh = pipeline.out_size
+    return VideoReport(
+        input=str(src),
+        output=str(dst),
+        codec=codec_name,
+        pix_fmt=pix_fmt,
+        width_px=ow,
+        height_px=oh,
+        frames_decoded=stats["decoded"],
+        frames_written=stats["written"],
+        decode_errors=stats["errors"],
+        duration_s=stats["written"] / float(info.frame_rate) if info.frame_rate else 0.0,
+        wall_s=wall,
+        fps=stats["written"] / wall if wall > 0 else 0.0,
+        color=f"{tags.matrix}/{tags.range_name}",
+        streams_copied=tuple(copied),
+        streams_dropped=tuple(dropped),
+        warnings=tuple(warnings_),
+    )
