@@ -65,6 +65,7 @@ def _open(path: Path):
         raise UsageError("file not found", path=path)
     if path.stat().st_size == 0:
         raise EmptyFileError("empty file (0 bytes)", path=path)
+    _check_tiff_header_dimensions(path)
     try:
         return rawpy.imread(str(path))
     except rawpy.LibRawFileUnsupportedError:
@@ -73,6 +74,29 @@ def _open(path: Path):
         raise CorruptInputError(f"RAW data is truncated or corrupt ({_msg(exc)})", path=path) from None
     except rawpy.LibRawError as exc:
         raise DecodeError(f"LibRaw cannot open this file ({_msg(exc)})", path=path) from None
+
+
+def _check_tiff_header_dimensions(path: Path) -> None:
+    """For TIFF-based RAWs (DNG, NEF, CR2, ARW, ...), refuse absurd IFD dimensions before LibRaw."""
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic not in (b"II*\0", b"MM\0*"):
+        return
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tf:
+            pages = list(tf.pages)
+            for page in list(pages):
+                pages.extend(getattr(page, "pages", None) or [])
+            for page in pages:
+                w, h = int(getattr(page, "imagewidth", 0)), int(getattr(page, "imagelength", 0))
+                if w * h > MAX_RAW_PIXELS:
+                    raise LimitExceededError(f"RAW header claims {w}x{h} pixels; limit is {MAX_RAW_PIXELS:,}", path=path)
+    except LimitExceededError:
+        raise
+    except Exception:  # tifffile cannot parse a maker's TIFF variant: LibRaw decides
+        return
 
 
 def _msg(exc: BaseException) -> str:
