@@ -1,0 +1,746 @@
+"""Shot metadata (camera, lens, exposure, size) from RAW, JPEG and TIFF files.
+
+:func:`read_metadata` reads EXIF, maker notes and XMP through exiv2 (python-exiv2) and returns
+a frozen :class:`ShotMetadata`. Where exiv2 cannot read a container, small readers of our own
+take over: Canon CR3 (the ``CMT1``/``CMT2``/``CMT3`` TIFF blocks inside the ``moov`` box are
+handed back to exiv2) and Sigma X3F (the header and the ``PROP`` section).
+
+Robustness (docs/RELIABILITY.md): the format is sniffed from magic bytes first (empty and
+unknown files fail before exiv2 runs); every field is read on its own, so a maker-note
+directory exiv2 cannot read makes that field unknown (listed in ``fields_unknown`` with a
+warning), never the whole file; out-of-range values (orientation 9, a corrupt ICC profile, an
+oversized XMP packet) are dropped with a warning (case 6).
+
+References
+----------
+- CIPA DC-008-2023 (Exif 3.0): tags FocalLength, FNumber, SubjectDistance, LensModel,
+  FocalLengthIn35mmFilm, FocalPlaneXResolution, Orientation.
+- exiv2 ``src/canonmn_int.cpp`` (CanonCs.LensType table, CanonCs.Lens = long, short focal and
+  focal units), ``src/nikonmn_int.cpp`` (NikonLd LensIDNumber table, FocusDistance
+  ``0.01 * 10**(v/40)`` m), ``src/olympusmn_int.cpp`` (OlympusEq.LensType).
+- exiftool ``lib/Image/ExifTool/Canon.pm`` (``Unknown (N) A-Bmm`` naming of unknown lenses),
+  ``Sigma.pm``/``SigmaRaw.pm`` (X3F header and PROP section), ``Canon.pm`` CR3 (``CMT1..4``).
+- ISO/IEC 14496-12 (box structure) for CR3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from l2tech.errors import DependencyMissingError, MetadataError, UnsupportedFormatError
+from l2tech.io.formats import RAW_FORMATS, sniff_format
+
+__all__ = ["ShotMetadata", "read_metadata", "MAX_XMP_BYTES", "FULL_FRAME_DIAGONAL_MM"]
+
+#: XMP packets larger than this are dropped with a warning (RELIABILITY.md case 6).
+MAX_XMP_BYTES = 4 * 1024 * 1024
+#: Diagonal of the 36 x 24 mm frame, the reference of crop factors (mm).
+FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
+
+_SUPPORTED = RAW_FORMATS | {"jpeg", "tiff", "png"}
+
+
+@dataclass(frozen=True)
+class ShotMetadata:
+    """What a photo's metadata says about the shot. ``None`` means unknown.
+
+    Parameters
+    ----------
+    path : str
+        The file read.
+    make, model : str or None
+        Camera maker and model as written in EXIF (trailing spaces removed), e.g.
+        ``"NIKON CORPORATION"``, ``"NIKON D70"``.
+    lens_make : str or None
+        EXIF ``LensMake``.
+    lens_model : str or None
+        Best human-readable lens name: EXIF ``LensModel`` (or the maker's own lens-model tag,
+        e.g. Olympus ``LensModel``, Canon ``LensModel``) when present, else the name decoded
+        from maker-note lens ids (Canon ``LensType``, Nikon ``LensIDNumber``, Olympus
+        ``LensType``) through exiv2's lens tables.
+    lens_id : str or None
+        The maker-note lens identification as text: the decoded name, or for lenses exiv2's
+        tables do not know exiftool's form ``"Unknown (251) 16-35mm"`` / ``"Unknown 18-55mm"``,
+        or a bare number.
+    focal_length_mm : float or None
+        Focal length, mm (0 in EXIF means unknown and gives ``None``).
+    f_number : float or None
+        Aperture f-number (0 means unknown).
+    focus_distance_m : float or None
+        Focus distance, metres (EXIF SubjectDistance, Nikon lens data, Canon focal-plane
+        distance range midpoint, XMP ``aux:ApproximateFocusDistance``); ``inf`` for infinity.
+    orientation : int or None
+        EXIF orientation 1-8; other values are dropped with a warning.
+    width, height : int or None
+        Image size, pixels: the primary (``NewSubFileType = 0``) image of TIFF-based files,
+        the RW2 maker-note size for Panasonic, else ``PixelXDimension``/``PixelYDimension``,
+        else the container's size.
+    crop_factor : float or None
+        From ``FocalLengthIn35mmFilm / FocalLength`` when both are given, else (RAW files
+        only) from ``FocalPlaneXResolution``; ``None`` otherwise (matching then uses the
+        lensfun body record).
+    datetime_original : str or None
+        ISO 8601 ``YYYY-MM-DDTHH:MM:SS`` (no zone).
+    exposure_time_s : float or None
+        Exposure time, seconds.
+    iso : int or None
+        ISO speed.
+    gps : tuple of float or None
+        ``(latitude_deg, longitude_deg, altitude_m or nan)``, north and east positive.
+    warnings : tuple of str
+        One line per value that was dropped or could not be read.
+    fields_unknown : tuple of str
+        Names of fields that could not be read because the data was unreadable (not merely
+        absent).
+    """
+
+    path: str
+    make: str | None = None
+    model: str | None = None
+    lens_make: str | None = None
+    lens_model: str | None = None
+    lens_id: str | None = None
+    focal_length_mm: float | None = None
+    f_number: float | None = None
+    focus_distance_m: float | None = None
+    orientation: int | None = None
+    width: int | None = None
+    height: int | None = None
+    crop_factor: float | None = None
+    datetime_original: str | None = None
+    exposure_time_s: float | None = None
+    iso: int | None = None
+    gps: tuple[float, float, float] | None = None
+    warnings: tuple[str, ...] = ()
+    fields_unknown: tuple[str, ...] = ()
+    format: str | None = field(default=None, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain ``dict`` of every field (for JSON output)."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# exiv2 access
+
+
+def _exiv2() -> Any:
+    try:
+        import exiv2
+    except ImportError:  # pragma: no cover - exiv2 is a dependency
+        raise DependencyMissingError("reading metadata needs python-exiv2: pip install 'exiv2>=0.16'") from None
+    return exiv2
+
+
+@contextlib.contextmanager
+def _muted() -> Iterator[Any]:
+    exiv2 = _exiv2()
+    old = exiv2.LogMsg.level()
+    exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.mute)
+    try:
+        yield exiv2
+    finally:
+        exiv2.LogMsg.setLevel(old)
+
+
+_RAT = re.compile(r"^\s*(-?\d+)\s*/\s*(-?\d+)\s*$")
+
+
+def _num(text: str | None) -> float | None:
+    """First number of an exiv2 value string (``"24005/421"``, ``"3.5"``) or None."""
+    if text is None:
+        return None
+    first = text.split()[0] if text.split() else ""
+    m = _RAT.match(first)
+    if m:
+        den = int(m.group(2))
+        return None if den == 0 else int(m.group(1)) / den
+    try:
+        v = float(first)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _nums(text: str | None) -> list[float | None]:
+    return [_num(t) for t in (text or "").split()]
+
+
+def _clean(text: str | None) -> str | None:
+    if text is None:
+        return None
+    t = " ".join(text.replace("\0", " ").split())
+    return t or None
+
+
+class _Tags:
+    """exiv2 ``ExifData``/``XmpData`` lookups that never raise; unreadable values are noted."""
+
+    def __init__(self, exif: Any, xmp: Any | None, notes: list[str], unknown: set[str], path: str):
+        self.exif = exif
+        self.xmp = xmp
+        self.notes = notes
+        self.unknown = unknown
+        self.path = path
+        self._by_key: dict[str, Any] = {}
+        if exif is not None:
+            try:
+                for d in exif:
+                    self._by_key.setdefault(d.key(), d)
+            except Exception as exc:  # exiv2 raised while walking a broken directory
+                self.notes.append(f"EXIF data partly unreadable ({exc}); some fields unknown")
+
+    def raw(self, key: str, fieldname: str = "") -> str | None:
+        d = self._by_key.get(key)
+        if d is None:
+            return None
+        try:
+            return d.toString()
+        except Exception as exc:
+            self._fail(key, fieldname, exc)
+            return None
+
+    def printed(self, key: str, fieldname: str = "") -> str | None:
+        d = self._by_key.get(key)
+        if d is None:
+            return None
+        try:
+            return d.print(self.exif)
+        except Exception as exc:
+            self._fail(key, fieldname, exc)
+            return None
+
+    def has(self, key: str) -> bool:
+        return key in self._by_key
+
+    def keys(self) -> list[str]:
+        return list(self._by_key)
+
+    def xmp_raw(self, key: str) -> str | None:
+        if self.xmp is None:
+            return None
+        try:
+            for d in self.xmp:
+                if d.key() == key:
+                    return d.toString()
+        except Exception:
+            return None
+        return None
+
+    def _fail(self, key: str, fieldname: str, exc: Exception) -> None:
+        self.notes.append(f"{key} unreadable ({exc}); {fieldname or 'field'} unknown")
+        if fieldname:
+            self.unknown.add(fieldname)
+
+
+def _first(tags: _Tags, keys: tuple[str, ...], fieldname: str) -> str | None:
+    for k in keys:
+        v = _clean(tags.raw(k, fieldname))
+        if v:
+            return v
+    return None
+
+
+_MAKER_NOTE_LENS_KEYS = (
+    "Exif.CanonCs.LensType",
+    "Exif.NikonLd4.LensIDNumber",
+    "Exif.NikonLd3.LensIDNumber",
+    "Exif.NikonLd2.LensIDNumber",
+    "Exif.NikonLd1.LensIDNumber",
+    "Exif.OlympusEq.LensType",
+    "Exif.Pentax.LensType",
+    "Exif.PentaxDng.LensType",
+    "Exif.Sony2.LensID",
+    "Exif.Sony1.LensID",
+    "Exif.Minolta.LensID",
+    "Exif.Samsung2.LensType",
+)
+_LENS_MODEL_KEYS = (
+    "Exif.Photo.LensModel",
+    "Exif.Canon.LensModel",
+    "Exif.OlympusEq.LensModel",
+    "Exif.Panasonic.LensType",
+    "Exif.Fujifilm.LensModel",
+    "Exif.Image.LensModel",
+)
+_UNKNOWN_NAME = re.compile(r"^(unknown|n/a|manual lens|none|\(?\d+\)?$|\(\d+\))", re.I)
+
+
+def _focal_range_text(lo: float, hi: float) -> str:
+    def f(x: float) -> str:
+        return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
+
+    return f"{f(lo)}mm" if abs(hi - lo) < 0.05 else f"{f(lo)}-{f(hi)}mm"
+
+
+def _canon_focal_range(tags: _Tags) -> tuple[float, float] | None:
+    # CanonCs.Lens: long focal, short focal, focal units per mm (exiv2 canonmn_int.cpp)
+    v = _nums(tags.raw("Exif.CanonCs.Lens", "lens_id"))
+    if len(v) >= 3 and v[0] and v[1] and v[2] and v[2] > 0:
+        hi, lo = v[0] / v[2], v[1] / v[2]
+        if 0 < lo <= hi < 5000:
+            return lo, hi
+    return None
+
+
+def _lens_from_maker_notes(tags: _Tags) -> tuple[str | None, str | None]:
+    """(lens_id text, decoded human name or None) from maker-note lens ids."""
+    for key in _MAKER_NOTE_LENS_KEYS:
+        if not tags.has(key):
+            continue
+        raw = _clean(tags.raw(key, "lens_id"))
+        printed = _clean(tags.printed(key, "lens_id"))
+        if raw is None:
+            continue
+        number = raw.split()[0]
+        if key == "Exif.CanonCs.LensType":
+            rng = _canon_focal_range(tags)
+            if printed and not _UNKNOWN_NAME.match(printed):
+                return printed, printed
+            suffix = f" {_focal_range_text(*rng)}" if rng else ""
+            if number in ("65535", "0") or not number.isdigit():
+                return (f"Unknown{suffix}" if suffix else None), None
+            return f"Unknown ({number}){suffix}", None
+        if key.startswith("Exif.Sony") and number == "65535":
+            continue  # "E-mount lens or none": the name is in LensModel / LensType2
+        if printed and not _UNKNOWN_NAME.match(printed) and not printed.startswith("("):
+            return printed, printed
+        if key == "Exif.OlympusEq.LensType" and all(x == "0" for x in raw.split()):
+            continue
+        return raw, None
+    return None, None
+
+
+def _rational_triplet_deg(text: str | None) -> float | None:
+    vals = _nums(text)
+    if not vals or any(v is None for v in vals):
+        return None
+    deg = vals[0] + (vals[1] / 60 if len(vals) > 1 else 0.0) + (vals[2] / 3600 if len(vals) > 2 else 0.0)  # type: ignore[operator]
+    return deg
+
+
+def _gps(tags: _Tags) -> tuple[float, float, float] | None:
+    lat = _rational_triplet_deg(tags.raw("Exif.GPSInfo.GPSLatitude", "gps"))
+    lon = _rational_triplet_deg(tags.raw("Exif.GPSInfo.GPSLongitude", "gps"))
+    if lat is None or lon is None:
+        return None
+    if (tags.raw("Exif.GPSInfo.GPSLatitudeRef") or "N").strip().upper().startswith("S"):
+        lat = -lat
+    if (tags.raw("Exif.GPSInfo.GPSLongitudeRef") or "E").strip().upper().startswith("W"):
+        lon = -lon
+    alt = _num(tags.raw("Exif.GPSInfo.GPSAltitude"))
+    if alt is not None and (tags.raw("Exif.GPSInfo.GPSAltitudeRef") or "0").strip() == "1":
+        alt = -alt
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return (lat, lon, float("nan") if alt is None else alt)
+
+
+def _primary_size(tags: _Tags, prefixes: list[str]) -> tuple[int, int] | None:
+    for grp in prefixes:
+        sub = _num(tags.raw(f"Exif.{grp}.NewSubfileType"))
+        if sub is not None and int(sub) == 0:
+            w = _num(tags.raw(f"Exif.{grp}.ImageWidth"))
+            h = _num(tags.raw(f"Exif.{grp}.ImageLength"))
+            if w and h:
+                return int(w), int(h)
+    return None
+
+
+def _focus_distance(tags: _Tags) -> float | None:
+    sd = tags.raw("Exif.Photo.SubjectDistance", "focus_distance_m")
+    v = _num(sd)
+    if sd and sd.strip().startswith("4294967295/"):
+        return math.inf
+    if v is not None and v > 0:
+        return v
+    for grp in ("NikonLd4", "NikonLd3", "NikonLd2"):
+        raw = _num(tags.raw(f"Exif.{grp}.FocusDistance", "focus_distance_m"))
+        if raw is not None and raw > 0:
+            return 0.01 * 10 ** (raw / 40.0)  # exiv2 nikonmn_int.cpp printFocusDistance
+    up = _num(tags.raw("Exif.CanonFi.FocusDistanceUpper", "focus_distance_m"))
+    lo = _num(tags.raw("Exif.CanonFi.FocusDistanceLower", "focus_distance_m"))
+    if up and up > 0:
+        # exiv2 canonmn_int.cpp: value / 100 m; 0xffff = infinity
+        if up >= 65535:
+            return math.inf
+        return (up + (lo if lo and lo > 0 else up)) / 200.0
+    xmp = _num(tags.xmp_raw("Xmp.aux.ApproximateFocusDistance"))
+    if xmp is not None and xmp > 0:
+        return math.inf if xmp >= 4294967295 else xmp
+    return None
+
+
+def _crop_from_focal_plane(tags: _Tags, width: int | None, height: int | None) -> float | None:
+    res = _num(tags.raw("Exif.Photo.FocalPlaneXResolution"))
+    unit = _num(tags.raw("Exif.Photo.FocalPlaneResolutionUnit"))
+    px = _num(tags.raw("Exif.Photo.PixelXDimension")) or (width or None)
+    py = _num(tags.raw("Exif.Photo.PixelYDimension")) or (height or None)
+    mm_per_unit = {2: 25.4, 3: 10.0, 4: 1.0}.get(int(unit) if unit else 2)
+    if not res or not px or not py or mm_per_unit is None or res <= 0:
+        return None
+    sensor_w = px / res * mm_per_unit
+    sensor_h = sensor_w * py / px
+    diag = math.hypot(sensor_w, sensor_h)
+    crop = FULL_FRAME_DIAGONAL_MM / diag if diag > 0 else None
+    return crop if crop is not None and 0.3 <= crop <= 15 else None
+
+
+def _check_orientation(value: float | None, notes: list[str]) -> int | None:
+    if value is None:
+        return None
+    o = int(value)
+    if 1 <= o <= 8 and o == value:
+        return o
+    notes.append(f"orientation {value:g} is not a valid EXIF orientation (1-8); ignored")
+    return None
+
+
+def _check_icc(img: Any, notes: list[str]) -> None:
+    try:
+        if not img.iccProfileDefined():
+            return
+        icc = bytes(img.iccProfile().data())
+    except Exception as exc:
+        notes.append(f"ICC profile unreadable ({exc}); ignored")
+        return
+    ok = len(icc) >= 128 and icc[36:40] == b"acsp" and struct.unpack_from(">I", icc, 0)[0] == len(icc)
+    if not ok:
+        notes.append(f"ICC profile is corrupt ({len(icc)} bytes, bad header); ignored")
+
+
+def _iso_datetime(text: str | None) -> str | None:
+    if not text:
+        return None
+    m = re.match(r"^(\d{4}):(\d\d):(\d\d)[ T](\d\d):(\d\d):(\d\d)", text.strip())
+    if not m or m.group(1) == "0000":
+        return None
+    return "{}-{}-{}T{}:{}:{}".format(*m.groups())
+
+
+def _build(
+    path: Path,
+    fmt: str,
+    tags: _Tags,
+    notes: list[str],
+    unknown: set[str],
+    container_size: tuple[int, int] | None,
+) -> ShotMetadata:
+    make = _first(tags, ("Exif.Image.Make", "Exif.PanasonicRaw.Make"), "make")
+    model = _first(tags, ("Exif.Image.Model", "Exif.PanasonicRaw.Model"), "model")
+    if make is None and model is None:
+        unknown.update(("make", "model"))
+    lens_make = _first(tags, ("Exif.Photo.LensMake",), "lens_make")
+    lens_tag = _first(tags, _LENS_MODEL_KEYS, "lens_model")
+    lens_id, lens_name = _lens_from_maker_notes(tags)
+    lens_model = lens_tag or lens_name
+    if lens_model is None and lens_id is None:
+        # DNG LensInfo / Exif LensSpecification: min, max focal (mm), then apertures
+        spec = _nums(_first(tags, ("Exif.Image.LensInfo", "Exif.Photo.LensSpecification"), "lens_id"))
+        if len(spec) >= 2 and spec[0] and spec[1] and 0 < spec[0] <= spec[1]:
+            lens_id = f"Unknown {_focal_range_text(spec[0], spec[1])}"
+
+    focal = _num(_first(tags, ("Exif.Photo.FocalLength", "Exif.Image.FocalLength"), "focal_length_mm"))
+    if focal is None:
+        # CRW and some maker-note-only files: Canon FocalLength = (type, focal, ...) in focal
+        # units per mm (CanonCs.Lens[2]); exiv2 canonmn_int.cpp
+        cf = _nums(tags.raw("Exif.Canon.FocalLength", "focal_length_mm"))
+        units = (_nums(tags.raw("Exif.CanonCs.Lens")) + [None, None, None])[2] or 1.0
+        if len(cf) >= 2 and cf[1]:
+            focal = cf[1] / units
+    if focal is not None and focal <= 0:
+        focal = None
+    fnum = _num(_first(tags, ("Exif.Photo.FNumber", "Exif.Image.FNumber"), "f_number"))
+    if fnum is None:
+        av = _num(_first(tags, ("Exif.Photo.ApertureValue",), "f_number"))
+        fnum = 2 ** (av / 2) if av is not None and av > 0 else None  # APEX (Exif 3.0 Annex C)
+    if fnum is not None and fnum <= 0:
+        fnum = None
+
+    orient = _check_orientation(
+        _num(_first(tags, ("Exif.Image.Orientation", "Exif.PanasonicRaw.Orientation"), "orientation")), notes
+    )
+
+    size = None
+    if fmt in ("dng", "nef", "arw", "pef", "srw", "tiff", "orf"):
+        size = _primary_size(tags, ["Image"] + [f"SubImage{i}" for i in range(1, 10)])
+    if size is None and fmt == "rw2":
+        w, h = _num(tags.raw("Exif.Panasonic.ImageWidth")), _num(tags.raw("Exif.Panasonic.ImageHeight"))
+        if w and h:
+            size = (int(w), int(h))
+    if size is None:
+        w, h = _num(tags.raw("Exif.Photo.PixelXDimension")), _num(tags.raw("Exif.Photo.PixelYDimension"))
+        if w and h:
+            size = (int(w), int(h))
+    if size is None and container_size and all(container_size):
+        size = container_size
+    width, height = size if size else (None, None)
+
+    crop = None
+    f35 = _num(_first(tags, ("Exif.Photo.FocalLengthIn35mmFilm",), "crop_factor"))
+    if f35 and focal:
+        crop = f35 / focal
+    elif fmt in RAW_FORMATS and fmt != "dng":
+        # resized/cropped DNGs and JPEGs keep the camera's focal-plane resolution but not its
+        # pixel count, so only native RAW files are trusted here
+        crop = _crop_from_focal_plane(tags, width, height)
+
+    exp = _num(_first(tags, ("Exif.Photo.ExposureTime",), "exposure_time_s"))
+    iso_v = _num(_first(tags, ("Exif.Photo.ISOSpeedRatings", "Exif.Photo.PhotographicSensitivity"), "iso"))
+
+    return ShotMetadata(
+        path=str(path),
+        make=make,
+        model=model,
+        lens_make=lens_make,
+        lens_model=lens_model,
+        lens_id=lens_id,
+        focal_length_mm=focal,
+        f_number=fnum,
+        focus_distance_m=_focus_distance(tags),
+        orientation=orient,
+        width=width,
+        height=height,
+        crop_factor=crop,
+        datetime_original=_iso_datetime(_first(tags, ("Exif.Photo.DateTimeOriginal", "Exif.Image.DateTime"), "datetime_original")),
+        exposure_time_s=exp if exp and exp > 0 else None,
+        iso=int(iso_v) if iso_v and iso_v > 0 else None,
+        gps=_gps(tags),
+        warnings=tuple(notes),
+        fields_unknown=tuple(sorted(unknown)),
+        format=fmt,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# container readers
+
+
+def _read_exiv2(path: Path, fmt: str) -> ShotMetadata:
+    notes: list[str] = []
+    unknown: set[str] = set()
+    with _muted() as exiv2:
+        try:
+            img = exiv2.ImageFactory.open(str(path))
+            img.readMetadata()
+        except exiv2.Exiv2Error as exc:
+            raise MetadataError(f"metadata unreadable ({_exiv2_reason(exc)})", path) from None
+        xmp = None
+        try:
+            packet = img.xmpPacket()
+            if len(packet) > MAX_XMP_BYTES:
+                notes.append(f"XMP packet of {len(packet)} bytes exceeds {MAX_XMP_BYTES}; ignored")
+            else:
+                xmp = img.xmpData()
+        except Exception as exc:
+            notes.append(f"XMP unreadable ({exc}); ignored")
+        _check_icc(img, notes)
+        tags = _Tags(img.exifData(), xmp, notes, unknown, str(path))
+        try:
+            container = (int(img.pixelWidth()), int(img.pixelHeight()))
+        except Exception:
+            container = None
+        return _build(path, fmt, tags, notes, unknown, container)
+
+
+def _exiv2_reason(exc: Exception) -> str:
+    args = getattr(exc, "args", ())
+    text = str(args[1]) if len(args) >= 2 else str(exc)
+    return text.split(": ")[-1] if text else type(exc).__name__
+
+
+def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    pos = start
+    while pos + 8 <= end:
+        size, typ = struct.unpack_from(">I4s", data, pos)
+        hdr = 8
+        if size == 1:
+            if pos + 16 > end:
+                return
+            size = struct.unpack_from(">Q", data, pos + 8)[0]
+            hdr = 16
+        elif size == 0:
+            size = end - pos
+        if size < hdr or pos + size > end:
+            return
+        yield typ, pos + hdr, pos + size
+        pos += size
+
+
+_CANON_UUID = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
+
+
+def _read_cr3(path: Path) -> ShotMetadata:
+    """Canon CR3: decode the TIFF blocks CMT1 (IFD0), CMT2 (Exif IFD), CMT3 (maker notes)."""
+    with open(path, "rb") as f:
+        data = f.read(4 << 20)  # moov precedes mdat; its metadata fits in the first MiBs
+    blocks: dict[bytes, bytes] = {}
+    for typ, s, e in _boxes(data, 0, len(data)):
+        if typ == b"moov":
+            for t2, s2, e2 in _boxes(data, s, e):
+                if t2 == b"uuid" and data[s2 : s2 + 16] == _CANON_UUID:
+                    for t3, s3, e3 in _boxes(data, s2 + 16, e2):
+                        if t3 in (b"CMT1", b"CMT2", b"CMT3", b"CMT4"):
+                            blocks[t3] = data[s3:e3]
+    if b"CMT1" not in blocks:
+        raise MetadataError("CR3 file has no Canon metadata box (CMT1) in its moov box", path)
+    notes: list[str] = []
+    unknown: set[str] = set()
+    remap = {  # tag numbers of IFD0-decoded blocks -> the keys an in-place read would give
+        b"CMT2": "Photo",
+        b"CMT4": "GPSInfo",
+    }
+    with _muted() as exiv2:
+        merged = exiv2.ExifData()
+        for name in (b"CMT1", b"CMT2", b"CMT4", b"CMT3"):
+            blob = blocks.get(name)
+            if not blob:
+                continue
+            try:
+                img = exiv2.ImageFactory.open(bytes(blob))
+                img.readMetadata()
+            except exiv2.Exiv2Error as exc:
+                notes.append(f"CR3 {name.decode()} block unreadable ({_exiv2_reason(exc)}); its fields unknown")
+                continue
+            for d in img.exifData():
+                tag = d.tag()
+                try:
+                    if name == b"CMT3":
+                        if tag == 0x0095:  # Canon LensModel
+                            merged["Exif.Canon.LensModel"] = d.toString()
+                        continue
+                    group = remap.get(name)
+                    key = d.key() if group is None else f"Exif.{group}.0x{tag:04x}"
+                    merged.add(exiv2.ExifKey(_canonical_key(exiv2, key)), d.getValue())
+                except Exception:
+                    continue
+        tags = _Tags(merged, None, notes, unknown, str(path))
+        return _build(path, "cr3", tags, notes, unknown, None)
+
+
+def _canonical_key(exiv2: Any, key: str) -> str:
+    # "Exif.Photo.0x920a" -> "Exif.Photo.FocalLength" (exiv2 names tags it knows)
+    try:
+        return exiv2.ExifKey(key).key()
+    except Exception:
+        return key
+
+
+def _read_x3f(path: Path) -> ShotMetadata:
+    """Sigma X3F: header (size, rotation) and the PROP section (camera, lens, exposure)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 40 or data[:4] != b"FOVb":
+        raise MetadataError("not an X3F file (no FOVb header)", path)
+    cols, rows, rotation = struct.unpack_from("<III", data, 28)
+    props: dict[str, str] = {}
+    notes: list[str] = []
+    try:
+        dir_off = struct.unpack_from("<I", data, len(data) - 4)[0]
+        if data[dir_off : dir_off + 4] != b"SECd":
+            raise ValueError("no SECd directory")
+        n = struct.unpack_from("<I", data, dir_off + 8)[0]
+        for i in range(min(n, 64)):
+            off, length, typ = struct.unpack_from("<II4s", data, dir_off + 12 + 12 * i)
+            if typ != b"PROP" or data[off : off + 4] != b"SECp":
+                continue
+            count, fmt_, _res, total = struct.unpack_from("<IIII", data, off + 8)
+            if fmt_ != 0:
+                continue
+            chars_at = off + 24 + 8 * count
+            chars = data[chars_at : chars_at + 2 * total].decode("utf-16-le", "replace")
+
+            def at(k: int) -> str:
+                end = chars.find("\0", k)
+                return chars[k : end if end >= 0 else len(chars)]
+
+            for j in range(min(count, 1024)):
+                name_off, value_off = struct.unpack_from("<II", data, off + 24 + 8 * j)
+                props[at(name_off)] = at(value_off)
+    except (struct.error, ValueError, IndexError) as exc:
+        notes.append(f"X3F property list unreadable ({exc}); camera and exposure fields unknown")
+
+    def fnum(key: str) -> float | None:
+        v = _num(props.get(key))
+        return v if v and v > 0 else None
+
+    unknown = set() if props else {"make", "model", "lens_model", "focal_length_mm", "f_number"}
+    exp = fnum("SHUTTER")
+    iso = fnum("ISO")
+    lens_id = props.get("LENSMODEL") or None
+    focal = fnum("FLENGTH")
+    f35 = fnum("FLEQ35MM")
+    return ShotMetadata(
+        path=str(path),
+        make=props.get("CAMMANUF") or None,
+        model=props.get("CAMMODEL") or None,
+        lens_model=None,
+        lens_id=lens_id,
+        focal_length_mm=focal,
+        f_number=fnum("APERTURE"),
+        orientation=None,
+        width=cols or None,
+        height=rows or None,
+        crop_factor=(f35 / focal) if (f35 and focal) else None,
+        exposure_time_s=exp,
+        iso=int(iso) if iso else None,
+        warnings=tuple(notes),
+        fields_unknown=tuple(sorted(unknown)),
+        format="x3f",
+    )
+
+
+def read_metadata(path: str | os.PathLike[str]) -> ShotMetadata:
+    """Read a photo's shot metadata.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A RAW file (DNG, CR2, CR3, CRW, NEF, ARW, RW2, RAF, ORF, PEF, SRW, MRW, X3F, ...), a
+        JPEG, TIFF or PNG. Truncated files whose metadata block is intact are read.
+
+    Returns
+    -------
+    ShotMetadata
+        Unknown values are ``None``; every dropped or unreadable value has a line in
+        ``warnings``.
+
+    Raises
+    ------
+    EmptyFileError
+        Zero-byte file (before any library call).
+    UnsupportedFormatError
+        The magic bytes are not those of a still image (or are unknown).
+    MetadataError
+        No metadata block could be read at all (names the file and exiv2's reason).
+
+    Notes
+    -----
+    EXIF zero values of FocalLength, FNumber and SubjectDistance mean "unknown" (Exif 3.0
+    leaves them unspecified; cameras write 0 for manual lenses) and are returned as ``None``.
+
+    References
+    ----------
+    See the module docstring.
+    """
+    p = Path(path)
+    fmt = sniff_format(p)
+    if fmt not in _SUPPORTED:
+        raise UnsupportedFormatError(
+            f"unsupported or mismatched format for metadata: {fmt.upper()} is not a still image", p
+        )
+    if fmt == "x3f":
+        return _read_x3f(p)
+    if fmt == "cr3":
+        try:
+            return _read_exiv2(p, fmt)
+        except MetadataError:
+            return _read_cr3(p)
+    return _read_exiv2(p, fmt)
