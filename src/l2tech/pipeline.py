@@ -1,0 +1,463 @@
+"""The stills pipeline: the :class:`Recipe` and the develop / correct functions that run it.
+
+Pipeline order (one documented order; ARCHITECTURE.md "The data that flows"):
+
+1. decode — RAW through LibRaw to scene-linear RGB in the working space (linear ITU-R BT.2020,
+   D65), sensor orientation; or a developed JPEG/TIFF/PNG decoded with its transfer function
+   (from its ICC profile; sRGB when it has none) into the same working space;
+2. exposure compensation — a gain of ``2**exposure_ev`` on linear data;
+3. lens correction — vignetting gain, then TCA + distortion + scale in one remap
+   (:func:`l2tech.correct.correct`), at the shot's focal length, f-number and focus distance;
+4. orientation — the EXIF orientation applied to the pixels (and reset to 1 in the output);
+5. look — an optional photo style on linear data (:mod:`l2tech.color`);
+6. output transform — working space to the output space, gamut clip, encoding curve
+   (:func:`l2tech.io.output.output_transform`);
+7. write — quantise, embed the output space's ICC profile, carry EXIF, atomic rename.
+
+Nothing here is an algorithm of its own; each step calls the package that owns it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from l2tech.errors import LensNotFoundError, UsageError
+
+__all__ = [
+    "Recipe",
+    "CORRECTIONS",
+    "DEFAULT_FOCUS_DISTANCE_M",
+    "LensPlan",
+    "DevelopResult",
+    "plan_lens_correction",
+    "develop",
+    "develop_file",
+    "correct_image",
+    "correct_image_file",
+    "is_raw_path",
+    "output_path_for",
+]
+
+#: The corrections in pipeline order.
+CORRECTIONS = ("vignetting", "tca", "distortion")
+
+#: Focus distance used when the file does not give one (lensfun's own default: infinity).
+DEFAULT_FOCUS_DISTANCE_M = 1000.0
+
+RAW_SUFFIXES = {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".rw2", ".raf", ".orf", ".pef",
+                ".srw", ".x3f", ".mrw", ".3fr", ".iiq", ".rwl", ".erf", ".kdc", ".dcr", ".mos", ".gpr", ".raw"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Serialisable develop settings.
+
+    Parameters
+    ----------
+    lens_correction : bool
+        False skips every lens correction (``--no-lens-correction``).
+    corrections : tuple of str
+        Subset of :data:`CORRECTIONS` to apply (``--only``).
+    camera, lens : str, optional
+        Override texts for matching (``--camera``, ``--lens``).
+    focal_length_mm, f_number, focus_distance_m : float, optional
+        Override the shot's values (mm, f-number, metres).
+    exposure_ev : float
+        Exposure compensation in stops, applied to linear data.
+    white_balance : {'camera', 'daylight', 'auto'}
+    output_space : str
+        ``srgb``, ``display-p3``, ``rec2020`` or ``adobe-rgb``.
+    format : {'jpeg', 'tiff', 'png'}
+    quality : int
+        JPEG quality.
+    bits : {8, 16}, optional
+        Output bit depth (default 8 for JPEG, 16 otherwise).
+    scale : float, optional
+        Geometry scale; None = automatic (no empty border).
+    interpolation : {'bilinear', 'bicubic', 'lanczos'}
+    look : str, optional
+        Name or file of a look (photo style).
+    """
+
+    lens_correction: bool = True
+    corrections: tuple[str, ...] = CORRECTIONS
+    camera: str | None = None
+    lens: str | None = None
+    focal_length_mm: float | None = None
+    f_number: float | None = None
+    focus_distance_m: float | None = None
+    exposure_ev: float = 0.0
+    white_balance: str = "camera"
+    output_space: str = "srgb"
+    format: str = "jpeg"
+    quality: int = 92
+    bits: int | None = None
+    scale: float | None = None
+    interpolation: str = "bilinear"
+    look: str | None = None
+
+    def __post_init__(self) -> None:
+        bad = [c for c in self.corrections if c not in CORRECTIONS]
+        if bad:
+            raise UsageError(f"unknown correction(s) {', '.join(bad)}; valid: {', '.join(CORRECTIONS)}")
+        if self.format not in ("jpeg", "tiff", "png"):
+            raise UsageError(f"unknown format {self.format!r}; valid: jpeg, tiff, png")
+        for name in ("focal_length_mm", "f_number", "focus_distance_m"):
+            v = getattr(self, name)
+            if v is not None and not (np.isfinite(v) and v > 0):
+                raise UsageError(f"{name} must be a positive number, got {v}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe as plain JSON-able data."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class LensPlan:
+    """What lens correction will do for one shot, and why.
+
+    ``applied`` maps each correction to True/False; ``reasons`` says why one is skipped (or,
+    for applied ones, any caveat); ``sources`` says where each shot parameter came from
+    (``exif``, ``option``, ``lens`` for a prime's fixed focal length, ``default``).
+    """
+
+    camera: str | None
+    lens: str | None
+    profile: Any
+    match: Any
+    crop_factor: float | None
+    focal_length_mm: float | None
+    f_number: float | None
+    focus_distance_m: float | None
+    applied: dict[str, bool]
+    reasons: dict[str, str]
+    sources: dict[str, str]
+    warnings: tuple[str, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able summary (used by ``--json`` and the CLI report)."""
+        return {
+            "camera": self.camera,
+            "lens": self.lens,
+            "match_method": getattr(self.match, "method", None),
+            "match_score": getattr(self.match, "score", None),
+            "crop_factor": self.crop_factor,
+            "focal_length_mm": self.focal_length_mm,
+            "f_number": self.f_number,
+            "focus_distance_m": self.focus_distance_m,
+            "corrections": {c: {"applied": self.applied[c], "reason": self.reasons.get(c, "")} for c in CORRECTIONS},
+            "sources": dict(self.sources),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class DevelopResult:
+    """The result of developing or correcting one file (pixels are display-encoded)."""
+
+    input: str
+    image: np.ndarray
+    metadata: Any
+    plan: LensPlan
+    output_space: str
+    warnings: tuple[str, ...] = ()
+    output: str | None = None
+    icc_profile: bytes | None = None
+    bits: int | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able summary of the job."""
+        h, w = self.image.shape[:2]
+        return {"input": self.input, "output": self.output, "size": [w, h], "output_space": self.output_space,
+                "lens": self.plan.summary(), "warnings": list(self.warnings)}
+
+
+def _no_lens_plan(reason: str, *, camera=None, lens=None, crop=None, warnings=(), sources=None) -> LensPlan:
+    return LensPlan(camera, lens, None, None, crop, None, None, None, {c: False for c in CORRECTIONS},
+                    {c: reason for c in CORRECTIONS}, sources or {}, tuple(warnings))
+
+
+def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPlan:
+    """Decide which lens corrections to apply to a shot, with the reasons.
+
+    Parameters
+    ----------
+    meta : l2tech.io.metadata.ShotMetadata
+    recipe : Recipe
+    db : l2tech.profiles.lensfun_xml.LensDatabase, optional
+        Default: :func:`l2tech.profiles.lensfun_xml.load_database`.
+
+    Returns
+    -------
+    LensPlan
+
+    Raises
+    ------
+    LensNotFoundError, AmbiguousMatchError
+        The lens is not in the database or the match is ambiguous and the user did not pass
+        ``--lens``; the message lists candidates and how to choose.
+
+    Notes
+    -----
+    Missing shot parameters (RELIABILITY.md case 22): a missing focal length is taken from a
+    prime lens's fixed focal length; for a zoom, distortion and TCA are skipped with a reason
+    asking for ``--focal-length``. A missing f-number skips vignetting (it depends on the
+    aperture) with a reason asking for ``--f-number``. A missing focus distance uses
+    :data:`DEFAULT_FOCUS_DISTANCE_M` (lensfun's default), which only affects vignetting weights.
+    """
+    from l2tech.profiles.matching import match_lens
+
+    if not recipe.lens_correction:
+        return _no_lens_plan("lens correction switched off (--no-lens-correction)")
+    has_lens_info = bool(recipe.lens or getattr(meta, "lens_model", None) or getattr(meta, "lens_id", None))
+    if not has_lens_info:
+        return _no_lens_plan("the file names no lens; pass --lens \"NAME\" to correct it (see `l2 lens search`)",
+                             camera=_camera_name(meta))
+    m = match_lens(meta, db, camera=recipe.camera, lens=recipe.lens)
+    profile = m.lens
+    if profile is None:
+        raise LensNotFoundError(f"no lens profile for {getattr(meta, 'lens_model', None) or getattr(meta, 'lens_id', '')!r}",
+                                path=getattr(meta, "path", None))
+    crop = m.crop_factor or getattr(meta, "crop_factor", None) or profile.crop_factor
+    warns = list(getattr(m, "warnings", ()))
+    sources: dict[str, str] = {}
+    applied = {c: c in recipe.corrections for c in CORRECTIONS}
+    reasons = {c: "" if applied[c] else "not requested (--only)" for c in CORRECTIONS}
+
+    focal = recipe.focal_length_mm
+    sources["focal_length_mm"] = "option"
+    if focal is None:
+        focal = getattr(meta, "focal_length_mm", None) or None
+        sources["focal_length_mm"] = "exif"
+    if focal is None and profile.focal_min_mm and profile.focal_min_mm == profile.focal_max_mm:
+        focal = profile.focal_min_mm
+        sources["focal_length_mm"] = "lens (prime)"
+    if focal is None:
+        sources["focal_length_mm"] = "missing"
+        for c in ("tca", "distortion", "vignetting"):
+            if applied[c]:
+                applied[c] = False
+                reasons[c] = "focal length unknown (not in EXIF, zoom lens); pass --focal-length MM"
+
+    fnum = recipe.f_number
+    sources["f_number"] = "option"
+    if fnum is None:
+        fnum = getattr(meta, "f_number", None) or None
+        sources["f_number"] = "exif" if fnum else "missing"
+    if fnum is None and applied["vignetting"]:
+        applied["vignetting"] = False
+        reasons["vignetting"] = "f-number unknown (not in EXIF); pass --f-number N"
+
+    dist = recipe.focus_distance_m
+    sources["focus_distance_m"] = "option"
+    if dist is None:
+        dist = getattr(meta, "focus_distance_m", None) or None
+        sources["focus_distance_m"] = "exif"
+    if dist is None:
+        dist = DEFAULT_FOCUS_DISTANCE_M
+        sources["focus_distance_m"] = "default (infinity)"
+
+    if focal is not None:
+        from l2tech.profiles.interpolate import interpolate
+
+        cal = interpolate(profile, focal, fnum, dist)
+        for c, attr in (("distortion", "distortion"), ("tca", "tca"), ("vignetting", "vignetting")):
+            if applied[c] and getattr(cal, attr) is None:
+                applied[c] = False
+                reasons[c] = {"vignetting": "the profile has no vignetting data near these settings",
+                              "tca": "the profile has no TCA data", "distortion": "the profile has no distortion data"}[c]
+    return LensPlan(
+        camera=_camera_name(meta) if m.camera is None else f"{m.camera.maker} {m.camera.model}".strip(),
+        lens=profile.name, profile=profile, match=m, crop_factor=crop, focal_length_mm=focal, f_number=fnum,
+        focus_distance_m=dist, applied=applied, reasons=reasons, sources=sources, warnings=tuple(warns),
+    )
+
+
+def _camera_name(meta: Any) -> str | None:
+    make, model = getattr(meta, "make", None), getattr(meta, "model", None)
+    if not model:
+        return None
+    return model if make and model.lower().startswith(make.split()[0].lower()) else f"{make or ''} {model}".strip()
+
+
+def _apply_lens(image: np.ndarray, plan: LensPlan, recipe: Recipe) -> np.ndarray:
+    if not any(plan.applied.values()):
+        return image
+    from l2tech.correct import correct
+
+    return correct(
+        image, plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m,
+        crop_factor=plan.crop_factor, vignetting=plan.applied["vignetting"], tca=plan.applied["tca"],
+        distortion=plan.applied["distortion"], scale=recipe.scale, interpolation=recipe.interpolation,
+    )
+
+
+def _apply_look(image: np.ndarray, recipe: Recipe) -> np.ndarray:
+    if not recipe.look:
+        return image
+    from l2tech.color import apply_look, load_look  # type: ignore[attr-defined]
+
+    return apply_look(image, load_look(recipe.look))
+
+
+def _read_meta(path: Path) -> tuple[Any, list[str]]:
+    from l2tech.io.metadata import read_metadata
+
+    meta = read_metadata(path)
+    return meta, list(getattr(meta, "warnings", ()))
+
+
+def develop(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any = None) -> DevelopResult:
+    """Develop a RAW file: decode, exposure, lens correction, orientation, look, output transform.
+
+    Parameters
+    ----------
+    path : path-like
+        A RAW file LibRaw decodes.
+    recipe : Recipe
+    db : LensDatabase, optional
+
+    Returns
+    -------
+    DevelopResult
+        ``image`` is display-encoded float32 ``(H, W, 3)`` in ``recipe.output_space``, upright.
+
+    Raises
+    ------
+    L2Error
+        Typed errors from decoding (EmptyFileError, UnsupportedFormatError, CorruptInputError,
+        LimitExceededError, DecodeError) and matching (LensNotFoundError).
+    """
+    from l2tech.io.image import apply_orientation
+    from l2tech.io.output import output_transform
+    from l2tech.raw.decode import decode_raw
+
+    p = Path(path)
+    meta, warns = _read_meta(p)
+    raw = decode_raw(p, white_balance=recipe.white_balance)
+    plan = plan_lens_correction(meta, recipe, db=db)
+    image = raw.image
+    if recipe.exposure_ev:
+        image = image * np.float32(2.0**recipe.exposure_ev)
+    image = _apply_lens(image, plan, recipe)
+    image = apply_orientation(image, raw.orientation if raw.orientation != 1 else getattr(meta, "orientation", 1))
+    image = _apply_look(image, recipe)
+    encoded = output_transform(np.ascontiguousarray(image), recipe.output_space)
+    from l2tech.io.icc import icc_profile
+
+    return DevelopResult(str(p), encoded, meta, plan, recipe.output_space, tuple(warns + list(plan.warnings)),
+                         icc_profile=icc_profile(recipe.output_space))
+
+
+def _space_from_icc(icc: bytes | None) -> str:
+    """Output-space name of an embedded ICC profile (by its description), sRGB by default."""
+    if not icc:
+        return "srgb"
+    from l2tech.io.icc import OUTPUT_SPACES, icc_profile
+
+    for name in OUTPUT_SPACES:
+        if icc == icc_profile(name):
+            return name
+    text = icc[:4096].decode("latin-1").lower()
+    if "p3" in text:
+        return "display-p3"
+    if "2020" in text:
+        return "rec2020"
+    if "adobe rgb" in text or "adobergb" in text:
+        return "adobe-rgb"
+    return "srgb"
+
+
+def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any = None) -> DevelopResult:
+    """Lens-correct a developed JPEG/TIFF/PNG: linearise with its transfer function, correct, re-encode.
+
+    The image is linearised with the curve of its embedded ICC profile's space (sRGB when it
+    has none), corrected in linear light, and re-encoded in the same space; the original ICC
+    profile is kept. Raises as :func:`develop`.
+    """
+    from l2tech.io.image import apply_orientation, read_image
+    from l2tech.io.output import output_to_working, output_transform
+
+    p = Path(path)
+    meta, warns = _read_meta(p)
+    dec = read_image(p)
+    space = _space_from_icc(dec.icc_profile)
+    image = output_to_working(dec.pixels, space)
+    plan = plan_lens_correction(meta, recipe, db=db)
+    if recipe.exposure_ev:
+        image = image * np.float32(2.0**recipe.exposure_ev)
+    image = _apply_lens(image, plan, recipe)
+    image = apply_orientation(image, getattr(meta, "orientation", 1))
+    image = _apply_look(image, recipe)
+    encoded = output_transform(np.ascontiguousarray(image), space)
+    return DevelopResult(str(p), encoded, meta, plan, space, tuple(warns + list(plan.warnings)), icc_profile=dec.icc_profile,
+                         bits=dec.bits if dec.bits in (8, 16) else 16)
+
+
+def output_path_for(path: str | os.PathLike, output: str | os.PathLike | None, fmt: str, *, many: bool) -> Path:
+    """Where the output of ``path`` goes: a folder (``-o DIR/`` or several inputs), a file, or beside the input."""
+    from l2tech.io.image import IMAGE_FORMATS
+
+    p = Path(path)
+    ext = IMAGE_FORMATS[fmt]
+    if output is None:
+        return p.with_name(p.stem + "_l2" + ext)
+    o = Path(output)
+    if o.is_dir() or str(output).endswith(os.sep) or many:
+        return o / (p.stem + ext)
+    return o
+
+
+def _write(result: DevelopResult, out: Path, recipe: Recipe, *, overwrite: bool, fmt: str) -> list[str]:
+    from l2tech.io.image import write_image
+
+    plan = result.plan
+    overrides = {}
+    if plan.lens:
+        overrides["Exif.Photo.LensModel"] = plan.lens
+        if plan.profile is not None and plan.profile.maker:
+            overrides["Exif.Photo.LensMake"] = plan.profile.maker
+    bits = recipe.bits or (result.bits if fmt != "jpeg" and result.bits else None)
+    return write_image(out, result.image, format=fmt, quality=recipe.quality, bits=bits, icc_profile=result.icc_profile,
+                       exif_source=result.input, exif_overrides=overrides, overwrite=overwrite)
+
+
+def develop_file(path: str | os.PathLike, output: str | os.PathLike, recipe: Recipe = Recipe(), *, overwrite: bool = False,
+                 db: Any = None) -> DevelopResult:
+    """:func:`develop` then write ``output`` atomically (ICC embedded, EXIF carried, orientation 1)."""
+    res = develop(path, recipe, db=db)
+    w = _write(res, Path(output), recipe, overwrite=overwrite, fmt=recipe.format)
+    return dataclasses.replace(res, output=str(output), warnings=res.warnings + tuple(w))
+
+
+def correct_image_file(path: str | os.PathLike, output: str | os.PathLike, recipe: Recipe = Recipe(), *, overwrite: bool = False,
+                       db: Any = None, fmt: str | None = None) -> DevelopResult:
+    """:func:`correct_image` then write ``output`` atomically, in the input's format unless ``fmt`` is given."""
+    res = correct_image(path, recipe, db=db)
+    by_suffix = {".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff", ".png": "png"}
+    fmt = fmt or by_suffix.get(Path(output).suffix.lower()) or _sniff_format(path)
+    w = _write(res, Path(output), recipe, overwrite=overwrite, fmt=fmt)
+    return dataclasses.replace(res, output=str(output), warnings=res.warnings + tuple(w))
+
+
+def _sniff_format(path: str | os.PathLike) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    return "tiff"
+
+
+def is_raw_path(path: str | os.PathLike) -> bool:
+    """True when the file name has a RAW extension (the format itself is checked from magic bytes later)."""
+    return Path(path).suffix.lower() in RAW_SUFFIXES
+
+
