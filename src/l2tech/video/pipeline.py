@@ -161,6 +161,8 @@ class FramePipeline:
                 )
             self.out_size = (m.shape[1], m.shape[0])
             planes = [m] if m.ndim == 3 else [np.ascontiguousarray(m[:, :, c, :]) for c in range(3)]
+            # NaN (a ray with no image) -> far outside the frame: black with BORDER_CONSTANT
+            planes = [np.nan_to_num(p, nan=-1000.0, posinf=-1000.0, neginf=-1000.0) for p in planes]
             self._maps = [cv2.convertMaps(np.ascontiguousarray(p), None, cv2.CV_16SC2) for p in planes]
         else:
             self.out_size = self.in_size

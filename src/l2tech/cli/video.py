@@ -1,0 +1,164 @@
+"""``l2 video``: lens correction, de-fishing, looks and LUTs on video clips (a thin shell)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from l2tech.cli.common import console, emit_json, err_console, json_option, report_error, verbosity_options
+from l2tech.errors import L2Error, UsageError
+
+__all__ = ["video"]
+
+
+def _floats(text: str | None, n: int | None, name: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        vals = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint=name) from None
+    if n is not None and len(vals) != n:
+        raise click.BadParameter(f"expected {n} numbers, got {len(vals)}", param_hint=name)
+    return vals
+
+
+def _size(text: str | None, name: str) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"expected WIDTHxHEIGHT, got {text!r}", param_hint=name) from None
+    if w <= 0 or h <= 0 or w % 2 or h % 2:
+        raise click.BadParameter("width and height must be positive and even", param_hint=name)
+    return w, h
+
+
+def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
+    out = Path(output)
+    if len(inputs) > 1 or out.is_dir() or output.endswith(("/", "\\")):
+        if not out.is_dir():
+            raise UsageError("with several inputs, -o must be an existing folder", path=out)
+        return [out / (Path(i).stem + ".mp4") for i in inputs]
+    return [out]
+
+
+@click.command("video", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, help="Output file (one input) or existing folder.")
+@click.option("--profile", "profile_path", type=click.Path(dir_okay=False), help="Lens profile: Gyroflow JSON, lensfun XML or Adobe LCP.")
+@click.option("--camera", help="Camera body for a lensfun database lookup.")
+@click.option("--lens", "lens_name", help="Lens for a lensfun database lookup.")
+@click.option("--focal-length", "focal_length_mm", type=float, help="Focal length, mm (zooms).")
+@click.option("--crop-factor", type=float, help="Crop factor of the recorded video area (lensfun profiles).")
+@click.option("--calib-crop", help="Region of the calibration frame the video shows: x0,y0,w,h (calibration px).")
+@click.option("--lens-model", type=click.Choice(["opencv_fisheye", "opencv"]), help="Model of --intrinsics/--dist-coeffs.")
+@click.option("--intrinsics", help="Camera matrix fx,fy,cx,cy in pixels of the clip (or of --calib-size).")
+@click.option("--dist-coeffs", help="Distortion coefficients: k1,k2,k3,k4 (fisheye) or k1,k2,p1,p2[,k3] (opencv).")
+@click.option("--calib-size", help="WIDTHxHEIGHT the --intrinsics were calibrated at.")
+@click.option("--projection", help="Output projection (rectilinear de-fishes a fisheye).")
+@click.option("--zoom", type=float, default=1.0, show_default=True, help="Output focal length over the lens's (<1 shows more).")
+@click.option("--size", "out_size", help="Output WIDTHxHEIGHT (default: the input's).")
+@click.option("--interpolation", type=click.Choice(["bilinear", "bicubic", "lanczos", "nearest"]), default="bilinear", show_default=True)
+@click.option("--look", help="Look name or LUT file applied after the lens correction.")
+@click.option("--lut", "lut_path", type=click.Path(dir_okay=False), help="3D LUT file (.cube, .3dl, .spi3d, .vlt, .clf).")
+@click.option("--input-encoding", help="Encoding of the clip's values (e.g. V-Log); default Rec.709.")
+@click.option("--codec", help="Encoder (libx264, libx265, prores_ks, ...); default: the input's family.")
+@click.option("--crf", type=int, help="Constant rate factor (default 18).")
+@click.option("--bitrate", help="Target bit rate, e.g. 20M (instead of CRF).")
+@click.option("--preset", help="Encoder preset (x264/x265: ultrafast ... veryslow).")
+@click.option("--bit-depth", type=click.Choice(["8", "10"]), help="Output bit depth (default: the input's).")
+@click.option("--pix-fmt", help="Output pixel format (default from codec and bit depth).")
+@click.option("--start", "start_s", type=float, default=0.0, help="Start time, seconds.")
+@click.option("--duration", "duration_s", type=float, help="Duration, seconds.")
+@click.option("--max-decode-errors", type=int, default=0, show_default=True, help="Corrupt frames to skip before failing.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@json_option
+@verbosity_options
+def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, crop_factor, calib_crop, lens_model,
+          intrinsics, dist_coeffs, calib_size, projection, zoom, out_size, interpolation, look, lut_path,
+          input_encoding, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s, duration_s,
+          max_decode_errors, overwrite, as_json, verbose, quiet):
+    """Lens-correct, de-fish and grade video clips; audio, telemetry and metadata are kept.
+
+    \b
+    Examples:
+      l2 video clip.mp4 --profile GoPro_HERO5_Wide.json --projection rectilinear -o out.mp4
+      l2 video cctv.mp4 --lens-model opencv --intrinsics 548.9,549.3,722.5,718.9 \\
+          --dist-coeffs -0.144,0.0288,0.00105,-0.000338,-0.00332 -o flat.mp4
+      l2 video vlog.mov --lut look.cube --input-encoding V-Log -o graded.mov
+    """
+    from l2tech.video.setup import VideoJob, run_video_job  # lazy: keeps `l2 --help` fast
+
+    try:
+        job = VideoJob(
+            profile_path=profile_path, camera=camera, lens=lens_name, focal_length_mm=focal_length_mm,
+            crop_factor=crop_factor, calib_crop=_floats(calib_crop, 4, "--calib-crop"), lens_model=lens_model,
+            intrinsics=_floats(intrinsics, 4, "--intrinsics"), dist_coeffs=_floats(dist_coeffs, None, "--dist-coeffs"),
+            calib_size=_size(calib_size, "--calib-size"), projection=projection, zoom=zoom,
+            out_size=_size(out_size, "--size"), interpolation=interpolation, look=look, lut_path=lut_path,
+            input_encoding=input_encoding, codec=codec, crf=crf, bitrate=bitrate, preset=preset,
+            bit_depth=int(bit_depth) if bit_depth else None, pix_fmt=pix_fmt, start_s=start_s,
+            duration_s=duration_s, max_decode_errors=max_decode_errors, overwrite=overwrite,
+        )
+        outs = _outputs(inputs, output)
+        from l2tech.io.atomic import check_distinct_outputs
+
+        check_distinct_outputs(outs)
+    except L2Error as exc:
+        report_error(exc, verbose)
+        raise click.exceptions.Exit(exc.exit_code)
+
+    results, failed = [], 0
+    show_progress = not (quiet or as_json)
+    for src, dst in zip(inputs, outs):
+        try:
+            if show_progress:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+                with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                              TextColumn("{task.fields[fps]:.1f} fps"), TimeRemainingColumn(),
+                              console=err_console, transient=True) as bar:
+                    task = bar.add_task(Path(src).name, total=None, fps=0.0)
+                    import time
+
+                    t0 = time.perf_counter()
+
+                    def progress(done: int, total: int) -> None:
+                        el = time.perf_counter() - t0
+                        bar.update(task, completed=done, total=total or None, fps=done / el if el > 0 else 0.0)
+
+                    report, setup_lines = run_video_job(job, src, dst, progress=progress)
+            else:
+                report, setup_lines = run_video_job(job, src, dst)
+        except L2Error as exc:
+            failed += 1
+            report_error(exc, verbose)
+            results.append({"input": src, "output": str(dst), "ok": False, "error": str(exc), "error_type": type(exc).__name__})
+            if isinstance(exc, UsageError):
+                raise click.exceptions.Exit(2)
+            continue
+        row = {"input": src, "output": str(dst), "ok": True, "setup": list(setup_lines)}
+        row.update({k: getattr(report, k) for k in report.__dataclass_fields__ if k not in ("input", "output")})
+        results.append(row)
+        if not quiet and not as_json:
+            console.print(
+                f"[green]wrote[/] {dst}: {report.frames_written} frames {report.width_px}x{report.height_px} "
+                f"{report.codec} {report.pix_fmt} {report.color}, {report.fps:.1f} fps"
+                + (f", {report.decode_errors} corrupt frames skipped" if report.decode_errors else ""),
+                highlight=False, soft_wrap=True,
+            )
+            if verbose:
+                for line in setup_lines:
+                    console.print(f"  {line}", highlight=False, soft_wrap=True)
+            for s in report.streams_copied:
+                console.print(f"  kept {s}", highlight=False, soft_wrap=True)
+            for s in report.streams_dropped:
+                console.print(f"  [yellow]dropped[/] {s}", highlight=False, soft_wrap=True)
+    if as_json:
+        emit_json(results if len(results) != 1 else results[0])
+    if not quiet and not as_json and len(inputs) > 1:
+        console.print(f"{len(inputs) - failed} of {len(inputs)} clips written", highlight=False)
+    raise click.exceptions.Exit(1 if failed else 0)
