@@ -197,14 +197,12 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
     -------
     LensPlan
 
-    Raises
-    ------
-    LensNotFoundError, AmbiguousMatchError
-        The lens is not in the database or the match is ambiguous and the user did not pass
-        ``--lens``; the message lists candidates and how to choose.
-
     Notes
     -----
+    When the lens is not in the database or the match is ambiguous (a name that gives only a
+    focal range), no correction is applied and the plan carries a warning listing the
+    candidates and how to choose with ``--lens`` (RELIABILITY.md case 21).
+
     Missing shot parameters (RELIABILITY.md case 22): a missing focal length is taken from a
     prime lens's fixed focal length; for a zoom, distortion and TCA are skipped with a reason
     asking for ``--focal-length``. A missing f-number skips vignetting (it depends on the
@@ -219,7 +217,15 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
     if not has_lens_info:
         return _no_lens_plan("the file names no lens; pass --lens \"NAME\" to correct it (see `l2 lens search`)",
                              camera=_camera_name(meta))
-    m = match_lens(meta, db, camera=recipe.camera, lens=recipe.lens)
+    try:
+        m = match_lens(meta, db, camera=recipe.camera, lens=recipe.lens)
+    except LensNotFoundError as exc:
+        if recipe.lens or recipe.camera:  # an explicit --lens/--camera that matches nothing is an error
+            raise
+        # RELIABILITY.md case 21: develop without lens correction, with a clear warning that lists
+        # the candidates and how to choose (the matcher's message says it).
+        reason = getattr(exc, "reason", str(exc))
+        return _no_lens_plan(reason, camera=_camera_name(meta), warnings=(f"lens correction skipped: {reason}",))
     profile = m.lens
     if profile is None:
         raise LensNotFoundError(f"no lens profile for {getattr(meta, 'lens_model', None) or getattr(meta, 'lens_id', '')!r}",
