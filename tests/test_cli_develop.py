@@ -1,0 +1,174 @@
+"""``l2 develop`` / ``l2 correct`` end to end, in-process, on the real sample files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from l2tech.cli.main import main
+
+from conftest import shared_file
+
+SIXD = "raw/decodable/canon_eos_6d__ef24-105mm_f4L__linear_lossy.dng"
+D30 = "raw/decodable/canon_eos_d30__16-35mm.crw"
+KISS = "raw/decodable/canon_kiss_x4__colorchecker.dng"
+OLY = "raw/jpeg_reference/olympus_e-p3__mzuiko_14-42_II_R_15mm.jpg"
+
+
+def _run(capsys, args):
+    rc = main(args)
+    out = capsys.readouterr().out
+    return rc, out
+
+
+def _exif(path, key):
+    import exiv2
+
+    im = exiv2.ImageFactory.open(str(path))
+    im.readMetadata()
+    ed = im.exifData()
+    it = ed.findKey(exiv2.ExifKey(key))
+    return None if it == ed.end() else it.toString()
+
+
+def _read_linear(path):
+    from l2tech.io.image import read_image
+    from l2tech.io.output import output_to_working
+
+    return output_to_working(read_image(path).pixels, "srgb")
+
+
+def test_develop_6d_finds_camera_and_lens_and_corrects(tmp_path, capsys):
+    src = shared_file(SIXD)
+    rc, out = _run(capsys, ["develop", str(src), "-o", str(tmp_path) + os.sep, "--json"])
+    assert rc == 0, out
+    doc = json.loads(out)
+    r = doc["results"][0]
+    assert r["status"] == "ok"
+    lens = r["lens"]
+    assert lens["camera"] == "Canon EOS 6D"
+    assert lens["lens"] == "Canon EF 24-105mm f/4L IS USM"
+    assert lens["focal_length_mm"] == 65 and lens["f_number"] == pytest.approx(5.6)
+    assert all(c["applied"] for c in lens["corrections"].values()), lens["corrections"]
+    jpg = tmp_path / (src.stem + ".jpg")
+    assert jpg.exists() and _exif(jpg, "Exif.Photo.LensModel") == "Canon EF 24-105mm f/4L IS USM"
+    assert _exif(jpg, "Exif.Image.Model") == "Canon EOS 6D" and _exif(jpg, "Exif.Image.Orientation") == "1"
+    # the same develop without correction: vignetting correction brightens the corners
+    rc, _ = _run(capsys, ["develop", str(src), "-o", str(tmp_path / "plain.jpg"), "--no-lens-correction", "-q"])
+    assert rc == 0
+    a, b = _read_linear(jpg), _read_linear(tmp_path / "plain.jpg")
+    assert a.shape == b.shape
+    h, w = a.shape[:2]
+    corner = lambda im: float(np.mean([im[:h // 8, :w // 8].mean(), im[-h // 8:, -w // 8:].mean()]))  # noqa: E731
+    centre = lambda im: float(im[h // 2 - h // 8 : h // 2 + h // 8, w // 2 - w // 8 : w // 2 + w // 8].mean())  # noqa: E731
+    assert corner(a) / centre(a) > corner(b) / centre(b) * 1.02
+
+
+def test_develop_d30_reports_candidates_and_writes_uncorrected(tmp_path, capsys):
+    rc, out = _run(capsys, ["develop", str(shared_file(D30)), "-o", str(tmp_path / "d30.jpg"), "--json"])
+    assert rc == 0
+    r = json.loads(out)["results"][0]
+    assert r["status"] == "ok" and (tmp_path / "d30.jpg").exists()
+    corr = r["lens"]["corrections"]
+    assert not any(c["applied"] for c in corr.values())
+    assert "16-35mm" in corr["distortion"]["reason"] and "--lens" in corr["distortion"]["reason"]
+    assert "Canon EF 16-35mm f/2.8L USM" in corr["distortion"]["reason"]
+
+
+def test_develop_d30_with_lens_override_corrects(tmp_path, capsys):
+    rc, out = _run(capsys, ["develop", str(shared_file(D30)), "-o", str(tmp_path / "d30.jpg"), "--json",
+                            "--lens", "Canon EF 16-35mm f/2.8L USM"])
+    assert rc == 0, out
+    lens = json.loads(out)["results"][0]["lens"]
+    assert lens["lens"] == "Canon EF 16-35mm f/2.8L USM"
+    assert lens["corrections"]["distortion"]["applied"]
+    assert _exif(tmp_path / "d30.jpg", "Exif.Photo.LensModel") == "Canon EF 16-35mm f/2.8L USM"
+
+
+def test_develop_kiss_x4_no_lens_information(tmp_path, capsys):
+    rc, out = _run(capsys, ["develop", str(shared_file(KISS)), "-o", str(tmp_path / "k.png"), "--format", "png", "--json"])
+    assert rc == 0
+    r = json.loads(out)["results"][0]
+    assert not any(c["applied"] for c in r["lens"]["corrections"].values())
+    assert "no lens" in r["lens"]["corrections"]["vignetting"]["reason"]
+    from l2tech.io.image import read_image
+
+    d = read_image(tmp_path / "k.png")
+    assert d.bits == 16 and d.icc_profile is not None
+
+
+def test_correct_olympus_jpeg_matches_by_itself(tmp_path, capsys):
+    rc, out = _run(capsys, ["correct", str(shared_file(OLY)), "-o", str(tmp_path / "o.jpg"), "--json"])
+    assert rc == 0, out
+    lens = json.loads(out)["results"][0]["lens"]
+    assert lens["camera"] in ("Olympus E-P3", "OLYMPUS IMAGING CORP. E-P3")
+    assert lens["lens"] == "Olympus M.Zuiko Digital ED 14-42mm f/3.5-5.6 II R"
+    assert lens["corrections"]["distortion"]["applied"]
+
+
+def test_batch_goes_on_after_a_bad_file_and_exit_code_is_1(tmp_path, capsys):
+    bad = tmp_path / "bad.NEF"
+    bad.write_text("not a raw")
+    empty = tmp_path / "empty.CR2"
+    empty.write_bytes(b"")
+    good = tmp_path / "good.dng"
+    shutil.copy(shared_file(SIXD), good)
+    before = {p: p.read_bytes() for p in (bad, empty, good)}
+    outdir = tmp_path / "out"
+    rc, out = _run(capsys, ["develop", str(bad), str(empty), str(good), "-o", str(outdir), "--json", "--no-lens-correction"])
+    assert rc == 1
+    doc = json.loads(out)
+    status = {os.path.basename(r["input"]): r["status"] for r in doc["results"]}
+    assert status == {"bad.NEF": "failed", "empty.CR2": "failed", "good.dng": "ok"}
+    errs = {os.path.basename(r["input"]): r.get("error", "") for r in doc["results"]}
+    assert "bad.NEF" in errs["bad.NEF"] and "unsupported" in errs["bad.NEF"].lower()
+    assert "empty" in errs["empty.CR2"].lower()
+    assert sorted(os.listdir(outdir)) == ["good.jpg"]  # nothing partial for the failures
+    assert all(p.read_bytes() == b for p, b in before.items())  # inputs untouched
+
+
+def test_existing_output_skipped_unless_overwrite(tmp_path, capsys):
+    src = shared_file(KISS)
+    out = tmp_path / "k.jpg"
+    out.write_bytes(b"earlier")
+    rc, text = _run(capsys, ["develop", str(src), "-o", str(out), "--json"])
+    assert rc == 0 and json.loads(text)["results"][0]["status"] == "skipped"
+    assert out.read_bytes() == b"earlier"
+    rc, text = _run(capsys, ["develop", str(src), "-o", str(out), "--json", "--overwrite"])
+    assert rc == 0 and out.read_bytes()[:3] == b"\xff\xd8\xff"
+
+
+def test_two_inputs_one_output_refused_before_work(tmp_path, capsys):
+    a, b = tmp_path / "a" / "x.dng", tmp_path / "b" / "x.dng"
+    for p in (a, b):
+        p.parent.mkdir()
+        shutil.copy(shared_file(KISS), p)
+    rc = main(["develop", str(a), str(b), "-o", str(tmp_path / "out")])
+    assert rc == 2
+    assert not (tmp_path / "out" / "x.jpg").exists()
+
+
+def test_missing_output_folder_is_an_error(tmp_path, capsys):
+    rc, out = _run(capsys, ["develop", str(shared_file(KISS)), "-o", str(tmp_path / "nope" / "k.jpg"), "--json"])
+    assert rc == 1
+    assert "does not exist" in json.loads(out)["results"][0]["error"]
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main(["develop"]) == 2
+    assert main(["develop", "x.dng", "--only", "sharpness"]) == 2
+
+
+def test_output_spaces_embed_their_icc(tmp_path, capsys):
+    from l2tech.io.icc import icc_profile
+    from l2tech.io.image import read_image
+
+    src = shared_file(KISS)
+    for space in ("display-p3", "rec2020", "adobe-rgb"):
+        out = tmp_path / f"k_{space}.tif"
+        assert main(["develop", str(src), "-o", str(out), "--format", "tiff", "--output-space", space, "-q"]) == 0
+        assert read_image(out).icc_profile == icc_profile(space)
