@@ -66,6 +66,7 @@ __all__ = [
     "search_cameras",
     "find_lens_profile",
     "default_database",
+    "camera_name",
 ]
 
 #: lensfun uses a calibration only when ``c_image / c_calibration >= 0.96`` (modifier.cpp).
@@ -108,7 +109,7 @@ class MatchCandidate:
         p = self.profile
         if isinstance(p, LensProfile):
             return p.name
-        return _camera_name(p)
+        return camera_name(p)
 
 
 @dataclass(frozen=True)
@@ -297,7 +298,8 @@ def _score_lens(queries: Sequence[_Features], lens: LensProfile) -> tuple[float,
     return best
 
 
-def _camera_name(c: CameraBody) -> str:
+def camera_name(c: CameraBody) -> str:
+    """Display name of a body: ``model`` when it starts with the maker, else ``maker model``."""
     if _norm(c.model).startswith(_norm(c.maker).split(" ")[0]):
         return c.model + (f" ({c.variant})" if c.variant else "")
     return f"{c.maker} {c.model}" + (f" ({c.variant})" if c.variant else "")

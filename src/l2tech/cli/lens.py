@@ -1,0 +1,189 @@
+"""``l2 lens``: search, show and match lens profiles (a shell over :mod:`l2tech.profiles.matching`).
+
+Sub-commands are plain click commands attached to the :data:`lens` group; another module adds
+one with ``lens.add_command(convert)`` (or ``@lens.command()``) and nothing here changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from l2tech.cli.common import console, emit_json, json_option, report_error, verbosity_options
+
+__all__ = ["lens", "lens_to_dict", "camera_to_dict"]
+
+
+def camera_to_dict(cam: Any) -> dict[str, Any] | None:
+    """JSON-able summary of a :class:`~l2tech.profiles.model.CameraBody`."""
+    if cam is None:
+        return None
+    return {"maker": cam.maker, "model": cam.model, "variant": cam.variant, "mount": cam.mount,
+            "crop_factor": cam.crop_factor, "source": cam.source}
+
+
+def lens_to_dict(lens: Any, full: bool = False) -> dict[str, Any] | None:
+    """JSON-able summary of a :class:`~l2tech.profiles.model.LensProfile` (``full``: calibrations)."""
+    if lens is None:
+        return None
+    d: dict[str, Any] = {
+        "name": lens.name, "maker": lens.maker, "model": lens.model, "mounts": list(lens.mounts),
+        "crop_factor": lens.crop_factor, "aspect_ratio": lens.aspect_ratio, "lens_type": lens.lens_type,
+        "focal_min_mm": lens.focal_min_mm, "focal_max_mm": lens.focal_max_mm,
+        "aperture_min": lens.aperture_min, "aperture_max": lens.aperture_max,
+        "aliases": list(lens.aliases), "source": lens.source,
+        "calibrations": {"distortion": len(lens.distortion), "tca": len(lens.tca), "vignetting": len(lens.vignetting)},
+    }
+    if full:
+        d["distortion"] = [{"model": c.model, "focal_length_mm": c.focal_length_mm, **dict(c.terms)} for c in lens.distortion]
+        d["tca"] = [{"model": c.model, "focal_length_mm": c.focal_length_mm, **dict(c.terms)} for c in lens.tca]
+        d["vignetting"] = [{"model": c.model, "focal_length_mm": c.focal_length_mm, "f_number": c.f_number,
+                            "focus_distance_m": c.focus_distance_m, **dict(c.terms)} for c in lens.vignetting]
+    return d
+
+
+def _cand(c: Any) -> dict[str, Any]:
+    return {"name": c.name, "score": c.score, "reason": c.reason, "crop_factor": c.profile.crop_factor}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def lens() -> None:
+    """Search, show and match lens profiles (the lensfun database plus your own).
+
+    \b
+    Examples:
+      l2 lens search "24-105 f/4" --mount "Canon EF"
+      l2 lens show "Canon EF 24-105mm f/4L IS USM"
+      l2 lens match IMG_0001.CR2
+    """
+
+
+@lens.command("search")
+@click.argument("text")
+@click.option("--mount", "mount", default=None, metavar="M", help="Only lenses that fit this mount, e.g. \"Sony E\".")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="Most results.")
+@json_option
+@verbosity_options
+def search(text: str, mount: str | None, limit: int, as_json: bool, verbose: int, quiet: bool) -> int:
+    """Lenses whose name resembles TEXT (words, a focal range, an aperture)."""
+    from l2tech.errors import L2Error
+    from l2tech.profiles.matching import search_lenses
+
+    try:
+        res = search_lenses(None, text, mount=mount, limit=limit)
+    except L2Error as exc:
+        report_error(exc, verbose)
+        return exc.exit_code
+    if as_json:
+        emit_json([{**_cand(c), "lens": lens_to_dict(c.profile)} for c in res])
+        return 0 if res else 1
+    if not res:
+        console.print(f"no lens matches '{text}'" + (f" on mount {mount}" if mount else ""), highlight=False)
+        return 1
+    from rich.table import Table
+
+    t = Table()
+    for col in ("score", "lens", "mounts", "crop", "source"):
+        t.add_column(col)
+    for c in res:
+        t.add_row(f"{c.score:.2f}", c.name, ", ".join(c.profile.mounts), f"{c.profile.crop_factor:g}", c.profile.source)
+    console.print(t)
+    return 0
+
+
+@lens.command("show")
+@click.argument("name")
+@json_option
+@verbosity_options
+def show(name: str, as_json: bool, verbose: int, quiet: bool) -> int:
+    """Show a lens profile: mounts, crop factor, focal range and its calibration points.
+
+    NAME is the lens name (any case; the maker may be left out). A name matching several
+    lenses lists them; exit code 1.
+    """
+    from l2tech.errors import L2Error, LensNotFoundError
+    from l2tech.profiles.matching import _compact, _norm, _strip_makers, default_database, search_lenses
+
+    db = default_database()
+    key = _norm(name)
+    hits = [l for l in db.lenses if key in {_norm(l.name), _norm(l.model), *(_norm(a) for a in l.aliases)}]
+    if not hits:
+        ck = _compact(_strip_makers(name))
+        hits = [l for l in db.lenses if ck and ck == _compact(_strip_makers(l.model, (l.maker,)))]
+    if not hits:
+        cands = search_lenses(db, name, limit=5) if name.strip() else []
+        exc = LensNotFoundError(
+            f"no lens named '{name}'; closest: " + ("; ".join(f"'{c.name}'" for c in cands) or "none")
+            + " (see `l2 lens search`)", candidates=tuple(cands))
+        report_error(exc, verbose)
+        return 1
+    if len({_norm(h.name) for h in hits}) > 1:
+        report_error(L2Error(f"'{name}' names several lenses: " + "; ".join(sorted({h.name for h in hits}))), verbose)
+        return 1
+    if as_json:
+        emit_json([lens_to_dict(h, full=True) for h in hits])
+        return 0
+    for h in hits:
+        console.print(f"[bold]{h.name}[/]  ({h.source})", highlight=False)
+        console.print(f"  mounts: {', '.join(h.mounts)}; crop factor {h.crop_factor:g}; aspect {h.aspect_ratio:.3g}; "
+                      f"type {h.lens_type}; focal {h.focal_min_mm:g}-{h.focal_max_mm:g} mm", highlight=False)
+        if h.aliases:
+            console.print(f"  also known as: {'; '.join(h.aliases)}", highlight=False)
+        for c in h.distortion:
+            terms = ", ".join(f"{k}={v:g}" for k, v in c.terms.items())
+            console.print(f"  distortion {c.model} @ {c.focal_length_mm:g} mm: {terms}", highlight=False)
+        console.print(f"  TCA points: {len(h.tca)}; vignetting points: {len(h.vignetting)}", highlight=False)
+    return 0
+
+
+@lens.command("match")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--camera", default=None, metavar="NAME", help="Use this camera body instead of the file's.")
+@click.option("--lens", "lens_name", default=None, metavar="NAME", help="Use this lens instead of the file's.")
+@click.option("--allow-focal-range", is_flag=True,
+              help="Accept a single lens whose focal range equals the one the file names (with a warning).")
+@json_option
+@verbosity_options
+def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, allow_focal_range: bool,
+          as_json: bool, verbose: int, quiet: bool) -> int:
+    """Find the camera body and lens profile for each FILE from its metadata.
+
+    Exact EXIF names first, then names equal but for spacing and maker words, then similar
+    names (with a warning and the runners-up). A lens known only by its focal range, or an
+    ambiguous one, is an error that lists the candidates and how to choose with --lens.
+    Exit code 1 if any file had no match.
+    """
+    from l2tech.errors import L2Error
+    from l2tech.io.metadata import read_metadata
+    from l2tech.profiles.matching import camera_name, match_lens
+
+    out: list[dict[str, Any]] = []
+    failed = 0
+    for f in files:
+        try:
+            meta = read_metadata(f)
+            m = match_lens(meta, camera=camera, lens=lens_name, allow_focal_range=allow_focal_range)
+        except L2Error as exc:
+            failed += 1
+            report_error(exc, verbose)
+            out.append({"path": f, "error": str(exc), "error_type": type(exc).__name__,
+                        "candidates": [_cand(c) for c in getattr(exc, "candidates", ())]})
+            continue
+        rec = {"path": f, "camera": camera_to_dict(m.camera), "lens": lens_to_dict(m.lens), "method": m.method,
+               "score": m.score, "crop_factor": m.crop_factor, "warnings": list(m.warnings),
+               "runners_up": [_cand(c) for c in m.runners_up],
+               "exif": {"make": meta.make, "model": meta.model, "lens_model": meta.lens_model, "lens_id": meta.lens_id}}
+        out.append(rec)
+        if not as_json and not quiet:
+            cam = camera_name(m.camera) if m.camera else "(body not in database)"
+            console.print(f"{f}: [bold]{m.lens.name if m.lens else '-'}[/] on [bold]{cam}[/] "
+                          f"({m.method}, score {m.score:.2f}, crop {m.crop_factor if m.crop_factor else 0:g})", highlight=False)
+            for w in m.warnings:
+                console.print(f"  [yellow]warning[/]: {w}", highlight=False)
+            if verbose:
+                for c in m.runners_up:
+                    console.print(f"  runner-up: {c.name} ({c.score:.2f}; {c.reason})", highlight=False)
+    if as_json:
+        emit_json(out if len(files) > 1 else out[0])
+    return 1 if failed else 0
