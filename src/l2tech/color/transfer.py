@@ -130,7 +130,14 @@ def log_encoding_LLog(x: np.ndarray) -> np.ndarray:
 def log_decoding_LLog(y: np.ndarray) -> np.ndarray:
     """Leica L-Log decoding: normalised L-Log code value -> scene-linear reflectance.
 
-    Inverse of :func:`log_encoding_LLog` (same reference).
+    Inverse of :func:`log_encoding_LLog` (same reference), with the manual's decoding cut
+    0.138 (as colour-science's ``CONSTANTS_LLOG.cut2``).
+
+    Notes
+    -----
+    The published encoding is discontinuous at its cut: the linear toe gives 0.138 at
+    x = 0.006 while the log segment gives 0.13711, so inputs in (0.006, 0.0061141) encode to
+    values that decode through the toe; every other input round-trips.
 
     Examples
     --------
