@@ -80,8 +80,8 @@ class ShotMetadata:
         EXIF orientation 1-8; other values are dropped with a warning.
     width, height : int or None
         Image size, pixels: the primary (``NewSubFileType = 0``) image of TIFF-based files,
-        the RW2 maker-note size for Panasonic, else ``PixelXDimension``/``PixelYDimension``,
-        else the container's size.
+        the coded size of JPEG/PNG, the RW2 maker-note size for Panasonic, else
+        ``PixelXDimension``/``PixelYDimension``, else the container's size.
     crop_factor : float or None
         From ``FocalLengthIn35mmFilm / FocalLength`` when both are given, else (RAW files
         only) from ``FocalPlaneXResolution``; ``None`` otherwise (matching then uses the
@@ -469,7 +469,9 @@ def _build(
     )
 
     size = None
-    if fmt in ("dng", "nef", "arw", "pef", "srw", "tiff", "orf"):
+    if fmt in ("jpeg", "png") and container_size and all(container_size):
+        size = container_size  # the coded size; Exif PixelX/YDimension survive crops and resizes
+    if size is None and fmt in ("dng", "nef", "arw", "pef", "srw", "tiff", "orf"):
         size = _primary_size(tags, ["Image"] + [f"SubImage{i}" for i in range(1, 10)])
     if size is None and fmt == "rw2":
         w, h = _num(tags.raw("Exif.Panasonic.ImageWidth")), _num(tags.raw("Exif.Panasonic.ImageHeight"))
@@ -531,7 +533,9 @@ def _read_exiv2(path: Path, fmt: str) -> ShotMetadata:
             img = exiv2.ImageFactory.open(str(path))
             img.readMetadata()
         except exiv2.Exiv2Error as exc:
-            raise MetadataError(f"metadata unreadable ({_exiv2_reason(exc)})", path) from None
+            img = _retry_without_bad_segments(exiv2, path, fmt, notes) if fmt == "jpeg" else None
+            if img is None:
+                raise MetadataError(f"metadata unreadable ({_exiv2_reason(exc)})", path) from None
         xmp = None
         try:
             packet = img.xmpPacket()
@@ -548,6 +552,51 @@ def _read_exiv2(path: Path, fmt: str) -> ShotMetadata:
         except Exception:
             container = None
         return _build(path, fmt, tags, notes, unknown, container)
+
+
+def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
+    """(marker, start, end) of each JPEG marker segment before the scan (ITU-T T.81 B.1.1.3)."""
+    out = []
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker in (0xD9, 0xDA):
+            break
+        seg_len = struct.unpack_from(">H", data, pos + 2)[0]
+        out.append((marker, pos, pos + 2 + seg_len))
+        pos += 2 + seg_len
+    return out
+
+
+def _retry_without_bad_segments(exiv2: Any, path: Path, fmt: str, notes: list[str]) -> Any | None:
+    """Re-read a JPEG in memory without its ICC (APP2) and then XMP (APP1) segments.
+
+    exiv2 refuses the whole file when an ICC profile is invalid; the rest of the metadata is
+    still wanted (RELIABILITY.md case 6). The file itself is never modified.
+    """
+    data = path.read_bytes()
+    segs = _jpeg_segments(data)
+    drops = (
+        ("ICC profile", lambda m, s, e: m == 0xE2 and data[s + 4 : s + 16] == b"ICC_PROFILE\0"),
+        ("XMP packet", lambda m, s, e: m == 0xE1 and data[s + 4 : s + 33].startswith(b"http://ns.adobe.com/xap/1.0/")),
+    )
+    dropped: list[str] = []
+    for what, test in drops:
+        bad = [(s, e) for m, s, e in segs if test(m, s, e)]
+        if not bad:
+            continue
+        dropped.append(what)
+        for s, e in sorted(bad, reverse=True):
+            data = data[:s] + data[e:]
+        segs = _jpeg_segments(data)
+        try:
+            img = exiv2.ImageFactory.open(bytes(data))
+            img.readMetadata()
+        except exiv2.Exiv2Error:
+            continue
+        notes.extend(f"{w} is corrupt and was ignored" for w in dropped)
+        return img
+    return None
 
 
 def _exiv2_reason(exc: Exception) -> str:
