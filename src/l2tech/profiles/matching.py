@@ -157,8 +157,8 @@ _MAKER_WORDS = frozenset(
 )
 _NOISE_WORDS = frozenset({"mm", "lens", "zoom", "digital", "zuiko", "m", "f", "the", "and", "compatibles", "ed"} )
 _FOCAL_RE = re.compile(
-    r"(?<![\d.])(\d+(?:\.\d+)?)(?:\s*-\s*(\d+(?:\.\d+)?))?\s*mm\b"
-    r"|(?<![\d.])(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)(?=\s*/|\s|$)",
+    r"(?<!\d)(?<!\d\.)(\d+(?:\.\d+)?)(?:\s*-\s*(\d+(?:\.\d+)?))?\s*mm\b"
+    r"|(?<!\d)(?<!\d\.)(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)(?=\s*/|\s|$)",
     re.I,
 )
 _APERTURE_RE = re.compile(r"(?:\bf\s*/?\s*|\b1\s*:\s*)(\d+(?:\.\d+)?)(?:\s*-\s*(\d+(?:\.\d+)?))?", re.I)
