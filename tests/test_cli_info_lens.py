@@ -1,0 +1,126 @@
+"""``l2 info`` and ``l2 lens search|show|match``, run in-process (exit codes, JSON, messages)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import shared_file
+from l2tech.cli.main import cli, main
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:lensfunpy.*"),
+]
+
+D30 = "raw/decodable/canon_eos_d30__16-35mm.crw"
+DNG_6D = "raw/decodable/canon_eos_6d__ef24-105mm_f4L__linear_lossy.dng"
+KISS = "raw/decodable/canon_kiss_x4__colorchecker.dng"
+NEF = "raw/metadata_only/nikon_d70__18-70mm__exiftool.nef"
+
+
+def _run(args):
+    r = CliRunner().invoke(cli, args, standalone_mode=False, catch_exceptions=False)
+    return r, (r.return_value if r.return_value is not None else r.exit_code)
+
+
+def test_info_json_values():
+    r, rc = _run(["info", "--json", str(shared_file(NEF))])
+    assert rc == 0
+    d = json.loads(r.stdout)
+    assert d["make"] == "NIKON CORPORATION" and d["model"] == "NIKON D70"
+    assert d["lens_model"] == "Nikon AF-S DX Zoom-Nikkor 18-70mm f/3.5-4.5G IF-ED"
+    assert d["focal_length_mm"] == 18.0 and d["f_number"] == 3.5
+    assert d["focus_distance_m"] == pytest.approx(2.37137370566166, rel=1e-9)  # exiftool's value
+    assert (d["width"], d["height"], d["orientation"]) == (3040, 2014, 1)
+
+
+def test_info_table_and_batch_with_a_bad_file(tmp_path):
+    empty = tmp_path / "empty.NEF"
+    empty.write_bytes(b"")
+    r, rc = _run(["info", str(shared_file(DNG_6D)), str(empty)])
+    assert rc == 1  # one input failed, the other was still shown
+    assert "Canon EOS 6D" in r.stdout and "EF24-105mm f/4L IS USM" in r.stdout
+    assert "empty.NEF: empty file" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_info_via_main_exit_code(tmp_path, capsys):
+    p = tmp_path / "note.ARW"
+    p.write_text("text, not a RAW file\n")
+    assert main(["info", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert "unsupported or mismatched format" in err and "note.ARW" in err
+
+
+def test_lens_match_6d_json():
+    r, rc = _run(["lens", "match", "--json", str(shared_file(DNG_6D))])
+    assert rc == 0
+    d = json.loads(r.stdout)
+    assert d["camera"]["model"] == "Canon EOS 6D"
+    assert d["lens"]["name"] == "Canon EF 24-105mm f/4L IS USM"
+    assert d["method"] == "alias" and d["lens"]["crop_factor"] == 1.0
+    assert d["exif"]["lens_model"] == "EF24-105mm f/4L IS USM"
+
+
+def test_lens_match_d30_lists_candidates():
+    r, rc = _run(["lens", "match", str(shared_file(D30))])
+    assert rc == 1
+    assert "Canon EF 16-35mm f/2.8L USM" in r.stderr and "--lens" in r.stderr
+    r, rc = _run(["lens", "match", "--json", str(shared_file(D30))])
+    d = json.loads(r.stdout)
+    assert d["error_type"] == "AmbiguousMatchError"
+    assert "Canon EF 16-35mm f/2.8L USM" in {c["name"] for c in d["candidates"]}
+    r, rc = _run(["lens", "match", "--lens", "Canon EF 16-35mm f/2.8L USM", "--json", str(shared_file(D30))])
+    assert rc == 0 and json.loads(r.stdout)["method"] == "override"
+
+
+def test_lens_match_kiss_x4_no_lens():
+    r, rc = _run(["lens", "match", str(shared_file(KISS))])
+    assert rc == 1
+    assert "no lens information" in r.stderr and "lens correction skipped" in r.stderr
+
+
+def test_lens_search_and_mount():
+    r, rc = _run(["lens", "search", "--json", "24-105 f/4L", "--mount", "Canon EF"])
+    assert rc == 0
+    names = [x["name"] for x in json.loads(r.stdout)]
+    assert "Canon EF 24-105mm f/4L IS USM" in names
+    assert all("24-105" in n for n in names)
+    r, rc = _run(["lens", "search", "sigma", "--mount", "No Such Mount"])
+    assert rc == 2 and "unknown mount" in r.stderr
+    r, rc = _run(["lens", "search", "zzzz qqqq"])
+    assert rc == 1
+
+
+def test_lens_show():
+    r, rc = _run(["lens", "show", "--json", "canon ef 24-105mm f/4l is usm"])
+    assert rc == 0
+    d = json.loads(r.stdout)
+    assert {x["crop_factor"] for x in d} == {1.0, 1.611}  # both calibrations of that name
+    full = next(x for x in d if x["crop_factor"] == 1.0)
+    # slr-canon.xml: <distortion model="ptlens" focal="24" a="0.017263" b="-0.049244" c="0"/>
+    assert full["distortion"][0] == {"model": "ptlens", "focal_length_mm": 24.0, "a": 0.017263, "b": -0.049244, "c": 0.0}
+    r, rc = _run(["lens", "show", "Canon EF 24-105mm f/4L IS USM"])
+    assert rc == 0 and "ptlens @ 24 mm" in r.stdout
+    r, rc = _run(["lens", "show", "Canon EF 24-106mm f/4L"])
+    assert rc == 1 and "no lens named" in r.stderr
+
+
+def test_lens_group_is_extensible():
+    import click
+
+    from l2tech.cli.lens import lens
+
+    @click.command("convert")
+    def convert() -> int:
+        click.echo("converted")
+        return 0
+
+    lens.add_command(convert)
+    try:
+        r, rc = _run(["lens", "convert"])
+        assert rc == 0 and "converted" in r.stdout
+    finally:
+        lens.commands.pop("convert")
