@@ -135,7 +135,9 @@ def _sws_flags(accurate: bool):
 
 
 def _rgb_format(bit_depth: int) -> str:
-    return "rgb24" if bit_depth <= 8 else "rgb48le"
+    # 16-bit: planar gbrp16le, not packed rgb48le: swscale's full-chroma-interpolation path
+    # writes wrong odd rows into rgb48le (libswscale 9.5); the planar path is correct
+    return "rgb24" if bit_depth <= 8 else "gbrp16le"
 
 
 def frame_to_rgb(frame, tags: ColorTags, bit_depth: int = 8, *, accurate: bool = True) -> np.ndarray:
@@ -194,7 +196,7 @@ def rgb_to_frame(rgb: np.ndarray, tags: ColorTags, pix_fmt: str, *, accurate: bo
     """
     import av
 
-    fmt = "rgb24" if rgb.dtype == np.uint8 else "rgb48le"
+    fmt = "rgb24" if rgb.dtype == np.uint8 else "gbrp16le"
     src = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
     out = src.reformat(
         format=pix_fmt,
