@@ -226,3 +226,31 @@ def test_errors_are_l2errors(tmp_path):
         check_input(p)
     with pytest.raises(ValueError):  # the builtin twin
         check_input(p)
+
+
+# -- property: random bytes never escape as anything but an L2Error ----------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PREFIXES = [b"", b"II*\x00", b"MM\x00*", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"FOVb", b"\x00MRM",
+             b"\x00\x00\x00\x18ftypcrx ", b"II\x1a\x00\x00\x00HEAPCCDR", b"FUJIFILMCCD-RAW "]
+
+
+@settings(max_examples=120, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=st.sampled_from(_PREFIXES), body=st.binary(min_size=0, max_size=600),
+       ext=st.sampled_from([".nef", ".jpg", ".cr3", ".x3f", ".tif", ".bin", ".cube"]))
+def test_random_bytes_give_format_or_typed_error(tmp_path, prefix, body, ext):
+    from l2tech.io.metadata import read_metadata
+
+    p = tmp_path / f"f{ext}"
+    p.write_bytes(prefix + body)
+    try:
+        fmt = check_input(p)
+    except L2Error:
+        return
+    assert isinstance(fmt, str)
+    try:
+        read_metadata(p)
+    except L2Error:
+        pass

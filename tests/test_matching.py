@@ -74,6 +74,8 @@ DB = LensDatabase(cameras=CAMS, lenses=LENSES, mounts=MOUNTS)
 
 
 def _meta(make=None, model=None, lens_model=None, lens_id=None, **kw):
+    kw.setdefault("focal_length_mm", 30.0)
+    kw.setdefault("f_number", 5.6)
     return ShotMetadata(path="shot.raw", make=make, model=model, lens_model=lens_model, lens_id=lens_id, **kw)
 
 
@@ -178,6 +180,15 @@ def test_fixed_lens_compact_and_variant_by_aspect():
     assert m.lens.model == "DMC-LX3 & compatibles" and m.method == "exact"
     assert m.camera.variant == "4:3" and m.crop_factor == 4.7
     assert find_camera(DB, "Panasonic", "DMC-LX3", width=3000, height=2000).variant == "3:2"
+
+
+def test_missing_focal_length_and_f_number_are_reported():
+    # RELIABILITY.md case 22: say which default is used or which option is needed
+    m = match_lens(_meta("Canon", "Canon EOS 6D", "EF24-105mm f/4L IS USM", focal_length_mm=None, f_number=None), DB)
+    assert any("focal length missing" in w and "--focal-length" in w for w in m.warnings)
+    assert any("f-number missing" in w and "--f-number" in w for w in m.warnings)
+    m = match_lens(_meta("FUJIFILM", "X100T", focal_length_mm=None), DB)
+    assert any("the prime's 23 mm is used" in w for w in m.warnings)
 
 
 def test_no_lens_information():

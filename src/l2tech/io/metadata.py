@@ -532,7 +532,7 @@ def _read_exiv2(path: Path, fmt: str) -> ShotMetadata:
         try:
             img = exiv2.ImageFactory.open(str(path))
             img.readMetadata()
-        except exiv2.Exiv2Error as exc:
+        except Exception as exc:  # Exiv2Error, or the binding's own errors on broken data
             img = _retry_without_bad_segments(exiv2, path, fmt, notes) if fmt == "jpeg" else None
             if img is None:
                 raise MetadataError(f"metadata unreadable ({_exiv2_reason(exc)})", path) from None
@@ -592,7 +592,7 @@ def _retry_without_bad_segments(exiv2: Any, path: Path, fmt: str, notes: list[st
         try:
             img = exiv2.ImageFactory.open(bytes(data))
             img.readMetadata()
-        except exiv2.Exiv2Error:
+        except Exception:
             continue
         notes.extend(f"{w} is corrupt and was ignored" for w in dropped)
         return img
@@ -655,7 +655,7 @@ def _read_cr3(path: Path) -> ShotMetadata:
             try:
                 img = exiv2.ImageFactory.open(bytes(blob))
                 img.readMetadata()
-            except exiv2.Exiv2Error as exc:
+            except Exception as exc:
                 notes.append(f"CR3 {name.decode()} block unreadable ({_exiv2_reason(exc)}); its fields unknown")
                 continue
             for d in img.exifData():
@@ -785,11 +785,16 @@ def read_metadata(path: str | os.PathLike[str]) -> ShotMetadata:
         raise UnsupportedFormatError(
             f"unsupported or mismatched format for metadata: {fmt.upper()} is not a still image", p
         )
-    if fmt == "x3f":
-        return _read_x3f(p)
-    if fmt == "cr3":
-        try:
-            return _read_exiv2(p, fmt)
-        except MetadataError:
-            return _read_cr3(p)
-    return _read_exiv2(p, fmt)
+    try:
+        if fmt == "x3f":
+            return _read_x3f(p)
+        if fmt == "cr3":
+            try:
+                return _read_exiv2(p, fmt)
+            except MetadataError:
+                return _read_cr3(p)
+        return _read_exiv2(p, fmt)
+    except OSError as exc:
+        raise MetadataError(f"cannot read file ({exc.strerror or exc})", p) from None
+    except (struct.error, UnicodeDecodeError, IndexError) as exc:
+        raise MetadataError(f"metadata block is truncated or malformed ({exc})", p) from None

@@ -131,7 +131,8 @@ class LensMatch:
     runners_up : tuple of MatchCandidate
         The next best distinct lenses, best first.
     warnings : tuple of str
-        Everything the user should know (fuzzy match, crop rule, camera not found, ...).
+        Everything the user should know (fuzzy match, crop rule, camera not found, a focal
+        length or f-number missing from the metadata and what that means, ...).
     crop_factor : float or None
         The body's crop factor (database record, else the file's metadata).
     """
@@ -627,6 +628,28 @@ def _fixed_lens(db: "LensDatabase", camera: CameraBody) -> list[LensProfile]:
     return [l for l in db.lenses if camera.mount in l.mounts]
 
 
+def _shot_warnings(meta: "ShotMetadata", lens: LensProfile | None) -> list[str]:
+    """RELIABILITY.md case 22: say what a missing focal length / f-number means for this lens."""
+    out = []
+    if lens is None:
+        return out
+    if getattr(meta, "focal_length_mm", None) is None:
+        if lens.focal_min_mm > 0 and lens.focal_min_mm == lens.focal_max_mm:
+            out.append(f"focal length missing from the metadata; the prime's {lens.focal_min_mm:g} mm is used")
+        else:
+            out.append("focal length missing from the metadata; distortion and TCA need --focal-length for this zoom")
+    if getattr(meta, "f_number", None) is None:
+        out.append("f-number missing from the metadata; vignetting needs --f-number")
+    return out
+
+
+def _finish(meta: "ShotMetadata", m: LensMatch) -> LensMatch:
+    extra = _shot_warnings(meta, m.lens)
+    if not extra:
+        return m
+    return LensMatch(m.camera, m.lens, m.score, m.method, m.runners_up, (*m.warnings, *extra), m.crop_factor)
+
+
 def match_lens(
     meta: "ShotMetadata",
     db: "LensDatabase | None" = None,
@@ -702,14 +725,14 @@ def match_lens(
                 raise
             found, how, score, runners = _match_text([lens], d.lenses, crop, warnings, path=path, label=f"--lens '{lens}'")
             warnings.append(f"'{found.name}' (mounts {', '.join(found.mounts)}) does not fit the {body.mount if body else ''} mount; used as asked")
-        return LensMatch(body, found, 1.0 if how != "fuzzy" else score, "override", runners, tuple(warnings), crop)
+        return _finish(meta, LensMatch(body, found, 1.0 if how != "fuzzy" else score, "override", runners, tuple(warnings), crop))
 
     # ---- fixed-lens compacts
     if body is not None:
         fixed = _fixed_lens(d, body)
         if fixed and len(_group(fixed)) == 1:
             chosen = _choose_calibration(fixed, crop, warnings)
-            return LensMatch(body, chosen, 1.0, "exact", (), tuple(warnings), crop)
+            return _finish(meta, LensMatch(body, chosen, 1.0, "exact", (), tuple(warnings), crop))
 
     texts = [t for t in dict.fromkeys([meta.lens_model, meta.lens_id]) if t]
     if not texts:
@@ -723,7 +746,7 @@ def match_lens(
     if named:
         try:
             found, how, score, runners = _match_text(named, pool, crop, warnings, path=path, label=label, extra_maker=meta.lens_make)
-            return LensMatch(body, found, score, how, runners, tuple(warnings), crop)
+            return _finish(meta, LensMatch(body, found, score, how, runners, tuple(warnings), crop))
         except LensNotFoundError as exc:
             if isinstance(exc, AmbiguousMatchError) or len(named) == len(texts):
                 raise
@@ -745,7 +768,7 @@ def match_lens(
             f"lens '{rng_text}' names only a focal range; '{chosen.name}' is the only {rtxt} lens for this mount "
             "in the database and is used; override with --lens"
         )
-        return LensMatch(body, chosen, 0.5, "focal-range", (), tuple(warnings), crop)
+        return _finish(meta, LensMatch(body, chosen, 0.5, "focal-range", (), tuple(warnings), crop))
     if not groups:
         raise LensNotFoundError(
             f"lens '{rng_text}' names only a focal range and no {rtxt} lens for this mount is in the database; "
