@@ -1,0 +1,88 @@
+"""Synthetic calibration shots for the calibrate tests: a checkerboard seen through a known
+lensfun lens, flat fields with known vignetting, and charts with known TCA.
+
+The lens is applied in lensfun's direction (OPTICS.md §1): a pixel of the *distorted* image at
+radius r_d (lensfun units) shows the scene point at the undistorted radius r_u with
+r_d = P(r_u); P is inverted here with a dense monotone lookup table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# lensfun libs/lensfun/mod-coord.cpp: ptlens r_d = r_u (a r_u^3 + b r_u^2 + c r_u + 1 - a - b - c)
+
+
+def ptlens_rd(r_u, a, b, c):
+    return r_u * (a * r_u**3 + b * r_u**2 + c * r_u + 1.0 - a - b - c)
+
+
+def lensfun_norm(w, h):
+    # r = 1 at half the short side of a calibration sensor with this image's aspect ratio
+    return min(w, h) / 2.0
+
+
+def correction_map_ptlens(w, h, terms, step=4):
+    """(output pixel, source pixel) pairs of lensfun's ptlens correction on a grid."""
+    ys, xs = np.mgrid[0:h:step, 0:w:step].astype(np.float64)
+    cx, cy, n = (w - 1) / 2.0, (h - 1) / 2.0, lensfun_norm(w, h)
+    r_u = np.hypot(xs - cx, ys - cy) / n
+    s = np.where(r_u > 0, ptlens_rd(r_u, terms["a"], terms["b"], terms["c"]) / np.maximum(r_u, 1e-12), 1.0)
+    return np.stack([cx + (xs - cx) * s, cy + (ys - cy) * s], axis=-1)
+
+
+def undistorted_coords(w, h, rd_func, ss=3):
+    """Undistorted pixel coordinates of every supersampled pixel of the distorted image."""
+    cx, cy, n = (w - 1) / 2.0, (h - 1) / 2.0, lensfun_norm(w, h)
+    x = (np.arange(w * ss) + 0.5) / ss - 0.5
+    y = (np.arange(h * ss) + 0.5) / ss - 0.5
+    xx, yy = np.meshgrid(x - cx, y - cy)
+    r_d = np.hypot(xx, yy) / n
+    tab_u = np.linspace(0.0, r_d.max() * 1.5 + 0.1, 200001)
+    tab_d = rd_func(tab_u)
+    assert np.all(np.diff(tab_d) > 0), "test lens folds"
+    r_u = np.interp(r_d, tab_d, tab_u)
+    s = np.where(r_d > 0, r_u / np.maximum(r_d, 1e-12), 1.0)
+    return np.stack([cx + xx * s, cy + yy * s], axis=-1)
+
+
+def look_at_pose(rng, K, w, h, board_wh, target_px, dist_mm, max_tilt_deg):
+    """Rotation/translation placing the board centre on the ray through target_px, tilted."""
+    import cv2
+
+    ray = np.linalg.solve(K, [target_px[0], target_px[1], 1.0])
+    ray /= np.linalg.norm(ray)
+    tilt = np.radians(rng.uniform(15.0, max_tilt_deg))
+    axis_ang = rng.uniform(0, 2 * np.pi)
+    rvec = tilt * np.array([np.cos(axis_ang), np.sin(axis_ang), 0.0]) + np.array([0, 0, rng.uniform(-0.3, 0.3)])
+    R, _ = cv2.Rodrigues(rvec)
+    centre_board = np.array([board_wh[0] / 2, board_wh[1] / 2, 0.0])
+    t = ray * dist_mm - R @ centre_board
+    return R, t
+
+
+def render_board(uv, K, R, t, cols, rows, sq, ss=3, rng=None, noise=0.0):
+    """Render a checkerboard (inner corners cols x rows, square sq mm) given the undistorted
+    coordinates uv (Hs, Ws, 2) of each supersampled pixel; returns float32 (H, W) in [0, 1]."""
+    import cv2
+
+    Hm = K @ np.column_stack([R[:, 0], R[:, 1], t])
+    Hi = np.linalg.inv(Hm)
+    u, v = uv[..., 0], uv[..., 1]
+    X = Hi[0, 0] * u + Hi[0, 1] * v + Hi[0, 2]
+    Y = Hi[1, 0] * u + Hi[1, 1] * v + Hi[1, 2]
+    Wt = Hi[2, 0] * u + Hi[2, 1] * v + Hi[2, 2]
+    X, Y = X / Wt, Y / Wt
+    i = np.floor(X / sq)
+    j = np.floor(Y / sq)
+    inside = (i >= -1) & (i <= cols - 1) & (j >= -1) & (j <= rows - 1)
+    margin = (X >= -2 * sq) & (X <= (cols + 1) * sq) & (Y >= -2 * sq) & (Y <= (rows + 1) * sq)
+    img = np.full(u.shape, 0.45, np.float32)
+    img[margin] = 0.9
+    img[inside & ((i + j) % 2 == 0)] = 0.08
+    img[inside & ((i + j) % 2 != 0)] = 0.9
+    hs, ws = img.shape
+    out = cv2.resize(img, (ws // ss, hs // ss), interpolation=cv2.INTER_AREA)
+    if noise and rng is not None:
+        out = out + rng.normal(0.0, noise, out.shape).astype(np.float32)
+    return np.clip(out, 0, 1)
