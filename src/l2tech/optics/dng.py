@@ -416,3 +416,80 @@ def apply_map_polynomial(
             if plane + i < out.shape[2]:
                 out[rs, cs, plane + i] = poly(out[rs, cs, plane + i].astype(np.float64))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# registry builders (GEOMETRY_MODELS["dng_warp_rectilinear"], ["dng_warp_fisheye"])
+
+_RECT_NAMES = ("kr0", "kr1", "kr2", "kr3", "kt0", "kt1")
+_FISH_NAMES = ("kr0", "kr1", "kr2", "kr3")
+
+
+def _dng_warp_builder(request, fisheye: bool):
+    from l2tech.optics.compose import Warp
+
+    cal = request.calibration
+    names = _FISH_NAMES if fisheye else _RECT_NAMES
+    ident = (1.0, 0.0, 0.0, 0.0) if fisheye else (1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    pts_fn = warp_fisheye_points if fisheye else warp_rectilinear_points
+    W, H = request.width, request.height
+    d = cal.distortion if request.distortion else None
+    t = cal.tca if request.tca else None
+    src = d.terms if d is not None else (t.terms if t is not None else {"cx": 0.5, "cy": 0.5})
+    cx, cy = float(src.get("cx", 0.5)), float(src.get("cy", 0.5))
+    g = tuple(float(d.terms.get(k, ident[i])) for i, k in enumerate(names)) if d is not None else ident
+    planes = [g]
+    if t is not None:
+        r = tuple(float(t.terms.get("r_" + k, ident[i])) for i, k in enumerate(names))
+        b = tuple(float(t.terms.get("b_" + k, ident[i])) for i, k in enumerate(names))
+        planes = [r, g, b]
+    Cx, Cy, R = dng_center_and_radius(W, H, cx, cy)
+
+    def run(x: np.ndarray, y: np.ndarray, pls) -> tuple[np.ndarray, np.ndarray]:
+        xy = np.stack([np.asarray(x, np.float64), np.asarray(y, np.float64)], -1)
+        outs = [pts_fn(xy, W, H, pl, cx, cy) for pl in pls]
+        if len(outs) == 1:
+            return outs[0][..., 0], outs[0][..., 1]
+        return np.stack([o[..., 0] for o in outs], -1), np.stack([o[..., 1] for o in outs], -1)
+
+    def fold_check(scale: float) -> None:
+        for pl in planes:
+            if fisheye:
+                th = np.linspace(0, np.pi / 4, 4001)
+                dd = np.diff(theta_distorted(th, dict(zip(("k0", "k1", "k2", "k3"), pl))))
+                if not (dd > 0).all():
+                    raise InvalidProfileError(f"WarpFisheye folds the image at radius {np.tan(th[np.argmin(dd > 0)]) * R:.1f} px")
+            else:
+                _check_rect_fold(pl, 1.0, R)
+
+    return Warp(
+        apply=lambda x, y: run(x, y, planes),
+        center_px=(Cx, Cy),
+        width=W,
+        height=H,
+        per_channel=len(planes) == 3,
+        subpixel=len(planes) == 3,
+        geometric=lambda x, y: run(x, y, [g]),
+        fold_check=fold_check,
+        box_center_px=((W - 1) / 2.0, (H - 1) / 2.0),
+    )
+
+
+def dng_warp_rectilinear_warp(request):
+    """Builder of ``"dng_warp_rectilinear"`` (terms per docs/PROFILES.md; TCA = red/blue planes)."""
+    return _dng_warp_builder(request, fisheye=False)
+
+
+def dng_warp_fisheye_warp(request):
+    """Builder of ``"dng_warp_fisheye"``."""
+    return _dng_warp_builder(request, fisheye=True)
+
+
+def _register() -> None:
+    from l2tech.optics.compose import register_geometry_model
+
+    register_geometry_model("dng_warp_rectilinear", dng_warp_rectilinear_warp)
+    register_geometry_model("dng_warp_fisheye", dng_warp_fisheye_warp)
+
+
+_register()

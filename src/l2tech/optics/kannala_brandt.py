@@ -293,3 +293,71 @@ def simulation_map_kannala_brandt(
     out[..., 0] = pts[..., 0] * nK[0, 0] + nK[0, 2]
     out[..., 1] = pts[..., 1] * nK[1, 1] + nK[1, 2]
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# registry builder (l2tech.optics.compose.GEOMETRY_MODELS["kannala_brandt"])
+
+
+def kannala_brandt_warp(request, output_projection: str = "rectilinear"):
+    """Builder of the ``"kannala_brandt"`` geometry model for :mod:`l2tech.optics.compose`.
+
+    Parameters
+    ----------
+    request : GeometryRequest
+        Its calibration's ``distortion.terms`` hold ``k1..k4`` (``k0`` optional) and ``fx, fy,
+        cx, cy`` in pixels of the calibration frame (docs/PROFILES.md).
+    output_projection : str
+        Projection of the corrected image (rectilinear by default; use
+        ``functools.partial(kannala_brandt_warp, output_projection=...)`` to de-fish into
+        another projection). The output focal length and centre are the lens's.
+
+    Returns
+    -------
+    Warp
+    """
+    from l2tech.optics.compose import Warp
+    from l2tech.optics.opencv import pixel_model_K
+
+    K = pixel_model_K(request.calibration, request.width, request.height)
+    terms = {k: v for k, v in request.calibration.distortion.terms.items() if k in KB_TERMS}
+    if not request.distortion:
+        terms = {}
+    proj = validate_projection(output_projection)
+
+    def apply(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pts = np.stack([(np.asarray(x, np.float64) - K[0, 2]) / K[0, 0], (np.asarray(y, np.float64) - K[1, 2]) / K[1, 1]], -1)
+        rays = points_to_rays(pts, 1.0, proj)
+        s = np.hypot(rays[..., 0], rays[..., 1])
+        td = theta_distorted(np.arctan2(s, rays[..., 2]), terms)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            k = np.where(s > 1e-15, td / np.where(s > 1e-15, s, 1.0), 0.0)
+        return k * rays[..., 0] * K[0, 0] + K[0, 2], k * rays[..., 1] * K[1, 1] + K[1, 2]
+
+    def fold_check(scale: float) -> None:
+        W, H = request.width, request.height
+        xs = (np.array([0.0, W - 1.0]) - K[0, 2]) / K[0, 0] / scale
+        ys = (np.array([0.0, H - 1.0]) - K[1, 2]) / K[1, 1] / scale
+        corner = np.array([[np.abs(xs).max(), np.abs(ys).max()]])
+        rays = points_to_rays(corner, 1.0, proj)
+        tmax = float(np.arctan2(np.hypot(rays[0, 0], rays[0, 1]), rays[0, 2]))
+        if np.isfinite(tmax):
+            fold = fold_angle(terms, tmax)
+            if fold is not None:
+                raise InvalidProfileError(
+                    f"Kannala-Brandt distortion folds at ray angle {np.degrees(fold):.2f} deg "
+                    f"(radius {float(theta_distorted(np.array(fold), terms)) * K[0, 0]:.1f} px)"
+                )
+
+    return Warp(apply=apply, center_px=(float(K[0, 2]), float(K[1, 2])), width=request.width,
+                height=request.height, geometric=apply, fold_check=fold_check,
+                box_center_px=((request.width - 1) / 2.0, (request.height - 1) / 2.0))
+
+
+def _register() -> None:
+    from l2tech.optics.compose import register_geometry_model
+
+    register_geometry_model("kannala_brandt", kannala_brandt_warp)
+
+
+_register()

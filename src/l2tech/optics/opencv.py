@@ -445,3 +445,91 @@ def _check_simulation_range(
                 f"{g_fold * unit_px:.1f} px (normalised {g_fold:.4g}) but the frame reaches "
                 f"{rd_max * unit_px:.1f} px"
             )
+
+
+# ---------------------------------------------------------------------------------------------
+# registry builder (l2tech.optics.compose.GEOMETRY_MODELS["opencv"])
+
+
+def pixel_model_K(calibration, width: int, height: int) -> np.ndarray:
+    """Camera matrix of a pixel-calibrated model (OpenCV, Kannala–Brandt) for a frame size.
+
+    Parameters
+    ----------
+    calibration : LensCalibration
+        Its ``distortion.terms`` carry ``fx, fy, cx, cy`` in pixels of the calibration frame;
+        ``profile.extra`` may give ``calib_width_px, calib_height_px`` (docs/PROFILES.md).
+    width, height : int
+        Frame size in pixels.
+
+    Returns
+    -------
+    ndarray, shape (3, 3), float64
+        ``K`` rescaled to the frame with :func:`scale_camera_matrix` when the calibration size is
+        known and differs; as stored otherwise.
+
+    Raises
+    ------
+    InvalidProfileError
+        Missing or non-positive ``fx``/``fy``, or a frame of another aspect ratio than the
+        calibration's (which would be a crop: give the crop explicitly instead).
+    """
+    d = calibration.distortion
+    t = d.terms
+    for k in ("fx", "fy", "cx", "cy"):
+        if k not in t:
+            raise InvalidProfileError(f"{d.model} calibration lacks {k} (pixels)")
+    fx, fy = float(t["fx"]), float(t["fy"])
+    if not (np.isfinite(fx) and np.isfinite(fy) and fx > 0 and fy > 0):
+        raise InvalidProfileError(f"{d.model} calibration has fx={fx}, fy={fy}; both must be > 0")
+    K = camera_matrix(fx, fy, float(t["cx"]), float(t["cy"]))
+    extra = getattr(calibration.profile, "extra", {}) or {}
+    cw, ch = extra.get("calib_width_px"), extra.get("calib_height_px")
+    if cw and ch and (int(cw), int(ch)) != (int(width), int(height)):
+        if abs(cw / ch - width / height) > 0.01 * (width / height):
+            raise InvalidProfileError(
+                f"profile calibrated at {cw}x{ch} does not fit a {width}x{height} frame (other aspect ratio: "
+                "a crop, not a rescale)"
+            )
+        K = scale_camera_matrix(K, (int(cw), int(ch)), (int(width), int(height)))
+    return K
+
+
+def opencv_warp(request):
+    """Builder of the ``"opencv"`` geometry model for :mod:`l2tech.optics.compose`.
+
+    Output pixels keep the source camera matrix (same focal length and centre); scale zooms
+    about the principal point.
+    """
+    from l2tech.optics.compose import Warp
+
+    K = pixel_model_K(request.calibration, request.width, request.height)
+    t = _terms({k: v for k, v in request.calibration.distortion.terms.items() if k not in ("fx", "fy", "cx", "cy")})
+    on = bool(request.distortion)
+
+    def apply(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xy = np.stack([(np.asarray(x, np.float64) - K[0, 2]) / K[0, 0], (np.asarray(y, np.float64) - K[1, 2]) / K[1, 1]], -1)
+        d = distort_normalized_opencv(xy, t) if on else xy
+        return d[..., 0] * K[0, 0] + K[0, 2], d[..., 1] * K[1, 1] + K[1, 2]
+
+    def fold_check(scale: float) -> None:
+        if not on:
+            return
+        W, H = request.width, request.height
+        xs = (np.array([0.0, W - 1.0]) - K[0, 2]) / K[0, 0]
+        ys = (np.array([0.0, H - 1.0]) - K[1, 2]) / K[1, 1]
+        r_max = float(np.hypot(np.abs(xs).max(), np.abs(ys).max())) / scale
+        _check_folding(t, r_max, K[0, 0])
+
+    return Warp(apply=apply, center_px=(float(K[0, 2]), float(K[1, 2])), width=request.width,
+                height=request.height, geometric=apply, fold_check=fold_check,
+                box_center_px=((request.width - 1) / 2.0, (request.height - 1) / 2.0))
+
+
+def _register() -> None:
+    from l2tech.optics.compose import register_geometry_model
+
+    register_geometry_model("opencv", opencv_warp)
+
+
+_register()

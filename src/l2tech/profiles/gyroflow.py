@@ -1,0 +1,428 @@
+"""Gyroflow lens profiles (JSON): read into :class:`LensProfile`, write back.
+
+A Gyroflow profile describes one camera mode: ``calib_dimension {w, h}`` (pixels),
+``fisheye_params {camera_matrix 3x3, distortion_coeffs}`` and ``distortion_model`` (absent or
+null = ``opencv_fisheye``, i.e. Kannala–Brandt ``k1..k4``; ``opencv_standard`` = the OpenCV
+pinhole model ``k1, k2, p1, p2, k3, ...``). Optional ``interpolations`` map focal lengths to
+their own ``camera_matrix`` / ``distortion_coeffs`` (zoom lenses), interpolated linearly and
+clamped at the ends, as Gyroflow does.
+
+Gyroflow's own rules, followed here:
+
+* unless ``asymmetrical`` is true, the principal point is the calibration frame's centre
+  ``(w/2, h/2)`` whatever the stored matrix says (the stored values stay in
+  ``extra["stored_principal_point_px"]``);
+* ``crop`` divides the focal lengths;
+* another frame size of the same aspect ratio rescales the matrix (``calib_dimension``).
+
+Records (docs/PROFILES.md): each calibration point is ``DistortionCalibration(model=
+"kannala_brandt" or "opencv", focal_length_mm, terms={k..., fx, fy, cx, cy})`` with pixels of
+the calibration frame; ``extra`` holds ``calib_width_px, calib_height_px`` and the file's
+metadata.
+
+References
+----------
+Gyroflow ``src/core/lens_profile.rs`` (``get_camera_matrix_internal``,
+``get_interpolated_lens_at``, ``resolve_interpolations``, ``get_all_matching_profiles``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import replace
+from typing import Any, Mapping
+
+import numpy as np
+
+from l2tech.errors import CorruptInputError, EmptyFileError, InvalidProfileError, LimitExceededError
+from l2tech.profiles.model import DistortionCalibration, LensProfile
+
+__all__ = [
+    "read_gyroflow",
+    "parse_gyroflow",
+    "gyroflow_dict",
+    "pixel_model_from_file",
+    "interpolate_pixel_model",
+    "load_json_safely",
+]
+
+MAX_JSON_BYTES = 16 * 1024 * 1024
+MAX_JSON_DEPTH = 32
+_KB_NAMES = ("k1", "k2", "k3", "k4")
+_CV_NAMES = ("k1", "k2", "p1", "p2", "k3", "k4", "k5", "k6", "s1", "s2", "s3", "s4")
+_MODELS = {"opencv_fisheye": "kannala_brandt", "opencv_standard": "opencv"}
+
+
+def _json_depth_ok(text: str, limit: int) -> int | None:
+    """Return the position where nesting exceeds ``limit`` (outside strings), or None."""
+    depth = 0
+    in_str = False
+    esc = False
+    for i, ch in enumerate(text):
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return i
+        elif ch in "]}":
+            depth -= 1
+    return None
+
+
+def load_json_safely(path: os.PathLike | str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Read a JSON file with limits: size, nesting depth, and no NaN/Infinity literals.
+
+    Raises
+    ------
+    EmptyFileError, LimitExceededError, InvalidProfileError, CorruptInputError
+        Empty, too large or too deeply nested, NaN/Infinity present (the JSON standard has no
+        such numbers), or not JSON (file and line named).
+    """
+    p = os.fspath(path)
+    try:
+        size = os.path.getsize(p)
+    except OSError as exc:
+        raise CorruptInputError(f"cannot read file ({exc.strerror})", p) from None
+    if size == 0:
+        raise EmptyFileError("empty file", p)
+    if size > max_bytes:
+        raise LimitExceededError(f"JSON profile is {size} bytes; the limit is {max_bytes}", p)
+    with open(p, "rb") as fh:
+        raw = fh.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CorruptInputError(f"not UTF-8 text (byte {exc.start})", p) from None
+    pos = _json_depth_ok(text, max_depth)
+    if pos is not None:
+        line = text.count("\n", 0, pos) + 1
+        raise LimitExceededError(f"JSON nested deeper than {max_depth} levels", p, line)
+
+    def bad_constant(name: str) -> Any:
+        raise InvalidProfileError(f"JSON contains {name}, which is not a number; expected finite values", p)
+
+    try:
+        return json.loads(text, parse_constant=bad_constant)
+    except json.JSONDecodeError as exc:
+        raise CorruptInputError(f"invalid JSON: {exc.msg} (column {exc.colno})", p, exc.lineno) from None
+
+
+def _get(obj: Mapping[str, Any], key: str, path: object, where: str = "") -> Any:
+    if not isinstance(obj, Mapping) or key not in obj or obj[key] is None:
+        raise InvalidProfileError(f"missing field {where}{key}", path)
+    return obj[key]
+
+
+def _num(v: Any, field: str, path: object, *, positive: bool = False) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise InvalidProfileError(f"field {field} must be a number, got {v!r}", path)
+    f = float(v)
+    if not math.isfinite(f):
+        raise InvalidProfileError(f"field {field} is {f}; expected a finite number", path)
+    if positive and f <= 0:
+        raise InvalidProfileError(f"field {field} is {f:g}; expected > 0", path)
+    return f
+
+
+def _matrix(m: Any, field: str, path: object) -> list[list[float]]:
+    if not (isinstance(m, list) and len(m) == 3 and all(isinstance(r, list) and len(r) == 3 for r in m)):
+        raise InvalidProfileError(f"field {field} must be a 3x3 matrix", path)
+    return [[_num(m[i][j], f"{field}[{i}][{j}]", path) for j in range(3)] for i in range(3)]
+
+
+def _point_terms(
+    K: list[list[float]], coeffs: Any, model: str, calib: tuple[int, int], asym: bool, crop: float | None,
+    field: str, path: object,
+) -> dict[str, float]:
+    fx, fy = K[0][0], K[1][1]
+    for v, name in ((fx, "[0][0] (fx)"), (fy, "[1][1] (fy)")):
+        if v <= 0:
+            raise InvalidProfileError(f"field {field}.camera_matrix{name} is {v:g}; expected > 0", path)
+    if crop:
+        fx, fy = fx / crop, fy / crop
+    cx, cy = (K[0][2], K[1][2]) if asym else (calib[0] / 2.0, calib[1] / 2.0)
+    if not isinstance(coeffs, list):
+        raise InvalidProfileError(f"field {field}.distortion_coeffs must be a list", path)
+    names = _KB_NAMES if model == "kannala_brandt" else _CV_NAMES
+    if len(coeffs) > len(names):
+        raise InvalidProfileError(
+            f"field {field}.distortion_coeffs has {len(coeffs)} values; {model} takes at most {len(names)}", path
+        )
+    terms = {n: _num(c, f"{field}.distortion_coeffs[{i}]", path) for i, (n, c) in enumerate(zip(names, coeffs))}
+    terms.update(fx=fx, fy=fy, cx=cx, cy=cy)
+    return terms
+
+
+def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
+    """A parsed Gyroflow JSON document as a :class:`LensProfile`.
+
+    Parameters
+    ----------
+    data : Mapping
+        The JSON object.
+    path : str, optional
+        File name for messages and ``source``.
+
+    Returns
+    -------
+    LensProfile
+
+    Raises
+    ------
+    InvalidProfileError
+        Missing field, non-finite number, zero/negative focal length or size, unsupported
+        ``distortion_model`` (the field is named).
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidProfileError("expected a JSON object at the top level", path)
+    dim = _get(data, "calib_dimension", path)
+    w = _num(_get(dim, "w", path, "calib_dimension."), "calib_dimension.w", path, positive=True)
+    h = _num(_get(dim, "h", path, "calib_dimension."), "calib_dimension.h", path, positive=True)
+    calib = (int(w), int(h))
+    fp = _get(data, "fisheye_params", path)
+    K = _matrix(_get(fp, "camera_matrix", path, "fisheye_params."), "fisheye_params.camera_matrix", path)
+    coeffs = _get(fp, "distortion_coeffs", path, "fisheye_params.")
+    dm = data.get("distortion_model") or ("opencv_standard" if data.get("use_opencv_standard") else "opencv_fisheye")
+    if dm not in _MODELS:
+        raise InvalidProfileError(
+            f"field distortion_model is {dm!r}; supported: {', '.join(_MODELS)} (others are Gyroflow-specific)", path
+        )
+    model = _MODELS[dm]
+    asym = bool(data.get("asymmetrical", False))
+    crop = data.get("crop")
+    crop = _num(crop, "crop", path, positive=True) if crop is not None else None
+    focal = data.get("focal_length")
+    focal = _num(focal, "focal_length", path, positive=True) if focal is not None else 0.0
+    points: list[DistortionCalibration] = []
+    interp = data.get("interpolations")
+    if interp:
+        if not isinstance(interp, Mapping):
+            raise InvalidProfileError("field interpolations must be an object keyed by focal length", path)
+        for key, v in interp.items():
+            try:
+                f_key = float(key)
+            except ValueError:
+                raise InvalidProfileError(f"field interpolations key {key!r} is not a focal length", path) from None
+            if not (math.isfinite(f_key) and f_key > 0):
+                raise InvalidProfileError(f"field interpolations key {key!r} is not a positive focal length", path)
+            if not isinstance(v, Mapping):
+                raise InvalidProfileError(f"field interpolations[{key}] must be an object", path)
+            Ki = [row[:] for row in K]
+            if "camera_matrix" in v:
+                Ki = _matrix(v["camera_matrix"], f"interpolations[{key}].camera_matrix", path)
+            ci = v.get("distortion_coeffs", coeffs)
+            t = _point_terms(Ki, ci, model, calib, asym, crop, f"interpolations[{key}]", path)
+            points.append(DistortionCalibration(model, f_key, t))
+        points.sort(key=lambda c: c.focal_length_mm)
+    else:
+        points.append(DistortionCalibration(model, focal, _point_terms(K, coeffs, model, calib, asym, crop, "fisheye_params", path)))
+    brand = str(data.get("camera_brand") or "")
+    cam = str(data.get("camera_model") or "")
+    lens = str(data.get("lens_model") or "")
+    fmin = points[0].focal_length_mm
+    fmax = points[-1].focal_length_mm
+    extra: dict[str, object] = {
+        "format": "gyroflow",
+        "calib_width_px": calib[0],
+        "calib_height_px": calib[1],
+        "camera_maker": brand,
+        "camera_model": cam,
+        "interpolation": "linear",
+        "stored_principal_point_px": (K[0][2], K[1][2]),
+        "asymmetrical": asym,
+    }
+    for k in ("identifier", "fps", "frame_readout_time", "name", "note", "camera_setting", "calibrator_version"):
+        if data.get(k) not in (None, ""):
+            extra[k] = data[k]
+    if data.get("fisheye_params", {}).get("RMS_error") is not None:
+        extra["rms_error_px"] = data["fisheye_params"]["RMS_error"]
+    cf = data.get("crop_factor")
+    return LensProfile(
+        maker=brand,
+        model=" ".join(x for x in (cam, lens) if x).strip() or str(data.get("name") or "unnamed"),
+        crop_factor=_num(cf, "crop_factor", path, positive=True) if cf is not None else 1.0,
+        aspect_ratio=max(calib) / min(calib),
+        lens_type="fisheye" if model == "kannala_brandt" else "rectilinear",
+        focal_min_mm=fmin,
+        focal_max_mm=fmax,
+        distortion=tuple(points),
+        source=f"gyroflow:{path}" if path is not None else "gyroflow",
+        aliases=tuple(x for x in (str(data.get("name") or ""),) if x),
+        extra=extra,
+    )
+
+
+def read_gyroflow(path: os.PathLike | str) -> LensProfile:
+    """Read a Gyroflow lens profile JSON file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Returns
+    -------
+    LensProfile
+
+    Raises
+    ------
+    EmptyFileError, LimitExceededError, CorruptInputError, InvalidProfileError
+        See :func:`load_json_safely` and :func:`parse_gyroflow`.
+    """
+    p = os.fspath(path)
+    return parse_gyroflow(load_json_safely(p), p)
+
+
+def interpolate_pixel_model(profile: LensProfile, focal_length_mm: float | None) -> DistortionCalibration:
+    """Calibration of a pixel-model profile at a focal length, Gyroflow's way.
+
+    Linear interpolation of every term between the two bracketing focal lengths; clamped to the
+    first/last point outside the range; the single point of a prime.
+
+    Parameters
+    ----------
+    profile : LensProfile
+        With ``distortion`` points of one model.
+    focal_length_mm : float or None
+        None takes the first point.
+
+    Returns
+    -------
+    DistortionCalibration
+
+    Raises
+    ------
+    InvalidProfileError
+        The profile has no distortion points.
+
+    References
+    ----------
+    Gyroflow ``src/core/lens_profile.rs``, ``get_interpolated_lens_at``.
+    """
+    pts = sorted(profile.distortion, key=lambda c: c.focal_length_mm)
+    if not pts:
+        raise InvalidProfileError(f"profile {profile.name!r} has no distortion calibration", profile.source or None)
+    if focal_length_mm is None or len(pts) == 1:
+        return pts[0]
+    f = float(focal_length_mm)
+    if f <= pts[0].focal_length_mm:
+        return pts[0]
+    if f >= pts[-1].focal_length_mm:
+        return pts[-1]
+    for a, b in zip(pts, pts[1:]):
+        if a.focal_length_mm <= f <= b.focal_length_mm:
+            t = (f - a.focal_length_mm) / (b.focal_length_mm - a.focal_length_mm)
+            keys = set(a.terms) | set(b.terms)
+            terms = {k: (1 - t) * float(a.terms.get(k, 0.0)) + t * float(b.terms.get(k, 0.0)) for k in keys}
+            return replace(a, focal_length_mm=f, terms=terms)
+    return pts[-1]  # pragma: no cover
+
+
+def pixel_model_from_file(path: os.PathLike | str, focal_length_mm: float | None = None):
+    """A Gyroflow profile as plain numbers for the video pipeline.
+
+    Returns
+    -------
+    tuple
+        ``(model, K, terms, calib_size, name)``: ``model`` is ``"opencv_fisheye"``
+        (Kannala–Brandt ``k1..k4``) or ``"opencv"``; ``K`` the 3x3 camera matrix at
+        ``calib_size = (w, h)`` pixels (principal point per Gyroflow's rule); ``terms`` the
+        distortion coefficients by name; ``name`` the profile's display name.
+    """
+    prof = read_gyroflow(path)
+    cal = interpolate_pixel_model(prof, focal_length_mm)
+    t = dict(cal.terms)
+    K = np.array([[t.pop("fx"), 0.0, t.pop("cx")], [0.0, t.pop("fy"), t.pop("cy")], [0.0, 0.0, 1.0]])
+    model = "opencv_fisheye" if cal.model == "kannala_brandt" else "opencv"
+    size = (int(prof.extra["calib_width_px"]), int(prof.extra["calib_height_px"]))
+    return model, K, t, size, prof.extra.get("name") or prof.name
+
+
+def gyroflow_dict(profile: LensProfile, *, calibrated_by: str = "l2tech") -> dict[str, Any]:
+    """A :class:`LensProfile` of the ``kannala_brandt`` or ``opencv`` family as a Gyroflow document.
+
+    Parameters
+    ----------
+    profile : LensProfile
+        Pixel-model profile (``extra`` must give ``calib_width_px, calib_height_px``).
+    calibrated_by : str
+        Written to ``calibrated_by``.
+
+    Returns
+    -------
+    dict
+        JSON-ready; several focal lengths become ``interpolations``. ``asymmetrical`` is true
+        whenever the principal point is off the frame centre, so Gyroflow keeps it.
+
+    Raises
+    ------
+    InvalidProfileError
+        Another model family (convert it first: :func:`l2tech.profiles.convert.to_pixel_model`),
+        or no calibration size.
+    """
+    pts = sorted(profile.distortion, key=lambda c: c.focal_length_mm)
+    if not pts or pts[0].model not in ("kannala_brandt", "opencv"):
+        raise InvalidProfileError(
+            f"Gyroflow JSON holds the kannala_brandt or opencv model; profile {profile.name!r} has "
+            f"{pts[0].model if pts else 'no distortion'}"
+        )
+    w, h = profile.extra.get("calib_width_px"), profile.extra.get("calib_height_px")
+    if not (w and h):
+        raise InvalidProfileError(f"profile {profile.name!r} has no calibration size (calib_width_px/calib_height_px)")
+    model = pts[0].model
+    names = _KB_NAMES if model == "kannala_brandt" else _CV_NAMES
+
+    def params(c: DistortionCalibration) -> tuple[list[list[float]], list[float]]:
+        t = c.terms
+        K = [[float(t["fx"]), 0.0, float(t["cx"])], [0.0, float(t["fy"]), float(t["cy"])], [0.0, 0.0, 1.0]]
+        n = len(names)
+        while n > 4 and float(t.get(names[n - 1], 0.0)) == 0.0:
+            n -= 1
+        return K, [float(t.get(k, 0.0)) for k in names[:n]]
+
+    K0, D0 = params(pts[0])
+    asym = any(abs(float(c.terms["cx"]) - w / 2) > 1e-9 or abs(float(c.terms["cy"]) - h / 2) > 1e-9 for c in pts)
+    doc: dict[str, Any] = {
+        "name": profile.name,
+        "note": "",
+        "calibrated_by": calibrated_by,
+        "camera_brand": str(profile.extra.get("camera_maker", profile.maker)),
+        "camera_model": str(profile.extra.get("camera_model", "")),
+        "lens_model": profile.model,
+        "camera_setting": "",
+        "calib_dimension": {"w": int(w), "h": int(h)},
+        "orig_dimension": {"w": int(w), "h": int(h)},
+        "output_dimension": {"w": int(w), "h": int(h)},
+        "frame_readout_time": profile.extra.get("frame_readout_time"),
+        "input_horizontal_stretch": 1.0,
+        "input_vertical_stretch": 1.0,
+        "num_images": 0,
+        "fps": float(profile.extra.get("fps", 0.0) or 0.0),
+        "official": False,
+        "asymmetrical": bool(asym),
+        "fisheye_params": {"RMS_error": float(profile.extra.get("rms_error_px", 0.0) or 0.0),
+                           "camera_matrix": K0, "distortion_coeffs": D0, "radial_distortion_limit": None},
+        "identifier": str(profile.extra.get("identifier", "")),
+        "calibrator_version": "l2tech",
+        "date": "",
+        "compatible_settings": [],
+        "distortion_model": "opencv_fisheye" if model == "kannala_brandt" else "opencv_standard",
+        "focal_length": pts[0].focal_length_mm or None,
+        "crop_factor": profile.crop_factor,
+        "interpolations": None,
+    }
+    if len(pts) > 1:
+        doc["interpolations"] = {
+            f"{c.focal_length_mm:g}": dict(zip(("camera_matrix", "distortion_coeffs"), params(c)), focal_length=c.focal_length_mm)
+            for c in pts
+        }
+    return doc
