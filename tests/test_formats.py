@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import shared_file
 from l2tech.errors import EmptyFileError, L2Error, LimitExceededError, UnsupportedFormatError
@@ -230,8 +232,6 @@ def test_errors_are_l2errors(tmp_path):
 
 # -- property: random bytes never escape as anything but an L2Error ----------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _PREFIXES = [b"", b"II*\x00", b"MM\x00*", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"FOVb", b"\x00MRM",
              b"\x00\x00\x00\x18ftypcrx ", b"II\x1a\x00\x00\x00HEAPCCDR", b"FUJIFILMCCD-RAW "]

@@ -40,7 +40,6 @@ lensfun ``libs/lensfun/database.cpp`` (``FindCameras``, ``FindLenses``), ``lens.
 from __future__ import annotations
 
 import functools
-import math
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
