@@ -52,6 +52,8 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.option("--camera", help="Camera body for a lensfun database lookup.")
 @click.option("--lens", "lens_name", help="Lens for a lensfun database lookup.")
 @click.option("--focal-length", "focal_length_mm", type=float, help="Focal length, mm (zooms).")
+@click.option("--f-number", type=float, help="Aperture, for vignetting correction (lensfun profiles).")
+@click.option("--focus-distance", "focus_distance_m", type=float, help="Focus distance, m (lensfun profiles; default infinity).")
 @click.option("--crop-factor", type=float, help="Crop factor of the recorded video area (lensfun profiles).")
 @click.option("--calib-crop", help="Region of the calibration frame the video shows: x0,y0,w,h (calibration px).")
 @click.option("--lens-model", type=click.Choice(["opencv_fisheye", "opencv"]), help="Model of --intrinsics/--dist-coeffs.")
@@ -77,7 +79,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @json_option
 @verbosity_options
-def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, crop_factor, calib_crop, lens_model,
+def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_number, focus_distance_m, crop_factor, calib_crop, lens_model,
           intrinsics, dist_coeffs, calib_size, projection, zoom, out_size, interpolation, look, lut_path,
           input_encoding, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s, duration_s,
           max_decode_errors, overwrite, as_json, verbose, quiet):
@@ -95,6 +97,7 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, crop
     try:
         job = VideoJob(
             profile_path=profile_path, camera=camera, lens=lens_name, focal_length_mm=focal_length_mm,
+            f_number=f_number, focus_distance_m=focus_distance_m,
             crop_factor=crop_factor, calib_crop=_floats(calib_crop, 4, "--calib-crop"), lens_model=lens_model,
             intrinsics=_floats(intrinsics, 4, "--intrinsics"), dist_coeffs=_floats(dist_coeffs, None, "--dist-coeffs"),
             calib_size=_size(calib_size, "--calib-size"), projection=projection, zoom=zoom,

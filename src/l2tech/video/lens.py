@@ -261,12 +261,15 @@ class LensSetup:
 
     ``map_xy`` is ``(H, W, 2)`` or ``(H, W, 3, 2)`` float32 (or ``None``), ``gain`` is
     ``(H_in, W_in)`` float32 (or ``None``), ``description`` lines say which profile, which
-    frame fit and which output projection were used.
+    frame fit and which output projection were used; ``border`` is how pixels beyond the source
+    are read (``"constant"``: black, ``"replicate"``: edge values, as the stills engine does
+    when the map stays inside the frame).
     """
 
     map_xy: np.ndarray | None
     gain: np.ndarray | None
     description: tuple[str, ...]
+    border: str = "constant"
 
 
 def lens_setup_pixel_model(

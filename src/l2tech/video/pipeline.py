@@ -122,6 +122,9 @@ class FramePipeline:
         ``(width, height)`` of the output when ``map_xy`` is ``None``.
     bake_look : bool
         Bake ``look`` into a 256³ table for 8-bit frames (exact; ~1 s once per clip).
+    border : {"constant", "replicate"}
+        Pixels beyond the source frame read as black (default; also where the map is NaN) or as
+        the nearest edge pixel (what :func:`l2tech.correct.correct` does under auto-scale).
     fixed_point_maps : bool
         Resample with OpenCV's 1/32-pixel fixed-point maps (``cv2.convertMaps``): about 25 %
         faster, but a value may move by up to ``gradient / 64`` code values. Default: float
@@ -145,6 +148,7 @@ class FramePipeline:
         out_size: tuple[int, int] | None = None,
         bake_look: bool = True,
         fixed_point_maps: bool = False,
+        border: str = "constant",
     ) -> None:
         import cv2
 
@@ -154,6 +158,9 @@ class FramePipeline:
         if key not in INTERPOLATIONS:
             raise UsageError(f"unknown interpolation {interpolation!r}; valid: {', '.join(INTERPOLATIONS)}")
         self.interpolation = key
+        if border not in ("constant", "replicate"):
+            raise UsageError(f"unknown border {border!r}; valid: constant, replicate")
+        self._border = cv2.BORDER_CONSTANT if border == "constant" else cv2.BORDER_REPLICATE
         self._cv_interp = INTERPOLATIONS[key]
         if map_xy is None and out_size is not None and tuple(out_size) != self.in_size:
             map_xy = scale_map(self.in_size, (int(out_size[0]), int(out_size[1])))
@@ -201,11 +208,11 @@ class FramePipeline:
         assert self._maps is not None
         if len(self._maps) == 1:
             m1, m2 = self._maps[0]
-            return cv2.remap(rgb, m1, m2, self._cv_interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            return cv2.remap(rgb, m1, m2, self._cv_interp, borderMode=self._border, borderValue=0)
         out = np.empty((self.out_size[1], self.out_size[0], 3), rgb.dtype)
         for c, (m1, m2) in enumerate(self._maps):
             out[..., c] = cv2.remap(np.ascontiguousarray(rgb[..., c]), m1, m2, self._cv_interp,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                                    borderMode=self._border, borderValue=0)
         return out
 
     def _look_table(self) -> np.ndarray:

@@ -82,7 +82,7 @@ def _parse_bitrate(b: str | int | None) -> int | None:
         raise UsageError(f"--bitrate: expected a number like 20M, got {b!r}") from None
 
 
-def _pixel_profile_from_gyroflow(path: str):
+def _pixel_profile_from_gyroflow(path: str, focal_length_mm: float | None = None):
     """(model, K, terms, calib_size, name) from a Gyroflow JSON via l2tech.profiles.gyroflow."""
     try:
         from l2tech.profiles import gyroflow  # type: ignore[attr-defined]
@@ -90,7 +90,7 @@ def _pixel_profile_from_gyroflow(path: str):
         raise DependencyMissingError(
             "reading Gyroflow JSON needs l2tech.profiles.gyroflow, which this build lacks", path=path
         ) from None
-    return gyroflow.pixel_model_from_file(path)  # type: ignore[attr-defined]
+    return gyroflow.pixel_model_from_file(path, focal_length_mm)  # type: ignore[attr-defined]
 
 
 def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
@@ -129,7 +129,7 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
         if not Path(p).is_file():
             raise UsageError("lens profile not found", path=p)
         if Path(p).suffix.lower() == ".json":
-            model, K, terms, calib_size, name = _pixel_profile_from_gyroflow(p)
+            model, K, terms, calib_size, name = _pixel_profile_from_gyroflow(p, job.focal_length_mm)
             return lens_setup_pixel_model(
                 frame_size, model, K, terms, job.calib_size or calib_size, calib_crop=job.calib_crop,
                 projection=job.projection, out_size=job.out_size, zoom=job.zoom, source=name or p,
@@ -142,23 +142,79 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
     return None
 
 
+def _lensfun_profile(job: VideoJob):
+    """(LensProfile, crop_factor or None, description) for a lensfun XML file or a DB lookup."""
+    if job.profile_path is not None:
+        suffix = Path(job.profile_path).suffix.lower()
+        if suffix != ".xml":
+            raise UsageError(
+                f"unsupported lens profile type {suffix!r} for video; use Gyroflow .json, lensfun .xml, "
+                "or --intrinsics", path=job.profile_path,
+            )
+        from l2tech.profiles.lensfun_xml import parse_lensfun_xml
+
+        data = parse_lensfun_xml(job.profile_path, source_prefix="user")
+        lenses = list(data.lenses)
+        if job.lens:
+            want = job.lens.lower()
+            lenses = [lp for lp in lenses if want in lp.name.lower()]
+        if len(lenses) != 1:
+            names = "; ".join(lp.name for lp in data.lenses[:8])
+            raise UsageError(f"{len(lenses)} lenses match in the file; choose one with --lens (lenses: {names})",
+                             path=job.profile_path)
+        return lenses[0], job.crop_factor, f"lens: {lenses[0].name} from {job.profile_path}"
+    from l2tech.io.metadata import ShotMetadata
+    from l2tech.profiles.matching import match_lens
+
+    meta = ShotMetadata(path="(video)", make=None, model=None, lens_make=None, lens_model=job.lens,
+                        lens_id=None, focal_length_mm=job.focal_length_mm, f_number=job.f_number,
+                        focus_distance_m=job.focus_distance_m, orientation=None, width=None, height=None,
+                        crop_factor=None, datetime_original=None, exposure_time_s=None, iso=None, gps=None)
+    m = match_lens(meta, camera=job.camera, lens=job.lens)
+    crop = job.crop_factor if job.crop_factor is not None else m.crop_factor
+    cam = f" on {m.camera.maker} {m.camera.model}" if m.camera is not None else ""
+    return m.lens, crop, f"lens: {m.lens.name}{cam} ({m.method} match)"
+
+
 def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
-    """Maps of a lensfun-model profile through the stills engine (l2tech.correct)."""
-    try:
-        from l2tech.correct import correction_maps, vignetting_gain  # type: ignore[attr-defined]
-        from l2tech.pipeline import lens_calibration_for_video  # type: ignore[attr-defined]
-    except ImportError:
-        raise DependencyMissingError(
-            "lensfun/LCP profiles on video need l2tech.correct.correction_maps, which this build lacks; "
-            "use a Gyroflow profile or --intrinsics", path=job.profile_path
-        ) from None
-    calibration = lens_calibration_for_video(job)  # pragma: no cover - depends on l2tech.correct
-    w, h = frame_size
-    maps = correction_maps(calibration, w, h, crop_factor=job.crop_factor)
-    gain = vignetting_gain(calibration, w, h, crop_factor=job.crop_factor)
+    """Maps and gain of a lensfun-model profile through the stills engine (:mod:`l2tech.correct`).
+
+    The video's crop factor: ``--crop-factor`` (the recorded area's: body crop factor × the
+    ratio of the sensor's diagonal to the diagonal of the area a video mode reads), else the
+    body's from the database, else the profile's own (same sensor).
+    """
+    import warnings
+
+    from l2tech.correct import correction_maps, vignetting_gain
+    from l2tech.profiles.interpolate import interpolate
     from l2tech.video.lens import LensSetup
 
-    return LensSetup(maps, gain, (f"lens: {calibration.profile.name} at {calibration.focal_length_mm:g} mm",))
+    if job.projection and job.projection.lower() != "rectilinear":
+        raise UsageError("--projection other than rectilinear needs a pixel-model (Gyroflow/OpenCV) profile")
+    profile, crop, desc = _lensfun_profile(job)
+    focal = job.focal_length_mm
+    if focal is None:
+        if profile.focal_min_mm and profile.focal_min_mm == profile.focal_max_mm:
+            focal = profile.focal_min_mm
+        else:
+            raise UsageError(f"{profile.name} is a zoom: give --focal-length (mm)")
+    cal = interpolate(profile, focal, job.f_number, job.focus_distance_m)
+    w, h = frame_size
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        maps = correction_maps(cal, w, h, crop_factor=crop)
+        gain = vignetting_gain(cal, w, h, crop_factor=crop) if cal.vignetting is not None else None
+    lines = [desc, f"focal length {focal:g} mm, crop factor {crop if crop is not None else profile.crop_factor:g}, "
+                   f"scale {maps.scale:.4f}"]
+    lines += [f"warning: {c.message}" for c in caught]
+    if maps.is_identity:
+        map_xy = None
+    elif maps.per_channel:
+        map_xy = np.stack(maps.maps, axis=2)
+    else:
+        map_xy = maps.maps[0]
+    border = "replicate" if maps.auto_scale is not None and maps.scale >= maps.auto_scale / 1.002 else "constant"
+    return LensSetup(map_xy, gain, tuple(lines), border)
 
 
 def resolve_look(job: VideoJob) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -236,7 +292,8 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
             setup_lines.extend(lens.description)
         return FramePipeline(size, map_xy=None if lens is None else lens.map_xy,
                              gain=None if lens is None else lens.gain, look=look, transfer=transfer,
-                             interpolation=job.interpolation, out_size=job.out_size if lens is None else None)
+                             interpolation=job.interpolation, out_size=job.out_size if lens is None else None,
+                             border="constant" if lens is None else lens.border)
 
     enc = EncodeOptions(codec=job.codec, crf=job.crf, bitrate=_parse_bitrate(job.bitrate), preset=job.preset,
                         bit_depth=job.bit_depth, pix_fmt=job.pix_fmt)
