@@ -191,6 +191,13 @@ def test_missing_focal_length_and_f_number_are_reported():
     assert any("the prime's 23 mm is used" in w for w in m.warnings)
 
 
+def test_bare_lens_number_is_not_fuzzy_matched():
+    # e.g. Sigma X3F LENSMODEL 145: an undecoded number must not pick a lens by digit overlap
+    with pytest.raises(LensNotFoundError, match="only by the maker's lens number 145.*--lens") as ei:
+        match_lens(_meta("Canon", "Canon EOS 6D", lens_id="145"), DB)
+    assert not isinstance(ei.value, NoLensInfoError)
+
+
 def test_no_lens_information():
     with pytest.raises(NoLensInfoError, match="no lens information.*lens correction skipped.*--lens"):
         match_lens(_meta("Canon", "Canon EOS 6D"), DB)

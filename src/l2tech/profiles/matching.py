@@ -278,11 +278,13 @@ def _similarity(q: _Features, r: _Features) -> tuple[float, str]:
             return 0.0, "aperture differs"
     else:
         ap = 0.5
-    if q.words or r.words:
+    if q.words and r.words:
         inter = q.words & r.words
         ws = len(inter) / len(q.words | r.words)
         if inter:
             why.append("words " + " ".join(sorted(inter)))
+    elif q.words or r.words:
+        ws = 0.5  # one side has no distinguishing word: neither evidence for nor against
     else:
         ws = 1.0
     return 0.35 * fs + 0.25 * ap + 0.40 * ws, ", ".join(why) or "little in common"
@@ -729,11 +731,31 @@ def match_lens(
     # ---- fixed-lens compacts
     if body is not None:
         fixed = _fixed_lens(d, body)
-        if fixed and len(_group(fixed)) == 1:
-            chosen = _choose_calibration(fixed, crop, warnings)
+        groups = _group(fixed)
+        if len(groups) > 1:
+            # e.g. "X100 & compatibles (Standard)" and "... + TCL-X100" (a converter): the plain
+            # lens unless the metadata names a converter; the others are listed
+            plain = [g for g in groups.values() if "+" not in g[0].model]
+            if len(plain) == 1:
+                others = [g[0].name for g in groups.values() if g is not plain[0]]
+                warnings.append(
+                    f"fixed-lens body: '{plain[0][0].name}' is used; also in the database: "
+                    + "; ".join(repr(o) for o in others) + " (choose with --lens)"
+                )
+                groups = {_norm(plain[0][0].name): plain[0]}
+        if len(groups) == 1:
+            chosen = _choose_calibration(next(iter(groups.values())), crop, warnings)
             return _finish(meta, LensMatch(body, chosen, 1.0, "exact", (), tuple(warnings), crop))
 
     texts = [t for t in dict.fromkeys([meta.lens_model, meta.lens_id]) if t]
+    numbers = [t for t in texts if re.fullmatch(r"\(?\d+\)?", t.strip())]
+    texts = [t for t in texts if t not in numbers]
+    if not texts and numbers:
+        raise LensNotFoundError(
+            f"the lens is identified only by the maker's lens number {numbers[0]}, which has no name in "
+            "exiv2's lens tables; name the lens with --lens \"Maker Model\" (see `l2 lens search`)",
+            path,
+        )
     if not texts:
         raise NoLensInfoError(
             "no lens information in the file's metadata; lens correction skipped unless the lens is named "
