@@ -57,6 +57,8 @@ __all__ = [
     "read_vlt",
     "write_vlt",
     "format_for_path",
+    "describe_lut",
+    "convert_lut",
 ]
 
 _FLOAT_FMT = "%.9g"  # shortest fixed width that round-trips float32
@@ -678,3 +680,72 @@ def write_lut(lut: LUT, path: str | os.PathLike, format: str | None = None, **op
     if fmt.write is None:
         raise UsageError(f"writing {fmt.name} files is not supported; write .cube, .3dl, .spi1d, .spi3d or .vlt")
     return fmt.write(lut, path, **options)
+
+
+def describe_lut(path: str | os.PathLike) -> dict[str, object]:
+    """A summary of a LUT file for display: format, type, size, domain, title, value range.
+
+    Raises
+    ------
+    LUTError, EmptyFileError, UsageError
+        As :func:`read_lut`.
+    """
+    from l2tech.color.clf import ProcessList  # noqa: PLC0415
+
+    fmt = format_for_path(path)
+    lut = fmt.read(path)
+    info: dict[str, object] = {"file": str(path), "format": fmt.name}
+    if isinstance(lut, ProcessList):
+        info.update(type="CLF", size=lut.size, title=lut.name, nodes=[n.kind for n in lut.nodes],
+                    input=lut.input_descriptor, output=lut.output_descriptor)
+        return info
+    steps = lut.steps if isinstance(lut, LUTSequence) else (lut,)
+    info["type"] = " + ".join("1D" if isinstance(s, LUT1D) else "3D" for s in steps)
+    info["size"] = steps[-1].size if len(steps) == 1 else [s.size for s in steps]
+    info["title"] = getattr(lut, "name", "") or steps[-1].name
+    info["domain"] = [s.domain.tolist() for s in steps] if len(steps) > 1 else steps[0].domain.tolist()
+    info["range"] = [float(min(s.table.min() for s in steps)), float(max(s.table.max() for s in steps))]
+    return info
+
+
+def convert_lut(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    format: str | None = None,
+    size: int | None = None,
+    adjust: Callable[[LUT], LUT] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Read ``src`` and write it to ``dst`` in another format, optionally resampling a 3D LUT.
+
+    A CLF file is sampled into a 3D LUT (``size`` points, default 33) over 0-1 input.
+
+    Parameters
+    ----------
+    src, dst : path-like
+    format : str, optional
+        Output format name (default from ``dst``'s extension).
+    size : int, optional
+        Resample the 3D LUT to this many points.
+    adjust : callable, optional
+        Applied to the LUT before writing (e.g. camera limits).
+    overwrite : bool
+
+    Raises
+    ------
+    LUTError, UsageError, OutputExistsError, OutputError
+    """
+    from l2tech.color.clf import ProcessList  # noqa: PLC0415
+
+    lut = read_lut(src)
+    if isinstance(lut, ProcessList):
+        grid = LUT3D.identity(size or 33)
+        lut = LUT3D(lut.apply(grid.table), None, lut.name or Path(src).stem)
+    elif size is not None:
+        if not isinstance(lut, LUT3D):
+            raise UsageError("--size resamples a single 3D LUT only")
+        lut = lut.resample(size)
+    if adjust is not None:
+        lut = adjust(lut)
+    return write_lut(lut, dst, format, overwrite=overwrite)

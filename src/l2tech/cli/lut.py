@@ -1,0 +1,213 @@
+"""``l2 lut``: apply, convert, bake and show LUT files (a thin shell over :mod:`l2tech.color`)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from l2tech.cli.common import emit_json, err_console, json_option, report_error, verbosity_options
+from l2tech.errors import L2Error, UsageError
+
+__all__ = ["lut"]
+
+
+def _run(ctx: click.Context, verbose: int, quiet: bool, fn: Callable[[], Any]) -> Any:
+    """Run ``fn``; print warnings and errors one per line; exit 1 (or 2 for usage errors) on error."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = fn()
+        except L2Error as exc:
+            report_error(exc, verbose)
+            ctx.exit(exc.exit_code)
+        finally:
+            if not quiet:
+                for w in caught:
+                    err_console.print(f"[yellow]warning[/]: {w.message}", highlight=False, soft_wrap=True)
+    return result
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def lut() -> None:
+    """Apply, convert, bake and show 3D LUTs.
+
+    \b
+    Examples:
+      l2 lut show look.cube
+      l2 lut apply look.cube photo.tif -o out/
+      l2 lut convert look.cube -o look.vlt --camera-limits lumix
+      l2 lut bake --input V-Log/V-Gamut --look mono --output rec709 --size 33 -o mono.cube --camera-limits lumix
+    """
+
+
+@lut.command("show")
+@click.argument("file", type=click.Path(dir_okay=False))
+@json_option
+@verbosity_options
+@click.pass_context
+def show(ctx: click.Context, file: str, as_json: bool, verbose: int, quiet: bool) -> None:
+    """Show a LUT file's type, size, domain and value range."""
+    from l2tech.color.lut_io import describe_lut
+
+    info = _run(ctx, verbose, quiet, lambda: describe_lut(file))
+    if as_json:
+        emit_json(info)
+        return
+    for key, value in info.items():
+        click.echo(f"{key:>12}: {value}")
+
+
+def _output_for(inp: Path, out: Path, many: bool) -> Path:
+    if many or out.is_dir():
+        return out / inp.name
+    return out
+
+
+@lut.command("apply")
+@click.argument("lut_file", metavar="LUT", type=click.Path(dir_okay=False))
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output file (one input) or existing folder.")
+@click.option("--interpolation", default="tetrahedral", show_default=True, help="tetrahedral or trilinear.")
+@click.option("--shaper", default=None, help="Encode inputs with this curve first (e.g. V-Log for linear TIFFs).")
+@click.option("--quality", default=95, show_default=True, type=click.IntRange(1, 100), help="JPEG quality.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@json_option
+@verbosity_options
+@click.pass_context
+def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: str, interpolation: str,
+          shaper: str | None, quality: int, overwrite: bool, as_json: bool, verbose: int, quiet: bool) -> None:
+    """Apply LUT to developed images (JPEG, PNG, TIFF); same format and bit depth out."""
+    from l2tech.color import apply_lut, read_lut
+    from l2tech.color.lut import INTERPOLATIONS
+    from l2tech.io.atomic import check_distinct_outputs, check_output_path
+    from l2tech.io.image import read_image, write_image
+
+    out = Path(output)
+    many = len(inputs) > 1
+
+    def prepare():
+        INTERPOLATIONS.canonical(interpolation)
+        if many and not out.is_dir():
+            raise UsageError("with several inputs, -o must be an existing folder", out)
+        targets = [_output_for(Path(i), out, many) for i in inputs]
+        check_distinct_outputs(targets)
+        return read_lut(lut_file), targets
+
+    table, targets = _run(ctx, verbose, quiet, prepare)
+    results, failed = [], 0
+    for inp, target in zip(inputs, targets):
+        def one(inp=inp, target=target):
+            check_output_path(target, inputs=[inp, lut_file], overwrite=overwrite)
+            img = read_image(inp)
+            pixels = apply_lut(img.pixels, table, shaper=shaper, interpolation=interpolation)
+            write_image(target, pixels, bits=img.bits, quality=quality, icc_profile=img.icc_profile,
+                        exif_source=inp, overwrite=overwrite)
+            return str(target)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                results.append({"input": inp, "output": one(), "ok": True})
+                if not quiet and not as_json:
+                    click.echo(f"{inp} -> {results[-1]['output']}")
+            except L2Error as exc:
+                failed += 1
+                report_error(exc, verbose)
+                results.append({"input": inp, "error": str(exc), "ok": False})
+                if isinstance(exc, UsageError):
+                    ctx.exit(2)
+        if not quiet:
+            for w in caught:
+                err_console.print(f"[yellow]warning[/]: {inp}: {w.message}", highlight=False, soft_wrap=True)
+    if as_json:
+        emit_json(results)
+    ctx.exit(1 if failed else 0)
+
+
+def _limit(table: Any, camera: str | None, fmt: str) -> Any:
+    from l2tech.color.bake import apply_camera_limits
+    from l2tech.color.lut import LUT3D, LUTSequence
+
+    if camera is None:
+        return table
+    if isinstance(table, LUTSequence) or not isinstance(table, LUT3D):
+        raise UsageError(f"--camera-limits needs a single 3D LUT; this LUT is a {type(table).__name__}")
+    return apply_camera_limits(table, camera, fmt)
+
+
+@lut.command("convert")
+@click.argument("input_file", metavar="IN", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output LUT file.")
+@click.option("--format", "fmt", default=None, help="Output format (default from the extension): cube, 3dl, spi1d, spi3d, vlt.")
+@click.option("--size", type=int, default=None, help="Resample a 3D LUT to this many points (2-256).")
+@click.option("--camera-limits", "camera", default=None, help="Fit to a camera's limits (lumix); resamples and warns.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@json_option
+@verbosity_options
+@click.pass_context
+def convert(ctx: click.Context, input_file: str, output: str, fmt: str | None, size: int | None, camera: str | None,
+            overwrite: bool, as_json: bool, verbose: int, quiet: bool) -> None:
+    """Convert a LUT between formats (.cube, .3dl, .spi1d, .spi3d, .vlt; CLF read-only)."""
+    from l2tech.color.lut_io import convert_lut, describe_lut, format_for_path
+    from l2tech.io.atomic import check_output_path
+
+    def work():
+        check_output_path(output, inputs=[input_file], overwrite=overwrite)
+        fmt_name = format_for_path(output, fmt).name
+        convert_lut(input_file, output, format=fmt, size=size,
+                    adjust=(lambda t: _limit(t, camera, fmt_name)), overwrite=overwrite)
+        return describe_lut(output)
+
+    info = _run(ctx, verbose, quiet, work)
+    if as_json:
+        emit_json(info)
+    elif not quiet:
+        click.echo(f"{input_file} -> {output} ({info['type']}, size {info['size']})")
+
+
+@lut.command("bake")
+@click.option("--input", "input_space", default="V-Log/V-Gamut", show_default=True, help="Input ENCODING/GAMUT the LUT expects.")
+@click.option("--look", default=None, help="Look name or .toml/.json file (l2 lut bake --list-looks).")
+@click.option("--output", "output_space", default="Rec.709", show_default=True, help="Output ENCODING[/GAMUT].")
+@click.option("--size", default=33, show_default=True, type=int, help="Grid points per axis (2-256).")
+@click.option("-o", "--out", "out_file", required=False, type=click.Path(dir_okay=False), help="Output LUT file.")
+@click.option("--camera-limits", "camera", default=None, help="Fit to a camera's limits (lumix: .cube <= 33 points).")
+@click.option("--title", default="", help="LUT title.")
+@click.option("--list-looks", is_flag=True, help="List available looks and exit.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@json_option
+@verbosity_options
+@click.pass_context
+def bake(ctx: click.Context, input_space: str, look: str | None, output_space: str, size: int, out_file: str | None,
+         camera: str | None, title: str, list_looks: bool, overwrite: bool, as_json: bool, verbose: int,
+         quiet: bool) -> None:
+    """Bake input decoding + a look + output encoding into a 3D LUT a camera or editor accepts."""
+    from l2tech.color import bake_lut, write_lut
+    from l2tech.color import list_looks as _list
+    from l2tech.color.lut_io import describe_lut, format_for_path
+    from l2tech.io.atomic import check_output_path
+
+    if list_looks:
+        names = _run(ctx, verbose, quiet, _list)
+        emit_json(names) if as_json else [click.echo(f"{k:<14} {v}") for k, v in names.items()]
+        return
+    if not out_file:
+        report_error(UsageError("missing -o/--out FILE"), verbose)
+        ctx.exit(2)
+
+    def work():
+        check_output_path(out_file, overwrite=overwrite)
+        fmt_name = format_for_path(out_file).name
+        table = bake_lut(look, input=input_space, output=output_space, size=size, title=title)
+        table = _limit(table, camera, fmt_name)
+        write_lut(table, out_file, overwrite=overwrite)
+        return describe_lut(out_file)
+
+    info = _run(ctx, verbose, quiet, work)
+    if as_json:
+        emit_json(info)
+    elif not quiet:
+        click.echo(f"wrote {out_file} ({info['size']}-point {info['type']})")
