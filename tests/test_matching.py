@@ -351,6 +351,10 @@ def test_fixed_lens_compacts_real_db(real_db):
     assert m.camera.variant == "4:3" and m.lens.model.startswith("DMC-LX3")
     m = match_lens(read_metadata(shared_file("raw/jpeg_reference/canon_powershot_sx60hs.jpg")), real_db)
     assert m.lens.model == "Canon PowerShot SX60 HS & compatibles"
+    # two fixed-lens records (plain, + TCL-X100 converter): the plain one, the other named
+    m = match_lens(_meta("FUJIFILM", "X100T"), real_db)
+    assert m.lens.model == "X100 & compatibles (Standard)"
+    assert any("TCL-X100" in w and "--lens" in w for w in m.warnings)
 
 
 def test_find_lens_profile_convenience(real_db):
