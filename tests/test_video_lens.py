@@ -1,0 +1,142 @@
+"""Lens maps on video frames: calibration-to-frame fit, OpenCV oracles, equality with the stills engine."""
+
+from __future__ import annotations
+
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import shared_file
+from l2tech.errors import UsageError
+from l2tech.video.lens import camera_matrix_for_frame, fit_calibration_to_frame, pixel_lens_map
+from l2tech.video.pipeline import FramePipeline
+from l2tech.video.setup import VideoJob, resolve_lens
+from l2tech.video.transcode import process_video
+
+GOPRO = "video/gopro_hero5_karma_drone.mp4"
+GOPRO_PROFILE = "profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json"
+CCTV = "video/fisheye_cctv_1440_circular.mp4"
+# MANIFEST.tsv, fisheye_cctv_1440_circular.mp4: the repository's params/SNcam.json calibration
+# (cv2.calibrateCamera "normal" mode: OpenCV pinhole k1, k2, p1, p2, k3) for 1440x1440
+CCTV_K = np.array([[548.88, 0.0, 722.45], [0.0, 549.34, 718.90], [0.0, 0.0, 1.0]])
+CCTV_D = np.array([-0.14396, 0.028807, 0.0010504, -0.000338, -0.0033234])
+
+
+def test_fit_same_aspect_is_plain_scale():
+    fit = fit_calibration_to_frame((4000, 3000), (1000, 750))
+    assert fit.region == (0.0, 0.0, 4000.0, 3000.0) and fit.scale_x == fit.scale_y == 0.25
+    K = np.array([[1755.2, 0, 2005.0], [0, 1755.2, 1500.0], [0, 0, 1]])
+    from l2tech.optics.opencv import scale_camera_matrix
+
+    assert np.allclose(camera_matrix_for_frame(K, fit), scale_camera_matrix(K, (4000, 3000), (1000, 750)))
+
+
+def test_fit_16by9_from_4by3_crops_top_and_bottom():
+    fit = fit_calibration_to_frame((4000, 3000), (854, 480))
+    x0, y0, w, h = fit.region
+    assert (x0, w) == (0.0, 4000.0)
+    assert h == pytest.approx(4000 * 480 / 854) and y0 == pytest.approx((3000 - h) / 2)
+    K = np.array([[1755.2, 0, 1999.5], [0, 1755.2, 1499.5], [0, 0, 1]])
+    Kf = camera_matrix_for_frame(K, fit)
+    # the calibration's centre pixel lands on the frame's centre pixel
+    assert Kf[0, 2] == pytest.approx((854 - 1) / 2) and Kf[1, 2] == pytest.approx((480 - 1) / 2)
+    assert Kf[0, 0] == pytest.approx(1755.2 * 854 / 4000)
+    # the override is honoured
+    fit2 = fit_calibration_to_frame((4000, 3000), (854, 480), calib_crop=(0, 0, 4000, 2248))
+    assert camera_matrix_for_frame(K, fit2)[1, 2] == pytest.approx((1499.5 + 0.5) * 480 / 2248 - 0.5)
+    with pytest.raises(UsageError, match="not inside"):
+        fit_calibration_to_frame((4000, 3000), (854, 480), calib_crop=(0, 1000, 4000, 2248))
+
+
+def test_gopro_fisheye_map_equals_opencv_fisheye():
+    """KB de-fishing on the 854x480 proxy equals cv2.fisheye.initUndistortRectifyMap with the
+    frame's camera matrix (oracle), to 1e-3 px where the map is defined."""
+    from l2tech.profiles.gyroflow import pixel_model_from_file
+
+    model, K, terms, calib_size, _ = pixel_model_from_file(shared_file(GOPRO_PROFILE))
+    assert model == "opencv_fisheye" and calib_size == (4000, 3000)
+    fit = fit_calibration_to_frame(calib_size, (854, 480))
+    m = pixel_lens_map(model, K, terms, fit, projection="rectilinear")
+    Kf = camera_matrix_for_frame(K, fit)
+    D = np.array([terms[k] for k in ("k1", "k2", "k3", "k4")])
+    mx, my = cv2.fisheye.initUndistortRectifyMap(Kf, D, np.eye(3), Kf, (854, 480), cv2.CV_32FC1)
+    ok = np.isfinite(m[..., 0])
+    assert ok.mean() > 0.999
+    assert np.abs(m[..., 0][ok] - mx[ok]).max() < 1e-3 and np.abs(m[..., 1][ok] - my[ok]).max() < 1e-3
+
+
+def test_cctv_defish_map_equals_opencv_and_straightens():
+    """The CCTV clip de-fishes with the MANIFEST K/D: map equal to cv2.initUndistortRectifyMap."""
+    shared_file(CCTV)
+    job = VideoJob(lens_model="opencv", intrinsics=(548.88, 549.34, 722.45, 718.90), dist_coeffs=tuple(CCTV_D))
+    setup = resolve_lens(job, (1440, 1440))
+    mx, my = cv2.initUndistortRectifyMap(CCTV_K, CCTV_D, None, CCTV_K, (1440, 1440), cv2.CV_32FC1)
+    assert np.abs(setup.map_xy[..., 0] - mx).max() < 1e-3 and np.abs(setup.map_xy[..., 1] - my).max() < 1e-3
+    # the correction pulls the periphery outwards (barrel removed): a point at 500 px from the
+    # centre in the output reads the source closer to the centre
+    src = setup.map_xy[719, 722 + 500]
+    assert np.hypot(src[0] - 722.45, src[1] - 718.9) < 480
+
+
+def test_cctv_clip_defished(tmp_path):
+    """The clip itself, 1 s through the pipeline: frames equal the OpenCV undistortion of the
+    same decoded frame (float remap, rounded)."""
+    src = shared_file(CCTV)
+    mx, my = cv2.initUndistortRectifyMap(CCTV_K, CCTV_D, None, CCTV_K, (1440, 1440), cv2.CV_32FC1)
+    m = np.stack([mx, my], -1)
+    seen = {}
+
+    def hook(i, a, b):
+        if i == 3:
+            seen["pair"] = (a.copy(), b.copy())
+
+    r = process_video(src, tmp_path / "flat.mp4", FramePipeline((1440, 1440), map_xy=m), duration_s=0.3,
+                      frame_hook=hook)
+    assert r.frames_written == 8 and r.streams_copied == ("#0 audio aac",)
+    a, b = seen["pair"]
+    # OpenCV's float map on the float frame: equal up to rounding
+    ref = cv2.remap(a.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    diff = np.abs(b.astype(np.float64) - np.clip(np.round(ref), 0, 255))
+    assert np.mean(diff <= 1) >= 0.999 and diff.max() <= 1
+    # cv2.undistort resamples with 1/32-px fixed-point maps: within 1 code on 99.5 %
+    und = cv2.undistort(a, CCTV_K, CCTV_D).astype(np.float64)
+    assert np.mean(np.abs(b - und) <= 1) >= 0.995
+
+
+def test_lensfun_frame_equals_stills_correct(tmp_path):
+    """Acceptance: a frame processed by the video pipeline equals l2tech.correct.correct() (the
+    library behind `l2 correct`) on the same decoded frame, within 1 code value on 99.9 % of
+    pixels, same (bilinear) interpolation, before encoding. Lens with ptlens distortion and
+    poly3 TCA (per-channel maps): Panasonic Lumix S 20-60 at 20 mm on a DC-S5."""
+    from l2tech.correct import correct
+
+    src = shared_file(GOPRO)
+    job = VideoJob(camera="Panasonic DC-S5", lens="Lumix S 20-60/F3.5-5.6", focal_length_mm=20.0)
+    setup = resolve_lens(job, (854, 480))
+    assert setup.map_xy is not None and setup.map_xy.shape == (480, 854, 3, 2)  # TCA: one map per channel
+    seen = {}
+
+    def hook(i, a, b):
+        if i in (0, 11):
+            seen[i] = (a.copy(), b.copy())
+
+    pipe = FramePipeline((854, 480), map_xy=setup.map_xy, border=setup.border)
+    process_video(src, tmp_path / "o.mp4", pipe, duration_s=0.5, frame_hook=hook)
+    from l2tech.profiles.matching import match_lens
+    from l2tech.io.metadata import ShotMetadata
+
+    meta = ShotMetadata(path="x", make=None, model=None, lens_make=None, lens_model=None, lens_id=None,
+                        focal_length_mm=20.0, f_number=None, focus_distance_m=None, orientation=None, width=None,
+                        height=None, crop_factor=None, datetime_original=None, exposure_time_s=None, iso=None, gps=None)
+    m = match_lens(meta, camera="Panasonic DC-S5", lens="Lumix S 20-60/F3.5-5.6")
+    for a, b in seen.values():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = correct(a.astype(np.float32) / 255.0, m.lens, 20.0, crop_factor=m.crop_factor, vignetting=False)
+        ref8 = np.clip(np.round(ref * 255.0), 0, 255)
+        diff = np.abs(b.astype(np.float64) - ref8)
+        frac = np.mean(diff <= 1)
+        print(f"within 1 code: {frac * 100:.4f} %, max {diff.max():.0f}")
+        assert frac >= 0.999
