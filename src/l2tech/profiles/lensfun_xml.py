@@ -416,8 +416,9 @@ def _parse_lens(el: Element, source: str) -> LensProfile:
         focal_max_mm=fmax,
         aperture_min=amin,
         aperture_max=amax,
-        distortion=tuple(sorted(_unique(dist, lambda c: c.focal_length_mm), key=lambda c: c.focal_length_mm)),
-        tca=tuple(sorted(_unique(tca, lambda c: c.focal_length_mm), key=lambda c: c.focal_length_mm)),
+        # file order is kept: lensfun uses the first model it meets when a lens mixes models
+        distortion=tuple(_unique(dist, lambda c: c.focal_length_mm)),
+        tca=tuple(_unique(tca, lambda c: c.focal_length_mm)),
         vignetting=tuple(_unique(vig, lambda c: (c.focal_length_mm, c.f_number, c.focus_distance_m))),
         source=source,
         aliases=model_aliases,

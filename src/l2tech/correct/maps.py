@@ -1,0 +1,327 @@
+"""Correction maps and vignetting gain fields, built once per (calibration, frame size) and cached.
+
+The map is an inverse map (output pixel → source pixel), float32, ``(H, W, 2)`` as ``(x, y)``
+— one for all channels, or one per channel (R, G, B) when TCA is corrected. It composes scale,
+distortion and TCA (and any other registered geometry model, see
+:mod:`l2tech.optics.compose`) so the image is resampled once.
+
+Crop-factor rule: lensfun refuses (at matching time) a calibration made on a *smaller* sensor
+than the camera's (``c_img / c_cal < 0.96``), because the calibration does not cover the
+camera's frame corners. We use the calibration anyway — its polynomial is evaluated beyond the
+calibrated radius — and warn (:class:`CalibrationCoverageWarning`).
+
+References
+----------
+lensfun 0.3.x ``libs/lensfun/lens.cpp`` (``_lf_lens_compare_score``: the 0.96 rule),
+``modifier.cpp``, ``mod-coord.cpp``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from l2tech.errors import InvalidProfileError, UsageError
+from l2tech.optics import compose
+from l2tech.optics import lensfun as lf
+from l2tech.profiles.model import LensCalibration
+
+__all__ = [
+    "CorrectionMaps",
+    "CalibrationCoverageWarning",
+    "correction_maps",
+    "correction_warp",
+    "vignetting_gain",
+    "fold_radius",
+    "validate_calibration",
+    "clear_cache",
+    "lensfun_normalization",
+]
+
+
+class CalibrationCoverageWarning(UserWarning):
+    """The calibration comes from a smaller sensor than the camera's (lensfun would not use it)."""
+
+
+@dataclass(frozen=True)
+class CorrectionMaps:
+    """Inverse maps of one correction.
+
+    Parameters
+    ----------
+    maps : tuple of ndarray, each shape (H, W, 2), float32
+        One map for all channels, or three (R, G, B). Empty when the correction is the identity.
+    scale : float
+        The scale used (auto-scale result or the caller's).
+    width, height : int
+    auto_scale : float or None
+        The auto-scale for this frame (no empty border at or above it), when it could be found.
+    """
+
+    maps: tuple[np.ndarray, ...]
+    scale: float
+    width: int
+    height: int
+    auto_scale: float | None = None
+
+    @property
+    def per_channel(self) -> bool:
+        """True when there is one map per channel (TCA)."""
+        return len(self.maps) == 3
+
+    @property
+    def is_identity(self) -> bool:
+        return not self.maps
+
+    def stacked(self) -> np.ndarray:
+        """The maps as one array, shape (H, W, 3, 2) (lensfunpy's layout), float32."""
+        if not self.maps:
+            gx, gy = np.meshgrid(np.arange(self.width, dtype=np.float32), np.arange(self.height, dtype=np.float32))
+            m = np.stack([gx, gy], axis=-1)
+            return np.repeat(m[:, :, None, :], 3, axis=2)
+        if len(self.maps) == 1:
+            return np.repeat(self.maps[0][:, :, None, :], 3, axis=2)
+        return np.stack(self.maps, axis=2)
+
+
+_CACHE: "OrderedDict[tuple, CorrectionMaps]" = OrderedDict()
+_CACHE_SIZE = 2  # maps are large (24 MP with TCA: 576 MB); a batch reuses the last one or two
+_LOCK = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Drop every cached map."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _num_key(cal: Any) -> tuple | None:
+    if cal is None:
+        return None
+    return (cal.model, tuple(sorted((k, float(v)) for k, v in dict(cal.terms).items())))
+
+
+def _check_size(width: int, height: int) -> None:
+    for name, v in (("width", width), ("height", height)):
+        if not isinstance(v, (int, np.integer)) or v < 1:
+            raise UsageError(f"{name} must be a positive integer, got {v!r}")
+
+
+def _check_crop(calibration: LensCalibration, crop_factor: float | None) -> float:
+    p = calibration.profile
+    c = p.crop_factor if crop_factor is None else crop_factor
+    if not (isinstance(c, (int, float, np.floating)) and math.isfinite(c) and c > 0):
+        raise UsageError(f"crop_factor must be a positive number, got {c!r}")
+    if not (p.crop_factor > 0 and math.isfinite(p.crop_factor)):
+        raise InvalidProfileError(f"{p.name}: calibration crop factor {p.crop_factor!r} is not a positive number")
+    if c < p.crop_factor * 0.96:
+        warnings.warn(
+            f"{p.name}: calibration made on a smaller sensor (crop {p.crop_factor:g}) than this camera's "
+            f"(crop {c:g}); its corners are extrapolated (lensfun would not use this calibration)",
+            CalibrationCoverageWarning,
+            stacklevel=3,
+        )
+    return float(c)
+
+
+def lensfun_normalization(calibration: LensCalibration, width: int, height: int, *, crop_factor: float) -> lf.LensfunNormalization:
+    """The lensfun coordinate normalisation of a frame for this calibration's profile."""
+    p = calibration.profile
+    return lf.LensfunNormalization(width, height, crop_factor, p.crop_factor, p.aspect_ratio, p.center_x, p.center_y)
+
+
+def _model_name(calibration: LensCalibration, distortion: bool, tca: bool) -> str:
+    if distortion and calibration.distortion is not None:
+        return calibration.distortion.model
+    if tca and calibration.tca is not None and calibration.tca.model not in ("linear", "poly3"):
+        return calibration.tca.model
+    return "lensfun"
+
+
+def correction_warp(
+    calibration: LensCalibration,
+    width: int,
+    height: int,
+    *,
+    crop_factor: float | None = None,
+    distortion: bool = True,
+    tca: bool = True,
+) -> compose.Warp:
+    """The geometry of a correction as a :class:`~l2tech.optics.compose.Warp` (scale 1).
+
+    The model comes from ``GEOMETRY_MODELS`` by the calibration's distortion model name
+    (``"lensfun"`` when there is none).
+    """
+    _check_size(width, height)
+    crop = _check_crop(calibration, crop_factor)
+    builder = compose.geometry_model(_model_name(calibration, distortion, tca))
+    return builder(compose.GeometryRequest(calibration, int(width), int(height), crop, distortion, tca))
+
+
+def correction_maps(
+    calibration: LensCalibration,
+    width: int,
+    height: int,
+    *,
+    crop_factor: float | None = None,
+    distortion: bool = True,
+    tca: bool = True,
+    scale: float | None = None,
+) -> CorrectionMaps:
+    """Inverse maps (output → source) correcting distortion and TCA, with scale.
+
+    Parameters
+    ----------
+    calibration : LensCalibration
+        From :func:`l2tech.profiles.interpolate.interpolate`.
+    width, height : int
+        Frame size in pixels.
+    crop_factor : float, optional
+        The camera body's crop factor (default: the calibration's, i.e. same sensor).
+    distortion, tca : bool
+        Switch each correction.
+    scale : float, optional
+        Zoom (> 1 enlarges). Default: auto-scale, the smallest zoom that leaves no empty border
+        (lensfun's ``GetAutoScale``).
+
+    Returns
+    -------
+    CorrectionMaps
+        ``maps`` float32 ``(H, W, 2)`` in pixels (origin at the top-left pixel's centre); empty
+        when nothing is to be done (no data, or everything switched off, and scale 1).
+        Cached on the calibration's numbers, the frame size and the switches (two entries):
+        treat the arrays as read-only.
+
+    Raises
+    ------
+    UsageError
+        Bad size, crop factor or scale.
+    InvalidProfileError
+        The distortion folds the image inside the frame (the radius is named), or an unknown
+        model.
+
+    Warns
+    -----
+    CalibrationCoverageWarning
+        The calibration was made on a smaller sensor than the camera's.
+
+    References
+    ----------
+    lensfun 0.3.x ``libs/lensfun/mod-coord.cpp`` (``ApplySubpixelGeometryDistortion``,
+    ``GetAutoScale``).
+    """
+    if scale is not None and not (isinstance(scale, (int, float, np.floating)) and math.isfinite(scale) and scale > 0):
+        raise UsageError(f"scale must be a positive number, got {scale!r}")
+    warp = correction_warp(calibration, width, height, crop_factor=crop_factor, distortion=distortion, tca=tca)
+    p = calibration.profile
+    crop = p.crop_factor if crop_factor is None else float(crop_factor)
+    key = (
+        p.crop_factor, p.aspect_ratio, p.center_x, p.center_y,
+        _num_key(calibration.distortion) if distortion else None,
+        _num_key(calibration.tca) if tca else None,
+        int(width), int(height), crop, None if scale is None else float(scale),
+        _model_name(calibration, distortion, tca),
+    )
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    has_geometry = (distortion and calibration.distortion is not None) or (tca and calibration.tca is not None)
+    auto: float | None
+    if scale is None:
+        if has_geometry:
+            if warp.fold_check is not None:
+                warp.fold_check(1.0)  # name the fold radius rather than an auto-scale failure
+            auto = compose.auto_scale(warp)
+        else:
+            auto = 1.0
+        used = auto
+    else:
+        used = float(scale)
+        try:
+            auto = compose.auto_scale(warp) if has_geometry else 1.0
+        except InvalidProfileError:
+            auto = None
+    if not has_geometry and used == 1.0:
+        result = CorrectionMaps((), 1.0, int(width), int(height), auto)
+    else:
+        result = CorrectionMaps(compose.render_maps(warp, used), used, int(width), int(height), auto)
+    with _LOCK:
+        _CACHE[key] = result
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return result
+
+
+def vignetting_gain(
+    calibration: LensCalibration, width: int, height: int, *, crop_factor: float | None = None
+) -> np.ndarray:
+    """Vignetting correction gain at every pixel (multiply linear RGB by it).
+
+    Parameters
+    ----------
+    calibration : LensCalibration
+    width, height : int
+    crop_factor : float, optional
+        The camera body's crop factor (default: the calibration's).
+
+    Returns
+    -------
+    ndarray, shape (H, W), float32
+        ``1 / (1 + k1 r² + k2 r⁴ + k3 r⁶)``, r = 1 at the calibration sensor's corner; all ones
+        when the calibration has no vignetting data.
+
+    References
+    ----------
+    lensfun 0.3.x ``libs/lensfun/mod-color.cpp`` (``ModifyColor_DeVignetting_PA``).
+    """
+    _check_size(width, height)
+    crop = _check_crop(calibration, crop_factor)
+    if calibration.vignetting is None:
+        return np.ones((int(height), int(width)), np.float32)
+    norm = lensfun_normalization(calibration, int(width), int(height), crop_factor=crop)
+    return compose.lensfun_vignetting_gain(calibration.vignetting, norm)
+
+
+def fold_radius(
+    calibration: LensCalibration, width: int, height: int, *, crop_factor: float | None = None, scale: float = 1.0
+) -> float | None:
+    """Radius (pixels from the lens centre, output frame) where the distortion folds, or None.
+
+    Only radii inside the output frame at ``scale`` are examined.
+    """
+    if calibration.distortion is None or calibration.distortion.model not in lf.DISTORTION_FUNCTIONS:
+        return None
+    crop = _check_crop(calibration, crop_factor)
+    norm = lensfun_normalization(calibration, int(width), int(height), crop_factor=crop)
+    ns = norm.norm_scale
+    cxn, cyn = norm.center_normalized
+    xs = np.array([0.0, width - 1.0]) * ns - cxn
+    ys = np.array([0.0, height - 1.0]) * ns - cyn
+    r_max = float(np.hypot(xs[:, None], ys[None, :]).max()) / scale
+    d = calibration.distortion
+    r = lf.fold_radius(d.model, {k: float(v) for k, v in d.terms.items()}, r_max)
+    return None if r is None else r / ns * scale
+
+
+def validate_calibration(
+    calibration: LensCalibration, width: int, height: int, *, crop_factor: float | None = None, scale: float = 1.0
+) -> None:
+    """Refuse a calibration whose distortion folds the image inside the frame.
+
+    Raises
+    ------
+    InvalidProfileError
+        Naming the lens, focal length and the radius (Hugin units and pixels) of the fold
+        (RELIABILITY.md case 16).
+    """
+    warp = correction_warp(calibration, width, height, crop_factor=crop_factor, tca=False)
+    if warp.fold_check is not None:
+        warp.fold_check(scale)
