@@ -1,0 +1,119 @@
+"""`l2 video` in-process: exit codes, outputs opened and checked."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import shared_file
+from l2tech.cli.main import main
+from l2tech.video.synth import numbered_frames, write_clip
+
+GOPRO = "video/gopro_hero5_karma_drone.mp4"
+GOPRO_PROFILE = "profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json"
+CCTV = "video/fisheye_cctv_1440_circular.mp4"
+
+
+def _video_summary(path):
+    import av
+
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        n = sum(1 for _ in c.decode(video=0))  # playable: every frame decodes
+        dur = float(vs.duration * vs.time_base)
+        types = [s.type for s in c.streams]
+        handlers = [s.metadata.get("handler_name", "").strip() for s in c.streams]
+    return n, dur, types, handlers
+
+
+def test_gopro_defish_acceptance(tmp_path):
+    """Issue acceptance: the GoPro clip with the HERO5 Wide 4:3 Gyroflow profile, de-fished to
+    rectilinear: same frame count and duration, audio and the GPMF track kept."""
+    src = shared_file(GOPRO)
+    prof = shared_file(GOPRO_PROFILE)
+    out = tmp_path / "out.mp4"
+    rc = main(["video", str(src), "--profile", str(prof), "--projection", "rectilinear", "-o", str(out), "-q"])
+    assert rc == 0 and out.exists()
+    n_in, dur_in, _, _ = _video_summary(src)
+    n_out, dur_out, types, handlers = _video_summary(out)
+    assert n_out == n_in == 362
+    assert dur_out == pytest.approx(dur_in, abs=1e-3)
+    assert types.count("audio") == 1
+    assert "GoPro MET" in handlers  # the gpmd (GPMF telemetry) track
+
+
+def test_cctv_defish_json(tmp_path, capsys):
+    src = shared_file(CCTV)
+    out = tmp_path / "flat.mp4"
+    rc = main(["video", str(src), "-o", str(out), "--lens-model", "opencv",
+               "--intrinsics", "548.88,549.34,722.45,718.90",
+               "--dist-coeffs=-0.14396,0.028807,0.0010504,-0.000338,-0.0033234",
+               "--duration", "0.5", "--json"])
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] and doc["frames_written"] == 13 and doc["width_px"] == 1440
+    assert any("calibration 1440x1440 -> frame 1440x1440" in line for line in doc["setup"])
+    n, _, types, _ = _video_summary(out)
+    assert n == 13 and "audio" in types
+
+
+def test_lut_applied(tmp_path):
+    from l2tech.color.lut import LUT3D
+    from l2tech.color.lut_io import write_cube
+
+    src = tmp_path / "in.mp4"
+    frames = [np.full((48, 64, 3), v, np.uint8) for v in (60, 120, 180)]
+    write_clip(src, frames, options={"qp": "0", "preset": "ultrafast"})
+    ident = LUT3D.identity(17)
+    invert = LUT3D((1.0 - np.asarray(ident.table)).astype(np.float32), ident.domain)
+    cube = tmp_path / "invert.cube"
+    write_cube(invert, cube)
+    out = tmp_path / "out.mp4"
+    rc = main(["video", str(src), "--lut", str(cube), "--input-encoding", "V-Log", "--crf", "0", "-o", str(out), "-q"])
+    assert rc == 0
+    import av
+
+    with av.open(str(out)) as c:
+        got = [f.to_ndarray(format="rgb24").mean() for f in c.decode(video=0)]
+    assert got == pytest.approx([255 - 60, 255 - 120, 255 - 180], abs=1.5)
+
+
+def test_exit_codes_and_messages(tmp_path, capsys):
+    clip = tmp_path / "c.mp4"
+    write_clip(clip, numbered_frames(3, 64, 48))
+    # missing input: exit 1, one line naming the file
+    rc = main(["video", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o.mp4")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "missing.mp4" in err and "Traceback" not in err
+    # existing output without --overwrite: 1; with it: 0
+    (tmp_path / "o.mp4").write_bytes(b"x")
+    assert main(["video", str(clip), "-o", str(tmp_path / "o.mp4"), "-q"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["video", str(clip), "-o", str(tmp_path / "o.mp4"), "--overwrite", "-q"]) == 0
+    # usage errors: 2
+    assert main(["video", str(clip), "-o", str(tmp_path / "u.mp4"), "--dist-coeffs", "0.1,0.2"]) == 2
+    assert main(["video", str(clip), "-o", str(tmp_path / "u.mp4"), "--size", "63x48"]) == 2
+    assert main(["video", str(clip), "-o", str(tmp_path / "u.mp4"), "--projection", "rectilinear"]) == 2
+    assert not (tmp_path / "u.mp4").exists()
+
+
+def test_batch_into_folder(tmp_path, capsys):
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mkv"
+    write_clip(a, numbered_frames(3, 64, 48))
+    write_clip(b, numbered_frames(4, 64, 48))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"")
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    rc = main(["video", str(a), str(bad), str(b), "-o", str(outdir), "--size", "32x24"])
+    assert rc == 1  # one input failed, the others were written (E5)
+    assert "empty file" in capsys.readouterr().err
+    import av
+
+    for name, n in (("a.mp4", 3), ("b.mp4", 4)):
+        with av.open(str(outdir / name)) as c:
+            frames = list(c.decode(video=0))
+            assert len(frames) == n and (frames[0].width, frames[0].height) == (32, 24)
+    assert not (outdir / "bad.mp4").exists()
