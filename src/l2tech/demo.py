@@ -51,10 +51,12 @@ def render_chart(width: int = 1800, height: int = 1200, spacing: int = 100, line
         d = np.abs((t + spacing / 2) % spacing - spacing / 2)  # distance to the nearest line centre
         return np.clip(line_width / 2 + 0.5 - d, 0, 1)
 
-    cov = np.maximum(coverage(x)[None, :], coverage(y)[:, None])
-    ground = np.full((height, width), _BACKGROUND, np.float32)
-    # grey ramp: the cells of the row just below the centre, from 2 % to 100 % of the ground
+    # grey ramp: the cells of the row just below the centre, from 2 % to 100 % of the ground;
+    # no vertical lines cross it, so every line measured has a plain ground on both sides
     row = (y >= spacing * 0) & (y < spacing * 1)
+    vertical = np.where(row[:, None], 0.0, coverage(x)[None, :])
+    cov = np.maximum(vertical, coverage(y)[:, None])
+    ground = np.full((height, width), _BACKGROUND, np.float32)
     cells = np.floor(x / spacing).astype(int)
     ncell = int(np.ceil(width / spacing))
     levels = np.geomspace(0.02, 1.0, ncell).astype(np.float32)
@@ -95,21 +97,39 @@ def _track(image: np.ndarray, start: float, spacing: int, axis: int, step: int =
     for direction in (1, -1):
         pos = start
         x = int(round(c0)) if direction == 1 else int(round(c0)) - step
-        win = half
-        while 0 <= x < w:
+        win, misses = half, 0
+        while 0 <= x < w and misses < 40:
             lo, hi = int(round(pos - win)), int(round(pos + win)) + 1
             if lo < 0 or hi > h:
                 break
             col = img[lo:hi, x, :].astype(np.float64)
-            bg = col.max(axis=0)
+            # ground: a straight ramp between the brightest ends (vignetting slopes the ground)
+            k = 4
+            t = np.linspace(0.0, 1.0, hi - lo)[:, None]
+            bg = (1 - t) * col[:k].max(axis=0) + t * col[-k:].max(axis=0)
             dark = 1 - col / np.maximum(bg, 1e-9)
-            if dark[:, 1].max() < 0.3:
-                break
+            # on a crossing line the whole window is darker than a few pixels to either side
+            side = max(float(img[lo:hi, xx, 1].max()) for xx in (max(x - 6, 0), min(x + 6, w - 1)))
+            if float(col[:, 1].max()) < 0.9 * side:
+                misses += 1
+                x += direction * step
+                continue
+            # skip crossings (the whole window is dark) and gaps (no line): keep the last position
+            if dark[:, 1].max() < 0.5 or min(dark[0, 1], dark[-1, 1]) > 0.2:
+                misses += 1
+                x += direction * step
+                continue
             idx = np.arange(lo, hi, dtype=np.float64)
             cents = []
             for ch in (1, 0, 2):
                 wgt = np.clip(dark[:, ch] - 0.25 * dark[:, ch].max(), 0, None)
                 cents.append(float((wgt * idx).sum() / wgt.sum()))
+            # near a crossing the ground around the line is darkened too: not a clean sample
+            if dark[np.abs(idx - cents[0]) > 5, 1].max(initial=0.0) > 0.05:
+                misses += 1
+                x += direction * step
+                continue
+            misses = 0
             out[x] = (cents[0], cents[1], cents[2])
             pos = cents[0]
             win = max(6, min(half, 8))

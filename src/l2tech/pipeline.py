@@ -209,7 +209,7 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
     aperture) with a reason asking for ``--f-number``. A missing focus distance uses
     :data:`DEFAULT_FOCUS_DISTANCE_M` (lensfun's default), which only affects vignetting weights.
     """
-    from l2tech.profiles.matching import match_lens
+    from l2tech.profiles.matching import camera_name, match_lens
 
     if not recipe.lens_correction:
         return _no_lens_plan("lens correction switched off (--no-lens-correction)")
@@ -279,7 +279,7 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
                 reasons[c] = {"vignetting": "the profile has no vignetting data near these settings",
                               "tca": "the profile has no TCA data", "distortion": "the profile has no distortion data"}[c]
     return LensPlan(
-        camera=_camera_name(meta) if m.camera is None else f"{m.camera.maker} {m.camera.model}".strip(),
+        camera=_camera_name(meta) if m.camera is None else camera_name(m.camera),
         lens=profile.name, profile=profile, match=m, crop_factor=crop, focal_length_mm=focal, f_number=fnum,
         focus_distance_m=dist, applied=applied, reasons=reasons, sources=sources, warnings=tuple(warns),
     )
