@@ -14,3 +14,11 @@ def test_builtin_bases():
     assert issubclass(errors.OutputError, OSError)
     assert issubclass(errors.DependencyMissingError, ImportError)
     assert errors.UsageError("x").exit_code == 2
+
+
+def test_public_surface_resolves():
+    """Every name in l2tech.__all__ imports (the lazy re-exports point at real objects)."""
+    import l2tech
+
+    for name in l2tech.__all__:
+        assert getattr(l2tech, name) is not None, name
