@@ -1,0 +1,118 @@
+"""``l2 lens convert`` and ``l2 lens show FILE``: profile files in, lensfun XML / Gyroflow JSON out.
+
+Thin shells over :mod:`l2tech.profiles.sources` and :mod:`l2tech.profiles.convert`; the ``l2
+lens`` group registers them (``lens.add_command(convert)``, ``lens.add_command(show_file)``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from l2tech.cli.common import console, emit_json, json_option, report_error, verbosity_options
+from l2tech.errors import L2Error, OutputExistsError
+
+__all__ = ["convert", "show_file", "profile_summary"]
+
+
+def profile_summary(prof: Any) -> dict[str, Any]:
+    """JSON-able summary of any :class:`~l2tech.profiles.model.LensProfile`, with its calibrations."""
+    return {
+        "name": prof.name, "maker": prof.maker, "model": prof.model, "lens_type": prof.lens_type,
+        "crop_factor": prof.crop_factor, "focal_min_mm": prof.focal_min_mm, "focal_max_mm": prof.focal_max_mm,
+        "source": prof.source,
+        "extra": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(prof.extra).items()},
+        "distortion": [{"model": c.model, "focal_length_mm": c.focal_length_mm, **dict(c.terms)} for c in prof.distortion],
+        "tca": [{"model": c.model, "focal_length_mm": c.focal_length_mm, **dict(c.terms)} for c in prof.tca],
+        "vignetting": [{"model": c.model, "focal_length_mm": c.focal_length_mm, "f_number": c.f_number,
+                        "focus_distance_m": c.focus_distance_m, **dict(c.terms)} for c in prof.vignetting],
+    }
+
+
+@click.command("convert")
+@click.argument("input_path", metavar="IN", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Output file.")
+@click.option("--to", "to", type=click.Choice(["lensfun", "gyroflow"]), default="lensfun", show_default=True,
+              help="Output format.")
+@click.option("--width", type=click.IntRange(2, 65535), help="Frame width the lensfun fit is made for (default: the profile's calibration size).")
+@click.option("--height", type=click.IntRange(2, 65535), help="Frame height for the fit.")
+@click.option("--model", "lf_model", type=click.Choice(["poly3", "poly5", "ptlens"]), help="lensfun model to fit (default: the better of poly5 and ptlens).")
+@click.option("--mount", default="Generic", show_default=True, help="Mount written to the lensfun lens.")
+@click.option("--lens", "lens_name", help="Which lens, when IN holds several.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@json_option
+@verbosity_options
+def convert(input_path: str, output: str, to: str, width: int | None, height: int | None, lf_model: str | None,
+            mount: str, lens_name: str | None, overwrite: bool, as_json: bool, verbose: int, quiet: bool) -> int:
+    """Convert a lens profile (DNG, RW2, Gyroflow, LCP, lensfun, OpenCV) to lensfun XML or Gyroflow JSON.
+
+    A lensfun model is fitted to the profile's map when the families differ; the fit residual
+    (pixels, over the frame) is printed.
+
+    \b
+    Examples:
+      l2 lens convert GoPro_HERO8.json -o hero8.xml --width 3840 --height 2160
+      l2 lens convert calib.yaml -o calib.json --to gyroflow
+    """
+    from l2tech.profiles.convert import write_gyroflow, write_lensfun
+    from l2tech.profiles.sources import read_profile
+
+    try:
+        if os.path.abspath(input_path) == os.path.abspath(output):
+            raise OutputExistsError("output is the input file", output)
+        if os.path.exists(output) and not overwrite:
+            raise OutputExistsError("output exists (use --overwrite)", output)
+        if (width is None) != (height is None):
+            raise click.UsageError("give both --width and --height")
+        prof = read_profile(input_path, lens_name)
+        if to == "gyroflow":
+            write_gyroflow(prof, output, overwrite=True)
+            result: dict[str, Any] = {"input": input_path, "output": output, "format": "gyroflow", "lens": prof.name}
+        else:
+            rep = write_lensfun(prof, output, width, height, model=lf_model, mount=mount)
+            result = {"input": input_path, "output": output, "format": "lensfun", "lens": prof.name,
+                      "model": rep.model, "frame": [rep.width, rep.height],
+                      "residual_max_px": rep.residual_max_px, "residual_rms_px": rep.residual_rms_px}
+    except L2Error as exc:
+        report_error(exc, verbose)
+        return exc.exit_code
+    if as_json:
+        emit_json(result)
+    elif not quiet:
+        line = f"{result['lens']} -> {output} ({result['format']}"
+        if to == "lensfun":
+            line += f", {result['model']}, fit residual max {result['residual_max_px']:.4f} px, rms {result['residual_rms_px']:.4f} px"
+        console.print(line + ")", highlight=False)
+    return 0
+
+
+@click.command("show-file")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--lens", "lens_name", help="Which lens, when the file holds several.")
+@json_option
+@verbosity_options
+def show_file(path: str, lens_name: str | None, as_json: bool, verbose: int, quiet: bool) -> int:
+    """Show a lens profile file of any supported format (models and coefficients)."""
+    from l2tech.profiles.sources import profile_format, read_profile
+
+    try:
+        fmt = profile_format(path)
+        prof = read_profile(path, lens_name)
+    except L2Error as exc:
+        report_error(exc, verbose)
+        return exc.exit_code
+    d = profile_summary(prof)
+    d["format"] = fmt
+    if as_json:
+        emit_json(d)
+        return 0
+    if quiet:
+        return 0
+    console.print(f"[bold]{prof.name}[/] ({fmt}, {prof.lens_type}, crop {prof.crop_factor:g})", highlight=False)
+    for kind in ("distortion", "tca", "vignetting"):
+        for c in d[kind]:
+            terms = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in c.items() if k not in ("model",))
+            console.print(f"  {kind}: {c['model']}: {terms}", highlight=False)
+    return 0

@@ -1,0 +1,314 @@
+"""Convert any :class:`LensProfile` to lensfun XML (fitting a lensfun model) or to Gyroflow JSON.
+
+lensfun export
+--------------
+lensfun has its own distortion models (``poly3``, ``poly5``, ``ptlens``; radius in Hugin units,
+r = 1 at half the short side) and no tangential terms. A profile of another family is converted
+per calibration point, for one frame size:
+
+1. the profile's correction map is sampled through the geometry registry
+   (:mod:`l2tech.optics.compose`), on a grid of output pixels over the whole frame;
+2. output and source points are put in lensfun's normalised units about the lens centre
+   (written as ``<center>`` when it is off the frame centre); for a fisheye family the output
+   radius is first taken through lensfun's fisheye→rectilinear geometry (``r_f = f·atan(r/f)``),
+   with the focal length written so that lensfun's focal in pixels equals the profile's;
+3. ``r_d − r_u`` is fitted by linear least squares for ``poly5`` (``k1 r³ + k2 r⁵``) and
+   ``ptlens`` (``a (r⁴−r) + b (r³−r) + c (r²−r)``), and the model with the smaller largest
+   residual is kept (or the one asked for);
+4. the residual is reported in pixels (largest and RMS over the grid): it is zero up to
+   rounding when the profile is representable (Kannala–Brandt with ``k1, k2`` only, OpenCV
+   with ``k1, k2`` only), and otherwise says how far lensfun's map will be from ours.
+
+The lens written has ``aspect_ratio`` = the frame's (between pixel centres, ``(W−1)/(H−1)``, as
+lensfun 0.3.x measures it) and ``crop_factor`` = the profile's, so lensfun's coordinate
+correction is exactly 1 on that frame and its normalisation equals ours.
+
+References
+----------
+lensfun ``docs/manual-dbformat.txt``, ``libs/lensfun/mod-coord.cpp`` (distortion models,
+``ModifyCoord_Geom_FishEye_Rect``), ``modifier.cpp`` (normalisation, ``NormalizedInMillimeters``);
+Gyroflow ``src/core/lens_profile.rs``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from l2tech.errors import InvalidProfileError, OutputError, UsageError
+from l2tech.profiles.model import DistortionCalibration, LensCalibration, LensProfile
+
+__all__ = ["FitReport", "to_lensfun", "write_lensfun", "write_gyroflow", "LENSFUN_FAMILIES"]
+
+LENSFUN_FAMILIES = ("poly3", "poly5", "ptlens")
+_HALF_DIAG_MM = math.hypot(36.0, 24.0) / 2.0
+_FISHEYE_FAMILIES = ("kannala_brandt", "adobe_fisheye", "dng_warp_fisheye")
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """How well a converted profile reproduces the original.
+
+    Attributes
+    ----------
+    model : str
+        lensfun model written.
+    width, height : int
+        Frame size the fit was made for (pixels).
+    residual_max_px, residual_rms_px : float
+        Largest and RMS distance between the lensfun model's source points and the original
+        profile's, over the frame grid, in pixels (all calibration points).
+    per_focal : tuple of (float, float, float)
+        ``(focal_length_mm, max_px, rms_px)`` per calibration point.
+    """
+
+    model: str
+    width: int
+    height: int
+    residual_max_px: float
+    residual_rms_px: float
+    per_focal: tuple[tuple[float, float, float], ...]
+
+
+def _import_families() -> None:
+    # importing the family modules registers their builders in GEOMETRY_MODELS
+    from l2tech.optics import adobe, dng, kannala_brandt, opencv  # noqa: F401
+
+
+def _frame_size(profile: LensProfile, width: int | None, height: int | None) -> tuple[int, int]:
+    if width and height:
+        return int(width), int(height)
+    w, h = profile.extra.get("calib_width_px"), profile.extra.get("calib_height_px")
+    if w and h:
+        return int(w), int(h)
+    raise UsageError(f"profile {profile.name!r} has no calibration size; give the frame width and height")
+
+
+def _lens_focal_px(cal: DistortionCalibration, K_fx: float | None, width: int, height: int) -> float | None:
+    if K_fx is not None:
+        return K_fx
+    return None
+
+
+def _ls(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    coef, *_ = np.linalg.lstsq(A, b, rcond=None)
+    return coef
+
+
+def _fit_point(
+    profile: LensProfile, cal: DistortionCalibration, width: int, height: int, family: str | None, step: int
+) -> tuple[str, dict[str, float], float, float, float, float, float]:
+    """Fit one calibration point; returns (model, terms, focal_mm, center_x, center_y, max_px, rms_px)."""
+    from l2tech.optics.compose import GeometryRequest, geometry_model
+
+    _import_families()
+    lcal = LensCalibration(profile, cal.focal_length_mm, None, None, cal, None, None)
+    warp = geometry_model(cal.model)(GeometryRequest(lcal, width, height, profile.crop_factor, True, False))
+    geo = warp.geometric or warp.apply
+    xs = np.arange(0, width, step, dtype=np.float64)
+    ys = np.arange(0, height, step, dtype=np.float64)
+    xs = np.unique(np.append(xs, width - 1.0))
+    ys = np.unique(np.append(ys, height - 1.0))
+    gx, gy = np.meshgrid(xs, ys)
+    sx, sy = geo(gx, gy)
+    ok = np.isfinite(sx) & np.isfinite(sy)
+    if ok.mean() < 0.5:
+        raise InvalidProfileError(f"profile {profile.name!r}: its map is undefined over most of a {width}x{height} frame")
+    # lensfun normalisation for this frame with aspect = frame's, crop = profile's: Hugin units
+    # u per pixel = 2 / (min(W, H) - 1) (lensfun 0.3.x measures the frame between pixel centres)
+    size = min(width, height) - 1.0
+    ns = 2.0 / size
+    cx, cy = warp.center_px
+    center_x = (cx - (width - 1) / 2.0) * ns
+    center_y = (cy - (height - 1) / 2.0) * ns
+    ro = np.hypot(gx - cx, gy - cy) * ns
+    rs = np.hypot(sx - cx, sy - cy) * ns
+    fisheye = cal.model in _FISHEYE_FAMILIES
+    if fisheye:
+        fpx = float(cal.terms.get("fx", 0.0)) or float(getattr(warp, "extra", {}).get("focal_px", 0.0))
+        if cal.model == "adobe_fisheye":
+            fpx = float(cal.terms["FocalLengthX"]) * max(width, height)
+        elif cal.model == "dng_warp_fisheye":
+            from l2tech.optics.dng import dng_center_and_radius
+
+            fpx = dng_center_and_radius(width, height, cal.terms.get("cx", 0.5), cal.terms.get("cy", 0.5))[2]
+        elif "fx" in cal.terms:
+            from l2tech.optics.opencv import pixel_model_K
+
+            fpx = float(pixel_model_K(lcal, width, height)[0, 0])
+        f_n = fpx * ns
+        ru = f_n * np.arctan(ro / f_n)
+    else:
+        fpx = None
+        ru = ro
+    ru, rs_ok = ru[ok], rs[ok]
+    w_ = ru > 1e-9
+    ru, rd = ru[w_], rs_ok[w_]
+    dr = rd - ru
+    fits: dict[str, dict[str, float]] = {}
+    if family in (None, "poly5"):
+        k = _ls(np.stack([ru**3, ru**5], 1), dr)
+        fits["poly5"] = {"k1": float(k[0]), "k2": float(k[1])}
+    if family in (None, "ptlens"):
+        k = _ls(np.stack([ru**4 - ru, ru**3 - ru, ru**2 - ru], 1), dr)
+        fits["ptlens"] = {"a": float(k[0]), "b": float(k[1]), "c": float(k[2])}
+    if family == "poly3":
+        k = _ls((ru**3 - ru)[:, None], dr)
+        fits["poly3"] = {"k1": float(k[0])}
+    from l2tech.optics.lensfun import distortion_factor
+
+    # evaluate each fitted model on the full grid (2-D: the original's tangential part is the residual)
+    ang_x = np.where(ro > 0, (gx - cx) / np.where(ro > 0, ro / ns, 1.0), 0.0)
+    ang_y = np.where(ro > 0, (gy - cy) / np.where(ro > 0, ro / ns, 1.0), 0.0)
+    ru_full = (ro if not fisheye else f_n * np.arctan(ro / f_n))
+    best = None
+    for name, terms in fits.items():
+        rd_fit = ru_full * distortion_factor(name, terms, ru_full * ru_full)
+        px = cx + ang_x * rd_fit / ns
+        py = cy + ang_y * rd_fit / ns
+        e = np.hypot(px - sx, py - sy)[ok]
+        cand = (float(e.max()), float(np.sqrt((e**2).mean())), name, terms)
+        if best is None or cand[0] < best[0]:
+            best = cand
+    assert best is not None
+    emax, erms, name, terms = best
+    # focal length lensfun must be given so that its focal in pixels equals ours (fisheye), else
+    # the label of the calibration point (or a nominal value derived from the frame)
+    half_diag_px = math.hypot(width - 1.0, height - 1.0) / 2.0
+    if fisheye:
+        focal_mm = fpx * (_HALF_DIAG_MM / profile.crop_factor) / half_diag_px
+    else:
+        focal_mm = cal.focal_length_mm if cal.focal_length_mm > 0 else 0.0
+    return name, terms, focal_mm, center_x, center_y, emax, erms
+
+
+def to_lensfun(
+    profile: LensProfile,
+    width: int | None = None,
+    height: int | None = None,
+    *,
+    model: str | None = None,
+    mount: str = "Generic",
+    step: int = 8,
+) -> tuple[LensProfile, FitReport]:
+    """A lensfun-family copy of any profile, fitted for a frame size, with the fit residual.
+
+    Parameters
+    ----------
+    profile : LensProfile
+        Any family registered in :mod:`l2tech.optics.compose` (lensfun profiles are returned
+        unchanged, residual 0).
+    width, height : int, optional
+        Frame size in pixels (default: the profile's calibration size).
+    model : {"poly3", "poly5", "ptlens"}, optional
+        lensfun model to fit (default: the better of poly5 and ptlens).
+    mount : str
+        Mount written (lensfun needs one).
+    step : int
+        Grid spacing of the fit and of the residual, pixels.
+
+    Returns
+    -------
+    (LensProfile, FitReport)
+
+    Raises
+    ------
+    UsageError
+        Unknown ``model``, or no frame size.
+    InvalidProfileError
+        The profile's map is undefined over the frame, or it has no distortion.
+    """
+    if model is not None and model not in LENSFUN_FAMILIES:
+        raise UsageError(f"unknown lensfun model {model!r}; valid: {', '.join(LENSFUN_FAMILIES)}")
+    if profile.distortion and all(d.model in LENSFUN_FAMILIES for d in profile.distortion):
+        w, h = (int(width or 0), int(height or 0))
+        lens = profile if profile.mounts else replace(profile, mounts=(mount,))
+        return lens, FitReport(profile.distortion[0].model, w, h, 0.0, 0.0, tuple((d.focal_length_mm, 0.0, 0.0) for d in profile.distortion))
+    if not profile.distortion:
+        raise InvalidProfileError(f"profile {profile.name!r} has no distortion calibration to convert")
+    W, H = _frame_size(profile, width, height)
+    fits = [_fit_point(profile, d, W, H, model, step) for d in profile.distortion]
+    if model is None:  # one model for all points (lensfun uses the first model met)
+        names = [f[0] for f in fits]
+        if len(set(names)) > 1:
+            worst = {n: max(f[5] for f in [_fit_point(profile, d, W, H, n, step) for d in profile.distortion]) for n in set(names)}
+            chosen = min(worst, key=worst.get)
+            fits = [_fit_point(profile, d, W, H, chosen, step) for d in profile.distortion]
+    dists, per = [], []
+    for d, (name, terms, focal_mm, _, _, emax, erms) in zip(profile.distortion, fits):
+        if focal_mm <= 0:
+            focal_mm = 1.0  # lensfun needs a focal length; a rectilinear fit does not depend on it
+        dists.append(DistortionCalibration(name, float(focal_mm), terms))
+        per.append((float(focal_mm), emax, erms))
+    center_x, center_y = fits[0][3], fits[0][4]
+    lens_type = "fisheye" if profile.distortion[0].model in _FISHEYE_FAMILIES else "rectilinear"
+    fmin = min(d.focal_length_mm for d in dists)
+    fmax = max(d.focal_length_mm for d in dists)
+    lens = LensProfile(
+        maker=profile.maker or "Unknown",
+        model=profile.model or "converted lens",
+        mounts=(mount,),
+        crop_factor=profile.crop_factor,
+        aspect_ratio=max(W - 1, H - 1) / min(W - 1, H - 1),  # lensfun 0.3.x: pixel-centre span
+        center_x=center_x if abs(center_x) > 1e-9 else 0.0,
+        center_y=center_y if abs(center_y) > 1e-9 else 0.0,
+        lens_type=lens_type,
+        focal_min_mm=fmin,
+        focal_max_mm=fmax,
+        distortion=tuple(dists),
+        source=f"converted:{profile.source}",
+        extra={"converted_from": profile.source, "fit_frame_px": (W, H)},
+    )
+    rms = math.sqrt(sum(p[2] ** 2 for p in per) / len(per))
+    return lens, FitReport(dists[0].model, W, H, max(p[1] for p in per), rms, tuple(per))
+
+
+def write_lensfun(profile: LensProfile, path: os.PathLike | str, width: int | None = None, height: int | None = None, **kw) -> FitReport:
+    """Convert with :func:`to_lensfun` and write a lensfun database file (atomically).
+
+    Returns
+    -------
+    FitReport
+    """
+    from l2tech.profiles.lensfun_xml import write_lensfun_xml
+
+    lens, report = to_lensfun(profile, width, height, **kw)
+    write_lensfun_xml(path, [lens])
+    return report
+
+
+def write_gyroflow(profile: LensProfile, path: os.PathLike | str, *, overwrite: bool = False) -> None:
+    """Write a pixel-model profile (``kannala_brandt`` / ``opencv``) as Gyroflow JSON, atomically.
+
+    Raises
+    ------
+    InvalidProfileError
+        Another family (Gyroflow JSON holds only these two).
+    OutputError
+        The destination exists (without ``overwrite``) or cannot be written.
+    """
+    from l2tech.profiles.gyroflow import gyroflow_dict
+
+    doc = gyroflow_dict(profile)
+    p = os.fspath(path)
+    if os.path.exists(p) and not overwrite:
+        raise OutputError("output exists (use overwrite)", p)
+    folder = os.path.dirname(os.path.abspath(p))
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(p)}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2, allow_nan=False)
+        os.replace(tmp, p)
+        tmp = None
+    except OSError as exc:
+        raise OutputError(f"cannot write Gyroflow JSON: {exc.strerror or exc}", p) from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,334 @@
+"""Every profile source behind one door: ``read_profile(path)`` and the profile choice for a shot.
+
+Reading
+-------
+:func:`read_profile` decides the format from the file's content (never its name alone):
+
+==========================  ============================================================
+content                     reader
+==========================  ============================================================
+TIFF/DNG header             DNG opcode lists (:mod:`l2tech.profiles.dng_opcodes`)
+``IIU\\0`` (Panasonic RW2)  maker-note distortion 0x0119 (:mod:`l2tech.profiles.rw2`)
+JSON object                 Gyroflow lens profile (:mod:`l2tech.profiles.gyroflow`)
+XML with CameraProfiles     Adobe LCP (:mod:`l2tech.profiles.lcp`)
+XML ``<lensdatabase>``      lensfun XML (:mod:`l2tech.profiles.lensfun_xml`)
+XML ``<opencv_storage>``,   OpenCV / ORB-SLAM / VINS-Mono calibration
+``%YAML``, ``key: value``   (:mod:`l2tech.profiles.opencv_yaml`)
+==========================  ============================================================
+
+Choice for a shot (:func:`choose_profile`)
+-------------------------------------------
+Default order, first hit wins (:data:`PROFILE_SOURCES`):
+
+1. ``file`` — a profile file the user gave (``--profile FILE``);
+2. ``embedded`` — correction data in the shot itself: DNG opcode lists (WarpRectilinear,
+   WarpFisheye, FixVignetteRadial), Panasonic RW2 tag 0x0119;
+3. ``user`` — lensfun XML in the user profile folders, matched to the shot's EXIF;
+4. ``database`` — the lensfun database (bundled, with the user folders over it).
+
+``profile_source="embedded" | "user" | "database"`` uses that source only. Each step records
+what it found or why it was skipped (``ProfileChoice.tried``), which ``l2 lens match`` prints.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from l2tech.errors import (
+    EmptyFileError,
+    InvalidProfileError,
+    L2Error,
+    LensNotFoundError,
+    UnsupportedFormatError,
+    UsageError,
+)
+from l2tech.profiles.model import LensProfile
+
+__all__ = [
+    "PROFILE_SOURCES",
+    "ProfileChoice",
+    "profile_format",
+    "read_profiles",
+    "read_profile",
+    "read_embedded_profile",
+    "choose_profile",
+]
+
+PROFILE_SOURCES = ("file", "embedded", "user", "database")
+_SELECTABLE = ("embedded", "user", "database")
+
+
+def profile_format(path: os.PathLike | str) -> str:
+    """The profile format of a file from its first bytes.
+
+    Returns
+    -------
+    str
+        ``"dng"``, ``"rw2"``, ``"gyroflow"``, ``"lcp"``, ``"lensfun"`` or ``"opencv"``.
+
+    Raises
+    ------
+    EmptyFileError, UnsupportedFormatError
+    """
+    p = os.fspath(path)
+    with open(p, "rb") as fh:
+        head = fh.read(65536)
+    if not head:
+        raise EmptyFileError("empty file", p)
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "dng"
+    if head[:4] == b"IIU\x00":
+        return "rw2"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] in (b"{", b"["):
+        return "gyroflow"
+    low = text.lower()
+    if text[:1] == b"<":
+        if b"cameraprofiles" in low or b"camera-profile" in low:
+            return "lcp"
+        if b"<lensdatabase" in low:
+            return "lensfun"
+        if b"<opencv_storage" in low:
+            return "opencv"
+        raise UnsupportedFormatError("XML file that is not an LCP, lensfun or OpenCV profile", p)
+    if text.startswith(b"%yaml") or b":" in text[:4096]:
+        return "opencv"
+    raise UnsupportedFormatError(
+        "not a lens profile (expected DNG, RW2, Gyroflow JSON, Adobe LCP, lensfun XML or OpenCV YAML/XML)", p
+    )
+
+
+def read_profiles(path: os.PathLike | str) -> tuple[LensProfile, ...]:
+    """All lens profiles in a file (a lensfun XML may hold several; other formats one).
+
+    Raises
+    ------
+    EmptyFileError, UnsupportedFormatError, CorruptInputError, InvalidProfileError, LimitExceededError
+        As the format's reader; :class:`InvalidProfileError` for a DNG/RW2 without correction data.
+    """
+    p = os.fspath(path)
+    fmt = profile_format(p)
+    if fmt == "dng":
+        from l2tech.profiles.dng_opcodes import read_dng_profile
+
+        prof = read_dng_profile(p)
+        if prof is None:
+            raise InvalidProfileError("DNG without lens-correction opcodes (WarpRectilinear/WarpFisheye/FixVignetteRadial)", p)
+        return (prof,)
+    if fmt == "rw2":
+        from l2tech.profiles.rw2 import read_rw2_profile
+
+        prof = read_rw2_profile(p)
+        if prof is None:
+            raise InvalidProfileError("RW2 without enabled DistortionInfo (PanasonicRaw 0x0119)", p)
+        return (prof,)
+    if fmt == "gyroflow":
+        from l2tech.profiles.gyroflow import read_gyroflow
+
+        return (read_gyroflow(p),)
+    if fmt == "lcp":
+        from l2tech.profiles.lcp import read_lcp
+
+        return (read_lcp(p),)
+    if fmt == "lensfun":
+        from l2tech.profiles.lensfun_xml import parse_lensfun_xml
+
+        data = parse_lensfun_xml(p, source_prefix="user")
+        if not data.lenses:
+            raise InvalidProfileError("lensfun XML without any usable lens", p)
+        return tuple(data.lenses)
+    from l2tech.profiles.opencv_yaml import read_opencv_yaml
+
+    return (read_opencv_yaml(p),)
+
+
+def read_profile(path: os.PathLike | str, name: str | None = None) -> LensProfile:
+    """Read one lens profile from any supported file (module docs).
+
+    Parameters
+    ----------
+    path : str or PathLike
+    name : str, optional
+        For files holding several lenses (lensfun XML): the lens wanted (case-insensitive
+        match on the name or model).
+
+    Returns
+    -------
+    LensProfile
+
+    Raises
+    ------
+    UsageError
+        Several lenses in the file and no (matching) ``name``; the message lists them.
+    EmptyFileError, UnsupportedFormatError, CorruptInputError, InvalidProfileError, LimitExceededError
+        From the format's reader.
+    """
+    profs = read_profiles(path)
+    if name:
+        key = name.strip().lower()
+        hits = [p for p in profs if key in (p.name.lower(), p.model.lower())]
+        if len(hits) == 1:
+            return hits[0]
+        raise UsageError(f"no single lens named {name!r}; the file has: {', '.join(p.name for p in profs)}", path)
+    if len(profs) > 1:
+        raise UsageError(f"the file holds {len(profs)} lenses; choose one: {', '.join(p.name for p in profs)}", path)
+    return profs[0]
+
+
+def read_embedded_profile(path: os.PathLike | str, meta: Any = None) -> LensProfile | None:
+    """Correction data embedded in a shot (DNG opcodes, RW2 0x0119), or None.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The photo (DNG, GPR, RW2; other formats give None).
+    meta : ShotMetadata, optional
+        Names the profile after the camera and sets the focal length.
+
+    Raises
+    ------
+    CorruptInputError
+        The embedded data is present but unreadable.
+    """
+    p = os.fspath(path)
+    try:
+        fmt = profile_format(p)
+    except (UnsupportedFormatError, EmptyFileError):
+        return None
+    focal = float(getattr(meta, "focal_length_mm", None) or 0.0)
+    if fmt == "dng":
+        from l2tech.profiles.dng_opcodes import read_dng_profile
+
+        try:
+            return read_dng_profile(p)
+        except UnsupportedFormatError:  # a plain TIFF: nothing embedded
+            return None
+    if fmt == "rw2":
+        from l2tech.profiles.rw2 import read_rw2_profile
+
+        return read_rw2_profile(p, model=str(getattr(meta, "model", "") or ""), focal_length_mm=focal)
+    return None
+
+
+@dataclass(frozen=True)
+class ProfileChoice:
+    """The profile chosen for a shot and how.
+
+    Attributes
+    ----------
+    profile : LensProfile or None
+        None when no source had one.
+    source : str
+        ``"file"``, ``"embedded"``, ``"user"``, ``"database"`` or ``"none"``.
+    reason : str
+        One line: why this profile.
+    tried : tuple of str
+        One line per source in order: what it gave or why it was skipped.
+    match : object or None
+        The :class:`~l2tech.profiles.matching.LensMatch` for the ``user``/``database`` sources.
+    """
+
+    profile: LensProfile | None
+    source: str
+    reason: str
+    tried: tuple[str, ...] = ()
+    match: Any = None
+
+
+def choose_profile(
+    meta: Any,
+    *,
+    profile_file: os.PathLike | str | None = None,
+    profile_source: str | None = None,
+    user_dirs: Sequence[os.PathLike | str] | None = None,
+    db: Any = None,
+    camera: str | None = None,
+    lens: str | None = None,
+) -> ProfileChoice:
+    """Choose the lens profile for a shot (order in the module docs).
+
+    Parameters
+    ----------
+    meta : ShotMetadata
+        The shot (``path`` is read for embedded data).
+    profile_file : path, optional
+        ``--profile FILE``: wins over everything.
+    profile_source : {"embedded", "user", "database"}, optional
+        Use that source only.
+    user_dirs : sequence of path, optional
+        User profile folders (lensfun XML); default lensfun's user folder.
+    db : LensDatabase, optional
+        Preloaded database for the ``database`` step (bundled + user folders).
+    camera, lens : str, optional
+        ``--camera`` / ``--lens`` overrides for matching.
+
+    Returns
+    -------
+    ProfileChoice
+        ``source == "none"`` (profile None) when no source had a profile and no source was
+        forced.
+
+    Raises
+    ------
+    UsageError
+        Unknown ``profile_source``, or both ``profile_file`` and ``profile_source``.
+    LensNotFoundError
+        The forced source has no profile for the shot (the message says what was tried).
+    L2Error
+        A given profile file that cannot be read.
+    """
+    if profile_source is not None and profile_source not in _SELECTABLE:
+        raise UsageError(f"unknown profile source {profile_source!r}; valid: {', '.join(_SELECTABLE)}")
+    if profile_file is not None and profile_source is not None:
+        raise UsageError("give --profile FILE or --profile-source, not both")
+    tried: list[str] = []
+    if profile_file is not None:
+        prof = read_profile(profile_file)
+        return ProfileChoice(prof, "file", f"profile file given: {os.fspath(profile_file)}", (f"file: {prof.name}",))
+    order = (profile_source,) if profile_source else PROFILE_SOURCES[1:]
+    path = getattr(meta, "path", None)
+    for src in order:
+        if src == "embedded":
+            prof = None
+            if path:
+                try:
+                    prof = read_embedded_profile(path, meta)
+                except L2Error as exc:
+                    tried.append(f"embedded: unreadable ({exc.reason})")
+                    prof = None
+            if prof is not None:
+                tried.append(f"embedded: {prof.source.split(':', 1)[0]} correction data")
+                return ProfileChoice(prof, "embedded", "the file carries its own lens correction", tuple(tried))
+            if not tried or not tried[-1].startswith("embedded"):
+                tried.append("embedded: none in this file")
+            continue
+        from l2tech.profiles import matching
+        from l2tech.profiles.lensfun_xml import default_user_dir, load_database
+
+        dirs = list(user_dirs) if user_dirs is not None else [default_user_dir()]
+        try:
+            if src == "user":
+                existing = [d for d in dirs if os.path.exists(d)]
+                if not existing:
+                    tried.append("user: no user profile folder")
+                    continue
+                database = load_database(existing, include_bundled=False)
+                if not database.lenses:
+                    tried.append("user: no lenses in " + ", ".join(map(str, existing)))
+                    continue
+            else:
+                database = db if db is not None else load_database(dirs)
+            m = matching.match_lens(meta, database, camera=camera, lens=lens)
+        except LensNotFoundError as exc:
+            tried.append(f"{src}: {exc.reason}")
+            continue
+        if m.lens is None:
+            tried.append(f"{src}: no match")
+            continue
+        tried.append(f"{src}: {m.lens.name} ({m.method})")
+        return ProfileChoice(m.lens, src, f"matched in the {src} profiles by {m.method}", tuple(tried), m)
+    if profile_source:
+        raise LensNotFoundError(f"no {profile_source} profile for this shot: " + "; ".join(tried), path)
+    return ProfileChoice(None, "none", "no profile found", tuple(tried))

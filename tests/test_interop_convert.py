@@ -1,0 +1,216 @@
+"""Profile sources (read_profile dispatch, choice order), RW2 0x0119, lensfun XML export checked
+against lensfunpy's own maps, Gyroflow export, and the l2 lens convert / show-file commands."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import lensfunpy
+import numpy as np
+import pytest
+import tifffile
+
+from conftest import shared_file
+from l2tech.correct.maps import correction_maps
+from l2tech.errors import InvalidProfileError, LensNotFoundError, UnsupportedFormatError, UsageError
+from l2tech.optics.dng import warp_rectilinear_points
+from l2tech.profiles.convert import to_lensfun, write_gyroflow, write_lensfun
+from l2tech.profiles.dng_opcodes import DngOpcode, encode_opcode_list
+from l2tech.profiles.gyroflow import read_gyroflow
+from l2tech.profiles.model import DistortionCalibration, LensCalibration, LensProfile
+from l2tech.profiles.rw2 import parse_distortion_info, read_rw2_distortion, read_rw2_profile
+from l2tech.profiles.sources import PROFILE_SOURCES, choose_profile, profile_format, read_profile
+
+pytestmark = [
+    # lensfunpy's Cython module can warn about deprecated NumPy aliases
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
+
+TOL_MAP_PX = 0.01
+
+
+def _lensfunpy_map(xml_path, crop, W, H, focal):
+    db = lensfunpy.Database(paths=[str(xml_path)], load_common=False, load_bundled=False)
+    mod = lensfunpy.Modifier(db.lenses[0], crop, W, H)
+    mod.initialize(focal, 2.8, 1000.0, scale=1.0, targeom=lensfunpy.LensType.RECTILINEAR,
+                   flags=lensfunpy.ModifyFlags.DISTORTION | lensfunpy.ModifyFlags.GEOMETRY)
+    return mod.apply_geometry_distortion()
+
+
+def _pixel_profile(model, terms, W, H):
+    return LensProfile(maker="Test", model=f"{model} lens", lens_type="fisheye" if model == "kannala_brandt" else "rectilinear",
+                       distortion=(DistortionCalibration(model, 0.0, terms),), extra={"calib_width_px": W, "calib_height_px": H})
+
+
+@pytest.mark.parametrize("model,terms", [
+    ("kannala_brandt", dict(fx=420.0, fy=420.0, cx=400.0, cy=300.0, k1=0.05, k2=-0.01)),  # = lensfun fisheye + poly5
+    ("opencv", dict(fx=700.0, fy=700.0, cx=412.0, cy=291.0, k1=-0.12, k2=0.03)),  # = lensfun poly5, centre offset
+])
+def test_lensfun_export_exact_families_match_lensfunpy(tmp_path, model, terms):
+    W, H = 800, 600
+    prof = _pixel_profile(model, terms, W, H)
+    out = tmp_path / "lens.xml"
+    rep = write_lensfun(prof, out, model="poly5")
+    assert rep.residual_max_px < 1e-6  # representable exactly
+    ref = _lensfunpy_map(out, 1.0, W, H, rep.per_focal[0][0])
+    cal = LensCalibration(prof, 0.0, None, None, prof.distortion[0], None, None)
+    ours = correction_maps(cal, W, H, scale=1.0).maps[0]
+    assert np.abs(ours - ref).max() <= TOL_MAP_PX
+
+
+@pytest.mark.parametrize("name", ["GoPro_HERO8_Black_Wide_NO-EIS_16by9.json", "Sony_ZV-E10_10-20mm_F4_G_20mm_4k_16by9_3840x2160-29.97fps.json"])
+def test_lensfun_export_reports_true_residual(tmp_path, name):
+    # k3, k4 of Kannala-Brandt have no lensfun equivalent: the fit residual is reported and
+    # lensfunpy's map is within it (plus lensfun's float32 rounding) of ours
+    prof = read_gyroflow(shared_file(f"profiles/gyroflow/{name}"))
+    W, H = 960, 540
+    out = tmp_path / "lens.xml"
+    rep = write_lensfun(prof, out, W, H)
+    ref = _lensfunpy_map(out, prof.crop_factor, W, H, rep.per_focal[0][0])
+    cal = LensCalibration(prof, 0.0, None, None, prof.distortion[0], None, None)
+    ours = correction_maps(cal, W, H, scale=1.0).maps[0]
+    diff = np.abs(ours - ref).max()
+    assert diff <= rep.residual_max_px + TOL_MAP_PX
+    assert rep.residual_max_px < 0.5  # measured 0.254 (HERO8), 0.079 (ZV-E10) px at 960x540
+
+
+def test_to_lensfun_keeps_lensfun_profiles():
+    prof = LensProfile(maker="X", model="Y", mounts=("M",), distortion=(DistortionCalibration("ptlens", 20.0, {"a": 0.01, "b": -0.02, "c": 0.0}),))
+    lens, rep = to_lensfun(prof)
+    assert lens is prof and rep.residual_max_px == 0.0
+    with pytest.raises(UsageError, match="unknown lensfun model"):
+        to_lensfun(prof, model="poly9")
+
+
+def test_gyroflow_export_round_trip(tmp_path):
+    prof = read_profile(shared_file("profiles/opencv_yaml/VINS-Mono__config_realsense_realsense_fisheye_config.yaml"))
+    out = tmp_path / "vins.json"
+    write_gyroflow(prof, out)
+    back = read_gyroflow(out)
+    assert back.distortion[0].model == "kannala_brandt"
+    for k in ("fx", "fy", "cx", "cy", "k1", "k2", "k3", "k4"):
+        assert back.distortion[0].terms[k] == prof.distortion[0].terms[k]  # asymmetrical keeps cx, cy
+    with pytest.raises(InvalidProfileError, match="Gyroflow JSON holds"):
+        write_gyroflow(LensProfile("a", "b", distortion=(DistortionCalibration("ptlens", 1, {}),)), tmp_path / "x.json")
+
+
+# ---- RW2 ------------------------------------------------------------------------------------------
+
+
+def test_rw2_real_file_distortion_info():
+    # Expected values from an independent dump of IFD0 tag 0x0119 (no l2tech code):
+    #   d = open(p, 'rb').read(); off = struct.unpack('<I', d[4:8])[0]; ... entry 0x0119: type 7,
+    #   count 32, offset 600; struct.unpack('<16h', d[600:632]) =
+    words = (-9038, 29297, 353, 0, 674, 0, 241, 1, 4050, 190, 257, -778, 2280, 690, -26662, -27265)
+    d = read_rw2_distortion(shared_file("raw/metadata_only/panasonic_dmc-lx3__exiftool.rw2"))
+    assert d.words == words and d.enabled
+    # exiftool PanasonicRaw DistortionInfo: Scale = 1/(1 + w5/32768), Param08/04/11 = w/32768
+    assert (d.scale, d.a, d.b, d.c) == (1.0, 4050 / 32768, 674 / 32768, -778 / 32768)
+
+
+def test_rw2_formula_synthetic(tmp_path):
+    # No RW2 with image data and 0x0119 is available: check the OPTICS.md section 4 formula
+    # r_in = scale * r_out * (1 + a r^2 + b r^4 + c r^6), r over the half-diagonal, on a synthetic blob.
+    w = [0] * 16
+    w[5], w[7], w[8], w[4], w[11] = -1200, 1, 3000, -500, 200
+    blob = struct.pack("<16h", *w)
+    # a minimal RW2: header IIU\0, IFD0 at 8 with one entry 0x0119 -> offset 26
+    data = b"IIU\x00" + struct.pack("<I", 8) + struct.pack("<H", 1) + struct.pack("<HHII", 0x0119, 7, 32, 26) + struct.pack("<I", 0) + blob
+    p = tmp_path / "synthetic.rw2"
+    p.write_bytes(data)
+    prof = read_rw2_profile(p, model="DC-TEST", focal_length_mm=12.0)
+    assert profile_format(p) == "rw2"
+    scale, a, b, c = 1 / (1 - 1200 / 32768), 3000 / 32768, -500 / 32768, 200 / 32768
+    W, H = 400, 300
+    Rh = np.hypot(W, H) / 2
+    pts = np.array([[10.0, 20.0], [399.0, 299.0], [250.0, 100.0]])
+    d = pts - [W / 2, H / 2]
+    r = np.hypot(d[:, 0], d[:, 1]) / Rh
+    expect = [W / 2, H / 2] + d * (scale * (1 + a * r**2 + b * r**4 + c * r**6))[:, None]
+    t = prof.distortion[0].terms
+    plane = [t[k] for k in ("kr0", "kr1", "kr2", "kr3", "kt0", "kt1")]
+    assert np.abs(warp_rectilinear_points(pts, W, H, plane, t["cx"], t["cy"]) - expect).max() < 1e-9
+    w[7] = 0  # correction off -> no profile
+    p.write_bytes(data[:26] + struct.pack("<16h", *w))
+    assert read_rw2_profile(p) is None
+    with pytest.raises(Exception, match="32"):
+        parse_distortion_info(b"\x00" * 30)
+
+
+# ---- sources -----------------------------------------------------------------------------------------
+
+
+def test_read_profile_dispatches_every_format(tmp_path):
+    assert read_profile(shared_file("profiles/gyroflow/GoPro_HERO8_Black_Wide_NO-EIS_16by9.json")).distortion[0].model == "kannala_brandt"
+    assert read_profile(shared_file("profiles/opencv_yaml/ORB_SLAM2__Examples_Monocular_TUM1.yaml")).distortion[0].model == "opencv"
+    fusion = read_profile(shared_file("raw/codec_unsupported/gopro_fusion_front.gpr"))
+    assert fusion.tca[0].model == "dng_warp_rectilinear"
+    with pytest.raises(InvalidProfileError, match="without lens-correction opcodes"):
+        read_profile(shared_file("raw/codec_unsupported/gopro_hero6_black.gpr"))
+    lf = tmp_path / "lf.xml"
+    write_lensfun(LensProfile("A", "B", mounts=("M",), distortion=(DistortionCalibration("poly3", 10.0, {"k1": 0.01}),)), lf)
+    assert profile_format(lf) == "lensfun" and read_profile(lf).distortion[0].terms["k1"] == 0.01
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x00\x01\x02binary")
+    with pytest.raises(UnsupportedFormatError, match="junk.bin"):
+        read_profile(junk)
+
+
+class _Meta:
+    def __init__(self, path, make="GoPro", model="FUSION", lens_model=None, focal=3.0):
+        self.path, self.make, self.model, self.lens_make, self.lens_model = str(path), make, model, None, lens_model
+        self.lens_id, self.focal_length_mm, self.f_number, self.focus_distance_m = None, focal, None, None
+        self.width = self.height = self.crop_factor = None
+        self.warnings = ()
+
+
+def test_profile_choice_order(tmp_path):
+    assert PROFILE_SOURCES == ("file", "embedded", "user", "database")
+    fusion = shared_file("raw/codec_unsupported/gopro_fusion_front.gpr")
+    # embedded opcodes come first when no file is given
+    ch = choose_profile(_Meta(fusion), user_dirs=[str(tmp_path)])
+    assert ch.source == "embedded" and ch.profile.tca
+    # a profile file given by the user wins
+    gj = shared_file("profiles/gyroflow/GoPro_HERO8_Black_Wide_NO-EIS_16by9.json")
+    ch = choose_profile(_Meta(fusion), profile_file=gj)
+    assert ch.source == "file" and ch.profile.distortion[0].model == "kannala_brandt"
+    # the user folder (lensfun XML) before the database
+    user = tmp_path / "user"
+    user.mkdir()
+    write_lensfun(LensProfile("Canon", "Canon EF 24-105mm f/4L IS USM", mounts=("Canon EF",), focal_min_mm=24, focal_max_mm=105,
+                              distortion=(DistortionCalibration("poly3", 24.0, {"k1": 0.0123}),)), user / "mine.xml")
+    six_d = shared_file("raw/decodable/canon_eos_6d__ef24-105mm_f4L__linear_lossy.dng")
+    meta = _Meta(six_d, "Canon", "Canon EOS 6D", "EF24-105mm f/4L IS USM", 65.0)
+    ch = choose_profile(meta, user_dirs=[str(user)])
+    assert ch.source == "user" and ch.profile.distortion[0].terms["k1"] == 0.0123
+    assert ch.tried[0].startswith("embedded: none")
+    ch = choose_profile(meta, profile_source="database", user_dirs=[str(tmp_path / "none")])
+    assert ch.source == "database" and ch.profile.source.startswith("lensfun")
+    with pytest.raises(LensNotFoundError, match="no embedded profile"):
+        choose_profile(meta, profile_source="embedded")
+    with pytest.raises(UsageError, match="valid: embedded, user, database"):
+        choose_profile(meta, profile_source="web")
+
+
+# ---- CLI --------------------------------------------------------------------------------------------
+
+
+def test_cli_convert_and_show(tmp_path):
+    from l2tech.cli.lens_convert import convert, show_file
+
+    src = shared_file("profiles/gyroflow/GoPro_HERO8_Black_Wide_NO-EIS_16by9.json")
+    out = tmp_path / "hero8.xml"
+    rc = convert.main([str(src), "-o", str(out), "--width", "960", "--height", "540", "--json"], standalone_mode=False)
+    assert rc == 0 and out.exists()
+    db = lensfunpy.Database(paths=[str(out)], load_common=False, load_bundled=False)
+    assert db.lenses[0].model.endswith("Wide")
+    assert convert.main([str(src), "-o", str(out)], standalone_mode=False) == 1  # exists, no --overwrite
+    gj = tmp_path / "vins.json"
+    yaml = shared_file("profiles/opencv_yaml/VINS-Mono__config_euroc_euroc_config.yaml")
+    assert convert.main([str(yaml), "-o", str(gj), "--to", "gyroflow"], standalone_mode=False) == 0
+    assert json.loads(gj.read_text())["distortion_model"] == "opencv_standard"
+    assert show_file.main([str(gj), "--json"], standalone_mode=False) == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"calib_dimension": {"w": 10, "h": 0}}')
+    assert show_file.main([str(bad)], standalone_mode=False) == 1
