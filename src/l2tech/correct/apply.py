@@ -25,6 +25,8 @@ from l2tech.correct.maps import (
     CorrectionMaps,
     _check_crop,
     correction_maps,
+    correction_warp,
+    is_cached,
     lensfun_normalization,
 )
 
@@ -181,21 +183,73 @@ def correct(
     cal = _calibration(profile, focal_length_mm, f_number, focus_distance_m)
     H, W = img.shape[:2]
     crop = _check_crop(cal, crop_factor)
-    _interp_flag(interpolation)
-    out = img
-    if vignetting:
-        if cal.vignetting is None:
-            reason = "no f-number given" if cal.f_number is None else "no vignetting data near these settings"
-            if cal.profile.vignetting:
-                warnings.warn(f"{cal.profile.name}: vignetting not corrected ({reason})", LensDataWarning, stacklevel=2)
-        else:
-            out = _apply_pa(img, cal, crop, inverse=False)
+    flag = _interp_flag(interpolation)
+    vig = vignetting and cal.vignetting is not None
+    if vignetting and cal.vignetting is None and cal.profile.vignetting:
+        reason = "no f-number given" if cal.f_number is None else "no vignetting data near these settings"
+        warnings.warn(f"{cal.profile.name}: vignetting not corrected ({reason})", LensDataWarning, stacklevel=2)
     geometry = (distortion and cal.distortion is not None) or (tca and cal.tca is not None) or (scale not in (None, 1.0))
     if not geometry:
-        return out.copy() if out is img else out
-    maps = correction_maps(cal, W, H, crop_factor=crop, distortion=distortion, tca=tca, scale=scale)
-    border = "replicate" if maps.auto_scale is not None and maps.scale >= maps.auto_scale / 1.002 else "constant"
-    return remap(out, maps, interpolation=interpolation, border=border)
+        return _apply_pa(img, cal, crop, inverse=False) if vig else img.copy()
+    if scale is not None and not (isinstance(scale, (int, float, np.floating)) and math.isfinite(scale) and scale > 0):
+        raise UsageError(f"scale must be a positive number, got {scale!r}")
+    warp = correction_warp(cal, W, H, crop_factor=crop, distortion=distortion, tca=tca)
+    render_rows = warp.extra.get("render_rows")
+    if render_rows is None or is_cached(cal, W, H, crop_factor=crop, distortion=distortion, tca=tca, scale=scale):
+        src = _apply_pa(img, cal, crop, inverse=False) if vig else img
+        maps = correction_maps(cal, W, H, crop_factor=crop, distortion=distortion, tca=tca, scale=scale)
+        border = "replicate" if maps.auto_scale is not None and maps.scale >= maps.auto_scale / 1.002 else "constant"
+        return remap(src, maps, interpolation=interpolation, border=border)
+    # First use of this geometry: work in strips, maps never held whole (cache-sized, one pass).
+    if warp.fold_check is not None:
+        warp.fold_check(1.0)
+    try:
+        auto = compose.auto_scale(warp)
+    except InvalidProfileError:
+        if scale is None:
+            raise
+        auto = None
+    used = auto if scale is None else float(scale)
+    if warp.fold_check is not None:
+        warp.fold_check(used)
+    border = "replicate" if auto is not None and used >= auto / 1.002 else "constant"
+    return _correct_strips(img, cal, crop, warp, render_rows, used, vig, flag, border)
+
+
+def _correct_strips(img, cal, crop, warp, render_rows, scale, vig, flag, border) -> np.ndarray:
+    from l2tech.optics import _kernels
+
+    cv2 = _cv2()
+    mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    H, W = img.shape[:2]
+    out = np.empty_like(img)
+    strip = max(8, min(H, (1 << 18) // max(W, 1)))  # ~256 k pixels per strip
+    if not warp.per_channel:
+        src = _apply_pa(img, cal, crop, inverse=False) if vig else img
+        buf = None
+        for y0 in range(0, H, strip):
+            y1 = min(H, y0 + strip)
+            buf = render_rows(scale, y0, y1, None if buf is None or buf[0].shape[0] != y1 - y0 else buf)
+            cv2.remap(src, buf[0], None, flag, dst=out[y0:y1], borderMode=mode, borderValue=0)
+        return out
+    planes = np.empty((3, H, W), np.float32)
+    if vig:
+        norm = lensfun_normalization(cal, W, H, crop_factor=crop)
+        cxn, cyn = norm.center_normalized
+        t = cal.vignetting.terms
+        k = (float(t["k1"]), float(t["k2"]), float(t["k3"]))
+        _kernels.pa_split(np.ascontiguousarray(img), norm.norm_scale, cxn, cyn, norm.vignetting_scale, *k, True, planes)
+    else:
+        _kernels.pa_split(np.ascontiguousarray(img), 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, False, planes)
+    buf = None
+    res = [None, None, None]
+    for y0 in range(0, H, strip):
+        y1 = min(H, y0 + strip)
+        buf = render_rows(scale, y0, y1, None if buf is None or buf[0].shape[0] != y1 - y0 else buf)
+        for c in range(3):
+            res[c] = cv2.remap(planes[c], buf[c], None, flag, borderMode=mode, borderValue=0)
+        cv2.merge(res, dst=out[y0:y1])
+    return out
 
 
 def _apply_pa(img: np.ndarray, cal: LensCalibration, crop: float, *, inverse: bool) -> np.ndarray:

@@ -41,6 +41,7 @@ __all__ = [
     "fold_radius",
     "validate_calibration",
     "clear_cache",
+    "is_cached",
     "lensfun_normalization",
 ]
 
@@ -105,6 +106,27 @@ def _num_key(cal: Any) -> tuple | None:
     if cal is None:
         return None
     return (cal.model, tuple(sorted((k, float(v)) for k, v in dict(cal.terms).items())))
+
+
+def _cache_key(calibration, width, height, crop_factor, distortion, tca, scale) -> tuple:
+    p = calibration.profile
+    crop = p.crop_factor if crop_factor is None else float(crop_factor)
+    return (
+        p.crop_factor, p.aspect_ratio, p.center_x, p.center_y,
+        _num_key(calibration.distortion) if distortion else None,
+        _num_key(calibration.tca) if tca else None,
+        int(width), int(height), crop, None if scale is None else float(scale),
+        _model_name(calibration, distortion, tca),
+    )
+
+
+def is_cached(
+    calibration: LensCalibration, width: int, height: int, *, crop_factor: float | None = None,
+    distortion: bool = True, tca: bool = True, scale: float | None = None,
+) -> bool:
+    """Whether :func:`correction_maps` holds these maps already."""
+    with _LOCK:
+        return _cache_key(calibration, width, height, crop_factor, distortion, tca, scale) in _CACHE
 
 
 def _check_size(width: int, height: int) -> None:
@@ -219,15 +241,7 @@ def correction_maps(
     if scale is not None and not (isinstance(scale, (int, float, np.floating)) and math.isfinite(scale) and scale > 0):
         raise UsageError(f"scale must be a positive number, got {scale!r}")
     warp = correction_warp(calibration, width, height, crop_factor=crop_factor, distortion=distortion, tca=tca)
-    p = calibration.profile
-    crop = p.crop_factor if crop_factor is None else float(crop_factor)
-    key = (
-        p.crop_factor, p.aspect_ratio, p.center_x, p.center_y,
-        _num_key(calibration.distortion) if distortion else None,
-        _num_key(calibration.tca) if tca else None,
-        int(width), int(height), crop, None if scale is None else float(scale),
-        _model_name(calibration, distortion, tca),
-    )
+    key = _cache_key(calibration, width, height, crop_factor, distortion, tca, scale)
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is not None:

@@ -12,9 +12,9 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["lensfun_maps", "lensfun_maps_tca", "pa_gain", "pa_apply"]
+__all__ = ["lensfun_maps", "lensfun_maps_tca", "pa_gain", "pa_apply", "pa_split", "warm_up"]
 
-_JIT = dict(parallel=True, cache=True, fastmath=False, nogil=True)
+_JIT = dict(parallel=True, cache=True, fastmath=True, nogil=True)
 
 
 @numba.njit(inline="always")
@@ -30,31 +30,34 @@ def _dist_factor(dmodel, d0, d1, d2, r2):  # pragma: no cover - compiled
 
 
 @numba.njit(**_JIT)
-def lensfun_maps(W, H, ns, cxn, cyn, inv_scale, dmodel, d0, d1, d2, out):  # pragma: no cover - compiled
+def lensfun_maps(W, H, ns, cxn, cyn, inv_scale, dmodel, d0, d1, d2, out, y0=0):  # pragma: no cover - compiled
+    """Rows y0 .. y0 + H of the map into out[0 .. H]."""
     inv_ns = 1.0 / ns
-    for y in numba.prange(H):
+    for yy in numba.prange(H):
+        y = yy + y0
         yn = (y * ns - cyn) * inv_scale
         for x in range(W):
             xn = (x * ns - cxn) * inv_scale
             f = _dist_factor(dmodel, d0, d1, d2, xn * xn + yn * yn)
-            out[y, x, 0] = (xn * f + cxn) * inv_ns
-            out[y, x, 1] = (yn * f + cyn) * inv_ns
+            out[yy, x, 0] = (xn * f + cxn) * inv_ns
+            out[yy, x, 1] = (yn * f + cyn) * inv_ns
 
 
 @numba.njit(**_JIT)
 def lensfun_maps_tca(
-    W, H, ns, cxn, cyn, inv_scale, dmodel, d0, d1, d2, tmodel, vr, vb, cr, cb, br, bb, out_r, out_g, out_b
+    W, H, ns, cxn, cyn, inv_scale, dmodel, d0, d1, d2, tmodel, vr, vb, cr, cb, br, bb, out_r, out_g, out_b, y0=0
 ):  # pragma: no cover - compiled
     inv_ns = 1.0 / ns
-    for y in numba.prange(H):
+    for yy in numba.prange(H):
+        y = yy + y0
         yn = (y * ns - cyn) * inv_scale
         for x in range(W):
             xn = (x * ns - cxn) * inv_scale
             f = _dist_factor(dmodel, d0, d1, d2, xn * xn + yn * yn)
             xd = xn * f
             yd = yn * f
-            out_g[y, x, 0] = (xd + cxn) * inv_ns
-            out_g[y, x, 1] = (yd + cyn) * inv_ns
+            out_g[yy, x, 0] = (xd + cxn) * inv_ns
+            out_g[yy, x, 1] = (yd + cyn) * inv_ns
             if tmodel == 1:
                 fr = vr
                 fb = vb
@@ -67,10 +70,10 @@ def lensfun_maps_tca(
                     r = math.sqrt(r2)
                     fr = br * r2 + cr * r + vr
                     fb = bb * r2 + cb * r + vb
-            out_r[y, x, 0] = (xd * fr + cxn) * inv_ns
-            out_r[y, x, 1] = (yd * fr + cyn) * inv_ns
-            out_b[y, x, 0] = (xd * fb + cxn) * inv_ns
-            out_b[y, x, 1] = (yd * fb + cyn) * inv_ns
+            out_r[yy, x, 0] = (xd * fr + cxn) * inv_ns
+            out_r[yy, x, 1] = (yd * fr + cyn) * inv_ns
+            out_b[yy, x, 0] = (xd * fb + cxn) * inv_ns
+            out_b[yy, x, 1] = (yd * fb + cyn) * inv_ns
 
 
 @numba.njit(**_JIT)
@@ -104,6 +107,24 @@ def pa_apply(img, ns, cxn, cyn, vs, k1, k2, k3, inverse, out):  # pragma: no cov
                 out[y, x, c] = img[y, x, c] * g
 
 
+@numba.njit(**_JIT)
+def pa_split(img, ns, cxn, cyn, vs, k1, k2, k3, use_gain, out):  # pragma: no cover - compiled
+    """Planar copy out[c] = img[..., c] / falloff (falloff 1 when use_gain is False)."""
+    H, W, C = img.shape
+    vs2 = vs * vs
+    for y in numba.prange(H):
+        yn = y * ns - cyn
+        for x in range(W):
+            g = 1.0
+            if use_gain:
+                xn = x * ns - cxn
+                r2 = (xn * xn + yn * yn) * vs2
+                f = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
+                g = 1.0 / f if f > 0.0 else 0.0
+            for c in range(C):
+                out[c, y, x] = img[y, x, c] * g
+
+
 def warm_up() -> None:
     """Compile (or load from the cache) every kernel on a tiny frame."""
     o = np.empty((2, 2, 2), np.float32)
@@ -112,3 +133,4 @@ def warm_up() -> None:
     pa_gain(2, 2, 1.0, 0.5, 0.5, 1.0, 0.0, 0.0, 0.0, np.empty((2, 2), np.float32))
     img = np.zeros((2, 2, 3), np.float32)
     pa_apply(img, 1.0, 0.5, 0.5, 1.0, 0.0, 0.0, 0.0, False, img.copy())
+    pa_split(img, 1.0, 0.5, 0.5, 1.0, 0.0, 0.0, 0.0, True, np.empty((3, 2, 2), np.float32))

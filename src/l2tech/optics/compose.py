@@ -22,6 +22,8 @@ calibration, e.g. ``"ptlens"``, ``"opencv"``, ``"kannala_brandt"``) to a *builde
   part, used by auto-scale (lensfun scales for distortion/projection only and adds 0.1 % for
   TCA: set ``subpixel=True``). ``render`` (optional) is a fast path that fills whole maps:
   ``render(scale) -> tuple of (H, W, 2) float32`` (one map, or three for R, G, B).
+  ``extra["render_rows"]`` (optional): ``render_rows(scale, y0, y1, outs=None)`` fills rows
+  ``y0 .. y1`` only, letting the caller work in cache-sized strips.
   ``fold_check(scale)`` (optional) raises :class:`~l2tech.errors.InvalidProfileError` when the
   model folds the image inside the frame used at that scale.
 - Register with :func:`register_geometry_model`; unknown names raise with the list of valid
@@ -367,17 +369,22 @@ def lensfun_warp(request: GeometryRequest) -> Warp:
         fx = np.stack([fr, np.ones_like(fr), fb], axis=-1)
         return (xn[..., None] * fx + cxn) / ns, (yn[..., None] * fx + cyn) / ns
 
-    def render(scale: float) -> tuple[np.ndarray, ...]:
+    def render_rows(scale: float, y0: int, y1: int, outs: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, ...]:
         from l2tech.optics import _kernels
 
-        W, H = request.width, request.height
+        W = request.width
         n = 3 if tmodel else 1
-        outs = [np.empty((H, W, 2), np.float32) for _ in range(n)]
+        if outs is None:
+            outs = tuple(np.empty((y1 - y0, W, 2), np.float32) for _ in range(n))
         if n == 3:
-            _kernels.lensfun_maps_tca(W, H, ns, cxn, cyn, 1.0 / scale, dmodel, d0, d1, d2, tmodel, *tt, outs[0], outs[1], outs[2])
+            _kernels.lensfun_maps_tca(W, y1 - y0, ns, cxn, cyn, 1.0 / scale, dmodel, d0, d1, d2, tmodel, *tt,
+                                      outs[0], outs[1], outs[2], y0)
         else:
-            _kernels.lensfun_maps(W, H, ns, cxn, cyn, 1.0 / scale, dmodel, d0, d1, d2, outs[0])
-        return tuple(outs)
+            _kernels.lensfun_maps(W, y1 - y0, ns, cxn, cyn, 1.0 / scale, dmodel, d0, d1, d2, outs[0], y0)
+        return outs
+
+    def render(scale: float) -> tuple[np.ndarray, ...]:
+        return render_rows(scale, 0, request.height)
 
     def fold_check(scale: float) -> None:
         if d is None:
@@ -407,7 +414,7 @@ def lensfun_warp(request: GeometryRequest) -> Warp:
         geometric=geometric,
         render=render,
         fold_check=fold_check,
-        extra={"normalization": norm},
+        extra={"normalization": norm, "render_rows": render_rows},
     )
 
 
