@@ -282,11 +282,15 @@ def _a_tone(img: np.ndarray, p: Mapping[str, Any], env: _Env) -> np.ndarray:
 
 
 def _v_grain(p: dict, ctx: _Ctx) -> dict:
+    try:
+        enc = LOG_ENCODINGS.canonical(p.pop("encoding", "sRGB"))
+    except UsageError as exc:
+        raise ctx.err(str(exc)) from None
     return {
         "amount": _num(p, "amount", ctx, 0.03, lo=0, hi=1),
         "size": _num(p, "size", ctx, 0.0008, lo=0, hi=0.05),
         "seed": int(_num(p, "seed", ctx, 1, lo=0, hi=2**32 - 1)),
-        "encoding": LOG_ENCODINGS.canonical(p.pop("encoding", "sRGB")),
+        "encoding": enc,
     }
 
 
