@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from l2tech.cli.main import main
 from l2tech.color import LUT3D, bake_lut, encode, read_lut, write_lut

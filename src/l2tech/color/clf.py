@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from l2tech.color._io import read_text
-from l2tech.color.lut import LUT1D, LUT3D, MAX_LUT1D_SIZE, MAX_LUT3D_SIZE, MIN_LUT_SIZE
+from l2tech.color.lut import LUT3D, MAX_LUT1D_SIZE, MAX_LUT3D_SIZE, MIN_LUT_SIZE
 from l2tech.errors import LUTError
 
 __all__ = ["ProcessNode", "ProcessList", "read_clf"]

@@ -19,7 +19,7 @@ colour-science ``colour/io/luts/lut.py`` (LUT1D/LUT3D semantics, domain handling
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence, Union
+from typing import Union
 
 import numpy as np
 
@@ -338,10 +338,3 @@ def apply_lut(
     elif shaper is not None:
         raise UsageError(f"shaper must be an encoding name or a LUT1D, got {type(shaper).__name__}")
     return lut.apply(x, interpolation)
-
-
-def _as_sequence(luts: Sequence[LUT]) -> LUTSequence:
-    steps: list[LUT1D | LUT3D] = []
-    for lut in luts:
-        steps.extend(lut.steps if isinstance(lut, LUTSequence) else (lut,))
-    return LUTSequence(tuple(steps))
