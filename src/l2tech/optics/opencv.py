@@ -46,6 +46,8 @@ __all__ = [
     "simulation_map_opencv",
     "newton_inverse_2d",
     "radial_fold_radius",
+    "pixel_model_K",
+    "simulation_maps_from_warp",
 ]
 
 #: Distortion coefficient names, in OpenCV's ``distCoeffs`` order is k1 k2 p1 p2 k3 k4 k5 k6 s1..s4.
@@ -533,3 +535,59 @@ def _register() -> None:
 
 
 _register()
+
+
+def simulation_maps_from_warp(warp, scale: float = 1.0, *, tol: float = 1e-10) -> tuple[np.ndarray, ...]:
+    """Inverse maps that *apply* a registered geometry model (simulate the lens), any family.
+
+    Parameters
+    ----------
+    warp : l2tech.optics.compose.Warp
+        The correction warp of a profile (output pixel → source pixel), e.g. from
+        ``GEOMETRY_MODELS[name](request)``.
+    scale : float
+        The zoom the correction uses (about ``warp.center_px``).
+    tol : float
+        Newton tolerance, pixels.
+
+    Returns
+    -------
+    tuple of ndarray, each shape (H, W, 2), float32
+        For every pixel of the lens's (distorted) frame, the pixel of the ideal image it shows;
+        one map, or three (R, G, B) for a per-channel warp. Applying the correction to an image
+        made with these maps gives the image back: ``warp(sim(p)) = p``.
+
+    Raises
+    ------
+    InvalidProfileError
+        The warp folds inside the frame (its own ``fold_check``) or Newton's method does not
+        converge somewhere (the radius is named) — never a silently wrong pixel.
+
+    Notes
+    -----
+    Each channel is solved separately with :func:`newton_inverse_2d` started from the pixel
+    itself.
+    """
+    if warp.fold_check is not None:
+        warp.fold_check(scale)
+    W, H = warp.width, warp.height
+    cx, cy = warp.center_px
+    u, v = np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64))
+    target = np.stack([u, v], -1).reshape(-1, 2)
+
+    def fwd(c: int | None):
+        def f(p: np.ndarray) -> np.ndarray:
+            x = cx + (p[:, 0] - cx) / scale
+            y = cy + (p[:, 1] - cy) / scale
+            sx, sy = warp.apply(x, y)
+            if c is not None:
+                sx, sy = sx[..., c], sy[..., c]
+            return np.stack([sx, sy], -1)
+        return f
+
+    chans = (0, 1, 2) if warp.per_channel else (None,)
+    out = []
+    for c in chans:
+        sol = newton_inverse_2d(fwd(c), target, tol=tol / max(W, H), what="lens model")
+        out.append(sol.reshape(H, W, 2).astype(np.float32))
+    return tuple(out)

@@ -46,6 +46,7 @@ __all__ = [
     "rays_to_points",
     "change_projection_points",
     "projection_change_map",
+    "projection_warp",
 ]
 
 THOBY_K1 = 1.47
@@ -271,3 +272,45 @@ def projection_change_map(
     src[..., 0] += cx
     src[..., 1] += cy
     return src.astype(np.float32)
+
+
+def projection_warp(
+    width: int,
+    height: int,
+    focal_px: float,
+    from_projection: str,
+    to_projection: str,
+    *,
+    center: tuple[float, float] | None = None,
+    to_focal_px: float | None = None,
+):
+    """A projection change as a :class:`l2tech.optics.compose.Warp`, to chain before a lens warp.
+
+    ``compose.chain(projection_warp(W, H, f, "rectilinear", "fisheye_equisolid"), lens_warp)``
+    reprojects the corrected (rectilinear) image of a lens into an equisolid fisheye in the same
+    single resample. Points with no ray in the source projection map to NaN.
+
+    Parameters
+    ----------
+    width, height : int
+    focal_px : float
+        Focal length of the source projection in pixels.
+    from_projection, to_projection : str
+        Source (what the next warp expects) and output projections.
+    center : (float, float), optional
+        Projection centre in pixels (default the frame centre).
+    to_focal_px : float, optional
+        Focal length of the output projection (default ``focal_px``).
+    """
+    from l2tech.optics.compose import Warp
+
+    cx, cy = ((width - 1) / 2.0, (height - 1) / 2.0) if center is None else center
+    src, dst = validate_projection(from_projection), validate_projection(to_projection)
+
+    def apply(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pts = np.stack([np.asarray(x, np.float64) - cx, np.asarray(y, np.float64) - cy], -1)
+        s = change_projection_points(pts, focal_px, src, dst, to_focal_px)
+        return s[..., 0] + cx, s[..., 1] + cy
+
+    return Warp(apply=apply, center_px=(float(cx), float(cy)), width=int(width), height=int(height),
+                geometric=apply, box_center_px=((width - 1) / 2.0, (height - 1) / 2.0))
