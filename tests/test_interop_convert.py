@@ -91,8 +91,43 @@ def test_gyroflow_export_round_trip(tmp_path):
     assert back.distortion[0].model == "kannala_brandt"
     for k in ("fx", "fy", "cx", "cy", "k1", "k2", "k3", "k4"):
         assert back.distortion[0].terms[k] == prof.distortion[0].terms[k]  # asymmetrical keeps cx, cy
-    with pytest.raises(InvalidProfileError, match="Gyroflow JSON holds"):
-        write_gyroflow(LensProfile("a", "b", distortion=(DistortionCalibration("ptlens", 1, {}),)), tmp_path / "x.json")
+    with pytest.raises(UsageError, match="no calibration size"):
+        write_gyroflow(LensProfile("a", "b", distortion=(DistortionCalibration("ptlens", 10.0, {"a": 0.01}),)), tmp_path / "x.json")
+
+
+@pytest.mark.parametrize("lens_type,model,terms", [
+    ("rectilinear", "ptlens", {"a": 0.0061844, "b": -0.0313122, "c": 0.0314815}),  # Canon EF 50mm f/1.8 STM (OPTICS.md)
+    ("fisheye", "poly5", {"k1": 0.02, "k2": -0.004}),
+])
+def test_lensfun_profile_to_gyroflow(tmp_path, lens_type, model, terms):
+    from l2tech.optics.opencv import pixel_model_K, simulation_map_opencv  # noqa: F401
+
+    W, H = 1200, 800
+    prof = LensProfile("Canon", "test lens", mounts=("Canon EF",), lens_type=lens_type, focal_min_mm=50.0, focal_max_mm=50.0,
+                       distortion=(DistortionCalibration(model, 50.0 if lens_type == "rectilinear" else 8.0, terms),))
+    out = tmp_path / "g.json"
+    rep = write_gyroflow(prof, out, W, H)
+    back = read_gyroflow(out)
+    assert back.distortion[0].model == ("opencv" if lens_type == "rectilinear" else "kannala_brandt")
+    assert rep.residual_max_px < 1.0  # measured 0.596 px (ptlens has odd |r| terms), 6e-11 px (fisheye poly5 = KB k1, k2)
+    # the Gyroflow profile corrects like the lensfun one within the reported residual
+    cal0 = LensCalibration(prof, prof.distortion[0].focal_length_mm, None, None, prof.distortion[0], None, None)
+    ref = correction_maps(cal0, W, H, scale=1.0).maps[0]
+    s = rep_scale = read_profile(out).distortion[0].terms["fx"] / (np.hypot(W - 1, H - 1) / 2)
+    if lens_type == "rectilinear":
+        cal1 = LensCalibration(back, 0.0, None, None, back.distortion[0], None, None)
+        ours = correction_maps(cal1, W, H, scale=1.0 / s).maps[0]  # the original's zoom
+    else:  # lensfun fisheye lenses stay fisheye when corrected: compare with an equidistant output
+        from l2tech.optics.kannala_brandt import correction_map_kannala_brandt
+        from l2tech.optics.opencv import camera_matrix
+
+        t = back.distortion[0].terms
+        K = camera_matrix(t["fx"], t["fy"], t["cx"], t["cy"])
+        F = np.hypot(W - 1, H - 1) / 2 * 8.0 / (np.hypot(36, 24) / 2)  # lensfun focal in pixels
+        newK = camera_matrix(F, F, t["cx"], t["cy"])
+        ours = correction_map_kannala_brandt(W, H, K, {k: t[k] for k in ("k1", "k2", "k3", "k4")}, newK,
+                                             output_projection="fisheye")
+    assert np.abs(ours - ref).max() <= rep.residual_max_px + TOL_MAP_PX
 
 
 # ---- RW2 ------------------------------------------------------------------------------------------

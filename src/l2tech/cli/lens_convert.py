@@ -36,7 +36,7 @@ def profile_summary(prof: Any) -> dict[str, Any]:
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Output file.")
 @click.option("--to", "to", type=click.Choice(["lensfun", "gyroflow"]), default="lensfun", show_default=True,
               help="Output format.")
-@click.option("--width", type=click.IntRange(2, 65535), help="Frame width the lensfun fit is made for (default: the profile's calibration size).")
+@click.option("--width", type=click.IntRange(2, 65535), help="Frame width the fit is made for (default: the profile's calibration size).")
 @click.option("--height", type=click.IntRange(2, 65535), help="Frame height for the fit.")
 @click.option("--model", "lf_model", type=click.Choice(["poly3", "poly5", "ptlens"]), help="lensfun model to fit (default: the better of poly5 and ptlens).")
 @click.option("--mount", default="Generic", show_default=True, help="Mount written to the lensfun lens.")
@@ -68,23 +68,20 @@ def convert(input_path: str, output: str, to: str, width: int | None, height: in
             raise click.UsageError("give both --width and --height")
         prof = read_profile(input_path, lens_name)
         if to == "gyroflow":
-            write_gyroflow(prof, output, overwrite=True)
-            result: dict[str, Any] = {"input": input_path, "output": output, "format": "gyroflow", "lens": prof.name}
+            rep = write_gyroflow(prof, output, width, height, overwrite=True)
         else:
             rep = write_lensfun(prof, output, width, height, model=lf_model, mount=mount)
-            result = {"input": input_path, "output": output, "format": "lensfun", "lens": prof.name,
-                      "model": rep.model, "frame": [rep.width, rep.height],
-                      "residual_max_px": rep.residual_max_px, "residual_rms_px": rep.residual_rms_px}
+        result: dict[str, Any] = {"input": input_path, "output": output, "format": to, "lens": prof.name,
+                                  "model": rep.model, "frame": [rep.width, rep.height],
+                                  "residual_max_px": rep.residual_max_px, "residual_rms_px": rep.residual_rms_px}
     except L2Error as exc:
         report_error(exc, verbose)
         return exc.exit_code
     if as_json:
         emit_json(result)
     elif not quiet:
-        line = f"{result['lens']} -> {output} ({result['format']}"
-        if to == "lensfun":
-            line += f", {result['model']}, fit residual max {result['residual_max_px']:.4f} px, rms {result['residual_rms_px']:.4f} px"
-        console.print(line + ")", highlight=False)
+        console.print(f"{result['lens']} -> {output} ({to}, {result['model']}, fit residual max "
+                      f"{result['residual_max_px']:.4f} px, rms {result['residual_rms_px']:.4f} px)", highlight=False)
     return 0
 
 

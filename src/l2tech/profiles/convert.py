@@ -44,7 +44,7 @@ import numpy as np
 from l2tech.errors import InvalidProfileError, OutputError, UsageError
 from l2tech.profiles.model import DistortionCalibration, LensCalibration, LensProfile
 
-__all__ = ["FitReport", "to_lensfun", "write_lensfun", "write_gyroflow", "LENSFUN_FAMILIES"]
+__all__ = ["FitReport", "to_lensfun", "write_lensfun", "to_pixel_model", "write_gyroflow", "LENSFUN_FAMILIES"]
 
 LENSFUN_FAMILIES = ("poly3", "poly5", "ptlens")
 _HALF_DIAG_MM = math.hypot(36.0, 24.0) / 2.0
@@ -188,6 +188,33 @@ def _fit_point(
     return name, terms, focal_mm, center_x, center_y, emax, erms
 
 
+def _fit_pixel_model(x, y, xd, yd, fisheye: bool):
+    """Fit ``x_d = s · D(x)`` (D the OpenCV or Kannala–Brandt model, leading coefficient 1).
+
+    Linear least squares in ``(s, s·k1, ..., s·p1, s·p2)``. Returns ``(s, terms, qx, qy)`` with the
+    fitted points ``(qx, qy)`` (normalised like ``x_d``).
+    """
+    if fisheye:
+        th = np.hypot(x, y)  # equidistant output (lensfun keeps a fisheye lens's projection)
+        rd = np.hypot(xd, yd)
+        a = _ls(np.stack([th, th**3, th**5, th**7, th**9], 1), rd)
+        s = float(a[0])
+        terms = dict(k1=float(a[1] / s), k2=float(a[2] / s), k3=float(a[3] / s), k4=float(a[4] / s))
+        rf = th * (a[0] + a[1] * th**2 + a[2] * th**4 + a[3] * th**6 + a[4] * th**8)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = np.where(th > 0, rf / np.where(th > 0, th, 1.0), s)
+        return s, terms, x * g, y * g
+    from l2tech.optics.opencv import distort_normalized_opencv
+
+    r2 = x * x + y * y
+    Ax = np.stack([x, x * r2, x * r2**2, x * r2**3, 2 * x * y, r2 + 2 * x * x], 1)
+    Ay = np.stack([y, y * r2, y * r2**2, y * r2**3, r2 + 2 * y * y, 2 * x * y], 1)
+    a = _ls(np.concatenate([Ax, Ay]), np.concatenate([xd, yd]))
+    s = float(a[0])
+    terms = dict(k1=float(a[1] / s), k2=float(a[2] / s), k3=float(a[3] / s), p1=float(a[4] / s), p2=float(a[5] / s))
+    q = distort_normalized_opencv(np.stack([x, y], -1), terms) * s
+    return s, terms, q[:, 0], q[:, 1]
+
 def to_lensfun(
     profile: LensProfile,
     width: int | None = None,
@@ -283,18 +310,108 @@ def write_lensfun(profile: LensProfile, path: os.PathLike | str, width: int | No
     return report
 
 
-def write_gyroflow(profile: LensProfile, path: os.PathLike | str, *, overwrite: bool = False) -> None:
-    """Write a pixel-model profile (``kannala_brandt`` / ``opencv``) as Gyroflow JSON, atomically.
+def to_pixel_model(
+    profile: LensProfile, width: int | None = None, height: int | None = None, *, step: int = 8
+) -> tuple[LensProfile, FitReport]:
+    """A pixel-model (``opencv`` or ``kannala_brandt``) copy of any profile, fitted for a frame size.
+
+    Rectilinear lenses get the OpenCV model ``k1, k2, k3, p1, p2``; fisheye lenses
+    (``lens_type == "fisheye"``) get Kannala–Brandt ``k1..k4`` with an equidistant output, as the
+    engine corrects a lensfun fisheye. The sampled correction map, normalised by a focal length
+    ``F`` (half the frame diagonal; lensfun's focal in pixels for fisheyes), is fitted as
+    ``x_d = s · D(x)`` by linear least squares in ``s`` and ``s·k``. ``s`` is the centre
+    magnification of the original correction (ptlens: ``1 − a − b − c``), which a pixel model
+    (same camera matrix in and out) does not have: the model gets ``fx = fy = s F`` and
+    ``extra["fit_scale"] = s``; correcting with ``scale = 1/s`` reproduces the original map, the
+    default scale differs from it only by that zoom. Pixel-model profiles are returned as they are.
+
+    Returns
+    -------
+    (LensProfile, FitReport)
+        The report's ``model`` is ``"opencv"`` or ``"kannala_brandt"``; residuals in pixels.
 
     Raises
     ------
     InvalidProfileError
-        Another family (Gyroflow JSON holds only these two).
+        A lens type other than rectilinear or (equidistant) fisheye, or no distortion data.
+    UsageError
+        No frame size.
+    """
+    from l2tech.optics.compose import GeometryRequest, geometry_model
+
+    if profile.distortion and all(d.model in ("opencv", "kannala_brandt") for d in profile.distortion):
+        return profile, FitReport(profile.distortion[0].model, 0, 0, 0.0, 0.0, ())
+    if not profile.distortion:
+        raise InvalidProfileError(f"profile {profile.name!r} has no distortion calibration to convert")
+    if profile.lens_type not in ("rectilinear", "fisheye"):
+        raise InvalidProfileError(f"profile {profile.name!r}: lens type {profile.lens_type!r} has no pixel-model equivalent")
+    _import_families()
+    W, H = _frame_size(profile, width, height)
+    fisheye = profile.lens_type == "fisheye"
+    points, per, scales = [], [], []
+    for d in profile.distortion:
+        cal = LensCalibration(profile, d.focal_length_mm, None, None, d, None, None)
+        warp = geometry_model(d.model)(GeometryRequest(cal, W, H, profile.crop_factor, True, False))
+        geo = warp.geometric or warp.apply
+        cx, cy = warp.center_px
+        xs = np.unique(np.append(np.arange(0, W, step, dtype=np.float64), W - 1.0))
+        ys = np.unique(np.append(np.arange(0, H, step, dtype=np.float64), H - 1.0))
+        gx, gy = np.meshgrid(xs, ys)
+        sx, sy = geo(gx, gy)
+        ok = np.isfinite(sx) & np.isfinite(sy)
+        if fisheye:
+            f = d.focal_length_mm / (_HALF_DIAG_MM / profile.crop_factor) * math.hypot(W - 1.0, H - 1.0) / 2.0
+        else:
+            f = math.hypot(W - 1.0, H - 1.0) / 2.0
+        x, y = ((gx - cx) / f)[ok], ((gy - cy) / f)[ok]
+        xd, yd = ((sx - cx) / f)[ok], ((sy - cy) / f)[ok]
+        model = "kannala_brandt" if fisheye else "opencv"
+        fit = _fit_pixel_model(x, y, xd, yd, fisheye)
+        scale_s, terms, qx, qy = fit
+        px, py = cx + f * qx, cy + f * qy
+        scales.append(scale_s)
+        f = f * scale_s  # the model's focal length; correct(..., scale=1/s) gives the original's zoom
+        e = np.hypot(px - sx[ok], py - sy[ok])
+        per.append((d.focal_length_mm, float(e.max()), float(np.sqrt((e**2).mean()))))
+        terms.update(fx=f, fy=f, cx=float(cx), cy=float(cy))
+        points.append(DistortionCalibration(model, d.focal_length_mm, terms))
+    out = LensProfile(
+        maker=profile.maker, model=profile.model, mounts=profile.mounts, crop_factor=profile.crop_factor,
+        aspect_ratio=max(W, H) / min(W, H), lens_type=profile.lens_type, focal_min_mm=profile.focal_min_mm,
+        focal_max_mm=profile.focal_max_mm, distortion=tuple(points), source=f"converted:{profile.source}",
+        aliases=profile.aliases,
+        extra={"calib_width_px": W, "calib_height_px": H, "converted_from": profile.source,
+               "fit_scale": scales[0] if len(scales) == 1 else tuple(scales)},
+    )
+    rms = math.sqrt(sum(p[2] ** 2 for p in per) / len(per))
+    return out, FitReport(points[0].model, W, H, max(p[1] for p in per), rms, tuple(per))
+
+
+def write_gyroflow(
+    profile: LensProfile,
+    path: os.PathLike | str,
+    width: int | None = None,
+    height: int | None = None,
+    *,
+    overwrite: bool = False,
+) -> FitReport:
+    """Write any profile as Gyroflow JSON (fitting a pixel model first when needed), atomically.
+
+    Returns
+    -------
+    FitReport
+        Residual of the fit (zero for profiles that are already ``opencv``/``kannala_brandt``).
+
+    Raises
+    ------
+    InvalidProfileError
+        A lens type with no pixel-model equivalent.
     OutputError
         The destination exists (without ``overwrite``) or cannot be written.
     """
     from l2tech.profiles.gyroflow import gyroflow_dict
 
+    profile, report = to_pixel_model(profile, width, height)
     doc = gyroflow_dict(profile)
     p = os.fspath(path)
     if os.path.exists(p) and not overwrite:
@@ -312,3 +429,4 @@ def write_gyroflow(profile: LensProfile, path: os.PathLike | str, *, overwrite: 
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+    return report
