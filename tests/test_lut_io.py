@@ -232,3 +232,17 @@ def test_write_is_atomic_and_keeps_earlier_output(tmp_path):
 
     with pytest.raises(OutputError, match="output folder does not exist"):
         write_lut(LUT3D.identity(2), tmp_path / "missing" / "x.cube")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 6), st.integers(0, 2**31 - 1), st.sampled_from([".cube", ".spi3d"]))
+def test_round_trip_property(tmp_path_factory, n, seed, ext):
+    rng = np.random.default_rng(seed)
+    table = (rng.standard_normal((n, n, n, 3)) * 10.0 ** rng.integers(-6, 4)).astype(np.float32)
+    lut = LUT3D(table)
+    p = write_lut(lut, tmp_path_factory.mktemp("rt") / f"x{ext}")
+    assert read_lut(p) == lut
