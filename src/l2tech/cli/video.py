@@ -76,13 +76,14 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.option("--start", "start_s", type=float, default=0.0, help="Start time, seconds.")
 @click.option("--duration", "duration_s", type=float, help="Duration, seconds.")
 @click.option("--max-decode-errors", type=int, default=0, show_default=True, help="Corrupt frames to skip before failing.")
+@click.option("--fast", is_flag=True, help="Faster, slightly less exact: fixed-point maps (1/32 px) and swscale's fast color path.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @json_option
 @verbosity_options
 def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_number, focus_distance_m, crop_factor, calib_crop, lens_model,
           intrinsics, dist_coeffs, calib_size, projection, zoom, out_size, interpolation, look, lut_path,
           input_encoding, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s, duration_s,
-          max_decode_errors, overwrite, as_json, verbose, quiet):
+          max_decode_errors, fast, overwrite, as_json, verbose, quiet):
     """Lens-correct, de-fish and grade video clips; audio, telemetry and metadata are kept.
 
     \b
@@ -104,7 +105,7 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
             out_size=_size(out_size, "--size"), interpolation=interpolation, look=look, lut_path=lut_path,
             input_encoding=input_encoding, codec=codec, crf=crf, bitrate=bitrate, preset=preset,
             bit_depth=int(bit_depth) if bit_depth else None, pix_fmt=pix_fmt, start_s=start_s,
-            duration_s=duration_s, max_decode_errors=max_decode_errors, overwrite=overwrite,
+            duration_s=duration_s, max_decode_errors=max_decode_errors, overwrite=overwrite, fast=fast,
         )
         outs = _outputs(inputs, output)
         from l2tech.io.atomic import check_distinct_outputs

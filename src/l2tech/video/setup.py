@@ -63,6 +63,7 @@ class VideoJob:
     duration_s: float | None = None
     max_decode_errors: int = 0
     overwrite: bool = False
+    fast: bool = False
 
 
 _FISHEYE_NAMES = ("k1", "k2", "k3", "k4")
@@ -293,11 +294,12 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
         return FramePipeline(size, map_xy=None if lens is None else lens.map_xy,
                              gain=None if lens is None else lens.gain, look=look, transfer=transfer,
                              interpolation=job.interpolation, out_size=job.out_size if lens is None else None,
-                             border="constant" if lens is None else lens.border)
+                             border="constant" if lens is None else lens.border,
+                             fixed_point_maps=job.fast)
 
     enc = EncodeOptions(codec=job.codec, crf=job.crf, bitrate=_parse_bitrate(job.bitrate), preset=job.preset,
                         bit_depth=job.bit_depth, pix_fmt=job.pix_fmt)
     report = process_video(input_path, output_path, factory, encode=enc, start_s=job.start_s,
                            duration_s=job.duration_s, max_decode_errors=job.max_decode_errors,
-                           overwrite=job.overwrite, progress=progress)
+                           overwrite=job.overwrite, progress=progress, accurate_color=not job.fast)
     return report, tuple(setup_lines)

@@ -169,6 +169,7 @@ def process_video(
     queue_frames: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     frame_hook: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+    accurate_color: bool = True,
 ) -> VideoReport:
     """Decode a clip, run each frame through ``pipeline``, encode it, keep the other streams.
 
@@ -202,6 +203,9 @@ def process_video(
     frame_hook : callable, optional
         ``frame_hook(index, rgb_in, rgb_out)`` with each frame's R'G'B' before and after the
         pipeline (before encoding), on a worker thread; for tests and previews.
+    accurate_color : bool
+        swscale's accurate Y'CbCr ↔ R'G'B' (default; within 0.5 code of the reference). False
+        takes its fast path (up to ~3 codes off, about 2x faster).
 
     Returns
     -------
@@ -266,7 +270,7 @@ def process_video(
     warnings_: list[str] = []
     copied: list[str] = []
     dropped: list[str] = []
-    stats = {"decoded": 0, "written": 0, "errors": 0}
+    stats = {"decoded": 0, "written": 0, "errors": 0, "retimed": 0}
     try:
         inp = av.open(str(src))
     except av.FFmpegError as exc:
@@ -353,11 +357,11 @@ def process_video(
             inflight: collections.deque = collections.deque()
 
             def work(index: int, frame, pts):
-                rgb = frame_to_rgb(frame, tags, 8 if work_depth == 8 else 16)
+                rgb = frame_to_rgb(frame, tags, 8 if work_depth == 8 else 16, accurate=accurate_color)
                 res = pipeline.process(rgb)
                 if frame_hook is not None:
                     frame_hook(index, rgb, res)
-                of = rgb_to_frame(res, tags, pix_fmt)
+                of = rgb_to_frame(res, tags, pix_fmt, accurate=accurate_color)
                 of.pts = pts
                 of.time_base = tb
                 return of
@@ -390,6 +394,7 @@ def process_video(
             video_done = False
             done_copy: set[int] = set()
             frame_index = 0  # decoded frames, from the start of the file or the seek point
+            frame_ticks = max(1, int(round(1 / (float(rate) * float(tb))))) if rate else 1
             last_pts = None
             try:
                 demux_streams = [vs] + [inp.streams[i] for i in stream_map]
@@ -430,8 +435,10 @@ def process_video(
                         continue
                     for frame in frames:
                         frame_index += 1
-                        if frame.pts is None:
-                            frame.pts = (last_pts + 1) if last_pts is not None else 0
+                        if frame.pts is None or (last_pts is not None and frame.pts <= last_pts):
+                            # missing or non-increasing timestamps: re-time at the nominal rate
+                            frame.pts = (last_pts + frame_ticks) if last_pts is not None else 0
+                            stats["retimed"] += 1
                         t = float(frame.pts * tb)
                         last_pts = frame.pts
                         if t < start_t - 1e-6:
@@ -465,6 +472,11 @@ def process_video(
                 for f in inflight:
                     f.cancel()
                 pool.shutdown(wait=True)
+        if stats["retimed"]:
+            warnings_.append(
+                f"{stats['retimed']} frames had missing or non-increasing timestamps; re-timed at "
+                f"{float(rate):.6g} fps"
+            )
         if stats["written"] == 0:
             raise VideoError(
                 "no frames were written (the trim range holds no frames, or nothing decoded)", path=src
