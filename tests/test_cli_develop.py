@@ -172,3 +172,72 @@ def test_output_spaces_embed_their_icc(tmp_path, capsys):
         out = tmp_path / f"k_{space}.tif"
         assert main(["develop", str(src), "-o", str(out), "--format", "tiff", "--output-space", space, "-q"]) == 0
         assert read_image(out).icc_profile == icc_profile(space)
+
+
+def _jpeg_with(tmp_path, name, *, icc=None, orientation=None):
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:60, 0:90]
+    arr = np.stack([xx * 2, yy * 3, xx + yy], -1).astype(np.uint8)
+    im = Image.fromarray(arr, "RGB")
+    exif = im.getexif()
+    exif[0x010F], exif[0x0110] = "Canon", "Canon EOS 6D"
+    if orientation is not None:
+        exif[0x0112] = orientation
+    p = tmp_path / name
+    kw = {"icc_profile": icc} if icc is not None else {}
+    im.save(p, "JPEG", quality=95, exif=exif.tobytes(), **kw)
+    return p
+
+
+def test_correct_bad_metadata_drops_it_with_a_warning(tmp_path, capsys):
+    """RELIABILITY case 6: orientation 9 and a corrupt ICC: pixels decode, metadata dropped with a warning."""
+    p = _jpeg_with(tmp_path, "bad_meta.jpg", icc=b"\0\0\0\x10garbage-icc-data" * 4, orientation=9)
+    out = tmp_path / "o.jpg"
+    rc, text = _run(capsys, ["correct", str(p), "-o", str(out), "--json"])
+    assert rc == 0, text
+    r = json.loads(text)["results"][0]
+    assert r["status"] == "ok" and any("ICC" in w for w in r["warnings"])
+    from l2tech.io.image import read_image
+
+    d = read_image(out)
+    assert d.pixels.shape == (60, 90, 3) and d.icc_profile is None  # orientation 9 leaves pixels as stored
+    assert _exif(out, "Exif.Image.Orientation") == "1"
+
+
+def test_correct_truncated_jpeg_fails_cleanly(tmp_path, capsys):
+    """RELIABILITY case 5: a truncated JPEG is an error by default; nothing is written."""
+    p = _jpeg_with(tmp_path, "t.jpg")
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) * 2 // 3])
+    rc, text = _run(capsys, ["correct", str(p), "-o", str(tmp_path / "out.jpg"), "--json"])
+    assert rc == 1
+    r = json.loads(text)["results"][0]
+    assert r["status"] == "failed" and "t.jpg" in r["error"]
+    assert not (tmp_path / "out.jpg").exists()
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["t.jpg"]
+
+
+def test_missing_focal_length_on_a_zoom_says_what_to_pass(tmp_path, capsys):
+    """RELIABILITY case 22: the Kiss X4 DNG has no focal length; with a zoom named, correction is
+    skipped with the reason, and --focal-length makes it apply."""
+    src = shared_file(KISS)
+    lens = "Canon EF-S 18-55mm f/3.5-5.6 IS"
+    rc, text = _run(capsys, ["develop", str(src), "-o", str(tmp_path / "a.jpg"), "--json", "--lens", lens])
+    assert rc == 0, text
+    corr = json.loads(text)["results"][0]["lens"]["corrections"]
+    assert not corr["distortion"]["applied"] and "--focal-length" in corr["distortion"]["reason"]
+    rc, text = _run(capsys, ["develop", str(src), "-o", str(tmp_path / "b.jpg"), "--json", "--lens", lens,
+                             "--focal-length", "18", "--f-number", "5.6"])
+    lensinfo = json.loads(text)["results"][0]["lens"]
+    assert lensinfo["corrections"]["distortion"]["applied"]
+    assert lensinfo["sources"]["focal_length_mm"] == "option"
+
+
+def test_unknown_lens_override_is_an_error(tmp_path, capsys):
+    rc, text = _run(capsys, ["develop", str(shared_file(KISS)), "-o", str(tmp_path / "a.jpg"), "--json",
+                             "--lens", "Nonexistent 123mm f/9 Wonder"])
+    assert rc == 1
+    r = json.loads(text)["results"][0]
+    assert r["error_type"] in ("LensNotFoundError", "AmbiguousMatchError") and "--lens" in r["error"]
+    assert not (tmp_path / "a.jpg").exists()

@@ -361,6 +361,19 @@ def develop(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any = Non
                          icc_profile=icc_profile(recipe.output_space))
 
 
+def _icc_ok(icc: bytes) -> bool:
+    """True when LittleCMS can parse the ICC profile."""
+    import io
+
+    from PIL import ImageCms
+
+    try:
+        ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return True
+    except (OSError, ImageCms.PyCMSError, ValueError):
+        return False
+
+
 def _space_from_icc(icc: bytes | None) -> str:
     """Output-space name of an embedded ICC profile (by its description), sRGB by default."""
     if not icc:
@@ -393,6 +406,9 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
     p = Path(path)
     meta, warns = _read_meta(p)
     dec = read_image(p)
+    if dec.icc_profile and not _icc_ok(dec.icc_profile):
+        warns.append(f"{p}: embedded ICC profile is corrupt; dropped, pixels read as sRGB")
+        dec = dataclasses.replace(dec, icc_profile=None)
     space = _space_from_icc(dec.icc_profile)
     image = output_to_working(dec.pixels, space)
     plan = plan_lens_correction(meta, recipe, db=db)
