@@ -117,3 +117,16 @@ def test_batch_into_folder(tmp_path, capsys):
             frames = list(c.decode(video=0))
             assert len(frames) == n and (frames[0].width, frames[0].height) == (32, 24)
     assert not (outdir / "bad.mp4").exists()
+
+
+def test_two_inputs_one_output_refused_before_work(tmp_path, capsys):
+    d1, d2 = tmp_path / "d1", tmp_path / "d2"
+    d1.mkdir()
+    d2.mkdir()
+    for d in (d1, d2):
+        write_clip(d / "clip.mp4", numbered_frames(2, 64, 48))
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    rc = main(["video", str(d1 / "clip.mp4"), str(d2 / "clip.mp4"), "-o", str(outdir)])
+    assert rc == 1 and "two inputs map to this output" in capsys.readouterr().err
+    assert list(outdir.iterdir()) == []

@@ -286,3 +286,26 @@ def test_missing_moov_job_error(tmp_path):
     p.write_bytes(b"\x00\x00\x00\x08mdat" + b"\x00" * 100)
     with pytest.raises(CorruptInputError, match="container incomplete"):
         process_video(p, tmp_path / "o.mp4")
+
+
+@pytest.mark.parametrize("codec,pix_fmt,ext,decoder", [
+    ("libx265", "yuv420p", ".mp4", "hevc"),
+    ("prores_ks", "yuv422p10le", ".mov", "prores"),
+])
+def test_hevc_and_prores_keep_codec_family_and_depth(tmp_path, codec, pix_fmt, ext, decoder):
+    import av
+
+    src = tmp_path / f"in{ext}"
+    opts = {"preset": "ultrafast", "crf": "10", "x265-params": "log-level=error"} if codec == "libx265" else {}
+    frames = numbered_frames(4, 64, 48)
+    if pix_fmt.endswith("10le"):
+        frames = [f.astype(np.uint16) * 257 for f in frames]
+    write_clip(src, frames, codec=codec, pix_fmt=pix_fmt, options=opts)
+    out = tmp_path / f"out{ext}"
+    r = process_video(src, out)
+    with av.open(str(out)) as c:
+        cc = c.streams.video[0].codec_context
+        assert cc.name == decoder and cc.pix_fmt == pix_fmt
+        got = [f.to_ndarray(format="rgb24")[:, :32].mean() for f in c.decode(video=0)]
+    assert r.frames_written == 4
+    assert got == pytest.approx([8 + 8 * i for i in range(4)], abs=2.5)
