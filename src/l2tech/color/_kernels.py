@@ -45,24 +45,28 @@ def lut3d_tetrahedral(rgb, table, lo, scale, out):  # pragma: no cover - compile
         i, x = _coord(r, lo[0], scale[0], n1)
         j, y = _coord(g, lo[1], scale[1], n1)
         k, z = _coord(b, lo[2], scale[2], n1)
+        # Branch-free choice of the tetrahedron (random-ordered pixels would mispredict
+        # branches): A steps along the largest fraction, B adds the second largest.
+        # Weights (1 - max, max - mid, mid - min, min) are those of the six-case formula.
+        xa = int((x >= y) & (x >= z))
+        ya = int((xa == 0) & (y >= z))
+        za = 1 - xa - ya
+        zs = int((z <= x) & (z <= y))
+        ys = int((zs == 0) & (y <= x))
+        xs = 1 - zs - ys
+        hi = x * xa + y * ya + z * za
+        lo_ = x * xs + y * ys + z * zs
+        mid = x + y + z - hi - lo_
+        w0 = 1.0 - hi
+        wa = hi - mid
+        wb = mid - lo_
         for c in range(3):
-            v000 = table[i, j, k, c]
-            v111 = table[i + 1, j + 1, k + 1, c]
-            if x > y:
-                if y > z:
-                    val = (1 - x) * v000 + (x - y) * table[i + 1, j, k, c] + (y - z) * table[i + 1, j + 1, k, c] + z * v111
-                elif x > z:
-                    val = (1 - x) * v000 + (x - z) * table[i + 1, j, k, c] + (z - y) * table[i + 1, j, k + 1, c] + y * v111
-                else:
-                    val = (1 - z) * v000 + (z - x) * table[i, j, k + 1, c] + (x - y) * table[i + 1, j, k + 1, c] + y * v111
-            else:
-                if z > y:
-                    val = (1 - z) * v000 + (z - y) * table[i, j, k + 1, c] + (y - x) * table[i, j + 1, k + 1, c] + x * v111
-                elif z > x:
-                    val = (1 - y) * v000 + (y - z) * table[i, j + 1, k, c] + (z - x) * table[i, j + 1, k + 1, c] + x * v111
-                else:
-                    val = (1 - y) * v000 + (y - x) * table[i, j + 1, k, c] + (x - z) * table[i + 1, j + 1, k, c] + z * v111
-            out[p, c] = val
+            out[p, c] = (
+                w0 * table[i, j, k, c]
+                + wa * table[i + xa, j + ya, k + za, c]
+                + wb * table[i + 1 - xs, j + 1 - ys, k + 1 - zs, c]
+                + lo_ * table[i + 1, j + 1, k + 1, c]
+            )
 
 
 @numba.njit(parallel=True, cache=True)
