@@ -241,3 +241,29 @@ def test_unknown_lens_override_is_an_error(tmp_path, capsys):
     r = json.loads(text)["results"][0]
     assert r["error_type"] in ("LensNotFoundError", "AmbiguousMatchError") and "--lens" in r["error"]
     assert not (tmp_path / "a.jpg").exists()
+
+
+def test_develop_look_mono_writes_monochrome(tmp_path, capsys):
+    """Color issue acceptance (CLI part): `l2 develop --look mono` on the Canon 6D DNG is monochrome."""
+    from PIL import Image
+
+    out = tmp_path / "mono.jpg"
+    assert main(["develop", str(shared_file(SIXD)), "-o", str(out), "--look", "mono", "-q"]) == 0
+    a = np.asarray(Image.open(out)).astype(np.int16)
+    assert np.abs(a[..., 0] - a[..., 1]).max() <= 2 and np.abs(a[..., 2] - a[..., 1]).max() <= 2
+    assert a.std() > 10  # not a flat image
+
+
+def test_develop_log_output_vlog(tmp_path, capsys):
+    """--log-output V-Log writes V-Log/V-Gamut code values, 16-bit, with no ICC profile."""
+    from l2tech.color import encode
+    from l2tech.io.image import read_image
+
+    out = tmp_path / "v.tif"
+    rc, text = _run(capsys, ["develop", str(shared_file(KISS)), "-o", str(out), "--format", "tiff", "--log-output", "V-Log", "--json"])
+    assert rc == 0, text
+    assert json.loads(text)["results"][0]["output_space"] == "V-Log/V-Gamut"
+    d = read_image(out)
+    assert d.icc_profile is None and d.bits == 16
+    # the darkest V-Log code is the curve's black (0.125), never below
+    assert d.pixels.min() >= float(encode(np.float32(0.0), "V-Log")) - 1 / 65535

@@ -9,9 +9,9 @@ Pipeline order (one documented order; ARCHITECTURE.md "The data that flows"):
 3. lens correction — vignetting gain, then TCA + distortion + scale in one remap
    (:func:`l2tech.correct.correct`), at the shot's focal length, f-number and focus distance;
 4. orientation — the EXIF orientation applied to the pixels (and reset to 1 in the output);
-5. look — an optional photo style on linear data (:mod:`l2tech.color`);
+5. look — an optional photo style and/or a user's LUT, on linear data (:mod:`l2tech.color`);
 6. output transform — working space to the output space, gamut clip, encoding curve
-   (:func:`l2tech.io.output.output_transform`);
+   (:func:`l2tech.io.output.output_transform`), or a log encoding (``log_output``);
 7. write — quantise, embed the output space's ICC profile, carry EXIF, atomic rename.
 
 Nothing here is an algorithm of its own; each step calls the package that owns it.
@@ -82,7 +82,14 @@ class Recipe:
         Geometry scale; None = automatic (no empty border).
     interpolation : {'bilinear', 'bicubic', 'lanczos'}
     look : str, optional
-        Name or file of a look (photo style).
+        Name or file of a look (photo style), applied on linear data.
+    lut : str, optional
+        A LUT file applied as a look (``--lut``), with its input ``lut_input``
+        (``"ENCODING/GAMUT"``, e.g. ``"V-Log/V-Gamut"``; default ``"sRGB/Rec.709"``).
+    log_output : str, optional
+        Write log-encoded data instead of a display image (``--log-output V-Log`` or
+        ``"V-Log/V-Gamut"``): the working data is converted to the gamut and encoded with the
+        curve, no ICC profile is embedded.
     """
 
     lens_correction: bool = True
@@ -101,6 +108,9 @@ class Recipe:
     scale: float | None = None
     interpolation: str = "bilinear"
     look: str | None = None
+    lut: str | None = None
+    lut_input: str = "sRGB/Rec.709"
+    log_output: str | None = None
 
     def __post_init__(self) -> None:
         bad = [c for c in self.corrections if c not in CORRECTIONS]
@@ -305,11 +315,31 @@ def _apply_lens(image: np.ndarray, plan: LensPlan, recipe: Recipe) -> np.ndarray
 
 
 def _apply_look(image: np.ndarray, recipe: Recipe) -> np.ndarray:
-    if not recipe.look:
+    """Look and/or LUT on working-space linear data (l2tech.color; scene-linear in and out)."""
+    if not (recipe.look or recipe.lut):
         return image
-    from l2tech.color import apply_look, load_look  # type: ignore[attr-defined]
+    from l2tech.color import apply_look, lut_look, parse_color_space
 
-    return apply_look(image, load_look(recipe.look))
+    if recipe.look:
+        image = apply_look(image, recipe.look, working_space="Rec.2020")
+    if recipe.lut:
+        enc, gamut = parse_color_space(recipe.lut_input)
+        image = apply_look(image, lut_look(recipe.lut, input_encoding=enc, input_gamut=gamut), working_space="Rec.2020")
+    return image
+
+
+def _encode_output(image: np.ndarray, recipe: Recipe, space: str) -> tuple[np.ndarray, str, bytes | None]:
+    """Output transform: display space with its ICC profile, or a log encoding (no ICC)."""
+    from l2tech.io.icc import icc_profile
+    from l2tech.io.output import output_transform
+
+    if recipe.log_output:
+        from l2tech.color import RGB_to_RGB, encode, parse_color_space
+
+        enc, gamut = parse_color_space(recipe.log_output)
+        x = encode(RGB_to_RGB(np.ascontiguousarray(image), "Rec.2020", gamut), enc)
+        return np.clip(x, 0.0, 1.0).astype(np.float32), f"{enc}/{gamut}", None
+    return output_transform(np.ascontiguousarray(image), space), space, icc_profile(space)
 
 
 def _read_meta(path: Path) -> tuple[Any, list[str]]:
@@ -341,7 +371,6 @@ def develop(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any = Non
         LimitExceededError, DecodeError) and matching (LensNotFoundError).
     """
     from l2tech.io.image import apply_orientation
-    from l2tech.io.output import output_transform
     from l2tech.raw.decode import decode_raw
 
     p = Path(path)
@@ -354,11 +383,8 @@ def develop(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any = Non
     image = _apply_lens(image, plan, recipe)
     image = apply_orientation(image, raw.orientation if raw.orientation != 1 else getattr(meta, "orientation", 1))
     image = _apply_look(image, recipe)
-    encoded = output_transform(np.ascontiguousarray(image), recipe.output_space)
-    from l2tech.io.icc import icc_profile
-
-    return DevelopResult(str(p), encoded, meta, plan, recipe.output_space, tuple(warns + list(plan.warnings)),
-                         icc_profile=icc_profile(recipe.output_space))
+    encoded, space, icc = _encode_output(image, recipe, recipe.output_space)
+    return DevelopResult(str(p), encoded, meta, plan, space, tuple(warns + list(plan.warnings)), icc_profile=icc)
 
 
 def _icc_ok(icc: bytes) -> bool:
@@ -401,7 +427,7 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
     profile is kept. Raises as :func:`develop`.
     """
     from l2tech.io.image import apply_orientation, read_image
-    from l2tech.io.output import output_to_working, output_transform
+    from l2tech.io.output import output_to_working
 
     p = Path(path)
     meta, warns = _read_meta(p)
@@ -417,9 +443,9 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
     image = _apply_lens(image, plan, recipe)
     image = apply_orientation(image, getattr(meta, "orientation", 1))
     image = _apply_look(image, recipe)
-    encoded = output_transform(np.ascontiguousarray(image), space)
-    return DevelopResult(str(p), encoded, meta, plan, space, tuple(warns + list(plan.warnings)), icc_profile=dec.icc_profile,
-                         bits=dec.bits if dec.bits in (8, 16) else 16)
+    encoded, out_space, icc = _encode_output(image, recipe, space)
+    return DevelopResult(str(p), encoded, meta, plan, out_space, tuple(warns + list(plan.warnings)),
+                         icc_profile=dec.icc_profile if icc is not None else None, bits=dec.bits if dec.bits in (8, 16) else 16)
 
 
 def output_path_for(path: str | os.PathLike, output: str | os.PathLike | None, fmt: str, *, many: bool) -> Path:
