@@ -72,3 +72,18 @@ def test_unknown_gamut_lists_valid():
     with pytest.raises(UsageError, match="valid names: .*V-Gamut"):
         matrix_RGB_to_RGB("Q-Gamut", "Rec.709")
     assert "l-gamut" in GAMUTS
+
+
+def test_encode_output_and_decode_input():
+    import doctest
+
+    from l2tech.color import output
+    from l2tech.color.output import decode_input, encode_output
+    from l2tech.color.transfer import encode
+
+    assert doctest.testmod(output).failed == 0
+    img = np.random.default_rng(9).uniform(0, 4, (8, 8, 3)).astype(np.float32)
+    v = encode_output(img, "V-Log/V-Gamut")
+    assert np.allclose(v, encode(RGB_to_RGB(img, "Rec.709", "V-Gamut"), "V-Log"), atol=1e-7)
+    assert np.abs(decode_input(v, "V-Log") - img).max() < 1e-5
+    assert np.allclose(encode_output(img, "sRGB"), encode(img, "sRGB"), atol=1e-7)

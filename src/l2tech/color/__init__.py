@@ -23,6 +23,7 @@ from l2tech.color.looks import (
 )
 from l2tech.color.lut import INTERPOLATIONS, LUT1D, LUT3D, LUTSequence, apply_lut
 from l2tech.color.lut_io import LUT_FORMATS, read_lut, write_lut
+from l2tech.color.output import decode_input, encode_output
 from l2tech.color.transfer import (
     LOG_ENCODINGS,
     Encoding,
@@ -62,6 +63,8 @@ __all__ = [
     "LUTSequence",
     "apply_lut",
     "LUT_FORMATS",
+    "decode_input",
+    "encode_output",
     "read_lut",
     "write_lut",
     "LOG_ENCODINGS",
