@@ -72,7 +72,7 @@ def test_lensfun_export_reports_true_residual(tmp_path, name):
     ours = correction_maps(cal, W, H, scale=1.0).maps[0]
     diff = np.abs(ours - ref).max()
     assert diff <= rep.residual_max_px + TOL_MAP_PX
-    assert rep.residual_max_px < 0.5  # measured 0.254 (HERO8), 0.079 (ZV-E10) px at 960x540
+    assert rep.residual_max_px < 0.3  # measured 0.188 (HERO8), 0.084 (ZV-E10) px at 960x540
 
 
 def test_to_lensfun_keeps_lensfun_profiles():
