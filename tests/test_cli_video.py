@@ -130,3 +130,21 @@ def test_two_inputs_one_output_refused_before_work(tmp_path, capsys):
     rc = main(["video", str(d1 / "clip.mp4"), str(d2 / "clip.mp4"), "-o", str(outdir)])
     assert rc == 1 and "two inputs map to this output" in capsys.readouterr().err
     assert list(outdir.iterdir()) == []
+
+
+def test_named_look_mono(tmp_path):
+    """`--look mono` (a builtin look of l2tech.color) through the video path: grey output."""
+    import av
+
+    rng = np.random.default_rng(11)
+    frames = [np.repeat(np.repeat(rng.integers(30, 220, (3, 4, 3)).astype(np.uint8), 16, 0), 16, 1) for _ in range(2)]
+    src = tmp_path / "color.mp4"
+    write_clip(src, frames, options={"qp": "0", "preset": "ultrafast"})
+    out = tmp_path / "mono.mp4"
+    assert main(["video", str(src), "--look", "mono", "--crf", "0", "-o", str(out), "-q"]) == 0
+    with av.open(str(out)) as c:
+        f = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    inner = f[4:12, 4:12]
+    assert np.abs(inner[..., 0] - inner[..., 1]).max() <= 2 and np.abs(inner[..., 1] - inner[..., 2]).max() <= 2
+    assert inner.std() > 0 or f.std() > 5  # not a blank frame
+    assert f.std() > 5

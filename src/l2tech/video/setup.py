@@ -218,31 +218,49 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
     return LensSetup(map_xy, gain, tuple(lines), border)
 
 
+_LUT_SUFFIXES = (".cube", ".3dl", ".spi3d", ".spi1d", ".vlt", ".clf")
+
+
+def _look_by_name(spec: str, input_encoding: str | None) -> Callable[[np.ndarray], np.ndarray]:
+    """A pointwise callable applying a named look (or a look file) to encoded video values.
+
+    The look is baked once per clip into a 65-point 3D LUT by :func:`l2tech.color.bake.bake_lut`
+    (decode with ``input_encoding`` in its usual gamut — default Rec.709 — apply the look on
+    scene-linear values, convert to Rec.709, encode with the BT.709 OETF, clip to 0–1) and
+    applied tetrahedrally. Spatial stages (grain) cannot be baked and are left out.
+    """
+    import warnings
+
+    from l2tech.color.bake import bake_lut
+    from l2tech.color.transfer import LOG_ENCODINGS
+
+    enc_name = LOG_ENCODINGS.canonical(input_encoding or "Rec.709")
+    gamut = LOG_ENCODINGS[enc_name].default_gamut
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # grain left out: documented in docs/VIDEO.md
+        lut = bake_lut(spec, input=f"{enc_name}/{gamut}", output="Rec.709", size=65)
+    return lambda v: lut.apply(v, "tetrahedral")
+
+
 def resolve_look(job: VideoJob) -> Callable[[np.ndarray], np.ndarray] | None:
     """The look/LUT callable (encoded [0, 1] in → out) for ``--look`` / ``--lut``, or ``None``.
 
-    A LUT file is read with :func:`l2tech.color.lut_io.read_lut` and applied tetrahedrally to the
-    clip's values as they are encoded (``--input-encoding`` names that encoding; a LUT made for
-    V-Log input takes the V-Log values directly). A look name is resolved by
-    :func:`l2tech.color.load_look`.
+    A LUT file (``--lut``, or ``--look`` with a LUT extension) is read with
+    :func:`l2tech.color.lut_io.read_lut` and applied tetrahedrally to the clip's values as they
+    are encoded: a LUT made for V-Log input takes the V-Log values directly. A look name or look
+    file (``--look``) goes through :func:`_look_by_name`. With both, the look comes first.
     """
     steps: list[Callable[[np.ndarray], np.ndarray]] = []
     for spec in (job.look, job.lut_path):
         if not spec:
             continue
-        is_file = Path(spec).suffix.lower() in (".cube", ".3dl", ".spi3d", ".spi1d", ".vlt", ".clf") or Path(spec).is_file()
-        if is_file:
+        if Path(spec).suffix.lower() in _LUT_SUFFIXES:
             from l2tech.color.lut_io import read_lut
 
             lut = read_lut(spec)
             steps.append(lambda x, _l=lut: _l.apply(x, "tetrahedral"))
         else:
-            try:
-                from l2tech.color import apply_look, load_look  # type: ignore[attr-defined]
-            except ImportError:
-                raise DependencyMissingError(f"looks by name need l2tech.color.load_look; give a LUT file instead of {spec!r}") from None
-            lk = load_look(spec)
-            steps.append(lambda x, _k=lk: apply_look(x, _k))
+            steps.append(_look_by_name(spec, job.input_encoding))
     if not steps:
         return None
     if len(steps) == 1:
