@@ -249,3 +249,29 @@ def test_cli_convert_and_show(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"calib_dimension": {"w": 10, "h": 0}}')
     assert show_file.main([str(bad)], standalone_mode=False) == 1
+
+
+def test_rw2_embedded_profile_and_choice():
+    lx3 = shared_file("raw/metadata_only/panasonic_dmc-lx3__exiftool.rw2")
+    prof = read_profile(lx3)
+    assert prof.distortion[0].model == "dng_warp_rectilinear" and prof.distortion[0].terms["kr1"] == 4050 / 32768
+    ch = choose_profile(_Meta(lx3, "Panasonic", "DMC-LX3", None, 5.1))
+    assert ch.source == "embedded" and ch.profile.focal_min_mm == 5.1
+
+
+def test_readers_register_their_families_for_correct():
+    # a fresh interpreter: reading a profile is enough for l2tech.correct to know its family
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from l2tech.profiles.sources import read_profile\n"
+        "from l2tech.correct import correct\n"
+        f"p = read_profile({str(shared_file('profiles/gyroflow/GoPro_HERO8_Black_Wide_NO-EIS_16by9.json'))!r})\n"
+        "img = np.full((54, 96, 3), 0.5, np.float32)\n"
+        "out = correct(img, p, focal_length_mm=1.0)\n"
+        "assert out.shape == img.shape and abs(float(out[27, 48, 1]) - 0.5) < 1e-6\n"
+    )
+    r = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]

@@ -37,6 +37,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from l2tech.errors import CorruptInputError, EmptyFileError, InvalidProfileError, LimitExceededError
+from l2tech.optics import kannala_brandt as _kb, opencv as _cv  # noqa: F401  (register the families)
 from l2tech.profiles.model import DistortionCalibration, LensProfile
 
 __all__ = [

@@ -39,6 +39,7 @@ from dataclasses import replace
 from typing import Iterable
 
 from l2tech.errors import CorruptInputError, EmptyFileError, InvalidProfileError, LimitExceededError
+from l2tech.optics import adobe as _adobe  # noqa: F401  (registers the adobe families)
 from l2tech.profiles.model import (
     DistortionCalibration,
     LensCalibration,

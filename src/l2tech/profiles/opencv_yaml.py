@@ -32,6 +32,7 @@ import math
 import os
 
 from l2tech.errors import CorruptInputError, EmptyFileError, InvalidProfileError, LimitExceededError, UnsupportedFormatError
+from l2tech.optics import kannala_brandt as _kb, opencv as _cv  # noqa: F401  (register the families)
 from l2tech.profiles.model import DistortionCalibration, LensProfile
 
 __all__ = ["read_opencv_yaml", "check_xml_safe"]

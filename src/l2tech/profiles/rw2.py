@@ -30,6 +30,7 @@ import struct
 from dataclasses import dataclass
 
 from l2tech.errors import CorruptInputError, EmptyFileError, UnsupportedFormatError
+from l2tech.optics import dng as _dng  # noqa: F401  (registers dng_warp_rectilinear)
 from l2tech.profiles.model import DistortionCalibration, LensProfile
 
 __all__ = ["RW2Distortion", "parse_distortion_info", "read_rw2_distortion", "read_rw2_profile"]
