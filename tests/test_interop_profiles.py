@@ -266,3 +266,14 @@ def test_opencv_yaml_bad_inputs(tmp_path):
                  "<opencv_storage><image_width>&lol2;</image_width></opencv_storage>\n")
     with pytest.raises(InvalidProfileError, match=r"lol\.xml: XML with a DOCTYPE"):
         read_opencv_yaml(p)
+
+
+def test_opencv_fisheye_yaml_with_image_size_sequence(tmp_path):
+    p = tmp_path / "fisheye.yaml"
+    p.write_text("%YAML:1.0\nimage_size: [ 640, 480 ]\nK: !!opencv-matrix\n   rows: 3\n   cols: 3\n   dt: d\n"
+                 "   data: [ 500., 0., 319.5, 0., 500., 239.5, 0., 0., 1. ]\nD: !!opencv-matrix\n   rows: 1\n   cols: 4\n"
+                 "   dt: d\n   data: [ 0.01, -0.002, 0.0003, 0.0 ]\nmodel: fisheye\n")
+    prof = read_opencv_yaml(p)
+    d = prof.distortion[0]
+    assert d.model == "kannala_brandt" and d.terms["k3"] == 0.0003 and d.terms["fx"] == 500.0
+    assert (prof.extra["calib_width_px"], prof.extra["calib_height_px"]) == (640, 480)
