@@ -187,3 +187,26 @@ def test_interpolation_and_vignetting():
     assert g[0, 0] == pytest.approx(1 / (1 - 0.6 * r2 + 0.1 * r2**2), rel=1e-6)
     with pytest.raises(InvalidProfileError, match="falls to zero"):
         adobe_vignetting_gain(W, H, dict(FocalLengthX=0.3, VignetteModelParam1=-2.0))
+
+
+def test_lcp_element_form_and_fisheye():
+    # the same properties written as elements (rdf:parseType="Resource"), fisheye model
+    entry = """
+     <rdf:li rdf:parseType="Resource">
+      <stCamera:Make>Sigma</stCamera:Make>
+      <stCamera:Lens>8mm F3.5 EX DG CIRCULAR FISHEYE</stCamera:Lens>
+      <stCamera:FocalLength>8</stCamera:FocalLength>
+      <stCamera:FocusDistance>10</stCamera:FocusDistance>
+      <stCamera:ApertureValue>3.61471</stCamera:ApertureValue>
+      <stCamera:FisheyeModel rdf:parseType="Resource">
+       <stCamera:FocalLengthX>0.243</stCamera:FocalLengthX>
+       <stCamera:FocalLengthY>0.243</stCamera:FocalLengthY>
+       <stCamera:RadialDistortParam1>-0.0105</stCamera:RadialDistortParam1>
+       <stCamera:RadialDistortParam2>0.0012</stCamera:RadialDistortParam2>
+      </stCamera:FisheyeModel>
+     </rdf:li>"""
+    prof = parse_lcp(_lcp(entry), "sigma.lcp")
+    (d,) = prof.distortion
+    assert prof.lens_type == "fisheye" and d.model == "adobe_fisheye"
+    assert (d.focal_length_mm, d.terms["FocalLengthX"], d.terms["RadialDistortParam2"]) == (8.0, 0.243, 0.0012)
+    assert prof.model == "8mm F3.5 EX DG CIRCULAR FISHEYE" and prof.vignetting == ()
