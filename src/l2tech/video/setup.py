@@ -274,13 +274,36 @@ def resolve_look(job: VideoJob) -> Callable[[np.ndarray], np.ndarray] | None:
     return chain
 
 
-def _transfer(job: VideoJob):
-    if not job.input_encoding:
+_STREAM_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG", "iec61966-2-1": "sRGB", "linear": "Linear"}
+
+
+def _transfer(job: VideoJob, stream_transfer: str = "unspecified"):
+    """(decode, encode) of the clip's encoding, used around the vignetting gain.
+
+    ``--input-encoding`` wins; else the stream's transfer tag (PQ, HLG, sRGB, linear); else
+    ``None`` (the pipeline's default, the BT.709 OETF).
+    """
+    name = job.input_encoding or _STREAM_TRANSFERS.get(stream_transfer)
+    if not name:
         return None
     from l2tech.color.transfer import LOG_ENCODINGS, decode, encode
 
-    name = LOG_ENCODINGS.canonical(job.input_encoding) if hasattr(LOG_ENCODINGS, "canonical") else job.input_encoding
+    name = LOG_ENCODINGS.canonical(name)
     return (lambda v: decode(v, name), lambda x: encode(x, name))
+
+
+def _resize_map(map_xy: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
+    """Compose an inverse map with a scale to ``out_size``: the map sampled (bilinearly) at the
+    output pixels' positions, so the frame is still resampled once."""
+    import cv2
+
+    from l2tech.video.pipeline import scale_map
+
+    h, w = map_xy.shape[:2]
+    sm = scale_map((w, h), out_size)
+    flat = np.ascontiguousarray(map_xy.reshape(h, w, -1))
+    out = cv2.remap(flat, sm[..., 0], sm[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape((out_size[1], out_size[0]) + map_xy.shape[2:]).astype(np.float32)
 
 
 def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
@@ -301,16 +324,20 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
     from l2tech.video.transcode import EncodeOptions, process_video
 
     look = resolve_look(job)
-    transfer = _transfer(job)
     setup_lines: list[str] = []
 
     def factory(info):
         size = (info.width_px, info.height_px)
         lens = resolve_lens(job, size)
+        map_xy = None if lens is None else lens.map_xy
         if lens is not None:
             setup_lines.extend(lens.description)
-        return FramePipeline(size, map_xy=None if lens is None else lens.map_xy,
-                             gain=None if lens is None else lens.gain, look=look, transfer=transfer,
+            if map_xy is not None and job.out_size and (map_xy.shape[1], map_xy.shape[0]) != tuple(job.out_size):
+                map_xy = _resize_map(map_xy, job.out_size)
+                setup_lines.append(f"output scaled to {job.out_size[0]}x{job.out_size[1]}")
+        return FramePipeline(size, map_xy=map_xy,
+                             gain=None if lens is None else lens.gain, look=look,
+                             transfer=_transfer(job, info.transfer),
                              interpolation=job.interpolation, out_size=job.out_size if lens is None else None,
                              border="constant" if lens is None else lens.border,
                              fixed_point_maps=job.fast)
