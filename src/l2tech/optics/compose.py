@@ -414,7 +414,12 @@ def lensfun_warp(request: GeometryRequest) -> Warp:
         geometric=geometric,
         render=render,
         fold_check=fold_check,
-        extra={"normalization": norm, "render_rows": render_rows},
+        extra={
+            "normalization": norm,
+            "render_rows": render_rows,
+            # for fused map + resampling kernels: (ns, cxn, cyn, dmodel, d0, d1, d2, tmodel, 6 TCA terms)
+            "lensfun_params": (ns, cxn, cyn, dmodel, d0, d1, d2, tmodel, *tt),
+        },
     )
 
 
