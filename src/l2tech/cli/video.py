@@ -48,7 +48,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.command("video", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, help="Output file (one input) or existing folder.")
-@click.option("--profile", "profile_path", type=click.Path(dir_okay=False), help="Lens profile: Gyroflow JSON, lensfun XML or Adobe LCP.")
+@click.option("--profile", "profile_path", type=click.Path(dir_okay=False), help="Lens profile: Gyroflow JSON or lensfun XML.")
 @click.option("--camera", help="Camera body for a lensfun database lookup.")
 @click.option("--lens", "lens_name", help="Lens for a lensfun database lookup.")
 @click.option("--focal-length", "focal_length_mm", type=float, help="Focal length, mm (zooms).")
