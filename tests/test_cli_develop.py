@@ -267,3 +267,31 @@ def test_develop_log_output_vlog(tmp_path, capsys):
     assert d.icc_profile is None and d.bits == 16
     # the darkest V-Log code is the curve's black (0.125), never below
     assert d.pixels.min() >= float(encode(np.float32(0.0), "V-Log")) - 1 / 65535
+
+
+def test_correct_with_profile_file(tmp_path, capsys):
+    """--profile FILE wins over the metadata: an OpenCV calibration (640x480) on a 4:3 JPEG."""
+    prof = shared_file("profiles/opencv_yaml/ORB_SLAM2__Examples_Monocular_TUM1.yaml")
+    rc, text = _run(capsys, ["correct", str(shared_file(OLY)), "-o", str(tmp_path / "o.jpg"), "--json", "--profile", str(prof)])
+    assert rc == 0, text
+    lens = json.loads(text)["results"][0]["lens"]
+    assert lens["sources"]["profile"] == "file" and lens["corrections"]["distortion"]["applied"]
+    assert not lens["corrections"]["vignetting"]["applied"]
+
+
+def test_profile_source_database_equals_default_for_the_6d(tmp_path, capsys):
+    src = shared_file(SIXD)
+    rc, text = _run(capsys, ["develop", str(src), "-o", str(tmp_path / "a.jpg"), "--json", "--profile-source", "database"])
+    assert rc == 0, text
+    lens = json.loads(text)["results"][0]["lens"]
+    assert lens["lens"] == "Canon EF 24-105mm f/4L IS USM" and lens["sources"]["profile"] == "database"
+
+
+def test_profile_file_with_other_aspect_is_a_clear_error(tmp_path, capsys):
+    prof = shared_file("profiles/gyroflow/Sony_ZV-E10_10-20mm_F4_G_20mm_4k_16by9_3840x2160-29.97fps.json")
+    img = shared_file("raw/jpeg_reference/canon_6d__ef100mm_macro.jpg")  # 500x500
+    rc, text = _run(capsys, ["correct", str(img), "-o", str(tmp_path / "o.jpg"), "--json", "--profile", str(prof)])
+    assert rc == 1
+    r = json.loads(text)["results"][0]
+    assert r["error_type"] == "InvalidProfileError" and "3840x2160" in r["error"]
+    assert not (tmp_path / "o.jpg").exists()

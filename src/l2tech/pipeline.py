@@ -86,6 +86,11 @@ class Recipe:
     lut : str, optional
         A LUT file applied as a look (``--lut``), with its input ``lut_input``
         (``"ENCODING/GAMUT"``, e.g. ``"V-Log/V-Gamut"``; default ``"sRGB/Rec.709"``).
+    profile : str, optional
+        A lens profile file (lensfun XML, Adobe LCP, Gyroflow JSON, OpenCV YAML/XML, DNG) that
+        wins over every other source (``--profile``).
+    profile_source : {'embedded', 'user', 'database'}, optional
+        Use only that source (``--profile-source``); see :mod:`l2tech.profiles.sources`.
     log_output : str, optional
         Write log-encoded data instead of a display image (``--log-output V-Log`` or
         ``"V-Log/V-Gamut"``): the working data is converted to the gamut and encoded with the
@@ -111,6 +116,8 @@ class Recipe:
     lut: str | None = None
     lut_input: str = "sRGB/Rec.709"
     log_output: str | None = None
+    profile: str | None = None
+    profile_source: str | None = None
 
     def __post_init__(self) -> None:
         bad = [c for c in self.corrections if c not in CORRECTIONS]
@@ -219,10 +226,19 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
     aperture) with a reason asking for ``--f-number``. A missing focus distance uses
     :data:`DEFAULT_FOCUS_DISTANCE_M` (lensfun's default), which only affects vignetting weights.
     """
-    from l2tech.profiles.matching import camera_name, match_lens
+    from l2tech.profiles.matching import match_lens
 
     if not recipe.lens_correction:
         return _no_lens_plan("lens correction switched off (--no-lens-correction)")
+    if recipe.profile or recipe.profile_source:
+        from l2tech.profiles.sources import choose_profile
+
+        choice = choose_profile(meta, profile_file=recipe.profile, profile_source=recipe.profile_source, db=db,
+                                camera=recipe.camera, lens=recipe.lens)
+        if choice.profile is None:
+            raise LensNotFoundError(f"no lens profile from {recipe.profile_source or 'the given file'}: " + "; ".join(choice.tried),
+                                    path=getattr(meta, "path", None))
+        return _plan_for_profile(meta, recipe, choice.profile, choice.match, db, source=choice.source, warnings=())
     has_lens_info = bool(recipe.lens or getattr(meta, "lens_model", None) or getattr(meta, "lens_id", None))
     if not has_lens_info:
         return _no_lens_plan("the file names no lens; pass --lens \"NAME\" to correct it (see `l2 lens search`)",
@@ -240,9 +256,15 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
     if profile is None:
         raise LensNotFoundError(f"no lens profile for {getattr(meta, 'lens_model', None) or getattr(meta, 'lens_id', '')!r}",
                                 path=getattr(meta, "path", None))
-    crop = m.crop_factor or getattr(meta, "crop_factor", None) or profile.crop_factor
-    warns = list(getattr(m, "warnings", ()))
-    sources: dict[str, str] = {}
+    return _plan_for_profile(meta, recipe, profile, m, db, source="database", warnings=tuple(getattr(m, "warnings", ())))
+
+
+def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, *, source: str, warnings: tuple[str, ...]) -> LensPlan:
+    from l2tech.profiles.matching import camera_name
+
+    crop = (getattr(m, "crop_factor", None) if m is not None else None) or getattr(meta, "crop_factor", None) or profile.crop_factor
+    warns = list(warnings)
+    sources: dict[str, str] = {"profile": source}
     applied = {c: c in recipe.corrections for c in CORRECTIONS}
     reasons = {c: "" if applied[c] else "not requested (--only)" for c in CORRECTIONS}
 
@@ -254,6 +276,10 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
     if focal is None and profile.focal_min_mm and profile.focal_min_mm == profile.focal_max_mm:
         focal = profile.focal_min_mm
         sources["focal_length_mm"] = "lens (prime)"
+    calib_focals = {c.focal_length_mm for c in profile.distortion}
+    if focal is None and len(calib_focals) == 1:  # one calibration point (a file profile): it applies as is
+        focal = next(iter(calib_focals))
+        sources["focal_length_mm"] = "profile (single calibration)"
     if focal is None:
         sources["focal_length_mm"] = "missing"
         for c in ("tca", "distortion", "vignetting"):
@@ -289,7 +315,7 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
                 reasons[c] = {"vignetting": "the profile has no vignetting data near these settings",
                               "tca": "the profile has no TCA data", "distortion": "the profile has no distortion data"}[c]
     return LensPlan(
-        camera=_camera_name(meta) if m.camera is None else camera_name(m.camera),
+        camera=_camera_name(meta) if m is None or m.camera is None else camera_name(m.camera),
         lens=profile.name, profile=profile, match=m, crop_factor=crop, focal_length_mm=focal, f_number=fnum,
         focus_distance_m=dist, applied=applied, reasons=reasons, sources=sources, warnings=tuple(warns),
     )
