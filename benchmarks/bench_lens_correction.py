@@ -18,6 +18,7 @@ Run: ``python benchmarks/bench_lens_correction.py [--runs 5] [--width 6000 --hei
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         [
             f"## Lens correction, {W}×{H} float32 RGB (`benchmarks/bench_lens_correction.py`)",
             "",
-            f"Machine: {machine_line()}, OpenCV threads {cv2.getNumThreads()}. Median of {args.runs} interleaved runs.",
+            f"Machine: {machine_line()}, OpenCV threads {cv2.getNumThreads()}, load average "
+            f"{os.getloadavg()[0]:.1f} at the end (shared machine). Median of {args.runs} interleaved runs.",
             "Lumix S 20-60 @ 20 mm f/3.5 10 m on a crop-1.0 body: vignetting + poly3 TCA + ptlens distortion, auto-scale, bilinear.",
             "",
             "| job | median s | ratio |",
