@@ -124,3 +124,21 @@ def test_lens_group_is_extensible():
         assert rc == 0 and "converted" in r.stdout
     finally:
         lens.commands.pop("convert")
+
+
+def test_lens_show_accepts_a_profile_file_and_match_shows_choice_order(capsys):
+    """`l2 lens show FILE` for any profile file; `l2 lens match` prints the profile-source order."""
+    import json as _json
+
+    from conftest import shared_file
+    from l2tech.cli.main import main as _main
+
+    gp = shared_file("profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json")
+    assert _main(["lens", "show", str(gp)]) == 0
+    assert "kannala_brandt" in capsys.readouterr().out
+    dng = shared_file("raw/decodable/canon_eos_6d__ef24-105mm_f4L__linear_lossy.dng")
+    assert _main(["lens", "match", str(dng), "--json"]) == 0
+    rec = _json.loads(capsys.readouterr().out)
+    lines = rec["profile_choice"]
+    assert lines[0].startswith("chosen: database")
+    assert [ln.split(":")[0] for ln in lines[1:]] == ["embedded", "user", "database"]

@@ -99,12 +99,23 @@ def search(text: str, mount: str | None, limit: int, as_json: bool, verbose: int
 def show(name: str, as_json: bool, verbose: int, quiet: bool) -> int:
     """Show a lens profile: mounts, crop factor, focal range and its calibration points.
 
-    NAME is the lens name (any case; the maker may be left out). A name matching several
-    lenses lists them; exit code 1.
+    NAME is the lens name (any case; the maker may be left out), or a profile file of any
+    supported format. A name matching several lenses lists them; exit code 1.
+
+    \b
+    Examples:
+      l2 lens show "Lumix S 20-60/F3.5-5.6"
+      l2 lens show GoPro_HERO5_Black_Wide_NO-EIS_4by3.json
     """
+    import os
+
     from l2tech.errors import L2Error, LensNotFoundError
     from l2tech.profiles.matching import _compact, _norm, _strip_makers, default_database, search_lenses
 
+    if os.path.isfile(name):  # a profile file of any format: lensfun XML, LCP, Gyroflow, OpenCV, DNG
+        from l2tech.cli.lens_convert import show_file
+
+        return click.get_current_context().invoke(show_file, path=name, lens_name=None, as_json=as_json, verbose=verbose, quiet=quiet)
     db = default_database()
     key = _norm(name)
     hits = [l for l in db.lenses if key in {_norm(l.name), _norm(l.model), *(_norm(a) for a in l.aliases)}]
@@ -143,10 +154,13 @@ def show(name: str, as_json: bool, verbose: int, quiet: bool) -> int:
 @click.option("--lens", "lens_name", default=None, metavar="NAME", help="Use this lens instead of the file's.")
 @click.option("--allow-focal-range", is_flag=True,
               help="Accept a single lens whose focal range equals the one the file names (with a warning).")
+@click.option("--profile", "profile_file", default=None, metavar="FILE", help="A profile file that wins over every other source.")
+@click.option("--profile-source", type=click.Choice(["embedded", "user", "database"]), default=None,
+              help="Use only this profile source.")
 @json_option
 @verbosity_options
 def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, allow_focal_range: bool,
-          as_json: bool, verbose: int, quiet: bool) -> int:
+          profile_file: str | None, profile_source: str | None, as_json: bool, verbose: int, quiet: bool) -> int:
     """Find the camera body and lens profile for each FILE from its metadata.
 
     Exact EXIF names first, then names equal but for spacing and maker words, then similar
@@ -170,7 +184,16 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
             out.append({"path": f, "error": str(exc), "error_type": type(exc).__name__,
                         "candidates": [_cand(c) for c in getattr(exc, "candidates", ())]})
             continue
+        choice_lines: list[str] = []
+        try:
+            from l2tech.profiles.sources import choose_profile
+
+            choice = choose_profile(meta, profile_file=profile_file, profile_source=profile_source, camera=camera, lens=lens_name)
+            choice_lines = [f"chosen: {choice.source} ({choice.reason})", *choice.tried]
+        except L2Error as exc:
+            choice_lines = [f"profile choice: {exc}"]
         rec = {"path": f, "camera": camera_to_dict(m.camera), "lens": lens_to_dict(m.lens), "method": m.method,
+               "profile_choice": choice_lines,
                "score": m.score, "crop_factor": m.crop_factor, "warnings": list(m.warnings),
                "runners_up": [_cand(c) for c in m.runners_up],
                "exif": {"make": meta.make, "model": meta.model, "lens_model": meta.lens_model, "lens_id": meta.lens_id}}
@@ -181,9 +204,22 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
                           f"({m.method}, score {m.score:.2f}, crop {m.crop_factor if m.crop_factor else 0:g})", highlight=False)
             for w in m.warnings:
                 console.print(f"  [yellow]warning[/]: {w}", highlight=False)
+            console.print("  profile sources in order (file, embedded, user, database):", highlight=False)
+            for line in choice_lines:
+                console.print(f"    {line}", highlight=False)
             if verbose:
                 for c in m.runners_up:
                     console.print(f"  runner-up: {c.name} ({c.score:.2f}; {c.reason})", highlight=False)
     if as_json:
         emit_json(out if len(files) > 1 else out[0])
     return 1 if failed else 0
+
+
+def _register_profile_file_commands() -> None:
+    from l2tech.cli.lens_convert import convert, show_file
+
+    lens.add_command(convert, "convert")
+    lens.add_command(show_file, "show-file")
+
+
+_register_profile_file_commands()
