@@ -61,28 +61,77 @@ def look_at_pose(rng, K, w, h, board_wh, target_px, dist_mm, max_tilt_deg):
     return R, t
 
 
-def render_board(uv, K, R, t, cols, rows, sq, ss=3, rng=None, noise=0.0):
+def distort_points(p_u, w, h, rd_func):
+    """Undistorted pixel points (N, 2) to distorted pixel points through r_d = rd_func(r_u)."""
+    c = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    n = lensfun_norm(w, h)
+    d = p_u - c
+    r_u = np.hypot(d[:, 0], d[:, 1]) / n
+    s = np.where(r_u > 0, rd_func(r_u) / np.maximum(r_u, 1e-12), 1.0)
+    return c + d * s[:, None]
+
+
+def place_board(rng, K, w, h, rd_func, cols, rows, sq, target_px, dist_mm, max_tilt_deg, margin_px=12, tries=200):
+    """A random tilted pose whose whole board (with its white border) lies inside the frame;
+    moves the board towards the centre / farther away when it does not fit."""
+    outline = np.array([[-2, -2], [cols + 1, -2], [cols + 1, rows + 1], [-2, rows + 1]], float) * sq
+    edge = np.concatenate([np.linspace(outline[i], outline[(i + 1) % 4], 20) for i in range(4)])
+    edge = np.column_stack([edge, np.zeros(len(edge))])
+    centre = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    tp = np.asarray(target_px, float)
+    for k in range(tries):
+        R, t = look_at_pose(rng, K, w, h, ((cols - 1) * sq, (rows - 1) * sq), tp, dist_mm, max_tilt_deg)
+        pc = edge @ R.T + t
+        if np.all(pc[:, 2] > 0):
+            p_u = (pc[:, :2] / pc[:, 2:3]) * K[0, 0] + K[:2, 2]
+            p_d = distort_points(p_u, w, h, rd_func)
+            if p_d.min() > margin_px and p_d[:, 0].max() < w - 1 - margin_px and p_d[:, 1].max() < h - 1 - margin_px:
+                return R, t, p_d
+        if k % 10 == 9:
+            tp = centre + 0.97 * (tp - centre)
+            dist_mm *= 1.02
+    raise AssertionError("could not place the board inside the frame")
+
+
+def render_board(uv, K, R, t, cols, rows, sq, ss=3, rng=None, noise=0.0, bbox=None):
     """Render a checkerboard (inner corners cols x rows, square sq mm) given the undistorted
-    coordinates uv (Hs, Ws, 2) of each supersampled pixel; returns float32 (H, W) in [0, 1]."""
+    coordinates uv (Hs, Ws, 2) of each supersampled pixel; returns float32 (H, W) in [0, 1].
+
+    Edges are anti-aliased analytically: the checker is the sign of
+    s = sin(pi X / sq) sin(pi Y / sq), and each sample is given the ramp value of its signed
+    distance to the nearest edge, s / |grad s| in output pixels (1 px wide ramp), so edge
+    positions are encoded continuously rather than in 1/ss steps.
+    """
     import cv2
 
     Hm = K @ np.column_stack([R[:, 0], R[:, 1], t])
     Hi = np.linalg.inv(Hm)
+    full_shape = uv.shape[:2]
+    if bbox is not None:  # (x0, y0, x1, y1) output pixels: render only there
+        x0, y0, x1, y1 = bbox
+        uv = uv[y0 * ss : y1 * ss, x0 * ss : x1 * ss]
     u, v = uv[..., 0], uv[..., 1]
     X = Hi[0, 0] * u + Hi[0, 1] * v + Hi[0, 2]
     Y = Hi[1, 0] * u + Hi[1, 1] * v + Hi[1, 2]
     Wt = Hi[2, 0] * u + Hi[2, 1] * v + Hi[2, 2]
     X, Y = X / Wt, Y / Wt
-    i = np.floor(X / sq)
-    j = np.floor(Y / sq)
-    inside = (i >= -1) & (i <= cols - 1) & (j >= -1) & (j <= rows - 1)
+    inside = (X >= -sq) & (X <= cols * sq) & (Y >= -sq) & (Y <= rows * sq)
     margin = (X >= -2 * sq) & (X <= (cols + 1) * sq) & (Y >= -2 * sq) & (Y <= (rows + 1) * sq)
+    sgn = np.sin(np.pi * X / sq) * np.sin(np.pi * Y / sq)
+    sgn = np.where(inside, sgn, -np.abs(sgn))  # margin is white; continuous at the board edge
+    gy, gx = np.gradient(sgn)
+    grad_px = np.hypot(gx, gy) * ss
+    d_px = sgn / np.maximum(grad_px, 1e-9)
+    dark = np.clip(0.5 + d_px, 0.0, 1.0)
     img = np.full(u.shape, 0.45, np.float32)
-    img[margin] = 0.9
-    img[inside & ((i + j) % 2 == 0)] = 0.08
-    img[inside & ((i + j) % 2 != 0)] = 0.9
+    img[margin] = (0.9 - 0.82 * dark[margin]).astype(np.float32)
     hs, ws = img.shape
-    out = cv2.resize(img, (ws // ss, hs // ss), interpolation=cv2.INTER_AREA)
+    part = cv2.resize(img, (ws // ss, hs // ss), interpolation=cv2.INTER_AREA)
+    if bbox is None:
+        out = part
+    else:
+        out = np.full((full_shape[0] // ss, full_shape[1] // ss), 0.45, np.float32)
+        out[y0:y1, x0:x1] = part
     if noise and rng is not None:
         out = out + rng.normal(0.0, noise, out.shape).astype(np.float32)
     return np.clip(out, 0, 1)
