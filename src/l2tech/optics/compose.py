@@ -265,7 +265,6 @@ def render_maps(warp: Warp, scale: float) -> tuple[np.ndarray, ...]:
         return warp.render(scale)
     W, H = warp.width, warp.height
     fn = _scaled(warp, scale, warp.apply)
-    maps = []
     ys = np.arange(H, dtype=np.float64)
     xs = np.arange(W, dtype=np.float64)
     out = None
@@ -282,8 +281,7 @@ def render_maps(warp: Warp, scale: float) -> tuple[np.ndarray, ...]:
         else:
             out[0][y0 : y0 + step, :, 0] = sx
             out[0][y0 : y0 + step, :, 1] = sy
-    maps = out or []
-    return tuple(maps)
+    return tuple(out or [])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,13 +454,11 @@ def lensfun_vignetting_gain(
     if vignetting.model != "pa":
         raise InvalidProfileError(f"unknown vignetting model {vignetting.model!r}; expected pa")
     t = vignetting.terms
-    W, H = max(norm.width, 1), max(norm.height, 1)
     if out is None:
         out = np.empty((norm.height, norm.width), np.float32)
     cxn, cyn = norm.center_normalized
     _kernels.pa_gain(norm.width, norm.height, norm.norm_scale, cxn, cyn, norm.vignetting_scale,
                      float(t["k1"]), float(t["k2"]), float(t["k3"]), out)
-    del W, H
     return out
 
 
