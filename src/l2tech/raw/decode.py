@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 
 import numpy as np
 
@@ -48,6 +49,11 @@ class RawImage:
     white_level : int
     white_balance : tuple of float
         Multipliers used (R, G, B, G2).
+    opcodes_applied : tuple of str
+        DNG opcodes applied, in order, as ``"OpcodeList2:GainMap"`` (empty for non-DNGs).
+    warnings : tuple of str
+        One line per thing the decode could not do as the file asks (an optional DNG opcode
+        skipped), naming the file.
     """
 
     image: np.ndarray
@@ -56,6 +62,8 @@ class RawImage:
     black_level_per_channel: tuple[int, ...]
     white_level: int
     white_balance: tuple[float, ...]
+    opcodes_applied: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 def _open(path: Path):
@@ -129,11 +137,26 @@ def _check_not_truncated(raw, path: Path) -> None:
         raise CorruptInputError("RAW pixel data ends in constant values: the file is truncated", path=path)
 
 
+def _opcode_lists(dng_opcodes: bool | Collection[int]) -> frozenset[int]:
+    if dng_opcodes is True:
+        return frozenset((1, 2, 3))
+    if dng_opcodes is False or dng_opcodes is None:
+        return frozenset()
+    try:
+        lists = frozenset(int(n) for n in dng_opcodes)
+    except (TypeError, ValueError):
+        raise UsageError(f"dng_opcodes must be True, False or opcode list numbers (1, 2, 3); got {dng_opcodes!r}") from None
+    if not lists <= {1, 2, 3}:
+        raise UsageError(f"dng_opcodes list numbers must be 1, 2 or 3; got {sorted(lists)}")
+    return lists
+
+
 def decode_raw(
     path: str | os.PathLike,
     *,
     white_balance: str = "camera",
     half_size: bool = False,
+    dng_opcodes: bool | Collection[int] = True,
 ) -> RawImage:
     """Decode a RAW file to scene-linear RGB in the working space.
 
@@ -145,6 +168,12 @@ def decode_raw(
         'camera' uses the as-shot multipliers (LibRaw falls back to daylight when absent).
     half_size : bool
         Half-resolution decode (LibRaw's 2×2 binning, no demosaic); for previews.
+    dng_opcodes : bool or collection of {1, 2, 3}
+        Apply the DNG opcode lists of a DNG at the stages the specification names (list 1 on
+        the stored values, list 2 after linearisation, list 3 after demosaicing; see
+        :mod:`l2tech.raw.opcodes`). ``True`` = all three, ``False`` = none, or the list
+        numbers to apply (e.g. ``(1, 2)`` when a caller corrects the lens with list 3's warps
+        through its own lens engine).
 
     Returns
     -------
@@ -160,16 +189,21 @@ def decode_raw(
         Truncated or corrupt data (LibRaw data errors are fatal: never a half-grey image).
     DecodeError
         Any other LibRaw failure, e.g. a codec LibRaw lacks (GoPro VC-5 GPR).
+    UnsupportedOpcodeError
+        (a :class:`UnsupportedFormatError`) The DNG carries a non-optional opcode l2tech does
+        not implement; the DNG specification requires refusing the image.
 
     References
     ----------
     LibRaw API notes, ``libraw_output_params_t`` (``output_color``, ``gamma``, ``user_flip``).
+    Adobe DNG Specification 1.4.0.0, chapter 6 (opcode list stages).
     """
     import rawpy
 
     p = Path(path)
     if white_balance not in _WB:
         raise UsageError(f"unknown white balance {white_balance!r}; valid: {', '.join(_WB)}")
+    lists = _opcode_lists(dng_opcodes)
     raw = _open(p)
     try:
         s = raw.sizes
@@ -182,6 +216,21 @@ def decode_raw(
         if raw.raw_pattern is not None and raw.raw_type == rawpy.RawType.Flat:
             desc = raw.color_desc.decode()
             pattern = "".join(desc[i] for i in raw.raw_pattern[:2, :2].flatten())
+        applied: list[str] = []
+        warns: list[str] = []
+        layout = None
+        if lists:
+            from l2tech.raw.opcodes import apply_raw_opcode_list, read_dng_raw_layout
+
+            layout = read_dng_raw_layout(p)
+            if layout is not None and not layout.any:
+                layout = None
+        if layout is not None:
+            for n in (1, 2):
+                if n in lists:
+                    a, w = apply_raw_opcode_list(raw, layout, n, p)
+                    applied += a
+                    warns += w
         try:
             rgb16 = raw.postprocess(
                 output_color=rawpy.ColorSpace.Rec2020,
@@ -201,6 +250,17 @@ def decode_raw(
             raise DecodeError(f"LibRaw failed to decode ({_msg(exc)})", path=p) from None
         image = rgb16.astype(np.float32)
         image *= np.float32(1.0 / 65535.0)
+        if layout is not None and 3 in lists and layout.opcodes[3]:
+            from l2tech.raw.opcodes import apply_demosaiced_opcode_list, libraw_camera_to_rec2020
+
+            t, l, b, r = layout.active_area
+            unavailable = None
+            if (s.top_margin, s.left_margin, s.height, s.width) != (t, l, b - t, r - l):
+                unavailable = (f"LibRaw's output covers {s.width}x{s.height} pixels at ({s.left_margin}, {s.top_margin}), "
+                               f"the DNG's active area {r - l}x{b - t} at ({l}, {t})")
+            image, a, w = apply_demosaiced_opcode_list(image, layout, libraw_camera_to_rec2020(raw), p, unavailable=unavailable)
+            applied += a
+            warns += w
         return RawImage(
             image=image,
             orientation=LIBRAW_FLIP_TO_EXIF.get(int(s.flip), 1),
@@ -208,6 +268,8 @@ def decode_raw(
             black_level_per_channel=tuple(int(b) for b in raw.black_level_per_channel),
             white_level=int(raw.white_level),
             white_balance=tuple(float(w) for w in raw.camera_whitebalance),
+            opcodes_applied=tuple(applied),
+            warnings=tuple(warns),
         )
     finally:
         raw.close()
