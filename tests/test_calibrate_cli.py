@@ -45,7 +45,7 @@ def test_cli_distortion_profile_loads_in_lensfunpy(chart_files, tmp_path, capsys
     assert cal.model == lensfunpy.DistortionModel.PTLENS
     terms = dict(zip("abc", cal.terms[:3]))
     err = np.hypot(*(correction_map_ptlens(W, H, SYNTHETIC_PTLENS) - correction_map_ptlens(W, H, terms)).transpose(2, 0, 1))
-    assert err.max() <= MAP_TOL_PX  # measured 0.024 px (float32 terms from lensfunpy)
+    assert err.max() <= MAP_TOL_PX  # measured 0.048 px (terms read back by lensfunpy as float32)
     html = (report / "index.html").read_text()
     assert "lensfun ptlens" in html and "Reprojection RMS per view" in html
     for png in ("per_view_rms.png", "residual_vectors.png", "coverage.png", "distortion.png"):

@@ -7,10 +7,12 @@ Truth and recovered correction maps are both evaluated with lensfun's ptlens for
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
-from _calib_synth import correction_map_ptlens, look_at_pose, place_board, ptlens_rd, render_board, undistorted_coords
+from _calib_synth import correction_map_ptlens, place_board, ptlens_rd, render_board, undistorted_coords
 from l2tech.calibrate import detect_target, fit_lensfun_distortion, fit_pinhole, fit_radial_model, parse_target
 from l2tech.calibrate.tca import fit_tca, measure_tca
 from l2tech.calibrate.vignetting import characterise_vignetting, vignetting_radius
@@ -28,8 +30,15 @@ SYNTHETIC_PTLENS = {"a": 0.01, "b": -0.03, "c": 0.02}
 
 
 def render_views(terms, seed, n=15, noise=0.01, ss=3):
+    """Cached: the CLI tests reuse the same rendered views."""
+    return list(_render_views(tuple(sorted(terms.items())), seed, n, noise, ss))
+
+
+@functools.lru_cache(maxsize=4)
+def _render_views(terms_items, seed, n, noise, ss):
     """n views of a 9x6 (inner corners) 30 mm board through the lens (20 mm on full frame),
     spread so that the boards reach the edges and corners of the frame, tilted 15-40 deg."""
+    terms = dict(terms_items)
     rng = np.random.default_rng(seed)
     f = 20.0 / 36.0 * W
     K = np.array([[f, 0, (W - 1) / 2], [0, f, (H - 1) / 2], [0, 0, 1.0]])
@@ -42,7 +51,7 @@ def render_views(terms, seed, n=15, noise=0.01, ss=3):
         x0, y0 = np.maximum(np.floor(outline.min(0)).astype(int) - 4, 0)
         x1, y1 = np.minimum(np.ceil(outline.max(0)).astype(int) + 4, [W, H])
         images.append(render_board(uv, K, R, t, 9, 6, 30.0, ss=ss, rng=rng, noise=noise, bbox=(x0, y0, x1, y1)))
-    return images
+    return tuple(images)
 
 
 @pytest.fixture(scope="module")
@@ -159,24 +168,25 @@ def test_vignetting_refuses_clipped_and_uneven():
 TCA_TRUE = {"vr": 1.0004, "cr": 0.0, "br": 0.0002, "vb": 0.9995, "cb": 0.0, "bb": -0.0003}
 
 
-@pytest.mark.xfail(strict=True, reason="measured 0.24 px max field error > 0.02 px: per-channel cornerSubPix on the "
-                   "supersampled test rendering is not precise enough for 0.2 px shifts")
 def test_tca_recovered_within_002px():
     """Red and blue rendered with lensfun poly3 TCA (r_c = r_g (v + c r + b r²)) relative to
-    green; the fitted poly3 must predict the channel positions within 0.02 px."""
+    green at 15 board poses; the fitted poly3 must predict the red/blue shift within 0.02 px
+    over the whole frame."""
     rng = np.random.default_rng(11)
     f = 20.0 / 36.0 * W
     K = np.array([[f, 0, (W - 1) / 2], [0, f, (H - 1) / 2], [0, 0, 1.0]])
-    lin = lambda r: ptlens_rd(r, 0.0, 0.0, 0.0)  # noqa: E731
-    base = undistorted_coords(W, H, lin)
+    # the channel at radius r_c shows what green shows at r_g, r_c = r_g (v + c r_g + b r_g^2)
+    uvs = [
+        undistorted_coords(W, H, lambda r, v=v, c=c, b=b: r * (v + c * r + b * r**2))
+        for v, c, b in ((TCA_TRUE["vr"], TCA_TRUE["cr"], TCA_TRUE["br"]), (1.0, 0.0, 0.0), (TCA_TRUE["vb"], TCA_TRUE["cb"], TCA_TRUE["bb"]))
+    ]
+    spots = [(x, y) for y in (0.12, 0.5, 0.88) for x in (0.08, 0.29, 0.5, 0.71, 0.92)]
     images = []
-    for k, (tx, ty) in enumerate([(0.25, 0.3), (0.75, 0.3), (0.5, 0.5), (0.25, 0.7), (0.75, 0.7)]):
-        R, t = look_at_pose(rng, K, W, H, (240.0, 150.0), (tx * W, ty * H), 700.0, 35)
-        chans = []
-        for v, c, b in ((TCA_TRUE["vr"], TCA_TRUE["cr"], TCA_TRUE["br"]), (1.0, 0.0, 0.0), (TCA_TRUE["vb"], TCA_TRUE["cb"], TCA_TRUE["bb"])):
-            # the channel at radius r_c shows what green shows at r_g, r_c = r_g (v + c r_g + b r_g^2)
-            uv = undistorted_coords(W, H, lambda r, v=v, c=c, b=b: r * (v + c * r + b * r**2)) if (v, c, b) != (1.0, 0.0, 0.0) else base
-            chans.append(render_board(uv, K, R, t, 9, 6, 30.0, rng=rng, noise=0.005))
+    for k, (tx, ty) in enumerate(spots):
+        R, t, outline = place_board(rng, K, W, H, lambda r: r, 9, 6, 30.0, (tx * W, ty * H), rng.uniform(650, 800), 35)
+        x0, y0 = np.maximum(np.floor(outline.min(0)).astype(int) - 6, 0)
+        x1, y1 = np.minimum(np.ceil(outline.max(0)).astype(int) + 6, [W, H])
+        chans = [render_board(uv, K, R, t, 9, 6, 30.0, rng=rng, noise=0.005, bbox=(x0, y0, x1, y1)) for uv in uvs]
         images.append((f"t{k}", np.stack(chans, -1)))
     samples = measure_tca(images, parse_target("checkerboard:9x6:30mm"))
     fit = fit_tca(samples, focal_length_mm=20)
@@ -191,5 +201,6 @@ def test_tca_recovered_within_002px():
         s_fit = tf["v" + ch] + tf["c" + ch] * r + tf["b" + ch] * r**2
         worst = max(worst, float(np.max(np.abs(s_true - s_fit) * r * n)))
     print(f"TCA: before {fit.rms_before_px:.4f} px, poly3 residual {fit.rms_poly3_px:.4f} px, max field error {worst:.4f} px; {fit.poly3.terms}")
+    # measured: 0.0097 px max field error (window 7x7); residual RMS 0.052 px (per-corner noise)
     assert worst <= TCA_TOL_PX
     assert fit.rms_poly3_px < fit.rms_before_px
