@@ -310,6 +310,6 @@ def test_canon_6d_lossy_dng_map_polynomial_applied_once():
     never = (stored[rows, cols] * wb) @ m.T
     got = r.image[rows, cols].astype(np.float64)
     assert (once > 0.001).all() and (once < 0.95).all()  # unclipped sample pixels
-    # 16-bit rounding of LibRaw's curve and output: measured max 3.4e-5
-    assert np.abs(got - once).max() < 2e-4
+    # 16-bit rounding of LibRaw's curve and output and JPEG decoder differences: measured 3.8e-5
+    assert np.abs(got - once).max() < 1e-4
     assert np.abs(got - twice).max() > 0.01 and np.abs(got - never).max() > 0.05

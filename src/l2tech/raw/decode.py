@@ -5,6 +5,10 @@ demosaics, applies white balance and the camera matrix (``output_color=Rec2020``
 ``gamma=(1, 1)``, ``no_auto_bright=True``, 16-bit), and we scale to float32 with 1.0 = the
 white level after white balance. Pixels stay in sensor orientation (``user_flip=0``) so lens
 correction sees the lens's own geometry; the EXIF orientation is applied after it.
+
+DNG opcode lists are applied at the stages the DNG specification names (list 1 on the stored
+values and list 2 after linearisation, both written into LibRaw's raw buffer before it
+demosaics; list 3 on the demosaiced output): see :mod:`l2tech.raw.opcodes`.
 """
 
 from __future__ import annotations
