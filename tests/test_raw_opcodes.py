@@ -313,3 +313,33 @@ def test_canon_6d_lossy_dng_map_polynomial_applied_once():
     # 16-bit rounding of LibRaw's curve and output and JPEG decoder differences: measured 3.8e-5
     assert np.abs(got - once).max() < 1e-4
     assert np.abs(got - twice).max() > 0.01 and np.abs(got - never).max() > 0.05
+
+
+def test_list2_gain_map_on_a_stacked_linear_dng(tmp_path):
+    """A LinearRaw (3 samples per pixel) DNG: OpcodeList2 GainMap ×1.5 on plane 1 scales camera
+    green by 1.5 and leaves red and blue (in camera RGB, M⁻¹ of the output)."""
+    h, w = 64, 96
+    img = np.empty((h, w, 3), np.uint16)
+    for c, v in enumerate((0.1, 0.2, 0.15)):
+        img[..., c] = round(v * 65535)
+    img[..., 0] += (np.arange(w) * 10).astype(np.uint16)[None, :]  # not constant (truncation check)
+    colour = [t for t in _colour_tags() if t[0] not in (33421, 33422)]  # no CFA tags
+
+    def write(p, ops):
+        tags = colour + [(50706, 1, 4, (1, 4, 0, 0), True), (50717, 4, 1, 65535, True)]
+        if ops:
+            b = encode_opcode_list(ops)
+            tags.append((51009, 7, len(b), b, True))
+        tifffile.imwrite(p, img, photometric=34892, planarconfig="contig", metadata=None, extratags=tags)
+        return p
+
+    gm = GainMapParams(0, 0, h, w, 1, 1, 1, 1, 1, 1, 1.0, 1.0, 0.0, 0.0, 1, np.full((1, 1, 1), 1.5, np.float32))
+    p0 = write(tmp_path / "lin.dng", ())
+    p1 = write(tmp_path / "lin_gain.dng", (DngOpcode(9, "GainMap", V13, 0, {"gain_map": gm}),))
+    assert read_dng_raw_layout(p1).samples_per_pixel == 3
+    a, b = _develop(p0), _develop(p1)
+    assert b.opcodes_applied == ("OpcodeList2:GainMap",)
+    minv = np.linalg.inv(_camera_matrix(p0))
+    ratio = (b.image.reshape(-1, 3).astype(np.float64) @ minv.T) / (a.image.reshape(-1, 3).astype(np.float64) @ minv.T)
+    # measured within 1.5e-4 (16-bit output rounding)
+    assert np.abs(ratio - [1.0, 1.5, 1.0]).max() < 5e-4

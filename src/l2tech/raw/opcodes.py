@@ -160,7 +160,7 @@ def read_dng_raw_layout(path: str | os.PathLike) -> DngRawLayout | None:
     Raises
     ------
     CorruptInputError
-        An opcode list that does not parse (file and list named).
+        An opcode list that does not parse (file and list named), or IFDs tifffile cannot walk.
 
     Notes
     -----
@@ -180,9 +180,12 @@ def read_dng_raw_layout(path: str | os.PathLike) -> DngRawLayout | None:
     except Exception:  # not a TIFF tifffile can parse: LibRaw decides
         return None
     with tf:
-        if not any(50706 in page.tags for page in tf.pages[:1]):
-            return None
-        ifd = _main_raw_ifd(tf)
+        try:
+            if not any(50706 in page.tags for page in tf.pages[:1]):
+                return None
+            ifd = _main_raw_ifd(tf)
+        except Exception as exc:  # tifffile cannot walk the IFDs: the opcode lists cannot be read
+            raise CorruptInputError(f"cannot read the DNG's IFDs for its opcode lists ({exc})", p) from None
         if ifd is None:
             return None
         lists: dict[int, tuple] = {1: (), 2: (), 3: ()}
