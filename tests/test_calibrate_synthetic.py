@@ -204,3 +204,17 @@ def test_tca_recovered_within_002px():
     # measured: 0.0097 px max field error (window 7x7); residual RMS 0.052 px (per-corner noise)
     assert worst <= TCA_TOL_PX
     assert fit.rms_poly3_px < fit.rms_before_px
+
+
+def test_outlier_view_rejected_and_reported():
+    """A view whose corners are off by ~2 px (a mis-detection) is dropped and listed."""
+    from dataclasses import replace
+
+    target = parse_target("checkerboard:9x6:30mm")
+    views = [detect_target(img, target, name=f"v{i}") for i, img in enumerate(render_views(SYNTHETIC_PTLENS, seed=7))]
+    rng = np.random.default_rng(4)
+    views[3] = replace(views[3], corners=views[3].corners + rng.normal(0, 2.0, views[3].corners.shape))
+    cam = fit_pinhole(views, target)
+    assert [n for n, _ in cam.dropped] == ["v3"] and "outlier view" in cam.dropped[0][1]
+    assert len(cam.view_names) == 14 and cam.rms < 0.1
+    assert any("v3" in w for w in cam.warnings)
