@@ -295,3 +295,25 @@ def test_profile_file_with_other_aspect_is_a_clear_error(tmp_path, capsys):
     r = json.loads(text)["results"][0]
     assert r["error_type"] == "InvalidProfileError" and "3840x2160" in r["error"]
     assert not (tmp_path / "o.jpg").exists()
+
+
+def test_6d_reports_the_dng_opcodes_libraw_applied(tmp_path, capsys):
+    """The 6D DNG's OpcodeList2 MapPolynomials are applied once (by LibRaw at unpack) and reported."""
+    rc, text = _run(capsys, ["develop", str(shared_file(SIXD)), "-o", str(tmp_path / "a.jpg"), "--json"])
+    assert rc == 0
+    r = json.loads(text)["results"][0]
+    assert r["dng_opcodes"] and all(op.startswith("OpcodeList2:MapPolynomial") for op in r["dng_opcodes"])
+
+
+def test_embedded_lens_opcodes_are_not_corrected_twice():
+    """A DNG whose OpcodeList3 already warped and devignetted the image: the database profile is
+    not applied again for those corrections, and the reason names the opcode."""
+    from l2tech.pipeline import CORRECTIONS, LensPlan, _skip_embedded_corrections
+
+    plan = LensPlan("Cam", "Lens", object(), None, 1.0, 20.0, 4.0, 1000.0, {c: True for c in CORRECTIONS},
+                    {c: "" for c in CORRECTIONS}, {})
+    out = _skip_embedded_corrections(plan, ("OpcodeList2:MapPolynomial", "OpcodeList3:WarpRectilinear"))
+    assert out.applied == {"vignetting": True, "tca": False, "distortion": False}
+    assert "WarpRectilinear" in out.reasons["distortion"] and "--profile-source database" in out.reasons["distortion"]
+    out = _skip_embedded_corrections(plan, ("OpcodeList3:FixVignetteRadial",))
+    assert out.applied == {"vignetting": False, "tca": True, "distortion": True}

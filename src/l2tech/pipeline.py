@@ -187,12 +187,13 @@ class DevelopResult:
     output: str | None = None
     icc_profile: bytes | None = None
     bits: int | None = None
+    dng_opcodes: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """JSON-able summary of the job."""
         h, w = self.image.shape[:2]
         return {"input": self.input, "output": self.output, "size": [w, h], "output_space": self.output_space,
-                "lens": self.plan.summary(), "warnings": list(self.warnings)}
+                "lens": self.plan.summary(), "dng_opcodes": list(self.dng_opcodes), "warnings": list(self.warnings)}
 
 
 def _no_lens_plan(reason: str, *, camera=None, lens=None, crop=None, warnings=(), sources=None) -> LensPlan:
@@ -321,6 +322,32 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
     )
 
 
+#: DNG opcodes that are lens corrections, by the correction they stand for.
+_EMBEDDED_LENS_OPCODES = {
+    "OpcodeList3:WarpRectilinear": ("distortion", "tca"),
+    "OpcodeList3:WarpFisheye": ("distortion", "tca"),
+    "OpcodeList3:FixVignetteRadial": ("vignetting",),
+    "OpcodeList2:GainMap": ("vignetting",),
+}
+
+
+def _skip_embedded_corrections(plan: LensPlan, opcodes_applied: tuple[str, ...]) -> LensPlan:
+    """Do not correct again what the DNG's own opcodes (applied at decode) already corrected."""
+    done: dict[str, str] = {}
+    for op in opcodes_applied:
+        for c in _EMBEDDED_LENS_OPCODES.get(op, ()):
+            done.setdefault(c, op)
+    if not done:
+        return plan
+    applied, reasons = dict(plan.applied), dict(plan.reasons)
+    for c, op in done.items():
+        if applied.get(c) or not plan.profile:
+            applied[c] = False
+            reasons[c] = (f"corrected by the file's own DNG opcode {op.split(':')[1]} ({op.split(':')[0]}); "
+                          "--profile-source database uses the lensfun profile instead")
+    return dataclasses.replace(plan, applied=applied, reasons=reasons)
+
+
 def _camera_name(meta: Any) -> str | None:
     make, model = getattr(meta, "make", None), getattr(meta, "model", None)
     if not model:
@@ -401,8 +428,13 @@ def develop(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any = Non
 
     p = Path(path)
     meta, warns = _read_meta(p)
-    raw = decode_raw(p, white_balance=recipe.white_balance)
-    plan = plan_lens_correction(meta, recipe, db=db)
+    # DNG opcode lists 1-3 are applied during decode (the DNG's own correction). When the user
+    # asks for another profile source, list 3 (the lens warps/vignetting) is left out so the lens
+    # is not corrected twice.
+    dng_lists = (1, 2) if (recipe.profile or recipe.profile_source) else (1, 2, 3)
+    raw = decode_raw(p, white_balance=recipe.white_balance, dng_opcodes=dng_lists)
+    warns += list(raw.warnings)
+    plan = _skip_embedded_corrections(plan_lens_correction(meta, recipe, db=db), raw.opcodes_applied)
     image = raw.image
     if recipe.exposure_ev:
         image = image * np.float32(2.0**recipe.exposure_ev)
@@ -410,7 +442,8 @@ def develop(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any = Non
     image = apply_orientation(image, raw.orientation if raw.orientation != 1 else getattr(meta, "orientation", 1))
     image = _apply_look(image, recipe)
     encoded, space, icc = _encode_output(image, recipe, recipe.output_space)
-    return DevelopResult(str(p), encoded, meta, plan, space, tuple(warns + list(plan.warnings)), icc_profile=icc)
+    return DevelopResult(str(p), encoded, meta, plan, space, tuple(warns + list(plan.warnings)), icc_profile=icc,
+                         dng_opcodes=tuple(raw.opcodes_applied))
 
 
 def _icc_ok(icc: bytes) -> bool:
