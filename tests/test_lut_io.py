@@ -230,7 +230,7 @@ def test_write_is_atomic_and_keeps_earlier_output(tmp_path):
     assert sorted(x.name for x in tmp_path.iterdir()) == ["keep.cube"]
     from l2tech.errors import OutputError
 
-    with pytest.raises(OutputError, match="output folder does not exist"):
+    with pytest.raises(OutputError, match="folder does not exist"):
         write_lut(LUT3D.identity(2), tmp_path / "missing" / "x.cube")
 
 

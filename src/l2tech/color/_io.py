@@ -1,16 +1,13 @@
-"""Small file helpers for the color package: text reading with line numbers, atomic writes.
-
-(An atomic-write helper lives here until ``l2tech.io`` offers one for text files.)
-"""
+"""Small file helpers for the color package: text reading with line numbers, atomic writes
+(through :mod:`l2tech.io.atomic`)."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from l2tech.errors import EmptyFileError, LUTError, OutputError
+from l2tech.errors import EmptyFileError, LUTError
 
 __all__ = ["read_text_lines", "atomic_write_bytes", "atomic_write_text", "MAX_TEXT_BYTES"]
 
@@ -43,7 +40,7 @@ def read_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> Path:
-    """Write ``data`` to a temp file in the destination folder, then rename it into place.
+    """Write ``data`` atomically through :func:`l2tech.io.atomic.atomic_output`.
 
     Raises
     ------
@@ -53,28 +50,14 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
     l2tech.errors.OutputExistsError
         ``path`` exists and ``overwrite`` is false.
     """
-    from l2tech.errors import OutputExistsError  # noqa: PLC0415
+    from l2tech.io.atomic import atomic_output  # noqa: PLC0415
 
     p = Path(path)
-    if p.exists() and not overwrite:
-        raise OutputExistsError("output exists; pass overwrite (--overwrite) to replace it", p)
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError("output folder does not exist", folder)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + p.name + ".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
+    with atomic_output(p, overwrite=overwrite) as tmp:
+        with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, p)
-        tmp = None
-    except OSError as exc:
-        raise OutputError(f"cannot write: {exc.strerror or exc}", p) from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
     return p
 
 
