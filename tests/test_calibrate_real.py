@@ -83,3 +83,23 @@ def test_sourishg_fisheye_uses_more_views_than_plain_opencv():
     assert len(fit.view_names) + len(fit.dropped) == 29
     # focal length near the reference run (fx 229.42, fy 228.30) within 2 %
     assert fit.K[0, 0] == pytest.approx(229.42, rel=0.02) and fit.K[1, 1] == pytest.approx(228.30, rel=0.02)
+
+
+def test_cli_tca_on_grey_shots_is_identity(tmp_path, capsys):
+    """The Bouguet shots are grey (R = G = B), so the TCA fit must be the identity."""
+    import json
+
+    from l2tech.cli.main import main
+
+    paths = [str(p) for p in _bouguet_left()[:5]]
+    xml = tmp_path / "tca.xml"
+    rc = main(["calibrate", "tca", *paths, "--target", "checkerboard:9x6:30mm", "--focal-length", "6", "-o", str(xml),
+               "--report", str(tmp_path / "rep"), "--json", "-q"])
+    assert rc == 0
+    row = json.loads(capsys.readouterr().out)["focal_lengths"][0]
+    assert row["rms_before_px"] < 1e-3 and row["rms_poly3_px"] < 1e-3
+    assert row["poly3"]["vr"] == pytest.approx(1.0, abs=1e-5) and row["linear"]["kb"] == pytest.approx(1.0, abs=1e-5)
+    from l2tech.profiles.lensfun_xml import parse_lensfun_xml
+
+    assert parse_lensfun_xml(xml).lenses[0].tca[0].model == "poly3"
+    assert "TCA (red and blue against green)" in (tmp_path / "rep" / "index.html").read_text()
