@@ -71,10 +71,11 @@ def distort_points(p_u, w, h, rd_func):
     return c + d * s[:, None]
 
 
-def place_board(rng, K, w, h, rd_func, cols, rows, sq, target_px, dist_mm, max_tilt_deg, margin_px=12, tries=200):
-    """A random tilted pose whose whole board (with its white border) lies inside the frame;
-    moves the board towards the centre / farther away when it does not fit."""
-    outline = np.array([[-2, -2], [cols + 1, -2], [cols + 1, rows + 1], [-2, rows + 1]], float) * sq
+def place_board(rng, K, w, h, rd_func, cols, rows, sq, target_px, dist_mm, max_tilt_deg, margin_px=12, tries=200, border_sq=1.0):
+    """A random tilted pose whose whole board (with border_sq squares of its white border) lies
+    inside the frame; moves the board towards the centre / farther away when it does not fit."""
+    b = 1.0 + border_sq
+    outline = np.array([[-b, -b], [cols - 1 + b, -b], [cols - 1 + b, rows - 1 + b], [-b, rows - 1 + b]], float) * sq
     edge = np.concatenate([np.linspace(outline[i], outline[(i + 1) % 4], 20) for i in range(4)])
     edge = np.column_stack([edge, np.zeros(len(edge))])
     centre = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
