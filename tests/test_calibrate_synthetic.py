@@ -79,7 +79,10 @@ def test_distortion_recovered_within_005px(name, lumix_views):
     fit = fit_lensfun_distortion(cam, "ptlens")
     err = np.hypot(*(correction_map_ptlens(W, H, terms) - correction_map_ptlens(W, H, fit.terms)).transpose(2, 0, 1))
     print(f"{name}: fitted {fit.terms}, reprojection RMS {fit.rms:.4f} px, map error max {err.max():.4f} px")
-    # measured (SB + cornerSubPix): synthetic 0.047 px max; lumix 0.139 px max (frame corners)
+    # measured (SB + cornerSubPix): synthetic 0.048 px max; lumix 0.139 px max (frame corners).
+    # Not reliable: over other pose seeds (1, 2, 3, 4) the max is 0.006 / 0.015 / 0.105 / 0.028 px
+    # (synthetic) and 0.014 / 0.091 / 0.038 / 0.160 px (lumix); inside r < 1.4, where the boards
+    # reach, it stays <= ~0.03 px. The frame corners (r up to 1.8) are extrapolated.
     assert err.max() <= MAP_TOL_PX
     assert fit.rms < 0.1
 
