@@ -167,3 +167,17 @@ def test_existing_output_kept_without_overwrite(tmp_path):
     write_image(p, np.ones((4, 4, 3), np.float32), overwrite=True)
     assert p.read_bytes() != before
     assert [f.name for f in tmp_path.iterdir()] == ["o.png"]  # no temp files left
+
+
+def test_output_transform_near_black_and_out_of_range():
+    """The fused kernel's curve tables stay within 4e-6 of the exact curves, including the
+    steep start of a pure power curve (Adobe RGB), and clip negatives, >1 and NaN."""
+    from l2tech.io.output import working_to_output_matrix
+
+    x = np.geomspace(1e-8, 1.0, 3000, dtype=np.float32).reshape(-1, 1, 3)
+    for space in OUTPUT_SPACES:
+        m = working_to_output_matrix(space).astype(np.float64)
+        ref = OUTPUT_SPACES[space].encode(np.clip(x.reshape(-1, 3).astype(np.float64) @ m.T, 0, 1))
+        assert np.abs(output_transform(x, space).reshape(-1, 3) - ref).max() < 4e-6, space
+    v = output_transform(np.array([[[np.nan, np.nan, np.nan], [5.0, 5.0, 5.0]]], np.float32), "srgb")
+    assert v[0, 0].tolist() == [0.0, 0.0, 0.0] and np.allclose(v[0, 1], 1.0)
