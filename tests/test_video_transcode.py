@@ -309,3 +309,31 @@ def test_hevc_and_prores_keep_codec_family_and_depth(tmp_path, codec, pix_fmt, e
         got = [f.to_ndarray(format="rgb24")[:, :32].mean() for f in c.decode(video=0)]
     assert r.frames_written == 4
     assert got == pytest.approx([8 + 8 * i for i in range(4)], abs=2.5)
+
+
+def test_chapters_copied_and_trimmed(tmp_path):
+    import av
+
+    src = tmp_path / "chapters.mkv"
+    write_clip(src, numbered_frames(25, 64, 48), rate=25)
+    withch = tmp_path / "withch.mkv"
+    with av.open(str(src)) as c, av.open(str(withch), "w") as o:
+        s = o.add_stream_from_template(c.streams.video[0])
+        ms = Fraction(1, 1000)
+        o.set_chapters([{"id": 1, "start": 0, "end": 400, "time_base": ms, "metadata": {"title": "one"}},
+                        {"id": 2, "start": 400, "end": 1000, "time_base": ms, "metadata": {"title": "two"}}])
+        for p in c.demux(c.streams.video[0]):
+            if p.dts is not None:
+                p.stream = s
+                o.mux(p)
+    process_video(withch, tmp_path / "all.mp4")
+    with av.open(str(tmp_path / "all.mp4")) as c:
+        chs = c.chapters()
+    assert [ch["metadata"]["title"] for ch in chs] == ["one", "two"]
+    assert float(chs[1]["start"] * chs[1]["time_base"]) == pytest.approx(0.4, abs=1e-3)
+    process_video(withch, tmp_path / "trim.mkv", start_s=0.6, duration_s=0.2)
+    with av.open(str(tmp_path / "trim.mkv")) as c:
+        chs = c.chapters()
+    assert [ch["metadata"]["title"] for ch in chs] == ["two"]
+    assert float(chs[0]["start"] * chs[0]["time_base"]) == pytest.approx(0.0, abs=1e-3)
+    assert float(chs[0]["end"] * chs[0]["time_base"]) == pytest.approx(0.2, abs=1e-3)

@@ -154,6 +154,23 @@ def _time(pts, tb) -> float | None:
     return None if pts is None else float(pts * tb)
 
 
+def _trim_chapters(chapters: list, start_s: float, duration_s: float | None) -> list:
+    """Chapters shifted by ``start_s`` and clipped to the trimmed range (unchanged when not trimming)."""
+    if not chapters or (start_s <= 0 and duration_s is None):
+        return list(chapters or [])
+    span = float("inf") if duration_s is None else float(duration_s)
+    out = []
+    for ch in chapters:
+        tb = ch["time_base"]
+        s = float(ch["start"] * tb) - start_s
+        e = float(ch["end"] * tb) - start_s
+        if e <= 0 or s >= span:
+            continue
+        s, e = max(s, 0.0), min(e, span)
+        out.append(dict(ch, start=int(round(s / tb)), end=int(round(e / tb)), id=len(out) + 1))
+    return out
+
+
 def process_video(
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
@@ -330,11 +347,11 @@ def process_video(
                     continue
                 copied.append(label.strip())
             try:
-                chapters = inp.chapters()
+                chapters = _trim_chapters(inp.chapters(), float(start_s), duration_s)
                 if chapters:
                     out.set_chapters(chapters)
-            except (AttributeError, av.FFmpegError, ValueError):
-                pass
+            except (AttributeError, av.FFmpegError, ValueError, TypeError):
+                warnings_.append("chapters could not be copied")
             if out_options:
                 out.options.update(out_options)
 
