@@ -317,3 +317,23 @@ def test_embedded_lens_opcodes_are_not_corrected_twice():
     assert "WarpRectilinear" in out.reasons["distortion"] and "--profile-source database" in out.reasons["distortion"]
     out = _skip_embedded_corrections(plan, ("OpcodeList3:FixVignetteRadial",))
     assert out.applied == {"vignetting": False, "tca": True, "distortion": True}
+
+
+def test_correct_defish_gopro_frame_with_projection(tmp_path, capsys):
+    """`l2 correct --profile gopro.json --projection fisheye` keeps the fisheye projection
+    (distortion removed), `rectilinear` de-fishes; both on a 4:3 frame of the profile's aspect."""
+    from PIL import Image
+
+    frame = tmp_path / "frame.png"
+    yy, xx = np.mgrid[0:300, 0:400]
+    Image.fromarray(((xx // 20 + yy // 20) % 2 * 200 + 30).astype(np.uint8)).convert("RGB").save(frame)
+    prof = shared_file("profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json")
+    outs = {}
+    for proj in ("rectilinear", "fisheye"):
+        out = tmp_path / f"{proj}.png"
+        rc, text = _run(capsys, ["correct", str(frame), "-o", str(out), "--profile", str(prof), "--projection", proj, "--json"])
+        assert rc == 0, text
+        outs[proj] = np.asarray(Image.open(out)).astype(np.float64)
+    assert np.abs(outs["rectilinear"] - outs["fisheye"]).mean() > 5  # different geometry
+    rc = main(["correct", str(frame), "-o", str(tmp_path / "bad.png"), "--profile", str(prof), "--projection", "mercator"])
+    assert rc == 2 and "valid:" in capsys.readouterr().err

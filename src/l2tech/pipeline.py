@@ -91,6 +91,9 @@ class Recipe:
         wins over every other source (``--profile``).
     profile_source : {'embedded', 'user', 'database'}, optional
         Use only that source (``--profile-source``); see :mod:`l2tech.profiles.sources`.
+    projection : str, optional
+        Projection of the corrected image (``rectilinear`` de-fishes a fisheye profile;
+        ``fisheye``, ``fisheye_equisolid``, ... reproject), composed into the same remap.
     log_output : str, optional
         Write log-encoded data instead of a display image (``--log-output V-Log`` or
         ``"V-Log/V-Gamut"``): the working data is converted to the gamut and encoded with the
@@ -118,6 +121,7 @@ class Recipe:
     log_output: str | None = None
     profile: str | None = None
     profile_source: str | None = None
+    projection: str | None = None
 
     def __post_init__(self) -> None:
         bad = [c for c in self.corrections if c not in CORRECTIONS]
@@ -125,6 +129,10 @@ class Recipe:
             raise UsageError(f"unknown correction(s) {', '.join(bad)}; valid: {', '.join(CORRECTIONS)}")
         if self.format not in ("jpeg", "tiff", "png"):
             raise UsageError(f"unknown format {self.format!r}; valid: jpeg, tiff, png")
+        if self.projection is not None:
+            from l2tech.optics.projection import validate_projection
+
+            object.__setattr__(self, "projection", validate_projection(self.projection))
         for name in ("focal_length_mm", "f_number", "focus_distance_m"):
             v = getattr(self, name)
             if v is not None and not (np.isfinite(v) and v > 0):
@@ -279,7 +287,7 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
         sources["focal_length_mm"] = "lens (prime)"
     calib_focals = {c.focal_length_mm for c in profile.distortion}
     if focal is None and len(calib_focals) == 1:  # one calibration point (a file profile): it applies as is
-        focal = next(iter(calib_focals))
+        focal = next(iter(calib_focals)) or 1.0  # pixel-based models carry no focal length: any value picks the point
         sources["focal_length_mm"] = "profile (single calibration)"
     if focal is None:
         sources["focal_length_mm"] = "missing"
@@ -356,7 +364,7 @@ def _camera_name(meta: Any) -> str | None:
 
 
 def _apply_lens(image: np.ndarray, plan: LensPlan, recipe: Recipe) -> np.ndarray:
-    if not any(plan.applied.values()):
+    if not any(plan.applied.values()) and not (recipe.projection and plan.profile is not None):
         return image
     from l2tech.correct import correct
 
@@ -364,6 +372,7 @@ def _apply_lens(image: np.ndarray, plan: LensPlan, recipe: Recipe) -> np.ndarray
         image, plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m,
         crop_factor=plan.crop_factor, vignetting=plan.applied["vignetting"], tca=plan.applied["tca"],
         distortion=plan.applied["distortion"], scale=recipe.scale, interpolation=recipe.interpolation,
+        projection=recipe.projection,
     )
 
 

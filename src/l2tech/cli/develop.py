@@ -23,6 +23,9 @@ def _lens_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--profile", metavar="FILE", help="Lens profile file (lensfun XML, LCP, Gyroflow JSON, OpenCV YAML, DNG); wins over the metadata."),
         click.option("--profile-source", type=click.Choice(["embedded", "user", "database"]),
                      help="Take the profile from this source only (default order: file, embedded, user, database)."),
+        click.option("--projection", metavar="NAME",
+                     help="Projection of the result: rectilinear (de-fish), fisheye, fisheye_equisolid, "
+                          "fisheye_stereographic, fisheye_orthographic, fisheye_thoby, equirectangular."),
         click.option("--no-lens-correction", is_flag=True, help="Skip every lens correction."),
         click.option("--only", metavar="LIST", help="Apply only these corrections: vignetting,tca,distortion."),
         click.option("--scale", type=float, help="Geometry scale (default: automatic, no empty border)."),

@@ -125,6 +125,7 @@ def correct(
     distortion: bool = True,
     scale: float | None = None,
     interpolation: str = "bilinear",
+    projection: str | None = None,
 ) -> np.ndarray:
     """Remove a lens's vignetting, TCA and distortion from a scene-linear image.
 
@@ -148,6 +149,11 @@ def correct(
         Zoom (> 1 enlarges); default auto-scale (no empty border, lensfun's rule).
     interpolation : {"bilinear", "bicubic", "lanczos", "nearest"}
         Resampling kernel (OpenCV).
+    projection : str, optional
+        Projection of the corrected image (``"rectilinear"``, ``"fisheye"``,
+        ``"fisheye_equisolid"``, ``"fisheye_stereographic"``, ``"fisheye_orthographic"``,
+        ``"fisheye_thoby"``, ``"equirectangular"``); default the family's own (see
+        :func:`l2tech.correct.maps.correction_warp`). Composed into the same single remap.
 
     Returns
     -------
@@ -188,11 +194,13 @@ def correct(
     if vignetting and cal.vignetting is None and cal.profile.vignetting:
         reason = "no f-number given" if cal.f_number is None else "no vignetting data near these settings"
         warnings.warn(f"{cal.profile.name}: vignetting not corrected ({reason})", LensDataWarning, stacklevel=2)
-    geometry = (distortion and cal.distortion is not None) or (tca and cal.tca is not None) or (scale not in (None, 1.0))
+    geometry = (distortion and cal.distortion is not None) or (tca and cal.tca is not None) or (scale not in (None, 1.0)) or projection is not None
     if not geometry:
         return _apply_pa(img, cal, crop, inverse=False) if vig else img.copy()
     if scale is not None and not (isinstance(scale, (int, float, np.floating)) and math.isfinite(scale) and scale > 0):
         raise UsageError(f"scale must be a positive number, got {scale!r}")
+    if projection is not None:
+        return _correct_projection(img, cal, crop, distortion, tca, scale, vig, interpolation, projection)
     warp = correction_warp(cal, W, H, crop_factor=crop, distortion=distortion, tca=tca)
     render_rows = warp.extra.get("render_rows")
     if render_rows is None or is_cached(cal, W, H, crop_factor=crop, distortion=distortion, tca=tca, scale=scale):
@@ -217,6 +225,22 @@ def correct(
     if params is not None and str(interpolation).lower() == "bilinear":
         return _correct_fused(img, cal, crop, params, used, vig, border)
     return _correct_strips(img, cal, crop, warp, render_rows, used, vig, flag, border)
+
+
+def _correct_projection(img, cal, crop, distortion, tca, scale, vig, interpolation, projection) -> np.ndarray:
+    """Correction with a projection change: full maps from the chained warp, one remap."""
+    H, W = img.shape[:2]
+    warp = correction_warp(cal, W, H, crop_factor=crop, distortion=distortion, tca=tca, projection=projection)
+    try:
+        auto = compose.auto_scale(warp)
+    except InvalidProfileError:
+        if scale is None:
+            raise
+        auto = None
+    used = auto if scale is None else float(scale)
+    maps = CorrectionMaps(tuple(compose.render_maps(warp, used)), used, W, H, auto)
+    src = _apply_pa(img, cal, crop, inverse=False) if vig else img
+    return remap(src, maps, interpolation=interpolation, border="constant")
 
 
 def _correct_fused(img, cal, crop, params, scale, vig, border) -> np.ndarray:

@@ -174,16 +174,44 @@ def correction_warp(
     crop_factor: float | None = None,
     distortion: bool = True,
     tca: bool = True,
+    projection: str | None = None,
 ) -> compose.Warp:
     """The geometry of a correction as a :class:`~l2tech.optics.compose.Warp` (scale 1).
 
     The model comes from ``GEOMETRY_MODELS`` by the calibration's distortion model name
-    (``"lensfun"`` when there is none).
+    (``"lensfun"`` when there is none). ``projection`` asks for another projection of the
+    corrected image (e.g. ``"fisheye_equisolid"`` from a rectilinear correction, or
+    ``"rectilinear"`` de-fishing a Kannala-Brandt lens); a family that does not handle it itself
+    gets a projection change chained in front (:func:`l2tech.optics.projection.projection_warp`)
+    at its focal length in pixels.
+
+    Raises
+    ------
+    UsageError
+        A projection change asked of a family that gives no focal length in pixels (the
+        lensfun models, for now).
     """
     _check_size(width, height)
     crop = _check_crop(calibration, crop_factor)
     builder = compose.geometry_model(_model_name(calibration, distortion, tca))
-    return builder(compose.GeometryRequest(calibration, int(width), int(height), crop, distortion, tca))
+    warp = builder(compose.GeometryRequest(calibration, int(width), int(height), crop, distortion, tca, projection))
+    if projection is None or warp.extra.get("handles_projection"):
+        return warp
+    from l2tech.optics.projection import projection_warp, validate_projection
+
+    native = warp.extra.get("native_projection")
+    if native is None:
+        native = getattr(calibration.profile, "lens_type", "rectilinear")
+    target = validate_projection(projection)
+    if validate_projection(native) == target:
+        return warp
+    focal_px = warp.extra.get("focal_px")
+    if focal_px is None:
+        raise UsageError(f"projection change to {projection!r} is not available for {calibration.profile.name!r} "
+                         f"({_model_name(calibration, distortion, tca)} model): use a pixel-based profile "
+                         "(Gyroflow JSON, OpenCV calibration) or leave --projection out")
+    pw = projection_warp(int(width), int(height), float(focal_px), native, target, center=warp.center_px)
+    return compose.chain(pw, warp)
 
 
 def correction_maps(

@@ -82,6 +82,12 @@ class GeometryRequest:
         Crop factor of the camera that took the frame.
     distortion, tca : bool
         Which corrections are on.
+    projection : str or None
+        Projection of the corrected image (``"rectilinear"``, ``"fisheye"``, ...); None = the
+        family's own (rectilinear for pinhole and Kannala-Brandt models, the lens type for
+        lensfun). A builder that honours it sets ``extra["handles_projection"] = True``;
+        otherwise :func:`l2tech.correct.maps.correction_warp` chains a projection change
+        in front using ``extra["focal_px"]``.
     """
 
     calibration: Any
@@ -90,6 +96,7 @@ class GeometryRequest:
     crop_factor: float
     distortion: bool = True
     tca: bool = True
+    projection: str | None = None
 
 
 @dataclass(frozen=True)

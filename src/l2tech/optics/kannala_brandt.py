@@ -323,7 +323,7 @@ def kannala_brandt_warp(request, output_projection: str = "rectilinear"):
     terms = {k: v for k, v in request.calibration.distortion.terms.items() if k in KB_TERMS}
     if not request.distortion:
         terms = {}
-    proj = validate_projection(output_projection)
+    proj = validate_projection(getattr(request, "projection", None) or output_projection)
 
     def apply(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pts = np.stack([(np.asarray(x, np.float64) - K[0, 2]) / K[0, 0], (np.asarray(y, np.float64) - K[1, 2]) / K[1, 1]], -1)
@@ -351,7 +351,8 @@ def kannala_brandt_warp(request, output_projection: str = "rectilinear"):
 
     return Warp(apply=apply, center_px=(float(K[0, 2]), float(K[1, 2])), width=request.width,
                 height=request.height, geometric=apply, fold_check=fold_check,
-                box_center_px=((request.width - 1) / 2.0, (request.height - 1) / 2.0))
+                box_center_px=((request.width - 1) / 2.0, (request.height - 1) / 2.0),
+                extra={"handles_projection": True, "focal_px": float(K[0, 0])})
 
 
 def _register() -> None:

@@ -525,7 +525,8 @@ def opencv_warp(request):
 
     return Warp(apply=apply, center_px=(float(K[0, 2]), float(K[1, 2])), width=request.width,
                 height=request.height, geometric=apply, fold_check=fold_check,
-                box_center_px=((request.width - 1) / 2.0, (request.height - 1) / 2.0))
+                box_center_px=((request.width - 1) / 2.0, (request.height - 1) / 2.0),
+                extra={"focal_px": float(K[0, 0]), "native_projection": "rectilinear"})
 
 
 def _register() -> None:
