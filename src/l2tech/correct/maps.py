@@ -188,8 +188,7 @@ def correction_warp(
     Raises
     ------
     UsageError
-        A projection change asked of a family that gives no focal length in pixels (the
-        lensfun models, for now).
+        A projection change asked of a family that gives no focal length in pixels.
     """
     _check_size(width, height)
     crop = _check_crop(calibration, crop_factor)
@@ -206,6 +205,11 @@ def correction_warp(
     if validate_projection(native) == target:
         return warp
     focal_px = warp.extra.get("focal_px")
+    if focal_px is None and (calibration.distortion is None or calibration.distortion.model in ("poly3", "poly5", "ptlens")):
+        # lensfun 0.3.x: the nominal focal length over the half-diagonal of the camera's sensor
+        # (43.27 mm / crop), in pixels of the frame's half-diagonal between pixel centres
+        # (checked point by point against lensfunpy's Modifier with a target geometry).
+        focal_px = calibration.focal_length_mm * math.hypot(width - 1, height - 1) / 2 / (math.hypot(36.0, 24.0) / 2 / crop)
     if focal_px is None:
         raise UsageError(f"projection change to {projection!r} is not available for {calibration.profile.name!r} "
                          f"({_model_name(calibration, distortion, tca)} model): use a pixel-based profile "
