@@ -142,3 +142,20 @@ def test_lens_show_accepts_a_profile_file_and_match_shows_choice_order(capsys):
     lines = rec["profile_choice"]
     assert lines[0].startswith("chosen: database")
     assert [ln.split(":")[0] for ln in lines[1:]] == ["embedded", "user", "database"]
+
+
+def test_lens_match_on_a_clip_shows_the_calibration_to_frame_fit(capsys):
+    """Video acceptance: how a 4000x3000 (4:3) calibration maps onto the 854x480 (16:9) proxy
+    is shown by `l2 lens match`: the full width, a centred band 4000*480/854 = 2248.24 px high."""
+    import json as _json
+
+    from conftest import shared_file
+    from l2tech.cli.main import main as _main
+
+    clip = shared_file("video/gopro_hero5_karma_drone.mp4")
+    prof = shared_file("profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json")
+    assert _main(["lens", "match", str(clip), "--profile", str(prof), "--json"]) == 0
+    rec = _json.loads(capsys.readouterr().out)
+    assert rec["calib_size"] == [4000, 3000] and rec["frame_size"] == [854, 480]
+    assert "w=4000 h=2248.24" in rec["frame_fit"] and "y=375.878" in rec["frame_fit"]
+    assert _main(["lens", "match", str(clip)]) == 1  # no profile given: a clear error

@@ -175,6 +175,15 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
     out: list[dict[str, Any]] = []
     failed = 0
     for f in files:
+        if _is_video(f):
+            rec, ok = _match_video(f, profile_file, verbose)
+            failed += not ok
+            out.append(rec)
+            if not as_json and not quiet and ok:
+                console.print(f"{f}: [bold]{rec['profile']}[/] ({rec['model']})", highlight=False)
+                console.print(f"  {rec['frame_fit']}", highlight=False)
+                console.print("  override with: l2 video --calib-crop X0,Y0,W,H", highlight=False)
+            continue
         try:
             meta = read_metadata(f)
             m = match_lens(meta, camera=camera, lens=lens_name, allow_focal_range=allow_focal_range)
@@ -213,6 +222,41 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
     if as_json:
         emit_json(out if len(files) > 1 else out[0])
     return 1 if failed else 0
+
+
+def _is_video(path: str) -> bool:
+    from l2tech.errors import L2Error
+    from l2tech.io.formats import sniff_format
+
+    try:
+        return sniff_format(path) in ("mp4", "mov")
+    except L2Error:
+        return False
+
+
+def _match_video(path: str, profile_file: str | None, verbose: int) -> tuple[dict[str, Any], bool]:
+    """For a clip: how the profile's calibration frame maps onto the clip's frames."""
+    from l2tech.errors import L2Error, UsageError
+    from l2tech.profiles.sources import read_profile
+    from l2tech.video.lens import fit_calibration_to_frame
+    from l2tech.video.probe import probe_video
+
+    try:
+        if profile_file is None:
+            raise UsageError("a video carries no lens metadata here; give the profile with --profile FILE", path=path)
+        info = probe_video(path)
+        prof = read_profile(profile_file)
+        ex = prof.extra
+        if not ex.get("calib_width_px"):
+            raise UsageError("the profile has no calibration frame size (a lensfun profile is sized by crop factor; "
+                             "l2 video --crop-factor sets it)", path=profile_file)
+        fit = fit_calibration_to_frame((int(ex["calib_width_px"]), int(ex["calib_height_px"])), (info.width_px, info.height_px))
+    except L2Error as exc:
+        report_error(exc, verbose)
+        return {"path": path, "error": str(exc), "error_type": type(exc).__name__}, False
+    model = prof.distortion[0].model if prof.distortion else "none"
+    return {"path": path, "profile": prof.name, "model": model, "frame_size": [info.width_px, info.height_px],
+            "calib_size": [int(ex["calib_width_px"]), int(ex["calib_height_px"])], "frame_fit": fit.describe()}, True
 
 
 def _register_profile_file_commands() -> None:
