@@ -8,9 +8,7 @@ is timed ``--runs`` times (median reported) side by side:
 - l2tech ``develop_file`` with vignetting + TCA + distortion forced with camera/lens (Panasonic
   DC-S5, Lumix S 20-60/F3.5-5.6 at 20 mm f/3.5), maps built on every run (cache cleared);
 - ``darktable-cli`` and ``rawtherapee-cli`` when installed (whole process, as users run them);
-- lens correction alone on the developed 24 MP float32 image: l2tech ``correct()`` first call
-  (maps included) vs lensfunpy ``apply_subpixel_geometry_distortion`` + ``cv2.remap`` per channel
-  + lensfunpy vignetting.
+- lens correction alone is ``bench_lens_correction.py``'s job.
 
 Peak memory is each job's maximum resident set size in a fresh process. Writes its section of
 docs/PERFORMANCE.md. Usage: ``python benchmarks/bench_develop.py [--runs 5]``.
@@ -92,45 +90,6 @@ def external(cmd: list[str]) -> tuple[float, float]:
     return wall, rss
 
 
-def lens_only(dng: Path, runs: int) -> dict[str, float]:
-    """Lens correction alone on the developed 24 MP image: ours (first call) vs lensfunpy + cv2.remap."""
-    import cv2
-    import lensfunpy
-    import numpy as np
-
-    from l2tech.correct import correct
-    from l2tech.correct import maps as maps_mod
-    from l2tech.profiles.lensfun_xml import load_database
-    from l2tech.profiles.matching import search_lenses
-    from l2tech.raw.decode import decode_raw
-
-    img = decode_raw(dng).image
-    h, w = img.shape[:2]
-    profile = search_lenses(load_database(), LENS)[0].profile
-    ldb = lensfunpy.Database()
-    cam = ldb.find_cameras("Panasonic", "DC-S5")[0]
-    lens = ldb.find_lenses(cam, "Panasonic", LENS)[0]
-    ours, theirs = [], []
-    for _ in range(runs):
-        clear = getattr(maps_mod, "clear_cache", None) or getattr(maps_mod, "clear_map_cache", None)
-        if clear:
-            clear()
-        t0 = time.perf_counter()
-        correct(img, profile, FOCAL, FNUM, 1000.0, crop_factor=1.0)
-        ours.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        mod = lensfunpy.Modifier(lens, cam.crop_factor, w, h)
-        mod.initialize(FOCAL, FNUM, 1000.0, pixel_format=np.float32)
-        v = img.copy()
-        mod.apply_color_modification(v)
-        coords = mod.apply_subpixel_geometry_distortion()
-        out = np.empty_like(v)
-        for c in range(3):
-            out[..., c] = cv2.remap(v[..., c], coords[..., c, 0], coords[..., c, 1], cv2.INTER_LINEAR)
-        theirs.append(time.perf_counter() - t0)
-    return {"ours": statistics.median(ours), "lensfunpy": statistics.median(theirs)}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
@@ -152,7 +111,6 @@ def main() -> None:
             t, _ = external(["rawtherapee-cli", "-o", str(tmp / f"rt{i}.jpg"), "-Y", "-c", str(dng)])
             times["rawtherapee-cli"].append(t)
     med = {k: statistics.median(v) for k, v in times.items() if v}
-    lo = lens_only(dng, a.runs)
     shutil.rmtree(tmp, ignore_errors=True)
     r = med["l2tech"] / med["rawpy"]
     lines = [
@@ -174,13 +132,12 @@ def main() -> None:
             lines.append(f"| {tool} (whole process) | {med[tool]:.2f} | l2tech {sp:.2f}× faster | {target} | {met} |")
         else:
             lines.append(f"| {tool} | not installed | | | |")
-    ls = lo["lensfunpy"] / lo["ours"]
     lines += [
         "",
-        "| lens correction alone, 24 MP float32, first call (maps included) | median s | ratio | target | met |",
-        "|---|---:|---:|---|---|",
-        f"| lensfunpy subpixel maps + vignetting + cv2.remap ×3 | {lo['lensfunpy']:.2f} | 1.00 | | |",
-        f"| l2tech `correct()` | {lo['ours']:.2f} | {ls:.2f}× faster | ≥ 3× faster | {'yes' if ls >= 3 else 'no'} |",
+        "Lens correction alone (24 MP, first call, against lensfunpy's maps + `cv2.remap`) is measured by",
+        "`benchmarks/bench_lens_correction.py`: see its section below. l2tech's time here includes about",
+        "1 s of one-off numba start-up in each fresh process (importing numba and loading the cached",
+        "kernels); a batch pays it once.",
         "",
         f"Peak memory (max RSS of the job's process): rawpy {rss['rawpy']:.0f} MiB, l2tech {rss['l2tech']:.0f} MiB "
         f"(target ≤ 1.2 GB: {'met' if rss['l2tech'] <= 1200 else 'not met'}).",
