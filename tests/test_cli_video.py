@@ -148,3 +148,29 @@ def test_named_look_mono(tmp_path):
     assert np.abs(inner[..., 0] - inner[..., 1]).max() <= 2 and np.abs(inner[..., 1] - inner[..., 2]).max() <= 2
     assert inner.std() > 0 or f.std() > 5  # not a blank frame
     assert f.std() > 5
+
+
+def test_video_with_lcp_and_opencv_yaml_profiles(tmp_path, capsys):
+    """--profile takes every profile file the stills engine reads (Adobe LCP and OpenCV YAML here),
+    not only Gyroflow JSON and lensfun XML."""
+    from test_interop_lcp import ENTRIES, _lcp
+
+    from l2tech.video.synth import write_clip
+
+    yy, xx = np.mgrid[0:64, 0:96]
+    frame = np.repeat((((xx // 8 + yy // 8) % 2) * 180 + 40).astype(np.uint8)[..., None], 3, axis=2)
+    src = tmp_path / "in.mp4"
+    write_clip(src, [frame] * 4, options={"qp": "0", "preset": "ultrafast"})
+    lcp = tmp_path / "lens.lcp"
+    lcp.write_bytes(_lcp(*ENTRIES))
+    out = tmp_path / "lcp.mp4"
+    rc = main(["video", str(src), "-o", str(out), "--profile", str(lcp), "--focal-length", "24", "--f-number", "4", "--json"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    doc = json.loads(text)
+    assert doc["frames_written"] == 4 and any("EF24-105mm" in line and "lens.lcp" in line for line in doc["setup"])
+    yml = shared_file("profiles/opencv_yaml/VINS-Mono__config_euroc_euroc_config.yaml")  # 752x480 pinhole
+    src2 = tmp_path / "in2.mp4"
+    write_clip(src2, [np.zeros((480, 752, 3), np.uint8)] * 2, options={"qp": "0", "preset": "ultrafast"})
+    rc = main(["video", str(src2), "-o", str(tmp_path / "yml.mp4"), "--profile", str(yml), "--json"])
+    assert rc == 0, capsys.readouterr().out

@@ -253,3 +253,22 @@ def test_first_call_paths_equal_cached_maps_path(s2060, scale, tca):
     cached_bicubic = correct(img, s2060, 24.0, 4.0, 10.0, scale=scale, tca=tca, interpolation="bicubic")
     assert np.abs(fused - cached).max() < 1e-6  # measured 2.4e-7 (float32 summation order)
     assert np.array_equal(strips, cached_bicubic)
+
+
+def test_other_vignetting_families_use_their_gain_field():
+    """correct() applies an Adobe LCP VignetteModel or a DNG FixVignetteRadial through the
+    family's own gain field (l2tech.correct.maps.VIGNETTING_GAINS), checked against the closed form."""
+    from l2tech.correct.maps import vignetting_gain
+    from l2tech.profiles.model import LensCalibration, LensProfile, VignettingCalibration
+
+    W, H = 64, 48
+    img = np.full((H, W, 3), 0.5, np.float32)
+    terms = {"k0": -0.2, "k1": 0.05, "k2": 0.0, "k3": 0.0, "k4": 0.0, "cx": 0.5, "cy": 0.5}
+    vc = VignettingCalibration("dng_fix_vignette_radial", 10.0, 4.0, 1000.0, terms)
+    prof = LensProfile("T", "DNG", vignetting=(vc,))
+    cal = LensCalibration(prof, 10.0, 4.0, 1000.0, None, None, vc)
+    out = correct(img, cal, crop_factor=1.0, distortion=False, tca=False)
+    # DNG: R = largest centre-to-corner distance; gain = 1 + k0 r^2 + k1 r^4 at the corner pixel (r = 1)
+    assert out[0, 0, 1] == pytest.approx(0.5 * (1 - 0.2 + 0.05), rel=1e-5)
+    assert out[H // 2, W // 2, 1] == pytest.approx(0.5 * (1 - 0.2 * (0.5 / np.hypot(31.5, 23.5)) ** 2 * 2), rel=1e-3)
+    assert np.allclose(out[..., 0], 0.5 * vignetting_gain(cal, W, H))

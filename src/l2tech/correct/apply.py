@@ -28,6 +28,7 @@ from l2tech.correct.maps import (
     correction_warp,
     is_cached,
     lensfun_normalization,
+    vignetting_gain,
 )
 
 __all__ = ["INTERPOLATIONS", "correct", "simulate_lens", "remap", "LensDataWarning"]
@@ -276,6 +277,8 @@ def _correct_strips(img, cal, crop, warp, render_rows, scale, vig, flag, border)
             cv2.remap(src, buf[0], None, flag, dst=out[y0:y1], borderMode=mode, borderValue=0)
         return out
     planes = np.empty((3, H, W), np.float32)
+    if vig and cal.vignetting.model != "pa":  # another family's gain field, then split
+        img, vig = _apply_pa(img, cal, crop, inverse=False), False
     if vig:
         norm = lensfun_normalization(cal, W, H, crop_factor=crop)
         cxn, cyn = norm.center_normalized
@@ -299,9 +302,10 @@ def _apply_pa(img: np.ndarray, cal: LensCalibration, crop: float, *, inverse: bo
     from l2tech.optics import _kernels
 
     v = cal.vignetting
-    if v.model != "pa":
-        raise InvalidProfileError(f"{cal.profile.name}: unknown vignetting model {v.model!r}; expected pa")
     H, W = img.shape[:2]
+    if v.model != "pa":  # other families: their gain field (l2tech.correct.maps.VIGNETTING_GAINS)
+        gain = vignetting_gain(cal, W, H, crop_factor=crop)
+        return (img / gain[..., None] if inverse else img * gain[..., None]).astype(np.float32)
     norm = lensfun_normalization(cal, W, H, crop_factor=crop)
     cxn, cyn = norm.center_normalized
     out = np.empty_like(img)

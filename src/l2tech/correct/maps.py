@@ -332,8 +332,31 @@ def vignetting_gain(
     crop = _check_crop(calibration, crop_factor)
     if calibration.vignetting is None:
         return np.ones((int(height), int(width)), np.float32)
+    model = calibration.vignetting.model
+    if model != "pa":
+        if model not in VIGNETTING_GAINS:
+            raise InvalidProfileError(f"{calibration.profile.name}: unknown vignetting model {model!r}; "
+                                      f"valid: pa, {', '.join(VIGNETTING_GAINS)}")
+        return VIGNETTING_GAINS[model](calibration.vignetting.terms, int(width), int(height))
     norm = lensfun_normalization(calibration, int(width), int(height), crop_factor=crop)
     return compose.lensfun_vignetting_gain(calibration.vignetting, norm)
+
+
+def _adobe_gain(terms, width: int, height: int) -> np.ndarray:
+    from l2tech.optics.adobe import adobe_vignetting_gain
+
+    return adobe_vignetting_gain(width, height, terms)
+
+
+def _dng_radial_gain(terms, width: int, height: int) -> np.ndarray:
+    from l2tech.optics.dng import vignette_radial_gain
+
+    return vignette_radial_gain(width, height, [terms[f"k{i}"] for i in range(5)], terms.get("cx", 0.5), terms.get("cy", 0.5))
+
+
+#: Vignetting families other than lensfun's ``pa``: model → gain(terms, width, height), the
+#: (H, W) float32 correction gain (Adobe LCP ``VignetteModel``; DNG ``FixVignetteRadial``).
+VIGNETTING_GAINS = {"adobe_vignette": _adobe_gain, "dng_fix_vignette_radial": _dng_radial_gain}
 
 
 def fold_radius(

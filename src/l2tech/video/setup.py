@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from l2tech.errors import DependencyMissingError, UsageError
+from l2tech.errors import DependencyMissingError, InvalidProfileError, UsageError
 
 __all__ = ["VideoJob", "run_video_job", "resolve_lens", "resolve_look"]
 
@@ -146,21 +146,16 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
 def _lensfun_profile(job: VideoJob):
     """(LensProfile, crop_factor or None, description) for a lensfun XML file or a DB lookup."""
     if job.profile_path is not None:
-        suffix = Path(job.profile_path).suffix.lower()
-        if suffix != ".xml":
-            raise UsageError(
-                f"unsupported lens profile type {suffix!r} for video; use Gyroflow .json, lensfun .xml, "
-                "or --intrinsics", path=job.profile_path,
-            )
-        from l2tech.profiles.lensfun_xml import parse_lensfun_xml
+        # any profile file the stills engine reads: lensfun XML, Adobe LCP, OpenCV YAML/XML, DNG
+        from l2tech.profiles.sources import read_profiles
 
-        data = parse_lensfun_xml(job.profile_path, source_prefix="user")
-        lenses = list(data.lenses)
+        all_lenses = list(read_profiles(job.profile_path))
+        lenses = list(all_lenses)
         if job.lens:
             want = job.lens.lower()
             lenses = [lp for lp in lenses if want in lp.name.lower()]
         if len(lenses) != 1:
-            names = "; ".join(lp.name for lp in data.lenses[:8])
+            names = "; ".join(lp.name for lp in all_lenses[:8])
             raise UsageError(f"{len(lenses)} lenses match in the file; choose one with --lens (lenses: {names})",
                              path=job.profile_path)
         return lenses[0], job.crop_factor, f"lens: {lenses[0].name} from {job.profile_path}"
@@ -190,20 +185,33 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
     from l2tech.profiles.interpolate import interpolate
     from l2tech.video.lens import LensSetup
 
-    if job.projection and job.projection.lower() != "rectilinear":
-        raise UsageError("--projection other than rectilinear needs a pixel-model (Gyroflow/OpenCV) profile")
     profile, crop, desc = _lensfun_profile(job)
     focal = job.focal_length_mm
+    calib_focals = {c.focal_length_mm for c in profile.distortion}
     if focal is None:
         if profile.focal_min_mm and profile.focal_min_mm == profile.focal_max_mm:
             focal = profile.focal_min_mm
+        elif len(calib_focals) == 1:  # one calibration point (a file profile): it applies as is
+            focal = next(iter(calib_focals)) or 1.0
         else:
             raise UsageError(f"{profile.name} is a zoom: give --focal-length (mm)")
     cal = interpolate(profile, focal, job.f_number, job.focus_distance_m)
     w, h = frame_size
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        maps = correction_maps(cal, w, h, crop_factor=crop)
+        if job.projection:
+            from l2tech.correct.maps import CorrectionMaps, correction_warp
+            from l2tech.optics import compose
+
+            warp = correction_warp(cal, w, h, crop_factor=crop, projection=job.projection)
+            try:
+                auto = compose.auto_scale(warp)
+            except InvalidProfileError:
+                auto = None
+            used = auto if auto is not None else 1.0
+            maps = CorrectionMaps(tuple(compose.render_maps(warp, used)), used, w, h, auto)
+        else:
+            maps = correction_maps(cal, w, h, crop_factor=crop)
         gain = vignetting_gain(cal, w, h, crop_factor=crop) if cal.vignetting is not None else None
     lines = [desc, f"focal length {focal:g} mm, crop factor {crop if crop is not None else profile.crop_factor:g}, "
                    f"scale {maps.scale:.4f}"]
