@@ -135,7 +135,7 @@ def main() -> None:
     lines += [
         "",
         "Lens correction alone (24 MP, first call, against lensfunpy's maps + `cv2.remap`) is measured by",
-        "`benchmarks/bench_lens_correction.py`: see its section below. l2tech's time here includes about",
+        "`benchmarks/bench_lens_correction.py`: see its own section. l2tech's time here includes about",
         "1 s of one-off numba start-up in each fresh process (importing numba and loading the cached",
         "kernels); a batch pays it once.",
         "",
