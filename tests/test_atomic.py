@@ -64,7 +64,7 @@ def test_existing_output_needs_overwrite(tmp_path):
 
 
 def test_two_inputs_one_output_detected(tmp_path):
-    with pytest.raises(OutputExistsError, match="two inputs"):
+    with pytest.raises(OutputExistsError, match="two inputs have the same name"):
         check_distinct_outputs([tmp_path / "a.jpg", tmp_path / "b.jpg", tmp_path / "a.jpg"])
 
 

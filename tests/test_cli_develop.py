@@ -55,7 +55,8 @@ def test_develop_6d_finds_camera_and_lens_and_corrects(tmp_path, capsys):
     assert lens["focal_length_mm"] == 65 and lens["f_number"] == pytest.approx(5.6)
     assert all(c["applied"] for c in lens["corrections"].values()), lens["corrections"]
     jpg = tmp_path / (src.stem + ".jpg")
-    assert jpg.exists() and _exif(jpg, "Exif.Photo.LensModel") == "Canon EF 24-105mm f/4L IS USM"
+    # the EXIF still names the lens: the camera's own spelling is kept
+    assert jpg.exists() and _exif(jpg, "Exif.Photo.LensModel") == "EF24-105mm f/4L IS USM"
     assert _exif(jpg, "Exif.Image.Model") == "Canon EOS 6D" and _exif(jpg, "Exif.Image.Orientation") == "1"
     # the same develop without correction: vignetting correction brightens the corners
     rc, _ = _run(capsys, ["develop", str(src), "-o", str(tmp_path / "plain.jpg"), "--no-lens-correction", "-q"])
@@ -337,3 +338,79 @@ def test_correct_defish_gopro_frame_with_projection(tmp_path, capsys):
     assert np.abs(outs["rectilinear"] - outs["fisheye"]).mean() > 5  # different geometry
     rc = main(["correct", str(frame), "-o", str(tmp_path / "bad.png"), "--profile", str(prof), "--projection", "mercator"])
     assert rc == 2 and "valid:" in capsys.readouterr().err
+
+
+def test_correct_refuses_raw_files_even_renamed(tmp_path, capsys):
+    """`l2 correct` on a RAW (even renamed .jpg) is an error pointing to `l2 develop`, never the
+    embedded thumbnail silently."""
+    fake = tmp_path / "6d.jpg"
+    shutil.copy(shared_file(SIXD), fake)
+    for src in (shared_file(SIXD), fake):
+        rc, text = _run(capsys, ["correct", str(src), "-o", str(tmp_path / "x.jpg"), "--json"])
+        assert rc == 1
+        err = json.loads(text)["results"][0]["error"]
+        assert "l2 develop" in err and "DNG" in err
+    assert not (tmp_path / "x.jpg").exists()
+
+
+def test_fixed_lens_compact_is_matched_without_a_lens_name(tmp_path, capsys):
+    """A compact's JPEG names no lens: the body's fixed lens is used (as `l2 lens match` finds it)."""
+    rc, text = _run(capsys, ["correct", str(shared_file("raw/jpeg_reference/canon_powershot_sx60hs.jpg")),
+                             "-o", str(tmp_path / "sx.jpg"), "--json"])
+    assert rc == 0, text
+    lens = json.loads(text)["results"][0]["lens"]
+    assert "SX60" in (lens["lens"] or "") and lens["corrections"]["distortion"]["applied"]
+
+
+def test_absurd_exposure_and_scale_are_usage_errors(tmp_path):
+    src = str(shared_file(KISS))
+    for bad in (["--exposure", "1000"], ["--exposure", "nan"], ["--scale", "0"], ["--scale", "-1"]):
+        assert main(["develop", src, "-o", str(tmp_path / "a.jpg"), *bad]) == 2, bad
+    assert not (tmp_path / "a.jpg").exists()
+
+
+def test_crw_focal_length_is_carried_into_the_jpeg(tmp_path, capsys):
+    out = tmp_path / "d30.jpg"
+    assert main(["develop", str(shared_file(D30)), "-o", str(out), "-q"]) == 0
+    assert _exif(out, "Exif.Photo.FocalLength") == "3100/100"
+
+
+def test_xmp_and_iptc_are_carried(tmp_path, capsys):
+    import exiv2
+
+    src = shared_file("raw/jpeg_reference/canon_6d__ef100mm_macro.jpg")
+    im = exiv2.ImageFactory.open(str(src))
+    im.readMetadata()
+    n_xmp, n_iptc = im.xmpData().count(), im.iptcData().count()
+    assert n_xmp > 0 and n_iptc > 0
+    out = tmp_path / "m.jpg"
+    assert main(["correct", str(src), "-o", str(out), "-q"]) == 0
+    o = exiv2.ImageFactory.open(str(out))
+    o.readMetadata()
+    assert o.iptcData().count() == n_iptc and o.xmpData().count() >= n_xmp - 1
+
+
+def test_output_name_must_match_the_format(tmp_path, capsys):
+    src = str(shared_file(KISS))
+    for args in (["-o", str(tmp_path / "x.dng")], ["-o", str(tmp_path / "a.jpg"), "--format", "tiff"],
+                 ["-o", str(tmp_path / "noext")]):
+        assert main(["develop", src, *args]) == 2, args
+    jpg = str(shared_file(OLY))
+    assert main(["correct", jpg, "-o", str(tmp_path / "x.gif")]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # several inputs need a folder, never a file name; a refused batch leaves no folder behind
+    assert main(["correct", jpg, jpg, "-o", str(tmp_path / "single.jpg")]) == 2
+    a, b = tmp_path / "a1" / "x.dng", tmp_path / "a2" / "x.dng"
+    for p in (a, b):
+        p.parent.mkdir()
+        shutil.copy(shared_file(KISS), p)
+    assert main(["develop", str(a), str(b), "-o", str(tmp_path / "coll")]) == 2
+    assert not (tmp_path / "coll").exists() and not (tmp_path / "single.jpg").exists()
+
+
+def test_missing_input_and_conflicting_options(tmp_path, capsys):
+    rc, text = _run(capsys, ["develop", str(tmp_path / "nope.CR2"), "-o", str(tmp_path / "a.jpg"), "--json"])
+    r = json.loads(text)["results"][0]
+    assert rc == 1 and r["error_type"] == "InputNotFoundError" and "nope.CR2: file not found" in r["error"]
+    assert main(["develop", str(shared_file(KISS)), "--no-lens-correction", "--only", "distortion"]) == 2
+    assert main(["correct", str(shared_file(OLY)), "--no-lens-correction", "--lens", "X"]) == 2

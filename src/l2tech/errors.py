@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "L2Error",
     "UsageError",
+    "InputNotFoundError",
     "EmptyFileError",
     "UnsupportedFormatError",
     "CorruptInputError",
@@ -58,6 +59,10 @@ class UsageError(L2Error, ValueError):
     """The command or function was called with invalid arguments."""
 
     exit_code = 2
+
+
+class InputNotFoundError(L2Error, FileNotFoundError):
+    """An input file does not exist (or is not a file)."""
 
 
 class EmptyFileError(L2Error, ValueError):

@@ -50,6 +50,8 @@ CORRECTIONS = ("vignetting", "tca", "distortion")
 #: Focus distance used when the file does not give one (lensfun's own default: infinity).
 DEFAULT_FOCUS_DISTANCE_M = 1000.0
 
+RAW_FORMATS = {"dng", "cr2", "cr3", "crw", "nef", "arw", "rw2", "raf", "orf", "pef", "srw", "x3f", "mrw"}
+
 RAW_SUFFIXES = {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".rw2", ".raf", ".orf", ".pef",
                 ".srw", ".x3f", ".mrw", ".3fr", ".iiq", ".rwl", ".erf", ".kdc", ".dcr", ".mos", ".gpr", ".raw"}
 
@@ -133,6 +135,10 @@ class Recipe:
             from l2tech.optics.projection import validate_projection
 
             object.__setattr__(self, "projection", validate_projection(self.projection))
+        if not (np.isfinite(self.exposure_ev) and abs(self.exposure_ev) <= 16):
+            raise UsageError(f"exposure must be a number of stops within ±16, got {self.exposure_ev}")
+        if self.scale is not None and not (np.isfinite(self.scale) and 0.1 <= self.scale <= 10):
+            raise UsageError(f"scale must be between 0.1 and 10, got {self.scale}")
         for name in ("focal_length_mm", "f_number", "focus_distance_m"):
             v = getattr(self, name)
             if v is not None and not (np.isfinite(v) and v > 0):
@@ -248,11 +254,7 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
             raise LensNotFoundError(f"no lens profile from {recipe.profile_source or 'the given file'}: " + "; ".join(choice.tried),
                                     path=getattr(meta, "path", None))
         return _plan_for_profile(meta, recipe, choice.profile, choice.match, db, source=choice.source, warnings=())
-    has_lens_info = bool(recipe.lens or getattr(meta, "lens_model", None) or getattr(meta, "lens_id", None))
-    if not has_lens_info:
-        return _no_lens_plan("the file names no lens; pass --lens \"NAME\" to correct it (see `l2 lens search`)",
-                             camera=_camera_name(meta))
-    try:
+    try:  # a file that names no lens still matches a fixed-lens compact through its body
         m = match_lens(meta, db, camera=recipe.camera, lens=recipe.lens)
     except LensNotFoundError as exc:
         if recipe.lens or recipe.camera:  # an explicit --lens/--camera that matches nothing is an error
@@ -405,7 +407,11 @@ def _encode_output(image: np.ndarray, recipe: Recipe, space: str) -> tuple[np.nd
 
 
 def _read_meta(path: Path) -> tuple[Any, list[str]]:
+    from l2tech.errors import InputNotFoundError
     from l2tech.io.metadata import read_metadata
+
+    if not path.is_file():
+        raise InputNotFoundError("file not found" if not path.exists() else "not a file", path=path)
 
     meta = read_metadata(path)
     return meta, list(getattr(meta, "warnings", ()))
@@ -497,7 +503,18 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
     from l2tech.io.image import apply_orientation, read_image
     from l2tech.io.output import output_to_working
 
+    from l2tech.errors import UnsupportedFormatError
+    from l2tech.io.formats import sniff_format
+
+    from l2tech.errors import InputNotFoundError
+
     p = Path(path)
+    if not p.is_file():
+        raise InputNotFoundError("file not found" if not p.exists() else "not a file", path=p)
+    kind = sniff_format(p)
+    if kind not in ("jpeg", "tiff", "png"):
+        hint = "; use `l2 develop` for RAW files" if kind in RAW_FORMATS else ""
+        raise UnsupportedFormatError(f"not a developed image (the file is {kind.upper()}){hint}", path=p)
     meta, warns = _read_meta(p)
     dec = read_image(p)
     if dec.icc_profile and not _icc_ok(dec.icc_profile):
@@ -506,6 +523,9 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
     space = _space_from_icc(dec.icc_profile)
     image = output_to_working(dec.pixels, space)
     plan = plan_lens_correction(meta, recipe, db=db)
+    if plan.applied.get("distortion") and plan.profile is not None and "Micro 4/3 System" in plan.profile.mounts and dec.format == "jpeg":
+        warns.append(f"{p}: Micro Four Thirds cameras usually correct distortion in their own JPEGs; if lines now bend "
+                     "the other way, use --only vignetting,tca (lensfun profiles describe the RAW image)")
     if recipe.exposure_ev:
         image = image * np.float32(2.0**recipe.exposure_ev)
     image = _apply_lens(image, plan, recipe)
@@ -534,14 +554,25 @@ def _write(result: DevelopResult, out: Path, recipe: Recipe, *, overwrite: bool,
     from l2tech.io.image import write_image
 
     plan = result.plan
-    overrides = {}
-    if plan.lens:
+    meta = result.metadata
+    overrides: dict[str, str] = {}
+    # the source's own lens name is kept; a lens the file does not name (D30 "16-35mm", --lens)
+    # is written so the image still says which lens it was corrected for
+    if plan.lens and not getattr(meta, "lens_model", None) and getattr(plan.match, "method", "override") in ("exact", "alias", "override", "fixed"):
         overrides["Exif.Photo.LensModel"] = plan.lens
         if plan.profile is not None and plan.profile.maker:
             overrides["Exif.Photo.LensMake"] = plan.profile.maker
+    if plan.lens and recipe.lens and getattr(meta, "lens_model", None) != plan.lens:
+        overrides["Exif.Photo.LensModel"] = plan.lens  # the user named the lens: say so
+    defaults: dict[str, str] = {}
+    focal, fnum = getattr(meta, "focal_length_mm", None), getattr(meta, "f_number", None)
+    if focal:  # e.g. a CRW's focal length, read from its maker notes
+        defaults["Exif.Photo.FocalLength"] = f"{round(focal * 100)}/100"
+    if fnum:
+        defaults["Exif.Photo.FNumber"] = f"{round(fnum * 100)}/100"
     bits = recipe.bits or (result.bits if fmt != "jpeg" and result.bits else None)
     return write_image(out, result.image, format=fmt, quality=recipe.quality, bits=bits, icc_profile=result.icc_profile,
-                       exif_source=result.input, exif_overrides=overrides, overwrite=overwrite)
+                       exif_source=result.input, exif_overrides=overrides, exif_defaults=defaults, overwrite=overwrite)
 
 
 def develop_file(path: str | os.PathLike, output: str | os.PathLike, recipe: Recipe = Recipe(), *, overwrite: bool = False,

@@ -12,6 +12,9 @@ from l2tech.cli.common import console, emit_json, err_console, json_option, repo
 
 __all__ = ["develop", "correct"]
 
+#: Output file extensions and the format each names.
+_SUFFIX_FORMAT = {".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff", ".png": "png"}
+
 
 def _lens_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
@@ -31,8 +34,8 @@ def _lens_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--scale", type=float, help="Geometry scale (default: automatic, no empty border)."),
         click.option("--interpolation", type=click.Choice(["bilinear", "bicubic", "lanczos"]), default="bilinear", show_default=True),
         click.option("--exposure", "exposure_ev", type=float, default=0.0, metavar="EV", help="Exposure compensation in stops."),
-        click.option("--look", metavar="NAME|FILE", help="Apply a look (photo style), e.g. mono, classic (see `l2 lut show`)."),
-        click.option("--lut", metavar="FILE", help="Apply a LUT file (.cube, .3dl, .spi3d, .vlt, .clf) as a look."),
+        click.option("--look", metavar="NAME|FILE", help="Apply a look (photo style), e.g. mono, classic (list: `l2 lut bake --list-looks`)."),
+        click.option("--lut", metavar="FILE", help="Apply a LUT file (.cube, .3dl, .spi3d, .vlt, .clf) as a look (after --look)."),
         click.option("--lut-input", default="sRGB/Rec.709", show_default=True, metavar="ENC/GAMUT",
                      help="The LUT's input encoding and gamut, e.g. V-Log/V-Gamut."),
         click.option("--log-output", metavar="ENC[/GAMUT]", help="Write log-encoded data, e.g. V-Log (no ICC profile)."),
@@ -49,8 +52,15 @@ def _recipe(fmt: str, **kw: Any):
     from l2tech.pipeline import CORRECTIONS, Recipe
 
     only = kw.pop("only", None)
+    off = kw.pop("no_lens_correction")
+    if off:
+        clash = [f"--{n.replace('_', '-')}" for n in ("lens", "camera", "profile", "profile_source", "projection") if kw.get(n)]
+        if only:
+            clash.insert(0, "--only")
+        if clash:
+            raise click.UsageError(f"--no-lens-correction cannot be combined with {', '.join(clash)}")
     corrections = tuple(c.strip() for c in only.split(",") if c.strip()) if only else CORRECTIONS
-    return Recipe(format=fmt, corrections=corrections, lens_correction=not kw.pop("no_lens_correction"), **kw)
+    return Recipe(format=fmt, corrections=corrections, lens_correction=not off, **kw)
 
 
 def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[[str], str], job: Callable, *, overwrite: bool, as_json: bool,
@@ -60,16 +70,24 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     from l2tech.pipeline import output_path_for
 
     many = len(inputs) > 1
-    if output is not None and many and Path(output).exists() and not Path(output).is_dir():
-        raise click.UsageError(f"{output}: several inputs need an output folder, not a file")
-    if output is not None and (many or output.endswith(os.sep)) and not Path(output).exists():
-        Path(output).mkdir(parents=True, exist_ok=True)
+    if output is not None and many and (Path(output).is_file() or Path(output).suffix.lower() in _SUFFIX_FORMAT):
+        raise click.UsageError(f"{output}: several inputs need an output folder, not a file name")
     outs = [output_path_for(i, output, fmt(i) if callable(fmt) else fmt, many=many) for i in inputs]
+    for i, o in zip(inputs, outs):
+        want = fmt(i) if callable(fmt) else fmt
+        got = _SUFFIX_FORMAT.get(o.suffix.lower())
+        if got is None or (not callable(fmt) and got != want):
+            raise click.UsageError(
+                f"{o}: the output name's extension does not match the {want.upper()} format; "
+                f"name it {'/'.join(s for s, f in _SUFFIX_FORMAT.items() if f == want)}"
+                + ("" if callable(fmt) else " or pass --format"))
     try:
         check_distinct_outputs(outs)
     except OutputExistsError as exc:
         report_error(exc, verbose)
         return 2
+    if output is not None and (many or output.endswith(os.sep)) and not Path(output).exists():
+        Path(output).mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
     show_progress = many and not (quiet or as_json)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

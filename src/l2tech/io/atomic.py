@@ -76,7 +76,7 @@ def check_distinct_outputs(outputs: Iterable[str | os.PathLike]) -> None:
     for o in outputs:
         key = os.path.normcase(os.path.realpath(o))
         if key in seen:
-            raise OutputExistsError("two inputs map to this output; give distinct names or an output folder", path=o)
+            raise OutputExistsError("two inputs have the same name and would write this one output; rename one or run them separately", path=o)
         seen[key] = str(o)
 
 

@@ -224,17 +224,28 @@ _PHOTO_SKIP = {"PixelXDimension", "PixelYDimension", "MakerNote", "ComponentsCon
                "CompressedBitsPerPixel", "ColorSpace", "ExifVersion", "FlashpixVersion"}
 
 
-def copy_exif(src: str | os.PathLike | None, dst: str | os.PathLike, overrides: Mapping[str, str] | None = None) -> list[str]:
-    """Copy camera, lens, exposure, date and GPS EXIF from ``src`` into ``dst``; Orientation = 1.
+def copy_exif(
+    src: str | os.PathLike | None,
+    dst: str | os.PathLike,
+    overrides: Mapping[str, str] | None = None,
+    defaults: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Copy camera, lens, exposure, date and GPS EXIF, and the XMP and IPTC, from ``src`` into ``dst``.
+
+    The orientation is reset to 1 (EXIF and XMP), since the pixels are written upright. Maker
+    notes are not copied (their internal offsets do not survive a rewrite), nor are tags that
+    describe the source's pixels (sizes, compression, colour space).
 
     Parameters
     ----------
     src : path-like or None
-        Source file (RAW, JPEG, TIFF); None writes only ``overrides``.
+        Source file (RAW, JPEG, TIFF); None writes only ``overrides`` and ``defaults``.
     dst : path-like
         Written image (modified in place; call it on the temp file of an atomic write).
     overrides : mapping of exiv2 key → value string, optional
-        E.g. ``{"Exif.Photo.LensModel": "Canon EF 24-105mm f/4L IS USM"}``.
+        Always written, e.g. ``{"Exif.Photo.LensModel": "Canon EF 24-105mm f/4L IS USM"}``.
+    defaults : mapping of exiv2 key → value string, optional
+        Written only where the source has no value (e.g. a focal length read from maker notes).
 
     Returns
     -------
@@ -246,6 +257,7 @@ def copy_exif(src: str | os.PathLike | None, dst: str | os.PathLike, overrides: 
     warn: list[str] = []
     exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.mute)
     out = exiv2.ExifData()
+    xmp = iptc = None
     if src is not None:
         try:
             im = exiv2.ImageFactory.open(str(src))
@@ -258,8 +270,12 @@ def copy_exif(src: str | os.PathLike | None, dst: str | os.PathLike, overrides: 
                         out[key] = datum.toString()
                     except Exception as exc:  # one bad datum must not lose the rest
                         warn.append(f"{src}: EXIF {key} not copied ({exc})")
+            xmp, iptc = im.xmpData(), im.iptcData()
         except Exception as exc:
             warn.append(f"{src}: EXIF not copied ({exc})")
+    for k, v in (defaults or {}).items():
+        if out.findKey(exiv2.ExifKey(k)) == out.end():
+            out[k] = str(v)
     for k, v in (overrides or {}).items():
         out[k] = str(v)
     out["Exif.Image.Orientation"] = "1"
@@ -267,9 +283,15 @@ def copy_exif(src: str | os.PathLike | None, dst: str | os.PathLike, overrides: 
         dimg = exiv2.ImageFactory.open(str(dst))
         dimg.readMetadata()
         dimg.setExifData(out)
+        if xmp is not None and xmp.count():
+            if xmp.findKey(exiv2.XmpKey("Xmp.tiff.Orientation")) != xmp.end():
+                xmp["Xmp.tiff.Orientation"] = "1"
+            dimg.setXmpData(xmp)
+        if iptc is not None and iptc.count():
+            dimg.setIptcData(iptc)
         dimg.writeMetadata()
     except Exception as exc:
-        warn.append(f"{dst}: EXIF not written ({exc})")
+        warn.append(f"{dst}: metadata not written ({exc})")
     return warn
 
 
@@ -283,6 +305,7 @@ def write_image(
     icc_profile: bytes | None = None,
     exif_source: str | os.PathLike | None = None,
     exif_overrides: Mapping[str, str] | None = None,
+    exif_defaults: Mapping[str, str] | None = None,
     overwrite: bool = False,
 ) -> list[str]:
     """Write a display-encoded image atomically, with ICC profile and EXIF.
@@ -301,8 +324,8 @@ def write_image(
         Default 8 for JPEG, 16 for TIFF and PNG (JPEG is always 8).
     icc_profile : bytes, optional
         Embedded as the APP2 ICC marker (JPEG), tag 34675 (TIFF) or iCCP chunk (PNG).
-    exif_source, exif_overrides
-        See :func:`copy_exif`.
+    exif_source, exif_overrides, exif_defaults
+        See :func:`copy_exif` (``source``, ``overrides``, ``defaults``).
     overwrite : bool
         Replace an existing file.
 
@@ -347,5 +370,5 @@ def write_image(
             if not ok:
                 raise DecodeError("PNG encoder failed", path=p)
             tmp.write_bytes(_png_with_icc(buf.tobytes(), icc_profile))
-        warns = copy_exif(exif_source, tmp, exif_overrides)
+        warns = copy_exif(exif_source, tmp, exif_overrides, exif_defaults)
     return warns
