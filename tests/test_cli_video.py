@@ -174,3 +174,18 @@ def test_video_with_lcp_and_opencv_yaml_profiles(tmp_path, capsys):
     write_clip(src2, [np.zeros((480, 752, 3), np.uint8)] * 2, options={"qp": "0", "preset": "ultrafast"})
     rc = main(["video", str(src2), "-o", str(tmp_path / "yml.mp4"), "--profile", str(yml), "--json"])
     assert rc == 0, capsys.readouterr().out
+
+
+def test_error_has_no_blank_line_before_it(tmp_path, capsys):
+    """An input error is one line on stderr, with no blank line first (the progress bar, off a
+    terminal, used to leave one)."""
+    src = tmp_path / "c.mp4"
+    write_clip(src, numbered_frames(2, 64, 48))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"")
+    rc = main(["video", str(bad), "-o", str(tmp_path / "o.mp4")])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.startswith("error (") and err.count("\n") == 1 and "bad.mp4" in err, repr(err)
+    out = tmp_path / "ok.mp4"
+    assert main(["video", str(src), "-o", str(out)]) == 0
+    assert capsys.readouterr().err == ""

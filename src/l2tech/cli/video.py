@@ -124,7 +124,8 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
 
                 with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                               TextColumn("{task.fields[fps]:.1f} fps"), TimeRemainingColumn(),
-                              console=err_console, transient=True) as bar:
+                              console=err_console, transient=True,
+                              disable=not err_console.is_terminal) as bar:  # off a terminal it leaves a blank line
                     task = bar.add_task(Path(src).name, total=None, fps=0.0)
                     import time
 
