@@ -63,6 +63,12 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 some inputs failed, 2 usage error)."""
+    import logging
+
+    # tifffile logs malformed-file details through logging; our typed errors already say what
+    # went wrong, so keep its messages off the terminal (a library never configures logging;
+    # the CLI, as the application, does).
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     try:
         rv = cli.main(args=argv, prog_name="l2", standalone_mode=False)
     except click.exceptions.Abort:
