@@ -35,10 +35,41 @@ from l2tech.errors import CorruptInputError, EmptyFileError, InvalidProfileError
 from l2tech.optics import kannala_brandt as _kb, opencv as _cv  # noqa: F401  (register the families)
 from l2tech.profiles.model import DistortionCalibration, LensProfile
 
-__all__ = ["read_opencv_yaml", "check_xml_safe"]
+__all__ = ["read_opencv_yaml", "check_xml_safe", "NOT_A_PROFILE"]
 
 MAX_BYTES = 4 * 1024 * 1024
 _CV_ORDER = ("k1", "k2", "p1", "p2", "k3", "k4", "k5", "k6", "s1", "s2", "s3", "s4")
+
+
+#: The message for a file that is no lens profile at all (a photo given as ``--profile``).
+NOT_A_PROFILE = "not a lens profile (expected lensfun XML, Adobe LCP, Gyroflow JSON, OpenCV YAML/XML, DNG)"
+
+
+def _is_utf8(data: bytes) -> bool:
+    """True when ``data`` is UTF-8 text (a multi-byte sequence cut at the end is allowed)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(data) - 3 and exc.reason == "unexpected end of data"
+    return True
+
+
+def _cv_reason(exc: BaseException) -> str:
+    """OpenCV's own reason, one line, without the source-file prefix.
+
+    ``cv2.FileStorage`` sometimes surfaces as a ``SystemError`` whose context holds the real
+    ``cv2.error``; that one is used.
+    """
+    import re
+
+    inner = exc.__cause__ or exc.__context__
+    if isinstance(exc, SystemError) and inner is not None:
+        exc = inner
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    m = re.search(r"error: \(-?\d+:[^)]*\) (.*)$", lines[-1])
+    return m.group(1) if m else lines[-1]
 
 
 def check_xml_safe(path: os.PathLike | str, data: bytes | None = None) -> None:
@@ -110,25 +141,37 @@ def read_opencv_yaml(path: os.PathLike | str) -> LensProfile:
     Raises
     ------
     EmptyFileError, LimitExceededError, CorruptInputError, UnsupportedFormatError, InvalidProfileError
-        Empty, too large, unparsable, no camera model found, or a bad number (field named).
+        Empty, too large, unparsable, no camera model found, or a bad number (field named);
+        :class:`UnsupportedFormatError` also for a missing or unreadable file and for binary
+        content (a photo is not a calibration file; ``cv2.FileStorage`` errors never escape).
     """
     import cv2
     import numpy as np
 
     p = os.fspath(path)
-    size = os.path.getsize(p)
-    if size == 0:
+    try:
+        size = os.path.getsize(p)
+        if size > MAX_BYTES:
+            raise LimitExceededError(f"calibration file is {size} bytes; the limit is {MAX_BYTES}", p)
+        with open(p, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise UnsupportedFormatError("file not found", p) from None
+    except IsADirectoryError:
+        raise UnsupportedFormatError("is a folder, not a file", p) from None
+    except OSError as exc:
+        raise UnsupportedFormatError(f"cannot read file ({exc.strerror or exc})", p) from None
+    if not data:
         raise EmptyFileError("empty file", p)
-    if size > MAX_BYTES:
-        raise LimitExceededError(f"calibration file is {size} bytes; the limit is {MAX_BYTES}", p)
-    with open(p, "rb") as fh:
-        data = fh.read()
+    if b"\0" in data or not _is_utf8(data):
+        # cv2.FileStorage on binary data (a JPEG, say) raises cv2.error or a SystemError
+        raise UnsupportedFormatError(NOT_A_PROFILE, p)
     if data.lstrip()[:5].lower() == b"<?xml" or p.lower().endswith(".xml"):
         check_xml_safe(p, data)
     try:
         fs = cv2.FileStorage(p, cv2.FILE_STORAGE_READ)
-    except cv2.error as exc:
-        raise CorruptInputError(f"OpenCV cannot parse the file ({str(exc).strip().splitlines()[-1]})", p) from None
+    except (cv2.error, SystemError) as exc:
+        raise CorruptInputError(f"OpenCV cannot parse the file as YAML/XML ({_cv_reason(exc)})", p) from None
     if not fs.isOpened():
         raise CorruptInputError("OpenCV cannot open the file as YAML/XML", p)
     try:
@@ -220,6 +263,8 @@ def read_opencv_yaml(path: os.PathLike | str) -> LensProfile:
             raise UnsupportedFormatError(
                 "no camera model found (expected camera_matrix, Camera.fx or model_type)", p
             )
+    except (cv2.error, SystemError) as exc:  # a node of an unexpected type (a string where a matrix belongs)
+        raise CorruptInputError(f"OpenCV cannot read the calibration ({_cv_reason(exc)})", p) from None
     finally:
         fs.release()
     for k in ("fx", "fy"):

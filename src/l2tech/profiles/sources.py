@@ -60,6 +60,18 @@ PROFILE_SOURCES = ("file", "embedded", "user", "database")
 _SELECTABLE = ("embedded", "user", "database")
 
 
+# Photo/video containers people pass as ``--profile`` by mistake (named in the message).
+_IMAGE_MAGIC = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF8", "GIF"),
+    (b"RIFF", "RIFF (WebP/AVI/WAV)"),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (b"\xff\x0a", "JPEG XL"),
+    (b"\x00\x00\x00\x0cJXL ", "JPEG XL"),
+)
+
+
 def profile_format(path: os.PathLike | str) -> str:
     """The profile format of a file from its first bytes.
 
@@ -70,17 +82,37 @@ def profile_format(path: os.PathLike | str) -> str:
 
     Raises
     ------
-    EmptyFileError, UnsupportedFormatError
+    EmptyFileError
+        The file has zero bytes.
+    UnsupportedFormatError
+        The file is missing or unreadable, or its content is no lens profile (a photo, binary
+        data, XML of another kind); the message names the file and the formats expected.
     """
+    from l2tech.profiles.opencv_yaml import NOT_A_PROFILE, _is_utf8
+
     p = os.fspath(path)
-    with open(p, "rb") as fh:
-        head = fh.read(65536)
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(65536)
+    except FileNotFoundError:
+        raise UnsupportedFormatError("file not found", p) from None
+    except IsADirectoryError:
+        raise UnsupportedFormatError("is a folder, not a file", p) from None
+    except OSError as exc:
+        raise UnsupportedFormatError(f"cannot read file ({exc.strerror or exc})", p) from None
     if not head:
         raise EmptyFileError("empty file", p)
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return "dng"
     if head[:4] == b"IIU\x00":
         return "rw2"
+    for magic, kind in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            raise UnsupportedFormatError(f"{kind} image: {NOT_A_PROFILE}", p)
+    if head[4:8] == b"ftyp":
+        raise UnsupportedFormatError(f"ISO media (HEIF/MP4/MOV) file: {NOT_A_PROFILE}", p)
+    if b"\0" in head or not _is_utf8(head):
+        raise UnsupportedFormatError(NOT_A_PROFILE, p)
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text[:1] in (b"{", b"["):
         return "gyroflow"
@@ -95,9 +127,7 @@ def profile_format(path: os.PathLike | str) -> str:
         raise UnsupportedFormatError("XML file that is not an LCP, lensfun or OpenCV profile", p)
     if text.startswith(b"%yaml") or b":" in text[:4096]:
         return "opencv"
-    raise UnsupportedFormatError(
-        "not a lens profile (expected DNG, RW2, Gyroflow JSON, Adobe LCP, lensfun XML or OpenCV YAML/XML)", p
-    )
+    raise UnsupportedFormatError(NOT_A_PROFILE, p)
 
 
 def read_profiles(path: os.PathLike | str) -> tuple[LensProfile, ...]:
