@@ -147,3 +147,26 @@ def test_correct_with_calibrated_profile_straightens_chart(calibrated, tmp_path)
     # measured: before 0.164 / 0.670 px, after 0.057 / 0.138 px (the corner-detection noise floor)
     assert before[0] > 2 * after[0]
     assert after[0] <= 0.1
+
+
+def test_cli_profile_output_mode_0644(tmp_path, capsys):
+    """``l2 calibrate ... -o`` writes the lensfun XML with normal permissions (0644 under umask 022;
+    it was 0600 from mkstemp), replaces it with --overwrite and leaves no temp file."""
+    import os
+    import stat
+
+    import tifffile
+
+    flat = tmp_path / "flat.tif"
+    tifffile.imwrite(flat, np.clip(make_flat(PA_TRUE) * 65535 + 0.5, 0, 65535).astype(np.uint16))
+    xml = tmp_path / "v.xml"
+    old = os.umask(0o022)
+    try:
+        args = ["calibrate", "vignetting", str(flat), "--focal-length", "20", "--f-number", "4", "-o", str(xml), "-q"]
+        assert main(args) == 0
+        assert stat.S_IMODE(os.stat(xml).st_mode) == 0o644
+        assert main([*args, "--overwrite"]) == 0
+        assert stat.S_IMODE(os.stat(xml).st_mode) == 0o644
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flat.tif", "v.xml"]

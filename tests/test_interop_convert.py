@@ -275,3 +275,86 @@ def test_readers_register_their_families_for_correct():
     )
     r = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+# ---- output files: permissions and atomic replace ---------------------------------------------------
+
+_PINHOLE_YAML = """%YAML:1.0
+image_width: 640
+image_height: 480
+camera_matrix: !!opencv-matrix
+   rows: 3
+   cols: 3
+   dt: d
+   data: [ 500., 0., 320., 0., 500., 240., 0., 0., 1. ]
+distortion_coefficients: !!opencv-matrix
+   rows: 1
+   cols: 5
+   dt: d
+   data: [ -0.1, 0.02, 0., 0., 0. ]
+"""
+
+
+@pytest.fixture
+def umask_022():
+    import os
+
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("to, name", [("lensfun", "out.xml"), ("gyroflow", "out.json")])
+def test_cli_convert_output_mode_0644_and_overwrite(tmp_path, capsys, umask_022, to, name):
+    """``l2 lens convert -o`` writes a 0644 file under umask 022 (it was 0600 from mkstemp), leaves no
+    temp file, refuses an existing output without --overwrite and replaces it with it."""
+    import os
+    import stat
+
+    from l2tech.cli.main import main
+
+    src = tmp_path / "calib.yaml"
+    src.write_text(_PINHOLE_YAML)
+    out = tmp_path / name
+    assert main(["lens", "convert", str(src), "-o", str(out), "--to", to, "-q"]) == 0
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["calib.yaml", name])
+    first = out.read_bytes()
+    out.write_bytes(b"old")
+    assert main(["lens", "convert", str(src), "-o", str(out), "--to", to, "-q"]) == 1
+    assert "use --overwrite" in capsys.readouterr().err and out.read_bytes() == b"old"
+    assert main(["lens", "convert", str(src), "-o", str(out), "--to", to, "--overwrite", "-q"]) == 0
+    assert out.read_bytes() == first and stat.S_IMODE(os.stat(out).st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["calib.yaml", name])
+
+
+def test_writers_keep_overwrite_semantics_and_mode(tmp_path, umask_022):
+    """Library level: write_gyroflow refuses an existing file unless overwrite=True; write_lensfun_xml
+    (whose callers decide about existing files) replaces it; both give 0644 under umask 022."""
+    import os
+    import stat
+
+    from l2tech.errors import OutputError
+    from l2tech.profiles.lensfun_xml import parse_lensfun_xml, write_lensfun_xml
+
+    src = tmp_path / "calib.yaml"
+    src.write_text(_PINHOLE_YAML)
+    prof = read_profile(src)
+    gj = tmp_path / "g.json"
+    gj.write_text("{}")
+    with pytest.raises(OutputError, match="output exists"):
+        write_gyroflow(prof, gj)
+    assert gj.read_text() == "{}"
+    write_gyroflow(prof, gj, overwrite=True)
+    assert json.loads(gj.read_text())["distortion_model"] == "opencv_standard"
+    assert stat.S_IMODE(os.stat(gj).st_mode) == 0o644
+    lf, _ = to_lensfun(prof, 640, 480, mount="Generic")
+    xml = tmp_path / "l.xml"
+    xml.write_text("old")
+    write_lensfun_xml(xml, [lf])
+    assert parse_lensfun_xml(xml).lenses and stat.S_IMODE(os.stat(xml).st_mode) == 0o644
+    with pytest.raises(OutputError, match="does not exist"):
+        write_lensfun_xml(tmp_path / "missing" / "l.xml", [lf])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calib.yaml", "g.json", "l.xml"]

@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -430,20 +429,13 @@ def write_gyroflow(
 
     profile, report = to_pixel_model(profile, width, height)
     doc = gyroflow_dict(profile)
+    from l2tech.io.atomic import atomic_output
+
     p = os.fspath(path)
     if os.path.exists(p) and not overwrite:
         raise OutputError("output exists (use overwrite)", p)
-    folder = os.path.dirname(os.path.abspath(p))
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(p)}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=2, allow_nan=False)
-        os.replace(tmp, p)
-        tmp = None
-    except OSError as exc:
-        raise OutputError(f"cannot write Gyroflow JSON: {exc.strerror or exc}", p) from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+    text = json.dumps(doc, indent=2, allow_nan=False)
+    # temp file beside the output, renamed when complete, normal (umask) permissions
+    with atomic_output(p, overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return report

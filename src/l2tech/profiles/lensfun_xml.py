@@ -29,7 +29,6 @@ import functools
 import math
 import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -818,18 +817,12 @@ def write_lensfun_xml(
         lines += _lens_xml(lens)
     lines.append("</lensdatabase>")
     text = "\n".join(lines) + "\n"
+    from l2tech.io.atomic import atomic_output
+
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError("output folder does not exist", folder)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-        tmp = None
-    except OSError as exc:
-        raise OutputError(f"cannot write lensfun XML: {exc.strerror or exc}", p) from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+    # the caller decides about an existing file (``l2 lens convert`` / ``l2 calibrate`` check
+    # --overwrite / --update first), so this replaces it; temp file beside it, normal permissions
+    with atomic_output(p, overwrite=True) as tmp:
+        tmp.write_text(text, encoding="utf-8")
