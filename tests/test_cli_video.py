@@ -128,7 +128,7 @@ def test_two_inputs_one_output_refused_before_work(tmp_path, capsys):
     outdir = tmp_path / "out"
     outdir.mkdir()
     rc = main(["video", str(d1 / "clip.mp4"), str(d2 / "clip.mp4"), "-o", str(outdir)])
-    assert rc == 1 and "two inputs map to this output" in capsys.readouterr().err
+    assert rc == 1 and "would write this one output" in capsys.readouterr().err
     assert list(outdir.iterdir()) == []
 
 
