@@ -170,3 +170,83 @@ def test_cli_profile_output_mode_0644(tmp_path, capsys):
     finally:
         os.umask(old)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flat.tif", "v.xml"]
+
+
+# ---- tester's findings: option checks, poor fits, error lines, the no -o note ----------------------
+
+
+def _error_lines(err: str) -> list[str]:
+    assert "Traceback" not in err and not err.startswith("\n"), repr(err[:60])  # no blank line first
+    return [ln for ln in err.splitlines() if ln.startswith("error")]
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["distortion", "--target", "checkerboard:9x6:30mm", "--focal-length", "-6"], "--focal-length -6"),
+        (["distortion", "--target", "checkerboard:9x6:30mm", "--focal-length", "20", "--crop-factor", "0"], "--crop-factor 0"),
+        (["distortion", "--target", "checkerboard:9x6:30mm", "--focal-length", "20", "--every", "0"], "--every 0"),
+        (["tca", "--target", "checkerboard:9x6:30mm", "--focal-length", "nan"], "--focal-length nan"),
+        (["vignetting", "--focal-length", "20", "--f-number", "-4"], "--f-number -4"),
+        (["vignetting", "--focal-length", "20", "--f-number", "4", "--distance", "0"], "--distance 0"),
+    ],
+)
+def test_cli_non_positive_option_is_usage_error(tmp_path, capsys, args, option):
+    """A negative focal length was reported as "focal length unknown (no EXIF)"; now exit 2 naming it."""
+    img = tmp_path / "x.png"
+    img.write_bytes(b"not read: the options are checked first")
+    rc = main(["calibrate", args[0], str(img), *args[1:]])
+    cap = capsys.readouterr()
+    assert rc == 2 and cap.out == ""
+    assert _error_lines(cap.err) == [f"error (UsageError): {option}: must be a positive number"]
+
+
+def test_cli_batch_error_names_the_file_once(tmp_path, capsys):
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    rc = main(["calibrate", "distortion", str(empty), "--target", "checkerboard:9x6:30mm", "--focal-length", "20"])
+    cap = capsys.readouterr()
+    lines = _error_lines(cap.err)
+    assert rc == 2 and lines[0] == f"error (EmptyFileError): {empty}: empty file"  # was "empty.jpg: empty.jpg: empty file"
+    assert lines[1:] == ["error (UsageError): no input could be read"]
+
+
+def test_cli_wrong_target_warns_poor_fit(chart_files, tmp_path, capsys):
+    """A 9x6 board described as 7x5: OpenCV finds a 7x5 sub-grid in 4 of the 15 views (0, 4, 5, 9) and
+    the fit's reprojection RMS is 1.19 px (0.052 px with the right target), above the 1 px limit:
+    the result, the terminal output and the report all warn. Without -o a line says no profile was written."""
+    views = [chart_files[i] for i in (0, 4, 5, 9)]
+    args = ["calibrate", "distortion", *views, "--target", "checkerboard:7x5:30mm", "--focal-length", "20"]
+    rc = main([*args, "--report", str(tmp_path / "rep"), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    fl = doc["focal_lengths"][0]
+    assert rc == 0 and fl["views_used"] == 4 and fl["rms_px"] > 1.0  # measured 1.19 px
+    poor = [w for w in fl["warnings"] if w.startswith("poor fit")]
+    assert len(poor) == 1 and "check the --target size" in poor[0]
+    assert "poor fit" in (tmp_path / "rep" / "index.html").read_text()
+    rc = main(args)
+    cap = capsys.readouterr()
+    assert rc == 0 and not cap.err.startswith("\n")
+    assert any(ln.startswith("warning: poor fit: reprojection RMS 1.") for ln in cap.err.splitlines()), cap.err
+    assert cap.out.splitlines()[-1] == "no profile written (give -o FILE to write one)"
+    assert main([*args, "-q"]) == 0 and capsys.readouterr().out == ""
+
+
+def test_cli_right_target_has_no_poor_fit_warning(calibrated):
+    rc, out, *_ = calibrated
+    fl = out["focal_lengths"][0]
+    assert rc == 0 and fl["rms_px"] < 0.1  # measured 0.052 px
+    assert not any(w.startswith("poor fit") for w in fl["warnings"])
+
+
+def test_cli_vignetting_without_output_says_so(tmp_path, capsys):
+    import tifffile
+
+    flat = tmp_path / "flat.tif"
+    tifffile.imwrite(flat, np.clip(make_flat(PA_TRUE) * 65535 + 0.5, 0, 65535).astype(np.uint16))
+    rc = main(["calibrate", "vignetting", str(flat), "--focal-length", "20", "--f-number", "4"])
+    cap = capsys.readouterr()
+    assert rc == 0 and cap.out.splitlines()[-1] == "no profile written (give -o FILE to write one)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flat.tif"]
+    rc = main(["calibrate", "vignetting", str(flat), "--focal-length", "20", "--f-number", "4", "-o", str(tmp_path / "v.xml")])
+    assert rc == 0 and "no profile written" not in capsys.readouterr().out

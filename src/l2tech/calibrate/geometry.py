@@ -32,6 +32,7 @@ from l2tech.errors import CalibrationError, UsageError
 
 __all__ = [
     "CameraFit",
+    "POOR_FIT_RMS_PX",
     "LensfunDistortionFit",
     "LENSFUN_DISTORTION_TERMS",
     "fit_pinhole",
@@ -86,7 +87,8 @@ class CameraFit:
     dropped : tuple of (str, str)
         Views not used and why (board not found, outlier, ill-conditioned).
     warnings : tuple of str
-        Too few views, poor coverage, degenerate poses.
+        Poor fit (reprojection RMS above :data:`POOR_FIT_RMS_PX`, usually a wrong target size),
+        too few views, poor coverage, degenerate poses.
     """
 
     model: str
@@ -264,8 +266,19 @@ def _collect(detections: Sequence[Detection], target: Target, min_corners: int):
     return names, objs, imgs, dropped, size
 
 
-def _quality_warnings(model: str, n_views: int, imgs, size, rvecs) -> list[str]:
+#: Reprojection RMS (px) above which a fit is flagged as poor. A good checkerboard calibration
+#: reaches 0.1-0.5 px (OpenCV ``camera_calibration`` tutorial; Bouguet's toolbox); above 1 px the
+#: usual cause is a wrong target description (inner-corner count or square size).
+POOR_FIT_RMS_PX = 1.0
+
+
+def _quality_warnings(model: str, n_views: int, imgs, size, rvecs, rms: float) -> list[str]:
     warnings = []
+    if rms > POOR_FIT_RMS_PX:
+        warnings.append(
+            f"poor fit: reprojection RMS {rms:.2f} px is above {POOR_FIT_RMS_PX:g} px; "
+            "check the --target size (inner corners and square size) and that every shot shows that board"
+        )
     if n_views < 10:
         warnings.append(f"only {n_views} views used; 10-20 views at varied tilts are recommended")
     cov = corner_coverage(imgs, size)
@@ -376,7 +389,7 @@ def fit_pinhole(
         dropped.append((names[w], f"outlier view: RMS {rms_views[w]:.3f} px > {limit:.3f} px"))
         for lst in (names, objs, imgs):
             lst.pop(w)
-    warnings = _quality_warnings("pinhole", len(names), imgs, size, rvecs)
+    warnings = _quality_warnings("pinhole", len(names), imgs, size, rvecs, float(rms))
     if dropped:
         warnings.append(f"{len(dropped)} view(s) not used: " + "; ".join(f"{n}: {r}" for n, r in dropped))
     return CameraFit(
@@ -492,7 +505,7 @@ def fit_fisheye(
         dropped.append((names[idx[wv]], f"outlier view: RMS {rms_views[wv]:.3f} px > {limit:.3f} px"))
         idx.pop(wv)
     kept_imgs = [imgs[i] for i in idx]
-    warnings = _quality_warnings("fisheye", len(idx), kept_imgs, size, rvecs)
+    warnings = _quality_warnings("fisheye", len(idx), kept_imgs, size, rvecs, float(rms))
     if dropped:
         warnings.append(f"{len(dropped)} view(s) not used: " + "; ".join(f"{n}: {r}" for n, r in dropped))
     return CameraFit(

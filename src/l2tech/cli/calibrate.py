@@ -19,7 +19,8 @@ __all__ = ["calibrate"]
 def _progress(quiet: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err_console, disable=quiet, transient=True)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err_console,
+                    disable=quiet or not err_console.is_terminal, transient=True)  # off a terminal it leaves a blank line
 
 
 def _shot_settings(path: Path, focal: float | None, f_number: float | None, distance: float | None, crop: float | None):
@@ -42,7 +43,28 @@ def _shot_settings(path: Path, focal: float | None, f_number: float | None, dist
     )
 
 
-def _iter_inputs(paths, every: int, skipped: list, failed: list):
+def _check_positive(**opts: float | None) -> None:
+    """Usage error (exit 2) for an option given as zero, negative or not finite."""
+    import math
+
+    for name, v in opts.items():
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise UsageError(f"--{name.replace('_', '-')} {v:g}: must be a positive number")
+
+
+def _reason(exc: L2Error, name: str) -> str:
+    """The error's message without the file prefix when it is about the file ``name`` itself."""
+    if exc.path is not None and Path(exc.path).name == name and exc.line is None:
+        return exc.reason
+    return str(exc)
+
+
+def _no_output_note(out, as_json: bool, quiet: bool) -> None:
+    if out is None and not as_json and not quiet:
+        console.print("no profile written (give -o FILE to write one)", highlight=False)
+
+
+def _iter_inputs(paths, every: int, skipped: list, failed: list, verbose: int = 0):
     from l2tech.calibrate import iter_video_frames, read_calibration_image
     from l2tech.calibrate.targets import VIDEO_SUFFIXES
 
@@ -58,7 +80,8 @@ def _iter_inputs(paths, every: int, skipped: list, failed: list):
             else:
                 yield p, p.name, read_calibration_image(p)
         except L2Error as exc:
-            failed.append((p.name, str(exc)))
+            failed.append((p.name, _reason(exc, p.name)))
+            report_error(exc, verbose)  # one line, the file named once
 
 
 def _camera_body(camera: str | None, mount: str, crop: float):
@@ -137,6 +160,9 @@ def distortion(images, target_spec, fisheye, lf_model, every, gyroflow, camera, 
     from l2tech.profiles.model import DistortionCalibration
 
     try:
+        _check_positive(focal_length=focal_length, crop_factor=crop_factor)
+        if every < 1:
+            raise UsageError(f"--every {every}: must be a positive number")
         target = parse_target(target_spec)
         out = _check_out(output, images, overwrite, update)
         skipped, failed = [], []
@@ -144,7 +170,7 @@ def distortion(images, target_spec, fisheye, lf_model, every, gyroflow, camera, 
         crop_seen = None
         with _progress(quiet) as prog:
             task = prog.add_task("finding boards", total=len(images))
-            for path, name, img in _iter_inputs(images, every, skipped, failed):
+            for path, name, img in _iter_inputs(images, every, skipped, failed, verbose):
                 focal, _, _, crop = _shot_settings(path, focal_length, 0.0, 0.0, crop_factor)
                 if focal is None or focal <= 0:
                     raise UsageError(f"{path.name}: focal length unknown (no EXIF); give --focal-length")
@@ -154,8 +180,6 @@ def distortion(images, target_spec, fisheye, lf_model, every, gyroflow, camera, 
                     skipped.append((name, det.reason))
                 groups[float(focal)].append(det)
                 prog.advance(task)
-        for n, r in failed:
-            err_console.print(f"[bold red]error[/]: {n}: {r}", highlight=False, soft_wrap=True)
         if not groups:
             raise UsageError("no input could be read")
         crop = float(crop_seen or 1.0)
@@ -204,6 +228,7 @@ def distortion(images, target_spec, fisheye, lf_model, every, gyroflow, camera, 
                        "skipped": [list(s) for s in skipped], "failed": [list(f) for f in failed], "focal_lengths": results})
         elif out is not None and not quiet:
             console.print(f"wrote {out}", highlight=False)
+        _no_output_note(out, as_json, quiet)
         return 1 if failed else 0
     except L2Error as exc:
         report_error(exc, verbose)
@@ -227,6 +252,7 @@ def vignetting(flats, f_number, distance, camera, lens_name, mount, crop_factor,
     from l2tech.calibrate.vignetting import characterise_vignetting
 
     try:
+        _check_positive(focal_length=focal_length, crop_factor=crop_factor, f_number=f_number, distance=distance)
         out = _check_out(output, flats, overwrite, update)
         fits, failed, warnings = [], [], []
         crop_seen, size = None, None
@@ -246,7 +272,7 @@ def vignetting(flats, f_number, distance, camera, lens_name, mount, crop_factor,
                     crop_seen = crop_seen or crop
                     size = img.shape[1], img.shape[0]
                 except L2Error as exc:
-                    failed.append((p.name, str(exc)))
+                    failed.append((p.name, _reason(exc, p.name)))
                     report_error(exc, verbose)
                 prog.advance(task)
         if not fits:
@@ -271,6 +297,7 @@ def vignetting(flats, f_number, distance, camera, lens_name, mount, crop_factor,
                               f"k3={r['k3']:.5f} (RMS {r['rms']:.4f})", highlight=False)
             for w in warnings:
                 err_console.print(f"[yellow]warning[/]: {w}", highlight=False, soft_wrap=True)
+        _no_output_note(out, as_json, quiet)
         return 1 if failed else 0
     except L2Error as exc:
         report_error(exc, verbose)
@@ -294,19 +321,18 @@ def tca(images, target_spec, tca_model, camera, lens_name, mount, crop_factor, f
     from l2tech.calibrate.tca import fit_tca, measure_tca
 
     try:
+        _check_positive(focal_length=focal_length, crop_factor=crop_factor)
         target = parse_target(target_spec)
         out = _check_out(output, images, overwrite, update)
         skipped, failed = [], []
         groups: dict[float, list] = defaultdict(list)
         crop_seen = None
-        for path, name, img in _iter_inputs(images, 10, skipped, failed):
+        for path, name, img in _iter_inputs(images, 10, skipped, failed, verbose):
             focal, _, _, crop = _shot_settings(path, focal_length, 0.0, 0.0, crop_factor)
             if not focal:
                 raise UsageError(f"{path.name}: focal length unknown (no EXIF); give --focal-length")
             crop_seen = crop_seen or crop
             groups[float(focal)].append((name, img))
-        for n, r in failed:
-            err_console.print(f"[bold red]error[/]: {n}: {r}", highlight=False, soft_wrap=True)
         if not groups:
             raise UsageError("no input could be read")
         cals, rows, size, last = [], [], None, None
@@ -330,6 +356,7 @@ def tca(images, target_spec, tca_model, camera, lens_name, mount, crop_factor, f
                          summary=[("lens", lens_name), ("output", str(out or ""))])
         if as_json:
             emit_json({"output": str(out) if out else None, "focal_lengths": rows, "failed": [list(f) for f in failed]})
+        _no_output_note(out, as_json, quiet)
         return 1 if failed else 0
     except L2Error as exc:
         report_error(exc, verbose)
