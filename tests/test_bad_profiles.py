@@ -192,3 +192,18 @@ def test_every_profile_error_is_an_l2error(tmp_path):
             read_profile(p)
         with pytest.raises(ValueError):
             read_profile(p)
+
+
+def test_video_with_missing_profile_fails_the_input(tmp_path, capsys):
+    """A missing --profile file is a failed input (exit 1, "file not found"), as in ``l2 correct``
+    and ``l2 develop``; it was a usage error (exit 2) only in ``l2 video``."""
+    from l2tech.video.synth import numbered_frames, write_clip
+
+    clip = tmp_path / "in.mp4"
+    write_clip(clip, numbered_frames(2, 64, 48))
+    for name in ("nope.json", "nope.xml"):
+        rc = main(["video", str(clip), "--profile", str(tmp_path / name), "-o", str(tmp_path / "o.mp4")])
+        cap = capsys.readouterr()
+        assert rc == 1 and cap.out == ""
+        assert "UnsupportedFormatError" in _one_error_line(cap.err, name) and "file not found" in cap.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]

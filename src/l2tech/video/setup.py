@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from l2tech.errors import DependencyMissingError, InvalidProfileError, UsageError
+from l2tech.errors import DependencyMissingError, InvalidProfileError, UnsupportedFormatError, UsageError
 
 __all__ = ["VideoJob", "run_video_job", "resolve_lens", "resolve_look"]
 
@@ -128,7 +128,8 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
     if job.profile_path is not None:
         p = job.profile_path
         if not Path(p).is_file():
-            raise UsageError("lens profile not found", path=p)
+            # a missing input file fails the job (exit 1), as in ``l2 develop`` / ``l2 correct``
+            raise UnsupportedFormatError("file not found" if not Path(p).exists() else "is a folder, not a file", path=p)
         if Path(p).suffix.lower() == ".json":
             model, K, terms, calib_size, name = _pixel_profile_from_gyroflow(p, job.focal_length_mm)
             return lens_setup_pixel_model(
