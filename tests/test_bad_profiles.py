@@ -207,3 +207,19 @@ def test_video_with_missing_profile_fails_the_input(tmp_path, capsys):
         assert rc == 1 and cap.out == ""
         assert "UnsupportedFormatError" in _one_error_line(cap.err, name) and "file not found" in cap.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_latin1_comment_in_calibration_is_still_read(tmp_path):
+    """The binary check does not refuse text in a legacy 8-bit encoding (a Latin-1 comment)."""
+    from l2tech.profiles.sources import read_profile
+
+    p = tmp_path / "calib.yaml"
+    p.write_bytes(
+        "%YAML:1.0\n# Kalibrierung bei 20 \u00b0C, M\u00fcnchen\nimage_width: 640\nimage_height: 480\n"
+        "camera_matrix: !!opencv-matrix\n   rows: 3\n   cols: 3\n   dt: d\n"
+        "   data: [ 500., 0., 320., 0., 500., 240., 0., 0., 1. ]\n"
+        "distortion_coefficients: !!opencv-matrix\n   rows: 1\n   cols: 5\n   dt: d\n"
+        "   data: [ -0.1, 0.02, 0., 0., 0. ]\n".encode("latin-1")
+    )
+    prof = read_profile(p)
+    assert prof.distortion[0].terms["k1"] == -0.1 and prof.distortion[0].terms["fx"] == 500.0

@@ -45,13 +45,16 @@ _CV_ORDER = ("k1", "k2", "p1", "p2", "k3", "k4", "k5", "k6", "s1", "s2", "s3", "
 NOT_A_PROFILE = "not a lens profile (expected lensfun XML, Adobe LCP, Gyroflow JSON, OpenCV YAML/XML, DNG)"
 
 
-def _is_utf8(data: bytes) -> bool:
-    """True when ``data`` is UTF-8 text (a multi-byte sequence cut at the end is allowed)."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return exc.start >= len(data) - 3 and exc.reason == "unexpected end of data"
-    return True
+def _looks_like_text(data: bytes) -> bool:
+    """True for text (UTF-8 or a legacy 8-bit encoding): no NUL byte and at most 1 % control bytes.
+
+    Photos and other binary files fail this (a JPEG holds NULs in its first bytes; random
+    bytes are ~10 % control codes); a Latin-1 comment in a calibration file passes.
+    """
+    if not data or b"\0" in data:
+        return not data
+    ctrl = sum(data.count(bytes([c])) for c in range(1, 32) if c not in (9, 10, 12, 13)) + data.count(b"\x7f")
+    return ctrl <= 0.01 * len(data)
 
 
 def _cv_reason(exc: BaseException) -> str:
@@ -163,7 +166,7 @@ def read_opencv_yaml(path: os.PathLike | str) -> LensProfile:
         raise UnsupportedFormatError(f"cannot read file ({exc.strerror or exc})", p) from None
     if not data:
         raise EmptyFileError("empty file", p)
-    if b"\0" in data or not _is_utf8(data):
+    if not _looks_like_text(data):
         # cv2.FileStorage on binary data (a JPEG, say) raises cv2.error or a SystemError
         raise UnsupportedFormatError(NOT_A_PROFILE, p)
     if data.lstrip()[:5].lower() == b"<?xml" or p.lower().endswith(".xml"):

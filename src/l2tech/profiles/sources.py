@@ -88,7 +88,7 @@ def profile_format(path: os.PathLike | str) -> str:
         The file is missing or unreadable, or its content is no lens profile (a photo, binary
         data, XML of another kind); the message names the file and the formats expected.
     """
-    from l2tech.profiles.opencv_yaml import NOT_A_PROFILE, _is_utf8
+    from l2tech.profiles.opencv_yaml import NOT_A_PROFILE, _looks_like_text
 
     p = os.fspath(path)
     try:
@@ -111,7 +111,7 @@ def profile_format(path: os.PathLike | str) -> str:
             raise UnsupportedFormatError(f"{kind} image: {NOT_A_PROFILE}", p)
     if head[4:8] == b"ftyp":
         raise UnsupportedFormatError(f"ISO media (HEIF/MP4/MOV) file: {NOT_A_PROFILE}", p)
-    if b"\0" in head or not _is_utf8(head):
+    if not _looks_like_text(head):
         raise UnsupportedFormatError(NOT_A_PROFILE, p)
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text[:1] in (b"{", b"["):
