@@ -113,17 +113,18 @@ def test_lens_group_is_extensible():
 
     from l2tech.cli.lens import lens
 
-    @click.command("convert")
-    def convert() -> int:
-        click.echo("converted")
+    @click.command("example-extension")
+    def example() -> int:
+        click.echo("extended")
         return 0
 
-    lens.add_command(convert)
+    lens.add_command(example)
     try:
-        r, rc = _run(["lens", "convert"])
-        assert rc == 0 and "converted" in r.stdout
+        r, rc = _run(["lens", "example-extension"])
+        assert rc == 0 and "extended" in r.stdout
+        assert {"convert", "show-file"} <= set(lens.commands)  # the profile-file commands are registered
     finally:
-        lens.commands.pop("convert")
+        lens.commands.pop("example-extension")
 
 
 def test_lens_show_accepts_a_profile_file_and_match_shows_choice_order(capsys):
