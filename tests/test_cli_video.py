@@ -189,3 +189,14 @@ def test_error_has_no_blank_line_before_it(tmp_path, capsys):
     out = tmp_path / "ok.mp4"
     assert main(["video", str(src), "-o", str(out)]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_no_lens_source_is_said(tmp_path, capsys):
+    """A clip run with no lens source says the geometry is not corrected (not a silent re-encode)."""
+    from l2tech.video.synth import write_clip
+
+    src = tmp_path / "in.mp4"
+    write_clip(src, [np.zeros((48, 64, 3), np.uint8)] * 2, options={"qp": "0", "preset": "ultrafast"})
+    rc = main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and any("no lens source" in line for line in doc["setup"])

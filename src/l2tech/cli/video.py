@@ -155,8 +155,8 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
                 + (f", {report.decode_errors} corrupt frames skipped" if report.decode_errors else ""),
                 highlight=False, soft_wrap=True,
             )
-            if verbose:
-                for line in setup_lines:
+            for line in setup_lines:
+                if verbose or line.startswith("no lens source"):
                     console.print(f"  {line}", highlight=False, soft_wrap=True)
             for s in report.streams_copied:
                 console.print(f"  kept {s}", highlight=False, soft_wrap=True)

@@ -339,6 +339,8 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
         size = (info.width_px, info.height_px)
         lens = resolve_lens(job, size)
         map_xy = None if lens is None else lens.map_xy
+        if lens is None:
+            setup_lines.append("no lens source (--profile, --camera/--lens or --intrinsics): the geometry is not corrected")
         if lens is not None:
             setup_lines.extend(lens.description)
             if map_xy is not None and job.out_size and (map_xy.shape[1], map_xy.shape[0]) != tuple(job.out_size):
