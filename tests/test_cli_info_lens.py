@@ -105,7 +105,7 @@ def test_lens_show():
     r, rc = _run(["lens", "show", "Canon EF 24-105mm f/4L IS USM"])
     assert rc == 0 and "ptlens @ 24 mm" in r.stdout
     r, rc = _run(["lens", "show", "Canon EF 24-106mm f/4L"])
-    assert rc == 1 and "no lens named" in r.stderr
+    assert rc == 1 and "no lens is named exactly" in r.stderr
 
 
 def test_lens_group_is_extensible():

@@ -123,10 +123,11 @@ def show(name: str, as_json: bool, verbose: int, quiet: bool) -> int:
         ck = _compact(_strip_makers(name))
         hits = [l for l in db.lenses if ck and ck == _compact(_strip_makers(l.model, (l.maker,)))]
     if not hits:
-        cands = search_lenses(db, name, limit=5) if name.strip() else []
+        cands = search_lenses(db, name, limit=12) if name.strip() else []
+        names = list(dict.fromkeys(c.name for c in cands))[:6]  # one line per lens name
         exc = LensNotFoundError(
-            f"no lens named '{name}'; closest: " + ("; ".join(f"'{c.name}'" for c in cands) or "none")
-            + " (see `l2 lens search`)", candidates=tuple(cands))
+            f"no lens is named exactly '{name}'; candidates: " + ("; ".join(f"'{n}'" for n in names) or "none")
+            + " (give one of these names; `l2 lens search` shows more)", candidates=tuple(cands))
         report_error(exc, verbose)
         return 1
     if len({_norm(h.name) for h in hits}) > 1:
