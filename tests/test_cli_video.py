@@ -87,10 +87,11 @@ def test_exit_codes_and_messages(tmp_path, capsys):
     rc = main(["video", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o.mp4")])
     err = capsys.readouterr().err
     assert rc == 1 and "missing.mp4" in err and "Traceback" not in err
-    # existing output without --overwrite: 1; with it: 0
+    # existing output without --overwrite: skipped with a message (as develop/correct), kept; with it: replaced
     (tmp_path / "o.mp4").write_bytes(b"x")
-    assert main(["video", str(clip), "-o", str(tmp_path / "o.mp4"), "-q"]) == 1
-    assert "already exists" in capsys.readouterr().err
+    assert main(["video", str(clip), "-o", str(tmp_path / "o.mp4"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped" in err and "already exists" in err and (tmp_path / "o.mp4").read_bytes() == b"x"
     assert main(["video", str(clip), "-o", str(tmp_path / "o.mp4"), "--overwrite", "-q"]) == 0
     # usage errors: 2
     assert main(["video", str(clip), "-o", str(tmp_path / "u.mp4"), "--dist-coeffs", "0.1,0.2"]) == 2

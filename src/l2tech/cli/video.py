@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from l2tech.cli.common import console, emit_json, err_console, json_option, report_error, verbosity_options
-from l2tech.errors import L2Error, UsageError
+from l2tech.errors import L2Error, OutputExistsError, UsageError
 
 __all__ = ["video"]
 
@@ -138,6 +138,11 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
                     report, setup_lines = run_video_job(job, src, dst, progress=progress)
             else:
                 report, setup_lines = run_video_job(job, src, dst)
+        except OutputExistsError as exc:  # RELIABILITY case 18: skipped with a message, as develop/correct do
+            if not as_json:
+                err_console.print(f"[yellow]skipped[/]: {exc}", highlight=False, soft_wrap=True)
+            results.append({"input": src, "output": str(dst), "ok": True, "skipped": True, "error": str(exc)})
+            continue
         except L2Error as exc:
             failed += 1
             report_error(exc, verbose)
