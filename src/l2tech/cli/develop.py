@@ -22,7 +22,7 @@ def _lens_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--lens", metavar="TEXT", help='Lens name, overriding the metadata (see `l2 lens search`).'),
         click.option("--focal-length", "focal_length_mm", type=float, metavar="MM", help="Focal length in mm."),
         click.option("--f-number", "f_number", type=float, metavar="N", help="Aperture f-number."),
-        click.option("--distance", "focus_distance_m", type=float, metavar="M", help="Focus distance in metres."),
+        click.option("--distance", "--focus-distance", "focus_distance_m", type=float, metavar="M", help="Focus distance in metres."),
         click.option("--profile", metavar="FILE", help="Lens profile file (lensfun XML, LCP, Gyroflow JSON, OpenCV YAML, DNG); wins over the metadata."),
         click.option("--profile-source", type=click.Choice(["embedded", "user", "database"]),
                      help="Take the profile from this source only (default order: file, embedded, user, database)."),
