@@ -4,7 +4,7 @@ l2tech (``l2tech.video.process_video``) against FFmpeg's ``lenscorrection`` + ``
 chain (the anchor command of docs BENCHMARKS.md), same input, same geometry (FFmpeg's
 ``lenscorrection`` model: r = 1 at the half-diagonal, source = C + d (1 + k1 r² + k2 r⁴),
 k1 = -0.2, k2 = 0.05), same LUT, same encoder settings (libx264, CRF 18, preset veryfast),
-interleaved runs in one session, medians. Inputs: the 4K and 1080p clips that
+interleaved runs in one process, medians. Inputs: the 4K and 1080p clips that
 ``../shared/tools/make_bench_video.py`` writes from the real GoPro clip (120 frames).
 
 Usage::
