@@ -136,3 +136,56 @@ def render_board(uv, K, R, t, cols, rows, sq, ss=3, rng=None, noise=0.0, bbox=No
     if noise and rng is not None:
         out = out + rng.normal(0.0, noise, out.shape).astype(np.float32)
     return np.clip(out, 0, 1)
+
+
+def charuco_board_image(cols, rows, square_mm, marker_mm, dictionary="DICT_5X5_100", px_per_mm=8.0):
+    """OpenCV's own ChArUco board picture (``CharucoBoard.generateImage``, no margin), uint8,
+    ``px_per_mm`` pixels per board millimetre; square (0, 0) is black."""
+    import cv2
+
+    d = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, dictionary))
+    board = cv2.aruco.CharucoBoard((cols, rows), square_mm, marker_mm, d)
+    size = (int(round(cols * square_mm * px_per_mm)), int(round(rows * square_mm * px_per_mm)))
+    return board.generateImage(size, marginSize=0, borderBits=1)
+
+
+def render_charuco(uv, K, R, t, cols, rows, sq, marker, board_img, ss=3, rng=None, noise=0.0):
+    """Render a ChArUco board (cols x rows *squares* of sq mm, markers of marker mm) that may
+    extend past the frame; returns float32 (H, W) in [0, 1].
+
+    The chessboard squares are drawn analytically as in :func:`render_board` (so the corner
+    positions are encoded continuously); only the inside of each marker is sampled (bilinear)
+    from ``board_img`` (:func:`charuco_board_image`), which only serves the marker ids. The
+    surround of the board is white paper, the rest of the scene mid grey.
+    """
+    import cv2
+
+    Hm = K @ np.column_stack([R[:, 0], R[:, 1], t])
+    Hi = np.linalg.inv(Hm)
+    u, v = uv[..., 0], uv[..., 1]
+    Wt = Hi[2, 0] * u + Hi[2, 1] * v + Hi[2, 2]
+    X = (Hi[0, 0] * u + Hi[0, 1] * v + Hi[0, 2]) / Wt
+    Y = (Hi[1, 0] * u + Hi[1, 1] * v + Hi[1, 2]) / Wt
+    X = np.where(Wt > 0, X, -1e6)
+    Y = np.where(Wt > 0, Y, -1e6)
+    inside = (X >= 0) & (X <= cols * sq) & (Y >= 0) & (Y <= rows * sq)
+    paper = (X >= -sq) & (X <= (cols + 1) * sq) & (Y >= -sq) & (Y <= (rows + 1) * sq)
+    sgn = np.sin(np.pi * X / sq) * np.sin(np.pi * Y / sq)
+    sgn = np.where(inside, sgn, -np.abs(sgn))
+    gy, gx = np.gradient(sgn)
+    d_px = sgn / np.maximum(np.hypot(gx, gy) * ss, 1e-9)
+    dark = np.clip(0.5 + d_px, 0.0, 1.0)
+    # marker interiors (in the white squares): ArUco bits from OpenCV's board picture
+    fx, fy = X / sq - np.floor(X / sq) - 0.5, Y / sq - np.floor(Y / sq) - 0.5
+    in_marker = inside & (np.abs(fx) < 0.5 * marker / sq) & (np.abs(fy) < 0.5 * marker / sq) & (sgn < 0)
+    ppm = board_img.shape[1] / (cols * sq)
+    bits = cv2.remap(board_img, (X * ppm - 0.5).astype(np.float32), (Y * ppm - 0.5).astype(np.float32),
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float64) / 255.0
+    dark = np.where(in_marker, 1.0 - bits, dark)
+    img = np.full(u.shape, 0.45, np.float32)
+    img[paper] = (0.9 - 0.82 * dark[paper]).astype(np.float32)
+    hs, ws = img.shape
+    out = cv2.resize(img, (ws // ss, hs // ss), interpolation=cv2.INTER_AREA)
+    if noise and rng is not None:
+        out = out + rng.normal(0.0, noise, out.shape).astype(np.float32)
+    return np.clip(out, 0, 1)

@@ -12,7 +12,16 @@ import functools
 import numpy as np
 import pytest
 
-from _calib_synth import correction_map_ptlens, place_board, ptlens_rd, render_board, undistorted_coords
+from _calib_synth import (
+    charuco_board_image,
+    correction_map_ptlens,
+    look_at_pose,
+    place_board,
+    ptlens_rd,
+    render_board,
+    render_charuco,
+    undistorted_coords,
+)
 from l2tech.calibrate import detect_target, fit_lensfun_distortion, fit_pinhole, fit_radial_model, parse_target
 from l2tech.calibrate.tca import fit_tca, measure_tca
 from l2tech.calibrate.vignetting import characterise_vignetting, vignetting_radius
@@ -85,6 +94,42 @@ def test_distortion_recovered_within_005px(name, lumix_views):
     # reach, it stays <= ~0.03 px. The frame corners (r up to 1.8) are extrapolated.
     assert err.max() <= MAP_TOL_PX
     assert fit.rms < 0.1
+
+
+CHARUCO = (8, 6, 90.0, 45.0)  # squares, square mm, marker mm (DICT_5X5_100)
+
+
+@pytest.mark.xfail(strict=True, reason="measured 0.063 px > 0.05 px: ChArUco corners reach r 1.56 of 1.8 only")
+def test_distortion_recovered_within_005px_charuco():
+    """Same lens and noise as the checkerboard case, but 15 ChArUco boards (which may extend
+    past the frame) aimed at a 5x3 grid of frame positions, 600-750 mm, tilted 15-40 deg.
+
+    Measured (pose seed 7): corner error against the rendered truth RMS 0.045 px (max 0.08 px),
+    pinhole RMS 0.059 px, one view without a board; ptlens map error 0.063 px max; seed 1:
+    0.072 px; Lumix at seed 20: 0.191 px (two views not found). The markers near the frame
+    corners are rejected by the ArUco detector, so the corners reach only r ~1.5-1.56; larger
+    markers (square/marker 75/56 mm, 50/38 mm) bias cornerSubPix (corner errors up to 2 px).
+    """
+    cols, rows, sq, mk = CHARUCO
+    rng = np.random.default_rng(7)
+    f = 20.0 / 36.0 * W
+    K = np.array([[f, 0, (W - 1) / 2], [0, f, (H - 1) / 2], [0, 0, 1.0]])
+    uv = undistorted_coords(W, H, lambda r: ptlens_rd(r, **SYNTHETIC_PTLENS), ss=3)
+    board = charuco_board_image(cols, rows, sq, mk)
+    target = parse_target(f"charuco:{cols}x{rows}:{sq:g}mm:{mk:g}mm")
+    views = []
+    for k, (tx, ty) in enumerate([(x, y) for y in (0.12, 0.5, 0.88) for x in (0.1, 0.3, 0.5, 0.7, 0.9)]):
+        R, t = look_at_pose(rng, K, W, H, (cols * sq, rows * sq), (tx * W, ty * H), rng.uniform(600, 750), 40)
+        img = render_charuco(uv, K, R, t, cols, rows, sq, mk, board, ss=3, rng=rng, noise=0.01)
+        views.append(detect_target(img, target, name=f"c{k}"))
+    assert sum(v.found for v in views) >= 13
+    cam = fit_pinhole(views, target)
+    fit = fit_lensfun_distortion(cam, "ptlens")
+    truth, got = correction_map_ptlens(W, H, SYNTHETIC_PTLENS), correction_map_ptlens(W, H, fit.terms)
+    err = np.hypot(*(truth - got).transpose(2, 0, 1))
+    print(f"charuco: fitted {fit.terms}, reprojection RMS {fit.rms:.4f} px, map error max {err.max():.4f} px")
+    assert fit.rms < 0.1
+    assert err.max() <= MAP_TOL_PX
 
 
 def test_fit_radial_model_exact_on_model_samples():
