@@ -189,3 +189,32 @@ def render_charuco(uv, K, R, t, cols, rows, sq, marker, board_img, ss=3, rng=Non
     if noise and rng is not None:
         out = out + rng.normal(0.0, noise, out.shape).astype(np.float32)
     return np.clip(out, 0, 1)
+
+
+def undistort_points(p_d, w, h, rd_func):
+    """Distorted pixel points (N, 2) to undistorted pixel points (inverse of distort_points)."""
+    c = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    n = lensfun_norm(w, h)
+    d = np.atleast_2d(np.asarray(p_d, float)) - c
+    r_d = np.hypot(d[:, 0], d[:, 1]) / n
+    tab_u = np.linspace(0.0, r_d.max() * 1.5 + 0.1, 200001)
+    r_u = np.interp(r_d, rd_func(tab_u), tab_u)
+    s = np.where(r_d > 0, r_u / np.maximum(r_d, 1e-12), 1.0)
+    return c + d * s[:, None]
+
+
+def pin_corner(R, t, K, w, h, rd_func, obj, frame_corner, k=0.9):
+    """Slide a board (same rotation, same depth) so that its inner corner nearest a frame corner
+    (of those inside the frame) lands k local square sizes from both edges of that corner:
+    a ChArUco board then shows corners far into the frame corner, the rest of it outside."""
+    pc = obj @ R.T + t
+    p_d = distort_points(pc[:, :2] / pc[:, 2:3] * K[0, 0] + K[:2, 2], w, h, rd_func)
+    fc = np.asarray(frame_corner, float)
+    inside = (p_d[:, 0] > 0) & (p_d[:, 0] < w - 1) & (p_d[:, 1] > 0) & (p_d[:, 1] < h - 1)
+    i = int(np.argmin(np.where(inside, np.hypot(*(p_d - fc).T), np.inf)))
+    spacing = np.hypot(*(p_d - p_d[i]).T)
+    spacing[i] = np.inf
+    want_d = fc + k * spacing.min() * np.sign(np.array([w / 2.0, h / 2.0]) - fc)
+    want_u = undistort_points(want_d, w, h, rd_func)[0]
+    ray = np.linalg.solve(K, [want_u[0], want_u[1], 1.0])
+    return R, ray / ray[2] * pc[i, 2] - R @ obj[i]

@@ -16,13 +16,14 @@ from _calib_synth import (
     charuco_board_image,
     correction_map_ptlens,
     look_at_pose,
+    pin_corner,
     place_board,
     ptlens_rd,
     render_board,
     render_charuco,
     undistorted_coords,
 )
-from l2tech.calibrate import detect_target, fit_lensfun_distortion, fit_pinhole, fit_radial_model, parse_target
+from l2tech.calibrate import board_points, detect_target, fit_lensfun_distortion, fit_pinhole, fit_radial_model, parse_target
 from l2tech.calibrate.tca import fit_tca, measure_tca
 from l2tech.calibrate.vignetting import characterise_vignetting, vignetting_radius
 from l2tech.errors import CalibrationError
@@ -68,17 +69,11 @@ def lumix_views():
     return render_views(LUMIX_20_60_AT_20, seed=20)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        # Known miss: measured 0.139 px max map error (reprojection RMS 0.05 px); the error sits
-        # in the frame corners, outside the area the 15 boards cover, where this strongly
-        # distorted lens is extrapolated. Kept strict so a fix shows up.
-        pytest.param("lumix", marks=pytest.mark.xfail(strict=True, reason="measured 0.139 px > 0.05 px in the frame corners beyond the boards")),
-        "synthetic",
-    ],
-)
-def test_distortion_recovered_within_005px(name, lumix_views):
+@pytest.mark.parametrize("name", ["lumix", "synthetic"])
+def test_checkerboard_distortion_within_005px_where_boards_reach(name, lumix_views):
+    """Informative: whole checkerboards must lie inside the frame, so their corners reach only
+    r ~1.4-1.5 (lensfun units) of the 1.8 of the frame corners. The map error is asserted where
+    the boards reach; the whole-frame figure (extrapolated corners) is printed and documented."""
     terms = LUMIX_20_60_AT_20 if name == "lumix" else SYNTHETIC_PTLENS
     images = lumix_views if name == "lumix" else render_views(terms, seed=7)
     target = parse_target("checkerboard:9x6:30mm")
@@ -87,49 +82,62 @@ def test_distortion_recovered_within_005px(name, lumix_views):
     cam = fit_pinhole(views, target)
     fit = fit_lensfun_distortion(cam, "ptlens")
     err = np.hypot(*(correction_map_ptlens(W, H, terms) - correction_map_ptlens(W, H, fit.terms)).transpose(2, 0, 1))
-    print(f"{name}: fitted {fit.terms}, reprojection RMS {fit.rms:.4f} px, map error max {err.max():.4f} px")
-    # measured (SB + cornerSubPix): synthetic 0.048 px max; lumix 0.139 px max (frame corners).
-    # Not reliable: over other pose seeds (1, 2, 3, 4) the max is 0.006 / 0.015 / 0.105 / 0.028 px
-    # (synthetic) and 0.014 / 0.091 / 0.038 / 0.160 px (lumix); inside r < 1.4, where the boards
-    # reach, it stays <= ~0.03 px. The frame corners (r up to 1.8) are extrapolated.
-    assert err.max() <= MAP_TOL_PX
+    ys, xs = np.mgrid[0:H:4, 0:W:4]
+    r = np.hypot(xs - (W - 1) / 2, ys - (H - 1) / 2) / (min(W, H) / 2)
+    reached = float(max(np.hypot(*(p - [(W - 1) / 2, (H - 1) / 2]).T).max() for p in cam.image_points) / (min(W, H) / 2))
+    print(f"{name} checkerboard: fitted {fit.terms}, RMS {fit.rms:.4f} px, corners reach r {reached:.2f}, "
+          f"map error max {err[r <= 1.4].max():.4f} px (r <= 1.4), {err.max():.4f} px (whole frame)")
+    # measured: see docs/CALIBRATION.md (whole frame: seed-dependent, extrapolated corners)
+    assert err[r <= 1.4].max() <= MAP_TOL_PX
     assert fit.rms < 0.1
 
 
-CHARUCO = (8, 6, 90.0, 45.0)  # squares, square mm, marker mm (DICT_5X5_100)
+# ChArUco board: 14x10 squares of 40 mm, 22 mm DICT_5X5_100 markers
+CHARUCO = (14, 10, 40.0, 22.0)
 
 
-@pytest.mark.xfail(strict=True, reason="measured 0.063 px > 0.05 px: ChArUco corners reach r 1.56 of 1.8 only")
-def test_distortion_recovered_within_005px_charuco():
-    """Same lens and noise as the checkerboard case, but 15 ChArUco boards (which may extend
-    past the frame) aimed at a 5x3 grid of frame positions, 600-750 mm, tilted 15-40 deg.
-
-    Measured (pose seed 7): corner error against the rendered truth RMS 0.045 px (max 0.08 px),
-    pinhole RMS 0.059 px, one view without a board; ptlens map error 0.063 px max; seed 1:
-    0.072 px; Lumix at seed 20: 0.191 px (two views not found). The markers near the frame
-    corners are rejected by the ArUco detector, so the corners reach only r ~1.5-1.56; larger
-    markers (square/marker 75/56 mm, 50/38 mm) bias cornerSubPix (corner errors up to 2 px).
-    """
+def render_charuco_views(terms, seed, n=15, noise=0.01, ss=3):
+    """n views of the ChArUco board through the lens (20 mm on full frame), 650-800 mm away,
+    tilted 15-40 deg, aimed at a 5x3 grid over the frame. Unlike a checkerboard, a ChArUco
+    board is found when only part of it is in the frame, so the four corner views are slid
+    (:func:`pin_corner`) until a chessboard corner sits 0.9 squares from both edges of a frame
+    corner: corners then reach r ~1.65-1.7 of the 1.8 of the frame corners."""
     cols, rows, sq, mk = CHARUCO
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     f = 20.0 / 36.0 * W
     K = np.array([[f, 0, (W - 1) / 2], [0, f, (H - 1) / 2], [0, 0, 1.0]])
-    uv = undistorted_coords(W, H, lambda r: ptlens_rd(r, **SYNTHETIC_PTLENS), ss=3)
+    rd = lambda r: ptlens_rd(r, **terms)  # noqa: E731
+    uv = undistorted_coords(W, H, rd, ss=ss)
     board = charuco_board_image(cols, rows, sq, mk)
+    obj = board_points(parse_target(f"charuco:{cols}x{rows}:{sq:g}mm:{mk:g}mm"))
+    images = []
+    for tx, ty in [(x, y) for y in (0.12, 0.5, 0.88) for x in (0.1, 0.3, 0.5, 0.7, 0.9)][:n]:
+        R, t = look_at_pose(rng, K, W, H, (cols * sq, rows * sq), (tx * W, ty * H), rng.uniform(650, 800), 40)
+        if tx in (0.1, 0.9) and ty in (0.12, 0.88):
+            R, t = pin_corner(R, t, K, W, H, rd, obj, (0 if tx < 0.5 else W - 1, 0 if ty < 0.5 else H - 1))
+        images.append(render_charuco(uv, K, R, t, cols, rows, sq, mk, board, ss=ss, rng=rng, noise=noise))
+    return images
+
+
+@pytest.mark.parametrize("name", ["lumix", "synthetic"])
+def test_distortion_recovered_within_005px(name):
+    """Acceptance: 15 noisy ChArUco views through a known lens; the fitted ptlens correction
+    map matches the truth within 0.05 px over the whole frame."""
+    terms = LUMIX_20_60_AT_20 if name == "lumix" else SYNTHETIC_PTLENS
+    cols, rows, sq, mk = CHARUCO
     target = parse_target(f"charuco:{cols}x{rows}:{sq:g}mm:{mk:g}mm")
-    views = []
-    for k, (tx, ty) in enumerate([(x, y) for y in (0.12, 0.5, 0.88) for x in (0.1, 0.3, 0.5, 0.7, 0.9)]):
-        R, t = look_at_pose(rng, K, W, H, (cols * sq, rows * sq), (tx * W, ty * H), rng.uniform(600, 750), 40)
-        img = render_charuco(uv, K, R, t, cols, rows, sq, mk, board, ss=3, rng=rng, noise=0.01)
-        views.append(detect_target(img, target, name=f"c{k}"))
-    assert sum(v.found for v in views) >= 13
+    images = render_charuco_views(terms, seed=20 if name == "lumix" else 7)
+    views = [detect_target(img, target, name=f"c{i}") for i, img in enumerate(images)]
+    assert sum(v.found for v in views) >= 14  # one steep view is not always found
     cam = fit_pinhole(views, target)
     fit = fit_lensfun_distortion(cam, "ptlens")
-    truth, got = correction_map_ptlens(W, H, SYNTHETIC_PTLENS), correction_map_ptlens(W, H, fit.terms)
-    err = np.hypot(*(truth - got).transpose(2, 0, 1))
-    print(f"charuco: fitted {fit.terms}, reprojection RMS {fit.rms:.4f} px, map error max {err.max():.4f} px")
-    assert fit.rms < 0.1
+    err = np.hypot(*(correction_map_ptlens(W, H, terms) - correction_map_ptlens(W, H, fit.terms)).transpose(2, 0, 1))
+    n_corners = sum(len(p) for p in cam.image_points)
+    print(f"{name} charuco: fitted {fit.terms}, RMS {fit.rms:.4f} px, {fit.n_rejected} of {n_corners} corners rejected, "
+          f"map error max {err.max():.4f} px")
+    # measured: lumix (seed 20) 0.025 px, synthetic (seed 7) see docs/CALIBRATION.md
     assert err.max() <= MAP_TOL_PX
+    assert fit.rms < 0.1
 
 
 def test_fit_radial_model_exact_on_model_samples():

@@ -129,6 +129,8 @@ class LensfunDistortionFit:
         ``"rectilinear"`` or ``"fisheye"`` (equidistant undistorted projection).
     r_u, r_d : ndarray, shape (M,), float64
         Measured samples (ideal and observed corner radii, lensfun units) for plots.
+    n_rejected : int
+        Corners left out of the fit as outliers (see :func:`fit_lensfun_distortion`).
     """
 
     model: str
@@ -140,6 +142,7 @@ class LensfunDistortionFit:
     lens_type: str = "rectilinear"
     r_u: np.ndarray = field(default_factory=lambda: np.zeros(0))
     r_d: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    n_rejected: int = 0
 
 
 def lensfun_norm_px(width: int, height: int) -> float:
@@ -542,7 +545,9 @@ def _project_lensfun(params, model, objs, center, norm, lens_type, n_terms):
     return out
 
 
-def fit_lensfun_distortion(fit: CameraFit, model: str) -> LensfunDistortionFit:
+def fit_lensfun_distortion(
+    fit: CameraFit, model: str, *, reject_sigma: float | None = 5.0, min_reject_px: float = 0.1
+) -> LensfunDistortionFit:
     """Fit a lensfun distortion model to the corners of a camera fit (bundle adjustment).
 
     Parameters
@@ -595,8 +600,10 @@ def fit_lensfun_distortion(fit: CameraFit, model: str) -> LensfunDistortionFit:
     objs = fit.object_points
     obs = np.concatenate([p for p in fit.image_points])
 
+    keep = np.ones(len(obs), bool)
+
     def resid(x):
-        return (np.concatenate(_project_lensfun(x, model, objs, center, norm, lens_type, nt)) - obs).ravel()
+        return ((np.concatenate(_project_lensfun(x, model, objs, center, norm, lens_type, nt)) - obs) * keep[:, None]).ravel()
 
     n_res = 2 * len(obs)
     sp = lil_matrix((n_res, len(x0)), dtype=int)
@@ -605,8 +612,19 @@ def fit_lensfun_distortion(fit: CameraFit, model: str) -> LensfunDistortionFit:
     for k, o in enumerate(objs):
         sp[row : row + 2 * len(o), 1 + nt + 6 * k : 1 + nt + 6 * k + 6] = 1
         row += 2 * len(o)
-    sol = least_squares(resid, x0, jac_sparsity=sp, method="trf", x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=200)
-    e = sol.fun.reshape(-1, 2)
+    kw = dict(jac_sparsity=sp, method="trf", x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=200)
+    sol = least_squares(resid, x0, **kw)
+    for _ in range(3 if reject_sigma else 0):
+        # corner outliers (a mis-refined corner) by the Rayleigh scale of the 2-D residuals:
+        # |e| ~ Rayleigh(sigma), median |e| = sigma sqrt(2 ln 2)
+        e_abs = np.hypot(*(np.concatenate(_project_lensfun(sol.x, model, objs, center, norm, lens_type, nt)) - obs).T)
+        sigma = float(np.median(e_abs[keep])) / np.sqrt(2.0 * np.log(2.0))
+        new = e_abs <= max(reject_sigma * sigma, min_reject_px)
+        if np.array_equal(new, keep) or new.sum() < len(x0):
+            break
+        keep = new
+        sol = least_squares(resid, sol.x, **kw)
+    e = sol.fun.reshape(-1, 2)[keep]
     rms = float(np.sqrt(np.mean(np.sum(e**2, axis=1))))
     x = sol.x
     f = float(x[0])
@@ -623,5 +641,6 @@ def fit_lensfun_distortion(fit: CameraFit, model: str) -> LensfunDistortionFit:
     r_u = np.concatenate(proj_ideal)
     r_d = np.hypot(obs[:, 0] - center[0], obs[:, 1] - center[1]) / norm
     return LensfunDistortionFit(
-        model, {n: float(v) for n, v in zip(names, x[1 : 1 + nt])}, f, rms, norm, center, lens_type, r_u, r_d
+        model, {n: float(v) for n, v in zip(names, x[1 : 1 + nt])}, f, rms, norm, center, lens_type, r_u, r_d,
+        int((~keep).sum()),
     )
