@@ -556,6 +556,13 @@ def fit_lensfun_distortion(
         Stage-1 fit: its views, poses (start values) and focal length (start value).
     model : str
         ``"poly3"``, ``"poly5"`` or ``"ptlens"``.
+    reject_sigma : float or None
+        Corners whose reprojection error exceeds ``reject_sigma`` times the Rayleigh scale of
+        the kept residuals (``sigma = median |e| / sqrt(2 ln 2)``), but at least
+        ``min_reject_px``, are left out and the fit is repeated (at most 3 times); None keeps
+        every corner.
+    min_reject_px : float
+        Smallest rejection threshold, px (so that a near noise-free fit keeps its corners).
 
     Returns
     -------
@@ -573,7 +580,10 @@ def fit_lensfun_distortion(
     -----
     Minimises the reprojection error over ``f`` (px), the model terms and 6 pose parameters
     per view with ``scipy.optimize.least_squares`` (trust-region reflective, sparse
-    Jacobian). Square pixels are assumed.
+    Jacobian). Square pixels are assumed. Mis-refined corners (ChArUco corners next to a
+    marker are off by up to ~1 px on rendered views) bias the terms most where they are
+    extrapolated, in the frame corners; they are dropped by the rejection above, and ``rms``
+    is over the kept corners (``n_rejected`` counts the others).
 
     References
     ----------
