@@ -398,10 +398,10 @@ def _encode_output(image: np.ndarray, recipe: Recipe, space: str) -> tuple[np.nd
     from l2tech.io.output import output_transform
 
     if recipe.log_output:
-        from l2tech.color import RGB_to_RGB, encode, parse_color_space
+        from l2tech.color import encode_output, parse_color_space
 
         enc, gamut = parse_color_space(recipe.log_output)
-        x = encode(RGB_to_RGB(np.ascontiguousarray(image), "Rec.2020", gamut), enc)
+        x = encode_output(np.ascontiguousarray(image), f"{enc}/{gamut}", working_space="Rec.2020")
         return np.clip(x, 0.0, 1.0).astype(np.float32), f"{enc}/{gamut}", None
     return output_transform(np.ascontiguousarray(image), space), space, icc_profile(space)
 
