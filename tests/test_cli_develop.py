@@ -322,14 +322,14 @@ def test_6d_reports_the_dng_opcodes_libraw_applied(tmp_path, capsys):
 def test_embedded_lens_opcodes_are_not_corrected_twice():
     """A DNG whose OpcodeList3 already warped and devignetted the image: the database profile is
     not applied again for those corrections, and the reason names the opcode."""
-    from l2tech.pipeline import CORRECTIONS, LensPlan, _skip_embedded_corrections
+    from l2tech.pipeline.lens_plan import CORRECTIONS, LensPlan, skip_embedded_corrections
 
     plan = LensPlan("Cam", "Lens", object(), None, 1.0, 20.0, 4.0, 1000.0, {c: True for c in CORRECTIONS},
                     {c: "" for c in CORRECTIONS}, {})
-    out = _skip_embedded_corrections(plan, ("OpcodeList2:MapPolynomial", "OpcodeList3:WarpRectilinear"))
+    out = skip_embedded_corrections(plan, ("OpcodeList2:MapPolynomial", "OpcodeList3:WarpRectilinear"))
     assert out.applied == {"vignetting": True, "tca": False, "distortion": False}
     assert "WarpRectilinear" in out.reasons["distortion"] and "--profile-source database" in out.reasons["distortion"]
-    out = _skip_embedded_corrections(plan, ("OpcodeList3:FixVignetteRadial",))
+    out = skip_embedded_corrections(plan, ("OpcodeList3:FixVignetteRadial",))
     assert out.applied == {"vignetting": False, "tca": True, "distortion": True}
 
 

@@ -1,0 +1,213 @@
+"""The per-shot lens plan: metadata + profile + recipe → a :class:`LensPlan`.
+
+Everything lens-related that depends on the shot (which profile, which corrections and why, the
+focal length / f-number / focus distance used and where each came from) is decided here once;
+the stills and video jobs only read the plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from l2tech.errors import LensNotFoundError
+from l2tech.pipeline.recipe import CORRECTIONS, DEFAULT_FOCUS_DISTANCE_M, Recipe
+
+__all__ = ["LensPlan", "plan_lens_correction", "skip_embedded_corrections", "camera_display_name"]
+
+@dataclass(frozen=True)
+class LensPlan:
+    """What lens correction will do for one shot, and why.
+
+    ``applied`` maps each correction to True/False; ``reasons`` says why one is skipped (or,
+    for applied ones, any caveat); ``sources`` says where each shot parameter came from
+    (``exif``, ``option``, ``lens`` for a prime's fixed focal length, ``default``).
+    """
+
+    camera: str | None
+    lens: str | None
+    profile: Any
+    match: Any
+    crop_factor: float | None
+    focal_length_mm: float | None
+    f_number: float | None
+    focus_distance_m: float | None
+    applied: dict[str, bool]
+    reasons: dict[str, str]
+    sources: dict[str, str]
+    warnings: tuple[str, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able summary (used by ``--json`` and the CLI report)."""
+        return {
+            "camera": self.camera,
+            "lens": self.lens,
+            "match_method": getattr(self.match, "method", None),
+            "match_score": getattr(self.match, "score", None),
+            "crop_factor": self.crop_factor,
+            "focal_length_mm": self.focal_length_mm,
+            "f_number": self.f_number,
+            "focus_distance_m": self.focus_distance_m,
+            "corrections": {c: {"applied": self.applied[c], "reason": self.reasons.get(c, "")} for c in CORRECTIONS},
+            "sources": dict(self.sources),
+            "warnings": list(self.warnings),
+        }
+
+
+
+
+def _no_lens_plan(reason: str, *, camera=None, lens=None, crop=None, warnings=(), sources=None) -> LensPlan:
+    return LensPlan(camera, lens, None, None, crop, None, None, None, {c: False for c in CORRECTIONS},
+                    {c: reason for c in CORRECTIONS}, sources or {}, tuple(warnings))
+
+
+def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPlan:
+    """Decide which lens corrections to apply to a shot, with the reasons.
+
+    Parameters
+    ----------
+    meta : l2tech.io.metadata.ShotMetadata
+    recipe : Recipe
+    db : l2tech.profiles.lensfun_xml.LensDatabase, optional
+        Default: :func:`l2tech.profiles.lensfun_xml.load_database`.
+
+    Returns
+    -------
+    LensPlan
+
+    Notes
+    -----
+    When the lens is not in the database or the match is ambiguous (a name that gives only a
+    focal range), no correction is applied and the plan carries a warning listing the
+    candidates and how to choose with ``--lens`` (RELIABILITY.md case 21).
+
+    Missing shot parameters (RELIABILITY.md case 22): a missing focal length is taken from a
+    prime lens's fixed focal length; for a zoom, distortion and TCA are skipped with a reason
+    asking for ``--focal-length``. A missing f-number skips vignetting (it depends on the
+    aperture) with a reason asking for ``--f-number``. A missing focus distance uses
+    :data:`DEFAULT_FOCUS_DISTANCE_M` (lensfun's default), which only affects vignetting weights.
+    """
+    from l2tech.profiles.matching import match_lens
+
+    if not recipe.lens_correction:
+        return _no_lens_plan("lens correction switched off (--no-lens-correction)")
+    if recipe.profile or recipe.profile_source:
+        from l2tech.profiles.sources import choose_profile
+
+        choice = choose_profile(meta, profile_file=recipe.profile, profile_source=recipe.profile_source, db=db,
+                                camera=recipe.camera, lens=recipe.lens)
+        if choice.profile is None:
+            raise LensNotFoundError(f"no lens profile from {recipe.profile_source or 'the given file'}: " + "; ".join(choice.tried),
+                                    path=getattr(meta, "path", None))
+        return _plan_for_profile(meta, recipe, choice.profile, choice.match, db, source=choice.source, warnings=())
+    try:  # a file that names no lens still matches a fixed-lens compact through its body
+        m = match_lens(meta, db, camera=recipe.camera, lens=recipe.lens)
+    except LensNotFoundError as exc:
+        if recipe.lens or recipe.camera:  # an explicit --lens/--camera that matches nothing is an error
+            raise
+        # RELIABILITY.md case 21: develop without lens correction, with a clear warning that lists
+        # the candidates and how to choose (the matcher's message says it).
+        reason = getattr(exc, "reason", str(exc))
+        return _no_lens_plan(reason, camera=camera_display_name(meta), warnings=(f"lens correction skipped: {reason}",))
+    profile = m.lens
+    if profile is None:
+        raise LensNotFoundError(f"no lens profile for {getattr(meta, 'lens_model', None) or getattr(meta, 'lens_id', '')!r}",
+                                path=getattr(meta, "path", None))
+    return _plan_for_profile(meta, recipe, profile, m, db, source="database", warnings=tuple(getattr(m, "warnings", ())))
+
+
+def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, *, source: str, warnings: tuple[str, ...]) -> LensPlan:
+    from l2tech.profiles.matching import camera_name
+
+    crop = (getattr(m, "crop_factor", None) if m is not None else None) or getattr(meta, "crop_factor", None) or profile.crop_factor
+    warns = list(warnings)
+    sources: dict[str, str] = {"profile": source}
+    applied = {c: c in recipe.corrections for c in CORRECTIONS}
+    reasons = {c: "" if applied[c] else "not requested (--only)" for c in CORRECTIONS}
+
+    focal = recipe.focal_length_mm
+    sources["focal_length_mm"] = "option"
+    if focal is None:
+        focal = getattr(meta, "focal_length_mm", None) or None
+        sources["focal_length_mm"] = "exif"
+    if focal is None and profile.focal_min_mm and profile.focal_min_mm == profile.focal_max_mm:
+        focal = profile.focal_min_mm
+        sources["focal_length_mm"] = "lens (prime)"
+    calib_focals = {c.focal_length_mm for c in profile.distortion}
+    if focal is None and len(calib_focals) == 1:  # one calibration point (a file profile): it applies as is
+        focal = next(iter(calib_focals)) or 1.0  # pixel-based models carry no focal length: any value picks the point
+        sources["focal_length_mm"] = "profile (single calibration)"
+    if focal is None:
+        sources["focal_length_mm"] = "missing"
+        for c in ("tca", "distortion", "vignetting"):
+            if applied[c]:
+                applied[c] = False
+                reasons[c] = "focal length unknown (not in EXIF, zoom lens); pass --focal-length MM"
+
+    fnum = recipe.f_number
+    sources["f_number"] = "option"
+    if fnum is None:
+        fnum = getattr(meta, "f_number", None) or None
+        sources["f_number"] = "exif" if fnum else "missing"
+    if fnum is None and applied["vignetting"]:
+        applied["vignetting"] = False
+        reasons["vignetting"] = "f-number unknown (not in EXIF); pass --f-number N"
+
+    dist = recipe.focus_distance_m
+    sources["focus_distance_m"] = "option"
+    if dist is None:
+        dist = getattr(meta, "focus_distance_m", None) or None
+        sources["focus_distance_m"] = "exif"
+    if dist is None:
+        dist = DEFAULT_FOCUS_DISTANCE_M
+        sources["focus_distance_m"] = "default (infinity)"
+
+    if focal is not None:
+        from l2tech.profiles.interpolate import interpolate
+
+        cal = interpolate(profile, focal, fnum, dist)
+        for c, attr in (("distortion", "distortion"), ("tca", "tca"), ("vignetting", "vignetting")):
+            if applied[c] and getattr(cal, attr) is None:
+                applied[c] = False
+                reasons[c] = {"vignetting": "the profile has no vignetting data near these settings",
+                              "tca": "the profile has no TCA data", "distortion": "the profile has no distortion data"}[c]
+    return LensPlan(
+        camera=camera_display_name(meta) if m is None or m.camera is None else camera_name(m.camera),
+        lens=profile.name, profile=profile, match=m, crop_factor=crop, focal_length_mm=focal, f_number=fnum,
+        focus_distance_m=dist, applied=applied, reasons=reasons, sources=sources, warnings=tuple(warns),
+    )
+
+
+#: DNG opcodes that are lens corrections, by the correction they stand for.
+_EMBEDDED_LENS_OPCODES = {
+    "OpcodeList3:WarpRectilinear": ("distortion", "tca"),
+    "OpcodeList3:WarpFisheye": ("distortion", "tca"),
+    "OpcodeList3:FixVignetteRadial": ("vignetting",),
+    "OpcodeList2:GainMap": ("vignetting",),
+}
+
+
+def skip_embedded_corrections(plan: LensPlan, opcodes_applied: tuple[str, ...]) -> LensPlan:
+    """Do not correct again what the DNG's own opcodes (applied at decode) already corrected."""
+    done: dict[str, str] = {}
+    for op in opcodes_applied:
+        for c in _EMBEDDED_LENS_OPCODES.get(op, ()):
+            done.setdefault(c, op)
+    if not done:
+        return plan
+    applied, reasons = dict(plan.applied), dict(plan.reasons)
+    for c, op in done.items():
+        if applied.get(c) or not plan.profile:
+            applied[c] = False
+            reasons[c] = (f"corrected by the file's own DNG opcode {op.split(':')[1]} ({op.split(':')[0]}); "
+                          "--profile-source database uses the lensfun profile instead")
+    return dataclasses.replace(plan, applied=applied, reasons=reasons)
+
+
+def camera_display_name(meta: Any) -> str | None:
+    make, model = getattr(meta, "make", None), getattr(meta, "model", None)
+    if not model:
+        return None
+    return model if make and model.lower().startswith(make.split()[0].lower()) else f"{make or ''} {model}".strip()
+

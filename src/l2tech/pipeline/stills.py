@@ -1,0 +1,317 @@
+"""The stills job: develop (RAW) and correct (developed images), from file to file.
+
+Pipeline order (one documented order; ARCHITECTURE.md "The data that flows"):
+
+1. decode — RAW through LibRaw to scene-linear RGB in the working space (linear ITU-R BT.2020,
+   D65), sensor orientation; or a developed JPEG/TIFF/PNG decoded with its transfer function
+   (from its ICC profile; sRGB when it has none) into the same working space;
+2. exposure compensation — a gain of ``2**exposure_ev`` on linear data;
+3. lens correction — vignetting gain, then TCA + distortion + scale in one remap
+   (:func:`l2tech.correct.correct`), at the shot's focal length, f-number and focus distance;
+4. orientation — the EXIF orientation applied to the pixels (and reset to 1 in the output);
+5. look — an optional photo style and/or a user's LUT, on linear data (:mod:`l2tech.color`);
+6. output transform — working space to the output space, gamut clip, encoding curve
+   (:func:`l2tech.io.output.output_transform`), or a log encoding (``log_output``);
+7. write — quantise, embed the output space's ICC profile, carry EXIF, atomic rename.
+
+Nothing here is an algorithm of its own; each step calls the package that owns it.
+"""
+
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from l2tech.pipeline.lens_plan import LensPlan, plan_lens_correction, skip_embedded_corrections
+from l2tech.pipeline.recipe import Recipe
+
+__all__ = [
+    "DevelopResult",
+    "develop",
+    "develop_file",
+    "correct_image",
+    "correct_image_file",
+    "is_raw_path",
+    "output_path_for",
+    "RAW_FORMATS",
+    "RAW_SUFFIXES",
+]
+
+RAW_FORMATS = {"dng", "cr2", "cr3", "crw", "nef", "arw", "rw2", "raf", "orf", "pef", "srw", "x3f", "mrw"}
+
+RAW_SUFFIXES = {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".rw2", ".raf", ".orf", ".pef",
+                ".srw", ".x3f", ".mrw", ".3fr", ".iiq", ".rwl", ".erf", ".kdc", ".dcr", ".mos", ".gpr", ".raw"}
+
+
+@dataclass(frozen=True)
+class DevelopResult:
+    """The result of developing or correcting one file (pixels are display-encoded)."""
+
+    input: str
+    image: np.ndarray
+    metadata: Any
+    plan: LensPlan
+    output_space: str
+    warnings: tuple[str, ...] = ()
+    output: str | None = None
+    icc_profile: bytes | None = None
+    bits: int | None = None
+    dng_opcodes: tuple[str, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able summary of the job."""
+        h, w = self.image.shape[:2]
+        return {"input": self.input, "output": self.output, "size": [w, h], "output_space": self.output_space,
+                "lens": self.plan.summary(), "dng_opcodes": list(self.dng_opcodes), "warnings": list(self.warnings)}
+
+
+
+def _apply_lens(image: np.ndarray, plan: LensPlan, recipe: Recipe) -> np.ndarray:
+    if not any(plan.applied.values()) and not (recipe.projection and plan.profile is not None):
+        return image
+    from l2tech.correct import correct
+
+    return correct(
+        image, plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m,
+        crop_factor=plan.crop_factor, vignetting=plan.applied["vignetting"], tca=plan.applied["tca"],
+        distortion=plan.applied["distortion"], scale=recipe.scale, interpolation=recipe.interpolation,
+        projection=recipe.projection,
+    )
+
+
+def _apply_look(image: np.ndarray, recipe: Recipe) -> np.ndarray:
+    """Look and/or LUT on working-space linear data (l2tech.color; scene-linear in and out)."""
+    if not (recipe.look or recipe.lut):
+        return image
+    from l2tech.color import apply_look, lut_look, parse_color_space
+
+    if recipe.look:
+        image = apply_look(image, recipe.look, working_space="Rec.2020")
+    if recipe.lut:
+        enc, gamut = parse_color_space(recipe.lut_input)
+        image = apply_look(image, lut_look(recipe.lut, input_encoding=enc, input_gamut=gamut), working_space="Rec.2020")
+    return image
+
+
+def _encode_output(image: np.ndarray, recipe: Recipe, space: str) -> tuple[np.ndarray, str, bytes | None]:
+    """Output transform: display space with its ICC profile, or a log encoding (no ICC)."""
+    from l2tech.io.icc import icc_profile
+    from l2tech.io.output import output_transform
+
+    if recipe.log_output:
+        from l2tech.color import encode_output, parse_color_space
+
+        enc, gamut = parse_color_space(recipe.log_output)
+        x = encode_output(np.ascontiguousarray(image), f"{enc}/{gamut}", working_space="Rec.2020")
+        return np.clip(x, 0.0, 1.0).astype(np.float32), f"{enc}/{gamut}", None
+    return output_transform(np.ascontiguousarray(image), space), space, icc_profile(space)
+
+
+def _read_meta(path: Path) -> tuple[Any, list[str]]:
+    from l2tech.errors import InputNotFoundError
+    from l2tech.io.metadata import read_metadata
+
+    if not path.is_file():
+        raise InputNotFoundError("file not found" if not path.exists() else "not a file", path=path)
+
+    meta = read_metadata(path)
+    return meta, list(getattr(meta, "warnings", ()))
+
+
+def develop(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any = None) -> DevelopResult:
+    """Develop a RAW file: decode, exposure, lens correction, orientation, look, output transform.
+
+    Parameters
+    ----------
+    path : path-like
+        A RAW file LibRaw decodes.
+    recipe : Recipe
+    db : LensDatabase, optional
+
+    Returns
+    -------
+    DevelopResult
+        ``image`` is display-encoded float32 ``(H, W, 3)`` in ``recipe.output_space``, upright.
+
+    Raises
+    ------
+    L2Error
+        Typed errors from decoding (EmptyFileError, UnsupportedFormatError, CorruptInputError,
+        LimitExceededError, DecodeError) and matching (LensNotFoundError).
+    """
+    from l2tech.io.image import apply_orientation
+    from l2tech.raw.decode import decode_raw
+
+    p = Path(path)
+    meta, warns = _read_meta(p)
+    # DNG opcode lists 1-3 are applied during decode (the DNG's own correction). When the user
+    # asks for another profile source, list 3 (the lens warps/vignetting) is left out so the lens
+    # is not corrected twice.
+    dng_lists = (1, 2) if (recipe.profile or recipe.profile_source) else (1, 2, 3)
+    raw = decode_raw(p, white_balance=recipe.white_balance, dng_opcodes=dng_lists)
+    warns += list(raw.warnings)
+    plan = skip_embedded_corrections(plan_lens_correction(meta, recipe, db=db), raw.opcodes_applied)
+    image = raw.image
+    if recipe.exposure_ev:
+        image = image * np.float32(2.0**recipe.exposure_ev)
+    image = _apply_lens(image, plan, recipe)
+    image = apply_orientation(image, raw.orientation if raw.orientation != 1 else getattr(meta, "orientation", 1))
+    image = _apply_look(image, recipe)
+    encoded, space, icc = _encode_output(image, recipe, recipe.output_space)
+    return DevelopResult(str(p), encoded, meta, plan, space, tuple(warns + list(plan.warnings)), icc_profile=icc,
+                         dng_opcodes=tuple(raw.opcodes_applied))
+
+
+def _icc_ok(icc: bytes) -> bool:
+    """True when LittleCMS can parse the ICC profile."""
+    import io
+
+    from PIL import ImageCms
+
+    try:
+        ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return True
+    except (OSError, ImageCms.PyCMSError, ValueError):
+        return False
+
+
+def _space_from_icc(icc: bytes | None) -> str:
+    """Output-space name of an embedded ICC profile (by its description), sRGB by default."""
+    if not icc:
+        return "srgb"
+    from l2tech.io.icc import OUTPUT_SPACES, icc_profile
+
+    for name in OUTPUT_SPACES:
+        if icc == icc_profile(name):
+            return name
+    text = icc[:4096].decode("latin-1").lower()
+    if "p3" in text:
+        return "display-p3"
+    if "2020" in text:
+        return "rec2020"
+    if "adobe rgb" in text or "adobergb" in text:
+        return "adobe-rgb"
+    return "srgb"
+
+
+def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any = None) -> DevelopResult:
+    """Lens-correct a developed JPEG/TIFF/PNG: linearise with its transfer function, correct, re-encode.
+
+    The image is linearised with the curve of its embedded ICC profile's space (sRGB when it
+    has none), corrected in linear light, and re-encoded in the same space; the original ICC
+    profile is kept. Raises as :func:`develop`.
+    """
+    from l2tech.io.image import apply_orientation, read_image
+    from l2tech.io.output import output_to_working
+
+    from l2tech.errors import UnsupportedFormatError
+    from l2tech.io.formats import sniff_format
+
+    from l2tech.errors import InputNotFoundError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputNotFoundError("file not found" if not p.exists() else "not a file", path=p)
+    kind = sniff_format(p)
+    if kind not in ("jpeg", "tiff", "png"):
+        hint = "; use `l2 develop` for RAW files" if kind in RAW_FORMATS else ""
+        raise UnsupportedFormatError(f"not a developed image (the file is {kind.upper()}){hint}", path=p)
+    meta, warns = _read_meta(p)
+    dec = read_image(p)
+    if dec.icc_profile and not _icc_ok(dec.icc_profile):
+        warns.append(f"{p}: embedded ICC profile is corrupt; dropped, pixels read as sRGB")
+        dec = dataclasses.replace(dec, icc_profile=None)
+    space = _space_from_icc(dec.icc_profile)
+    image = output_to_working(dec.pixels, space)
+    plan = plan_lens_correction(meta, recipe, db=db)
+    if plan.applied.get("distortion") and plan.profile is not None and "Micro 4/3 System" in plan.profile.mounts and dec.format == "jpeg":
+        warns.append(f"{p}: Micro Four Thirds cameras usually correct distortion in their own JPEGs; if lines now bend "
+                     "the other way, use --only vignetting,tca (lensfun profiles describe the RAW image)")
+    if recipe.exposure_ev:
+        image = image * np.float32(2.0**recipe.exposure_ev)
+    image = _apply_lens(image, plan, recipe)
+    image = apply_orientation(image, getattr(meta, "orientation", 1))
+    image = _apply_look(image, recipe)
+    encoded, out_space, icc = _encode_output(image, recipe, space)
+    return DevelopResult(str(p), encoded, meta, plan, out_space, tuple(warns + list(plan.warnings)),
+                         icc_profile=dec.icc_profile if icc is not None else None, bits=dec.bits if dec.bits in (8, 16) else 16)
+
+
+def output_path_for(path: str | os.PathLike, output: str | os.PathLike | None, fmt: str, *, many: bool) -> Path:
+    """Where the output of ``path`` goes: a folder (``-o DIR/`` or several inputs), a file, or beside the input."""
+    from l2tech.io.image import IMAGE_FORMATS
+
+    p = Path(path)
+    ext = IMAGE_FORMATS[fmt]
+    if output is None:
+        return p.with_name(p.stem + "_l2" + ext)
+    o = Path(output)
+    if o.is_dir() or str(output).endswith(os.sep) or many:
+        return o / (p.stem + ext)
+    return o
+
+
+def _write(result: DevelopResult, out: Path, recipe: Recipe, *, overwrite: bool, fmt: str) -> list[str]:
+    from l2tech.io.image import write_image
+
+    plan = result.plan
+    meta = result.metadata
+    overrides: dict[str, str] = {}
+    # the source's own lens name is kept; a lens the file does not name (D30 "16-35mm", --lens)
+    # is written so the image still says which lens it was corrected for
+    if plan.lens and not getattr(meta, "lens_model", None) and getattr(plan.match, "method", "override") in ("exact", "alias", "override", "fixed"):
+        overrides["Exif.Photo.LensModel"] = plan.lens
+        if plan.profile is not None and plan.profile.maker:
+            overrides["Exif.Photo.LensMake"] = plan.profile.maker
+    if plan.lens and recipe.lens and getattr(meta, "lens_model", None) != plan.lens:
+        overrides["Exif.Photo.LensModel"] = plan.lens  # the user named the lens: say so
+    defaults: dict[str, str] = {}
+    focal, fnum = getattr(meta, "focal_length_mm", None), getattr(meta, "f_number", None)
+    if focal:  # e.g. a CRW's focal length, read from its maker notes
+        defaults["Exif.Photo.FocalLength"] = f"{round(focal * 100)}/100"
+    if fnum:
+        defaults["Exif.Photo.FNumber"] = f"{round(fnum * 100)}/100"
+    bits = recipe.bits or (result.bits if fmt != "jpeg" and result.bits else None)
+    return write_image(out, result.image, format=fmt, quality=recipe.quality, bits=bits, icc_profile=result.icc_profile,
+                       exif_source=result.input, exif_overrides=overrides, exif_defaults=defaults, overwrite=overwrite)
+
+
+def develop_file(path: str | os.PathLike, output: str | os.PathLike, recipe: Recipe = Recipe(), *, overwrite: bool = False,
+                 db: Any = None) -> DevelopResult:
+    """:func:`develop` then write ``output`` atomically (ICC embedded, EXIF carried, orientation 1)."""
+    res = develop(path, recipe, db=db)
+    w = _write(res, Path(output), recipe, overwrite=overwrite, fmt=recipe.format)
+    return dataclasses.replace(res, output=str(output), warnings=res.warnings + tuple(w))
+
+
+def correct_image_file(path: str | os.PathLike, output: str | os.PathLike, recipe: Recipe = Recipe(), *, overwrite: bool = False,
+                       db: Any = None, fmt: str | None = None) -> DevelopResult:
+    """:func:`correct_image` then write ``output`` atomically, in the input's format unless ``fmt`` is given."""
+    res = correct_image(path, recipe, db=db)
+    by_suffix = {".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff", ".png": "png"}
+    fmt = fmt or by_suffix.get(Path(output).suffix.lower()) or _sniff_format(path)
+    w = _write(res, Path(output), recipe, overwrite=overwrite, fmt=fmt)
+    return dataclasses.replace(res, output=str(output), warnings=res.warnings + tuple(w))
+
+
+def _sniff_format(path: str | os.PathLike) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    return "tiff"
+
+
+def is_raw_path(path: str | os.PathLike) -> bool:
+    """True when the file name has a RAW extension (the format itself is checked from magic bytes later)."""
+    return Path(path).suffix.lower() in RAW_SUFFIXES
+
+
