@@ -314,8 +314,9 @@ def write_image(
     ----------
     path : path-like
         Output file; its folder must exist.
-    image : ndarray, shape (H, W, 3), float32
-        Display-encoded RGB in [0, 1] (values outside are clipped at quantisation).
+    image : ndarray, shape (H, W, 3), float32, uint8 or uint16
+        Display-encoded RGB in [0, 1] (values outside are clipped at quantisation), or code
+        values already quantised to the output's bit depth (uint8 for 8 bits, uint16 for 16).
     format : {'jpeg', 'tiff', 'png'}, optional
         Default from the extension.
     quality : int
@@ -352,7 +353,12 @@ def write_image(
     if not 1 <= quality <= 100:
         raise UsageError(f"JPEG quality must be 1-100, got {quality}")
     nbits = 8 if fmt == "jpeg" else (bits or 16)
-    codes = quantize(image, nbits)
+    if image.dtype == (np.uint8 if nbits == 8 else np.uint16):
+        codes = np.ascontiguousarray(image)
+    elif image.dtype.kind in "ui":
+        raise UsageError(f"{image.dtype} code values cannot be written as {nbits}-bit {fmt.upper()}")
+    else:
+        codes = quantize(image, nbits)
     with atomic_output(p, overwrite=overwrite) as tmp:
         if fmt == "jpeg":
             from PIL import Image

@@ -144,28 +144,116 @@ def develop(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any = Non
     L2Error
         Typed errors from decoding (EmptyFileError, UnsupportedFormatError, CorruptInputError,
         LimitExceededError, DecodeError) and matching (LensNotFoundError).
+
+    Notes
+    -----
+    Without a look, LUT or log output and with bilinear sampling, the develop runs as one fused
+    pass over LibRaw's 16-bit output (:mod:`l2tech.correct.fused`); LibRaw demosaics in a
+    background thread while the lens plan, its coarse map and the compiled kernel are made
+    ready. Otherwise the stages run one by one on float32 frames. Both give the same image
+    (within one 8-bit code; tests/test_develop_fused.py).
     """
+    return _develop(Path(path), recipe, db, np.float32)
+
+
+def _fused_ok(recipe: Recipe) -> bool:
+    """The fused pass covers this recipe (looks, LUTs, log output and other kernels are staged)."""
+    return not (recipe.look or recipe.lut or recipe.log_output) and str(recipe.interpolation).lower() == "bilinear"
+
+
+def _lens_grid(plan: LensPlan, recipe: Recipe, width: int, height: int) -> Any:
+    """The plan's correction as a coarse grid map (identity when nothing is applied)."""
+    from l2tech.correct.fused import grid_map, identity_grid_map
+
+    if plan.profile is None or not (any(plan.applied.values()) or recipe.projection):
+        return identity_grid_map(width, height)
+    from l2tech.profiles.interpolate import interpolate
+
+    cal = interpolate(plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m)
+    return grid_map(cal, width, height, crop_factor=plan.crop_factor, vignetting=plan.applied["vignetting"],
+                    tca=plan.applied["tca"], distortion=plan.applied["distortion"], scale=recipe.scale,
+                    projection=recipe.projection)
+
+
+def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any) -> DevelopResult:
+    """develop() returning ``dtype`` pixels (float32 encoded values, or uint8/uint16 codes)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from l2tech.errors import InputNotFoundError
     from l2tech.io.image import apply_orientation
     from l2tech.raw.decode import decode_raw
 
-    p = Path(path)
-    meta, warns = _read_meta(p)
+    if not p.is_file():
+        raise InputNotFoundError("file not found" if not p.exists() else "not a file", path=p)
     # DNG opcode lists 1-3 are applied during decode (the DNG's own correction). When the user
     # asks for another profile source, list 3 (the lens warps/vignetting) is left out so the lens
     # is not corrected twice.
     dng_lists = (1, 2) if (recipe.profile or recipe.profile_source) else (1, 2, 3)
-    raw = decode_raw(p, white_balance=recipe.white_balance, dng_opcodes=dng_lists)
+    fused = _fused_ok(recipe)
+    size: list[tuple[int, int]] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="l2-decode") as pool:
+        # LibRaw releases the GIL: it demosaics on one core while this thread reads the
+        # metadata, plans the lens correction, builds its map and loads the kernel.
+        job = pool.submit(decode_raw, p, white_balance=recipe.white_balance, dng_opcodes=dng_lists, as_uint16=fused,
+                          on_size=lambda w, h: size.append((w, h)))
+        try:
+            meta, warns = _read_meta(p)
+            plan = plan_lens_correction(meta, recipe, db=db)
+            grid = None
+            if fused:
+                from l2tech.correct.fused import warm_up
+
+                warm_up(dtype)
+                job_done_or_sized = _wait_for_size(job, size)
+                if job_done_or_sized:
+                    grid = _lens_grid(plan, recipe, *size[0])
+        except BaseException:
+            job.cancel()
+            pool.shutdown(wait=True)
+            raise
+        raw = job.result()
     warns += list(raw.warnings)
-    plan = skip_embedded_corrections(plan_lens_correction(meta, recipe, db=db), raw.opcodes_applied)
+    final = skip_embedded_corrections(plan, raw.opcodes_applied)
+    orientation = raw.orientation if raw.orientation != 1 else getattr(meta, "orientation", 1)
+    if fused and raw.image.dtype == np.uint16:
+        from l2tech.correct.fused import develop_pass
+        from l2tech.io.icc import get_output_space, icc_profile
+        from l2tech.io.output import working_to_output_matrix
+
+        H, W = raw.image.shape[:2]
+        if grid is None or final is not plan or (grid.width, grid.height) != (W, H):
+            grid = _lens_grid(final, recipe, W, H)
+        space = get_output_space(recipe.output_space)
+        gain = np.eye(3) * 2.0**recipe.exposure_ev
+        codes = develop_pass(raw.image, grid, gain, working_to_output_matrix(recipe.output_space), space.encode,
+                             inv_gamma=1.0 / space.gamma if space.gamma else 0.0, dtype=dtype)
+        image = apply_orientation(codes, orientation)
+        return DevelopResult(str(p), image, meta, final, recipe.output_space, tuple(warns + list(final.warnings)),
+                             icc_profile=icc_profile(recipe.output_space), dng_opcodes=tuple(raw.opcodes_applied))
     image = raw.image
+    if image.dtype == np.uint16:
+        image = image.astype(np.float32) * np.float32(1.0 / 65535.0)
     if recipe.exposure_ev:
         image = image * np.float32(2.0**recipe.exposure_ev)
-    image = _apply_lens(image, plan, recipe)
-    image = apply_orientation(image, raw.orientation if raw.orientation != 1 else getattr(meta, "orientation", 1))
+    image = _apply_lens(image, final, recipe)
+    image = apply_orientation(image, orientation)
     image = _apply_look(image, recipe)
-    encoded, space, icc = _encode_output(image, recipe, recipe.output_space)
-    return DevelopResult(str(p), encoded, meta, plan, space, tuple(warns + list(plan.warnings)), icc_profile=icc,
+    encoded, space_name, icc = _encode_output(image, recipe, recipe.output_space)
+    if np.dtype(dtype) != np.float32:
+        from l2tech.io.image import quantize
+
+        encoded = quantize(encoded, 8 if np.dtype(dtype) == np.uint8 else 16)
+    return DevelopResult(str(p), encoded, meta, final, space_name, tuple(warns + list(final.warnings)), icc_profile=icc,
                          dng_opcodes=tuple(raw.opcodes_applied))
+
+
+def _wait_for_size(job: Any, size: list) -> bool:
+    """Wait until the decode has reported the frame size (or finished); True when it is known."""
+    import time
+
+    while not size and not job.done():
+        time.sleep(0.002)
+    return bool(size)
 
 
 def _icc_ok(icc: bytes) -> bool:
@@ -284,8 +372,13 @@ def _write(result: DevelopResult, out: Path, recipe: Recipe, *, overwrite: bool,
 
 def develop_file(path: str | os.PathLike, output: str | os.PathLike, recipe: Recipe = Recipe(), *, overwrite: bool = False,
                  db: Any = None) -> DevelopResult:
-    """:func:`develop` then write ``output`` atomically (ICC embedded, EXIF carried, orientation 1)."""
-    res = develop(path, recipe, db=db)
+    """:func:`develop` then write ``output`` atomically (ICC embedded, EXIF carried, orientation 1).
+
+    The pixels are quantised in the fused pass itself (8 bits for JPEG, else ``recipe.bits``
+    or 16): no float frame is made on that path.
+    """
+    bits = 8 if recipe.format == "jpeg" else (recipe.bits or 16)
+    res = _develop(Path(path), recipe, db, np.uint8 if bits == 8 else np.uint16)
     w = _write(res, Path(output), recipe, overwrite=overwrite, fmt=recipe.format)
     return dataclasses.replace(res, output=str(output), warnings=res.warnings + tuple(w))
 

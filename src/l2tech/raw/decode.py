@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection
+from typing import Callable, Collection
 
 import numpy as np
 
@@ -42,9 +42,9 @@ class RawImage:
 
     Attributes
     ----------
-    image : ndarray, shape (H, W, 3), float32
-        Scene-linear RGB in :data:`WORKING_SPACE`, sensor orientation; 1.0 = clipping white;
-        values are not clipped above (LibRaw clips at its white level).
+    image : ndarray, shape (H, W, 3), float32 (or uint16, see ``decode_raw(as_uint16=True)``)
+        Scene-linear RGB in :data:`WORKING_SPACE`, sensor orientation; 1.0 (or 65535) =
+        clipping white; LibRaw clips at its white level.
     orientation : int
         EXIF orientation (1–8) to apply after lens correction.
     cfa_pattern : str
@@ -161,6 +161,8 @@ def decode_raw(
     white_balance: str = "camera",
     half_size: bool = False,
     dng_opcodes: bool | Collection[int] = True,
+    as_uint16: bool = False,
+    on_size: Callable[[int, int], None] | None = None,
 ) -> RawImage:
     """Decode a RAW file to scene-linear RGB in the working space.
 
@@ -178,6 +180,14 @@ def decode_raw(
         :mod:`l2tech.raw.opcodes`). ``True`` = all three, ``False`` = none, or the list
         numbers to apply (e.g. ``(1, 2)`` when a caller corrects the lens with list 3's warps
         through its own lens engine).
+    as_uint16 : bool
+        Return LibRaw's 16-bit code values (``65535`` = 1.0, same space and orientation) as
+        uint16 instead of float32, for the fused develop pass; no full-frame float copy is made.
+        When DNG opcode list 3 has to be applied, the image is float32 all the same (check
+        ``image.dtype``).
+    on_size : callable, optional
+        Called as ``on_size(width, height)`` with the output frame size as soon as the file is
+        opened, before demosaicing (lets a caller build per-frame maps while LibRaw works).
 
     Returns
     -------
@@ -216,6 +226,8 @@ def decode_raw(
         if s.width == 0 or s.height == 0:
             raise CorruptInputError("RAW header gives an empty image size", path=p)
         _check_not_truncated(raw, p)
+        if on_size is not None and not half_size:
+            on_size(int(s.width), int(s.height))
         pattern = ""
         if raw.raw_pattern is not None and raw.raw_type == rawpy.RawType.Flat:
             desc = raw.color_desc.decode()
@@ -252,9 +264,14 @@ def decode_raw(
             raise DecodeError(f"LibRaw cannot decode the pixels of this file ({_msg(exc)}); the codec is not supported", path=p) from None
         except rawpy.LibRawError as exc:
             raise DecodeError(f"LibRaw failed to decode ({_msg(exc)})", path=p) from None
-        image = rgb16.astype(np.float32)
-        image *= np.float32(1.0 / 65535.0)
-        if layout is not None and 3 in lists and layout.opcodes[3]:
+        list3 = layout is not None and 3 in lists and bool(layout.opcodes[3])
+        if as_uint16 and not list3:
+            image = rgb16
+        else:
+            image = rgb16.astype(np.float32)
+            image *= np.float32(1.0 / 65535.0)
+            del rgb16
+        if list3:
             from l2tech.raw.opcodes import apply_demosaiced_opcode_list, libraw_camera_to_rec2020
 
             t, l, b, r = layout.active_area

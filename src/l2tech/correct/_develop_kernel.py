@@ -1,0 +1,129 @@
+"""The fused develop kernel (numba, parallel over rows): 16-bit camera RGB to encoded output.
+
+Internal to :mod:`l2tech.correct.fused`, which documents the stages and their sources. Compiled
+on first use and cached on disk by numba (``cache=True``), so later processes only load it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["develop_pass"]
+
+
+@numba.njit(inline="always")
+def _tap(src, y, x, c, H, W, replicate):  # pragma: no cover - compiled
+    """Channel c of pixel (y, x); clamped to the frame, or 0 outside it."""
+    if x < 0 or x > W - 1 or y < 0 or y > H - 1:
+        if not replicate:
+            return np.float32(0.0)
+        x = min(max(x, 0), W - 1)
+        y = min(max(y, 0), H - 1)
+    return np.float32(src[y, x, c])
+
+
+@numba.njit(inline="always")
+def _sample(src, sx, sy, c, H, W, replicate):  # pragma: no cover - compiled
+    """Bilinear sample of channel c at (sx, sy) (exact fractional weights)."""
+    x0f = math.floor(sx)
+    y0f = math.floor(sy)
+    ax = np.float32(sx - x0f)
+    ay = np.float32(sy - y0f)
+    x0 = int(x0f)
+    y0 = int(y0f)
+    if x0 >= 0 and x0 < W - 1 and y0 >= 0 and y0 < H - 1:
+        a = np.float32(src[y0, x0, c])
+        b = np.float32(src[y0, x0 + 1, c])
+        d = np.float32(src[y0 + 1, x0, c])
+        e = np.float32(src[y0 + 1, x0 + 1, c])
+    else:
+        a = _tap(src, y0, x0, c, H, W, replicate)
+        b = _tap(src, y0, x0 + 1, c, H, W, replicate)
+        d = _tap(src, y0 + 1, x0, c, H, W, replicate)
+        e = _tap(src, y0 + 1, x0 + 1, c, H, W, replicate)
+    top = a + (b - a) * ax
+    bot = d + (e - d) * ax
+    return top + (bot - top) * ay
+
+
+@numba.njit(inline="always")
+def _encode(v, table, nt, inv_gamma, lut, nl):  # pragma: no cover - compiled
+    """Clip to [0, 1]; then the code value from the integer LUT (nl > 0), or the encoded value
+    from the curve table (linear interpolation; exact near black for a pure power curve)."""
+    if not (v > 0.0):  # NaN -> 0
+        v = np.float32(0.0)
+    elif v > 1.0:
+        v = np.float32(1.0)
+    if nl > 0:
+        return np.float32(lut[int(v * nl + np.float32(0.5))])
+    t = v * nt
+    k = int(t)
+    if inv_gamma > 0.0 and k < 64:  # a pure power curve is steep near 0: exact there
+        return np.float32(v**inv_gamma)
+    if k >= nt:
+        return table[nt]
+    return table[k] + (table[k + 1] - table[k]) * np.float32(t - k)
+
+
+@numba.njit(inline="always")
+def _gain(falloff):  # pragma: no cover - compiled
+    """Correction gain from the interpolated falloff (0 where the falloff is not positive)."""
+    if falloff > 0.0:
+        return np.float32(1.0) / falloff
+    return np.float32(0.0)
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def develop_pass(src, grid, step, m, table, inv_gamma, lut, qmax, replicate, per_channel, out):  # pragma: no cover - compiled
+    """One pass over the output: coordinates and gain from the coarse grid, bilinear sampling of
+    each source channel at its own position, vignetting gain, one 3x3 matrix (camera → output),
+    clip, encoding (integer LUT, or curve table then ``qmax`` scaling; ``qmax`` 0: float)."""
+    H, W, _ = src.shape
+    Ho, Wo, _ = out.shape
+    gw = grid.shape[2]
+    nt = table.shape[0] - 1
+    nl = lut.shape[0] - 1
+    inv_step = np.float32(1.0 / step)
+    qmax = np.float32(qmax)
+    half = np.float32(0.5) if qmax > 0 else np.float32(0.0)
+    inv_gamma = np.float32(inv_gamma)
+    nch = 3 if per_channel else 1
+    for y in numba.prange(Ho):
+        gyf = y * inv_step
+        iy = min(int(gyf), grid.shape[1] - 2)
+        fy = np.float32(gyf - iy)
+        row = np.empty((nch, gw, 3), np.float32)
+        for c in range(nch):
+            for j in range(gw):
+                for k in range(3):
+                    row[c, j, k] = grid[c, iy, j, k] * (np.float32(1.0) - fy) + grid[c, iy + 1, j, k] * fy
+        for x in range(Wo):
+            gxf = x * inv_step
+            ix = min(int(gxf), gw - 2)
+            fx = np.float32(gxf - ix)
+            gx1 = np.float32(1.0) - fx
+            sx = x + (row[0, ix, 0] * gx1 + row[0, ix + 1, 0] * fx)
+            sy = y + (row[0, ix, 1] * gx1 + row[0, ix + 1, 1] * fx)
+            g = _gain(row[0, ix, 2] * gx1 + row[0, ix + 1, 2] * fx)
+            s0 = _sample(src, sx, sy, 0, H, W, replicate) * g
+            if per_channel:
+                sx = x + (row[1, ix, 0] * gx1 + row[1, ix + 1, 0] * fx)
+                sy = y + (row[1, ix, 1] * gx1 + row[1, ix + 1, 1] * fx)
+                g = _gain(row[1, ix, 2] * gx1 + row[1, ix + 1, 2] * fx)
+                s1 = _sample(src, sx, sy, 1, H, W, replicate) * g
+                sx = x + (row[2, ix, 0] * gx1 + row[2, ix + 1, 0] * fx)
+                sy = y + (row[2, ix, 1] * gx1 + row[2, ix + 1, 1] * fx)
+                g = _gain(row[2, ix, 2] * gx1 + row[2, ix + 1, 2] * fx)
+                s2 = _sample(src, sx, sy, 2, H, W, replicate) * g
+            else:
+                s1 = _sample(src, sx, sy, 1, H, W, replicate) * g
+                s2 = _sample(src, sx, sy, 2, H, W, replicate) * g
+            for c in range(3):
+                v = _encode(m[c, 0] * s0 + m[c, 1] * s1 + m[c, 2] * s2, table, nt, inv_gamma, lut, nl)
+                if nl > 0:
+                    out[y, x, c] = v
+                else:
+                    out[y, x, c] = v * qmax + half if qmax > 0 else v

@@ -1,0 +1,371 @@
+"""The fused develop pass: 16-bit camera RGB to the encoded output image in one pass.
+
+Stages, per output pixel and in the pipeline's order (ARCHITECTURE.md "one fused pass"):
+
+1. camera matrix — white-balanced camera RGB (LibRaw's 16-bit linear output, ``1.0 = 65535``)
+   to the working space (linear ITU-R BT.2020), exposure folded in;
+2. vignetting gain — evaluated at the source position the channel is read from (the gain is a
+   property of the source pixel, as in :func:`l2tech.correct.correct`);
+3. TCA + distortion (+ projection, scale) sampling — bilinear, per output channel at its own
+   source position, from a coarse grid of the exact inverse map (:class:`GridMap`);
+4. output matrix — working space to the output space (linear);
+5. clip to [0, 1] and the output space's encoding curve (table, exact near black for a pure
+   power curve);
+6. quantisation to 8 or 16 bits (or float32 encoded values).
+
+No full-frame float32 intermediate is made; the map for a lens setting is a grid of
+``(H/step) × (W/step)`` nodes.
+
+Accuracy: the grid holds the exact map (the registry's warp, the same as
+:func:`l2tech.correct.correction_maps`) at its nodes; between nodes it is bilinear. The grid
+step is halved until the largest deviation from the exact map at the cell centres (where
+bilinear interpolation errs most for a smooth map) is below ``tol_px`` (default 0.005 px);
+:attr:`GridMap.max_error_px` records the figure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from l2tech.errors import InvalidProfileError, UsageError
+
+__all__ = ["GridMap", "grid_map", "identity_grid_map", "develop_pass", "warm_up"]
+
+
+@dataclass(frozen=True)
+class GridMap:
+    """A coarse inverse map with the vignetting gain, per output channel.
+
+    Attributes
+    ----------
+    grid : ndarray, shape (3, gh, gw, 3), float32
+        For channel R, G, B and node ``(i, j)`` at output pixel ``(x, y) = (j·step, i·step)``:
+        ``(dx, dy, falloff)`` — the source position is ``(x + dx, y + dy)`` (pixels, origin at
+        the top-left pixel's centre), ``falloff`` the vignetting falloff there (1 when off); the
+        kernel divides by it (a falloff ≤ 0, a polynomial extrapolated past its field, gives 0,
+        as lensfun's clamp does). The falloff polynomial is far smoother than its reciprocal,
+        so it is the one interpolated between nodes.
+    step : int
+        Node spacing in pixels.
+    width, height : int
+        Frame size (output = source size).
+    scale : float
+        The zoom used (1 when there is no geometry).
+    replicate : bool
+        Sources beyond the frame read the edge (auto-scale) or 0 (a zoom-out's empty border).
+    max_error_px : float
+        Largest distance between the grid's bilinear map and the exact map, measured at the
+        cell centres (0 for an identity map).
+    """
+
+    grid: np.ndarray
+    step: int
+    width: int
+    height: int
+    scale: float
+    replicate: bool
+    max_error_px: float
+
+
+def _nodes(n: int, step: int) -> np.ndarray:
+    """Node positions 0, step, ... covering 0 .. n - 1 (at least two nodes)."""
+    count = max(2, -(-(n - 1) // step) + 1)
+    return np.arange(count, dtype=np.float64) * step
+
+
+def identity_grid_map(width: int, height: int, step: int = 64) -> GridMap:
+    """A grid that moves nothing and applies no gain (lens correction off)."""
+    gx, gy = _nodes(width, step), _nodes(height, step)
+    grid = np.zeros((3, gy.size, gx.size, 3), np.float32)
+    grid[..., 2] = 1.0
+    return GridMap(grid, step, int(width), int(height), 1.0, True, 0.0)
+
+
+def _bilinear_nodes(grid: np.ndarray, step: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of ``grid`` (gh, gw, k) at pixel positions (x, y), as the kernel does."""
+    gxf, gyf = x / step, y / step
+    ix = np.minimum(gxf.astype(np.int64), grid.shape[1] - 2)
+    iy = np.minimum(gyf.astype(np.int64), grid.shape[0] - 2)
+    fx = (gxf - ix)[..., None]
+    fy = (gyf - iy)[..., None]
+    g = grid.astype(np.float64)
+    top = g[iy, ix] * (1 - fx) + g[iy, ix + 1] * fx
+    bot = g[iy + 1, ix] * (1 - fx) + g[iy + 1, ix + 1] * fx
+    return top * (1 - fy) + bot * fy
+
+
+def _sample_field(field: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear sample of a (H, W) field at source points, edges clamped (gains of other families)."""
+    H, W = field.shape
+    x = np.clip(x, 0, W - 1)
+    y = np.clip(y, 0, H - 1)
+    x0 = np.minimum(np.floor(x).astype(np.int64), W - 2) if W > 1 else np.zeros(x.shape, np.int64)
+    y0 = np.minimum(np.floor(y).astype(np.int64), H - 2) if H > 1 else np.zeros(y.shape, np.int64)
+    ax, ay = x - x0, y - y0
+    x1, y1 = np.minimum(x0 + 1, W - 1), np.minimum(y0 + 1, H - 1)
+    f = field.astype(np.float64)
+    return (f[y0, x0] * (1 - ax) + f[y0, x1] * ax) * (1 - ay) + (f[y1, x0] * (1 - ax) + f[y1, x1] * ax) * ay
+
+
+def _falloff_at(cal: Any, width: int, height: int, crop: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Vignetting falloff (1 / correction gain) at source pixel positions (any family)."""
+    from l2tech.correct.maps import lensfun_normalization, vignetting_gain
+
+    v = cal.vignetting
+    if v.model != "pa":
+        gain = vignetting_gain(cal, width, height, crop_factor=crop).astype(np.float64)
+        with np.errstate(divide="ignore"):
+            return _sample_field(np.where(gain > 0, 1.0 / np.where(gain > 0, gain, 1.0), 0.0), xs, ys)
+    # lensfun 0.3.x libs/lensfun/mod-color.cpp (ModifyColor_DeVignetting_PA), as in
+    # l2tech.optics._kernels.pa_gain: r = 1 at the calibration sensor's corner
+    norm = lensfun_normalization(cal, width, height, crop_factor=crop)
+    cxn, cyn = norm.center_normalized
+    xn = xs * norm.norm_scale - cxn
+    yn = ys * norm.norm_scale - cyn
+    r2 = (xn * xn + yn * yn) * norm.vignetting_scale**2
+    t = v.terms
+    return 1.0 + r2 * (float(t["k1"]) + r2 * (float(t["k2"]) + r2 * float(t["k3"])))
+
+
+def grid_map(
+    calibration: Any,
+    width: int,
+    height: int,
+    *,
+    crop_factor: float | None = None,
+    vignetting: bool = True,
+    tca: bool = True,
+    distortion: bool = True,
+    scale: float | None = None,
+    projection: str | None = None,
+    step: int = 16,
+    tol_px: float = 0.005,
+    tol_gain: float = 2e-5,
+) -> GridMap:
+    """The correction of one lens setting as a coarse grid for :func:`develop_pass`.
+
+    Parameters
+    ----------
+    calibration : LensCalibration
+        From :func:`l2tech.profiles.interpolate.interpolate`.
+    width, height : int
+        Frame size in pixels.
+    crop_factor : float, optional
+        The camera body's crop factor (default: the calibration's).
+    vignetting, tca, distortion : bool
+        Switch each correction.
+    scale : float, optional
+        Zoom (> 1 enlarges); default auto-scale (lensfun's ``GetAutoScale`` rule).
+    projection : str, optional
+        Projection of the corrected image, composed into the same map.
+    step : int
+        First node spacing tried, pixels; halved (down to 1) until the grid is within
+        ``tol_px`` of the exact map.
+    tol_px : float
+        Largest allowed deviation of the interpolated map from the exact one, pixels.
+    tol_gain : float
+        Largest allowed relative deviation of the interpolated vignetting falloff.
+
+    Returns
+    -------
+    GridMap
+
+    Raises
+    ------
+    UsageError
+        Bad size, crop factor or scale.
+    InvalidProfileError
+        The distortion folds the image inside the frame, or the profile does not fit it.
+
+    Notes
+    -----
+    Auto-scale, border and fold rules are those of :func:`l2tech.correct.correct`; the map at
+    the nodes is the registry's warp (:func:`l2tech.correct.maps.correction_warp`).
+    """
+    from l2tech.correct.maps import _check_crop, correction_warp
+    from l2tech.optics import compose
+
+    if scale is not None and not (isinstance(scale, (int, float, np.floating)) and math.isfinite(scale) and scale > 0):
+        raise UsageError(f"scale must be a positive number, got {scale!r}")
+    W, H = int(width), int(height)
+    crop = _check_crop(calibration, crop_factor)
+    vig = vignetting and calibration.vignetting is not None
+    geometry = ((distortion and calibration.distortion is not None) or (tca and calibration.tca is not None)
+                or scale not in (None, 1.0) or projection is not None)
+    if not geometry and not vig:
+        return identity_grid_map(W, H)
+    used, replicate, fn, per_channel = 1.0, True, None, False
+    if geometry:
+        warp = correction_warp(calibration, W, H, crop_factor=crop, distortion=distortion, tca=tca, projection=projection)
+        if warp.fold_check is not None and projection is None:
+            warp.fold_check(1.0)
+        try:
+            auto = compose.auto_scale(warp)
+        except InvalidProfileError:
+            if scale is None:
+                raise
+            auto = None
+        used = auto if scale is None else float(scale)
+        if warp.fold_check is not None:
+            warp.fold_check(used)
+        replicate = projection is None and auto is not None and used >= auto / 1.002
+        fn = compose._scaled(warp, used, warp.apply)
+        per_channel = warp.per_channel
+
+    def exact(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Source positions (..., 3) per channel at output positions."""
+        if fn is None:
+            return np.repeat(x[..., None], 3, -1), np.repeat(y[..., None], 3, -1)
+        sx, sy = fn(x, y)
+        if not per_channel:
+            sx, sy = np.repeat(sx[..., None], 3, -1), np.repeat(sy[..., None], 3, -1)
+        return sx, sy
+
+    step = max(1, int(step))
+    while True:
+        gx, gy = np.meshgrid(_nodes(W, step), _nodes(H, step))
+        sx, sy = exact(gx, gy)
+        grid = np.empty((3,) + gx.shape + (3,), np.float32)
+        for c in range(3):
+            grid[c, ..., 0] = sx[..., c] - gx
+            grid[c, ..., 1] = sy[..., c] - gy
+            grid[c, ..., 2] = _falloff_at(calibration, W, H, crop, sx[..., c], sy[..., c]) if vig else 1.0
+        if (fn is None and not vig) or step == 1:
+            err = 0.0
+            break
+        # cell centres inside the frame: where a bilinear grid of a smooth map errs most
+        cx = np.minimum(gx[:-1, :-1] + step / 2, W - 1)
+        cy = np.minimum(gy[:-1, :-1] + step / 2, H - 1)
+        ex, ey = exact(cx, cy)
+        err = fall_err = 0.0
+        for c in range(3):
+            got = _bilinear_nodes(grid[c], step, cx, cy)
+            d = np.hypot(cx + got[..., 0] - ex[..., c], cy + got[..., 1] - ey[..., c])
+            err = max(err, float(np.nanmax(d)))
+            if vig:
+                f = _falloff_at(calibration, W, H, crop, ex[..., c], ey[..., c])
+                ok = f > 0.05  # where the gain is finite and meaningful (≤ 20x)
+                if ok.any():
+                    fall_err = max(fall_err, float(np.max(np.abs(got[..., 2][ok] - f[ok]) / f[ok])))
+        if err <= tol_px and fall_err <= tol_gain:
+            break
+        step //= 2
+    if not np.all(np.isfinite(grid)):
+        raise InvalidProfileError(f"{calibration.profile.name}: the correction map is not finite over this "
+                                  f"{W}x{H} frame (the profile does not fit it)")
+    return GridMap(grid, step, W, H, float(used), bool(replicate), float(err))
+
+
+#: Samples of the encoding curve for float and 16-bit output (linear interpolation between them
+#: is within 4e-6 of the exact curve, below half a 16-bit code).
+_CURVE_SAMPLES = 16384
+#: Bins of the integer LUT for 8-bit output over linear [0, 1] (a bin is 1.5e-5 wide: under
+#: 0.06 of an 8-bit code on the steepest standard curve, sRGB's 12.92 slope at black).
+_LUT8_BINS = 65536
+_TABLES: dict = {}
+
+
+def _tables(encode_curve: Any, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    key = (encode_curve, dtype.str)
+    hit = _TABLES.get(key)
+    if hit is None:
+        if dtype == np.uint8:
+            x = np.arange(_LUT8_BINS + 1, dtype=np.float64) / _LUT8_BINS
+            enc = np.asarray(encode_curve(x.astype(np.float32)), dtype=np.float64)
+            lut = np.floor(np.clip(enc, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+            hit = (np.zeros(2, np.float32), lut)
+        else:
+            x = np.linspace(0.0, 1.0, _CURVE_SAMPLES + 1, dtype=np.float64)
+            hit = (np.asarray(encode_curve(x.astype(np.float32)), dtype=np.float32), np.zeros(1, np.uint8))
+        _TABLES[key] = hit
+    return hit
+
+
+def develop_pass(
+    camera_rgb: np.ndarray,
+    grid: GridMap,
+    camera_to_working: np.ndarray,
+    working_to_output: np.ndarray,
+    encode_curve: Any,
+    *,
+    inv_gamma: float = 0.0,
+    dtype: Any = np.uint8,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Run the fused pass over a frame.
+
+    Parameters
+    ----------
+    camera_rgb : ndarray, shape (H, W, 3), uint16
+        White-balanced linear camera RGB (``65535`` = white), sensor orientation.
+    grid : GridMap
+        From :func:`grid_map` for this frame size.
+    camera_to_working : ndarray, shape (3, 3)
+        Linear camera RGB (1.0 = white) → linear working RGB, exposure included:
+        ``working = M @ camera``.
+    working_to_output : ndarray, shape (3, 3)
+        Linear working RGB → linear output RGB.
+    encode_curve : callable
+        The output space's encoding curve, linear [0, 1] → encoded [0, 1] (vectorised; a
+        module-level function, used as a cache key for its tables).
+    inv_gamma : float
+        For a pure power curve, ``1/γ``: values in the first 64 cells of the float table are
+        computed exactly (the curve is steep near black). 0 otherwise.
+    dtype : {uint8, uint16, float32}
+        Output: quantised code values (round half up), or float32 encoded values in [0, 1].
+    out : ndarray, optional
+        Where to write, shape (H, W, 3) of ``dtype``.
+
+    Returns
+    -------
+    ndarray, shape (H, W, 3), ``dtype``
+        Display-encoded output, clipped to [0, 1] before encoding; NaN becomes 0.
+
+    Notes
+    -----
+    Each source channel is sampled at its own position (TCA acts on the decoded channels, as
+    lensfun's subpixel correction and darktable's lens module, which runs on camera RGB before
+    the input colour profile, do), multiplied by the vignetting gain there, and only then mixed
+    by the one matrix ``working_to_output @ camera_to_working``. Without TCA the three channels
+    share one position and this equals matrix-then-sample exactly (bilinear sampling is linear).
+    8-bit output reads an integer LUT of 65537 bins over linear [0, 1]; 16-bit and float output
+    interpolate a 16385-sample curve table.
+    """
+    from l2tech.correct._develop_kernel import develop_pass as kernel
+
+    src = np.ascontiguousarray(camera_rgb)
+    if src.dtype != np.uint16 or src.ndim != 3 or src.shape[2] != 3:
+        raise UsageError(f"camera_rgb must be uint16 (H, W, 3), got {src.dtype} {src.shape}")
+    H, W = src.shape[:2]
+    if (grid.width, grid.height) != (W, H):
+        raise UsageError(f"grid map is for {grid.width}x{grid.height}, the frame is {W}x{H}")
+    dtype = np.dtype(dtype)
+    qmax = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 0.0}.get(dtype)
+    if qmax is None:
+        raise UsageError(f"output dtype must be uint8, uint16 or float32, got {dtype}")
+    if out is None:
+        out = np.empty((H, W, 3), dtype)
+    m = (np.asarray(working_to_output, np.float64) @ np.asarray(camera_to_working, np.float64) / 65535.0).astype(np.float32)
+    table, lut = _tables(encode_curve, dtype)
+    g = grid.grid
+    per_channel = bool(np.any(g[0] != g[1]) or np.any(g[0] != g[2]))
+    kernel(src, g, int(grid.step), m, table, float(inv_gamma), lut, float(qmax), bool(grid.replicate), per_channel, out)
+    return out
+
+
+def _linear(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+def warm_up(dtype: Any = np.uint8) -> None:
+    """Load (or compile, once per machine) the kernel for ``dtype`` output, on a tiny frame.
+
+    Called by the pipeline in a background thread while LibRaw decodes, so the kernel is ready
+    when the pixels are.
+    """
+    src = np.zeros((2, 2, 3), np.uint16)
+    develop_pass(src, identity_grid_map(2, 2), np.eye(3), np.eye(3), _linear, dtype=dtype)
