@@ -67,7 +67,7 @@ def timed_job(name: str, dng: Path, out: Path) -> tuple[float, float]:
 import time, resource, json, sys
 sys.argv = ['x', {str(dng)!r}, {str(out)!r}]
 import numpy, cv2, rawpy, PIL.Image
-{'import l2tech.pipeline, l2tech.correct, l2tech.io.output, l2tech.io.icc, l2tech.profiles.lensfun_xml, l2tech.profiles.matching, l2tech.io.metadata; l2tech.io.output.working_to_output_matrix("srgb"); l2tech.io.icc.icc_profile("srgb"); l2tech.profiles.lensfun_xml.load_database()' if name == 'l2tech' else ''}
+{'import l2tech.pipeline, l2tech.correct, l2tech.color.display, l2tech.profiles.lensfun_xml, l2tech.profiles.matching, l2tech.io.metadata; l2tech.color.display.working_to_display_matrix("srgb"); l2tech.color.display.icc_profile("srgb"); l2tech.profiles.lensfun_xml.load_database()' if name == 'l2tech' else ''}
 t0 = time.perf_counter()
 exec(compile({_JOBS[name]!r}, 'job', 'exec'))
 t = time.perf_counter() - t0

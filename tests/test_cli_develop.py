@@ -37,9 +37,9 @@ def _exif(path, key):
 
 def _read_linear(path):
     from l2tech.io.image import read_image
-    from l2tech.io.output import output_to_working
+    from l2tech.color.display import decode_display
 
-    return output_to_working(read_image(path).pixels, "srgb")
+    return decode_display(read_image(path).pixels, "sRGB")
 
 
 def test_develop_6d_finds_camera_and_lens_and_corrects(tmp_path, capsys):
@@ -165,7 +165,7 @@ def test_usage_errors_exit_2(capsys):
 
 
 def test_output_spaces_embed_their_icc(tmp_path, capsys):
-    from l2tech.io.icc import icc_profile
+    from l2tech.color.display import icc_profile
     from l2tech.io.image import read_image
 
     src = shared_file(KISS)

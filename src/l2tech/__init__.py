@@ -37,7 +37,7 @@ _EXPORTS: dict[str, str] = {
     "decode_raw": "l2tech.raw.decode",
     "read_image": "l2tech.io.image",
     "write_image": "l2tech.io.image",
-    "output_transform": "l2tech.io.output",
+    "encode_display": "l2tech.color.display",
     "Recipe": "l2tech.pipeline",
     "develop": "l2tech.pipeline",
     "develop_file": "l2tech.pipeline",

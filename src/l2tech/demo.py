@@ -204,9 +204,8 @@ def run_demo(output_dir: str | os.PathLike = "demo-output", *, width: int = 1800
         Paths, the lens match and the metrics before and after correction (JSON-able).
     """
     from l2tech.correct import simulate_lens
-    from l2tech.io.icc import icc_profile
     from l2tech.io.image import read_image, write_image
-    from l2tech.io.output import output_to_working, output_transform
+    from l2tech.color.display import decode_display, encode_display, icc_profile
     from l2tech.pipeline import Recipe, correct_image_file
     from l2tech.profiles.lensfun_xml import load_database
     from l2tech.profiles.matching import search_lenses
@@ -219,17 +218,17 @@ def run_demo(output_dir: str | os.PathLike = "demo-output", *, width: int = 1800
     chart = render_chart(width, height)
     through = simulate_lens(chart, profile, DEMO_FOCAL_MM, DEMO_F_NUMBER, 1000.0, crop_factor=1.0)
     ideal_path, lens_path, fixed_path = out / "chart_ideal.png", out / "chart_through_lens.tif", out / "chart_corrected.tif"
-    write_image(ideal_path, output_transform(chart, "srgb"), icc_profile=icc_profile("srgb"), overwrite=overwrite)
+    write_image(ideal_path, encode_display(chart, "sRGB"), icc_profile=icc_profile("sRGB"), overwrite=overwrite)
     exif = {
         "Exif.Image.Make": DEMO_CAMERA[0], "Exif.Image.Model": DEMO_CAMERA[1],
         "Exif.Photo.LensMake": DEMO_LENS[0], "Exif.Photo.LensModel": DEMO_LENS[1],
         "Exif.Photo.FocalLength": f"{int(DEMO_FOCAL_MM * 10)}/10", "Exif.Photo.FNumber": f"{int(DEMO_F_NUMBER * 10)}/10",
         "Exif.Photo.FocalLengthIn35mmFilm": str(int(DEMO_FOCAL_MM)),
     }
-    write_image(lens_path, output_transform(through, "srgb"), icc_profile=icc_profile("srgb"), exif_overrides=exif, overwrite=overwrite)
+    write_image(lens_path, encode_display(through, "sRGB"), icc_profile=icc_profile("sRGB"), exif_overrides=exif, overwrite=overwrite)
     res = correct_image_file(lens_path, fixed_path, Recipe(), overwrite=overwrite, db=db)
-    before = measure_chart(output_to_working(read_image(lens_path).pixels, "srgb"))
-    after = measure_chart(output_to_working(read_image(fixed_path).pixels, "srgb"))
+    before = measure_chart(decode_display(read_image(lens_path).pixels, "sRGB"))
+    after = measure_chart(decode_display(read_image(fixed_path).pixels, "sRGB"))
     ideal = measure_chart(chart)
     return {
         "output_dir": str(out),

@@ -2,13 +2,24 @@
 
 Pipeline order (``docs/COLOR.md``): decode (RAW -> scene-linear, or a log clip -> decode its
 curve) -> gamut to the working space -> look (scene-linear in, scene-linear out) -> output
-gamut -> output encoding (display or log) -> quantise.
+gamut -> output encoding (display: :mod:`l2tech.color.display`; or log) -> quantise.
+Nothing here imports colour-science at import time (:mod:`l2tech.color._colour` imports it at
+first use, for camera log curves and camera gamuts only).
 """
 
 from __future__ import annotations
 
 from l2tech.color.bake import CAMERA_LIMITS, CameraLimits, ColorWarning, apply_camera_limits, bake_lut, parse_color_space
 from l2tech.color.clf import ProcessList, read_clf
+from l2tech.color.display import (
+    DISPLAY_SPACES,
+    WORKING_SPACE,
+    decode_display,
+    display_encode_table,
+    encode_display,
+    icc_profile,
+    working_to_display_matrix,
+)
 from l2tech.color.gamut import GAMUTS, RGB_to_RGB, matrix_RGB_to_RGB, matrix_RGB_to_XYZ
 from l2tech.color.looks import (
     LOOK_STAGES,
@@ -44,6 +55,13 @@ __all__ = [
     "parse_color_space",
     "ProcessList",
     "read_clf",
+    "DISPLAY_SPACES",
+    "WORKING_SPACE",
+    "decode_display",
+    "display_encode_table",
+    "encode_display",
+    "icc_profile",
+    "working_to_display_matrix",
     "GAMUTS",
     "RGB_to_RGB",
     "matrix_RGB_to_RGB",

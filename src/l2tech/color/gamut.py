@@ -118,8 +118,18 @@ def matrix_RGB_to_XYZ(gamut: str) -> np.ndarray:
     return np.array(gamut_colourspace(gamut).matrix_RGB_to_XYZ, dtype=np.float64)
 
 
+#: Gamuts that are also display spaces (:data:`l2tech.color.display.DISPLAY_SPACES`), all D65:
+#: their matrices come from the primaries there, without importing colour-science.
+_DISPLAY_GAMUTS = {"Rec.709": "Rec.709", "Rec.2020": "Rec.2020", "P3-D65": "Display P3"}
+
+
 @lru_cache(maxsize=None)
 def _matrix(input_gamut: str, output_gamut: str, cat: str | None) -> np.ndarray:
+    if input_gamut in _DISPLAY_GAMUTS and output_gamut in _DISPLAY_GAMUTS:
+        # Same D65 white on both sides: no chromatic adaptation, whatever ``cat`` says.
+        from l2tech.color.display import working_to_display_matrix
+
+        return working_to_display_matrix(_DISPLAY_GAMUTS[output_gamut], _DISPLAY_GAMUTS[input_gamut])
     colour = colour_module()
     with quiet():
         m = colour.matrix_RGB_to_RGB(gamut_colourspace(input_gamut), gamut_colourspace(output_gamut), cat)
@@ -150,9 +160,16 @@ def matrix_RGB_to_RGB(
     UsageError
         Unknown gamut name.
 
+    Notes
+    -----
+    Between Rec.709, Rec.2020 and P3-D65 (all D65) the matrix is
+    :func:`l2tech.color.display.working_to_display_matrix`, computed from the primaries without
+    importing colour-science; colour-science's ``matrix_RGB_to_RGB`` gives the same matrix to
+    1e-15 (tests/test_display.py). Other pairs go through colour-science.
+
     References
     ----------
-    colour-science ``colour.matrix_RGB_to_RGB``.
+    colour-science ``colour.matrix_RGB_to_RGB``; SMPTE RP 177-1993.
     """
     return _matrix(GAMUTS.canonical(input_gamut), GAMUTS.canonical(output_gamut), chromatic_adaptation_transform)
 

@@ -3,6 +3,12 @@
 These two functions are what ``l2 develop`` (``--log-output V-Log``) and ``l2 video`` call at
 the ends of the pipeline described in ``docs/COLOR.md``; looks run in between
 (:func:`l2tech.color.apply_look`).
+
+They take any ``"ENCODING/GAMUT"`` pair and do not clip. Display output written to a file —
+clipped, quantisation-ready, with its ICC profile — is :func:`l2tech.color.display.encode_display`;
+both use the same curves (:mod:`l2tech.color.transfer`) and, between display gamuts, the same
+matrices (:func:`l2tech.color.display.working_to_display_matrix`, through
+:func:`l2tech.color.gamut.RGB_to_RGB`), so an sRGB output never imports colour-science.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Transfer functions: camera log curves and display encodings, through colour-science.
+"""Transfer functions: camera log curves (through colour-science) and display encodings.
 
 Every encoding is registered in :data:`LOG_ENCODINGS` (name -> :class:`Encoding`), looked up
 case-insensitively (``"v-log"``, ``"VLog"`` and ``"V-Log"`` are one entry). Each has an
@@ -6,6 +6,10 @@ case-insensitively (``"v-log"``, ``"VLog"`` and ``"V-Log"`` are one entry). Each
 normalised code values (0-1 = full range of the code); 10-bit integers exist only through
 :func:`to_code_values` / :func:`from_code_values`, with legal (narrow) or full range said
 explicitly.
+
+The display encodings (sRGB, BT.709, BT.2020, BT.1886, Adobe RGB) are written out here in
+NumPy, so that encoding for display never imports colour-science; they are the only copy of
+those curves in l2tech (:mod:`l2tech.color.display` builds its display spaces from them).
 
 Linear values are *scene-linear reflectance* for camera log curves (0.18 = 18 % grey card) and
 *display-linear* for display encodings (1.0 = reference white; for PQ 1.0 = 100 cd/m²).
@@ -40,6 +44,17 @@ __all__ = [
     "decode",
     "log_encoding_LLog",
     "log_decoding_LLog",
+    "eotf_inverse_sRGB",
+    "eotf_sRGB",
+    "oetf_BT709",
+    "oetf_inverse_BT709",
+    "oetf_BT2020",
+    "oetf_inverse_BT2020",
+    "eotf_inverse_BT1886",
+    "eotf_BT1886",
+    "ADOBE_RGB_GAMMA",
+    "cctf_encoding_AdobeRGB",
+    "cctf_decoding_AdobeRGB",
     "full_to_legal",
     "legal_to_full",
     "to_code_values",
@@ -150,6 +165,293 @@ def log_decoding_LLog(y: np.ndarray) -> np.ndarray:
     return np.where(y <= _LLOG_CUT_ENC, (y - _LLOG_B) / _LLOG_A, lin)
 
 
+# -- Display encodings, written out (no colour-science import on the develop and video paths).
+# Each mirrors the spec's formula and colour-science 0.4.7's arithmetic (``spow``: sign-mirrored
+# power), so the two agree to the last bit in float64; the tests compare them.
+
+_SRGB_CUT = 0.0031308
+
+
+def _spow(x: np.ndarray, p: float) -> np.ndarray:
+    """Sign-preserving power ``sign(x) |x|**p`` (colour-science ``spow``), float64."""
+    return np.sign(x) * np.abs(x) ** p
+
+
+def eotf_inverse_sRGB(L: np.ndarray) -> np.ndarray:
+    """sRGB inverse EOTF: display-linear -> encoded sRGB.
+
+    Parameters
+    ----------
+    L : array_like, any shape, float
+        Display-linear values, 1.0 = reference white. Values outside 0-1 are kept (the linear
+        segment continues below 0, the power segment is mirrored).
+
+    Returns
+    -------
+    ndarray, same shape, float64
+        Encoded values, 0-1 for 0-1 input.
+
+    Notes
+    -----
+    ``12.92 L`` for ``L <= 0.0031308``, else ``1.055 L**(1/2.4) - 0.055``.
+
+    References
+    ----------
+    IEC 61966-2-1:1999, §5.2 (the encoding of linear sRGB values, equations (5)-(6)).
+
+    Examples
+    --------
+    >>> round(float(eotf_inverse_sRGB(0.18)), 7)
+    0.4613561
+    """
+    L = np.asarray(L, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(L <= _SRGB_CUT, L * 12.92, 1.055 * _spow(L, 1 / 2.4) - 0.055)
+
+
+def eotf_sRGB(V: np.ndarray) -> np.ndarray:
+    """sRGB EOTF: encoded sRGB -> display-linear (inverse of :func:`eotf_inverse_sRGB`).
+
+    Parameters
+    ----------
+    V : array_like, any shape, float
+        Encoded values, nominally 0-1; out-of-range values are kept.
+
+    Returns
+    -------
+    ndarray, same shape, float64
+
+    Notes
+    -----
+    ``V / 12.92`` at or below the encoded cut ``eotf_inverse_sRGB(0.0031308)`` (≈ 0.04045),
+    else ``((V + 0.055) / 1.055)**2.4``.
+
+    References
+    ----------
+    IEC 61966-2-1:1999, §5.2, equations (1)-(2).
+    """
+    V = np.asarray(V, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(_SRGB_CUT_ENC >= V, V / 12.92, _spow((V + 0.055) / 1.055, 2.4))
+
+
+_SRGB_CUT_ENC = float(eotf_inverse_sRGB(_SRGB_CUT))
+
+#: ITU-R BT.709-6 OETF constants (item 1.2): ``V = 1.099 L**0.45 - 0.099`` for ``L >= 0.018``.
+_BT709_A, _BT709_B, _BT709_C = 1.099, 0.018, 0.099
+
+
+def _oetf_power(L: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
+    """``4.5 L`` below ``b``, else ``a L**0.45 - c`` (``c`` is ``a - 1`` as the spec writes it)."""
+    L = np.asarray(L, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(L < b, L * 4.5, a * _spow(L, 0.45) - c)
+
+
+def _oetf_power_inverse(V: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
+    V = np.asarray(V, dtype=np.float64)
+    cut = float(_oetf_power(b, a, b, c))
+    with np.errstate(invalid="ignore"):
+        return np.where(V < cut, V / 4.5, _spow((V + c) / a, 1 / 0.45))
+
+
+def oetf_BT709(L: np.ndarray) -> np.ndarray:
+    """ITU-R BT.709 OETF: scene-linear -> video signal.
+
+    Parameters
+    ----------
+    L : array_like, any shape, float
+        Scene-linear values, 1.0 = reference white. The linear segment continues below 0.
+
+    Returns
+    -------
+    ndarray, same shape, float64
+        Signal ``V``, 0-1 for 0-1 input (full range; legal range is a separate step,
+        :func:`full_to_legal`).
+
+    Notes
+    -----
+    ``4.5 L`` for ``L < 0.018``, else ``1.099 L**0.45 - 0.099``. A display shows such a
+    signal through the BT.1886 EOTF (:func:`eotf_BT1886`); l2tech's video pipeline inverts
+    this OETF to work on scene-linear values (:func:`oetf_inverse_BT709`).
+
+    References
+    ----------
+    ITU-R BT.709-6 (2015), Part 1, item 1.2 (opto-electronic transfer characteristics).
+
+    Examples
+    --------
+    >>> round(float(oetf_BT709(0.18)), 7)
+    0.4090077
+    """
+    return _oetf_power(L, _BT709_A, _BT709_B, _BT709_C)
+
+
+def oetf_inverse_BT709(V: np.ndarray) -> np.ndarray:
+    """Inverse of the ITU-R BT.709 OETF: video signal -> scene-linear.
+
+    Parameters
+    ----------
+    V : array_like, any shape, float
+        Signal values, nominally 0-1; out-of-range values are kept.
+
+    Returns
+    -------
+    ndarray, same shape, float64
+
+    Notes
+    -----
+    ``V / 4.5`` below ``oetf_BT709(0.018)`` (≈ 0.081), else ``((V + 0.099) / 1.099)**(1/0.45)``.
+
+    References
+    ----------
+    ITU-R BT.709-6 (2015), Part 1, item 1.2.
+    """
+    return _oetf_power_inverse(V, _BT709_A, _BT709_B, _BT709_C)
+
+
+#: ITU-R BT.2020 OETF constants: the exact solutions of the two continuity conditions
+#: (BT.2020-2 Table 4 gives them rounded: α = 1.099, β = 0.018 for 10-bit systems and
+#: α = 1.0993, β = 0.0181 for 12-bit systems); colour-science's ``CONSTANTS_BT2020_PRECISE``.
+_BT2020_A, _BT2020_B = 1.09929682680944, 0.018053968510807
+
+
+def oetf_BT2020(E: np.ndarray) -> np.ndarray:
+    """ITU-R BT.2020 OETF: scene-linear -> signal, with the continuous (precise) constants.
+
+    Parameters
+    ----------
+    E : array_like, any shape, float
+        Linear values, 1.0 = reference white. The linear segment continues below 0.
+
+    Returns
+    -------
+    ndarray, same shape, float64
+        Signal ``E'``, 0-1 for 0-1 input.
+
+    Notes
+    -----
+    ``4.5 E`` for ``E < β``, else ``α E**0.45 - (α - 1)`` with α = 1.09929682680944,
+    β = 0.018053968510807 (the values that make the curve and its slope continuous; the
+    Recommendation's rounded 10-bit constants give values within 2e-4 of these).
+
+    References
+    ----------
+    ITU-R BT.2020-2 (2015), Table 4 ("Opto-electronic transfer characteristics").
+
+    Examples
+    --------
+    >>> round(float(oetf_BT2020(0.18)), 7)
+    0.4088481
+    """
+    return _oetf_power(E, _BT2020_A, _BT2020_B, _BT2020_A - 1)
+
+
+def oetf_inverse_BT2020(E_p: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`oetf_BT2020`: signal -> linear (same constants and reference).
+
+    Parameters
+    ----------
+    E_p : array_like, any shape, float
+        Signal values, nominally 0-1; out-of-range values are kept.
+
+    Returns
+    -------
+    ndarray, same shape, float64
+    """
+    return _oetf_power_inverse(E_p, _BT2020_A, _BT2020_B, _BT2020_A - 1)
+
+
+_BT1886_GAMMA = 2.40
+
+
+def eotf_inverse_BT1886(L: np.ndarray) -> np.ndarray:
+    """Inverse of the ITU-R BT.1886 reference EOTF with ``L_B = 0``, ``L_W = 1``: ``V = L**(1/2.4)``.
+
+    Parameters
+    ----------
+    L : array_like, any shape, float
+        Display-linear luminance, 1.0 = white (mirrored below 0).
+
+    Returns
+    -------
+    ndarray, same shape, float64
+
+    References
+    ----------
+    ITU-R BT.1886 (2011), Annex 1 (reference EOTF, γ = 2.40).
+    """
+    L = np.asarray(L, dtype=np.float64)
+    return _spow(L, 1 / _BT1886_GAMMA)
+
+
+def eotf_BT1886(V: np.ndarray) -> np.ndarray:
+    """ITU-R BT.1886 reference EOTF with ``L_B = 0``, ``L_W = 1``: ``L = max(V, 0)**2.4``.
+
+    Parameters
+    ----------
+    V : array_like, any shape, float
+        Signal, nominally 0-1; negative values give 0 (as the Recommendation's ``max``).
+
+    Returns
+    -------
+    ndarray, same shape, float64
+
+    References
+    ----------
+    ITU-R BT.1886 (2011), Annex 1.
+    """
+    V = np.asarray(V, dtype=np.float64)
+    return _spow(np.maximum(V, 0), _BT1886_GAMMA)
+
+
+#: Adobe RGB (1998) encoding gamma, 2 + 51/256 = 563/256 ≈ 2.19921875 (§4.3.1.2).
+ADOBE_RGB_GAMMA = 563 / 256
+
+
+def cctf_encoding_AdobeRGB(L: np.ndarray) -> np.ndarray:
+    """Adobe RGB (1998) encoding: linear -> encoded, ``V = L**(256/563)`` (mirrored below 0).
+
+    Parameters
+    ----------
+    L : array_like, any shape, float
+        Linear values, 1.0 = white.
+
+    Returns
+    -------
+    ndarray, same shape, float64
+
+    References
+    ----------
+    Adobe Systems, "Adobe RGB (1998) Color Image Encoding", version 2005-05, §4.3.1.2.
+
+    Examples
+    --------
+    >>> round(float(cctf_encoding_AdobeRGB(0.18)), 7)
+    0.4585295
+    """
+    return _spow(np.asarray(L, dtype=np.float64), 1 / ADOBE_RGB_GAMMA)
+
+
+def cctf_decoding_AdobeRGB(V: np.ndarray) -> np.ndarray:
+    """Adobe RGB (1998) decoding: encoded -> linear, ``L = V**(563/256)`` (mirrored below 0).
+
+    Parameters
+    ----------
+    V : array_like, any shape, float
+        Encoded values.
+
+    Returns
+    -------
+    ndarray, same shape, float64
+
+    References
+    ----------
+    Adobe Systems, "Adobe RGB (1998) Color Image Encoding", version 2005-05, §4.3.1.2.
+    """
+    return _spow(np.asarray(V, dtype=np.float64), ADOBE_RGB_GAMMA)
+
+
 def _identity(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
@@ -182,9 +484,9 @@ _add("F-Log2", _cs("log_encoding_FLog2"), _cs("log_decoding_FLog2"), "log", "F-G
 _add("N-Log", _cs("log_encoding_NLog"), _cs("log_decoding_NLog"), "log", "Rec.2020")
 _add("Apple Log", _cs("log_encoding_AppleLogProfile"), _cs("log_decoding_AppleLogProfile"), "log", "Rec.2020")
 _add("Log3G10", _cs("log_encoding_Log3G10"), _cs("log_decoding_Log3G10"), "log", "REDWideGamutRGB")
-_add("sRGB", _cs("eotf_inverse_sRGB"), _cs("eotf_sRGB"), "display", "Rec.709")
-_add("Rec.709", _cs("oetf_BT709"), _cs("oetf_inverse_BT709"), "display", "Rec.709")
-_add("BT.1886", _cs("eotf_inverse_BT1886"), _cs("eotf_BT1886"), "display", "Rec.709")
+_add("sRGB", eotf_inverse_sRGB, eotf_sRGB, "display", "Rec.709")
+_add("Rec.709", oetf_BT709, oetf_inverse_BT709, "display", "Rec.709")
+_add("BT.1886", eotf_inverse_BT1886, eotf_BT1886, "display", "Rec.709")
 _add("PQ", _pq_encode, _pq_decode, "display", "Rec.2020")
 _add("HLG", _cs("oetf_BT2100_HLG"), _cs("oetf_inverse_BT2100_HLG"), "display", "Rec.2020")
 

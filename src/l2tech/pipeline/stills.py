@@ -11,7 +11,7 @@ Pipeline order (one documented order; ARCHITECTURE.md "The data that flows"):
 4. orientation — the EXIF orientation applied to the pixels (and reset to 1 in the output);
 5. look — an optional photo style and/or a user's LUT, on linear data (:mod:`l2tech.color`);
 6. output transform — working space to the output space, gamut clip, encoding curve
-   (:func:`l2tech.io.output.output_transform`), or a log encoding (``log_output``);
+   (:func:`l2tech.color.display.encode_display`), or a log encoding (``log_output``);
 7. write — quantise, embed the output space's ICC profile, carry EXIF, atomic rename.
 
 Nothing here is an algorithm of its own; each step calls the package that owns it.
@@ -101,8 +101,8 @@ def _apply_look(image: np.ndarray, recipe: Recipe) -> np.ndarray:
 
 def _encode_output(image: np.ndarray, recipe: Recipe, space: str) -> tuple[np.ndarray, str, bytes | None]:
     """Output transform: display space with its ICC profile, or a log encoding (no ICC)."""
-    from l2tech.io.icc import icc_profile
-    from l2tech.io.output import output_transform
+    from l2tech.color.display import encode_display as output_transform
+    from l2tech.color.display import icc_profile
 
     if recipe.log_output:
         from l2tech.color import encode_output, parse_color_space
@@ -273,7 +273,8 @@ def _space_from_icc(icc: bytes | None) -> str:
     """Output-space name of an embedded ICC profile (by its description), sRGB by default."""
     if not icc:
         return "srgb"
-    from l2tech.io.icc import OUTPUT_SPACES, icc_profile
+    from l2tech.color.display import DISPLAY_SPACES as OUTPUT_SPACES
+    from l2tech.color.display import icc_profile
 
     for name in OUTPUT_SPACES:
         if icc == icc_profile(name):
@@ -296,7 +297,7 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
     profile is kept. Raises as :func:`develop`.
     """
     from l2tech.io.image import apply_orientation, read_image
-    from l2tech.io.output import output_to_working
+    from l2tech.color.display import decode_display as output_to_working
 
     from l2tech.errors import UnsupportedFormatError
     from l2tech.io.formats import sniff_format

@@ -1,10 +1,11 @@
 """RAW decoding through rawpy/LibRaw into scene-linear RGB in the working space.
 
-The working space of l2tech's stills pipeline is **linear ITU-R BT.2020 (D65)**: LibRaw
-demosaics, applies white balance and the camera matrix (``output_color=Rec2020``,
-``gamma=(1, 1)``, ``no_auto_bright=True``, 16-bit), and we scale to float32 with 1.0 = the
-white level after white balance. Pixels stay in sensor orientation (``user_flip=0``) so lens
-correction sees the lens's own geometry; the EXIF orientation is applied after it.
+The working space of l2tech's stills pipeline is **linear Rec.2020** (ITU-R BT.2020
+primaries, D65): LibRaw demosaics, applies white balance and the camera matrix
+(``output_color=Rec2020``, ``gamma=(1, 1)``, ``no_auto_bright=True``, 16-bit), and we scale
+to float32 with 1.0 = the white level after white balance. Pixels stay in sensor orientation
+(``user_flip=0``) so lens correction sees the lens's own geometry; the EXIF orientation is
+applied after it.
 
 DNG opcode lists are applied at the stages the DNG specification names (list 1 on the stored
 values and list 2 after linearisation, both written into LibRaw's raw buffer before it
@@ -24,8 +25,9 @@ from l2tech.errors import CorruptInputError, DecodeError, EmptyFileError, LimitE
 
 __all__ = ["WORKING_SPACE", "MAX_RAW_PIXELS", "RawImage", "decode_raw", "LIBRAW_FLIP_TO_EXIF"]
 
-#: colour-science name of the working space (linear, D65).
-WORKING_SPACE = "ITU-R BT.2020"
+#: Name of the working space: linear Rec.2020 (ITU-R BT.2020 primaries, D65), as
+#: :data:`l2tech.color.display.WORKING_SPACE`; "ITU-R BT.2020" is an accepted alias.
+WORKING_SPACE = "Rec.2020"
 
 #: Largest RAW frame accepted (pixels), checked from the header before unpacking.
 MAX_RAW_PIXELS = 300_000_000

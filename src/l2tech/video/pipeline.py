@@ -115,7 +115,8 @@ class FramePipeline:
         output-encoded values in [0, 1]. Applied after geometry.
     transfer : tuple of callable, optional
         ``(decode, encode)``: encoded [0, 1] → scene-linear and back, used around the gain.
-        Default: the BT.709 OETF (colour-science ``oetf_inverse_BT709`` / ``oetf_BT709``).
+        Default: the BT.709 OETF of the display space ``"Rec.709"``
+        (:data:`l2tech.color.display.DISPLAY_SPACES`).
     interpolation : str
         ``"bilinear"`` (default), ``"bicubic"``, ``"lanczos"`` or ``"nearest"``.
     out_size : tuple of int, optional
@@ -300,16 +301,8 @@ class FramePipeline:
 
 
 def _bt709_transfer():
-    import warnings
+    """(decode, encode) of the display space ``"Rec.709"``: the BT.709 OETF and its inverse."""
+    from l2tech.color.display import DISPLAY_SPACES
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from colour.models import oetf_BT709, oetf_inverse_BT709
-
-    def decode(v: np.ndarray) -> np.ndarray:
-        return oetf_inverse_BT709(v)
-
-    def encode(x: np.ndarray) -> np.ndarray:
-        return oetf_BT709(x)
-
-    return decode, encode
+    space = DISPLAY_SPACES["Rec.709"]
+    return space.decode, space.encode
