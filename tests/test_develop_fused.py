@@ -125,8 +125,9 @@ def test_develop_pass_equals_staged_correct_on_smooth_frame(db, vignetting):
     vignetting, by about |∇gain| · ½ px · contrast, since the fused pass applies the gain at the
     sample position and the staged path to each source pixel: see the edge test below.)
     """
-    from l2tech.io.icc import get_output_space
-    from l2tech.io.output import output_transform, working_to_output_matrix
+    from l2tech.color.display import DISPLAY_SPACES
+    from l2tech.color.display import encode_display as output_transform
+    from l2tech.color.display import working_to_display_matrix as working_to_output_matrix
 
     H, W = 400, 600
     y, x = np.mgrid[0:H, 0:W]
@@ -136,7 +137,7 @@ def test_develop_pass_equals_staged_correct_on_smooth_frame(db, vignetting):
     cal = interpolate(prof, 20.0, 3.5, 10.0)
     g = grid_map(cal, W, H, crop_factor=1.0, vignetting=vignetting)
     for space in ("srgb", "adobe-rgb", "rec2020"):
-        s = get_output_space(space)
+        s = DISPLAY_SPACES[space]
         inv_gamma = 1 / s.gamma if s.gamma else 0.0
         fused = develop_pass(cam, g, np.eye(3), working_to_output_matrix(space), s.encode, inv_gamma=inv_gamma, dtype=np.float32)
         ref = output_transform(correct(cam.astype(np.float32) / 65535, cal, crop_factor=1.0, vignetting=vignetting), space)
@@ -150,8 +151,9 @@ def test_develop_pass_equals_staged_correct_on_smooth_frame(db, vignetting):
 def test_develop_pass_on_sharp_edges_within_the_map_tolerance_in_linear_light(db):
     """A hard-edged checkerboard (contrast 0.8) with noise, geometry only: in linear light the
     fused and staged results differ by at most contrast × (grid tolerance + float32 rounding)."""
-    from l2tech.io.icc import get_output_space
-    from l2tech.io.output import output_transform, working_to_output_matrix
+    from l2tech.color.display import DISPLAY_SPACES
+    from l2tech.color.display import encode_display as output_transform
+    from l2tech.color.display import working_to_display_matrix as working_to_output_matrix
 
     rng = np.random.default_rng(3)
     H, W = 400, 600
@@ -161,7 +163,7 @@ def test_develop_pass_on_sharp_edges_within_the_map_tolerance_in_linear_light(db
     prof = _lens(db, "Lumix S 20-60/F3.5-5.6")
     cal = interpolate(prof, 20.0, 3.5, 10.0)
     g = grid_map(cal, W, H, crop_factor=1.0, vignetting=False)
-    s = get_output_space("rec2020")
+    s = DISPLAY_SPACES["rec2020"]
     fused = develop_pass(cam, g, np.eye(3), working_to_output_matrix("rec2020"), s.encode, dtype=np.float32)
     ref = output_transform(correct(cam.astype(np.float32) / 65535, cal, crop_factor=1.0, vignetting=False), "rec2020")
     d = np.abs(s.decode(fused) - s.decode(ref))

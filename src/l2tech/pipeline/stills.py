@@ -216,16 +216,15 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any) -> DevelopResult:
     final = skip_embedded_corrections(plan, raw.opcodes_applied)
     orientation = raw.orientation if raw.orientation != 1 else getattr(meta, "orientation", 1)
     if fused and raw.image.dtype == np.uint16:
+        from l2tech.color.display import DISPLAY_SPACES, icc_profile, working_to_display_matrix
         from l2tech.correct.fused import develop_pass
-        from l2tech.io.icc import get_output_space, icc_profile
-        from l2tech.io.output import working_to_output_matrix
 
         H, W = raw.image.shape[:2]
         if grid is None or final is not plan or (grid.width, grid.height) != (W, H):
             grid = _lens_grid(final, recipe, W, H)
-        space = get_output_space(recipe.output_space)
+        space = DISPLAY_SPACES[recipe.output_space]
         gain = np.eye(3) * 2.0**recipe.exposure_ev
-        codes = develop_pass(raw.image, grid, gain, working_to_output_matrix(recipe.output_space), space.encode,
+        codes = develop_pass(raw.image, grid, gain, working_to_display_matrix(recipe.output_space), space.encode,
                              inv_gamma=1.0 / space.gamma if space.gamma else 0.0, dtype=dtype)
         image = apply_orientation(codes, orientation)
         return DevelopResult(str(p), image, meta, final, recipe.output_space, tuple(warns + list(final.warnings)),
