@@ -486,14 +486,6 @@ def dng_warp_fisheye_warp(request):
     return _dng_warp_builder(request, fisheye=True)
 
 
-def _register() -> None:
-    from l2tech.optics.compose import register_geometry_model
-
-    register_geometry_model("dng_warp_rectilinear", dng_warp_rectilinear_warp)
-    register_geometry_model("dng_warp_fisheye", dng_warp_fisheye_warp)
-
-
-_register()
 
 
 # ---------------------------------------------------------------------------------------------
