@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     import lensfunpy
 
     from l2tech.correct import clear_cache, correct
-    from l2tech.optics import _kernels
+    from l2tech.correct.resample import warm_up
     from l2tech.profiles.lensfun_xml import load_database
 
     W, H = args.width, args.height
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ldb = lensfunpy.Database()
     lens = next(x for x in ldb.lenses if x.model == "Lumix S 20-60/F3.5-5.6")
 
-    _kernels.warm_up()
+    warm_up()
 
     def ours() -> np.ndarray:
         clear_cache()

@@ -251,7 +251,7 @@ def test_bad_dng_inputs(tmp_path):
 def test_synthetic_dng_pixels_through_opcodes(tmp_path):
     """A DNG written here with a pure-scale WarpRectilinear (3 planes), FixVignetteRadial and a
     MapPolynomial: its pixels, read back and put through the parsed opcodes, match closed forms."""
-    from l2tech.optics.dng import apply_opcodes
+    from l2tech.correct.dng_opcodes import apply_opcodes
 
     h, w = 60, 80
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)

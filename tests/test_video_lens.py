@@ -145,11 +145,11 @@ def test_lensfun_frame_equals_stills_correct(tmp_path):
 def test_lensfun_with_output_size_is_one_resample():
     """--size with a lens: the map is sampled at the output pixels (one resample); close to
     correcting at full size and then resizing (which blurs twice)."""
-    from l2tech.video.setup import _resize_map
+    from l2tech.correct.resample import resample_map
 
     job = VideoJob(camera="Panasonic DC-S5", lens="Lumix S 20-60/F3.5-5.6", focal_length_mm=20.0)
     setup = resolve_lens(job, (640, 480))
-    small = _resize_map(setup.map_xy, (320, 240))
+    small = resample_map(setup.map_xy, (320, 240))
     assert small.shape == (240, 320, 3, 2)
     # at output pixel (x, y) the composed map equals the full map at (2x + 0.5, 2y + 0.5)
     full = setup.map_xy

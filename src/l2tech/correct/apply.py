@@ -1,8 +1,11 @@
 """Apply a lens profile to pixels: ``correct`` (remove) and ``simulate_lens`` (add).
 
-Fixed order (ARCHITECTURE.md): vignetting gain on the source, then one remap composing TCA,
-distortion and scale (OpenCV ``cv2.remap``). ``simulate_lens`` is the exact inverse: one remap
-with the inverted geometry, then the vignetting falloff.
+Fixed order (ARCHITECTURE.md): vignetting gain on the source, then one resampling composing
+TCA, distortion and scale (:mod:`l2tech.correct.resample`). ``simulate_lens`` is the exact
+inverse: one resampling with the inverted geometry, then the vignetting falloff.
+
+This module decides what to do; maps come from :mod:`l2tech.correct.maps`, the zoom from
+:mod:`l2tech.correct.frame_fit`, and every pixel is resampled by :mod:`l2tech.correct.resample`.
 
 Signal state: scene-linear RGB, float32 ``(H, W, 3)``; values outside [0, 1] are kept (no
 clipping). Vignetting is a gain on *linear* data.
@@ -16,11 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from l2tech.errors import InvalidProfileError, UsageError
-from l2tech.optics import compose
-from l2tech.optics import lensfun as lf
-from l2tech.profiles.interpolate import interpolate
-from l2tech.profiles.model import LensCalibration, LensProfile
+from l2tech.correct import resample
+from l2tech.correct.frame_fit import edge_border, frame_fit
 from l2tech.correct.maps import (
     CorrectionMaps,
     _check_crop,
@@ -30,33 +30,18 @@ from l2tech.correct.maps import (
     lensfun_normalization,
     vignetting_gain,
 )
+from l2tech.correct.resample import INTERPOLATIONS, remap
+from l2tech.errors import InvalidProfileError, UsageError
+from l2tech.optics import compose
+from l2tech.optics import lensfun as lf
+from l2tech.profiles.interpolate import interpolate
+from l2tech.profiles.model import LensCalibration, LensProfile
 
 __all__ = ["INTERPOLATIONS", "correct", "simulate_lens", "remap", "LensDataWarning"]
 
 
 class LensDataWarning(UserWarning):
     """A requested correction cannot be done with the data at hand (e.g. no f-number)."""
-
-
-def _cv2() -> Any:
-    try:
-        import cv2
-    except ImportError:  # pragma: no cover
-        from l2tech.errors import DependencyMissingError
-
-        raise DependencyMissingError("OpenCV is needed for resampling; run: pip install 'opencv-python-headless>=4.8'") from None
-    return cv2
-
-
-#: Resampling kernels: name -> OpenCV flag name.
-INTERPOLATIONS = {"nearest": "INTER_NEAREST", "bilinear": "INTER_LINEAR", "bicubic": "INTER_CUBIC", "lanczos": "INTER_LANCZOS4"}
-
-
-def _interp_flag(name: str) -> int:
-    key = str(name).lower()
-    if key not in INTERPOLATIONS:
-        raise UsageError(f"unknown interpolation {name!r}; expected one of {', '.join(INTERPOLATIONS)}")
-    return int(getattr(_cv2(), INTERPOLATIONS[key]))
 
 
 def _check_image(image: Any) -> np.ndarray:
@@ -69,38 +54,6 @@ def _check_image(image: Any) -> np.ndarray:
             return image.astype(np.float32)
         raise UsageError(f"image must be float32 scene-linear RGB, got {image.dtype} (convert code values first)")
     return image
-
-
-def remap(image: np.ndarray, maps: CorrectionMaps, *, interpolation: str = "bilinear", border: str = "replicate") -> np.ndarray:
-    """Resample ``image`` through inverse maps (one cv2.remap per map).
-
-    Parameters
-    ----------
-    image : ndarray, shape (H, W, 3), float32
-    maps : CorrectionMaps
-    interpolation : {"nearest", "bilinear", "bicubic", "lanczos"}
-    border : {"replicate", "constant"}
-        How pixels beyond the source frame are read: edge values (right when the map stays in
-        the frame, as with auto-scale) or 0 (shows the empty border of a zoom-out).
-
-    Returns
-    -------
-    ndarray, shape (H, W, 3), float32
-        A new array.
-    """
-    cv2 = _cv2()
-    flag = _interp_flag(interpolation)
-    if border not in ("replicate", "constant"):
-        raise UsageError(f"unknown border {border!r}; expected replicate or constant")
-    mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
-    if maps.is_identity:
-        return image.copy()
-    if not maps.per_channel:
-        return cv2.remap(image, maps.maps[0], None, flag, borderMode=mode, borderValue=0)
-    out = np.empty_like(image)
-    for c, m in enumerate(maps.maps):
-        out[..., c] = cv2.remap(np.ascontiguousarray(image[..., c]), m, None, flag, borderMode=mode, borderValue=0)
-    return out
 
 
 def _calibration(profile: LensProfile | LensCalibration, focal_length_mm: float | None, f_number, focus_distance_m) -> LensCalibration:
@@ -149,12 +102,12 @@ def correct(
     scale : float, optional
         Zoom (> 1 enlarges); default auto-scale (no empty border, lensfun's rule).
     interpolation : {"bilinear", "bicubic", "lanczos", "nearest"}
-        Resampling kernel (OpenCV).
+        Resampling kernel (:data:`l2tech.correct.resample.INTERPOLATIONS`).
     projection : str, optional
         Projection of the corrected image (``"rectilinear"``, ``"fisheye"``,
         ``"fisheye_equisolid"``, ``"fisheye_stereographic"``, ``"fisheye_orthographic"``,
         ``"fisheye_thoby"``, ``"equirectangular"``); default the family's own (see
-        :func:`l2tech.correct.maps.correction_warp`). Composed into the same single remap.
+        :func:`l2tech.correct.maps.correction_warp`). Composed into the same single resampling.
 
     Returns
     -------
@@ -177,20 +130,20 @@ def correct(
 
     Notes
     -----
-    Order: vignetting gain (on the source pixels), then one remap composing TCA + distortion +
-    scale. The lensfun models use lensfun 0.3.x's coordinate conventions (see
+    Order: vignetting gain (on the source pixels), then one resampling composing TCA +
+    distortion + scale. The lensfun models use lensfun 0.3.x's coordinate conventions (see
     :mod:`l2tech.optics.lensfun`).
 
     References
     ----------
     lensfun 0.3.x ``libs/lensfun/modifier.cpp``, ``mod-coord.cpp``, ``mod-subpix.cpp``,
-    ``mod-color.cpp``; OpenCV ``cv2.remap``.
+    ``mod-color.cpp``; OpenCV ``imgproc/src/imgwarp.cpp`` (remap).
     """
     img = _check_image(image)
     cal = _calibration(profile, focal_length_mm, f_number, focus_distance_m)
     H, W = img.shape[:2]
     crop = _check_crop(cal, crop_factor)
-    flag = _interp_flag(interpolation)
+    resample.check_interpolation(interpolation)
     vig = vignetting and cal.vignetting is not None
     if vignetting and cal.vignetting is None and cal.profile.vignetting:
         reason = "no f-number given" if cal.f_number is None else "no vignetting data near these settings"
@@ -207,75 +160,40 @@ def correct(
     if render_rows is None or is_cached(cal, W, H, crop_factor=crop, distortion=distortion, tca=tca, scale=scale):
         src = _apply_pa(img, cal, crop, inverse=False) if vig else img
         maps = correction_maps(cal, W, H, crop_factor=crop, distortion=distortion, tca=tca, scale=scale)
-        border = "replicate" if maps.auto_scale is not None and maps.scale >= maps.auto_scale / 1.002 else "constant"
-        return remap(src, maps, interpolation=interpolation, border=border)
+        return remap(src, maps, interpolation=interpolation, border=edge_border(maps.scale, maps.auto_scale))
     # First use of this geometry: work in strips, maps never held whole (cache-sized, one pass).
     if warp.fold_check is not None:
         warp.fold_check(1.0)
-    try:
-        auto = compose.auto_scale(warp)
-    except InvalidProfileError:
-        if scale is None:
-            raise
-        auto = None
-    used = auto if scale is None else float(scale)
+    used, auto = frame_fit(warp, scale)
     if warp.fold_check is not None:
         warp.fold_check(used)
-    border = "replicate" if auto is not None and used >= auto / 1.002 else "constant"
+    border = edge_border(used, auto)
     params = warp.extra.get("lensfun_params")
     if params is not None and str(interpolation).lower() == "bilinear":
-        return _correct_fused(img, cal, crop, params, used, vig, border)
-    return _correct_strips(img, cal, crop, warp, render_rows, used, vig, flag, border)
+        src = _apply_pa(img, cal, crop, inverse=False) if vig else np.ascontiguousarray(img)
+        return resample.remap_lensfun_bilinear(src, params, used, border=border)
+    return _correct_strips(img, cal, crop, warp, render_rows, used, vig, interpolation, border)
 
 
 def _correct_projection(img, cal, crop, distortion, tca, scale, vig, interpolation, projection) -> np.ndarray:
-    """Correction with a projection change: full maps from the chained warp, one remap."""
+    """Correction with a projection change: full maps from the chained warp, one resampling."""
     H, W = img.shape[:2]
     warp = correction_warp(cal, W, H, crop_factor=crop, distortion=distortion, tca=tca, projection=projection)
-    try:
-        auto = compose.auto_scale(warp)
-    except InvalidProfileError:
-        if scale is None:
-            raise
-        auto = None
-    used = auto if scale is None else float(scale)
+    used, auto = frame_fit(warp, scale)
     maps = CorrectionMaps(tuple(compose.render_maps(warp, used)), used, W, H, auto)
     src = _apply_pa(img, cal, crop, inverse=False) if vig else img
     return remap(src, maps, interpolation=interpolation, border="constant")
 
 
-def _correct_fused(img, cal, crop, params, scale, vig, border) -> np.ndarray:
-    """Bilinear fast path: map evaluation and resampling in one compiled pass (maps not stored).
-
-    Numerically the same as float32 maps + ``cv2.remap(INTER_LINEAR)`` (1/32 px coordinate
-    rounding, float32 table weights), so it agrees with the cached-maps path.
-    """
+def _correct_strips(img, cal, crop, warp, render_rows, scale, vig, interpolation, border) -> np.ndarray:
+    """Strip-wise resampling; for a per-channel warp the vignetting gain is folded into the
+    planar copy the per-channel resampling needs."""
     from l2tech.optics import _kernels
 
-    src = _apply_pa(img, cal, crop, inverse=False) if vig else np.ascontiguousarray(img)
-    out = np.empty_like(src)
-    ns, cxn, cyn, dmodel, d0, d1, d2, tmodel, *tt = params
-    _kernels.lensfun_remap_bilinear(src, out, ns, cxn, cyn, 1.0 / scale, dmodel, d0, d1, d2, tmodel, *tt,
-                                    border == "replicate")
-    return out
-
-
-def _correct_strips(img, cal, crop, warp, render_rows, scale, vig, flag, border) -> np.ndarray:
-    from l2tech.optics import _kernels
-
-    cv2 = _cv2()
-    mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
     H, W = img.shape[:2]
-    out = np.empty_like(img)
-    strip = max(8, min(H, (1 << 20) // max(W, 1)))  # ~1 M pixels per strip
     if not warp.per_channel:
         src = _apply_pa(img, cal, crop, inverse=False) if vig else img
-        buf = None
-        for y0 in range(0, H, strip):
-            y1 = min(H, y0 + strip)
-            buf = render_rows(scale, y0, y1, None if buf is None or buf[0].shape[0] != y1 - y0 else buf)
-            cv2.remap(src, buf[0], None, flag, dst=out[y0:y1], borderMode=mode, borderValue=0)
-        return out
+        return resample.remap_rows(src, render_rows, scale, interpolation=interpolation, border=border)
     planes = np.empty((3, H, W), np.float32)
     if vig and cal.vignetting.model != "pa":  # another family's gain field, then split
         img, vig = _apply_pa(img, cal, crop, inverse=False), False
@@ -287,15 +205,7 @@ def _correct_strips(img, cal, crop, warp, render_rows, scale, vig, flag, border)
         _kernels.pa_split(np.ascontiguousarray(img), norm.norm_scale, cxn, cyn, norm.vignetting_scale, *k, True, planes)
     else:
         _kernels.pa_split(np.ascontiguousarray(img), 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, False, planes)
-    buf = None
-    res = [None, None, None]
-    for y0 in range(0, H, strip):
-        y1 = min(H, y0 + strip)
-        buf = render_rows(scale, y0, y1, None if buf is None or buf[0].shape[0] != y1 - y0 else buf)
-        for c in range(3):
-            res[c] = cv2.remap(planes[c], buf[c], None, flag, borderMode=mode, borderValue=0)
-        cv2.merge(res, dst=out[y0:y1])
-    return out
+    return resample.remap_rows(planes, render_rows, scale, planar=True, interpolation=interpolation, border=border)
 
 
 def _apply_pa(img: np.ndarray, cal: LensCalibration, crop: float, *, inverse: bool) -> np.ndarray:
@@ -378,7 +288,7 @@ def simulate_lens(
         raise UsageError(f"scale must be a positive number, got {scale!r}")
     H, W = img.shape[:2]
     crop = _check_crop(cal, crop_factor)
-    _interp_flag(interpolation)
+    resample.check_interpolation(interpolation)
     norm = lensfun_normalization(cal, W, H, crop_factor=crop)
     ns = norm.norm_scale
     cxn, cyn = norm.center_normalized

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from l2tech.correct.frame_fit import frame_fit
 from l2tech.errors import InvalidProfileError, UsageError
 from l2tech.optics import compose
 from l2tech.optics import lensfun as lf
@@ -280,21 +281,12 @@ def correction_maps(
             _CACHE.move_to_end(key)
             return hit
     has_geometry = (distortion and calibration.distortion is not None) or (tca and calibration.tca is not None)
-    auto: float | None
-    if scale is None:
-        if has_geometry:
-            if warp.fold_check is not None:
-                warp.fold_check(1.0)  # name the fold radius rather than an auto-scale failure
-            auto = compose.auto_scale(warp)
-        else:
-            auto = 1.0
-        used = auto
+    if not has_geometry:
+        used, auto = (1.0 if scale is None else float(scale)), 1.0
     else:
-        used = float(scale)
-        try:
-            auto = compose.auto_scale(warp) if has_geometry else 1.0
-        except InvalidProfileError:
-            auto = None
+        if scale is None and warp.fold_check is not None:
+            warp.fold_check(1.0)  # name the fold radius rather than an auto-scale failure
+        used, auto = frame_fit(warp, scale)
     if not has_geometry and used == 1.0:
         result = CorrectionMaps((), 1.0, int(width), int(height), auto)
     else:

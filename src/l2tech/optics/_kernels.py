@@ -1,4 +1,6 @@
-"""Compiled per-pixel kernels for the lensfun family (numba, parallel over rows).
+"""Compiled per-pixel kernels for the lensfun family: maps and gains (numba, parallel over rows).
+
+No resampling here: the kernels that sample pixels are in :mod:`l2tech.correct._resample_kernels`.
 
 Internal: the formulas are those of :mod:`l2tech.optics.lensfun` (documented and referenced
 there), evaluated in float64 and stored as float32. Compiled on first use and cached on disk by
@@ -12,7 +14,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["lensfun_maps", "lensfun_maps_tca", "pa_gain", "pa_apply", "pa_split", "lensfun_remap_bilinear", "warm_up"]
+__all__ = ["lensfun_maps", "lensfun_maps_tca", "pa_gain", "pa_apply", "pa_split", "warm_up"]
 
 _JIT = dict(parallel=True, cache=True, fastmath=True, nogil=True)
 
@@ -134,93 +136,3 @@ def warm_up() -> None:
     img = np.zeros((2, 2, 3), np.float32)
     pa_apply(img, 1.0, 0.5, 0.5, 1.0, 0.0, 0.0, 0.0, False, img.copy())
     pa_split(img, 1.0, 0.5, 0.5, 1.0, 0.0, 0.0, 0.0, True, np.empty((3, 2, 2), np.float32))
-    for tm in (0, 2):
-        lensfun_remap_bilinear(img, img.copy(), 1.0, 0.5, 0.5, 1.0, 3, 0.0, 0.0, 0.0, tm, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, True)
-
-
-@numba.njit(inline="always")
-def _tap(src, sy, sx, c, H, W, replicate):  # pragma: no cover - compiled
-    if replicate:
-        if sx < 0:
-            sx = 0
-        elif sx > W - 1:
-            sx = W - 1
-        if sy < 0:
-            sy = 0
-        elif sy > H - 1:
-            sy = H - 1
-        return src[sy, sx, c]
-    if sx < 0 or sx > W - 1 or sy < 0 or sy > H - 1:
-        return np.float32(0.0)
-    return src[sy, sx, c]
-
-
-@numba.njit(inline="always")
-def _bilinear_cv(src, xs, ys, c, H, W, replicate):  # pragma: no cover - compiled
-    """Bilinear sample of one channel at the float32 point (xs, ys), as cv2.remap(INTER_LINEAR)
-    does with float32 maps in OpenCV >= 5 (exact fractional weights; taps outside the frame
-    clamped, or 0 for a constant border)."""
-    fx = math.floor(xs)
-    fy = math.floor(ys)
-    sx = int(fx)
-    sy = int(fy)
-    ax = np.float32(xs - fx)
-    ay = np.float32(ys - fy)
-    bx = np.float32(1.0) - ax
-    by = np.float32(1.0) - ay
-    if sx >= 0 and sx < W - 1 and sy >= 0 and sy < H - 1:
-        v0 = src[sy, sx, c]
-        v1 = src[sy, sx + 1, c]
-        v2 = src[sy + 1, sx, c]
-        v3 = src[sy + 1, sx + 1, c]
-    else:
-        v0 = _tap(src, sy, sx, c, H, W, replicate)
-        v1 = _tap(src, sy, sx + 1, c, H, W, replicate)
-        v2 = _tap(src, sy + 1, sx, c, H, W, replicate)
-        v3 = _tap(src, sy + 1, sx + 1, c, H, W, replicate)
-    return (v0 * bx + v1 * ax) * by + (v2 * bx + v3 * ax) * ay
-
-
-@numba.njit(**_JIT)
-def lensfun_remap_bilinear(
-    src, out, ns, cxn, cyn, inv_scale, dmodel, d0, d1, d2, tmodel, vr, vb, cr, cb, br, bb, replicate
-):  # pragma: no cover - compiled
-    """Map + bilinear resampling fused: out[y, x, c] = src(map_c(x, y)), maps never stored.
-
-    Same numbers as building the float32 maps and calling cv2.remap(INTER_LINEAR)."""
-    H, W, C = src.shape
-    inv_ns = 1.0 / ns
-    for y in numba.prange(H):
-        yn = (y * ns - cyn) * inv_scale
-        for x in range(W):
-            xn = (x * ns - cxn) * inv_scale
-            f = _dist_factor(dmodel, d0, d1, d2, xn * xn + yn * yn)
-            xd = xn * f
-            yd = yn * f
-            if tmodel == 0:
-                xs = np.float32((xd + cxn) * inv_ns)
-                ys = np.float32((yd + cyn) * inv_ns)
-                for c in range(C):
-                    out[y, x, c] = _bilinear_cv(src, xs, ys, c, H, W, replicate)
-            else:
-                if tmodel == 1:
-                    fr = vr
-                    fb = vb
-                else:
-                    r2 = xd * xd + yd * yd
-                    if cr == 0.0 and cb == 0.0:
-                        fr = br * r2 + vr
-                        fb = bb * r2 + vb
-                    else:
-                        r = math.sqrt(r2)
-                        fr = br * r2 + cr * r + vr
-                        fb = bb * r2 + cb * r + vb
-                xs = np.float32((xd * fr + cxn) * inv_ns)
-                ys = np.float32((yd * fr + cyn) * inv_ns)
-                out[y, x, 0] = _bilinear_cv(src, xs, ys, 0, H, W, replicate)
-                xs = np.float32((xd + cxn) * inv_ns)
-                ys = np.float32((yd + cyn) * inv_ns)
-                out[y, x, 1] = _bilinear_cv(src, xs, ys, 1, H, W, replicate)
-                xs = np.float32((xd * fb + cxn) * inv_ns)
-                ys = np.float32((yd * fb + cyn) * inv_ns)
-                out[y, x, 2] = _bilinear_cv(src, xs, ys, 2, H, W, replicate)

@@ -283,11 +283,3 @@ def adobe_fisheye_warp(request):
     return _adobe_builder(request, fisheye=True)
 
 
-def _register() -> None:
-    from l2tech.optics.compose import register_geometry_model
-
-    register_geometry_model("adobe_rectilinear", adobe_rectilinear_warp)
-    register_geometry_model("adobe_fisheye", adobe_fisheye_warp)
-
-
-_register()

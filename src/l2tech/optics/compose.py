@@ -26,8 +26,12 @@ calibration, e.g. ``"ptlens"``, ``"opencv"``, ``"kannala_brandt"``) to a *builde
   ``y0 .. y1`` only, letting the caller work in cache-sized strips.
   ``fold_check(scale)`` (optional) raises :class:`~l2tech.errors.InvalidProfileError` when the
   model folds the image inside the frame used at that scale.
-- Register with :func:`register_geometry_model`; unknown names raise with the list of valid
-  ones (:func:`geometry_model`). Several warps are chained with :func:`chain` (first = the
+- Every family shipped with l2tech is listed in one place, :func:`_builtin_geometry_models`
+  at the end of this module, so the registry is complete as soon as this module is imported
+  (no model depends on some other module having been imported first). Family modules import
+  this module only inside their builders, never at module level, so there is no import cycle.
+  Others register with :func:`register_geometry_model`; unknown names raise with the list of
+  valid ones (:func:`geometry_model`). Several warps are chained with :func:`chain` (first = the
   one applied to the output coordinates, e.g. a projection change, then the lens).
 
 Builders must be pure (no I/O) and deterministic: maps are cached by the caller on the
@@ -428,10 +432,6 @@ def lensfun_warp(request: GeometryRequest) -> Warp:
     )
 
 
-for _name in ("poly3", "poly5", "ptlens", "lensfun"):
-    register_geometry_model(_name, lensfun_warp)
-
-
 def lensfun_vignetting_gain(
     vignetting: Any, norm: lf.LensfunNormalization, *, out: np.ndarray | None = None
 ) -> np.ndarray:
@@ -518,3 +518,31 @@ def invert_radial(
             f"(Hugin units); the model is not invertible there"
         )
     return r
+
+
+def _builtin_geometry_models() -> dict[str, Callable[[GeometryRequest], Warp]]:
+    """Every geometry family shipped with l2tech, name → builder (the one place they are listed).
+
+    The family modules import :mod:`l2tech.optics.compose` only inside their builders, so
+    importing them here, at the end of this module, makes no import cycle.
+    """
+    from l2tech.optics.adobe import adobe_fisheye_warp, adobe_rectilinear_warp
+    from l2tech.optics.dng import dng_warp_fisheye_warp, dng_warp_rectilinear_warp
+    from l2tech.optics.kannala_brandt import kannala_brandt_warp
+    from l2tech.optics.opencv import opencv_warp
+
+    return {
+        "lensfun": lensfun_warp,  # TCA only, or nothing: scale alone
+        "poly3": lensfun_warp,
+        "poly5": lensfun_warp,
+        "ptlens": lensfun_warp,
+        "opencv": opencv_warp,
+        "kannala_brandt": kannala_brandt_warp,
+        "adobe_rectilinear": adobe_rectilinear_warp,
+        "adobe_fisheye": adobe_fisheye_warp,
+        "dng_warp_rectilinear": dng_warp_rectilinear_warp,
+        "dng_warp_fisheye": dng_warp_fisheye_warp,
+    }
+
+
+GEOMETRY_MODELS.update(_builtin_geometry_models())

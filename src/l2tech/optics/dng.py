@@ -26,6 +26,9 @@ Adobe DNG Specification 1.4 / 1.6, chapter 6 "Opcode List Processing"; Adobe DNG
 ``source/dng_lens_correction.cpp`` (``dng_filter_warp::GetSrcPixelPosition``,
 ``dng_warp_params_rectilinear``, ``dng_warp_params_fisheye``, ``dng_opcode_FixVignetteRadial``),
 ``source/dng_gain_map.cpp``, ``source/dng_misc_opcodes.cpp`` (MapPolynomial).
+
+Applying a parsed opcode list to an image (which resamples) is
+:func:`l2tech.correct.dng_opcodes.apply_opcodes`.
 """
 
 from __future__ import annotations
@@ -52,7 +55,6 @@ __all__ = [
     "gain_map_field",
     "apply_gain_map",
     "apply_map_polynomial",
-    "apply_opcodes",
 ]
 
 
@@ -484,84 +486,3 @@ def dng_warp_rectilinear_warp(request):
 def dng_warp_fisheye_warp(request):
     """Builder of ``"dng_warp_fisheye"``."""
     return _dng_warp_builder(request, fisheye=True)
-
-
-def _register() -> None:
-    from l2tech.optics.compose import register_geometry_model
-
-    register_geometry_model("dng_warp_rectilinear", dng_warp_rectilinear_warp)
-    register_geometry_model("dng_warp_fisheye", dng_warp_fisheye_warp)
-
-
-_register()
-
-
-# ---------------------------------------------------------------------------------------------
-# applying a parsed opcode list
-
-
-def apply_opcodes(image: np.ndarray, opcodes, *, interpolation: str = "bilinear") -> np.ndarray:
-    """Apply an opcode list to an image, in order, the way the DNG specification describes.
-
-    Parameters
-    ----------
-    image : ndarray, shape (H, W) or (H, W, C), float32
-        Linear values in 0..1 (a mosaic for lists 1/2, demosaiced RGB for list 3).
-    opcodes : sequence of DngOpcode
-        From :func:`l2tech.profiles.dng_opcodes.parse_opcode_list` (duck-typed: ``opcode_id``,
-        ``name``, ``flags``, ``params``).
-    interpolation : {"bilinear", "bicubic"}
-        Resampling of the warps (OpenCV ``remap``; the DNG SDK uses its own 2-D kernel).
-
-    Returns
-    -------
-    ndarray, same shape, float32
-
-    Raises
-    ------
-    UsageError
-        A non-optional opcode that is not implemented (the DNG specification requires readers
-        to refuse the image then); optional ones are skipped.
-
-    Notes
-    -----
-    Implemented: WarpRectilinear (1), WarpFisheye (2), FixVignetteRadial (3), MapPolynomial (8),
-    GainMap (9). Warps use one plane for all channels or one per channel; pixels whose source
-    falls outside the image take the nearest edge pixel (the SDK clamps likewise).
-    """
-    import cv2
-
-    out = np.array(image, dtype=np.float32, copy=True)
-    h, w = out.shape[:2]
-    flag = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}[interpolation]
-    for op in opcodes:
-        p = op.params
-        if op.opcode_id in (1, 2):
-            fn = warp_rectilinear_map if op.opcode_id == 1 else warp_fisheye_map
-            m = fn(w, h, p["planes"], p["cx"], p["cy"])
-            chans = out.shape[2] if out.ndim == 3 else 1
-            if m.ndim == 3:
-                out = cv2.remap(out, m[..., 0], m[..., 1], flag, borderMode=cv2.BORDER_REPLICATE)
-            else:
-                res = np.empty_like(out)
-                for c in range(chans):
-                    mc = m[:, :, min(c, m.shape[2] - 1)]
-                    src = out[..., c] if out.ndim == 3 else out
-                    dst = cv2.remap(src, mc[..., 0], mc[..., 1], flag, borderMode=cv2.BORDER_REPLICATE)
-                    if out.ndim == 3:
-                        res[..., c] = dst
-                    else:
-                        res = dst
-                out = res
-        elif op.opcode_id == 3:
-            g = vignette_radial_gain(w, h, p["k"], p["cx"], p["cy"])
-            out = out * (g[..., None] if out.ndim == 3 else g)
-        elif op.opcode_id == 8:
-            out = apply_map_polynomial(out, p["coefficients"], top=p["top"], left=p["left"], bottom=p["bottom"],
-                                       right=p["right"], plane=p["plane"], planes=p["planes"],
-                                       row_pitch=p["row_pitch"], col_pitch=p["col_pitch"])
-        elif op.opcode_id == 9:
-            out = apply_gain_map(out, p["gain_map"])
-        elif not (op.flags & 1):
-            raise UsageError(f"DNG opcode {op.name} ({op.opcode_id}) is not implemented and not optional")
-    return out.astype(np.float32)

@@ -355,10 +355,3 @@ def kannala_brandt_warp(request, output_projection: str = "rectilinear"):
                 extra={"handles_projection": True, "focal_px": float(K[0, 0])})
 
 
-def _register() -> None:
-    from l2tech.optics.compose import register_geometry_model
-
-    register_geometry_model("kannala_brandt", kannala_brandt_warp)
-
-
-_register()

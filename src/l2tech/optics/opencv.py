@@ -529,13 +529,6 @@ def opencv_warp(request):
                 extra={"focal_px": float(K[0, 0]), "native_projection": "rectilinear"})
 
 
-def _register() -> None:
-    from l2tech.optics.compose import register_geometry_model
-
-    register_geometry_model("opencv", opencv_warp)
-
-
-_register()
 
 
 def simulation_maps_from_warp(warp, scale: float = 1.0, *, tol: float = 1e-10) -> tuple[np.ndarray, ...]:

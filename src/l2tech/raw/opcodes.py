@@ -18,7 +18,7 @@ module as follows:
    ``postprocess()`` reads afresh.
 2. :func:`apply_raw_opcode_list` applies list 1 (values scaled by 1/65535) and then list 2
    (values linearised per CFA site with LibRaw's black level per channel and white level) with
-   :func:`l2tech.optics.dng.apply_opcodes`, and writes the result back as stored values
+   :func:`l2tech.correct.dng_opcodes.apply_opcodes`, and writes the result back as stored values
    (rounded, clipped to 0..65535).
 3. LibRaw demosaics, white-balances and converts to linear Rec.2020.
 4. :func:`apply_demosaiced_opcode_list` applies list 3 to that output.
@@ -78,7 +78,7 @@ LIBRAW_REC2020_FROM_SRGB = np.array(
     [[0.6274040, 0.3292820, 0.0433136], [0.0690970, 0.9195400, 0.0113612], [0.0163916, 0.0880132, 0.8955950]]
 )
 
-_IMPLEMENTED = {1, 2, 3, 8, 9}  # what l2tech.optics.dng.apply_opcodes applies
+_IMPLEMENTED = {1, 2, 3, 8, 9}  # what l2tech.correct.dng_opcodes.apply_opcodes applies
 _LOSSY_JPEG = 34892
 _CFA = 32803
 _LINEAR_RAW = 34892
@@ -224,7 +224,7 @@ def _refuse_or_skip(n: int, op, why: str, path: object, warnings: list[str]) -> 
 
 
 def _apply(image: np.ndarray, ops: Sequence, n: int, path: object) -> np.ndarray:
-    from l2tech.optics.dng import apply_opcodes
+    from l2tech.correct.dng_opcodes import apply_opcodes
 
     try:
         return apply_opcodes(image, ops)

@@ -11,9 +11,9 @@ the output frame and never rebuilds them. The order is the stills pipeline's (AR
 3. look or LUT, on the encoded output values.
 
 Frames are R'G'B' code values, ``uint8`` for 8-bit streams and ``uint16`` (full 16-bit scale)
-for deeper ones. Geometry runs on the integers directly (OpenCV ``remap`` with the fixed-point
-maps of ``cv2.convertMaps``: exactly what ``cv2.remap`` does internally with float maps, so the
-result equals a float-map remap of the same frame). A look on 8-bit frames is baked into a
+for deeper ones. Geometry runs on the integers directly, through
+:mod:`l2tech.correct.resample` (OpenCV remap; with float maps by default, optionally with the
+fixed-point maps of OpenCV ``convertMaps``). A look on 8-bit frames is baked into a
 256³ table once per clip, which is exact: an 8-bit pixel can only take those values.
 
 References
@@ -28,36 +28,12 @@ from typing import Callable
 
 import numpy as np
 
+from l2tech.correct.resample import INTERPOLATIONS, check_interpolation, prepare_maps, remap_planes, scale_map
 from l2tech.errors import UsageError
 
 __all__ = ["FramePipeline", "scale_map", "INTERPOLATIONS"]
 
-INTERPOLATIONS = {"nearest": 0, "bilinear": 1, "bicubic": 2, "lanczos": 4}
-
 Look = Callable[[np.ndarray], np.ndarray]
-
-
-def scale_map(in_size: tuple[int, int], out_size: tuple[int, int]) -> np.ndarray:
-    """Inverse map that scales a ``W_in × H_in`` frame to ``W_out × H_out`` (aspect not kept).
-
-    Parameters
-    ----------
-    in_size, out_size : tuple of int
-        ``(width, height)`` in pixels.
-
-    Returns
-    -------
-    ndarray, shape (H_out, W_out, 2), float32
-        Source ``(x, y)`` of each output pixel; pixel centres align
-        (``x_src = (x_out + 0.5) · W_in / W_out − 0.5``).
-    """
-    (wi, hi), (wo, ho) = in_size, out_size
-    xs = ((np.arange(wo, dtype=np.float64) + 0.5) * (wi / wo) - 0.5).astype(np.float32)
-    ys = ((np.arange(ho, dtype=np.float64) + 0.5) * (hi / ho) - 0.5).astype(np.float32)
-    out = np.empty((ho, wo, 2), np.float32)
-    out[..., 0] = xs[None, :]
-    out[..., 1] = ys[:, None]
-    return out
 
 
 def _gather_kernel():
@@ -129,7 +105,7 @@ class FramePipeline:
     fixed_point_maps : bool
         Resample with OpenCV's 1/32-pixel fixed-point maps (``cv2.convertMaps``): about 25 %
         faster, but a value may move by up to ``gradient / 64`` code values. Default: float
-        maps, which give exactly what ``cv2.remap`` gives on the float image (the stills path).
+        maps, which give exactly what OpenCV remap gives on the float image (the stills path).
 
     Raises
     ------
@@ -151,37 +127,19 @@ class FramePipeline:
         fixed_point_maps: bool = False,
         border: str = "constant",
     ) -> None:
-        import cv2
-
         w_in, h_in = (int(in_size[0]), int(in_size[1]))
         self.in_size = (w_in, h_in)
-        key = interpolation.lower()
-        if key not in INTERPOLATIONS:
-            raise UsageError(f"unknown interpolation {interpolation!r}; valid: {', '.join(INTERPOLATIONS)}")
+        key = check_interpolation(interpolation)
         self.interpolation = key
         if border not in ("constant", "replicate"):
             raise UsageError(f"unknown border {border!r}; valid: constant, replicate")
-        self._border = cv2.BORDER_CONSTANT if border == "constant" else cv2.BORDER_REPLICATE
-        self._cv_interp = INTERPOLATIONS[key]
+        self._border = border
         if map_xy is None and out_size is not None and tuple(out_size) != self.in_size:
             map_xy = scale_map(self.in_size, (int(out_size[0]), int(out_size[1])))
-        self._maps: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self._maps = None
         if map_xy is not None:
-            m = np.asarray(map_xy)
-            if m.dtype != np.float32 or m.ndim not in (3, 4) or m.shape[-1] != 2 or (m.ndim == 4 and m.shape[2] != 3):
-                raise UsageError(
-                    f"map_xy must be float32 (H, W, 2) or (H, W, 3, 2); got {m.dtype} {m.shape}"
-                )
-            self.out_size = (m.shape[1], m.shape[0])
-            planes = [m] if m.ndim == 3 else [np.ascontiguousarray(m[:, :, c, :]) for c in range(3)]
-            # NaN (a ray with no image) -> far outside the frame: black with BORDER_CONSTANT
-            planes = [np.nan_to_num(p, nan=-1000.0, posinf=-1000.0, neginf=-1000.0) for p in planes]
-            if fixed_point_maps:
-                nn = key == "nearest"
-                self._maps = [cv2.convertMaps(np.ascontiguousarray(p), None, cv2.CV_16SC2, nninterpolation=nn)
-                              for p in planes]
-            else:
-                self._maps = [(np.ascontiguousarray(p), None) for p in planes]
+            self._maps = prepare_maps(map_xy, interpolation=key, fixed_point=fixed_point_maps)
+            self.out_size = (map_xy.shape[1], map_xy.shape[0])
         else:
             self.out_size = self.in_size
         self._gain = None
@@ -204,17 +162,8 @@ class FramePipeline:
         return _float_to_code(np.asarray(self._encode(lin), dtype=np.float32), rgb.dtype)
 
     def _remap(self, rgb: np.ndarray) -> np.ndarray:
-        import cv2
-
         assert self._maps is not None
-        if len(self._maps) == 1:
-            m1, m2 = self._maps[0]
-            return cv2.remap(rgb, m1, m2, self._cv_interp, borderMode=self._border, borderValue=0)
-        out = np.empty((self.out_size[1], self.out_size[0], 3), rgb.dtype)
-        for c, (m1, m2) in enumerate(self._maps):
-            out[..., c] = cv2.remap(np.ascontiguousarray(rgb[..., c]), m1, m2, self._cv_interp,
-                                    borderMode=self._border, borderValue=0)
-        return out
+        return remap_planes(rgb, self._maps, interpolation=self.interpolation, border=self._border)
 
     def _look_table(self) -> np.ndarray:
         table = self._tables.get(np.uint8)

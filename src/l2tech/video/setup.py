@@ -182,7 +182,7 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
     """
     import warnings
 
-    from l2tech.correct import correction_maps, vignetting_gain
+    from l2tech.correct import correction_maps, edge_border, frame_fit, vignetting_gain
     from l2tech.profiles.interpolate import interpolate
     from l2tech.video.lens import LensSetup
 
@@ -206,10 +206,9 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
 
             warp = correction_warp(cal, w, h, crop_factor=crop, projection=job.projection)
             try:
-                auto = compose.auto_scale(warp)
+                used, auto = frame_fit(warp)
             except InvalidProfileError:
-                auto = None
-            used = auto if auto is not None else 1.0
+                used, auto = 1.0, None
             maps = CorrectionMaps(tuple(compose.render_maps(warp, used)), used, w, h, auto)
         else:
             maps = correction_maps(cal, w, h, crop_factor=crop)
@@ -223,8 +222,7 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
         map_xy = np.stack(maps.maps, axis=2)
     else:
         map_xy = maps.maps[0]
-    border = "replicate" if maps.auto_scale is not None and maps.scale >= maps.auto_scale / 1.002 else "constant"
-    return LensSetup(map_xy, gain, tuple(lines), border)
+    return LensSetup(map_xy, gain, tuple(lines), edge_border(maps.scale, maps.auto_scale))
 
 
 _LUT_SUFFIXES = (".cube", ".3dl", ".spi3d", ".spi1d", ".vlt", ".clf")
@@ -301,20 +299,6 @@ def _transfer(job: VideoJob, stream_transfer: str = "unspecified"):
     return (lambda v: decode(v, name), lambda x: encode(x, name))
 
 
-def _resize_map(map_xy: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
-    """Compose an inverse map with a scale to ``out_size``: the map sampled (bilinearly) at the
-    output pixels' positions, so the frame is still resampled once."""
-    import cv2
-
-    from l2tech.video.pipeline import scale_map
-
-    h, w = map_xy.shape[:2]
-    sm = scale_map((w, h), out_size)
-    flat = np.ascontiguousarray(map_xy.reshape(h, w, -1))
-    out = cv2.remap(flat, sm[..., 0], sm[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape((out_size[1], out_size[0]) + map_xy.shape[2:]).astype(np.float32)
-
-
 def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
                   progress: Callable[[int, int], None] | None = None):
     """Run one clip through the job's settings.
@@ -329,6 +313,7 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
     L2Error
         Any of :func:`l2tech.video.transcode.process_video`'s errors and the option errors above.
     """
+    from l2tech.correct.resample import resample_map
     from l2tech.video.pipeline import FramePipeline
     from l2tech.video.transcode import EncodeOptions, process_video
 
@@ -344,7 +329,7 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
         if lens is not None:
             setup_lines.extend(lens.description)
             if map_xy is not None and job.out_size and (map_xy.shape[1], map_xy.shape[0]) != tuple(job.out_size):
-                map_xy = _resize_map(map_xy, job.out_size)
+                map_xy = resample_map(map_xy, job.out_size)
                 setup_lines.append(f"output scaled to {job.out_size[0]}x{job.out_size[1]}")
         return FramePipeline(size, map_xy=map_xy,
                              gain=None if lens is None else lens.gain, look=look,
