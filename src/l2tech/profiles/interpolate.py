@@ -292,6 +292,13 @@ def real_focal_length(profile: LensProfile, focal_length_mm: float) -> float:
 
 
 
+def _result(profile: LensProfile, focal: float, f_number: float | None, focus_distance_m: float | None,
+            distortion: DistortionCalibration | None, tca: TCACalibration | None,
+            vignetting: VignettingCalibration | None) -> LensCalibration:
+    return LensCalibration(profile, focal, None if f_number is None else float(f_number),
+                           None if focus_distance_m is None else float(focus_distance_m), distortion, tca, vignetting)
+
+
 # --------------------------------------------------------------------------------------------
 # family "lensfun"
 
@@ -310,15 +317,8 @@ def interpolate_lensfun(
     """
     f = float(focal_length_mm)
     dist = DEFAULT_FOCUS_DISTANCE_M if focus_distance_m is None else float(focus_distance_m)
-    return LensCalibration(
-        profile=profile,
-        focal_length_mm=f,
-        f_number=None if f_number is None else float(f_number),
-        focus_distance_m=None if focus_distance_m is None else float(focus_distance_m),
-        distortion=interpolate_distortion(profile, f),
-        tca=interpolate_tca(profile, f),
-        vignetting=None if f_number is None else interpolate_vignetting(profile, f, float(f_number), dist),
-    )
+    vig = None if f_number is None else interpolate_vignetting(profile, f, float(f_number), dist)
+    return _result(profile, f, f_number, focus_distance_m, interpolate_distortion(profile, f), interpolate_tca(profile, f), vig)
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,15 +497,7 @@ def interpolate_lcp(
         weighted = _nested_weights(profile.vignetting, axes)
         vig = VignettingCalibration(profile.vignetting[0].model, f, float(f_number), dist,
                                     _blend_terms([(c.terms, w) for c, w in weighted], _lcp_default))
-    return LensCalibration(
-        profile=profile,
-        focal_length_mm=f,
-        f_number=None if f_number is None else float(f_number),
-        focus_distance_m=None if focus_distance_m is None else float(focus_distance_m),
-        distortion=geometric(profile.distortion),
-        tca=geometric(profile.tca),
-        vignetting=vig,
-    )
+    return _result(profile, f, f_number, focus_distance_m, geometric(profile.distortion), geometric(profile.tca), vig)
 
 
 # --------------------------------------------------------------------------------------------
@@ -542,15 +534,8 @@ def interpolate_linear(
     Gyroflow ``src/core/lens_profile.rs``, ``get_interpolated_lens_at``.
     """
     f = float(focal_length_mm)
-    return LensCalibration(
-        profile=profile,
-        focal_length_mm=f,
-        f_number=None if f_number is None else float(f_number),
-        focus_distance_m=None if focus_distance_m is None else float(focus_distance_m),
-        distortion=_linear_in_focal(profile.distortion, f),
-        tca=_linear_in_focal(profile.tca, f),
-        vignetting=None if f_number is None else _linear_in_focal(profile.vignetting, f),
-    )
+    vig = None if f_number is None else _linear_in_focal(profile.vignetting, f)
+    return _result(profile, f, f_number, focus_distance_m, _linear_in_focal(profile.distortion, f), _linear_in_focal(profile.tca, f), vig)
 
 
 # --------------------------------------------------------------------------------------------
