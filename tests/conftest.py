@@ -25,3 +25,16 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data folder not found: {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory):
+    """The l2tech cache (parsed lensfun database) goes to a temporary folder, never the
+    user's ~/.cache, for the whole session (subprocesses inherit it)."""
+    old = os.environ.get("L2TECH_CACHE_DIR")
+    os.environ["L2TECH_CACHE_DIR"] = str(tmp_path_factory.mktemp("l2tech-cache"))
+    yield
+    if old is None:
+        os.environ.pop("L2TECH_CACHE_DIR", None)
+    else:
+        os.environ["L2TECH_CACHE_DIR"] = old

@@ -15,12 +15,15 @@ import cv2
 import numpy as np
 import pytest
 
+from l2tech.correct import correct
 from l2tech.correct.maps import correction_maps
 from l2tech.errors import InvalidProfileError
 from l2tech.optics.adobe import adobe_tca_maps, adobe_vignetting_gain, correction_map_adobe
 from l2tech.optics.opencv import distort_normalized_opencv, undistort_normalized_opencv
-from l2tech.profiles.lcp import LCPEntryWarning, apex_to_f_number, interpolate_lcp, parse_lcp, read_lcp
-from l2tech.profiles.model import LensCalibration
+from l2tech.pipeline import Recipe, plan_lens_correction
+from l2tech.profiles.interpolate import interpolate
+from l2tech.profiles.lcp import LCPEntryWarning, apex_to_f_number, parse_lcp, read_lcp
+from l2tech.profiles.model import DistortionCalibration, LensCalibration, VignettingCalibration
 
 TOL_MAP_PX = 0.01
 TOL_ROUND_TRIP_PX = 0.001
@@ -155,7 +158,7 @@ def test_adobe_fisheye_vs_cv2_fisheye():
 
 def test_engine_uses_adobe_family(tmp_path):
     prof = parse_lcp(_lcp(*ENTRIES), "x.lcp")
-    cal = interpolate_lcp(prof, 24.0, 4.0, 1000.0)
+    cal = interpolate(prof, 24.0, 4.0, 1000.0)
     assert cal.distortion.terms["FocalLengthX"] == 0.72  # infinity entry chosen over 0.5 m
     maps = correction_maps(cal, W, H, scale=1.0)
     assert maps.per_channel
@@ -173,20 +176,102 @@ def test_engine_uses_adobe_family(tmp_path):
     assert np.abs(maps.maps[0][50, 40] - red).max() <= TOL_MAP_PX
 
 
-def test_interpolation_and_vignetting():
+# A tiny LCP with 2 focal lengths x 2 focus distances (all at f/4, Av = 4), written by the tests.
+# (focal mm, focus distance m, FocalLengthX, RadialDistortParam1, VignetteModelParam1)
+GRID = [(24, 1, 0.70, -0.20, -0.40), (24, 4, 0.72, -0.16, -0.30), (70, 1, 2.00, 0.04, -0.20), (70, 4, 2.10, 0.02, -0.10)]
+TOL_HAND = 1e-9  # hand values below are written to 10+ digits or as exact fractions
+
+
+def _grid_lcp(tmp_path):
+    p = tmp_path / "grid.lcp"
+    p.write_bytes(_lcp(*(_entry(f, d, 4.0, fx, k1, 0.0, vig=(v, 0.0, 0.0), ca=False) for f, d, fx, k1, v in GRID)))
+    return p
+
+
+def test_lcp_interpolates_focal_and_focus_distance_by_hand(tmp_path):
+    """The documented LCP rule (interpolate_lcp), through the front door production calls.
+
+    Shot: 35 mm, 2 m, f/4. Focal: t = (35 - 24) / (70 - 24) = 11/46 (weights 35/46, 11/46).
+    Focus distance, linear in u = 1/d: u = 1/2 between u = 1/4 (4 m) and u = 1 (1 m):
+    s = (1/2 - 1/4) / (1 - 1/4) = 1/3 toward the 1 m entry, 2/3 toward the 4 m entry.
+      FocalLengthX   24 mm: 2/3*0.72 + 1/3*0.70 = 0.713333..   70 mm: 2/3*2.10 + 1/3*2.00 = 2.066666..
+                     shot: (35*0.713333.. + 11*2.066666..) / 46 = 47.7 / 46 = 1.036956521739
+      RadialDistortParam1  24 mm: 2/3*-0.16 + 1/3*-0.20 = -0.173333..   70 mm: 2/3*0.02 + 1/3*0.04 = 0.026666..
+                     shot: (35*-0.173333.. + 11*0.026666..) / 46 = -5.773333.. / 46 = -0.125507246377
+      VignetteModelParam1  24 mm: 2/3*-0.30 + 1/3*-0.40 = -0.333333..   70 mm: 2/3*-0.10 + 1/3*-0.20 = -0.133333..
+                     shot: (35*-0.333333.. + 11*-0.133333..) / 46 = -13.133333.. / 46 = -0.285507246377
+    """
+    prof = read_lcp(_grid_lcp(tmp_path))
+    cal = interpolate(prof, 35.0, 4.0, 2.0)
+    assert cal.distortion.terms["FocalLengthX"] == pytest.approx(47.7 / 46, abs=TOL_HAND)
+    assert cal.distortion.terms["FocalLengthX"] == pytest.approx(1.036956521739, abs=TOL_HAND)
+    assert cal.distortion.terms["RadialDistortParam1"] == pytest.approx(-0.125507246377, abs=TOL_HAND)
+    assert cal.vignetting.terms["VignetteModelParam1"] == pytest.approx(-0.285507246377, abs=TOL_HAND)
+    assert cal.distortion.terms["FocusDistance"] == 2.0
+    # at an entry's own keys: that entry exactly (24 mm, 4 m)
+    exact = interpolate(prof, 24.0, 4.0, 4.0)
+    assert (exact.distortion.terms["FocalLengthX"], exact.distortion.terms["RadialDistortParam1"]) == (0.72, -0.16)
+    assert exact.vignetting.terms["VignetteModelParam1"] == -0.30
+    # focus distance matters: at 24 mm, 1 m gives the 1 m entry, 4 m the 4 m entry (the old code
+    # took the first entry whatever the distance)
+    assert interpolate(prof, 24.0, 4.0, 1.0).distortion.terms["FocalLengthX"] == 0.70
+    # outside the calibrated distances: clamped (0.5 m -> the 1 m entry; infinity -> the 4 m entry)
+    assert interpolate(prof, 70.0, 4.0, 0.5).distortion.terms["RadialDistortParam1"] == 0.04
+    assert interpolate(prof, 70.0, 4.0, float("inf")).distortion.terms["RadialDistortParam1"] == 0.02
+    assert interpolate(prof, 70.0, 4.0, None).distortion.terms["RadialDistortParam1"] == 0.02  # default 1000 m
+    # only the focal length varies (infinity focus): 50 mm -> 24/46 of the way, linear
+    # FocalLengthX = 0.72 + (50 - 24) / 46 * (2.10 - 0.72) = 1.5
+    assert interpolate(prof, 50.0, None, None).distortion.terms["FocalLengthX"] == pytest.approx(1.5, abs=TOL_HAND)
+
+
+def test_lcp_interpolation_of_the_reviewed_profile():
+    """The four-entry profile above at 50 mm, f/4, infinity: linear in focal length between the
+    24 mm infinity entries (FocalLengthX 0.72, identical for Av 4 and Av 0.970854, averaged) and
+    105 mm (3.1): 0.72 + (50 - 24) / (105 - 24) * (3.1 - 0.72) = 0.72 + 26/81 * 2.38 = 1.483950617284
+    (lensfun's focal-weighted spline, which production used before, gives 1.868)."""
     prof = parse_lcp(_lcp(*ENTRIES), "x.lcp")
-    cal = interpolate_lcp(prof, 50.0, 4.0, None)
-    t = (50 - 24) / (105 - 24)
-    assert cal.distortion.terms["FocalLengthX"] == pytest.approx((1 - t) * 0.72 + t * 3.1)
-    assert cal.distortion.terms["RadialDistortParam1"] == pytest.approx((1 - t) * -0.18 + t * 0.02)
-    cal14 = interpolate_lcp(prof, 24.0, 1.4, None)
-    assert cal14.vignetting.terms["VignetteModelParam1"] == -0.6
-    g = adobe_vignetting_gain(W, H, cal14.vignetting.terms)
+    cal = interpolate(prof, 50.0, 4.0, None)
+    assert cal.distortion.terms["FocalLengthX"] == pytest.approx(1.483950617284, abs=TOL_HAND)
+    # RadialDistortParam1 = -0.18 + 26/81 * (0.02 + 0.18) = -0.115802469136
+    assert cal.distortion.terms["RadialDistortParam1"] == pytest.approx(-0.115802469136, abs=TOL_HAND)
+    # aperture (vignetting only), linear in APEX Av between f/1.4 (Av 0.970854, -0.6) and f/4
+    # (Av 4, -0.3) at 24 mm, infinity: Av(f/2) = 2; -0.6 + (2 - 0.970854) / (4 - 0.970854) * 0.3
+    # = -0.6 + 1.029146 / 3.029146 * 0.3 = -0.6 + 0.3397479 * 0.3 = -0.4980756
+    v = interpolate(prof, 24.0, 2.0, 1000.0).vignetting.terms["VignetteModelParam1"]
+    assert v == pytest.approx(-0.6 + (2 - 0.970854) / (4 - 0.970854) * 0.3, abs=TOL_HAND)
+    assert v == pytest.approx(-0.4980756, abs=1e-6)
+    cal14 = interpolate(prof, 24.0, 1.4, None)
+    assert cal14.vignetting.terms["VignetteModelParam1"] == pytest.approx(-0.6, abs=2e-4 * 0.3)  # Av 0.970854 is f/1.4000
+    g = adobe_vignetting_gain(W, H, {**cal14.vignetting.terms, "VignetteModelParam1": -0.6})
     K = _K(0.72)
     r2 = ((0 - K[0, 2]) ** 2 + (0 - K[1, 2]) ** 2) / K[0, 0] ** 2
     assert g[0, 0] == pytest.approx(1 / (1 - 0.6 * r2 + 0.1 * r2**2), rel=1e-6)
     with pytest.raises(InvalidProfileError, match="falls to zero"):
         adobe_vignetting_gain(W, H, dict(FocalLengthX=0.3, VignetteModelParam1=-2.0))
+
+
+def test_production_path_uses_the_lcp_rule(tmp_path):
+    """The stills pipeline (plan_lens_correction -> correct) corrects with the hand values above:
+    the image it gives equals the one corrected with a calibration built from those numbers."""
+    path = _grid_lcp(tmp_path)
+    recipe = Recipe(profile=str(path), focal_length_mm=35.0, f_number=4.0, focus_distance_m=2.0)
+    plan = plan_lens_correction(None, recipe)
+    assert (plan.focal_length_mm, plan.f_number, plan.focus_distance_m) == (35.0, 4.0, 2.0)
+    assert plan.applied["distortion"] and plan.applied["vignetting"]
+    hand_d = {"FocalLengthX": 1.036956521739, "FocalLengthY": 1.036956521739, "ImageXCenter": 0.502,
+              "ImageYCenter": 0.497, "RadialDistortParam1": -0.125507246377, "RadialDistortParam2": 0.0,
+              "RadialDistortParam3": 0.0, "TangentialDistortParam1": 0.0, "TangentialDistortParam2": 0.0}
+    hand_v = {"FocalLengthX": 1.036956521739, "FocalLengthY": 1.036956521739, "ImageXCenter": 0.502,
+              "ImageYCenter": 0.497, "VignetteModelParam1": -0.285507246377, "VignetteModelParam2": 0.0,
+              "VignetteModelParam3": 0.0}
+    hand = LensCalibration(plan.profile, 35.0, 4.0, 2.0, DistortionCalibration("adobe_rectilinear", 35.0, hand_d), None,
+                           VignettingCalibration("adobe_vignette", 35.0, 4.0, 2.0, hand_v))
+    rng = np.random.default_rng(3)
+    img = rng.uniform(0.05, 1.0, size=(H, W, 3)).astype(np.float32)
+    ours = correct(img, plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m, scale=1.0)
+    ref = correct(img, hand, scale=1.0)
+    # the hand values are rounded to 1e-12: the maps agree far below 1e-6 px, the pixels to float32 noise
+    assert np.abs(ours - ref).max() <= 1e-5
 
 
 def test_lcp_element_form_and_fisheye():

@@ -18,12 +18,12 @@ from l2tech.optics.kannala_brandt import correction_map_kannala_brandt, simulati
 from l2tech.optics.opencv import camera_matrix, pixel_model_K, simulation_map_opencv
 from l2tech.profiles.gyroflow import (
     gyroflow_dict,
-    interpolate_pixel_model,
     parse_gyroflow,
     pixel_model_from_file,
     read_gyroflow,
 )
-from l2tech.profiles.model import LensCalibration
+from l2tech.profiles.interpolate import interpolate
+from l2tech.profiles.model import DistortionCalibration, LensCalibration
 from l2tech.profiles.opencv_yaml import read_opencv_yaml
 
 TOL_CHART_PX = 0.1  # issue acceptance: chart back to straight lines within 0.1 px
@@ -113,22 +113,65 @@ def test_calib_dimension_scaling_matches_gyroflow():
         pixel_model_K(cal, 1920, 1440)
 
 
-def test_gyroflow_interpolations(tmp_path):
+def _zoom_doc():
     doc = json.loads(shared_file("profiles/gyroflow/Panasonic_DC-S5_20-60mm_f3.5-5.6_20mm_1080p_16by9_1920x1080-50.00fps.json").read_text())
     doc["interpolations"] = {
         "20": {"camera_matrix": [[1000, 0, 960], [0, 1000, 540], [0, 0, 1]], "distortion_coeffs": [0.1, 0.0, 0.0, 0.0]},
         "60": {"camera_matrix": [[3000, 0, 960], [0, 3000, 540], [0, 0, 1]], "distortion_coeffs": [0.02, 0.0, 0.0, 0.0]},
     }
-    prof = parse_gyroflow(doc, "zoom.json")
+    return doc
+
+
+def test_gyroflow_interpolations(tmp_path):
+    prof = parse_gyroflow(_zoom_doc(), "zoom.json")
     assert [c.focal_length_mm for c in prof.distortion] == [20.0, 60.0]
     assert (prof.focal_min_mm, prof.focal_max_mm) == (20.0, 60.0)
-    c = interpolate_pixel_model(prof, 30.0)  # linear, a quarter of the way
-    assert c.terms["fx"] == pytest.approx(1500.0) and c.terms["k1"] == pytest.approx(0.08)
-    assert interpolate_pixel_model(prof, 10.0).terms["fx"] == 1000.0  # clamped
-    assert interpolate_pixel_model(prof, 90.0).terms["fx"] == 3000.0
+    # Gyroflow's rule, linear: at 30 mm t = (30 - 20) / (60 - 20) = 1/4,
+    # fx = 1000 + 1/4 * (3000 - 1000) = 1500, k1 = 0.1 + 1/4 * (0.02 - 0.1) = 0.08
+    c = interpolate(prof, 30.0).distortion
+    assert c.terms["fx"] == pytest.approx(1500.0, abs=1e-12) and c.terms["k1"] == pytest.approx(0.08, abs=1e-15)
+    assert interpolate(prof, 10.0).distortion.terms["fx"] == 1000.0  # clamped
+    assert interpolate(prof, 90.0).distortion.terms["fx"] == 3000.0
     # written back as Gyroflow JSON and read again: same numbers
     again = parse_gyroflow(json.loads(json.dumps(gyroflow_dict(prof))), "again.json")
     assert [dict(x.terms) for x in again.distortion] == [dict(x.terms) for x in prof.distortion]
+
+
+def test_gyroflow_zoom_same_coefficients_for_stills_and_video(tmp_path):
+    """One rule for a Gyroflow zoom: the stills engine (correct() -> interpolate) and the video
+    setup (resolve_lens -> pixel_model_from_file) use the same numbers at 30 mm, the hand values
+    fx = fy = 1500, k1 = 0.08 of the test above. (Stills used to take lensfun's focal-weighted
+    rule: fx = (20*1000 + 1/4*(60*3000 - 20*1000)) / 30 = 2000 and
+    k1 = (20*0.1 + 1/4*(60*0.02 - 20*0.1)) / 30 = 0.06, while video took 1500 and 0.08.)"""
+    from l2tech.correct import correct
+    from l2tech.profiles.sources import read_profile
+    from l2tech.video.lens import lens_setup_pixel_model
+    from l2tech.video.setup import VideoJob, resolve_lens
+
+    path = tmp_path / "zoom.json"
+    path.write_text(json.dumps(_zoom_doc()))
+    stills = interpolate(read_profile(path), 30.0).distortion
+    model, K, terms, size, _ = pixel_model_from_file(path, 30.0)
+    assert model == "opencv_fisheye" and size == (1920, 1080)
+    assert K.tolist() == [[stills.terms["fx"], 0.0, stills.terms["cx"]], [0.0, stills.terms["fy"], stills.terms["cy"]], [0.0, 0.0, 1.0]]
+    assert terms == {k: v for k, v in stills.terms.items() if k not in ("fx", "fy", "cx", "cy")}
+    hand = {"k1": 0.08, "k2": 0.0, "k3": 0.0, "k4": 0.0}
+    assert K[0, 0] == pytest.approx(1500.0, abs=1e-12) and terms == pytest.approx(hand, abs=1e-15)
+    # the stills image equals the one corrected with the hand calibration (same code, same numbers)
+    prof = read_profile(path)
+    hand_cal = LensCalibration(prof, 30.0, None, None, DistortionCalibration(
+        "kannala_brandt", 30.0, {**hand, "fx": 1500.0, "fy": 1500.0, "cx": 960.0, "cy": 540.0}), None, None)
+    rng = np.random.default_rng(5)
+    img = rng.uniform(0.05, 1.0, size=(216, 384, 3)).astype(np.float32)
+    ours = correct(img, prof, 30.0, scale=1.0)
+    ref = correct(img, hand_cal, scale=1.0)
+    assert np.abs(ours - ref).max() <= 1e-5
+    # the video map equals the one built from the hand numbers
+    frame = (480, 270)
+    video = resolve_lens(VideoJob(profile_path=str(path), focal_length_mm=30.0), frame)
+    Kh = np.array([[1500.0, 0.0, 960.0], [0.0, 1500.0, 540.0], [0.0, 0.0, 1.0]])
+    ref_v = lens_setup_pixel_model(frame, "opencv_fisheye", Kh, hand, (1920, 1080))
+    assert np.abs(video.map_xy - ref_v.map_xy).max() <= 1e-4  # px; float32 maps
 
 
 def test_opencv_yaml_layouts():

@@ -51,6 +51,19 @@ _HALF_DIAG_MM = math.hypot(36.0, 24.0) / 2.0
 _FISHEYE_FAMILIES = ("kannala_brandt", "adobe_fisheye", "dng_warp_fisheye")
 
 
+def _points_to_convert(profile: LensProfile) -> list[DistortionCalibration]:
+    """One distortion point per calibrated focal length, taken through the family's
+    :func:`~l2tech.profiles.interpolate.interpolate` at infinity focus (an LCP holds several
+    focus distances and apertures per focal length; lensfun and Gyroflow key by focal only).
+    Points without a focal length (OpenCV calibrations) are kept as they are."""
+    from l2tech.profiles.interpolate import interpolate
+
+    focals = sorted({float(d.focal_length_mm) for d in profile.distortion})
+    if any(f <= 0 for f in focals):
+        return list(profile.distortion)
+    return [interpolate(profile, f).distortion for f in focals]  # type: ignore[misc]
+
+
 @dataclass(frozen=True)
 class FitReport:
     """How well a converted profile reproduces the original.
@@ -276,15 +289,16 @@ def to_lensfun(
     if not profile.distortion:
         raise InvalidProfileError(f"profile {profile.name!r} has no distortion calibration to convert")
     W, H = _frame_size(profile, width, height)
-    fits = [_fit_point(profile, d, W, H, model, step) for d in profile.distortion]
+    source_points = _points_to_convert(profile)
+    fits = [_fit_point(profile, d, W, H, model, step) for d in source_points]
     if model is None:  # one model for all points (lensfun uses the first model met)
         names = [f[0] for f in fits]
         if len(set(names)) > 1:
-            worst = {n: max(f[5] for f in [_fit_point(profile, d, W, H, n, step) for d in profile.distortion]) for n in set(names)}
+            worst = {n: max(f[5] for f in [_fit_point(profile, d, W, H, n, step) for d in source_points]) for n in set(names)}
             chosen = min(worst, key=worst.get)
-            fits = [_fit_point(profile, d, W, H, chosen, step) for d in profile.distortion]
+            fits = [_fit_point(profile, d, W, H, chosen, step) for d in source_points]
     dists, per = [], []
-    for d, (name, terms, focal_mm, _, _, emax, erms) in zip(profile.distortion, fits):
+    for d, (name, terms, focal_mm, _, _, emax, erms) in zip(source_points, fits):
         if focal_mm <= 0:
             focal_mm = 1.0  # lensfun needs a focal length; a rectilinear fit does not depend on it
         dists.append(DistortionCalibration(name, float(focal_mm), terms))
@@ -365,7 +379,7 @@ def to_pixel_model(
     W, H = _frame_size(profile, width, height)
     fisheye = profile.lens_type == "fisheye"
     points, per, scales = [], [], []
-    for d in profile.distortion:
+    for d in _points_to_convert(profile):
         cal = LensCalibration(profile, d.focal_length_mm, None, None, d, None, None)
         warp = geometry_model(d.model)(GeometryRequest(cal, W, H, profile.crop_factor, True, False))
         geo = warp.geometric or warp.apply

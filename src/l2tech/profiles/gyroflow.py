@@ -5,7 +5,8 @@ A Gyroflow profile describes one camera mode: ``calib_dimension {w, h}`` (pixels
 null = ``opencv_fisheye``, i.e. Kannala–Brandt ``k1..k4``; ``opencv_standard`` = the OpenCV
 pinhole model ``k1, k2, p1, p2, k3, ...``). Optional ``interpolations`` map focal lengths to
 their own ``camera_matrix`` / ``distortion_coeffs`` (zoom lenses), interpolated linearly and
-clamped at the ends, as Gyroflow does.
+clamped at the ends, as Gyroflow does — by :func:`l2tech.profiles.interpolate.interpolate`
+(family ``"linear"``), the one rule for stills and video.
 
 Gyroflow's own rules, followed here:
 
@@ -31,7 +32,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -45,7 +45,6 @@ __all__ = [
     "parse_gyroflow",
     "gyroflow_dict",
     "pixel_model_from_file",
-    "interpolate_pixel_model",
     "load_json_safely",
 ]
 
@@ -283,53 +282,19 @@ def read_gyroflow(path: os.PathLike | str) -> LensProfile:
     return parse_gyroflow(load_json_safely(p), p)
 
 
-def interpolate_pixel_model(profile: LensProfile, focal_length_mm: float | None) -> DistortionCalibration:
-    """Calibration of a pixel-model profile at a focal length, Gyroflow's way.
+def pixel_model_from_file(path: os.PathLike | str, focal_length_mm: float | None = None):
+    """A Gyroflow profile as plain numbers for the video pipeline.
 
-    Linear interpolation of every term between the two bracketing focal lengths; clamped to the
-    first/last point outside the range; the single point of a prime.
+    The coefficients come from :func:`l2tech.profiles.interpolate.interpolate` (Gyroflow's
+    linear rule), the same call the stills pipeline makes, so a frame and a still at one focal
+    length get the same camera matrix and terms.
 
     Parameters
     ----------
-    profile : LensProfile
-        With ``distortion`` points of one model.
-    focal_length_mm : float or None
-        None takes the first point.
-
-    Returns
-    -------
-    DistortionCalibration
-
-    Raises
-    ------
-    InvalidProfileError
-        The profile has no distortion points.
-
-    References
-    ----------
-    Gyroflow ``src/core/lens_profile.rs``, ``get_interpolated_lens_at``.
-    """
-    pts = sorted(profile.distortion, key=lambda c: c.focal_length_mm)
-    if not pts:
-        raise InvalidProfileError(f"profile {profile.name!r} has no distortion calibration", profile.source or None)
-    if focal_length_mm is None or len(pts) == 1:
-        return pts[0]
-    f = float(focal_length_mm)
-    if f <= pts[0].focal_length_mm:
-        return pts[0]
-    if f >= pts[-1].focal_length_mm:
-        return pts[-1]
-    for a, b in zip(pts, pts[1:]):
-        if a.focal_length_mm <= f <= b.focal_length_mm:
-            t = (f - a.focal_length_mm) / (b.focal_length_mm - a.focal_length_mm)
-            keys = set(a.terms) | set(b.terms)
-            terms = {k: (1 - t) * float(a.terms.get(k, 0.0)) + t * float(b.terms.get(k, 0.0)) for k in keys}
-            return replace(a, focal_length_mm=f, terms=terms)
-    return pts[-1]  # pragma: no cover
-
-
-def pixel_model_from_file(path: os.PathLike | str, focal_length_mm: float | None = None):
-    """A Gyroflow profile as plain numbers for the video pipeline.
+    path : str or PathLike
+        Gyroflow JSON.
+    focal_length_mm : float, optional
+        Focal length of the clip, mm; ``None`` takes the first (shortest) calibration point.
 
     Returns
     -------
@@ -338,9 +303,20 @@ def pixel_model_from_file(path: os.PathLike | str, focal_length_mm: float | None
         (Kannala–Brandt ``k1..k4``) or ``"opencv"``; ``K`` the 3x3 camera matrix at
         ``calib_size = (w, h)`` pixels (principal point per Gyroflow's rule); ``terms`` the
         distortion coefficients by name; ``name`` the profile's display name.
+
+    Raises
+    ------
+    EmptyFileError, LimitExceededError, CorruptInputError, InvalidProfileError
+        As :func:`read_gyroflow`.
+    UsageError
+        ``focal_length_mm`` not a positive number.
     """
+    from l2tech.profiles.interpolate import interpolate
+
     prof = read_gyroflow(path)
-    cal = interpolate_pixel_model(prof, focal_length_mm)
+    if focal_length_mm is None:
+        focal_length_mm = min(c.focal_length_mm for c in prof.distortion) or 1.0  # no focal given: any value picks a prime's point
+    cal = interpolate(prof, focal_length_mm).distortion
     t = dict(cal.terms)
     K = np.array([[t.pop("fx"), 0.0, t.pop("cx")], [0.0, t.pop("fy"), t.pop("cy")], [0.0, 0.0, 1.0]])
     model = "opencv_fisheye" if cal.model == "kannala_brandt" else "opencv"

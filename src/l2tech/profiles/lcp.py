@@ -1,4 +1,4 @@
-"""Adobe lens profiles (``.lcp``, XMP/RDF) read into :class:`LensProfile`, and interpolated.
+"""Adobe lens profiles (``.lcp``, XMP/RDF) read into :class:`LensProfile`.
 
 Structure (Adobe Lens Profile Creator output)::
 
@@ -22,7 +22,10 @@ Every entry becomes calibration points (one profile per file; the first lens nam
   terms={Adobe names})``.
 
 The aperture is APEX: ``N = 2^(Av/2)`` (Av 0.970854 is f/1.4). An entry with a bad number is
-skipped with a :class:`LCPEntryWarning` naming the file and entry; the others load.
+skipped with a :class:`LCPEntryWarning` naming the file and entry; the others load. A shot's
+coefficients come from :func:`l2tech.profiles.interpolate.interpolate` (rule:
+:func:`~l2tech.profiles.interpolate.interpolate_lcp`, across focal length, focus distance and,
+for vignetting, aperture).
 
 References
 ----------
@@ -35,20 +38,18 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import replace
 from typing import Iterable
 
 from l2tech.errors import CorruptInputError, EmptyFileError, InvalidProfileError, LimitExceededError
 from l2tech.optics import adobe as _adobe  # noqa: F401  (registers the adobe families)
 from l2tech.profiles.model import (
     DistortionCalibration,
-    LensCalibration,
     LensProfile,
     TCACalibration,
     VignettingCalibration,
 )
 
-__all__ = ["LCPEntryWarning", "read_lcp", "parse_lcp", "apex_to_f_number", "f_number_to_apex", "interpolate_lcp"]
+__all__ = ["LCPEntryWarning", "read_lcp", "parse_lcp", "apex_to_f_number", "f_number_to_apex"]
 
 NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 NS_PS = "http://ns.adobe.com/photoshop/1.0/"
@@ -268,75 +269,3 @@ def read_lcp(path: os.PathLike | str) -> LensProfile:
         raise LimitExceededError(f"LCP file is {size} bytes; the limit is {MAX_BYTES}", p)
     with open(p, "rb") as fh:
         return parse_lcp(fh.read(), p)
-
-
-def _blend(a: dict, b: dict, t: float) -> dict:
-    keys = set(a) | set(b)
-    return {k: (1 - t) * float(a.get(k, b.get(k, 0.0))) + t * float(b.get(k, a.get(k, 0.0))) for k in keys}
-
-
-def _pick(entries, focal: float, key) -> tuple[object, object, float] | None:
-    """Bracketing entries in focal length (each chosen by ``key`` nearest) and the blend factor."""
-    if not entries:
-        return None
-    focals = sorted({e.focal_length_mm for e in entries})
-    lo = max([f for f in focals if f <= focal], default=focals[0])
-    hi = min([f for f in focals if f >= focal], default=focals[-1])
-
-    def best(f):
-        return min((e for e in entries if e.focal_length_mm == f), key=key)
-
-    a, b = best(lo), best(hi)
-    t = 0.0 if hi == lo else (focal - lo) / (hi - lo)
-    return a, b, t
-
-
-def interpolate_lcp(
-    profile: LensProfile, focal_length_mm: float, f_number: float | None = None, focus_distance_m: float | None = None
-) -> LensCalibration:
-    """Calibration of an LCP profile at one shot's settings.
-
-    Distortion and CA: the entries of the two bracketing focal lengths whose focus distance is
-    nearest (in 1/distance) to the shot's, blended linearly in focal length. Vignetting: the same
-    with the nearest aperture (in APEX stops). Outside the focal range, the nearest focal length.
-
-    Parameters
-    ----------
-    profile : LensProfile
-        From :func:`read_lcp`.
-    focal_length_mm : float
-    f_number, focus_distance_m : float, optional
-        Missing values take the entry at infinity / the widest aperture.
-
-    Returns
-    -------
-    LensCalibration
-
-    References
-    ----------
-    RawTherapee ``rtengine/lcp.cc`` (``LCPProfile::calcParams``: bracketing focal lengths,
-    aperture for vignetting, focus distance for distortion and CA, linear blend).
-    """
-    f = float(focal_length_mm)
-    inv_d = 0.0 if not focus_distance_m else 1.0 / float(focus_distance_m)
-    av = f_number_to_apex(f_number) if f_number else -99.0
-
-    def by_dist(e):
-        d = float(e.terms.get("FocusDistance", 1000.0))
-        return abs((1.0 / d if d > 0 else 0.0) - inv_d)
-
-    out_d = out_t = out_v = None
-    r = _pick(profile.distortion, f, by_dist)
-    if r is not None:
-        a, b, t = r
-        out_d = replace(a, focal_length_mm=f, terms=_blend(dict(a.terms), dict(b.terms), t))
-    r = _pick(profile.tca, f, by_dist)
-    if r is not None:
-        a, b, t = r
-        out_t = replace(a, focal_length_mm=f, terms=_blend(dict(a.terms), dict(b.terms), t))
-    r = _pick(profile.vignetting, f, lambda e: abs(f_number_to_apex(e.f_number) - av))
-    if r is not None:
-        a, b, t = r
-        out_v = replace(a, focal_length_mm=f, f_number=(1 - t) * a.f_number + t * b.f_number,
-                        terms=_blend(dict(a.terms), dict(b.terms), t))
-    return LensCalibration(profile, f, f_number, focus_distance_m, out_d, out_t, out_v)

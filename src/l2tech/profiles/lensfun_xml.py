@@ -613,6 +613,10 @@ def _dedupe_cameras(cams: list[CameraBody]) -> list[CameraBody]:
     return list(out.values())
 
 
+#: Databases loaded in this process, by their cache key (lensfun_cache.database_key).
+_MEMO: dict[tuple, tuple[LensDatabase, tuple[str, ...]]] = {}
+
+
 def load_database(
     user_dirs: Sequence[str | os.PathLike[str]] | None = None,
     include_bundled: bool = True,
@@ -626,7 +630,7 @@ def load_database(
         ``(default_user_dir(),)``. Missing folders are ignored. Later folders win over earlier
         ones, and all of them over the bundled files.
     include_bundled : bool
-        Load lensfunpy's bundled ``db_files`` (parsed once per process; cached).
+        Load lensfunpy's bundled ``db_files``.
 
     Returns
     -------
@@ -639,33 +643,71 @@ def load_database(
     -----
     LensfunDataWarning
         For each user entry skipped because of a bad number, and each user file refused
-        (malformed, DOCTYPE/entities, empty); the other files and entries load.
+        (malformed, DOCTYPE/entities, empty); the other files and entries load. Emitted on
+        every call, cached or not.
+
+    Notes
+    -----
+    The parsed result is cached on disk (:mod:`l2tech.profiles.lensfun_cache`: under
+    ``$L2TECH_CACHE_DIR``, ``$XDG_CACHE_HOME/l2tech`` or ``~/.cache/l2tech``) and in the
+    process, keyed by the l2tech and lensfunpy versions and the path, modification time and
+    size of every file read (bundled and user) and the file list of each user folder; any
+    change there parses again. A corrupt or unwritable cache is ignored.
 
     References
     ----------
     lensfun ``libs/lensfun/database.cpp`` (``lfDatabase::Load``: user files are loaded after
     the system database).
     """
+    from l2tech.profiles import lensfun_cache
+
     if user_dirs is None:
         user_dirs = (default_user_dir(),)
     elif isinstance(user_dirs, (str, os.PathLike)):
         user_dirs = (user_dirs,)
+    bundled = bundled_db_dir() if include_bundled else None
+    bundled_files = _xml_files(bundled) if bundled is not None else []
+    layers: list[tuple[Path, list[Path]]] = []
+    for d in user_dirs:
+        d = Path(d).expanduser()
+        layers.append((d, [d] if d.is_file() else _xml_files(d)))
+    key = lensfun_cache.database_key(bundled, bundled_files, layers)
+    name = (include_bundled, tuple(str(d) for d, _ in layers))
+    hit = _MEMO.get(key) or lensfun_cache.read_cached_database(name, key, LensDatabase)
+    if hit is not None:
+        if len(_MEMO) > 8:
+            _MEMO.clear()
+        _MEMO[key] = hit
+        for msg in hit[1]:
+            warnings.warn(msg, LensfunDataWarning, stacklevel=2)
+        return hit[0]
+    db, replay, cacheable = _parse_database(bundled, bundled_files, layers)
+    if cacheable:
+        lensfun_cache.write_cached_database(name, key, db, replay)
+        _MEMO[key] = (db, replay)
+    return db
+
+
+def _parse_database(
+    bundled: Path | None, bundled_files: list[Path], layers: list[tuple[Path, list[Path]]]
+) -> tuple[LensDatabase, tuple[str, ...], bool]:
+    """Parse what :func:`load_database` loads: (database, the warning lines it emitted, whether
+    it may be cached — not when a user file raised a warning of another kind)."""
     cams: list[CameraBody] = []
     lenses: list[LensProfile] = []
     mounts: dict[str, tuple[str, ...]] = {}
     notes: list[str] = []
     files: list[str] = []
-    if include_bundled:
-        folder = bundled_db_dir()
-        b = _load_bundled(str(folder))
+    replay: list[str] = []
+    cacheable = True
+    if bundled is not None:
+        b = _load_bundled(str(bundled))
         cams += b.cameras
         lenses += b.lenses
         mounts.update(b.mounts)
         notes += b.warnings
-        files += [str(f) for f in _xml_files(folder)]
-    for d in user_dirs:
-        d = Path(d).expanduser()
-        layer_files = [d] if d.is_file() else _xml_files(d)
+        files += [str(f) for f in bundled_files]
+    for _, layer_files in layers:
         layer_c: list[CameraBody] = []
         layer_l: list[LensProfile] = []
         for f in layer_files:
@@ -676,13 +718,16 @@ def load_database(
             except (CorruptInputError, EmptyFileError) as exc:
                 msg = f"{exc} (file skipped)"
                 notes.append(msg)
-                warnings.warn(msg, LensfunDataWarning, stacklevel=2)
+                replay.append(msg)
+                warnings.warn(msg, LensfunDataWarning, stacklevel=3)
                 continue
             for w in caught:
                 if not issubclass(w.category, LensfunDataWarning):
+                    cacheable = False
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             for note in data.warnings:
-                warnings.warn(note, LensfunDataWarning, stacklevel=2)
+                replay.append(note)
+                warnings.warn(note, LensfunDataWarning, stacklevel=3)
             files.append(str(f))
             notes += data.warnings
             layer_c += data.cameras
@@ -697,9 +742,8 @@ def load_database(
         if layer_c:
             replaced = {_key(x.maker, x.model, x.variant) for x in layer_c}
             cams = [x for x in cams if _key(x.maker, x.model, x.variant) not in replaced] + layer_c
-    return LensDatabase(
-        cameras=tuple(cams), lenses=tuple(lenses), mounts=mounts, warnings=tuple(notes), files=tuple(files)
-    )
+    db = LensDatabase(cameras=tuple(cams), lenses=tuple(lenses), mounts=mounts, warnings=tuple(notes), files=tuple(files))
+    return db, tuple(replay), cacheable
 
 
 # --------------------------------------------------------------------------------------------
