@@ -186,6 +186,7 @@ def grid_map(
     Auto-scale, border and fold rules are those of :func:`l2tech.correct.correct`; the map at
     the nodes is the registry's warp (:func:`l2tech.correct.maps.correction_warp`).
     """
+    from l2tech.correct.frame_fit import edge_border, frame_fit
     from l2tech.correct.maps import _check_crop, correction_warp
     from l2tech.optics import compose
 
@@ -202,17 +203,11 @@ def grid_map(
     if geometry:
         warp = correction_warp(calibration, W, H, crop_factor=crop, distortion=distortion, tca=tca, projection=projection)
         if warp.fold_check is not None and projection is None:
-            warp.fold_check(1.0)
-        try:
-            auto = compose.auto_scale(warp)
-        except InvalidProfileError:
-            if scale is None:
-                raise
-            auto = None
-        used = auto if scale is None else float(scale)
+            warp.fold_check(1.0)  # name the fold radius rather than an auto-scale failure
+        used, auto = frame_fit(warp, scale)
         if warp.fold_check is not None:
             warp.fold_check(used)
-        replicate = projection is None and auto is not None and used >= auto / 1.002
+        replicate = projection is None and edge_border(used, auto) == "replicate"
         fn = compose._scaled(warp, used, warp.apply)
         per_channel = warp.per_channel
 
@@ -335,7 +330,7 @@ def develop_pass(
     8-bit output reads an integer LUT of 65537 bins over linear [0, 1]; 16-bit and float output
     interpolate a 16385-sample curve table.
     """
-    from l2tech.correct._develop_kernel import develop_pass as kernel
+    from l2tech.correct.resample import develop_grid_pass
 
     src = np.ascontiguousarray(camera_rgb)
     if src.dtype != np.uint16 or src.ndim != 3 or src.shape[2] != 3:
@@ -353,7 +348,7 @@ def develop_pass(
     table, lut = _tables(encode_curve, dtype)
     g = grid.grid
     per_channel = bool(np.any(g[0] != g[1]) or np.any(g[0] != g[2]))
-    kernel(src, g, int(grid.step), m, table, float(inv_gamma), lut, float(qmax), bool(grid.replicate), per_channel, out)
+    develop_grid_pass(src, g, int(grid.step), m, table, float(inv_gamma), lut, float(qmax), bool(grid.replicate), per_channel, out)
     return out
 
 

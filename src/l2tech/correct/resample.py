@@ -38,6 +38,7 @@ __all__ = [
     "remap_planes",
     "remap_rows",
     "remap_lensfun_bilinear",
+    "develop_grid_pass",
     "prepare_maps",
     "scale_map",
     "resample_map",
@@ -242,6 +243,17 @@ def remap_lensfun_bilinear(src: np.ndarray, params: tuple, scale: float, *, bord
     ns, cxn, cyn, dmodel, d0, d1, d2, tmodel, *tt = params
     _resample_kernels.lensfun_remap_bilinear(src, out, ns, cxn, cyn, 1.0 / scale, dmodel, d0, d1, d2, tmodel, *tt,
                                              border == "replicate")
+    return out
+
+
+def develop_grid_pass(src: np.ndarray, grid: np.ndarray, step: int, matrix: np.ndarray, table: np.ndarray, inv_gamma: float,
+                      lut: np.ndarray, qmax: float, replicate: bool, per_channel: bool, out: np.ndarray) -> np.ndarray:
+    """The fused develop kernel (:mod:`l2tech.correct._develop_kernel`): sampling through a
+    coarse-grid map with gain, matrix and encoding, into ``out``. Arguments are checked and
+    prepared by :func:`l2tech.correct.fused.develop_pass`, the public entry."""
+    from l2tech.correct._develop_kernel import develop_pass
+
+    develop_pass(src, grid, step, matrix, table, inv_gamma, lut, qmax, replicate, per_channel, out)
     return out
 
 
