@@ -237,3 +237,25 @@ def test_develop_file_writes_codes_from_the_fused_pass(tmp_path):
     assert back.shape == ref.shape
     # half a code of rounding plus the 8-bit LUT bin (under 0.06 code on sRGB, fused.py)
     assert np.abs(back.astype(np.float64) / 255 - ref).max() <= 0.56 / 255
+
+
+def test_prefetched_decode_gives_the_same_image_and_its_own_errors(tmp_path):
+    """A batch decodes the next file ahead (prefetch): same pixels as a cold develop; a bad
+    next file fails when it is developed, with its own typed error, not before."""
+    import l2tech.pipeline.stills as stills
+    from l2tech.errors import CorruptInputError
+    from l2tech.pipeline import Recipe, develop_file
+
+    a = shared_file("raw/decodable/canon_eos_6d__ef24-105mm_f4L__linear_lossy.dng")
+    b = tmp_path / "b.dng"
+    b.write_bytes(a.read_bytes())
+    bad = tmp_path / "bad.dng"
+    bad.write_bytes(a.read_bytes()[: 4096])
+    first = develop_file(a, tmp_path / "a.png", Recipe(format="png"), prefetch_next=b)
+    assert len(stills._PENDING) == 1
+    second = develop_file(b, tmp_path / "b.png", Recipe(format="png"), prefetch_next=bad)
+    assert np.array_equal(first.image, second.image)
+    with pytest.raises(CorruptInputError):
+        develop_file(bad, tmp_path / "bad.png", Recipe(format="png"))
+    assert not stills._PENDING
+    assert not (tmp_path / "bad.png").exists()

@@ -26,6 +26,7 @@ bilinear interpolation errs most for a smooth map) is below ``tol_px`` (default 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,16 +185,41 @@ def grid_map(
     Notes
     -----
     Auto-scale, border and fold rules are those of :func:`l2tech.correct.correct`; the map at
-    the nodes is the registry's warp (:func:`l2tech.correct.maps.correction_warp`).
+    the nodes is the registry's warp (:func:`l2tech.correct.maps.correction_warp`). The last
+    few grids are cached on the calibration's numbers, the frame and the switches: treat
+    ``GridMap.grid`` as read-only.
     """
-    from l2tech.correct.frame_fit import edge_border, frame_fit
-    from l2tech.correct.maps import _check_crop, correction_warp
-    from l2tech.optics import compose
+    from l2tech.correct.maps import _cache_key, _check_crop, _num_key
 
     if scale is not None and not (isinstance(scale, (int, float, np.floating)) and math.isfinite(scale) and scale > 0):
         raise UsageError(f"scale must be a positive number, got {scale!r}")
     W, H = int(width), int(height)
     crop = _check_crop(calibration, crop_factor)
+    key = (_cache_key(calibration, W, H, crop, distortion, tca, scale),
+           _num_key(calibration.vignetting) if vignetting else None, projection, calibration.focal_length_mm,
+           getattr(calibration.profile, "lens_type", None), int(step), float(tol_px), float(tol_gain))
+    hit = _GRIDS.get(key)
+    if hit is not None:
+        _GRIDS.move_to_end(key)
+        return hit
+    result = _grid_map(calibration, W, H, crop, vignetting, tca, distortion, scale, projection, step, tol_px, tol_gain)
+    _GRIDS[key] = result
+    while len(_GRIDS) > _GRID_CACHE_SIZE:
+        _GRIDS.popitem(last=False)
+    return result
+
+
+#: Grid maps of recent lens settings (a batch of one lens setting builds its grid once).
+_GRIDS: OrderedDict = OrderedDict()
+_GRID_CACHE_SIZE = 4
+
+
+def _grid_map(calibration: Any, W: int, H: int, crop: float, vignetting: bool, tca: bool, distortion: bool,
+              scale: float | None, projection: str | None, step: int, tol_px: float, tol_gain: float) -> GridMap:
+    from l2tech.correct.frame_fit import edge_border, frame_fit
+    from l2tech.correct.maps import correction_warp
+    from l2tech.optics import compose
+
     vig = vignetting and calibration.vignetting is not None
     geometry = ((distortion and calibration.distortion is not None) or (tca and calibration.tca is not None)
                 or scale not in (None, 1.0) or projection is not None)

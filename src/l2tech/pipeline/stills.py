@@ -39,6 +39,7 @@ __all__ = [
     "correct_image_file",
     "is_raw_path",
     "output_path_for",
+    "prefetch",
     "RAW_FORMATS",
     "RAW_SUFFIXES",
 ]
@@ -175,13 +176,10 @@ def _lens_grid(plan: LensPlan, recipe: Recipe, width: int, height: int) -> Any:
                     projection=recipe.projection)
 
 
-def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any) -> DevelopResult:
+def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any = None) -> DevelopResult:
     """develop() returning ``dtype`` pixels (float32 encoded values, or uint8/uint16 codes)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from l2tech.errors import InputNotFoundError
     from l2tech.io.image import apply_orientation
-    from l2tech.raw.decode import decode_raw
 
     if not p.is_file():
         raise InputNotFoundError("file not found" if not p.exists() else "not a file", path=p)
@@ -190,28 +188,26 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any) -> DevelopResult:
     # is not corrected twice.
     dng_lists = (1, 2) if (recipe.profile or recipe.profile_source) else (1, 2, 3)
     fused = _fused_ok(recipe)
-    size: list[tuple[int, int]] = []
-    with ThreadPoolExecutor(1, thread_name_prefix="l2-decode") as pool:
+    job, size = _decode_job(p, recipe, fused, dng_lists)
+    try:
         # LibRaw releases the GIL: it demosaics on one core while this thread reads the
         # metadata, plans the lens correction, builds its map and loads the kernel.
-        job = pool.submit(decode_raw, p, white_balance=recipe.white_balance, dng_opcodes=dng_lists, as_uint16=fused,
-                          on_size=lambda w, h: size.append((w, h)))
-        try:
-            meta, warns = _read_meta(p)
-            plan = plan_lens_correction(meta, recipe, db=db)
-            grid = None
-            if fused:
-                from l2tech.correct.fused import warm_up
+        meta, warns = _read_meta(p)
+        plan = plan_lens_correction(meta, recipe, db=db)
+        grid = None
+        if fused:
+            from l2tech.correct.fused import warm_up
 
-                warm_up(dtype)
-                job_done_or_sized = _wait_for_size(job, size)
-                if job_done_or_sized:
-                    grid = _lens_grid(plan, recipe, *size[0])
-        except BaseException:
-            job.cancel()
-            pool.shutdown(wait=True)
-            raise
-        raw = job.result()
+            warm_up(dtype)
+            if _wait_for_size(job, size):
+                grid = _lens_grid(plan, recipe, *size[0])
+    except BaseException:
+        job.cancel()
+        _wait_quietly(job)
+        raise
+    raw = job.result()
+    for nxt in [prefetch_next] if isinstance(prefetch_next, (str, os.PathLike)) else (prefetch_next or ()):
+        prefetch(nxt, recipe)
     warns += list(raw.warnings)
     final = skip_embedded_corrections(plan, raw.opcodes_applied)
     orientation = raw.orientation if raw.orientation != 1 else getattr(meta, "orientation", 1)
@@ -244,6 +240,77 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any) -> DevelopResult:
         encoded = quantize(encoded, 8 if np.dtype(dtype) == np.uint8 else 16)
     return DevelopResult(str(p), encoded, meta, final, space_name, tuple(warns + list(final.warnings)), icc_profile=icc,
                          dng_opcodes=tuple(raw.opcodes_applied))
+
+
+#: Background threads decode RAW files (LibRaw is single-threaded and releases the GIL): a
+#: single develop decodes while the lens plan is made; a batch decodes the next files, one per
+#: core, while this one is corrected and encoded (:func:`prefetch`).
+_DECODER: Any = None
+_DECODE_THREADS = 2
+#: Decodes started ahead by :func:`prefetch`, by (path, decode settings); at most a few.
+_PENDING: dict[tuple, tuple[Any, list]] = {}
+_MAX_PENDING = 2
+
+
+def _decoder() -> Any:
+    global _DECODER
+    if _DECODER is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _DECODER = ThreadPoolExecutor(min(_DECODE_THREADS, os.cpu_count() or 1), thread_name_prefix="l2-decode")
+    return _DECODER
+
+
+def _decode_key(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]) -> tuple:
+    try:
+        st = p.stat()
+        stamp = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        stamp = None
+    return (str(p.resolve()), stamp, recipe.white_balance, fused, dng_lists)
+
+
+def _decode_job(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]) -> tuple[Any, list]:
+    """The decode of ``p``: one started ahead by :func:`prefetch`, or a new one."""
+    from l2tech.raw.decode import decode_raw
+
+    hit = _PENDING.pop(_decode_key(p, recipe, fused, dng_lists), None)
+    if hit is not None:
+        return hit
+    size: list[tuple[int, int]] = []
+    job = _decoder().submit(decode_raw, p, white_balance=recipe.white_balance, dng_opcodes=dng_lists, as_uint16=fused,
+                            on_size=lambda w, h: size.append((w, h)))
+    return job, size
+
+
+def prefetch(path: str | os.PathLike, recipe: Recipe = Recipe()) -> None:
+    """Start decoding ``path`` in the background for a later :func:`develop` / :func:`develop_file`.
+
+    A batch calls it with the next file before developing the current one: LibRaw then
+    demosaics the next file on one core while the current one is corrected and encoded. Errors
+    surface when the file is developed. At most two decodes are held ahead; an older unused one
+    is dropped.
+    """
+    p = Path(path)
+    if not p.is_file():
+        return
+    dng_lists = (1, 2) if (recipe.profile or recipe.profile_source) else (1, 2, 3)
+    fused = _fused_ok(recipe)
+    key = _decode_key(p, recipe, fused, dng_lists)
+    if key in _PENDING:
+        return
+    while len(_PENDING) >= _MAX_PENDING:
+        old, _ = _PENDING.pop(next(iter(_PENDING)))
+        old.cancel()
+    _PENDING[key] = _decode_job(p, recipe, fused, dng_lists)
+
+
+def _wait_quietly(job: Any) -> None:
+    """Let a decode that is no longer wanted finish (its errors are not this file's errors)."""
+    try:
+        job.result()
+    except BaseException:  # noqa: BLE001 - the caller is already raising its own error
+        pass
 
 
 def _wait_for_size(job: Any, size: list) -> bool:
@@ -371,14 +438,16 @@ def _write(result: DevelopResult, out: Path, recipe: Recipe, *, overwrite: bool,
 
 
 def develop_file(path: str | os.PathLike, output: str | os.PathLike, recipe: Recipe = Recipe(), *, overwrite: bool = False,
-                 db: Any = None) -> DevelopResult:
+                 db: Any = None, prefetch_next: Any = None) -> DevelopResult:
     """:func:`develop` then write ``output`` atomically (ICC embedded, EXIF carried, orientation 1).
 
     The pixels are quantised in the fused pass itself (8 bits for JPEG, else ``recipe.bits``
-    or 16): no float frame is made on that path.
+    or 16): no float frame is made on that path. ``prefetch`` names the file a batch develops
+    next (``prefetch_next``, a path or a sequence of paths, at most two used): their decodes
+    start as soon as this one's is done (:func:`prefetch`).
     """
     bits = 8 if recipe.format == "jpeg" else (recipe.bits or 16)
-    res = _develop(Path(path), recipe, db, np.uint8 if bits == 8 else np.uint16)
+    res = _develop(Path(path), recipe, db, np.uint8 if bits == 8 else np.uint16, prefetch_next=prefetch_next)
     w = _write(res, Path(output), recipe, overwrite=overwrite, fmt=recipe.format)
     return dataclasses.replace(res, output=str(output), warnings=res.warnings + tuple(w))
 
