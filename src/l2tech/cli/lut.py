@@ -105,10 +105,10 @@ def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: st
       l2 lut apply look.cube photo.tif -o graded.tif
       l2 lut apply look.cube *.jpg -o out/ --interpolation trilinear
     """
-    from l2tech.color import apply_lut, read_lut
+    from l2tech.color import read_lut
     from l2tech.color.lut import INTERPOLATIONS
-    from l2tech.io.atomic import check_distinct_outputs, check_output_path
-    from l2tech.io.image import read_image, write_image
+    from l2tech.io.atomic import check_distinct_outputs
+    from l2tech.pipeline.lut_files import apply_lut_file
 
     out = Path(output)
     many = len(inputs) > 1
@@ -125,12 +125,8 @@ def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: st
     results, failed = [], 0
     for inp, target in zip(inputs, targets):
         def one(inp=inp, target=target):
-            check_output_path(target, inputs=[inp, lut_file], overwrite=overwrite)
-            img = read_image(inp)
-            pixels = apply_lut(img.pixels, table, shaper=shaper, interpolation=interpolation)
-            write_image(target, pixels, bits=img.bits, quality=quality, icc_profile=img.icc_profile,
-                        exif_source=inp, overwrite=overwrite)
-            return str(target)
+            return str(apply_lut_file(inp, target, table, also_inputs=[lut_file], interpolation=interpolation,
+                                      shaper=shaper, quality=quality, overwrite=overwrite))
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -119,6 +119,28 @@ def _check_out(output: str | Path | None, inputs: Sequence[str | Path], overwrit
     return check_output_path(output, inputs=inputs, overwrite=overwrite or update)
 
 
+def _group_by_focal(images: Sequence[str | Path], every: int, focal_length_mm: float | None, crop_factor: float | None,
+                    on_error: ErrorHook | None, view: Callable[[str, Any, list], Any]):
+    """Read every view, turn it into ``view(name, image, skipped)``, group by focal length.
+
+    Returns ``(groups, skipped, failed, crop_factor)``; raises :class:`UsageError` for a view of
+    unknown focal length or when nothing could be read.
+    """
+    skipped: list[tuple[str, str]] = []
+    failed: list[tuple[str, str]] = []
+    groups: dict[float, list] = defaultdict(list)
+    crop_seen = None
+    for path, name, img in _iter_inputs(images, every, skipped, failed, on_error):
+        focal, _, _, crop = _shot_settings(path, focal_length_mm, 0.0, 0.0, crop_factor)
+        if focal is None or focal <= 0:
+            raise UsageError(f"{path.name}: focal length unknown (no EXIF); give --focal-length")
+        crop_seen = crop_seen or crop
+        groups[float(focal)].append(view(name, img, skipped))
+    if not groups:
+        raise UsageError("no input could be read")
+    return groups, skipped, failed, float(crop_seen or 1.0)
+
+
 def calibrate_distortion(
     images: Sequence[str | Path],
     target: str,
@@ -202,24 +224,16 @@ def calibrate_distortion(
 
     board = parse_target(target)
     out = _check_out(output, images, overwrite, update)
-    skipped: list[tuple[str, str]] = []
-    failed: list[tuple[str, str]] = []
-    groups: dict[float, list] = defaultdict(list)
-    crop_seen = None
-    for path, name, img in _iter_inputs(images, every, skipped, failed, on_error):
-        focal, _, _, crop = _shot_settings(path, focal_length_mm, 0.0, 0.0, crop_factor)
-        if focal is None or focal <= 0:
-            raise UsageError(f"{path.name}: focal length unknown (no EXIF); give --focal-length")
-        crop_seen = crop_seen or crop
+
+    def view(name: str, img: Any, skipped: list) -> Any:
         det = detect_target(img, board, name=name)
         if not det.found:
             skipped.append((name, det.reason))
-        groups[float(focal)].append(det)
         if on_progress is not None:
             on_progress()
-    if not groups:
-        raise UsageError("no input could be read")
-    crop = float(crop_seen or 1.0)
+        return det
+
+    groups, skipped, failed, crop = _group_by_focal(images, every, focal_length_mm, crop_factor, on_error, view)
     points, fits, results = [], [], []
     size = None
     for focal in sorted(groups):
@@ -394,18 +408,8 @@ def calibrate_tca(
 
     board = parse_target(target)
     out = _check_out(output, images, overwrite, update)
-    skipped: list[tuple[str, str]] = []
-    failed: list[tuple[str, str]] = []
-    groups: dict[float, list] = defaultdict(list)
-    crop_seen = None
-    for path, name, img in _iter_inputs(images, 10, skipped, failed, on_error):
-        focal, _, _, crop = _shot_settings(path, focal_length_mm, 0.0, 0.0, crop_factor)
-        if not focal:
-            raise UsageError(f"{path.name}: focal length unknown (no EXIF); give --focal-length")
-        crop_seen = crop_seen or crop
-        groups[float(focal)].append((name, img))
-    if not groups:
-        raise UsageError("no input could be read")
+    groups, skipped, failed, crop = _group_by_focal(images, 10, focal_length_mm, crop_factor, on_error,
+                                                    lambda name, img, _skipped: (name, img))
     cals, rows, size, last = [], [], None, None
     for focal in sorted(groups):
         fit = fit_tca(measure_tca(groups[focal], board), focal_length_mm=focal)
@@ -415,7 +419,6 @@ def calibrate_tca(
                      "rms_before_px": fit.rms_before_px, "rms_poly3_px": fit.rms_poly3_px, "rms_linear_px": fit.rms_linear_px,
                      "skipped": [list(d) for d in fit.samples.dropped]})
         last = fit
-    crop = float(crop_seen or 1.0)
     if out is not None:
         profile = build_lens_profile(lens_name, mount, crop_factor=crop, aspect_ratio=max(size) / min(size), tca=cals)
         write_profile_xml(out, profile, _camera_body(camera_name, mount, crop), update=update)
