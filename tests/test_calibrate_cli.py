@@ -38,7 +38,7 @@ def calibrated(chart_files, tmp_path_factory):
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         rc = main(["calibrate", "distortion", *chart_files, "--target", "checkerboard:9x6:30mm", "--focal-length", "20",
-                   "--lens", "Testmaker Synthetic 20mm", "--mount", "Generic", "--camera", "Testmaker Cam", "-o", str(xml),
+                   "--lens-name", "Testmaker Synthetic 20mm", "--mount", "Generic", "--camera-name", "Testmaker Cam", "-o", str(xml),
                    "--report", str(report), "--gyroflow", str(gyro), "--json", "-q"])
     return rc, json.loads(buf.getvalue()), xml, report, gyro
 
@@ -88,7 +88,7 @@ def test_cli_vignetting_writes_pa(tmp_path, capsys):
     flat = tmp_path / "flat.tif"
     tifffile.imwrite(flat, np.clip(make_flat(PA_TRUE) * 65535 + 0.5, 0, 65535).astype(np.uint16))
     xml = tmp_path / "v.xml"
-    rc = main(["calibrate", "vignetting", str(flat), "--focal-length", "20", "--f-number", "4", "--lens", "Testmaker Flat 20mm",
+    rc = main(["calibrate", "vignetting", str(flat), "--focal-length", "20", "--f-number", "4", "--lens-name", "Testmaker Flat 20mm",
                "-o", str(xml), "--json", "-q"])
     assert rc == 0
     fits = json.loads(capsys.readouterr().out)["fits"]
@@ -188,7 +188,7 @@ def _error_lines(err: str) -> list[str]:
         (["distortion", "--target", "checkerboard:9x6:30mm", "--focal-length", "20", "--every", "0"], "--every 0"),
         (["tca", "--target", "checkerboard:9x6:30mm", "--focal-length", "nan"], "--focal-length nan"),
         (["vignetting", "--focal-length", "20", "--f-number", "-4"], "--f-number -4"),
-        (["vignetting", "--focal-length", "20", "--f-number", "4", "--distance", "0"], "--distance 0"),
+        (["vignetting", "--focal-length", "20", "--f-number", "4", "--focus-distance", "0"], "--focus-distance 0"),
     ],
 )
 def test_cli_non_positive_option_is_usage_error(tmp_path, capsys, args, option):

@@ -126,7 +126,7 @@ def test_cli_fisheye_profile_type(tmp_path, capsys):
     paths = sorted(folder.glob("left*.jpg"), key=lambda p: int(re.findall(r"\d+", p.stem)[0]))[:12]
     xml = tmp_path / "fe.xml"
     rc = main(["calibrate", "distortion", *map(str, paths), "--target", "checkerboard:9x6:24.23mm", "--fisheye",
-               "--focal-length", "1.8", "--lens", "Testmaker Fisheye", "--model", "poly5", "-o", str(xml), "--json", "-q"])
+               "--focal-length", "1.8", "--lens-name", "Testmaker Fisheye", "--model", "poly5", "-o", str(xml), "--json", "-q"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)["focal_lengths"][0]
     assert out["views_used"] == 12 and out["rms_px"] < 0.5

@@ -20,7 +20,7 @@ def _img(tmp_path, name="in.png", bits=16):
 
 def test_bake_lumix_resamples_and_warns(tmp_path, capsys):
     out = tmp_path / "look.cube"
-    rc = main(["lut", "bake", "--input", "V-Log/V-Gamut", "--look", "mono", "--output", "rec709",
+    rc = main(["lut", "bake", "--input", "V-Log/V-Gamut", "--look", "mono", "--output-space", "rec709",
                "--size", "65", "-o", str(out), "--camera-limits", "lumix"])
     assert rc == 0
     err = capsys.readouterr().err

@@ -1,30 +1,45 @@
-"""Options and helpers shared by every ``l2`` command, so a flag means the same everywhere."""
+"""Output helpers shared by every ``l2`` command: the consoles, one-line errors, JSON.
+
+The options they share are declared once in :mod:`l2tech.cli.options`. rich is imported on
+first use, not at import, so ``l2 --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import traceback
-from typing import Any, Callable
+from typing import Any
 
 import click
-from rich.console import Console
 
+from l2tech.cli.options import json_option, verbosity_options  # re-exported: older imports keep working
 from l2tech.errors import L2Error
 
 __all__ = ["console", "err_console", "json_option", "verbosity_options", "report_error", "emit_json"]
 
-console = Console()
-err_console = Console(stderr=True)
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
+class _LazyConsole:
+    """A :class:`rich.console.Console` made on first use (stdout, or stderr with ``stderr=True``)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Any = None
+
+    def get(self) -> Any:
+        """The real :class:`rich.console.Console` (to hand to rich's ``Progress``, ``Live``)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
 
 
-def verbosity_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``-v/--verbose`` (tracebacks, details) and ``-q/--quiet`` (errors only)."""
-    f = click.option("-q", "--quiet", is_flag=True, help="Print errors only.")(f)
-    f = click.option("-v", "--verbose", count=True, help="More detail; -v shows tracebacks on errors.")(f)
-    return f
+console = _LazyConsole()
+err_console = _LazyConsole(stderr=True)
 
 
 def report_error(exc: BaseException, verbose: int = 0) -> None:

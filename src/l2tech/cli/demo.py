@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from l2tech.cli.common import console, emit_json, json_option, report_error
+from l2tech.cli.common import console, emit_json, report_error
+from l2tech.cli.options import CONTEXT_SETTINGS, json_option, output_option
 
 __all__ = ["demo"]
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-o", "--output", "output_dir", default="demo-output", show_default=True, metavar="DIR", help="Folder for the images.")
+@click.command(context_settings=CONTEXT_SETTINGS)
+@output_option("dir", default="demo-output", dest="output_dir", show_default=True)
 @json_option
 def demo(output_dir: str, as_json: bool) -> int:
     """Render a test chart through a real lens, correct it, and measure both.

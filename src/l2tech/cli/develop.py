@@ -8,7 +8,24 @@ from typing import Any, Callable
 
 import click
 
-from l2tech.cli.common import console, emit_json, err_console, json_option, report_error, verbosity_options
+from l2tech.cli.common import console, emit_json, err_console, report_error
+from l2tech.cli.options import (
+    CONTEXT_SETTINGS,
+    camera_option,
+    interpolation_option,
+    json_option,
+    lens_option,
+    look_option,
+    lut_option,
+    output_option,
+    overwrite_option,
+    profile_option,
+    profile_source_option,
+    projection_option,
+    quality_option,
+    shot_options,
+    verbosity_options,
+)
 
 __all__ = ["develop", "correct"]
 
@@ -18,28 +35,23 @@ _SUFFIX_FORMAT = {".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tif
 
 def _lens_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
-        click.option("--camera", metavar="TEXT", help="Camera body name, overriding the file's metadata."),
-        click.option("--lens", metavar="TEXT", help='Lens name, overriding the metadata (see `l2 lens search`).'),
-        click.option("--focal-length", "focal_length_mm", type=float, metavar="MM", help="Focal length in mm."),
-        click.option("--f-number", "f_number", type=float, metavar="N", help="Aperture f-number."),
-        click.option("--distance", "--focus-distance", "focus_distance_m", type=float, metavar="M", help="Focus distance in metres."),
-        click.option("--profile", metavar="FILE", help="Lens profile file (lensfun XML, LCP, Gyroflow JSON, OpenCV YAML, DNG); wins over the metadata."),
-        click.option("--profile-source", type=click.Choice(["embedded", "user", "database"]),
-                     help="Take the profile from this source only (default order: file, embedded, user, database)."),
-        click.option("--projection", metavar="NAME",
-                     help="Projection of the result: rectilinear (de-fish), fisheye, fisheye_equisolid, "
-                          "fisheye_stereographic, fisheye_orthographic, fisheye_thoby, equirectangular."),
+        camera_option,
+        lens_option,
+        shot_options,
+        profile_option,
+        profile_source_option,
+        projection_option,
         click.option("--no-lens-correction", is_flag=True, help="Skip every lens correction."),
         click.option("--only", metavar="LIST", help="Apply only these corrections: vignetting,tca,distortion."),
         click.option("--scale", type=float, help="Geometry scale (default: automatic, no empty border)."),
-        click.option("--interpolation", type=click.Choice(["bilinear", "bicubic", "lanczos"]), default="bilinear", show_default=True),
+        interpolation_option(),
         click.option("--exposure", "exposure_ev", type=float, default=0.0, metavar="EV", help="Exposure compensation in stops."),
-        click.option("--look", metavar="NAME|FILE", help="Apply a look (photo style), e.g. mono, classic (list: `l2 lut bake --list-looks`)."),
-        click.option("--lut", metavar="FILE", help="Apply a LUT file (.cube, .3dl, .spi3d, .vlt, .clf) as a look (after --look)."),
+        look_option,
+        lut_option,
         click.option("--lut-input", default="sRGB/Rec.709", show_default=True, metavar="ENC/GAMUT",
                      help="The LUT's input encoding and gamut, e.g. V-Log/V-Gamut."),
         click.option("--log-output", metavar="ENC[/GAMUT]", help="Write log-encoded data, e.g. V-Log (no ICC profile)."),
-        click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise they are skipped)."),
+        overwrite_option,
         json_option,
         verbosity_options,
     ]
@@ -51,6 +63,8 @@ def _lens_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def _recipe(fmt: str, **kw: Any):
     from l2tech.pipeline import CORRECTIONS, Recipe
 
+    # option names -> Recipe fields
+    kw["lens"], kw["profile"], kw["lut"] = kw.pop("lens_name"), kw.pop("profile_path"), kw.pop("lut_path")
     only = kw.pop("only", None)
     off = kw.pop("no_lens_correction")
     if off:
@@ -93,7 +107,7 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=err_console, disable=not show_progress, transient=True)
+                        console=err_console.get(), disable=not show_progress, transient=True)
     with progress:
         task = progress.add_task("developing", total=len(inputs))
         for inp, out in zip(inputs, outs):
@@ -157,11 +171,11 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
     console.print(f"[{color}]{ok} written[/], {skipped} skipped, {failed} failed", highlight=False)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", metavar="FILE|DIR", help="Output file, or folder (several inputs, or a trailing /).")
+@output_option("file_or_dir")
 @click.option("--format", "fmt", type=click.Choice(["jpeg", "tiff", "png"]), default="jpeg", show_default=True)
-@click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True, help="JPEG quality.")
+@quality_option(92)
 @click.option("--bits", type=click.Choice(["8", "16"]), help="Bit depth for TIFF/PNG (default 16).")
 @click.option("--output-space", type=click.Choice(["srgb", "display-p3", "rec2020", "adobe-rgb"]), default="srgb", show_default=True)
 @click.option("--white-balance", type=click.Choice(["camera", "daylight", "auto"]), default="camera", show_default=True)
@@ -191,10 +205,10 @@ def develop(inputs, output, fmt, quality, bits, output_space, white_balance, ove
                       overwrite=overwrite, as_json=as_json, verbose=verbose, quiet=quiet)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", metavar="FILE|DIR", help="Output file, or folder (several inputs, or a trailing /).")
-@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG quality.")
+@output_option("file_or_dir")
+@quality_option(95)
 @_lens_options
 def correct(inputs, output, quality, overwrite, as_json, verbose, quiet, **lens_kw):
     """Lens-correct developed JPEG, TIFF or PNG images.

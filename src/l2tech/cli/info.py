@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from l2tech.cli.common import console, emit_json, json_option, report_error, verbosity_options
+from l2tech.cli.common import console, emit_json, report_error
+from l2tech.cli.options import CONTEXT_SETTINGS, json_option, verbosity_options
 
 __all__ = ["info"]
 
@@ -56,7 +57,7 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @json_option
 @verbosity_options

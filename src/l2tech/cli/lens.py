@@ -10,7 +10,16 @@ from typing import Any
 
 import click
 
-from l2tech.cli.common import console, emit_json, json_option, report_error, verbosity_options
+from l2tech.cli.common import console, emit_json, report_error
+from l2tech.cli.options import (
+    CONTEXT_SETTINGS,
+    camera_option,
+    json_option,
+    lens_option,
+    profile_option,
+    profile_source_option,
+    verbosity_options,
+)
 
 __all__ = ["lens", "lens_to_dict", "camera_to_dict"]
 
@@ -47,7 +56,7 @@ def _cand(c: Any) -> dict[str, Any]:
     return {"name": c.name, "score": c.score, "reason": c.reason, "crop_factor": c.profile.crop_factor}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings=CONTEXT_SETTINGS)
 def lens() -> None:
     """Search, show and match lens profiles (the lensfun database plus your own).
 
@@ -59,14 +68,20 @@ def lens() -> None:
     """
 
 
-@lens.command("search")
+@lens.command("search", context_settings=CONTEXT_SETTINGS)
 @click.argument("text")
 @click.option("--mount", "mount", default=None, metavar="M", help="Only lenses that fit this mount, e.g. \"Sony E\".")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="Most results.")
 @json_option
 @verbosity_options
 def search(text: str, mount: str | None, limit: int, as_json: bool, verbose: int, quiet: bool) -> int:
-    """Lenses whose name resembles TEXT (words, a focal range, an aperture)."""
+    """Lenses whose name resembles TEXT (words, a focal range, an aperture).
+
+    \b
+    Examples:
+      l2 lens search "24-105 f/4" --mount "Canon EF"
+      l2 lens search sigma --limit 5 --json
+    """
     from l2tech.errors import L2Error
     from l2tech.profiles.matching import search_lenses
 
@@ -92,7 +107,7 @@ def search(text: str, mount: str | None, limit: int, as_json: bool, verbose: int
     return 0
 
 
-@lens.command("show")
+@lens.command("show", context_settings=CONTEXT_SETTINGS)
 @click.argument("name")
 @json_option
 @verbosity_options
@@ -149,25 +164,31 @@ def show(name: str, as_json: bool, verbose: int, quiet: bool) -> int:
     return 0
 
 
-@lens.command("match")
+@lens.command("match", context_settings=CONTEXT_SETTINGS)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--camera", default=None, metavar="NAME", help="Use this camera body instead of the file's.")
-@click.option("--lens", "lens_name", default=None, metavar="NAME", help="Use this lens instead of the file's.")
+@camera_option
+@lens_option
 @click.option("--allow-focal-range", is_flag=True,
               help="Accept a single lens whose focal range equals the one the file names (with a warning).")
-@click.option("--profile", "profile_file", default=None, metavar="FILE", help="A profile file that wins over every other source.")
-@click.option("--profile-source", type=click.Choice(["embedded", "user", "database"]), default=None,
-              help="Use only this profile source.")
+@profile_option
+@profile_source_option
 @json_option
 @verbosity_options
 def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, allow_focal_range: bool,
-          profile_file: str | None, profile_source: str | None, as_json: bool, verbose: int, quiet: bool) -> int:
+          profile_path: str | None, profile_source: str | None, as_json: bool, verbose: int, quiet: bool) -> int:
     """Find the camera body and lens profile for each FILE from its metadata.
 
     Exact EXIF names first, then names equal but for spacing and maker words, then similar
     names (with a warning and the runners-up). A lens known only by its focal range, or an
     ambiguous one, is an error that lists the candidates and how to choose with --lens.
-    Exit code 1 if any file had no match.
+    For a video clip, give the profile with --profile: the match shows how its calibration
+    frame maps onto the clip's frames. Exit code 1 if any file had no match.
+
+    \b
+    Examples:
+      l2 lens match IMG_0001.CR2
+      l2 lens match DSC_0042.NEF --lens "Nikon AF-S DX Zoom-Nikkor 18-70mm f/3.5-4.5G IF-ED" --json
+      l2 lens match clip.mp4 --profile GoPro_HERO5_Black_Wide_NO-EIS_4by3.json
     """
     from l2tech.errors import L2Error
     from l2tech.io.metadata import read_metadata
@@ -177,7 +198,7 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
     failed = 0
     for f in files:
         if _is_video(f):
-            rec, ok = _match_video(f, profile_file, verbose)
+            rec, ok = _match_video(f, profile_path, verbose)
             failed += not ok
             out.append(rec)
             if not as_json and not quiet and ok:
@@ -198,7 +219,7 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
         try:
             from l2tech.profiles.sources import choose_profile
 
-            choice = choose_profile(meta, profile_file=profile_file, profile_source=profile_source, camera=camera, lens=lens_name)
+            choice = choose_profile(meta, profile_file=profile_path, profile_source=profile_source, camera=camera, lens=lens_name)
             choice_lines = [f"chosen: {choice.source} ({choice.reason})", *choice.tried]
         except L2Error as exc:
             choice_lines = [f"profile choice: {exc}"]

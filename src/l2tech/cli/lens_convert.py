@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from l2tech.cli.common import console, emit_json, json_option, report_error, verbosity_options
+from l2tech.cli.common import console, emit_json, report_error
+from l2tech.cli.options import CONTEXT_SETTINGS, json_option, lens_option, output_option, overwrite_option, verbosity_options
 from l2tech.errors import L2Error, OutputExistsError
 
 __all__ = ["convert", "show_file", "profile_summary"]
@@ -31,17 +32,17 @@ def profile_summary(prof: Any) -> dict[str, Any]:
     }
 
 
-@click.command("convert")
+@click.command("convert", context_settings=CONTEXT_SETTINGS)
 @click.argument("input_path", metavar="IN", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Output file.")
+@output_option("file", required=True)
 @click.option("--to", "to", type=click.Choice(["lensfun", "gyroflow"]), default="lensfun", show_default=True,
               help="Output format.")
 @click.option("--width", type=click.IntRange(2, 65535), help="Frame width the fit is made for (default: the profile's calibration size).")
 @click.option("--height", type=click.IntRange(2, 65535), help="Frame height for the fit.")
 @click.option("--model", "lf_model", type=click.Choice(["poly3", "poly5", "ptlens"]), help="lensfun model to fit (default: the better of poly5 and ptlens).")
 @click.option("--mount", default="Generic", show_default=True, help="Mount written to the lensfun lens.")
-@click.option("--lens", "lens_name", help="Which lens, when IN holds several.")
-@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@lens_option
+@overwrite_option
 @json_option
 @verbosity_options
 def convert(input_path: str, output: str, to: str, width: int | None, height: int | None, lf_model: str | None,
@@ -49,7 +50,8 @@ def convert(input_path: str, output: str, to: str, width: int | None, height: in
     """Convert a lens profile (DNG, RW2, Gyroflow, LCP, lensfun, OpenCV) to lensfun XML or Gyroflow JSON.
 
     A lensfun model is fitted to the profile's map when the families differ; the fit residual
-    (pixels, over the frame) is printed.
+    (pixels, over the frame) is printed. With --lens, the lens of that name in an IN holding
+    several (a lensfun XML).
 
     \b
     Examples:
@@ -85,13 +87,21 @@ def convert(input_path: str, output: str, to: str, width: int | None, height: in
     return 0
 
 
-@click.command("show-file")
+@click.command("show-file", context_settings=CONTEXT_SETTINGS)
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--lens", "lens_name", help="Which lens, when the file holds several.")
+@lens_option
 @json_option
 @verbosity_options
 def show_file(path: str, lens_name: str | None, as_json: bool, verbose: int, quiet: bool) -> int:
-    """Show a lens profile file of any supported format (models and coefficients)."""
+    """Show a lens profile file of any supported format (models and coefficients).
+
+    With --lens, the lens of that name in a file holding several (a lensfun XML).
+
+    \b
+    Examples:
+      l2 lens show-file GoPro_HERO5_Black_Wide_NO-EIS_4by3.json
+      l2 lens show-file mil-panasonic.xml --lens "Lumix S 20-60/F3.5-5.6" --json
+    """
     from l2tech.profiles.sources import profile_format, read_profile
 
     try:

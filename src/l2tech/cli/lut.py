@@ -8,7 +8,18 @@ from typing import Any, Callable
 
 import click
 
-from l2tech.cli.common import emit_json, err_console, json_option, report_error, verbosity_options
+from l2tech.cli.common import emit_json, err_console, report_error
+from l2tech.cli.options import (
+    CONTEXT_SETTINGS,
+    camera_limits_option,
+    deprecated_alias,
+    json_option,
+    look_option,
+    output_option,
+    overwrite_option,
+    quality_option,
+    verbosity_options,
+)
 from l2tech.errors import L2Error, UsageError
 
 __all__ = ["lut"]
@@ -30,7 +41,7 @@ def _run(ctx: click.Context, verbose: int, quiet: bool, fn: Callable[[], Any]) -
     return result
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings=CONTEXT_SETTINGS)
 def lut() -> None:
     """Apply, convert, bake and show 3D LUTs.
 
@@ -39,17 +50,23 @@ def lut() -> None:
       l2 lut show look.cube
       l2 lut apply look.cube photo.tif -o out/
       l2 lut convert look.cube -o look.vlt --camera-limits lumix
-      l2 lut bake --input V-Log/V-Gamut --look mono --output rec709 --size 33 -o mono.cube --camera-limits lumix
+      l2 lut bake --input V-Log/V-Gamut --look mono --output-space rec709 --size 33 -o mono.cube --camera-limits lumix
     """
 
 
-@lut.command("show")
+@lut.command("show", context_settings=CONTEXT_SETTINGS)
 @click.argument("file", type=click.Path(dir_okay=False))
 @json_option
 @verbosity_options
 @click.pass_context
 def show(ctx: click.Context, file: str, as_json: bool, verbose: int, quiet: bool) -> None:
-    """Show a LUT file's type, size, domain and value range."""
+    """Show a LUT file's type, size, domain and value range.
+
+    \b
+    Examples:
+      l2 lut show look.cube
+      l2 lut show look.vlt --json
+    """
     from l2tech.color.lut_io import describe_lut
 
     info = _run(ctx, verbose, quiet, lambda: describe_lut(file))
@@ -66,24 +83,32 @@ def _output_for(inp: Path, out: Path, many: bool) -> Path:
     return out
 
 
-@lut.command("apply")
+@lut.command("apply", context_settings=CONTEXT_SETTINGS)
 @click.argument("lut_file", metavar="LUT", type=click.Path(dir_okay=False))
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(), help="Output file (one input) or existing folder.")
+@output_option("file_or_existing_dir", required=True)
 @click.option("--interpolation", default="tetrahedral", show_default=True, help="tetrahedral or trilinear.")
 @click.option("--shaper", default=None, help="Encode inputs with this curve first (e.g. V-Log for linear TIFFs).")
-@click.option("--quality", default=95, show_default=True, type=click.IntRange(1, 100), help="JPEG quality.")
-@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@quality_option(95)
+@overwrite_option
 @json_option
 @verbosity_options
 @click.pass_context
 def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: str, interpolation: str,
           shaper: str | None, quality: int, overwrite: bool, as_json: bool, verbose: int, quiet: bool) -> None:
-    """Apply LUT to developed images (JPEG, PNG, TIFF); same format and bit depth out."""
-    from l2tech.color import apply_lut, read_lut
+    """Apply LUT to developed images (JPEG, PNG, TIFF); same format and bit depth out.
+
+    --interpolation here is the LUT's (between its grid points), not an image resampling kernel.
+
+    \b
+    Examples:
+      l2 lut apply look.cube photo.tif -o graded.tif
+      l2 lut apply look.cube *.jpg -o out/ --interpolation trilinear
+    """
+    from l2tech.color import read_lut
     from l2tech.color.lut import INTERPOLATIONS
-    from l2tech.io.atomic import check_distinct_outputs, check_output_path
-    from l2tech.io.image import read_image, write_image
+    from l2tech.io.atomic import check_distinct_outputs
+    from l2tech.pipeline.lut_files import apply_lut_file
 
     out = Path(output)
     many = len(inputs) > 1
@@ -100,12 +125,8 @@ def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: st
     results, failed = [], 0
     for inp, target in zip(inputs, targets):
         def one(inp=inp, target=target):
-            check_output_path(target, inputs=[inp, lut_file], overwrite=overwrite)
-            img = read_image(inp)
-            pixels = apply_lut(img.pixels, table, shaper=shaper, interpolation=interpolation)
-            write_image(target, pixels, bits=img.bits, quality=quality, icc_profile=img.icc_profile,
-                        exif_source=inp, overwrite=overwrite)
-            return str(target)
+            return str(apply_lut_file(inp, target, table, also_inputs=[lut_file], interpolation=interpolation,
+                                      shaper=shaper, quality=quality, overwrite=overwrite))
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -138,19 +159,25 @@ def _limit(table: Any, camera: str | None, fmt: str) -> Any:
     return apply_camera_limits(table, camera, fmt)
 
 
-@lut.command("convert")
+@lut.command("convert", context_settings=CONTEXT_SETTINGS)
 @click.argument("input_file", metavar="IN", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output LUT file.")
+@output_option("file", required=True)
 @click.option("--format", "fmt", default=None, help="Output format (default from the extension): cube, 3dl, spi1d, spi3d, vlt.")
 @click.option("--size", type=int, default=None, help="Resample a 3D LUT to this many points (2-256).")
-@click.option("--camera-limits", "camera", default=None, help="Fit to a camera's limits (lumix); resamples and warns.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@camera_limits_option
+@overwrite_option
 @json_option
 @verbosity_options
 @click.pass_context
-def convert(ctx: click.Context, input_file: str, output: str, fmt: str | None, size: int | None, camera: str | None,
+def convert(ctx: click.Context, input_file: str, output: str, fmt: str | None, size: int | None, camera_limits: str | None,
             overwrite: bool, as_json: bool, verbose: int, quiet: bool) -> None:
-    """Convert a LUT between formats (.cube, .3dl, .spi1d, .spi3d, .vlt; CLF read-only)."""
+    """Convert a LUT between formats (.cube, .3dl, .spi1d, .spi3d, .vlt; CLF read-only).
+
+    \b
+    Examples:
+      l2 lut convert look.cube -o look.vlt --camera-limits lumix
+      l2 lut convert look.spi3d -o look.cube --size 33
+    """
     from l2tech.color.lut_io import convert_lut, describe_lut, format_for_path
     from l2tech.io.atomic import check_output_path
 
@@ -158,7 +185,7 @@ def convert(ctx: click.Context, input_file: str, output: str, fmt: str | None, s
         check_output_path(output, inputs=[input_file], overwrite=overwrite)
         fmt_name = format_for_path(output, fmt).name
         convert_lut(input_file, output, format=fmt, size=size,
-                    adjust=(lambda t: _limit(t, camera, fmt_name)), overwrite=overwrite)
+                    adjust=(lambda t: _limit(t, camera_limits, fmt_name)), overwrite=overwrite)
         return describe_lut(output)
 
     info = _run(ctx, verbose, quiet, work)
@@ -168,23 +195,31 @@ def convert(ctx: click.Context, input_file: str, output: str, fmt: str | None, s
         click.echo(f"{input_file} -> {output} ({info['type']}, size {info['size']})")
 
 
-@lut.command("bake")
+@lut.command("bake", context_settings=CONTEXT_SETTINGS)
 @click.option("--input", "input_space", default="V-Log/V-Gamut", show_default=True, help="Input ENCODING/GAMUT the LUT expects.")
-@click.option("--look", default=None, help="Look name or .toml/.json file (l2 lut bake --list-looks).")
-@click.option("--output", "output_space", default="Rec.709", show_default=True, help="Output ENCODING[/GAMUT].")
+@look_option
+@click.option("--output-space", "output_space", default="Rec.709", show_default=True, metavar="ENC[/GAMUT]",
+              help="Output encoding and gamut of the LUT's values, e.g. rec709.")
 @click.option("--size", default=33, show_default=True, type=int, help="Grid points per axis (2-256).")
-@click.option("-o", "--out", "out_file", required=False, type=click.Path(dir_okay=False), help="Output LUT file.")
-@click.option("--camera-limits", "camera", default=None, help="Fit to a camera's limits (lumix: .cube <= 33 points).")
+@click.option("-o", "--out", "out_file", required=False, type=click.Path(dir_okay=False), metavar="FILE", help="Output LUT file.")
+@camera_limits_option
 @click.option("--title", default="", help="LUT title.")
 @click.option("--list-looks", is_flag=True, help="List available looks and exit.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@overwrite_option
 @json_option
 @verbosity_options
+@deprecated_alias("--output", new="--output-space", dest="output_space")  # -o is the output file everywhere else
 @click.pass_context
 def bake(ctx: click.Context, input_space: str, look: str | None, output_space: str, size: int, out_file: str | None,
-         camera: str | None, title: str, list_looks: bool, overwrite: bool, as_json: bool, verbose: int,
+         camera_limits: str | None, title: str, list_looks: bool, overwrite: bool, as_json: bool, verbose: int,
          quiet: bool) -> None:
-    """Bake input decoding + a look + output encoding into a 3D LUT a camera or editor accepts."""
+    """Bake input decoding + a look + output encoding into a 3D LUT a camera or editor accepts.
+
+    \b
+    Examples:
+      l2 lut bake --input V-Log/V-Gamut --look mono --output-space rec709 --size 33 -o mono.cube --camera-limits lumix
+      l2 lut bake --list-looks
+    """
     from l2tech.color import bake_lut, write_lut
     from l2tech.color import list_looks as _list
     from l2tech.color.lut_io import describe_lut, format_for_path
@@ -202,7 +237,7 @@ def bake(ctx: click.Context, input_space: str, look: str | None, output_space: s
         check_output_path(out_file, overwrite=overwrite)
         fmt_name = format_for_path(out_file).name
         table = bake_lut(look, input=input_space, output=output_space, size=size, title=title)
-        table = _limit(table, camera, fmt_name)
+        table = _limit(table, camera_limits, fmt_name)
         write_lut(table, out_file, overwrite=overwrite)
         return describe_lut(out_file)
 

@@ -1,7 +1,10 @@
 """The ``l2`` command: a thin shell over the public API (STYLE.md rule 6).
 
 Each sub-command lives in its own module of :mod:`l2tech.cli` and is registered in
-``_COMMANDS``; modules are imported lazily so ``l2 --help`` stays fast.
+``_COMMANDS``; modules are imported lazily so ``l2 --help`` stays fast. A command module
+imports only click and :mod:`l2tech.cli.options` at the top; everything heavy (numpy, OpenCV,
+rawpy, numba, colour-science, rich) is imported inside the command function, so ``--help``
+never loads it (``tests/test_cli_startup.py`` checks, ``benchmarks/bench_startup.py`` times).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import sys
 import click
 
 from l2tech import __version__
+from l2tech.cli.options import CONTEXT_SETTINGS
 
 # name -> (module, attribute, short help)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -48,7 +52,7 @@ class _LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="l2")
 def cli() -> None:
     """l2tech: one engine for lens correction, RAW development, looks and video.

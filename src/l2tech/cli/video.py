@@ -6,7 +6,23 @@ from pathlib import Path
 
 import click
 
-from l2tech.cli.common import console, emit_json, err_console, json_option, report_error, verbosity_options
+from l2tech.cli.common import console, emit_json, err_console, report_error
+from l2tech.cli.options import (
+    CONTEXT_SETTINGS,
+    camera_option,
+    crop_factor_option,
+    interpolation_option,
+    json_option,
+    lens_option,
+    look_option,
+    lut_option,
+    output_option,
+    overwrite_option,
+    profile_option,
+    projection_option,
+    shot_options,
+    verbosity_options,
+)
 from l2tech.errors import L2Error, OutputExistsError, UsageError
 
 __all__ = ["video"]
@@ -45,27 +61,25 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
     return [out]
 
 
-@click.command("video", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("video", context_settings=CONTEXT_SETTINGS)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, help="Output file (one input) or existing folder.")
-@click.option("--profile", "profile_path", type=click.Path(dir_okay=False), help="Lens profile: Gyroflow JSON or lensfun XML.")
-@click.option("--camera", help="Camera body for a lensfun database lookup.")
-@click.option("--lens", "lens_name", help="Lens for a lensfun database lookup.")
-@click.option("--focal-length", "focal_length_mm", type=float, help="Focal length, mm (zooms).")
-@click.option("--f-number", type=float, help="Aperture, for vignetting correction (lensfun profiles).")
-@click.option("--focus-distance", "focus_distance_m", type=float, help="Focus distance, m (lensfun profiles; default infinity).")
-@click.option("--crop-factor", type=float, help="Crop factor of the recorded video area (lensfun profiles).")
+@output_option("file_or_existing_dir", required=True)
+@profile_option
+@camera_option
+@lens_option
+@shot_options
+@crop_factor_option
 @click.option("--calib-crop", help="Region of the calibration frame the video shows: x0,y0,w,h (calibration px).")
 @click.option("--lens-model", type=click.Choice(["opencv_fisheye", "opencv"]), help="Model of --intrinsics/--dist-coeffs.")
 @click.option("--intrinsics", help="Camera matrix fx,fy,cx,cy in pixels of the clip (or of --calib-size).")
 @click.option("--dist-coeffs", help="Distortion coefficients: k1,k2,k3,k4 (fisheye) or k1,k2,p1,p2[,k3] (opencv).")
 @click.option("--calib-size", help="WIDTHxHEIGHT the --intrinsics were calibrated at.")
-@click.option("--projection", help="Output projection (rectilinear de-fishes a fisheye).")
+@projection_option
 @click.option("--zoom", type=float, default=1.0, show_default=True, help="Output focal length over the lens's (<1 shows more).")
 @click.option("--size", "out_size", help="Output WIDTHxHEIGHT (default: the input's).")
-@click.option("--interpolation", type=click.Choice(["bilinear", "bicubic", "lanczos", "nearest"]), default="bilinear", show_default=True)
-@click.option("--look", help="Look name or LUT file applied after the lens correction.")
-@click.option("--lut", "lut_path", type=click.Path(dir_okay=False), help="3D LUT file (.cube, .3dl, .spi3d, .vlt, .clf).")
+@interpolation_option(nearest=True)
+@look_option
+@lut_option
 @click.option("--input-encoding", help="Encoding of the clip's values (e.g. V-Log); default Rec.709.")
 @click.option("--codec", help="Encoder (libx264, libx265, prores_ks, ...); default: the input's family.")
 @click.option("--crf", type=int, help="Constant rate factor (default 18).")
@@ -77,7 +91,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.option("--duration", "duration_s", type=float, help="Duration, seconds.")
 @click.option("--max-decode-errors", type=int, default=0, show_default=True, help="Corrupt frames to skip before failing.")
 @click.option("--fast", is_flag=True, help="Faster, slightly less exact: fixed-point maps (1/32 px) and swscale's fast color path.")
-@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@overwrite_option
 @json_option
 @verbosity_options
 def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_number, focus_distance_m, crop_factor, calib_crop, lens_model,
@@ -124,7 +138,7 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
 
                 with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                               TextColumn("{task.fields[fps]:.1f} fps"), TimeRemainingColumn(),
-                              console=err_console, transient=True,
+                              console=err_console.get(), transient=True,
                               disable=not err_console.is_terminal) as bar:  # off a terminal it leaves a blank line
                     task = bar.add_task(Path(src).name, total=None, fps=0.0)
                     import time

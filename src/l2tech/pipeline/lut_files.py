@@ -1,0 +1,71 @@
+"""LUT jobs on developed image files (``l2 lut apply``): read, apply, write with metadata kept.
+
+Nothing here is an algorithm of its own: :mod:`l2tech.io.image` reads and writes,
+:func:`l2tech.color.apply_lut` applies.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["apply_lut_file"]
+
+
+def apply_lut_file(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    lut: Any,
+    *,
+    also_inputs: Sequence[str | os.PathLike] = (),
+    interpolation: str = "tetrahedral",
+    shaper: str | None = None,
+    quality: int = 95,
+    overwrite: bool = False,
+) -> Path:
+    """Apply a LUT to a developed image file; write the result in the same format and bit depth.
+
+    Parameters
+    ----------
+    input_path : path
+        JPEG, PNG or TIFF; its values are taken as they are encoded (display-referred), unless
+        ``shaper`` encodes them first.
+    output_path : path
+        Output file; its ICC profile and EXIF are those of the input.
+    lut : LUT1D, LUT3D or LUTSequence
+        As returned by :func:`l2tech.color.read_lut`.
+    also_inputs : sequence of path
+        Other files the job reads (the LUT file): the output may not be one of them.
+    interpolation : {'tetrahedral', 'trilinear'}
+        Interpolation between the LUT's grid points.
+    shaper : str, optional
+        Encode the input with this curve first (e.g. ``"V-Log"`` for a scene-linear TIFF).
+    quality : int
+        JPEG quality, 1-100.
+    overwrite : bool
+        Replace an existing output.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    OutputExistsError
+        The output exists (without ``overwrite``) or is one of the inputs.
+    UsageError
+        Unknown shaper or interpolation.
+    """
+    from l2tech.color import apply_lut
+    from l2tech.io.atomic import check_output_path
+    from l2tech.io.image import read_image, write_image
+
+    target = Path(output_path)
+    check_output_path(target, inputs=[input_path, *also_inputs], overwrite=overwrite)
+    img = read_image(input_path)
+    pixels = apply_lut(img.pixels, lut, shaper=shaper, interpolation=interpolation)
+    write_image(target, pixels, bits=img.bits, quality=quality, icc_profile=img.icc_profile,
+                exif_source=input_path, overwrite=overwrite)
+    return target
