@@ -110,12 +110,14 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
                         console=err_console.get(), disable=not show_progress, transient=True)
     with progress:
         task = progress.add_task("developing", total=len(inputs))
-        for inp, out in zip(inputs, outs):
+        for k, (inp, out) in enumerate(zip(inputs, outs)):
             progress.update(task, description=Path(inp).name)
+            # the next inputs still to be written: a job may start reading them ahead
+            upcoming = [i for i, o in zip(inputs[k + 1 : k + 3], outs[k + 1 : k + 3]) if overwrite or not o.exists()]
             entry: dict[str, Any] = {"input": inp, "output": str(out)}
             try:
                 check_output_path(out, inputs=inputs, overwrite=overwrite)
-                res = job(inp, out)
+                res = job(inp, out, upcoming)
                 entry.update(res.summary(), status="ok")
                 if not (quiet or as_json):
                     _print_result(res, verbose)
@@ -201,7 +203,7 @@ def develop(inputs, output, fmt, quality, bits, output_space, white_balance, ove
                          white_balance=white_balance, **lens_kw)
     except L2Error as exc:
         raise click.UsageError(str(exc)) from None
-    return _run_batch(inputs, output, fmt, lambda i, o: develop_file(i, o, recipe, overwrite=overwrite),
+    return _run_batch(inputs, output, fmt, lambda i, o, nxt: develop_file(i, o, recipe, overwrite=overwrite, prefetch_next=nxt),
                       overwrite=overwrite, as_json=as_json, verbose=verbose, quiet=quiet)
 
 
@@ -229,7 +231,7 @@ def correct(inputs, output, quality, overwrite, as_json, verbose, quiet, **lens_
         recipe = _recipe("jpeg", quality=quality, **lens_kw)
     except L2Error as exc:
         raise click.UsageError(str(exc)) from None
-    def job(i: str, o: Path):
+    def job(i: str, o: Path, upcoming: list[str]):
         return correct_image_file(i, o, recipe, overwrite=overwrite)
 
     # each output keeps its input's format (by extension here; the writer checks magic bytes)
