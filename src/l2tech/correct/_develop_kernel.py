@@ -28,10 +28,10 @@ def _tap(src, y, x, c, H, W, replicate):  # pragma: no cover - compiled
 @numba.njit(inline="always")
 def _sample(src, sx, sy, c, H, W, replicate):  # pragma: no cover - compiled
     """Bilinear sample of channel c at (sx, sy) (exact fractional weights)."""
-    x0f = math.floor(sx)
-    y0f = math.floor(sy)
-    ax = np.float32(sx - x0f)
-    ay = np.float32(sy - y0f)
+    x0f = np.floor(sx)
+    y0f = np.floor(sy)
+    ax = sx - x0f
+    ay = sy - y0f
     x0 = int(x0f)
     y0 = int(y0f)
     if x0 >= 0 and x0 < W - 1 and y0 >= 0 and y0 < H - 1:
@@ -100,22 +100,24 @@ def develop_pass(src, grid, step, m, table, inv_gamma, lut, qmax, replicate, per
             for j in range(gw):
                 for k in range(3):
                     row[c, j, k] = grid[c, iy, j, k] * (np.float32(1.0) - fy) + grid[c, iy + 1, j, k] * fy
+        yf = np.float32(y)
         for x in range(Wo):
-            gxf = x * inv_step
+            xf = np.float32(x)
+            gxf = xf * inv_step
             ix = min(int(gxf), gw - 2)
-            fx = np.float32(gxf - ix)
+            fx = gxf - np.float32(ix)
             gx1 = np.float32(1.0) - fx
-            sx = x + (row[0, ix, 0] * gx1 + row[0, ix + 1, 0] * fx)
-            sy = y + (row[0, ix, 1] * gx1 + row[0, ix + 1, 1] * fx)
+            sx = xf + (row[0, ix, 0] * gx1 + row[0, ix + 1, 0] * fx)
+            sy = yf + (row[0, ix, 1] * gx1 + row[0, ix + 1, 1] * fx)
             g = _gain(row[0, ix, 2] * gx1 + row[0, ix + 1, 2] * fx)
             s0 = _sample(src, sx, sy, 0, H, W, replicate) * g
             if per_channel:
-                sx = x + (row[1, ix, 0] * gx1 + row[1, ix + 1, 0] * fx)
-                sy = y + (row[1, ix, 1] * gx1 + row[1, ix + 1, 1] * fx)
+                sx = xf + (row[1, ix, 0] * gx1 + row[1, ix + 1, 0] * fx)
+                sy = yf + (row[1, ix, 1] * gx1 + row[1, ix + 1, 1] * fx)
                 g = _gain(row[1, ix, 2] * gx1 + row[1, ix + 1, 2] * fx)
                 s1 = _sample(src, sx, sy, 1, H, W, replicate) * g
-                sx = x + (row[2, ix, 0] * gx1 + row[2, ix + 1, 0] * fx)
-                sy = y + (row[2, ix, 1] * gx1 + row[2, ix + 1, 1] * fx)
+                sx = xf + (row[2, ix, 0] * gx1 + row[2, ix + 1, 0] * fx)
+                sy = yf + (row[2, ix, 1] * gx1 + row[2, ix + 1, 1] * fx)
                 g = _gain(row[2, ix, 2] * gx1 + row[2, ix + 1, 2] * fx)
                 s2 = _sample(src, sx, sy, 2, H, W, replicate) * g
             else:
