@@ -140,35 +140,18 @@ def _falloff_at(cal: Any, width: int, height: int, crop: float, xs: np.ndarray, 
     return 1.0 + r2 * (float(t["k1"]) + r2 * (float(t["k2"]) + r2 * float(t["k3"])))
 
 
-def grid_map(
-    calibration: Any,
-    width: int,
-    height: int,
-    *,
-    crop_factor: float | None = None,
-    vignetting: bool = True,
-    tca: bool = True,
-    distortion: bool = True,
-    scale: float | None = None,
-    projection: str | None = None,
-    step: int = 16,
-    tol_px: float = 0.005,
-    tol_gain: float = 2e-5,
-) -> GridMap:
+def grid_map(calibration: Any, width: int, height: int, *, crop_factor: float | None = None, vignetting: bool = True,
+             tca: bool = True, distortion: bool = True, scale: float | None = None, projection: str | None = None,
+             step: int = 16, tol_px: float = 0.005, tol_gain: float = 2e-5) -> GridMap:
     """The correction of one lens setting as a coarse grid for :func:`develop_pass`.
 
     Parameters
     ----------
-    calibration : LensCalibration
-        From :func:`l2tech.profiles.interpolate.interpolate`.
-    width, height : int
-        Frame size in pixels.
-    crop_factor : float, optional
-        The camera body's crop factor (default: the calibration's).
-    vignetting, tca, distortion : bool
-        Switch each correction.
-    scale : float, optional
-        Zoom (> 1 enlarges); default auto-scale (lensfun's ``GetAutoScale`` rule).
+    calibration, width, height, crop_factor, tca, distortion, scale
+        As for :func:`l2tech.correct.correction_maps` (an interpolated calibration, the frame in
+        pixels, the body's crop factor, the switches, the zoom; default auto-scale).
+    vignetting : bool
+        Put the vignetting falloff in the grid (else 1).
     projection : str, optional
         Projection of the corrected image, composed into the same map.
     step : int

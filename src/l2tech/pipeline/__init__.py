@@ -19,19 +19,8 @@ from l2tech.pipeline.stills import (
     develop_file,
     is_raw_path,
     output_path_for,
+    prefetch,
 )
 
-__all__ = [
-    "Recipe",
-    "CORRECTIONS",
-    "DEFAULT_FOCUS_DISTANCE_M",
-    "LensPlan",
-    "DevelopResult",
-    "plan_lens_correction",
-    "develop",
-    "develop_file",
-    "correct_image",
-    "correct_image_file",
-    "is_raw_path",
-    "output_path_for",
-]
+__all__ = ["Recipe", "CORRECTIONS", "DEFAULT_FOCUS_DISTANCE_M", "LensPlan", "DevelopResult", "plan_lens_correction",
+           "develop", "develop_file", "correct_image", "correct_image_file", "is_raw_path", "output_path_for", "prefetch"]
