@@ -427,3 +427,18 @@ def test_missing_input_and_conflicting_options(tmp_path, capsys):
     assert rc == 1 and r["error_type"] == "InputNotFoundError" and "nope.CR2: file not found" in r["error"]
     assert main(["develop", str(shared_file(KISS)), "--no-lens-correction", "--only", "distortion"]) == 2
     assert main(["correct", str(shared_file(OLY)), "--no-lens-correction", "--lens", "X"]) == 2
+
+
+def test_no_missing_focal_length_warning_when_the_options_give_it(tmp_path, capsys):
+    """A file without focal length / f-number, developed with --focal-length and --f-number:
+    the "missing from the metadata" warnings are not printed (they would be untrue)."""
+    args = ["develop", str(shared_file(KISS)), "-o", str(tmp_path / "a.jpg"), "--camera", "Panasonic DC-S5",
+            "--lens", "Lumix S 20-60/F3.5-5.6", "--overwrite"]
+    rc = main(args + ["--focal-length", "20", "--f-number", "3.5"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "missing from the metadata" not in cap.out + cap.err
+    rc = main(args)
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "focal length missing from the metadata" in cap.out + cap.err

@@ -121,7 +121,10 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
     from l2tech.profiles.matching import camera_name
 
     crop = (getattr(m, "crop_factor", None) if m is not None else None) or getattr(meta, "crop_factor", None) or profile.crop_factor
-    warns = list(warnings)
+    # the matcher says what a missing focal length / f-number means; an option that gives the
+    # value makes that warning untrue for this shot
+    given = (("focal length missing", recipe.focal_length_mm), ("f-number missing", recipe.f_number))
+    warns = [w for w in warnings if not any(w.startswith(prefix) and value is not None for prefix, value in given)]
     sources: dict[str, str] = {"profile": source}
     applied = {c: c in recipe.corrections for c in CORRECTIONS}
     reasons = {c: "" if applied[c] else "not requested (--only)" for c in CORRECTIONS}
