@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -259,3 +260,29 @@ def test_prefetched_decode_gives_the_same_image_and_its_own_errors(tmp_path):
         develop_file(bad, tmp_path / "bad.png", Recipe(format="png"))
     assert not stills._PENDING
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_run_batch_outcomes_and_lookahead(tmp_path):
+    """pipeline.batch.run_batch: ok / skipped / failed per file, a bug in one file does not stop
+    the batch, and each job is told the next inputs still to be written (skipped ones left out)."""
+    from l2tech.errors import CorruptInputError
+    from l2tech.pipeline.batch import run_batch
+
+    ins = [str(tmp_path / f"{n}.dng") for n in "abcde"]
+    outs = [tmp_path / f"{n}.jpg" for n in "abcde"]
+    outs[2].write_bytes(b"old")  # c's output exists: skipped, and not read ahead
+    seen = {}
+
+    def job(inp, out, upcoming):
+        seen[Path(inp).stem] = [Path(u).stem for u in upcoming]
+        if inp.endswith("b.dng"):
+            raise CorruptInputError("truncated", path=inp)
+        if inp.endswith("d.dng"):
+            raise ZeroDivisionError("a bug")
+        return Path(inp).stem
+
+    items = list(run_batch(ins, outs, job, overwrite=False))
+    assert [i.status for i in items] == ["ok", "failed", "skipped", "failed", "ok"]
+    assert items[0].result == "a" and isinstance(items[3].error, ZeroDivisionError)
+    assert seen == {"a": ["b"], "b": ["d"], "d": ["e"], "e": []}
+    assert outs[2].read_bytes() == b"old"

@@ -80,8 +80,9 @@ def _recipe(fmt: str, **kw: Any):
 def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[[str], str], job: Callable, *, overwrite: bool, as_json: bool,
                verbose: int, quiet: bool) -> int:
     from l2tech.errors import L2Error, OutputExistsError
-    from l2tech.io.atomic import check_distinct_outputs, check_output_path
+    from l2tech.io.atomic import check_distinct_outputs
     from l2tech.pipeline import output_path_for
+    from l2tech.pipeline.batch import run_batch
 
     many = len(inputs) > 1
     if output is not None and many and (Path(output).is_file() or Path(output).suffix.lower() in _SUFFIX_FORMAT):
@@ -110,31 +111,28 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
                         console=err_console.get(), disable=not show_progress, transient=True)
     with progress:
         task = progress.add_task("developing", total=len(inputs))
-        for k, (inp, out) in enumerate(zip(inputs, outs)):
-            progress.update(task, description=Path(inp).name)
-            # the next inputs still to be written: a job may start reading them ahead
-            upcoming = [i for i, o in zip(inputs[k + 1 : k + 3], outs[k + 1 : k + 3]) if overwrite or not o.exists()]
-            entry: dict[str, Any] = {"input": inp, "output": str(out)}
-            try:
-                check_output_path(out, inputs=inputs, overwrite=overwrite)
-                res = job(inp, out, upcoming)
-                entry.update(res.summary(), status="ok")
+        progress.update(task, description=Path(inputs[0]).name)
+        for item in run_batch(inputs, outs, job, overwrite=overwrite):
+            entry: dict[str, Any] = {"input": item.input, "output": str(item.output)}
+            exc = item.error
+            if item.status == "ok":
+                entry.update(item.result.summary(), status="ok")
                 if not (quiet or as_json):
-                    _print_result(res, verbose)
-            except OutputExistsError as exc:
+                    _print_result(item.result, verbose)
+            elif item.status == "skipped":
                 entry.update(status="skipped", error=str(exc))
                 if not as_json:
                     err_console.print(f"[yellow]skipped[/]: {exc}", highlight=False)
-            except L2Error as exc:
-                entry.update(status="failed", error=str(exc), error_type=type(exc).__name__)
-                if not as_json:
-                    report_error(exc, verbose)
-            except Exception as exc:  # a bug must not stop the batch (E5); say it is unexpected
-                entry.update(status="failed", error=f"unexpected {type(exc).__name__}: {exc}", error_type=type(exc).__name__)
+            else:
+                unexpected = not isinstance(exc, L2Error)  # a bug: say it is unexpected
+                entry.update(status="failed", error=(f"unexpected {type(exc).__name__}: {exc}" if unexpected else str(exc)),
+                             error_type=type(exc).__name__)
                 if not as_json:
                     report_error(exc, verbose)
             results.append(entry)
             progress.advance(task)
+            if len(results) < len(inputs):
+                progress.update(task, description=Path(inputs[len(results)]).name)
     failed = sum(r["status"] == "failed" for r in results)
     if as_json:
         emit_json({"results": results, "ok": sum(r["status"] == "ok" for r in results),
@@ -196,14 +194,14 @@ def develop(inputs, output, fmt, quality, bits, output_space, white_balance, ove
       l2 develop DSC_0042.NEF --lens "Nikon AF-S DX Zoom-Nikkor 18-70mm f/3.5-4.5G IF-ED" --json
     """
     from l2tech.errors import L2Error
-    from l2tech.pipeline import develop_file
+    from l2tech.pipeline.batch import develop_batch_job
 
     try:
         recipe = _recipe(fmt, quality=quality, bits=int(bits) if bits else None, output_space=output_space,
                          white_balance=white_balance, **lens_kw)
     except L2Error as exc:
         raise click.UsageError(str(exc)) from None
-    return _run_batch(inputs, output, fmt, lambda i, o, nxt: develop_file(i, o, recipe, overwrite=overwrite, prefetch_next=nxt),
+    return _run_batch(inputs, output, fmt, develop_batch_job(recipe, overwrite=overwrite),
                       overwrite=overwrite, as_json=as_json, verbose=verbose, quiet=quiet)
 
 
@@ -225,14 +223,13 @@ def correct(inputs, output, quality, overwrite, as_json, verbose, quiet, **lens_
       l2 correct scan.tif --lens "Lumix S 20-60/F3.5-5.6" --focal-length 20 -o fixed.tif
     """
     from l2tech.errors import L2Error
-    from l2tech.pipeline import correct_image_file
+    from l2tech.pipeline.batch import correct_batch_job
 
     try:
         recipe = _recipe("jpeg", quality=quality, **lens_kw)
     except L2Error as exc:
         raise click.UsageError(str(exc)) from None
-    def job(i: str, o: Path, upcoming: list[str]):
-        return correct_image_file(i, o, recipe, overwrite=overwrite)
+    job = correct_batch_job(recipe, overwrite=overwrite)
 
     # each output keeps its input's format (by extension here; the writer checks magic bytes)
     def fmt_of(i: str) -> str:

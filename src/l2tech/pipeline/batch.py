@@ -1,0 +1,104 @@
+"""A batch of stills: each input to its output, skipping or failing per file, decoding ahead.
+
+The loop behind ``l2 develop`` and ``l2 correct`` with several inputs. One file's failure never
+stops the batch (RELIABILITY.md); each file's outcome is yielded as it is known, so a caller can
+report progress. For RAW inputs the next files are decoded ahead
+(:func:`l2tech.pipeline.stills.prefetch`) while the current one is corrected and written.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from l2tech.pipeline.recipe import Recipe
+
+__all__ = ["BatchItem", "run_batch", "develop_batch_job", "correct_batch_job"]
+
+#: How many upcoming inputs a job may start reading ahead.
+LOOKAHEAD = 2
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """The outcome of one input of a batch.
+
+    Attributes
+    ----------
+    input : str
+    output : Path
+    status : {'ok', 'skipped', 'failed'}
+        ``skipped``: the output exists and overwriting was not asked for (a re-run finishes an
+        interrupted batch).
+    result : DevelopResult or None
+        For ``ok``.
+    error : BaseException or None
+        For ``skipped`` and ``failed``; an :class:`~l2tech.errors.L2Error` unless the failure is
+        a bug (any other exception, reported as unexpected).
+    """
+
+    input: str
+    output: Path
+    status: str
+    result: Any = None
+    error: BaseException | None = None
+
+
+Job = Callable[[str, Path, Sequence[str]], Any]
+
+
+def run_batch(inputs: Sequence[str], outputs: Sequence[Path], job: Job, *, overwrite: bool) -> Iterator[BatchItem]:
+    """Run ``job(input, output, upcoming)`` over the batch, one :class:`BatchItem` per input.
+
+    Parameters
+    ----------
+    inputs, outputs : sequences of the same length
+        Each input and where it is written (distinct outputs: the caller checks them first with
+        :func:`l2tech.io.atomic.check_distinct_outputs`).
+    job : callable
+        ``job(input, output, upcoming) -> DevelopResult``; ``upcoming`` lists the next inputs
+        that will be written (a job may start reading them).
+    overwrite : bool
+        Replace existing outputs; otherwise an existing output is skipped.
+
+    Yields
+    ------
+    BatchItem
+    """
+    from l2tech.errors import L2Error, OutputExistsError
+    from l2tech.io.atomic import check_output_path
+
+    for k, (inp, out) in enumerate(zip(inputs, outputs)):
+        ahead = zip(inputs[k + 1 : k + 1 + LOOKAHEAD], outputs[k + 1 : k + 1 + LOOKAHEAD])
+        upcoming = [i for i, o in ahead if overwrite or not Path(o).exists()]
+        try:
+            check_output_path(out, inputs=inputs, overwrite=overwrite)
+            yield BatchItem(inp, Path(out), "ok", result=job(inp, Path(out), upcoming))
+        except OutputExistsError as exc:
+            yield BatchItem(inp, Path(out), "skipped", error=exc)
+        except L2Error as exc:
+            yield BatchItem(inp, Path(out), "failed", error=exc)
+        except Exception as exc:  # noqa: BLE001 - a bug in one file must not stop the batch (E5)
+            yield BatchItem(inp, Path(out), "failed", error=exc)
+
+
+def develop_batch_job(recipe: Recipe, *, overwrite: bool, db: Any = None) -> Job:
+    """The job of ``l2 develop``: :func:`~l2tech.pipeline.stills.develop_file`, decoding ahead."""
+    from l2tech.pipeline.stills import develop_file
+
+    def job(inp: str, out: Path, upcoming: Sequence[str]) -> Any:
+        return develop_file(inp, out, recipe, overwrite=overwrite, db=db, prefetch_next=list(upcoming))
+
+    return job
+
+
+def correct_batch_job(recipe: Recipe, *, overwrite: bool, db: Any = None) -> Job:
+    """The job of ``l2 correct``: :func:`~l2tech.pipeline.stills.correct_image_file`."""
+    from l2tech.pipeline.stills import correct_image_file
+
+    def job(inp: str | os.PathLike, out: Path, upcoming: Sequence[str]) -> Any:
+        return correct_image_file(inp, out, recipe, overwrite=overwrite, db=db)
+
+    return job
