@@ -286,3 +286,22 @@ def test_run_batch_outcomes_and_lookahead(tmp_path):
     assert items[0].result == "a" and isinstance(items[3].error, ZeroDivisionError)
     assert seen == {"a": ["b"], "b": ["d"], "d": ["e"], "e": []}
     assert outs[2].read_bytes() == b"old"
+
+
+def test_develop_path_imports_no_colour_science_or_matplotlib(tmp_path):
+    """A whole develop (RAW → JPEG with lens correction) in a fresh interpreter loads neither
+    colour-science nor matplotlib (issue: ~1.7 s of start-up when it did)."""
+    import subprocess
+    import sys
+
+    raw = shared_file("raw/decodable/canon_eos_6d__ef24-105mm_f4L__linear_lossy.dng")
+    code = (
+        "import sys\n"
+        "from l2tech.pipeline import Recipe, develop_file\n"
+        f"r = develop_file({str(raw)!r}, {str(tmp_path / 'a.jpg')!r}, Recipe())\n"
+        "assert any(r.plan.applied.values())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('colour', 'matplotlib')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
