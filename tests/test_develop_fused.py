@@ -190,7 +190,13 @@ def test_develop_pass_rejects_bad_input():
     from l2tech.errors import UsageError
 
     with pytest.raises(UsageError, match="uint16"):
-        develop_pass(np.zeros((4, 4, 3), np.float32), identity_grid_map(4, 4), np.eye(3), np.eye(3), lambda v: v)
+        develop_pass(np.zeros((4, 4, 3), np.uint8), identity_grid_map(4, 4), np.eye(3), np.eye(3), lambda v: v)
+    with pytest.raises(UsageError, match="does not cover"):
+        develop_pass(np.zeros((4, 4, 3), np.uint16), identity_grid_map(4, 4), np.eye(3), np.eye(3), lambda v: v,
+                     decode=np.zeros(256, np.float32))
+    with pytest.raises(UsageError, match="nearest with a decode table"):
+        develop_pass(np.zeros((4, 4, 3), np.uint16), identity_grid_map(4, 4), np.eye(3), np.eye(3), lambda v: v,
+                     interpolation="nearest")
     with pytest.raises(UsageError, match="grid map is for"):
         develop_pass(np.zeros((4, 4, 3), np.uint16), identity_grid_map(5, 4), np.eye(3), np.eye(3), lambda v: v)
 
