@@ -1,7 +1,12 @@
-"""The fused develop kernel (numba, parallel over rows): 16-bit camera RGB to encoded output.
+"""The fused develop kernel (numba, parallel over rows): camera RGB or video code values to
+encoded output.
 
 Internal to :mod:`l2tech.correct.fused`, which documents the stages and their sources. Compiled
 on first use and cached on disk by numba (``cache=True``), so later processes only load it.
+
+Optional stages are switched by passing ``None`` (numba prunes the branch at compile time, so
+the stills path without an input table or a 3D LUT runs the same code as before they existed).
+The 3D LUT arithmetic is :mod:`l2tech.color._kernels`' (one copy).
 """
 
 from __future__ import annotations
@@ -11,18 +16,31 @@ import math
 import numba
 import numpy as np
 
+from l2tech.color._kernels import tetrahedral_at, trilinear_at
+
 __all__ = ["develop_pass"]
 
 
 @numba.njit(inline="always")
 def _tap(src, y, x, c, H, W, replicate):  # pragma: no cover - compiled
-    """Channel c of pixel (y, x); clamped to the frame, or 0 outside it."""
+    """Channel c of pixel (y, x) as float32; clamped to the frame, or 0 outside it."""
     if x < 0 or x > W - 1 or y < 0 or y > H - 1:
         if not replicate:
             return np.float32(0.0)
         x = min(max(x, 0), W - 1)
         y = min(max(y, 0), H - 1)
     return np.float32(src[y, x, c])
+
+
+@numba.njit(inline="always")
+def _tap_dec(src, dec, y, x, c, H, W, replicate):  # pragma: no cover - compiled
+    """As :func:`_tap`, the code value read through the input table ``dec`` (0 outside)."""
+    if x < 0 or x > W - 1 or y < 0 or y > H - 1:
+        if not replicate:
+            return np.float32(0.0)
+        x = min(max(x, 0), W - 1)
+        y = min(max(y, 0), H - 1)
+    return dec[src[y, x, c]]
 
 
 @numba.njit(inline="always")
@@ -50,15 +68,45 @@ def _sample(src, sx, sy, c, H, W, replicate):  # pragma: no cover - compiled
 
 
 @numba.njit(inline="always")
-def _encode(v, table, nt, inv_gamma, lut, nl):  # pragma: no cover - compiled
-    """Clip to [0, 1]; then the code value from the integer LUT (nl > 0), or the encoded value
-    from the curve table (linear interpolation; exact near black for a pure power curve)."""
+def _sample_dec(src, dec, sx, sy, c, H, W, replicate, nearest):  # pragma: no cover - compiled
+    """Bilinear (or nearest) sample of channel c at (sx, sy) of the values decoded by ``dec``:
+    the interpolation runs on the table's (linear) values, not on the code values."""
+    if nearest:  # half to even, as OpenCV's INTER_NEAREST on float maps (cvRound)
+        return _tap_dec(src, dec, int(np.rint(sy)), int(np.rint(sx)), c, H, W, replicate)
+    x0f = math.floor(sx)
+    y0f = math.floor(sy)
+    ax = np.float32(sx - x0f)
+    ay = np.float32(sy - y0f)
+    x0 = int(x0f)
+    y0 = int(y0f)
+    if x0 >= 0 and x0 < W - 1 and y0 >= 0 and y0 < H - 1:
+        a = dec[src[y0, x0, c]]
+        b = dec[src[y0, x0 + 1, c]]
+        d = dec[src[y0 + 1, x0, c]]
+        e = dec[src[y0 + 1, x0 + 1, c]]
+    else:
+        a = _tap_dec(src, dec, y0, x0, c, H, W, replicate)
+        b = _tap_dec(src, dec, y0, x0 + 1, c, H, W, replicate)
+        d = _tap_dec(src, dec, y0 + 1, x0, c, H, W, replicate)
+        e = _tap_dec(src, dec, y0 + 1, x0 + 1, c, H, W, replicate)
+    top = a + (b - a) * ax
+    bot = d + (e - d) * ax
+    return top + (bot - top) * ay
+
+
+@numba.njit(inline="always")
+def _clip01(v):  # pragma: no cover - compiled
     if not (v > 0.0):  # NaN -> 0
-        v = np.float32(0.0)
-    elif v > 1.0:
-        v = np.float32(1.0)
-    if nl > 0:
-        return np.float32(lut[int(v * nl + np.float32(0.5))])
+        return np.float32(0.0)
+    if v > 1.0:
+        return np.float32(1.0)
+    return v
+
+
+@numba.njit(inline="always")
+def _curve(v, table, nt, inv_gamma):  # pragma: no cover - compiled
+    """Encoded value of a clipped linear ``v`` from the curve table (linear interpolation;
+    exact near black for a pure power curve)."""
     t = v * nt
     k = int(t)
     if inv_gamma > 0.0 and k < 64:  # a pure power curve is steep near 0: exact there
@@ -66,6 +114,16 @@ def _encode(v, table, nt, inv_gamma, lut, nl):  # pragma: no cover - compiled
     if k >= nt:
         return table[nt]
     return table[k] + (table[k + 1] - table[k]) * np.float32(t - k)
+
+
+@numba.njit(inline="always")
+def _encode(v, table, nt, inv_gamma, lut, nl):  # pragma: no cover - compiled
+    """Clip to [0, 1]; then the code value from the integer LUT (nl > 0), or the encoded value
+    from the curve table."""
+    v = _clip01(v)
+    if nl > 0:
+        return np.float32(lut[int(v * nl + np.float32(0.5))])
+    return _curve(v, table, nt, inv_gamma)
 
 
 @numba.njit(inline="always")
@@ -77,10 +135,12 @@ def _gain(falloff):  # pragma: no cover - compiled
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
-def develop_pass(src, grid, step, m, table, inv_gamma, lut, qmax, replicate, per_channel, out):  # pragma: no cover - compiled
+def develop_pass(src, dec, grid, step, m, table, inv_gamma, lut, qmax, replicate, per_channel, nearest,
+                 lut3, lut_lo, lut_scale, tetrahedral, out):  # pragma: no cover - compiled
     """One pass over the output: coordinates and gain from the coarse grid, bilinear sampling of
-    each source channel at its own position, vignetting gain, one 3x3 matrix (camera → output),
-    clip, encoding (integer LUT, or curve table then ``qmax`` scaling; ``qmax`` 0: float)."""
+    each source channel at its own position (through the input table ``dec`` unless None),
+    vignetting gain, one 3x3 matrix, clip, encoding (integer LUT, or curve table), the 3D LUT
+    ``lut3`` on the encoded values unless None, then ``qmax`` scaling (``qmax`` 0: float)."""
     H, W, _ = src.shape
     Ho, Wo, _ = out.shape
     gw = grid.shape[2]
@@ -110,22 +170,52 @@ def develop_pass(src, grid, step, m, table, inv_gamma, lut, qmax, replicate, per
             sx = xf + (row[0, ix, 0] * gx1 + row[0, ix + 1, 0] * fx)
             sy = yf + (row[0, ix, 1] * gx1 + row[0, ix + 1, 1] * fx)
             g = _gain(row[0, ix, 2] * gx1 + row[0, ix + 1, 2] * fx)
-            s0 = _sample(src, sx, sy, 0, H, W, replicate) * g
+            if dec is None:
+                s0 = _sample(src, sx, sy, 0, H, W, replicate) * g
+            else:
+                s0 = _sample_dec(src, dec, sx, sy, 0, H, W, replicate, nearest) * g
             if per_channel:
                 sx = xf + (row[1, ix, 0] * gx1 + row[1, ix + 1, 0] * fx)
                 sy = yf + (row[1, ix, 1] * gx1 + row[1, ix + 1, 1] * fx)
                 g = _gain(row[1, ix, 2] * gx1 + row[1, ix + 1, 2] * fx)
-                s1 = _sample(src, sx, sy, 1, H, W, replicate) * g
+                if dec is None:
+                    s1 = _sample(src, sx, sy, 1, H, W, replicate) * g
+                else:
+                    s1 = _sample_dec(src, dec, sx, sy, 1, H, W, replicate, nearest) * g
                 sx = xf + (row[2, ix, 0] * gx1 + row[2, ix + 1, 0] * fx)
                 sy = yf + (row[2, ix, 1] * gx1 + row[2, ix + 1, 1] * fx)
                 g = _gain(row[2, ix, 2] * gx1 + row[2, ix + 1, 2] * fx)
-                s2 = _sample(src, sx, sy, 2, H, W, replicate) * g
-            else:
-                s1 = _sample(src, sx, sy, 1, H, W, replicate) * g
-                s2 = _sample(src, sx, sy, 2, H, W, replicate) * g
-            for c in range(3):
-                v = _encode(m[c, 0] * s0 + m[c, 1] * s1 + m[c, 2] * s2, table, nt, inv_gamma, lut, nl)
-                if nl > 0:
-                    out[y, x, c] = v
+                if dec is None:
+                    s2 = _sample(src, sx, sy, 2, H, W, replicate) * g
                 else:
-                    out[y, x, c] = v * qmax + half if qmax > 0 else v
+                    s2 = _sample_dec(src, dec, sx, sy, 2, H, W, replicate, nearest) * g
+            else:
+                if dec is None:
+                    s1 = _sample(src, sx, sy, 1, H, W, replicate) * g
+                    s2 = _sample(src, sx, sy, 2, H, W, replicate) * g
+                else:
+                    s1 = _sample_dec(src, dec, sx, sy, 1, H, W, replicate, nearest) * g
+                    s2 = _sample_dec(src, dec, sx, sy, 2, H, W, replicate, nearest) * g
+            if lut3 is None:
+                for c in range(3):
+                    v = _encode(m[c, 0] * s0 + m[c, 1] * s1 + m[c, 2] * s2, table, nt, inv_gamma, lut, nl)
+                    if nl > 0:
+                        out[y, x, c] = v
+                    else:
+                        out[y, x, c] = v * qmax + half if qmax > 0 else v
+            else:
+                e0 = _curve(_clip01(m[0, 0] * s0 + m[0, 1] * s1 + m[0, 2] * s2), table, nt, inv_gamma)
+                e1 = _curve(_clip01(m[1, 0] * s0 + m[1, 1] * s1 + m[1, 2] * s2), table, nt, inv_gamma)
+                e2 = _curve(_clip01(m[2, 0] * s0 + m[2, 1] * s1 + m[2, 2] * s2), table, nt, inv_gamma)
+                if tetrahedral:
+                    o0, o1, o2 = tetrahedral_at(e0, e1, e2, lut3, lut_lo, lut_scale)
+                else:
+                    o0, o1, o2 = trilinear_at(e0, e1, e2, lut3, lut_lo, lut_scale)
+                if qmax > 0:
+                    out[y, x, 0] = _clip01(np.float32(o0)) * qmax + half
+                    out[y, x, 1] = _clip01(np.float32(o1)) * qmax + half
+                    out[y, x, 2] = _clip01(np.float32(o2)) * qmax + half
+                else:
+                    out[y, x, 0] = o0
+                    out[y, x, 1] = o1
+                    out[y, x, 2] = o2

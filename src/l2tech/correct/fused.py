@@ -36,7 +36,7 @@ import numpy as np
 
 from l2tech.errors import InvalidProfileError, UsageError
 
-__all__ = ["GridMap", "grid_map", "identity_grid_map", "develop_pass", "warm_up"]
+__all__ = ["GridMap", "grid_map", "grid_from_maps", "identity_grid_map", "develop_pass", "warm_up"]
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,8 @@ class GridMap:
 
     Attributes
     ----------
-    grid : ndarray, shape (3, gh, gw, 3), float32
-        For channel R, G, B and node ``(i, j)`` at output pixel ``(x, y) = (j·step, i·step)``:
+    grid : ndarray, shape (3, gh, gw, 3) or (1, gh, gw, 3), float32
+        For channel R, G, B (one entry: all channels) and node ``(i, j)`` at output pixel ``(x, y) = (j·step, i·step)``:
         ``(dx, dy, falloff)`` — the source position is ``(x + dx, y + dy)`` (pixels, origin at
         the top-left pixel's centre), ``falloff`` the vignetting falloff there (1 when off); the
         kernel divides by it (a falloff ≤ 0, a polynomial extrapolated past its field, gives 0,
@@ -55,7 +55,7 @@ class GridMap:
     step : int
         Node spacing in pixels.
     width, height : int
-        Frame size (output = source size).
+        Output frame size (the source's too, unless ``src_size`` says otherwise).
     scale : float
         The zoom used (1 when there is no geometry).
     replicate : bool
@@ -63,6 +63,9 @@ class GridMap:
     max_error_px : float
         Largest distance between the grid's bilinear map and the exact map, measured at the
         cell centres (0 for an identity map).
+    src_size : tuple of int, optional
+        ``(width, height)`` of the source frame when it differs from the output's (a video
+        scaled to another size).
     """
 
     grid: np.ndarray
@@ -72,6 +75,12 @@ class GridMap:
     scale: float
     replicate: bool
     max_error_px: float
+    src_size: tuple[int, int] | None = None
+
+    @property
+    def source_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the frames the map reads."""
+        return self.src_size if self.src_size is not None else (self.width, self.height)
 
 
 def _nodes(n: int, step: int) -> np.ndarray:
@@ -277,6 +286,132 @@ def _grid_map(calibration: Any, W: int, H: int, crop: float, vignetting: bool, t
     return GridMap(grid, step, W, H, float(used), bool(replicate), float(err))
 
 
+def _dense_at(field: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear sample of a dense (H, W, k) field at pixel positions, extended linearly beyond
+    its last row and column (the grid's last nodes may lie past the frame's last pixel)."""
+    H, W = field.shape[:2]
+    ix = np.clip(np.floor(x).astype(np.int64), 0, max(W - 2, 0))
+    iy = np.clip(np.floor(y).astype(np.int64), 0, max(H - 2, 0))
+    fx = (x - ix)[..., None] if W > 1 else np.zeros(x.shape + (1,))
+    fy = (y - iy)[..., None] if H > 1 else np.zeros(y.shape + (1,))
+    ix1, iy1 = np.minimum(ix + 1, W - 1), np.minimum(iy + 1, H - 1)
+    f = field.astype(np.float64)
+    top = f[iy, ix] * (1 - fx) + f[iy, ix1] * fx
+    bot = f[iy1, ix] * (1 - fx) + f[iy1, ix1] * fx
+    return top * (1 - fy) + bot * fy
+
+
+def grid_from_maps(
+    in_size: tuple[int, int],
+    map_xy: np.ndarray | None = None,
+    gain: np.ndarray | None = None,
+    *,
+    border: str = "constant",
+    step: int = 16,
+    tol_px: float = 0.005,
+    tol_gain: float = 2e-5,
+) -> GridMap:
+    """A :class:`GridMap` from a dense inverse map and a dense vignetting gain (video clips).
+
+    Parameters
+    ----------
+    in_size : tuple of int
+        ``(width, height)`` of the source frames.
+    map_xy : ndarray, shape (H, W, 2) or (H, W, 3, 2), float32, optional
+        Inverse map: source ``(x, y)`` per output pixel (origin at the top-left pixel's centre),
+        one per channel (R, G, B) when 4-D; its ``(W, H)`` is the output size. NaN marks output
+        pixels with no source (they become black). ``None``: the identity.
+    gain : ndarray, shape (H_in, W_in) or (H_in, W_in, 3), optional
+        Vignetting correction gain on the *source* grid (linear values are multiplied by it).
+    border : {"constant", "replicate"}
+        Sources beyond the frame read 0 or the nearest edge pixel.
+    step, tol_px, tol_gain
+        As :func:`grid_map`: the node spacing is halved until the grid's bilinear map is within
+        ``tol_px`` of ``map_xy`` and its falloff within ``tol_gain`` (relative) of ``1 / gain``
+        at the cell centres. A map with NaN is kept at every pixel (step 1, exact).
+
+    Returns
+    -------
+    GridMap
+        ``grid`` has one entry (all channels) unless ``map_xy`` or ``gain`` differ per channel.
+
+    Raises
+    ------
+    UsageError
+        A map or gain of the wrong shape or dtype, an unknown border.
+    """
+    w_in, h_in = int(in_size[0]), int(in_size[1])
+    if border not in ("constant", "replicate"):
+        raise UsageError(f"unknown border {border!r}; valid: constant, replicate")
+    if map_xy is not None:
+        m = np.asarray(map_xy)
+        if m.dtype != np.float32 or m.ndim not in (3, 4) or m.shape[-1] != 2 or (m.ndim == 4 and m.shape[2] != 3):
+            raise UsageError(f"map_xy must be float32 (H, W, 2) or (H, W, 3, 2); got {m.dtype} {m.shape}")
+        m = m.reshape(m.shape[:2] + (-1, 2))
+    else:
+        yy, xx = np.mgrid[0:h_in, 0:w_in].astype(np.float32)
+        m = np.stack([xx, yy], -1)[:, :, None, :]
+    h_out, w_out = m.shape[:2]
+    falloff = None
+    if gain is not None:
+        gn = np.asarray(gain, np.float64)
+        if gn.ndim not in (2, 3) or gn.shape[:2] != (h_in, w_in) or (gn.ndim == 3 and gn.shape[2] not in (1, 3)):
+            raise UsageError(f"gain must have shape ({h_in}, {w_in}[, 3]); got {gn.shape}")
+        gn = gn.reshape(h_in, w_in, -1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            falloff = np.where(gn > 0, 1.0 / np.where(gn > 0, gn, 1.0), -1.0)
+    nch = max(m.shape[2], 1 if falloff is None else falloff.shape[2])
+    invalid = ~np.all(np.isfinite(m), axis=(2, 3))
+    dense = bool(invalid.any())
+    m = np.where(invalid[..., None, None], np.float32(-1e5), m)  # read nothing; the falloff < 0 blacks it
+
+    def at(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """(..., nch, 3): dx, dy, falloff at output positions."""
+        src = _dense_at(m.reshape(h_out, w_out, -1), x, y).reshape(x.shape + (m.shape[2], 2))
+        src = np.broadcast_to(src, x.shape + (nch, 2))
+        res = np.empty(x.shape + (nch, 3))
+        res[..., 0] = src[..., 0] - x[..., None]
+        res[..., 1] = src[..., 1] - y[..., None]
+        res[..., 2] = 1.0
+        if falloff is not None:
+            for c in range(nch):
+                f = _sample_field(falloff[..., min(c, falloff.shape[2] - 1)], src[..., c, 0], src[..., c, 1])
+                res[..., c, 2] = f
+        return res
+
+    step = 1 if dense else max(1, int(step))
+    while True:
+        gx, gy = np.meshgrid(_nodes(w_out, step), _nodes(h_out, step))
+        if step == 1:  # the map itself at every pixel (nodes past the last pixel: extended)
+            vals = at(gx, gy)
+            if dense:
+                bad = np.zeros(gx.shape, bool)
+                bad[: h_out, : w_out] = invalid
+                vals[bad, :, 2] = -1.0
+            err = 0.0
+            break
+        vals = at(gx, gy)
+        cx = np.minimum(gx[:-1, :-1] + step // 2, w_out - 1)
+        cy = np.minimum(gy[:-1, :-1] + step // 2, h_out - 1)
+        want = at(cx, cy)
+        err = fall_err = 0.0
+        for c in range(nch):
+            got = _bilinear_nodes(vals[:, :, c, :], step, cx, cy)
+            err = max(err, float(np.max(np.hypot(got[..., 0] - want[..., c, 0], got[..., 1] - want[..., c, 1]))))
+            if falloff is not None:
+                f = want[..., c, 2]
+                ok = f > 0.05
+                if ok.any():
+                    fall_err = max(fall_err, float(np.max(np.abs(got[..., 2][ok] - f[ok]) / f[ok])))
+        if err <= tol_px and fall_err <= tol_gain:
+            break
+        step //= 2
+    grid = np.ascontiguousarray(np.moveaxis(vals, 2, 0), dtype=np.float32)
+    if nch == 3 and np.array_equal(grid[0], grid[1]) and np.array_equal(grid[0], grid[2]):
+        grid = grid[:1].copy()
+    return GridMap(grid, step, w_out, h_out, 1.0, border == "replicate", float(err), (w_in, h_in))
+
+
 #: Samples of the encoding curve for float and 16-bit output (linear interpolation between them
 #: is within 4e-6 of the exact curve, below half a 16-bit code).
 _CURVE_SAMPLES = 16384
@@ -284,13 +419,16 @@ _CURVE_SAMPLES = 16384
 #: 0.06 of an 8-bit code on the steepest standard curve, sRGB's 12.92 slope at black).
 _LUT8_BINS = 65536
 _TABLES: dict = {}
+_TABLES_MAX = 64
 
 
-def _tables(encode_curve: Any, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    key = (encode_curve, dtype.str)
+def _tables(encode_curve: Any, dtype: np.dtype, float_table: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(curve table, integer LUT) for ``dtype`` output; ``float_table`` forces the curve table
+    (a 3D LUT stage needs encoded values, not codes)."""
+    key = (encode_curve, dtype.str, float_table)
     hit = _TABLES.get(key)
     if hit is None:
-        if dtype == np.uint8:
+        if dtype == np.uint8 and not float_table:
             x = np.arange(_LUT8_BINS + 1, dtype=np.float64) / _LUT8_BINS
             enc = np.asarray(encode_curve(x.astype(np.float32)), dtype=np.float64)
             lut = np.floor(np.clip(enc, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
@@ -298,8 +436,22 @@ def _tables(encode_curve: Any, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]
         else:
             x = np.linspace(0.0, 1.0, _CURVE_SAMPLES + 1, dtype=np.float64)
             hit = (np.asarray(encode_curve(x.astype(np.float32)), dtype=np.float32), np.zeros(1, np.uint8))
+        if len(_TABLES) >= _TABLES_MAX:  # curves made per clip (video transfers): keep it bounded
+            _TABLES.clear()
         _TABLES[key] = hit
     return hit
+
+
+def _lut3d_arrays(look: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(table, domain minimum, 1 / domain width) of an :class:`l2tech.color.lut.LUT3D`, as its
+    :meth:`~l2tech.color.lut.LUT3D.apply` passes them to the kernels."""
+    table = getattr(look, "table", None)
+    domain = getattr(look, "domain", None)
+    if table is None or domain is None or np.ndim(table) != 4:
+        raise UsageError(f"look must be an l2tech.color.lut.LUT3D, got {type(look).__name__}")
+    d = np.asarray(domain, np.float64)
+    return (np.ascontiguousarray(table, np.float32), np.ascontiguousarray(d[0]),
+            np.ascontiguousarray(1.0 / (d[1] - d[0])))
 
 
 def develop_pass(
@@ -312,15 +464,21 @@ def develop_pass(
     inv_gamma: float = 0.0,
     dtype: Any = np.uint8,
     out: np.ndarray | None = None,
+    decode: np.ndarray | None = None,
+    interpolation: str = "bilinear",
+    look: Any = None,
+    look_interpolation: str = "tetrahedral",
 ) -> np.ndarray:
     """Run the fused pass over a frame.
 
     Parameters
     ----------
-    camera_rgb : ndarray, shape (H, W, 3), uint16
-        White-balanced linear camera RGB (``65535`` = white), sensor orientation.
+    camera_rgb : ndarray, shape (H, W, 3), uint16 (uint8 or float32 with ``decode`` / see below)
+        Without ``decode``: white-balanced linear camera RGB, uint16 (``65535`` = white) or
+        float32 (``1.0`` = white), sensor orientation. With ``decode``: code values (uint8 or
+        uint16) that the table turns into linear values (a video frame's R'G'B').
     grid : GridMap
-        From :func:`grid_map` for this frame size.
+        From :func:`grid_map` (or :func:`grid_from_maps`) for this frame size.
     camera_to_working : ndarray, shape (3, 3)
         Linear camera RGB (1.0 = white) → linear working RGB, exposure included:
         ``working = M @ camera``.
@@ -335,12 +493,30 @@ def develop_pass(
     dtype : {uint8, uint16, float32}
         Output: quantised code values (round half up), or float32 encoded values in [0, 1].
     out : ndarray, optional
-        Where to write, shape (H, W, 3) of ``dtype``.
+        Where to write, shape (H_out, W_out, 3) of ``dtype``.
+    decode : ndarray, shape (256,) or (65536,), float32, optional
+        Input table: code value → linear value (1.0 = white), e.g. the BT.709 inverse OETF of
+        ``code / 255`` for an 8-bit video frame. Sampling then interpolates these linear values
+        (not the codes). Its length must cover the input's code range.
+    interpolation : {"bilinear", "nearest"}
+        Sampling kernel; ``"nearest"`` needs ``decode``.
+    look : LUT3D, optional
+        A 3D LUT (:class:`l2tech.color.lut.LUT3D`) applied to the *encoded* values (those of
+        ``encode_curve``) before quantisation, with the arithmetic of
+        :meth:`l2tech.color.lut.LUT3D.apply` (inputs clamped to its domain). Its output is
+        clipped to [0, 1] for integer output.
+    look_interpolation : {"tetrahedral", "trilinear"}
 
     Returns
     -------
-    ndarray, shape (H, W, 3), ``dtype``
+    ndarray, shape (H_out, W_out, 3), ``dtype``
         Display-encoded output, clipped to [0, 1] before encoding; NaN becomes 0.
+
+    Raises
+    ------
+    UsageError
+        Wrong dtype or shape of the input, the table, the grid or ``out``; unknown
+        interpolation.
 
     Notes
     -----
@@ -349,28 +525,49 @@ def develop_pass(
     the input colour profile, do), multiplied by the vignetting gain there, and only then mixed
     by the one matrix ``working_to_output @ camera_to_working``. Without TCA the three channels
     share one position and this equals matrix-then-sample exactly (bilinear sampling is linear).
-    8-bit output reads an integer LUT of 65537 bins over linear [0, 1]; 16-bit and float output
-    interpolate a 16385-sample curve table.
+    8-bit output without a look reads an integer LUT of 65537 bins over linear [0, 1]; 16-bit,
+    float and looked output interpolate a 16385-sample curve table.
     """
     from l2tech.correct.resample import develop_grid_pass
 
     src = np.ascontiguousarray(camera_rgb)
-    if src.dtype != np.uint16 or src.ndim != 3 or src.shape[2] != 3:
-        raise UsageError(f"camera_rgb must be uint16 (H, W, 3), got {src.dtype} {src.shape}")
+    if src.ndim != 3 or src.shape[2] != 3:
+        raise UsageError(f"camera_rgb must be (H, W, 3), got {src.shape}")
+    if decode is None:
+        if src.dtype not in (np.uint16, np.float32):
+            raise UsageError(f"camera_rgb must be uint16 or float32 (H, W, 3), got {src.dtype} {src.shape}")
+        dec = None
+        in_scale = 65535.0 if src.dtype == np.uint16 else 1.0
+    else:
+        dec = np.ascontiguousarray(decode, np.float32)
+        if src.dtype not in (np.uint8, np.uint16) or dec.ndim != 1 or dec.size < np.iinfo(src.dtype).max + 1:
+            raise UsageError(f"decode table of {dec.shape} does not cover {src.dtype} code values")
+        in_scale = 1.0
+    interp = str(interpolation).lower()
+    if interp not in ("bilinear", "nearest") or (interp == "nearest" and dec is None):
+        raise UsageError(f"the fused pass samples bilinear (or nearest with a decode table), not {interpolation!r}")
     H, W = src.shape[:2]
-    if (grid.width, grid.height) != (W, H):
-        raise UsageError(f"grid map is for {grid.width}x{grid.height}, the frame is {W}x{H}")
+    if grid.source_size != (W, H):
+        raise UsageError(f"grid map is for {grid.source_size[0]}x{grid.source_size[1]} frames, the frame is {W}x{H}")
     dtype = np.dtype(dtype)
     qmax = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 0.0}.get(dtype)
     if qmax is None:
         raise UsageError(f"output dtype must be uint8, uint16 or float32, got {dtype}")
     if out is None:
-        out = np.empty((H, W, 3), dtype)
-    m = (np.asarray(working_to_output, np.float64) @ np.asarray(camera_to_working, np.float64) / 65535.0).astype(np.float32)
-    table, lut = _tables(encode_curve, dtype)
+        out = np.empty((grid.height, grid.width, 3), dtype)
+    elif out.shape != (grid.height, grid.width, 3) or out.dtype != dtype:
+        raise UsageError(f"out must be {dtype} ({grid.height}, {grid.width}, 3), got {out.dtype} {out.shape}")
+    m = (np.asarray(working_to_output, np.float64) @ np.asarray(camera_to_working, np.float64) / in_scale).astype(np.float32)
+    lut3 = lut_lo = lut_scale = None
+    if look is not None:
+        lut3, lut_lo, lut_scale = _lut3d_arrays(look)
+        if look_interpolation not in ("tetrahedral", "trilinear"):
+            raise UsageError(f"look interpolation must be tetrahedral or trilinear, got {look_interpolation!r}")
+    table, lut = _tables(encode_curve, dtype, float_table=look is not None)
     g = grid.grid
-    per_channel = bool(np.any(g[0] != g[1]) or np.any(g[0] != g[2]))
-    develop_grid_pass(src, g, int(grid.step), m, table, float(inv_gamma), lut, float(qmax), bool(grid.replicate), per_channel, out)
+    per_channel = g.shape[0] == 3 and bool(np.any(g[0] != g[1]) or np.any(g[0] != g[2]))
+    develop_grid_pass(src, dec, g, int(grid.step), m, table, float(inv_gamma), lut, float(qmax), bool(grid.replicate),
+                      per_channel, interp == "nearest", lut3, lut_lo, lut_scale, look_interpolation == "tetrahedral", out)
     return out
 
 

@@ -246,14 +246,18 @@ def remap_lensfun_bilinear(src: np.ndarray, params: tuple, scale: float, *, bord
     return out
 
 
-def develop_grid_pass(src: np.ndarray, grid: np.ndarray, step: int, matrix: np.ndarray, table: np.ndarray, inv_gamma: float,
-                      lut: np.ndarray, qmax: float, replicate: bool, per_channel: bool, out: np.ndarray) -> np.ndarray:
+def develop_grid_pass(src: np.ndarray, decode: np.ndarray | None, grid: np.ndarray, step: int, matrix: np.ndarray,
+                      table: np.ndarray, inv_gamma: float, lut: np.ndarray, qmax: float, replicate: bool,
+                      per_channel: bool, nearest: bool, lut3d: np.ndarray | None, lut_lo: np.ndarray | None,
+                      lut_scale: np.ndarray | None, tetrahedral: bool, out: np.ndarray) -> np.ndarray:
     """The fused develop kernel (:mod:`l2tech.correct._develop_kernel`): sampling through a
-    coarse-grid map with gain, matrix and encoding, into ``out``. Arguments are checked and
-    prepared by :func:`l2tech.correct.fused.develop_pass`, the public entry."""
+    coarse-grid map (of linear values, through the input table ``decode`` when given) with gain,
+    matrix, encoding and an optional 3D LUT, into ``out``. Arguments are checked and prepared by
+    :func:`l2tech.correct.fused.develop_pass`, the public entry."""
     from l2tech.correct._develop_kernel import develop_pass
 
-    develop_pass(src, grid, step, matrix, table, inv_gamma, lut, qmax, replicate, per_channel, out)
+    develop_pass(src, decode, grid, step, matrix, table, inv_gamma, lut, qmax, replicate, per_channel, nearest,
+                 lut3d, lut_lo, lut_scale, tetrahedral, out)
     return out
 
 

@@ -1,30 +1,30 @@
-"""The per-frame pipeline: precomputed maps, gain and look, applied to every frame of a clip.
+"""The per-frame pipeline: a clip's map, gain and look, run through the fused develop pass.
 
-Everything that depends only on the lens, the settings and the frame size (the inverse
-coordinate map, the vignetting gain, the look baked into a table) is built once in
-:class:`FramePipeline`'s constructor; :meth:`FramePipeline.process` does no allocation beyond
-the output frame and never rebuilds them. The order is the stills pipeline's (ARCHITECTURE.md):
+Everything that depends only on the lens, the settings and the frame size is built once in
+:class:`FramePipeline`'s constructor: the inverse map and vignetting gain as a coarse grid
+(:func:`l2tech.correct.fused.grid_from_maps`), the transfer's input table and encoding curve,
+the look as a 3D LUT. :meth:`FramePipeline.process` then runs the same kernel as a still's
+develop (:func:`l2tech.correct.fused.develop_pass`), in one pass per frame:
 
-1. vignetting gain, on linear values on the source grid;
-2. geometry: one resampling through the composed inverse map (TCA + distortion + projection +
-   scale/crop), per channel when the map has one per channel;
-3. look or LUT, on the encoded output values.
+1. code values → linear light through the clip's transfer (a 256- or 65536-entry table);
+2. vignetting gain and geometry (TCA + distortion + projection + scale/crop): each channel
+   sampled, in linear light, at its own source position;
+3. encoding with the clip's transfer, the look or LUT on those encoded values, quantisation.
 
-Frames are R'G'B' code values, ``uint8`` for 8-bit streams and ``uint16`` (full 16-bit scale)
-for deeper ones. Geometry runs on the integers directly, through
-:mod:`l2tech.correct.resample` (OpenCV remap; with float maps by default, optionally with the
-fixed-point maps of OpenCV ``convertMaps``). A look on 8-bit frames is baked into a
-256³ table once per clip, which is exact: an 8-bit pixel can only take those values.
+So a video frame and a still give the same pixels for the same recipe and the same linear
+input (tests/test_video_lens.py). Frames are R'G'B' code values, ``uint8`` for 8-bit streams
+and ``uint16`` (full 16-bit scale) for deeper ones, as :func:`l2tech.video.colortags.frame_to_rgb`
+gives them (the clip's Y'CbCr matrix and range are undone by swscale there); they stay integers
+through the pass.
 
-References
-----------
-OpenCV ``imgproc/src/imgwarp.cpp`` (``remap``; ``convertMaps``: ``INTER_BITS = 5``, 1/32 pixel
-fixed-point coordinates).
+Bicubic and Lanczos sampling are not in the fused kernel: for them the frame is decoded to
+linear float32, gained and resampled by :func:`l2tech.correct.resample.remap_planes`, then
+encoded (and looked) by the same kernel.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -35,30 +35,14 @@ __all__ = ["FramePipeline", "scale_map", "INTERPOLATIONS"]
 
 Look = Callable[[np.ndarray], np.ndarray]
 
+#: Points per axis of the 3D LUT a look callable is baked into (tetrahedral interpolation).
+LOOK_LUT_SIZE = 65
 
-def _gather_kernel():
-    import numba
-
-    @numba.njit(parallel=True, cache=False, nogil=True)
-    def gather(img, table, out):  # pragma: no cover - compiled
-        h, w = img.shape[0], img.shape[1]
-        for i in numba.prange(h):
-            for j in range(w):
-                r = img[i, j, 0]
-                g = img[i, j, 1]
-                b = img[i, j, 2]
-                out[i, j, 0] = table[r, g, b, 0]
-                out[i, j, 1] = table[r, g, b, 1]
-                out[i, j, 2] = table[r, g, b, 2]
-
-    return gather
-
-
-_GATHER = None
+_EYE = np.eye(3)
 
 
 def _float_to_code(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Quantise float32 values in [0, 1] to ``uint8``/``uint16`` code values (round, clip)."""
+    """Quantise float32 values in [0, 1] to ``uint8``/``uint16`` code values (round half up, clip)."""
     vmax = float(np.iinfo(dtype).max)
     y = np.multiply(x, vmax, dtype=np.float32)
     np.add(y, 0.5, out=y)
@@ -66,13 +50,8 @@ def _float_to_code(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return y.astype(dtype)
 
 
-def _code_to_float(x: np.ndarray) -> np.ndarray:
-    """Integer code values to float32 in [0, 1]."""
-    return np.multiply(x, np.float32(1.0 / np.iinfo(x.dtype).max), dtype=np.float32)
-
-
 class FramePipeline:
-    """Maps, gain and look for one clip (or one focal length), applied to each frame.
+    """Map, gain and look for one clip (or one focal length), applied to each frame.
 
     Parameters
     ----------
@@ -80,37 +59,39 @@ class FramePipeline:
         ``(width, height)`` of the decoded frames, pixels.
     map_xy : ndarray, shape (H, W, 2) or (H, W, 3, 2), float32, optional
         Inverse map: for each output pixel the source ``(x, y)`` in pixels, origin at the centre
-        of the top-left source pixel; one map per channel (R, G, B) when 4-D (TCA). Its
-        ``(W, H)`` is the output size. ``None`` keeps the geometry (and the size, unless
-        ``out_size`` asks for another, which adds a plain scale).
+        of the top-left source pixel; one map per channel (R, G, B) when 4-D (TCA); NaN where
+        there is no image (black). Its ``(W, H)`` is the output size. ``None`` keeps the
+        geometry (and the size, unless ``out_size`` asks for another, which adds a plain scale).
     gain : ndarray, shape (H_in, W_in) or (H_in, W_in, 3), float32, optional
         Vignetting correction gain on the *source* grid, multiplied into linear values.
-    look : callable, optional
-        Pointwise color transform ``f(rgb) -> rgb`` on float32 ``(H, W, 3)`` encoded values in
-        [0, 1] (the stream's own encoding: a LUT for V-Log takes V-Log values); returns the
-        output-encoded values in [0, 1]. Applied after geometry.
+    look : LUT3D or callable, optional
+        Applied to the encoded output values in [0, 1] (the stream's own encoding: a LUT for
+        V-Log takes V-Log values); gives output-encoded values in [0, 1]. A
+        :class:`l2tech.color.lut.LUT3D` runs inside the pass (``look_interpolation``); a
+        callable ``f(rgb) -> rgb`` on float32 ``(H, W, 3)`` is baked into a
+        :data:`LOOK_LUT_SIZE`-point 3D LUT (``bake_look``) or called on each frame.
     transfer : tuple of callable, optional
-        ``(decode, encode)``: encoded [0, 1] → scene-linear and back, used around the gain.
-        Default: the BT.709 OETF of the display space ``"Rec.709"``
-        (:data:`l2tech.color.display.DISPLAY_SPACES`).
+        ``(decode, encode)``: encoded [0, 1] → scene-linear and back (vectorised). Sampling and
+        gain run on the decoded values. Default: the BT.709 OETF of the display space
+        ``"Rec.709"`` (:data:`l2tech.color.display.DISPLAY_SPACES`).
     interpolation : str
-        ``"bilinear"`` (default), ``"bicubic"``, ``"lanczos"`` or ``"nearest"``.
+        ``"bilinear"`` (default) or ``"nearest"`` (in the fused pass); ``"bicubic"`` or
+        ``"lanczos"`` (staged, see the module notes).
     out_size : tuple of int, optional
         ``(width, height)`` of the output when ``map_xy`` is ``None``.
     bake_look : bool
-        Bake ``look`` into a 256³ table for 8-bit frames (exact; ~1 s once per clip).
+        Bake a callable ``look`` into a 3D LUT once per clip (default); else call it per frame.
     border : {"constant", "replicate"}
-        Pixels beyond the source frame read as black (default; also where the map is NaN) or as
-        the nearest edge pixel (what :func:`l2tech.correct.correct` does under auto-scale).
-    fixed_point_maps : bool
-        Resample with OpenCV's 1/32-pixel fixed-point maps (``cv2.convertMaps``): about 25 %
-        faster, but a value may move by up to ``gradient / 64`` code values. Default: float
-        maps, which give exactly what OpenCV remap gives on the float image (the stills path).
+        Pixels beyond the source frame read as black (default) or as the nearest edge pixel
+        (what :func:`l2tech.correct.correct` does under auto-scale).
+    look_interpolation : {"tetrahedral", "trilinear"}
+        How a 3D LUT look is interpolated.
 
     Raises
     ------
     UsageError
-        A map or gain of the wrong shape or dtype, an unknown interpolation.
+        A map or gain of the wrong shape or dtype, an unknown interpolation or border, a
+        transfer whose decoded white is not a positive number.
     """
 
     def __init__(
@@ -119,93 +100,96 @@ class FramePipeline:
         *,
         map_xy: np.ndarray | None = None,
         gain: np.ndarray | None = None,
-        look: Look | None = None,
+        look: Any = None,
         transfer: tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]] | None = None,
         interpolation: str = "bilinear",
         out_size: tuple[int, int] | None = None,
         bake_look: bool = True,
-        fixed_point_maps: bool = False,
         border: str = "constant",
+        look_interpolation: str = "tetrahedral",
     ) -> None:
+        from l2tech.correct.fused import grid_from_maps, identity_grid_map
+
         w_in, h_in = (int(in_size[0]), int(in_size[1]))
         self.in_size = (w_in, h_in)
         key = check_interpolation(interpolation)
         self.interpolation = key
         if border not in ("constant", "replicate"):
             raise UsageError(f"unknown border {border!r}; valid: constant, replicate")
+        if look_interpolation not in ("tetrahedral", "trilinear"):
+            raise UsageError(f"unknown look interpolation {look_interpolation!r}; valid: tetrahedral, trilinear")
         self._border = border
         if map_xy is None and out_size is not None and tuple(out_size) != self.in_size:
             map_xy = scale_map(self.in_size, (int(out_size[0]), int(out_size[1])))
-        self._maps = None
-        if map_xy is not None:
-            self._maps = prepare_maps(map_xy, interpolation=key, fixed_point=fixed_point_maps)
-            self.out_size = (map_xy.shape[1], map_xy.shape[0])
+        self._geometry = map_xy is not None
+        self._has_gain = gain is not None
+        self._staged = key not in ("bilinear", "nearest") and (map_xy is not None or gain is not None)
+        if self._staged:
+            # bicubic / Lanczos: the stills resampler on linear float32, then the pass encodes
+            self._gain = None
+            if gain is not None:
+                g = np.asarray(gain, np.float32)
+                if g.ndim not in (2, 3) or g.shape[:2] != (h_in, w_in) or (g.ndim == 3 and g.shape[2] not in (1, 3)):
+                    raise UsageError(f"gain must have shape ({h_in}, {w_in}[, 3]); got {g.shape}")
+                self._gain = g.reshape(h_in, w_in, -1)
+            if map_xy is not None:
+                self._maps = prepare_maps(np.asarray(map_xy), interpolation=key)
+                ow, oh = map_xy.shape[1], map_xy.shape[0]
+            else:
+                self._maps, (ow, oh) = None, self.in_size
+            self._encode_grid = identity_grid_map(ow, oh)
+            self._grid = self._encode_grid
         else:
-            self.out_size = self.in_size
-        self._gain = None
-        if gain is not None:
-            g = np.asarray(gain, dtype=np.float32)
-            if g.shape[:2] != (h_in, w_in) or g.ndim not in (2, 3):
-                raise UsageError(f"gain must have shape ({h_in}, {w_in}[, 3]); got {g.shape}")
-            self._gain = g[..., None] if g.ndim == 2 else g
+            # nearest picks a pixel: the map is kept at every pixel (a 0.005 px grid could flip a pick)
+            self._grid = grid_from_maps(self.in_size, map_xy, gain, border=border, step=1 if key == "nearest" else 16)
+        self.out_size = (self._grid.width, self._grid.height) if not self._staged else (ow, oh)
         if transfer is None:
             transfer = _bt709_transfer()
         self._decode, self._encode = transfer
+        white = float(np.asarray(self._decode(np.array([1.0], np.float32)), np.float64)[0])
+        if not (np.isfinite(white) and white > 0):
+            raise UsageError(f"the transfer decodes white (1.0) to {white!r}; expected a positive number")
+        self._white = white
+        self._curve = self._encode if white == 1.0 else (lambda x, _e=self._encode, _w=white: _e(np.asarray(x) * _w))
+        self._dec: dict[str, np.ndarray] = {}
         self.look = look
-        self._bake = bake_look
-        self._tables: dict[type, np.ndarray] = {}
+        self._look_interp = look_interpolation
+        self._lut = None
+        self._look_fn = None
+        if look is not None:
+            from l2tech.color.lut import LUT3D
 
-    # -- stages -------------------------------------------------------------------------
-    def _apply_gain(self, rgb: np.ndarray) -> np.ndarray:
-        lin = np.asarray(self._decode(_code_to_float(rgb)), dtype=np.float32)
-        lin = lin * self._gain
-        return _float_to_code(np.asarray(self._encode(lin), dtype=np.float32), rgb.dtype)
+            if isinstance(look, LUT3D):
+                self._lut = look
+            elif bake_look:
+                self._lut = _bake(look, LOOK_LUT_SIZE)
+                self._look_interp = "tetrahedral"
+            else:
+                self._look_fn = look
 
-    def _remap(self, rgb: np.ndarray) -> np.ndarray:
-        assert self._maps is not None
-        return remap_planes(rgb, self._maps, interpolation=self.interpolation, border=self._border)
-
-    def _look_table(self) -> np.ndarray:
-        table = self._tables.get(np.uint8)
-        if table is None:
-            assert self.look is not None
-            codes = np.arange(256, dtype=np.float32) / np.float32(255.0)
-            table = np.empty((256, 256, 256, 3), np.uint8)
-            g, b = np.meshgrid(codes, codes, indexing="ij")
-            for r in range(256):
-                plane = np.empty((256, 256, 3), np.float32)
-                plane[..., 0] = codes[r]
-                plane[..., 1] = g
-                plane[..., 2] = b
-                table[r] = _float_to_code(np.asarray(self.look(plane), dtype=np.float32), np.dtype(np.uint8))
-            self._tables[np.uint8] = table
-        return table
-
-    def _apply_look(self, rgb: np.ndarray) -> np.ndarray:
-        global _GATHER
-        assert self.look is not None
-        if rgb.dtype == np.uint8 and self._bake:
-            table = self._look_table()
-            if _GATHER is None:
-                _GATHER = _gather_kernel()
-            out = np.empty_like(rgb)
-            _GATHER(np.ascontiguousarray(rgb), table, out)
-            return out
-        return _float_to_code(np.asarray(self.look(_code_to_float(rgb)), dtype=np.float32), rgb.dtype)
+    # -- tables -------------------------------------------------------------------------
+    def _decode_table(self, dtype: np.dtype) -> np.ndarray:
+        """Code value → linear (white = 1 after dividing by the transfer's decoded white)."""
+        key = np.dtype(dtype).str
+        dec = self._dec.get(key)
+        if dec is None:
+            qmax = np.iinfo(dtype).max
+            codes = np.arange(qmax + 1, dtype=np.float64) / qmax
+            lin = np.asarray(self._decode(codes.astype(np.float32)), np.float64) / self._white
+            dec = self._dec[key] = np.ascontiguousarray(lin, np.float32)
+        return dec
 
     def prepare(self) -> None:
-        """Build what is built lazily (the baked look table, the compiled gather kernel).
+        """Build the input tables and load (or compile, once per machine) the kernel.
 
         Call once before timing or before handing the pipeline to worker threads; ``process``
-        calls it too.
+        works without it.
         """
-        global _GATHER
-        if self.look is not None and self._bake:
-            self._look_table()
-            if _GATHER is None:
-                _GATHER = _gather_kernel()
-                dummy = np.zeros((1, 1, 3), np.uint8)
-                _GATHER(dummy, self._tables[np.uint8], np.empty_like(dummy))
+        for dtype in (np.uint8, np.uint16):
+            self._decode_table(np.dtype(dtype))
+        tiny = FramePipeline((2, 2), look=self._lut, transfer=(self._decode, self._encode),
+                             map_xy=np.zeros((2, 2, 2), np.float32), interpolation="bilinear")
+        tiny.process(np.zeros((2, 2, 3), np.uint8))
 
     def process(self, rgb: np.ndarray) -> np.ndarray:
         """Run the pipeline on one frame.
@@ -219,26 +203,36 @@ class FramePipeline:
         -------
         ndarray, shape (H_out, W_out, 3), same dtype
             The corrected frame; the input is not modified. Output pixels whose source falls
-            outside the frame are black.
+            outside the frame are black (``border="constant"``).
 
         Raises
         ------
         UsageError
             The frame's size or dtype is not the one the pipeline was built for.
         """
+        from l2tech.correct.fused import develop_pass
+
         if rgb.ndim != 3 or rgb.shape[2] != 3 or (rgb.shape[1], rgb.shape[0]) != self.in_size:
             raise UsageError(f"frame shape {rgb.shape} does not match the pipeline's {self.in_size} (W, H)")
         if rgb.dtype not in (np.uint8, np.uint16):
             raise UsageError(f"frames must be uint8 or uint16 code values; got {rgb.dtype}")
-        out = rgb
-        if self._gain is not None:
-            out = self._apply_gain(out)
-        if self._maps is not None:
-            out = self._remap(out)
-        if self.look is not None:
-            out = self._apply_look(out)
-        if out is rgb:
-            out = rgb.copy()
+        if self.is_identity:
+            return rgb.copy()
+        dec = self._decode_table(rgb.dtype)
+        out_dtype = np.float32 if self._look_fn is not None else rgb.dtype
+        kw = dict(dtype=out_dtype, look=self._lut, look_interpolation=self._look_interp)
+        if self._staged:
+            lin = dec[rgb]
+            if self._gain is not None:
+                lin *= self._gain
+            if self._maps is not None:
+                lin = remap_planes(lin, self._maps, interpolation=self.interpolation, border=self._border)
+            out = develop_pass(np.ascontiguousarray(lin), self._encode_grid, _EYE, _EYE, self._curve, **kw)
+        else:
+            out = develop_pass(rgb, self._grid, _EYE, _EYE, self._curve, decode=dec, interpolation=self.interpolation,
+                               **kw)
+        if self._look_fn is not None:
+            out = _float_to_code(np.asarray(self._look_fn(out), dtype=np.float32), rgb.dtype)
         return out
 
     __call__ = process
@@ -246,7 +240,16 @@ class FramePipeline:
     @property
     def is_identity(self) -> bool:
         """True when the pipeline leaves frames unchanged (no map, gain or look)."""
-        return self._maps is None and self._gain is None and self.look is None
+        return not self._geometry and not self._has_gain and self.look is None
+
+
+def _bake(look: Look, size: int):
+    """A callable look evaluated at the nodes of a ``size``-point 3D LUT over [0, 1]."""
+    from l2tech.color.lut import LUT3D
+
+    ident = LUT3D.identity(size)
+    table = np.asarray(look(np.asarray(ident.table, np.float32)), np.float32)
+    return LUT3D(table, ident.domain)
 
 
 def _bt709_transfer():

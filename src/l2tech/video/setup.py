@@ -228,13 +228,13 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
 _LUT_SUFFIXES = (".cube", ".3dl", ".spi3d", ".spi1d", ".vlt", ".clf")
 
 
-def _look_by_name(spec: str, input_encoding: str | None) -> Callable[[np.ndarray], np.ndarray]:
-    """A pointwise callable applying a named look (or a look file) to encoded video values.
+def _look_by_name(spec: str, input_encoding: str | None):
+    """A named look (or a look file) baked for encoded video values, as a 65-point 3D LUT.
 
-    The look is baked once per clip into a 65-point 3D LUT by :func:`l2tech.color.bake.bake_lut`
-    (decode with ``input_encoding`` in its usual gamut — default Rec.709 — apply the look on
-    scene-linear values, convert to Rec.709, encode with the BT.709 OETF, clip to 0–1) and
-    applied tetrahedrally. Spatial stages (grain) cannot be baked and are left out.
+    Baked once per clip by :func:`l2tech.color.bake.bake_lut` (decode with ``input_encoding``
+    in its usual gamut — default Rec.709 — apply the look on scene-linear values, convert to
+    Rec.709, encode with the BT.709 OETF, clip to 0–1); the fused pass applies it
+    tetrahedrally. Spatial stages (grain) cannot be baked and are left out.
     """
     import warnings
 
@@ -245,37 +245,44 @@ def _look_by_name(spec: str, input_encoding: str | None) -> Callable[[np.ndarray
     gamut = LOG_ENCODINGS[enc_name].default_gamut
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # grain left out: documented in docs/VIDEO.md
-        lut = bake_lut(spec, input=f"{enc_name}/{gamut}", output="Rec.709", size=65)
-    return lambda v: lut.apply(v, "tetrahedral")
+        return bake_lut(spec, input=f"{enc_name}/{gamut}", output="Rec.709", size=65)
 
 
-def resolve_look(job: VideoJob) -> Callable[[np.ndarray], np.ndarray] | None:
-    """The look/LUT callable (encoded [0, 1] in → out) for ``--look`` / ``--lut``, or ``None``.
+def resolve_look(job: VideoJob):
+    """The look for ``--look`` / ``--lut`` (encoded [0, 1] in → out), or ``None``.
 
     A LUT file (``--lut``, or ``--look`` with a LUT extension) is read with
     :func:`l2tech.color.lut_io.read_lut` and applied tetrahedrally to the clip's values as they
     are encoded: a LUT made for V-Log input takes the V-Log values directly. A look name or look
     file (``--look``) goes through :func:`_look_by_name`. With both, the look comes first.
+
+    Returns
+    -------
+    LUT3D, callable or None
+        A single 3D LUT as an :class:`l2tech.color.lut.LUT3D` (applied inside the fused pass);
+        other LUT kinds and chains as a callable on float32 ``(..., 3)``, which
+        :class:`~l2tech.video.pipeline.FramePipeline` bakes into a 3D LUT.
     """
-    steps: list[Callable[[np.ndarray], np.ndarray]] = []
+    from l2tech.color.lut import LUT3D
+
+    steps: list = []
     for spec in (job.look, job.lut_path):
         if not spec:
             continue
         if Path(spec).suffix.lower() in _LUT_SUFFIXES:
             from l2tech.color.lut_io import read_lut
 
-            lut = read_lut(spec)
-            steps.append(lambda x, _l=lut: _l.apply(x, "tetrahedral"))
+            steps.append(read_lut(spec))
         else:
             steps.append(_look_by_name(spec, job.input_encoding))
     if not steps:
         return None
-    if len(steps) == 1:
+    if len(steps) == 1 and isinstance(steps[0], LUT3D):
         return steps[0]
 
     def chain(x: np.ndarray) -> np.ndarray:
         for s in steps:
-            x = s(x)
+            x = s.apply(x, "tetrahedral")
         return x
 
     return chain
@@ -335,8 +342,7 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
                              gain=None if lens is None else lens.gain, look=look,
                              transfer=_transfer(job, info.transfer),
                              interpolation=job.interpolation, out_size=job.out_size if lens is None else None,
-                             border="constant" if lens is None else lens.border,
-                             fixed_point_maps=job.fast)
+                             border="constant" if lens is None else lens.border)
 
     enc = EncodeOptions(codec=job.codec, crf=job.crf, bitrate=_parse_bitrate(job.bitrate), preset=job.preset,
                         bit_depth=job.bit_depth, pix_fmt=job.pix_fmt)
