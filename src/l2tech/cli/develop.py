@@ -172,7 +172,7 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(readable=False))  # checked per file: E5
 @output_option("file_or_dir")
 @click.option("--format", "fmt", type=click.Choice(["jpeg", "tiff", "png"]), default="jpeg", show_default=True)
 @quality_option(92)
@@ -206,7 +206,7 @@ def develop(inputs, output, fmt, quality, bits, output_space, white_balance, ove
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(readable=False))  # checked per file: E5
 @output_option("file_or_dir")
 @quality_option(95)
 @_lens_options

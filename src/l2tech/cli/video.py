@@ -62,7 +62,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 
 
 @click.command("video", context_settings=CONTEXT_SETTINGS)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(readable=False))  # checked per file: E5
 @output_option("file_or_existing_dir", required=True)
 @profile_option
 @camera_option
@@ -131,8 +131,11 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
 
     results, failed = [], 0
     show_progress = not (quiet or as_json)
+    from l2tech.pipeline.batch import check_input_file
+
     for src, dst in zip(inputs, outs):
         try:
+            check_input_file(src)  # a bad argument fails that clip only (RELIABILITY.md E5)
             if show_progress:
                 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
