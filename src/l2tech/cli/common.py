@@ -19,7 +19,7 @@ from l2tech.cli.options import json_option, verbosity_options  # re-exported: ol
 from l2tech.errors import L2Error
 
 __all__ = ["console", "err_console", "json_option", "verbosity_options", "report_error", "emit_json",
-           "Terminated", "interrupt_exit_code", "handle_signals"]
+           "Terminated", "interrupt_exit_code", "handle_signals", "route_warnings"]
 
 
 class _LazyConsole:
@@ -111,3 +111,32 @@ def handle_signals() -> Iterator[None]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def route_warnings() -> Iterator[None]:
+    """Print every ``warnings.warn`` of a command as one clean line on stderr.
+
+    ``warning: FILE: message`` for l2tech's own warning classes (their messages start with the
+    file or profile they are about), ``warning (Category): message`` for a library's. Python's
+    default form (``path/to/module.py:168: LensfunDataWarning: ...`` and the source line) is for
+    developers, not users. Which warnings show, and how often, is still decided by the warnings
+    filters (``-W``, ``PYTHONWARNINGS``); only the printing is replaced, and restored on exit.
+    """
+    import warnings
+
+    previous = warnings.showwarning
+
+    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        from rich.markup import escape
+
+        text = " ".join(str(message).split())  # one line
+        own = category.__module__.split(".")[0] == "l2tech"
+        label = "warning" if own else f"warning ({category.__name__})"
+        err_console.print(f"[yellow]{label}[/]: {escape(text)}", highlight=False, soft_wrap=True)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous

@@ -74,10 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     # went wrong, so keep its messages off the terminal (a library never configures logging;
     # the CLI, as the application, does).
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
-    from l2tech.cli.common import handle_signals, interrupt_exit_code
+    from l2tech.cli.common import handle_signals, interrupt_exit_code, route_warnings
 
     try:
-        with handle_signals():  # SIGTERM/SIGINT unwind: temp files removed, summary printed
+        # SIGTERM/SIGINT unwind (temp files removed, summary printed); warnings as one clean line
+        with handle_signals(), route_warnings():
             rv = cli.main(args=argv, prog_name="l2", standalone_mode=False)
     except click.exceptions.Abort as exc:
         click.echo("Aborted.", err=True)
