@@ -12,6 +12,7 @@ __all__ = [
     "L2Error",
     "UsageError",
     "InputNotFoundError",
+    "InputNotReadableError",
     "EmptyFileError",
     "UnsupportedFormatError",
     "CorruptInputError",
@@ -63,6 +64,10 @@ class UsageError(L2Error, ValueError):
 
 class InputNotFoundError(L2Error, FileNotFoundError):
     """An input file does not exist (or is not a file)."""
+
+
+class InputNotReadableError(L2Error, PermissionError):
+    """An input file exists but cannot be opened for reading (permissions, I/O error)."""
 
 
 class EmptyFileError(L2Error, ValueError):

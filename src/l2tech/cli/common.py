@@ -6,17 +6,20 @@ first use, not at import, so ``l2 --help`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 import traceback
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
 from l2tech.cli.options import json_option, verbosity_options  # re-exported: older imports keep working
 from l2tech.errors import L2Error
 
-__all__ = ["console", "err_console", "json_option", "verbosity_options", "report_error", "emit_json"]
+__all__ = ["console", "err_console", "json_option", "verbosity_options", "report_error", "emit_json",
+           "Terminated", "interrupt_exit_code", "handle_signals", "route_warnings"]
 
 
 class _LazyConsole:
@@ -56,3 +59,84 @@ def report_error(exc: BaseException, verbose: int = 0) -> None:
 def emit_json(obj: Any) -> None:
     """Write ``obj`` as JSON to stdout (one document)."""
     click.echo(json.dumps(obj, indent=2, default=str))
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process gets SIGTERM (``kill``, a service manager).
+
+    A :class:`KeyboardInterrupt`, so it unwinds exactly as Ctrl-C does: ``except Exception``
+    handlers (a batch going on past one bad file) let it through, ``with`` blocks clean up
+    (the temp file of :func:`l2tech.io.atomic.atomic_output` is removed), and the command
+    prints what it finished before exiting with 143.
+    """
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(f"terminated by signal {signum}")
+        self.signum = signum
+
+
+def interrupt_exit_code(exc: BaseException) -> int:
+    """The shell's exit code for an interruption: 128 + signal (130 for SIGINT, 143 for SIGTERM)."""
+    return 128 + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
+
+
+@contextlib.contextmanager
+def handle_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGINT into exceptions in the main thread for the duration of a command.
+
+    The first signal raises :class:`Terminated` (SIGTERM) or :class:`KeyboardInterrupt`
+    (SIGINT); a second one while that is unwinding is ignored, so the clean-up (temp files
+    removed, summary printed) is not cut short, and a third one kills the process at once.
+    The previous handlers are restored on exit. Outside the main thread this does nothing.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    count = 0
+
+    def on_signal(signum: int, frame: Any) -> None:
+        nonlocal count
+        count += 1
+        if count == 2:
+            for s in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(s, signal.SIG_DFL)  # the next one kills
+            return
+        raise Terminated(signum) if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def route_warnings() -> Iterator[None]:
+    """Print every ``warnings.warn`` of a command as one clean line on stderr.
+
+    ``warning: FILE: message`` for l2tech's own warning classes (their messages start with the
+    file or profile they are about), ``warning (Category): message`` for a library's. Python's
+    default form (``path/to/module.py:168: LensfunDataWarning: ...`` and the source line) is for
+    developers, not users. Which warnings show, and how often, is still decided by the warnings
+    filters (``-W``, ``PYTHONWARNINGS``); only the printing is replaced, and restored on exit.
+    """
+    import warnings
+
+    previous = warnings.showwarning
+
+    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        from rich.markup import escape
+
+        text = " ".join(str(message).split())  # one line
+        own = category.__module__.split(".")[0] == "l2tech"
+        label = "warning" if own else f"warning ({category.__name__})"
+        err_console.print(f"[yellow]{label}[/]: {escape(text)}", highlight=False, soft_wrap=True)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous

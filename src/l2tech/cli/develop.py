@@ -79,7 +79,7 @@ def _recipe(fmt: str, **kw: Any):
 
 def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[[str], str], job: Callable, *, overwrite: bool, as_json: bool,
                verbose: int, quiet: bool) -> int:
-    from l2tech.errors import L2Error, OutputExistsError
+    from l2tech.errors import OutputExistsError
     from l2tech.io.atomic import check_distinct_outputs
     from l2tech.pipeline import output_path_for
     from l2tech.pipeline.batch import run_batch
@@ -109,37 +109,59 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=err_console.get(), disable=not show_progress, transient=True)
-    with progress:
-        task = progress.add_task("developing", total=len(inputs))
-        progress.update(task, description=Path(inputs[0]).name)
-        for item in run_batch(inputs, outs, job, overwrite=overwrite):
-            entry: dict[str, Any] = {"input": item.input, "output": str(item.output)}
-            exc = item.error
-            if item.status == "ok":
-                entry.update(item.result.summary(), status="ok")
-                if not (quiet or as_json):
-                    _print_result(item.result, verbose)
-            elif item.status == "skipped":
-                entry.update(status="skipped", error=str(exc))
-                if not as_json:
-                    err_console.print(f"[yellow]skipped[/]: {exc}", highlight=False)
-            else:
-                unexpected = not isinstance(exc, L2Error)  # a bug: say it is unexpected
-                entry.update(status="failed", error=(f"unexpected {type(exc).__name__}: {exc}" if unexpected else str(exc)),
-                             error_type=type(exc).__name__)
-                if not as_json:
-                    report_error(exc, verbose)
-            results.append(entry)
-            progress.advance(task)
-            if len(results) < len(inputs):
-                progress.update(task, description=Path(inputs[len(results)]).name)
+    interrupted: KeyboardInterrupt | None = None
+    try:
+        with progress:
+            task = progress.add_task("developing", total=len(inputs))
+            progress.update(task, description=Path(inputs[0]).name)
+            _collect(run_batch(inputs, outs, job, overwrite=overwrite), inputs, results, progress, task,
+                     as_json=as_json, verbose=verbose, quiet=quiet)
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the file in progress left nothing behind
+        interrupted = exc
     failed = sum(r["status"] == "failed" for r in results)
     if as_json:
-        emit_json({"results": results, "ok": sum(r["status"] == "ok" for r in results),
-                   "skipped": sum(r["status"] == "skipped" for r in results), "failed": failed})
+        doc = {"results": results, "ok": sum(r["status"] == "ok" for r in results),
+               "skipped": sum(r["status"] == "skipped" for r in results), "failed": failed}
+        if interrupted is not None:
+            doc.update(interrupted=True, not_done=[str(i) for i in inputs[len(results):]])
+        emit_json(doc)
     elif not quiet:
         _print_summary(results)
+    if interrupted is not None:
+        from l2tech.cli.common import interrupt_exit_code
+
+        err_console.print(f"[red]interrupted[/]: {len(inputs) - len(results)} of {len(inputs)} inputs not done; "
+                          "run the same command again to finish them", highlight=False, soft_wrap=True)
+        return interrupt_exit_code(interrupted)
     return 1 if failed else 0
+
+
+def _collect(items: Any, inputs: tuple[str, ...], results: list[dict[str, Any]], progress: Any, task: Any, *,
+             as_json: bool, verbose: int, quiet: bool) -> None:
+    """Report each :class:`~l2tech.pipeline.batch.BatchItem` as it comes and append its JSON entry."""
+    from l2tech.errors import L2Error
+
+    for item in items:
+        entry: dict[str, Any] = {"input": item.input, "output": str(item.output)}
+        exc = item.error
+        if item.status == "ok":
+            entry.update(item.result.summary(), status="ok")
+            if not (quiet or as_json):
+                _print_result(item.result, verbose)
+        elif item.status == "skipped":
+            entry.update(status="skipped", error=str(exc))
+            if not as_json:
+                err_console.print(f"[yellow]skipped[/]: {exc}", highlight=False)
+        else:
+            unexpected = not isinstance(exc, L2Error)  # a bug: say it is unexpected
+            entry.update(status="failed", error=(f"unexpected {type(exc).__name__}: {exc}" if unexpected else str(exc)),
+                         error_type=type(exc).__name__)
+            if not as_json:
+                report_error(exc, verbose)
+        results.append(entry)
+        progress.advance(task)
+        if len(results) < len(inputs):
+            progress.update(task, description=Path(inputs[len(results)]).name)
 
 
 def _print_result(res: Any, verbose: int) -> None:
@@ -172,7 +194,7 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(readable=False))  # checked per file: E5
 @output_option("file_or_dir")
 @click.option("--format", "fmt", type=click.Choice(["jpeg", "tiff", "png"]), default="jpeg", show_default=True)
 @quality_option(92)
@@ -206,7 +228,7 @@ def develop(inputs, output, fmt, quality, bits, output_space, white_balance, ove
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(readable=False))  # checked per file: E5
 @output_option("file_or_dir")
 @quality_option(95)
 @_lens_options

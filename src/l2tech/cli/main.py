@@ -66,18 +66,26 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 1 some inputs failed, 2 usage error)."""
+    """Run the CLI; return the exit code (0 ok, 1 some inputs failed, 2 usage error,
+    130 interrupted by SIGINT, 143 terminated by SIGTERM)."""
     import logging
 
     # tifffile logs malformed-file details through logging; our typed errors already say what
     # went wrong, so keep its messages off the terminal (a library never configures logging;
     # the CLI, as the application, does).
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+    from l2tech.cli.common import handle_signals, interrupt_exit_code, route_warnings
+
     try:
-        rv = cli.main(args=argv, prog_name="l2", standalone_mode=False)
-    except click.exceptions.Abort:
+        # SIGTERM/SIGINT unwind (temp files removed, summary printed); warnings as one clean line
+        with handle_signals(), route_warnings():
+            rv = cli.main(args=argv, prog_name="l2", standalone_mode=False)
+    except click.exceptions.Abort as exc:
         click.echo("Aborted.", err=True)
-        return 130
+        return interrupt_exit_code(exc.__cause__) if isinstance(exc.__cause__, KeyboardInterrupt) else 130
+    except KeyboardInterrupt as exc:  # raised after click returned, or a command re-raised it
+        click.echo("Aborted.", err=True)
+        return interrupt_exit_code(exc)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:

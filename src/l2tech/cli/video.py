@@ -62,7 +62,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 
 
 @click.command("video", context_settings=CONTEXT_SETTINGS)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(readable=False))  # checked per file: E5
 @output_option("file_or_existing_dir", required=True)
 @profile_option
 @camera_option
@@ -131,58 +131,77 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
 
     results, failed = [], 0
     show_progress = not (quiet or as_json)
-    for src, dst in zip(inputs, outs):
-        try:
-            if show_progress:
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from l2tech.pipeline.batch import check_input_file
 
-                with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                              TextColumn("{task.fields[fps]:.1f} fps"), TimeRemainingColumn(),
-                              console=err_console.get(), transient=True,
-                              disable=not err_console.is_terminal) as bar:  # off a terminal it leaves a blank line
-                    task = bar.add_task(Path(src).name, total=None, fps=0.0)
-                    import time
+    interrupted: KeyboardInterrupt | None = None
+    try:
+        for src, dst in zip(inputs, outs):
+            try:
+                check_input_file(src)  # a bad argument fails that clip only (RELIABILITY.md E5)
+                if show_progress:
+                    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-                    t0 = time.perf_counter()
+                    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("{task.fields[fps]:.1f} fps"), TimeRemainingColumn(),
+                                  console=err_console.get(), transient=True,
+                                  disable=not err_console.is_terminal) as bar:  # off a terminal it leaves a blank line
+                        task = bar.add_task(Path(src).name, total=None, fps=0.0)
+                        import time
 
-                    def progress(done: int, total: int) -> None:
-                        el = time.perf_counter() - t0
-                        bar.update(task, completed=done, total=total or None, fps=done / el if el > 0 else 0.0)
+                        t0 = time.perf_counter()
 
-                    report, setup_lines = run_video_job(job, src, dst, progress=progress)
-            else:
-                report, setup_lines = run_video_job(job, src, dst)
-        except OutputExistsError as exc:  # RELIABILITY case 18: skipped with a message, as develop/correct do
-            if not as_json:
-                err_console.print(f"[yellow]skipped[/]: {exc}", highlight=False, soft_wrap=True)
-            results.append({"input": src, "output": str(dst), "ok": True, "skipped": True, "error": str(exc)})
-            continue
-        except L2Error as exc:
-            failed += 1
-            report_error(exc, verbose)
-            results.append({"input": src, "output": str(dst), "ok": False, "error": str(exc), "error_type": type(exc).__name__})
-            if isinstance(exc, UsageError):
-                raise click.exceptions.Exit(2)
-            continue
-        row = {"input": src, "output": str(dst), "ok": True, "setup": list(setup_lines)}
-        row.update({k: getattr(report, k) for k in report.__dataclass_fields__ if k not in ("input", "output")})
-        results.append(row)
-        if not quiet and not as_json:
-            console.print(
-                f"[green]wrote[/] {dst}: {report.frames_written} frames {report.width_px}x{report.height_px} "
-                f"{report.codec} {report.pix_fmt} {report.color}, {report.fps:.1f} fps"
-                + (f", {report.decode_errors} corrupt frames skipped" if report.decode_errors else ""),
-                highlight=False, soft_wrap=True,
-            )
-            for line in setup_lines:
-                if verbose or line.startswith("no lens source"):
-                    console.print(f"  {line}", highlight=False, soft_wrap=True)
-            for s in report.streams_copied:
-                console.print(f"  kept {s}", highlight=False, soft_wrap=True)
-            for s in report.streams_dropped:
-                console.print(f"  [yellow]dropped[/] {s}", highlight=False, soft_wrap=True)
+                        def progress(done: int, total: int) -> None:
+                            el = time.perf_counter() - t0
+                            bar.update(task, completed=done, total=total or None, fps=done / el if el > 0 else 0.0)
+
+                        report, setup_lines = run_video_job(job, src, dst, progress=progress)
+                else:
+                    report, setup_lines = run_video_job(job, src, dst)
+            except OutputExistsError as exc:  # RELIABILITY case 18: skipped with a message, as develop/correct do
+                if not as_json:
+                    err_console.print(f"[yellow]skipped[/]: {exc}", highlight=False, soft_wrap=True)
+                results.append({"input": src, "output": str(dst), "ok": True, "skipped": True, "error": str(exc)})
+                continue
+            except L2Error as exc:
+                failed += 1
+                report_error(exc, verbose)
+                results.append({"input": src, "output": str(dst), "ok": False, "error": str(exc), "error_type": type(exc).__name__})
+                if isinstance(exc, UsageError):
+                    raise click.exceptions.Exit(2)
+                continue
+            row = {"input": src, "output": str(dst), "ok": True, "setup": list(setup_lines)}
+            row.update({k: getattr(report, k) for k in report.__dataclass_fields__ if k not in ("input", "output")})
+            results.append(row)
+            if not quiet and not as_json:
+                console.print(
+                    f"[green]wrote[/] {dst}: {report.frames_written} frames {report.width_px}x{report.height_px} "
+                    f"{report.codec} {report.pix_fmt} {report.color}, {report.fps:.1f} fps"
+                    + (f", {report.decode_errors} corrupt frames skipped" if report.decode_errors else ""),
+                    highlight=False, soft_wrap=True,
+                )
+                for line in setup_lines:
+                    if verbose or line.startswith("no lens source"):
+                        console.print(f"  {line}", highlight=False, soft_wrap=True)
+                for s in report.streams_copied:
+                    console.print(f"  kept {s}", highlight=False, soft_wrap=True)
+                for s in report.streams_dropped:
+                    console.print(f"  [yellow]dropped[/] {s}", highlight=False, soft_wrap=True)
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the clip in progress left no temp file
+        interrupted = exc
     if as_json:
-        emit_json(results if len(results) != 1 else results[0])
+        if interrupted is not None:
+            emit_json({"results": results, "interrupted": True, "not_done": list(inputs[len(results):])})
+        else:
+            emit_json(results if len(results) != 1 else results[0])
+    written = sum(1 for r in results if r["ok"] and not r.get("skipped"))
+    if interrupted is not None:
+        from l2tech.cli.common import interrupt_exit_code
+
+        if not quiet and not as_json:
+            console.print(f"{written} of {len(inputs)} clips written", highlight=False)
+        err_console.print(f"[red]interrupted[/]: {len(inputs) - len(results)} of {len(inputs)} clips not done "
+                          f"(nothing partial left); run the same command again to finish them", highlight=False, soft_wrap=True)
+        raise click.exceptions.Exit(interrupt_exit_code(interrupted))
     if not quiet and not as_json and len(inputs) > 1:
         console.print(f"{len(inputs) - failed} of {len(inputs)} clips written", highlight=False)
     raise click.exceptions.Exit(1 if failed else 0)

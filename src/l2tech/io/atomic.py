@@ -3,6 +3,16 @@
 RELIABILITY.md E2/E3: no input is ever modified; an output equal to an input (any spelling,
 link) is refused before work starts; on any failure the temp file is removed and any earlier
 output is intact; existing outputs are kept unless ``overwrite`` is given.
+
+Without ``overwrite`` the final step is create-exclusive: the finished temp file is hard-linked
+to the output name (``link(2)`` fails with ``EEXIST`` when the name exists), so of two processes
+writing one output exactly one wins and the other gets :class:`OutputExistsError`; a check then
+``rename`` would let both succeed, the later silently replacing the earlier. On filesystems
+without hard links an ``O_CREAT | O_EXCL`` placeholder claims the name before the rename.
+
+Temp files are named ``.<stem>.l2tmp-<pid>-<random><suffix>``. A process killed before its
+rename (SIGKILL, power loss) leaves one behind; the next write into that folder removes the ones
+whose writer is gone (:func:`remove_stale_temps`).
 """
 
 from __future__ import annotations
@@ -10,15 +20,27 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from l2tech.errors import L2Error, OutputError, OutputExistsError, UsageError
 
-__all__ = ["atomic_output", "check_output_path", "check_distinct_outputs"]
+__all__ = ["atomic_output", "check_output_path", "check_distinct_outputs", "remove_stale_temps"]
 
 _TMP_TAG = ".l2tmp-"
+#: ``.<stem>.l2tmp-<pid>-<random><suffix>``; older releases wrote ``.<stem>.l2tmp-<random><suffix>``.
+_TMP_RE = re.compile(r"^\..*\.l2tmp-(?:(?P<pid>\d+)-)?[A-Za-z0-9_]{8}(?:\.[^.]*)?$")
+#: A temp file without a PID (older releases) is stale once untouched this long, seconds.
+_LEGACY_STALE_S = 600.0
+#: When this process started (the import of this module is close enough), seconds since the epoch.
+_PROCESS_START = time.time()
+#: Folders already swept for stale temp files by this process.
+_SWEPT: set[str] = set()
+#: errno values of ``link(2)`` meaning "this filesystem has no hard links here".
+_NO_LINK = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK, errno.EXDEV, errno.EACCES}
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -85,13 +107,18 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
     """Yield a temp path beside ``path``; rename it into place when the block succeeds.
 
     The temp name keeps the output's suffix so writers that choose a format from the
-    extension behave the same. On any exception the temp file is removed and the exception
-    propagates; an existing output is untouched.
+    extension behave the same. On any exception (``KeyboardInterrupt`` and the CLI's signal
+    exceptions included) the temp file is removed and the exception propagates; an existing
+    output is untouched. Without ``overwrite`` the output name is claimed create-exclusive
+    (see the module docstring): of several processes writing ``path`` at once exactly one
+    succeeds. The first write into a folder removes stale temp files of killed runs there
+    (:func:`remove_stale_temps`).
 
     Raises
     ------
     OutputExistsError
-        ``path`` exists and ``overwrite`` is false (checked again at rename time).
+        ``path`` exists and ``overwrite`` is false: before the work, or when another process
+        created it meanwhile (the claim at the end is atomic; the finished temp is removed).
     OutputError
         The folder is missing or read-only, or the disk is full.
     """
@@ -99,8 +126,12 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
     folder = out.parent if str(out.parent) else Path(".")
     if out.exists() and not overwrite:
         raise OutputExistsError("output already exists; use --overwrite to replace it", path=out)
+    key = os.path.realpath(folder)
+    if key not in _SWEPT:
+        _SWEPT.add(key)
+        remove_stale_temps(folder)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix="." + out.stem + _TMP_TAG, suffix=out.suffix, dir=folder)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}{_TMP_TAG}{os.getpid()}-", suffix=out.suffix, dir=folder)
     except FileNotFoundError:
         raise OutputError("destination folder does not exist", path=folder) from None
     except PermissionError:
@@ -109,10 +140,11 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
     tmp = Path(tmp_name)
     try:
         yield tmp
-        if out.exists() and not overwrite:
-            raise OutputExistsError("output appeared while writing; not replaced", path=out)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file normal permissions
-        os.replace(tmp, out)
+        if overwrite:
+            os.replace(tmp, out)
+        else:
+            _publish_exclusive(tmp, out)
     except OSError as exc:
         _remove(tmp)
         if isinstance(exc, L2Error):
@@ -123,6 +155,105 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
     except BaseException:
         _remove(tmp)
         raise
+
+
+def _publish_exclusive(tmp: Path, out: Path) -> None:
+    """Give the finished ``tmp`` the name ``out`` unless ``out`` exists; atomic against other writers."""
+    try:
+        os.link(tmp, out)
+    except FileExistsError:
+        raise OutputExistsError("output appeared while writing (another process wrote it); not replaced", path=out) from None
+    except OSError as exc:
+        if exc.errno not in _NO_LINK:
+            raise
+        # no hard links here (some FUSE, SMB, FAT mounts): claim the name, then rename over the claim
+        try:
+            os.close(os.open(out, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            raise OutputExistsError("output appeared while writing (another process wrote it); not replaced", path=out) from None
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            _remove(out)  # our own empty placeholder
+            raise
+        return
+    _remove(tmp)
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temp files that killed l2tech processes left in ``folder``.
+
+    A temp file is l2tech's when its name has l2tech's pattern
+    (``.<stem>.l2tmp-<pid>-<random><suffix>``). It is stale when its writer is gone: no process
+    has that PID, or the process that has it started after the file was last written (the PID
+    was reused). A temp file of an older release (no PID in its name) is stale when it was last
+    written before this process started and over 10 minutes ago. A temp file of a live writer
+    (another ``l2`` writing into the same folder) is kept.
+
+    Parameters
+    ----------
+    folder : path-like
+        The output folder.
+
+    Returns
+    -------
+    list of Path
+        The files removed. Files that cannot be removed (read-only folder, raced away) are left.
+    """
+    removed: list[Path] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    now = time.time()
+    for name in names:
+        m = _TMP_RE.match(name) if _TMP_TAG in name else None
+        if m is None:
+            continue
+        p = Path(folder) / name
+        try:
+            st = p.lstat()
+        except OSError:
+            continue
+        pid = m.group("pid")
+        if pid is None:
+            stale = st.st_mtime < _PROCESS_START and now - st.st_mtime > _LEGACY_STALE_S
+        else:
+            stale = not _writer_alive(int(pid), st.st_mtime)
+        if stale:
+            try:
+                p.unlink()
+            except OSError:
+                continue
+            removed.append(p)
+    return removed
+
+
+def _writer_alive(pid: int, mtime: float) -> bool:
+    """Could the process ``pid`` have written a file last modified at ``mtime``?"""
+    if pid == os.getpid():
+        return mtime >= _PROCESS_START - 1.0  # our own temp, or one of an earlier process with our PID
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    except OSError:
+        return True
+    started = _process_start_time(pid)
+    return started is None or started <= mtime + 1.0
+
+
+def _process_start_time(pid: int) -> float | None:
+    """Start of process ``pid`` in seconds since the epoch (Linux ``/proc``), or None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime, after "pid (comm)"
+        btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def _umask() -> int:

@@ -1,0 +1,50 @@
+"""Warnings reach the user as one clean line each (issue 16 item 7).
+
+Python's default form, ``path/to/matching.py:319: LensfunDataWarning: ...`` followed by the
+source line, is for developers; ``l2`` prints ``warning: FILE: message``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+from l2tech.cli.common import route_warnings
+
+_BAD_LENS_XML = """<lensdatabase version="1">
+    <lens>
+        <maker>Bad</maker>
+        <model>Bad lens 50mm f/2</model>
+        <mount>Leica L</mount>
+        <cropfactor>1</cropfactor>
+        <calibration><distortion model="poly3" focal="50" k1="0.01x"/></calibration>
+    </lens>
+</lensdatabase>
+"""
+
+
+def test_lens_db_warning_is_one_clean_line(tmp_path):
+    lenses = tmp_path / "lenses"
+    lenses.mkdir()
+    (lenses / "mine.xml").write_text(_BAD_LENS_XML)
+    env = dict(os.environ, L2TECH_LENS_DIR=str(lenses), L2TECH_CACHE_DIR=str(tmp_path / "cache"), COLUMNS="200")
+    env.pop("PYTHONWARNINGS", None)
+    proc = subprocess.run([sys.executable, "-m", "l2tech.cli", "lens", "search", "Lumix S 20-60", "--limit", "1"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"warning: {lenses / 'mine.xml'}: lens 'Bad Bad lens 50mm f/2' skipped: bad number <distortion k1>='0.01x'"
+    ]
+
+
+def test_library_warning_names_its_category_and_keeps_brackets(capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # pytest runs with warnings as errors; show them here
+        with route_warnings():
+            warnings.warn("values outside [0, 1]\n  were clipped", RuntimeWarning, stacklevel=1)
+        shown_after = warnings.showwarning
+    err = capsys.readouterr().err
+    assert err == "warning (RuntimeWarning): values outside [0, 1] were clipped\n"
+    assert shown_after is not None and getattr(shown_after, "__name__", "") != "show"  # restored
