@@ -13,7 +13,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["lut3d_tetrahedral", "lut3d_trilinear"]
+__all__ = ["lut3d"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -30,8 +30,47 @@ def _coord(v: float, lo: float, scale: float, n1: int):
     return i, s - i
 
 
+@numba.njit(cache=True, inline="always")
+def _tetrahedral(table, i, j, k, x, y, z, out, p):
+    # Branch-free choice of the tetrahedron (random-ordered pixels would mispredict
+    # branches): A steps along the largest fraction, B adds the second largest.
+    # Weights (1 - max, max - mid, mid - min, min) are those of the six-case formula.
+    xa = int((x >= y) & (x >= z))
+    ya = int((xa == 0) & (y >= z))
+    za = 1 - xa - ya
+    zs = int((z <= x) & (z <= y))
+    ys = int((zs == 0) & (y <= x))
+    xs = 1 - zs - ys
+    hi = x * xa + y * ya + z * za
+    lo_ = x * xs + y * ys + z * zs
+    mid = x + y + z - hi - lo_
+    w0 = 1.0 - hi
+    wa = hi - mid
+    wb = mid - lo_
+    for c in range(3):
+        out[p, c] = (
+            w0 * table[i, j, k, c]
+            + wa * table[i + xa, j + ya, k + za, c]
+            + wb * table[i + 1 - xs, j + 1 - ys, k + 1 - zs, c]
+            + lo_ * table[i + 1, j + 1, k + 1, c]
+        )
+
+
+@numba.njit(cache=True, inline="always")
+def _trilinear(table, i, j, k, x, y, z, out, p):
+    for c in range(3):
+        c00 = table[i, j, k, c] * (1 - x) + table[i + 1, j, k, c] * x
+        c01 = table[i, j, k + 1, c] * (1 - x) + table[i + 1, j, k + 1, c] * x
+        c10 = table[i, j + 1, k, c] * (1 - x) + table[i + 1, j + 1, k, c] * x
+        c11 = table[i, j + 1, k + 1, c] * (1 - x) + table[i + 1, j + 1, k + 1, c] * x
+        c0 = c00 * (1 - y) + c10 * y
+        c1 = c01 * (1 - y) + c11 * y
+        out[p, c] = c0 * (1 - z) + c1 * z
+
+
 @numba.njit(parallel=True, cache=True)
-def lut3d_tetrahedral(rgb, table, lo, scale, out):  # pragma: no cover - compiled
+def lut3d(rgb, table, lo, scale, tetrahedral, out):  # pragma: no cover - compiled
+    """out[p] = table at rgb[p] (tetrahedral or trilinear interpolation); NaN pixels give NaN."""
     n1 = table.shape[0] - 1
     for p in numba.prange(rgb.shape[0]):
         r = rgb[p, 0]
@@ -45,50 +84,7 @@ def lut3d_tetrahedral(rgb, table, lo, scale, out):  # pragma: no cover - compile
         i, x = _coord(r, lo[0], scale[0], n1)
         j, y = _coord(g, lo[1], scale[1], n1)
         k, z = _coord(b, lo[2], scale[2], n1)
-        # Branch-free choice of the tetrahedron (random-ordered pixels would mispredict
-        # branches): A steps along the largest fraction, B adds the second largest.
-        # Weights (1 - max, max - mid, mid - min, min) are those of the six-case formula.
-        xa = int((x >= y) & (x >= z))
-        ya = int((xa == 0) & (y >= z))
-        za = 1 - xa - ya
-        zs = int((z <= x) & (z <= y))
-        ys = int((zs == 0) & (y <= x))
-        xs = 1 - zs - ys
-        hi = x * xa + y * ya + z * za
-        lo_ = x * xs + y * ys + z * zs
-        mid = x + y + z - hi - lo_
-        w0 = 1.0 - hi
-        wa = hi - mid
-        wb = mid - lo_
-        for c in range(3):
-            out[p, c] = (
-                w0 * table[i, j, k, c]
-                + wa * table[i + xa, j + ya, k + za, c]
-                + wb * table[i + 1 - xs, j + 1 - ys, k + 1 - zs, c]
-                + lo_ * table[i + 1, j + 1, k + 1, c]
-            )
-
-
-@numba.njit(parallel=True, cache=True)
-def lut3d_trilinear(rgb, table, lo, scale, out):  # pragma: no cover - compiled
-    n1 = table.shape[0] - 1
-    for p in numba.prange(rgb.shape[0]):
-        r = rgb[p, 0]
-        g = rgb[p, 1]
-        b = rgb[p, 2]
-        if r != r or g != g or b != b:
-            out[p, 0] = np.nan
-            out[p, 1] = np.nan
-            out[p, 2] = np.nan
-            continue
-        i, x = _coord(r, lo[0], scale[0], n1)
-        j, y = _coord(g, lo[1], scale[1], n1)
-        k, z = _coord(b, lo[2], scale[2], n1)
-        for c in range(3):
-            c00 = table[i, j, k, c] * (1 - x) + table[i + 1, j, k, c] * x
-            c01 = table[i, j, k + 1, c] * (1 - x) + table[i + 1, j, k + 1, c] * x
-            c10 = table[i, j + 1, k, c] * (1 - x) + table[i + 1, j + 1, k, c] * x
-            c11 = table[i, j + 1, k + 1, c] * (1 - x) + table[i + 1, j + 1, k + 1, c] * x
-            c0 = c00 * (1 - y) + c10 * y
-            c1 = c01 * (1 - y) + c11 * y
-            out[p, c] = c0 * (1 - z) + c1 * z
+        if tetrahedral:
+            _tetrahedral(table, i, j, k, x, y, z, out, p)
+        else:
+            _trilinear(table, i, j, k, x, y, z, out, p)

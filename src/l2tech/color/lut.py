@@ -151,7 +151,6 @@ class LUT3D:
         from l2tech.color import _kernels  # noqa: PLC0415 (numba compile on first use)
 
         method = INTERPOLATIONS[interpolation]
-        kernel = _kernels.lut3d_tetrahedral if method == "tetrahedral" else _kernels.lut3d_trilinear
         arr = np.asarray(rgb)
         if arr.ndim == 0 or arr.shape[-1] != 3:
             raise UsageError(f"LUT input must have shape (..., 3), got {arr.shape}")
@@ -163,7 +162,7 @@ class LUT3D:
         step = max(1, int(chunk_pixels))
         for start in range(0, flat.shape[0], step):
             chunk = np.ascontiguousarray(flat[start : start + step], dtype=dtype)
-            kernel(chunk, self.table, lo, scale, out[start : start + step])
+            _kernels.lut3d(chunk, self.table, lo, scale, method == "tetrahedral", out[start : start + step])
         return out.reshape(arr.shape)
 
     def resample(self, size: int, interpolation: str = "tetrahedral") -> "LUT3D":
