@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from l2tech.errors import CorruptInputError, EmptyFileError, UnsupportedFormatError
+from l2tech.errors import CorruptInputError, UnsupportedFormatError
 from l2tech.optics.dng import GainMapParams
 from l2tech.profiles.model import (
     DistortionCalibration,
@@ -242,15 +242,10 @@ def encode_opcode_list(opcodes: Sequence[DngOpcode]) -> bytes:
 def _open_tiff(path: os.PathLike | str):
     import tifffile
 
+    from l2tech.io.formats import read_input_bytes
+
     p = os.fspath(path)
-    try:
-        size = os.path.getsize(p)
-    except OSError as exc:
-        raise CorruptInputError(f"cannot read file ({exc.strerror})", p) from None
-    if size == 0:
-        raise EmptyFileError("empty file", p)
-    with open(p, "rb") as fh:
-        magic = fh.read(4)
+    magic = read_input_bytes(p, head=4, unreadable=CorruptInputError)
     if magic not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         raise UnsupportedFormatError("not a DNG/TIFF file (no TIFF header)", p)
     try:
