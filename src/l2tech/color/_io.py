@@ -9,7 +9,7 @@ from typing import Iterator
 
 from l2tech.errors import LUTError
 
-__all__ = ["read_text_lines", "atomic_write_bytes", "atomic_write_text", "MAX_TEXT_BYTES"]
+__all__ = ["read_text_lines", "read_data_lines", "atomic_write_bytes", "atomic_write_text", "MAX_TEXT_BYTES"]
 
 #: Largest LUT text file read (a 256-point float cube is ~ 500 MB; refuse more).
 MAX_TEXT_BYTES = 1 << 30
@@ -30,6 +30,13 @@ def read_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, stripped_line)`` for every line (CR, LF or CRLF ends), 1-based."""
     for n, line in enumerate(read_text(path).splitlines(), start=1):
         yield n, line.strip()
+
+
+def read_data_lines(path: str | os.PathLike) -> Iterator[tuple[int, str, list[str]]]:
+    """Yield ``(line_number, stripped_line, tokens)`` for every line that is not blank or a ``#`` comment."""
+    for n, line in read_text_lines(path):
+        if line and not line.startswith("#"):
+            yield n, line, line.split()
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> Path:
