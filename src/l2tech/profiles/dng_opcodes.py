@@ -114,19 +114,13 @@ def _need(buf: bytes, off: int, n: int, where: str, path: object) -> None:
 
 def _parse_params(oid: int, p: bytes, path: object, where: str) -> dict[str, object]:
     try:
-        if oid == 1:
+        if oid in (1, 2):  # WarpRectilinear: 6 doubles per plane; WarpFisheye: 4
+            name, k = ("WarpRectilinear", 6) if oid == 1 else ("WarpFisheye", 4)
             (n,) = struct.unpack_from(">I", p, 0)
-            if n not in (1, 2, 3, 4) or len(p) != 4 + 48 * n + 16:
-                raise CorruptInputError(f"{where}: WarpRectilinear with {n} planes has {len(p)} parameter bytes", path)
-            vals = struct.unpack_from(">" + "d" * (6 * n + 2), p, 4)
-            planes = tuple(tuple(vals[6 * i : 6 * i + 6]) for i in range(n))
-            return {"planes": planes, "cx": vals[-2], "cy": vals[-1]}
-        if oid == 2:
-            (n,) = struct.unpack_from(">I", p, 0)
-            if n not in (1, 2, 3, 4) or len(p) != 4 + 32 * n + 16:
-                raise CorruptInputError(f"{where}: WarpFisheye with {n} planes has {len(p)} parameter bytes", path)
-            vals = struct.unpack_from(">" + "d" * (4 * n + 2), p, 4)
-            planes = tuple(tuple(vals[4 * i : 4 * i + 4]) for i in range(n))
+            if n not in (1, 2, 3, 4) or len(p) != 4 + 8 * k * n + 16:
+                raise CorruptInputError(f"{where}: {name} with {n} planes has {len(p)} parameter bytes", path)
+            vals = struct.unpack_from(">" + "d" * (k * n + 2), p, 4)
+            planes = tuple(tuple(vals[k * i : k * i + k]) for i in range(n))
             return {"planes": planes, "cx": vals[-2], "cy": vals[-1]}
         if oid == 3:
             if len(p) != 56:
