@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -48,6 +48,8 @@ __all__ = [
     "parse_opcode_list",
     "encode_opcode_list",
     "read_dng_opcodes",
+    "tiff_ifds",
+    "read_opcode_lists",
     "opcodes_to_profile",
     "read_dng_profile",
 ]
@@ -248,7 +250,9 @@ def _open_tiff(path: os.PathLike | str):
         raise CorruptInputError(f"unreadable TIFF structure ({exc})", p) from None
 
 
-def _ifds(tf) -> list:
+def tiff_ifds(tf: Any) -> list:
+    """Every IFD of an open ``tifffile.TiffFile``: each page followed by its SubIFDs (a malformed
+    SubIFD chain is skipped)."""
     out = []
     for page in tf.pages:
         out.append(page)
@@ -258,6 +262,24 @@ def _ifds(tf) -> list:
             except Exception:  # pragma: no cover - malformed SubIFD chain
                 pass
     return out
+
+
+def read_opcode_lists(ifd: Any, path: object) -> dict[int, tuple[DngOpcode, ...]]:
+    """OpcodeList1, 2 and 3 of one IFD (a ``tifffile`` page); absent lists are empty tuples.
+
+    Raises
+    ------
+    CorruptInputError
+        A list that does not parse (``path`` and list named).
+    """
+    result: dict[int, tuple[DngOpcode, ...]] = {1: (), 2: (), 3: ()}
+    for n, tag in OPCODE_LIST_TAGS.items():
+        t = ifd.tags.get(tag)
+        if t is not None:
+            v = t.value
+            data = v if isinstance(v, (bytes, bytearray)) else bytes(np.asarray(v, dtype=np.uint8))
+            result[n] = parse_opcode_list(data, path, n)
+    return result
 
 
 def read_dng_opcodes(path: os.PathLike | str) -> dict[int, tuple[DngOpcode, ...]]:
@@ -285,7 +307,7 @@ def read_dng_opcodes(path: os.PathLike | str) -> dict[int, tuple[DngOpcode, ...]
     """
     p = os.fspath(path)
     with _open_tiff(p) as tf:
-        ifds = _ifds(tf)
+        ifds = tiff_ifds(tf)
         if not any(50706 in ifd.tags for ifd in ifds):
             raise UnsupportedFormatError("TIFF file without DNGVersion tag: not a DNG", p)
         chosen = None
@@ -296,16 +318,9 @@ def read_dng_opcodes(path: os.PathLike | str) -> dict[int, tuple[DngOpcode, ...]
                 break
         if chosen is None:
             chosen = next((i for i in ifds if any(t in i.tags for t in OPCODE_LIST_TAGS.values())), None)
-        result: dict[int, tuple[DngOpcode, ...]] = {1: (), 2: (), 3: ()}
         if chosen is None:
-            return result
-        for n, tag in OPCODE_LIST_TAGS.items():
-            t = chosen.tags.get(tag)
-            if t is not None:
-                v = t.value
-                data = v if isinstance(v, (bytes, bytearray)) else bytes(np.asarray(v, dtype=np.uint8))
-                result[n] = parse_opcode_list(data, p, n)
-        return result
+            return {1: (), 2: (), 3: ()}
+        return read_opcode_lists(chosen, p)
 
 
 def opcodes_to_profile(
