@@ -11,8 +11,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
-	@# compile the fused develop kernel ahead (numba caches it on disk), so no run pays for it
-	$(PY) -c "import numpy as np; from l2tech.correct.fused import warm_up; [warm_up(d) for d in (np.uint8, np.uint16, np.float32)]"
+	@# compile the fused develop kernel for JPEG output ahead (numba caches it on disk), so no develop pays for it
+	$(PY) -c "import numpy as np; from l2tech.correct.fused import warm_up; warm_up(np.uint8)"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -275,6 +275,8 @@ def test_run_batch_outcomes_and_lookahead(tmp_path):
     from l2tech.pipeline.batch import run_batch
 
     ins = [str(tmp_path / f"{n}.dng") for n in "abcde"]
+    for i in ins:
+        Path(i).write_bytes(b"II*\0 not decoded by this job")
     outs = [tmp_path / f"{n}.jpg" for n in "abcde"]
     outs[2].write_bytes(b"old")  # c's output exists: skipped, and not read ahead
     seen = {}

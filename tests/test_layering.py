@@ -20,7 +20,7 @@ LAYER = {
     "raw": 3, "video": 3, "correct": 3, "color": 3, "calibrate": 3,
     "profiles": 2, "io": 2,
     "optics": 1,
-    "errors": 0, "data": 0,
+    "errors": 0, "data": 0, "_lazy": 0,
 }
 
 

@@ -9,8 +9,7 @@ The public names below are imported lazily so ``import l2tech`` stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from l2tech._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -47,15 +46,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = ["__version__", *_EXPORTS]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'l2tech' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, eager=["__version__"])

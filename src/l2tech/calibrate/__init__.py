@@ -9,46 +9,9 @@ Typical use::
     ptlens = fit_lensfun_distortion(camera, "ptlens")
 """
 
-from l2tech.calibrate.geometry import (
-    LENSFUN_DISTORTION_TERMS,
-    CameraFit,
-    LensfunDistortionFit,
-    corner_coverage,
-    fit_fisheye,
-    fit_lensfun_distortion,
-    fit_pinhole,
-    fit_radial_model,
-    lensfun_norm_px,
-    pose_tilts_deg,
-    radial_model_basis,
-)
-from l2tech.calibrate.targets import (
-    Detection,
-    Target,
-    board_points,
-    detect_target,
-    iter_video_frames,
-    parse_target,
-    read_calibration_image,
-)
+from l2tech.calibrate import geometry as _geometry
+from l2tech.calibrate import targets as _targets
+from l2tech.calibrate.geometry import *  # noqa: F403  (its __all__)
+from l2tech.calibrate.targets import *  # noqa: F403  (its __all__)
 
-__all__ = [
-    "Target",
-    "Detection",
-    "parse_target",
-    "board_points",
-    "detect_target",
-    "read_calibration_image",
-    "iter_video_frames",
-    "CameraFit",
-    "LensfunDistortionFit",
-    "LENSFUN_DISTORTION_TERMS",
-    "fit_pinhole",
-    "fit_fisheye",
-    "fit_lensfun_distortion",
-    "fit_radial_model",
-    "radial_model_basis",
-    "lensfun_norm_px",
-    "pose_tilts_deg",
-    "corner_coverage",
-]
+__all__ = [*_targets.__all__, *_geometry.__all__]

@@ -5,7 +5,8 @@ Parse the options, call one job of :mod:`l2tech.pipeline.calibrate`, print its r
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import functools
+from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterator
 
 import click
@@ -48,9 +49,45 @@ def _check_positive(**opts: float | None) -> None:
             raise UsageError(f"--{name.replace('_', '-')} {v:g}: must be a positive number")
 
 
-def _no_output_note(out: Any, as_json: bool, quiet: bool) -> None:
-    if out is None and not as_json and not quiet:
-        console.print("no profile written (give -o FILE to write one)", highlight=False)
+def _run(job: Callable[[Callable[[], None]], Any], progress: tuple[str, int] | None, human: Callable[[Any], None], *,
+         verbose: int, as_json: bool, quiet: bool) -> int:
+    """Run ``job(advance)`` under a progress bar ``(label, total)`` (none: ``advance`` does nothing);
+    print its result (the document as JSON, or ``human(result)``) or its error; return the exit code."""
+    bar = _progress(quiet, *progress) if progress else nullcontext(lambda: None)
+    try:
+        with bar as advance:
+            res = job(advance)
+    except L2Error as exc:
+        return _fail(exc, verbose)
+    if as_json:
+        emit_json(res.document)
+    elif not quiet:
+        human(res)
+        if res.output is None:
+            console.print("no profile written (give -o FILE to write one)", highlight=False)
+    return 1 if res.failed else 0
+
+
+def _print_distortion(res: Any) -> None:
+    for r in res.document["focal_lengths"]:
+        console.print(f"{r['focal_length_mm']:g} mm: {r['views_used']} views, OpenCV {r['opencv_model']} RMS {r['rms_px']:.4f} px; "
+                      + ", ".join(f"{m} RMS {x['rms_px']:.4f} px" for m, x in r["lensfun"].items()), highlight=False)
+        _warn(r["warnings"])
+    if res.output is not None:
+        console.print(f"wrote {res.output}", highlight=False)
+
+
+def _print_vignetting(res: Any) -> None:
+    for r in res.document["fits"]:
+        console.print(f"{r['file']}: {r['focal_length_mm']:g} mm f/{r['f_number']:g}: k1={r['k1']:.5f} k2={r['k2']:.5f} "
+                      f"k3={r['k3']:.5f} (RMS {r['rms']:.4f})", highlight=False)
+    _warn(res.document["warnings"])
+
+
+def _print_tca(res: Any) -> None:
+    for r in res.document["focal_lengths"]:
+        console.print(f"{r['focal_length_mm']:g} mm: R/B vs G RMS {r['rms_before_px']:.4f} px -> linear "
+                      f"{r['rms_linear_px']:.4f}, poly3 {r['rms_poly3_px']:.4f} px", highlight=False)
 
 
 def _warn(lines: list[str]) -> None:
@@ -58,8 +95,28 @@ def _warn(lines: list[str]) -> None:
         err_console.print(f"[yellow]warning[/]: {w}", highlight=False, soft_wrap=True)
 
 
+_SETTINGS = ("camera_name", "lens_name", "mount", "crop_factor", "focal_length_mm", "output", "update", "overwrite",
+             "report_dir")
+
+
 def _profile_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options of every calibrate command: who the profile is for, where it goes."""
+    """Options of every calibrate command: who the profile is for, where it goes.
+
+    The command receives them as one ``settings``
+    (:class:`~l2tech.pipeline.calibrate.ProfileSettings`), checked for positive numbers.
+    """
+
+    @functools.wraps(f)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        from l2tech.pipeline.calibrate import ProfileSettings
+
+        settings = ProfileSettings(**{k: kwargs.pop(k) for k in _SETTINGS})
+        try:
+            _check_positive(focal_length=settings.focal_length_mm, crop_factor=settings.crop_factor)
+        except UsageError as exc:
+            return _fail(exc, kwargs["verbose"])
+        return f(*args, settings=settings, **kwargs)
+
     opts = [
         click.option("--camera-name", help='Camera "Maker Model" written to the profile, e.g. "Panasonic DC-S5".'),
         click.option("--lens-name", default="Generic Calibrated lens", show_default=True,
@@ -78,8 +135,8 @@ def _profile_options(f: Callable[..., Any]) -> Callable[..., Any]:
         verbosity_options,
     ]
     for opt in reversed(opts):
-        f = opt(f)
-    return f
+        command = opt(command)
+    return command
 
 
 def _fail(exc: L2Error, verbose: int) -> int:
@@ -109,8 +166,7 @@ def calibrate() -> None:
 @click.option("--every", type=int, default=10, show_default=True, help="Video input: use every N-th frame.")
 @click.option("--gyroflow", type=click.Path(dir_okay=False), help="Also write a Gyroflow lens profile JSON.")
 @_profile_options
-def distortion(images, target_spec, fisheye, lf_model, every, gyroflow, camera_name, lens_name, mount, crop_factor,
-               focal_length_mm, output, update, overwrite, report_dir, as_json, verbose, quiet):
+def distortion(images, target_spec, fisheye, lf_model, every, gyroflow, settings, as_json, verbose, quiet):
     """Fit distortion from checkerboard / ChArUco shots (RAW, JPEG, TIFF, PNG or video).
 
     \b
@@ -120,30 +176,14 @@ def distortion(images, target_spec, fisheye, lf_model, every, gyroflow, camera_n
     """
     from l2tech.pipeline.calibrate import calibrate_distortion
 
-    try:
-        _check_positive(focal_length=focal_length_mm, crop_factor=crop_factor)
+    def job(advance: Callable[[], None]) -> Any:
         if every < 1:
             raise UsageError(f"--every {every}: must be a positive number")
-        with _progress(quiet, "finding boards", len(images)) as advance:
-            res = calibrate_distortion(
-                images, target_spec, fisheye=fisheye, lensfun_model=lf_model, every=every, gyroflow=gyroflow,
-                camera_name=camera_name, lens_name=lens_name, mount=mount, crop_factor=crop_factor,
-                focal_length_mm=focal_length_mm, output=output, update=update, overwrite=overwrite,
-                report_dir=report_dir, on_error=lambda e: report_error(e, verbose), on_progress=advance)
-    except L2Error as exc:
-        return _fail(exc, verbose)
-    doc = res.document
-    if as_json:
-        emit_json(doc)
-    elif not quiet:
-        for r in doc["focal_lengths"]:
-            console.print(f"{r['focal_length_mm']:g} mm: {r['views_used']} views, OpenCV {r['opencv_model']} RMS {r['rms_px']:.4f} px; "
-                          + ", ".join(f"{m} RMS {x['rms_px']:.4f} px" for m, x in r["lensfun"].items()), highlight=False)
-            _warn(r["warnings"])
-        if res.output is not None:
-            console.print(f"wrote {res.output}", highlight=False)
-    _no_output_note(res.output, as_json, quiet)
-    return 1 if res.failed else 0
+        return calibrate_distortion(images, target_spec, fisheye=fisheye, lensfun_model=lf_model, every=every,
+                                    gyroflow=gyroflow, settings=settings, on_error=lambda e: report_error(e, verbose),
+                                    on_progress=advance)
+
+    return _run(job, ("finding boards", len(images)), _print_distortion, verbose=verbose, as_json=as_json, quiet=quiet)
 
 
 @calibrate.command("vignetting", context_settings=CONTEXT_SETTINGS)
@@ -151,8 +191,7 @@ def distortion(images, target_spec, fisheye, lf_model, every, gyroflow, camera_n
 @f_number_option
 @focus_distance_option
 @_profile_options
-def vignetting(flats, f_number, focus_distance_m, camera_name, lens_name, mount, crop_factor, focal_length_mm, output,
-               update, overwrite, report_dir, as_json, verbose, quiet):
+def vignetting(flats, f_number, focus_distance_m, settings, as_json, verbose, quiet):
     """Fit lensfun pa vignetting from flat fields (linear RAW preferred), one per focal length and f-number.
 
     \b
@@ -161,27 +200,12 @@ def vignetting(flats, f_number, focus_distance_m, camera_name, lens_name, mount,
     """
     from l2tech.pipeline.calibrate import calibrate_vignetting
 
-    try:
-        _check_positive(focal_length=focal_length_mm, crop_factor=crop_factor, f_number=f_number,
-                        focus_distance=focus_distance_m)
-        with _progress(quiet, "fitting flats", len(flats)) as advance:
-            res = calibrate_vignetting(
-                flats, f_number=f_number, focus_distance_m=focus_distance_m, camera_name=camera_name,
-                lens_name=lens_name, mount=mount, crop_factor=crop_factor, focal_length_mm=focal_length_mm,
-                output=output, update=update, overwrite=overwrite, report_dir=report_dir,
-                on_error=lambda e: report_error(e, verbose), on_progress=advance)
-    except L2Error as exc:
-        return _fail(exc, verbose)
-    doc = res.document
-    if as_json:
-        emit_json(doc)
-    elif not quiet:
-        for r in doc["fits"]:
-            console.print(f"{r['file']}: {r['focal_length_mm']:g} mm f/{r['f_number']:g}: k1={r['k1']:.5f} k2={r['k2']:.5f} "
-                          f"k3={r['k3']:.5f} (RMS {r['rms']:.4f})", highlight=False)
-        _warn(doc["warnings"])
-    _no_output_note(res.output, as_json, quiet)
-    return 1 if res.failed else 0
+    def job(advance: Callable[[], None]) -> Any:
+        _check_positive(f_number=f_number, focus_distance=focus_distance_m)
+        return calibrate_vignetting(flats, f_number=f_number, focus_distance_m=focus_distance_m, settings=settings,
+                                    on_error=lambda e: report_error(e, verbose), on_progress=advance)
+
+    return _run(job, ("fitting flats", len(flats)), _print_vignetting, verbose=verbose, as_json=as_json, quiet=quiet)
 
 
 @calibrate.command("tca", context_settings=CONTEXT_SETTINGS)
@@ -190,8 +214,7 @@ def vignetting(flats, f_number, focus_distance_m, camera_name, lens_name, mount,
 @click.option("--model", "tca_model", type=click.Choice(["poly3", "linear"]), default="poly3", show_default=True,
               help="lensfun TCA model written to the profile (both are fitted and reported).")
 @_profile_options
-def tca(images, target_spec, tca_model, camera_name, lens_name, mount, crop_factor, focal_length_mm, output, update,
-        overwrite, report_dir, as_json, verbose, quiet):
+def tca(images, target_spec, tca_model, settings, as_json, verbose, quiet):
     """Fit lateral chromatic aberration (red and blue against green) from board shots.
 
     \b
@@ -200,20 +223,8 @@ def tca(images, target_spec, tca_model, camera_name, lens_name, mount, crop_fact
     """
     from l2tech.pipeline.calibrate import calibrate_tca
 
-    try:
-        _check_positive(focal_length=focal_length_mm, crop_factor=crop_factor)
-        res = calibrate_tca(
-            images, target_spec, tca_model=tca_model, camera_name=camera_name, lens_name=lens_name, mount=mount,
-            crop_factor=crop_factor, focal_length_mm=focal_length_mm, output=output, update=update,
-            overwrite=overwrite, report_dir=report_dir, on_error=lambda e: report_error(e, verbose))
-    except L2Error as exc:
-        return _fail(exc, verbose)
-    doc = res.document
-    if as_json:
-        emit_json(doc)
-    elif not quiet:
-        for r in doc["focal_lengths"]:
-            console.print(f"{r['focal_length_mm']:g} mm: R/B vs G RMS {r['rms_before_px']:.4f} px -> linear "
-                          f"{r['rms_linear_px']:.4f}, poly3 {r['rms_poly3_px']:.4f} px", highlight=False)
-    _no_output_note(res.output, as_json, quiet)
-    return 1 if res.failed else 0
+    def job(advance: Callable[[], None]) -> Any:
+        return calibrate_tca(images, target_spec, tca_model=tca_model, settings=settings,
+                             on_error=lambda e: report_error(e, verbose))
+
+    return _run(job, None, _print_tca, verbose=verbose, as_json=as_json, quiet=quiet)

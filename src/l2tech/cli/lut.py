@@ -41,6 +41,23 @@ def _run(ctx: click.Context, verbose: int, quiet: bool, fn: Callable[[], Any]) -
     return result
 
 
+def _write_and_report(ctx: click.Context, verbose: int, quiet: bool, as_json: bool, write: Callable[[], Any],
+                      path: str, line: Callable[[dict], str]) -> None:
+    """Run ``write`` (it writes the LUT file ``path``), then report that file: its
+    :func:`~l2tech.color.lut_io.describe_lut` as JSON, or ``line(info)``."""
+    from l2tech.color.lut_io import describe_lut
+
+    def work() -> dict:
+        write()
+        return describe_lut(path)
+
+    info = _run(ctx, verbose, quiet, work)
+    if as_json:
+        emit_json(info)
+    elif not quiet:
+        click.echo(line(info))
+
+
 @click.group(context_settings=CONTEXT_SETTINGS)
 def lut() -> None:
     """Apply, convert, bake and show 3D LUTs.
@@ -178,21 +195,17 @@ def convert(ctx: click.Context, input_file: str, output: str, fmt: str | None, s
       l2 lut convert look.cube -o look.vlt --camera-limits lumix
       l2 lut convert look.spi3d -o look.cube --size 33
     """
-    from l2tech.color.lut_io import convert_lut, describe_lut, format_for_path
+    from l2tech.color.lut_io import convert_lut, format_for_path
     from l2tech.io.atomic import check_output_path
 
-    def work():
+    def write():
         check_output_path(output, inputs=[input_file], overwrite=overwrite)
         fmt_name = format_for_path(output, fmt).name
         convert_lut(input_file, output, format=fmt, size=size,
                     adjust=(lambda t: _limit(t, camera_limits, fmt_name)), overwrite=overwrite)
-        return describe_lut(output)
 
-    info = _run(ctx, verbose, quiet, work)
-    if as_json:
-        emit_json(info)
-    elif not quiet:
-        click.echo(f"{input_file} -> {output} ({info['type']}, size {info['size']})")
+    _write_and_report(ctx, verbose, quiet, as_json, write, output,
+                      lambda info: f"{input_file} -> {output} ({info['type']}, size {info['size']})")
 
 
 @lut.command("bake", context_settings=CONTEXT_SETTINGS)
@@ -222,7 +235,7 @@ def bake(ctx: click.Context, input_space: str, look: str | None, output_space: s
     """
     from l2tech.color import bake_lut, write_lut
     from l2tech.color import list_looks as _list
-    from l2tech.color.lut_io import describe_lut, format_for_path
+    from l2tech.color.lut_io import format_for_path
     from l2tech.io.atomic import check_output_path
 
     if list_looks:
@@ -233,16 +246,11 @@ def bake(ctx: click.Context, input_space: str, look: str | None, output_space: s
         report_error(UsageError("missing -o/--out FILE"), verbose)
         ctx.exit(2)
 
-    def work():
+    def write():
         check_output_path(out_file, overwrite=overwrite)
         fmt_name = format_for_path(out_file).name
         table = bake_lut(look, input=input_space, output=output_space, size=size, title=title)
-        table = _limit(table, camera_limits, fmt_name)
-        write_lut(table, out_file, overwrite=overwrite)
-        return describe_lut(out_file)
+        write_lut(_limit(table, camera_limits, fmt_name), out_file, overwrite=overwrite)
 
-    info = _run(ctx, verbose, quiet, work)
-    if as_json:
-        emit_json(info)
-    elif not quiet:
-        click.echo(f"wrote {out_file} ({info['size']}-point {info['type']})")
+    _write_and_report(ctx, verbose, quiet, as_json, write, out_file,
+                      lambda info: f"wrote {out_file} ({info['size']}-point {info['type']})")

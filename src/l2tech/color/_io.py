@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from l2tech.errors import EmptyFileError, LUTError
+from l2tech.errors import LUTError
 
-__all__ = ["read_text_lines", "atomic_write_bytes", "atomic_write_text", "MAX_TEXT_BYTES"]
+__all__ = ["read_text_lines", "read_data_lines", "atomic_write_bytes", "atomic_write_text", "MAX_TEXT_BYTES"]
 
 #: Largest LUT text file read (a 256-point float cube is ~ 500 MB; refuse more).
 MAX_TEXT_BYTES = 1 << 30
@@ -17,16 +17,9 @@ MAX_TEXT_BYTES = 1 << 30
 
 def read_text(path: str | os.PathLike) -> str:
     """The file's text (UTF-8, BOM dropped, Latin-1 fallback); empty and huge files are refused."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise LUTError(f"cannot read file: {exc.strerror or exc}", p) from None
-    if size == 0:
-        raise EmptyFileError("empty file (0 bytes)", p)
-    if size > MAX_TEXT_BYTES:
-        raise LUTError(f"file is {size} bytes; larger than the {MAX_TEXT_BYTES}-byte limit for LUT files", p)
-    data = p.read_bytes()
+    from l2tech.io.formats import read_input_bytes  # noqa: PLC0415
+
+    data = read_input_bytes(path, max_bytes=MAX_TEXT_BYTES, what="LUT file", unreadable=LUTError)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -37,6 +30,13 @@ def read_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, stripped_line)`` for every line (CR, LF or CRLF ends), 1-based."""
     for n, line in enumerate(read_text(path).splitlines(), start=1):
         yield n, line.strip()
+
+
+def read_data_lines(path: str | os.PathLike) -> Iterator[tuple[int, str, list[str]]]:
+    """Yield ``(line_number, stripped_line, tokens)`` for every line that is not blank or a ``#`` comment."""
+    for n, line in read_text_lines(path):
+        if line and not line.startswith("#"):
+            yield n, line, line.split()
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> Path:

@@ -69,7 +69,39 @@ def _finite_table(t: np.ndarray, what: str) -> None:
 
 
 @dataclass(frozen=True, eq=False)
-class LUT3D:
+class _TableLUT:
+    """What :class:`LUT1D` and :class:`LUT3D` share: a read-only float32 table over an input
+    domain, a name and comments; equal when the same kind with equal table and domain."""
+
+    table: np.ndarray
+    domain: np.ndarray = field(default_factory=lambda: _domain(None))
+    name: str = ""
+    comments: tuple[str, ...] = ()
+
+    def _store(self, table: np.ndarray) -> None:
+        """Keep the checked table (made read-only) and normalise domain and comments."""
+        table.setflags(write=False)
+        object.__setattr__(self, "table", table)
+        object.__setattr__(self, "domain", _domain(self.domain))
+        object.__setattr__(self, "comments", tuple(self.comments))
+
+    @property
+    def size(self) -> int:
+        """Entries per channel (1D) or points per axis (3D)."""
+        return int(self.table.shape[0])
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is type(self)
+            and np.array_equal(self.table, other.table)
+            and np.array_equal(self.domain, other.domain)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, eq=False)
+class LUT3D(_TableLUT):
     """A 3D LUT.
 
     Parameters
@@ -89,11 +121,6 @@ class LUT3D:
         Bad shape, size outside 2-256, non-finite values, inverted domain.
     """
 
-    table: np.ndarray
-    domain: np.ndarray = field(default_factory=lambda: _domain(None))
-    name: str = ""
-    comments: tuple[str, ...] = ()
-
     def __post_init__(self) -> None:
         t = np.ascontiguousarray(self.table, dtype=np.float32)
         if t.ndim != 4 or t.shape[3] != 3 or not (t.shape[0] == t.shape[1] == t.shape[2]):
@@ -101,15 +128,7 @@ class LUT3D:
         if not MIN_LUT_SIZE <= t.shape[0] <= MAX_LUT3D_SIZE:
             raise LUTError(f"3D LUT size must be {MIN_LUT_SIZE}-{MAX_LUT3D_SIZE}, got {t.shape[0]}")
         _finite_table(t, "3D LUT")
-        t.setflags(write=False)
-        object.__setattr__(self, "table", t)
-        object.__setattr__(self, "domain", _domain(self.domain))
-        object.__setattr__(self, "comments", tuple(self.comments))
-
-    @property
-    def size(self) -> int:
-        """Points per axis."""
-        return int(self.table.shape[0])
+        self._store(t)
 
     @classmethod
     def identity(cls, size: int = 33, domain: object = None, name: str = "") -> "LUT3D":
@@ -151,7 +170,6 @@ class LUT3D:
         from l2tech.color import _kernels  # noqa: PLC0415 (numba compile on first use)
 
         method = INTERPOLATIONS[interpolation]
-        kernel = _kernels.lut3d_tetrahedral if method == "tetrahedral" else _kernels.lut3d_trilinear
         arr = np.asarray(rgb)
         if arr.ndim == 0 or arr.shape[-1] != 3:
             raise UsageError(f"LUT input must have shape (..., 3), got {arr.shape}")
@@ -163,6 +181,7 @@ class LUT3D:
         step = max(1, int(chunk_pixels))
         for start in range(0, flat.shape[0], step):
             chunk = np.ascontiguousarray(flat[start : start + step], dtype=dtype)
+            kernel = _kernels.lut3d_tetrahedral if method == "tetrahedral" else _kernels.lut3d_trilinear
             kernel(chunk, self.table, lo, scale, out[start : start + step])
         return out.reshape(arr.shape)
 
@@ -173,18 +192,9 @@ class LUT3D:
         grid = LUT3D.identity(int(size), self.domain).table
         return LUT3D(self.apply(grid, interpolation), self.domain, self.name, self.comments)
 
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, LUT3D)
-            and np.array_equal(self.table, other.table)
-            and np.array_equal(self.domain, other.domain)
-        )
-
-    __hash__ = None  # type: ignore[assignment]
-
 
 @dataclass(frozen=True, eq=False)
-class LUT1D:
+class LUT1D(_TableLUT):
     """A per-channel 1D LUT with linear interpolation.
 
     Parameters
@@ -203,11 +213,6 @@ class LUT1D:
         Bad shape or size, non-finite values, inverted domain.
     """
 
-    table: np.ndarray
-    domain: np.ndarray = field(default_factory=lambda: _domain(None))
-    name: str = ""
-    comments: tuple[str, ...] = ()
-
     def __post_init__(self) -> None:
         t = np.asarray(self.table, dtype=np.float32)
         if t.ndim == 1:
@@ -217,16 +222,7 @@ class LUT1D:
         if not MIN_LUT_SIZE <= t.shape[0] <= MAX_LUT1D_SIZE:
             raise LUTError(f"1D LUT size must be {MIN_LUT_SIZE}-{MAX_LUT1D_SIZE}, got {t.shape[0]}")
         _finite_table(t, "1D LUT")
-        t = np.ascontiguousarray(t)
-        t.setflags(write=False)
-        object.__setattr__(self, "table", t)
-        object.__setattr__(self, "domain", _domain(self.domain))
-        object.__setattr__(self, "comments", tuple(self.comments))
-
-    @property
-    def size(self) -> int:
-        """Number of entries."""
-        return int(self.table.shape[0])
+        self._store(np.ascontiguousarray(t))
 
     def apply(self, rgb: np.ndarray, interpolation: str = "linear") -> np.ndarray:
         """Apply per channel with linear interpolation; inputs outside the domain clamp to the ends.
@@ -250,15 +246,6 @@ class LUT1D:
             xp = np.linspace(self.domain[0, c], self.domain[1, c], self.size)
             out[..., c] = np.interp(arr[..., c], xp, self.table[:, c])
         return out
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, LUT1D)
-            and np.array_equal(self.table, other.table)
-            and np.array_equal(self.domain, other.domain)
-        )
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, eq=False)

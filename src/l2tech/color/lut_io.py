@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from l2tech.color._io import atomic_write_text, read_text_lines
+from l2tech.color._io import atomic_write_text, read_data_lines, read_text_lines
 from l2tech.color._registry import Registry
 from l2tech.color.lut import (
     LUT,
@@ -85,6 +85,11 @@ def _size(token: list[str], path: Path, line: int, kw: str, lo: int, hi: int) ->
     if not lo <= n <= hi:
         raise LUTError(f"{kw} {n} is outside the allowed {lo}-{hi}", path, line)
     return n
+
+
+def _check_count(count: int, expected: int, path: Path, last_line: int) -> None:
+    if count != expected:
+        raise LUTError(f"expected {expected} entries, found {count}", path, last_line)
 
 
 def _check_domain(dmin: np.ndarray, dmax: np.ndarray, path: Path, line: int) -> None:
@@ -192,8 +197,7 @@ def read_cube(path: str | os.PathLike) -> LUT:
         if not size1 and not size3:
             raise LUTError("no LUT_1D_SIZE or LUT_3D_SIZE found", p)
         raise LUTError(f"no table data; expected {size1 + size3**3} entries", p)
-    if count != total:
-        raise LUTError(f"expected {total} entries, found {count}", p, last_line)
+    _check_count(count, total, p, last_line)
     steps: list[LUT1D | LUT3D] = []
     name = title
     if size1:
@@ -323,10 +327,7 @@ def read_3dl(path: str | os.PathLike) -> LUT3D:
     data: np.ndarray | None = None
     count = 0
     last = 0
-    for n, line in read_text_lines(p):
-        if not line or line.startswith("#"):
-            continue
-        tokens = line.split()
+    for n, line, tokens in read_data_lines(p):
         if not _NUMBER.fullmatch(tokens[0]):
             key = tokens[0].upper()
             if key == "MESH":
@@ -361,8 +362,7 @@ def read_3dl(path: str | os.PathLike) -> LUT3D:
         last = n
     if data is None:
         raise LUTError("no table data", p)
-    if count != size**3:
-        raise LUTError(f"expected {size**3} entries, found {count}", p, last)
+    _check_count(count, size**3, p, last)
     if out_bits is None:
         peak = float(data.max())
         out_bits = next((b for b in (10, 12, 14, 16) if peak <= 2**b - 1), 16)
@@ -413,10 +413,7 @@ def read_spi1d(path: str | os.PathLike) -> LUT1D:
     inside = False
     closed = False
     last = 0
-    for n, line in read_text_lines(p):
-        if not line or line.startswith("#"):
-            continue
-        tokens = line.split()
+    for n, line, tokens in read_data_lines(p):
         key = tokens[0].lower()
         if not inside:
             if key == "version":
@@ -453,8 +450,7 @@ def read_spi1d(path: str | os.PathLike) -> LUT1D:
         last = n
     if data is None or not closed:
         raise LUTError("missing '{ ... }' value block", p)
-    if count != length:
-        raise LUTError(f"expected {length} entries, found {count}", p, last)
+    _check_count(count, length, p, last)
     return LUT1D(data if comps == 3 else data[:, 0], np.array([[lo] * 3, [hi] * 3]), p.stem)
 
 
@@ -487,10 +483,7 @@ def read_spi3d(path: str | os.PathLike) -> LUT3D:
     size = 0
     count = 0
     last = 0
-    for n, line in read_text_lines(p):
-        if not line or line.startswith("#"):
-            continue
-        tokens = line.split()
+    for n, line, tokens in read_data_lines(p):
         if len(header) < 3:
             header.append((n, tokens))
             if len(header) == 1 and tokens[0].upper() != "SPILUT":
@@ -515,8 +508,7 @@ def read_spi3d(path: str | os.PathLike) -> LUT3D:
         last = n
     if table is None:
         raise LUTError("incomplete header; expected 'SPILUT 1.0', '3 3', 'N N N'", p)
-    if count != size**3:
-        raise LUTError(f"expected {size**3} entries, found {count}", p, last)
+    _check_count(count, size**3, p, last)
     return LUT3D(table, None, p.stem)
 
 
@@ -583,8 +575,7 @@ def read_vlt(path: str | os.PathLike) -> LUT3D:
         last = n
     if data is None:
         raise LUTError("no table data", p)
-    if count != size**3:
-        raise LUTError(f"expected {size**3} entries, found {count}", p, last)
+    _check_count(count, size**3, p, last)
     t = (data / _VLT_MAX).reshape(size, size, size, 3).transpose(2, 1, 0, 3)
     return LUT3D(t, None, p.stem)
 

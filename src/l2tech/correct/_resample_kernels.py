@@ -4,8 +4,8 @@
 Internal. ``lensfun_remap_bilinear`` evaluates the lensfun map of
 :mod:`l2tech.optics._kernels` and samples the image in the same pass, with the numbers of OpenCV
 remap (INTER_LINEAR) on float32 maps. Compiled on first use and cached on disk by numba
-(``cache=True``). numba's cache does not follow the inlined ``_dist_factor`` into its own file:
-after changing it, clear ``__pycache__`` of this package too.
+(``cache=True``). numba's cache does not follow the inlined ``_distorted`` / ``_tca_factors`` (and
+``_dist_factor`` within) into their own file: after changing them, clear ``__pycache__`` of this package too.
 
 References
 ----------
@@ -19,7 +19,7 @@ import math
 import numba
 import numpy as np
 
-from l2tech.optics._kernels import _JIT, _dist_factor
+from l2tech.optics._kernels import _JIT, _distorted, _tca_factors
 
 __all__ = ["lensfun_remap_bilinear", "warm_up"]
 
@@ -79,28 +79,14 @@ def lensfun_remap_bilinear(
     for y in numba.prange(H):
         yn = (y * ns - cyn) * inv_scale
         for x in range(W):
-            xn = (x * ns - cxn) * inv_scale
-            f = _dist_factor(dmodel, d0, d1, d2, xn * xn + yn * yn)
-            xd = xn * f
-            yd = yn * f
+            xd, yd = _distorted(x, yn, ns, cxn, inv_scale, dmodel, d0, d1, d2)
             if tmodel == 0:
                 xs = np.float32((xd + cxn) * inv_ns)
                 ys = np.float32((yd + cyn) * inv_ns)
                 for c in range(C):
                     out[y, x, c] = _bilinear_cv(src, xs, ys, c, H, W, replicate)
             else:
-                if tmodel == 1:
-                    fr = vr
-                    fb = vb
-                else:
-                    r2 = xd * xd + yd * yd
-                    if cr == 0.0 and cb == 0.0:
-                        fr = br * r2 + vr
-                        fb = bb * r2 + vb
-                    else:
-                        r = math.sqrt(r2)
-                        fr = br * r2 + cr * r + vr
-                        fb = bb * r2 + cb * r + vb
+                fr, fb = _tca_factors(tmodel, vr, vb, cr, cb, br, bb, xd, yd)
                 xs = np.float32((xd * fr + cxn) * inv_ns)
                 ys = np.float32((yd * fr + cyn) * inv_ns)
                 out[y, x, 0] = _bilinear_cv(src, xs, ys, 0, H, W, replicate)

@@ -202,9 +202,9 @@ def _correct_strips(img, cal, crop, warp, render_rows, scale, vig, interpolation
         cxn, cyn = norm.center_normalized
         t = cal.vignetting.terms
         k = (float(t["k1"]), float(t["k2"]), float(t["k3"]))
-        _kernels.pa_split(np.ascontiguousarray(img), norm.norm_scale, cxn, cyn, norm.vignetting_scale, *k, True, planes)
+        _kernels.pa_apply(np.ascontiguousarray(img), norm.norm_scale, cxn, cyn, norm.vignetting_scale, *k, False, True, planes)
     else:
-        _kernels.pa_split(np.ascontiguousarray(img), 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, False, planes)
+        _kernels.pa_apply(np.ascontiguousarray(img), 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, False, True, planes)  # a planar copy
     return resample.remap_rows(planes, render_rows, scale, planar=True, interpolation=interpolation, border=border)
 
 
@@ -221,7 +221,7 @@ def _apply_pa(img: np.ndarray, cal: LensCalibration, crop: float, *, inverse: bo
     out = np.empty_like(img)
     t = v.terms
     _kernels.pa_apply(np.ascontiguousarray(img), norm.norm_scale, cxn, cyn, norm.vignetting_scale,
-                      float(t["k1"]), float(t["k2"]), float(t["k3"]), bool(inverse), out)
+                      float(t["k1"]), float(t["k2"]), float(t["k3"]), bool(inverse), False, out)
     return out
 
 

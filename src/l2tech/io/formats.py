@@ -27,7 +27,7 @@ import struct
 from pathlib import Path
 from typing import Iterable
 
-from l2tech.errors import EmptyFileError, LimitExceededError, UnsupportedFormatError
+from l2tech.errors import EmptyFileError, L2Error, LimitExceededError, UnsupportedFormatError
 
 __all__ = [
     "RAW_FORMATS",
@@ -40,6 +40,7 @@ __all__ = [
     "check_input",
     "check_dimensions",
     "read_header_dimensions",
+    "read_input_bytes",
 ]
 
 #: RAW container formats :func:`sniff_format` can name (DNG counts as RAW).
@@ -133,6 +134,61 @@ def _stat_size(path: Path) -> int:
         raise UnsupportedFormatError("file not found", path) from None
     except OSError as exc:
         raise UnsupportedFormatError(f"cannot read file ({exc.strerror or exc})", path) from None
+
+
+def read_input_bytes(
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int | None = None,
+    what: str = "file",
+    head: int | None = None,
+    unreadable: type[L2Error] = UnsupportedFormatError,
+) -> bytes:
+    """An input file's bytes (or its first ``head`` bytes), after the checks every reader makes.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The input file.
+    max_bytes : int, optional
+        Largest file accepted (checked on the file's size before reading).
+    what : str
+        What the file is, for the size-limit message (``"LCP file"``).
+    head : int, optional
+        Read only this many bytes from the start.
+    unreadable : type of L2Error
+        Raised, with the reason, for a missing file, a folder or a read error.
+
+    Returns
+    -------
+    bytes
+        Never empty.
+
+    Raises
+    ------
+    EmptyFileError
+        The file has zero bytes.
+    LimitExceededError
+        The file is larger than ``max_bytes``.
+    L2Error
+        ``unreadable``: the file is missing, a folder, or cannot be read.
+    """
+    p = os.fspath(path)
+    try:
+        with open(p, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if max_bytes is not None and size > max_bytes:
+                raise LimitExceededError(f"{what} is {size} bytes; the limit is {max_bytes}", p)
+            data = fh.read() if head is None else fh.read(head)
+    except FileNotFoundError:
+        raise unreadable("file not found", p) from None
+    except IsADirectoryError:
+        raise unreadable("is a folder, not a file", p) from None
+    except OSError as exc:
+        raise unreadable(f"cannot read file ({exc.strerror or exc})", p) from None
+    if not data:
+        raise EmptyFileError("empty file", p)
+    return data
 
 
 class _Tiff:

@@ -358,22 +358,23 @@ def lensfun_warp(request: GeometryRequest) -> Warp:
     ns = norm.norm_scale
     cxn, cyn = norm.center_normalized
 
-    def geometric(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def distorted(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised coordinates of the distorted (green) point."""
         xn = np.asarray(x, np.float64) * ns - cxn
         yn = np.asarray(y, np.float64) * ns - cyn
         if d is not None:
             f = lf.distortion_factor(d[0], d[1], xn * xn + yn * yn)
             xn, yn = xn * f, yn * f
+        return xn, yn
+
+    def geometric(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xn, yn = distorted(x, y)
         return (xn + cxn) / ns, (yn + cyn) / ns
 
     def apply(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        xn = np.asarray(x, np.float64) * ns - cxn
-        yn = np.asarray(y, np.float64) * ns - cyn
-        if d is not None:
-            f = lf.distortion_factor(d[0], d[1], xn * xn + yn * yn)
-            xn, yn = xn * f, yn * f
         if t is None:
-            return (xn + cxn) / ns, (yn + cyn) / ns
+            return geometric(x, y)
+        xn, yn = distorted(x, y)
         fr, fb = lf.tca_factors(t[0], t[1], xn * xn + yn * yn)
         fx = np.stack([fr, np.ones_like(fr), fb], axis=-1)
         return (xn[..., None] * fx + cxn) / ns, (yn[..., None] * fx + cyn) / ns

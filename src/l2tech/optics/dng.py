@@ -34,7 +34,7 @@ Applying a parsed opcode list to an image (which resamples) is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -154,14 +154,22 @@ def warp_rectilinear_map(
     InvalidProfileError
         The radial polynomial folds within the image (radius named).
     """
+    return _warp_map("WarpRectilinear", width, height, planes, cx, cy, lambda pl, R: _check_rect_fold(pl, 1.0, R),
+                     warp_rectilinear_points)
+
+
+def _warp_map(what: str, width: int, height: int, planes: Sequence[Sequence[float]], cx: float, cy: float,
+              check_fold: Callable[[Sequence[float], float], None], points: Callable[..., np.ndarray]) -> np.ndarray:
+    """Inverse map of a warp opcode: ``points`` on the pixel grid per plane, each plane first
+    checked by ``check_fold(plane, R)`` (R: the opcode's normalisation radius)."""
     if len(planes) not in (1, 3):
-        raise UsageError(f"WarpRectilinear needs 1 or 3 planes, got {len(planes)}")
+        raise UsageError(f"{what} needs 1 or 3 planes, got {len(planes)}")
     uv = _grid(width, height)
-    Cx, Cy, R = dng_center_and_radius(width, height, cx, cy)
+    R = dng_center_and_radius(width, height, cx, cy)[2]
     maps = []
     for pl in planes:
-        _check_rect_fold(pl, 1.0, R)
-        maps.append(warp_rectilinear_points(uv, width, height, pl, cx, cy).astype(np.float32))
+        check_fold(pl, R)
+        maps.append(points(uv, width, height, pl, cx, cy).astype(np.float32))
     return maps[0] if len(maps) == 1 else np.stack(maps, axis=2)
 
 
@@ -217,20 +225,14 @@ def warp_fisheye_map(
     InvalidProfileError
         ``θ (kr0 + ...)`` is not increasing up to 45° (r = 1), the largest angle the opcode uses.
     """
-    if len(planes) not in (1, 3):
-        raise UsageError(f"WarpFisheye needs 1 or 3 planes, got {len(planes)}")
-    uv = _grid(width, height)
-    Cx, Cy, R = dng_center_and_radius(width, height, cx, cy)
-    maps = []
-    for pl in planes:
-        th = np.linspace(0, np.pi / 4, 4001)
-        d = np.diff(theta_distorted(th, _fisheye_terms(pl)))
-        if not (d > 0).all():
-            raise InvalidProfileError(
-                f"WarpFisheye folds the image at radius {np.tan(th[np.argmin(d > 0)]) * R:.1f} px"
-            )
-        maps.append(warp_fisheye_points(uv, width, height, pl, cx, cy).astype(np.float32))
-    return maps[0] if len(maps) == 1 else np.stack(maps, axis=2)
+    return _warp_map("WarpFisheye", width, height, planes, cx, cy, _check_fisheye_fold, warp_fisheye_points)
+
+
+def _check_fisheye_fold(plane: Sequence[float], R: float) -> None:
+    th = np.linspace(0, np.pi / 4, 4001)
+    d = np.diff(theta_distorted(th, _fisheye_terms(plane)))
+    if not (d > 0).all():
+        raise InvalidProfileError(f"WarpFisheye folds the image at radius {np.tan(th[np.argmin(d > 0)]) * R:.1f} px")
 
 
 def unwarp_fisheye_points(

@@ -9,18 +9,11 @@ Nothing here is an algorithm of its own; each step calls the package that owns i
 
 from __future__ import annotations
 
-from l2tech.pipeline.lens_plan import LensPlan, plan_lens_correction
-from l2tech.pipeline.recipe import CORRECTIONS, DEFAULT_FOCUS_DISTANCE_M, Recipe
-from l2tech.pipeline.stills import (
-    DevelopResult,
-    correct_image,
-    correct_image_file,
-    develop,
-    develop_file,
-    is_raw_path,
-    output_path_for,
-    prefetch,
-)
+from l2tech.pipeline import lens_plan as _lens_plan
+from l2tech.pipeline import recipe as _recipe
+from l2tech.pipeline import stills as _stills
+from l2tech.pipeline.lens_plan import *  # noqa: F403  (its __all__)
+from l2tech.pipeline.recipe import *  # noqa: F403  (its __all__)
+from l2tech.pipeline.stills import *  # noqa: F403  (its __all__)
 
-__all__ = ["Recipe", "CORRECTIONS", "DEFAULT_FOCUS_DISTANCE_M", "LensPlan", "DevelopResult", "plan_lens_correction",
-           "develop", "develop_file", "correct_image", "correct_image_file", "is_raw_path", "output_path_for", "prefetch"]
+__all__ = [*_recipe.__all__, *_lens_plan.__all__, *_stills.__all__]

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from l2tech.errors import CalibrationError, L2Error, UsageError
 
-__all__ = ["CalibrationResult", "calibrate_distortion", "calibrate_vignetting", "calibrate_tca", "DEFAULT_LENS_NAME"]
+__all__ = ["CalibrationResult", "ProfileSettings", "calibrate_distortion", "calibrate_vignetting", "calibrate_tca", "DEFAULT_LENS_NAME"]
 
 #: Lens name written to a profile when none is given.
 DEFAULT_LENS_NAME = "Generic Calibrated lens"
@@ -49,6 +49,39 @@ class CalibrationResult:
     output: Path | None
     document: dict[str, Any] = field(default_factory=dict)
     failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """Who a calibrated profile is for and where it goes; the same for every calibration job.
+
+    Parameters
+    ----------
+    camera_name : str, optional
+        ``"Maker Model"`` of the camera, written to the profile as a camera body.
+    lens_name, mount : str
+        ``"Maker Model"`` of the lens and its mount, written to the profile.
+    crop_factor, focal_length_mm : float, optional
+        Win over the EXIF values (crop factor default 1.0).
+    output : path, optional
+        lensfun XML to write (none: fit and report only).
+    update : bool
+        Merge into an existing XML (add calibration points).
+    overwrite : bool
+        Replace an existing output.
+    report_dir : path, optional
+        Folder for the HTML report.
+    """
+
+    camera_name: str | None = None
+    lens_name: str = DEFAULT_LENS_NAME
+    mount: str = "Generic"
+    crop_factor: float | None = None
+    focal_length_mm: float | None = None
+    output: str | Path | None = None
+    update: bool = False
+    overwrite: bool = False
+    report_dir: str | Path | None = None
 
 
 def _shot_settings(path: Path, focal: float | None, f_number: float | None, distance: float | None, crop: float | None):
@@ -101,26 +134,32 @@ def _iter_inputs(paths: Sequence[str | Path], every: int, skipped: list, failed:
                 on_error(exc)  # one line, the file named once
 
 
-def _camera_body(camera: str | None, mount: str, crop: float):
-    from l2tech.calibrate.output import split_maker_model
-    from l2tech.profiles.model import CameraBody
-
-    if not camera:
-        return None
-    maker, model = split_maker_model(camera)
-    return CameraBody(maker=maker, model=model, mount=mount, crop_factor=float(crop), source="calibrate")
-
-
-def _check_out(output: str | Path | None, inputs: Sequence[str | Path], overwrite: bool, update: bool) -> Path | None:
-    if output is None:
+def _check_out(settings: ProfileSettings, inputs: Sequence[str | Path]) -> Path | None:
+    if settings.output is None:
         return None
     from l2tech.io.atomic import check_output_path
 
-    return check_output_path(output, inputs=inputs, overwrite=overwrite or update)
+    return check_output_path(settings.output, inputs=inputs, overwrite=settings.overwrite or settings.update)
 
 
-def _group_by_focal(images: Sequence[str | Path], every: int, focal_length_mm: float | None, crop_factor: float | None,
-                    on_error: ErrorHook | None, view: Callable[[str, Any, list], Any]):
+def _write_profile(settings: ProfileSettings, out: Path | None, crop: float, size: tuple[int, int], **models: Any):
+    """Build the lens profile from the fitted ``models`` and write it to ``out`` (when given)."""
+    from l2tech.calibrate.output import build_lens_profile, split_maker_model, write_profile_xml
+    from l2tech.profiles.model import CameraBody
+
+    profile = build_lens_profile(settings.lens_name, settings.mount, crop_factor=crop,
+                                 aspect_ratio=max(size) / min(size), **models)
+    if out is not None:
+        body = None
+        if settings.camera_name:
+            maker, model = split_maker_model(settings.camera_name)
+            body = CameraBody(maker=maker, model=model, mount=settings.mount, crop_factor=float(crop), source="calibrate")
+        write_profile_xml(out, profile, body, update=settings.update)
+    return profile
+
+
+def _group_by_focal(images: Sequence[str | Path], every: int, settings: ProfileSettings, on_error: ErrorHook | None,
+                    view: Callable[[str, Any, list], Any]):
     """Read every view, turn it into ``view(name, image, skipped)``, group by focal length.
 
     Returns ``(groups, skipped, failed, crop_factor)``; raises :class:`UsageError` for a view of
@@ -131,7 +170,7 @@ def _group_by_focal(images: Sequence[str | Path], every: int, focal_length_mm: f
     groups: dict[float, list] = defaultdict(list)
     crop_seen = None
     for path, name, img in _iter_inputs(images, every, skipped, failed, on_error):
-        focal, _, _, crop = _shot_settings(path, focal_length_mm, 0.0, 0.0, crop_factor)
+        focal, _, _, crop = _shot_settings(path, settings.focal_length_mm, 0.0, 0.0, settings.crop_factor)
         if focal is None or focal <= 0:
             raise UsageError(f"{path.name}: focal length unknown (no EXIF); give --focal-length")
         crop_seen = crop_seen or crop
@@ -149,15 +188,7 @@ def calibrate_distortion(
     lensfun_model: str = "ptlens",
     every: int = 10,
     gyroflow: str | Path | None = None,
-    camera_name: str | None = None,
-    lens_name: str = DEFAULT_LENS_NAME,
-    mount: str = "Generic",
-    crop_factor: float | None = None,
-    focal_length_mm: float | None = None,
-    output: str | Path | None = None,
-    update: bool = False,
-    overwrite: bool = False,
-    report_dir: str | Path | None = None,
+    settings: ProfileSettings = ProfileSettings(),
     on_error: ErrorHook | None = None,
     on_progress: ProgressHook | None = None,
 ) -> CalibrationResult:
@@ -181,18 +212,9 @@ def calibrate_distortion(
         Video input: use every ``every``-th frame (>= 1).
     gyroflow : path, optional
         Also write a Gyroflow lens profile JSON (from the first focal length).
-    camera_name, lens_name, mount : str
-        ``"Maker Model"`` of the camera and lens, and the mount, written to the profile.
-    crop_factor, focal_length_mm : float, optional
-        Win over the EXIF values (crop factor default 1.0).
-    output : path, optional
-        lensfun XML to write (none: fit and report only).
-    update : bool
-        Merge into an existing XML (add calibration points).
-    overwrite : bool
-        Replace an existing output.
-    report_dir : path, optional
-        Folder for the HTML report (one subfolder per focal length when there are several).
+    settings : ProfileSettings
+        Camera, lens and mount names, EXIF overrides, output and report folder (the report has
+        one subfolder per focal length when there are several).
     on_error : callable, optional
         Called with each per-file :class:`~l2tech.errors.L2Error` (the job goes on).
     on_progress : callable, optional
@@ -207,23 +229,17 @@ def calibrate_distortion(
     UsageError
         A shot whose focal length is unknown, no readable input, a bad target description.
     OutputExistsError
-        ``output`` exists and neither ``overwrite`` nor ``update`` is set.
+        ``settings.output`` exists and neither ``overwrite`` nor ``update`` is set.
     CalibrationError
         Too few usable views for a fit.
     """
     from l2tech.calibrate import detect_target, fit_fisheye, fit_lensfun_distortion, fit_pinhole, parse_target
-    from l2tech.calibrate.output import (
-        build_lens_profile,
-        gyroflow_profile,
-        split_maker_model,
-        write_gyroflow_json,
-        write_profile_xml,
-    )
+    from l2tech.calibrate.output import gyroflow_profile, split_maker_model, write_gyroflow_json
     from l2tech.calibrate.report import write_report
     from l2tech.profiles.model import DistortionCalibration
 
     board = parse_target(target)
-    out = _check_out(output, images, overwrite, update)
+    out = _check_out(settings, images)
 
     def view(name: str, img: Any, skipped: list) -> Any:
         det = detect_target(img, board, name=name)
@@ -233,7 +249,7 @@ def calibrate_distortion(
             on_progress()
         return det
 
-    groups, skipped, failed, crop = _group_by_focal(images, every, focal_length_mm, crop_factor, on_error, view)
+    groups, skipped, failed, crop = _group_by_focal(images, every, settings, on_error, view)
     points, fits, results = [], [], []
     size = None
     for focal in sorted(groups):
@@ -249,26 +265,23 @@ def calibrate_distortion(
             "opencv_model": cam.model, "rms_px": cam.rms, "K": cam.K.tolist(), "dist": cam.dist.tolist(),
             "lensfun": {x.model: {"terms": x.terms, "rms_px": x.rms} for x in lfs}, "warnings": list(cam.warnings),
         })
-    aspect = max(size) / min(size)
-    profile = build_lens_profile(lens_name, mount, crop_factor=crop, aspect_ratio=aspect,
-                                 lens_type="fisheye" if fisheye else "rectilinear", distortion=points)
-    if out is not None:
-        write_profile_xml(out, profile, _camera_body(camera_name, mount, crop), update=update)
+    _write_profile(settings, out, crop, size, lens_type="fisheye" if fisheye else "rectilinear", distortion=points)
     if gyroflow:
         focal0, cam0, _ = fits[0]
-        cb = split_maker_model(camera_name) if camera_name else ("", "")
-        write_gyroflow_json(gyroflow, gyroflow_profile(cam0, camera_brand=cb[0], camera_model=cb[1], lens_model=lens_name,
-                                                       crop_factor=crop, focal_length_mm=focal0), overwrite=overwrite)
-    if report_dir:
+        cb = split_maker_model(settings.camera_name) if settings.camera_name else ("", "")
+        write_gyroflow_json(gyroflow, gyroflow_profile(cam0, camera_brand=cb[0], camera_model=cb[1], lens_model=settings.lens_name,
+                                                       crop_factor=crop, focal_length_mm=focal0), overwrite=settings.overwrite)
+    if settings.report_dir:
+        report_dir = Path(settings.report_dir)
         for focal, cam, lfs in fits:
-            folder = Path(report_dir) if len(fits) == 1 else Path(report_dir) / f"{focal:g}mm"
+            folder = report_dir if len(fits) == 1 else report_dir / f"{focal:g}mm"
             if len(fits) > 1:
-                Path(report_dir).mkdir(exist_ok=True)
-            write_report(folder, title=f"Distortion calibration: {lens_name} at {focal:g} mm", camera_fit=cam, lensfun_fits=lfs,
-                         skipped=[s for s in skipped + failed if s[0] not in {d[0] for d in cam.dropped}],
-                         summary=[("lens", lens_name), ("camera", camera_name or ""), ("target", board.spec),
+                report_dir.mkdir(exist_ok=True)
+            write_report(folder, title=f"Distortion calibration: {settings.lens_name} at {focal:g} mm", camera_fit=cam,
+                         lensfun_fits=lfs, skipped=[s for s in skipped + failed if s[0] not in {d[0] for d in cam.dropped}],
+                         summary=[("lens", settings.lens_name), ("camera", settings.camera_name or ""), ("target", board.spec),
                                   ("crop factor", f"{crop:g}"), ("output", str(out or "")), ("written model", lensfun_model)])
-    doc = {"output": str(out) if out else None, "crop_factor": crop, "aspect_ratio": aspect,
+    doc = {"output": str(out) if out else None, "crop_factor": crop, "aspect_ratio": max(size) / min(size),
            "skipped": [list(s) for s in skipped], "failed": [list(f) for f in failed], "focal_lengths": results}
     return CalibrationResult(out, doc, failed)
 
@@ -278,15 +291,7 @@ def calibrate_vignetting(
     *,
     f_number: float | None = None,
     focus_distance_m: float | None = None,
-    camera_name: str | None = None,
-    lens_name: str = DEFAULT_LENS_NAME,
-    mount: str = "Generic",
-    crop_factor: float | None = None,
-    focal_length_mm: float | None = None,
-    output: str | Path | None = None,
-    update: bool = False,
-    overwrite: bool = False,
-    report_dir: str | Path | None = None,
+    settings: ProfileSettings = ProfileSettings(),
     on_error: ErrorHook | None = None,
     on_progress: ProgressHook | None = None,
 ) -> CalibrationResult:
@@ -297,9 +302,9 @@ def calibrate_vignetting(
     flats : sequence of path
         Flat-field shots; linear RAW preferred (a JPEG's tone curve biases the fit, and a
         warning says so).
-    f_number, focus_distance_m, focal_length_mm, crop_factor : float, optional
+    f_number, focus_distance_m : float, optional
         Win over the EXIF values (focus distance default 1000 m, i.e. infinity).
-    camera_name, lens_name, mount, output, update, overwrite, report_dir, on_error, on_progress
+    settings, on_error, on_progress
         As in :func:`calibrate_distortion` (``on_progress``: once per flat field).
 
     Returns
@@ -310,22 +315,21 @@ def calibrate_vignetting(
     Raises
     ------
     OutputExistsError
-        ``output`` exists and neither ``overwrite`` nor ``update`` is set.
+        ``settings.output`` exists and neither ``overwrite`` nor ``update`` is set.
     CalibrationError
         No flat field could be fitted.
     """
     from l2tech.calibrate import read_calibration_image
-    from l2tech.calibrate.output import build_lens_profile, write_profile_xml
     from l2tech.calibrate.report import write_report
     from l2tech.calibrate.targets import RAW_SUFFIXES
     from l2tech.calibrate.vignetting import characterise_vignetting
 
-    out = _check_out(output, flats, overwrite, update)
+    out = _check_out(settings, flats)
     fits, failed, warnings = [], [], []
     crop_seen, size = None, None
     for p in map(Path, flats):
         try:
-            focal, fn, dist, crop = _shot_settings(p, focal_length_mm, f_number, focus_distance_m, crop_factor)
+            focal, fn, dist, crop = _shot_settings(p, settings.focal_length_mm, f_number, focus_distance_m, settings.crop_factor)
             if not focal or not fn:
                 raise UsageError("focal length or f-number unknown (no EXIF); give --focal-length and --f-number", path=p)
             if p.suffix.lower() not in RAW_SUFFIXES:
@@ -345,13 +349,10 @@ def calibrate_vignetting(
     if not fits:
         raise CalibrationError(f"0 usable flat fields of {len(flats)}, 1 needed")
     crop = float(crop_seen or 1.0)
-    profile = build_lens_profile(lens_name, mount, crop_factor=crop, aspect_ratio=max(size) / min(size),
-                                 vignetting=[vf.calibration for _, vf in fits])
-    if out is not None:
-        write_profile_xml(out, profile, _camera_body(camera_name, mount, crop), update=update)
-    if report_dir:
-        write_report(report_dir, title=f"Vignetting calibration: {lens_name}", vignetting_fits=fits, warnings=warnings,
-                     skipped=failed, summary=[("lens", lens_name), ("output", str(out or ""))])
+    _write_profile(settings, out, crop, size, vignetting=[vf.calibration for _, vf in fits])
+    if settings.report_dir:
+        write_report(settings.report_dir, title=f"Vignetting calibration: {settings.lens_name}", vignetting_fits=fits,
+                     warnings=warnings, skipped=failed, summary=[("lens", settings.lens_name), ("output", str(out or ""))])
     rows = [{"file": n, "focal_length_mm": v.calibration.focal_length_mm, "f_number": v.calibration.f_number,
              "distance_m": v.calibration.focus_distance_m, **v.calibration.terms, "rms": v.rms} for n, v in fits]
     doc = {"output": str(out) if out else None, "fits": rows, "failed": [list(f) for f in failed], "warnings": warnings}
@@ -363,15 +364,7 @@ def calibrate_tca(
     target: str,
     *,
     tca_model: str = "poly3",
-    camera_name: str | None = None,
-    lens_name: str = DEFAULT_LENS_NAME,
-    mount: str = "Generic",
-    crop_factor: float | None = None,
-    focal_length_mm: float | None = None,
-    output: str | Path | None = None,
-    update: bool = False,
-    overwrite: bool = False,
-    report_dir: str | Path | None = None,
+    settings: ProfileSettings = ProfileSettings(),
     on_error: ErrorHook | None = None,
 ) -> CalibrationResult:
     """Fit lateral chromatic aberration (red and blue against green) from board shots.
@@ -384,7 +377,7 @@ def calibrate_tca(
         Target description, as in :func:`calibrate_distortion`.
     tca_model : {'poly3', 'linear'}
         lensfun TCA model written to the profile (both are fitted and reported).
-    camera_name, lens_name, mount, crop_factor, focal_length_mm, output, update, overwrite, report_dir, on_error
+    settings, on_error
         As in :func:`calibrate_distortion`.
 
     Returns
@@ -394,22 +387,16 @@ def calibrate_tca(
 
     Raises
     ------
-    UsageError
-        A shot whose focal length is unknown, no readable input, a bad target description.
-    OutputExistsError
-        ``output`` exists and neither ``overwrite`` nor ``update`` is set.
-    CalibrationError
-        Too few usable views for a fit.
+    UsageError, OutputExistsError, CalibrationError
+        As :func:`calibrate_distortion`.
     """
     from l2tech.calibrate import parse_target
-    from l2tech.calibrate.output import build_lens_profile, write_profile_xml
     from l2tech.calibrate.report import write_report
     from l2tech.calibrate.tca import fit_tca, measure_tca
 
     board = parse_target(target)
-    out = _check_out(output, images, overwrite, update)
-    groups, skipped, failed, crop = _group_by_focal(images, 10, focal_length_mm, crop_factor, on_error,
-                                                    lambda name, img, _skipped: (name, img))
+    out = _check_out(settings, images)
+    groups, skipped, failed, crop = _group_by_focal(images, 10, settings, on_error, lambda name, img, _skipped: (name, img))
     cals, rows, size, last = [], [], None, None
     for focal in sorted(groups):
         fit = fit_tca(measure_tca(groups[focal], board), focal_length_mm=focal)
@@ -420,10 +407,10 @@ def calibrate_tca(
                      "skipped": [list(d) for d in fit.samples.dropped]})
         last = fit
     if out is not None:
-        profile = build_lens_profile(lens_name, mount, crop_factor=crop, aspect_ratio=max(size) / min(size), tca=cals)
-        write_profile_xml(out, profile, _camera_body(camera_name, mount, crop), update=update)
-    if report_dir and last is not None:
-        write_report(report_dir, title=f"TCA calibration: {lens_name}", tca_fit=last,
-                     skipped=skipped + failed + list(last.samples.dropped), summary=[("lens", lens_name), ("output", str(out or ""))])
+        _write_profile(settings, out, crop, size, tca=cals)
+    if settings.report_dir and last is not None:
+        write_report(settings.report_dir, title=f"TCA calibration: {settings.lens_name}", tca_fit=last,
+                     skipped=skipped + failed + list(last.samples.dropped),
+                     summary=[("lens", settings.lens_name), ("output", str(out or ""))])
     doc = {"output": str(out) if out else None, "focal_lengths": rows, "failed": [list(f) for f in failed]}
     return CalibrationResult(out, doc, failed)

@@ -28,11 +28,11 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from l2tech.errors import CorruptInputError, EmptyFileError, UnsupportedFormatError
+from l2tech.errors import CorruptInputError, UnsupportedFormatError
 from l2tech.optics.dng import GainMapParams
 from l2tech.profiles.model import (
     DistortionCalibration,
@@ -48,6 +48,8 @@ __all__ = [
     "parse_opcode_list",
     "encode_opcode_list",
     "read_dng_opcodes",
+    "tiff_ifds",
+    "read_opcode_lists",
     "opcodes_to_profile",
     "read_dng_profile",
 ]
@@ -114,19 +116,13 @@ def _need(buf: bytes, off: int, n: int, where: str, path: object) -> None:
 
 def _parse_params(oid: int, p: bytes, path: object, where: str) -> dict[str, object]:
     try:
-        if oid == 1:
+        if oid in (1, 2):  # WarpRectilinear: 6 doubles per plane; WarpFisheye: 4
+            name, k = ("WarpRectilinear", 6) if oid == 1 else ("WarpFisheye", 4)
             (n,) = struct.unpack_from(">I", p, 0)
-            if n not in (1, 2, 3, 4) or len(p) != 4 + 48 * n + 16:
-                raise CorruptInputError(f"{where}: WarpRectilinear with {n} planes has {len(p)} parameter bytes", path)
-            vals = struct.unpack_from(">" + "d" * (6 * n + 2), p, 4)
-            planes = tuple(tuple(vals[6 * i : 6 * i + 6]) for i in range(n))
-            return {"planes": planes, "cx": vals[-2], "cy": vals[-1]}
-        if oid == 2:
-            (n,) = struct.unpack_from(">I", p, 0)
-            if n not in (1, 2, 3, 4) or len(p) != 4 + 32 * n + 16:
-                raise CorruptInputError(f"{where}: WarpFisheye with {n} planes has {len(p)} parameter bytes", path)
-            vals = struct.unpack_from(">" + "d" * (4 * n + 2), p, 4)
-            planes = tuple(tuple(vals[4 * i : 4 * i + 4]) for i in range(n))
+            if n not in (1, 2, 3, 4) or len(p) != 4 + 8 * k * n + 16:
+                raise CorruptInputError(f"{where}: {name} with {n} planes has {len(p)} parameter bytes", path)
+            vals = struct.unpack_from(">" + "d" * (k * n + 2), p, 4)
+            planes = tuple(tuple(vals[k * i : k * i + k]) for i in range(n))
             return {"planes": planes, "cx": vals[-2], "cy": vals[-1]}
         if oid == 3:
             if len(p) != 56:
@@ -242,15 +238,10 @@ def encode_opcode_list(opcodes: Sequence[DngOpcode]) -> bytes:
 def _open_tiff(path: os.PathLike | str):
     import tifffile
 
+    from l2tech.io.formats import read_input_bytes
+
     p = os.fspath(path)
-    try:
-        size = os.path.getsize(p)
-    except OSError as exc:
-        raise CorruptInputError(f"cannot read file ({exc.strerror})", p) from None
-    if size == 0:
-        raise EmptyFileError("empty file", p)
-    with open(p, "rb") as fh:
-        magic = fh.read(4)
+    magic = read_input_bytes(p, head=4, unreadable=CorruptInputError)
     if magic not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         raise UnsupportedFormatError("not a DNG/TIFF file (no TIFF header)", p)
     try:
@@ -259,7 +250,9 @@ def _open_tiff(path: os.PathLike | str):
         raise CorruptInputError(f"unreadable TIFF structure ({exc})", p) from None
 
 
-def _ifds(tf) -> list:
+def tiff_ifds(tf: Any) -> list:
+    """Every IFD of an open ``tifffile.TiffFile``: each page followed by its SubIFDs (a malformed
+    SubIFD chain is skipped)."""
     out = []
     for page in tf.pages:
         out.append(page)
@@ -269,6 +262,24 @@ def _ifds(tf) -> list:
             except Exception:  # pragma: no cover - malformed SubIFD chain
                 pass
     return out
+
+
+def read_opcode_lists(ifd: Any, path: object) -> dict[int, tuple[DngOpcode, ...]]:
+    """OpcodeList1, 2 and 3 of one IFD (a ``tifffile`` page); absent lists are empty tuples.
+
+    Raises
+    ------
+    CorruptInputError
+        A list that does not parse (``path`` and list named).
+    """
+    result: dict[int, tuple[DngOpcode, ...]] = {1: (), 2: (), 3: ()}
+    for n, tag in OPCODE_LIST_TAGS.items():
+        t = ifd.tags.get(tag)
+        if t is not None:
+            v = t.value
+            data = v if isinstance(v, (bytes, bytearray)) else bytes(np.asarray(v, dtype=np.uint8))
+            result[n] = parse_opcode_list(data, path, n)
+    return result
 
 
 def read_dng_opcodes(path: os.PathLike | str) -> dict[int, tuple[DngOpcode, ...]]:
@@ -296,7 +307,7 @@ def read_dng_opcodes(path: os.PathLike | str) -> dict[int, tuple[DngOpcode, ...]
     """
     p = os.fspath(path)
     with _open_tiff(p) as tf:
-        ifds = _ifds(tf)
+        ifds = tiff_ifds(tf)
         if not any(50706 in ifd.tags for ifd in ifds):
             raise UnsupportedFormatError("TIFF file without DNGVersion tag: not a DNG", p)
         chosen = None
@@ -307,16 +318,9 @@ def read_dng_opcodes(path: os.PathLike | str) -> dict[int, tuple[DngOpcode, ...]
                 break
         if chosen is None:
             chosen = next((i for i in ifds if any(t in i.tags for t in OPCODE_LIST_TAGS.values())), None)
-        result: dict[int, tuple[DngOpcode, ...]] = {1: (), 2: (), 3: ()}
         if chosen is None:
-            return result
-        for n, tag in OPCODE_LIST_TAGS.items():
-            t = chosen.tags.get(tag)
-            if t is not None:
-                v = t.value
-                data = v if isinstance(v, (bytes, bytearray)) else bytes(np.asarray(v, dtype=np.uint8))
-                result[n] = parse_opcode_list(data, p, n)
-        return result
+            return {1: (), 2: (), 3: ()}
+        return read_opcode_lists(chosen, p)
 
 
 def opcodes_to_profile(

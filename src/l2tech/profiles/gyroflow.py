@@ -88,17 +88,10 @@ def load_json_safely(path: os.PathLike | str, *, max_bytes: int = MAX_JSON_BYTES
         Empty, too large or too deeply nested, NaN/Infinity present (the JSON standard has no
         such numbers), or not JSON (file and line named).
     """
+    from l2tech.io.formats import read_input_bytes
+
     p = os.fspath(path)
-    try:
-        size = os.path.getsize(p)
-    except OSError as exc:
-        raise CorruptInputError(f"cannot read file ({exc.strerror})", p) from None
-    if size == 0:
-        raise EmptyFileError("empty file", p)
-    if size > max_bytes:
-        raise LimitExceededError(f"JSON profile is {size} bytes; the limit is {max_bytes}", p)
-    with open(p, "rb") as fh:
-        raw = fh.read()
+    raw = read_input_bytes(p, max_bytes=max_bytes, what="JSON profile", unreadable=CorruptInputError)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

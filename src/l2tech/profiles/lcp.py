@@ -40,7 +40,7 @@ import os
 import warnings
 from typing import Iterable
 
-from l2tech.errors import CorruptInputError, EmptyFileError, InvalidProfileError, LimitExceededError
+from l2tech.errors import CorruptInputError, InvalidProfileError
 from l2tech.optics import adobe as _adobe  # noqa: F401  (registers the adobe families)
 from l2tech.profiles.model import (
     DistortionCalibration,
@@ -255,17 +255,15 @@ def read_lcp(path: os.PathLike | str) -> LensProfile:
     EmptyFileError, LimitExceededError, CorruptInputError, InvalidProfileError
         Empty, too large, not XML, unsafe XML (DOCTYPE/entities, refused by defusedxml), or no
         usable entry.
+    UnsupportedFormatError
+        The file is missing, a folder, or cannot be read.
 
     Warns
     -----
     LCPEntryWarning
         An entry with a bad number was skipped.
     """
+    from l2tech.io.formats import read_input_bytes
+
     p = os.fspath(path)
-    size = os.path.getsize(p)
-    if size == 0:
-        raise EmptyFileError("empty file", p)
-    if size > MAX_BYTES:
-        raise LimitExceededError(f"LCP file is {size} bytes; the limit is {MAX_BYTES}", p)
-    with open(p, "rb") as fh:
-        return parse_lcp(fh.read(), p)
+    return parse_lcp(read_input_bytes(p, max_bytes=MAX_BYTES, what="LCP file"), p)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import os
 
-from l2tech.errors import CorruptInputError, EmptyFileError, InvalidProfileError, LimitExceededError, UnsupportedFormatError
+from l2tech.errors import CorruptInputError, InvalidProfileError, UnsupportedFormatError
 from l2tech.optics import kannala_brandt as _kb, opencv as _cv  # noqa: F401  (register the families)
 from l2tech.profiles.model import DistortionCalibration, LensProfile
 
@@ -151,21 +151,10 @@ def read_opencv_yaml(path: os.PathLike | str) -> LensProfile:
     import cv2
     import numpy as np
 
+    from l2tech.io.formats import read_input_bytes
+
     p = os.fspath(path)
-    try:
-        size = os.path.getsize(p)
-        if size > MAX_BYTES:
-            raise LimitExceededError(f"calibration file is {size} bytes; the limit is {MAX_BYTES}", p)
-        with open(p, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise UnsupportedFormatError("file not found", p) from None
-    except IsADirectoryError:
-        raise UnsupportedFormatError("is a folder, not a file", p) from None
-    except OSError as exc:
-        raise UnsupportedFormatError(f"cannot read file ({exc.strerror or exc})", p) from None
-    if not data:
-        raise EmptyFileError("empty file", p)
+    data = read_input_bytes(p, max_bytes=MAX_BYTES, what="calibration file")
     if not _looks_like_text(data):
         # cv2.FileStorage on binary data (a JPEG, say) raises cv2.error or a SystemError
         raise UnsupportedFormatError(NOT_A_PROFILE, p)

@@ -90,18 +90,10 @@ def profile_format(path: os.PathLike | str) -> str:
     """
     from l2tech.profiles.opencv_yaml import NOT_A_PROFILE, _looks_like_text
 
+    from l2tech.io.formats import read_input_bytes
+
     p = os.fspath(path)
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(65536)
-    except FileNotFoundError:
-        raise UnsupportedFormatError("file not found", p) from None
-    except IsADirectoryError:
-        raise UnsupportedFormatError("is a folder, not a file", p) from None
-    except OSError as exc:
-        raise UnsupportedFormatError(f"cannot read file ({exc.strerror or exc})", p) from None
-    if not head:
-        raise EmptyFileError("empty file", p)
+    head = read_input_bytes(p, head=65536)
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return "dng"
     if head[:4] == b"IIU\x00":

@@ -128,15 +128,9 @@ class DngRawLayout:
 
 
 def _main_raw_ifd(tf) -> Any:
-    pages = []
-    for page in tf.pages:
-        pages.append(page)
-        if page.subifds:
-            try:
-                pages.extend(page.pages)
-            except Exception:  # a malformed SubIFD chain: LibRaw decides what it can read
-                pass
-    for page in pages:
+    from l2tech.profiles.dng_opcodes import tiff_ifds
+
+    for page in tiff_ifds(tf):  # a malformed SubIFD chain is skipped: LibRaw decides what it can read
         sub = page.tags.get(254)
         photometric = page.tags.get(262)
         if (sub is None or int(sub.value) == 0) and photometric is not None and int(photometric.value) in (_CFA, _LINEAR_RAW):
@@ -169,7 +163,7 @@ def read_dng_raw_layout(path: str | os.PathLike) -> DngRawLayout | None:
     """
     import tifffile
 
-    from l2tech.profiles.dng_opcodes import OPCODE_LIST_TAGS, parse_opcode_list
+    from l2tech.profiles.dng_opcodes import read_opcode_lists
 
     p = os.fspath(path)
     with open(p, "rb") as fh:
@@ -188,13 +182,7 @@ def read_dng_raw_layout(path: str | os.PathLike) -> DngRawLayout | None:
             raise CorruptInputError(f"cannot read the DNG's IFDs for its opcode lists ({exc})", p) from None
         if ifd is None:
             return None
-        lists: dict[int, tuple] = {1: (), 2: (), 3: ()}
-        for n, tag in OPCODE_LIST_TAGS.items():
-            t = ifd.tags.get(tag)
-            if t is not None:
-                v = t.value
-                data = v if isinstance(v, (bytes, bytearray)) else bytes(np.asarray(v, dtype=np.uint8))
-                lists[n] = parse_opcode_list(data, p, n)
+        lists = read_opcode_lists(ifd, p)
         h, w = int(ifd.imagelength), int(ifd.imagewidth)
         aa = ifd.tags.get(50829)
         area = (0, 0, h, w)
