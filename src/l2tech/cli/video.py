@@ -90,7 +90,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.option("--start", "start_s", type=float, default=0.0, help="Start time, seconds.")
 @click.option("--duration", "duration_s", type=float, help="Duration, seconds.")
 @click.option("--max-decode-errors", type=int, default=0, show_default=True, help="Corrupt frames to skip before failing.")
-@click.option("--fast", is_flag=True, help="Faster, slightly less exact: fixed-point maps (1/32 px) and swscale's fast color path.")
+@click.option("--fast", is_flag=True, help="Faster, slightly less exact: swscale's fast colour conversion (YUV to RGB and back).")
 @overwrite_option
 @json_option
 @verbosity_options

@@ -27,6 +27,7 @@ tests/test_develop_fused.py checks the grid at every pixel.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ class GridMap:
     max_error_px : float
         Largest distance between the grid's bilinear map and the exact map, measured at the
         cell centres (0 for an identity map).
+    per_channel : bool
+        The channels have their own positions or falloff (TCA): computed from ``grid``.
     src_size : tuple of int, optional
         ``(width, height)`` of the source frame when it differs from the output's (a video
         scaled to another size).
@@ -76,6 +79,12 @@ class GridMap:
     replicate: bool
     max_error_px: float
     src_size: tuple[int, int] | None = None
+    per_channel: bool = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        # decided once per map (per clip, per lens setting), not on every frame
+        g = self.grid
+        object.__setattr__(self, "per_channel", g.shape[0] == 3 and bool(np.any(g[0] != g[1]) or np.any(g[0] != g[2])))
 
     @property
     def source_size(self) -> tuple[int, int]:
@@ -564,10 +573,8 @@ def develop_pass(
         if look_interpolation not in ("tetrahedral", "trilinear"):
             raise UsageError(f"look interpolation must be tetrahedral or trilinear, got {look_interpolation!r}")
     table, lut = _tables(encode_curve, dtype, float_table=look is not None)
-    g = grid.grid
-    per_channel = g.shape[0] == 3 and bool(np.any(g[0] != g[1]) or np.any(g[0] != g[2]))
-    develop_grid_pass(src, dec, g, int(grid.step), m, table, float(inv_gamma), lut, float(qmax), bool(grid.replicate),
-                      per_channel, interp == "nearest", lut3, lut_lo, lut_scale, look_interpolation == "tetrahedral", out)
+    develop_grid_pass(src, dec, grid.grid, int(grid.step), m, table, float(inv_gamma), lut, float(qmax), bool(grid.replicate),
+                      grid.per_channel, interp == "nearest", lut3, lut_lo, lut_scale, look_interpolation == "tetrahedral", out)
     return out
 
 

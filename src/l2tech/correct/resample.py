@@ -52,7 +52,7 @@ INTERPOLATIONS = {"nearest": "INTER_NEAREST", "bilinear": "INTER_LINEAR", "bicub
 BORDERS = ("replicate", "constant")
 
 #: One plane's map: float32 ``(H, W, 2)``, or a pair ``(map1, map2)`` as OpenCV remap takes them
-#: (``(x, y)`` planes, or the fixed-point maps of :func:`prepare_maps`).
+#: (``(x, y)`` planes, as :func:`prepare_maps` gives them).
 PlaneMap = Union[np.ndarray, tuple[np.ndarray, Any]]
 
 
@@ -261,7 +261,7 @@ def develop_grid_pass(src: np.ndarray, decode: np.ndarray | None, grid: np.ndarr
     return out
 
 
-def prepare_maps(map_xy: np.ndarray, *, interpolation: str = "bilinear", fixed_point: bool = False) -> list[PlaneMap]:
+def prepare_maps(map_xy: np.ndarray, *, interpolation: str = "bilinear") -> list[PlaneMap]:
     """Per-plane maps ready for repeated :func:`remap_planes` calls (a video clip's frames).
 
     Parameters
@@ -270,10 +270,6 @@ def prepare_maps(map_xy: np.ndarray, *, interpolation: str = "bilinear", fixed_p
         Inverse map, one per channel (R, G, B) when 4-D. NaN (a ray with no image) is read as
         a point far outside the frame, i.e. black with the ``"constant"`` border.
     interpolation : {"nearest", "bilinear", "bicubic", "lanczos"}
-    fixed_point : bool
-        Convert to OpenCV's 1/32-pixel fixed-point maps (``convertMaps`` to ``CV_16SC2``):
-        about 25 % faster on integer frames; a value may then move by up to
-        ``gradient / 64`` code values. Default: float maps, exactly the stills numbers.
 
     Returns
     -------
@@ -288,14 +284,10 @@ def prepare_maps(map_xy: np.ndarray, *, interpolation: str = "bilinear", fixed_p
     m = np.asarray(map_xy)
     if m.dtype != np.float32 or m.ndim not in (3, 4) or m.shape[-1] != 2 or (m.ndim == 4 and m.shape[2] != 3):
         raise UsageError(f"map_xy must be float32 (H, W, 2) or (H, W, 3, 2); got {m.dtype} {m.shape}")
-    key = check_interpolation(interpolation)
+    check_interpolation(interpolation)
     planes = [m] if m.ndim == 3 else [np.ascontiguousarray(m[:, :, c, :]) for c in range(3)]
     planes = [np.nan_to_num(p, nan=-1000.0, posinf=-1000.0, neginf=-1000.0) for p in planes]
-    if not fixed_point:
-        return [(np.ascontiguousarray(p), None) for p in planes]
-    cv2 = _cv2()
-    nn = key == "nearest"
-    return [cv2.convertMaps(np.ascontiguousarray(p), None, cv2.CV_16SC2, nninterpolation=nn) for p in planes]
+    return [(np.ascontiguousarray(p), None) for p in planes]
 
 
 def scale_map(in_size: tuple[int, int], out_size: tuple[int, int]) -> np.ndarray:
