@@ -102,7 +102,7 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
                                     path=getattr(meta, "path", None))
         return _plan_for_profile(meta, recipe, choice.profile, choice.match, db, source=choice.source, warnings=())
     try:  # a file that names no lens still matches a fixed-lens compact through its body
-        m = match_lens(meta, db, camera=recipe.camera, lens=recipe.lens)
+        m = match_lens(_with_overrides(meta, recipe), db, camera=recipe.camera, lens=recipe.lens)
     except LensNotFoundError as exc:
         if recipe.lens or recipe.camera:  # an explicit --lens/--camera that matches nothing is an error
             raise
@@ -121,10 +121,7 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
     from l2tech.profiles.matching import camera_name
 
     crop = (getattr(m, "crop_factor", None) if m is not None else None) or getattr(meta, "crop_factor", None) or profile.crop_factor
-    # the matcher says what a missing focal length / f-number means; an option that gives the
-    # value makes that warning untrue for this shot
-    given = (("focal length missing", recipe.focal_length_mm), ("f-number missing", recipe.f_number))
-    warns = [w for w in warnings if not any(w.startswith(prefix) and value is not None for prefix, value in given)]
+    warns = list(warnings)
     sources: dict[str, str] = {"profile": source}
     applied = {c: c in recipe.corrections for c in CORRECTIONS}
     reasons = {c: "" if applied[c] else "not requested (--only)" for c in CORRECTIONS}
@@ -206,6 +203,13 @@ def skip_embedded_corrections(plan: LensPlan, opcodes_applied: tuple[str, ...]) 
             reasons[c] = (f"corrected by the file's own DNG opcode {op.split(':')[1]} ({op.split(':')[0]}); "
                           "--profile-source database uses the lensfun profile instead")
     return dataclasses.replace(plan, applied=applied, reasons=reasons)
+
+
+def _with_overrides(meta: Any, recipe: Recipe) -> Any:
+    """The shot as the recipe states it: ``--focal-length`` / ``--f-number`` replace the file's
+    values, so the matcher's notes on missing values hold for what will be used."""
+    given = {k: getattr(recipe, k) for k in ("focal_length_mm", "f_number") if getattr(recipe, k) is not None}
+    return dataclasses.replace(meta, **given) if given and dataclasses.is_dataclass(meta) else meta
 
 
 def camera_display_name(meta: Any) -> str | None:
