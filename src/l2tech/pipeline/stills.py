@@ -200,7 +200,7 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
 
             warm_up(dtype)
             if _wait_for_size(job, size):
-                grid = _lens_grid(plan, recipe, *size[0])
+                grid = _lens_grid(plan, recipe, *size[0][0])
     except BaseException:
         job.cancel()
         _wait_quietly(job)
@@ -248,7 +248,7 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
 _DECODER: Any = None
 _DECODE_THREADS = 2
 #: Decodes started ahead by :func:`prefetch`, by (path, decode settings); at most a few.
-_PENDING: dict[tuple, tuple[Any, list]] = {}
+_PENDING: dict[tuple, tuple[Any, tuple]] = {}
 _MAX_PENDING = 2
 
 
@@ -270,17 +270,26 @@ def _decode_key(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]
     return (str(p.resolve()), stamp, recipe.white_balance, fused, dng_lists)
 
 
-def _decode_job(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]) -> tuple[Any, list]:
+def _decode_job(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]) -> tuple[Any, tuple]:
     """The decode of ``p``: one started ahead by :func:`prefetch`, or a new one."""
     from l2tech.raw.decode import decode_raw
 
     hit = _PENDING.pop(_decode_key(p, recipe, fused, dng_lists), None)
     if hit is not None:
         return hit
+    import threading
+
     size: list[tuple[int, int]] = []
+    known = threading.Event()  # set when the size is reported or the decode ends (either way)
+
+    def on_size(w: int, h: int) -> None:
+        size.append((w, h))
+        known.set()
+
     job = _decoder().submit(decode_raw, p, white_balance=recipe.white_balance, dng_opcodes=dng_lists, as_uint16=fused,
-                            on_size=lambda w, h: size.append((w, h)))
-    return job, size
+                            on_size=on_size)
+    job.add_done_callback(lambda _job: known.set())
+    return job, (size, known)
 
 
 def prefetch(path: str | os.PathLike, recipe: Recipe = Recipe()) -> None:
@@ -313,13 +322,11 @@ def _wait_quietly(job: Any) -> None:
         pass
 
 
-def _wait_for_size(job: Any, size: list) -> bool:
-    """Wait until the decode has reported the frame size (or finished); True when it is known."""
-    import time
-
-    while not size and not job.done():
-        time.sleep(0.002)
-    return bool(size)
+def _wait_for_size(job: Any, size: tuple[list, Any]) -> bool:
+    """Wait until the decode has reported the frame size (or ended); True when it is known."""
+    sizes, known = size
+    known.wait()
+    return bool(sizes)
 
 
 def _icc_ok(icc: bytes) -> bool:
