@@ -108,9 +108,13 @@ def _encode_output(image: np.ndarray, recipe: Recipe, space: str) -> tuple[np.nd
     if recipe.log_output:
         from l2tech.color import encode_output, parse_color_space
 
+        from l2tech.color import encode
+
         enc, gamut = parse_color_space(recipe.log_output)
         x = encode_output(np.ascontiguousarray(image), f"{enc}/{gamut}", working_space="Rec.2020")
-        return np.clip(x, 0.0, 1.0).astype(np.float32), f"{enc}/{gamut}", None
+        # codes below the curve's black are negative linear light (outside the output gamut)
+        black = float(encode(np.float32(0.0), enc))
+        return np.clip(x, black, 1.0).astype(np.float32), f"{enc}/{gamut}", None
     return output_transform(np.ascontiguousarray(image), space), space, icc_profile(space)
 
 
@@ -219,7 +223,9 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
         if grid is None or final is not plan or (grid.width, grid.height) != (W, H):
             grid = _lens_grid(final, recipe, W, H)
         space = DISPLAY_SPACES[recipe.output_space]
-        gain = np.eye(3) * 2.0**recipe.exposure_ev
+        # LibRaw leaves the camera → working matrix to the fused pass (one matrix per pixel either way)
+        to_working = np.eye(3) if raw.camera_to_working is None else raw.camera_to_working
+        gain = to_working * 2.0**recipe.exposure_ev
         codes = develop_pass(raw.image, grid, gain, working_to_display_matrix(recipe.output_space), space.encode,
                              inv_gamma=1.0 / space.gamma if space.gamma else 0.0, dtype=dtype)
         image = apply_orientation(codes, orientation)
@@ -231,6 +237,10 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
     if recipe.exposure_ev:
         image = image * np.float32(2.0**recipe.exposure_ev)
     image = _apply_lens(image, final, recipe)
+    if raw.camera_to_working is not None:  # the lens was corrected on the camera's colour planes
+        # to the working space; values outside its gamut stay (clipped by the output encoding, as
+        # in the fused pass, which folds this matrix into its output matrix)
+        image = image @ raw.camera_to_working.T.astype(np.float32)
     image = apply_orientation(image, orientation)
     image = _apply_look(image, recipe)
     encoded, space_name, icc = _encode_output(image, recipe, recipe.output_space)
@@ -287,7 +297,7 @@ def _decode_job(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]
         known.set()
 
     job = _decoder().submit(decode_raw, p, white_balance=recipe.white_balance, dng_opcodes=dng_lists, as_uint16=fused,
-                            on_size=on_size)
+                            camera_rgb=True, on_size=on_size)
     job.add_done_callback(lambda _job: known.set())
     return job, (size, known)
 

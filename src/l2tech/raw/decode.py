@@ -60,6 +60,10 @@ class RawImage:
     warnings : tuple of str
         One line per thing the decode could not do as the file asks (an optional DNG opcode
         skipped), naming the file.
+    camera_to_working : ndarray, shape (3, 3), float64, or None
+        ``None`` when ``image`` is in :data:`WORKING_SPACE`. Otherwise ``image`` holds
+        white-balanced camera RGB (``decode_raw(camera_rgb=True)``) and this is the matrix
+        LibRaw would have applied: ``working = camera_to_working @ camera`` per pixel.
     """
 
     image: np.ndarray
@@ -70,6 +74,7 @@ class RawImage:
     white_balance: tuple[float, ...]
     opcodes_applied: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    camera_to_working: np.ndarray | None = None
 
 
 def _open(path: Path):
@@ -143,6 +148,13 @@ def _check_not_truncated(raw, path: Path) -> None:
         raise CorruptInputError("RAW pixel data ends in constant values: the file is truncated", path=path)
 
 
+def _camera_to_working(raw) -> np.ndarray:
+    """LibRaw's camera RGB → Rec.2020 matrix (``convert_to_rgb`` with ``output_color=8``)."""
+    from l2tech.raw.opcodes import libraw_camera_to_rec2020
+
+    return libraw_camera_to_rec2020(raw)
+
+
 def _opcode_lists(dng_opcodes: bool | Collection[int]) -> frozenset[int]:
     if dng_opcodes is True:
         return frozenset((1, 2, 3))
@@ -164,6 +176,7 @@ def decode_raw(
     half_size: bool = False,
     dng_opcodes: bool | Collection[int] = True,
     as_uint16: bool = False,
+    camera_rgb: bool = False,
     on_size: Callable[[int, int], None] | None = None,
 ) -> RawImage:
     """Decode a RAW file to scene-linear RGB in the working space.
@@ -187,6 +200,14 @@ def decode_raw(
         uint16 instead of float32, for the fused develop pass; no full-frame float copy is made.
         When DNG opcode list 3 has to be applied, the image is float32 all the same (check
         ``image.dtype``).
+    camera_rgb : bool
+        Return white-balanced camera RGB and the matrix to the working space in
+        ``RawImage.camera_to_working`` instead of letting LibRaw convert: lateral chromatic
+        aberration is then corrected on the sensor's own colour planes (as darktable's lens
+        module does, before its input colour profile), and LibRaw's integer colour conversion
+        (about 0.3 s on 24 MP) is skipped — the fused develop pass applies a matrix anyway.
+        Only for three-colour sensors with no opcode list 3 to apply; otherwise the image is
+        converted as usual and ``camera_to_working`` is ``None``.
     on_size : callable, optional
         Called as ``on_size(width, height)`` with the output frame size as soon as the file is
         opened, before demosaicing (lets a caller build per-frame maps while LibRaw works).
@@ -249,9 +270,11 @@ def decode_raw(
                     a, w = apply_raw_opcode_list(raw, layout, n, p)
                     applied += a
                     warns += w
+        list3 = layout is not None and 3 in lists and bool(layout.opcodes[3])
+        keep_camera = camera_rgb and not list3 and raw.num_colors == 3
         try:
             rgb16 = raw.postprocess(
-                output_color=rawpy.ColorSpace.Rec2020,
+                output_color=rawpy.ColorSpace.raw if keep_camera else rawpy.ColorSpace.Rec2020,
                 gamma=(1, 1),
                 no_auto_bright=True,
                 output_bps=16,
@@ -266,7 +289,6 @@ def decode_raw(
             raise DecodeError(f"LibRaw cannot decode the pixels of this file ({_msg(exc)}); the codec is not supported", path=p) from None
         except rawpy.LibRawError as exc:
             raise DecodeError(f"LibRaw failed to decode ({_msg(exc)})", path=p) from None
-        list3 = layout is not None and 3 in lists and bool(layout.opcodes[3])
         if as_uint16 and not list3:
             image = rgb16
         else:
@@ -293,6 +315,7 @@ def decode_raw(
             white_balance=tuple(float(w) for w in raw.camera_whitebalance),
             opcodes_applied=tuple(applied),
             warnings=tuple(warns),
+            camera_to_working=_camera_to_working(raw) if keep_camera else None,
         )
     finally:
         raw.close()
