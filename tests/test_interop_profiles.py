@@ -146,7 +146,8 @@ def test_gyroflow_zoom_same_coefficients_for_stills_and_video(tmp_path):
     from l2tech.correct import correct
     from l2tech.profiles.sources import read_profile
     from l2tech.video.lens import lens_setup_pixel_model
-    from l2tech.video.setup import VideoJob, resolve_lens
+    from l2tech.pipeline import Recipe
+    from l2tech.pipeline.video import VideoJob, resolve_lens
 
     path = tmp_path / "zoom.json"
     path.write_text(json.dumps(_zoom_doc()))
@@ -168,7 +169,7 @@ def test_gyroflow_zoom_same_coefficients_for_stills_and_video(tmp_path):
     assert np.abs(ours - ref).max() <= 1e-5
     # the video map equals the one built from the hand numbers
     frame = (480, 270)
-    video = resolve_lens(VideoJob(profile_path=str(path), focal_length_mm=30.0), frame)
+    video = resolve_lens(VideoJob(Recipe(profile=str(path), focal_length_mm=30.0)), frame)
     Kh = np.array([[1500.0, 0.0, 960.0], [0.0, 1500.0, 540.0], [0.0, 0.0, 1.0]])
     ref_v = lens_setup_pixel_model(frame, "opencv_fisheye", Kh, hand, (1920, 1080))
     assert np.abs(video.map_xy - ref_v.map_xy).max() <= 1e-4  # px; float32 maps

@@ -12,7 +12,8 @@ from conftest import shared_file
 from l2tech.errors import UsageError
 from l2tech.video.lens import camera_matrix_for_frame, fit_calibration_to_frame, pixel_lens_map
 from l2tech.video.pipeline import FramePipeline
-from l2tech.video.setup import VideoJob, resolve_lens
+from l2tech.pipeline import Recipe
+from l2tech.pipeline.video import VideoJob, resolve_lens
 from l2tech.video.transcode import process_video
 
 GOPRO = "video/gopro_hero5_karma_drone.mp4"
@@ -174,14 +175,12 @@ def test_stills_equals_video_frame_same_linear_input(interpolation):
     the fused pass, float32 with a coarse-grid map within 0.005 px, the stills reference
     correct() in float32 with dense maps). Measured: nearest 100 % equal; bilinear 99.9 % equal,
     max 1 (before the video path sampled linear light: max 89 codes)."""
-    from l2tech.video.setup import VideoJob, resolve_lens
-
     W, H = 320, 240
     yy, xx = np.mgrid[0:H, 0:W]
     dark = ((xx // 16) + (yy // 16)) % 2 == 1
     linear = np.where(dark[..., None], [0.04, 0.05, 0.03], [0.7, 0.6, 0.65]).astype(np.float32)
     codes = _bt709_encode8(linear).astype(np.uint8)
-    setup = resolve_lens(VideoJob(**_S5_LENS, focal_length_mm=20.0, f_number=4.0), (W, H))
+    setup = resolve_lens(VideoJob(Recipe(**_S5_LENS, focal_length_mm=20.0, f_number=4.0)), (W, H))
     assert setup.gain is not None and setup.map_xy.shape == (H, W, 3, 2)  # vignetting on, TCA maps
     video = FramePipeline((W, H), map_xy=setup.map_xy, gain=setup.gain, border=setup.border,
                           interpolation=interpolation).process(codes).astype(np.float64)
@@ -212,10 +211,8 @@ def test_lensfun_frame_equals_stills_correct(tmp_path):
     - Bilinear, the pipeline as `l2 video` runs it (the frames the transcode wrote): the stills
       engine on the same linear input, within 1 code everywhere (measured: see the printout).
     """
-    from l2tech.video.setup import VideoJob, resolve_lens
-
     src = shared_file(GOPRO)
-    setup = resolve_lens(VideoJob(**_S5_LENS, focal_length_mm=20.0, f_number=4.0), (854, 480))
+    setup = resolve_lens(VideoJob(Recipe(**_S5_LENS, focal_length_mm=20.0, f_number=4.0)), (854, 480))
     assert setup.map_xy is not None and setup.map_xy.shape == (480, 854, 3, 2)  # TCA: one map per channel
     assert setup.gain is not None
     seen = {}
@@ -247,7 +244,7 @@ def test_lensfun_with_output_size_is_one_resample():
     correcting at full size and then resizing (which blurs twice)."""
     from l2tech.correct.resample import resample_map
 
-    job = VideoJob(camera="Panasonic DC-S5", lens="Lumix S 20-60/F3.5-5.6", focal_length_mm=20.0)
+    job = VideoJob(Recipe(camera="Panasonic DC-S5", lens="Lumix S 20-60/F3.5-5.6", focal_length_mm=20.0))
     setup = resolve_lens(job, (640, 480))
     small = resample_map(setup.map_xy, (320, 240))
     assert small.shape == (240, 320, 3, 2)

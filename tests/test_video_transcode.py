@@ -294,7 +294,8 @@ def test_lens_clip_equals_stills_engine_in_linear_light(tmp_path):
     from l2tech.correct import correct
     from l2tech.io.metadata import ShotMetadata
     from l2tech.profiles.matching import match_lens
-    from l2tech.video.setup import VideoJob, run_video_job
+    from l2tech.pipeline import Recipe
+    from l2tech.pipeline.video import VideoJob, run_video_job
 
     W, H, N = 320, 240, 5
     rng = np.random.default_rng(3)
@@ -307,7 +308,7 @@ def test_lens_clip_equals_stills_engine_in_linear_light(tmp_path):
         frames.append(np.clip(np.round(_bt709_oetf(lin) * 255), 0, 255).astype(np.uint8))
     src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
     write_clip(src, frames, rate=25, pix_fmt="yuv444p", options={"qp": "0", "preset": "ultrafast"}, audio_seconds=0.3)
-    job = VideoJob(camera="Panasonic DC-S5", lens="Lumix S 20-60/F3.5-5.6", focal_length_mm=20.0, f_number=4.0, crf=0)
+    job = VideoJob(Recipe(camera="Panasonic DC-S5", lens="Lumix S 20-60/F3.5-5.6", focal_length_mm=20.0, f_number=4.0), crf=0)
     report, _ = run_video_job(job, str(src), out)
     assert report.frames_written == N and report.streams_copied == ("#1 audio aac",)
 
@@ -359,7 +360,8 @@ def test_pinhole_clip_geometry_against_opencv_projection(tmp_path):
     10 px at the corners)."""
     import av
 
-    from l2tech.video.setup import VideoJob, run_video_job
+    from l2tech.pipeline import Recipe
+    from l2tech.pipeline.video import VideoJob, run_video_job
 
     W, H = 320, 240
     K = np.array([[250.0, 0.0, 161.3], [0.0, 252.0, 118.7], [0.0, 0.0, 1.0]])

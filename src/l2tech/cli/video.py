@@ -107,16 +107,17 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
           --dist-coeffs -0.144,0.0288,0.00105,-0.000338,-0.00332 -o flat.mp4
       l2 video vlog.mov --lut look.cube --input-encoding V-Log -o graded.mov
     """
-    from l2tech.video.setup import VideoJob, run_video_job  # lazy: keeps `l2 --help` fast
+    from l2tech.pipeline import Recipe  # lazy: keeps `l2 --help` fast
+    from l2tech.pipeline.video import VideoJob, run_video_job
 
     try:
+        recipe = Recipe(profile=profile_path, camera=camera, lens=lens_name, focal_length_mm=focal_length_mm,
+                        f_number=f_number, focus_distance_m=focus_distance_m, projection=projection,
+                        interpolation=interpolation, look=look, lut=lut_path)
         job = VideoJob(
-            profile_path=profile_path, camera=camera, lens=lens_name, focal_length_mm=focal_length_mm,
-            f_number=f_number, focus_distance_m=focus_distance_m,
-            crop_factor=crop_factor, calib_crop=_floats(calib_crop, 4, "--calib-crop"), lens_model=lens_model,
+            recipe, crop_factor=crop_factor, calib_crop=_floats(calib_crop, 4, "--calib-crop"), lens_model=lens_model,
             intrinsics=_floats(intrinsics, 4, "--intrinsics"), dist_coeffs=_floats(dist_coeffs, None, "--dist-coeffs"),
-            calib_size=_size(calib_size, "--calib-size"), projection=projection, zoom=zoom,
-            out_size=_size(out_size, "--size"), interpolation=interpolation, look=look, lut_path=lut_path,
+            calib_size=_size(calib_size, "--calib-size"), zoom=zoom, out_size=_size(out_size, "--size"),
             input_encoding=input_encoding, codec=codec, crf=crf, bitrate=bitrate, preset=preset,
             bit_depth=int(bit_depth) if bit_depth else None, pix_fmt=pix_fmt, start_s=start_s,
             duration_s=duration_s, max_decode_errors=max_decode_errors, overwrite=overwrite, fast=fast,

@@ -2,7 +2,11 @@
 
 - :mod:`l2tech.pipeline.recipe` — the one :class:`Recipe` (every setting, stills and video);
 - :mod:`l2tech.pipeline.lens_plan` — metadata + profile + recipe → :class:`LensPlan`;
-- :mod:`l2tech.pipeline.stills` — develop (RAW) and correct (developed images), file to file.
+- :mod:`l2tech.pipeline.stills` — develop (RAW) and correct (developed images), file to file;
+- :mod:`l2tech.pipeline.batch` — the stills batch loop;
+- :mod:`l2tech.pipeline.video` — :class:`~l2tech.pipeline.video.VideoJob` (a Recipe plus the
+  video-only settings) and :func:`~l2tech.pipeline.video.run_video_job`, clip to clip;
+- :mod:`l2tech.pipeline.calibrate` — calibration jobs.
 
 Nothing here is an algorithm of its own; each step calls the package that owns it.
 """

@@ -1,9 +1,12 @@
-"""From command-line style settings to a clip's pipeline: lens source, look, encoder.
+"""The video pipeline: a clip's settings (:class:`VideoJob`, wrapping the one :class:`Recipe`)
+to its lens setup, look and encoder, then :func:`l2tech.video.transcode.process_video`.
 
-:class:`VideoJob` holds the settings of ``l2 video`` (the CLI only parses them);
-:func:`run_video_job` resolves the lens (a profile file, a lensfun database lookup, or explicit
-OpenCV intrinsics), the look or LUT and the encoder options once per clip, then runs
-:func:`l2tech.video.transcode.process_video`.
+:class:`VideoJob` holds the settings of ``l2 video`` (the CLI only parses them): the shared
+ones (lens and shot overrides, corrections on/off, projection, interpolation, look and LUT) in
+its :class:`~l2tech.pipeline.recipe.Recipe`, as for stills; the video-only ones (intrinsics,
+calibration crop, zoom, output size, encoder) beside it. :func:`run_video_job` resolves the lens
+(a profile file, a lensfun database lookup, or explicit OpenCV intrinsics), the look or LUT and
+the encoder options once per clip.
 
 Lens sources and where their maths lives:
 
@@ -26,32 +29,62 @@ from typing import Callable
 import numpy as np
 
 from l2tech.errors import DependencyMissingError, InvalidProfileError, UnsupportedFormatError, UsageError
+from l2tech.pipeline.recipe import Recipe
 
 __all__ = ["VideoJob", "run_video_job", "resolve_lens", "resolve_look"]
 
 
 @dataclass(frozen=True)
 class VideoJob:
-    """Settings of one ``l2 video`` run (see ``l2 video --help`` for each)."""
+    """Settings of one ``l2 video`` run (see ``l2 video --help`` for each).
 
-    profile_path: str | None = None
-    camera: str | None = None
-    lens: str | None = None
-    focal_length_mm: float | None = None
-    f_number: float | None = None
-    focus_distance_m: float | None = None
+    Parameters
+    ----------
+    recipe : Recipe
+        The settings stills and video share: ``profile`` (``--profile``), ``camera``, ``lens``,
+        ``focal_length_mm``, ``f_number``, ``focus_distance_m``, ``lens_correction`` and
+        ``corrections`` (``--no-lens-correction``/``--only``), ``projection``, ``interpolation``
+        (``nearest`` allowed for video), ``look`` and ``lut``. Its stills-only fields (output
+        format, bits, colour space, exposure, white balance) do not apply to a clip.
+    crop_factor : float, optional
+        Crop factor of the area the video mode records (mm-based profiles).
+    calib_crop : tuple of 4 float, optional
+        Region ``x0, y0, w, h`` of the calibration frame the video shows (calibration pixels).
+    lens_model : {'opencv_fisheye', 'opencv'}, optional
+        Model of ``intrinsics``/``dist_coeffs``.
+    intrinsics : tuple of 4 float, optional
+        ``fx, fy, cx, cy`` in pixels of the clip (or of ``calib_size``).
+    dist_coeffs : tuple of float, optional
+        ``k1..k4`` (fisheye) or ``k1, k2, p1, p2[, k3...]`` (pinhole).
+    calib_size : (int, int), optional
+        Width and height the intrinsics were calibrated at.
+    zoom : float
+        Output focal length over the lens's, pixel models (< 1 shows more).
+    out_size : (int, int), optional
+        Output width and height (default: the input's).
+    input_encoding : str, optional
+        Encoding of the clip's values (e.g. ``V-Log``); default Rec.709 / the stream's tag.
+    codec, crf, bitrate, preset, bit_depth, pix_fmt
+        Encoder settings (:class:`l2tech.video.transcode.EncodeOptions`).
+    start_s, duration_s : float
+        Part of the clip to process, seconds.
+    max_decode_errors : int
+        Corrupt frames to skip before failing.
+    overwrite : bool
+        Replace an existing output.
+    fast : bool
+        swscale's fast colour conversion.
+    """
+
+    recipe: Recipe = Recipe()
     crop_factor: float | None = None
     calib_crop: tuple[float, ...] | None = None
     lens_model: str | None = None
     intrinsics: tuple[float, ...] | None = None
     dist_coeffs: tuple[float, ...] | None = None
     calib_size: tuple[int, int] | None = None
-    projection: str | None = None
     zoom: float = 1.0
     out_size: tuple[int, int] | None = None
-    interpolation: str = "bilinear"
-    look: str | None = None
-    lut_path: str | None = None
     input_encoding: str | None = None
     codec: str | None = None
     crf: int | None = None
@@ -64,6 +97,10 @@ class VideoJob:
     max_decode_errors: int = 0
     overwrite: bool = False
     fast: bool = False
+
+    def wants(self, correction: str) -> bool:
+        """Whether the recipe asks for ``correction`` (``vignetting``, ``tca``, ``distortion``)."""
+        return self.recipe.lens_correction and correction in self.recipe.corrections
 
 
 _FISHEYE_NAMES = ("k1", "k2", "k3", "k4")
@@ -106,7 +143,9 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
     """
     from l2tech.video.lens import lens_setup_pixel_model
 
-    sources = [job.profile_path is not None, job.intrinsics is not None, bool(job.camera or job.lens)]
+    if not job.recipe.lens_correction:
+        return None
+    sources = [job.recipe.profile is not None, job.intrinsics is not None, bool(job.recipe.camera or job.recipe.lens)]
     if sum(sources) > 1:
         raise UsageError("give one lens source: --profile, --intrinsics/--dist-coeffs, or --camera/--lens")
     if job.intrinsics is not None:
@@ -120,54 +159,54 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
         fx, fy, cx, cy = job.intrinsics
         K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
         return lens_setup_pixel_model(
-            frame_size, model, K, terms, job.calib_size, calib_crop=job.calib_crop, projection=job.projection,
+            frame_size, model, K, terms, job.calib_size, calib_crop=job.calib_crop, projection=job.recipe.projection,
             out_size=job.out_size, zoom=job.zoom, source="--intrinsics",
         )
     if job.dist_coeffs is not None:
         raise UsageError("--dist-coeffs needs --intrinsics")
-    if job.profile_path is not None:
-        p = job.profile_path
+    if job.recipe.profile is not None:
+        p = job.recipe.profile
         if not Path(p).is_file():
             # a missing input file fails the job (exit 1), as in ``l2 develop`` / ``l2 correct``
             raise UnsupportedFormatError("file not found" if not Path(p).exists() else "is a folder, not a file", path=p)
         if Path(p).suffix.lower() == ".json":
-            model, K, terms, calib_size, name = _pixel_profile_from_gyroflow(p, job.focal_length_mm)
+            model, K, terms, calib_size, name = _pixel_profile_from_gyroflow(p, job.recipe.focal_length_mm)
             return lens_setup_pixel_model(
                 frame_size, model, K, terms, job.calib_size or calib_size, calib_crop=job.calib_crop,
-                projection=job.projection, out_size=job.out_size, zoom=job.zoom, source=name or p,
+                projection=job.recipe.projection, out_size=job.out_size, zoom=job.zoom, source=name or p,
             )
         return _lensfun_setup(job, frame_size)
-    if job.camera or job.lens:
+    if job.recipe.camera or job.recipe.lens:
         return _lensfun_setup(job, frame_size)
-    if job.projection:
+    if job.recipe.projection:
         raise UsageError("--projection needs a lens (--profile, --intrinsics or --camera/--lens)")
     return None
 
 
 def _lensfun_profile(job: VideoJob):
     """(LensProfile, crop_factor or None, description) for a lensfun XML file or a DB lookup."""
-    if job.profile_path is not None:
+    if job.recipe.profile is not None:
         # any profile file the stills engine reads: lensfun XML, Adobe LCP, OpenCV YAML/XML, DNG
         from l2tech.profiles.sources import read_profiles
 
-        all_lenses = list(read_profiles(job.profile_path))
+        all_lenses = list(read_profiles(job.recipe.profile))
         lenses = list(all_lenses)
-        if job.lens:
-            want = job.lens.lower()
+        if job.recipe.lens:
+            want = job.recipe.lens.lower()
             lenses = [lp for lp in lenses if want in lp.name.lower()]
         if len(lenses) != 1:
             names = "; ".join(lp.name for lp in all_lenses[:8])
             raise UsageError(f"{len(lenses)} lenses match in the file; choose one with --lens (lenses: {names})",
-                             path=job.profile_path)
-        return lenses[0], job.crop_factor, f"lens: {lenses[0].name} from {job.profile_path}"
+                             path=job.recipe.profile)
+        return lenses[0], job.crop_factor, f"lens: {lenses[0].name} from {job.recipe.profile}"
     from l2tech.io.metadata import ShotMetadata
     from l2tech.profiles.matching import match_lens
 
-    meta = ShotMetadata(path="(video)", make=None, model=None, lens_make=None, lens_model=job.lens,
-                        lens_id=None, focal_length_mm=job.focal_length_mm, f_number=job.f_number,
-                        focus_distance_m=job.focus_distance_m, orientation=None, width=None, height=None,
+    meta = ShotMetadata(path="(video)", make=None, model=None, lens_make=None, lens_model=job.recipe.lens,
+                        lens_id=None, focal_length_mm=job.recipe.focal_length_mm, f_number=job.recipe.f_number,
+                        focus_distance_m=job.recipe.focus_distance_m, orientation=None, width=None, height=None,
                         crop_factor=None, datetime_original=None, exposure_time_s=None, iso=None, gps=None)
-    m = match_lens(meta, camera=job.camera, lens=job.lens)
+    m = match_lens(meta, camera=job.recipe.camera, lens=job.recipe.lens)
     crop = job.crop_factor if job.crop_factor is not None else m.crop_factor
     cam = f" on {m.camera.maker} {m.camera.model}" if m.camera is not None else ""
     return m.lens, crop, f"lens: {m.lens.name}{cam} ({m.method} match)"
@@ -187,7 +226,7 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
     from l2tech.video.lens import LensSetup
 
     profile, crop, desc = _lensfun_profile(job)
-    focal = job.focal_length_mm
+    focal = job.recipe.focal_length_mm
     calib_focals = {c.focal_length_mm for c in profile.distortion}
     if focal is None:
         if profile.focal_min_mm and profile.focal_min_mm == profile.focal_max_mm:
@@ -196,23 +235,24 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
             focal = next(iter(calib_focals)) or 1.0
         else:
             raise UsageError(f"{profile.name} is a zoom: give --focal-length (mm)")
-    cal = interpolate(profile, focal, job.f_number, job.focus_distance_m)
+    cal = interpolate(profile, focal, job.recipe.f_number, job.recipe.focus_distance_m)
     w, h = frame_size
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if job.projection:
+        if job.recipe.projection:
             from l2tech.correct.maps import CorrectionMaps, correction_warp
             from l2tech.optics import compose
 
-            warp = correction_warp(cal, w, h, crop_factor=crop, projection=job.projection)
+            warp = correction_warp(cal, w, h, crop_factor=crop, projection=job.recipe.projection)
             try:
                 used, auto = frame_fit(warp)
             except InvalidProfileError:
                 used, auto = 1.0, None
             maps = CorrectionMaps(tuple(compose.render_maps(warp, used)), used, w, h, auto)
         else:
-            maps = correction_maps(cal, w, h, crop_factor=crop)
-        gain = vignetting_gain(cal, w, h, crop_factor=crop) if cal.vignetting is not None else None
+            maps = correction_maps(cal, w, h, crop_factor=crop, distortion=job.wants("distortion"), tca=job.wants("tca"))
+        want_gain = cal.vignetting is not None and job.wants("vignetting")
+        gain = vignetting_gain(cal, w, h, crop_factor=crop) if want_gain else None
     lines = [desc, f"focal length {focal:g} mm, crop factor {crop if crop is not None else profile.crop_factor:g}, "
                    f"scale {maps.scale:.4f}"]
     lines += [f"warning: {c.message}" for c in caught]
@@ -266,7 +306,7 @@ def resolve_look(job: VideoJob):
     from l2tech.color.lut import LUT3D
 
     steps: list = []
-    for spec in (job.look, job.lut_path):
+    for spec in (job.recipe.look, job.recipe.lut):
         if not spec:
             continue
         if Path(spec).suffix.lower() in _LUT_SUFFIXES:
@@ -341,7 +381,7 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
         return FramePipeline(size, map_xy=map_xy,
                              gain=None if lens is None else lens.gain, look=look,
                              transfer=_transfer(job, info.transfer),
-                             interpolation=job.interpolation, out_size=job.out_size if lens is None else None,
+                             interpolation=job.recipe.interpolation, out_size=job.out_size if lens is None else None,
                              border="constant" if lens is None else lens.border)
 
     enc = EncodeOptions(codec=job.codec, crf=job.crf, bitrate=_parse_bitrate(job.bitrate), preset=job.preset,
