@@ -49,11 +49,13 @@ def report_error(exc: BaseException, verbose: int = 0) -> None:
     """Print an error as one line on stderr (a traceback too with ``-v``)."""
     if verbose:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    from rich.markup import escape  # a file named "a[b].jpg" is text, not markup
+
     name = type(exc).__name__
     if isinstance(exc, L2Error):
-        err_console.print(f"[bold red]error[/] ({name}): {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error[/] ({name}): {escape(str(exc))}", highlight=False, soft_wrap=True)
     else:
-        err_console.print(f"[bold red]error[/] (unexpected {name}): {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error[/] (unexpected {name}): {escape(str(exc))}", highlight=False, soft_wrap=True)
 
 
 def emit_json(obj: Any) -> None:
