@@ -57,14 +57,63 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Containers shown as video (streams, codec, frame rate, telemetry) rather than photo metadata.
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".mxf", ".insv", ".lrv", ".360")
+
+
+def _video(path: str) -> dict[str, Any]:
+    """Stream, codec, size, frame rate, duration, colour tags and motion telemetry of a clip."""
+    from l2tech.video.probe import probe_video
+    from l2tech.video.telemetry import telemetry_info
+
+    v = probe_video(path)
+    tel = telemetry_info(path)
+    return {
+        "path": path, "kind": "video", "container": v.container, "codec": v.codec,
+        "width": v.width_px, "height": v.height_px, "pix_fmt": v.pix_fmt, "bit_depth": v.bit_depth,
+        "fps": float(v.frame_rate), "frames": v.n_frames, "duration_s": v.duration_s,
+        "color": {"matrix": v.matrix, "range": v.color_range, "primaries": v.primaries, "transfer": v.transfer},
+        "audio_streams": v.audio_streams, "data_streams": v.data_streams,
+        "metadata": dict(v.metadata), "telemetry": None if tel is None else tel.as_dict(),
+    }
+
+
+def _print_video(d: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    t = Table(title=escape(d["path"]), show_header=False, title_justify="left")
+    t.add_column("field", style="bold")
+    t.add_column("value")
+    t.add_row("video", f"{d['codec']} {d['width']}x{d['height']} {d['pix_fmt']} ({d['bit_depth']}-bit)")
+    t.add_row("frame rate", f"{d['fps']:.3f} fps, {d['frames'] or 'unknown'} frames")
+    t.add_row("duration", f"{d['duration_s']:.3f} s")
+    c = d["color"]
+    t.add_row("colour", f"matrix {c['matrix']}, range {c['range']}, primaries {c['primaries']}, transfer {c['transfer']}")
+    t.add_row("other streams", f"{d['audio_streams']} audio, {d['data_streams']} data (telemetry, timecode)")
+    tel = d["telemetry"]
+    if tel is None:
+        t.add_row("motion telemetry", "[dim]none[/]")
+    else:
+        t.add_row("motion telemetry", escape(f"{tel['camera']} {tel['model']}".strip() or "present"))
+        for s in tel["streams"]:
+            t.add_row(f"  {s['kind']}", f"{s['samples']} samples, {s['rate_hz']:.1f} Hz, {s['start_s']:.2f}-{s['end_s']:.2f} s")
+    for k in ("firmware", "make", "model", "com.apple.quicktime.make", "com.apple.quicktime.model", "creation_time"):
+        if k in d["metadata"]:
+            t.add_row(k, escape(str(d["metadata"][k])))
+    console.print(t)
+
+
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @json_option
 @verbosity_options
 def info(files: tuple[str, ...], as_json: bool, verbose: int, quiet: bool) -> int:
-    """Show the camera, lens, exposure and size metadata of photos.
+    """Show the camera, lens, exposure and size metadata of photos, and what a clip holds.
 
     Reads RAW files (DNG, CR2, CR3, CRW, NEF, ARW, RW2, RAF, ORF, X3F, ...), JPEG and TIFF.
+    For clips (MP4, MOV, MKV, ...): codec, size, frame rate, duration, colour tags, the other
+    streams and the motion telemetry (gyroscope, accelerometer: rate and span).
     Unknown values are shown as "unknown"; values that were dropped (an invalid orientation, a
     corrupt ICC profile) are listed as warnings. Exit code 1 if any file could not be read.
 
@@ -72,13 +121,28 @@ def info(files: tuple[str, ...], as_json: bool, verbose: int, quiet: bool) -> in
     Examples:
       l2 info IMG_0001.CR2
       l2 info --json *.NEF
+      l2 info GX010042.MP4
     """
     from l2tech.errors import L2Error
     from l2tech.io.metadata import read_metadata
 
     results: list[dict[str, Any]] = []
     failed = 0
+    from pathlib import Path
+
     for f in files:
+        if Path(f).suffix.lower() in VIDEO_SUFFIXES:
+            try:
+                d = _video(f)
+            except L2Error as exc:
+                failed += 1
+                report_error(exc, verbose)
+                results.append({"path": f, "error": str(exc), "error_type": type(exc).__name__})
+                continue
+            results.append(d)
+            if not as_json and not quiet:
+                _print_video(d)
+            continue
         try:
             meta = read_metadata(f)
         except L2Error as exc:

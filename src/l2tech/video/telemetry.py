@@ -1,0 +1,189 @@
+"""Motion telemetry of a clip: gyroscope and accelerometer samples, read with telemetry-parser.
+
+telemetry-parser is Gyroflow's reader (GoPro GPMF, Sony, Insta360, DJI, Blackmagic RAW, RED,
+Betaflight blackbox, Gyroflow ``.gcsv`` logs, phone logging apps, ...). l2tech does not parse
+GPMF itself; this module turns the parser's output into arrays with units and a summary that
+``l2 info`` prints.
+
+Units follow telemetry-parser's ``normalized_imu()``: the samples are rotated into one camera
+orientation for every make, gyroscope in degrees per second, accelerometer in m/s²; here the
+gyroscope is returned in **radians per second** (the unit of the stabilisation maths).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from l2tech.errors import CorruptInputError, DependencyMissingError
+
+__all__ = ["ImuSamples", "TelemetryStream", "TelemetryInfo", "read_imu", "telemetry_info"]
+
+
+@dataclass(frozen=True)
+class ImuSamples:
+    """Motion samples of a clip, in the clip's time.
+
+    Attributes
+    ----------
+    gyro_t_s : ndarray, shape (N,), float64
+        Time of each gyroscope sample, seconds from the start of the clip's telemetry.
+    gyro_rad_s : ndarray, shape (N, 3), float64
+        Angular rate, rad/s, in telemetry-parser's normalised camera axes.
+    accl_t_s : ndarray, shape (M,), float64
+        Time of each accelerometer sample, seconds (M may be 0).
+    accl_m_s2 : ndarray, shape (M, 3), float64
+        Acceleration, m/s², gravity included.
+    """
+
+    gyro_t_s: np.ndarray
+    gyro_rad_s: np.ndarray
+    accl_t_s: np.ndarray
+    accl_m_s2: np.ndarray
+
+
+@dataclass(frozen=True)
+class TelemetryStream:
+    """One kind of motion data: ``kind`` (``gyroscope``, ``accelerometer``, ``magnetometer``),
+    ``samples``, mean ``rate_hz`` and the time span ``start_s`` … ``end_s``."""
+
+    kind: str
+    samples: int
+    rate_hz: float
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class TelemetryInfo:
+    """What motion telemetry a file holds: the ``camera`` maker and ``model`` telemetry-parser
+    recognised and one :class:`TelemetryStream` per kind present."""
+
+    camera: str
+    model: str
+    streams: tuple[TelemetryStream, ...]
+
+    def as_dict(self) -> dict:
+        """Plain JSON-able data."""
+        return {"camera": self.camera, "model": self.model,
+                "streams": [dict(s.__dict__) for s in self.streams]}
+
+
+def _parser(path: str):
+    """telemetry-parser's Parser for ``path``, or ``None`` when the file holds no telemetry it knows."""
+    try:
+        import telemetry_parser
+    except ImportError:
+        raise DependencyMissingError("reading motion telemetry needs the telemetry-parser package", path=path) from None
+    try:
+        return telemetry_parser.Parser(str(path))
+    except OSError:  # "Unsupported file format": no telemetry this parser knows
+        return None
+    except Exception as exc:  # noqa: BLE001 - the Rust parser's errors have no common type
+        raise CorruptInputError(f"telemetry could not be read ({type(exc).__name__}: {exc})", path=path) from None
+    except BaseException as exc:  # a panic in the Rust code (pyo3 PanicException) is a BaseException
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise CorruptInputError(f"telemetry could not be read (parser failure: {exc})", path=path) from None
+
+
+def _normalized(path: str, parser) -> list[dict]:
+    try:
+        return list(parser.normalized_imu() or ())
+    except Exception as exc:  # noqa: BLE001
+        raise CorruptInputError(f"motion telemetry could not be decoded ({type(exc).__name__}: {exc})", path=path) from None
+    except BaseException as exc:
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise CorruptInputError(f"motion telemetry could not be decoded (parser failure: {exc})", path=path) from None
+
+
+def _series(samples: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = [(s["timestamp_ms"], *s[key]) for s in samples if s.get(key) is not None]
+    if not rows:
+        return np.zeros(0), np.zeros((0, 3))
+    a = np.asarray(rows, dtype=np.float64)
+    ok = np.isfinite(a).all(axis=1)
+    a = a[ok]
+    return a[:, 0] / 1000.0, a[:, 1:4]
+
+
+def read_imu(path: str | os.PathLike) -> ImuSamples | None:
+    """The gyroscope and accelerometer samples of a clip or log.
+
+    Parameters
+    ----------
+    path : path-like
+        A clip with embedded motion data (GoPro MP4 with GPMF, Sony, Insta360, ...) or a log
+        telemetry-parser reads (Gyroflow ``.gcsv``, Betaflight blackbox, ...).
+
+    Returns
+    -------
+    ImuSamples or None
+        ``None`` when the file holds no motion telemetry. Non-finite samples are dropped.
+
+    Raises
+    ------
+    DependencyMissingError
+        telemetry-parser is not installed.
+    CorruptInputError
+        The telemetry is present but cannot be decoded.
+
+    References
+    ----------
+    telemetry-parser (A. Eddy), ``Parser.normalized_imu``: gyroscope in deg/s, accelerometer
+    in m/s², one orientation for every make. GoPro GPMF: ``GYRO`` values divided by ``SCAL``
+    give rad/s.
+    """
+    p = str(path)
+    parser = _parser(p)
+    if parser is None:
+        return None
+    samples = _normalized(p, parser)
+    gt, g = _series(samples, "gyro")
+    at, a = _series(samples, "accl")
+    if not len(gt) and not len(at):
+        return None
+    return ImuSamples(gt, np.deg2rad(g), at, a)
+
+
+def _stream(kind: str, t: np.ndarray) -> TelemetryStream | None:
+    if not len(t):
+        return None
+    span = float(t[-1] - t[0])
+    rate = (len(t) - 1) / span if span > 0 else math.nan
+    return TelemetryStream(kind, int(len(t)), rate, float(t[0]), float(t[-1]))
+
+
+def telemetry_info(path: str | os.PathLike) -> TelemetryInfo | None:
+    """Summary of a file's motion telemetry (kinds, sample rates, span), or ``None``.
+
+    Parameters
+    ----------
+    path : path-like
+        As :func:`read_imu`.
+
+    Returns
+    -------
+    TelemetryInfo or None
+        ``None`` when telemetry-parser finds no motion data in the file.
+
+    Raises
+    ------
+    DependencyMissingError, CorruptInputError
+        As :func:`read_imu`.
+    """
+    p = str(path)
+    parser = _parser(p)
+    if parser is None:
+        return None
+    samples = _normalized(p, parser)
+    streams = [_stream(kind, _series(samples, key)[0])
+               for kind, key in (("gyroscope", "gyro"), ("accelerometer", "accl"), ("magnetometer", "magn"))]
+    streams = [s for s in streams if s is not None]
+    if not streams:
+        return None
+    return TelemetryInfo(str(parser.camera or ""), str(parser.model or ""), tuple(streams))
