@@ -201,3 +201,24 @@ def test_no_lens_source_is_said(tmp_path, capsys):
     rc = main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0 and any("no lens source" in line for line in doc["setup"])
+
+
+def test_still_image_is_a_usage_error_and_the_batch_goes_on(tmp_path, capsys):
+    """A JPEG given to `l2 video` (FFmpeg opens it as a one-frame image2 "clip") is a usage error:
+    exit 2, no output for it, one line naming the file and the command to use; the clip beside it
+    is still written."""
+    import shutil
+
+    from conftest import shared_file
+
+    still = tmp_path / "photo.jpg"
+    shutil.copyfile(shared_file("raw/jpeg_reference/canon_powershot_sx60hs.jpg"), still)
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, numbered_frames(2, 64, 48))
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    rc = main(["video", str(still), str(clip), "-o", str(outdir), "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "photo.jpg" in err and "still image" in err and "l2 correct" in err and "Traceback" not in err
+    assert not (outdir / "photo.mp4").exists() and (outdir / "clip.mp4").is_file()

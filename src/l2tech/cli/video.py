@@ -130,7 +130,7 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
         report_error(exc, verbose)
         raise click.exceptions.Exit(exc.exit_code)
 
-    results, failed = [], 0
+    results, failed, usage = [], 0, False
     show_progress = not (quiet or as_json)
     from l2tech.pipeline.batch import check_input_file
 
@@ -163,12 +163,11 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
                     err_console.print(f"[yellow]skipped[/]: {exc}", highlight=False, soft_wrap=True)
                 results.append({"input": src, "output": str(dst), "ok": True, "skipped": True, "error": str(exc)})
                 continue
-            except L2Error as exc:
+            except L2Error as exc:  # that clip fails, the others still run
                 failed += 1
+                usage = usage or isinstance(exc, UsageError)
                 report_error(exc, verbose)
                 results.append({"input": src, "output": str(dst), "ok": False, "error": str(exc), "error_type": type(exc).__name__})
-                if isinstance(exc, UsageError):
-                    raise click.exceptions.Exit(2)
                 continue
             row = {"input": src, "output": str(dst), "ok": True, "setup": list(setup_lines)}
             row.update({k: getattr(report, k) for k in report.__dataclass_fields__ if k not in ("input", "output")})
@@ -205,4 +204,4 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
         raise click.exceptions.Exit(interrupt_exit_code(interrupted))
     if not quiet and not as_json and len(inputs) > 1:
         console.print(f"{len(inputs) - failed} of {len(inputs)} clips written", highlight=False)
-    raise click.exceptions.Exit(1 if failed else 0)
+    raise click.exceptions.Exit(2 if usage else 1 if failed else 0)

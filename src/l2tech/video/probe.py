@@ -23,7 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Mapping
 
-from l2tech.errors import CorruptInputError, EmptyFileError, LimitExceededError, UnsupportedFormatError
+from l2tech.errors import CorruptInputError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
 
 __all__ = ["VideoLimits", "TrackHeader", "VideoInfo", "check_video_file", "read_mp4_tracks", "probe_video"]
 
@@ -347,6 +347,8 @@ def probe_video(path: str | os.PathLike, limits: VideoLimits | None = None) -> V
     EmptyFileError, CorruptInputError, LimitExceededError, UnsupportedFormatError
         As :func:`check_video_file`; also when FFmpeg cannot open the file or it has no video
         stream.
+    UsageError
+        The file is a still image (FFmpeg's ``image2`` or ``*_pipe`` demuxers).
     """
     import av
 
@@ -360,6 +362,9 @@ def probe_video(path: str | os.PathLike, limits: VideoLimits | None = None) -> V
     with container:
         if not container.streams.video:
             raise UnsupportedFormatError("no video stream in the file", path=p)
+        if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+            raise UsageError(f"a still image ({container.streams.video[0].codec_context.name}), not a video: "
+                             "use `l2 correct` (or `l2 develop` for RAW files)", path=p)
         vs = container.streams.video[0]
         cc = vs.codec_context
         rate = vs.average_rate or vs.guessed_rate or Fraction(0)
