@@ -12,13 +12,43 @@ The 3D LUT arithmetic is :mod:`l2tech.color._kernels`' (one copy).
 from __future__ import annotations
 
 import math
+import os
+from contextlib import contextmanager
+from typing import Iterator
 
 import numba
 import numpy as np
 
 from l2tech.color._kernels import tetrahedral_at, trilinear_at
 
-__all__ = ["develop_pass"]
+__all__ = ["develop_pass", "opt_level", "OPT_LEVEL"]
+
+#: LLVM optimisation level this kernel is compiled at (numba's default is 3). Measured on the
+#: 24 MP pass with TCA and vignetting (x86_64, 2 cores): at level 1 a pass takes 31 % less CPU
+#: time (0.79 s against 1.14 s) and a variant compiles in about a third of the time; outputs
+#: equal level 3's except 1 code on 6e-7 of the pixels (float reassociation). A ``NUMBA_OPT``
+#: set in the environment wins.
+OPT_LEVEL = 1
+
+
+@contextmanager
+def opt_level() -> Iterator[None]:
+    """Compile (on first use) at :data:`OPT_LEVEL`: wrap every call of :func:`develop_pass`.
+
+    numba reads ``numba.core.config.OPT`` when it compiles; it is set for the duration of the
+    call and restored after, so other numba code in the process keeps its own level.
+    """
+    if "NUMBA_OPT" in os.environ:
+        yield
+        return
+    from numba.core import config
+
+    old = config.OPT
+    config.OPT = type(old)(OPT_LEVEL)
+    try:
+        yield
+    finally:
+        config.OPT = old
 
 
 @numba.njit(inline="always")

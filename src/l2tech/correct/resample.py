@@ -254,10 +254,11 @@ def develop_grid_pass(src: np.ndarray, decode: np.ndarray | None, grid: np.ndarr
     coarse-grid map (of linear values, through the input table ``decode`` when given) with gain,
     matrix, encoding and an optional 3D LUT, into ``out``. Arguments are checked and prepared by
     :func:`l2tech.correct.fused.develop_pass`, the public entry."""
-    from l2tech.correct._develop_kernel import develop_pass
+    from l2tech.correct._develop_kernel import develop_pass, opt_level
 
-    develop_pass(src, decode, grid, step, matrix, table, inv_gamma, lut, qmax, replicate, per_channel, nearest,
-                 lut3d, lut_lo, lut_scale, tetrahedral, out)
+    with opt_level():
+        develop_pass(src, decode, grid, step, matrix, table, inv_gamma, lut, qmax, replicate, per_channel, nearest,
+                     lut3d, lut_lo, lut_scale, tetrahedral, out)
     return out
 
 
