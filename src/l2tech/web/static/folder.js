@@ -1,0 +1,35 @@
+// Folder view: one card per image, with the lens l2tech matched and why.
+"use strict";
+const enc = encodeURIComponent;
+
+async function loadFolder() {
+  const r = await fetch("/api/files");
+  const data = await r.json();
+  document.getElementById("title").textContent = "Folder: " + data.folder;
+  const box = document.getElementById("files");
+  for (const f of data.files) {
+    const a = document.createElement("a");
+    a.className = "card"; a.dataset.path = f.path; a.dataset.kind = f.kind;
+    if (f.kind === "video") {
+      a.href = "#";
+      a.innerHTML = '<div class="name"></div><div class="lens dim">video clip (open it with `l2 video`)</div>';
+    } else {
+      a.href = "/view?path=" + enc(f.path);
+      a.innerHTML = '<img alt="" loading="lazy"><div class="name"></div><div class="lens dim">matching…</div>';
+      a.querySelector("img").src = "/api/thumb?path=" + enc(f.path);
+      fetch("/api/lens?path=" + enc(f.path)).then(x => x.json()).then(info => {
+        const el = a.querySelector(".lens");
+        if (info.error) { el.textContent = info.error; el.classList.add("warn"); return; }
+        const p = info.plan;
+        const n = info.candidates.length;
+        el.textContent = (p.lens ? "lens: " + p.lens : "no lens profile chosen") +
+          (n ? " (" + n + " candidate" + (n > 1 ? "s" : "") + ")" : "");
+        el.title = p.error || (p.warnings || []).join("\n");
+      });
+    }
+    a.querySelector(".name").textContent = f.path;
+    box.appendChild(a);
+  }
+  if (!data.files.length) box.textContent = "No images or clips in this folder.";
+}
+loadFolder();
