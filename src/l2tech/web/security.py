@@ -99,10 +99,6 @@ async def _send_plain(send: Callable, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
     """Refuse request bodies over ``max_bytes`` with 413 (ASGI middleware).
 
@@ -130,27 +126,36 @@ class BodyLimitMiddleware:
                     return
         seen = 0
         started = False
+        refused = False
 
         async def limited_receive() -> dict:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             msg = await receive()
             if msg.get("type") == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    # answer now; the app sees the client gone and whatever it sends is dropped
+                    if not started:
+                        await _send_plain(send, 413, f"request body refused; the limit is {self.max_bytes} bytes")
+                    refused = True
+                    return {"type": "http.disconnect"}
             return msg
 
         async def tracking_send(msg: dict) -> None:
             nonlocal started
+            if refused:
+                return
             if msg.get("type") == "http.response.start":
                 started = True
             await send(msg)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _send_plain(send, 413, f"request body refused; the limit is {self.max_bytes} bytes")
+        except Exception:
+            if not refused:
+                raise
 
 
 def _query_token(scope: Scope) -> str | None:
