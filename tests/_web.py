@@ -17,3 +17,35 @@ def test_client(app, **kw):
 
 
 test_client.__test__ = False  # not a pytest test
+
+
+def start_server(folder, *extra: str):
+    """Run ``l2 serve FOLDER --no-browser`` in a subprocess; return (process, URL with token).
+
+    The caller terminates the process. Waits until the server answers.
+    """
+    import os
+    import re
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src") + os.pathsep
+           + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "l2tech.cli", "serve", str(folder), "--no-browser", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines = [proc.stdout.readline() for _ in range(2)]
+    m = re.search(r"(http://127\.0\.0\.1:\d+/\?token=[A-Za-z0-9_-]+)", "".join(lines))
+    if not m:
+        proc.terminate()
+        raise AssertionError(f"no URL printed: {lines!r} {proc.communicate(timeout=10)[1]}")
+    for _ in range(200):
+        try:
+            httpx.get(m.group(1), timeout=5)
+            break
+        except httpx.ConnectError:
+            time.sleep(0.05)
+    return proc, m.group(1)

@@ -55,14 +55,15 @@ async function render() {
     document.body.dataset.size = size;
     $("stage").classList.toggle("full", state.full);
     $("status").textContent = "";
-    document.body.dataset.state = "ready";
+    await loadLens();
+    if (seq === renderSeq) document.body.dataset.state = "ready";
   } catch (err) {
     if (seq !== renderSeq) return;
     $("status").textContent = String(err.message || err);
     $("status").classList.add("warn");
     document.body.dataset.state = "error";
+    loadLens();
   }
-  loadLens();
 }
 
 async function loadLens() {
