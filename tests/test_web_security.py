@@ -44,7 +44,7 @@ def spy(monkeypatch):
     from l2tech.web.render import Renderer
 
     calls = []
-    real_render, real_info = Renderer.render, Renderer.lens_info
+    real_render, real_info, real_inner = Renderer.render, Renderer.lens_info, Renderer._render
 
     def render(self, path, recipe):
         calls.append(("render", str(path)))
@@ -56,6 +56,12 @@ def spy(monkeypatch):
 
     monkeypatch.setattr(Renderer, "render", render)
     monkeypatch.setattr(Renderer, "lens_info", info)
+
+    def inner(self, path, recipe):
+        calls.append(("decode", str(path)))
+        return real_inner(self, path, recipe)
+
+    monkeypatch.setattr(Renderer, "_render", inner)
     return calls
 
 

@@ -138,7 +138,7 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
     def fail(exc: BaseException) -> JSONResponse:
         return JSONResponse({"error": str(getattr(exc, "reason", None) or exc)}, status_code=_status(exc))
 
-    def file_of(request: Request, *, kinds: tuple[str, ...] = ("raw", "image")) -> Path:
+    def file_of(request: Request) -> Path:
         rel = request.query_params.get("path", "")
         p = resolve_in_folder(root, rel)
         if not p.is_file():
@@ -157,13 +157,9 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
         return JSONResponse({"looks": sorted(looks())})
 
     def api_thumb(request: Request) -> Response:
-        from l2tech.pipeline.recipe import Recipe
-        from l2tech.web.render import encode_jpeg
-
         try:
             p = file_of(request)
-            r = renderer.render(p, Recipe())
-            return Response(encode_jpeg(r.codes, max_side=THUMB_MAX_SIDE, quality=80), media_type="image/jpeg",
+            return Response(renderer.thumbnail(p, THUMB_MAX_SIDE), media_type="image/jpeg",
                             headers={"Cache-Control": "private, max-age=600"})
         except (L2Error, OSError) as exc:
             return fail(exc)

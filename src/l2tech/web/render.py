@@ -188,13 +188,16 @@ class Renderer:
         Renders kept in memory.
     """
 
-    def __init__(self, *, max_pixels: int = 150_000_000, max_file_bytes: int = 2 << 30, cache_size: int = 6) -> None:
+    def __init__(self, *, max_pixels: int = 150_000_000, max_file_bytes: int = 2 << 30, cache_size: int = 6,
+                 max_parallel: int = 2) -> None:
         self.max_pixels = int(max_pixels)
         self.max_file_bytes = int(max_file_bytes)
         self._cache: OrderedDict[tuple, Render] = OrderedDict()
+        self._thumbs: OrderedDict[tuple, bytes] = OrderedDict()
         self._size = cache_size
         self._lock = threading.Lock()
         self._busy: dict[tuple, threading.Lock] = {}
+        self._slots = threading.BoundedSemaphore(max_parallel)  # full-size frames in memory at once
         self._db: Any = None
 
     @property
@@ -233,24 +236,47 @@ class Renderer:
                 self._cache.move_to_end(key)
                 return hit
             busy = self._busy.setdefault(key, threading.Lock())
-        with busy:  # the same render asked twice at once runs once
+        try:
+            with busy:  # the same render asked twice at once runs once
+                with self._lock:
+                    hit = self._cache.get(key)
+                if hit is not None:
+                    return hit
+                r = self._render(path, recipe)
+                with self._lock:
+                    self._cache[key] = r
+                    while len(self._cache) > self._size:
+                        self._cache.popitem(last=False)
+                return r
+        finally:
             with self._lock:
-                hit = self._cache.get(key)
-            if hit is not None:
-                return hit
-            self.check(path)
-            from l2tech.pipeline.stills import develop_codes
-
-            res = develop_codes(path, recipe, bits=8, db=self.db)
-            r = Render(res.image, pixel_sha256(res.image), res.icc_profile,
-                       {"size": [int(res.image.shape[1]), int(res.image.shape[0])], "lens": res.plan.summary(),
-                        "warnings": list(res.warnings), "output_space": res.output_space})
-            with self._lock:
-                self._cache[key] = r
                 self._busy.pop(key, None)
-                while len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
-            return r
+
+    def _render(self, path: Path, recipe: Recipe) -> Render:
+        from l2tech.pipeline.stills import develop_codes
+
+        self.check(path)
+        with self._slots:
+            res = develop_codes(path, recipe, bits=8, db=self.db)
+        return Render(res.image, pixel_sha256(res.image), res.icc_profile,
+                      {"size": [int(res.image.shape[1]), int(res.image.shape[0])], "lens": res.plan.summary(),
+                       "warnings": list(res.warnings), "output_space": res.output_space})
+
+    def thumbnail(self, path: Path, max_side: int) -> bytes:
+        """JPEG thumbnail of the default render (cached as JPEG bytes, never as a full frame)."""
+        st = path.stat()
+        key = (str(path), st.st_size, st.st_mtime_ns, max_side)
+        with self._lock:
+            hit = self._thumbs.get(key)
+        if hit is not None:
+            return hit
+        r = self._render(path, Recipe())
+        data = encode_jpeg(r.codes, max_side=max_side, quality=80)
+        with self._lock:
+            self._thumbs[key] = data
+            while len(self._thumbs) > 2000:
+                self._thumbs.popitem(last=False)
+        return data
 
     def lens_info(self, path: Path, recipe: Recipe) -> dict[str, Any]:
         """The lens plan for the file and the lens candidates to choose from, with reasons.
