@@ -14,6 +14,10 @@ Routes (every one behind the token, see :mod:`l2tech.web.security`):
                                pixel); ``before=1`` renders without lens correction; header
                                ``X-L2-Pixel-SHA256`` (:func:`~l2tech.web.render.pixel_sha256`)
 ``POST /api/recipe``           ``{"path", "recipe"}`` → the recipe file beside the image
+``GET /api/video?path=``       duration, frame rate and size of a clip
+``GET /api/frame?path=&t=``    one frame before/after ``l2 video``'s pipeline (``side=``,
+                               ``size=preview|full|thumb``, ``camera=``, ``lens=``,
+                               ``focal_length_mm=``)
 ``GET /api/lenses?q=&mount=``  lens search results
 ``GET /api/looks``             look names
 =============================  ===============================================================
@@ -196,6 +200,36 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
         return Response(encode_jpeg(r.codes, max_side=PREVIEW_MAX_SIDE, quality=90, icc=r.icc), media_type="image/jpeg",
                         headers=headers)
 
+    def api_video(request: Request) -> Response:
+        try:
+            return JSONResponse(renderer.video_info(file_of(request)))
+        except (L2Error, OSError) as exc:
+            return fail(exc)
+
+    def api_frame(request: Request) -> Response:
+        from l2tech.web.render import encode_jpeg, encode_png
+
+        q = request.query_params
+        try:
+            p = file_of(request)
+            side, size = q.get("side", "after"), q.get("size", "preview")
+            if side not in ("before", "after") or size not in ("preview", "full", "thumb"):
+                raise UsageError("side must be before or after; size preview, full or thumb")
+            try:
+                t = float(q.get("t", "0"))
+            except ValueError:
+                raise UsageError(f"t must be a time in seconds, got {q.get('t')!r}") from None
+            before, after, lines = renderer.video_frame(p, t, q)
+        except (L2Error, OSError) as exc:
+            return fail(exc)
+        r = before if side == "before" else after
+        headers = {"X-L2-Pixel-SHA256": r.sha256, "X-L2-Size": f"{r.codes.shape[1]}x{r.codes.shape[0]}",
+                   "X-L2-Lens": " | ".join(lines)[:2000].encode("ascii", "replace").decode(), "Cache-Control": "private, max-age=300"}
+        if size == "full":
+            return Response(encode_png(r.codes), media_type="image/png", headers=headers)
+        side_px = THUMB_MAX_SIDE if size == "thumb" else PREVIEW_MAX_SIDE
+        return Response(encode_jpeg(r.codes, max_side=side_px, quality=85), media_type="image/jpeg", headers=headers)
+
     async def api_recipe(request: Request) -> Response:
         import json
 
@@ -255,6 +289,8 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
         Route("/api/lens", api_lens),
         Route("/api/render", api_render),
         Route("/api/recipe", api_recipe, methods=["POST"]),
+        Route("/api/video", api_video),
+        Route("/api/frame", api_frame),
         Route("/api/lenses", api_lenses),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -315,3 +315,82 @@ class Renderer:
                 uniq.append({**c, "chosen": c["name"] == plan.get("lens")})
         return {"plan": plan, "candidates": uniq, "corrections": list(CORRECTIONS),
                 "camera": plan.get("camera"), "file_lens": getattr(meta, "lens_model", None)}
+
+    def video_info(self, path: Path) -> dict[str, Any]:
+        """Duration, frame rate and size of a clip (:func:`l2tech.video.probe.probe_video`)."""
+        from l2tech.video.probe import probe_video
+
+        info = probe_video(path)
+        return {"duration_s": float(info.duration_s or 0.0), "fps": float(info.frame_rate or 0),
+                "n_frames": int(info.n_frames), "size": [int(info.width_px), int(info.height_px)], "codec": info.codec}
+
+    def video_frame(self, path: Path, time_s: float, params: Mapping[str, str]) -> tuple[Render, Render, list[str]]:
+        """One frame of a clip before and after ``l2 video``'s own pipeline.
+
+        The frame is run through :func:`l2tech.video.setup.run_video_job` (the same job as
+        ``l2 video --camera/--lens/--focal-length``, trimmed to one frame, encoded to a
+        scratch file outside the folder) and taken from its ``frame_hook``: the R'G'B' codes
+        before and after the pipeline, before encoding.
+
+        Parameters
+        ----------
+        path : Path
+        time_s : float
+            Time of the frame, seconds from the start.
+        params : mapping
+            ``camera``, ``lens``, ``focal_length_mm`` (text; empty = not given).
+
+        Returns
+        -------
+        (Render, Render, list of str)
+            Before, after, and the lens setup lines of the job.
+        """
+        import tempfile
+
+        from l2tech.video.setup import VideoJob, run_video_job
+
+        if not (np.isfinite(time_s) and time_s >= 0):
+            raise UsageError(f"t must be a time in seconds >= 0, got {time_s}")
+        kw: dict[str, Any] = {}
+        for name in ("camera", "lens"):
+            if params.get(name):
+                kw[name] = str(params[name])[:300]
+        if params.get("focal_length_mm"):
+            try:
+                kw["focal_length_mm"] = float(params["focal_length_mm"])
+            except ValueError:
+                raise UsageError(f"focal_length_mm must be a number, got {params['focal_length_mm']!r}") from None
+        st = path.stat()
+        key = ("video", str(path), st.st_size, st.st_mtime_ns, round(time_s, 3), tuple(sorted(kw.items())))
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None:
+            return hit  # type: ignore[return-value]
+        info = self.video_info(path)
+        fps = info["fps"] or 30.0
+        t = min(time_s, max(0.0, info["duration_s"] - 1.0 / fps))
+        got: list[tuple[np.ndarray, np.ndarray]] = []
+
+        def keep(index: int, rgb_in: np.ndarray, rgb_out: np.ndarray) -> None:
+            if not got:
+                got.append((rgb_in.copy(), rgb_out.copy()))
+
+        job = VideoJob(start_s=t, duration_s=1.02 / fps, overwrite=True, **kw)
+        with self._slots, tempfile.TemporaryDirectory(prefix="l2serve-") as tmp:
+            _, lines = run_video_job(job, str(path), Path(tmp) / "frame.mp4", frame_hook=keep)
+        if not got:
+            raise UsageError(f"no frame at {time_s:g} s", path=path)
+        before, after = (_as_8bit(x) for x in got[0])
+        out = (Render(before, pixel_sha256(before), None, {}), Render(after, pixel_sha256(after), None, {}), list(lines))
+        with self._lock:
+            self._cache[key] = out  # type: ignore[assignment]
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return out
+
+
+def _as_8bit(codes: np.ndarray) -> np.ndarray:
+    """uint16 frame codes (high bit depth clips) to uint8 for display: round(v / 257)."""
+    if codes.dtype == np.uint8:
+        return codes
+    return ((codes.astype(np.uint32) + 128) // 257).astype(np.uint8)

@@ -11,8 +11,9 @@ async function loadFolder() {
     const a = document.createElement("a");
     a.className = "card"; a.dataset.path = f.path; a.dataset.kind = f.kind;
     if (f.kind === "video") {
-      a.href = "#";
-      a.innerHTML = '<div class="name"></div><div class="lens dim">video clip (open it with `l2 video`)</div>';
+      a.href = "/view?kind=video&path=" + enc(f.path);
+      a.innerHTML = '<img alt="" loading="lazy"><div class="name"></div><div class="lens dim">video clip: frame scrubber</div>';
+      a.querySelector("img").src = "/api/frame?side=before&size=thumb&t=0&path=" + enc(f.path);
     } else {
       a.href = "/view?path=" + enc(f.path);
       a.innerHTML = '<img alt="" loading="lazy"><div class="name"></div><div class="lens dim">matching…</div>';

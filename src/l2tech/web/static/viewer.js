@@ -3,7 +3,8 @@
 const enc = encodeURIComponent;
 const params = new URLSearchParams(location.search);
 const path = params.get("path");
-const state = { lens: "", look: "", exposure_ev: "0", full: false };
+const isVideo = params.get("kind") === "video";
+const state = { lens: "", look: "", exposure_ev: "0", full: false, t: "0", camera: "", vlens: "", focal: "" };
 let renderSeq = 0;
 const $ = id => document.getElementById(id);
 
@@ -37,7 +38,44 @@ async function loadImage(img, url) {
   return r.headers;
 }
 
+function frameQuery(side, size) {
+  const q = { path, t: state.t, side, size };
+  if (state.camera) q.camera = state.camera;
+  if (state.vlens) q.lens = state.vlens;
+  if (state.focal) q.focal_length_mm = state.focal;
+  return new URLSearchParams(q).toString();
+}
+
+async function renderFrame() {
+  const seq = ++renderSeq;
+  document.body.dataset.state = "rendering";
+  $("status").textContent = "rendering the frame through the video pipeline…";
+  $("status").classList.remove("warn");
+  const size = state.full ? "full" : "preview";
+  try {
+    const [hb, ha] = await Promise.all([
+      loadImage($("before"), "/api/frame?" + frameQuery("before", size)),
+      loadImage($("after-img"), "/api/frame?" + frameQuery("after", size)),
+    ]);
+    if (seq !== renderSeq) return;
+    $("sha").textContent = ha.get("X-L2-Pixel-SHA256");
+    $("size").textContent = ha.get("X-L2-Size");
+    $("v-lines").textContent = ha.get("X-L2-Lens") || "";
+    document.body.dataset.afterSha = ha.get("X-L2-Pixel-SHA256");
+    document.body.dataset.beforeSha = hb.get("X-L2-Pixel-SHA256");
+    $("stage").classList.toggle("full", state.full);
+    $("status").textContent = "";
+    document.body.dataset.state = "ready";
+  } catch (err) {
+    if (seq !== renderSeq) return;
+    $("status").textContent = String(err.message || err);
+    $("status").classList.add("warn");
+    document.body.dataset.state = "error";
+  }
+}
+
 async function render() {
+  if (isVideo) return renderFrame();
   const seq = ++renderSeq;
   document.body.dataset.state = "rendering";
   $("status").textContent = "rendering…";
@@ -129,5 +167,22 @@ $("save").addEventListener("click", async () => {
 
 $("file").textContent = path;
 setSplit(50);
-loadLooks();
-render();
+if (isVideo) {
+  for (const id of ["fs-corr", "fs-lens", "fs-look", "save"]) $(id).hidden = true;
+  $("fs-video").hidden = false;
+  fetch("/api/video?path=" + enc(path)).then(r => r.json()).then(info => {
+    if (info.error) { $("status").textContent = info.error; return; }
+    $("time").max = String(Math.max(0, info.duration_s - 1 / (info.fps || 30)));
+    $("time").step = String(1 / (info.fps || 30));
+  });
+  $("time").addEventListener("input", e => { $("t-value").textContent = Number(e.target.value).toFixed(2); });
+  $("time").addEventListener("change", e => { state.t = e.target.value; render(); });
+  $("v-apply").addEventListener("click", () => {
+    state.camera = $("v-camera").value.trim(); state.vlens = $("v-lens").value.trim(); state.focal = $("v-focal").value.trim();
+    render();
+  });
+  render();
+} else {
+  loadLooks();
+  render();
+}
