@@ -156,3 +156,40 @@ def test_viewer_end_to_end(tmp_path, browser_page):
     assert {n: (folder / n).read_bytes() for n in originals} == originals
     assert sorted(p.name for p in shots.iterdir()) == [f"0{i}-{s}.png" for i, s in enumerate(
         ("folder", "viewer", "slider-grid", "distortion-off", "other-candidate", "full-resolution", "saved"), 1)]
+
+
+def test_video_scrubber_in_the_browser(tmp_path, browser_page):
+    """Open a clip, give the camera, scrub to another time: both sides re-render."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    shutil.copy(shared_file("video/gopro_hero5_karma_drone.mp4"), folder)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    proc, url = start_server(folder)
+    try:
+        page.goto(url)
+        page.wait_for_function("() => { const i = document.querySelector('.card img'); return i && i.complete && i.naturalWidth > 0; }",
+                               timeout=60_000)
+        page.click(".card[data-kind=video]")
+        _wait_ready(page)
+        assert page.is_hidden("#fs-corr") and page.is_visible("#fs-video")
+        first = page.get_attribute("body", "data-after-sha")
+        assert first == page.get_attribute("body", "data-before-sha")  # no lens given yet: unchanged frame
+        page.fill("#v-camera", "GoPro HERO5 Black")
+        page.click("#v-apply")
+        _wait_ready(page)
+        assert "GoPro HERO5 Black" in page.inner_text("#v-lines")
+        corrected = page.get_attribute("body", "data-after-sha")
+        assert corrected != page.get_attribute("body", "data-before-sha")
+        page.fill("#time", "6")
+        page.dispatch_event("#time", "change")
+        _wait_ready(page)
+        assert page.get_attribute("body", "data-after-sha") != corrected
+        page.screenshot(path=str(shots / "video-scrubber.png"))
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    assert errors == []
