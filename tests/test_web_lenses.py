@@ -206,3 +206,49 @@ def test_lens_curves_direct(db):
     prof = db.lenses[_lens_id(db, POLY3_LENS)]
     c = lens_curves(prof, samples=5)
     assert len(c["distortion"][0]["r_u"]) == 5 and c["notes"] == []
+
+
+def test_compare_a_database_lens_with_a_profile_file(tmp_path, db):
+    """Two sources side by side: the bundled lensfun entry and a user's lensfun XML of the same
+    lens with other coefficients (read by l2tech's reader from the served folder)."""
+    import dataclasses
+
+    from l2tech.optics.lensfun import DISTORTION_FUNCTIONS
+    from l2tech.profiles.lensfun_xml import write_lensfun_xml
+
+    lens_id = _lens_id(db, POLY3_LENS)
+    base = db.lenses[lens_id]
+    mine = dataclasses.replace(base, model=base.model + " (my copy)", distortion=tuple(
+        dataclasses.replace(c, terms={"k1": c.terms["k1"] + 0.01}) for c in base.distortion))
+    write_lensfun_xml(tmp_path / "mine.xml", [mine])
+    c = test_client(create_app(tmp_path, TOKEN, db=db))
+    c.headers["X-L2-Token"] = TOKEN
+    page = c.get(f"/lens/{lens_id}", params={"file": "mine.xml"})
+    assert page.status_code == 200
+    a, b = _page_data(page.text)["lenses"]
+    assert a["name"] == POLY3_LENS and b["name"] == mine.name and b["source"] == "file mine.xml"
+    for ea, eb in zip(a["curves"]["distortion"], b["curves"]["distortion"]):
+        assert eb["terms"]["k1"] == pytest.approx(ea["terms"]["k1"] + 0.01, abs=1e-12)
+        r = np.array(eb["r_u"])
+        np.testing.assert_allclose(eb["r_d"], DISTORTION_FUNCTIONS["poly3"](r, eb["terms"]["k1"]), atol=TOL)
+        assert eb["percent"][0] == 0.0 and eb["percent"][-1] > ea["percent"][-1]  # more pincushion
+    alone = c.get("/profile", params={"file": "mine.xml"})
+    assert [x["name"] for x in _page_data(alone.text)["lenses"]] == [mine.name]
+    assert c.get("/profile", params={"file": "../mine.xml"}).status_code == 403
+    assert c.get("/profile", params={"file": "missing.xml"}).status_code == 404
+    assert c.get("/profile").status_code == 400
+
+
+def test_profile_file_of_another_model_family_says_no_curve(tmp_path, db):
+    from conftest import shared_file
+
+    src = shared_file("profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json")
+    (tmp_path / "gopro.json").write_bytes(src.read_bytes())
+    c = test_client(create_app(tmp_path, TOKEN, db=db))
+    c.headers["X-L2-Token"] = TOKEN
+    r = c.get("/profile", params={"file": "gopro.json"})
+    assert r.status_code == 200
+    data = _page_data(r.text)["lenses"][0]
+    assert data["curves"]["distortion"] == []
+    assert any("no radial curve drawn" in n for n in data["curves"]["notes"])
+    assert "no radial curve drawn" in r.text

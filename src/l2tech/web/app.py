@@ -6,7 +6,10 @@ Routes (every one behind the token, see :mod:`l2tech.web.security`):
 ``GET /``                      folder view (``static/index.html``)
 ``GET /view``                  viewer (``static/viewer.html``)
 ``GET /lenses``                lens search (``static/lenses.html``)
-``GET /lens/{id}``             lens page; ``?compare=ID`` puts a second lens beside it
+``GET /lens/{id}``             lens page; ``?compare=ID`` puts a second lens beside it,
+                               ``?file=PATH`` a profile file of the folder (lensfun XML, LCP,
+                               Gyroflow, OpenCV YAML, DNG; ``name=`` picks one of several)
+``GET /profile?file=PATH``     the lens page of a profile file in the folder
 ``GET /api/files``             images and clips under the folder
 ``GET /api/thumb?path=``       thumbnail (the pipeline's render, reduced), JPEG
 ``GET /api/lens?path=&...``    lens plan, reasons and candidates for a file and recipe
@@ -267,14 +270,44 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
         except L2Error as exc:
             return fail(exc)
 
+    def profile_files(request: Request) -> tuple:
+        """``file=`` (repeatable): profile files inside the folder, read with their reader."""
+        from l2tech.profiles.sources import read_profiles
+
+        out = []
+        for rel in request.query_params.getlist("file")[:2]:
+            p = resolve_in_folder(root, rel)
+            if not p.is_file():
+                raise InputNotFoundError("not a file", path=rel)
+            if p.stat().st_size > 32 << 20:
+                raise LimitExceededError("profile file over 32 MiB", path=rel)
+            profs = read_profiles(p)
+            name = request.query_params.get("name")
+            chosen = [x for x in profs if name and x.name == name] or list(profs[:1])
+            out += [(x, rel) for x in chosen]
+        return tuple(out)
+
     def lens_page(request: Request) -> Response:
         try:
             lens_id = int(request.path_params["lens_id"])
             other = request.query_params.get("compare")
-            html = browser().lens_page(lens_id, compare_with=int(other) if other not in (None, "") else None)
-        except ValueError:
+            html = browser().lens_page(lens_id, compare_with=int(other) if other not in (None, "") else None,
+                                       files=profile_files(request))
+        except ValueError as exc:
+            if isinstance(exc, L2Error):
+                return fail(exc)
             return JSONResponse({"error": "compare must be a lens number"}, status_code=400)
-        except L2Error as exc:
+        except (L2Error, OSError) as exc:
+            return fail(exc)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    def profile_page(request: Request) -> Response:
+        try:
+            files = profile_files(request)
+            if not files:
+                raise UsageError("give ?file=PATH, a lens profile file inside the folder")
+            html = browser().lens_page(None, files=files)
+        except (L2Error, OSError) as exc:
             return fail(exc)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
@@ -283,6 +316,7 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
         Route("/view", page("viewer.html")),
         Route("/lenses", page("lenses.html")),
         Route("/lens/{lens_id:int}", lens_page),
+        Route("/profile", profile_page),
         Route("/api/files", api_files),
         Route("/api/looks", api_looks),
         Route("/api/thumb", api_thumb),

@@ -72,21 +72,37 @@ class LensBrowser:
 
     def lens_data(self, lens_id: int) -> dict[str, Any]:
         """Everything the lens page shows, JSON-able: facts, curves, bodies."""
+        return self.profile_data(self.lens(lens_id), lens_id)
+
+    def profile_data(self, lens: Any, lens_id: int | None = None, *, origin: str | None = None) -> dict[str, Any]:
+        """:meth:`lens_data` for any :class:`LensProfile` (a database lens or one read from a file)."""
         from l2tech.profiles.curves import lens_curves
 
-        lens = self.lens(lens_id)
         return {"id": lens_id, "name": lens.name, "maker": lens.maker, "model": lens.model, "mounts": list(lens.mounts),
                 "crop_factor": lens.crop_factor, "aspect_ratio": lens.aspect_ratio, "lens_type": lens.lens_type,
-                "focal_min_mm": lens.focal_min_mm, "focal_max_mm": lens.focal_max_mm, "source": lens.source,
-                "curves": lens_curves(lens), "bodies": self.bodies(lens)}
+                "focal_min_mm": lens.focal_min_mm, "focal_max_mm": lens.focal_max_mm,
+                "source": origin or lens.source, "curves": lens_curves(lens), "bodies": self.bodies(lens)}
 
-    def lens_page(self, lens_id: int, *, compare_with: int | None = None) -> str:
-        """The lens page (or the comparison of two lenses) as an HTML document."""
+    def lens_page(self, lens_id: int | None, *, compare_with: int | None = None, files: tuple[Any, ...] = ()) -> str:
+        """The lens page (or the comparison of two profiles) as an HTML document.
+
+        Parameters
+        ----------
+        lens_id : int or None
+            A database lens.
+        compare_with : int, optional
+            A second database lens beside it.
+        files : tuple of (LensProfile, str)
+            Profiles read from files, with the file's name, beside (or instead of) them.
+        """
+        ids = [i for i in (lens_id, compare_with) if i is not None]
+        datas = [self.lens_data(i) for i in ids] + [self.profile_data(p, origin=f"file {name}") for p, name in files]
+        return self._page(datas)
+
+    def _page(self, datas: list[dict[str, Any]]) -> str:
         from l2tech.profiles.curves import plot_curves_svg
 
         e = html.escape
-        ids = [lens_id] + ([compare_with] if compare_with is not None else [])
-        datas = [self.lens_data(i) for i in ids]
         title = " vs ".join(d["name"] for d in datas)
         parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)} — l2tech</title>",
                  "<link rel='stylesheet' href='/static/style.css'></head><body>",
@@ -98,7 +114,7 @@ class LensBrowser:
                     ("focal range", f"{d['focal_min_mm']:g}–{d['focal_max_mm']:g} mm"), ("source", d["source"]),
                     ("calibrations", f"{len(d['curves']['distortion'])} distortion, {len(d['curves']['tca'])} TCA, "
                                      f"{len(d['curves']['vignetting'])} vignetting")]
-            parts.append("<section><h2>" + e(d["name"]) + f"</h2><table class='facts' data-lens-id='{d['id']}'>"
+            parts.append("<section><h2>" + e(d["name"]) + f"</h2><table class='facts' data-lens-id='{d['id'] if d['id'] is not None else ''}'>"
                          + "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in rows) + "</table>")
             for n in d["curves"]["notes"]:
                 parts.append(f"<p class='warn'>{e(n)}</p>")
@@ -112,7 +128,7 @@ class LensBrowser:
                               ("vignetting", "Vignetting (relative illumination)")):
             merged: dict[str, list] = {kind: []}
             for k, d in enumerate(datas):
-                prefix = (["A", "B"][k] + ": ") if len(datas) > 1 else ""
+                prefix = ("ABCD"[k] + ": ") if len(datas) > 1 else ""
                 for entry in d["curves"][kind]:
                     lab = f"{entry['focal_length_mm']:g} mm"
                     if kind == "vignetting":
@@ -124,7 +140,7 @@ class LensBrowser:
             svg = plot_curves_svg(merged, kind)
             svg = svg[svg.index("<svg"):]  # inline: drop the XML declaration and doctype
             parts.append(f"<h2>{e(caption)}</h2><figure class='plot' id='plot-{kind}'>{svg}</figure>")
-        payload = {"lenses": [{"id": d["id"], "name": d["name"], "curves": d["curves"]} for d in datas]}
+        payload = {"lenses": [{"id": d["id"], "name": d["name"], "source": d["source"], "curves": d["curves"]} for d in datas]}
         parts.append(f"<script type='application/json' id='lens-curves'>{_json_for_html(payload)}</script>")
         parts.append("</body></html>")
         return "\n".join(parts)
