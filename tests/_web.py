@@ -13,7 +13,7 @@ def test_client(app, **kw):
         warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
 
-        return TestClient(app, raise_server_exceptions=False, follow_redirects=False, **kw)
+        return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False, follow_redirects=False, **kw)
 
 
 test_client.__test__ = False  # not a pytest test

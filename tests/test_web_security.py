@@ -87,6 +87,18 @@ def test_requests_without_the_token_are_refused(folder, spy):
     assert not list(folder.glob("*.toml"))
 
 
+def test_other_host_names_and_form_posts_are_refused(folder, spy):
+    """DNS rebinding (another site's name pointed at 127.0.0.1) and cross-site form posts."""
+    c = test_client(create_app(folder, TOKEN))
+    r = c.get("/api/files?token=" + TOKEN, headers={"Host": "evil.example:8000"})
+    assert r.status_code == 400
+    assert c.get("/api/files?token=" + TOKEN, headers={"Host": "localhost:8000"}).status_code == 200
+    r = c.post("/api/recipe", content=b'{"path": "a.png", "recipe": {}}',
+               headers={"X-L2-Token": TOKEN, "Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 415
+    assert not list(folder.glob("*.toml")) and spy == []
+
+
 def test_token_in_the_url_sets_a_cookie_for_the_page(folder):
     c = test_client(create_app(folder, TOKEN))
     r = c.get("/?token=" + TOKEN)
@@ -141,7 +153,7 @@ def test_recipe_post_is_confined_and_never_writes_an_original(client, folder, sp
     assert r.status_code == 403
     r = client.post("/api/recipe", json={"path": "a.png", "recipe": {"look": "../../etc/passwd"}})
     assert r.status_code == 400 and "unknown look" in r.json()["error"]
-    r = client.post("/api/recipe", content=b"{not json", headers={"Content-Type": "application/json"})
+    r = client.post("/api/recipe", content=b"{not json", headers={"Content-Type": "application/json; charset=utf-8"})
     assert r.status_code == 400
     # fields that name files (profile, lut) are not taken from the browser
     r = client.post("/api/recipe", json={"path": "a.png", "recipe": {"profile": "/etc/passwd", "lut": "/etc/x", "exposure_ev": "1"}})
@@ -203,7 +215,7 @@ def test_ten_gigabyte_content_length_is_refused_413_before_reading(folder, spy):
 def test_streamed_body_over_the_limit_is_cut_413(folder):
     app = create_app(folder, TOKEN, max_body_bytes=1000)
     chunks = [b"{" + b" " * 600, b" " * 600, b"}"]  # chunked: no Content-Length
-    status, reads = _run_asgi(app, [(b"transfer-encoding", b"chunked")], chunks)
+    status, reads = _run_asgi(app, [(b"transfer-encoding", b"chunked"), (b"content-type", b"application/json")], chunks)
     assert status == 413
     assert reads == 2  # stopped at the chunk that crossed the limit
     assert not list(folder.glob("*.toml"))

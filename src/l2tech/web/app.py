@@ -91,7 +91,8 @@ class _SecurityHeaders:
 
 
 def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-               max_pixels: int = 150_000_000, max_file_bytes: int = 2 << 30, db: Any = None) -> Any:
+               max_pixels: int = 150_000_000, max_file_bytes: int = 2 << 30, db: Any = None,
+               allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Any:
     """The ASGI application serving ``folder``.
 
     Parameters
@@ -106,12 +107,15 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
         Largest image (pixels, from its header) and input file (bytes) rendered (413 above).
     db : LensDatabase, optional
         Default: :func:`l2tech.profiles.matching.default_database`, loaded on first use.
+    allowed_hosts : tuple of str
+        ``Host`` header names accepted (400 otherwise): a page of another site that points its
+        own name at 127.0.0.1 (DNS rebinding) is refused even before the token check.
 
     Returns
     -------
     ASGI application
-        Token check outermost after the body-size check, then the security headers, then
-        the Starlette routes.
+        Outermost the body-size check, then the ``Host`` check, the token check, the security
+        headers and the Starlette routes.
 
     Raises
     ------
@@ -241,6 +245,8 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
         from l2tech.web.recipe_toml import recipe_path_for, write_recipe_toml
 
         try:
+            if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+                return JSONResponse({"error": "the body must be JSON (Content-Type: application/json)"}, status_code=415)
             body = await request.body()
             try:
                 data = json.loads(body or b"{}")
@@ -331,4 +337,7 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
     app = Starlette(routes=routes)
     app.state.folder = root
     app.state.renderer = renderer
-    return BodyLimitMiddleware(TokenMiddleware(_SecurityHeaders(app), token), max_bytes=max_body_bytes)
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    return BodyLimitMiddleware(TrustedHostMiddleware(TokenMiddleware(_SecurityHeaders(app), token),
+                                                     allowed_hosts=list(allowed_hosts)), max_bytes=max_body_bytes)
