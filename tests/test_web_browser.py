@@ -193,3 +193,36 @@ def test_video_scrubber_in_the_browser(tmp_path, browser_page):
         proc.terminate()
         proc.communicate(timeout=10)
     assert errors == []
+
+
+def test_lens_browser_search_compare(tmp_path, browser_page):
+    """Search the database, tick two lenses, open the comparison: both in the plots and the data."""
+    import json
+
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    proc, url = start_server(tmp_path)
+    try:
+        page.goto(url)
+        page.click("text=Lenses")
+        page.fill("#q", "24-105 f/4")
+        page.click("#form button")
+        page.wait_for_selector("#results li")
+        items = page.locator("#results li")
+        names = [items.nth(i).locator("a").inner_text() for i in range(items.count())]
+        i_a = names.index("Canon EF 24-105mm f/4L IS USM")
+        i_b = names.index("Sigma 24-105mm f/4.0 DG OS HSM [A]")
+        items.nth(i_a).locator("input").check()
+        items.nth(i_b).locator("input").check()
+        page.click("#compare")
+        page.wait_for_selector("#plot-distortion svg")
+        page.screenshot(path=str(tmp_path / "lens-compare.png"), full_page=True)
+        data = json.loads(page.inner_text("#lens-curves"))
+        assert [x["name"] for x in data["lenses"]] == [names[i_a], names[i_b]]
+        assert all(e["percent"][0] == 0.0 for x in data["lenses"] for e in x["curves"]["distortion"])
+        assert page.locator("figure.plot svg").count() == 3  # distortion, TCA, vignetting
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    assert errors == []

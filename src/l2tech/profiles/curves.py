@@ -212,7 +212,8 @@ def plot_curves_svg(curves: Mapping[str, Any], kind: str, *, title: str | None =
     Parameters
     ----------
     curves : dict
-        :func:`lens_curves` output (or several merged: entries may carry a ``label``).
+        :func:`lens_curves` output (or several merged: entries may carry a ``label``, and a
+        ``group`` number per lens, each group drawn in its own colour family).
     kind : {"distortion", "tca", "vignetting"}
     title : str, optional
     points : sequence of (x, y, label)
@@ -245,17 +246,28 @@ def plot_curves_svg(curves: Mapping[str, Any], kind: str, *, title: str | None =
     entries = list(curves.get(kind, ()))
     for x, y, lab in points:
         ax.plot(x, y, ".", ms=2, color="0.6", label=lab)
+    groups = sorted({int(e.get("group", 0)) for e in entries})
+    colors: list[Any] = [None] * len(entries)
+    if len(groups) > 1:  # a comparison: one colour family per lens, shaded by focal length
+        import matplotlib as mpl
+
+        for g in groups:
+            idx = [i for i, e in enumerate(entries) if int(e.get("group", 0)) == g]
+            cmap = mpl.colormaps[("Blues", "Oranges", "Greens", "Purples")[g % 4]]
+            for j, i in enumerate(idx):
+                colors[i] = cmap(0.4 + 0.55 * j / max(len(idx) - 1, 1))
     for i, e in enumerate(entries):
         lab = labels[i] if labels is not None else e.get("label")
+        kw = {"color": colors[i]} if colors[i] is not None else {}
         if kind == "distortion":
-            ax.plot(e["r_paraxial"], e["percent"], label=lab or f"{e['focal_length_mm']:g} mm ({e['model']})")
+            ax.plot(e["r_paraxial"], e["percent"], label=lab or f"{e['focal_length_mm']:g} mm ({e['model']})", **kw)
         elif kind == "tca":
-            line, = ax.plot(e["r"], e["red_percent"], label=lab or f"{e['focal_length_mm']:g} mm red")
+            line, = ax.plot(e["r"], e["red_percent"], label=lab or f"{e['focal_length_mm']:g} mm red", **kw)
             ax.plot(e["r"], e["blue_percent"], ls="--", color=line.get_color(),
                     label=(lab + " blue") if lab else f"{e['focal_length_mm']:g} mm blue")
         else:
             ax.plot(e["r"], e["illumination"],
-                    label=lab or f"{e['focal_length_mm']:g} mm f/{e['f_number']:g} {e['focus_distance_m']:g} m")
+                    label=lab or f"{e['focal_length_mm']:g} mm f/{e['f_number']:g} {e['focus_distance_m']:g} m", **kw)
     if kind == "distortion":
         ax.set_xlabel("paraxial image height r (1 = half the short side)")
         ax.set_ylabel("distortion, % of r")

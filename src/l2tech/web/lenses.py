@@ -133,7 +133,7 @@ class LensBrowser:
                     lab = f"{entry['focal_length_mm']:g} mm"
                     if kind == "vignetting":
                         lab += f" f/{entry['f_number']:g} {entry['focus_distance_m']:g} m"
-                    merged[kind].append({**entry, "label": prefix + lab})
+                    merged[kind].append({**entry, "label": prefix + lab, "group": k})
             if not merged[kind]:
                 parts.append(f"<h2>{e(caption)}</h2><p>no {kind} calibration</p>")
                 continue
