@@ -23,9 +23,21 @@ async function loadFolder() {
         if (info.error) { el.textContent = info.error; el.classList.add("warn"); return; }
         const p = info.plan;
         const n = info.candidates.length;
-        el.textContent = (p.lens ? "lens: " + p.lens : "no lens profile chosen") +
-          (n ? " (" + n + " candidate" + (n > 1 ? "s" : "") + ")" : "");
-        el.title = p.error || (p.warnings || []).join("\n");
+        el.textContent = p.lens ? "lens: " + p.lens + (p.match_method ? " (" + p.match_method + " match)" : "")
+                                : "no lens profile: " + (p.error || (p.warnings || [])[0] || "none found").split(";")[0];
+        if (!p.lens) el.classList.add("warn");
+        if (n) {
+          const ul = document.createElement("ul");
+          ul.className = "cands";
+          for (const c of info.candidates.slice(0, 4)) {
+            const li = document.createElement("li");
+            li.textContent = c.name + (c.chosen ? " ✓" : "");
+            li.title = c.reason;
+            ul.appendChild(li);
+          }
+          el.after(ul);
+        }
+        el.title = (p.warnings || []).join("\n");
       });
     }
     a.querySelector(".name").textContent = f.path;
