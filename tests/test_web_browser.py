@@ -52,6 +52,7 @@ def _wait_ready(page):
     page.wait_for_selector("body[data-state=ready]", timeout=60_000)
 
 
+@pytest.mark.slow  # about 25 s on 2 cores: a server, Chromium, ten renders, two develops
 def test_viewer_end_to_end(tmp_path, browser_page):
     from l2tech.cli.main import main
     from l2tech.pipeline.stills import develop_file
