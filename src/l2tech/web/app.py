@@ -127,9 +127,7 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
     root = Path(folder).resolve()
     if not root.is_dir():
         raise InputNotFoundError("not a folder", path=folder)
-    renderer = Renderer(max_pixels=max_pixels, max_file_bytes=max_file_bytes)
-    if db is not None:
-        renderer._db = db
+    renderer = Renderer(max_pixels=max_pixels, max_file_bytes=max_file_bytes, db=db)
     state: dict[str, Any] = {}
 
     def browser():

@@ -186,10 +186,14 @@ class Renderer:
         Largest input file accepted, bytes.
     cache_size : int
         Renders kept in memory.
+    max_parallel : int
+        Renders running at once (each holds full-size frames).
+    db : LensDatabase, optional
+        Default: :func:`l2tech.profiles.matching.default_database`, loaded on first use.
     """
 
     def __init__(self, *, max_pixels: int = 150_000_000, max_file_bytes: int = 2 << 30, cache_size: int = 6,
-                 max_parallel: int = 2) -> None:
+                 max_parallel: int = 2, db: Any = None) -> None:
         self.max_pixels = int(max_pixels)
         self.max_file_bytes = int(max_file_bytes)
         self._cache: OrderedDict[tuple, Render] = OrderedDict()
@@ -198,7 +202,7 @@ class Renderer:
         self._lock = threading.Lock()
         self._busy: dict[tuple, threading.Lock] = {}
         self._slots = threading.BoundedSemaphore(max_parallel)  # full-size frames in memory at once
-        self._db: Any = None
+        self._db: Any = db
 
     @property
     def db(self) -> Any:
