@@ -183,11 +183,13 @@ def write_report(
             parts.append(f"<tr><td>{e(name)}</td><td>{c.focal_length_mm:g}</td><td>{c.f_number:g}</td>"
                          + "".join(f"<td>{c.terms[k]:.5f}</td>" for k in ("k1", "k2", "k3")) + f"<td>{vf.rms:.4f}</td></tr>")
         parts.append("</table>")
+        from l2tech.optics.lensfun import vignetting_pa
+
         fig, ax = plt.subplots(figsize=(6, 4))
         for name, vf in vignetting_fits:
             c = vf.calibration
             r = np.linspace(0, max(1.0, float(vf.r.max())), 100)
-            g = 1 + c.terms["k1"] * r**2 + c.terms["k2"] * r**4 + c.terms["k3"] * r**6
+            g = vignetting_pa(r, c.terms["k1"], c.terms["k2"], c.terms["k3"])  # the lens page's model
             line, = ax.plot(vf.r, vf.profile, ".", ms=4)
             ax.plot(r, g, color=line.get_color(), label=f"{name} f/{c.f_number:g} {c.focal_length_mm:g} mm")
         ax.set_xlabel("r (1 = image corner)")
