@@ -1,4 +1,4 @@
-"""Helpers of the ``l2 serve`` tests: a Starlette TestClient for the app."""
+"""Shared code of the ``l2 serve`` tests: a Starlette TestClient for the app, a server in a subprocess."""
 
 from __future__ import annotations
 
