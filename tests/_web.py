@@ -10,7 +10,7 @@ def test_client(app, **kw):
     with warnings.catch_warnings():
         # Starlette 1.x asks for the `httpx2` fork for its TestClient and warns when it runs on
         # httpx (the package we install); the client works the same on both.
-        warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
         from starlette.testclient import TestClient
 
         return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False, follow_redirects=False, **kw)
