@@ -13,6 +13,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@# compile the fused develop kernel for JPEG output ahead (numba caches it on disk), so no develop pays for it
 	$(PY) -c "import numpy as np; from l2tech.correct.fused import warm_up; warm_up(np.uint8)"
+	@# the browser tests (tests/test_web_browser.py) drive the Debian chromium; install it when
+	@# missing and apt-get is usable (best effort: the test skips, saying why, without it)
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || echo "note: chromium not installed; browser tests will skip"; \
+		else echo "note: no chromium and no usable apt-get; browser tests will skip"; fi; \
+	fi
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -62,8 +62,9 @@ def test_cli_distortion_profile_loads_in_lensfunpy(calibrated):
     assert err.max() <= MAP_TOL_PX  # measured 0.048 px (terms read back by lensfunpy as float32)
     html = (report / "index.html").read_text()
     assert "lensfun ptlens" in html and "Reprojection RMS per view" in html
-    for png in ("per_view_rms.png", "residual_vectors.png", "coverage.png", "distortion.png"):
+    for png in ("per_view_rms.png", "residual_vectors.png", "coverage.png"):
         assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (report / "distortion.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
 
 
 def test_cli_no_board_is_clear_error(tmp_path, capsys):

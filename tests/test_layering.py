@@ -1,6 +1,6 @@
 """The package layering of ARCHITECTURE.md: dependencies point downward only.
 
-``cli, serve → pipeline → {raw, video, correct, color, calibrate} → {profiles, io} → optics``;
+``cli, web → pipeline → {raw, video, correct, color, calibrate} → {profiles, io} → optics``;
 ``optics`` imports nothing of ours but :mod:`l2tech.errors`. Every ``import`` statement in
 ``src/l2tech`` is read (also those inside functions, which is where the lazy ones are); an import
 of a higher layer from a lower one fails the test with the file and line.
@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "l2tech"
 
 #: Layer of each top-level module or package of l2tech (higher imports lower, never the reverse).
 LAYER = {
-    "cli": 5, "serve": 5,
+    "cli": 5, "web": 5,
     "pipeline": 4, "demo": 4,
     "raw": 3, "video": 3, "correct": 3, "color": 3, "calibrate": 3,
     "profiles": 2, "io": 2,

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from l2tech.calibrate.geometry import CameraFit, LensfunDistortionFit, radial_model_basis
+from l2tech.calibrate.geometry import CameraFit, LensfunDistortionFit
 from l2tech.errors import OutputError
 
 __all__ = ["write_report"]
@@ -29,6 +29,14 @@ def _save(fig, folder: Path, name: str) -> str:
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     with atomic_output(folder / name, overwrite=True) as tmp:
         Path(tmp).write_bytes(buf.getvalue())
+    return name
+
+
+def _save_text(text: str, folder: Path, name: str) -> str:
+    from l2tech.io.atomic import atomic_output
+
+    with atomic_output(folder / name, overwrite=True) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
     return name
 
 
@@ -67,22 +75,22 @@ def _plots_geometry(fit: CameraFit, lensfun_fits: Sequence[LensfunDistortionFit]
     ax.set_title("corner coverage of the frame")
     out.append(("Coverage of the frame by detected corners", _save(fig, folder, f"{prefix}coverage.png")))
     plt.close(fig)
-    # distortion curves
+    # distortion curves: the lens page's curve (l2tech.profiles.curves), 0 % at the centre,
+    # against the paraxial image height so that every model's fit falls on one scale
     if lensfun_fits:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        from l2tech.profiles.curves import distortion_center_magnification, distortion_curve, plot_curves_svg
+
         lf0 = lensfun_fits[0]
-        ax.plot(lf0.r_u, (lf0.r_d / np.maximum(lf0.r_u, 1e-9) - 1) * 100, ".", ms=2, color="0.6", label=f"corners ({lf0.model} poses)")
+        m0 = distortion_center_magnification(lf0.model, lf0.terms)
+        r_p = lf0.r_u * m0
+        ok = r_p > 1e-6
+        points = [(r_p[ok], (lf0.r_d[ok] / r_p[ok] - 1.0) * 100.0, f"corners ({lf0.model} poses)")]
         r = np.linspace(0, float(np.hypot(w, h) / 2 / lf0.norm_px), 200)
-        for lf in lensfun_fits:
-            terms = np.array(list(lf.terms.values()))
-            rd = r + radial_model_basis(lf.model, r) @ terms
-            ax.plot(r, (rd / np.maximum(r, 1e-9) - 1) * 100, label=f"{lf.model} (RMS {lf.rms:.3f} px)")
-        ax.set_xlabel("r_u (lensfun units: 1 = half the short side)")
-        ax.set_ylabel("r_d / r_u - 1, %")
-        ax.legend()
-        ax.grid(alpha=0.3)
-        out.append(("Distortion: measured corners and lensfun fits", _save(fig, folder, f"{prefix}distortion.png")))
-        plt.close(fig)
+        entries = [{**distortion_curve(lf.model, lf.terms, r / distortion_center_magnification(lf.model, lf.terms)),
+                    "label": f"{lf.model} (RMS {lf.rms:.3f} px)"} for lf in lensfun_fits]
+        svg = plot_curves_svg({"distortion": entries}, "distortion", points=points,
+                              title="distortion relative to the centre (lensfun fits)")
+        out.append(("Distortion: measured corners and lensfun fits", _save_text(svg, folder, f"{prefix}distortion.svg")))
     return out
 
 
@@ -175,11 +183,13 @@ def write_report(
             parts.append(f"<tr><td>{e(name)}</td><td>{c.focal_length_mm:g}</td><td>{c.f_number:g}</td>"
                          + "".join(f"<td>{c.terms[k]:.5f}</td>" for k in ("k1", "k2", "k3")) + f"<td>{vf.rms:.4f}</td></tr>")
         parts.append("</table>")
+        from l2tech.optics.lensfun import vignetting_pa
+
         fig, ax = plt.subplots(figsize=(6, 4))
         for name, vf in vignetting_fits:
             c = vf.calibration
             r = np.linspace(0, max(1.0, float(vf.r.max())), 100)
-            g = 1 + c.terms["k1"] * r**2 + c.terms["k2"] * r**4 + c.terms["k3"] * r**6
+            g = vignetting_pa(r, c.terms["k1"], c.terms["k2"], c.terms["k3"])  # the lens page's model
             line, = ax.plot(vf.r, vf.profile, ".", ms=4)
             ax.plot(r, g, color=line.get_color(), label=f"{name} f/{c.f_number:g} {c.focal_length_mm:g} mm")
         ax.set_xlabel("r (1 = image corner)")

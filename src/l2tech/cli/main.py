@@ -28,6 +28,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "lut": ("l2tech.cli.lut", "lut", "Apply, convert, bake and show 3D LUTs."),
     "video": ("l2tech.cli.video", "video", "Lens correction and looks on video clips."),
     "calibrate": ("l2tech.cli.calibrate", "calibrate", "Checkerboards and flat fields to a lens profile."),
+    "serve": ("l2tech.cli.serve", "serve", "Preview lens correction in your browser (local web app)."),
 }
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "develop_file",
     "correct_image",
     "correct_image_file",
+    "develop_codes",
     "is_raw_path",
     "output_path_for",
     "prefetch",
@@ -477,6 +478,48 @@ def correct_image_file(path: str | os.PathLike, output: str | os.PathLike, recip
     fmt = fmt or by_suffix.get(Path(output).suffix.lower()) or _sniff_format(path)
     w = _write(res, Path(output), recipe, overwrite=overwrite, fmt=fmt)
     return dataclasses.replace(res, output=str(output), warnings=res.warnings + tuple(w))
+
+
+def develop_codes(path: str | os.PathLike, recipe: Recipe = Recipe(), *, bits: int = 8, db: Any = None) -> DevelopResult:
+    """The integer code values :func:`develop_file` / :func:`correct_image_file` write, without writing.
+
+    A RAW file is developed (:func:`develop`'s pass, quantised inside the fused kernel as
+    :func:`develop_file` does); a developed JPEG/TIFF/PNG is corrected (:func:`correct_image`)
+    and quantised as :func:`l2tech.io.image.write_image` does. The local web preview shows
+    these codes, so what it shows is what a lossless output (PNG/TIFF) of the same recipe and
+    bit depth holds, pixel for pixel.
+
+    Parameters
+    ----------
+    path : path-like
+    recipe : Recipe
+    bits : {8, 16}
+    db : LensDatabase, optional
+
+    Returns
+    -------
+    DevelopResult
+        ``image`` is ``(H, W, 3)`` uint8 (bits=8) or uint16 display-encoded code values.
+
+    Raises
+    ------
+    UsageError
+        ``bits`` not 8 or 16.
+    L2Error
+        As :func:`develop` and :func:`correct_image`.
+    """
+    from l2tech.errors import UsageError
+    from l2tech.io.formats import sniff_format
+    from l2tech.io.image import quantize
+
+    if bits not in (8, 16):
+        raise UsageError(f"bit depth must be 8 or 16, got {bits}")
+    p = Path(path)
+    if p.is_file() and sniff_format(p) in ("jpeg", "tiff", "png"):
+        res = correct_image(p, recipe, db=db)
+        return dataclasses.replace(res, image=quantize(res.image, bits), bits=bits)
+    res = _develop(p, recipe, db, np.uint8 if bits == 8 else np.uint16)
+    return dataclasses.replace(res, bits=bits)
 
 
 def _sniff_format(path: str | os.PathLike) -> str:

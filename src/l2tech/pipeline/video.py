@@ -347,8 +347,12 @@ def _transfer(job: VideoJob, stream_transfer: str = "unspecified"):
 
 
 def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
-                  progress: Callable[[int, int], None] | None = None):
+                  progress: Callable[[int, int], None] | None = None,
+                  frame_hook: Callable[[int, np.ndarray, np.ndarray], None] | None = None):
     """Run one clip through the job's settings.
+
+    ``frame_hook(index, rgb_in, rgb_out)`` sees each frame before and after the pipeline
+    (:func:`l2tech.video.transcode.process_video`; the local web preview's frame scrubber).
 
     Returns
     -------
@@ -388,5 +392,6 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
                         bit_depth=job.bit_depth, pix_fmt=job.pix_fmt)
     report = process_video(input_path, output_path, factory, encode=enc, start_s=job.start_s,
                            duration_s=job.duration_s, max_decode_errors=job.max_decode_errors,
-                           overwrite=job.overwrite, progress=progress, accurate_color=not job.fast)
+                           overwrite=job.overwrite, progress=progress, accurate_color=not job.fast,
+                           frame_hook=frame_hook)
     return report, tuple(setup_lines)
