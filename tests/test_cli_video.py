@@ -222,3 +222,19 @@ def test_still_image_is_a_usage_error_and_the_batch_goes_on(tmp_path, capsys):
     assert rc == 2
     assert "photo.jpg" in err and "still image" in err and "l2 correct" in err and "Traceback" not in err
     assert not (outdir / "photo.mp4").exists() and (outdir / "clip.mp4").is_file()
+
+
+def test_profile_of_another_aspect_is_warned_about(tmp_path, capsys):
+    """A 4:3 Gyroflow calibration (4000x3000) on the 16:9 GoPro clip (854x480): one warning line
+    naming both sizes and --calib-crop; none once --calib-crop says which region the mode reads."""
+    from conftest import shared_file
+
+    clip, prof = str(shared_file("video/gopro_hero5_karma_drone.mp4")), str(shared_file(GOPRO_PROFILE))
+    rc = main(["video", clip, "--profile", prof, "-o", str(tmp_path / "a.mp4"), "--duration", "0.1"])
+    err = capsys.readouterr().err
+    assert rc == 0
+    lines = [l for l in err.splitlines() if l.startswith("warning: ")]
+    assert len(lines) == 1 and "4000x3000" in lines[0] and "854x480" in lines[0] and "--calib-crop" in lines[0], err
+    rc = main(["video", clip, "--profile", prof, "-o", str(tmp_path / "b.mp4"), "--duration", "0.1",
+               "--calib-crop", "0,375.88,4000,2248.24"])
+    assert rc == 0 and "warning" not in capsys.readouterr().err

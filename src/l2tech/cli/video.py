@@ -180,8 +180,10 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
                     highlight=False, soft_wrap=True,
                 )
                 for line in setup_lines:
-                    if verbose or line.startswith("no lens source"):
-                        console.print(f"  {line}", highlight=False, soft_wrap=True)
+                    if line.startswith("warning: "):
+                        err_console.print(f"warning: {dst}: {line[9:]}", highlight=False, soft_wrap=True, markup=False)
+                    elif verbose or line.startswith("no lens source"):
+                        console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
                 for s in report.streams_copied:
                     console.print(f"  kept {s}", highlight=False, soft_wrap=True)
                 for s in report.streams_dropped:

@@ -313,5 +313,26 @@ def lens_setup_pixel_model(
         f"lens: {source or model} ({model}: {terms_s})",
         fit.describe(),
         f"output: {m.shape[1]}x{m.shape[0]} {proj}, zoom {zoom:g}",
+        *frame_fit_warnings(fit, calib_crop is not None),
     )
     return LensSetup(m, None, desc)
+
+
+def frame_fit_warnings(fit: FrameFit, crop_given: bool) -> tuple[str, ...]:
+    """``warning: ...`` lines when a calibration does not fit a clip as it is.
+
+    A calibration of another aspect ratio is applied to its centred region of the clip's aspect
+    (a 4:3 calibration on a 16:9 mode: the camera is assumed to read a centred band, which is
+    not true of every mode); a clip larger than its calibration is an upscaled calibration. No
+    warning when ``--calib-crop`` says which region the clip shows.
+    """
+    out = []
+    (wc, hc), (w, h) = fit.calib_size, fit.frame_size
+    if not crop_given and abs((wc / hc) / (w / h) - 1.0) > 0.01:
+        out.append(f"warning: the profile was calibrated at {wc}x{hc} (aspect {wc / hc:.3f}), the clip is {w}x{h} "
+                   f"(aspect {w / h:.3f}): assumed to show the centred {fit.region[2]:g}x{fit.region[3]:g} region of "
+                   "the calibration frame; give --calib-crop if this video mode reads another region")
+    if fit.region[2] < w - 0.5 or fit.region[3] < h - 0.5:
+        out.append(f"warning: the clip ({w}x{h}) has more pixels than the calibrated region ({fit.region[2]:g}x"
+                   f"{fit.region[3]:g}): the calibration is scaled up {w / fit.region[2]:.3g}x")
+    return tuple(out)
