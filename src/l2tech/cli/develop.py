@@ -96,7 +96,12 @@ def _given(ctx: click.Context, name: str, value: Any) -> bool:
     if source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT, ParameterSource.PROMPT):
         return True
     param = next((p for p in ctx.command.params if p.name == name), None)
-    return param is not None and value != param.default  # an old spelling (deprecated_alias) sets it
+    if param is None:
+        return False
+    default = param.get_default(ctx)
+    if default is None or type(default).__name__ == "Sentinel":  # click >= 8.2 marks "no default" with a sentinel
+        default = False if getattr(param, "is_flag", False) else None
+    return value != default  # an old spelling (deprecated_alias) sets the value without a source
 
 
 def effective_recipe(ctx: click.Context, params: dict[str, Any], *, recipe_path: str | None = None, base: Any = None):
