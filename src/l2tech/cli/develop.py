@@ -187,6 +187,9 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the files in progress left nothing behind
         interrupted = exc
         items.close()  # stops the workers, removes their temp files
+    except L2Error as exc:  # the batch could not start (no Dask scheduler answers, a missing dependency)
+        report_error(exc, verbose)
+        return exc.exit_code if exc.exit_code != 1 else 2
     elapsed = time.perf_counter() - t0
     summary = _summary(results, elapsed)
     if as_json:

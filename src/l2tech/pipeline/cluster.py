@@ -44,6 +44,23 @@ def _render_bytes(task: Any) -> Any:
     return render_task(task, "bytes")
 
 
+def _probe(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast when nothing listens at a ``tcp://host:port`` address (Dask's own connect retries for long)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from l2tech.errors import UsageError
+
+    parts = urlsplit(address if "://" in address else "tcp://" + address)
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname:
+        return  # other transports (inproc, ucx, ws): leave it to Dask
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 8786), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise UsageError(f"no Dask scheduler answers at {address}: {exc.strerror or exc}") from None
+
+
 class ClusterRunner:
     """Run batch tasks on the workers of a Dask scheduler; yield each result as it finishes.
 
@@ -67,6 +84,7 @@ class ClusterRunner:
 
         distributed = _import_distributed()
         self.address = address
+        _probe(address)
         try:
             self.client = distributed.Client(address, timeout=timeout_s, set_as_default=False)
         except (OSError, TimeoutError) as exc:
@@ -86,7 +104,7 @@ class ClusterRunner:
             fut = self.client.submit(_render_bytes, t, key=key, pure=False)
             by_key[fut.key] = t
             self.futures.append(fut)
-        for fut in as_completed(self.futures):
+        for fut in as_completed(self.futures, loop=self.client.loop):
             t = by_key[fut.key]
             try:
                 yield t, fut.result(), None
