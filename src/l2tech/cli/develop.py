@@ -331,7 +331,7 @@ def develop(inputs, output, recipe_path, from_sidecar, overwrite, as_json, verbo
       l2 develop IMG_0001.RW2 -o out/
       l2 develop *.CR2 -o out/ --format tiff --output-space display-p3
       l2 develop --recipe wedding.toml *.RW2 -o out/ --exposure 0.3
-      l2 develop --from-sidecar out/IMG_0001.jpg.l2.toml --overwrite
+      l2 develop --from-sidecar out/IMG_0001.jpg.l2.toml --redo
       l2 develop *.RW2 -o out/ --cluster tcp://render1:8786
     """
     return _stills_command("develop", inputs, output, recipe_path, from_sidecar, params, overwrite=overwrite,
