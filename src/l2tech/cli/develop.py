@@ -178,7 +178,9 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
                         transient=True)
     interrupted: KeyboardInterrupt | None = None
     t0 = time.perf_counter()
-    items = run_tasks(tasks, jobs=jobs or os.cpu_count() or 1, overwrite=overwrite, redo=redo, journal=to_folder,
+    if jobs is None:  # default: the cores; a batch of one or two files stays in this process (no worker start-up)
+        jobs = (os.cpu_count() or 1) if len(tasks) > 2 else 1
+    items = run_tasks(tasks, jobs=jobs, overwrite=overwrite, redo=redo, journal=to_folder,
                       sidecars=sidecars, cluster=cluster or None, max_memory=budget)
     try:
         with progress:

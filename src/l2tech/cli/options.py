@@ -200,7 +200,8 @@ def batch_options(f: F) -> F:
     """``--jobs``, ``--max-memory``, ``--cluster``, ``--redo`` and ``--no-sidecar``: how a batch runs."""
     opts = [
         click.option("--jobs", "-j", "jobs", type=click.IntRange(min=1), metavar="N",
-                     help="Files processed at once, in worker processes (default: the number of cores)."),
+                     help="Files processed at once, in worker processes (default: the number of cores; "
+                          "one for a batch of one or two files)."),
         click.option("--max-memory", metavar="SIZE",
                      help="Memory budget of the workers, e.g. 4G (default: half the machine's memory); "
                           "fewer jobs run at once when 24 MP frames would not fit."),
