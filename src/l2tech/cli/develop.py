@@ -104,8 +104,13 @@ def _given(ctx: click.Context, name: str, value: Any) -> bool:
     return value != default  # an old spelling (deprecated_alias) sets the value without a source
 
 
-def effective_recipe(ctx: click.Context, params: dict[str, Any], *, recipe_path: str | None = None, base: Any = None):
+def effective_recipe(ctx: click.Context, params: dict[str, Any], *, recipe_path: str | None = None, base: Any = None,
+                     report: list[str] | None = None):
     """The run's Recipe: the command's defaults, then the recipe file (or ``base``), then the options given.
+
+    ``recipe_path`` is a TOML recipe (or an l2tech sidecar), or a darktable ``.xmp`` /
+    RawTherapee ``.pp3`` sidecar, of which what maps is taken; what was taken and what was
+    ignored is appended to ``report`` (printed as warnings on stderr when ``report`` is None).
 
     Raises
     ------
@@ -123,7 +128,19 @@ def effective_recipe(ctx: click.Context, params: dict[str, Any], *, recipe_path:
         if recipe_path is None and base is None:
             return Recipe(**fields)
         defaults = Recipe(**{k: v for k, v in fields.items() if k not in given})
-        if base is None:
+        if base is None and Path(recipe_path).suffix.lower() in (".xmp", ".pp3"):
+            from l2tech.pipeline.recipe_import import read_foreign_sidecar
+
+            imported = read_foreign_sidecar(recipe_path, base=defaults)
+            base = imported.recipe
+            lines = [f"{recipe_path}: took {m}" for m in imported.mapped]
+            lines += [f"{recipe_path}: ignored {i}" for i in imported.ignored]
+            if report is not None:
+                report.extend(lines)
+            else:
+                for line in lines:
+                    err_console.print(f"[yellow]note[/]: {line}", highlight=False, soft_wrap=True)
+        elif base is None:
             from l2tech.pipeline.recipe_file import read_recipe_file
 
             base = read_recipe_file(recipe_path, base=defaults)

@@ -193,7 +193,8 @@ camera_limits_option = click.option(
 
 recipe_option = click.option(
     "--recipe", "recipe_path", type=click.Path(dir_okay=False), metavar="FILE",
-    help="Recipe file (TOML) with every setting; the options given here win over it (`l2 recipe show`).")
+    help="Recipe file (TOML) with every setting, or a darktable .xmp / RawTherapee .pp3 sidecar (what maps is "
+         "taken); the options given here win over it (`l2 recipe show`).")
 
 
 def batch_options(f: F) -> F:

@@ -33,28 +33,32 @@ def show(recipe_path, overwrite, as_json, verbose, quiet, **params):
     """Print the effective recipe: the defaults, then --recipe FILE, then the options given.
 
     The TOML printed is a recipe file: save it and pass it to `l2 develop --recipe`.
-    Options take the same names as in `l2 develop`.
+    Options take the same names as in `l2 develop`. FILE may also be a darktable .xmp or a
+    RawTherapee .pp3 sidecar: what maps (exposure, white balance, lens correction) is taken,
+    and what was taken and what was ignored is listed at the top.
 
     \b
     Examples:
       l2 recipe show --exposure 0.5 --output-space display-p3 > wedding.toml
       l2 develop --recipe wedding.toml *.RW2 -o out/
       l2 recipe show --recipe wedding.toml --quality 80 --json
+      l2 recipe show --recipe IMG_0001.RW2.pp3 > from-rawtherapee.toml
     """
     from l2tech.cli.common import emit_json, report_error
     from l2tech.errors import L2Error
 
     ctx = click.get_current_context()
+    report: list[str] = []
     try:
-        rec = effective_recipe(ctx, params, recipe_path=recipe_path)
+        rec = effective_recipe(ctx, params, recipe_path=recipe_path, report=report)
     except L2Error as exc:
         report_error(exc, verbose)
         return 2
     if as_json:
-        emit_json(rec.to_dict())
+        emit_json({**rec.to_dict(), "_import": report} if report else rec.to_dict())
         return 0
     from l2tech.pipeline.recipe_file import recipe_to_toml
 
-    head = "l2tech recipe" + (f" ({recipe_path} with the options given)" if recipe_path else "")
+    head = "\n".join(["l2tech recipe" + (f" ({recipe_path} with the options given)" if recipe_path else ""), *report])
     click.echo(recipe_to_toml(rec, header=head), nl=False)
     return 0
