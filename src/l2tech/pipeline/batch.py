@@ -640,6 +640,5 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
         runner.close(kill=killed)
         for j in journals.values():
             j.close()
-        if killed:
-            for f in folders:
-                remove_stale_temps(f)
+        for f in folders:  # temp files of workers that were killed or crashed
+            remove_stale_temps(f)
