@@ -70,6 +70,7 @@ def _stop(procs) -> None:
             p.stdout.close()
 
 
+@pytest.mark.slow  # 25-40 s here: a scheduler and two workers start, then a 20-file batch
 def test_cluster_batch_survives_a_killed_worker_and_equals_the_local_run(tmp_path):
     ins = [str(p) for p in _jpegs(tmp_path / "in", 20, size=(400, 300))]
     opts = ["--no-lens-correction", "--exposure", "0.3", "-q"]
@@ -129,3 +130,24 @@ def test_cluster_address_that_does_not_answer_is_a_usage_error(tmp_path, capsys)
     assert r.returncode == 2, r.stderr
     assert "no Dask scheduler answers at tcp://127.0.0.1:9" in r.stderr.replace("\n", "")
     assert not (tmp_path / "o.jpg").exists()
+
+
+def test_l2_cluster_local_serves_a_batch(tmp_path):
+    """``l2 cluster local --workers 2 --port 0`` prints a scheduler address a batch can use."""
+    ins = [str(p) for p in _jpegs(tmp_path / "in", 3)]
+    opts = ["--no-lens-correction", "-q"]
+    assert main(["correct", *ins, "-o", str(tmp_path / "ref"), *opts, "--jobs", "1"]) == 0
+    lc = _popen([sys.executable, "-m", "l2tech.cli", "cluster", "local", "--workers", "2", "--port", "0"],
+                tmp_path / "cluster.log", stdout=subprocess.PIPE, text=True)
+    try:
+        address = lc.stdout.readline().strip()
+        assert address.startswith("tcp://127.0.0.1:") or address.startswith("tcp://"), address
+        r = subprocess.run([sys.executable, "-m", "l2tech.cli", "correct", *ins, "-o", str(tmp_path / "out"), *opts,
+                            "--json"], env={**_env(), "L2_DASK_SCHEDULER": address}, capture_output=True, text=True,
+                           timeout=TIMEOUT_S)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert json.loads(r.stdout)["ok"] == 3
+    finally:
+        lc.send_signal(signal.SIGINT)
+        _stop([lc])
+    assert _outputs(tmp_path / "out") == _outputs(tmp_path / "ref")

@@ -202,7 +202,8 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     try:
         with progress:
             task = progress.add_task(command, total=len(inputs))
-            _collect(items, results, progress, task, as_json=as_json, verbose=verbose, quiet=quiet)
+            _collect(items, results, progress, task, as_json=as_json, verbose=verbose, quiet=quiet,
+                     spelled={t.input: i for i, t in zip(inputs, tasks)})
     except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the files in progress left nothing behind
         interrupted = exc
         items.close()  # stops the workers, removes their temp files
@@ -215,7 +216,7 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
         doc = {"results": results, **summary}
         if interrupted is not None:
             finished = {r["input"] for r in results}
-            doc.update(interrupted=True, not_done=[str(i) for i, t in zip(inputs, tasks) if t.input not in finished])
+            doc.update(interrupted=True, not_done=[str(i) for i in inputs if i not in finished])
         emit_json(doc)
     elif not quiet:
         _print_summary(summary)
@@ -229,15 +230,16 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
 
 
 def _collect(items: Any, results: list[dict[str, Any]], progress: Any, task: Any, *,
-             as_json: bool, verbose: int, quiet: bool) -> None:
-    """Report each :class:`~l2tech.pipeline.batch.BatchItem` as it comes and append its JSON entry."""
+             as_json: bool, verbose: int, quiet: bool, spelled: dict[str, str]) -> None:
+    """Report each :class:`~l2tech.pipeline.batch.BatchItem` as it comes and append its JSON entry
+    (inputs named as the user spelled them: ``spelled`` maps the absolute paths back)."""
     from l2tech.errors import L2Error
 
     for item in items:
-        entry: dict[str, Any] = {"input": item.input, "output": str(item.output)}
+        entry: dict[str, Any] = {"input": spelled.get(item.input, item.input), "output": str(item.output)}
         exc = item.error
         if item.status == "ok":
-            entry.update(item.result, status="ok")
+            entry.update(item.result, status="ok", input=entry["input"])
             if not (quiet or as_json):
                 _print_result(item.result, verbose, progress)
         elif item.status == "skipped":
