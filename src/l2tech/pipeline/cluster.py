@@ -123,10 +123,33 @@ class ClusterRunner:
 
 def start_local_cluster(workers: int, *, threads_per_worker: int = 1, port: int = 0,
                         dashboard: bool = False) -> Any:
-    """Start a :class:`distributed.LocalCluster` of ``workers`` processes; return it (``.scheduler_address``).
+    """Start a :class:`distributed.LocalCluster` of ``workers`` processes on this machine.
 
     Each worker has one thread (one develop at a time, one numba thread), so ``workers`` is the
     number of files developed at once.
+
+    Parameters
+    ----------
+    workers : int
+        Worker processes (at least 1).
+    threads_per_worker : int
+        Threads of each worker.
+    port : int
+        Scheduler port; 0 picks a free one.
+    dashboard : bool
+        Serve Dask's dashboard on a free port (needs bokeh).
+
+    Returns
+    -------
+    distributed.LocalCluster
+        Running; its ``scheduler_address`` is what ``--cluster`` takes. Close it with ``.close()``.
+
+    Raises
+    ------
+    UsageError
+        ``workers`` below 1.
+    DependencyMissingError
+        dask.distributed is not installed.
     """
     from l2tech.errors import UsageError
 

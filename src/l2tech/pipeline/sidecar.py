@@ -58,7 +58,19 @@ def sidecar_path(output: str | os.PathLike) -> Path:
 
 
 def file_sha256(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes, hex."""
+    """SHA-256 of a file's bytes.
+
+    Parameters
+    ----------
+    path : path-like
+    chunk : int
+        Read size, bytes.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits (FIPS 180-4 SHA-256, as ``sha256sum`` prints).
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while True:
@@ -106,7 +118,30 @@ class Sidecar:
 
 def sidecar_text(*, command: str, recipe: Recipe, input_path: str | os.PathLike, input_sha256: str, input_size: int,
                  output: str | os.PathLike, output_sha256: str, lens: Mapping[str, Any] | None = None) -> str:
-    """The TOML text of a sidecar (see the module docstring for its layout)."""
+    """The TOML text of a sidecar (see the module docstring for its layout).
+
+    Parameters
+    ----------
+    command : {'develop', 'correct'}
+    recipe : Recipe
+    input_path : path-like
+        Recorded as an absolute path.
+    input_sha256, output_sha256 : str
+        Hex SHA-256 of the input and of the finished output (:func:`file_sha256`).
+    input_size : int
+        Bytes.
+    output : path-like
+        The output; its name is recorded.
+    lens : mapping, optional
+        The lens plan's summary (:meth:`~l2tech.pipeline.lens_plan.LensPlan.summary`, with the
+        profile chosen under ``profile``).
+
+    Returns
+    -------
+    str
+        TOML that :func:`read_sidecar` and :func:`~l2tech.pipeline.recipe_file.read_recipe_file`
+        read back.
+    """
     from l2tech import __version__
     from l2tech.pipeline.recipe_file import recipe_hash, recipe_to_toml, toml_dumps
 
@@ -138,7 +173,20 @@ def _plain(d: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def write_sidecar(output: str | os.PathLike, text: str, *, overwrite: bool = True) -> Path:
-    """Write a sidecar's text beside ``output`` atomically; return its path."""
+    """Write a sidecar's text beside ``output`` atomically (:func:`l2tech.io.atomic.atomic_output`).
+
+    Returns
+    -------
+    Path
+        ``output`` + ``.l2.toml``.
+
+    Raises
+    ------
+    OutputExistsError
+        The sidecar exists and ``overwrite`` is false.
+    OutputError
+        The folder is missing or read-only, or the disk is full.
+    """
     from l2tech.io.atomic import atomic_output
 
     p = sidecar_path(output)
