@@ -201,6 +201,13 @@ def test_develop_sidecar_records_everything_and_redoes_byte_identical(tmp_path, 
     assert main(["develop", "--from-sidecar", str(out / (jpg.name + ".l2.toml")), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["results"][0]["status"] == "skipped"
     assert jpg.stat().st_mtime_ns == mtime
+    # a lens database that now chooses another profile is said, not hidden
+    sc = out / (jpg.name + ".l2.toml")
+    sc.write_text(sc.read_text().replace('lens = "Canon EF 24-105mm f/4L IS USM"', 'lens = "Some Other Lens"'))
+    assert main(["develop", "--from-sidecar", str(sc), "--redo", "-q"]) == 0
+    err = capsys.readouterr().err.replace("\n", "")
+    assert "the sidecar records the lens 'Some Other Lens', this run chose 'Canon EF 24-105mm f/4L IS USM'" in err
+    assert jpg.read_bytes() == first
 
 
 def test_from_sidecar_refuses_a_changed_input(tmp_path, capsys):

@@ -154,7 +154,7 @@ def effective_recipe(ctx: click.Context, params: dict[str, Any], *, recipe_path:
 def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[[str], str], command: str, recipe: Any, *,
                overwrite: bool, as_json: bool, verbose: int, quiet: bool, jobs: int | None = None,
                max_memory: str | None = None, cluster: str | None = None, redo: bool = False,
-               sidecars: bool = True) -> int:
+               sidecars: bool = True, expect_lens: str | None = None) -> int:
     import time
 
     from l2tech.errors import L2Error, OutputExistsError
@@ -212,6 +212,11 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
         return exc.exit_code if exc.exit_code != 1 else 2
     elapsed = time.perf_counter() - t0
     summary = _summary(results, elapsed)
+    for r in results:  # --from-sidecar: the lens database may now choose another profile
+        chosen = (r.get("lens") or {}).get("lens") or ""
+        if expect_lens is not None and r["status"] == "ok" and chosen != expect_lens:
+            err_console.print(f"[yellow]warning[/]: the sidecar records the lens {expect_lens or 'none'!r}, this run chose "
+                              f"{chosen or 'none'!r}: the output differs", highlight=False, soft_wrap=True)
     if as_json:
         doc = {"results": results, **summary}
         if interrupted is not None:
@@ -372,6 +377,12 @@ def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, r
                 raise click.UsageError("--from-sidecar names the input and the recipe; give no inputs and no --recipe")
             sc, inp, output = _from_sidecar(from_sidecar, output)
             inputs, base, command = (inp,), sc.recipe, sc.command
+            from l2tech import __version__
+
+            if sc.version and sc.version != __version__:
+                err_console.print(f"[yellow]warning[/]: {from_sidecar}: made by l2tech {sc.version}, this is {__version__}; "
+                                  "the output may differ", highlight=False, soft_wrap=True)
+            run_kw["expect_lens"] = sc.lens.get("lens") or ""
         elif not inputs:
             raise click.UsageError("give the input files (or --from-sidecar FILE)")
         recipe = effective_recipe(ctx, params, recipe_path=recipe_path, base=base)
