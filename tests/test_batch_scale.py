@@ -300,6 +300,14 @@ def test_jobs_2_equals_jobs_1_and_the_summary(tmp_path, capsys):
     assert list(doc["failed_inputs"]) == [str(bad)]
     assert doc["elapsed_s"] > 0 and doc["files_per_s"] == pytest.approx(4 / doc["elapsed_s"], rel=0.01)
     assert not (b / "bad.jpg").exists() and _temps(b) == []
+    assert doc["workers"] == {"mode": "processes", "workers": 2, "to_do": 5}
+    # a memory budget below one 24 MP job: one job at a time, in this process
+    assert main(["correct", *ins, "-o", str(tmp_path / "c"), "--no-lens-correction", "--json", "--jobs", "2",
+                 "--max-memory", "100M"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["workers"] == {"mode": "in-process", "workers": 1, "to_do": 4}
+    assert _outputs(tmp_path / "c") == _outputs(a)
+    assert main(["correct", *ins, "-o", str(tmp_path / "d"), "--max-memory", "lots"]) == 2
 
 
 def test_memory_budget_limits_concurrent_frames():

@@ -197,8 +197,9 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     t0 = time.perf_counter()
     if jobs is None:  # default: the cores; a batch of one or two files stays in this process (no worker start-up)
         jobs = (os.cpu_count() or 1) if len(tasks) > 2 else 1
+    started: dict[str, Any] = {"mode": None, "workers": 0, "to_do": 0}
     items = run_tasks(tasks, jobs=jobs, overwrite=overwrite, redo=redo, journal=to_folder,
-                      sidecars=sidecars, cluster=cluster or None, max_memory=budget)
+                      sidecars=sidecars, cluster=cluster or None, max_memory=budget, on_start=started.update)
     try:
         with progress:
             task = progress.add_task(command, total=len(inputs))
@@ -211,7 +212,7 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
         report_error(exc, verbose)
         return exc.exit_code if exc.exit_code != 1 else 2
     elapsed = time.perf_counter() - t0
-    summary = _summary(results, elapsed)
+    summary = {**_summary(results, elapsed), "workers": started}
     for r in results:  # --from-sidecar: the lens database may now choose another profile
         chosen = (r.get("lens") or {}).get("lens") or ""
         if expect_lens is not None and r["status"] == "ok" and chosen != expect_lens:

@@ -542,7 +542,7 @@ def _publish(task: BatchTask, rendered: Rendered, rhash: str, journal: Any, *, o
 
 def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = False, redo: bool = False,
               journal: bool = True, sidecars: bool = True, cluster: str | None = None,
-              max_memory: int | None = None) -> Iterator[BatchItem]:
+              max_memory: int | None = None, on_start: Callable[[dict], None] | None = None) -> Iterator[BatchItem]:
     """Run a batch: resume what is done, make the rest in parallel, yield one :class:`BatchItem` each.
 
     Parameters
@@ -565,6 +565,9 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
     max_memory : int, optional
         Memory budget of the local workers, bytes (default :func:`default_max_memory`); limits
         ``jobs`` (:func:`memory_limited_jobs`).
+    on_start : callable, optional
+        Called once the work starts with ``{"mode": "in-process" | "processes" | "cluster",
+        "workers": int or None, "to_do": int}`` (not called when everything was done before).
 
     Yields
     ------
@@ -618,9 +621,13 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
         from l2tech.pipeline.cluster import ClusterRunner
 
         runner: Any = ClusterRunner(cluster)
+        start = {"mode": "cluster", "workers": None, "to_do": len(todo)}
     else:
         n = memory_limited_jobs(min(jobs, len(todo)), max_memory or default_max_memory())
         runner = _LocalPool(n) if n > 1 else _InProcess()
+        start = {"mode": "processes" if n > 1 else "in-process", "workers": n, "to_do": len(todo)}
+    if on_start is not None:
+        on_start(start)
     killed = True
     try:
         for t, rendered, exc in runner.run(todo):
