@@ -320,3 +320,19 @@ def test_memory_budget_limits_concurrent_frames():
     assert memory_limited_jobs(8, 3 * one + 1) == 3
     assert memory_limited_jobs(2, 100 * one) == 2
     assert memory_limited_jobs(4, 1) == 1  # always at least one
+
+
+def test_an_output_that_is_another_input_of_the_batch_is_refused(tmp_path):
+    # the library API takes any outputs: task 1 would overwrite task 2's input
+    from l2tech.errors import UsageError
+    from l2tech.pipeline.batch import BatchTask, run_tasks
+
+    a, b = _jpegs(tmp_path, 2)
+    before = b.read_bytes()
+    r = Recipe(lens_correction=False)
+    tasks = [BatchTask("correct", str(a), str(b), r, "jpeg"), BatchTask("correct", str(b), str(tmp_path / "o.jpg"), r, "jpeg")]
+    items = {Path(i.input).name: i for i in run_tasks(tasks, overwrite=True, journal=False)}
+    assert items["img00.jpg"].status == "failed" and isinstance(items["img00.jpg"].error, UsageError)
+    assert "same file as an input of this batch" in str(items["img00.jpg"].error)
+    assert items["img01.jpg"].status == "ok"
+    assert b.read_bytes() == before

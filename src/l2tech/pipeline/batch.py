@@ -597,11 +597,26 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
             journals[f] = Journal(f)
     todo: list[BatchTask] = []
     hashes: dict[str, str] = {}
+    input_ids = set()  # (device, inode) of every input: no output may be one of them (E2)
+    for t in tasks:
+        try:
+            st = os.stat(t.input)
+            input_ids.add((st.st_dev, st.st_ino))
+        except OSError:
+            pass
     for t in tasks:
         out = Path(t.output)
         try:
             check_input_file(t.input)
             check_output_path(out, inputs=[t.input], overwrite=True)
+            try:
+                ost = os.stat(out)
+            except OSError:
+                ost = None
+            if ost is not None and (ost.st_dev, ost.st_ino) in input_ids:
+                from l2tech.errors import UsageError
+
+                raise UsageError("output is the same file as an input of this batch; inputs are never modified", path=out)
             rh = hashes[t.output] = recipe_hash(t.recipe, t.command)
             what, why = _plan_task(t, journals.get(str(out.parent)), rh, overwrite=overwrite, redo=redo)
         except L2Error as exc:
