@@ -11,7 +11,10 @@ import dataclasses
 import hashlib
 import json
 import os
-import tomllib
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 from pathlib import Path
 
 import cv2

@@ -9,9 +9,9 @@ so a field added to :class:`Recipe` is readable and writable here without a chan
 Errors name the file and the line: an unknown key, a value of the wrong type, or a value the
 recipe refuses (:class:`~l2tech.errors.RecipeError`).
 
-TOML is read with the standard library's :mod:`tomllib` (TOML 1.0); it is written by the small
-writer :func:`toml_dumps`, which covers what recipes and sidecars hold (strings, booleans,
-integers, floats, arrays of those, and tables).
+TOML is read with the standard library's :mod:`tomllib` (TOML 1.0; ``tomli`` on Python 3.10);
+it is written by the small writer :func:`toml_dumps`, which covers what recipes and sidecars
+hold (strings, booleans, integers, floats, arrays of those, and tables).
 """
 
 from __future__ import annotations
@@ -190,7 +190,10 @@ def recipe_from_mapping(values: Mapping[str, Any], *, path: str | os.PathLike | 
 
 def toml_loads(text: str, *, path: str | os.PathLike | None = None) -> dict[str, Any]:
     """Parse TOML text; a syntax error becomes a :class:`RecipeError` with the file and line."""
-    import tomllib
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the same parser as the tomli package
+        import tomli as tomllib  # type: ignore[no-redef]
 
     try:
         return tomllib.loads(text)
