@@ -135,3 +135,30 @@ def test_recipe_option_takes_a_pp3_and_reports_what_was_ignored(tmp_path, capsys
     doc = json.loads(capsys.readouterr().out)
     assert (doc["exposure_ev"], doc["quality"]) == (0.5, 70)
     assert any("ignored [Crop] Enabled=true" in line for line in doc["_import"])
+
+
+def test_import_sidecars_takes_each_inputs_own(tmp_path, capsys):
+    """``--import-sidecars``: IMG.jpg.pp3 beside one input, IMG.xmp (darktable) beside another,
+    none beside the third; the option given on the command line still wins."""
+    import cv2
+    import numpy as np
+
+    ins = []
+    for k in range(3):
+        p = tmp_path / f"i{k}.jpg"
+        assert cv2.imwrite(str(p), np.full((24, 32, 3), 60 + 40 * k, np.uint8))
+        ins.append(str(p))
+    (tmp_path / "i0.jpg.pp3").write_text("[Exposure]\nCompensation=1.5\n[LensProfile]\nLcMode=none\n")
+    (tmp_path / "i1.xmp").write_text(_xmp([("exposure", True, 6, _exposure(-0.5), 0), ("lens", False, 8, "00", 0)]))
+    out = tmp_path / "out"
+    assert main(["correct", *ins, "-o", str(out), "--import-sidecars", "--quality", "70", "-q", "--jobs", "1"]) == 0
+    from l2tech.pipeline.sidecar import read_sidecar
+
+    got = {k: read_sidecar(out / f"i{k}.jpg.l2.toml").recipe for k in range(3)}
+    assert got[0] == Recipe(exposure_ev=1.5, lens_correction=False, quality=70)
+    assert got[1] == Recipe(exposure_ev=-0.5, lens_correction=False, quality=70)
+    assert got[2] == Recipe(quality=70)
+    assert "settings taken from 2 darktable/RawTherapee sidecar(s) of 3 inputs" in capsys.readouterr().err.replace("\n", " ")
+    # an option given wins over the input's sidecar
+    assert main(["correct", ins[0], "-o", str(tmp_path / "o0.jpg"), "--import-sidecars", "--exposure", "0.25", "-q"]) == 0
+    assert read_sidecar(tmp_path / "o0.jpg.l2.toml").recipe == Recipe(exposure_ev=0.25, lens_correction=False, quality=95)

@@ -154,7 +154,7 @@ def effective_recipe(ctx: click.Context, params: dict[str, Any], *, recipe_path:
 def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[[str], str], command: str, recipe: Any, *,
                overwrite: bool, as_json: bool, verbose: int, quiet: bool, jobs: int | None = None,
                max_memory: str | None = None, cluster: str | None = None, redo: bool = False,
-               sidecars: bool = True, expect_lens: str | None = None) -> int:
+               sidecars: bool = True, expect_lens: str | None = None, recipes: dict[str, Any] | None = None) -> int:
     import time
 
     from l2tech.errors import L2Error, OutputExistsError
@@ -185,7 +185,9 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     to_folder = output is not None and (many or output.endswith(os.sep) or Path(output).is_dir())
     if output is not None and (many or output.endswith(os.sep)) and not Path(output).exists():
         Path(output).mkdir(parents=True, exist_ok=True)
-    tasks = [BatchTask(command, os.path.abspath(i), str(o), recipe, fmt(i) if callable(fmt) else fmt) for i, o in zip(inputs, outs)]
+    recipes = recipes or {}
+    tasks = [BatchTask(command, os.path.abspath(i), str(o), recipes.get(i, recipe), fmt(i) if callable(fmt) else fmt)
+             for i, o in zip(inputs, outs)]
     results: list[dict[str, Any]] = []
     show_progress = many and not (quiet or as_json)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -336,6 +338,9 @@ def _from_sidecar(path: str, output: str | None) -> tuple[Any, str, str]:
 @recipe_option
 @click.option("--from-sidecar", "from_sidecar", type=click.Path(dir_okay=False), metavar="FILE",
               help="Make an output again from its NAME.EXT.l2.toml sidecar (same input, recipe and output name).")
+@click.option("--import-sidecars", is_flag=True,
+              help="Take what maps from each input's darktable or RawTherapee sidecar (IMG.RW2.xmp, IMG.RW2.pp3) "
+                   "beside it; the options given still win.")
 @click.option("--format", "fmt", type=click.Choice(["jpeg", "tiff", "png"]), default="jpeg", show_default=True)
 @quality_option(92)
 @click.option("--bits", type=click.Choice(["8", "16"]), help="Bit depth for TIFF/PNG (default 16).")
@@ -343,7 +348,7 @@ def _from_sidecar(path: str, output: str | None) -> tuple[Any, str, str]:
 @click.option("--white-balance", type=click.Choice(["camera", "daylight", "auto"]), default="camera", show_default=True)
 @_lens_options
 @batch_options
-def develop(inputs, output, recipe_path, from_sidecar, overwrite, as_json, verbose, quiet, jobs, max_memory, cluster, redo,
+def develop(inputs, output, recipe_path, from_sidecar, import_sidecars, overwrite, as_json, verbose, quiet, jobs, max_memory, cluster, redo,
             no_sidecar, **params):
     """Develop RAW files into finished images, with automatic lens correction.
 
@@ -361,13 +366,47 @@ def develop(inputs, output, recipe_path, from_sidecar, overwrite, as_json, verbo
       l2 develop --from-sidecar out/IMG_0001.jpg.l2.toml --redo
       l2 develop *.RW2 -o out/ --cluster tcp://render1:8786
     """
-    return _stills_command("develop", inputs, output, recipe_path, from_sidecar, params, overwrite=overwrite,
+    return _stills_command("develop", inputs, output, recipe_path, from_sidecar, params, import_sidecars, overwrite=overwrite,
                            as_json=as_json, verbose=verbose, quiet=quiet, jobs=jobs, max_memory=max_memory,
                            cluster=cluster, redo=redo, sidecars=not no_sidecar)
 
 
+def _foreign_sidecar_of(inp: str) -> Path | None:
+    """The darktable or RawTherapee sidecar beside an input (``IMG_1.RW2.xmp``, ``IMG_1.RW2.pp3``, ``IMG_1.xmp``)."""
+    p = Path(inp)
+    for cand in (p.with_name(p.name + ".xmp"), p.with_name(p.name + ".pp3"), p.with_suffix(".xmp"), p.with_suffix(".pp3")):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _per_input_recipes(ctx: click.Context, inputs: tuple[str, ...], recipe: Any, params: dict[str, Any],
+                       verbose: int) -> dict[str, Any]:
+    """``--import-sidecars``: each input's darktable/RawTherapee sidecar over the recipe, the options given over both."""
+    import dataclasses
+
+    from l2tech.pipeline.recipe_import import read_foreign_sidecar
+
+    fields = _recipe_fields(**params)
+    given = {_PARAM_FIELD.get(n, n) for n, v in params.items() if _given(ctx, n, v)}
+    out: dict[str, Any] = {}
+    for i in inputs:
+        sc = _foreign_sidecar_of(i)
+        if sc is None:
+            continue
+        imp = read_foreign_sidecar(sc, base=recipe)
+        out[i] = dataclasses.replace(imp.recipe, **{k: fields[k] for k in given})
+        if verbose:
+            for line in [f"took {m}" for m in imp.mapped] + [f"ignored {x}" for x in imp.ignored]:
+                err_console.print(f"[yellow]note[/]: {sc}: {line}", highlight=False, soft_wrap=True)
+    if out:
+        err_console.print(f"settings taken from {len(out)} darktable/RawTherapee sidecar(s) of {len(inputs)} inputs"
+                          + ("" if verbose else " (-v lists what was taken and ignored)"), highlight=False, soft_wrap=True)
+    return out
+
+
 def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, recipe_path: str | None,
-                    from_sidecar: str | None, params: dict[str, Any], **run_kw: Any) -> int:
+                    from_sidecar: str | None, params: dict[str, Any], import_sidecars: bool = False, **run_kw: Any) -> int:
     ctx = click.get_current_context()
     from l2tech.errors import L2Error
 
@@ -387,6 +426,8 @@ def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, r
         elif not inputs:
             raise click.UsageError("give the input files (or --from-sidecar FILE)")
         recipe = effective_recipe(ctx, params, recipe_path=recipe_path, base=base)
+        if import_sidecars and not from_sidecar:
+            run_kw["recipes"] = _per_input_recipes(ctx, inputs, recipe, params, run_kw["verbose"])
     except L2Error as exc:
         report_error(exc, run_kw["verbose"])
         return 2
@@ -406,10 +447,13 @@ def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, r
 @recipe_option
 @click.option("--from-sidecar", "from_sidecar", type=click.Path(dir_okay=False), metavar="FILE",
               help="Make an output again from its NAME.EXT.l2.toml sidecar (same input, recipe and output name).")
+@click.option("--import-sidecars", is_flag=True,
+              help="Take what maps from each input's darktable or RawTherapee sidecar (IMG.RW2.xmp, IMG.RW2.pp3) "
+                   "beside it; the options given still win.")
 @quality_option(95)
 @_lens_options
 @batch_options
-def correct(inputs, output, recipe_path, from_sidecar, overwrite, as_json, verbose, quiet, jobs, max_memory, cluster, redo,
+def correct(inputs, output, recipe_path, from_sidecar, import_sidecars, overwrite, as_json, verbose, quiet, jobs, max_memory, cluster, redo,
             no_sidecar, **params):
     """Lens-correct developed JPEG, TIFF or PNG images.
 
@@ -424,6 +468,6 @@ def correct(inputs, output, recipe_path, from_sidecar, overwrite, as_json, verbo
       l2 correct --recipe lab.toml *.JPG -o corrected/ --jobs 2
     """
     params.update(fmt="jpeg")
-    return _stills_command("correct", inputs, output, recipe_path, from_sidecar, params, overwrite=overwrite,
+    return _stills_command("correct", inputs, output, recipe_path, from_sidecar, params, import_sidecars, overwrite=overwrite,
                            as_json=as_json, verbose=verbose, quiet=quiet, jobs=jobs, max_memory=max_memory,
                            cluster=cluster, redo=redo, sidecars=not no_sidecar)
