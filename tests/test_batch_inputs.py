@@ -93,7 +93,7 @@ def test_correct_batch_goes_on_past_bad_arguments(tmp_path, capsys, monkeypatch)
     assert got["c.jpg"][2] == f"{locked}: cannot read the file: Permission denied"
     assert got["d.jpg"][2] == f"{missing}: file not found"
     assert (doc["ok"], doc["failed"]) == (2, 3)
-    assert sorted(os.listdir(out)) == ["a.jpg", "e.jpg"]
+    assert sorted(os.listdir(out)) == [".l2-journal.jsonl", "a.jpg", "a.jpg.l2.toml", "e.jpg", "e.jpg.l2.toml"]
     # the good files are processed exactly as they would be alone
     for good in (good1, good2):
         alone = tmp_path / f"alone_{good.name}"

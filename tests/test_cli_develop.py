@@ -128,7 +128,8 @@ def test_batch_goes_on_after_a_bad_file_and_exit_code_is_1(tmp_path, capsys):
     errs = {os.path.basename(r["input"]): r.get("error", "") for r in doc["results"]}
     assert "bad.NEF" in errs["bad.NEF"] and "unsupported" in errs["bad.NEF"].lower()
     assert "empty" in errs["empty.CR2"].lower()
-    assert sorted(os.listdir(outdir)) == ["good.jpg"]  # nothing partial for the failures
+    # nothing partial for the failures; the output's sidecar and the folder's journal beside it
+    assert sorted(os.listdir(outdir)) == [".l2-journal.jsonl", "good.jpg", "good.jpg.l2.toml"]
     assert all(p.read_bytes() == b for p, b in before.items())  # inputs untouched
 
 

@@ -21,7 +21,7 @@ from l2tech.cli.main import main
 from l2tech.cli.options import focus_distance_option
 
 #: Modules that cost 0.1-2 s each to import; none may be loaded by ``l2 --help``.
-HEAVY = ("numpy", "cv2", "rawpy", "numba", "colour", "scipy", "matplotlib", "lensfunpy")
+HEAVY = ("numpy", "cv2", "rawpy", "numba", "colour", "scipy", "matplotlib", "lensfunpy", "dask", "distributed")
 
 _SRC = str(Path(l2tech.__file__).resolve().parents[1])
 

@@ -108,5 +108,6 @@ def test_correct_batch_sigterm_prints_summary_so_far(tmp_path):
     assert doc["interrupted"] is True
     assert [(os.path.basename(r["input"]), r["status"]) for r in doc["results"]] == [("a.png", "ok")]
     assert doc["not_done"] == [str(big)]
-    assert os.listdir(out) == ["a.png"]  # the finished one kept, nothing of the interrupted one
+    # the finished one kept (with its sidecar and journal line), nothing of the interrupted one
+    assert sorted(os.listdir(out)) == [".l2-journal.jsonl", "a.png", "a.png.l2.toml"]
     assert "interrupted: 1 of 2 inputs not done" in err

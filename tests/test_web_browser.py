@@ -142,14 +142,14 @@ def test_viewer_end_to_end(tmp_path, browser_page):
     recipe = read_recipe_toml(saved)
     assert recipe.lens == OTHER_LENS and recipe.corrections == ("vignetting", "tca", "distortion")
 
-    # 8. develop with that recipe: pipeline (the recipe file) and CLI (the same settings as flags)
+    # 8. develop with that recipe: pipeline and CLI (`l2 develop --recipe` reads the saved file)
     import dataclasses
 
     out1 = tmp_path / "pipeline.png"
     develop_file(folder / DNG.rsplit("/", 1)[1], out1, dataclasses.replace(recipe, format="png", bits=8))
     out2 = tmp_path / "cli.png"
-    rc = main(["develop", str(folder / DNG.rsplit("/", 1)[1]), "-o", str(out2), "--format", "png", "--bits", "8",
-               "--lens", recipe.lens, "--only", ",".join(recipe.corrections), "--exposure", str(recipe.exposure_ev), "-q"])
+    rc = main(["develop", str(folder / DNG.rsplit("/", 1)[1]), "-o", str(out2), "--recipe", str(saved),
+               "--format", "png", "--bits", "8", "-q"])
     assert rc == 0
     for out in (out1, out2):
         assert pixel_sha256(np.asarray(Image.open(out).convert("RGB"))) == shown_sha

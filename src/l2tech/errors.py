@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "L2Error",
     "UsageError",
+    "RecipeError",
     "InputNotFoundError",
     "InputNotReadableError",
     "EmptyFileError",
@@ -60,6 +61,10 @@ class UsageError(L2Error, ValueError):
     """The command or function was called with invalid arguments."""
 
     exit_code = 2
+
+
+class RecipeError(UsageError):
+    """A recipe or sidecar file is invalid: bad TOML, an unknown key, a wrong type or value (with file:line)."""
 
 
 class InputNotFoundError(L2Error, FileNotFoundError):

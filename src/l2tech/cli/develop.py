@@ -11,6 +11,7 @@ import click
 from l2tech.cli.common import console, emit_json, err_console, report_error
 from l2tech.cli.options import (
     CONTEXT_SETTINGS,
+    batch_options,
     camera_option,
     interpolation_option,
     json_option,
@@ -23,6 +24,7 @@ from l2tech.cli.options import (
     profile_source_option,
     projection_option,
     quality_option,
+    recipe_option,
     shot_options,
     verbosity_options,
 )
@@ -60,11 +62,19 @@ def _lens_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _recipe(fmt: str, **kw: Any):
-    from l2tech.pipeline import CORRECTIONS, Recipe
+#: Command-line parameters whose Recipe field has another name.
+_PARAM_FIELD = {"fmt": "format", "lens_name": "lens", "profile_path": "profile", "lut_path": "lut",
+                "only": "corrections", "no_lens_correction": "lens_correction"}
 
-    # option names -> Recipe fields
+
+def _recipe_fields(**kw: Any) -> dict[str, Any]:
+    """Command-line parameters → Recipe fields (``--only``, ``--no-lens-correction`` translated)."""
+    from l2tech.pipeline import CORRECTIONS
+
     kw["lens"], kw["profile"], kw["lut"] = kw.pop("lens_name"), kw.pop("profile_path"), kw.pop("lut_path")
+    kw["format"] = kw.pop("fmt")
+    if kw.get("bits") is not None:
+        kw["bits"] = int(kw["bits"])
     only = kw.pop("only", None)
     off = kw.pop("no_lens_correction")
     if off:
@@ -73,16 +83,84 @@ def _recipe(fmt: str, **kw: Any):
             clash.insert(0, "--only")
         if clash:
             raise click.UsageError(f"--no-lens-correction cannot be combined with {', '.join(clash)}")
-    corrections = tuple(c.strip() for c in only.split(",") if c.strip()) if only else CORRECTIONS
-    return Recipe(format=fmt, corrections=corrections, lens_correction=not off, **kw)
+    kw["corrections"] = tuple(c.strip() for c in only.split(",") if c.strip()) if only else CORRECTIONS
+    kw["lens_correction"] = not off
+    return kw
 
 
-def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[[str], str], job: Callable, *, overwrite: bool, as_json: bool,
-               verbose: int, quiet: bool) -> int:
-    from l2tech.errors import OutputExistsError
+def _given(ctx: click.Context, name: str, value: Any) -> bool:
+    """True when the user gave parameter ``name`` (on the command line, by environment, or by an alias)."""
+    from click.core import ParameterSource
+
+    source = ctx.get_parameter_source(name)
+    if source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT, ParameterSource.PROMPT):
+        return True
+    param = next((p for p in ctx.command.params if p.name == name), None)
+    if param is None:
+        return False
+    default = param.get_default(ctx)
+    if default is None or type(default).__name__ == "Sentinel":  # click >= 8.2 marks "no default" with a sentinel
+        default = False if getattr(param, "is_flag", False) else None
+    return value != default  # an old spelling (deprecated_alias) sets the value without a source
+
+
+def effective_recipe(ctx: click.Context, params: dict[str, Any], *, recipe_path: str | None = None, base: Any = None,
+                     report: list[str] | None = None):
+    """The run's Recipe: the command's defaults, then the recipe file (or ``base``), then the options given.
+
+    ``recipe_path`` is a TOML recipe (or an l2tech sidecar), or a darktable ``.xmp`` /
+    RawTherapee ``.pp3`` sidecar, of which what maps is taken; what was taken and what was
+    ignored is appended to ``report`` (printed as warnings on stderr when ``report`` is None).
+
+    Raises
+    ------
+    click.UsageError
+        An invalid option value; a bad recipe file raises :class:`~l2tech.errors.RecipeError`.
+    """
+    import dataclasses
+
+    from l2tech.errors import L2Error, RecipeError
+    from l2tech.pipeline import Recipe
+
+    fields = _recipe_fields(**params)
+    given = {_PARAM_FIELD.get(n, n) for n, v in params.items() if _given(ctx, n, v)}
+    try:
+        if recipe_path is None and base is None:
+            return Recipe(**fields)
+        defaults = Recipe(**{k: v for k, v in fields.items() if k not in given})
+        if base is None and Path(recipe_path).suffix.lower() in (".xmp", ".pp3"):
+            from l2tech.pipeline.recipe_import import read_foreign_sidecar
+
+            imported = read_foreign_sidecar(recipe_path, base=defaults)
+            base = imported.recipe
+            lines = [f"{recipe_path}: took {m}" for m in imported.mapped]
+            lines += [f"{recipe_path}: ignored {i}" for i in imported.ignored]
+            if report is not None:
+                report.extend(lines)
+            else:
+                for line in lines:
+                    err_console.print(f"[yellow]note[/]: {line}", highlight=False, soft_wrap=True)
+        elif base is None:
+            from l2tech.pipeline.recipe_file import read_recipe_file
+
+            base = read_recipe_file(recipe_path, base=defaults)
+        return dataclasses.replace(base, **{k: fields[k] for k in given})
+    except RecipeError:
+        raise
+    except L2Error as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[[str], str], command: str, recipe: Any, *,
+               overwrite: bool, as_json: bool, verbose: int, quiet: bool, jobs: int | None = None,
+               max_memory: str | None = None, cluster: str | None = None, redo: bool = False,
+               sidecars: bool = True, expect_lens: str | None = None, recipes: dict[str, Any] | None = None) -> int:
+    import time
+
+    from l2tech.errors import L2Error, OutputExistsError
     from l2tech.io.atomic import check_distinct_outputs
     from l2tech.pipeline import output_path_for
-    from l2tech.pipeline.batch import run_batch
+    from l2tech.pipeline.batch import BatchTask, parse_size, run_tasks
 
     many = len(inputs) > 1
     if output is not None and many and (Path(output).is_file() or Path(output).suffix.lower() in _SUFFIX_FORMAT):
@@ -98,58 +176,82 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
                 + ("" if callable(fmt) else " or pass --format"))
     try:
         check_distinct_outputs(outs)
+        budget = parse_size(max_memory) if max_memory else None
     except OutputExistsError as exc:
         report_error(exc, verbose)
         return 2
+    except L2Error as exc:
+        raise click.UsageError(str(exc)) from None
+    to_folder = output is not None and (many or output.endswith(os.sep) or Path(output).is_dir())
     if output is not None and (many or output.endswith(os.sep)) and not Path(output).exists():
         Path(output).mkdir(parents=True, exist_ok=True)
+    recipes = recipes or {}
+    tasks = [BatchTask(command, os.path.abspath(i), str(o), recipes.get(i, recipe), fmt(i) if callable(fmt) else fmt)
+             for i, o in zip(inputs, outs)]
     results: list[dict[str, Any]] = []
     show_progress = many and not (quiet or as_json)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=err_console.get(), disable=not show_progress, transient=True)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("ETA"), TimeRemainingColumn(), console=err_console.get(), disable=not show_progress,
+                        transient=True)
     interrupted: KeyboardInterrupt | None = None
+    t0 = time.perf_counter()
+    if jobs is None:  # default: the cores; a batch of one or two files stays in this process (no worker start-up)
+        jobs = (os.cpu_count() or 1) if len(tasks) > 2 else 1
+    started: dict[str, Any] = {"mode": None, "workers": 0, "to_do": 0}
+    items = run_tasks(tasks, jobs=jobs, overwrite=overwrite, redo=redo, journal=to_folder,
+                      sidecars=sidecars, cluster=cluster or None, max_memory=budget, on_start=started.update)
     try:
         with progress:
-            task = progress.add_task("developing", total=len(inputs))
-            progress.update(task, description=Path(inputs[0]).name)
-            _collect(run_batch(inputs, outs, job, overwrite=overwrite), inputs, results, progress, task,
-                     as_json=as_json, verbose=verbose, quiet=quiet)
-    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the file in progress left nothing behind
+            task = progress.add_task(command, total=len(inputs))
+            _collect(items, results, progress, task, as_json=as_json, verbose=verbose, quiet=quiet,
+                     spelled={t.input: i for i, t in zip(inputs, tasks)})
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the files in progress left nothing behind
         interrupted = exc
-    failed = sum(r["status"] == "failed" for r in results)
+        items.close()  # stops the workers, removes their temp files
+    except L2Error as exc:  # the batch could not start (no Dask scheduler answers, a missing dependency)
+        report_error(exc, verbose)
+        return exc.exit_code if exc.exit_code != 1 else 2
+    elapsed = time.perf_counter() - t0
+    summary = {**_summary(results, elapsed), "workers": started}
+    for r in results:  # --from-sidecar: the lens database may now choose another profile
+        chosen = (r.get("lens") or {}).get("lens") or ""
+        if expect_lens is not None and r["status"] == "ok" and chosen != expect_lens:
+            err_console.print(f"[yellow]warning[/]: the sidecar records the lens {expect_lens or 'none'!r}, this run chose "
+                              f"{chosen or 'none'!r}: the output differs", highlight=False, soft_wrap=True)
     if as_json:
-        doc = {"results": results, "ok": sum(r["status"] == "ok" for r in results),
-               "skipped": sum(r["status"] == "skipped" for r in results), "failed": failed}
+        doc = {"results": results, **summary}
         if interrupted is not None:
-            doc.update(interrupted=True, not_done=[str(i) for i in inputs[len(results):]])
+            finished = {r["input"] for r in results}
+            doc.update(interrupted=True, not_done=[str(i) for i in inputs if i not in finished])
         emit_json(doc)
     elif not quiet:
-        _print_summary(results)
+        _print_summary(summary)
     if interrupted is not None:
         from l2tech.cli.common import interrupt_exit_code
 
         err_console.print(f"[red]interrupted[/]: {len(inputs) - len(results)} of {len(inputs)} inputs not done; "
                           "run the same command again to finish them", highlight=False, soft_wrap=True)
         return interrupt_exit_code(interrupted)
-    return 1 if failed else 0
+    return 1 if summary["failed"] else 0
 
 
-def _collect(items: Any, inputs: tuple[str, ...], results: list[dict[str, Any]], progress: Any, task: Any, *,
-             as_json: bool, verbose: int, quiet: bool) -> None:
-    """Report each :class:`~l2tech.pipeline.batch.BatchItem` as it comes and append its JSON entry."""
+def _collect(items: Any, results: list[dict[str, Any]], progress: Any, task: Any, *,
+             as_json: bool, verbose: int, quiet: bool, spelled: dict[str, str]) -> None:
+    """Report each :class:`~l2tech.pipeline.batch.BatchItem` as it comes and append its JSON entry
+    (inputs named as the user spelled them: ``spelled`` maps the absolute paths back)."""
     from l2tech.errors import L2Error
 
     for item in items:
-        entry: dict[str, Any] = {"input": item.input, "output": str(item.output)}
+        entry: dict[str, Any] = {"input": spelled.get(item.input, item.input), "output": str(item.output)}
         exc = item.error
         if item.status == "ok":
-            entry.update(item.result.summary(), status="ok")
+            entry.update(item.result, status="ok", input=entry["input"])
             if not (quiet or as_json):
-                _print_result(item.result, verbose)
+                _print_result(item.result, verbose, progress)
         elif item.status == "skipped":
-            entry.update(status="skipped", error=str(exc))
+            entry.update(status="skipped", error=str(exc), reason=getattr(exc, "reason", str(exc)))
             if not as_json:
                 err_console.print(f"[yellow]skipped[/]: {exc}", highlight=False)
         else:
@@ -160,79 +262,199 @@ def _collect(items: Any, inputs: tuple[str, ...], results: list[dict[str, Any]],
                 report_error(exc, verbose)
         results.append(entry)
         progress.advance(task)
-        if len(results) < len(inputs):
-            progress.update(task, description=Path(inputs[len(results)]).name)
+        progress.update(task, description=Path(item.input).name)
 
 
-def _print_result(res: Any, verbose: int) -> None:
-    plan = res.plan
-    lens = plan.lens or "no lens profile"
+def _print_result(res: dict[str, Any], verbose: int, progress: Any = None) -> None:
+    plan = res.get("lens") or {}
+    lens = plan.get("lens") or "no lens profile"
     parts = []
+    corr = plan.get("corrections", {})
     for c in ("vignetting", "tca", "distortion"):
-        mark = "[green]✓[/]" if plan.applied[c] else "[dim]✗[/]"
+        mark = "[green]✓[/]" if corr.get(c, {}).get("applied") else "[dim]✗[/]"
         parts.append(f"{mark} {c}")
-    console.print(f"[bold]{Path(res.input).name}[/] → {res.output}", highlight=False)
-    detail = f"  {plan.camera or 'unknown camera'} · {lens}"
-    if plan.focal_length_mm:
-        detail += f" · {plan.focal_length_mm:g} mm"
-    if plan.f_number:
-        detail += f" f/{plan.f_number:g}"
+    console.print(f"[bold]{Path(res['input']).name}[/] → {res['output']}", highlight=False)
+    detail = f"  {plan.get('camera') or 'unknown camera'} · {lens}"
+    if plan.get("focal_length_mm"):
+        detail += f" · {plan['focal_length_mm']:g} mm"
+    if plan.get("f_number"):
+        detail += f" f/{plan['f_number']:g}"
     console.print(detail + "  " + "  ".join(parts), highlight=False)
     for c in ("vignetting", "tca", "distortion"):
-        if not plan.applied[c] and plan.reasons.get(c):
-            console.print(f"  [dim]{c} not corrected: {plan.reasons[c]}[/]", highlight=False)
-    for w in res.warnings:
+        if not corr.get(c, {}).get("applied") and corr.get(c, {}).get("reason"):
+            console.print(f"  [dim]{c} not corrected: {corr[c]['reason']}[/]", highlight=False)
+    for w in res.get("warnings", ()):
         err_console.print(f"  [yellow]warning[/]: {w}", highlight=False)
 
 
-def _print_summary(results: list[dict[str, Any]]) -> None:
+def _summary(results: list[dict[str, Any]], elapsed_s: float) -> dict[str, Any]:
+    """Counts, the reasons of the skips and failures, time and throughput (the ``--json`` summary)."""
+    from collections import Counter
+
     ok = sum(r["status"] == "ok" for r in results)
-    skipped = sum(r["status"] == "skipped" for r in results)
-    failed = sum(r["status"] == "failed" for r in results)
-    color = "red" if failed else "green"
-    console.print(f"[{color}]{ok} written[/], {skipped} skipped, {failed} failed", highlight=False)
+    skipped = [r for r in results if r["status"] == "skipped"]
+    failed = [r for r in results if r["status"] == "failed"]
+    return {
+        "ok": ok, "done": ok, "skipped": len(skipped), "failed": len(failed),
+        "skipped_reasons": dict(Counter(r.get("reason", r.get("error", "")) for r in skipped)),
+        "failed_inputs": {r["input"]: r.get("error", "") for r in failed},
+        "elapsed_s": round(elapsed_s, 3),
+        "files_per_s": round(ok / elapsed_s, 3) if elapsed_s > 0 else None,
+    }
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    color = "red" if summary["failed"] else "green"
+    rate = f", {summary['files_per_s']:.2f} files/s" if summary["ok"] and summary["files_per_s"] else ""
+    console.print(f"[{color}]{summary['ok']} written[/], {summary['skipped']} skipped, {summary['failed']} failed "
+                  f"in {summary['elapsed_s']:.1f} s{rate}", highlight=False)
+    for why, n in summary["skipped_reasons"].items():
+        console.print(f"  [yellow]skipped[/] {n}: {why}", highlight=False)
+    failed = list(summary["failed_inputs"].items())
+    for inp, err in failed[:10]:
+        console.print(f"  [red]failed[/] {Path(inp).name}: {err}", highlight=False)
+    if len(failed) > 10:
+        console.print(f"  … and {len(failed) - 10} more failed (--json lists them all)", highlight=False)
+
+
+def _from_sidecar(path: str, output: str | None) -> tuple[Any, str, str]:
+    """Read a sidecar for ``--from-sidecar``: (sidecar, input, output); the input must be unchanged."""
+    from l2tech.errors import InputNotFoundError, UsageError
+    from l2tech.pipeline.sidecar import file_sha256, read_sidecar
+
+    sc = read_sidecar(path)
+    if not Path(sc.input_path).is_file():
+        raise InputNotFoundError("the input named in the sidecar is not there (moved? mount the same path)",
+                                 path=sc.input_path)
+    if sc.input_sha256 and file_sha256(sc.input_path) != sc.input_sha256:
+        raise UsageError(f"the input {sc.input_path} changed since the sidecar was written (its SHA-256 differs); "
+                         "the output cannot be made again from it", path=sc.path)
+    return sc, sc.input_path, output if output is not None else str(sc.output)
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(readable=False))  # checked per file: E5
+@click.argument("inputs", nargs=-1, type=click.Path(readable=False))  # checked per file: E5
 @output_option("file_or_dir")
+@recipe_option
+@click.option("--from-sidecar", "from_sidecar", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Make an output again from its NAME.EXT.l2.toml sidecar (same input, recipe and output name).")
+@click.option("--import-sidecars", is_flag=True,
+              help="Take what maps from each input's darktable or RawTherapee sidecar (IMG.RW2.xmp, IMG.RW2.pp3) "
+                   "beside it; the options given still win.")
 @click.option("--format", "fmt", type=click.Choice(["jpeg", "tiff", "png"]), default="jpeg", show_default=True)
 @quality_option(92)
 @click.option("--bits", type=click.Choice(["8", "16"]), help="Bit depth for TIFF/PNG (default 16).")
 @click.option("--output-space", type=click.Choice(["srgb", "display-p3", "rec2020", "adobe-rgb"]), default="srgb", show_default=True)
 @click.option("--white-balance", type=click.Choice(["camera", "daylight", "auto"]), default="camera", show_default=True)
 @_lens_options
-def develop(inputs, output, fmt, quality, bits, output_space, white_balance, overwrite, as_json, verbose, quiet, **lens_kw):
+@batch_options
+def develop(inputs, output, recipe_path, from_sidecar, import_sidecars, overwrite, as_json, verbose, quiet, jobs, max_memory, cluster, redo,
+            no_sidecar, **params):
     """Develop RAW files into finished images, with automatic lens correction.
 
     The camera and lens are read from each file's metadata and looked up in the lensfun
     database; vignetting, lateral chromatic aberration and distortion are removed in
-    scene-linear light, then the image is written with its ICC profile and EXIF.
+    scene-linear light, then the image is written with its ICC profile and EXIF, and a
+    NAME.EXT.l2.toml sidecar beside it. A batch runs in parallel, keeps a journal in the
+    output folder and, run again, does only what is missing (docs/BATCH.md).
 
     \b
     Examples:
       l2 develop IMG_0001.RW2 -o out/
       l2 develop *.CR2 -o out/ --format tiff --output-space display-p3
-      l2 develop DSC_0042.NEF --lens "Nikon AF-S DX Zoom-Nikkor 18-70mm f/3.5-4.5G IF-ED" --json
+      l2 develop --recipe wedding.toml *.RW2 -o out/ --exposure 0.3
+      l2 develop --from-sidecar out/IMG_0001.jpg.l2.toml --redo
+      l2 develop *.RW2 -o out/ --cluster tcp://render1:8786
     """
+    return _stills_command("develop", inputs, output, recipe_path, from_sidecar, params, import_sidecars, overwrite=overwrite,
+                           as_json=as_json, verbose=verbose, quiet=quiet, jobs=jobs, max_memory=max_memory,
+                           cluster=cluster, redo=redo, sidecars=not no_sidecar)
+
+
+def _foreign_sidecar_of(inp: str) -> Path | None:
+    """The darktable or RawTherapee sidecar beside an input (``IMG_1.RW2.xmp``, ``IMG_1.RW2.pp3``, ``IMG_1.xmp``)."""
+    p = Path(inp)
+    for cand in (p.with_name(p.name + ".xmp"), p.with_name(p.name + ".pp3"), p.with_suffix(".xmp"), p.with_suffix(".pp3")):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _per_input_recipes(ctx: click.Context, inputs: tuple[str, ...], recipe: Any, params: dict[str, Any],
+                       verbose: int) -> dict[str, Any]:
+    """``--import-sidecars``: each input's darktable/RawTherapee sidecar over the recipe, the options given over both."""
+    import dataclasses
+
+    from l2tech.pipeline.recipe_import import read_foreign_sidecar
+
+    fields = _recipe_fields(**params)
+    given = {_PARAM_FIELD.get(n, n) for n, v in params.items() if _given(ctx, n, v)}
+    out: dict[str, Any] = {}
+    for i in inputs:
+        sc = _foreign_sidecar_of(i)
+        if sc is None:
+            continue
+        imp = read_foreign_sidecar(sc, base=recipe)
+        out[i] = dataclasses.replace(imp.recipe, **{k: fields[k] for k in given})
+        if verbose:
+            for line in [f"took {m}" for m in imp.mapped] + [f"ignored {x}" for x in imp.ignored]:
+                err_console.print(f"[yellow]note[/]: {sc}: {line}", highlight=False, soft_wrap=True)
+    if out:
+        err_console.print(f"settings taken from {len(out)} darktable/RawTherapee sidecar(s) of {len(inputs)} inputs"
+                          + ("" if verbose else " (-v lists what was taken and ignored)"), highlight=False, soft_wrap=True)
+    return out
+
+
+def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, recipe_path: str | None,
+                    from_sidecar: str | None, params: dict[str, Any], import_sidecars: bool = False, **run_kw: Any) -> int:
+    ctx = click.get_current_context()
     from l2tech.errors import L2Error
-    from l2tech.pipeline.batch import develop_batch_job
 
     try:
-        recipe = _recipe(fmt, quality=quality, bits=int(bits) if bits else None, output_space=output_space,
-                         white_balance=white_balance, **lens_kw)
+        base = None
+        if from_sidecar:
+            if inputs or recipe_path:
+                raise click.UsageError("--from-sidecar names the input and the recipe; give no inputs and no --recipe")
+            sc, inp, output = _from_sidecar(from_sidecar, output)
+            inputs, base, command = (inp,), sc.recipe, sc.command
+            from l2tech import __version__
+
+            if sc.version and sc.version != __version__:
+                err_console.print(f"[yellow]warning[/]: {from_sidecar}: made by l2tech {sc.version}, this is {__version__}; "
+                                  "the output may differ", highlight=False, soft_wrap=True)
+            run_kw["expect_lens"] = sc.lens.get("lens") or ""
+        elif not inputs:
+            raise click.UsageError("give the input files (or --from-sidecar FILE)")
+        recipe = effective_recipe(ctx, params, recipe_path=recipe_path, base=base)
+        if import_sidecars and not from_sidecar:
+            run_kw["recipes"] = _per_input_recipes(ctx, inputs, recipe, params, run_kw["verbose"])
     except L2Error as exc:
-        raise click.UsageError(str(exc)) from None
-    return _run_batch(inputs, output, fmt, develop_batch_job(recipe, overwrite=overwrite),
-                      overwrite=overwrite, as_json=as_json, verbose=verbose, quiet=quiet)
+        report_error(exc, run_kw["verbose"])
+        return 2
+    if command == "develop":
+        return _run_batch(inputs, output, recipe.format, "develop", recipe, **run_kw)
+
+    # correct: each output keeps its input's format (by extension here; the writer checks magic bytes)
+    def fmt_of(i: str) -> str:
+        return {".tif": "tiff", ".tiff": "tiff", ".png": "png"}.get(Path(i).suffix.lower(), "jpeg")
+
+    return _run_batch(inputs, output, fmt_of, "correct", recipe, **run_kw)
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(readable=False))  # checked per file: E5
+@click.argument("inputs", nargs=-1, type=click.Path(readable=False))  # checked per file: E5
 @output_option("file_or_dir")
+@recipe_option
+@click.option("--from-sidecar", "from_sidecar", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Make an output again from its NAME.EXT.l2.toml sidecar (same input, recipe and output name).")
+@click.option("--import-sidecars", is_flag=True,
+              help="Take what maps from each input's darktable or RawTherapee sidecar (IMG.RW2.xmp, IMG.RW2.pp3) "
+                   "beside it; the options given still win.")
 @quality_option(95)
 @_lens_options
-def correct(inputs, output, quality, overwrite, as_json, verbose, quiet, **lens_kw):
+@batch_options
+def correct(inputs, output, recipe_path, from_sidecar, import_sidecars, overwrite, as_json, verbose, quiet, jobs, max_memory, cluster, redo,
+            no_sidecar, **params):
     """Lens-correct developed JPEG, TIFF or PNG images.
 
     Each image is linearised with its transfer function (from its ICC profile; sRGB when it
@@ -243,18 +465,9 @@ def correct(inputs, output, quality, overwrite, as_json, verbose, quiet, **lens_
     Examples:
       l2 correct P1010001.JPG -o corrected/
       l2 correct scan.tif --lens "Lumix S 20-60/F3.5-5.6" --focal-length 20 -o fixed.tif
+      l2 correct --recipe lab.toml *.JPG -o corrected/ --jobs 2
     """
-    from l2tech.errors import L2Error
-    from l2tech.pipeline.batch import correct_batch_job
-
-    try:
-        recipe = _recipe("jpeg", quality=quality, **lens_kw)
-    except L2Error as exc:
-        raise click.UsageError(str(exc)) from None
-    job = correct_batch_job(recipe, overwrite=overwrite)
-
-    # each output keeps its input's format (by extension here; the writer checks magic bytes)
-    def fmt_of(i: str) -> str:
-        return {".tif": "tiff", ".tiff": "tiff", ".png": "png"}.get(Path(i).suffix.lower(), "jpeg")
-
-    return _run_batch(inputs, output, fmt_of, job, overwrite=overwrite, as_json=as_json, verbose=verbose, quiet=quiet)
+    params.update(fmt="jpeg")
+    return _stills_command("correct", inputs, output, recipe_path, from_sidecar, params, import_sidecars, overwrite=overwrite,
+                           as_json=as_json, verbose=verbose, quiet=quiet, jobs=jobs, max_memory=max_memory,
+                           cluster=cluster, redo=redo, sidecars=not no_sidecar)

@@ -29,6 +29,8 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "video": ("l2tech.cli.video", "video", "Lens correction and looks on video clips."),
     "calibrate": ("l2tech.cli.calibrate", "calibrate", "Checkerboards and flat fields to a lens profile."),
     "serve": ("l2tech.cli.serve", "serve", "Preview lens correction in your browser (local web app)."),
+    "recipe": ("l2tech.cli.recipe", "recipe", "Show the effective recipe (TOML or JSON) of develop options."),
+    "cluster": ("l2tech.cli.cluster", "cluster", "Start a local Dask cluster for batches (--cluster)."),
 }
 
 

@@ -18,6 +18,12 @@ else. The meanings:
     wins over every other profile source.
 ``--focal-length MM``, ``--f-number N``, ``--focus-distance M``
     The shot's settings, winning over the file's metadata.
+``--recipe FILE``
+    A recipe file (TOML, every setting of the one Recipe; ``l2 recipe show`` prints one);
+    the options given on the command line win over it.
+``--jobs N``, ``--max-memory SIZE``, ``--cluster ADDRESS``, ``--redo``, ``--no-sidecar``
+    How a batch runs: worker processes, their memory budget, a Dask scheduler instead, making
+    every output again, and no ``name.ext.l2.toml`` sidecar beside each output (docs/BATCH.md).
 ``--crop-factor``, ``--projection``, ``--interpolation``, ``--look``, ``--lut``, ``--quality``,
 ``--camera-limits``, ``--json``, ``-v/--verbose``, ``-q/--quiet``
     As their help says.
@@ -60,6 +66,8 @@ __all__ = [
     "quality_option",
     "camera_limits_option",
     "deprecated_alias",
+    "recipe_option",
+    "batch_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -181,6 +189,31 @@ def quality_option(default: int) -> Callable[[F], F]:
 camera_limits_option = click.option(
     "--camera-limits", "camera_limits", metavar="CAMERA", default=None,
     help="Fit the LUT to a camera's limits (lumix: .cube of at most 33 points); resamples and warns.")
+
+
+recipe_option = click.option(
+    "--recipe", "recipe_path", type=click.Path(dir_okay=False), metavar="FILE",
+    help="Recipe file (TOML) with every setting, or a darktable .xmp / RawTherapee .pp3 sidecar (what maps is "
+         "taken); the options given here win over it (`l2 recipe show`).")
+
+
+def batch_options(f: F) -> F:
+    """``--jobs``, ``--max-memory``, ``--cluster``, ``--redo`` and ``--no-sidecar``: how a batch runs."""
+    opts = [
+        click.option("--jobs", "-j", "jobs", type=click.IntRange(min=1), metavar="N",
+                     help="Files processed at once, in worker processes (default: the number of cores; "
+                          "one for a batch of one or two files)."),
+        click.option("--max-memory", metavar="SIZE",
+                     help="Memory budget of the workers, e.g. 4G (default: half the machine's memory); "
+                          "fewer jobs run at once when 24 MP frames would not fit."),
+        click.option("--cluster", metavar="ADDRESS", envvar="L2_DASK_SCHEDULER", show_envvar=True,
+                     help="Run the batch on a Dask scheduler, e.g. tcp://host:8786 (inputs on a shared path)."),
+        click.option("--redo", is_flag=True, help="Make every output again, even those a previous run finished."),
+        click.option("--no-sidecar", is_flag=True, help="Write no NAME.EXT.l2.toml sidecar beside each output."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
 
 
 def deprecated_alias(old: str, *, new: str, dest: str, **option_kw: Any) -> Callable[[F], F]:

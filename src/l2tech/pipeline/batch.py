@@ -1,9 +1,24 @@
-"""A batch of stills: each input to its output, skipping or failing per file, decoding ahead.
+"""A batch of stills: each input to its output, skipping or failing per file, in parallel, resumable.
 
-The loop behind ``l2 develop`` and ``l2 correct`` with several inputs. One file's failure never
-stops the batch (RELIABILITY.md); each file's outcome is yielded as it is known, so a caller can
-report progress. For RAW inputs the next files are decoded ahead
-(:func:`l2tech.pipeline.stills.prefetch`) while the current one is corrected and written.
+The loop behind ``l2 develop`` and ``l2 correct``. One file's failure never stops the batch
+(RELIABILITY.md); each file's outcome is yielded as it is known, so a caller can report
+progress.
+
+:func:`run_tasks` is the batch engine:
+
+- **resume** — the journal of the output folder (:mod:`l2tech.pipeline.journal`) and the
+  sidecars beside the outputs (:mod:`l2tech.pipeline.sidecar`) say which outputs are finished
+  and with which recipe: those made with this recipe from this input are skipped, those made
+  with another recipe are an error unless ``overwrite``; ``redo`` makes every output again;
+- **parallel** — ``jobs`` worker processes (spawned, one numba thread each), fewer when the
+  memory budget allows fewer concurrent frames (:func:`memory_limited_jobs`); or the workers
+  of a Dask cluster (:mod:`l2tech.pipeline.cluster`);
+- **one writer** — workers render each output to a temp file (or to bytes on a cluster); this
+  process alone renames it into place, after its sidecar, and then appends the journal line,
+  so a kill at any moment leaves complete files only and a rerun does only the missing work.
+
+:func:`run_batch` is the older sequential loop (one process, decoding ahead), kept for callers
+that bring their own job function.
 """
 
 from __future__ import annotations
@@ -15,7 +30,21 @@ from typing import Any, Callable, Iterator, Sequence
 
 from l2tech.pipeline.recipe import Recipe
 
-__all__ = ["BatchItem", "check_input_file", "run_batch", "develop_batch_job", "correct_batch_job"]
+__all__ = [
+    "BatchItem",
+    "BatchTask",
+    "Rendered",
+    "check_input_file",
+    "run_batch",
+    "run_tasks",
+    "render_task",
+    "develop_batch_job",
+    "correct_batch_job",
+    "parse_size",
+    "default_max_memory",
+    "job_memory_bytes",
+    "memory_limited_jobs",
+]
 
 #: How many upcoming inputs a job may start reading ahead.
 LOOKAHEAD = 2
@@ -153,3 +182,485 @@ def correct_batch_job(recipe: Recipe, *, overwrite: bool, db: Any = None) -> Job
         return correct_image_file(inp, out, recipe, overwrite=overwrite, db=db)
 
     return job
+
+
+# --------------------------------------------------------------------------------------------
+# The batch engine: resume, sidecars, worker processes or a Dask cluster
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """One input of a batch and everything a worker needs to make its output.
+
+    Attributes
+    ----------
+    command : {'develop', 'correct'}
+    input : str
+        Input file (absolute, so a worker in another folder or on another machine finds it on
+        the shared path).
+    output : str
+        Final output file.
+    recipe : Recipe
+    format : {'jpeg', 'tiff', 'png'}
+        Output format (``correct`` keeps each input's).
+    upcoming : tuple of str
+        Inputs the same process develops next (decoded ahead; in-process runs only).
+    """
+
+    command: str
+    input: str
+    output: str
+    recipe: Recipe
+    format: str
+    upcoming: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A worker's product: the output in a temp file beside it, or its bytes (cluster).
+
+    Attributes
+    ----------
+    temp : str or None
+        Temp file in the output folder holding the finished output (local workers).
+    data : bytes or None
+        The output's bytes (cluster workers).
+    input_sha256, output_sha256 : str
+    input_size, input_mtime_ns : int
+    summary : dict
+        :meth:`~l2tech.pipeline.stills.DevelopResult.summary`, with the lens profile chosen
+        and its source under ``lens.profile``.
+    seconds : float
+        Wall time of the work in the worker.
+    """
+
+    temp: str | None
+    data: bytes | None
+    input_sha256: str
+    input_size: int
+    input_mtime_ns: int
+    output_sha256: str
+    summary: dict
+    seconds: float
+
+
+def _temp_name(out: Path) -> Path:
+    """A temp name beside ``out`` that :func:`l2tech.io.atomic.remove_stale_temps` recognises."""
+    import secrets
+
+    return out.with_name(f".{out.stem}.l2tmp-{os.getpid()}-{secrets.token_hex(4)}{out.suffix}")
+
+
+def render_task(task: BatchTask, deliver: str = "file") -> Rendered:
+    """Make one output (run in a worker process, a Dask worker, or in-process).
+
+    Parameters
+    ----------
+    task : BatchTask
+    deliver : {'file', 'bytes'}
+        ``file``: the output is left in a temp file beside the final name (same folder, so the
+        coordinator renames it into place); ``bytes``: it is returned as bytes (a cluster
+        worker, whose disk the coordinator may not see) and nothing is left on the worker.
+
+    Returns
+    -------
+    Rendered
+
+    Raises
+    ------
+    L2Error
+        As :func:`~l2tech.pipeline.stills.develop_file` /
+        :func:`~l2tech.pipeline.stills.correct_image_file`.
+    """
+    import shutil
+    import tempfile
+    import time
+
+    from l2tech.pipeline.sidecar import file_sha256
+    from l2tech.pipeline.stills import correct_image_file, develop_file
+
+    t0 = time.perf_counter()
+    out = Path(task.output)
+    if deliver == "bytes":
+        folder = Path(tempfile.mkdtemp(prefix="l2-render-"))
+        tmp = folder / out.name
+    elif deliver == "file":
+        folder = None
+        tmp = _temp_name(out)
+    else:
+        raise ValueError(f"deliver must be 'file' or 'bytes', got {deliver!r}")
+    try:
+        if task.command == "develop":
+            res = develop_file(task.input, tmp, task.recipe, overwrite=True, prefetch_next=list(task.upcoming))
+        elif task.command == "correct":
+            res = correct_image_file(task.input, tmp, task.recipe, overwrite=True, fmt=task.format)
+        else:
+            raise ValueError(f"unknown command {task.command!r}")
+        summary = res.summary()
+        summary["output"] = str(out)
+        prof = res.plan.profile
+        if prof is not None:
+            summary["lens"]["profile"] = {"maker": prof.maker, "model": prof.model, "source": prof.source,
+                                          "chosen_from": res.plan.sources.get("profile", "")}
+        st = os.stat(task.input)
+        data = tmp.read_bytes() if deliver == "bytes" else None
+        return Rendered(temp=None if deliver == "bytes" else str(tmp), data=data, input_sha256=file_sha256(task.input),
+                        input_size=st.st_size, input_mtime_ns=st.st_mtime_ns, output_sha256=file_sha256(tmp),
+                        summary=summary, seconds=time.perf_counter() - t0)
+    except BaseException:
+        if folder is None:
+            _unlink(tmp)
+        raise
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _unlink(p: Path) -> None:
+    try:
+        p.unlink()
+    except OSError:
+        pass
+
+
+# ---- memory budget -------------------------------------------------------------------------
+
+#: Memory one develop of a frame needs, bytes per pixel: LibRaw's raw buffer (2 B/px) and its
+#: 4-channel 16-bit image (8 B/px), the 16-bit RGB frame (6 B/px), the 8-bit output (3 B/px)
+#: and the encoder's buffers (about 3 B/px): ~22 B/px, plus the worker's interpreter and libraries.
+BYTES_PER_PIXEL = 22
+#: Memory of a worker process before it holds a frame (interpreter, NumPy, OpenCV, LibRaw, numba).
+WORKER_BASE_BYTES = 250 * 2**20
+#: Frame size assumed when the inputs' sizes are not known beforehand, megapixels.
+DEFAULT_FRAME_MEGAPIXELS = 24.0
+
+_SIZE_RE = None
+
+
+def parse_size(text: str | int) -> int:
+    """A memory size: ``4G``, ``512M``, ``1.5GiB``, ``2TB`` or a number of bytes (1024-based units).
+
+    Raises
+    ------
+    UsageError
+        Not a size, or not positive.
+    """
+    import re
+
+    from l2tech.errors import UsageError
+
+    if isinstance(text, int):
+        value = text
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b?)\s*", str(text), re.IGNORECASE)
+        if not m:
+            raise UsageError(f"not a memory size: {text!r}; give e.g. 4G, 512M or a number of bytes")
+        unit = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[m.group(2).lower()]
+        value = int(float(m.group(1)) * unit)
+    if value <= 0:
+        raise UsageError(f"memory size must be positive, got {text!r}")
+    return value
+
+
+def default_max_memory() -> int:
+    """Half the machine's physical memory, bytes (the default ``--max-memory``)."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        total = 8 * 2**30
+    return max(1, total // 2)
+
+
+def job_memory_bytes(megapixels: float = DEFAULT_FRAME_MEGAPIXELS) -> int:
+    """Estimated peak memory of one worker developing a frame of ``megapixels``, bytes."""
+    return int(WORKER_BASE_BYTES + megapixels * 1e6 * BYTES_PER_PIXEL)
+
+
+def memory_limited_jobs(jobs: int, max_memory: int, *, megapixels: float = DEFAULT_FRAME_MEGAPIXELS) -> int:
+    """How many workers may run at once within ``max_memory`` bytes (at least one, at most ``jobs``).
+
+    The one place the batch's memory budget is decided: each concurrent job is counted at
+    :func:`job_memory_bytes` of a ``megapixels`` frame (24 MP unless the caller knows better).
+    """
+    return max(1, min(int(jobs), int(max_memory // max(1, job_memory_bytes(megapixels)))))
+
+
+# ---- resume decisions ----------------------------------------------------------------------
+
+
+def _plan_task(task: BatchTask, journal: Any, rhash: str, *, overwrite: bool, redo: bool) -> tuple[str, str]:
+    """What to do with one task: ``("do", "")``, ``("skip", why)`` or ``("error", why)``."""
+    out = Path(task.output)
+    if redo or not out.exists():
+        return "do", ""
+    entry = journal.get(out) if journal is not None else None
+    if entry is not None and entry.input == task.input:
+        if entry.recipe_hash == rhash and entry.output_matches(out) and entry.input_matches(task.input):
+            return "skip", "done earlier with this recipe (journal)"
+        if not overwrite:
+            other = "another recipe" if entry.recipe_hash != rhash else "another version of the input or was changed since"
+            return "error", f"made with {other}; use --overwrite to replace it or --redo to redo every file"
+        return "do", ""
+    from l2tech.pipeline.sidecar import file_sha256, read_sidecar, sidecar_path
+
+    sc_path = sidecar_path(out)
+    if sc_path.is_file():
+        try:
+            sc = read_sidecar(sc_path)
+        except Exception:  # noqa: BLE001 - an unreadable sidecar says nothing about the output
+            sc = None
+        if sc is not None:
+            same = (sc.recipe_hash == rhash and sc.output_sha256 == file_sha256(out)
+                    and sc.input_sha256 == file_sha256(task.input))
+            if same:
+                return "skip", "exists and matches its sidecar's recipe and input"
+            if not overwrite:
+                return "error", ("made with another recipe or input (see its sidecar); "
+                                 "use --overwrite to replace it or --redo to redo every file")
+            return "do", ""
+    if overwrite:
+        return "do", ""
+    return "skip", "output already exists; use --overwrite to replace it"
+
+
+# ---- executors -------------------------------------------------------------------------------
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Set up a worker process: one numba thread, die with the parent, leave Ctrl-C to it."""
+    import signal
+
+    os.environ["NUMBA_NUM_THREADS"] = "1"
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator stops the workers itself
+    try:  # Linux: SIGKILL this worker when the coordinator dies (SIGKILL included)
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _render_file(task: BatchTask) -> Rendered:
+    return render_task(task, "file")
+
+
+class _LocalPool:
+    """``jobs`` spawned worker processes; stops them on an interrupt."""
+
+    def __init__(self, jobs: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_worker_init, initargs=(os.getpid(),))
+
+    def run(self, tasks: Sequence[BatchTask]) -> Iterator[tuple[BatchTask, Any, BaseException | None]]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        pending = {self.pool.submit(_render_file, t): t for t in tasks}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                t = pending.pop(fut)
+                exc = fut.exception()
+                yield t, (None if exc is not None else fut.result()), exc
+
+    def close(self, *, kill: bool) -> None:
+        if kill:
+            procs = list(getattr(self.pool, "_processes", {}).values())
+            for p in procs:
+                try:
+                    p.kill()
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
+            for p in procs:
+                p.join(5)
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            self.pool.shutdown(wait=True)
+
+
+class _InProcess:
+    """The tasks one after another in this process (``jobs=1``), decoding the next RAWs ahead."""
+
+    def run(self, tasks: Sequence[BatchTask]) -> Iterator[tuple[BatchTask, Any, BaseException | None]]:
+        import dataclasses
+
+        for k, t in enumerate(tasks):
+            ahead = tuple(u.input for u in tasks[k + 1 : k + 1 + LOOKAHEAD]) if t.command == "develop" else ()
+            try:
+                r = render_task(dataclasses.replace(t, upcoming=ahead), "file")
+            except Exception as exc:  # noqa: BLE001 - reported per file (E5)
+                yield t, None, exc
+                continue
+            yield t, r, None
+
+    def close(self, *, kill: bool) -> None:
+        pass
+
+
+# ---- the engine ------------------------------------------------------------------------------
+
+
+def _publish(task: BatchTask, rendered: Rendered, rhash: str, journal: Any, *, overwrite: bool, sidecars: bool) -> None:
+    """Put a rendered output in place: sidecar, output (atomic rename), then the journal line."""
+    from l2tech.io.atomic import atomic_output
+    from l2tech.pipeline.journal import JournalEntry
+    from l2tech.pipeline.sidecar import sidecar_path, sidecar_text, write_sidecar
+
+    out = Path(task.output)
+    sc_written = None
+    try:
+        if sidecars:
+            existed = sidecar_path(out).exists()
+            text = sidecar_text(command=task.command, recipe=task.recipe, input_path=task.input,
+                                input_sha256=rendered.input_sha256, input_size=rendered.input_size, output=out,
+                                output_sha256=rendered.output_sha256, lens=rendered.summary.get("lens"))
+            sc = write_sidecar(out, text, overwrite=True)
+            sc_written = None if existed else sc
+        with atomic_output(out, overwrite=overwrite) as tmp:
+            if rendered.temp is not None:
+                os.replace(rendered.temp, tmp)
+            else:
+                tmp.write_bytes(rendered.data or b"")
+    except BaseException:
+        if rendered.temp is not None:
+            _unlink(Path(rendered.temp))
+        if sc_written is not None:
+            _unlink(sc_written)
+        raise
+    if journal is not None:
+        st = os.stat(out)
+        journal.append(JournalEntry(output=out.name, input=task.input, recipe_hash=rhash,
+                                    input_sha256=rendered.input_sha256, input_size=rendered.input_size,
+                                    input_mtime_ns=rendered.input_mtime_ns, output_sha256=rendered.output_sha256,
+                                    output_size=st.st_size, output_mtime_ns=st.st_mtime_ns))
+
+
+def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = False, redo: bool = False,
+              journal: bool = True, sidecars: bool = True, cluster: str | None = None,
+              max_memory: int | None = None, on_start: Callable[[dict], None] | None = None) -> Iterator[BatchItem]:
+    """Run a batch: resume what is done, make the rest in parallel, yield one :class:`BatchItem` each.
+
+    Parameters
+    ----------
+    tasks : sequence of BatchTask
+        Distinct outputs (checked first with :func:`l2tech.io.atomic.check_distinct_outputs`).
+    jobs : int
+        Worker processes on this machine (1: in this process, decoding ahead).
+    overwrite : bool
+        Replace outputs that exist and were made with another recipe (or of unknown origin).
+    redo : bool
+        Make every output again, replacing those that exist.
+    journal : bool
+        Keep the output folder's journal (:mod:`l2tech.pipeline.journal`) and resume from it.
+    sidecars : bool
+        Write ``name.ext.l2.toml`` beside each output (:mod:`l2tech.pipeline.sidecar`).
+    cluster : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``): the tasks run on its workers, which
+        read the inputs from the same paths and send the outputs back as bytes.
+    max_memory : int, optional
+        Memory budget of the local workers, bytes (default :func:`default_max_memory`); limits
+        ``jobs`` (:func:`memory_limited_jobs`).
+    on_start : callable, optional
+        Called once the work starts with ``{"mode": "in-process" | "processes" | "cluster",
+        "workers": int or None, "to_do": int}`` (not called when everything was done before).
+
+    Yields
+    ------
+    BatchItem
+        In the order outputs finish; ``result`` of an ``ok`` item is the summary dict of
+        :class:`Rendered` (``seconds`` added). ``skipped``: done earlier with this recipe, or an
+        existing output without ``overwrite``. ``failed``: the input is bad, the work failed, or
+        the output exists but was made with another recipe (:class:`OutputExistsError`).
+
+    Notes
+    -----
+    Each output is published by this process alone, sidecar first, then the output (temp file
+    renamed; create-exclusive without ``overwrite``), then its journal line (``fsync``-ed). A
+    kill at any moment leaves only complete files; a rerun skips what the journal or the
+    sidecars show as done, and removes the temp files of killed workers.
+    """
+    from l2tech.errors import L2Error, OutputExistsError
+    from l2tech.io.atomic import check_output_path, remove_stale_temps
+    from l2tech.pipeline.journal import Journal
+    from l2tech.pipeline.recipe_file import recipe_hash
+
+    journals: dict[str, Any] = {}
+    folders = sorted({str(Path(t.output).parent) for t in tasks})
+    for f in folders:
+        remove_stale_temps(f)
+        if journal and Path(f).is_dir():
+            journals[f] = Journal(f)
+    todo: list[BatchTask] = []
+    hashes: dict[str, str] = {}
+    input_ids = set()  # (device, inode) of every input: no output may be one of them (E2)
+    for t in tasks:
+        try:
+            st = os.stat(t.input)
+            input_ids.add((st.st_dev, st.st_ino))
+        except OSError:
+            pass
+    for t in tasks:
+        out = Path(t.output)
+        try:
+            check_input_file(t.input)
+            check_output_path(out, inputs=[t.input], overwrite=True)
+            try:
+                ost = os.stat(out)
+            except OSError:
+                ost = None
+            if ost is not None and (ost.st_dev, ost.st_ino) in input_ids:
+                from l2tech.errors import UsageError
+
+                raise UsageError("output is the same file as an input of this batch; inputs are never modified", path=out)
+            rh = hashes[t.output] = recipe_hash(t.recipe, t.command)
+            what, why = _plan_task(t, journals.get(str(out.parent)), rh, overwrite=overwrite, redo=redo)
+        except L2Error as exc:
+            yield BatchItem(t.input, out, "failed", error=exc)
+            continue
+        if what == "skip":
+            yield BatchItem(t.input, out, "skipped", error=OutputExistsError(why, path=out))
+        elif what == "error":
+            yield BatchItem(t.input, out, "failed", error=OutputExistsError(why, path=out))
+        else:
+            todo.append(t)
+    if not todo:
+        for j in journals.values():
+            j.close()
+        return
+    if cluster:
+        from l2tech.pipeline.cluster import ClusterRunner
+
+        runner: Any = ClusterRunner(cluster)
+        start = {"mode": "cluster", "workers": None, "to_do": len(todo)}
+    else:
+        n = memory_limited_jobs(min(jobs, len(todo)), max_memory or default_max_memory())
+        runner = _LocalPool(n) if n > 1 else _InProcess()
+        start = {"mode": "processes" if n > 1 else "in-process", "workers": n, "to_do": len(todo)}
+    if on_start is not None:
+        on_start(start)
+    killed = True
+    try:
+        for t, rendered, exc in runner.run(todo):
+            out = Path(t.output)
+            if exc is None:
+                try:
+                    _publish(t, rendered, hashes[t.output], journals.get(str(out.parent)),
+                             overwrite=overwrite or redo, sidecars=sidecars)
+                except Exception as pexc:  # noqa: BLE001 - one output's failure does not stop the batch
+                    exc = pexc
+            if exc is None:
+                yield BatchItem(t.input, out, "ok", result={**rendered.summary, "seconds": rendered.seconds})
+            else:
+                yield BatchItem(t.input, out, "failed", error=exc)
+        killed = False
+    finally:
+        runner.close(kill=killed)
+        for j in journals.values():
+            j.close()
+        for f in folders:  # temp files of workers that were killed or crashed
+            remove_stale_temps(f)
