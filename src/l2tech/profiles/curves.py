@@ -39,6 +39,7 @@ from l2tech.errors import InvalidProfileError
 
 __all__ = [
     "LENSFUN_DISTORTION_MODELS",
+    "adobe_distortion_curve",
     "distortion_center_magnification",
     "distortion_curve",
     "distortion_percent",
@@ -135,6 +136,49 @@ def distortion_curve(model: str, terms: Mapping[str, float], r_u: np.ndarray) ->
             "r_paraxial": (m0 * r).tolist(), "percent": distortion_percent(model, terms, r).tolist()}
 
 
+def adobe_distortion_curve(terms: Mapping[str, float], r_h: np.ndarray, aspect: float) -> dict[str, Any]:
+    """The distortion curve of an Adobe rectilinear model (LCP), on the lensfun curves' axis.
+
+    Parameters
+    ----------
+    terms : Mapping[str, float]
+        Adobe parameter names: ``FocalLengthX`` (units of the image's long side),
+        ``RadialDistortParam1..3`` (k1..k3).
+    r_h : ndarray, shape (N,), float64
+        Radii in Hugin units (1 = half the short side of the frame).
+    aspect : float
+        Long side over short side of the frame the model describes.
+
+    Returns
+    -------
+    dict
+        As :func:`distortion_curve` (``model`` is ``adobe_rectilinear``, ``center_magnification``
+        1): ``r_d = r_u (1 + k1 ρ² + k2 ρ⁴ + k3 ρ⁶)`` with ``ρ = r_u / (2 · aspect · FocalLengthX)``
+        the radius in focal lengths, ``percent = 100 (k1 ρ² + k2 ρ⁴ + k3 ρ⁶)``; tangential terms
+        are not radial and are left out.
+
+    Raises
+    ------
+    InvalidProfileError
+        ``FocalLengthX`` missing or not positive.
+
+    References
+    ----------
+    Adobe Camera Model (Adobe Lens Profile Creator documentation, "Rectilinear model"):
+    ``x_d = x_u (1 + k1 r² + k2 r⁴ + k3 r⁶) + tangential terms``, ``r`` in units of the focal length.
+    """
+    t = {k: float(v) for k, v in terms.items()}
+    fx = t.get("FocalLengthX", math.nan)
+    if not (math.isfinite(fx) and fx > 0):
+        raise InvalidProfileError(f"Adobe rectilinear model without a positive FocalLengthX ({fx})")
+    r = np.asarray(r_h, np.float64)
+    rho2 = (r / (2.0 * float(aspect) * fx)) ** 2
+    poly = t.get("RadialDistortParam1", 0.0) * rho2 + t.get("RadialDistortParam2", 0.0) * rho2**2 \
+        + t.get("RadialDistortParam3", 0.0) * rho2**3
+    return {"model": "adobe_rectilinear", "terms": t, "center_magnification": 1.0, "r_u": r.tolist(),
+            "r_d": (r * (1.0 + poly)).tolist(), "r_paraxial": r.tolist(), "percent": (100.0 * poly).tolist()}
+
+
 def _radii(r_max: float, samples: int) -> np.ndarray:
     return np.linspace(0.0, r_max, samples)
 
@@ -166,6 +210,10 @@ def lens_curves(profile: Any, *, samples: int = 65) -> dict[str, Any]:
     notes: list[str] = []
     dist = []
     for c in sorted(profile.distortion, key=lambda c: c.focal_length_mm):
+        if c.model == "adobe_rectilinear":
+            dist.append({"focal_length_mm": float(c.focal_length_mm),
+                         **adobe_distortion_curve(c.terms, _radii(corner, samples), aspect)})
+            continue
         if c.model not in LENSFUN_DISTORTION_MODELS:
             notes.append(f"distortion at {c.focal_length_mm:g} mm uses the {c.model} model: no radial curve drawn")
             continue
