@@ -65,6 +65,16 @@ class Recipe:
         Write log-encoded data instead of a display image (``--log-output V-Log`` or
         ``"V-Log/V-Gamut"``): the working data is converted to the gamut and encoded with the
         curve, no ICC profile is embedded.
+    tone : {'filmic', 'none'}
+        Scene-to-display tone curve of a RAW develop (:mod:`l2tech.color.tone`): ``filmic``
+        (default) rolls highlights off up to ``tone_white_ev`` and shows the camera's metered
+        middle grey as display grey; ``none`` is the plain transfer (scene-linear 1.0 = white,
+        hard clip). Not applied to log output or to already developed images (``correct``).
+    tone_contrast, tone_latitude_ev, tone_white_ev, tone_black_ev : float, optional
+        Override the filmic curve's parameters (:class:`l2tech.color.tone.FilmicCurve`).
+    auto_exposure : bool
+        Add the exposure that puts the scene's log-average luminance on middle grey
+        (:func:`l2tech.color.tone.auto_exposure_ev`) to ``exposure_ev``.
     """
 
     lens_correction: bool = True
@@ -89,6 +99,12 @@ class Recipe:
     profile: str | None = None
     profile_source: str | None = None
     projection: str | None = None
+    tone: str = "filmic"
+    tone_contrast: float | None = None
+    tone_latitude_ev: float | None = None
+    tone_white_ev: float | None = None
+    tone_black_ev: float | None = None
+    auto_exposure: bool = False
 
     def __post_init__(self) -> None:
         bad = [c for c in self.corrections if c not in CORRECTIONS]
@@ -108,6 +124,21 @@ class Recipe:
             v = getattr(self, name)
             if v is not None and not (np.isfinite(v) and v > 0):
                 raise UsageError(f"{name} must be a positive number, got {v}")
+
+        self.tone_curve()  # validates the tone settings
+
+    def tone_curve(self) -> Any:
+        """The :class:`l2tech.color.tone.FilmicCurve` of this recipe, or None (``tone="none"``).
+
+        Raises
+        ------
+        UsageError
+            Unknown tone curve or parameters out of range.
+        """
+        from l2tech.color.tone import tone_curve
+
+        return tone_curve(self.tone, contrast=self.tone_contrast, latitude_ev=self.tone_latitude_ev,
+                          white_ev=self.tone_white_ev, black_ev=self.tone_black_ev)
 
     def to_dict(self) -> dict[str, Any]:
         """The recipe as plain JSON-able data."""

@@ -5,13 +5,16 @@ Pipeline order (one documented order; ARCHITECTURE.md "The data that flows"):
 1. decode — RAW through LibRaw to scene-linear RGB in the working space (linear ITU-R BT.2020,
    D65), sensor orientation; or a developed JPEG/TIFF/PNG decoded with its transfer function
    (from its ICC profile; sRGB when it has none) into the same working space;
-2. exposure compensation — a gain of ``2**exposure_ev`` on linear data;
+2. exposure compensation — a gain of ``2**exposure_ev`` on linear data (plus the scene's
+   auto-exposure, :func:`l2tech.color.tone.auto_exposure_ev`, with ``auto_exposure``);
 3. lens correction — vignetting gain, then TCA + distortion + scale in one remap
    (:func:`l2tech.correct.correct`), at the shot's focal length, f-number and focus distance;
 4. orientation — the EXIF orientation applied to the pixels (and reset to 1 in the output);
 5. look — an optional photo style and/or a user's LUT, on linear data (:mod:`l2tech.color`);
-6. output transform — working space to the output space, gamut clip, encoding curve
-   (:func:`l2tech.color.display.encode_display`), or a log encoding (``log_output``);
+6. output transform — working space to the output space, then (RAW develops) the tone curve,
+   scene-linear to display-linear per channel (:mod:`l2tech.color.tone`; the filmic roll-off
+   by default, ``tone="none"`` for the plain clip), the encoding curve
+   (:func:`l2tech.color.display.encode_display`); or a log encoding (``log_output``, no tone);
 7. write — quantise, embed the output space's ICC profile, carry EXIF, atomic rename.
 
 Nothing here is an algorithm of its own; each step calls the package that owns it.
@@ -100,10 +103,31 @@ def _apply_look(image: np.ndarray, recipe: Recipe) -> np.ndarray:
     return image
 
 
-def _encode_output(image: np.ndarray, recipe: Recipe, space: str) -> tuple[np.ndarray, str, bytes | None]:
-    """Output transform: display space with its ICC profile, or a log encoding (no ICC)."""
+def _exposure_ev(image: np.ndarray, recipe: Recipe, curve: Any) -> float:
+    """The recipe's exposure compensation, plus the auto-exposure of ``image`` when asked."""
+    if not recipe.auto_exposure:
+        return recipe.exposure_ev
+    from l2tech.color.tone import FilmicCurve, auto_exposure_ev
+
+    return recipe.exposure_ev + auto_exposure_ev(image, curve or FilmicCurve(grey_scene=0.18, white_ev=np.log2(1 / 0.18)))
+
+
+def _encode_output(image: np.ndarray, recipe: Recipe, space: str, tone: Any = None) -> tuple[np.ndarray, str, bytes | None]:
+    """Output transform: display space with its ICC profile, or a log encoding (no ICC).
+
+    ``tone`` (a :class:`l2tech.color.tone.FilmicCurve`) maps each channel, after the matrix to
+    the output space, from scene-linear to display-linear before the encoding curve: the same
+    order as the fused pass (matrix, clip at the curve's white, tone + encoding table).
+    """
     from l2tech.color.display import encode_display as output_transform
     from l2tech.color.display import icc_profile
+
+    if tone is not None and not recipe.log_output:
+        from l2tech.color.display import working_to_display_matrix
+
+        m = working_to_display_matrix(space).astype(np.float32)
+        display_linear = tone(np.ascontiguousarray(image, np.float32) @ m.T)
+        return output_transform(display_linear, space, working_space=space), space, icc_profile(space)
 
     if recipe.log_output:
         from l2tech.color import encode_output, parse_color_space
@@ -211,6 +235,7 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
     warns += list(raw.warnings)
     final = skip_embedded_corrections(plan, raw.opcodes_applied)
     orientation = raw.orientation if raw.orientation != 1 else getattr(meta, "orientation", 1)
+    curve = recipe.tone_curve() if not recipe.log_output else None
     if fused and raw.image.dtype == np.uint16:
         from l2tech.color.display import DISPLAY_SPACES, icc_profile, working_to_display_matrix
         from l2tech.correct.fused import develop_pass
@@ -219,21 +244,30 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
         if grid is None or final is not plan or (grid.width, grid.height) != (W, H):
             grid = _lens_grid(final, recipe, W, H)
         space = DISPLAY_SPACES[recipe.output_space]
-        gain = np.eye(3) * 2.0**recipe.exposure_ev
-        codes = develop_pass(raw.image, grid, gain, working_to_display_matrix(recipe.output_space), space.encode,
-                             inv_gamma=1.0 / space.gamma if space.gamma else 0.0, dtype=dtype)
+        gain = np.eye(3) * 2.0**_exposure_ev(raw.image, recipe, curve)
+        encode, inv_gamma = space.encode, (1.0 / space.gamma if space.gamma else 0.0)
+        if curve is not None:
+            # the tone curve is folded into the pass's 1D table: the matrix carries 1 / white,
+            # so the pass's clip at 1 falls on the curve's white (l2tech.color.tone.ToneEncode)
+            from l2tech.color.tone import ToneEncode
+
+            gain = gain / curve.scene_white
+            encode, inv_gamma = ToneEncode(curve, space.encode, curve.scene_white), 0.0
+        codes = develop_pass(raw.image, grid, gain, working_to_display_matrix(recipe.output_space), encode,
+                             inv_gamma=inv_gamma, dtype=dtype)
         image = apply_orientation(codes, orientation)
         return DevelopResult(str(p), image, meta, final, recipe.output_space, tuple(warns + list(final.warnings)),
                              icc_profile=icc_profile(recipe.output_space), dng_opcodes=tuple(raw.opcodes_applied))
     image = raw.image
     if image.dtype == np.uint16:
         image = image.astype(np.float32) * np.float32(1.0 / 65535.0)
-    if recipe.exposure_ev:
-        image = image * np.float32(2.0**recipe.exposure_ev)
+    ev = _exposure_ev(image, recipe, curve)
+    if ev:
+        image = image * np.float32(2.0**ev)
     image = _apply_lens(image, final, recipe)
     image = apply_orientation(image, orientation)
     image = _apply_look(image, recipe)
-    encoded, space_name, icc = _encode_output(image, recipe, recipe.output_space)
+    encoded, space_name, icc = _encode_output(image, recipe, recipe.output_space, tone=curve)
     if np.dtype(dtype) != np.float32:
         from l2tech.io.image import quantize
 
