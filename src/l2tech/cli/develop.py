@@ -24,6 +24,7 @@ from l2tech.cli.options import (
     projection_option,
     quality_option,
     shot_options,
+    tone_options,
     verbosity_options,
 )
 
@@ -201,6 +202,7 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
 @click.option("--bits", type=click.Choice(["8", "16"]), help="Bit depth for TIFF/PNG (default 16).")
 @click.option("--output-space", type=click.Choice(["srgb", "display-p3", "rec2020", "adobe-rgb"]), default="srgb", show_default=True)
 @click.option("--white-balance", type=click.Choice(["camera", "daylight", "auto"]), default="camera", show_default=True)
+@tone_options
 @_lens_options
 def develop(inputs, output, fmt, quality, bits, output_space, white_balance, overwrite, as_json, verbose, quiet, **lens_kw):
     """Develop RAW files into finished images, with automatic lens correction.

@@ -20,8 +20,10 @@ The curve, :class:`FilmicCurve`, is a spline in *stops*: scene exposure relative
   joins the straight part without a kink. Their slope falls monotonically towards white
   and black but never reaches zero, so the curve is strictly increasing up to white
   (no flat, clipped run) — highlights roll off instead of clipping;
-- below ``black_ev`` the display value falls linearly (in linear light) to 0 at scene 0;
-  above ``white_ev`` it is 1.
+- where the toe's slope falls to 1 stop per stop (a little above ``black_ev`` with the
+  defaults: -3.1 EV), the curve continues as the tangent straight line *in linear light* to
+  0 at scene 0 — shadows are never lifted above the plain transfer's slope, and the curve
+  is C1 everywhere; above ``white_ev`` it is 1.
 
 The parameters are those of darktable's filmic module (contrast, latitude, white and black
 relative exposure) with the meaning stated above; the spline itself is l2tech's.
@@ -148,6 +150,19 @@ class FilmicCurve:
         return math.log2(BLACK_TARGET / self.grey_display)
 
     @property
+    def _linear_toe_ev(self) -> float:
+        """Scene exposure (stops) below which the curve is linear in light: where the toe's
+        slope falls to 1 stop per stop (``black_ev`` when it never does)."""
+        c = self.contrast
+        t0 = -self.latitude_ev / 2
+        y0, yb = c * t0, self._display_black
+        q = c * (t0 - self.black_ev) / (y0 - yb)
+        a = _hyperbola_a(q)
+        # toe slope at z: (y0 - yb) / (t0 - black_ev) * g'(z), g'(z) = a (1 + a) / (z + a)**2
+        z = math.sqrt(a * (1 + a) * c / q) - a
+        return t0 - z * (t0 - self.black_ev) if 0 < z < 1 else self.black_ev
+
+    @property
     def scene_white(self) -> float:
         """Scene-linear value shown as display white (``grey_scene * 2**white_ev``)."""
         return self.grey_scene * 2.0**self.white_ev
@@ -197,11 +212,13 @@ class FilmicCurve:
         """
         arr = np.asarray(x)
         xf = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=np.inf, neginf=0.0)
-        x_black = self.grey_scene * 2.0**self.black_ev
+        t_k = self._linear_toe_ev
+        x_k = self.grey_scene * 2.0**t_k
+        y_k = self.grey_display * 2.0 ** float(self.stops(np.float64(t_k)))
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.log2(np.maximum(xf, x_black) / self.grey_scene)
+            t = np.log2(np.maximum(xf, x_k) / self.grey_scene)
         y = self.grey_display * np.exp2(self.stops(t))
-        y = np.where(xf < x_black, BLACK_TARGET * np.maximum(xf, 0.0) / x_black, y)
+        y = np.where(xf < x_k, y_k * np.maximum(xf, 0.0) / x_k, y)
         y = np.where(xf >= self.scene_white, 1.0, np.minimum(y, 1.0))
         return y.astype(np.float32) if arr.dtype == np.float32 else y
 
