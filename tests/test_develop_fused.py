@@ -242,8 +242,10 @@ def test_develop_file_writes_codes_from_the_fused_pass(tmp_path):
     back = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)[..., ::-1]
     ref = develop(path, Recipe()).image
     assert back.shape == ref.shape
-    # half a code of rounding plus the 8-bit LUT bin (under 0.06 code on sRGB, fused.py)
-    assert np.abs(back.astype(np.float64) / 255 - ref).max() <= 0.56 / 255
+    # half a code of rounding plus the 8-bit LUT bin (under 0.06 code on sRGB, fused.py; under
+    # 0.07 with the default filmic tone, whose table spans scene-linear 0 to its white, 2.5,
+    # at a slope of 1.08 near black: 0.5 / 65536 * 2.5 * 1.08 * 12.92 * 255)
+    assert np.abs(back.astype(np.float64) / 255 - ref).max() <= 0.57 / 255
 
 
 def test_prefetched_decode_gives_the_same_image_and_its_own_errors(tmp_path):

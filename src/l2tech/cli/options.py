@@ -187,6 +187,9 @@ def tone_options(f: F) -> F:
                      help="Filmic white: stops over middle grey shown as white (default 4.5)."),
         click.option("--black-ev", "tone_black_ev", type=float, metavar="EV",
                      help="Filmic black: stops under middle grey shown as black (default -10)."),
+        click.option("--highlights", type=click.Choice(["clip", "blend", "rebuild", "reconstruct"]), default="clip",
+                     show_default=True, help="Clipped highlights: LibRaw's clip/blend/rebuild, or reconstruct from "
+                                             "the unclipped channels (rolled off by the tone curve)."),
         click.option("--auto-exposure", is_flag=True,
                      help="Add the exposure that puts the scene's log-average luminance on middle grey."),
     ]

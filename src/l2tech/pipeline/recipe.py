@@ -72,6 +72,9 @@ class Recipe:
         hard clip). Not applied to log output or to already developed images (``correct``).
     tone_contrast, tone_latitude_ev, tone_white_ev, tone_black_ev : float, optional
         Override the filmic curve's parameters (:class:`l2tech.color.tone.FilmicCurve`).
+    highlights : {'clip', 'blend', 'rebuild', 'reconstruct'}
+        Clipped highlights of a RAW (:mod:`l2tech.raw.highlights`): LibRaw's clip (default),
+        blend or rebuild modes, or l2tech's reconstruction from the unclipped channels.
     auto_exposure : bool
         Add the exposure that puts the scene's log-average luminance on middle grey
         (:func:`l2tech.color.tone.auto_exposure_ev`) to ``exposure_ev``.
@@ -105,6 +108,7 @@ class Recipe:
     tone_white_ev: float | None = None
     tone_black_ev: float | None = None
     auto_exposure: bool = False
+    highlights: str = "clip"
 
     def __post_init__(self) -> None:
         bad = [c for c in self.corrections if c not in CORRECTIONS]
@@ -126,6 +130,10 @@ class Recipe:
                 raise UsageError(f"{name} must be a positive number, got {v}")
 
         self.tone_curve()  # validates the tone settings
+        from l2tech.raw.highlights import HIGHLIGHT_MODES
+
+        if self.highlights not in HIGHLIGHT_MODES:
+            raise UsageError(f"unknown highlight mode {self.highlights!r}; valid: {', '.join(HIGHLIGHT_MODES)}")
 
     def tone_curve(self) -> Any:
         """The :class:`l2tech.color.tone.FilmicCurve` of this recipe, or None (``tone="none"``).

@@ -3,7 +3,8 @@
 Pipeline order (one documented order; ARCHITECTURE.md "The data that flows"):
 
 1. decode — RAW through LibRaw to scene-linear RGB in the working space (linear ITU-R BT.2020,
-   D65), sensor orientation; or a developed JPEG/TIFF/PNG decoded with its transfer function
+   D65), sensor orientation, clipped highlights clipped or rebuilt (``highlights``,
+   :mod:`l2tech.raw.highlights`; rebuilt values may exceed 1.0 and the tone stage rolls them off); or a developed JPEG/TIFF/PNG decoded with its transfer function
    (from its ICC profile; sRGB when it has none) into the same working space;
 2. exposure compensation — a gain of ``2**exposure_ev`` on linear data (plus the scene's
    auto-exposure, :func:`l2tech.color.tone.auto_exposure_ev`, with ``auto_exposure``);
@@ -236,7 +237,7 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
     final = skip_embedded_corrections(plan, raw.opcodes_applied)
     orientation = raw.orientation if raw.orientation != 1 else getattr(meta, "orientation", 1)
     curve = recipe.tone_curve() if not recipe.log_output else None
-    if fused and raw.image.dtype == np.uint16:
+    if fused and (raw.image.dtype == np.uint16 or (recipe.highlights != "clip" and raw.image.dtype == np.float32)):
         from l2tech.color.display import DISPLAY_SPACES, icc_profile, working_to_display_matrix
         from l2tech.correct.fused import develop_pass
 
@@ -301,7 +302,7 @@ def _decode_key(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]
         stamp = (st.st_size, st.st_mtime_ns)
     except OSError:
         stamp = None
-    return (str(p.resolve()), stamp, recipe.white_balance, fused, dng_lists)
+    return (str(p.resolve()), stamp, recipe.white_balance, fused, dng_lists, recipe.highlights)
 
 
 def _decode_job(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]) -> tuple[Any, tuple]:
@@ -321,7 +322,7 @@ def _decode_job(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]
         known.set()
 
     job = _decoder().submit(decode_raw, p, white_balance=recipe.white_balance, dng_opcodes=dng_lists, as_uint16=fused,
-                            on_size=on_size)
+                            on_size=on_size, highlights=recipe.highlights)
     job.add_done_callback(lambda _job: known.set())
     return job, (size, known)
 
