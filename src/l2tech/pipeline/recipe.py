@@ -75,6 +75,14 @@ class Recipe:
     highlights : {'clip', 'blend', 'rebuild', 'reconstruct'}
         Clipped highlights of a RAW (:mod:`l2tech.raw.highlights`): LibRaw's clip (default),
         blend or rebuild modes, or l2tech's reconstruction from the unclipped channels.
+    sharpen : float
+        Capture sharpening amount (:func:`l2tech.correct.sharpen.unsharp_mask`; 0 = off,
+        1 = the detail layer added once).
+    sharpen_radius_px : float, optional
+        The mask's σ in pixels; default from the f-number and the sensor's pixel pitch
+        (:func:`l2tech.correct.sharpen.capture_sharpen_sigma`).
+    sharpen_halo : float
+        Halo control: largest overshoot beyond the local range, display-encoded units.
     auto_exposure : bool
         Add the exposure that puts the scene's log-average luminance on middle grey
         (:func:`l2tech.color.tone.auto_exposure_ev`) to ``exposure_ev``.
@@ -109,6 +117,9 @@ class Recipe:
     tone_black_ev: float | None = None
     auto_exposure: bool = False
     highlights: str = "clip"
+    sharpen: float = 0.0
+    sharpen_radius_px: float | None = None
+    sharpen_halo: float = 0.01
 
     def __post_init__(self) -> None:
         bad = [c for c in self.corrections if c not in CORRECTIONS]
@@ -130,6 +141,10 @@ class Recipe:
                 raise UsageError(f"{name} must be a positive number, got {v}")
 
         self.tone_curve()  # validates the tone settings
+        if not (np.isfinite(self.sharpen) and 0 <= self.sharpen <= 5) or not (0 <= self.sharpen_halo <= 1):
+            raise UsageError(f"sharpen must be 0-5 and sharpen_halo 0-1, got {self.sharpen}, {self.sharpen_halo}")
+        if self.sharpen_radius_px is not None and not (np.isfinite(self.sharpen_radius_px) and 0.2 <= self.sharpen_radius_px <= 10):
+            raise UsageError(f"sharpen radius must be 0.2-10 pixels, got {self.sharpen_radius_px}")
         from l2tech.raw.highlights import HIGHLIGHT_MODES
 
         if self.highlights not in HIGHLIGHT_MODES:

@@ -16,6 +16,9 @@ Pipeline order (one documented order; ARCHITECTURE.md "The data that flows"):
    scene-linear to display-linear per channel (:mod:`l2tech.color.tone`; the filmic roll-off
    by default, ``tone="none"`` for the plain clip), the encoding curve
    (:func:`l2tech.color.display.encode_display`); or a log encoding (``log_output``, no tone);
+   then, when asked (``sharpen``), capture sharpening of the encoded luminance with halo control
+   (:mod:`l2tech.correct.sharpen`: after the tone curve so its halo limit is in display units,
+   before quantisation; the fused pass then returns float32 for it);
 7. write — quantise, embed the output space's ICC profile, carry EXIF, atomic rename.
 
 Nothing here is an algorithm of its own; each step calls the package that owns it.
@@ -102,6 +105,28 @@ def _apply_look(image: np.ndarray, recipe: Recipe) -> np.ndarray:
         enc, gamut = parse_color_space(recipe.lut_input)
         image = apply_look(image, lut_look(recipe.lut, input_encoding=enc, input_gamut=gamut), working_space="Rec.2020")
     return image
+
+
+def _quantize(encoded: np.ndarray, dtype: Any) -> np.ndarray:
+    """Float encoded values to ``dtype`` codes (float32 passes through)."""
+    if np.dtype(dtype) == np.float32:
+        return encoded
+    from l2tech.io.image import quantize
+
+    return quantize(encoded, 8 if np.dtype(dtype) == np.uint8 else 16)
+
+
+def _sharpen(encoded: np.ndarray, recipe: Recipe, plan: LensPlan, sensor_size: tuple[int, int]) -> np.ndarray:
+    """Capture sharpening of the display-encoded image (l2tech.correct.sharpen), sized to the shot:
+    the aperture's diffraction on the sensor's pixel pitch (from the crop factor's diagonal)."""
+    from l2tech.correct.sharpen import capture_sharpen_sigma, unsharp_mask
+
+    sigma = recipe.sharpen_radius_px
+    if sigma is None:
+        crop = getattr(plan, "crop_factor", None)
+        pitch = 43.267 / crop * 1000.0 / float(np.hypot(*sensor_size)) if crop else None
+        sigma = capture_sharpen_sigma(plan.f_number, pitch)
+    return unsharp_mask(encoded, sigma, recipe.sharpen, halo=recipe.sharpen_halo)
 
 
 def _exposure_ev(image: np.ndarray, recipe: Recipe, curve: Any) -> float:
@@ -254,9 +279,12 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
 
             gain = gain / curve.scene_white
             encode, inv_gamma = ToneEncode(curve, space.encode, curve.scene_white), 0.0
+        sharpen = recipe.sharpen > 0
         codes = develop_pass(raw.image, grid, gain, working_to_display_matrix(recipe.output_space), encode,
-                             inv_gamma=inv_gamma, dtype=dtype)
+                             inv_gamma=inv_gamma, dtype=np.float32 if sharpen else dtype)
         image = apply_orientation(codes, orientation)
+        if sharpen:
+            image = _quantize(_sharpen(image, recipe, final, (W, H)), dtype)
         return DevelopResult(str(p), image, meta, final, recipe.output_space, tuple(warns + list(final.warnings)),
                              icc_profile=icc_profile(recipe.output_space), dng_opcodes=tuple(raw.opcodes_applied))
     image = raw.image
@@ -269,10 +297,9 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
     image = apply_orientation(image, orientation)
     image = _apply_look(image, recipe)
     encoded, space_name, icc = _encode_output(image, recipe, recipe.output_space, tone=curve)
-    if np.dtype(dtype) != np.float32:
-        from l2tech.io.image import quantize
-
-        encoded = quantize(encoded, 8 if np.dtype(dtype) == np.uint8 else 16)
+    if recipe.sharpen > 0 and not recipe.log_output:
+        encoded = _sharpen(encoded, recipe, final, raw.image.shape[1::-1])
+    encoded = _quantize(encoded, dtype)
     return DevelopResult(str(p), encoded, meta, final, space_name, tuple(warns + list(final.warnings)), icc_profile=icc,
                          dng_opcodes=tuple(raw.opcodes_applied))
 
