@@ -45,6 +45,11 @@ def _lens_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--no-lens-correction", is_flag=True, help="Skip every lens correction."),
         click.option("--only", metavar="LIST", help="Apply only these corrections: vignetting,tca,distortion."),
         click.option("--scale", type=float, help="Geometry scale (default: automatic, no empty border)."),
+        click.option("--rotate", "rotate_deg", type=float, default=0.0, metavar="DEG",
+                     help="Straighten: turn the picture by DEG degrees, counter-clockwise (crops to the original aspect)."),
+        click.option("--crop", metavar="W:H", help="Crop to an aspect: 3:2, 4:3, 16:9, 1:1, 4:5, original."),
+        click.option("--keystone", metavar="X,Y,...", help="Perspective control points (4, 6 or 8 x,y pairs, "
+                     "lensfun's order; pixels of the stored image): their lines become vertical/horizontal."),
         interpolation_option(),
         click.option("--exposure", "exposure_ev", type=float, default=0.0, metavar="EV", help="Exposure compensation in stops."),
         look_option,
@@ -66,6 +71,12 @@ def _recipe(fmt: str, **kw: Any):
 
     # option names -> Recipe fields
     kw["lens"], kw["profile"], kw["lut"] = kw.pop("lens_name"), kw.pop("profile_path"), kw.pop("lut_path")
+    ks = kw.pop("keystone", None)
+    if ks:
+        try:
+            kw["keystone"] = tuple(float(v) for v in str(ks).split(","))
+        except ValueError:
+            raise click.UsageError(f"--keystone takes comma-separated numbers, got {ks!r}") from None
     only = kw.pop("only", None)
     off = kw.pop("no_lens_correction")
     if off:

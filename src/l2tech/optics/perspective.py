@@ -277,7 +277,9 @@ def _inside(poly: np.ndarray, pts: np.ndarray) -> bool:
 
 def _visible_polygon(H: np.ndarray, width: int, height: int) -> np.ndarray:
     """The frame's image under ``H``, clipped to the part in front of the camera (w > 0)."""
-    corners = np.array([[0, 0, 1], [width - 1, 0, 1], [width - 1, height - 1, 1], [0, height - 1, 1]], np.float64)
+    # the frame's outer edges (pixel centres run from 0 to width - 1)
+    corners = np.array([[-0.5, -0.5, 1], [width - 0.5, -0.5, 1], [width - 0.5, height - 0.5, 1], [-0.5, height - 0.5, 1]],
+                       np.float64)
     q = (H @ corners.T).T
     eps = 1e-3 * float(np.max(np.abs(q[:, 2])))
     out = []
@@ -312,9 +314,9 @@ def fit_crop(H: np.ndarray, width: int, height: int, aspect: float,
         rect = np.array([[cx - half_w, cy - half_h], [cx + half_w, cy - half_h], [cx + half_w, cy + half_h],
                          [cx - half_w, cy + half_h]])
         lo, hi = (half_w, hi) if _inside(poly, rect) else (lo, half_w)
-    # pixel centres from the centre - (w - 1) / 2 to + (w - 1) / 2 lie inside
-    w = max(1, int(math.floor(2 * lo + 1 + 1e-6)))
-    h = max(1, int(math.floor(2 * lo / aspect + 1 + 1e-6)))
+    # a w-pixel-wide crop spans w pixels edge to edge
+    w = max(1, int(math.floor(2 * lo + 1e-3)))
+    h = max(1, int(math.floor(2 * lo / aspect + 1e-3)))
     return cx - (w - 1) / 2, cy - (h - 1) / 2, w, h
 
 

@@ -75,6 +75,16 @@ class Recipe:
     highlights : {'clip', 'blend', 'rebuild', 'reconstruct'}
         Clipped highlights of a RAW (:mod:`l2tech.raw.highlights`): LibRaw's clip (default),
         blend or rebuild modes, or l2tech's reconstruction from the unclipped channels.
+    rotate_deg : float
+        Straighten: turn the picture by this angle, degrees, counter-clockwise as seen
+        (:func:`l2tech.optics.perspective.horizon_angle_deg` gives it from two horizon points).
+    crop : str, optional
+        Crop aspect preset (``"3:2"``, ``"4:3"``, ``"16:9"``, ``"1:1"``, ``"4:5"``, ``"original"``): the
+        largest centred crop of that aspect inside the (straightened, keystoned) frame. With a
+        rotation or keystone and no preset, the original aspect.
+    keystone : tuple of float, optional
+        Perspective control points ``x0, y0, x1, y1, ...`` (4, 6 or 8 points, lensfun's order;
+        pixels of the file's stored grid): the lines they define become vertical/horizontal.
     sharpen : float
         Capture sharpening amount (:func:`l2tech.correct.sharpen.unsharp_mask`; 0 = off,
         1 = the detail layer added once).
@@ -117,6 +127,9 @@ class Recipe:
     tone_black_ev: float | None = None
     auto_exposure: bool = False
     highlights: str = "clip"
+    rotate_deg: float = 0.0
+    crop: str | None = None
+    keystone: tuple[float, ...] | None = None
     sharpen: float = 0.0
     sharpen_radius_px: float | None = None
     sharpen_halo: float = 0.01
@@ -145,6 +158,20 @@ class Recipe:
             raise UsageError(f"sharpen must be 0-5 and sharpen_halo 0-1, got {self.sharpen}, {self.sharpen_halo}")
         if self.sharpen_radius_px is not None and not (np.isfinite(self.sharpen_radius_px) and 0.2 <= self.sharpen_radius_px <= 10):
             raise UsageError(f"sharpen radius must be 0.2-10 pixels, got {self.sharpen_radius_px}")
+        if not (np.isfinite(self.rotate_deg) and abs(self.rotate_deg) <= 45):
+            raise UsageError(f"rotation must be within ±45 degrees, got {self.rotate_deg}")
+        if self.keystone is not None:
+            pts = tuple(float(v) for v in self.keystone)
+            if len(pts) not in (8, 12, 16) or not all(np.isfinite(pts)):
+                raise UsageError(f"keystone needs 4, 6 or 8 points as x,y pairs (8, 12 or 16 numbers), got {len(pts)}")
+            object.__setattr__(self, "keystone", pts)
+        if self.crop is not None:
+            from l2tech.optics.perspective import PerspectiveError, parse_aspect
+
+            try:
+                parse_aspect(self.crop, 3, 2)
+            except PerspectiveError as exc:
+                raise UsageError(str(exc)) from None
         from l2tech.raw.highlights import HIGHLIGHT_MODES
 
         if self.highlights not in HIGHLIGHT_MODES:

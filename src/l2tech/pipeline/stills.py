@@ -10,6 +10,9 @@ Pipeline order (one documented order; ARCHITECTURE.md "The data that flows"):
    auto-exposure, :func:`l2tech.color.tone.auto_exposure_ev`, with ``auto_exposure``);
 3. lens correction — vignetting gain, then TCA + distortion + scale in one remap
    (:func:`l2tech.correct.correct`), at the shot's focal length, f-number and focus distance;
+   keystone, straighten and crop (``keystone``, ``rotate_deg``, ``crop``;
+   :mod:`l2tech.optics.perspective`) are a homography composed into the same map on the fused
+   path (one resample); the staged path resamples them after the lens correction;
 4. orientation — the EXIF orientation applied to the pixels (and reset to 1 in the output);
 5. look — an optional photo style and/or a user's LUT, on linear data (:mod:`l2tech.color`);
 6. output transform — working space to the output space, then (RAW develops) the tone curve,
@@ -212,18 +215,81 @@ def _fused_ok(recipe: Recipe) -> bool:
     return not (recipe.look or recipe.lut or recipe.log_output) and str(recipe.interpolation).lower() == "bilinear"
 
 
-def _lens_grid(plan: LensPlan, recipe: Recipe, width: int, height: int) -> Any:
-    """The plan's correction as a coarse grid map (identity when nothing is applied)."""
-    from l2tech.correct.fused import grid_map, identity_grid_map
+def _frame(plan: LensPlan, recipe: Recipe, width: int, height: int, orientation: int = 1) -> Any:
+    """Keystone + straighten + crop of the recipe as a FrameTransform of the sensor-oriented
+    ``width × height`` lens-corrected image (None when none is asked).
 
+    The angle and the aspect are as the upright picture shows them: for an orientation that
+    turns the picture a quarter (EXIF 5-8) the aspect is inverted, for a mirrored one (2, 4, 5,
+    7) the angle's sign. Keystone points are pixels of the file's stored (sensor) grid.
+    """
+    if not (recipe.keystone or recipe.rotate_deg or recipe.crop):
+        return None
+    from l2tech.errors import UsageError
+    from l2tech.optics.perspective import PerspectiveError, frame_transform, parse_aspect
+
+    persp = (list(recipe.keystone[0::2]), list(recipe.keystone[1::2])) if recipe.keystone else None
+    angle = -recipe.rotate_deg if orientation in (2, 4, 5, 7) else recipe.rotate_deg
+    try:
+        aspect = parse_aspect(recipe.crop, width, height) if recipe.crop else None
+        if aspect is not None and orientation in (5, 6, 7, 8) and str(recipe.crop).lower() not in ("original", "orig", "free"):
+            aspect = 1.0 / aspect
+        return frame_transform(width, height, perspective=persp, rotate_deg=angle, aspect=aspect,
+                               focal_length_mm=plan.focal_length_mm, crop_factor=plan.crop_factor or 1.0)
+    except PerspectiveError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _lens_grid(plan: LensPlan, recipe: Recipe, width: int, height: int, orientation: int = 1) -> Any:
+    """The plan's correction (and the recipe's frame) as a coarse grid map (identity when nothing is applied)."""
+    from l2tech.correct.fused import frame_grid_map, grid_map, identity_grid_map
+
+    frame = _frame(plan, recipe, width, height, orientation)
     if plan.profile is None or not (any(plan.applied.values()) or recipe.projection):
-        return identity_grid_map(width, height)
+        return identity_grid_map(width, height) if frame is None else frame_grid_map(frame, width, height)
     from l2tech.profiles.interpolate import interpolate
 
     cal = interpolate(plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m)
     return grid_map(cal, width, height, crop_factor=plan.crop_factor, vignetting=plan.applied["vignetting"],
                     tca=plan.applied["tca"], distortion=plan.applied["distortion"], scale=recipe.scale,
-                    projection=recipe.projection)
+                    projection=recipe.projection, frame=frame)
+
+
+def _apply_geometry(image: np.ndarray, plan: LensPlan, recipe: Recipe, orientation: int) -> np.ndarray:
+    """Lens correction and the recipe's frame on a float image (the staged path).
+
+    With a frame and bilinear sampling, the lens map and the frame go through the fused pass's
+    grid as one map (one resample, the same geometry as the fused develop; the pass's clip
+    at 0 drops negative, out-of-gamut values); otherwise the lens correction, then the frame.
+    """
+    if not _frame_asked(recipe):
+        return _apply_lens(image, plan, recipe)
+    if str(recipe.interpolation).lower() != "bilinear":
+        return _apply_frame(_apply_lens(image, plan, recipe), plan, recipe, orientation)
+    from l2tech.correct.fused import _linear, develop_pass
+
+    grid = _lens_grid(plan, recipe, image.shape[1], image.shape[0], orientation)
+    # the pass clips at 1 after its vignetting gain: leave room for the gain (identity table, exact)
+    top = 16.0 * (max(float(np.nanmax(image)), 1.0) if image.size else 1.0)
+    out = develop_pass(np.ascontiguousarray(image, np.float32), grid, np.eye(3) / top, np.eye(3), _linear,
+                       dtype=np.float32)
+    return out * np.float32(top)
+
+
+def _frame_asked(recipe: Recipe) -> bool:
+    return bool(recipe.keystone or recipe.rotate_deg or recipe.crop)
+
+
+def _apply_frame(image: np.ndarray, plan: LensPlan, recipe: Recipe, orientation: int) -> np.ndarray:
+    """The recipe's frame (keystone/straighten/crop) on the lens-corrected image (staged path)."""
+    frame = _frame(plan, recipe, image.shape[1], image.shape[0], orientation)
+    if frame is None:
+        return image
+    from l2tech.correct.resample import remap_planes
+
+    gx, gy = np.meshgrid(np.arange(frame.width, dtype=np.float64), np.arange(frame.height, dtype=np.float64))
+    sx, sy = frame.apply(gx, gy)
+    return remap_planes(image, [np.stack([sx, sy], -1).astype(np.float32)], interpolation=recipe.interpolation)
 
 
 def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any = None) -> DevelopResult:
@@ -250,7 +316,7 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
 
             warm_up(dtype)
             if _wait_for_size(job, size):
-                grid = _lens_grid(plan, recipe, *size[0][0])
+                grid = _lens_grid(plan, recipe, *size[0][0], orientation=getattr(meta, "orientation", 1))
     except BaseException:
         job.cancel()
         _wait_quietly(job)
@@ -267,8 +333,9 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
         from l2tech.correct.fused import develop_pass
 
         H, W = raw.image.shape[:2]
-        if grid is None or final is not plan or (grid.width, grid.height) != (W, H):
-            grid = _lens_grid(final, recipe, W, H)
+        if (grid is None or final is not plan or grid.source_size != (W, H)
+                or (_frame_asked(recipe) and orientation != getattr(meta, "orientation", 1))):
+            grid = _lens_grid(final, recipe, W, H, orientation)
         space = DISPLAY_SPACES[recipe.output_space]
         gain = np.eye(3) * 2.0**_exposure_ev(raw.image, recipe, curve)
         encode, inv_gamma = space.encode, (1.0 / space.gamma if space.gamma else 0.0)
@@ -293,7 +360,7 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
     ev = _exposure_ev(image, recipe, curve)
     if ev:
         image = image * np.float32(2.0**ev)
-    image = _apply_lens(image, final, recipe)
+    image = _apply_geometry(image, final, recipe, orientation)
     image = apply_orientation(image, orientation)
     image = _apply_look(image, recipe)
     encoded, space_name, icc = _encode_output(image, recipe, recipe.output_space, tone=curve)
@@ -459,7 +526,7 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
                      "the other way, use --only vignetting,tca (lensfun profiles describe the RAW image)")
     if recipe.exposure_ev:
         image = image * np.float32(2.0**recipe.exposure_ev)
-    image = _apply_lens(image, plan, recipe)
+    image = _apply_geometry(image, plan, recipe, getattr(meta, "orientation", 1))
     image = apply_orientation(image, getattr(meta, "orientation", 1))
     image = _apply_look(image, recipe)
     encoded, out_space, icc = _encode_output(image, recipe, space)
