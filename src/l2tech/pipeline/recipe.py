@@ -85,6 +85,9 @@ class Recipe:
     keystone : tuple of float, optional
         Perspective control points ``x0, y0, x1, y1, ...`` (4, 6 or 8 points, lensfun's order;
         pixels of the file's stored grid): the lines they define become vertical/horizontal.
+    denoise : float
+        Noise reduction strength on the decoded linear data (:func:`l2tech.raw.denoise.denoise`;
+        0 = off, 1 = the tuned strength), the noise model estimated from the image.
     sharpen : float
         Capture sharpening amount (:func:`l2tech.correct.sharpen.unsharp_mask`; 0 = off,
         1 = the detail layer added once).
@@ -130,6 +133,7 @@ class Recipe:
     rotate_deg: float = 0.0
     crop: str | None = None
     keystone: tuple[float, ...] | None = None
+    denoise: float = 0.0
     sharpen: float = 0.0
     sharpen_radius_px: float | None = None
     sharpen_halo: float = 0.01
@@ -154,6 +158,8 @@ class Recipe:
                 raise UsageError(f"{name} must be a positive number, got {v}")
 
         self.tone_curve()  # validates the tone settings
+        if not (np.isfinite(self.denoise) and 0 <= self.denoise <= 4):
+            raise UsageError(f"denoise strength must be 0-4, got {self.denoise}")
         if not (np.isfinite(self.sharpen) and 0 <= self.sharpen <= 5) or not (0 <= self.sharpen_halo <= 1):
             raise UsageError(f"sharpen must be 0-5 and sharpen_halo 0-1, got {self.sharpen}, {self.sharpen_halo}")
         if self.sharpen_radius_px is not None and not (np.isfinite(self.sharpen_radius_px) and 0.2 <= self.sharpen_radius_px <= 10):

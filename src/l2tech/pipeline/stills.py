@@ -6,6 +6,8 @@ Pipeline order (one documented order; ARCHITECTURE.md "The data that flows"):
    D65), sensor orientation, clipped highlights clipped or rebuilt (``highlights``,
    :mod:`l2tech.raw.highlights`; rebuilt values may exceed 1.0 and the tone stage rolls them off); or a developed JPEG/TIFF/PNG decoded with its transfer function
    (from its ICC profile; sRGB when it has none) into the same working space;
+1′. noise reduction (``denoise``) — luminance and chroma, on the decoded linear data under a
+   noise model estimated from the image (:mod:`l2tech.raw.denoise`);
 2. exposure compensation — a gain of ``2**exposure_ev`` on linear data (plus the scene's
    auto-exposure, :func:`l2tech.color.tone.auto_exposure_ev`, with ``auto_exposure``);
 3. lens correction — vignetting gain, then TCA + distortion + scale in one remap
@@ -328,16 +330,22 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
     final = skip_embedded_corrections(plan, raw.opcodes_applied)
     orientation = raw.orientation if raw.orientation != 1 else getattr(meta, "orientation", 1)
     curve = recipe.tone_curve() if not recipe.log_output else None
-    if fused and (raw.image.dtype == np.uint16 or (recipe.highlights != "clip" and raw.image.dtype == np.float32)):
+    src = raw.image
+    if recipe.denoise > 0:
+        # on linear data, before anything resamples or mixes it (the noise model holds there)
+        from l2tech.raw.denoise import denoise, estimate_noise_model
+
+        src = denoise(src, estimate_noise_model(src), luma=recipe.denoise, chroma=recipe.denoise)
+    if fused and (src.dtype == np.uint16 or ((recipe.highlights != "clip" or recipe.denoise > 0) and src.dtype == np.float32)):
         from l2tech.color.display import DISPLAY_SPACES, icc_profile, working_to_display_matrix
         from l2tech.correct.fused import develop_pass
 
-        H, W = raw.image.shape[:2]
+        H, W = src.shape[:2]
         if (grid is None or final is not plan or grid.source_size != (W, H)
                 or (_frame_asked(recipe) and orientation != getattr(meta, "orientation", 1))):
             grid = _lens_grid(final, recipe, W, H, orientation)
         space = DISPLAY_SPACES[recipe.output_space]
-        gain = np.eye(3) * 2.0**_exposure_ev(raw.image, recipe, curve)
+        gain = np.eye(3) * 2.0**_exposure_ev(src, recipe, curve)
         encode, inv_gamma = space.encode, (1.0 / space.gamma if space.gamma else 0.0)
         if curve is not None:
             # the tone curve is folded into the pass's 1D table: the matrix carries 1 / white,
@@ -347,14 +355,14 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
             gain = gain / curve.scene_white
             encode, inv_gamma = ToneEncode(curve, space.encode, curve.scene_white), 0.0
         sharpen = recipe.sharpen > 0
-        codes = develop_pass(raw.image, grid, gain, working_to_display_matrix(recipe.output_space), encode,
+        codes = develop_pass(src, grid, gain, working_to_display_matrix(recipe.output_space), encode,
                              inv_gamma=inv_gamma, dtype=np.float32 if sharpen else dtype)
         image = apply_orientation(codes, orientation)
         if sharpen:
             image = _quantize(_sharpen(image, recipe, final, (W, H)), dtype)
         return DevelopResult(str(p), image, meta, final, recipe.output_space, tuple(warns + list(final.warnings)),
                              icc_profile=icc_profile(recipe.output_space), dng_opcodes=tuple(raw.opcodes_applied))
-    image = raw.image
+    image = src
     if image.dtype == np.uint16:
         image = image.astype(np.float32) * np.float32(1.0 / 65535.0)
     ev = _exposure_ev(image, recipe, curve)
@@ -365,7 +373,7 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
     image = _apply_look(image, recipe)
     encoded, space_name, icc = _encode_output(image, recipe, recipe.output_space, tone=curve)
     if recipe.sharpen > 0 and not recipe.log_output:
-        encoded = _sharpen(encoded, recipe, final, raw.image.shape[1::-1])
+        encoded = _sharpen(encoded, recipe, final, src.shape[1::-1])
     encoded = _quantize(encoded, dtype)
     return DevelopResult(str(p), encoded, meta, final, space_name, tuple(warns + list(final.warnings)), icc_profile=icc,
                          dng_opcodes=tuple(raw.opcodes_applied))
