@@ -75,6 +75,13 @@ class Recipe:
     highlights : {'clip', 'blend', 'rebuild', 'reconstruct'}
         Clipped highlights of a RAW (:mod:`l2tech.raw.highlights`): LibRaw's clip (default),
         blend or rebuild modes, or l2tech's reconstruction from the unclipped channels.
+    distortion_k1 : float, optional
+        Manual distortion for a lens no profile knows (``--distortion k1``): lensfun's poly3
+        ``k1`` (negative for barrel); replaces the profile lookup.
+    auto_tca : bool
+        Estimate lateral CA from the image itself
+        (:func:`l2tech.calibrate.tca.estimate_tca_from_image`) and correct it instead of the
+        profile's TCA.
     rotate_deg : float
         Straighten: turn the picture by this angle, degrees, counter-clockwise as seen
         (:func:`l2tech.optics.perspective.horizon_angle_deg` gives it from two horizon points).
@@ -130,6 +137,8 @@ class Recipe:
     tone_black_ev: float | None = None
     auto_exposure: bool = False
     highlights: str = "clip"
+    distortion_k1: float | None = None
+    auto_tca: bool = False
     rotate_deg: float = 0.0
     crop: str | None = None
     keystone: tuple[float, ...] | None = None
@@ -164,6 +173,8 @@ class Recipe:
             raise UsageError(f"sharpen must be 0-5 and sharpen_halo 0-1, got {self.sharpen}, {self.sharpen_halo}")
         if self.sharpen_radius_px is not None and not (np.isfinite(self.sharpen_radius_px) and 0.2 <= self.sharpen_radius_px <= 10):
             raise UsageError(f"sharpen radius must be 0.2-10 pixels, got {self.sharpen_radius_px}")
+        if self.distortion_k1 is not None and not (np.isfinite(self.distortion_k1) and abs(self.distortion_k1) <= 0.5):
+            raise UsageError(f"distortion k1 must be within ±0.5, got {self.distortion_k1}")
         if not (np.isfinite(self.rotate_deg) and abs(self.rotate_deg) <= 45):
             raise UsageError(f"rotation must be within ±45 degrees, got {self.rotate_deg}")
         if self.keystone is not None:

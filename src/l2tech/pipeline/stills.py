@@ -331,6 +331,13 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
     orientation = raw.orientation if raw.orientation != 1 else getattr(meta, "orientation", 1)
     curve = recipe.tone_curve() if not recipe.log_output else None
     src = raw.image
+    if recipe.auto_tca and recipe.lens_correction:
+        from l2tech.calibrate.tca import estimate_tca_from_image
+        from l2tech.pipeline.lens_plan import with_estimated_tca
+
+        step = max(1, int(max(src.shape[:2]) // 2000))  # a ≤ 2000 px view is plenty for a radial scale
+        view = np.ascontiguousarray(src[::step, ::step], np.float32) * np.float32(1 / 65535 if src.dtype == np.uint16 else 1)
+        final = with_estimated_tca(final, *estimate_tca_from_image(view))
     if recipe.denoise > 0:
         # on linear data, before anything resamples or mixes it (the noise model holds there)
         from l2tech.raw.denoise import denoise, estimate_noise_model
