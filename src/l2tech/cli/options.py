@@ -175,7 +175,9 @@ lut_option = click.option(
 
 
 def tone_options(f: F) -> F:
-    """``--tone`` and the filmic curve's parameters (:class:`l2tech.color.tone.FilmicCurve`)."""
+    """The rendering options of ``l2 develop``: ``--tone`` and the filmic curve's parameters
+    (:class:`l2tech.color.tone.FilmicCurve`), ``--highlights``, ``--denoise``, ``--sharpen``,
+    ``--auto-exposure``."""
     opts = [
         click.option("--tone", type=click.Choice(["filmic", "none"]), default="filmic", show_default=True,
                      help="Scene-to-display tone curve: filmic highlight roll-off, or none (plain clip at white)."),
