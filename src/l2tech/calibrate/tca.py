@@ -14,6 +14,7 @@ Both are linear in their terms; the fit minimises the 2-D position error
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -24,7 +25,7 @@ from l2tech.calibrate.targets import Target, detect_target
 from l2tech.errors import CalibrationError
 from l2tech.profiles.model import TCACalibration
 
-__all__ = ["TCASamples", "TCAFit", "measure_tca", "fit_tca"]
+__all__ = ["TCASamples", "TCAFit", "measure_tca", "fit_tca", "estimate_tca_from_image"]
 
 
 @dataclass(frozen=True)
@@ -179,3 +180,81 @@ def fit_tca(samples: TCASamples, *, focal_length_mm: float) -> TCAFit:
         float(np.sqrt(np.mean(np.sum(before**2, axis=1)))),
         samples,
     )
+
+
+def _radial_sample(plane: np.ndarray, k: float, center: tuple[float, float]) -> np.ndarray:
+    """``plane`` read at ``C + k (p - C)`` for every pixel ``p`` (bilinear, edges replicated)."""
+    import cv2
+
+    h, w = plane.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = np.float32(center[0]), np.float32(center[1])
+    return cv2.remap(plane, cx + np.float32(k) * (xx - cx), cy + np.float32(k) * (yy - cy), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def estimate_tca_from_image(image: np.ndarray, *, border: float = 0.03, iterations: int = 6) -> tuple[float, float]:
+    """Lateral CA of an image without a target: the radial scale of red and of blue against green.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, 3), float
+        Linear RGB of a picture with edges (any scene), not yet TCA-corrected.
+    border : float
+        Fraction of the frame left out at each edge.
+    iterations : int
+        Gauss-Newton steps.
+
+    Returns
+    -------
+    (kr, kb) : tuple of float
+        lensfun's ``linear`` TCA terms: the red (blue) image of a point that green shows at
+        radius ``r`` from the centre lies at ``kr · r`` (``kb · r``).
+
+    Raises
+    ------
+    CalibrationError
+        An image without enough edges to measure.
+
+    Notes
+    -----
+    Brightness constancy, linearised (the Lucas-Kanade idea with a one-parameter radial
+    motion): with ``c_k`` the channel read at ``C + k (p - C)``, ``c_k(p) ≈ g(p)`` at the right
+    ``k``, and a step ``dk`` gives ``c_{k+dk} − g ≈ c_k − g + dk · ∇g · (p − C) + o`` (``o``: the log of the
+    channels' gain ratio). ``dk`` and ``o`` are fitted by least squares over the pixels where
+    green's gradient is strongest (top 10 %), on the log of the values lightly blurred, and the
+    step is repeated after re-sampling.
+    """
+    import cv2
+
+    arr = np.asarray(image, np.float32)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise CalibrationError(f"image must be (H, W, 3), got {arr.shape}")
+    h, w = arr.shape[:2]
+    center = ((w - 1) / 2, (h - 1) / 2)
+    logs = [cv2.GaussianBlur(np.log(np.clip(arr[..., c], 1e-4, None)), (0, 0), 1.0) for c in range(3)]
+    g = logs[1]
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    inner = (xx > border * w) & (xx < (1 - border) * w) & (yy > border * h) & (yy < (1 - border) * h)
+    mag = np.hypot(gx, gy)
+    # the strongest 10 % of the gradients, and only real edges (a flat frame has none)
+    sel = inner & (mag >= max(float(np.percentile(mag[inner], 90)), 1e-3))
+    if sel.sum() < 200:
+        raise CalibrationError("too few edges to estimate lateral chromatic aberration")
+    s = (gx * (xx - center[0]) + gy * (yy - center[1]))[sel].astype(np.float64)
+    A = np.stack([s, np.ones_like(s)], 1)
+    gs = g[sel].astype(np.float64)
+    out = []
+    for c in (0, 2):
+        k = 1.0
+        for _ in range(iterations):
+            ck = _radial_sample(logs[c], k, center)[sel].astype(np.float64)
+            (dk, _o), *_ = np.linalg.lstsq(A, -(ck - gs), rcond=None)
+            # d c_k / dk = ∇c · (p - C) ≈ s: the step that brings c_k onto g
+            k = k + dk
+            if abs(dk) < 1e-8:
+                break
+        out.append(k)
+    return float(out[0]), float(out[1])

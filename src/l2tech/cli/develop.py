@@ -26,6 +26,7 @@ from l2tech.cli.options import (
     quality_option,
     recipe_option,
     shot_options,
+    tone_options,
     verbosity_options,
 )
 
@@ -46,6 +47,14 @@ def _lens_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--no-lens-correction", is_flag=True, help="Skip every lens correction."),
         click.option("--only", metavar="LIST", help="Apply only these corrections: vignetting,tca,distortion."),
         click.option("--scale", type=float, help="Geometry scale (default: automatic, no empty border)."),
+        click.option("--distortion", "distortion_k1", type=float, metavar="K1",
+                     help="Manual distortion for a lens with no profile: lensfun poly3 k1 (negative: barrel)."),
+        click.option("--auto-tca", is_flag=True, help="Estimate lateral chromatic aberration from the image and correct it."),
+        click.option("--rotate", "rotate_deg", type=float, default=0.0, metavar="DEG",
+                     help="Straighten: turn the picture by DEG degrees, counter-clockwise (crops to the original aspect)."),
+        click.option("--crop", metavar="W:H", help="Crop to an aspect: 3:2, 4:3, 16:9, 1:1, 4:5, original."),
+        click.option("--keystone", metavar="X,Y,...", help="Perspective control points (4, 6 or 8 x,y pairs, "
+                     "lensfun's order; pixels of the stored image): their lines become vertical/horizontal."),
         interpolation_option(),
         click.option("--exposure", "exposure_ev", type=float, default=0.0, metavar="EV", help="Exposure compensation in stops."),
         look_option,
@@ -75,6 +84,12 @@ def _recipe_fields(**kw: Any) -> dict[str, Any]:
     kw["format"] = kw.pop("fmt")
     if kw.get("bits") is not None:
         kw["bits"] = int(kw["bits"])
+    ks = kw.pop("keystone", None)
+    if ks:
+        try:
+            kw["keystone"] = tuple(float(v) for v in str(ks).split(","))
+        except ValueError:
+            raise click.UsageError(f"--keystone takes comma-separated numbers, got {ks!r}") from None
     only = kw.pop("only", None)
     off = kw.pop("no_lens_correction")
     if off:
@@ -346,6 +361,7 @@ def _from_sidecar(path: str, output: str | None) -> tuple[Any, str, str]:
 @click.option("--bits", type=click.Choice(["8", "16"]), help="Bit depth for TIFF/PNG (default 16).")
 @click.option("--output-space", type=click.Choice(["srgb", "display-p3", "rec2020", "adobe-rgb"]), default="srgb", show_default=True)
 @click.option("--white-balance", type=click.Choice(["camera", "daylight", "auto"]), default="camera", show_default=True)
+@tone_options
 @_lens_options
 @batch_options
 def develop(inputs, output, recipe_path, from_sidecar, import_sidecars, overwrite, as_json, verbose, quiet, jobs, max_memory, cluster, redo,

@@ -68,6 +68,7 @@ def lut() -> None:
       l2 lut apply look.cube photo.tif -o out/
       l2 lut convert look.cube -o look.vlt --camera-limits lumix
       l2 lut bake --input V-Log/V-Gamut --look mono --output-space rec709 --size 33 -o mono.cube --camera-limits lumix
+      l2 lut bake --input S-Log3 --tone filmic -o slog3_to_709.cube
     """
 
 
@@ -217,6 +218,9 @@ def convert(ctx: click.Context, input_file: str, output: str, fmt: str | None, s
 @click.option("-o", "--out", "out_file", required=False, type=click.Path(dir_okay=False), metavar="FILE", help="Output LUT file.")
 @camera_limits_option
 @click.option("--title", default="", help="LUT title.")
+@click.option("--tone", type=click.Choice(["none", "filmic"]), default="none", show_default=True,
+              help="Tone curve from a log/linear input to a display output: filmic rolls highlights off up to the "
+                   "log curve's top code instead of clipping at scene-linear 1.0.")
 @click.option("--list-looks", is_flag=True, help="List available looks and exit.")
 @overwrite_option
 @json_option
@@ -224,13 +228,14 @@ def convert(ctx: click.Context, input_file: str, output: str, fmt: str | None, s
 @deprecated_alias("--output", new="--output-space", dest="output_space")  # -o is the output file everywhere else
 @click.pass_context
 def bake(ctx: click.Context, input_space: str, look: str | None, output_space: str, size: int, out_file: str | None,
-         camera_limits: str | None, title: str, list_looks: bool, overwrite: bool, as_json: bool, verbose: int,
+         camera_limits: str | None, title: str, tone: str, list_looks: bool, overwrite: bool, as_json: bool, verbose: int,
          quiet: bool) -> None:
     """Bake input decoding + a look + output encoding into a 3D LUT a camera or editor accepts.
 
     \b
     Examples:
       l2 lut bake --input V-Log/V-Gamut --look mono --output-space rec709 --size 33 -o mono.cube --camera-limits lumix
+      l2 lut bake --input S-Log3 --tone filmic -o slog3_to_709.cube
       l2 lut bake --list-looks
     """
     from l2tech.color import bake_lut, write_lut
@@ -249,7 +254,7 @@ def bake(ctx: click.Context, input_space: str, look: str | None, output_space: s
     def write():
         check_output_path(out_file, overwrite=overwrite)
         fmt_name = format_for_path(out_file).name
-        table = bake_lut(look, input=input_space, output=output_space, size=size, title=title)
+        table = bake_lut(look, input=input_space, output=output_space, size=size, title=title, tone=tone)
         write_lut(_limit(table, camera_limits, fmt_name), out_file, overwrite=overwrite)
 
     _write_and_report(ctx, verbose, quiet, as_json, write, out_file,

@@ -46,6 +46,7 @@ import click
 
 __all__ = [
     "CONTEXT_SETTINGS",
+    "tone_options",
     "output_option",
     "overwrite_option",
     "json_option",
@@ -179,6 +180,38 @@ look_option = click.option(
 lut_option = click.option(
     "--lut", "lut_path", type=click.Path(dir_okay=False), metavar="FILE",
     help="Apply a 3D LUT file (.cube, .3dl, .spi3d, .vlt, .clf) after the look.")
+
+
+def tone_options(f: F) -> F:
+    """The rendering options of ``l2 develop``: ``--tone`` and the filmic curve's parameters
+    (:class:`l2tech.color.tone.FilmicCurve`), ``--highlights``, ``--denoise``, ``--sharpen``,
+    ``--auto-exposure``."""
+    opts = [
+        click.option("--tone", type=click.Choice(["filmic", "none"]), default="filmic", show_default=True,
+                     help="Scene-to-display tone curve: filmic highlight roll-off, or none (plain clip at white)."),
+        click.option("--contrast", "tone_contrast", type=float, metavar="SLOPE",
+                     help="Filmic contrast: display stops per scene stop at middle grey (default 1.35)."),
+        click.option("--latitude", "tone_latitude_ev", type=float, metavar="EV",
+                     help="Filmic latitude: stops of constant contrast around grey (default 2)."),
+        click.option("--white-ev", "tone_white_ev", type=float, metavar="EV",
+                     help="Filmic white: stops over middle grey shown as white (default 4.5)."),
+        click.option("--black-ev", "tone_black_ev", type=float, metavar="EV",
+                     help="Filmic black: stops under middle grey shown as black (default -10)."),
+        click.option("--highlights", type=click.Choice(["clip", "blend", "rebuild", "reconstruct"]), default="clip",
+                     show_default=True, help="Clipped highlights: LibRaw's clip/blend/rebuild, or reconstruct from "
+                                             "the unclipped channels (rolled off by the tone curve)."),
+        click.option("--denoise", type=float, default=0.0, show_default=True, metavar="STRENGTH",
+                     help="Noise reduction on the linear data (0 = off, 1 = normal), noise model from the image."),
+        click.option("--sharpen", type=float, default=0.0, show_default=True, metavar="AMOUNT",
+                     help="Capture sharpening amount (0 = off, 1 = normal), radius from the f-number and pixel pitch."),
+        click.option("--sharpen-radius", "sharpen_radius_px", type=float, metavar="PX",
+                     help="Sharpening radius (Gaussian sigma, pixels) instead of the automatic one."),
+        click.option("--auto-exposure", is_flag=True,
+                     help="Add the exposure that puts the scene's log-average luminance on middle grey."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
 
 
 def quality_option(default: int) -> Callable[[F], F]:

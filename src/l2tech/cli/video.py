@@ -81,6 +81,9 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @look_option
 @lut_option
 @click.option("--input-encoding", help="Encoding of the clip's values (e.g. V-Log); default Rec.709.")
+@click.option("--tone", type=click.Choice(["none", "filmic"]), default="none", show_default=True,
+              help="With a log --input-encoding: convert to Rec.709 through the filmic tone curve (highlight "
+                   "roll-off up to the log curve's top code), with or without a --look.")
 @click.option("--codec", help="Encoder (libx264, libx265, prores_ks, ...); default: the input's family.")
 @click.option("--crf", type=int, help="Constant rate factor (default 18).")
 @click.option("--bitrate", help="Target bit rate, e.g. 20M (instead of CRF).")
@@ -96,7 +99,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @verbosity_options
 def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_number, focus_distance_m, crop_factor, calib_crop, lens_model,
           intrinsics, dist_coeffs, calib_size, projection, zoom, out_size, interpolation, look, lut_path,
-          input_encoding, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s, duration_s,
+          input_encoding, tone, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s, duration_s,
           max_decode_errors, fast, overwrite, as_json, verbose, quiet):
     """Lens-correct, de-fish and grade video clips; audio, telemetry and metadata are kept.
 
@@ -118,7 +121,7 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
             recipe, crop_factor=crop_factor, calib_crop=_floats(calib_crop, 4, "--calib-crop"), lens_model=lens_model,
             intrinsics=_floats(intrinsics, 4, "--intrinsics"), dist_coeffs=_floats(dist_coeffs, None, "--dist-coeffs"),
             calib_size=_size(calib_size, "--calib-size"), zoom=zoom, out_size=_size(out_size, "--size"),
-            input_encoding=input_encoding, codec=codec, crf=crf, bitrate=bitrate, preset=preset,
+            input_encoding=input_encoding, tone=tone, codec=codec, crf=crf, bitrate=bitrate, preset=preset,
             bit_depth=int(bit_depth) if bit_depth else None, pix_fmt=pix_fmt, start_s=start_s,
             duration_s=duration_s, max_decode_errors=max_decode_errors, overwrite=overwrite, fast=fast,
         )

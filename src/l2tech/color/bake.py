@@ -92,6 +92,7 @@ def bake_lut(
     size: int = 33,
     clip: bool = True,
     title: str = "",
+    tone: object = None,
 ) -> LUT3D:
     """Bake input decoding, a look and an output encoding into one 3D LUT.
 
@@ -107,6 +108,14 @@ def bake_lut(
         Clip the output to 0-1 (camera LUTs hold 0-1).
     title : str
         LUT title; defaults to a description of the chain.
+    tone : {"filmic", "none"}, FilmicCurve or None
+        Tone curve between a scene-referred input (a log or linear encoding) and a display
+        output (:mod:`l2tech.color.tone`), applied per channel in the output gamut. Middle
+        grey is the log curve's own 0.18, and the curve's white is raised to the scene-linear
+        value of the input's top code (:func:`l2tech.color.tone.tone_for_range`), so the
+        output rises strictly up to the top code instead of clipping at scene-linear 1.0.
+        None or ``"none"``: no tone curve (the display encoding clips at 1.0). Ignored when
+        the input is display-referred or the output is not a display encoding.
 
     Returns
     -------
@@ -142,11 +151,31 @@ def bake_lut(
         lin = RGB_to_RGB(lin, lk.working_gamut, out_gam)
     else:
         lin = RGB_to_RGB(lin, in_gam, out_gam)
+    curve = _bake_tone(tone, in_enc, out_enc)
+    if curve is not None:
+        lin = curve(lin)
     out = encode(lin, out_enc)
     if clip:
         out = np.clip(out, 0.0, 1.0)
     name = title or f"{in_enc}/{in_gam} -> {lk.name if lk else 'no look'} -> {out_enc}/{out_gam}"
     return LUT3D(out, None, name, (f"baked by l2tech: input {in_enc}/{in_gam}, output {out_enc}/{out_gam}",))
+
+
+def _bake_tone(tone: object, in_enc: str, out_enc: str):
+    """The tone curve of a bake from ``in_enc`` to ``out_enc`` (None when there is none)."""
+    import dataclasses
+
+    from l2tech.color.tone import FilmicCurve, tone_curve, tone_for_range
+
+    if tone is None:
+        return None
+    curve = tone if isinstance(tone, FilmicCurve) else tone_curve(str(tone))
+    if curve is None or LOG_ENCODINGS[in_enc].kind not in ("log", "linear") or LOG_ENCODINGS[out_enc].kind != "display":
+        return None
+    # log footage is exposed with middle grey at scene-linear 0.18 (each log curve's reference)
+    curve = dataclasses.replace(curve, grey_scene=0.18) if not isinstance(tone, FilmicCurve) else curve
+    top = float(decode(np.float64(1.0), in_enc))
+    return tone_for_range(curve, top) if top > curve.grey_scene else curve
 
 
 def apply_camera_limits(lut: LUT3D, camera: str, format: str = "cube") -> LUT3D:

@@ -352,6 +352,44 @@ def _a_lut(img: np.ndarray, p: Mapping[str, Any], env: _Env) -> np.ndarray:
     return RGB_to_RGB(y, p["output_gamut"], env.gamut)
 
 
+def _v_matrix(p: dict, ctx: _Ctx) -> dict:
+    m = p.pop("matrix", None)
+    try:
+        arr = np.asarray(m, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.zeros((0,))
+    if arr.shape != (3, 3) or not np.all(np.isfinite(arr)) or np.any(np.abs(arr) > 4):
+        raise ctx.err(f"matrix must be 3 rows of 3 numbers (|value| <= 4), got {m!r}")
+    preserve = bool(p.pop("preserve_neutral", True))
+    if preserve:
+        arr = arr / arr.sum(axis=1, keepdims=True)
+    return {"matrix": tuple(map(tuple, arr.tolist())), "preserve_neutral": preserve}
+
+
+def _a_matrix(img: np.ndarray, p: Mapping[str, Any], env: _Env) -> np.ndarray:
+    return (img @ np.asarray(p["matrix"], dtype=np.float32).T).astype(np.float32)
+
+
+def _v_split(p: dict, ctx: _Ctx) -> dict:
+    out = {}
+    for key in ("shadows", "highlights"):
+        g = _vec3(p, key, ctx, (1.0, 1.0, 1.0))
+        if np.any(g <= 0):
+            raise ctx.err(f"split_tone {key} gains must be positive, got {g.tolist()}")
+        out[key] = tuple(g.tolist())
+    out["pivot"] = _num(p, "pivot", ctx, 0.18, lo=1e-4, hi=10)
+    return out
+
+
+def _a_split(img: np.ndarray, p: Mapping[str, Any], env: _Env) -> np.ndarray:
+    luma = env.luma
+    y = np.maximum(img @ luma, 0.0)[..., None]
+    w = (y / (y + np.float32(p["pivot"]))).astype(np.float32)  # 0 at black, 1/2 at the pivot, -> 1 in highlights
+    gs, gh = (np.asarray(p[k], np.float32) for k in ("shadows", "highlights"))
+    gs, gh = gs / np.float32(luma @ gs), gh / np.float32(luma @ gh)  # each tint keeps luminance
+    return (img * ((1 - w) * gs + w * gh)).astype(np.float32)
+
+
 _STAGES: dict[str, _StageDef] = {
     "exposure": _StageDef(_v_exposure, _a_exposure, False, "scene-linear in, scene-linear out"),
     "white_balance": _StageDef(_v_gains, _a_gains, False, "scene-linear in, scene-linear out"),
@@ -361,6 +399,10 @@ _STAGES: dict[str, _StageDef] = {
     "tone_curve": _StageDef(_v_tone, _a_tone, False, "scene-linear in; curve on the encoded values; decoded out"),
     "grain": _StageDef(_v_grain, _a_grain, True, "scene-linear in; noise added to encoded values; decoded out"),
     "lut": _StageDef(_v_lut, _a_lut, False, "scene-linear in; LUT on its input encoding/gamut; decoded out"),
+    "matrix": _StageDef(_v_matrix, _a_matrix, False,
+                        "scene-linear in, scene-linear out (3x3 channel mixer; rows normalised to sum 1 by default)"),
+    "split_tone": _StageDef(_v_split, _a_split, False,
+                            "scene-linear in, scene-linear out (shadow and highlight tints by luminance)"),
 }
 
 #: Registry of look stage types -> a one-line description of the signal state they expect.

@@ -37,7 +37,7 @@ import numpy as np
 
 from l2tech.errors import InvalidProfileError, UsageError
 
-__all__ = ["GridMap", "grid_map", "grid_from_maps", "identity_grid_map", "develop_pass", "warm_up"]
+__all__ = ["GridMap", "grid_map", "grid_from_maps", "identity_grid_map", "frame_grid_map", "develop_pass", "warm_up"]
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ def _falloff_at(cal: Any, width: int, height: int, crop: float, xs: np.ndarray, 
 
 def grid_map(calibration: Any, width: int, height: int, *, crop_factor: float | None = None, vignetting: bool = True,
              tca: bool = True, distortion: bool = True, scale: float | None = None, projection: str | None = None,
-             step: int = 16, tol_px: float = 0.005, tol_gain: float = 2e-5) -> GridMap:
+             step: int = 16, tol_px: float = 0.005, tol_gain: float = 2e-5, frame: Any = None) -> GridMap:
     """The correction of one lens setting as a coarse grid for :func:`develop_pass`.
 
     Parameters
@@ -179,6 +179,11 @@ def grid_map(calibration: Any, width: int, height: int, *, crop_factor: float | 
         Largest allowed deviation of the interpolated map from the exact one, pixels.
     tol_gain : float
         Largest allowed relative deviation of the interpolated vignetting falloff.
+    frame : FrameTransform, optional
+        Keystone, straighten and crop (:class:`l2tech.optics.perspective.FrameTransform`),
+        composed in front of the lens map: an output pixel goes through the frame's
+        homography to the lens-corrected image, then through the lens map to the source. The
+        output then has the frame's size.
 
     Returns
     -------
@@ -206,12 +211,14 @@ def grid_map(calibration: Any, width: int, height: int, *, crop_factor: float | 
     crop = _check_crop(calibration, crop_factor)
     key = (_cache_key(calibration, W, H, crop, distortion, tca, scale),
            _num_key(calibration.vignetting) if vignetting else None, projection, calibration.focal_length_mm,
-           getattr(calibration.profile, "lens_type", None), int(step), float(tol_px), float(tol_gain))
+           getattr(calibration.profile, "lens_type", None), int(step), float(tol_px), float(tol_gain),
+           frame.key() if frame is not None else None)
     hit = _GRIDS.get(key)
     if hit is not None:
         _GRIDS.move_to_end(key)
         return hit
-    result = _grid_map(calibration, W, H, crop, vignetting, tca, distortion, scale, projection, step, tol_px, tol_gain)
+    result = _grid_map(calibration, W, H, crop, vignetting, tca, distortion, scale, projection, step, tol_px, tol_gain,
+                       frame)
     _GRIDS[key] = result
     while len(_GRIDS) > _GRID_CACHE_SIZE:
         _GRIDS.popitem(last=False)
@@ -224,7 +231,8 @@ _GRID_CACHE_SIZE = 4
 
 
 def _grid_map(calibration: Any, W: int, H: int, crop: float, vignetting: bool, tca: bool, distortion: bool,
-              scale: float | None, projection: str | None, step: int, tol_px: float, tol_gain: float) -> GridMap:
+              scale: float | None, projection: str | None, step: int, tol_px: float, tol_gain: float,
+              frame: Any = None) -> GridMap:
     from l2tech.correct.frame_fit import edge_border, frame_fit
     from l2tech.correct.maps import correction_warp
     from l2tech.optics import compose
@@ -233,7 +241,7 @@ def _grid_map(calibration: Any, W: int, H: int, crop: float, vignetting: bool, t
     geometry = ((distortion and calibration.distortion is not None) or (tca and calibration.tca is not None)
                 or scale not in (None, 1.0) or projection is not None)
     if not geometry and not vig:
-        return identity_grid_map(W, H)
+        return identity_grid_map(W, H) if frame is None else frame_grid_map(frame, W, H, step=step, tol_px=tol_px)
     used, replicate, fn, per_channel = 1.0, True, None, False
     if geometry:
         warp = correction_warp(calibration, W, H, crop_factor=crop, distortion=distortion, tca=tca, projection=projection)
@@ -246,8 +254,12 @@ def _grid_map(calibration: Any, W: int, H: int, crop: float, vignetting: bool, t
         fn = compose._scaled(warp, used, warp.apply)
         per_channel = warp.per_channel
 
+    Wo, Ho = (frame.width, frame.height) if frame is not None else (W, H)
+
     def exact(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Source positions (..., 3) per channel at output positions."""
+        if frame is not None:
+            x, y = frame.apply(x, y)
         if fn is None:
             return np.repeat(x[..., None], 3, -1), np.repeat(y[..., None], 3, -1)
         sx, sy = fn(x, y)
@@ -257,21 +269,21 @@ def _grid_map(calibration: Any, W: int, H: int, crop: float, vignetting: bool, t
 
     step = max(1, int(step))
     while True:
-        gx, gy = np.meshgrid(_nodes(W, step), _nodes(H, step))
+        gx, gy = np.meshgrid(_nodes(Wo, step), _nodes(Ho, step))
         sx, sy = exact(gx, gy)
         grid = np.empty((3,) + gx.shape + (3,), np.float32)
         for c in range(3):
             grid[c, ..., 0] = sx[..., c] - gx
             grid[c, ..., 1] = sy[..., c] - gy
             grid[c, ..., 2] = _falloff_at(calibration, W, H, crop, sx[..., c], sy[..., c]) if vig else 1.0
-        if (fn is None and not vig) or step == 1:
+        if (fn is None and not vig and frame is None) or step == 1:
             err = 0.0
             break
         # cell centres inside the frame, where a bilinear grid of a smooth map errs most: the two
         # outer rings of cells (radial models err most at the frame's edges and corners) and
         # every 3rd cell row and column inside
-        cx = np.minimum(gx[:-1, :-1] + step / 2, W - 1)
-        cy = np.minimum(gy[:-1, :-1] + step / 2, H - 1)
+        cx = np.minimum(gx[:-1, :-1] + step / 2, Wo - 1)
+        cy = np.minimum(gy[:-1, :-1] + step / 2, Ho - 1)
         rows = _checked(cx.shape[0])
         cols = _checked(cx.shape[1])
         cx, cy = cx[np.ix_(rows, cols)], cy[np.ix_(rows, cols)]
@@ -292,7 +304,45 @@ def _grid_map(calibration: Any, W: int, H: int, crop: float, vignetting: bool, t
     if not np.all(np.isfinite(grid)):
         raise InvalidProfileError(f"{calibration.profile.name}: the correction map is not finite over this "
                                   f"{W}x{H} frame (the profile does not fit it)")
-    return GridMap(grid, step, W, H, float(used), bool(replicate), float(err))
+    return GridMap(grid, step, Wo, Ho, float(used), bool(replicate), float(err), (W, H) if frame is not None else None)
+
+
+def frame_grid_map(frame: Any, width: int, height: int, *, step: int = 16, tol_px: float = 0.005) -> GridMap:
+    """A :class:`GridMap` of a frame transform alone (keystone/straighten/crop, no lens correction).
+
+    Parameters
+    ----------
+    frame : FrameTransform
+        :func:`l2tech.optics.perspective.frame_transform` of a ``width × height`` image.
+    width, height : int
+        Source frame size, pixels.
+    step, tol_px
+        As :func:`grid_map`: the node spacing is halved until the bilinear grid is within
+        ``tol_px`` of the homography at the cell centres.
+
+    Returns
+    -------
+    GridMap
+        Output of the frame's size; no vignetting gain.
+    """
+    step = max(1, int(step))
+    while True:
+        gx, gy = np.meshgrid(_nodes(frame.width, step), _nodes(frame.height, step))
+        sx, sy = frame.apply(gx, gy)
+        grid = np.empty((1,) + gx.shape + (3,), np.float32)
+        grid[0, ..., 0], grid[0, ..., 1], grid[0, ..., 2] = sx - gx, sy - gy, 1.0
+        if step == 1:
+            err = 0.0
+            break
+        cx = np.minimum(gx[:-1, :-1] + step / 2, frame.width - 1)
+        cy = np.minimum(gy[:-1, :-1] + step / 2, frame.height - 1)
+        ex, ey = frame.apply(cx, cy)
+        got = _bilinear_nodes(grid[0], step, cx, cy)
+        err = float(np.max(np.hypot(cx + got[..., 0] - ex, cy + got[..., 1] - ey)))
+        if err <= tol_px:
+            break
+        step //= 2
+    return GridMap(grid, step, int(frame.width), int(frame.height), 1.0, True, err, (int(width), int(height)))
 
 
 def _dense_at(field: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -92,6 +92,9 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
 
     if not recipe.lens_correction:
         return _no_lens_plan("lens correction switched off (--no-lens-correction)")
+    if recipe.distortion_k1 is not None:
+        return _plan_for_profile(meta, recipe, manual_profile(meta, recipe), None, db, source="manual (--distortion)",
+                                 warnings=())
     if recipe.profile or recipe.profile_source:
         from l2tech.profiles.sources import choose_profile
 
@@ -177,6 +180,50 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
         lens=profile.name, profile=profile, match=m, crop_factor=crop, focal_length_mm=focal, f_number=fnum,
         focus_distance_m=dist, applied=applied, reasons=reasons, sources=sources, warnings=tuple(warns),
     )
+
+
+def manual_profile(meta: Any, recipe: Recipe) -> Any:
+    """A one-point lens profile from the recipe's manual distortion (``--distortion k1``).
+
+    lensfun's ``poly3`` model, ``r_d = r_u (1 - k1 + k1 r_u²)`` in lensfun's normalised
+    coordinates (:func:`l2tech.correct.maps.lensfun_normalization`; lensfun
+    ``libs/lensfun/mod-coord.cpp``): ``k1 < 0`` describes barrel distortion, ``k1 > 0``
+    pincushion. For lenses the database does not know.
+    """
+    from l2tech.profiles.model import DistortionCalibration, LensProfile
+
+    focal = recipe.focal_length_mm or getattr(meta, "focal_length_mm", None) or 1.0
+    crop = getattr(meta, "crop_factor", None) or 1.0
+    k1 = float(recipe.distortion_k1)
+    return LensProfile(maker="", model=f"manual distortion k1={k1:g}", crop_factor=float(crop),
+                       focal_min_mm=float(focal), focal_max_mm=float(focal),
+                       distortion=(DistortionCalibration("poly3", float(focal), {"k1": k1}),), source="manual")
+
+
+def with_estimated_tca(plan: LensPlan, kr: float, kb: float) -> LensPlan:
+    """``plan`` with the lateral CA estimated from the image (lensfun's linear model) as its TCA.
+
+    The plan's own profile keeps its distortion and vignetting; a shot without a profile gets a
+    one-point profile holding only the TCA.
+    """
+    import dataclasses
+
+    from l2tech.profiles.model import LensProfile, TCACalibration
+
+    focal = plan.focal_length_mm or 1.0
+    tca = (TCACalibration("linear", float(focal), {"kr": float(kr), "kb": float(kb)}),)
+    if plan.profile is not None:
+        profile = dataclasses.replace(plan.profile, tca=tca)
+    else:
+        profile = LensProfile(maker="", model="estimated lateral CA", crop_factor=plan.crop_factor or 1.0,
+                              focal_min_mm=float(focal), focal_max_mm=float(focal), tca=tca, source="estimated")
+    applied = {c: False for c in plan.applied} if plan.profile is None else dict(plan.applied)
+    applied["tca"] = True
+    reasons = dict(plan.reasons)
+    reasons["tca"] = f"estimated from the image (kr {kr:.6f}, kb {kb:.6f})"
+    return dataclasses.replace(plan, profile=profile, applied=applied, reasons=reasons,
+                               focal_length_mm=plan.focal_length_mm or float(focal),
+                               crop_factor=plan.crop_factor or 1.0)
 
 
 #: DNG opcodes that are lens corrections, by the correction they stand for.

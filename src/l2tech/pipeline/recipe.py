@@ -65,6 +65,47 @@ class Recipe:
         Write log-encoded data instead of a display image (``--log-output V-Log`` or
         ``"V-Log/V-Gamut"``): the working data is converted to the gamut and encoded with the
         curve, no ICC profile is embedded.
+    tone : {'filmic', 'none'}
+        Scene-to-display tone curve of a RAW develop (:mod:`l2tech.color.tone`): ``filmic``
+        (default) rolls highlights off up to ``tone_white_ev`` and shows the camera's metered
+        middle grey as display grey; ``none`` is the plain transfer (scene-linear 1.0 = white,
+        hard clip). Not applied to log output or to already developed images (``correct``).
+    tone_contrast, tone_latitude_ev, tone_white_ev, tone_black_ev : float, optional
+        Override the filmic curve's parameters (:class:`l2tech.color.tone.FilmicCurve`).
+    highlights : {'clip', 'blend', 'rebuild', 'reconstruct'}
+        Clipped highlights of a RAW (:mod:`l2tech.raw.highlights`): LibRaw's clip (default),
+        blend or rebuild modes, or l2tech's reconstruction from the unclipped channels.
+    distortion_k1 : float, optional
+        Manual distortion for a lens no profile knows (``--distortion k1``): lensfun's poly3
+        ``k1`` (negative for barrel); replaces the profile lookup.
+    auto_tca : bool
+        Estimate lateral CA from the image itself
+        (:func:`l2tech.calibrate.tca.estimate_tca_from_image`) and correct it instead of the
+        profile's TCA.
+    rotate_deg : float
+        Straighten: turn the picture by this angle, degrees, counter-clockwise as seen
+        (:func:`l2tech.optics.perspective.horizon_angle_deg` gives it from two horizon points).
+    crop : str, optional
+        Crop aspect preset (``"3:2"``, ``"4:3"``, ``"16:9"``, ``"1:1"``, ``"4:5"``, ``"original"``): the
+        largest centred crop of that aspect inside the (straightened, keystoned) frame. With a
+        rotation or keystone and no preset, the original aspect.
+    keystone : tuple of float, optional
+        Perspective control points ``x0, y0, x1, y1, ...`` (4, 6 or 8 points, lensfun's order;
+        pixels of the file's stored grid): the lines they define become vertical/horizontal.
+    denoise : float
+        Noise reduction strength on the decoded linear data (:func:`l2tech.raw.denoise.denoise`;
+        0 = off, 1 = the tuned strength), the noise model estimated from the image.
+    sharpen : float
+        Capture sharpening amount (:func:`l2tech.correct.sharpen.unsharp_mask`; 0 = off,
+        1 = the detail layer added once).
+    sharpen_radius_px : float, optional
+        The mask's σ in pixels; default from the f-number and the sensor's pixel pitch
+        (:func:`l2tech.correct.sharpen.capture_sharpen_sigma`).
+    sharpen_halo : float
+        Halo control: largest overshoot beyond the local range, display-encoded units.
+    auto_exposure : bool
+        Add the exposure that puts the scene's log-average luminance on middle grey
+        (:func:`l2tech.color.tone.auto_exposure_ev`) to ``exposure_ev``.
     """
 
     lens_correction: bool = True
@@ -89,6 +130,22 @@ class Recipe:
     profile: str | None = None
     profile_source: str | None = None
     projection: str | None = None
+    tone: str = "filmic"
+    tone_contrast: float | None = None
+    tone_latitude_ev: float | None = None
+    tone_white_ev: float | None = None
+    tone_black_ev: float | None = None
+    auto_exposure: bool = False
+    highlights: str = "clip"
+    distortion_k1: float | None = None
+    auto_tca: bool = False
+    rotate_deg: float = 0.0
+    crop: str | None = None
+    keystone: tuple[float, ...] | None = None
+    denoise: float = 0.0
+    sharpen: float = 0.0
+    sharpen_radius_px: float | None = None
+    sharpen_halo: float = 0.01
 
     def __post_init__(self) -> None:
         bad = [c for c in self.corrections if c not in CORRECTIONS]
@@ -108,6 +165,47 @@ class Recipe:
             v = getattr(self, name)
             if v is not None and not (np.isfinite(v) and v > 0):
                 raise UsageError(f"{name} must be a positive number, got {v}")
+
+        self.tone_curve()  # validates the tone settings
+        if not (np.isfinite(self.denoise) and 0 <= self.denoise <= 4):
+            raise UsageError(f"denoise strength must be 0-4, got {self.denoise}")
+        if not (np.isfinite(self.sharpen) and 0 <= self.sharpen <= 5) or not (0 <= self.sharpen_halo <= 1):
+            raise UsageError(f"sharpen must be 0-5 and sharpen_halo 0-1, got {self.sharpen}, {self.sharpen_halo}")
+        if self.sharpen_radius_px is not None and not (np.isfinite(self.sharpen_radius_px) and 0.2 <= self.sharpen_radius_px <= 10):
+            raise UsageError(f"sharpen radius must be 0.2-10 pixels, got {self.sharpen_radius_px}")
+        if self.distortion_k1 is not None and not (np.isfinite(self.distortion_k1) and abs(self.distortion_k1) <= 0.5):
+            raise UsageError(f"distortion k1 must be within ±0.5, got {self.distortion_k1}")
+        if not (np.isfinite(self.rotate_deg) and abs(self.rotate_deg) <= 45):
+            raise UsageError(f"rotation must be within ±45 degrees, got {self.rotate_deg}")
+        if self.keystone is not None:
+            pts = tuple(float(v) for v in self.keystone)
+            if len(pts) not in (8, 12, 16) or not all(np.isfinite(pts)):
+                raise UsageError(f"keystone needs 4, 6 or 8 points as x,y pairs (8, 12 or 16 numbers), got {len(pts)}")
+            object.__setattr__(self, "keystone", pts)
+        if self.crop is not None:
+            from l2tech.optics.perspective import PerspectiveError, parse_aspect
+
+            try:
+                parse_aspect(self.crop, 3, 2)
+            except PerspectiveError as exc:
+                raise UsageError(str(exc)) from None
+        from l2tech.raw.highlights import HIGHLIGHT_MODES
+
+        if self.highlights not in HIGHLIGHT_MODES:
+            raise UsageError(f"unknown highlight mode {self.highlights!r}; valid: {', '.join(HIGHLIGHT_MODES)}")
+
+    def tone_curve(self) -> Any:
+        """The :class:`l2tech.color.tone.FilmicCurve` of this recipe, or None (``tone="none"``).
+
+        Raises
+        ------
+        UsageError
+            Unknown tone curve or parameters out of range.
+        """
+        from l2tech.color.tone import tone_curve
+
+        return tone_curve(self.tone, contrast=self.tone_contrast, latitude_ev=self.tone_latitude_ev,
+                          white_ev=self.tone_white_ev, black_ev=self.tone_black_ev)
 
     def to_dict(self) -> dict[str, Any]:
         """The recipe as plain JSON-able data."""

@@ -3,15 +3,27 @@
 Pipeline order (one documented order; ARCHITECTURE.md "The data that flows"):
 
 1. decode — RAW through LibRaw to scene-linear RGB in the working space (linear ITU-R BT.2020,
-   D65), sensor orientation; or a developed JPEG/TIFF/PNG decoded with its transfer function
+   D65), sensor orientation, clipped highlights clipped or rebuilt (``highlights``,
+   :mod:`l2tech.raw.highlights`; rebuilt values may exceed 1.0 and the tone stage rolls them off); or a developed JPEG/TIFF/PNG decoded with its transfer function
    (from its ICC profile; sRGB when it has none) into the same working space;
-2. exposure compensation — a gain of ``2**exposure_ev`` on linear data;
+1′. noise reduction (``denoise``) — luminance and chroma, on the decoded linear data under a
+   noise model estimated from the image (:mod:`l2tech.raw.denoise`);
+2. exposure compensation — a gain of ``2**exposure_ev`` on linear data (plus the scene's
+   auto-exposure, :func:`l2tech.color.tone.auto_exposure_ev`, with ``auto_exposure``);
 3. lens correction — vignetting gain, then TCA + distortion + scale in one remap
    (:func:`l2tech.correct.correct`), at the shot's focal length, f-number and focus distance;
+   keystone, straighten and crop (``keystone``, ``rotate_deg``, ``crop``;
+   :mod:`l2tech.optics.perspective`) are a homography composed into the same map on the fused
+   path (one resample); the staged path resamples them after the lens correction;
 4. orientation — the EXIF orientation applied to the pixels (and reset to 1 in the output);
 5. look — an optional photo style and/or a user's LUT, on linear data (:mod:`l2tech.color`);
-6. output transform — working space to the output space, gamut clip, encoding curve
-   (:func:`l2tech.color.display.encode_display`), or a log encoding (``log_output``);
+6. output transform — working space to the output space, then (RAW develops) the tone curve,
+   scene-linear to display-linear per channel (:mod:`l2tech.color.tone`; the filmic roll-off
+   by default, ``tone="none"`` for the plain clip), the encoding curve
+   (:func:`l2tech.color.display.encode_display`); or a log encoding (``log_output``, no tone);
+   then, when asked (``sharpen``), capture sharpening of the encoded luminance with halo control
+   (:mod:`l2tech.correct.sharpen`: after the tone curve so its halo limit is in display units,
+   before quantisation; the fused pass then returns float32 for it);
 7. write — quantise, embed the output space's ICC profile, carry EXIF, atomic rename.
 
 Nothing here is an algorithm of its own; each step calls the package that owns it.
@@ -101,10 +113,61 @@ def _apply_look(image: np.ndarray, recipe: Recipe) -> np.ndarray:
     return image
 
 
-def _encode_output(image: np.ndarray, recipe: Recipe, space: str) -> tuple[np.ndarray, str, bytes | None]:
-    """Output transform: display space with its ICC profile, or a log encoding (no ICC)."""
+def _quantize(encoded: np.ndarray, dtype: Any) -> np.ndarray:
+    """Float encoded values to ``dtype`` codes (float32 passes through)."""
+    if np.dtype(dtype) == np.float32:
+        return encoded
+    from l2tech.io.image import quantize
+
+    return quantize(encoded, 8 if np.dtype(dtype) == np.uint8 else 16)
+
+
+def _sharpen(encoded: np.ndarray, recipe: Recipe, plan: LensPlan, sensor_size: tuple[int, int]) -> np.ndarray:
+    """Capture sharpening of the display-encoded image (l2tech.correct.sharpen), sized to the shot:
+    the aperture's diffraction on the sensor's pixel pitch (from the crop factor's diagonal)."""
+    from l2tech.correct.sharpen import capture_sharpen_sigma, unsharp_mask
+
+    sigma = recipe.sharpen_radius_px
+    if sigma is None:
+        crop = getattr(plan, "crop_factor", None)
+        pitch = 43.267 / crop * 1000.0 / float(np.hypot(*sensor_size)) if crop else None
+        sigma = capture_sharpen_sigma(plan.f_number, pitch)
+    return unsharp_mask(encoded, sigma, recipe.sharpen, halo=recipe.sharpen_halo)
+
+
+def _exposure_ev(image: np.ndarray, recipe: Recipe, curve: Any, to_working: np.ndarray | None = None) -> float:
+    """The recipe's exposure compensation, plus the auto-exposure of ``image`` when asked.
+
+    ``to_working`` is the camera → working matrix when ``image`` holds camera RGB: the
+    luminance is then measured with the working space's Y row carried back to camera RGB
+    (``Y = wᵀ M c = (Mᵀ w)ᵀ c``).
+    """
+    if not recipe.auto_exposure:
+        return recipe.exposure_ev
+    from l2tech.color.tone import FilmicCurve, auto_exposure_ev
+
+    kw = {}
+    if to_working is not None:
+        kw["luminance"] = tuple(float(v) for v in np.asarray(to_working, np.float64).T @ np.array([0.2627, 0.6780, 0.0593]))
+    return recipe.exposure_ev + auto_exposure_ev(image, curve or FilmicCurve(grey_scene=0.18, white_ev=np.log2(1 / 0.18)), **kw)
+
+
+def _encode_output(image: np.ndarray, recipe: Recipe, space: str, tone: Any = None) -> tuple[np.ndarray, str, bytes | None]:
+    """Output transform: display space with its ICC profile, or a log encoding (no ICC).
+
+    ``tone`` (a :class:`l2tech.color.tone.FilmicCurve`) maps each channel, after the matrix to
+    the output space, from scene-linear to display-linear before the encoding curve: the same
+    order as the fused pass (matrix, clip at the curve's white, tone + encoding table).
+    """
     from l2tech.color.display import encode_display as output_transform
     from l2tech.color.display import icc_profile
+
+    if tone is not None and not recipe.log_output:
+        from l2tech.color.display import working_to_display_matrix
+
+        m = working_to_display_matrix(space).astype(np.float32)
+        display_linear = tone(np.ascontiguousarray(image, np.float32) @ m.T)
+        return output_transform(display_linear, space, working_space=space), space, icc_profile(space)
 
     if recipe.log_output:
         from l2tech.color import encode_output, parse_color_space
@@ -167,18 +230,81 @@ def _fused_ok(recipe: Recipe) -> bool:
     return not (recipe.look or recipe.lut or recipe.log_output) and str(recipe.interpolation).lower() == "bilinear"
 
 
-def _lens_grid(plan: LensPlan, recipe: Recipe, width: int, height: int) -> Any:
-    """The plan's correction as a coarse grid map (identity when nothing is applied)."""
-    from l2tech.correct.fused import grid_map, identity_grid_map
+def _frame(plan: LensPlan, recipe: Recipe, width: int, height: int, orientation: int = 1) -> Any:
+    """Keystone + straighten + crop of the recipe as a FrameTransform of the sensor-oriented
+    ``width × height`` lens-corrected image (None when none is asked).
 
+    The angle and the aspect are as the upright picture shows them: for an orientation that
+    turns the picture a quarter (EXIF 5-8) the aspect is inverted, for a mirrored one (2, 4, 5,
+    7) the angle's sign. Keystone points are pixels of the file's stored (sensor) grid.
+    """
+    if not (recipe.keystone or recipe.rotate_deg or recipe.crop):
+        return None
+    from l2tech.errors import UsageError
+    from l2tech.optics.perspective import PerspectiveError, frame_transform, parse_aspect
+
+    persp = (list(recipe.keystone[0::2]), list(recipe.keystone[1::2])) if recipe.keystone else None
+    angle = -recipe.rotate_deg if orientation in (2, 4, 5, 7) else recipe.rotate_deg
+    try:
+        aspect = parse_aspect(recipe.crop, width, height) if recipe.crop else None
+        if aspect is not None and orientation in (5, 6, 7, 8) and str(recipe.crop).lower() not in ("original", "orig", "free"):
+            aspect = 1.0 / aspect
+        return frame_transform(width, height, perspective=persp, rotate_deg=angle, aspect=aspect,
+                               focal_length_mm=plan.focal_length_mm, crop_factor=plan.crop_factor or 1.0)
+    except PerspectiveError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _lens_grid(plan: LensPlan, recipe: Recipe, width: int, height: int, orientation: int = 1) -> Any:
+    """The plan's correction (and the recipe's frame) as a coarse grid map (identity when nothing is applied)."""
+    from l2tech.correct.fused import frame_grid_map, grid_map, identity_grid_map
+
+    frame = _frame(plan, recipe, width, height, orientation)
     if plan.profile is None or not (any(plan.applied.values()) or recipe.projection):
-        return identity_grid_map(width, height)
+        return identity_grid_map(width, height) if frame is None else frame_grid_map(frame, width, height)
     from l2tech.profiles.interpolate import interpolate
 
     cal = interpolate(plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m)
     return grid_map(cal, width, height, crop_factor=plan.crop_factor, vignetting=plan.applied["vignetting"],
                     tca=plan.applied["tca"], distortion=plan.applied["distortion"], scale=recipe.scale,
-                    projection=recipe.projection)
+                    projection=recipe.projection, frame=frame)
+
+
+def _apply_geometry(image: np.ndarray, plan: LensPlan, recipe: Recipe, orientation: int) -> np.ndarray:
+    """Lens correction and the recipe's frame on a float image (the staged path).
+
+    With a frame and bilinear sampling, the lens map and the frame go through the fused pass's
+    grid as one map (one resample, the same geometry as the fused develop; the pass's clip
+    at 0 drops negative, out-of-gamut values); otherwise the lens correction, then the frame.
+    """
+    if not _frame_asked(recipe):
+        return _apply_lens(image, plan, recipe)
+    if str(recipe.interpolation).lower() != "bilinear":
+        return _apply_frame(_apply_lens(image, plan, recipe), plan, recipe, orientation)
+    from l2tech.correct.fused import _linear, develop_pass
+
+    grid = _lens_grid(plan, recipe, image.shape[1], image.shape[0], orientation)
+    # the pass clips at 1 after its vignetting gain: leave room for the gain (identity table, exact)
+    top = 16.0 * (max(float(np.nanmax(image)), 1.0) if image.size else 1.0)
+    out = develop_pass(np.ascontiguousarray(image, np.float32), grid, np.eye(3) / top, np.eye(3), _linear,
+                       dtype=np.float32)
+    return out * np.float32(top)
+
+
+def _frame_asked(recipe: Recipe) -> bool:
+    return bool(recipe.keystone or recipe.rotate_deg or recipe.crop)
+
+
+def _apply_frame(image: np.ndarray, plan: LensPlan, recipe: Recipe, orientation: int) -> np.ndarray:
+    """The recipe's frame (keystone/straighten/crop) on the lens-corrected image (staged path)."""
+    frame = _frame(plan, recipe, image.shape[1], image.shape[0], orientation)
+    if frame is None:
+        return image
+    from l2tech.correct.resample import remap_planes
+
+    gx, gy = np.meshgrid(np.arange(frame.width, dtype=np.float64), np.arange(frame.height, dtype=np.float64))
+    sx, sy = frame.apply(gx, gy)
+    return remap_planes(image, [np.stack([sx, sy], -1).astype(np.float32)], interpolation=recipe.interpolation)
 
 
 def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any = None) -> DevelopResult:
@@ -205,7 +331,7 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
 
             warm_up(dtype)
             if _wait_for_size(job, size):
-                grid = _lens_grid(plan, recipe, *size[0][0])
+                grid = _lens_grid(plan, recipe, *size[0][0], orientation=getattr(meta, "orientation", 1))
     except BaseException:
         job.cancel()
         _wait_quietly(job)
@@ -216,39 +342,65 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
     warns += list(raw.warnings)
     final = skip_embedded_corrections(plan, raw.opcodes_applied)
     orientation = raw.orientation if raw.orientation != 1 else getattr(meta, "orientation", 1)
-    if fused and raw.image.dtype == np.uint16:
+    curve = recipe.tone_curve() if not recipe.log_output else None
+    src = raw.image
+    if recipe.auto_tca and recipe.lens_correction:
+        from l2tech.calibrate.tca import estimate_tca_from_image
+        from l2tech.pipeline.lens_plan import with_estimated_tca
+
+        step = max(1, int(max(src.shape[:2]) // 2000))  # a ≤ 2000 px view is plenty for a radial scale
+        view = np.ascontiguousarray(src[::step, ::step], np.float32) * np.float32(1 / 65535 if src.dtype == np.uint16 else 1)
+        final = with_estimated_tca(final, *estimate_tca_from_image(view))
+    if recipe.denoise > 0:
+        # on linear data, before anything resamples or mixes it (the noise model holds there)
+        from l2tech.raw.denoise import denoise, estimate_noise_model
+
+        src = denoise(src, estimate_noise_model(src), luma=recipe.denoise, chroma=recipe.denoise)
+    if fused and (src.dtype == np.uint16 or ((recipe.highlights != "clip" or recipe.denoise > 0) and src.dtype == np.float32)):
         from l2tech.color.display import DISPLAY_SPACES, icc_profile, working_to_display_matrix
         from l2tech.correct.fused import develop_pass
 
-        H, W = raw.image.shape[:2]
-        if grid is None or final is not plan or (grid.width, grid.height) != (W, H):
-            grid = _lens_grid(final, recipe, W, H)
+        H, W = src.shape[:2]
+        if (grid is None or final is not plan or grid.source_size != (W, H)
+                or (_frame_asked(recipe) and orientation != getattr(meta, "orientation", 1))):
+            grid = _lens_grid(final, recipe, W, H, orientation)
         space = DISPLAY_SPACES[recipe.output_space]
         # LibRaw leaves the camera → working matrix to the fused pass (one matrix per pixel either way)
         to_working = np.eye(3) if raw.camera_to_working is None else raw.camera_to_working
-        gain = to_working * 2.0**recipe.exposure_ev
-        codes = develop_pass(raw.image, grid, gain, working_to_display_matrix(recipe.output_space), space.encode,
-                             inv_gamma=1.0 / space.gamma if space.gamma else 0.0, dtype=dtype)
+        gain = to_working * 2.0**_exposure_ev(src, recipe, curve, raw.camera_to_working)
+        encode, inv_gamma = space.encode, (1.0 / space.gamma if space.gamma else 0.0)
+        if curve is not None:
+            # the tone curve is folded into the pass's 1D table: the matrix carries 1 / white,
+            # so the pass's clip at 1 falls on the curve's white (l2tech.color.tone.ToneEncode)
+            from l2tech.color.tone import ToneEncode
+
+            gain = gain / curve.scene_white
+            encode, inv_gamma = ToneEncode(curve, space.encode, curve.scene_white), 0.0
+        sharpen = recipe.sharpen > 0
+        codes = develop_pass(src, grid, gain, working_to_display_matrix(recipe.output_space), encode,
+                             inv_gamma=inv_gamma, dtype=np.float32 if sharpen else dtype)
         image = apply_orientation(codes, orientation)
+        if sharpen:
+            image = _quantize(_sharpen(image, recipe, final, (W, H)), dtype)
         return DevelopResult(str(p), image, meta, final, recipe.output_space, tuple(warns + list(final.warnings)),
                              icc_profile=icc_profile(recipe.output_space), dng_opcodes=tuple(raw.opcodes_applied))
-    image = raw.image
+    image = src
     if image.dtype == np.uint16:
         image = image.astype(np.float32) * np.float32(1.0 / 65535.0)
-    if recipe.exposure_ev:
-        image = image * np.float32(2.0**recipe.exposure_ev)
-    image = _apply_lens(image, final, recipe)
+    ev = _exposure_ev(image, recipe, curve, raw.camera_to_working)
+    if ev:
+        image = image * np.float32(2.0**ev)
+    image = _apply_geometry(image, final, recipe, orientation)
     if raw.camera_to_working is not None:  # the lens was corrected on the camera's colour planes
         # to the working space; values outside its gamut stay (clipped by the output encoding, as
         # in the fused pass, which folds this matrix into its output matrix)
         image = image @ raw.camera_to_working.T.astype(np.float32)
     image = apply_orientation(image, orientation)
     image = _apply_look(image, recipe)
-    encoded, space_name, icc = _encode_output(image, recipe, recipe.output_space)
-    if np.dtype(dtype) != np.float32:
-        from l2tech.io.image import quantize
-
-        encoded = quantize(encoded, 8 if np.dtype(dtype) == np.uint8 else 16)
+    encoded, space_name, icc = _encode_output(image, recipe, recipe.output_space, tone=curve)
+    if recipe.sharpen > 0 and not recipe.log_output:
+        encoded = _sharpen(encoded, recipe, final, src.shape[1::-1])
+    encoded = _quantize(encoded, dtype)
     return DevelopResult(str(p), encoded, meta, final, space_name, tuple(warns + list(final.warnings)), icc_profile=icc,
                          dng_opcodes=tuple(raw.opcodes_applied))
 
@@ -278,7 +430,7 @@ def _decode_key(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]
         stamp = (st.st_size, st.st_mtime_ns)
     except OSError:
         stamp = None
-    return (str(p.resolve()), stamp, recipe.white_balance, fused, dng_lists)
+    return (str(p.resolve()), stamp, recipe.white_balance, fused, dng_lists, recipe.highlights)
 
 
 def _decode_job(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]) -> tuple[Any, tuple]:
@@ -298,7 +450,7 @@ def _decode_job(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]
         known.set()
 
     job = _decoder().submit(decode_raw, p, white_balance=recipe.white_balance, dng_opcodes=dng_lists, as_uint16=fused,
-                            camera_rgb=True, on_size=on_size)
+                            camera_rgb=True, on_size=on_size, highlights=recipe.highlights)
     job.add_done_callback(lambda _job: known.set())
     return job, (size, known)
 
@@ -408,7 +560,7 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
                      "the other way, use --only vignetting,tca (lensfun profiles describe the RAW image)")
     if recipe.exposure_ev:
         image = image * np.float32(2.0**recipe.exposure_ev)
-    image = _apply_lens(image, plan, recipe)
+    image = _apply_geometry(image, plan, recipe, getattr(meta, "orientation", 1))
     image = apply_orientation(image, getattr(meta, "orientation", 1))
     image = _apply_look(image, recipe)
     encoded, out_space, icc = _encode_output(image, recipe, space)

@@ -86,6 +86,7 @@ class VideoJob:
     zoom: float = 1.0
     out_size: tuple[int, int] | None = None
     input_encoding: str | None = None
+    tone: str = "none"
     codec: str | None = None
     crf: int | None = None
     bitrate: str | int | None = None
@@ -268,13 +269,15 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
 _LUT_SUFFIXES = (".cube", ".3dl", ".spi3d", ".spi1d", ".vlt", ".clf")
 
 
-def _look_by_name(spec: str, input_encoding: str | None):
+def _look_by_name(spec: str | None, input_encoding: str | None, tone: str = "none"):
     """A named look (or a look file) baked for encoded video values, as a 65-point 3D LUT.
 
     Baked once per clip by :func:`l2tech.color.bake.bake_lut` (decode with ``input_encoding``
     in its usual gamut — default Rec.709 — apply the look on scene-linear values, convert to
     Rec.709, encode with the BT.709 OETF, clip to 0–1); the fused pass applies it
-    tetrahedrally. Spatial stages (grain) cannot be baked and are left out.
+    tetrahedrally. Spatial stages (grain) cannot be baked and are left out. ``tone``
+    (``"filmic"``) puts the tone curve between a log input and Rec.709
+    (:func:`l2tech.color.bake.bake_lut`); ``spec`` None bakes the tone curve alone.
     """
     import warnings
 
@@ -285,7 +288,7 @@ def _look_by_name(spec: str, input_encoding: str | None):
     gamut = LOG_ENCODINGS[enc_name].default_gamut
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # grain left out: documented in docs/VIDEO.md
-        return bake_lut(spec, input=f"{enc_name}/{gamut}", output="Rec.709", size=65)
+        return bake_lut(spec, input=f"{enc_name}/{gamut}", output="Rec.709", size=65, tone=tone)
 
 
 def resolve_look(job: VideoJob):
@@ -314,7 +317,12 @@ def resolve_look(job: VideoJob):
 
             steps.append(read_lut(spec))
         else:
-            steps.append(_look_by_name(spec, job.input_encoding))
+            steps.append(_look_by_name(spec, job.input_encoding, job.tone))
+    if not steps and job.tone != "none" and job.input_encoding:
+        from l2tech.color.transfer import LOG_ENCODINGS
+
+        if LOG_ENCODINGS[job.input_encoding].kind == "log":
+            steps.append(_look_by_name(None, job.input_encoding, job.tone))
     if not steps:
         return None
     if len(steps) == 1 and isinstance(steps[0], LUT3D):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Collection
+from typing import Any, Callable, Collection
 
 import numpy as np
 
@@ -148,11 +148,13 @@ def _check_not_truncated(raw, path: Path) -> None:
         raise CorruptInputError("RAW pixel data ends in constant values: the file is truncated", path=path)
 
 
-def _camera_to_working(raw) -> np.ndarray:
-    """LibRaw's camera RGB → Rec.2020 matrix (``convert_to_rgb`` with ``output_color=8``)."""
+def _camera_to_working(raw, white_balance: str, path: Path) -> np.ndarray | None:
+    """LibRaw's camera RGB → Rec.2020 matrix (``convert_to_rgb`` with ``output_color=8``), or
+    ``None`` when the file gives LibRaw no colour matrix (or it is not finite)."""
     from l2tech.raw.opcodes import libraw_camera_to_rec2020
 
-    return libraw_camera_to_rec2020(raw)
+    m = libraw_camera_to_rec2020(raw, use_camera_wb=white_balance == "camera", is_dng=path.suffix.lower() == ".dng")
+    return m if m is not None and np.all(np.isfinite(m)) else None
 
 
 def _opcode_lists(dng_opcodes: bool | Collection[int]) -> frozenset[int]:
@@ -169,6 +171,71 @@ def _opcode_lists(dng_opcodes: bool | Collection[int]) -> frozenset[int]:
     return lists
 
 
+def _clip_float(rgb16: np.ndarray) -> np.ndarray:
+    """LibRaw's clip develop as float32 (1.0 = white)."""
+    return rgb16.astype(np.float32) * np.float32(1 / 65535)
+
+
+def _highlight_develop(raw: Any, rgb16: np.ndarray, mode: str, white_balance: str, half_size: bool, p: Path) -> np.ndarray:
+    """Develop again with LibRaw's highlight mode (or unclipped, then reconstruct), at the
+    exposure of the ``clip`` develop ``rgb16``; float32 working-space RGB.
+
+    LibRaw scales the data of every mode but ``clip`` by the smallest white-balance
+    multiplier over the largest (no channel clips in its output): the scale is measured on
+    the pixels both develops leave unclipped.
+    """
+    import rawpy
+
+    from l2tech.raw.highlights import HIGHLIGHT_MODES, reconstruct_highlights
+    from l2tech.raw.opcodes import libraw_camera_to_rec2020
+
+    kw = dict(gamma=(1, 1), no_auto_bright=True, output_bps=16, use_camera_wb=white_balance == "camera",
+              use_auto_wb=white_balance == "auto", user_flip=0, half_size=half_size)
+    m = libraw_camera_to_rec2020(raw, use_camera_wb=white_balance == "camera", is_dng=p.suffix.lower() == ".dng")
+    if m is None:  # no colour matrix: LibRaw's develop is camera RGB, and so is this
+        m = np.eye(3)
+    try:
+        if mode == "reconstruct":
+            cam = raw.postprocess(output_color=rawpy.ColorSpace.raw, highlight_mode=1, **kw)
+        else:
+            cam = None
+            rec = raw.postprocess(output_color=rawpy.ColorSpace.Rec2020, highlight_mode=HIGHLIGHT_MODES[mode], **kw)
+    except rawpy.LibRawError as exc:
+        raise DecodeError(f"LibRaw failed to develop the highlights ({_msg(exc)})", path=p) from None
+    if cam is not None:
+        cam = cam.astype(np.float32) * np.float32(1 / 65535)
+        rec = cam @ m.T.astype(np.float32)
+    else:
+        rec = rec.astype(np.float32) * np.float32(1 / 65535)
+    ref = rgb16[::4, ::4].astype(np.float32) * np.float32(1 / 65535)
+    got = rec[::4, ::4]
+    ok = (ref > 0.02).all(-1) & (ref < 0.8).all(-1) & (got > 0).all(-1)
+    scale = float(np.median(got[ok][:, 1] / ref[ok][:, 1])) if ok.sum() > 16 else 0.0
+    consistent = scale > 0 and float(np.median(np.abs(got[ok] / np.float32(scale) - ref[ok]) / ref[ok])) < 1e-2
+    if not consistent:
+        if mode == "reconstruct":  # LibRaw's camera-RGB output does not match its own develop (e.g. a
+            return _highlight_develop(raw, rgb16, "blend", white_balance, half_size, p)  # D30's negative WB)
+        return _clip_float(rgb16)
+    if cam is None:
+        return rec / np.float32(scale)
+    cam /= np.float32(scale)
+    # the channels that saturated on the sensor, and their level in the developed data
+    levels = np.full(3, np.inf)
+    sat = raw.raw_image_visible >= 0.99 * float(raw.white_level)
+    desc = raw.color_desc.decode()
+    for c, name in enumerate("RGB"):
+        idx = [i for i, d in enumerate(desc) if d == name]
+        if raw.raw_type == rawpy.RawType.Flat:
+            hit = bool(idx) and bool(np.any(sat & np.isin(raw.raw_colors_visible, idx)))
+        else:  # a linear DNG: one plane per colour
+            hit = bool(np.any(sat[..., [i for i in idx if i < sat.shape[-1]]])) if sat.ndim == 3 else False
+        if hit:
+            levels[c] = float(cam[..., c].max())
+    if np.all(np.isinf(levels)):
+        return cam @ m.T.astype(np.float32)
+    return reconstruct_highlights(cam, np.where(np.isinf(levels), 1e30, levels)) @ m.T.astype(np.float32)
+
+
 def decode_raw(
     path: str | os.PathLike,
     *,
@@ -178,6 +245,7 @@ def decode_raw(
     as_uint16: bool = False,
     camera_rgb: bool = False,
     on_size: Callable[[int, int], None] | None = None,
+    highlights: str = "clip",
 ) -> RawImage:
     """Decode a RAW file to scene-linear RGB in the working space.
 
@@ -206,11 +274,18 @@ def decode_raw(
         aberration is then corrected on the sensor's own colour planes (as darktable's lens
         module does, before its input colour profile), and LibRaw's integer colour conversion
         (about 0.3 s on 24 MP) is skipped — the fused develop pass applies a matrix anyway.
-        Only for three-colour sensors with no opcode list 3 to apply; otherwise the image is
-        converted as usual and ``camera_to_working`` is ``None``.
+        Only for three-colour sensors with no opcode list 3 to apply and ``highlights="clip"``;
+        otherwise the image is converted as usual and ``camera_to_working`` is ``None``.
     on_size : callable, optional
         Called as ``on_size(width, height)`` with the output frame size as soon as the file is
         opened, before demosaicing (lets a caller build per-frame maps while LibRaw works).
+    highlights : {'clip', 'blend', 'rebuild', 'reconstruct'}
+        Clipped highlights (:mod:`l2tech.raw.highlights`): ``clip`` (LibRaw's default: every
+        channel clipped at the first channel's saturation, 1.0 = white), LibRaw's ``blend``
+        or ``rebuild`` modes, or ``reconstruct`` (LibRaw's unclipped data, then
+        :func:`l2tech.raw.highlights.reconstruct_highlights`). Every mode but ``clip`` returns
+        float32 at the same exposure as ``clip`` (values above 1.0 where highlights were
+        rebuilt); LibRaw develops the file twice (the ``clip`` develop gives the exposure).
 
     Returns
     -------
@@ -240,6 +315,10 @@ def decode_raw(
     p = Path(path)
     if white_balance not in _WB:
         raise UsageError(f"unknown white balance {white_balance!r}; valid: {', '.join(_WB)}")
+    from l2tech.raw.highlights import HIGHLIGHT_MODES
+
+    if highlights not in HIGHLIGHT_MODES:
+        raise UsageError(f"unknown highlight mode {highlights!r}; valid: {', '.join(HIGHLIGHT_MODES)}")
     lists = _opcode_lists(dng_opcodes)
     raw = _open(p)
     try:
@@ -271,7 +350,10 @@ def decode_raw(
                     applied += a
                     warns += w
         list3 = layout is not None and 3 in lists and bool(layout.opcodes[3])
-        keep_camera = camera_rgb and not list3 and raw.num_colors == 3
+        to_working = None
+        if camera_rgb and not list3 and raw.num_colors == 3 and highlights == "clip":
+            to_working = _camera_to_working(raw, white_balance, p)
+        keep_camera = to_working is not None
         try:
             rgb16 = raw.postprocess(
                 output_color=rawpy.ColorSpace.raw if keep_camera else rawpy.ColorSpace.Rec2020,
@@ -289,7 +371,10 @@ def decode_raw(
             raise DecodeError(f"LibRaw cannot decode the pixels of this file ({_msg(exc)}); the codec is not supported", path=p) from None
         except rawpy.LibRawError as exc:
             raise DecodeError(f"LibRaw failed to decode ({_msg(exc)})", path=p) from None
-        if as_uint16 and not list3:
+        if highlights != "clip":
+            image = _highlight_develop(raw, rgb16, highlights, white_balance, half_size, p)
+            del rgb16
+        elif as_uint16 and not list3:
             image = rgb16
         else:
             image = rgb16.astype(np.float32)
@@ -315,7 +400,7 @@ def decode_raw(
             white_balance=tuple(float(w) for w in raw.camera_whitebalance),
             opcodes_applied=tuple(applied),
             warnings=tuple(warns),
-            camera_to_working=_camera_to_working(raw) if keep_camera else None,
+            camera_to_working=to_working,
         )
     finally:
         raw.close()

@@ -348,24 +348,73 @@ def _libraw_lossy_map_polynomials(ops: tuple, layout: DngRawLayout, path: object
     return tuple(rest)
 
 
-def libraw_camera_to_rec2020(raw: Any) -> np.ndarray:
+#: dcraw/LibRaw ``xyz_rgb``: linear sRGB (D65) → CIE XYZ, used to turn a camera's ``cam_xyz``
+#: (Adobe's ColorMatrix) into ``rgb_cam``.
+LIBRAW_XYZ_FROM_SRGB = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
+)
+
+
+def libraw_rgb_cam(raw: Any, *, use_camera_wb: bool = True, is_dng: bool = True) -> np.ndarray | None:
+    """LibRaw's ``rgb_cam``: white-balanced camera RGB → linear sRGB (3×3), as its develop uses it.
+
+    Parameters
+    ----------
+    raw : rawpy.RawPy
+    use_camera_wb : bool
+        The develop uses the camera's white balance (LibRaw then prefers a matrix embedded in
+        a non-DNG file too).
+    is_dng : bool
+        The file is a DNG (LibRaw always uses its embedded matrix).
+
+    Returns
+    -------
+    ndarray, shape (3, 3), float64, or None
+        The file's own matrix (``RawPy.color_matrix``, LibRaw's ``cmatrix``) when LibRaw uses it
+        (``use_camera_matrix = 1``: DNGs, or any file developed with the camera's white balance,
+        and ``cmatrix[0][0] > 0.125``); else the one LibRaw derives from ``rgb_xyz_matrix``
+        (``cam_xyz``): rows of ``cam_xyz · xyz_rgb`` normalised to sum 1, pseudo-inverted. ``None``
+        when the file gives neither (LibRaw then outputs camera RGB as is).
+
+    References
+    ----------
+    LibRaw ``cam_xyz_coeff`` and ``convert_to_rgb`` (dcraw.c of the same names); LibRaw API notes,
+    ``use_camera_matrix``.
+    """
+    cm = np.asarray(raw.color_matrix, np.float64)[:3, :3]
+    if cm[0, 0] > 0.125 and (is_dng or use_camera_wb):
+        return cm
+    cam_xyz = np.asarray(raw.rgb_xyz_matrix, np.float64)[:3, :3]
+    if not np.any(cam_xyz):
+        return None
+    cam_rgb = cam_xyz @ LIBRAW_XYZ_FROM_SRGB
+    sums = cam_rgb.sum(axis=1, keepdims=True)
+    if not np.all(np.isfinite(sums)) or np.any(sums == 0):
+        return None
+    return np.linalg.pinv(cam_rgb / sums)
+
+
+def libraw_camera_to_rec2020(raw: Any, *, use_camera_wb: bool = True, is_dng: bool = True) -> np.ndarray | None:
     """The 3×3 matrix LibRaw applies from white-balanced camera RGB to linear Rec.2020.
 
     Parameters
     ----------
     raw : rawpy.RawPy
+    use_camera_wb, is_dng : bool
+        As :func:`libraw_rgb_cam`.
 
     Returns
     -------
-    ndarray, shape (3, 3), float64
-        ``M = rec2020_rgb · rgb_cam[:, :3]``: ``rec2020 = M @ camera`` per pixel.
+    ndarray, shape (3, 3), float64, or None
+        ``M = rec2020_rgb · rgb_cam``: ``rec2020 = M @ camera`` per pixel (``None`` as
+        :func:`libraw_rgb_cam`).
 
     References
     ----------
-    LibRaw ``convert_to_rgb`` (``out_cam[i][j] = Σ_k out_rgb[i][k] · rgb_cam[k][j]``); rawpy
-    ``RawPy.color_matrix`` is ``rgb_cam``.
+    LibRaw ``convert_to_rgb`` (``out_cam[i][j] = Σ_k out_rgb[i][k] · rgb_cam[k][j]``).
     """
-    return LIBRAW_REC2020_FROM_SRGB @ np.asarray(raw.color_matrix, dtype=np.float64)[:, :3]
+    rgb_cam = libraw_rgb_cam(raw, use_camera_wb=use_camera_wb, is_dng=is_dng)
+    return None if rgb_cam is None else LIBRAW_REC2020_FROM_SRGB @ rgb_cam
 
 
 def _uniform(op, nch: int) -> bool:
