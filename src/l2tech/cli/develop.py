@@ -42,6 +42,9 @@ def _lens_options(f: Callable[..., Any]) -> Callable[..., Any]:
         profile_source_option,
         projection_option,
         click.option("--no-lens-correction", is_flag=True, help="Skip every lens correction."),
+        click.option("--force", is_flag=True,
+                     help="Correct even what the file says is already corrected (in the camera, by a RAW converter, "
+                          "or an earlier l2tech output)."),
         click.option("--only", metavar="LIST", help="Apply only these corrections: vignetting,tca,distortion."),
         click.option("--scale", type=float, help="Geometry scale (default: automatic, no empty border)."),
         interpolation_option(),

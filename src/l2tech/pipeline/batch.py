@@ -31,7 +31,7 @@ class BatchItem:
     output : Path
     status : {'ok', 'skipped', 'failed'}
         ``skipped``: the output exists and overwriting was not asked for (a re-run finishes an
-        interrupted batch).
+        interrupted batch), or the input is itself an l2tech output (``AlreadyProcessedError``).
     result : DevelopResult or None
         For ``ok``.
     error : BaseException or None
@@ -117,7 +117,7 @@ def run_batch(inputs: Sequence[str], outputs: Sequence[Path], job: Job, *, overw
         Each input is checked on its own first (:func:`check_input_file`); a missing,
         unreadable or non-file input is a ``failed`` item and the batch goes on.
     """
-    from l2tech.errors import L2Error, OutputExistsError
+    from l2tech.errors import AlreadyProcessedError, L2Error, OutputExistsError
     from l2tech.io.atomic import check_output_path
 
     for k, (inp, out) in enumerate(zip(inputs, outputs)):
@@ -125,9 +125,11 @@ def run_batch(inputs: Sequence[str], outputs: Sequence[Path], job: Job, *, overw
         upcoming = [i for i, o in ahead if (overwrite or not Path(o).exists()) and os.path.isfile(i)]
         try:
             check_input_file(inp)
-            check_output_path(out, inputs=inputs, overwrite=overwrite)
+            # without overwrite no file is replaced, so an output that is another input of the
+            # batch (an earlier run's output) is an existing output: skipped, not an error
+            check_output_path(out, inputs=inputs if overwrite else [inp], overwrite=overwrite)
             yield BatchItem(inp, Path(out), "ok", result=job(inp, Path(out), upcoming))
-        except OutputExistsError as exc:
+        except (OutputExistsError, AlreadyProcessedError) as exc:
             yield BatchItem(inp, Path(out), "skipped", error=exc)
         except L2Error as exc:
             yield BatchItem(inp, Path(out), "failed", error=exc)

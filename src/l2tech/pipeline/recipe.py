@@ -61,6 +61,9 @@ class Recipe:
     projection : str, optional
         Projection of the corrected image (``rectilinear`` de-fishes a fisheye profile;
         ``fisheye``, ``fisheye_equisolid``, ... reproject), composed into the same remap.
+    force : bool
+        Correct even what the file says was already corrected (in the camera, by a RAW
+        converter, or by l2tech itself: ``--force``); see :mod:`l2tech.io.provenance`.
     log_output : str, optional
         Write log-encoded data instead of a display image (``--log-output V-Log`` or
         ``"V-Log/V-Gamut"``): the working data is converted to the gamut and encoded with the
@@ -89,6 +92,7 @@ class Recipe:
     profile: str | None = None
     profile_source: str | None = None
     projection: str | None = None
+    force: bool = False
 
     def __post_init__(self) -> None:
         bad = [c for c in self.corrections if c not in CORRECTIONS]
