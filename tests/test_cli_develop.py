@@ -108,7 +108,10 @@ def test_correct_olympus_jpeg_matches_by_itself(tmp_path, capsys):
     lens = json.loads(out)["results"][0]["lens"]
     assert lens["camera"] == "Olympus Imaging Corp. E-P3"  # lensfun's maker spelling for this body
     assert lens["lens"] == "Olympus M.Zuiko Digital ED 14-42mm f/3.5-5.6 II R"
-    assert lens["corrections"]["distortion"]["applied"]
+    # the E-P3 corrected distortion in its own JPEG: not corrected twice (tests/test_trust.py)
+    assert not lens["corrections"]["distortion"]["applied"]
+    assert "Micro Four Thirds" in lens["corrections"]["distortion"]["reason"]
+    assert lens["corrections"]["vignetting"]["applied"]
 
 
 def test_batch_goes_on_after_a_bad_file_and_exit_code_is_1(tmp_path, capsys):
@@ -372,7 +375,13 @@ def test_fixed_lens_compact_is_matched_without_a_lens_name(tmp_path, capsys):
                              "-o", str(tmp_path / "sx.jpg"), "--json"])
     assert rc == 0, text
     lens = json.loads(text)["results"][0]["lens"]
-    assert "SX60" in (lens["lens"] or "") and lens["corrections"]["distortion"]["applied"]
+    assert "SX60" in (lens["lens"] or "")
+    # a compact corrects its lens in its own JPEG; --force corrects again
+    assert not lens["corrections"]["distortion"]["applied"]
+    assert "compact" in lens["corrections"]["distortion"]["reason"]
+    rc, text = _run(capsys, ["correct", str(shared_file("raw/jpeg_reference/canon_powershot_sx60hs.jpg")),
+                             "-o", str(tmp_path / "sx2.jpg"), "--force", "--json"])
+    assert rc == 0 and json.loads(text)["results"][0]["lens"]["corrections"]["distortion"]["applied"]
 
 
 def test_absurd_exposure_and_scale_are_usage_errors(tmp_path):

@@ -39,6 +39,7 @@ from typing import Any, Callable, TypeVar
 import click
 
 __all__ = [
+    "examples_last",
     "CONTEXT_SETTINGS",
     "output_option",
     "overwrite_option",
@@ -66,6 +67,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Context settings of every command and group: ``-h`` works as ``--help``.
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+
+
+def examples_last(cmd: click.Command) -> click.Command:
+    """Move the ``Examples:`` block of a command's help after its options (``--help`` ends with it).
+
+    Applied once to each command (and, for a group, its sub-commands) where the command is
+    looked up; a command whose help has no examples is left as it is. Returns ``cmd``.
+    """
+    if getattr(cmd, "_l2_examples_last", False):
+        return cmd
+    cmd._l2_examples_last = True  # type: ignore[attr-defined]
+    lines = (cmd.help or "").splitlines()
+    at = next((i for i, line in enumerate(lines) if line.strip().lower().startswith(("examples:", "example:"))), None)
+    if at is not None and cmd.epilog is None:
+        head = lines[:at]
+        while head and head[-1].strip() in ("", "\b"):
+            head.pop()
+        cmd.help = "\n".join(head)
+        cmd.epilog = "\b\n" + "\n".join(lines[at:]).rstrip()
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            examples_last(sub)
+    return cmd
 
 _OUTPUT_HELP = {
     "file": "Output file.",
