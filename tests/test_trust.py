@@ -309,3 +309,78 @@ def test_metadata_kept(src, tmp_path):
     tags = _exiftool(out)
     assert tags["EXIF:IFD0:Orientation"] == 1
     assert tags["EXIF:ExifIFD:ExifImageWidth"] == tags["File:ImageWidth"]
+
+
+# ---------------------------------------------------------------------------------------------
+# messages (item 12)
+
+
+def _all_commands():
+    import click
+
+    from l2tech.cli.main import cli
+
+    out = []
+
+    def walk(cmd, path):
+        ctx = click.Context(cmd, info_name=" ".join(path))
+        out.append((" ".join(path), cmd.get_help(ctx)))
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(ctx):
+                walk(cmd.get_command(ctx, name), [*path, name])
+
+    walk(cli, ["l2"])
+    return out
+
+
+def test_every_help_ends_with_a_worked_example():
+    cmds = _all_commands()
+    assert len(cmds) >= 20  # l2, develop, correct, info, demo, video, lens x5, lut x5, calibrate x4
+    for name, text in cmds:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        heads = [i for i, line in enumerate(lines) if line.lower().startswith(("example:", "examples:"))]
+        options = max(i for i, line in enumerate(lines) if line.startswith(("Options:", "Commands:")))
+        assert heads and heads[-1] > options, f"`{name} --help` does not end with its examples"
+        assert lines[heads[-1] + 1].startswith("l2 "), (name, lines[heads[-1] + 1])
+
+
+def test_f_numbers_as_photographers_write_them():
+    from l2tech.cli.common import format_f_number
+
+    # APEX Av = 5 -> 2**2.5 = 5.65685 is marked f/5.6; Av = 7 -> 11.3137 is f/11 (ISO 517 series)
+    assert [format_f_number(2 ** (av / 2)) for av in (1, 5, 6, 7, 9)] == ["f/1.4", "f/5.6", "f/8", "f/11", "f/22"]
+    assert format_f_number(3.6) == "f/3.6"  # a value the camera wrote is shown as written
+
+
+def test_unknown_look_is_a_usage_error_listing_valid_names(capsys):
+    from l2tech.cli.main import main
+
+    assert main(["lut", "bake", "--look", "nosuch", "-o", "x.cube"]) == 2
+    err = capsys.readouterr().err
+    assert "nosuch" in err and "mono" in err and "classic" in err
+
+
+def test_one_reason_once_per_file(tmp_path, capsys):
+    from l2tech.cli.main import main
+
+    src = shared_file("raw/decodable/canon_kiss_x4__colorchecker.dng")
+    assert main(["develop", str(src), "-o", str(tmp_path / "k.jpg")]) == 0
+    cap = capsys.readouterr()
+    text = " ".join((cap.out + cap.err).split())
+    assert text.count("no lens information") == 1, text
+
+
+def test_two_inputs_one_output_reported_first_and_the_rest_runs(tmp_path, capsys):
+    from l2tech.cli.main import main
+
+    a, b = tmp_path / "a" / "x.jpg", tmp_path / "b" / "x.jpg"
+    for p in (a, b):
+        p.parent.mkdir()
+        _small_copy(shared_file(EP3), p)
+    third = _small_copy(shared_file(EP3), tmp_path / "y.jpg")
+    rc = main(["correct", str(a), str(b), str(third), "-o", str(tmp_path / "out"), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 1
+    assert [r["status"] for r in doc["results"]] == ["failed", "failed", "ok"]
+    assert all("would all write this one output" in r["error"] for r in doc["results"][:2])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["y.jpg"]

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import click
 
-from l2tech.cli.common import console, emit_json, err_console, report_error
+from l2tech.cli.common import console, emit_json, err_console, format_f_number, report_error
 from l2tech.cli.options import (
     CONTEXT_SETTINGS,
     camera_option,
@@ -83,7 +83,7 @@ def _recipe(fmt: str, **kw: Any):
 def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[[str], str], job: Callable, *, overwrite: bool, as_json: bool,
                verbose: int, quiet: bool) -> int:
     from l2tech.errors import OutputExistsError
-    from l2tech.io.atomic import check_distinct_outputs
+    from l2tech.io.atomic import output_clashes
     from l2tech.pipeline import output_path_for
     from l2tech.pipeline.batch import run_batch
 
@@ -99,11 +99,26 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
                 f"{o}: the output name's extension does not match the {want.upper()} format; "
                 f"name it {'/'.join(s for s, f in _SUFFIX_FORMAT.items() if f == want)}"
                 + ("" if callable(fmt) else " or pass --format"))
-    try:
-        check_distinct_outputs(outs)
-    except OutputExistsError as exc:
-        report_error(exc, verbose)
-        return 2
+    # two inputs that would write one output: both reported now, before any work; the rest runs
+    clashing: dict[int, str] = {}
+    for group in output_clashes(outs):
+        names = " and ".join(str(inputs[k]) for k in group)
+        for k in group:
+            clashing[k] = f"{names} would all write this one output; rename one or run them separately"
+    clash_results: list[dict[str, Any]] = []
+    for k, why in clashing.items():
+        exc = OutputExistsError(why, path=outs[k])
+        clash_results.append({"input": inputs[k], "output": str(outs[k]), "status": "failed", "error": str(exc),
+                              "error_type": type(exc).__name__})
+        if not as_json:
+            report_error(exc, verbose)
+    if clashing:
+        keep = [k for k in range(len(inputs)) if k not in clashing]
+        inputs, outs = tuple(inputs[k] for k in keep), [outs[k] for k in keep]
+        if not inputs:
+            if as_json:
+                emit_json({"results": clash_results, "ok": 0, "skipped": 0, "failed": len(clash_results)})
+            return 1
     if output is not None and (many or output.endswith(os.sep)) and not Path(output).exists():
         Path(output).mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
@@ -121,19 +136,21 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
                      as_json=as_json, verbose=verbose, quiet=quiet)
     except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the file in progress left nothing behind
         interrupted = exc
+    not_done = [str(i) for i in inputs[len(results):]]
+    results = clash_results + results
     failed = sum(r["status"] == "failed" for r in results)
     if as_json:
         doc = {"results": results, "ok": sum(r["status"] == "ok" for r in results),
                "skipped": sum(r["status"] == "skipped" for r in results), "failed": failed}
         if interrupted is not None:
-            doc.update(interrupted=True, not_done=[str(i) for i in inputs[len(results):]])
+            doc.update(interrupted=True, not_done=not_done)
         emit_json(doc)
     elif not quiet:
         _print_summary(results)
     if interrupted is not None:
         from l2tech.cli.common import interrupt_exit_code
 
-        err_console.print(f"[red]interrupted[/]: {len(inputs) - len(results)} of {len(inputs)} inputs not done; "
+        err_console.print(f"[red]interrupted[/]: {len(not_done)} of {len(inputs) + len(clash_results)} inputs not done; "
                           "run the same command again to finish them", highlight=False, soft_wrap=True)
         return interrupt_exit_code(interrupted)
     return 1 if failed else 0
@@ -179,12 +196,20 @@ def _print_result(res: Any, verbose: int) -> None:
     if plan.focal_length_mm:
         detail += f" · {plan.focal_length_mm:g} mm"
     if plan.f_number:
-        detail += f" f/{plan.f_number:g}"
+        detail += f" {format_f_number(plan.f_number)}"
     console.print(detail + "  " + "  ".join(parts), highlight=False)
+    # each reason once: corrections skipped for the same reason share one line
+    by_reason: dict[str, list[str]] = {}
     for c in ("vignetting", "tca", "distortion"):
         if not plan.applied[c] and plan.reasons.get(c):
-            console.print(f"  [dim]{c} not corrected: {plan.reasons[c]}[/]", highlight=False)
+            by_reason.setdefault(plan.reasons[c], []).append(c)
+    for reason, cs in by_reason.items():
+        console.print(f"  [dim]{', '.join(cs)} not corrected: {reason}[/]", highlight=False)
+    seen: set[str] = set(by_reason)
     for w in res.warnings:
+        if any(r in w for r in seen):  # "lens correction skipped: <the reason above>"
+            continue
+        seen.add(w)
         err_console.print(f"  [yellow]warning[/]: {w}", highlight=False)
 
 

@@ -188,8 +188,22 @@ def interpolation_option(*, nearest: bool = False) -> Callable[[F], F]:
                         help="Resampling kernel of the lens correction.")
 
 
+def _check_look(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--look``: a look file, or a name from :func:`l2tech.color.looks.list_looks` (else a usage error, exit 2)."""
+    import os
+
+    if value is None or os.path.isfile(value) or os.sep in value or value.lower().endswith((".toml", ".json")):
+        return value  # a file (a missing one is reported by the loader, naming the path)
+    from l2tech.color.looks import list_looks
+
+    names = list_looks()
+    if value not in names and value.lower() not in names:
+        raise click.BadParameter(f"unknown look {value!r}; valid: {', '.join(names)} (or a look file)", ctx=ctx, param=param)
+    return value
+
+
 look_option = click.option(
-    "--look", metavar="NAME|FILE",
+    "--look", metavar="NAME|FILE", callback=_check_look,
     help="Apply a look (photo style), e.g. mono, classic, or a look file (list: `l2 lut bake --list-looks`).")
 
 lut_option = click.option(
