@@ -384,3 +384,56 @@ def test_two_inputs_one_output_reported_first_and_the_rest_runs(tmp_path, capsys
     assert [r["status"] for r in doc["results"]] == ["failed", "failed", "ok"]
     assert all("would all write this one output" in r["error"] for r in doc["results"][:2])
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["y.jpg"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Adobe LCP on another frame (item 5)
+
+_LCP_TEMPLATE = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+ <rdf:Description rdf:about="" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"
+   xmlns:stCamera="http://ns.adobe.com/photoshop/1.0/camera-profile">
+  <photoshop:CameraProfiles><rdf:Seq><rdf:li><rdf:Description stCamera:Make="Canon" stCamera:Model="Canon EOS 5D Mark II"
+     stCamera:Lens="EF24mm f/2.8" stCamera:SensorFormatFactor="1" stCamera:FocalLength="24" stCamera:FocusDistance="1000"
+     stCamera:ApertureValue="4">
+   <stCamera:PerspectiveModel><rdf:Description stCamera:Version="2" {fx}
+     stCamera:RadialDistortParam1="-0.18" stCamera:RadialDistortParam2="0.06"/></stCamera:PerspectiveModel>
+  </rdf:Description></rdf:li></rdf:Seq></photoshop:CameraProfiles>
+ </rdf:Description></rdf:RDF></x:xmpmeta>"""
+
+
+def _corner_displacement_spec(W: int, H: int, fx_units: float, k1: float, k2: float) -> float:
+    """Adobe Camera Model by hand: fx = FocalLengthX · max(W, H) px, centre ImageXCenter · W
+    (0.5), and the corner (0, 0) is read from centre + x (1 + k1 r² + k2 r⁴) · fx."""
+    D = max(W, H)
+    fx = fx_units * D
+    u0, v0 = 0.5 * W, 0.5 * H
+    x, y = (0 - u0) / fx, (0 - v0) / fx
+    r2 = x * x + y * y
+    s = 1 + k1 * r2 + k2 * r2 * r2
+    return float(np.hypot((x * s - x) * fx, (y * s - y) * fx))
+
+
+@pytest.mark.parametrize("with_fx", [True, False], ids=["FocalLengthX", "no FocalLengthX"])
+def test_lcp_on_a_smaller_frame_scales_to_the_frame(with_fx):
+    """An LCP made on a full-frame body (SensorFormatFactor 1) applied to an APS-C frame (crop
+    1.5): the model's focal length is FocalLengthX · 1.5 in the frame's units (or, without
+    FocalLengthX, 24 mm / (36 mm / 1.5)); the corner displacement equals the spec's formula
+    within 0.1 px. Measured before this change: 180.4 px at the corner of this frame where the
+    formula gives 94.7 px (FocalLengthX read in the frame's own units), and the profile without
+    FocalLengthX refused ("missing FocalLengthX"); after: both equal to the formula."""
+    from l2tech.correct.maps import correction_maps
+    from l2tech.profiles.interpolate import interpolate
+    from l2tech.profiles.lcp import parse_lcp
+
+    W, H, crop = 3000, 2000, 1.5
+    fx_attr = 'stCamera:FocalLengthX="0.70" stCamera:FocalLengthY="0.70"' if with_fx else ""
+    prof = parse_lcp(_LCP_TEMPLATE.format(fx=fx_attr).encode(), "ff.lcp")
+    cal = interpolate(prof, 24.0, 4.0, 1000.0)
+    maps = correction_maps(cal, W, H, crop_factor=crop, distortion=True, tca=False, scale=1.0)
+    m = maps.maps[0] if isinstance(maps.maps, (list, tuple)) else maps.maps
+    got = float(np.hypot(*(m[0, 0].astype(np.float64) - [0.0, 0.0])))
+    fx_frame = 0.70 * crop / 1.0 if with_fx else 24.0 / (36.0 / crop)
+    want = _corner_displacement_spec(W, H, fx_frame, -0.18, 0.06)
+    assert abs(got - want) <= 0.1, (got, want)
+    if with_fx:  # the unscaled reading is far off: the test tells the two apart
+        assert abs(_corner_displacement_spec(W, H, 0.70, -0.18, 0.06) - want) > 50

@@ -329,7 +329,13 @@ def vignetting_gain(
         if model not in VIGNETTING_GAINS:
             raise InvalidProfileError(f"{calibration.profile.name}: unknown vignetting model {model!r}; "
                                       f"valid: pa, {', '.join(VIGNETTING_GAINS)}")
-        return VIGNETTING_GAINS[model](calibration.vignetting.terms, int(width), int(height))
+        terms = calibration.vignetting.terms
+        if model == "adobe_vignette":  # the profiled camera's units -> this frame's
+            from l2tech.optics.adobe import adobe_params_for_frame
+
+            terms = adobe_params_for_frame(terms, focal_length_mm=calibration.vignetting.focal_length_mm,
+                                           crop_factor=crop, profile_crop_factor=calibration.profile.crop_factor)
+        return VIGNETTING_GAINS[model](terms, int(width), int(height))
     norm = lensfun_normalization(calibration, int(width), int(height), crop_factor=crop)
     return compose.lensfun_vignetting_gain(calibration.vignetting, norm)
 
