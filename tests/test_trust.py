@@ -437,3 +437,46 @@ def test_lcp_on_a_smaller_frame_scales_to_the_frame(with_fx):
     assert abs(got - want) <= 0.1, (got, want)
     if with_fx:  # the unscaled reading is far off: the test tells the two apart
         assert abs(_corner_displacement_spec(W, H, 0.70, -0.18, 0.06) - want) > 50
+
+
+# ---------------------------------------------------------------------------------------------
+# vignetting far outside the calibrated circle (item 7)
+
+
+def test_pa_gain_held_beyond_the_calibrated_corner():
+    """A DX profile (crop 1.528) at an FX corner (crop 1): r reaches 1.53 where lensfun's pa
+    polynomial of the 18-70 at 18 mm f/3.5 is -0.79 (black, lensfun clamps at 0). The gain is
+    held at its value at r = 1: 1 / (1 + k1 + k2 + k3) by hand from the profile's terms.
+    Inside r < 1 it is lensfun's gain unchanged (the kernel tested against lensfunpy in
+    tests/test_lensfun_oracle.py). Measured before: 18.7 % of this frame at gain 0 and a
+    largest gain of 11560 next to them; after: no zero gain, largest 3.25 (the r = 1 value)."""
+    from l2tech.correct.apply import with_vignetting_strength
+    from l2tech.correct.maps import _pa_r2, vignetting_gain
+    from l2tech.optics import compose
+    from l2tech.correct.maps import lensfun_normalization
+    from l2tech.profiles.interpolate import interpolate
+    from l2tech.profiles.matching import default_database
+
+    prof = next(p for p in default_database().lenses if p.name == "Nikon AF-S DX Zoom-Nikkor 18-70mm f/3.5-4.5G IF-ED")
+    cal = interpolate(prof, 18.0, 3.5, 1000.0)
+    W, H = 600, 400
+    with pytest.warns(UserWarning, match="smaller sensor"):
+        held = vignetting_gain(cal, W, H, crop_factor=1.0)
+    t = cal.vignetting.terms
+    at_edge = 1.0 / (1.0 + t["k1"] + t["k2"] + t["k3"])
+    assert held.min() > 0 and abs(held.max() - at_edge) <= 1e-4 * at_edge
+    raw = compose.lensfun_vignetting_gain(cal.vignetting, lensfun_normalization(cal, W, H, crop_factor=1.0))
+    assert (raw <= 0).mean() > 0.1  # lensfun's extrapolation blacks out the corners
+    ys, xs = np.mgrid[0:H, 0:W]
+    inside = _pa_r2(cal, W, H, 1.0, xs, ys) < 1.0
+    assert np.abs(held[inside] - raw[inside]).max() <= 1e-5 * raw[inside].max()
+    with pytest.warns(UserWarning, match="smaller sensor"):
+        half = vignetting_gain(with_vignetting_strength(cal, 0.5), W, H, crop_factor=1.0)
+    np.testing.assert_allclose(half, held**0.5, rtol=1e-5)
+
+
+def test_vignetting_strength_option_and_warning(tmp_path, capsys):
+    from l2tech.cli.main import main
+
+    assert main(["correct", "x.jpg", "--vignetting-strength", "3"]) == 2
+    assert "0<=x<=2" in capsys.readouterr().err.replace(" ", "")

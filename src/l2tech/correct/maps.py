@@ -325,6 +325,8 @@ def vignetting_gain(
     if calibration.vignetting is None:
         return np.ones((int(height), int(width)), np.float32)
     model = calibration.vignetting.model
+    if model == "pa" and pa_held(calibration, int(width), int(height), crop):
+        return pa_held_gain(calibration, int(width), int(height), crop)
     if model != "pa":
         if model not in VIGNETTING_GAINS:
             raise InvalidProfileError(f"{calibration.profile.name}: unknown vignetting model {model!r}; "
@@ -338,6 +340,56 @@ def vignetting_gain(
         return VIGNETTING_GAINS[model](terms, int(width), int(height))
     norm = lensfun_normalization(calibration, int(width), int(height), crop_factor=crop)
     return compose.lensfun_vignetting_gain(calibration.vignetting, norm)
+
+
+def _pa_r2(calibration: LensCalibration, width: int, height: int, crop: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Squared pa radius (r = 1 at the calibration sensor's corner) at pixel positions."""
+    norm = lensfun_normalization(calibration, width, height, crop_factor=crop)
+    cxn, cyn = norm.center_normalized
+    xn = np.asarray(xs, np.float64) * norm.norm_scale - cxn
+    yn = np.asarray(ys, np.float64) * norm.norm_scale - cyn
+    return (xn * xn + yn * yn) * norm.vignetting_scale**2
+
+
+def vignetting_strength(calibration: LensCalibration) -> float:
+    """The strength a calibration's vignetting is applied with (``terms["strength"]``, default 1)."""
+    v = calibration.vignetting
+    return 1.0 if v is None else float(v.terms.get("strength", 1.0))
+
+
+#: A frame reaching beyond this many calibrated radii gets the held pa gain: the 4 % margin
+#: within which a calibration still serves a body (the 0.96 of :func:`_check_crop`); inside
+#: it lensfun's extrapolation is kept, as lensfun does.
+PA_HOLD_BEYOND = 1.0 / 0.96
+
+
+def pa_frame_beyond(calibration: LensCalibration, width: int, height: int, crop: float) -> bool:
+    """True when the frame's corners reach beyond :data:`PA_HOLD_BEYOND` calibrated pa radii."""
+    from l2tech.optics.lensfun import PA_CALIBRATED_RADIUS
+
+    xs = np.array([0.0, width - 1.0, 0.0, width - 1.0])
+    ys = np.array([0.0, 0.0, height - 1.0, height - 1.0])
+    return bool(_pa_r2(calibration, width, height, crop, xs, ys).max() > (PA_CALIBRATED_RADIUS * PA_HOLD_BEYOND) ** 2)
+
+
+def pa_held(calibration: LensCalibration, width: int, height: int, crop: float) -> bool:
+    """True when a pa correction of this frame needs the gain field of :func:`pa_held_gain`
+    (held beyond the calibrated radius, :func:`pa_frame_beyond`, or a strength other than 1)."""
+    return vignetting_strength(calibration) != 1.0 or pa_frame_beyond(calibration, width, height, crop)
+
+
+def pa_held_gain(calibration: LensCalibration, width: int, height: int, crop: float) -> np.ndarray:
+    """The pa gain field, ``(H, W)`` float32: held at the calibrated radius r = 1 when the frame
+    reaches beyond it, scaled by the strength (:func:`l2tech.optics.lensfun.vignetting_pa_held`)."""
+    from l2tech.optics.lensfun import vignetting_pa_held
+
+    t = calibration.vignetting.terms
+    ys, xs = np.mgrid[0:height, 0:width]
+    g = vignetting_pa_held(_pa_r2(calibration, width, height, crop, xs, ys), float(t["k1"]), float(t["k2"]), float(t["k3"]),
+                           strength=vignetting_strength(calibration),
+                           hold=pa_frame_beyond(calibration, width, height, crop))
+    with np.errstate(divide="ignore"):
+        return np.where(g > 0, 1.0 / np.where(g > 0, g, 1.0), 0.0).astype(np.float32)
 
 
 def _adobe_gain(terms, width: int, height: int) -> np.ndarray:

@@ -179,6 +179,14 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
                 applied[c] = False
                 reasons[c] = {"vignetting": "the profile has no vignetting data near these settings",
                               "tca": "the profile has no TCA data", "distortion": "the profile has no distortion data"}[c]
+    if applied["vignetting"] and profile.crop_factor and crop and crop < profile.crop_factor * 0.96 and \
+            any(v.model == "pa" for v in profile.vignetting):
+        # lensfun pa: r = 1 at the calibration sensor's corner; this frame reaches r = c_prof / c
+        reasons["vignetting"] = (f"profile measured on a smaller sensor (crop {profile.crop_factor:g}) than this "
+                                 f"camera's (crop {crop:g}): the gain is held at its value at the profile's corner "
+                                 f"beyond it (radius {profile.crop_factor / crop:.2f}x); --vignetting-strength 0..1 "
+                                 "lowers the correction")
+        warns.append(f"vignetting: {reasons['vignetting']}")
     plan = LensPlan(
         camera=camera_display_name(meta) if m is None or m.camera is None else camera_name(m.camera),
         lens=profile.name, profile=profile, match=m, crop_factor=crop, focal_length_mm=focal, f_number=fnum,

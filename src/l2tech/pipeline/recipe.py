@@ -61,6 +61,9 @@ class Recipe:
     projection : str, optional
         Projection of the corrected image (``rectilinear`` de-fishes a fisheye profile;
         ``fisheye``, ``fisheye_equisolid``, ... reproject), composed into the same remap.
+    vignetting_strength : float
+        Fraction of the vignetting correction applied, in stops (0 none, 1 all, up to 2;
+        ``--vignetting-strength``).
     force : bool
         Correct even what the file says was already corrected (in the camera, by a RAW
         converter, or by l2tech itself: ``--force``); see :mod:`l2tech.io.provenance`.
@@ -93,6 +96,7 @@ class Recipe:
     profile_source: str | None = None
     projection: str | None = None
     force: bool = False
+    vignetting_strength: float = 1.0
 
     def __post_init__(self) -> None:
         bad = [c for c in self.corrections if c not in CORRECTIONS]
@@ -108,6 +112,8 @@ class Recipe:
             raise UsageError(f"exposure must be a number of stops within ±16, got {self.exposure_ev}")
         if self.scale is not None and not (np.isfinite(self.scale) and 0.1 <= self.scale <= 10):
             raise UsageError(f"scale must be between 0.1 and 10, got {self.scale}")
+        if not (np.isfinite(self.vignetting_strength) and 0.0 <= self.vignetting_strength <= 2.0):
+            raise UsageError(f"vignetting strength must be between 0 and 2, got {self.vignetting_strength}")
         for name in ("focal_length_mm", "f_number", "focus_distance_m"):
             v = getattr(self, name)
             if v is not None and not (np.isfinite(v) and v > 0):

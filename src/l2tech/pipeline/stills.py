@@ -83,7 +83,7 @@ def _apply_lens(image: np.ndarray, plan: LensPlan, recipe: Recipe) -> np.ndarray
         image, plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m,
         crop_factor=plan.crop_factor, vignetting=plan.applied["vignetting"], tca=plan.applied["tca"],
         distortion=plan.applied["distortion"], scale=recipe.scale, interpolation=recipe.interpolation,
-        projection=recipe.projection,
+        projection=recipe.projection, vignetting_strength=recipe.vignetting_strength,
     )
 
 
@@ -171,7 +171,10 @@ def _lens_grid(plan: LensPlan, recipe: Recipe, width: int, height: int) -> Any:
         return identity_grid_map(width, height)
     from l2tech.profiles.interpolate import interpolate
 
-    cal = interpolate(plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m)
+    from l2tech.correct.apply import with_vignetting_strength
+
+    cal = with_vignetting_strength(interpolate(plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m),
+                                   recipe.vignetting_strength)
     return grid_map(cal, width, height, crop_factor=plan.crop_factor, vignetting=plan.applied["vignetting"],
                     tca=plan.applied["tca"], distortion=plan.applied["distortion"], scale=recipe.scale,
                     projection=recipe.projection)
