@@ -480,3 +480,90 @@ def test_vignetting_strength_option_and_warning(tmp_path, capsys):
 
     assert main(["correct", "x.jpg", "--vignetting-strength", "3"]) == 2
     assert "0<=x<=2" in capsys.readouterr().err.replace(" ", "")
+
+
+# ---------------------------------------------------------------------------------------------
+# right lens (items 8, 9)
+
+
+def _with_exif(src: Path, dst: Path, values: dict[str, str]) -> Path:
+    """``src`` reduced (see _small_copy) with EXIF values rewritten through the exiv2 binding."""
+    import exiv2
+
+    _small_copy(src, dst)
+    im = exiv2.ImageFactory.open(str(dst))
+    im.readMetadata()
+    ex = im.exifData()
+    for k, v in values.items():
+        ex[k] = v
+    im.writeMetadata()
+    return dst
+
+
+def test_four_thirds_lens_on_micro_four_thirds_body(tmp_path):
+    """An E-P3 with a Four Thirds Zuiko Digital ED 14-42mm on the MMF adapter (maker-note
+    LensType 0 1 35, exiv2's name for it): the Four Thirds lens, not the M.Zuiko. Measured
+    before: 'Olympus M.Zuiko Digital ED 14-42mm f/3.5-5.6' (4/3 System not compatible with
+    Micro 4/3 in the database), and --lens with the exact name gave the same M.Zuiko."""
+    from l2tech.io.metadata import read_metadata
+    from l2tech.profiles.matching import match_lens
+
+    f = _with_exif(shared_file(EP3), tmp_path / "ep3_43.jpg", {
+        "Exif.OlympusEq.LensType": "0 1 35 0 0 0",
+        "Exif.OlympusEq.LensModel": "ZUIKO DIGITAL ED 14-42mm F3.5-5.6"})
+    meta = read_metadata(f)
+    assert meta.lens_id == "Olympus Zuiko Digital ED 14-42mm F3.5-5.6"
+    m = match_lens(meta)
+    assert m.lens.name == "Olympus Zuiko Digital ED 14-42mm f/3.5-5.6" and "4/3 System" in m.lens.mounts
+    m = match_lens(read_metadata(shared_file(EP3)), lens="Olympus Zuiko Digital ED 14-42mm f/3.5-5.6")
+    assert m.lens.name == "Olympus Zuiko Digital ED 14-42mm f/3.5-5.6"
+
+
+def test_entry_set_without_distortion_falls_back(tmp_path):
+    """EF 50mm f/1.8 STM on an EOS M6 Mark II (crop 1.613): lensfun has a crop-1.613 set with
+    only vignetting and a crop-1.005 set with distortion; the latter is used, and said.
+    Measured before: the crop-1.613 set, distortion not corrected."""
+    from l2tech.io.metadata import read_metadata
+    from l2tech.pipeline.lens_plan import plan_lens_correction
+
+    f = _with_exif(shared_file(EP3), tmp_path / "m6.jpg", {
+        "Exif.Image.Make": "Canon", "Exif.Image.Model": "Canon EOS M6 Mark II",
+        "Exif.Photo.LensModel": "EF50mm f/1.8 STM", "Exif.Photo.FocalLength": "50/1",
+        "Exif.Photo.FNumber": "28/10"})
+    plan = plan_lens_correction(read_metadata(f), Recipe())
+    assert plan.profile.name == "Canon EF 50mm f/1.8 STM" and plan.profile.crop_factor == pytest.approx(1.005)
+    assert plan.applied["distortion"]
+    assert any("has no distortion data" in w for w in plan.warnings)
+
+
+def test_words_and_numbers_in_lens_queries():
+    from l2tech.errors import LensNotFoundError
+    from l2tech.io.metadata import ShotMetadata
+    from l2tech.profiles.matching import match_lens, search_lenses
+
+    names = [c.name for c in search_lenses(None, "iphone 12")]
+    assert names and not any("12mm" in n for n in names)  # "12" is not a focal length without "mm"
+    assert "Apple iPhone XS back camera 4.25mm f/1.8 & compatibles" in names
+    with pytest.raises(LensNotFoundError) as exc:
+        match_lens(ShotMetadata(path="x", make="Canon", model="Canon EOS 6D"), lens="iPhone")
+    assert not any("Huawei" in c.name for c in exc.value.candidates)
+
+
+def test_profile_source_is_reported(tmp_path):
+    """A lens from the user's profile folder is reported as "user", the bundled one as "database"."""
+    from l2tech.io.metadata import read_metadata
+    from l2tech.pipeline.lens_plan import plan_lens_correction
+    from l2tech.profiles.lensfun_xml import load_database
+
+    user = tmp_path / "lensfun"
+    user.mkdir()
+    (user / "mine.xml").write_text("""<lensdatabase version="2">
+ <lens><maker>Olympus</maker><model>Olympus M.Zuiko Digital ED 14-42mm f/3.5-5.6 II R</model>
+  <mount>Micro 4/3 System</mount><cropfactor>2</cropfactor>
+  <calibration><distortion model="ptlens" focal="15" a="0.01" b="-0.02" c="0.01"/></calibration></lens>
+</lensdatabase>""")
+    meta = read_metadata(shared_file(EP3))
+    plan = plan_lens_correction(meta, Recipe(), db=load_database([user]))
+    assert plan.sources["profile"] == "user" and plan.sources["profile_origin"].startswith("user:")
+    plan = plan_lens_correction(meta, Recipe())
+    assert plan.sources["profile"] == "database"

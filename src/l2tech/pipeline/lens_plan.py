@@ -121,7 +121,10 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
     if profile is None:
         raise LensNotFoundError(f"no lens profile for {getattr(meta, 'lens_model', None) or getattr(meta, 'lens_id', '')!r}",
                                 path=getattr(meta, "path", None))
-    return _plan_for_profile(meta, recipe, profile, m, db, source="database", warnings=tuple(getattr(m, "warnings", ())))
+    from l2tech.profiles.matching import profile_source_kind
+
+    return _plan_for_profile(meta, recipe, profile, m, db, source=profile_source_kind(profile),
+                             warnings=tuple(getattr(m, "warnings", ())))
 
 
 def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, *, source: str, warnings: tuple[str, ...]) -> LensPlan:
@@ -129,7 +132,7 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
 
     crop = (getattr(m, "crop_factor", None) if m is not None else None) or getattr(meta, "crop_factor", None) or profile.crop_factor
     warns = list(warnings)
-    sources: dict[str, str] = {"profile": source}
+    sources: dict[str, str] = {"profile": source, "profile_origin": getattr(profile, "source", "") or ""}
     applied = {c: c in recipe.corrections for c in CORRECTIONS}
     reasons = {c: "" if applied[c] else "not requested (--only)" for c in CORRECTIONS}
 
