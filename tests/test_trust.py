@@ -288,9 +288,10 @@ def _processable_inputs() -> list[Path]:
 def test_metadata_kept(src, tmp_path):
     """Item 3: keys kept / keys that should be kept, exiftool as the truth: 100 % on every input.
 
-    Measured (before -> after this change): E-P3 JPEG 40/176 -> 176/176, Canon 6D JPEG
-    185/185, PowerShot SX60 JPEG 120/120 (its 22 maker-note keys at a moved base excluded,
-    see _should_keep), 6D DNG 202/202, Kiss X4 DNG 28/28, D30 CRW 64/64.
+    Measured (before -> after this change): E-P3 JPEG 31/176 -> 176/176, Canon 6D JPEG
+    174/184 -> 184/184, PowerShot SX60 JPEG 34/51 -> 51/51 (its maker notes, at a base an
+    editor moved, excluded: see _should_keep), 6D DNG 193/201 -> 201/201, Kiss X4 DNG
+    22/28 -> 28/28, D30 CRW 0/64 -> 64/64.
     """
     from l2tech.pipeline.stills import correct_image_file, develop_file
 
