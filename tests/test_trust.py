@@ -568,3 +568,38 @@ def test_profile_source_is_reported(tmp_path):
     assert plan.sources["profile"] == "user" and plan.sources["profile_origin"].startswith("user:")
     plan = plan_lens_correction(meta, Recipe())
     assert plan.sources["profile"] == "database"
+
+
+# ---------------------------------------------------------------------------------------------
+# Gyroflow anamorphic stretch (item 13)
+
+
+def test_gyroflow_input_stretch_is_honoured():
+    """A profile calibrated on a 0.75-stretched frame (calib 2880x2160, recorded 3840x2160):
+    the matrix's top row and the width are divided by the stretch (Gyroflow's rule, the aspect
+    (w / hs) / (h / vs) it matches clips with). The correction map on the recorded frame equals
+    OpenCV's initUndistortRectifyMap with that matrix within 0.01 px. Measured before: the
+    stretch ignored, the profile refused on the recorded frame ("calibrated at 2880x2160 does
+    not fit a 3840x2160 frame")."""
+    import cv2
+
+    from l2tech.correct.maps import correction_maps
+    from l2tech.profiles.gyroflow import parse_gyroflow
+    from l2tech.profiles.interpolate import interpolate
+
+    doc = {"calib_dimension": {"w": 2880, "h": 2160}, "input_horizontal_stretch": 0.75, "distortion_model": "opencv_standard",
+           "fisheye_params": {"camera_matrix": [[1500, 0, 1440], [0, 1500, 1080], [0, 0, 1]],
+                              "distortion_coeffs": [-0.12, 0.03, 0, 0, 0]}}
+    prof = parse_gyroflow(doc, "anamorphic.json")
+    t = prof.distortion[0].terms
+    assert (prof.extra["calib_width_px"], prof.extra["calib_height_px"]) == (3840, 2160)
+    assert (t["fx"], t["fy"], t["cx"], t["cy"]) == (2000.0, 1500.0, 1920.0, 1080.0)
+    W, H = 3840, 2160
+    cal = interpolate(prof, 1.0, None, None)
+    m = correction_maps(cal, W, H, crop_factor=prof.crop_factor, tca=False, scale=1.0).maps
+    m = m[0] if isinstance(m, (list, tuple)) else m
+    K = np.array([[2000.0, 0, 1920.0], [0, 1500.0, 1080.0], [0, 0, 1]])
+    D = np.array([-0.12, 0.03, 0, 0, 0])
+    m1, m2 = cv2.initUndistortRectifyMap(K, D, None, K, (W, H), cv2.CV_32FC1)
+    err = max(np.abs(m[..., 0] - m1).max(), np.abs(m[..., 1] - m2).max())
+    assert err <= 0.01, err

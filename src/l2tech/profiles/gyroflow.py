@@ -14,7 +14,10 @@ Gyroflow's own rules, followed here:
   ``(w/2, h/2)`` whatever the stored matrix says (the stored values stay in
   ``extra["stored_principal_point_px"]``);
 * ``crop`` divides the focal lengths;
-* another frame size of the same aspect ratio rescales the matrix (``calib_dimension``).
+* another frame size of the same aspect ratio rescales the matrix (``calib_dimension``);
+* ``input_horizontal_stretch`` / ``input_vertical_stretch`` (anamorphic lenses): the profile
+  was calibrated on the recorded frame stretched by them; it is read in recorded pixels
+  (``calib_dimension`` and the matrix rows divided by the stretch).
 
 Records (docs/PROFILES.md): each calibration point is ``DistortionCalibration(model=
 "kannala_brandt" or "opencv", focal_length_mm, terms={k..., fx, fy, cx, cy})`` with pixels of
@@ -156,6 +159,15 @@ def _point_terms(
     return terms
 
 
+def _stretch(data: Mapping[str, Any], key: str, path: object) -> float:
+    """Gyroflow's input stretch: absent, null or ≤ 0.01 means 1 (as Gyroflow reads it)."""
+    v = data.get(key)
+    if v is None:
+        return 1.0
+    v = _num(v, key, path)
+    return v if v > 0.01 else 1.0
+
+
 def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
     """A parsed Gyroflow JSON document as a :class:`LensProfile`.
 
@@ -219,6 +231,18 @@ def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
         points.sort(key=lambda c: c.focal_length_mm)
     else:
         points.append(DistortionCalibration(model, focal, _point_terms(K, coeffs, model, calib, asym, crop, "fisheye_params", path)))
+    # input_horizontal/vertical_stretch (anamorphic lenses, squeezed modes): the calibration
+    # frame is the recorded frame stretched by these factors, so the recorded frame is
+    # calib_dimension / stretch and the matrix's rows scale with it (Gyroflow
+    # src/core/lens_profile.rs, get_all_matching_profiles: aspect = (w / hs) / (h / vs))
+    hs = _stretch(data, "input_horizontal_stretch", path)
+    vs = _stretch(data, "input_vertical_stretch", path)
+    if (hs, vs) != (1.0, 1.0):
+        calib = (int(round(w / hs)), int(round(h / vs)))
+        points = [DistortionCalibration(c.model, c.focal_length_mm, {**c.terms, "fx": c.terms["fx"] / hs, "cx": c.terms["cx"] / hs,
+                                                                      "fy": c.terms["fy"] / vs, "cy": c.terms["cy"] / vs})
+                  for c in points]
+        K = [[K[0][0] / hs, K[0][1] / hs, K[0][2] / hs], [K[1][0] / vs, K[1][1] / vs, K[1][2] / vs], K[2]]
     brand = str(data.get("camera_brand") or "")
     cam = str(data.get("camera_model") or "")
     lens = str(data.get("lens_model") or "")
@@ -233,6 +257,7 @@ def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
         "interpolation": "linear",
         "stored_principal_point_px": (K[0][2], K[1][2]),
         "asymmetrical": asym,
+        "input_stretch": (hs, vs),
     }
     for k in ("identifier", "fps", "frame_readout_time", "name", "note", "camera_setting", "calibrator_version"):
         if data.get(k) not in (None, ""):
