@@ -603,3 +603,20 @@ def test_gyroflow_input_stretch_is_honoured():
     m1, m2 = cv2.initUndistortRectifyMap(K, D, None, K, (W, H), cv2.CV_32FC1)
     err = max(np.abs(m[..., 0] - m1).max(), np.abs(m[..., 1] - m2).max())
     assert err <= 0.01, err
+
+
+def test_gyroflow_rectilinear_lens_converts_as_rectilinear(tmp_path):
+    """Gyroflow fits its Kannala-Brandt model to rectilinear lenses too: the Panasonic S5's
+    20-60mm at 20 mm reaches theta_d = 0.962 at the frame corner at theta = 0.776 rad, where a
+    rectilinear lens has tan(theta) = 0.982 and a fisheye theta = 0.776: a rectilinear lens, and
+    so converted to lensfun (fit residual below 1 px). GoPro's
+    Wide mode stays a fisheye. Measured before: both written as <type>fisheye</type>."""
+    from l2tech.profiles.convert import to_lensfun
+    from l2tech.profiles.gyroflow import read_gyroflow
+
+    s5 = read_gyroflow(shared_file("profiles/gyroflow/Panasonic_DC-S5_20-60mm_f3.5-5.6_20mm_1080p_16by9_1920x1080-50.00fps.json"))
+    assert s5.distortion[0].model == "kannala_brandt" and s5.lens_type == "rectilinear"
+    lens, report = to_lensfun(s5)
+    assert lens.lens_type == "rectilinear" and report.residual_max_px < 1.0
+    gopro = read_gyroflow(shared_file("profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json"))
+    assert gopro.lens_type == "fisheye" and to_lensfun(gopro)[0].lens_type == "fisheye"

@@ -159,6 +159,36 @@ def _point_terms(
     return terms
 
 
+def _lens_type(model: str, terms: Mapping[str, float], calib: tuple[int, int]) -> str:
+    """``fisheye`` or ``rectilinear``: what the lens is, not which model Gyroflow fitted.
+
+    Gyroflow fits its default ``opencv_fisheye`` (Kannala-Brandt) model to rectilinear lenses
+    too. At the calibration frame's corner the model's normalised radius ``θ_d(θ)`` is compared
+    with a rectilinear lens's ``tan θ`` and a fisheye's ``θ`` (equidistant); the nearer one
+    names the lens.
+
+    References
+    ----------
+    J. Kannala, S. Brandt, "A generic camera model and calibration method for conventional,
+    wide-angle, and fish-eye lenses", IEEE TPAMI 28(8), 2006 (θ_d polynomial; rectilinear
+    r = f tan θ, equidistant r = f θ).
+    """
+    if model != "kannala_brandt":
+        return "rectilinear"
+    from l2tech.optics.kannala_brandt import theta_distorted
+
+    fx, fy = float(terms["fx"]), float(terms["fy"])
+    rho = math.hypot(calib[0] / 2.0 / fx, calib[1] / 2.0 / fy)  # corner, normalised
+    th = np.linspace(0.0, math.pi / 2 * 0.999, 4001)
+    td = theta_distorted(th, terms)
+    inc = np.concatenate([[True], np.diff(td) > 0]).cumprod().astype(bool)  # before any fold
+    th, td = th[inc], td[inc]
+    if td[-1] < rho:
+        return "fisheye"  # the corner lies beyond 90 degrees: only a fisheye sees it
+    theta = float(np.interp(rho, td, th))
+    return "rectilinear" if abs(rho - math.tan(theta)) < abs(rho - theta) else "fisheye"
+
+
 def _stretch(data: Mapping[str, Any], key: str, path: object) -> float:
     """Gyroflow's input stretch: absent, null or ≤ 0.01 means 1 (as Gyroflow reads it)."""
     v = data.get(key)
@@ -270,7 +300,7 @@ def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
         model=" ".join(x for x in (cam, lens) if x).strip() or str(data.get("name") or "unnamed"),
         crop_factor=_num(cf, "crop_factor", path, positive=True) if cf is not None else 1.0,
         aspect_ratio=max(calib) / min(calib),
-        lens_type="fisheye" if model == "kannala_brandt" else "rectilinear",
+        lens_type=_lens_type(model, points[0].terms, calib),
         focal_min_mm=fmin,
         focal_max_mm=fmax,
         distortion=tuple(points),
