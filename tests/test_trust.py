@@ -607,8 +607,8 @@ def test_gyroflow_input_stretch_is_honoured():
 
 def test_gyroflow_rectilinear_lens_converts_as_rectilinear(tmp_path):
     """Gyroflow fits its Kannala-Brandt model to rectilinear lenses too: the Panasonic S5's
-    20-60mm at 20 mm reaches theta_d = 0.962 at the frame corner at theta = 0.776 rad, where a
-    rectilinear lens has tan(theta) = 0.982 and a fisheye theta = 0.776: a rectilinear lens, and
+    20-60mm at 20 mm reaches theta_d = 0.962 at the frame corner at theta = 0.777 rad, where a
+    rectilinear lens has tan(theta) = 0.983 and a fisheye theta = 0.777: a rectilinear lens, and
     so converted to lensfun (fit residual below 1 px). GoPro's
     Wide mode stays a fisheye. Measured before: both written as <type>fisheye</type>."""
     from l2tech.profiles.convert import to_lensfun
