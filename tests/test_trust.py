@@ -620,3 +620,19 @@ def test_gyroflow_rectilinear_lens_converts_as_rectilinear(tmp_path):
     assert lens.lens_type == "rectilinear" and report.residual_max_px < 1.0
     gopro = read_gyroflow(shared_file("profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json"))
     assert gopro.lens_type == "fisheye" and to_lensfun(gopro)[0].lens_type == "fisheye"
+
+
+def test_folding_opencv_profile_names_the_fold_radius():
+    """k1 = -0.5: r (1 - 0.5 r^2) stops increasing at r = sqrt(2/3) = 0.81650 (d/dr = 1 - 1.5 r^2),
+    816.5 px at fx = 1000. Checked over a range far beyond the fold (a tiny trial scale), the
+    message named "radius 0.0 px" before; now the fold, within 0.1 px."""
+    import re
+
+    from l2tech.errors import InvalidProfileError
+    from l2tech.optics.opencv import _check_folding
+
+    for r_max in (1.2, 2e4):
+        with pytest.raises(InvalidProfileError) as exc:
+            _check_folding({"k1": -0.5}, r_max, 1000.0)
+        px = float(re.search(r"radius ([0-9.]+) px", str(exc.value)).group(1))
+        assert abs(px - 1000.0 * np.sqrt(2.0 / 3.0)) <= 0.1, (r_max, str(exc.value))
