@@ -637,3 +637,19 @@ def test_folding_opencv_profile_names_the_fold_radius():
             _check_folding({"k1": -0.5}, r_max, 1000.0)
         px = float(re.search(r"radius ([0-9.]+) px", str(exc.value)).group(1))
         assert abs(px - 1000.0 * np.sqrt(2.0 / 3.0)) <= 0.1, (r_max, str(exc.value))
+
+
+# ---------------------------------------------------------------------------------------------
+# every file type (item 11)
+
+
+def test_jpeg_named_nef_is_reported_as_jpeg(tmp_path):
+    """A JPEG renamed .nef: "JPEG data in a .nef file", never "RAW truncated". Measured before:
+    "unsupported or mismatched format: LibRaw does not recognise this file"."""
+    from l2tech.errors import UnsupportedFormatError
+    from l2tech.raw.decode import decode_raw
+
+    fake = tmp_path / "DSC_0001.nef"
+    shutil.copy(shared_file(EP3), fake)
+    with pytest.raises(UnsupportedFormatError, match=r"JPEG data in a \.nef file.*l2 correct"):
+        decode_raw(fake)
