@@ -653,3 +653,41 @@ def test_jpeg_named_nef_is_reported_as_jpeg(tmp_path):
     shutil.copy(shared_file(EP3), fake)
     with pytest.raises(UnsupportedFormatError, match=r"JPEG data in a \.nef file.*l2 correct"):
         decode_raw(fake)
+
+
+# ---------------------------------------------------------------------------------------------
+# fisheye on a larger sensor (item 6)
+
+
+def test_dx_fisheye_on_fx_defished_auto_scales_inside_its_image_circle():
+    """Nikon DX 10.5 mm fisheye (profiled at crop 1.523) on a D800 frame (crop 1) de-fished to
+    rectilinear: the corners of the rectilinear view never reach the frame edge (180° diagonal)
+    and the lens lights only a circle of R = half-diagonal / 1.523. Auto-scale now finds the
+    smallest zoom that keeps every output pixel inside the frame and the circle (0.1 % margin);
+    1 % less zoom leaves pixels outside. Measured before: "never reaches the frame edge in
+    direction 0°". The identity warp auto-scales to exactly 1 (before: 1.001)."""
+    from l2tech.correct.maps import correction_warp
+    from l2tech.optics import compose
+    from l2tech.profiles.interpolate import interpolate
+    from l2tech.profiles.matching import default_database
+
+    lens = next(p for p in default_database().lenses
+                if p.name == "Nikon AF DX Fisheye-Nikkor 10.5mm f/2.8G ED" and p.crop_factor > 1.5)
+    W, H = 736, 490
+    cal = interpolate(lens, 10.5, 2.8, 1000.0)
+    with pytest.warns(UserWarning, match="smaller sensor"):
+        warp = correction_warp(cal, W, H, crop_factor=1.0, projection="rectilinear", tca=False)
+    cx, cy, R = warp.extra["image_circle_px"]
+    assert R == pytest.approx(np.hypot(W - 1, H - 1) / 2 / lens.crop_factor)
+    scale = compose.auto_scale(warp)
+
+    def outside(s: float) -> int:
+        m = compose.render_maps(warp, s)[0].astype(np.float64)
+        out = (m[..., 0] < -1e-3) | (m[..., 0] > W - 1 + 1e-3) | (m[..., 1] < -1e-3) | (m[..., 1] > H - 1 + 1e-3)
+        out |= np.hypot(m[..., 0] - cx, m[..., 1] - cy) > R + 1e-3
+        return int(out.sum())
+
+    assert outside(scale) == 0
+    assert outside(scale * 0.99) > 0
+    ident = correction_warp(cal, W, H, crop_factor=lens.crop_factor, distortion=False, tca=False)
+    assert compose.auto_scale(ident) == 1.0

@@ -18,6 +18,7 @@ lensfun 0.3.x ``libs/lensfun/lens.cpp`` (``_lf_lens_compare_score``: the 0.96 ru
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import warnings
@@ -195,6 +196,7 @@ def correction_warp(
     crop = _check_crop(calibration, crop_factor)
     builder = compose.geometry_model(_model_name(calibration, distortion, tca))
     warp = builder(compose.GeometryRequest(calibration, int(width), int(height), crop, distortion, tca, projection))
+    warp = _with_image_circle(warp, calibration, int(width), int(height), crop)
     if projection is None or warp.extra.get("handles_projection"):
         return warp
     from l2tech.optics.projection import projection_warp, validate_projection
@@ -216,7 +218,26 @@ def correction_warp(
                          f"({_model_name(calibration, distortion, tca)} model): use a pixel-based profile "
                          "(Gyroflow JSON, OpenCV calibration) or leave --projection out")
     pw = projection_warp(int(width), int(height), float(focal_px), native, target, center=warp.center_px)
-    return compose.chain(pw, warp)
+    chained = compose.chain(pw, warp)
+    if "image_circle_px" in warp.extra:
+        chained = dataclasses.replace(chained, extra={**chained.extra, "image_circle_px": warp.extra["image_circle_px"]})
+    return chained
+
+
+def _with_image_circle(warp: compose.Warp, calibration: LensCalibration, width: int, height: int, crop: float) -> compose.Warp:
+    """Mark the image circle of a lens made for a smaller sensor than the frame's.
+
+    A lens profiled on a sensor of crop ``c_p`` on a frame of crop ``c < c_p / 1.04`` (a DX lens
+    on FX) lights only a circle of the profiled sensor's half-diagonal, ``R = (the frame's
+    half-diagonal) · c / c_p`` pixels about the lens centre; auto-scale keeps the output inside
+    it (:func:`l2tech.optics.compose.auto_scale`).
+    """
+    p_crop = getattr(calibration.profile, "crop_factor", None)
+    if not p_crop or crop * PA_HOLD_BEYOND >= p_crop:
+        return warp
+    R = math.hypot(width - 1, height - 1) / 2.0 * crop / p_crop
+    cx, cy = warp.center_px
+    return dataclasses.replace(warp, extra={**warp.extra, "image_circle_px": (float(cx), float(cy), float(R))})
 
 
 def correction_maps(
