@@ -691,3 +691,26 @@ def test_dx_fisheye_on_fx_defished_auto_scales_inside_its_image_circle():
     assert outside(scale * 0.99) > 0
     ident = correction_warp(cal, W, H, crop_factor=lens.crop_factor, distortion=False, tca=False)
     assert compose.auto_scale(ident) == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# crop modes (item 4)
+
+
+def test_crop_mode_is_planned_at_its_crop(tmp_path):
+    """An EOS R6 (full frame, lensfun crop 1) shooting in its 1.6x crop mode: the file's
+    FocalLengthIn35mmFilm (80 for 50 mm) says crop 1.6; the plan uses 1.6, with a warning.
+    Measured before: crop 1 (the body's), so the corners were corrected as if 1.6x farther out."""
+    from l2tech.io.metadata import read_metadata
+    from l2tech.pipeline.lens_plan import plan_lens_correction
+
+    f = _with_exif(shared_file(EP3), tmp_path / "r6crop.jpg", {
+        "Exif.Image.Make": "Canon", "Exif.Image.Model": "Canon EOS R6",
+        "Exif.Photo.LensModel": "RF24-105mm F4 L IS USM", "Exif.Photo.FocalLength": "50/1",
+        "Exif.Photo.FocalLengthIn35mmFilm": "80", "Exif.Photo.FNumber": "4/1"})
+    meta = read_metadata(f)
+    assert meta.crop_factor == pytest.approx(1.6)
+    plan = plan_lens_correction(meta, Recipe())
+    assert plan.profile.name == "Canon RF 24-105mm F4L IS USM"
+    assert plan.crop_factor == pytest.approx(1.6)
+    assert any("1.6x crop" in w for w in plan.warnings)

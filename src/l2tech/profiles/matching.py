@@ -740,6 +740,14 @@ def match_lens(
             body = None
             warnings.append(f"{exc.reason}; the lens is matched without a mount check")
     crop = body.crop_factor if body is not None else meta.crop_factor
+    file_crop = getattr(meta, "crop_factor", None)
+    if body is not None and file_crop and crop and file_crop > crop * 1.04:
+        # the file's own crop (35 mm equivalent focal length, or a RAW's focal-plane resolution
+        # over its pixel count) is larger than the body's: a crop mode (an R6 at 1.6x) or a crop
+        # made in camera; the frame is that part of the sensor, about its centre
+        warnings.append(f"the frame is a {file_crop:.3g}x crop (the body's sensor is crop {crop:.3g}): a crop mode "
+                        f"or an in-camera crop; corrected at crop {file_crop:.3g} about the frame's centre")
+        crop = file_crop
     mounts = _compatible_mounts(d, body)
     pool = [l for l in d.lenses if _fits(l, mounts)]
 
