@@ -714,3 +714,22 @@ def test_crop_mode_is_planned_at_its_crop(tmp_path):
     assert plan.profile.name == "Canon RF 24-105mm F4L IS USM"
     assert plan.crop_factor == pytest.approx(1.6)
     assert any("1.6x crop" in w for w in plan.warnings)
+
+
+# ---------------------------------------------------------------------------------------------
+# DNG opcodes shown (item 10)
+
+
+@needs_exiftool
+def test_info_shows_dng_opcodes(capsys):
+    """`l2 info --json` lists a DNG's opcode lists as exiftool names them (exiftool -OpcodeList2:
+    "MapPolynomial, MapPolynomial, MapPolynomial" for this DNG). Before: not shown."""
+    from l2tech.cli.main import main
+
+    src = shared_file("raw/decodable/canon_eos_6d__ef24-105mm_f4L__linear_lossy.dng")
+    truth = {}
+    for n in (1, 2, 3):
+        out = subprocess.run(["exiftool", "-s3", f"-OpcodeList{n}", str(src)], capture_output=True, text=True).stdout.strip()
+        truth[f"OpcodeList{n}"] = [x.strip() for x in out.split(",")] if out else []
+    assert main(["info", str(src), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["dng_opcodes"] == truth
