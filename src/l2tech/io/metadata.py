@@ -508,10 +508,10 @@ def _build(
         # pixel count, so only native RAW files are trusted here
         crop = _crop_from_focal_plane(tags, width, height)
 
-    from l2tech.io.provenance import corrections_done, l2tech_record, raw_converter
+    from l2tech.io.provenance import corrections_done, l2tech_record, raw_converter, xmp_items
 
     software = _first(tags, ("Exif.Image.Software",), "software")
-    xmp_keys = [k for k, _ in _xmp_pairs(tags)]
+    xmp_keys = [k for k, _ in xmp_items(tags)]
 
     exp = _num(_first(tags, ("Exif.Photo.ExposureTime",), "exposure_time_s"))
     iso_v = _num(_first(tags, ("Exif.Photo.ISOSpeedRatings", "Exif.Photo.PhotographicSensitivity"), "iso"))
@@ -542,12 +542,6 @@ def _build(
         corrections_done=corrections_done(tags),
         l2tech_record=l2tech_record(tags),
     )
-
-
-def _xmp_pairs(tags: _Tags) -> list[tuple[str, str]]:
-    from l2tech.io.provenance import _xmp_items
-
-    return _xmp_items(tags)
 
 
 # --------------------------------------------------------------------------------------------

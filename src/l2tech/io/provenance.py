@@ -31,7 +31,7 @@ import re
 from typing import Any
 
 __all__ = ["L2TECH_XMP_NS", "L2TECH_XMP_PREFIX", "register_l2tech_namespace", "corrections_done", "l2tech_record",
-           "raw_converter"]
+           "raw_converter", "xmp_items"]
 
 #: XMP namespace of l2tech's record of what it did to an output.
 L2TECH_XMP_NS = "https://l2tech.org/ns/xmp/1.0/"
@@ -100,7 +100,8 @@ def raw_converter(software: str | None, xmp_keys: list[str]) -> str | None:
     return None
 
 
-def _xmp_items(tags: Any) -> list[tuple[str, str]]:
+def xmp_items(tags: Any) -> list[tuple[str, str]]:
+    """Every readable XMP ``(key, value)`` of a file's tags (exiv2 keys); unreadable ones left out."""
     if tags.xmp is None:
         return []
     out = []
@@ -145,7 +146,7 @@ def corrections_done(tags: Any) -> tuple[tuple[str, str], ...]:
     nikon = (tags.raw("Exif.Nikon3.0x002b") or "").split()  # DistortInfo: 4 version bytes, then the flag
     if "distortion" not in done and len(nikon) >= 5 and nikon[4] in ("1", "2"):
         done["distortion"] = "maker note Nikon AutoDistortionControl = On"
-    xmp = dict(_xmp_items(tags))
+    xmp = dict(xmp_items(tags))
     if xmp.get("Xmp.crs.AlreadyApplied", "True").strip().lower() != "false":
         if xmp.get("Xmp.crs.LensProfileEnable", "").strip() == "1":
             if xmp.get("Xmp.crs.LensProfileDistortionScale", "100").strip() not in ("0",):
@@ -173,4 +174,4 @@ def corrections_done(tags: Any) -> tuple[tuple[str, str], ...]:
 def l2tech_record(tags: Any) -> tuple[tuple[str, str], ...]:
     """l2tech's XMP record in the file (``(property, value)`` pairs), empty when there is none."""
     prefix = f"Xmp.{L2TECH_XMP_PREFIX}."
-    return tuple((k[len(prefix):], v) for k, v in _xmp_items(tags) if k.startswith(prefix))
+    return tuple((k[len(prefix):], v) for k, v in xmp_items(tags) if k.startswith(prefix))
