@@ -285,7 +285,9 @@ def _similarity(q: _Features, r: _Features) -> tuple[float, str]:
         return 0.0, "no word in common"
     if q.words and r.words:
         inter = q.words & r.words
-        ws = len(inter) / len(q.words | r.words)
+        # a name given only in words ("iPhone"): the share of its words the lens has; else the
+        # Jaccard overlap (a full EXIF name should not gain from a lens name's extra words)
+        ws = len(inter) / (len(q.words) if fs < 1.0 and ap < 1.0 else len(q.words | r.words))
         if inter:
             why.append("words " + " ".join(sorted(inter)))
     elif q.words or r.words:
