@@ -753,3 +753,14 @@ def test_info_shows_dng_opcodes(capsys):
         truth[f"OpcodeList{n}"] = [x.strip() for x in out.split(",")] if out else []
     assert main(["info", str(src), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["dng_opcodes"] == truth
+
+
+def test_lens_match_falls_back_to_embedded_profile(capsys):
+    """The GoPro Fusion GPR names no lens but carries DNG opcode lens data: `l2 lens match` reports
+    that profile and its source (before: NoLensInfoError, exit 1)."""
+    from l2tech.cli.main import main
+
+    rc = main(["lens", "match", str(shared_file("raw/codec_unsupported/gopro_fusion_front.gpr")), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and doc["method"] == "embedded" and doc["source"] == "embedded (DNG opcodes)"
+    assert doc["lens"]["source"].startswith("dng:")

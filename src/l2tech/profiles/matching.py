@@ -128,7 +128,8 @@ class LensMatch:
         1.0 for exact and override matches, 0.95 for alias matches, the similarity for fuzzy
         ones, 0.5 for an accepted focal-range match.
     method : str
-        ``'exact'``, ``'alias'``, ``'fuzzy'``, ``'override'`` or ``'focal-range'``.
+        ``'exact'``, ``'alias'``, ``'fuzzy'``, ``'override'`` or ``'focal-range'``; ``l2 lens
+        match`` also reports ``'embedded'`` (the file names no lens; its own correction data).
     runners_up : tuple of MatchCandidate
         The next best distinct lenses, best first.
     warnings : tuple of str
