@@ -197,6 +197,11 @@ def auto_scale(warp: Warp, samples: int = 2048) -> float:
     units). The scale is ``max(dist / ru)`` over the eight, times 1.001 (lensfun's margin for
     what happens between the test points) and another 1.001 when TCA is corrected.
 
+    A direction whose corrected image never reaches the frame edge (a fisheye's 180° corner seen
+    rectilinear) does not constrain the scale. A warp whose ``extra["image_circle_px"]`` is
+    ``(x, y, R)`` (a lens made for a smaller sensor, :func:`l2tech.correct.maps.correction_warp`)
+    must also stay inside that circle. A warp that moves nothing (the identity) gives exactly 1.
+
     Parameters
     ----------
     warp : Warp
@@ -211,7 +216,7 @@ def auto_scale(warp: Warp, samples: int = 2048) -> float:
     Raises
     ------
     InvalidProfileError
-        A direction never reaches the frame edge (e.g. the distortion folds first).
+        No direction reaches the frame edge, or the frame centre maps outside the image.
 
     References
     ----------
