@@ -251,3 +251,35 @@ def test_cli_vignetting_without_output_says_so(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flat.tif"]
     rc = main(["calibrate", "vignetting", str(flat), "--focal-length", "20", "--f-number", "4", "-o", str(tmp_path / "v.xml")])
     assert rc == 0 and "no profile written" not in capsys.readouterr().out
+
+
+def test_cli_mis_detected_target_is_refused(chart_files, tmp_path, capsys):
+    """The 9x6 charts described as 7x5 fit at 1.19 px RMS (see above). A fit above --max-rms is
+    refused: exit 1, no profile written, the message names the RMS and the target. (A 9x6
+    pattern "found" on a 12x13 board fitted at 11.6 px and was written before: the default limit
+    is 3 px, MAX_FIT_RMS_PX.)"""
+    from l2tech.pipeline.calibrate import MAX_FIT_RMS_PX
+
+    assert MAX_FIT_RMS_PX == 3.0
+    views = [chart_files[i] for i in (0, 4, 5, 9)]
+    out = tmp_path / "lens.xml"
+    rc = main(["calibrate", "distortion", *views, "--target", "checkerboard:7x5:30mm", "--focal-length", "20",
+               "--max-rms", "1.0", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1 and not out.exists()
+    assert "reprojection RMS is 1.19 px, above 1 px" in " ".join(err.split()) and "mis-detected" in err
+
+
+def test_cli_fix_k3_and_text_output(chart_files, capsys):
+    """--fix k3 holds k3 at 0 (cv2.CALIB_FIX_K3); the text output prints K, the distortion
+    coefficients and each view's RMS."""
+    args = ["calibrate", "distortion", *chart_files[:6], "--target", "checkerboard:9x6:30mm", "--focal-length", "20", "--fix", "k3"]
+    rc = main([*args, "--json"])
+    fl = json.loads(capsys.readouterr().out)["focal_lengths"][0]
+    assert rc == 0 and fl["dist"][4] == 0.0 and fl["dist"][0] != 0.0
+    assert len(fl["per_view_rms"]) == fl["views_used"]
+    rc = main(args)
+    out = capsys.readouterr().out
+    assert rc == 0 and "K: fx " in out and "distortion: k1 " in out and "k3 0 " in out.replace("k3 0\n", "k3 0 ")
+    assert "per-view RMS: chart00.png " in out
+    assert main([*args[:-1], "k9"]) == 2

@@ -108,7 +108,10 @@ def test_correct_olympus_jpeg_matches_by_itself(tmp_path, capsys):
     lens = json.loads(out)["results"][0]["lens"]
     assert lens["camera"] == "Olympus Imaging Corp. E-P3"  # lensfun's maker spelling for this body
     assert lens["lens"] == "Olympus M.Zuiko Digital ED 14-42mm f/3.5-5.6 II R"
-    assert lens["corrections"]["distortion"]["applied"]
+    # the E-P3 corrected distortion in its own JPEG: not corrected twice (tests/test_trust.py)
+    assert not lens["corrections"]["distortion"]["applied"]
+    assert "Micro Four Thirds" in lens["corrections"]["distortion"]["reason"]
+    assert lens["corrections"]["vignetting"]["applied"]
 
 
 def test_batch_goes_on_after_a_bad_file_and_exit_code_is_1(tmp_path, capsys):
@@ -150,7 +153,8 @@ def test_two_inputs_one_output_refused_before_work(tmp_path, capsys):
         p.parent.mkdir()
         shutil.copy(shared_file(KISS), p)
     rc = main(["develop", str(a), str(b), "-o", str(tmp_path / "out")])
-    assert rc == 2
+    assert rc == 1  # both reported as failed before any work; nothing else to run
+    assert "would all write this one output" in capsys.readouterr().err
     assert not (tmp_path / "out" / "x.jpg").exists()
 
 
@@ -374,7 +378,13 @@ def test_fixed_lens_compact_is_matched_without_a_lens_name(tmp_path, capsys):
                              "-o", str(tmp_path / "sx.jpg"), "--json"])
     assert rc == 0, text
     lens = json.loads(text)["results"][0]["lens"]
-    assert "SX60" in (lens["lens"] or "") and lens["corrections"]["distortion"]["applied"]
+    assert "SX60" in (lens["lens"] or "")
+    # a compact corrects its lens in its own JPEG; --force corrects again
+    assert not lens["corrections"]["distortion"]["applied"]
+    assert "compact" in lens["corrections"]["distortion"]["reason"]
+    rc, text = _run(capsys, ["correct", str(shared_file("raw/jpeg_reference/canon_powershot_sx60hs.jpg")),
+                             "-o", str(tmp_path / "sx2.jpg"), "--force", "--json"])
+    assert rc == 0 and json.loads(text)["results"][0]["lens"]["corrections"]["distortion"]["applied"]
 
 
 def test_absurd_exposure_and_scale_are_usage_errors(tmp_path):
@@ -419,7 +429,9 @@ def test_output_name_must_match_the_format(tmp_path, capsys):
     for p in (a, b):
         p.parent.mkdir()
         shutil.copy(shared_file(KISS), p)
-    assert main(["develop", str(a), str(b), "-o", str(tmp_path / "coll")]) == 2
+    # two inputs that would write one output: both reported before any work (exit 1), nothing
+    # written for them; the rest of the batch runs (tests/test_trust.py)
+    assert main(["develop", str(a), str(b), "-o", str(tmp_path / "coll")]) == 1
     assert not (tmp_path / "coll").exists() and not (tmp_path / "single.jpg").exists()
 
 

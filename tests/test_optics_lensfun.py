@@ -307,7 +307,7 @@ def test_chain_and_identity_auto_scale():
         return np.asarray(x, float), np.asarray(y, float)
 
     w = compose.Warp(apply=ident, center_px=((W - 1) / 2, (H - 1) / 2), width=W, height=H)
-    assert compose.auto_scale(w) == pytest.approx(1.001)
+    assert compose.auto_scale(w) == 1.0  # nothing moves: no zoom and no margin (docs/TRUST.md, item 6)
     c = compose.chain(w, w)
     maps = compose.render_maps(c, 1.0)
     assert maps[0][5, 7].tolist() == [7.0, 5.0]

@@ -23,6 +23,7 @@ __all__ = [
     "AmbiguousMatchError",
     "InvalidProfileError",
     "OutputExistsError",
+    "AlreadyProcessedError",
     "OutputError",
     "DecodeError",
     "DependencyMissingError",
@@ -113,6 +114,10 @@ class InvalidProfileError(L2Error, ValueError):
 
 class OutputExistsError(L2Error, FileExistsError):
     """The output exists and ``--overwrite`` was not given, or two inputs map to one output."""
+
+
+class AlreadyProcessedError(L2Error, ValueError):
+    """The input is already an output of l2tech (its XMP record says so); a batch skips it."""
 
 
 class OutputError(L2Error, OSError):

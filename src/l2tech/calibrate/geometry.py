@@ -417,6 +417,7 @@ def fit_fisheye(
     outlier_factor: float = 3.0,
     min_outlier_px: float = 1.0,
     focal_guesses_px: Sequence[float] | None = None,
+    flags: int = 0,
 ) -> CameraFit:
     """Kannala–Brandt (OpenCV fisheye) calibration that keeps as many views as it can.
 
@@ -433,6 +434,9 @@ def fit_fisheye(
     target : Target
     reject_outliers, outlier_factor, min_outlier_px
         As in :func:`fit_pinhole`.
+    flags : int
+        Extra ``cv2.fisheye.calibrate`` flags (e.g. ``cv2.fisheye.CALIB_FIX_K3``), added to the
+        ones this fit always uses.
     focal_guesses_px : sequence of float, optional
         Starting focal lengths; default ``hypot(W, H) / 2 / θ`` for θ in 60°, 90°, 120°, 150°
         (half-diagonal field of view).
@@ -464,7 +468,7 @@ def fit_fisheye(
     if focal_guesses_px is None:
         focal_guesses_px = [np.hypot(w, h) / 2.0 / np.radians(a) for a in (90.0, 60.0, 120.0, 150.0)]
     crit = (cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 200, 1e-9)
-    flags = _fisheye_flags()
+    flags = _fisheye_flags() | int(flags)
 
     def run(idx):
         best = None

@@ -72,6 +72,11 @@ def _print_distortion(res: Any) -> None:
     for r in res.document["focal_lengths"]:
         console.print(f"{r['focal_length_mm']:g} mm: {r['views_used']} views, OpenCV {r['opencv_model']} RMS {r['rms_px']:.4f} px; "
                       + ", ".join(f"{m} RMS {x['rms_px']:.4f} px" for m, x in r["lensfun"].items()), highlight=False)
+        K = r["K"]
+        console.print(f"  K: fx {K[0][0]:.2f} fy {K[1][1]:.2f} cx {K[0][2]:.2f} cy {K[1][2]:.2f} px", highlight=False)
+        names = ("k1", "k2", "k3", "k4") if r["opencv_model"] == "fisheye" else ("k1", "k2", "p1", "p2", "k3")
+        console.print("  distortion: " + " ".join(f"{n} {v:.6g}" for n, v in zip(names, r["dist"])), highlight=False)
+        console.print("  per-view RMS: " + ", ".join(f"{v} {x:.3f} px" for v, x in r.get("per_view_rms", [])), highlight=False)
         _warn(r["warnings"])
     if res.output is not None:
         console.print(f"wrote {res.output}", highlight=False)
@@ -165,8 +170,12 @@ def calibrate() -> None:
               help="lensfun distortion model written to the profile (all three are fitted and reported).")
 @click.option("--every", type=int, default=10, show_default=True, help="Video input: use every N-th frame.")
 @click.option("--gyroflow", type=click.Path(dir_okay=False), help="Also write a Gyroflow lens profile JSON.")
+@click.option("--fix", "fix", multiple=True, metavar="COEF",
+              help="Hold a coefficient at 0 in the OpenCV fit: k1, k2, k3, p1p2 (fisheye: k1..k4); repeatable, e.g. --fix k3.")
+@click.option("--max-rms", "max_rms_px", type=float, default=None, metavar="PX",
+              help="Refuse a fit whose reprojection RMS is above PX (default 3: the target was mis-detected).")
 @_profile_options
-def distortion(images, target_spec, fisheye, lf_model, every, gyroflow, settings, as_json, verbose, quiet):
+def distortion(images, target_spec, fisheye, lf_model, every, gyroflow, fix, max_rms_px, settings, as_json, verbose, quiet):
     """Fit distortion from checkerboard / ChArUco shots (RAW, JPEG, TIFF, PNG or video).
 
     \b
@@ -181,7 +190,7 @@ def distortion(images, target_spec, fisheye, lf_model, every, gyroflow, settings
             raise UsageError(f"--every {every}: must be a positive number")
         return calibrate_distortion(images, target_spec, fisheye=fisheye, lensfun_model=lf_model, every=every,
                                     gyroflow=gyroflow, settings=settings, on_error=lambda e: report_error(e, verbose),
-                                    on_progress=advance)
+                                    on_progress=advance, fix=fix, max_rms_px=max_rms_px)
 
     return _run(job, ("finding boards", len(images)), _print_distortion, verbose=verbose, as_json=as_json, quiet=quiet)
 

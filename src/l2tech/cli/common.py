@@ -18,7 +18,7 @@ import click
 from l2tech.cli.options import json_option, verbosity_options  # re-exported: older imports keep working
 from l2tech.errors import L2Error
 
-__all__ = ["console", "err_console", "json_option", "verbosity_options", "report_error", "emit_json",
+__all__ = ["console", "err_console", "json_option", "verbosity_options", "report_error", "emit_json", "format_f_number",
            "Terminated", "interrupt_exit_code", "handle_signals", "route_warnings"]
 
 
@@ -56,6 +56,26 @@ def report_error(exc: BaseException, verbose: int = 0) -> None:
         err_console.print(f"[bold red]error[/] ({name}): {escape(str(exc))}", highlight=False, soft_wrap=True)
     else:
         err_console.print(f"[bold red]error[/] (unexpected {name}): {escape(str(exc))}", highlight=False, soft_wrap=True)
+
+
+#: f-numbers as lenses and cameras mark them: full, half and third stops (ISO 517 rounding).
+_MARKED_F_NUMBERS = (0.95, 1.0, 1.1, 1.2, 1.4, 1.6, 1.7, 1.8, 2.0, 2.2, 2.4, 2.5, 2.8, 3.2, 3.3, 3.5, 4.0, 4.5, 4.8, 5.0,
+                     5.6, 6.3, 6.7, 7.1, 8.0, 9.0, 9.5, 10.0, 11.0, 13.0, 14.0, 16.0, 18.0, 19.0, 20.0, 22.0, 25.0,
+                     27.0, 29.0, 32.0, 36.0, 40.0, 45.0, 51.0, 57.0, 64.0)
+
+
+def format_f_number(n: float) -> str:
+    """An f-number as photographers write it: ``f/5.6`` for 5.65685 (2**2.5), ``f/11`` for 11.3137.
+
+    A value with at most one decimal is shown as written (``f/3.6``: what the camera
+    recorded); a computed one (APEX ``2**(Av/2)``) is shown as the nearest marked stop (full,
+    half or third) within 3 %, else with one decimal.
+    """
+    if abs(n - round(n, 1)) < 1e-3:
+        return f"f/{round(n, 1):g}"
+    best = min(_MARKED_F_NUMBERS, key=lambda m: abs(m - n))
+    v = best if abs(best - n) <= 0.03 * n else round(n, 1)
+    return f"f/{v:g}"
 
 
 def emit_json(obj: Any) -> None:

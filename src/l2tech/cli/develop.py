@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import click
 
-from l2tech.cli.common import console, emit_json, err_console, report_error
+from l2tech.cli.common import console, emit_json, err_console, format_f_number, report_error
 from l2tech.cli.options import (
     CONTEXT_SETTINGS,
     batch_options,
@@ -45,6 +45,9 @@ def _lens_options(f: Callable[..., Any]) -> Callable[..., Any]:
         profile_source_option,
         projection_option,
         click.option("--no-lens-correction", is_flag=True, help="Skip every lens correction."),
+        click.option("--force", is_flag=True,
+                     help="Correct even what the file says is already corrected (in the camera, by a RAW converter, "
+                          "or an earlier l2tech output)."),
         click.option("--only", metavar="LIST", help="Apply only these corrections: vignetting,tca,distortion."),
         click.option("--scale", type=float, help="Geometry scale (default: automatic, no empty border)."),
         click.option("--distortion", "distortion_k1", type=float, metavar="K1",
@@ -55,6 +58,9 @@ def _lens_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--crop", metavar="W:H", help="Crop to an aspect: 3:2, 4:3, 16:9, 1:1, 4:5, original."),
         click.option("--keystone", metavar="X,Y,...", help="Perspective control points (4, 6 or 8 x,y pairs, "
                      "lensfun's order; pixels of the stored image): their lines become vertical/horizontal."),
+        click.option("--vignetting-strength", "vignetting_strength", type=click.FloatRange(0.0, 2.0), default=1.0,
+                     show_default=True, metavar="S",
+                     help="Fraction of the vignetting correction, in stops (0 none, 1 the profile's)."),
         interpolation_option(),
         click.option("--exposure", "exposure_ev", type=float, default=0.0, metavar="EV", help="Exposure compensation in stops."),
         look_option,
@@ -173,7 +179,7 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     import time
 
     from l2tech.errors import L2Error, OutputExistsError
-    from l2tech.io.atomic import check_distinct_outputs
+    from l2tech.io.atomic import output_clashes
     from l2tech.pipeline import output_path_for
     from l2tech.pipeline.batch import BatchTask, parse_size, run_tasks
 
@@ -190,13 +196,29 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
                 f"name it {'/'.join(s for s, f in _SUFFIX_FORMAT.items() if f == want)}"
                 + ("" if callable(fmt) else " or pass --format"))
     try:
-        check_distinct_outputs(outs)
         budget = parse_size(max_memory) if max_memory else None
-    except OutputExistsError as exc:
-        report_error(exc, verbose)
-        return 2
     except L2Error as exc:
         raise click.UsageError(str(exc)) from None
+    # two inputs that would write one output: both reported now, before any work; the rest runs
+    clashing: dict[int, str] = {}
+    for group in output_clashes(outs):
+        names = " and ".join(str(inputs[k]) for k in group)
+        for k in group:
+            clashing[k] = f"{names} would all write this one output; rename one or run them separately"
+    clash_results: list[dict[str, Any]] = []
+    for k, why in clashing.items():
+        exc = OutputExistsError(why, path=outs[k])
+        clash_results.append({"input": inputs[k], "output": str(outs[k]), "status": "failed", "error": str(exc),
+                              "error_type": type(exc).__name__})
+        if not as_json:
+            report_error(exc, verbose)
+    if clashing:
+        keep = [k for k in range(len(inputs)) if k not in clashing]
+        inputs, outs = tuple(inputs[k] for k in keep), [outs[k] for k in keep]
+        if not inputs:
+            if as_json:
+                emit_json({"results": clash_results, **_summary(clash_results, 0.0)})
+            return 1
     to_folder = output is not None and (many or output.endswith(os.sep) or Path(output).is_dir())
     if output is not None and (many or output.endswith(os.sep)) and not Path(output).exists():
         Path(output).mkdir(parents=True, exist_ok=True)
@@ -229,6 +251,9 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
         report_error(exc, verbose)
         return exc.exit_code if exc.exit_code != 1 else 2
     elapsed = time.perf_counter() - t0
+    finished = {r["input"] for r in results}
+    not_done = [str(i) for i in inputs if i not in finished]
+    results = clash_results + results
     summary = {**_summary(results, elapsed), "workers": started}
     for r in results:  # --from-sidecar: the lens database may now choose another profile
         chosen = (r.get("lens") or {}).get("lens") or ""
@@ -238,15 +263,14 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     if as_json:
         doc = {"results": results, **summary}
         if interrupted is not None:
-            finished = {r["input"] for r in results}
-            doc.update(interrupted=True, not_done=[str(i) for i in inputs if i not in finished])
+            doc.update(interrupted=True, not_done=not_done)
         emit_json(doc)
     elif not quiet:
         _print_summary(summary)
     if interrupted is not None:
         from l2tech.cli.common import interrupt_exit_code
 
-        err_console.print(f"[red]interrupted[/]: {len(inputs) - len(results)} of {len(inputs)} inputs not done; "
+        err_console.print(f"[red]interrupted[/]: {len(not_done)} of {len(inputs) + len(clash_results)} inputs not done; "
                           "run the same command again to finish them", highlight=False, soft_wrap=True)
         return interrupt_exit_code(interrupted)
     return 1 if summary["failed"] else 0
@@ -293,12 +317,20 @@ def _print_result(res: dict[str, Any], verbose: int, progress: Any = None) -> No
     if plan.get("focal_length_mm"):
         detail += f" · {plan['focal_length_mm']:g} mm"
     if plan.get("f_number"):
-        detail += f" f/{plan['f_number']:g}"
+        detail += f" {format_f_number(plan['f_number'])}"
     console.print(detail + "  " + "  ".join(parts), highlight=False)
+    # each reason once: corrections skipped for the same reason share one line
+    by_reason: dict[str, list[str]] = {}
     for c in ("vignetting", "tca", "distortion"):
         if not corr.get(c, {}).get("applied") and corr.get(c, {}).get("reason"):
-            console.print(f"  [dim]{c} not corrected: {corr[c]['reason']}[/]", highlight=False)
+            by_reason.setdefault(corr[c]["reason"], []).append(c)
+    for reason, cs in by_reason.items():
+        console.print(f"  [dim]{', '.join(cs)} not corrected: {reason}[/]", highlight=False)
+    seen: set[str] = set(by_reason)
     for w in res.get("warnings", ()):
+        if any(r in w for r in seen):  # "lens correction skipped: <the reason above>"
+            continue
+        seen.add(w)
         err_console.print(f"  [yellow]warning[/]: {w}", highlight=False)
 
 

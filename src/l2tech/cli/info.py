@@ -104,6 +104,29 @@ def _print_video(d: dict[str, Any]) -> None:
     console.print(t)
 
 
+def _dng_opcodes(path: str) -> dict[str, list[str]] | None:
+    """The DNG's opcode lists by list name (``OpcodeList2: [GainMap, ...]``); None when unreadable."""
+    from l2tech.errors import L2Error
+    from l2tech.profiles.dng_opcodes import read_dng_opcodes
+
+    try:
+        lists = read_dng_opcodes(path)
+    except L2Error:
+        return None
+    return {f"OpcodeList{n}": [op.name for op in ops] for n, ops in sorted(lists.items())}
+
+
+def _opcodes_text(opcodes: dict[str, list[str]]) -> str:
+    from collections import Counter
+
+    parts = []
+    for name, ops in opcodes.items():
+        if ops:
+            counts = Counter(ops)
+            parts.append(f"{name}: " + ", ".join(f"{op} x{n}" if n > 1 else op for op, n in counts.items()))
+    return "; ".join(parts) or "none"
+
+
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @json_option
@@ -131,27 +154,26 @@ def info(files: tuple[str, ...], as_json: bool, verbose: int, quiet: bool) -> in
     from pathlib import Path
 
     for f in files:
-        if Path(f).suffix.lower() in VIDEO_SUFFIXES:
-            try:
-                d = _video(f)
-            except L2Error as exc:
-                failed += 1
-                report_error(exc, verbose)
-                results.append({"path": f, "error": str(exc), "error_type": type(exc).__name__})
-                continue
-            results.append(d)
-            if not as_json and not quiet:
-                _print_video(d)
-            continue
+        video = Path(f).suffix.lower() in VIDEO_SUFFIXES
         try:
-            meta = read_metadata(f)
+            got = _video(f) if video else read_metadata(f)
         except L2Error as exc:
             failed += 1
             report_error(exc, verbose)
             results.append({"path": f, "error": str(exc), "error_type": type(exc).__name__})
             continue
+        if video:
+            results.append(got)
+            if not as_json and not quiet:
+                _print_video(got)
+            continue
+        meta = got
+        opcodes = _dng_opcodes(f) if meta.format == "dng" else None
         if as_json:
-            results.append(_jsonable(meta.as_dict()))
+            d = _jsonable(meta.as_dict())
+            if opcodes is not None:
+                d["dng_opcodes"] = opcodes
+            results.append(d)
             continue
         if quiet:
             continue
@@ -162,6 +184,8 @@ def info(files: tuple[str, ...], as_json: bool, verbose: int, quiet: bool) -> in
         t.add_column("value")
         for key, label, unit in _ROWS:
             t.add_row(label, _fmt(getattr(meta, key), unit))
+        if opcodes is not None:
+            t.add_row("DNG opcodes", _opcodes_text(opcodes))
         console.print(t)
         for w in meta.warnings:
             console.print(f"  [yellow]warning[/]: {w}", highlight=False)

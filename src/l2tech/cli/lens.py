@@ -192,7 +192,7 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
     """
     from l2tech.errors import L2Error
     from l2tech.io.metadata import read_metadata
-    from l2tech.profiles.matching import camera_name, match_lens
+    from l2tech.profiles.matching import LensMatch, NoLensInfoError, camera_name, match_lens, profile_source_kind
 
     out: list[dict[str, Any]] = []
     failed = 0
@@ -208,7 +208,17 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
             continue
         try:
             meta = read_metadata(f)
-            m = match_lens(meta, camera=camera, lens=lens_name, allow_focal_range=allow_focal_range)
+            try:
+                m = match_lens(meta, camera=camera, lens=lens_name, allow_focal_range=allow_focal_range)
+            except NoLensInfoError:
+                # no lens named in the metadata: the shot's own correction data, when it has some
+                from l2tech.profiles.sources import read_embedded_profile
+
+                emb = None if (lens_name or camera) else read_embedded_profile(f, meta)
+                if emb is None:
+                    raise
+                m = LensMatch(None, emb, 1.0, "embedded", (), ("the file names no lens; its own correction data is used",),
+                              getattr(meta, "crop_factor", None))
         except L2Error as exc:
             failed += 1
             report_error(exc, verbose)
@@ -224,6 +234,7 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
         except L2Error as exc:
             choice_lines = [f"profile choice: {exc}"]
         rec = {"path": f, "camera": camera_to_dict(m.camera), "lens": lens_to_dict(m.lens), "method": m.method,
+               "source": profile_source_kind(m.lens) if m.lens is not None else None,
                "profile_choice": choice_lines,
                "score": m.score, "crop_factor": m.crop_factor, "warnings": list(m.warnings),
                "runners_up": [_cand(c) for c in m.runners_up],
@@ -232,7 +243,8 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
         if not as_json and not quiet:
             cam = camera_name(m.camera) if m.camera else "(body not in database)"
             console.print(f"{f}: [bold]{m.lens.name if m.lens else '-'}[/] on [bold]{cam}[/] "
-                          f"({m.method}, score {m.score:.2f}, crop {m.crop_factor if m.crop_factor else 0:g})", highlight=False)
+                          f"({m.method}, score {m.score:.2f}, crop {m.crop_factor if m.crop_factor else 0:g}, "
+                          f"source {rec['source']})", highlight=False)
             for w in m.warnings:
                 console.print(f"  [yellow]warning[/]: {w}", highlight=False)
             console.print("  profile sources in order (file, embedded, user, database):", highlight=False)

@@ -16,7 +16,7 @@ import sys
 import click
 
 from l2tech import __version__
-from l2tech.cli.options import CONTEXT_SETTINGS
+from l2tech.cli.options import CONTEXT_SETTINGS, examples_last
 
 # name -> (module, attribute, short help)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -46,7 +46,7 @@ class _LazyGroup(click.Group):
         module, attr, _ = _COMMANDS[name]
         if importlib.util.find_spec(module) is None:
             return None
-        return getattr(importlib.import_module(module), attr)
+        return examples_last(getattr(importlib.import_module(module), attr))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
@@ -66,6 +66,9 @@ def cli() -> None:
       l2 lens match IMG_0001.RW2
       l2 demo
     """
+
+
+examples_last(cli)
 
 
 def main(argv: list[str] | None = None) -> int:

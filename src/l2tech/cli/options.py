@@ -45,6 +45,7 @@ from typing import Any, Callable, TypeVar
 import click
 
 __all__ = [
+    "examples_last",
     "CONTEXT_SETTINGS",
     "tone_options",
     "output_option",
@@ -75,6 +76,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Context settings of every command and group: ``-h`` works as ``--help``.
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+
+
+def examples_last(cmd: click.Command) -> click.Command:
+    """Move the ``Examples:`` block of a command's help after its options (``--help`` ends with it).
+
+    Applied once to each command (and, for a group, its sub-commands) where the command is
+    looked up; a command whose help has no examples is left as it is. Returns ``cmd``.
+    """
+    if getattr(cmd, "_l2_examples_last", False):
+        return cmd
+    cmd._l2_examples_last = True  # type: ignore[attr-defined]
+    lines = (cmd.help or "").splitlines()
+    at = next((i for i, line in enumerate(lines) if line.strip().lower().startswith(("examples:", "example:"))), None)
+    if at is not None and cmd.epilog is None:
+        head = lines[:at]
+        while head and head[-1].strip() in ("", "\b"):
+            head.pop()
+        cmd.help = "\n".join(head)
+        cmd.epilog = "\b\n" + "\n".join(lines[at:]).rstrip()
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            examples_last(sub)
+    return cmd
 
 _OUTPUT_HELP = {
     "file": "Output file.",
@@ -173,8 +197,22 @@ def interpolation_option(*, nearest: bool = False) -> Callable[[F], F]:
                         help="Resampling kernel of the lens correction.")
 
 
+def _check_look(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--look``: a look file, or a name from :func:`l2tech.color.looks.list_looks` (else a usage error, exit 2)."""
+    import os
+
+    if value is None or os.path.isfile(value) or os.sep in value or value.lower().endswith((".toml", ".json")):
+        return value  # a file (a missing one is reported by the loader, naming the path)
+    from l2tech.color.looks import list_looks
+
+    names = list_looks()
+    if value not in names and value.lower() not in names:
+        raise click.BadParameter(f"unknown look {value!r}; valid: {', '.join(names)} (or a look file)", ctx=ctx, param=param)
+    return value
+
+
 look_option = click.option(
-    "--look", metavar="NAME|FILE",
+    "--look", metavar="NAME|FILE", callback=_check_look,
     help="Apply a look (photo style), e.g. mono, classic, or a look file (list: `l2 lut bake --list-looks`).")
 
 lut_option = click.option(

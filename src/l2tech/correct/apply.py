@@ -28,6 +28,7 @@ from l2tech.correct.maps import (
     correction_warp,
     is_cached,
     lensfun_normalization,
+    pa_held,
     vignetting_gain,
 )
 from l2tech.correct.resample import INTERPOLATIONS, remap
@@ -37,7 +38,7 @@ from l2tech.optics import lensfun as lf
 from l2tech.profiles.interpolate import interpolate
 from l2tech.profiles.model import LensCalibration, LensProfile
 
-__all__ = ["INTERPOLATIONS", "correct", "simulate_lens", "remap", "LensDataWarning"]
+__all__ = ["INTERPOLATIONS", "correct", "simulate_lens", "remap", "LensDataWarning", "with_vignetting_strength"]
 
 
 class LensDataWarning(UserWarning):
@@ -80,6 +81,7 @@ def correct(
     scale: float | None = None,
     interpolation: str = "bilinear",
     projection: str | None = None,
+    vignetting_strength: float = 1.0,
 ) -> np.ndarray:
     """Remove a lens's vignetting, TCA and distortion from a scene-linear image.
 
@@ -108,6 +110,10 @@ def correct(
         ``"fisheye_equisolid"``, ``"fisheye_stereographic"``, ``"fisheye_orthographic"``,
         ``"fisheye_thoby"``, ``"equirectangular"``); default the family's own (see
         :func:`l2tech.correct.maps.correction_warp`). Composed into the same single resampling.
+    vignetting_strength : float
+        Fraction of the vignetting correction applied, in stops (0 none, 1 all; default 1).
+        A lensfun ``pa`` gain is held at its calibrated radius (r = 1, the calibration sensor's
+        corner) beyond it (:func:`l2tech.optics.lensfun.vignetting_pa_held`).
 
     Returns
     -------
@@ -140,7 +146,7 @@ def correct(
     ``mod-color.cpp``; OpenCV ``imgproc/src/imgwarp.cpp`` (remap).
     """
     img = _check_image(image)
-    cal = _calibration(profile, focal_length_mm, f_number, focus_distance_m)
+    cal = with_vignetting_strength(_calibration(profile, focal_length_mm, f_number, focus_distance_m), vignetting_strength)
     H, W = img.shape[:2]
     crop = _check_crop(cal, crop_factor)
     resample.check_interpolation(interpolation)
@@ -175,6 +181,24 @@ def correct(
     return _correct_strips(img, cal, crop, warp, render_rows, used, vig, interpolation, border)
 
 
+def with_vignetting_strength(cal: LensCalibration, strength: float) -> LensCalibration:
+    """``cal`` with its vignetting applied at ``strength`` (0..2; 1 returns ``cal`` unchanged).
+
+    Raises
+    ------
+    UsageError
+        ``strength`` outside [0, 2] or not a number.
+    """
+    import dataclasses
+
+    if not (isinstance(strength, (int, float, np.floating)) and math.isfinite(strength) and 0.0 <= strength <= 2.0):
+        raise UsageError(f"vignetting strength must be between 0 and 2, got {strength!r}")
+    if strength == 1.0 or cal.vignetting is None:
+        return cal
+    v = dataclasses.replace(cal.vignetting, terms={**cal.vignetting.terms, "strength": float(strength)})
+    return dataclasses.replace(cal, vignetting=v)
+
+
 def _correct_projection(img, cal, crop, distortion, tca, scale, vig, interpolation, projection) -> np.ndarray:
     """Correction with a projection change: full maps from the chained warp, one resampling."""
     H, W = img.shape[:2]
@@ -195,7 +219,7 @@ def _correct_strips(img, cal, crop, warp, render_rows, scale, vig, interpolation
         src = _apply_pa(img, cal, crop, inverse=False) if vig else img
         return resample.remap_rows(src, render_rows, scale, interpolation=interpolation, border=border)
     planes = np.empty((3, H, W), np.float32)
-    if vig and cal.vignetting.model != "pa":  # another family's gain field, then split
+    if vig and (cal.vignetting.model != "pa" or pa_held(cal, W, H, crop)):  # a gain field, then split
         img, vig = _apply_pa(img, cal, crop, inverse=False), False
     if vig:
         norm = lensfun_normalization(cal, W, H, crop_factor=crop)
@@ -213,7 +237,7 @@ def _apply_pa(img: np.ndarray, cal: LensCalibration, crop: float, *, inverse: bo
 
     v = cal.vignetting
     H, W = img.shape[:2]
-    if v.model != "pa":  # other families: their gain field (l2tech.correct.maps.VIGNETTING_GAINS)
+    if v.model != "pa" or pa_held(cal, W, H, crop):  # a gain field (other families, or held/scaled pa)
         gain = vignetting_gain(cal, W, H, crop_factor=crop)
         return (img / gain[..., None] if inverse else img * gain[..., None]).astype(np.float32)
     norm = lensfun_normalization(cal, W, H, crop_factor=crop)

@@ -155,7 +155,14 @@ def _falloff_at(cal: Any, width: int, height: int, crop: float, xs: np.ndarray, 
     yn = ys * norm.norm_scale - cyn
     r2 = (xn * xn + yn * yn) * norm.vignetting_scale**2
     t = v.terms
-    return 1.0 + r2 * (float(t["k1"]) + r2 * (float(t["k2"]) + r2 * float(t["k3"])))
+    from l2tech.optics.lensfun import vignetting_pa_held
+
+    # held at the calibrated radius r = 1 when the frame reaches beyond it, scaled by the
+    # strength (as l2tech.correct.maps.pa_held_gain)
+    from l2tech.correct.maps import pa_frame_beyond
+
+    return vignetting_pa_held(r2, float(t["k1"]), float(t["k2"]), float(t["k3"]), strength=float(t.get("strength", 1.0)),
+                              hold=pa_frame_beyond(cal, width, height, crop))
 
 
 def grid_map(calibration: Any, width: int, height: int, *, crop_factor: float | None = None, vignetting: bool = True,

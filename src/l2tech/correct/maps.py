@@ -18,6 +18,7 @@ lensfun 0.3.x ``libs/lensfun/lens.cpp`` (``_lf_lens_compare_score``: the 0.96 ru
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import warnings
@@ -195,6 +196,7 @@ def correction_warp(
     crop = _check_crop(calibration, crop_factor)
     builder = compose.geometry_model(_model_name(calibration, distortion, tca))
     warp = builder(compose.GeometryRequest(calibration, int(width), int(height), crop, distortion, tca, projection))
+    warp = _with_image_circle(warp, calibration, int(width), int(height), crop)
     if projection is None or warp.extra.get("handles_projection"):
         return warp
     from l2tech.optics.projection import projection_warp, validate_projection
@@ -216,7 +218,26 @@ def correction_warp(
                          f"({_model_name(calibration, distortion, tca)} model): use a pixel-based profile "
                          "(Gyroflow JSON, OpenCV calibration) or leave --projection out")
     pw = projection_warp(int(width), int(height), float(focal_px), native, target, center=warp.center_px)
-    return compose.chain(pw, warp)
+    chained = compose.chain(pw, warp)
+    if "image_circle_px" in warp.extra:
+        chained = dataclasses.replace(chained, extra={**chained.extra, "image_circle_px": warp.extra["image_circle_px"]})
+    return chained
+
+
+def _with_image_circle(warp: compose.Warp, calibration: LensCalibration, width: int, height: int, crop: float) -> compose.Warp:
+    """Mark the image circle of a lens made for a smaller sensor than the frame's.
+
+    A lens profiled on a sensor of crop ``c_p`` on a frame of crop ``c < c_p / 1.04`` (a DX lens
+    on FX) lights only a circle of the profiled sensor's half-diagonal, ``R = (the frame's
+    half-diagonal) · c / c_p`` pixels about the lens centre; auto-scale keeps the output inside
+    it (:func:`l2tech.optics.compose.auto_scale`).
+    """
+    p_crop = getattr(calibration.profile, "crop_factor", None)
+    if not p_crop or crop * PA_HOLD_BEYOND >= p_crop:
+        return warp
+    R = math.hypot(width - 1, height - 1) / 2.0 * crop / p_crop
+    cx, cy = warp.center_px
+    return dataclasses.replace(warp, extra={**warp.extra, "image_circle_px": (float(cx), float(cy), float(R))})
 
 
 def correction_maps(
@@ -325,13 +346,71 @@ def vignetting_gain(
     if calibration.vignetting is None:
         return np.ones((int(height), int(width)), np.float32)
     model = calibration.vignetting.model
+    if model == "pa" and pa_held(calibration, int(width), int(height), crop):
+        return pa_held_gain(calibration, int(width), int(height), crop)
     if model != "pa":
         if model not in VIGNETTING_GAINS:
             raise InvalidProfileError(f"{calibration.profile.name}: unknown vignetting model {model!r}; "
                                       f"valid: pa, {', '.join(VIGNETTING_GAINS)}")
-        return VIGNETTING_GAINS[model](calibration.vignetting.terms, int(width), int(height))
+        terms = calibration.vignetting.terms
+        if model == "adobe_vignette":  # the profiled camera's units -> this frame's
+            from l2tech.optics.adobe import adobe_params_for_frame
+
+            terms = adobe_params_for_frame(terms, focal_length_mm=calibration.vignetting.focal_length_mm,
+                                           crop_factor=crop, profile_crop_factor=calibration.profile.crop_factor)
+        return VIGNETTING_GAINS[model](terms, int(width), int(height))
     norm = lensfun_normalization(calibration, int(width), int(height), crop_factor=crop)
     return compose.lensfun_vignetting_gain(calibration.vignetting, norm)
+
+
+def _pa_r2(calibration: LensCalibration, width: int, height: int, crop: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Squared pa radius (r = 1 at the calibration sensor's corner) at pixel positions."""
+    norm = lensfun_normalization(calibration, width, height, crop_factor=crop)
+    cxn, cyn = norm.center_normalized
+    xn = np.asarray(xs, np.float64) * norm.norm_scale - cxn
+    yn = np.asarray(ys, np.float64) * norm.norm_scale - cyn
+    return (xn * xn + yn * yn) * norm.vignetting_scale**2
+
+
+def vignetting_strength(calibration: LensCalibration) -> float:
+    """The strength a calibration's vignetting is applied with (``terms["strength"]``, default 1)."""
+    v = calibration.vignetting
+    return 1.0 if v is None else float(v.terms.get("strength", 1.0))
+
+
+#: A frame reaching beyond this many calibrated radii gets the held pa gain: the 4 % margin
+#: within which a calibration still serves a body (the 0.96 of :func:`_check_crop`); inside
+#: it lensfun's extrapolation is kept, as lensfun does.
+PA_HOLD_BEYOND = 1.0 / 0.96
+
+
+def pa_frame_beyond(calibration: LensCalibration, width: int, height: int, crop: float) -> bool:
+    """True when the frame's corners reach beyond :data:`PA_HOLD_BEYOND` calibrated pa radii."""
+    from l2tech.optics.lensfun import PA_CALIBRATED_RADIUS
+
+    xs = np.array([0.0, width - 1.0, 0.0, width - 1.0])
+    ys = np.array([0.0, 0.0, height - 1.0, height - 1.0])
+    return bool(_pa_r2(calibration, width, height, crop, xs, ys).max() > (PA_CALIBRATED_RADIUS * PA_HOLD_BEYOND) ** 2)
+
+
+def pa_held(calibration: LensCalibration, width: int, height: int, crop: float) -> bool:
+    """True when a pa correction of this frame needs the gain field of :func:`pa_held_gain`
+    (held beyond the calibrated radius, :func:`pa_frame_beyond`, or a strength other than 1)."""
+    return vignetting_strength(calibration) != 1.0 or pa_frame_beyond(calibration, width, height, crop)
+
+
+def pa_held_gain(calibration: LensCalibration, width: int, height: int, crop: float) -> np.ndarray:
+    """The pa gain field, ``(H, W)`` float32: held at the calibrated radius r = 1 when the frame
+    reaches beyond it, scaled by the strength (:func:`l2tech.optics.lensfun.vignetting_pa_held`)."""
+    from l2tech.optics.lensfun import vignetting_pa_held
+
+    t = calibration.vignetting.terms
+    ys, xs = np.mgrid[0:height, 0:width]
+    g = vignetting_pa_held(_pa_r2(calibration, width, height, crop, xs, ys), float(t["k1"]), float(t["k2"]), float(t["k3"]),
+                           strength=vignetting_strength(calibration),
+                           hold=pa_frame_beyond(calibration, width, height, crop))
+    with np.errstate(divide="ignore"):
+        return np.where(g > 0, 1.0 / np.where(g > 0, g, 1.0), 0.0).astype(np.float32)
 
 
 def _adobe_gain(terms, width: int, height: int) -> np.ndarray:

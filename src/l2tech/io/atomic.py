@@ -28,7 +28,7 @@ from typing import Iterable, Iterator
 
 from l2tech.errors import L2Error, OutputError, OutputExistsError, UsageError
 
-__all__ = ["atomic_output", "check_output_path", "check_distinct_outputs", "remove_stale_temps"]
+__all__ = ["atomic_output", "check_output_path", "check_distinct_outputs", "output_clashes", "remove_stale_temps"]
 
 _TMP_TAG = ".l2tmp-"
 #: ``.<stem>.l2tmp-<pid>-<random><suffix>``; older releases wrote ``.<stem>.l2tmp-<random><suffix>``.
@@ -90,6 +90,27 @@ def check_output_path(path: str | os.PathLike, *, inputs: Iterable[str | os.Path
     if out.exists() and not overwrite:
         raise OutputExistsError("output already exists; use --overwrite to replace it", path=out)
     return out
+
+
+def output_clashes(outputs: Iterable[str | os.PathLike]) -> list[list[int]]:
+    """Groups of batch positions whose outputs are one file (any spelling), in input order.
+
+    Parameters
+    ----------
+    outputs : iterable of path-like
+        The output of each input of a batch.
+
+    Returns
+    -------
+    list of list of int
+        One list of two or more positions per output written by several inputs; empty when
+        every output is distinct. A batch reports these inputs before any work and runs the
+        rest.
+    """
+    groups: dict[str, list[int]] = {}
+    for k, o in enumerate(outputs):
+        groups.setdefault(os.path.normcase(os.path.realpath(o)), []).append(k)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def check_distinct_outputs(outputs: Iterable[str | os.PathLike]) -> None:

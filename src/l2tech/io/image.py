@@ -67,12 +67,16 @@ def dequantize(codes: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """A decoded image: encoded float32 ``(H, W, 3)`` pixels, bit depth, format and ICC bytes."""
+    """A decoded image: encoded float32 ``(H, W, 3)`` pixels, bit depth, format and ICC bytes.
+
+    ``greyscale`` is True when the file stores one grey channel (expanded to three here).
+    """
 
     pixels: np.ndarray
     bits: int
     format: str
     icc_profile: bytes | None
+    greyscale: bool = False
 
 
 def _sniff(path: Path) -> str:
@@ -163,6 +167,7 @@ def read_image(path: str | os.PathLike) -> DecodedImage:
                 raise CorruptInputError("cannot decode PNG", path=p)
             codes = raw if raw.ndim == 2 else (raw[..., 2::-1] if raw.shape[2] >= 3 else raw)
     codes = np.asarray(codes)
+    grey = codes.ndim == 2 or codes.shape[2] == 2
     if codes.ndim == 2:
         codes = np.repeat(codes[..., None], 3, axis=2)
     elif codes.shape[2] == 2:
@@ -170,10 +175,10 @@ def read_image(path: str | os.PathLike) -> DecodedImage:
     codes = np.ascontiguousarray(codes[..., :3])
     if codes.dtype not in (np.uint8, np.uint16):
         if np.issubdtype(codes.dtype, np.floating):
-            return DecodedImage(codes.astype(np.float32), 32, fmt, icc)
+            return DecodedImage(codes.astype(np.float32), 32, fmt, icc, grey)
         raise UnsupportedFormatError(f"unsupported sample type {codes.dtype}", path=p)
     bits = 8 if codes.dtype == np.uint8 else 16
-    return DecodedImage(dequantize(codes), bits, fmt, icc)
+    return DecodedImage(dequantize(codes), bits, fmt, icc, grey)
 
 
 def _check_pixels(path: Path, w: int, h: int) -> None:
@@ -218,10 +223,53 @@ def apply_orientation(image: np.ndarray, orientation: int | None) -> np.ndarray:
     return np.rot90(image, 1)  # 8
 
 
-# EXIF keys carried from the source (camera, lens, exposure, date, GPS).
-_IMAGE_KEYS = {"Make", "Model", "DateTime", "Artist", "Copyright", "ImageDescription", "Software"}
-_PHOTO_SKIP = {"PixelXDimension", "PixelYDimension", "MakerNote", "ComponentsConfiguration", "InteroperabilityTag",
-               "CompressedBitsPerPixel", "ColorSpace", "ExifVersion", "FlashpixVersion"}
+#: exiv2 groups that describe images other than the primary one (thumbnails, previews, the
+#: RAW data's sub-images) or a RAW container's own structure: not carried into an output.
+_NOT_CARRIED_GROUP_PREFIXES = ("Thumbnail", "SubImage", "SubThumb", "Image2", "Image3", "PanasonicRaw", "NikonPreview",
+                               "SamsungPreview", "MinoltaCs5D", "Sony2010e")
+#: IFD0 tags that describe the stored pixels (their layout, compression, sample format) or a
+#: RAW's data; the writer of the output sets its own (TIFF 6.0 baseline, DNG 1.7 chapter 4).
+_IMAGE_STRUCTURE = {
+    "NewSubfileType", "SubfileType", "ImageWidth", "ImageLength", "BitsPerSample", "Compression",
+    "PhotometricInterpretation", "FillOrder", "StripOffsets", "SamplesPerPixel", "RowsPerStrip", "StripByteCounts",
+    "PlanarConfiguration", "TileWidth", "TileLength", "TileOffsets", "TileByteCounts", "SubIFDs",
+    "JPEGInterchangeFormat", "JPEGInterchangeFormatLength", "YCbCrCoefficients", "YCbCrSubSampling",
+    "ReferenceBlackWhite", "Predictor", "SampleFormat", "ExtraSamples", "XMLPacket", "InterColorProfile",
+    "CFARepeatPatternDim", "CFAPattern", "TransferFunction", "WhitePoint", "PrimaryChromaticities",
+    "ExifTag", "GPSTag", "SMinSampleValue", "SMaxSampleValue", "JPEGTables", "Orientation",
+}
+#: DNG tags (0xC612...) kept in an output: they describe the shot, not the RAW data.
+_DNG_KEPT = {"LensInfo", "CameraSerialNumber", "OriginalRawFileName", "UniqueCameraModel", "LocalizedCameraModel",
+             "DNGPrivateData"}
+#: Exif IFD tags of the source's pixels; the output's values are written instead.
+_PHOTO_UPDATED = {"PixelXDimension", "PixelYDimension", "CompressedBitsPerPixel"}
+
+
+def _carried(key: str, tag: int) -> bool:
+    """True when an exiv2 EXIF key of the source still holds for the output."""
+    _, group, name = key.split(".", 2)
+    if group == "Thumbnail":  # the thumbnail is remade from the output; its resolution stays
+        return name in ("XResolution", "YResolution", "ResolutionUnit")
+    if group.startswith(_NOT_CARRIED_GROUP_PREFIXES):
+        return False
+    if group == "Image":
+        if name in _IMAGE_STRUCTURE:
+            return False
+        return not (0xC612 <= tag < 0xCE00) or name in _DNG_KEPT
+    if group == "Photo":
+        return name not in _PHOTO_UPDATED
+    return True
+
+
+def _thumbnail_jpeg(codes: np.ndarray, size: int = 160) -> bytes:
+    """A small sRGB JPEG of the output (EXIF IFD1 thumbnail; CIPA DC-008 4.5.4)."""
+    from PIL import Image
+
+    im = Image.fromarray(codes if codes.dtype == np.uint8 else (codes >> 8).astype(np.uint8))
+    im.thumbnail((size, size))
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, "JPEG", quality=75)
+    return buf.getvalue()
 
 
 def copy_exif(
@@ -229,12 +277,20 @@ def copy_exif(
     dst: str | os.PathLike,
     overrides: Mapping[str, str] | None = None,
     defaults: Mapping[str, str] | None = None,
+    *,
+    xmp_overrides: Mapping[str, str] | None = None,
+    size: tuple[int, int] | None = None,
+    color_space_srgb: bool | None = None,
+    thumbnail: bytes | None = None,
 ) -> list[str]:
-    """Copy camera, lens, exposure, date and GPS EXIF, and the XMP and IPTC, from ``src`` into ``dst``.
+    """Carry the source's metadata into ``dst``: EXIF with maker notes, XMP, IPTC and GPS.
 
-    The orientation is reset to 1 (EXIF and XMP), since the pixels are written upright. Maker
-    notes are not copied (their internal offsets do not survive a rewrite), nor are tags that
-    describe the source's pixels (sizes, compression, colour space).
+    Everything that still holds for the output is kept; only what changed is updated: the
+    pixel dimensions, the orientation (1: the pixels are written upright), the colour space,
+    the thumbnail (made from the output, when the source had one) and whatever ``overrides``
+    names (l2tech's ``Software``). Not carried: tags that describe the source's stored pixels
+    or RAW data (strip/tile layout, compression, CFA, DNG colour calibration, sub-images and
+    previews; see ``_carried``).
 
     Parameters
     ----------
@@ -246,30 +302,56 @@ def copy_exif(
         Always written, e.g. ``{"Exif.Photo.LensModel": "Canon EF 24-105mm f/4L IS USM"}``.
     defaults : mapping of exiv2 key → value string, optional
         Written only where the source has no value (e.g. a focal length read from maker notes).
+    xmp_overrides : mapping of exiv2 XMP key → value string, optional
+        Always written into the XMP (l2tech's record, ``Xmp.l2tech.*``).
+    size : (width, height), optional
+        The output's size in pixels: ``PixelXDimension``/``PixelYDimension``.
+    color_space_srgb : bool, optional
+        EXIF ``ColorSpace``: 1 (sRGB) when True, 0xFFFF (uncalibrated, the ICC profile says)
+        when False; None keeps the source's.
+    thumbnail : bytes, optional
+        A JPEG thumbnail of the output, written (IFD1) when the source carried one.
 
     Returns
     -------
     list of str
         Warnings (metadata that could not be read or written); pixels are never lost for them.
+
+    References
+    ----------
+    CIPA DC-008-2023 (Exif 3.0) 4.6.3 (ColorSpace, PixelX/YDimension), 4.6.4 (Orientation);
+    Adobe DNG 1.7 specification, chapter 4 (tags 0xC612 onward); exiv2 ``src/tiffimage.cpp``
+    (maker notes re-serialised on write).
     """
     import exiv2
 
+    from l2tech.io.provenance import register_l2tech_namespace
+
     warn: list[str] = []
     exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.mute)
+    register_l2tech_namespace(exiv2)
     out = exiv2.ExifData()
     xmp = iptc = None
+    had_thumb = False
     if src is not None:
         try:
             im = exiv2.ImageFactory.open(str(src))
             im.readMetadata()
             for datum in im.exifData():
                 key = datum.key()
-                fam, group, tag = key.split(".", 2)
-                if group == "Image" and tag in _IMAGE_KEYS or group == "Photo" and tag not in _PHOTO_SKIP or group == "GPSInfo":
-                    try:
-                        out[key] = datum.toString()
-                    except Exception as exc:  # one bad datum must not lose the rest
-                        warn.append(f"{src}: EXIF {key} not copied ({exc})")
+                if key.startswith("Exif.Thumbnail."):
+                    had_thumb = True
+                if not _carried(key, datum.tag()):
+                    continue
+                try:
+                    out.add(datum)
+                except Exception as exc:  # one bad datum must not lose the rest
+                    warn.append(f"{src}: EXIF {key} not copied ({exc})")
+            if out.findKey(exiv2.ExifKey("Exif.Image.Make")) == out.end():
+                for k in ("Make", "Model"):  # RW2 keeps them in its own IFD0 table
+                    raw = im.exifData().findKey(exiv2.ExifKey(f"Exif.PanasonicRaw.{k}"))
+                    if raw != im.exifData().end():
+                        out[f"Exif.Image.{k}"] = raw.toString()
             xmp, iptc = im.xmpData(), im.iptcData()
         except Exception as exc:
             warn.append(f"{src}: EXIF not copied ({exc})")
@@ -279,13 +361,27 @@ def copy_exif(
     for k, v in (overrides or {}).items():
         out[k] = str(v)
     out["Exif.Image.Orientation"] = "1"
+    if size is not None and (src is None or out.count()):
+        out["Exif.Photo.PixelXDimension"] = exiv2.ULongValue(int(size[0]))
+        out["Exif.Photo.PixelYDimension"] = exiv2.ULongValue(int(size[1]))
+    if color_space_srgb is not None:
+        out["Exif.Photo.ColorSpace"] = exiv2.UShortValue(1 if color_space_srgb else 0xFFFF)
+    if thumbnail and had_thumb:
+        try:
+            exiv2.ExifThumb(out).setJpegThumbnail(thumbnail)
+        except Exception as exc:
+            warn.append(f"{dst}: thumbnail not written ({exc})")
     try:
         dimg = exiv2.ImageFactory.open(str(dst))
         dimg.readMetadata()
         dimg.setExifData(out)
-        if xmp is not None and xmp.count():
-            if xmp.findKey(exiv2.XmpKey("Xmp.tiff.Orientation")) != xmp.end():
-                xmp["Xmp.tiff.Orientation"] = "1"
+        if xmp is None:
+            xmp = exiv2.XmpData()
+        if xmp.findKey(exiv2.XmpKey("Xmp.tiff.Orientation")) != xmp.end():
+            xmp["Xmp.tiff.Orientation"] = "1"
+        for k, v in (xmp_overrides or {}).items():
+            xmp[k] = str(v)
+        if xmp.count():
             dimg.setXmpData(xmp)
         if iptc is not None and iptc.count():
             dimg.setIptcData(iptc)
@@ -306,6 +402,9 @@ def write_image(
     exif_source: str | os.PathLike | None = None,
     exif_overrides: Mapping[str, str] | None = None,
     exif_defaults: Mapping[str, str] | None = None,
+    xmp_overrides: Mapping[str, str] | None = None,
+    color_space_srgb: bool | None = None,
+    greyscale: bool = False,
     overwrite: bool = False,
 ) -> list[str]:
     """Write a display-encoded image atomically, with ICC profile and EXIF.
@@ -325,8 +424,12 @@ def write_image(
         Default 8 for JPEG, 16 for TIFF and PNG (JPEG is always 8).
     icc_profile : bytes, optional
         Embedded as the APP2 ICC marker (JPEG), tag 34675 (TIFF) or iCCP chunk (PNG).
-    exif_source, exif_overrides, exif_defaults
-        See :func:`copy_exif` (``source``, ``overrides``, ``defaults``).
+    exif_source, exif_overrides, exif_defaults, xmp_overrides, color_space_srgb
+        See :func:`copy_exif` (``src``, ``overrides``, ``defaults``, ``xmp_overrides``,
+        ``color_space_srgb``). The EXIF pixel dimensions are the written image's, and a
+        source's thumbnail is replaced by one of the written image.
+    greyscale : bool
+        Write one grey channel (the green channel of ``image``), for a greyscale input.
     overwrite : bool
         Replace an existing file.
 
@@ -359,22 +462,28 @@ def write_image(
         raise UsageError(f"{image.dtype} code values cannot be written as {nbits}-bit {fmt.upper()}")
     else:
         codes = quantize(image, nbits)
+    thumb = _thumbnail_jpeg(codes) if exif_source is not None else None
+    if greyscale:
+        codes = np.ascontiguousarray(codes[..., 1])
     with atomic_output(p, overwrite=overwrite) as tmp:
         if fmt == "jpeg":
             from PIL import Image
 
-            Image.fromarray(codes, "RGB").save(tmp, "JPEG", quality=quality, icc_profile=icc_profile, subsampling=0 if quality >= 90 else 2, optimize=False)
+            mode = "L" if greyscale else "RGB"
+            Image.fromarray(codes, mode).save(tmp, "JPEG", quality=quality, icc_profile=icc_profile, subsampling=0 if quality >= 90 else 2, optimize=False)
         elif fmt == "tiff":
             import tifffile
 
             kw = {"iccprofile": icc_profile} if icc_profile else {}
-            tifffile.imwrite(tmp, codes, photometric="rgb", compression="zlib", **kw)
+            tifffile.imwrite(tmp, codes, photometric="minisblack" if greyscale else "rgb", compression="zlib", **kw)
         else:
             import cv2
 
-            ok, buf = cv2.imencode(".png", np.ascontiguousarray(codes[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+            ok, buf = cv2.imencode(".png", np.ascontiguousarray(codes if greyscale else codes[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 3])
             if not ok:
                 raise DecodeError("PNG encoder failed", path=p)
             tmp.write_bytes(_png_with_icc(buf.tobytes(), icc_profile))
-        warns = copy_exif(exif_source, tmp, exif_overrides, exif_defaults)
+        h, w = codes.shape[:2]
+        warns = copy_exif(exif_source, tmp, exif_overrides, exif_defaults, xmp_overrides=xmp_overrides, size=(w, h),
+                          color_space_srgb=color_space_srgb, thumbnail=thumb)
     return warns

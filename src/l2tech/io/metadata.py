@@ -99,6 +99,16 @@ class ShotMetadata:
     fields_unknown : tuple of str
         Names of fields that could not be read because the data was unreadable (not merely
         absent).
+    software : str or None
+        EXIF ``Software`` (the camera firmware, or the program that wrote the file).
+    converter : str or None
+        The RAW converter or editor that wrote the image, when the file says so
+        (:func:`l2tech.io.provenance.raw_converter`); None for a camera's own file.
+    corrections_done : tuple of (str, str)
+        Lens corrections the file says are already in its pixels, with the evidence
+        (:func:`l2tech.io.provenance.corrections_done`).
+    l2tech_record : tuple of (str, str)
+        l2tech's own XMP record (property, value) when l2tech wrote the file; empty otherwise.
     """
 
     path: str
@@ -121,6 +131,10 @@ class ShotMetadata:
     warnings: tuple[str, ...] = ()
     fields_unknown: tuple[str, ...] = ()
     format: str | None = field(default=None, compare=False)
+    software: str | None = field(default=None, compare=False)
+    converter: str | None = field(default=None, compare=False)
+    corrections_done: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    l2tech_record: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain ``dict`` of every field (for JSON output)."""
@@ -494,6 +508,11 @@ def _build(
         # pixel count, so only native RAW files are trusted here
         crop = _crop_from_focal_plane(tags, width, height)
 
+    from l2tech.io.provenance import corrections_done, l2tech_record, raw_converter, xmp_items
+
+    software = _first(tags, ("Exif.Image.Software",), "software")
+    xmp_keys = [k for k, _ in xmp_items(tags)]
+
     exp = _num(_first(tags, ("Exif.Photo.ExposureTime",), "exposure_time_s"))
     iso_v = _num(_first(tags, ("Exif.Photo.ISOSpeedRatings", "Exif.Photo.PhotographicSensitivity"), "iso"))
 
@@ -518,6 +537,10 @@ def _build(
         warnings=tuple(notes),
         fields_unknown=tuple(sorted(unknown)),
         format=fmt,
+        software=software,
+        converter=raw_converter(software, xmp_keys),
+        corrections_done=corrections_done(tags),
+        l2tech_record=l2tech_record(tags),
     )
 
 
@@ -529,6 +552,9 @@ def _read_exiv2(path: Path, fmt: str) -> ShotMetadata:
     notes: list[str] = []
     unknown: set[str] = set()
     with _muted() as exiv2:
+        from l2tech.io.provenance import register_l2tech_namespace
+
+        register_l2tech_namespace(exiv2)
         try:
             img = exiv2.ImageFactory.open(str(path))
             img.readMetadata()

@@ -40,6 +40,7 @@ from l2tech.optics.kannala_brandt import correction_map_kannala_brandt, theta_di
 from l2tech.optics.opencv import camera_matrix, correction_map_opencv, distort_normalized_opencv
 
 __all__ = [
+    "adobe_params_for_frame",
     "adobe_camera_matrix",
     "adobe_to_opencv_terms",
     "correction_map_adobe",
@@ -54,6 +55,68 @@ def _f(params: Mapping[str, float], key: str, default: float | None = None) -> f
     if default is None:
         raise InvalidProfileError(f"Adobe camera model lacks {key}")
     return default
+
+
+#: Long side of the 36 × 24 mm frame, mm: the sensor size of crop factor 1.
+FULL_FRAME_LONG_SIDE_MM = 36.0
+
+
+def adobe_params_for_frame(
+    params: Mapping[str, float], *, focal_length_mm: float | None, crop_factor: float | None,
+    profile_crop_factor: float | None,
+) -> dict[str, float]:
+    """An Adobe model's parameters in the units of the frame being corrected.
+
+    ``FocalLengthX/Y`` are focal lengths in units of the long side of the *profiled*
+    camera's image (``SensorFormatFactor`` = ``profile_crop_factor``). On a frame from a
+    camera of crop factor ``c`` the same lens has ``FocalLengthX · c / c_profile`` in that
+    frame's units (an LCP of a full-frame body on an APS-C frame: × 1.5). Without
+    ``FocalLengthX`` the model's focal length is the shot's focal length over the long side
+    of the frame's sensor: ``f_mm / (36 mm / c)``.
+
+    Parameters
+    ----------
+    params : Mapping[str, float]
+        Adobe parameters (module docs).
+    focal_length_mm : float or None
+        The shot's focal length, mm (used only when ``FocalLengthX`` is absent).
+    crop_factor, profile_crop_factor : float or None
+        Crop factors of the frame's camera and of the profiled camera; when either is unknown
+        the frame is taken to be the profiled one.
+
+    Returns
+    -------
+    dict
+        ``params`` with ``FocalLengthX`` and ``FocalLengthY`` in the frame's units.
+
+    Raises
+    ------
+    InvalidProfileError
+        No ``FocalLengthX`` and no focal length or crop factor to compute it from.
+
+    References
+    ----------
+    Adobe, "Adobe Camera Model" (Lens Profile Creator documentation): focal lengths normalised
+    by ``max(ImageWidth, ImageLength)``; absent ``FocalLengthX/Y`` computed from the focal
+    length and the sensor size. RawTherapee ``rtengine/lcp.cc`` (``LCPModelCommon::prepareParams``)
+    does the same with a 35 mm long side.
+    """
+    out = dict(params)
+    ok = lambda v: v is not None and np.isfinite(v) and v > 0  # noqa: E731
+    if "FocalLengthX" not in out:
+        if not (ok(focal_length_mm) and ok(crop_factor)):
+            raise InvalidProfileError("Adobe camera model lacks FocalLengthX and the shot's focal length or crop factor "
+                                      "is unknown; pass --focal-length")
+        fx = float(focal_length_mm) * float(crop_factor) / FULL_FRAME_LONG_SIDE_MM
+        out["FocalLengthX"] = fx
+        out.setdefault("FocalLengthY", fx)
+        return out
+    if ok(crop_factor) and ok(profile_crop_factor):
+        ratio = float(crop_factor) / float(profile_crop_factor)
+        out["FocalLengthX"] = float(out["FocalLengthX"]) * ratio
+        if "FocalLengthY" in out:
+            out["FocalLengthY"] = float(out["FocalLengthY"]) * ratio
+    return out
 
 
 def adobe_camera_matrix(params: Mapping[str, float], width: int, height: int) -> np.ndarray:
@@ -220,7 +283,12 @@ def _adobe_builder(request, fisheye: bool):
 
     W, H = request.width, request.height
     d = request.calibration.distortion
+    profile = getattr(request.calibration, "profile", None)
     params = dict(d.terms) if d is not None else {}
+    if d is not None:
+        params = adobe_params_for_frame(params, focal_length_mm=getattr(d, "focal_length_mm", None),
+                                        crop_factor=request.crop_factor,
+                                        profile_crop_factor=getattr(profile, "crop_factor", None))
     K = adobe_camera_matrix(params, W, H)
     on = bool(request.distortion) and d is not None
     terms_cv = adobe_to_opencv_terms(params) if on else {}

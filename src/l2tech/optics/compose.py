@@ -197,6 +197,11 @@ def auto_scale(warp: Warp, samples: int = 2048) -> float:
     units). The scale is ``max(dist / ru)`` over the eight, times 1.001 (lensfun's margin for
     what happens between the test points) and another 1.001 when TCA is corrected.
 
+    A direction whose corrected image never reaches the frame edge (a fisheye's 180° corner seen
+    rectilinear) does not constrain the scale. A warp whose ``extra["image_circle_px"]`` is
+    ``(x, y, R)`` (a lens made for a smaller sensor, :func:`l2tech.correct.maps.correction_warp`)
+    must also stay inside that circle. A warp that moves nothing (the identity) gives exactly 1.
+
     Parameters
     ----------
     warp : Warp
@@ -211,7 +216,7 @@ def auto_scale(warp: Warp, samples: int = 2048) -> float:
     Raises
     ------
     InvalidProfileError
-        A direction never reaches the frame edge (e.g. the distortion folds first).
+        No direction reaches the frame edge, or the frame centre maps outside the image.
 
     References
     ----------
@@ -228,24 +233,34 @@ def auto_scale(warp: Warp, samples: int = 2048) -> float:
     dists = np.array([W / 2, diag, H / 2, diag, W / 2, diag, H / 2, diag])
     ca, sa = np.cos(angles), np.sin(angles)
 
+    circle = warp.extra.get("image_circle_px")  # (x, y, radius): a lens made for a smaller sensor
+
     def residual(ru: np.ndarray) -> np.ndarray:
         xs, ys = geo(cx + ca[:, None] * ru, cy + sa[:, None] * ru)
         if xs.ndim == 3:  # per channel: use green
             xs, ys = xs[..., 1], ys[..., 1]
-        return np.maximum(np.abs(xs - bx) - W / 2, np.abs(ys - by) - H / 2)
+        out = np.maximum(np.abs(xs - bx) - W / 2, np.abs(ys - by) - H / 2)
+        if circle is not None:  # the image ends at the lens's image circle, not the frame edge
+            out = np.maximum(out, np.hypot(xs - circle[0], ys - circle[1]) - circle[2])
+        return out
 
     ru = dists[:, None] * np.linspace(0.0, 4.0, samples + 1)[None, :]
     res = residual(ru)
     with np.errstate(invalid="ignore"):
         hit = np.nan_to_num(res, nan=1.0) >= 0
     scale = 0.01
+    constrained = []
     for i in range(8):
         idx = np.nonzero(hit[i])[0]
-        if idx.size == 0 or idx[0] == 0:
+        if idx.size and idx[0] == 0:
             raise InvalidProfileError(
-                f"auto-scale: the corrected image never reaches the frame edge in direction "
+                f"auto-scale: the frame centre maps outside the image in direction "
                 f"{math.degrees(angles[i]):.0f}°; the profile does not fit this frame (use an explicit scale)"
             )
+        if idx.size == 0:
+            # the corrected image never reaches the frame edge (or image circle) this way,
+            # e.g. a fisheye's 180° corner seen rectilinear: no empty border here at any scale
+            continue
         j = int(idx[0])
         lo, hi = ru[i, j - 1], ru[i, j]
         for _ in range(60):
@@ -255,7 +270,15 @@ def auto_scale(warp: Warp, samples: int = 2048) -> float:
                 lo = mid
             else:
                 hi = mid
-        scale = max(scale, dists[i] / (0.5 * (lo + hi)))
+        constrained.append(dists[i] / (0.5 * (lo + hi)))
+    if not constrained:
+        raise InvalidProfileError(
+            "auto-scale: the corrected image never reaches the frame edge in any direction; the profile "
+            "does not fit this frame (use an explicit scale)"
+        )
+    scale = max(scale, *constrained)
+    if all(abs(c - 1.0) <= 1e-9 for c in constrained) and len(constrained) == 8 and not warp.subpixel:
+        return 1.0  # nothing moves (the identity): no zoom, no margin
     scale *= 1.001
     if warp.subpixel:
         scale *= 1.001

@@ -49,6 +49,8 @@ import numpy as np
 from l2tech.errors import InvalidProfileError
 
 __all__ = [
+    "vignetting_pa_held",
+    "PA_CALIBRATED_RADIUS",
     "LensfunNormalization",
     "distortion_poly3",
     "distortion_poly5",
@@ -225,6 +227,49 @@ def vignetting_pa(r: np.ndarray, k1: float, k2: float, k3: float) -> np.ndarray:
     """
     r2 = np.asarray(r) ** 2
     return 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+
+
+#: The pa model is calibrated up to r = 1 (the calibration sensor's corner).
+PA_CALIBRATED_RADIUS = 1.0
+
+
+def vignetting_pa_held(r2: np.ndarray, k1: float, k2: float, k3: float, *, strength: float = 1.0,
+                       hold: bool = True) -> np.ndarray:
+    """pa falloff held at its calibrated edge and scaled by a strength: ``g(min(r², 1)) ** strength``.
+
+    Beyond r = 1 (the calibration sensor's corner: a DX profile at an FX corner reaches
+    r = 1.5) the polynomial is extrapolated and may reach 0 or below (infinite or negative
+    gain). The falloff there is held at its value at r = 1, the edge of what was measured.
+
+    Parameters
+    ----------
+    r2 : ndarray
+        Squared radius, r = 1 at the calibration sensor's corner.
+    k1, k2, k3 : float
+        pa terms.
+    strength : float
+        Fraction of the correction applied, in stops: ``0`` none, ``1`` all (the gain
+        ``1 / g`` becomes ``g ** -strength``).
+    hold : bool
+        Hold beyond r = 1 (False: lensfun's extrapolation, only the strength applied).
+
+    Returns
+    -------
+    ndarray, float64
+        Falloff ``g`` (> 0 wherever the calibrated field is > 0); the gain is ``1 / g``.
+
+    References
+    ----------
+    lensfun ``mod-color.cpp`` (``ModifyColor_DeVignetting_PA``) for the model; holding the
+    gain at the calibrated radius is l2tech's (lensfun extrapolates).
+    """
+    r2c = np.asarray(r2, np.float64)
+    if hold:
+        r2c = np.minimum(r2c, PA_CALIBRATED_RADIUS**2)
+    g = 1 + r2c * (k1 + r2c * (k2 + r2c * k3))
+    if strength != 1.0:
+        g = np.where(g > 0, np.abs(g) ** float(strength), g)
+    return g
 
 
 def real_focal_length_hugin(model: str | None, terms: Mapping[str, float], focal_length_mm: float) -> float:

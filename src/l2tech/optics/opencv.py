@@ -264,13 +264,22 @@ def radial_fold_radius(
         The radius where the derivative of ``r * radial(r)`` first becomes ≤ 0 (the image would
         fold there), or None when the map is monotonic over the range.
     """
-    r = np.linspace(0.0, float(r_max), int(samples))
-    g = r * radial(r)
-    dg = np.diff(g)
-    bad = np.nonzero(~(dg > 0))[0]
-    if len(bad):
-        return float(r[bad[0]])
-    return None
+    lo, hi = 0.0, float(r_max)
+    found: float | None = None
+    for _ in range(8):
+        r = np.linspace(lo, hi, int(samples))
+        g = r * radial(r)
+        bad = np.nonzero(~(np.diff(g) > 0))[0]
+        if not len(bad):
+            return found  # None over the whole range; else the refined radius already found
+        i = int(bad[0])
+        found = float(r[i])
+        # the fold lies within a step of r[i]: look again, finer, around it (over a range far
+        # beyond the fold, e.g. at a tiny trial scale, one step may span the whole fold)
+        lo, hi = float(r[max(i - 1, 0)]), float(r[min(i + 1, len(r) - 1)])
+        if hi - lo <= 1e-9 * max(hi, 1e-12):
+            break
+    return found
 
 
 def _pixel_grid(width: int, height: int) -> np.ndarray:

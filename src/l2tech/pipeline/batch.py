@@ -60,7 +60,7 @@ class BatchItem:
     output : Path
     status : {'ok', 'skipped', 'failed'}
         ``skipped``: the output exists and overwriting was not asked for (a re-run finishes an
-        interrupted batch).
+        interrupted batch), or the input is itself an l2tech output (``AlreadyProcessedError``).
     result : DevelopResult or None
         For ``ok``.
     error : BaseException or None
@@ -146,7 +146,7 @@ def run_batch(inputs: Sequence[str], outputs: Sequence[Path], job: Job, *, overw
         Each input is checked on its own first (:func:`check_input_file`); a missing,
         unreadable or non-file input is a ``failed`` item and the batch goes on.
     """
-    from l2tech.errors import L2Error, OutputExistsError
+    from l2tech.errors import AlreadyProcessedError, L2Error, OutputExistsError
     from l2tech.io.atomic import check_output_path
 
     for k, (inp, out) in enumerate(zip(inputs, outputs)):
@@ -154,9 +154,11 @@ def run_batch(inputs: Sequence[str], outputs: Sequence[Path], job: Job, *, overw
         upcoming = [i for i, o in ahead if (overwrite or not Path(o).exists()) and os.path.isfile(i)]
         try:
             check_input_file(inp)
-            check_output_path(out, inputs=inputs, overwrite=overwrite)
+            # without overwrite no file is replaced, so an output that is another input of the
+            # batch (an earlier run's output) is an existing output: skipped, not an error
+            check_output_path(out, inputs=inputs if overwrite else [inp], overwrite=overwrite)
             yield BatchItem(inp, Path(out), "ok", result=job(inp, Path(out), upcoming))
-        except OutputExistsError as exc:
+        except (OutputExistsError, AlreadyProcessedError) as exc:
             yield BatchItem(inp, Path(out), "skipped", error=exc)
         except L2Error as exc:
             yield BatchItem(inp, Path(out), "failed", error=exc)
@@ -584,7 +586,7 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
     kill at any moment leaves only complete files; a rerun skips what the journal or the
     sidecars show as done, and removes the temp files of killed workers.
     """
-    from l2tech.errors import L2Error, OutputExistsError
+    from l2tech.errors import AlreadyProcessedError, L2Error, OutputExistsError
     from l2tech.io.atomic import check_output_path, remove_stale_temps
     from l2tech.pipeline.journal import Journal
     from l2tech.pipeline.recipe_file import recipe_hash
@@ -613,12 +615,13 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
                 ost = os.stat(out)
             except OSError:
                 ost = None
-            if ost is not None and (ost.st_dev, ost.st_ino) in input_ids:
+            rh = hashes[t.output] = recipe_hash(t.recipe, t.command)
+            what, why = _plan_task(t, journals.get(str(out.parent)), rh, overwrite=overwrite, redo=redo)
+            if what == "do" and ost is not None and (ost.st_dev, ost.st_ino) in input_ids:
+                # an earlier output given again as an input (`l2 correct *.jpg`): never written over
                 from l2tech.errors import UsageError
 
                 raise UsageError("output is the same file as an input of this batch; inputs are never modified", path=out)
-            rh = hashes[t.output] = recipe_hash(t.recipe, t.command)
-            what, why = _plan_task(t, journals.get(str(out.parent)), rh, overwrite=overwrite, redo=redo)
         except L2Error as exc:
             yield BatchItem(t.input, out, "failed", error=exc)
             continue
@@ -655,6 +658,8 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
                     exc = pexc
             if exc is None:
                 yield BatchItem(t.input, out, "ok", result={**rendered.summary, "seconds": rendered.seconds})
+            elif isinstance(exc, AlreadyProcessedError):  # the input is an earlier l2tech output
+                yield BatchItem(t.input, out, "skipped", error=exc)
             else:
                 yield BatchItem(t.input, out, "failed", error=exc)
         killed = False

@@ -180,6 +180,31 @@ def _group_by_focal(images: Sequence[str | Path], every: int, settings: ProfileS
     return groups, skipped, failed, float(crop_seen or 1.0)
 
 
+#: Reprojection RMS above which a distortion fit is refused, px: a right target fits to
+#: 0.1-0.5 px and a wrong target description to about 1 px (warned above
+#: :data:`l2tech.calibrate.geometry.POOR_FIT_RMS_PX`); several pixels mean the corners found
+#: are not the board's (OpenCV ``camera_calibration`` tutorial; Bouguet's toolbox).
+MAX_FIT_RMS_PX = 3.0
+
+_PINHOLE_FIX = {"k1": "CALIB_FIX_K1", "k2": "CALIB_FIX_K2", "k3": "CALIB_FIX_K3", "p1p2": "CALIB_ZERO_TANGENT_DIST"}
+_FISHEYE_FIX = {"k1": "CALIB_FIX_K1", "k2": "CALIB_FIX_K2", "k3": "CALIB_FIX_K3", "k4": "CALIB_FIX_K4"}
+
+
+def _fix_flags(fix: Sequence[str], fisheye: bool) -> int:
+    """OpenCV calibration flags holding the named coefficients at 0 (their initial value)."""
+    import cv2
+
+    table, ns = (_FISHEYE_FIX, cv2.fisheye) if fisheye else (_PINHOLE_FIX, cv2)
+    flags = 0
+    for name in fix:
+        key = name.strip().lower()
+        if key not in table:
+            raise UsageError(f"cannot fix {name!r} in the {'Kannala-Brandt' if fisheye else 'Brown-Conrady'} model; "
+                             f"valid: {', '.join(table)}")
+        flags |= int(getattr(ns, table[key]))
+    return flags
+
+
 def calibrate_distortion(
     images: Sequence[str | Path],
     target: str,
@@ -191,6 +216,8 @@ def calibrate_distortion(
     settings: ProfileSettings = ProfileSettings(),
     on_error: ErrorHook | None = None,
     on_progress: ProgressHook | None = None,
+    fix: Sequence[str] = (),
+    max_rms_px: float | None = None,
 ) -> CalibrationResult:
     """Fit distortion from checkerboard / ChArUco shots and write a lensfun profile.
 
@@ -219,6 +246,13 @@ def calibrate_distortion(
         Called with each per-file :class:`~l2tech.errors.L2Error` (the job goes on).
     on_progress : callable, optional
         Called once per view read.
+    fix : sequence of str
+        Coefficients held at 0 in the OpenCV fit: ``k1..k3``, ``p1p2`` (Brown-Conrady, e.g.
+        ``("k3",)`` as most published calibrations), ``k1..k4`` (Kannala-Brandt).
+    max_rms_px : float, optional
+        Refuse a fit whose reprojection RMS exceeds this (default :data:`MAX_FIT_RMS_PX`): such
+        an RMS means the target was mis-detected (a board of another size "found"), and no
+        profile is written.
 
     Returns
     -------
@@ -227,11 +261,13 @@ def calibrate_distortion(
     Raises
     ------
     UsageError
-        A shot whose focal length is unknown, no readable input, a bad target description.
+        A shot whose focal length is unknown, no readable input, a bad target description, an
+        unknown coefficient in ``fix``.
     OutputExistsError
         ``settings.output`` exists and neither ``overwrite`` nor ``update`` is set.
     CalibrationError
-        Too few usable views for a fit.
+        Too few usable views for a fit, or a reprojection RMS above ``max_rms_px`` (nothing
+        written).
     """
     from l2tech.calibrate import detect_target, fit_fisheye, fit_lensfun_distortion, fit_pinhole, parse_target
     from l2tech.calibrate.output import gyroflow_profile, split_maker_model, write_gyroflow_json
@@ -239,6 +275,8 @@ def calibrate_distortion(
     from l2tech.profiles.model import DistortionCalibration
 
     board = parse_target(target)
+    flags = _fix_flags(fix, fisheye)
+    limit = MAX_FIT_RMS_PX if max_rms_px is None else float(max_rms_px)
     out = _check_out(settings, images)
 
     def view(name: str, img: Any, skipped: list) -> Any:
@@ -254,8 +292,13 @@ def calibrate_distortion(
     size = None
     for focal in sorted(groups):
         dets = groups[focal]
-        cam = fit_fisheye(dets, board) if fisheye else fit_pinhole(dets, board)
+        cam = fit_fisheye(dets, board, flags=flags) if fisheye else fit_pinhole(dets, board, flags=flags)
         size = cam.image_size
+        if cam.rms > limit:
+            raise CalibrationError(
+                f"at {focal:g} mm the fit's reprojection RMS is {cam.rms:.2f} px, above {limit:g} px: the target was "
+                f"mis-detected (is the board {board.spec}? every shot must show that board); no profile written "
+                "(--max-rms raises the limit)")
         lfs = [fit_lensfun_distortion(cam, m) for m in ("ptlens", "poly3", "poly5")]
         chosen = next(x for x in lfs if x.model == lensfun_model)
         points.append(DistortionCalibration(lensfun_model, focal, dict(chosen.terms)))
@@ -263,6 +306,7 @@ def calibrate_distortion(
         results.append({
             "focal_length_mm": focal, "views_used": len(cam.view_names), "views_dropped": [list(d) for d in cam.dropped],
             "opencv_model": cam.model, "rms_px": cam.rms, "K": cam.K.tolist(), "dist": cam.dist.tolist(),
+            "per_view_rms": [[Path(n).name, float(x)] for n, x in zip(cam.view_names, cam.per_view_rms)],
             "lensfun": {x.model: {"terms": x.terms, "rms_px": x.rms} for x in lfs}, "warnings": list(cam.warnings),
         })
     _write_profile(settings, out, crop, size, lens_type="fisheye" if fisheye else "rectilinear", distortion=points)

@@ -14,7 +14,14 @@ from typing import Any
 from l2tech.errors import LensNotFoundError
 from l2tech.pipeline.recipe import CORRECTIONS, DEFAULT_FOCUS_DISTANCE_M, Recipe
 
-__all__ = ["LensPlan", "plan_lens_correction", "skip_embedded_corrections", "camera_display_name"]
+__all__ = ["LensPlan", "plan_lens_correction", "skip_embedded_corrections", "skip_corrections_done", "camera_display_name"]
+
+#: Formats whose pixels a camera or converter already processed (lens correction included).
+DEVELOPED_FORMATS = frozenset({"jpeg", "tiff", "png", "heif"})
+#: Micro Four Thirds makers whose bodies correct their lenses' distortion in every JPEG
+#: (the lens sends its correction data; the system requires it).
+_MFT_MAKERS = ("olympus", "om digital", "panasonic", "leica")
+_FUJI_MAKERS = ("fujifilm",)
 
 @dataclass(frozen=True)
 class LensPlan:
@@ -117,7 +124,10 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
     if profile is None:
         raise LensNotFoundError(f"no lens profile for {getattr(meta, 'lens_model', None) or getattr(meta, 'lens_id', '')!r}",
                                 path=getattr(meta, "path", None))
-    return _plan_for_profile(meta, recipe, profile, m, db, source="database", warnings=tuple(getattr(m, "warnings", ())))
+    from l2tech.profiles.matching import profile_source_kind
+
+    return _plan_for_profile(meta, recipe, profile, m, db, source=profile_source_kind(profile),
+                             warnings=tuple(getattr(m, "warnings", ())))
 
 
 def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, *, source: str, warnings: tuple[str, ...]) -> LensPlan:
@@ -125,7 +135,7 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
 
     crop = (getattr(m, "crop_factor", None) if m is not None else None) or getattr(meta, "crop_factor", None) or profile.crop_factor
     warns = list(warnings)
-    sources: dict[str, str] = {"profile": source}
+    sources: dict[str, str] = {"profile": source, "profile_origin": getattr(profile, "source", "") or ""}
     applied = {c: c in recipe.corrections for c in CORRECTIONS}
     reasons = {c: "" if applied[c] else "not requested (--only)" for c in CORRECTIONS}
 
@@ -175,11 +185,88 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
                 applied[c] = False
                 reasons[c] = {"vignetting": "the profile has no vignetting data near these settings",
                               "tca": "the profile has no TCA data", "distortion": "the profile has no distortion data"}[c]
-    return LensPlan(
+    if applied["vignetting"] and profile.crop_factor and crop and crop < profile.crop_factor * 0.96 and \
+            any(v.model == "pa" for v in profile.vignetting):
+        # lensfun pa: r = 1 at the calibration sensor's corner; this frame reaches r = c_prof / c
+        reasons["vignetting"] = (f"profile measured on a smaller sensor (crop {profile.crop_factor:g}) than this "
+                                 f"camera's (crop {crop:g}): the gain is held at its value at the profile's corner "
+                                 f"beyond it (radius {profile.crop_factor / crop:.2f}x); --vignetting-strength 0..1 "
+                                 "lowers the correction")
+        warns.append(f"vignetting: {reasons['vignetting']}")
+    plan = LensPlan(
         camera=camera_display_name(meta) if m is None or m.camera is None else camera_name(m.camera),
         lens=profile.name, profile=profile, match=m, crop_factor=crop, focal_length_mm=focal, f_number=fnum,
         focus_distance_m=dist, applied=applied, reasons=reasons, sources=sources, warnings=tuple(warns),
     )
+    return plan if recipe.force else skip_corrections_done(plan, meta)
+
+
+def _body_corrects_jpeg(meta: Any, plan: LensPlan) -> str | None:
+    """Why this body is known to correct distortion in its own JPEGs, or None.
+
+    Micro Four Thirds bodies correct the distortion of native lenses in every JPEG (the lens
+    sends its correction data); Fujifilm X bodies do the same for their X-mount lenses; a
+    fixed-lens compact corrects its lens in its JPEGs (lensfun's compact profiles describe
+    the RAW image). A RAW converter's JPEG is judged by the converter's own record instead,
+    except Adobe's, which always applies the Micro Four Thirds lens data.
+    """
+    profile, m = plan.profile, plan.match
+    mounts = tuple(getattr(profile, "mounts", ()) or ())
+    make = (getattr(meta, "make", None) or "").lower()
+    converter = getattr(meta, "converter", None)
+    adobe = bool(converter) and ("adobe" in converter.lower() or "lightroom" in converter.lower())
+    if "Micro 4/3 System" in mounts and make.startswith(_MFT_MAKERS) and (converter is None or adobe):
+        who = "Micro Four Thirds bodies" if converter is None else f"{converter} (it applies the lens's own data)"
+        return f"{who} correct the distortion of Micro Four Thirds lenses in their JPEGs"
+    if converter is not None:
+        return None
+    if "Fujifilm X" in mounts and make.startswith(_FUJI_MAKERS):
+        return "Fujifilm X bodies correct the distortion of X-mount lenses in their JPEGs"
+    cam_mount = getattr(getattr(m, "camera", None), "mount", None) or ""
+    if cam_mount and cam_mount[0].islower() and cam_mount in mounts:
+        return "fixed-lens compacts correct their lens's distortion in their JPEGs (the profile describes the RAW)"
+    return None
+
+
+def skip_corrections_done(plan: LensPlan, meta: Any) -> LensPlan:
+    """Do not correct again what a developed image says (or its body is known) to have corrected.
+
+    Parameters
+    ----------
+    plan : LensPlan
+    meta : ShotMetadata
+        ``corrections_done`` (maker-note flags, a RAW converter's record), ``converter``,
+        ``l2tech_record`` and ``format`` are read (:mod:`l2tech.io.provenance`).
+
+    Returns
+    -------
+    LensPlan
+        ``plan`` with each correction already done switched off; its reason says what showed
+        it and that ``--force`` corrects anyway. A RAW file's flags describe the camera's JPEG,
+        not the RAW data, so RAW files are returned unchanged.
+    """
+    if getattr(meta, "format", None) not in DEVELOPED_FORMATS or plan.profile is None:
+        return plan
+    done: dict[str, str] = {}
+    record = dict(getattr(meta, "l2tech_record", ()) or ())
+    if record:
+        did = [c for c in record.get("Corrections", "").split(",") if c]
+        for c in did:
+            done[c] = f"already corrected by l2tech {record.get('Version', '')}".rstrip() + " (its XMP record in the file)"
+    for c, evidence in getattr(meta, "corrections_done", ()) or ():
+        done.setdefault(c, f"the camera or converter already corrected it ({evidence})")
+    if "distortion" not in done:
+        why = _body_corrects_jpeg(meta, plan)
+        if why:
+            done["distortion"] = f"already corrected: {why}"
+    if not done:
+        return plan
+    applied, reasons = dict(plan.applied), dict(plan.reasons)
+    for c, why in done.items():
+        if applied.get(c):
+            applied[c] = False
+            reasons[c] = f"{why}; --force corrects it again"
+    return dataclasses.replace(plan, applied=applied, reasons=reasons)
 
 
 def manual_profile(meta: Any, recipe: Recipe) -> Any:

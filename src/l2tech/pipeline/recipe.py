@@ -61,6 +61,12 @@ class Recipe:
     projection : str, optional
         Projection of the corrected image (``rectilinear`` de-fishes a fisheye profile;
         ``fisheye``, ``fisheye_equisolid``, ... reproject), composed into the same remap.
+    vignetting_strength : float
+        Fraction of the vignetting correction applied, in stops (0 none, 1 all, up to 2;
+        ``--vignetting-strength``).
+    force : bool
+        Correct even what the file says was already corrected (in the camera, by a RAW
+        converter, or by l2tech itself: ``--force``); see :mod:`l2tech.io.provenance`.
     log_output : str, optional
         Write log-encoded data instead of a display image (``--log-output V-Log`` or
         ``"V-Log/V-Gamut"``): the working data is converted to the gamut and encoded with the
@@ -146,6 +152,8 @@ class Recipe:
     sharpen: float = 0.0
     sharpen_radius_px: float | None = None
     sharpen_halo: float = 0.01
+    force: bool = False
+    vignetting_strength: float = 1.0
 
     def __post_init__(self) -> None:
         bad = [c for c in self.corrections if c not in CORRECTIONS]
@@ -161,6 +169,8 @@ class Recipe:
             raise UsageError(f"exposure must be a number of stops within ±16, got {self.exposure_ev}")
         if self.scale is not None and not (np.isfinite(self.scale) and 0.1 <= self.scale <= 10):
             raise UsageError(f"scale must be between 0.1 and 10, got {self.scale}")
+        if not (np.isfinite(self.vignetting_strength) and 0.0 <= self.vignetting_strength <= 2.0):
+            raise UsageError(f"vignetting strength must be between 0 and 2, got {self.vignetting_strength}")
         for name in ("focal_length_mm", "f_number", "focus_distance_m"):
             v = getattr(self, name)
             if v is not None and not (np.isfinite(v) and v > 0):

@@ -77,6 +77,7 @@ class DevelopResult:
     icc_profile: bytes | None = None
     bits: int | None = None
     dng_opcodes: tuple[str, ...] = ()
+    greyscale: bool = False
 
     def summary(self) -> dict[str, Any]:
         """JSON-able summary of the job."""
@@ -95,7 +96,7 @@ def _apply_lens(image: np.ndarray, plan: LensPlan, recipe: Recipe) -> np.ndarray
         image, plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m,
         crop_factor=plan.crop_factor, vignetting=plan.applied["vignetting"], tca=plan.applied["tca"],
         distortion=plan.applied["distortion"], scale=recipe.scale, interpolation=recipe.interpolation,
-        projection=recipe.projection,
+        projection=recipe.projection, vignetting_strength=recipe.vignetting_strength,
     )
 
 
@@ -264,7 +265,10 @@ def _lens_grid(plan: LensPlan, recipe: Recipe, width: int, height: int, orientat
         return identity_grid_map(width, height) if frame is None else frame_grid_map(frame, width, height)
     from l2tech.profiles.interpolate import interpolate
 
-    cal = interpolate(plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m)
+    from l2tech.correct.apply import with_vignetting_strength
+
+    cal = with_vignetting_strength(interpolate(plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m),
+                                   recipe.vignetting_strength)
     return grid_map(cal, width, height, crop_factor=plan.crop_factor, vignetting=plan.applied["vignetting"],
                     tca=plan.applied["tca"], distortion=plan.applied["distortion"], scale=recipe.scale,
                     projection=recipe.projection, frame=frame)
@@ -548,6 +552,13 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
         hint = "; use `l2 develop` for RAW files" if kind in RAW_FORMATS else ""
         raise UnsupportedFormatError(f"not a developed image (the file is {kind.upper()}){hint}", path=p)
     meta, warns = _read_meta(p)
+    record = dict(getattr(meta, "l2tech_record", ()) or ())
+    if record and not recipe.force:
+        from l2tech.errors import AlreadyProcessedError
+
+        did = record.get("Corrections") or "nothing"
+        raise AlreadyProcessedError(f"already an l2tech output (l2tech {record.get('Version', '?')}, corrected: {did}); "
+                                    "not corrected twice; --force corrects it again", path=p)
     dec = read_image(p)
     if dec.icc_profile and not _icc_ok(dec.icc_profile):
         warns.append(f"{p}: embedded ICC profile is corrupt; dropped, pixels read as sRGB")
@@ -555,9 +566,9 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
     space = _space_from_icc(dec.icc_profile)
     image = output_to_working(dec.pixels, space)
     plan = plan_lens_correction(meta, recipe, db=db)
-    if plan.applied.get("distortion") and plan.profile is not None and "Micro 4/3 System" in plan.profile.mounts and dec.format == "jpeg":
-        warns.append(f"{p}: Micro Four Thirds cameras usually correct distortion in their own JPEGs; if lines now bend "
-                     "the other way, use --only vignetting,tca (lensfun profiles describe the RAW image)")
+    if dec.greyscale and plan.applied.get("tca"):
+        plan = dataclasses.replace(plan, applied={**plan.applied, "tca": False},
+                                   reasons={**plan.reasons, "tca": "greyscale image: no colour fringes to correct"})
     if recipe.exposure_ev:
         image = image * np.float32(2.0**recipe.exposure_ev)
     image = _apply_geometry(image, plan, recipe, getattr(meta, "orientation", 1))
@@ -565,7 +576,8 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
     image = _apply_look(image, recipe)
     encoded, out_space, icc = _encode_output(image, recipe, space)
     return DevelopResult(str(p), encoded, meta, plan, out_space, tuple(warns + list(plan.warnings)),
-                         icc_profile=dec.icc_profile if icc is not None else None, bits=dec.bits if dec.bits in (8, 16) else 16)
+                         icc_profile=dec.icc_profile if icc is not None else None, bits=dec.bits if dec.bits in (8, 16) else 16,
+                         greyscale=dec.greyscale)
 
 
 def output_path_for(path: str | os.PathLike, output: str | os.PathLike | None, fmt: str, *, many: bool) -> Path:
@@ -603,8 +615,54 @@ def _write(result: DevelopResult, out: Path, recipe: Recipe, *, overwrite: bool,
     if fnum:
         defaults["Exif.Photo.FNumber"] = f"{round(fnum * 100)}/100"
     bits = recipe.bits or (result.bits if fmt != "jpeg" and result.bits else None)
+    from l2tech import __version__
+
+    overrides["Exif.Image.Software"] = f"l2tech {__version__}"
     return write_image(out, result.image, format=fmt, quality=recipe.quality, bits=bits, icc_profile=result.icc_profile,
-                       exif_source=result.input, exif_overrides=overrides, exif_defaults=defaults, overwrite=overwrite)
+                       exif_source=result.input, exif_overrides=overrides, exif_defaults=defaults,
+                       xmp_overrides=l2tech_xmp_record(result, recipe), color_space_srgb=result.output_space == "srgb",
+                       greyscale=result.greyscale, overwrite=overwrite)
+
+
+def recipe_hash(recipe: Recipe) -> str:
+    """SHA-256 (hex) of the recipe's settings as canonical JSON (sorted keys): equal settings, equal hash."""
+    import hashlib
+    import json
+
+    text = json.dumps(recipe.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def l2tech_xmp_record(result: DevelopResult, recipe: Recipe) -> dict[str, str]:
+    """l2tech's XMP record of what it did to one output (namespace :data:`l2tech.io.provenance.L2TECH_XMP_NS`).
+
+    Properties: ``Tool`` (``l2tech``), ``Version``, ``Profile`` (the lens profile's name, empty
+    when none), ``ProfileSource`` (``database``, ``user``, ``embedded``, a file, ...),
+    ``Corrections`` (applied, comma-separated, pipeline order), ``NotCorrected``
+    (``correction: reason`` lines for the ones skipped), ``RecipeHash`` (:func:`recipe_hash`)
+    and ``SourceSoftware`` (the input's ``Software``, which the output's replaces). A later
+    ``l2 correct`` reads it and does not correct the file twice.
+    """
+    from l2tech import __version__
+    from l2tech.io.provenance import L2TECH_XMP_PREFIX
+    from l2tech.pipeline.recipe import CORRECTIONS
+
+    plan = result.plan
+    ns = f"Xmp.{L2TECH_XMP_PREFIX}."
+    rec = {
+        "Tool": "l2tech",
+        "Version": __version__,
+        "Profile": plan.lens or "",
+        "ProfileSource": plan.sources.get("profile", "") if plan.profile is not None else "",
+        "Corrections": ",".join(c for c in CORRECTIONS if plan.applied.get(c)),
+        "NotCorrected": "; ".join(f"{c}: {plan.reasons[c]}" for c in CORRECTIONS
+                                  if not plan.applied.get(c) and plan.reasons.get(c)),
+        "RecipeHash": recipe_hash(recipe),
+    }
+    software = getattr(result.metadata, "software", None)
+    if software:
+        rec["SourceSoftware"] = software
+    return {ns + k: v for k, v in rec.items() if v != "" or k in ("Corrections", "Profile")}
 
 
 def develop_file(path: str | os.PathLike, output: str | os.PathLike, recipe: Recipe = Recipe(), *, overwrite: bool = False,

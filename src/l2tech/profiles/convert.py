@@ -158,7 +158,9 @@ def _fit_point(
     center_y = (cy - (height - 1) / 2.0) * ns
     ro = np.hypot(gx - cx, gy - cy) * ns
     rs = np.hypot(sx - cx, sy - cy) * ns
-    fisheye = cal.model in _FISHEYE_FAMILIES
+    # a fisheye-family model fitted to a rectilinear lens (Gyroflow's default model) is fitted
+    # as the rectilinear lens it is
+    fisheye = cal.model in _FISHEYE_FAMILIES and profile.lens_type != "rectilinear"
     if fisheye:
         fpx = float(cal.terms.get("fx", 0.0)) or float(getattr(warp, "extra", {}).get("focal_px", 0.0))
         if cal.model == "adobe_fisheye":
@@ -304,7 +306,7 @@ def to_lensfun(
         dists.append(DistortionCalibration(name, float(focal_mm), terms))
         per.append((float(focal_mm), emax, erms))
     center_x, center_y = fits[0][3], fits[0][4]
-    lens_type = "fisheye" if profile.distortion[0].model in _FISHEYE_FAMILIES else "rectilinear"
+    lens_type = "fisheye" if profile.distortion[0].model in _FISHEYE_FAMILIES and profile.lens_type != "rectilinear" else "rectilinear"
     fmin = min(d.focal_length_mm for d in dists)
     fmax = max(d.focal_length_mm for d in dists)
     lens = LensProfile(

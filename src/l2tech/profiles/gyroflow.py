@@ -14,7 +14,10 @@ Gyroflow's own rules, followed here:
   ``(w/2, h/2)`` whatever the stored matrix says (the stored values stay in
   ``extra["stored_principal_point_px"]``);
 * ``crop`` divides the focal lengths;
-* another frame size of the same aspect ratio rescales the matrix (``calib_dimension``).
+* another frame size of the same aspect ratio rescales the matrix (``calib_dimension``);
+* ``input_horizontal_stretch`` / ``input_vertical_stretch`` (anamorphic lenses): the profile
+  was calibrated on the recorded frame stretched by them; it is read in recorded pixels
+  (``calib_dimension`` and the matrix rows divided by the stretch).
 
 Records (docs/PROFILES.md): each calibration point is ``DistortionCalibration(model=
 "kannala_brandt" or "opencv", focal_length_mm, terms={k..., fx, fy, cx, cy})`` with pixels of
@@ -156,6 +159,45 @@ def _point_terms(
     return terms
 
 
+def _lens_type(model: str, terms: Mapping[str, float], calib: tuple[int, int]) -> str:
+    """``fisheye`` or ``rectilinear``: what the lens is, not which model Gyroflow fitted.
+
+    Gyroflow fits its default ``opencv_fisheye`` (Kannala-Brandt) model to rectilinear lenses
+    too. At the calibration frame's corner the model's normalised radius ``θ_d(θ)`` is compared
+    with a rectilinear lens's ``tan θ`` and a fisheye's ``θ`` (equidistant); the nearer one
+    names the lens.
+
+    References
+    ----------
+    J. Kannala, S. Brandt, "A generic camera model and calibration method for conventional,
+    wide-angle, and fish-eye lenses", IEEE TPAMI 28(8), 2006 (θ_d polynomial; rectilinear
+    r = f tan θ, equidistant r = f θ).
+    """
+    if model != "kannala_brandt":
+        return "rectilinear"
+    from l2tech.optics.kannala_brandt import theta_distorted
+
+    fx, fy = float(terms["fx"]), float(terms["fy"])
+    rho = math.hypot(calib[0] / 2.0 / fx, calib[1] / 2.0 / fy)  # corner, normalised
+    th = np.linspace(0.0, math.pi / 2 * 0.999, 4001)
+    td = theta_distorted(th, terms)
+    inc = np.concatenate([[True], np.diff(td) > 0]).cumprod().astype(bool)  # before any fold
+    th, td = th[inc], td[inc]
+    if td[-1] < rho:
+        return "fisheye"  # the corner lies beyond 90 degrees: only a fisheye sees it
+    theta = float(np.interp(rho, td, th))
+    return "rectilinear" if abs(rho - math.tan(theta)) < abs(rho - theta) else "fisheye"
+
+
+def _stretch(data: Mapping[str, Any], key: str, path: object) -> float:
+    """Gyroflow's input stretch: absent, null or ≤ 0.01 means 1 (as Gyroflow reads it)."""
+    v = data.get(key)
+    if v is None:
+        return 1.0
+    v = _num(v, key, path)
+    return v if v > 0.01 else 1.0
+
+
 def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
     """A parsed Gyroflow JSON document as a :class:`LensProfile`.
 
@@ -219,6 +261,18 @@ def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
         points.sort(key=lambda c: c.focal_length_mm)
     else:
         points.append(DistortionCalibration(model, focal, _point_terms(K, coeffs, model, calib, asym, crop, "fisheye_params", path)))
+    # input_horizontal/vertical_stretch (anamorphic lenses, squeezed modes): the calibration
+    # frame is the recorded frame stretched by these factors, so the recorded frame is
+    # calib_dimension / stretch and the matrix's rows scale with it (Gyroflow
+    # src/core/lens_profile.rs, get_all_matching_profiles: aspect = (w / hs) / (h / vs))
+    hs = _stretch(data, "input_horizontal_stretch", path)
+    vs = _stretch(data, "input_vertical_stretch", path)
+    if (hs, vs) != (1.0, 1.0):
+        calib = (int(round(w / hs)), int(round(h / vs)))
+        points = [DistortionCalibration(c.model, c.focal_length_mm, {**c.terms, "fx": c.terms["fx"] / hs, "cx": c.terms["cx"] / hs,
+                                                                      "fy": c.terms["fy"] / vs, "cy": c.terms["cy"] / vs})
+                  for c in points]
+        K = [[K[0][0] / hs, K[0][1] / hs, K[0][2] / hs], [K[1][0] / vs, K[1][1] / vs, K[1][2] / vs], K[2]]
     brand = str(data.get("camera_brand") or "")
     cam = str(data.get("camera_model") or "")
     lens = str(data.get("lens_model") or "")
@@ -233,6 +287,7 @@ def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
         "interpolation": "linear",
         "stored_principal_point_px": (K[0][2], K[1][2]),
         "asymmetrical": asym,
+        "input_stretch": (hs, vs),
     }
     for k in ("identifier", "fps", "frame_readout_time", "name", "note", "camera_setting", "calibrator_version"):
         if data.get(k) not in (None, ""):
@@ -245,7 +300,7 @@ def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
         model=" ".join(x for x in (cam, lens) if x).strip() or str(data.get("name") or "unnamed"),
         crop_factor=_num(cf, "crop_factor", path, positive=True) if cf is not None else 1.0,
         aspect_ratio=max(calib) / min(calib),
-        lens_type="fisheye" if model == "kannala_brandt" else "rectilinear",
+        lens_type=_lens_type(model, points[0].terms, calib),
         focal_min_mm=fmin,
         focal_max_mm=fmax,
         distortion=tuple(points),

@@ -169,8 +169,8 @@ def parse_lcp(data: bytes, path: object = None) -> LensProfile:
             is_fish = name == "FisheyeModel"
             family = "adobe_fisheye" if is_fish else "adobe_rectilinear"
             main = _model_terms(_props(node), f"{where} {name}")
-            if "FocalLengthX" not in main:
-                raise InvalidProfileError(f"{where} {name}: missing FocalLengthX")
+            # no FocalLengthX: the Adobe Camera Model computes it from the shot's focal length
+            # and sensor size (l2tech.optics.adobe.adobe_params_for_frame)
             new_d = DistortionCalibration(family, focal, {**main, "FocusDistance": distance})
             new_t = None
             subs = {}

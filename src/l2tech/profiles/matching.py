@@ -53,6 +53,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from l2tech.profiles.lensfun_xml import LensDatabase
 
 __all__ = [
+    "profile_source_kind",
+    "ADAPTER_MOUNTS",
     "MatchCandidate",
     "LensMatch",
     "CameraNotFoundError",
@@ -126,7 +128,8 @@ class LensMatch:
         1.0 for exact and override matches, 0.95 for alias matches, the similarity for fuzzy
         ones, 0.5 for an accepted focal-range match.
     method : str
-        ``'exact'``, ``'alias'``, ``'fuzzy'``, ``'override'`` or ``'focal-range'``.
+        ``'exact'``, ``'alias'``, ``'fuzzy'``, ``'override'`` or ``'focal-range'``; ``l2 lens
+        match`` also reports ``'embedded'`` (the file names no lens; its own correction data).
     runners_up : tuple of MatchCandidate
         The next best distinct lenses, best first.
     warnings : tuple of str
@@ -278,9 +281,14 @@ def _similarity(q: _Features, r: _Features) -> tuple[float, str]:
             return 0.0, "aperture differs"
     else:
         ap = 0.5
+    if q.words and not (q.words & r.words) and fs < 1.0 and ap < 1.0:
+        # a name given only in words ("iPhone") shares none of them: nothing in common
+        return 0.0, "no word in common"
     if q.words and r.words:
         inter = q.words & r.words
-        ws = len(inter) / len(q.words | r.words)
+        # a name given only in words ("iPhone"): the share of its words the lens has; else the
+        # Jaccard overlap (a full EXIF name should not gain from a lens name's extra words)
+        ws = len(inter) / (len(q.words) if fs < 1.0 and ap < 1.0 else len(q.words | r.words))
         if inter:
             why.append("words " + " ".join(sorted(inter)))
     elif q.words or r.words:
@@ -478,10 +486,19 @@ def find_camera_by_text(db: "LensDatabase | None", text: str) -> CameraBody:
 # lenses
 
 
+#: Mounts a body takes through its maker's own adapter, with full lens communication, that the
+#: lensfun database's ``<compat>`` lists leave out: Four Thirds lenses on Micro Four Thirds
+#: (Olympus MMF-1/2/3, Panasonic DMW-MA1), A-mount lenses on Sony E (Sony LA-EA1..5).
+ADAPTER_MOUNTS: dict[str, tuple[str, ...]] = {
+    "Micro 4/3 System": ("4/3 System",),
+    "Sony E": ("Sony Alpha", "Minolta AF"),
+}
+
+
 def _compatible_mounts(db: "LensDatabase", camera: CameraBody | None) -> frozenset[str] | None:
     if camera is None:
         return None
-    return frozenset({camera.mount, *db.mounts.get(camera.mount, ())})
+    return frozenset({camera.mount, *db.mounts.get(camera.mount, ()), *ADAPTER_MOUNTS.get(camera.mount, ())})
 
 
 def _fits(lens: LensProfile, mounts: frozenset[str] | None) -> bool:
@@ -501,7 +518,19 @@ def _choose_calibration(group: list[LensProfile], crop: float | None, warnings: 
         return min(group, key=lambda p: p.crop_factor)
     usable = [p for p in group if crop / p.crop_factor >= CROP_RULE_RATIO]
     if usable:
-        return max(usable, key=lambda p: p.crop_factor)
+        best = max(usable, key=lambda p: p.crop_factor)
+        if not best.distortion:
+            # an entry set without distortion (only vignetting measured on this format): the
+            # nearest set that has it is used, and the choice said
+            with_d = [p for p in usable if p.distortion]
+            if with_d:
+                alt = max(with_d, key=lambda p: p.crop_factor)
+                warnings.append(
+                    f"the calibration of '{best.name}' at crop {best.crop_factor:g} has no distortion data; the one "
+                    f"at crop {alt.crop_factor:g}, which has it, is used"
+                    + ("" if alt.vignetting or not best.vignetting else " (it has no vignetting data)"))
+                return alt
+        return best
     best = min(group, key=lambda p: p.crop_factor)
     warnings.append(
         f"the calibration of '{best.name}' was made on a smaller sensor (crop {best.crop_factor:g}) than "
@@ -714,11 +743,28 @@ def match_lens(
             body = None
             warnings.append(f"{exc.reason}; the lens is matched without a mount check")
     crop = body.crop_factor if body is not None else meta.crop_factor
+    file_crop = getattr(meta, "crop_factor", None)
+    if body is not None and file_crop and crop and file_crop > crop * 1.04:
+        # the file's own crop (35 mm equivalent focal length, or a RAW's focal-plane resolution
+        # over its pixel count) is larger than the body's: a crop mode (an R6 at 1.6x) or a crop
+        # made in camera; the frame is that part of the sensor, about its centre
+        warnings.append(f"the frame is a {file_crop:.3g}x crop (the body's sensor is crop {crop:.3g}): a crop mode "
+                        f"or an in-camera crop; corrected at crop {file_crop:.3g} about the frame's centre")
+        crop = file_crop
     mounts = _compatible_mounts(d, body)
     pool = [l for l in d.lenses if _fits(l, mounts)]
 
     # ---- lens override
     if lens:
+        # an exact name wins over similarity inside the mount's pool (a lens on an adapter the
+        # database does not list is still the lens the user named)
+        exact = _exact_hits([lens], d.lenses, None) or _alias_hits([lens], d.lenses)
+        if exact and not (_exact_hits([lens], pool, None) or _alias_hits([lens], pool)):
+            found = _resolve(exact, crop, warnings, f"--lens '{lens}'", path)
+            if mounts is not None and not _fits(found, mounts):
+                warnings.append(f"'{found.name}' (mounts {', '.join(found.mounts)}) does not fit the "
+                                f"{body.mount if body else ''} mount; used as asked")
+            return _finish(meta, LensMatch(body, found, 1.0, "override", (), tuple(warnings), crop))
         try:
             found, how, score, runners = _match_text([lens], pool, crop, warnings, path=path, label=f"--lens '{lens}'")
         except LensNotFoundError:
@@ -854,28 +900,29 @@ def search_lenses(
             continue
         best = 0.0
         why = ""
-        for r in _lens_features(lens):
+        for r in _lens_features(lens):  # each spelling (name, aliases) on its own
             parts = []
             reasons = []
             if q.focal:
                 if not (r.focal and _focal_equal(q.focal, r.focal)):
-                    parts = None
-                    break
+                    continue
                 parts.append(1.0)
                 reasons.append("focal range")
             if q.aperture:
                 if not (r.aperture and _aperture_equal(q.aperture, r.aperture)):
-                    parts = None
-                    break
+                    continue
                 parts.append(1.0)
                 reasons.append("aperture")
             if q_raw_words:
-                hay = _compact(f"{lens.maker} {r.text}")
-                hay_words = set(re.findall(r"[a-z]+|\d+(?:\.\d+)?", f"{lens.maker} {r.text}".casefold()))
-                found_w = [w for w in q_raw_words if w in hay_words or (len(w) >= 3 and w in hay)]
+                # a number without "mm" is a word of the name ("iphone 12"), never a focal length:
+                # the name's focal range and aperture are taken out before words are compared
+                name = f"{lens.maker} {r.text}"
+                bare = _APERTURE_RE.sub(" ", _FOCAL_RE.sub(" ", name))
+                hay = _compact(bare)
+                hay_words = set(re.findall(r"[a-z]+|\d+(?:\.\d+)?", bare.casefold()))
+                found_w = [w for w in q_raw_words if w in hay_words or (len(w) >= 3 and not w[0].isdigit() and w in hay)]
                 if not found_w:
-                    parts = None
-                    break
+                    continue
                 parts.append(len(found_w) / len(q_raw_words))
                 reasons.append("words " + " ".join(found_w))
             if parts:
@@ -886,6 +933,29 @@ def search_lenses(
             out.append(MatchCandidate(lens, round(best, 3), f"{why}; mounts {', '.join(lens.mounts)}; crop {lens.crop_factor:g}; {lens.source}"))
     out.sort(key=lambda m: (-m.score, m.profile.name, m.profile.crop_factor))
     return out[:limit]
+
+
+#: Where a profile came from, by the prefix of ``LensProfile.source``.
+_SOURCE_KINDS = {"lensfun": "database", "user": "user", "lcp": "file (Adobe LCP)", "gyroflow": "file (Gyroflow)",
+                 "opencv_yaml": "file (OpenCV)", "dng": "embedded (DNG opcodes)", "rw2": "embedded (maker notes)",
+                 "converted": "converted"}
+
+
+def profile_source_kind(profile: LensProfile) -> str:
+    """Where a profile came from: ``database`` (bundled lensfun), ``user`` (the user's profile
+    folder), ``embedded (DNG opcodes)``, ``embedded (maker notes)``, ``file (Adobe LCP)``, ...
+
+    Parameters
+    ----------
+    profile : LensProfile
+
+    Returns
+    -------
+    str
+        From the prefix of ``profile.source`` (``"user:/path/my.xml"`` → ``"user"``).
+    """
+    prefix = (profile.source or "").split(":", 1)[0]
+    return _SOURCE_KINDS.get(prefix, prefix or "unknown")
 
 
 def find_lens_profile(meta: "ShotMetadata", db: "LensDatabase | None" = None) -> LensProfile:

@@ -88,7 +88,7 @@ def _open(path: Path):
     try:
         return rawpy.imread(str(path))
     except rawpy.LibRawFileUnsupportedError:
-        raise UnsupportedFormatError("unsupported or mismatched format: LibRaw does not recognise this file as a RAW it can decode", path=path) from None
+        raise UnsupportedFormatError(_unsupported_reason(path), path=path) from None
     except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:
         raise CorruptInputError(f"RAW data is truncated or corrupt ({_msg(exc)})", path=path) from None
     except rawpy.LibRawError as exc:
@@ -118,6 +118,52 @@ def _check_tiff_header_dimensions(path: Path) -> None:
         return
 
 
+#: DNG/TIFF compression codes of RAW data that need a decoder LibRaw is often built without:
+#: code -> (what it is, which decoder is missing). DNG 1.7 spec (52546 JPEG XL); GoPro's GPR
+#: (VC-5, code 9 in its DNG).
+_RAW_CODECS = {
+    9: ("GoPro GPR (VC-5 compressed DNG)", "this LibRaw has no VC-5 decoder (LibRaw built with GoPro's gpr library, "
+        "USE_GPR); convert it to a plain DNG with GoPro's gpr_tools"),
+    52546: ("JPEG XL compressed DNG (DNG 1.7)", "this LibRaw has no JPEG XL decoder (a LibRaw built with libjxl)"),
+}
+
+
+def _missing_codec(path: Path) -> str | None:
+    """What the RAW data's compression is and which decoder is missing, or None (TIFF-based files)."""
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tf:
+            pages = list(tf.pages)
+            for page in list(pages):
+                pages.extend(getattr(page, "pages", None) or [])
+            for page in pages:
+                code = int(getattr(page, "compression", 0))
+                if code in _RAW_CODECS:
+                    what, missing = _RAW_CODECS[code]
+                    return f"it is {what}: {missing}"
+    except Exception:
+        return None
+    return None
+
+
+def _unsupported_reason(path: Path) -> str:
+    """Why LibRaw does not take a file: a developed image under a RAW name, a known codec, or unknown."""
+    from l2tech.io.formats import sniff_format
+
+    try:
+        kind = sniff_format(path)
+    except Exception:
+        kind = ""
+    if kind in ("jpeg", "png", "tiff"):
+        return (f"{kind.upper()} data in a {path.suffix or 'RAW-named'} file: a developed image, not a RAW; "
+                "use `l2 correct` (or give it its own extension)")
+    codec = _missing_codec(path)
+    if codec:
+        return f"LibRaw cannot read this RAW: {codec}"
+    return "unsupported or mismatched format: LibRaw does not recognise this file as a RAW it can decode"
+
+
 def _msg(exc: BaseException) -> str:
     m = exc.args[0] if exc.args else exc
     return m.decode(errors="replace") if isinstance(m, bytes) else str(m)
@@ -142,7 +188,9 @@ def _check_not_truncated(raw, path: Path) -> None:
     except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:
         raise CorruptInputError(f"RAW data is truncated or corrupt ({_msg(exc)})", path=path) from None
     except rawpy.LibRawError as exc:
-        raise DecodeError(f"LibRaw cannot decode the pixels of this file ({_msg(exc)}); its codec is not supported", path=path) from None
+        codec = _missing_codec(path)
+        raise DecodeError(f"LibRaw cannot decode the pixels of this file ({_msg(exc)}); "
+                          + (codec or "its codec is not supported"), path=path) from None
     tail = mosaic[mosaic.shape[0] * 7 // 8 :]
     if tail.size and int(tail.max()) == int(tail.min()):
         raise CorruptInputError("RAW pixel data ends in constant values: the file is truncated", path=path)

@@ -1,0 +1,177 @@
+"""What was already done to a picture: in-camera corrections, a RAW converter's, l2tech's own.
+
+A lens profile describes the lens as the sensor saw it. A JPEG the camera (or a RAW converter)
+already corrected must not be corrected again, or straight lines bow the other way. This module
+reads the facts a file states about its own processing:
+
+- maker-note flags written by the camera (exiv2 keys, below);
+- the XMP record of a RAW converter that baked its lens correction in (Adobe Camera Raw /
+  Lightroom ``crs:``, darktable's history);
+- l2tech's own XMP record (namespace :data:`L2TECH_XMP_NS`), written into every output.
+
+What a body does to its JPEGs without saying so (Micro Four Thirds, Fujifilm X, compacts) is
+decided with the lens profile in :mod:`l2tech.pipeline.lens_plan`.
+
+References
+----------
+- exiv2 ``src/olympusmn_int.cpp`` (CameraSettings 0x050b DistortionCorrection, 0x050c
+  ShadingCompensation; ImageProcessing 0x1011/0x1012), ``src/panasonicmn_int.cpp`` (0x008a
+  ShadingCompensation), ``src/sonymn_int.cpp`` (0x2011 VignettingCorrection, 0x2012 LateralChromaticAberration, 0x2013 DistortionCorrectionSetting), ``src/canonmn_int.cpp``
+  (VignettingCorr2 0x4016: PeripheralLightingSetting, ChromaticAberrationSetting,
+  DistortionCorrectionSetting; LightingOpt 0x4018 PeripheralIlluminationCorr,
+  DigitalLensOptimizer), ``src/nikonmn_int.cpp`` (0x002a VignetteControl).
+- exiftool ``lib/Image/ExifTool/Nikon.pm`` (DistortInfo 0x002b, byte 4 AutoDistortionControl).
+- Adobe XMP Camera Raw schema (``crs:LensProfileEnable``, ``crs:AutoLateralCA``,
+  ``crs:AlreadyApplied``); darktable ``src/common/exif.cc`` (``darktable:history``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["L2TECH_XMP_NS", "L2TECH_XMP_PREFIX", "register_l2tech_namespace", "corrections_done", "l2tech_record",
+           "raw_converter", "xmp_items"]
+
+#: XMP namespace of l2tech's record of what it did to an output.
+L2TECH_XMP_NS = "https://l2tech.org/ns/xmp/1.0/"
+L2TECH_XMP_PREFIX = "l2tech"
+
+# (exiv2 key, correction, values meaning "off"): a flag whose value is not "off" (and not
+# "n/a") says the camera applied that correction to this image.
+_FLAGS: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("Exif.OlympusCs.DistortionCorrection", "distortion", frozenset({"0"})),
+    ("Exif.OlympusIp.DistortionCorrection", "distortion", frozenset({"0"})),
+    ("Exif.OlympusCs.ShadingCompensation", "vignetting", frozenset({"0"})),
+    ("Exif.OlympusIp.ShadingCompensation", "vignetting", frozenset({"0"})),
+    ("Exif.Panasonic.ShadingCompensation", "vignetting", frozenset({"0"})),
+    ("Exif.Sony2.DistortionCorrectionSetting", "distortion", frozenset({"0", "65535", "-1"})),
+    ("Exif.Sony1.DistortionCorrectionSetting", "distortion", frozenset({"0", "65535", "-1"})),
+    ("Exif.Sony2.VignettingCorrection", "vignetting", frozenset({"0", "4294967295", "-1", "65535"})),
+    ("Exif.Sony1.VignettingCorrection", "vignetting", frozenset({"0", "4294967295", "-1", "65535"})),
+    ("Exif.Sony2.LateralChromaticAberration", "tca", frozenset({"0", "4294967295", "-1", "65535"})),
+    ("Exif.Sony1.LateralChromaticAberration", "tca", frozenset({"0", "4294967295", "-1", "65535"})),
+    ("Exif.CanonVigCor2.DistortionCorrectionSetting", "distortion", frozenset({"0", "-1"})),
+    ("Exif.CanonVigCor2.ChromaticAberrationSetting", "tca", frozenset({"0", "-1"})),
+    ("Exif.CanonVigCor2.PeripheralLightingSetting", "vignetting", frozenset({"0", "-1"})),
+    ("Exif.CanonLiOp.PeripheralIlluminationCorr", "vignetting", frozenset({"0", "-1"})),
+    ("Exif.CanonLiOp.DigitalLensOptimizer", "distortion", frozenset({"0", "-1"})),
+    ("Exif.Nikon3.VignetteControl", "vignetting", frozenset({"0"})),
+)
+
+#: Software names of RAW converters and editors (the JPEG is theirs, not the camera's).
+_CONVERTERS = re.compile(
+    r"lightroom|photoshop|camera raw|darktable|rawtherapee|capture one|dxo|affinity|luminar|silkypix|"
+    r"digital photo professional|olympus viewer|olympus workspace|om workspace|lumix|acdsee|on1|gimp|ufraw|"
+    r"dcraw|raw power|rawpy|imagemagick|l2tech|nx studio|nikon capture|capture nx|view nx|imaging edge|x raw studio",
+    re.I,
+)
+
+
+def register_l2tech_namespace(exiv2: Any) -> None:
+    """Register l2tech's XMP namespace with exiv2 (idempotent), so its keys read and write."""
+    try:
+        exiv2.XmpProperties.registerNs(L2TECH_XMP_NS, L2TECH_XMP_PREFIX)
+    except Exception:  # already registered under that prefix
+        pass
+
+
+def _value(tags: Any, key: str) -> str | None:
+    text = tags.raw(key)
+    return None if text is None else text.strip()
+
+
+def raw_converter(software: str | None, xmp_keys: list[str]) -> str | None:
+    """The RAW converter or editor that wrote the image, from ``Software`` and the XMP, or None.
+
+    Parameters
+    ----------
+    software : str or None
+        EXIF ``Software``.
+    xmp_keys : list of str
+        The file's XMP keys (exiv2 spelling, ``Xmp.crs.LensProfileEnable``).
+    """
+    if software and _CONVERTERS.search(software):
+        return software
+    if any(k.startswith("Xmp.crs.") for k in xmp_keys):
+        return "Adobe Camera Raw"
+    if any(k.startswith("Xmp.darktable.") for k in xmp_keys):
+        return "darktable"
+    return None
+
+
+def xmp_items(tags: Any) -> list[tuple[str, str]]:
+    """Every readable XMP ``(key, value)`` of a file's tags (exiv2 keys); unreadable ones left out."""
+    if tags.xmp is None:
+        return []
+    out = []
+    try:
+        for d in tags.xmp:
+            try:
+                out.append((d.key(), d.toString()))
+            except Exception:
+                continue
+    except Exception:
+        return out
+    return out
+
+
+def corrections_done(tags: Any) -> tuple[tuple[str, str], ...]:
+    """Lens corrections the file says were applied to its pixels, each with its evidence.
+
+    Parameters
+    ----------
+    tags : l2tech.io.metadata._Tags
+        The file's EXIF (maker notes included) and XMP.
+
+    Returns
+    -------
+    tuple of (correction, evidence)
+        ``correction`` in ``{"vignetting", "tca", "distortion"}``; ``evidence`` names the tag
+        and its value, e.g. ``"maker note Exif.Sony2.DistortionCorrectionSetting = Auto"``.
+        The first evidence per correction only.
+    """
+    done: dict[str, str] = {}
+    for key, corr, off in _FLAGS:
+        v = _value(tags, key)
+        if v is None or corr in done:
+            continue
+        first = v.split()[0] if v.split() else ""
+        if not first or first in off:
+            continue
+        if key == "Exif.Nikon3.VignetteControl" and first not in ("1", "3", "5"):
+            continue
+        printed = tags.printed(key) or first
+        done[corr] = f"maker note {key} = {printed}"
+    nikon = (tags.raw("Exif.Nikon3.0x002b") or "").split()  # DistortInfo: 4 version bytes, then the flag
+    if "distortion" not in done and len(nikon) >= 5 and nikon[4] in ("1", "2"):
+        done["distortion"] = "maker note Nikon AutoDistortionControl = On"
+    xmp = dict(xmp_items(tags))
+    if xmp.get("Xmp.crs.AlreadyApplied", "True").strip().lower() != "false":
+        if xmp.get("Xmp.crs.LensProfileEnable", "").strip() == "1":
+            if xmp.get("Xmp.crs.LensProfileDistortionScale", "100").strip() not in ("0",):
+                done.setdefault("distortion", "Adobe Camera Raw lens profile (XMP crs:LensProfileEnable = 1)")
+            if xmp.get("Xmp.crs.LensProfileVignettingScale", "100").strip() not in ("0",):
+                done.setdefault("vignetting", "Adobe Camera Raw lens profile (XMP crs:LensProfileEnable = 1)")
+        if xmp.get("Xmp.crs.AutoLateralCA", "").strip() == "1":
+            done.setdefault("tca", "Adobe Camera Raw (XMP crs:AutoLateralCA = 1)")
+    # darktable: history items darktable:history[i]/darktable:operation = "lens", enabled = 1,
+    # counted up to darktable:history_end
+    end = xmp.get("Xmp.darktable.history_end")
+    hist = re.compile(r"^Xmp\.darktable\.history\[(\d+)\]/darktable:operation$")
+    for k, v in xmp.items():
+        m = hist.match(k)
+        if not m or v.strip() != "lens":
+            continue
+        i = int(m.group(1))
+        enabled = xmp.get(f"Xmp.darktable.history[{i}]/darktable:enabled", "1").strip()
+        if enabled == "1" and (end is None or not end.strip().isdigit() or i <= int(end)):
+            for corr in ("distortion", "tca", "vignetting"):
+                done.setdefault(corr, "darktable's lens correction module (XMP darktable:history)")
+    return tuple((c, done[c]) for c in ("vignetting", "tca", "distortion") if c in done)
+
+
+def l2tech_record(tags: Any) -> tuple[tuple[str, str], ...]:
+    """l2tech's XMP record in the file (``(property, value)`` pairs), empty when there is none."""
+    prefix = f"Xmp.{L2TECH_XMP_PREFIX}."
+    return tuple((k[len(prefix):], v) for k, v in xmp_items(tags) if k.startswith(prefix))
