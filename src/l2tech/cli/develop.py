@@ -17,6 +17,7 @@ from l2tech.cli.options import (
     lens_option,
     look_option,
     lut_option,
+    max_memory_option,
     output_option,
     overwrite_option,
     profile_option,
@@ -51,6 +52,7 @@ def _lens_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--lut-input", default="sRGB/Rec.709", show_default=True, metavar="ENC/GAMUT",
                      help="The LUT's input encoding and gamut, e.g. V-Log/V-Gamut."),
         click.option("--log-output", metavar="ENC[/GAMUT]", help="Write log-encoded data, e.g. V-Log (no ICC profile)."),
+        max_memory_option,
         overwrite_option,
         json_option,
         verbosity_options,
@@ -202,7 +204,8 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
 @click.option("--output-space", type=click.Choice(["srgb", "display-p3", "rec2020", "adobe-rgb"]), default="srgb", show_default=True)
 @click.option("--white-balance", type=click.Choice(["camera", "daylight", "auto"]), default="camera", show_default=True)
 @_lens_options
-def develop(inputs, output, fmt, quality, bits, output_space, white_balance, overwrite, as_json, verbose, quiet, **lens_kw):
+def develop(inputs, output, fmt, quality, bits, output_space, white_balance, max_memory, overwrite, as_json, verbose, quiet,
+            **lens_kw):
     """Develop RAW files into finished images, with automatic lens correction.
 
     The camera and lens are read from each file's metadata and looked up in the lensfun
@@ -217,13 +220,15 @@ def develop(inputs, output, fmt, quality, bits, output_space, white_balance, ove
     """
     from l2tech.errors import L2Error
     from l2tech.pipeline.batch import develop_batch_job
+    from l2tech.pipeline.memory import budgeted_job
 
     try:
         recipe = _recipe(fmt, quality=quality, bits=int(bits) if bits else None, output_space=output_space,
                          white_balance=white_balance, **lens_kw)
     except L2Error as exc:
         raise click.UsageError(str(exc)) from None
-    return _run_batch(inputs, output, fmt, develop_batch_job(recipe, overwrite=overwrite),
+    job = budgeted_job(develop_batch_job(recipe, overwrite=overwrite), recipe, kind="develop", budget=max_memory)
+    return _run_batch(inputs, output, fmt, job,
                       overwrite=overwrite, as_json=as_json, verbose=verbose, quiet=quiet)
 
 
@@ -232,7 +237,7 @@ def develop(inputs, output, fmt, quality, bits, output_space, white_balance, ove
 @output_option("file_or_dir")
 @quality_option(95)
 @_lens_options
-def correct(inputs, output, quality, overwrite, as_json, verbose, quiet, **lens_kw):
+def correct(inputs, output, quality, max_memory, overwrite, as_json, verbose, quiet, **lens_kw):
     """Lens-correct developed JPEG, TIFF or PNG images.
 
     Each image is linearised with its transfer function (from its ICC profile; sRGB when it
@@ -246,12 +251,13 @@ def correct(inputs, output, quality, overwrite, as_json, verbose, quiet, **lens_
     """
     from l2tech.errors import L2Error
     from l2tech.pipeline.batch import correct_batch_job
+    from l2tech.pipeline.memory import budgeted_job
 
     try:
         recipe = _recipe("jpeg", quality=quality, **lens_kw)
     except L2Error as exc:
         raise click.UsageError(str(exc)) from None
-    job = correct_batch_job(recipe, overwrite=overwrite)
+    job = budgeted_job(correct_batch_job(recipe, overwrite=overwrite), recipe, kind="correct", budget=max_memory)
 
     # each output keeps its input's format (by extension here; the writer checks magic bytes)
     def fmt_of(i: str) -> str:

@@ -18,6 +18,10 @@ else. The meanings:
     wins over every other profile source.
 ``--focal-length MM``, ``--f-number N``, ``--focus-distance M``
     The shot's settings, winning over the file's metadata.
+``--max-memory SIZE``
+    The memory budget of one job (``4G``, ``512M``): a still or clip whose peak, estimated
+    from its header before decoding, exceeds it is refused (default: half the machine's
+    memory; :mod:`l2tech.pipeline.memory`).
 ``--crop-factor``, ``--projection``, ``--interpolation``, ``--look``, ``--lut``, ``--quality``,
 ``--camera-limits``, ``--json``, ``-v/--verbose``, ``-q/--quiet``
     As their help says.
@@ -59,6 +63,7 @@ __all__ = [
     "lut_option",
     "quality_option",
     "camera_limits_option",
+    "max_memory_option",
     "deprecated_alias",
 ]
 
@@ -181,6 +186,29 @@ def quality_option(default: int) -> Callable[[F], F]:
 camera_limits_option = click.option(
     "--camera-limits", "camera_limits", metavar="CAMERA", default=None,
     help="Fit the LUT to a camera's limits (lumix: .cube of at most 33 points); resamples and warns.")
+
+
+class _SizeType(click.ParamType):
+    """A memory size (``4G``, ``512M``, ``1.5GiB``), converted to bytes."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            return value
+        from l2tech.errors import UsageError
+        from l2tech.pipeline.memory import parse_size
+
+        try:
+            return parse_size(value)
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+max_memory_option = click.option(
+    "--max-memory", "max_memory", type=_SizeType(), metavar="SIZE", default=None,
+    help="Memory budget of one job, e.g. 4G or 512M: an input whose estimated peak (from its header, "
+         "before decoding) is larger is refused. Default: half the machine's memory.")
 
 
 def deprecated_alias(old: str, *, new: str, dest: str, **option_kw: Any) -> Callable[[F], F]:

@@ -16,6 +16,7 @@ from l2tech.cli.options import (
     lens_option,
     look_option,
     lut_option,
+    max_memory_option,
     output_option,
     overwrite_option,
     profile_option,
@@ -90,6 +91,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.option("--start", "start_s", type=float, default=0.0, help="Start time, seconds.")
 @click.option("--duration", "duration_s", type=float, help="Duration, seconds.")
 @click.option("--max-decode-errors", type=int, default=0, show_default=True, help="Corrupt frames to skip before failing.")
+@max_memory_option
 @click.option("--fast", is_flag=True, help="Faster, slightly less exact: swscale's fast colour conversion (YUV to RGB and back).")
 @overwrite_option
 @json_option
@@ -97,7 +99,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_number, focus_distance_m, crop_factor, calib_crop, lens_model,
           intrinsics, dist_coeffs, calib_size, projection, zoom, out_size, interpolation, look, lut_path,
           input_encoding, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s, duration_s,
-          max_decode_errors, fast, overwrite, as_json, verbose, quiet):
+          max_decode_errors, max_memory, fast, overwrite, as_json, verbose, quiet):
     """Lens-correct, de-fish and grade video clips; audio, telemetry and metadata are kept.
 
     \b
@@ -120,6 +122,7 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
             input_encoding=input_encoding, codec=codec, crf=crf, bitrate=bitrate, preset=preset,
             bit_depth=int(bit_depth) if bit_depth else None, pix_fmt=pix_fmt, start_s=start_s,
             duration_s=duration_s, max_decode_errors=max_decode_errors, overwrite=overwrite, fast=fast,
+            max_memory=max_memory,
         )
         outs = _outputs(inputs, output)
         from l2tech.io.atomic import check_distinct_outputs

@@ -62,7 +62,9 @@ def quantize(image: np.ndarray, bits: int) -> np.ndarray:
 def dequantize(codes: np.ndarray) -> np.ndarray:
     """Unsigned integer code values → encoded float32 in [0, 1]."""
     top = float(np.iinfo(codes.dtype).max)
-    return (codes.astype(np.float32) / np.float32(top)).astype(np.float32)
+    out = codes.astype(np.float32)
+    np.divide(out, np.float32(top), out=out)  # in place: one float frame, not three (memory model)
+    return out
 
 
 @dataclass(frozen=True)

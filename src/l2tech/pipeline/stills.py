@@ -391,6 +391,7 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
         dec = dataclasses.replace(dec, icc_profile=None)
     space = _space_from_icc(dec.icc_profile)
     image = output_to_working(dec.pixels, space)
+    dec = dataclasses.replace(dec, pixels=image[:0])  # the encoded frame is not needed any more (memory model)
     plan = plan_lens_correction(meta, recipe, db=db)
     if plan.applied.get("distortion") and plan.profile is not None and "Micro 4/3 System" in plan.profile.mounts and dec.format == "jpeg":
         warns.append(f"{p}: Micro Four Thirds cameras usually correct distortion in their own JPEGs; if lines now bend "

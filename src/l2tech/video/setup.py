@@ -64,6 +64,7 @@ class VideoJob:
     max_decode_errors: int = 0
     overwrite: bool = False
     fast: bool = False
+    max_memory: int | None = None
 
 
 _FISHEYE_NAMES = ("k1", "k2", "k3", "k4")
@@ -348,5 +349,6 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
                         bit_depth=job.bit_depth, pix_fmt=job.pix_fmt)
     report = process_video(input_path, output_path, factory, encode=enc, start_s=job.start_s,
                            duration_s=job.duration_s, max_decode_errors=job.max_decode_errors,
-                           overwrite=job.overwrite, progress=progress, accurate_color=not job.fast)
+                           overwrite=job.overwrite, progress=progress, accurate_color=not job.fast,
+                           max_memory=job.max_memory, out_size=job.out_size)
     return report, tuple(setup_lines)

@@ -187,6 +187,8 @@ def process_video(
     progress: Callable[[int, int], None] | None = None,
     frame_hook: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
     accurate_color: bool = True,
+    max_memory: int | None = None,
+    out_size: tuple[int, int] | None = None,
 ) -> VideoReport:
     """Decode a clip, run each frame through ``pipeline``, encode it, keep the other streams.
 
@@ -223,6 +225,12 @@ def process_video(
     accurate_color : bool
         swscale's accurate Y'CbCr ↔ R'G'B' (default; within 0.5 code of the reference). False
         takes its fast path (up to ~3 codes off, about 2x faster).
+    max_memory : int, optional
+        Memory budget in bytes (default :func:`l2tech.pipeline.memory.default_budget`): a
+        clip whose peak, estimated from its frame size before anything is decoded, exceeds it
+        is refused with :class:`~l2tech.errors.LimitExceededError`.
+    out_size : (int, int), optional
+        The output frame size the pipeline factory will give, when known (for that estimate).
 
     Returns
     -------
@@ -254,6 +262,10 @@ def process_video(
     if not fmt:
         raise UsageError(f"output extension {dst.suffix!r} not supported; use .mp4, .mov or .mkv", path=dst)
     info = probe_video(src, limits)
+    from l2tech.pipeline.memory import check_memory, estimate_video
+
+    # sized from the stream's parameters before the maps are built or a frame is decoded
+    check_memory(estimate_video(src, info.width_px, info.height_px, out_size), max_memory)
     check_output_path(dst, inputs=[src], overwrite=overwrite)
     if callable(pipeline) and not isinstance(pipeline, FramePipeline):
         pipeline = pipeline(info)
@@ -265,6 +277,8 @@ def process_video(
             f"{info.width_px}x{info.height_px}",
             path=src,
         )
+    if tuple(pipeline.out_size) != (info.width_px, info.height_px):
+        check_memory(estimate_video(src, info.width_px, info.height_px, pipeline.out_size), max_memory)
     pipeline.prepare()
     enc = encode or EncodeOptions()
     codec_name = enc.codec or ENCODERS.get(info.codec, "libx264")
