@@ -134,6 +134,8 @@ def read_image(path: str | os.PathLike) -> DecodedImage:
     else:
         from PIL import Image
 
+        if fmt == "jpeg":
+            _check_jpeg_data(p)
         if fmt == "png":
             with open(p, "rb") as fh:
                 head = fh.read(24)
@@ -176,6 +178,74 @@ def read_image(path: str | os.PathLike) -> DecodedImage:
         raise UnsupportedFormatError(f"unsupported sample type {codes.dtype}", path=p)
     bits = 8 if codes.dtype == np.uint8 else 16
     return DecodedImage(dequantize(codes), bits, fmt, icc)
+
+
+#: JPEG frame markers coded with Huffman tables (ITU-T T.81 Table B.1): SOF0-3, SOF5-7.
+_HUFFMAN_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7}
+#: Arithmetic-coded frames (SOF9-11, SOF13-15): no per-block lower bound on their size.
+_ARITHMETIC_SOF = {0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _check_jpeg_data(path: Path) -> None:
+    """Refuse a JPEG whose header claims more pixels than its coded data can hold.
+
+    Every 8×8 block of every component carries a Huffman-coded DC difference of at least one
+    bit (ITU-T T.81 §F.1.2.1, and §G.1.2.1 for the first DC scan of a progressive frame), so
+    a Huffman-coded frame needs at least ``Σ blocks / 8`` bytes after its first SOS marker.
+    A header patched to claim 13000×13000 over 150 KB of data would otherwise decode "fine":
+    libjpeg pads the missing blocks with zeros and only logs a warning, giving a flat grey
+    image. The sizes come from the SOF segment; nothing is decoded.
+
+    Raises
+    ------
+    CorruptInputError
+        The file holds fewer bytes of scan data than its frame needs.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        data = fh.read(min(size, 1 << 20))  # the headers; a scan starts within the first MiB or the check is moot
+    pos, frame = 2, None
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return  # not a marker where one must be: the decoder reports it
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        if marker in _HUFFMAN_SOF or marker in _ARITHMETIC_SOF:
+            seg = data[pos + 4 : pos + 2 + length]
+            if len(seg) < 6:
+                return
+            h, w, ncomp = struct.unpack(">HHB", seg[1:6])
+            comps = [(seg[6 + 3 * k + 1] >> 4, seg[6 + 3 * k + 1] & 15) for k in range(ncomp) if 6 + 3 * k + 2 < len(seg)]
+            frame = (marker, w, h, comps)
+        elif marker == 0xDA:  # start of scan: the coded data follows
+            if frame is None or frame[0] not in _HUFFMAN_SOF:
+                return
+            _, w, h, comps = frame
+            if not comps or w == 0 or h == 0:  # height 0: given by a DNL marker later (§B.2.5)
+                return
+            hmax = max(c[0] for c in comps) or 1
+            vmax = max(c[1] for c in comps) or 1
+            # a component's samples: ceil(X * H_i / H_max) by ceil(Y * V_i / V_max) (T.81 §A.1.1)
+            blocks = sum(_ceil_div(_ceil_div(w * hs, hmax), 8) * _ceil_div(_ceil_div(h * vs, vmax), 8) for hs, vs in comps)
+            need = blocks // 8
+            have = size - pos
+            if have < need:
+                raise CorruptInputError(
+                    f"JPEG header claims {w}x{h} pixels but the file holds {have:,} bytes of coded data; "
+                    f"at least {need:,} are needed (one Huffman code per 8x8 block, ITU-T T.81 F.1.2.1): "
+                    "truncated or forged, not decoded", path=path)
+            return
+        elif marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        pos += 2 + length
 
 
 def _check_pixels(path: Path, w: int, h: int) -> None:

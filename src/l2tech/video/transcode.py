@@ -87,7 +87,7 @@ class VideoReport:
 
     ``frames_decoded`` counts frames in the trimmed range that decoded, ``frames_written`` those
     encoded, ``decode_errors`` the packets that failed to decode (skipped under
-    ``max_decode_errors``); ``fps`` is frames written per second of wall time;
+    ``max_decode_errors``) plus the errors the decoder logged while concealing damage; ``fps`` is frames written per second of wall time;
     ``streams_copied``/``streams_dropped`` describe the non-video streams
     (``"#1 audio aac"``, ``"#2 data (tmcd): not supported by mp4"``).
     """
@@ -121,6 +121,76 @@ def _default_pix_fmt(codec: str, in_pix_fmt: str, bit_depth: int) -> str:
     if codec in ("libsvtav1",):
         return "yuv420p10le" if bit_depth > 8 else "yuv420p"
     return f"yuv{chroma}p" + ("10le" if bit_depth > 8 else "")
+
+
+class _DecoderLog:
+    """Count the errors FFmpeg's decoder *logs* while a clip is decoded.
+
+    H.264/HEVC decoders conceal damaged macroblocks and return a frame anyway: a bit flip
+    raises nothing in PyAV and the frame is not flagged corrupt, but the decoder logs
+    ``error while decoding MB 68 8`` (FFmpeg ``libavcodec/h264_slice.c``). PyAV hands FFmpeg's
+    log to Python's ``logging`` (logger ``libav.<codec>``) once a level is set
+    (``av.logging.set_level``); this handler counts the decoder's ERROR records, from every
+    decoding thread. The previous log level is restored on exit.
+    """
+
+    _lock = __import__("threading").Lock()
+    _users = 0
+    _saved_level: object = None
+
+    def __init__(self, decoder: str) -> None:
+        import logging
+
+        self.logger_name = f"libav.{decoder}"
+        self.count = 0
+        self.first: str | None = None
+
+        outer = self
+
+        class _Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if record.name == outer.logger_name and record.levelno >= logging.ERROR:
+                    outer.count += 1
+                    if outer.first is None:
+                        outer.first = " ".join(record.getMessage().split())
+
+        self._handler = _Handler()
+
+    def __enter__(self) -> "_DecoderLog":
+        import logging
+
+        import av.logging
+
+        with _DecoderLog._lock:
+            if _DecoderLog._users == 0:
+                _DecoderLog._saved_level = av.logging.get_level()
+                if _DecoderLog._saved_level is None or _DecoderLog._saved_level < av.logging.ERROR:
+                    av.logging.set_level(av.logging.ERROR)
+            _DecoderLog._users += 1
+        logging.getLogger("libav").addHandler(self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import logging
+
+        import av.logging
+
+        logging.getLogger("libav").removeHandler(self._handler)
+        with _DecoderLog._lock:
+            _DecoderLog._users -= 1
+            if _DecoderLog._users == 0:
+                av.logging.set_level(_DecoderLog._saved_level)
+
+
+def _check_concealed(log: _DecoderLog, stats: dict, max_decode_errors: int, frame_index: int, src: Path) -> None:
+    """Refuse the clip once the decoder has logged more errors than ``max_decode_errors`` allows."""
+    if log.count and stats["errors"] + log.count > max_decode_errors:
+        raise DecodeError(
+            f"corrupt video data: the decoder reported {stats['errors'] + log.count} error(s) by frame {frame_index} "
+            f"(first: {log.first!r}); damaged frames would be written concealed; "
+            f"use --max-decode-errors N to accept up to N errors",
+            path=src,
+        )
 
 
 def _av_errors():
@@ -207,8 +277,11 @@ def process_video(
         Audio and data packets are kept when their start time falls in the range; output
         timestamps are shifted so the first kept video frame is at 0 when trimming.
     max_decode_errors : int
-        Packets that may fail to decode before the run stops (default 0: the first one stops
-        it, naming the frame index and time). Skipped frames are counted in the report.
+        Decode errors accepted before the run stops (default 0: the first one stops it, naming
+        the frame index and time): packets that fail to decode (skipped), plus the errors the
+        decoder logs while concealing damage in a frame it still returns (a bit flip in H.264
+        data; counted through FFmpeg's log, :class:`_DecoderLog`). Both are counted in the
+        report's ``decode_errors``.
     overwrite : bool
         Replace an existing output.
     limits : VideoLimits, optional
@@ -307,7 +380,8 @@ def process_video(
     except av.FFmpegError as exc:
         raise CorruptInputError(f"FFmpeg cannot open the file: {exc}", path=src) from None
 
-    with inp, atomic_output(dst, overwrite=overwrite) as tmp:
+    with inp, _DecoderLog(inp.streams.video[0].codec_context.name) as decoder_log, \
+            atomic_output(dst, overwrite=overwrite) as tmp:
         vs = inp.streams.video[0]
         vs.thread_type = "AUTO"
         tb = vs.time_base
@@ -455,7 +529,7 @@ def process_video(
                         stats["errors"] += 1
                         t = _time(packet.pts, tb)
                         where = f"frame {frame_index}" + (f" at {t:.3f} s" if t is not None else "")
-                        if stats["errors"] > max_decode_errors:
+                        if stats["errors"] + decoder_log.count > max_decode_errors:
                             raise DecodeError(
                                 f"corrupt video data at {where} ({exc.__class__.__name__}); "
                                 f"use --max-decode-errors N to skip up to N bad frames",
@@ -464,6 +538,7 @@ def process_video(
                         warnings_.append(f"skipped undecodable {where}")
                         frame_index += 1
                         continue
+                    _check_concealed(decoder_log, stats, max_decode_errors, frame_index, src)
                     for frame in frames:
                         frame_index += 1
                         if frame.pts is None or (last_pts is not None and frame.pts <= last_pts):
@@ -489,6 +564,7 @@ def process_video(
                         drain(max_inflight)
                     if video_done and (not stream_map or len(done_copy) == len(stream_map)):
                         break
+                _check_concealed(decoder_log, stats, max_decode_errors, frame_index, src)
                 drain(0)
                 try:
                     for pkt in ovs.encode(None):
@@ -503,6 +579,9 @@ def process_video(
                 for f in inflight:
                     f.cancel()
                 pool.shutdown(wait=True)
+        if decoder_log.count:
+            warnings_.append(f"the decoder reported {decoder_log.count} error(s) in the data (first: {decoder_log.first!r}); "
+                             "the damaged frames are written concealed")
         if stats["retimed"]:
             warnings_.append(
                 f"{stats['retimed']} frames had missing or non-increasing timestamps; re-timed at "
@@ -524,7 +603,7 @@ def process_video(
         height_px=oh,
         frames_decoded=stats["decoded"],
         frames_written=stats["written"],
-        decode_errors=stats["errors"],
+        decode_errors=stats["errors"] + decoder_log.count,
         duration_s=stats["written"] / float(info.frame_rate) if info.frame_rate else 0.0,
         wall_s=wall,
         fps=stats["written"] / wall if wall > 0 else 0.0,
