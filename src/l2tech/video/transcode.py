@@ -87,7 +87,7 @@ class VideoReport:
 
     ``frames_decoded`` counts frames in the trimmed range that decoded, ``frames_written`` those
     encoded, ``decode_errors`` the packets that failed to decode (skipped under
-    ``max_decode_errors``) plus the errors the decoder logged while concealing damage; ``fps`` is frames written per second of wall time;
+    ``max_decode_errors``) plus the frames in which the decoder concealed errors; ``fps`` is frames written per second of wall time;
     ``streams_copied``/``streams_dropped`` describe the non-video streams
     (``"#1 audio aac"``, ``"#2 data (tmcd): not supported by mp4"``).
     """
@@ -142,8 +142,13 @@ class _DecoderLog:
         import logging
 
         self.logger_name = f"libav.{decoder}"
-        self.count = 0
+        self.count = 0  # ERROR records logged by the decoder
         self.first: str | None = None
+        self.concealed = 0  # decode calls whose errors were concealed (no exception followed)
+        self._seen = 0
+        self._pending: collections.deque = collections.deque()  # call indexes with new records
+        self._calls = 0
+        self.delay = 2
 
         outer = self
 
@@ -155,6 +160,34 @@ class _DecoderLog:
                         outer.first = " ".join(record.getMessage().split())
 
         self._handler = _Handler()
+
+    def after_decode(self, failed: bool) -> None:
+        """Attribute the records logged since the last call to this decode call.
+
+        With frame threading a packet's errors are logged up to ``delay`` calls before its
+        failure is raised; records followed within ``delay`` calls by a failing packet are
+        that packet's (already counted as skipped), the others mark a concealed frame.
+        """
+        self._calls += 1
+        if failed:
+            while self._pending and self._pending[-1] >= self._calls - self.delay - 1:
+                self._pending.pop()
+        elif self.count > self._seen:
+            self._pending.append(self._calls)
+        self._seen = self.count
+        self._settle(self._calls - self.delay - 1)
+
+    def _settle(self, upto: float) -> None:
+        while self._pending and self._pending[0] < upto:
+            self._pending.popleft()
+            self.concealed += 1
+
+    def finish(self) -> None:
+        """At the end of the stream: every record not explained by a failure is a concealed frame."""
+        if self.count > self._seen:
+            self._pending.append(self._calls + 1)
+            self._seen = self.count
+        self._settle(float("inf"))
 
     def __enter__(self) -> "_DecoderLog":
         import logging
@@ -183,12 +216,12 @@ class _DecoderLog:
 
 
 def _check_concealed(log: _DecoderLog, stats: dict, max_decode_errors: int, frame_index: int, src: Path) -> None:
-    """Refuse the clip once the decoder has logged more errors than ``max_decode_errors`` allows."""
-    if log.count and stats["errors"] + log.count > max_decode_errors:
+    """Refuse the clip once skipped plus concealed frames exceed ``max_decode_errors``."""
+    if log.concealed and stats["errors"] + log.concealed > max_decode_errors:
         raise DecodeError(
-            f"corrupt video data: the decoder reported {stats['errors'] + log.count} error(s) by frame {frame_index} "
-            f"(first: {log.first!r}); damaged frames would be written concealed; "
-            f"use --max-decode-errors N to accept up to N errors",
+            f"corrupt video data: the decoder concealed errors in {log.concealed} frame(s) by frame {frame_index} "
+            f"(first: {log.first!r}); damaged frames would be written; "
+            f"use --max-decode-errors N to accept up to N bad frames",
             path=src,
         )
 
@@ -277,11 +310,11 @@ def process_video(
         Audio and data packets are kept when their start time falls in the range; output
         timestamps are shifted so the first kept video frame is at 0 when trimming.
     max_decode_errors : int
-        Decode errors accepted before the run stops (default 0: the first one stops it, naming
-        the frame index and time): packets that fail to decode (skipped), plus the errors the
-        decoder logs while concealing damage in a frame it still returns (a bit flip in H.264
-        data; counted through FFmpeg's log, :class:`_DecoderLog`). Both are counted in the
-        report's ``decode_errors``.
+        Bad frames accepted before the run stops (default 0: the first one stops it, naming
+        the frame index and time): packets that fail to decode (skipped), plus frames the
+        decoder returns with damage concealed (a bit flip in H.264 data; known from the
+        errors it logs, :class:`_DecoderLog`). Both are counted in the report's
+        ``decode_errors``.
     overwrite : bool
         Replace an existing output.
     limits : VideoLimits, optional
@@ -384,6 +417,7 @@ def process_video(
             atomic_output(dst, overwrite=overwrite) as tmp:
         vs = inp.streams.video[0]
         vs.thread_type = "AUTO"
+        decoder_log.delay = max(1, int(vs.codec_context.thread_count or 1)) + 1
         tb = vs.time_base
         # --- output container and streams -----------------------------------------------
         try:
@@ -526,10 +560,11 @@ def process_video(
                     try:
                         frames = packet.decode()
                     except av.FFmpegError as exc:
+                        decoder_log.after_decode(failed=True)
                         stats["errors"] += 1
                         t = _time(packet.pts, tb)
                         where = f"frame {frame_index}" + (f" at {t:.3f} s" if t is not None else "")
-                        if stats["errors"] + decoder_log.count > max_decode_errors:
+                        if stats["errors"] + decoder_log.concealed > max_decode_errors:
                             raise DecodeError(
                                 f"corrupt video data at {where} ({exc.__class__.__name__}); "
                                 f"use --max-decode-errors N to skip up to N bad frames",
@@ -538,6 +573,7 @@ def process_video(
                         warnings_.append(f"skipped undecodable {where}")
                         frame_index += 1
                         continue
+                    decoder_log.after_decode(failed=False)
                     _check_concealed(decoder_log, stats, max_decode_errors, frame_index, src)
                     for frame in frames:
                         frame_index += 1
@@ -564,6 +600,7 @@ def process_video(
                         drain(max_inflight)
                     if video_done and (not stream_map or len(done_copy) == len(stream_map)):
                         break
+                decoder_log.finish()
                 _check_concealed(decoder_log, stats, max_decode_errors, frame_index, src)
                 drain(0)
                 try:
@@ -579,9 +616,9 @@ def process_video(
                 for f in inflight:
                     f.cancel()
                 pool.shutdown(wait=True)
-        if decoder_log.count:
-            warnings_.append(f"the decoder reported {decoder_log.count} error(s) in the data (first: {decoder_log.first!r}); "
-                             "the damaged frames are written concealed")
+        if decoder_log.concealed:
+            warnings_.append(f"the decoder concealed errors in {decoder_log.concealed} frame(s) (first: {decoder_log.first!r}); "
+                             "they are written as concealed")
         if stats["retimed"]:
             warnings_.append(
                 f"{stats['retimed']} frames had missing or non-increasing timestamps; re-timed at "
@@ -603,7 +640,7 @@ def process_video(
         height_px=oh,
         frames_decoded=stats["decoded"],
         frames_written=stats["written"],
-        decode_errors=stats["errors"] + decoder_log.count,
+        decode_errors=stats["errors"] + decoder_log.concealed,
         duration_s=stats["written"] / float(info.frame_rate) if info.frame_rate else 0.0,
         wall_s=wall,
         fps=stats["written"] / wall if wall > 0 else 0.0,
