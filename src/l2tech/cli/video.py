@@ -182,6 +182,8 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
                     + (f", {report.decode_errors} corrupt frames skipped" if report.decode_errors else ""),
                     highlight=False, soft_wrap=True,
                 )
+                for w in report.warnings:
+                    err_console.print(f"[yellow]warning[/]: {src}: {w}", highlight=False, soft_wrap=True)
                 for line in setup_lines:
                     if verbose or line.startswith("no lens source"):
                         console.print(f"  {line}", highlight=False, soft_wrap=True)

@@ -7,6 +7,7 @@ exist only inside the read/write functions (STYLE.md rule 9). Every write is ato
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -14,7 +15,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -31,6 +32,7 @@ __all__ = [
     "write_image",
     "copy_exif",
     "apply_orientation",
+    "exiv2_open",
 ]
 
 #: Largest image accepted (pixels), checked from the header before decoding (RELIABILITY E4).
@@ -290,6 +292,42 @@ def apply_orientation(image: np.ndarray, orientation: int | None) -> np.ndarray:
     return np.rot90(image, 1)  # 8
 
 
+def exiv2_open(exiv2: object, path: str | os.PathLike) -> object:
+    """``exiv2.ImageFactory.open`` for any file name, including one that is not valid UTF-8.
+
+    The exiv2 binding passes a file name as a UTF-8 ``std::string``; a name holding bytes that
+    are not UTF-8 (``caf\xe9.jpg`` from a Latin-1 file system: Python keeps them as lone
+    surrogates) cannot be passed, so that file is read into memory and opened from there
+    (reading only; :func:`copy_exif` renames its own temp file for writing).
+    """
+    name = os.fspath(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return exiv2.ImageFactory.open(Path(name).read_bytes())  # type: ignore[attr-defined]
+    return exiv2.ImageFactory.open(name)  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def _utf8_named(path: Path) -> Iterator[Path]:
+    """``path`` itself, or (when its name is not valid UTF-8) the same file renamed for the
+    duration to a UTF-8 temp name in its folder, in the pattern of
+    :func:`l2tech.io.atomic.atomic_output` (so no other process's clean-up removes it)."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        import secrets
+
+        safe = path.with_name(f".exiv2.l2tmp-{os.getpid()}-{secrets.token_hex(4)}{path.suffix.encode('ascii', 'replace').decode()}")
+        os.rename(path, safe)
+        try:
+            yield safe
+        finally:
+            os.rename(safe, path)
+        return
+    yield path
+
+
 # EXIF keys carried from the source (camera, lens, exposure, date, GPS).
 _IMAGE_KEYS = {"Make", "Model", "DateTime", "Artist", "Copyright", "ImageDescription", "Software"}
 _PHOTO_SKIP = {"PixelXDimension", "PixelYDimension", "MakerNote", "ComponentsConfiguration", "InteroperabilityTag",
@@ -332,7 +370,7 @@ def copy_exif(
     xmp = iptc = None
     if src is not None:
         try:
-            im = exiv2.ImageFactory.open(str(src))
+            im = exiv2_open(exiv2, src)
             im.readMetadata()
             for datum in im.exifData():
                 key = datum.key()
@@ -352,16 +390,18 @@ def copy_exif(
         out[k] = str(v)
     out["Exif.Image.Orientation"] = "1"
     try:
-        dimg = exiv2.ImageFactory.open(str(dst))
-        dimg.readMetadata()
-        dimg.setExifData(out)
-        if xmp is not None and xmp.count():
-            if xmp.findKey(exiv2.XmpKey("Xmp.tiff.Orientation")) != xmp.end():
-                xmp["Xmp.tiff.Orientation"] = "1"
-            dimg.setXmpData(xmp)
-        if iptc is not None and iptc.count():
-            dimg.setIptcData(iptc)
-        dimg.writeMetadata()
+        with _utf8_named(Path(dst)) as named:
+            dimg = exiv2.ImageFactory.open(str(named))
+            dimg.readMetadata()
+            dimg.setExifData(out)
+            if xmp is not None and xmp.count():
+                if xmp.findKey(exiv2.XmpKey("Xmp.tiff.Orientation")) != xmp.end():
+                    xmp["Xmp.tiff.Orientation"] = "1"
+                dimg.setXmpData(xmp)
+            if iptc is not None and iptc.count():
+                dimg.setIptcData(iptc)
+            dimg.writeMetadata()
+            del dimg  # closed before the file is renamed back
     except Exception as exc:
         warn.append(f"{dst}: metadata not written ({exc})")
     return warn
