@@ -46,3 +46,20 @@ def test_fuzz_short(name):
         run()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.mark.parametrize("name", sorted(HARNESSES))
+def test_corpus_inputs_give_typed_outcomes(name):
+    """Every kept input (``tests/fuzz/corpus``, including the ones that once crashed a parser —
+    named ``crash-*``) parses or gives an L2Error: the regression set of the long runs."""
+    from fuzz.harnesses import CORPUS
+
+    folder = CORPUS / name
+    files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    work = scratch_dir()
+    try:
+        for f in files:
+            h = HARNESSES[name]
+            h.run_one(f.read_bytes(), work)  # raises on a crash
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

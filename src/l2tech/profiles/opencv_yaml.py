@@ -158,6 +158,10 @@ def read_opencv_yaml(path: os.PathLike | str) -> LensProfile:
     if not _looks_like_text(data):
         # cv2.FileStorage on binary data (a JPEG, say) raises cv2.error or a SystemError
         raise UnsupportedFormatError(NOT_A_PROFILE, p)
+    try:
+        data.decode("utf-8")  # OpenCV decodes key names as UTF-8 and would raise on other bytes
+    except UnicodeDecodeError as exc:
+        raise CorruptInputError(f"not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})", p) from None
     if data.lstrip()[:5].lower() == b"<?xml" or p.lower().endswith(".xml"):
         check_xml_safe(p, data)
     try:
