@@ -230,3 +230,19 @@ def test_measured_peak_is_under_the_estimate(tmp_path):
     assert json.loads(r["stdout"])["results"][0]["lens"]["corrections"]["distortion"]["applied"]
     # measured here: 343 MB against an estimate of 409 MB
     assert r["maxrss_bytes"] < est.peak_bytes < 1.6 * r["maxrss_bytes"]
+
+
+def test_develop_estimate_reads_libraw_header():
+    from conftest import shared_file
+
+    raw = shared_file("raw/decodable/canon_eos_d30__16-35mm.crw")
+    import rawpy
+
+    with rawpy.imread(str(raw)) as r:  # reference: LibRaw's own header parse, 2224x1456
+        w, h = max(r.sizes.raw_width, r.sizes.width), max(r.sizes.raw_height, r.sizes.height)
+    est = estimate_still(raw, kind="develop")
+    assert (est.width, est.height) == (w, h) == (2224, 1456)
+    assert est.path_kind == "develop" and est.bytes_per_pixel == BYTES_PER_PIXEL["develop"]
+    from l2tech.pipeline.recipe import Recipe
+
+    assert estimate_still(raw, Recipe(interpolation="bicubic"), kind="develop").path_kind == "develop_staged"

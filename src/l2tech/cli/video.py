@@ -109,6 +109,7 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
           --dist-coeffs -0.144,0.0288,0.00105,-0.000338,-0.00332 -o flat.mp4
       l2 video vlog.mov --lut look.cube --input-encoding V-Log -o graded.mov
     """
+    from l2tech.pipeline.memory import video_size_check
     from l2tech.video.setup import VideoJob, run_video_job  # lazy: keeps `l2 --help` fast
 
     try:
@@ -122,7 +123,6 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
             input_encoding=input_encoding, codec=codec, crf=crf, bitrate=bitrate, preset=preset,
             bit_depth=int(bit_depth) if bit_depth else None, pix_fmt=pix_fmt, start_s=start_s,
             duration_s=duration_s, max_decode_errors=max_decode_errors, overwrite=overwrite, fast=fast,
-            max_memory=max_memory,
         )
         outs = _outputs(inputs, output)
         from l2tech.io.atomic import check_distinct_outputs
@@ -157,9 +157,10 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
                             el = time.perf_counter() - t0
                             bar.update(task, completed=done, total=total or None, fps=done / el if el > 0 else 0.0)
 
-                        report, setup_lines = run_video_job(job, src, dst, progress=progress)
+                        report, setup_lines = run_video_job(job, src, dst, progress=progress,
+                                                            frame_size_check=video_size_check(src, max_memory))
                 else:
-                    report, setup_lines = run_video_job(job, src, dst)
+                    report, setup_lines = run_video_job(job, src, dst, frame_size_check=video_size_check(src, max_memory))
             except OutputExistsError as exc:  # RELIABILITY case 18: skipped with a message, as develop/correct do
                 if not as_json:
                     err_console.print(f"[yellow]skipped[/]: {exc}", highlight=False, soft_wrap=True)

@@ -38,6 +38,7 @@ __all__ = [
     "estimate_video",
     "check_memory",
     "budgeted_job",
+    "video_size_check",
 ]
 
 #: Share of the machine's memory a job may use by default (the rest is for the system, other
@@ -369,3 +370,27 @@ def budgeted_job(job: Job, recipe: Any, *, kind: str, budget: int | None) -> Job
         return job(inp, out, ahead)
 
     return run
+
+
+def video_size_check(path: str | os.PathLike, budget: int | None) -> Callable[[int, int, tuple[int, int] | None], None]:
+    """The memory check of a clip, for :func:`l2tech.video.transcode.process_video`.
+
+    Parameters
+    ----------
+    path : path-like
+        The clip (for the message).
+    budget : int or None
+        Bytes; None means :func:`default_budget`.
+
+    Returns
+    -------
+    callable
+        ``check(width, height, out_size)``: raises :class:`~l2tech.errors.LimitExceededError`
+        when :func:`estimate_video` of that frame size exceeds the budget.
+    """
+    limit = default_budget() if budget is None else int(budget)
+
+    def check(width: int, height: int, out_size: tuple[int, int] | None = None) -> None:
+        check_memory(estimate_video(path, width, height, out_size), limit)
+
+    return check

@@ -64,7 +64,6 @@ class VideoJob:
     max_decode_errors: int = 0
     overwrite: bool = False
     fast: bool = False
-    max_memory: int | None = None
 
 
 _FISHEYE_NAMES = ("k1", "k2", "k3", "k4")
@@ -308,7 +307,8 @@ def _transfer(job: VideoJob, stream_transfer: str = "unspecified"):
 
 
 def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
-                  progress: Callable[[int, int], None] | None = None):
+                  progress: Callable[[int, int], None] | None = None,
+                  frame_size_check: Callable[[int, int, tuple[int, int] | None], None] | None = None):
     """Run one clip through the job's settings.
 
     Returns
@@ -350,5 +350,5 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
     report = process_video(input_path, output_path, factory, encode=enc, start_s=job.start_s,
                            duration_s=job.duration_s, max_decode_errors=job.max_decode_errors,
                            overwrite=job.overwrite, progress=progress, accurate_color=not job.fast,
-                           max_memory=job.max_memory, out_size=job.out_size)
+                           frame_size_check=frame_size_check, out_size=job.out_size)
     return report, tuple(setup_lines)

@@ -290,7 +290,7 @@ def process_video(
     progress: Callable[[int, int], None] | None = None,
     frame_hook: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
     accurate_color: bool = True,
-    max_memory: int | None = None,
+    frame_size_check: Callable[[int, int, tuple[int, int] | None], None] | None = None,
     out_size: tuple[int, int] | None = None,
 ) -> VideoReport:
     """Decode a clip, run each frame through ``pipeline``, encode it, keep the other streams.
@@ -331,12 +331,13 @@ def process_video(
     accurate_color : bool
         swscale's accurate Y'CbCr ↔ R'G'B' (default; within 0.5 code of the reference). False
         takes its fast path (up to ~3 codes off, about 2x faster).
-    max_memory : int, optional
-        Memory budget in bytes (default :func:`l2tech.pipeline.memory.default_budget`): a
-        clip whose peak, estimated from its frame size before anything is decoded, exceeds it
-        is refused with :class:`~l2tech.errors.LimitExceededError`.
+    frame_size_check : callable, optional
+        ``check(width, height, out_size)`` called with the stream's frame size right after the
+        probe — before the maps are built or a frame is decoded — and again with the
+        pipeline's output size when it differs; it raises to refuse the clip (the memory budget:
+        :func:`l2tech.pipeline.memory.video_size_check`).
     out_size : (int, int), optional
-        The output frame size the pipeline factory will give, when known (for that estimate).
+        The output frame size the pipeline factory will give, when known (for that check).
 
     Returns
     -------
@@ -368,10 +369,8 @@ def process_video(
     if not fmt:
         raise UsageError(f"output extension {dst.suffix!r} not supported; use .mp4, .mov or .mkv", path=dst)
     info = probe_video(src, limits)
-    from l2tech.pipeline.memory import check_memory, estimate_video
-
-    # sized from the stream's parameters before the maps are built or a frame is decoded
-    check_memory(estimate_video(src, info.width_px, info.height_px, out_size), max_memory)
+    if frame_size_check is not None:  # from the stream's parameters, before maps or frames
+        frame_size_check(info.width_px, info.height_px, out_size)
     check_output_path(dst, inputs=[src], overwrite=overwrite)
     if callable(pipeline) and not isinstance(pipeline, FramePipeline):
         pipeline = pipeline(info)
@@ -383,8 +382,8 @@ def process_video(
             f"{info.width_px}x{info.height_px}",
             path=src,
         )
-    if tuple(pipeline.out_size) != (info.width_px, info.height_px):
-        check_memory(estimate_video(src, info.width_px, info.height_px, pipeline.out_size), max_memory)
+    if frame_size_check is not None and tuple(pipeline.out_size) != (info.width_px, info.height_px):
+        frame_size_check(info.width_px, info.height_px, tuple(pipeline.out_size))
     pipeline.prepare()
     enc = encode or EncodeOptions()
     codec_name = enc.codec or ENCODERS.get(info.codec, "libx264")
