@@ -235,13 +235,9 @@ def still_dimensions(path: str | os.PathLike, *, raw: bool) -> tuple[int, int] |
         from PIL import Image
 
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # only the header is read
-            try:
-                with Image.open(p) as im:
-                    return int(im.size[0]), int(im.size[1])
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: only the header is read
+            with Image.open(p) as im:  # above Pillow's bomb limit it raises: read_image refuses those
+                return int(im.size[0]), int(im.size[1])
     except Exception:  # noqa: BLE001 - an unreadable header is the decoder's error to report
         return None
 
