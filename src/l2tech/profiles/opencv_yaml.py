@@ -158,10 +158,6 @@ def read_opencv_yaml(path: os.PathLike | str) -> LensProfile:
     if not _looks_like_text(data):
         # cv2.FileStorage on binary data (a JPEG, say) raises cv2.error or a SystemError
         raise UnsupportedFormatError(NOT_A_PROFILE, p)
-    try:
-        data.decode("utf-8")  # OpenCV decodes key names as UTF-8 and would raise on other bytes
-    except UnicodeDecodeError as exc:
-        raise CorruptInputError(f"not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})", p) from None
     if data.lstrip()[:5].lower() == b"<?xml" or p.lower().endswith(".xml"):
         check_xml_safe(p, data)
     try:
@@ -261,6 +257,8 @@ def read_opencv_yaml(path: os.PathLike | str) -> LensProfile:
             )
     except (cv2.error, SystemError) as exc:  # a node of an unexpected type (a string where a matrix belongs)
         raise CorruptInputError(f"OpenCV cannot read the calibration ({_cv_reason(exc)})", p) from None
+    except UnicodeDecodeError as exc:  # a key or string that is not UTF-8 (comments in Latin-1 are fine)
+        raise CorruptInputError(f"a key or value is not UTF-8 text ({exc.reason} at byte {exc.start})", p) from None
     finally:
         fs.release()
     for k in ("fx", "fy"):
