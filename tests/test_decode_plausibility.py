@@ -127,3 +127,22 @@ def test_bit_flipped_h264_refused_by_default_and_counted_when_allowed(tmp_path):
     r = _l2("video", str(clean), "-o", str(tmp_path / "clean_out.mp4"), "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["decode_errors"] == 0
+
+
+@pytest.mark.parametrize("kw", [{"restart_marker_rows": 1}, {"restart_marker_blocks": 5},
+                                {"restart_marker_rows": 1, "subsampling": 0}])
+def test_scan_cut_short_with_eoi_is_refused_when_it_has_restart_markers(tmp_path, kw):
+    # libjpeg decodes such a file with only a warning ("premature end of data segment"),
+    # padding the missing rows with flat grey; Pillow shows no warning
+    rng = np.random.default_rng(2)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(buf, "JPEG", quality=85, **kw)
+    whole = tmp_path / "whole.jpg"
+    whole.write_bytes(buf.getvalue())
+    assert read_image(whole).pixels.shape == (300, 400, 3)  # the complete file is read
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(buf.getvalue()[: int(len(buf.getvalue()) * 0.7)] + b"\xff\xd9")
+    with Image.open(cut) as im:
+        im.load()  # the decoder accepts it: this is the garbage being refused
+    with pytest.raises(CorruptInputError, match="scan ends early"):
+        read_image(cut)

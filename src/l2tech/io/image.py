@@ -210,7 +210,7 @@ def _check_jpeg_data(path: Path) -> None:
     size = path.stat().st_size
     with open(path, "rb") as fh:
         data = fh.read(min(size, 1 << 20))  # the headers; a scan starts within the first MiB or the check is moot
-    pos, frame = 2, None
+    pos, frame, restart_interval = 2, None, 0
     while pos + 4 <= len(data):
         if data[pos] != 0xFF:
             return  # not a marker where one must be: the decoder reports it
@@ -226,6 +226,8 @@ def _check_jpeg_data(path: Path) -> None:
             h, w, ncomp = struct.unpack(">HHB", seg[1:6])
             comps = [(seg[6 + 3 * k + 1] >> 4, seg[6 + 3 * k + 1] & 15) for k in range(ncomp) if 6 + 3 * k + 2 < len(seg)]
             frame = (marker, w, h, comps)
+        elif marker == 0xDD and length >= 4:  # DRI: MCUs per restart interval (§B.2.4.4)
+            restart_interval = struct.unpack(">H", data[pos + 4 : pos + 6])[0]
         elif marker == 0xDA:  # start of scan: the coded data follows
             if frame is None or frame[0] not in _HUFFMAN_SOF:
                 return
@@ -243,11 +245,38 @@ def _check_jpeg_data(path: Path) -> None:
                     f"JPEG header claims {w}x{h} pixels but the file holds {have:,} bytes of coded data; "
                     f"at least {need:,} are needed (one Huffman code per 8x8 block, ITU-T T.81 F.1.2.1): "
                     "truncated or forged, not decoded", path=path)
+            if restart_interval and frame[0] in (0xC0, 0xC1) and data[pos + 4 : pos + 5] == bytes([len(comps)]):
+                _check_restart_markers(path, pos, w, h, comps, hmax, vmax, restart_interval)
             return
         elif marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             pos += 2
             continue
         pos += 2 + length
+
+
+def _check_restart_markers(path: Path, sos: int, w: int, h: int, comps: list, hmax: int, vmax: int, ri: int) -> None:
+    """Refuse a sequential JPEG whose only scan holds fewer restart markers than its frame needs.
+
+    With a restart interval of ``ri`` MCUs, a complete scan of ``n`` MCUs holds
+    ``ceil(n / ri) - 1`` RST markers (ITU-T T.81 §B.2.4.4, §E.1.4). A scan cut short and closed
+    with an EOI — which libjpeg decodes with a warning only, padding the rest with flat grey —
+    holds fewer. Markers cannot occur inside entropy-coded data (0xFF is stuffed, §B.1.1.5).
+    """
+    if len(comps) == 1:
+        mcus = _ceil_div(w, 8) * _ceil_div(h, 8)  # a non-interleaved scan: one block per MCU
+    else:
+        mcus = _ceil_div(w, 8 * hmax) * _ceil_div(h, 8 * vmax)
+    need = _ceil_div(mcus, ri) - 1
+    with open(path, "rb") as fh:
+        fh.seek(sos)
+        scan = fh.read()
+    end = scan.find(b"\xff\xd9")
+    scan = scan if end < 0 else scan[:end]
+    have = sum(scan.count(bytes((0xFF, 0xD0 + k))) for k in range(8))
+    if have < need:
+        raise CorruptInputError(
+            f"JPEG scan ends early: {have + 1} of {need + 1} restart intervals are present (truncated); not decoded",
+            path=path)
 
 
 def _check_pixels(path: Path, w: int, h: int) -> None:
