@@ -9,14 +9,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 
 import numpy as np
-import pytest
 from PIL import Image
 
 _BAD_LENS_XML = """<lensdatabase version="1"><lens><maker>Bad</maker><model>Bad lens 50mm f/2</model>
