@@ -328,6 +328,18 @@ def exiv2_open(exiv2: object, path: str | os.PathLike) -> object:
     are not UTF-8 (``caf\xe9.jpg`` from a Latin-1 file system: Python keeps them as lone
     surrogates) cannot be passed, so that file is read into memory and opened from there
     (reading only; :func:`copy_exif` renames its own temp file for writing).
+
+    Parameters
+    ----------
+    exiv2 : module
+        The imported ``exiv2`` binding.
+    path : path-like
+        The file to read.
+
+    Returns
+    -------
+    exiv2.Image
+        Opened, metadata not yet read (call ``readMetadata()``).
     """
     name = os.fspath(path)
     try:
