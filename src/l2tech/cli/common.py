@@ -78,8 +78,23 @@ def format_f_number(n: float) -> str:
     return f"f/{v:g}"
 
 
+#: Warnings printed by :func:`route_warnings` while the current command runs, one line each.
+_WARNINGS: list[str] = []
+
+
 def emit_json(obj: Any) -> None:
-    """Write ``obj`` as JSON to stdout (one document)."""
+    """Write ``obj`` as JSON to stdout (one document), carrying the command's warnings.
+
+    The warnings :func:`route_warnings` printed on stderr (a lens database entry skipped, a
+    library's warning) are added to the document's ``"warnings"`` list: a dict gets (or
+    extends) its ``warnings`` key, each dict of a list likewise. Lines already there are not
+    repeated.
+    """
+    if _WARNINGS:
+        for doc in (obj if isinstance(obj, list) else [obj]):
+            if isinstance(doc, dict):
+                have = list(doc.get("warnings") or [])
+                doc["warnings"] = have + [w for w in _WARNINGS if w not in have]
     click.echo(json.dumps(obj, indent=2, default=str))
 
 
@@ -140,7 +155,8 @@ def route_warnings() -> Iterator[None]:
     """Print every ``warnings.warn`` of a command as one clean line on stderr.
 
     ``warning: FILE: message`` for l2tech's own warning classes (their messages start with the
-    file or profile they are about), ``warning (Category): message`` for a library's. Python's
+    file or profile they are about), ``warning (Category): message`` for a library's. The
+    lines are also kept for the command's ``--json`` document (:func:`emit_json`). Python's
     default form (``path/to/module.py:168: LensfunDataWarning: ...`` and the source line) is for
     developers, not users. Which warnings show, and how often, is still decided by the warnings
     filters (``-W``, ``PYTHONWARNINGS``); only the printing is replaced, and restored on exit.
@@ -156,9 +172,12 @@ def route_warnings() -> Iterator[None]:
         own = category.__module__.split(".")[0] == "l2tech"
         label = "warning" if own else f"warning ({category.__name__})"
         err_console.print(f"[yellow]{label}[/]: {escape(text)}", highlight=False, soft_wrap=True)
+        _WARNINGS.append(text if own else f"{category.__name__}: {text}")  # for --json (emit_json)
 
     warnings.showwarning = show
+    _WARNINGS.clear()
     try:
         yield
     finally:
         warnings.showwarning = previous
+        _WARNINGS.clear()

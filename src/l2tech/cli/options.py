@@ -24,6 +24,10 @@ else. The meanings:
 ``--jobs N``, ``--max-memory SIZE``, ``--cluster ADDRESS``, ``--redo``, ``--no-sidecar``
     How a batch runs: worker processes, their memory budget, a Dask scheduler instead, making
     every output again, and no ``name.ext.l2.toml`` sidecar beside each output (docs/BATCH.md).
+``--max-memory SIZE``
+    The memory budget of one job (``4G``, ``512M``): a still or clip whose peak, estimated
+    from its header before decoding, exceeds it is refused (default: half the machine's
+    memory; :mod:`l2tech.pipeline.memory`).
 ``--crop-factor``, ``--projection``, ``--interpolation``, ``--look``, ``--lut``, ``--quality``,
 ``--camera-limits``, ``--json``, ``-v/--verbose``, ``-q/--quiet``
     As their help says.
@@ -67,6 +71,7 @@ __all__ = [
     "lut_option",
     "quality_option",
     "camera_limits_option",
+    "max_memory_option",
     "deprecated_alias",
     "recipe_option",
     "batch_options",
@@ -262,6 +267,29 @@ camera_limits_option = click.option(
     help="Fit the LUT to a camera's limits (lumix: .cube of at most 33 points); resamples and warns.")
 
 
+class _SizeType(click.ParamType):
+    """A memory size (``4G``, ``512M``, ``1.5GiB``), converted to bytes."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            return value
+        from l2tech.errors import UsageError
+        from l2tech.pipeline.memory import parse_size
+
+        try:
+            return parse_size(value)
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+max_memory_option = click.option(
+    "--max-memory", "max_memory", type=_SizeType(), metavar="SIZE", default=None,
+    help="Memory budget of one job, e.g. 4G or 512M: an input whose estimated peak (from its header, "
+         "before decoding) is larger is refused. Default: half the machine's memory.")
+
+
 recipe_option = click.option(
     "--recipe", "recipe_path", type=click.Path(dir_okay=False), metavar="FILE",
     help="Recipe file (TOML) with every setting, or a darktable .xmp / RawTherapee .pp3 sidecar (what maps is "
@@ -274,9 +302,7 @@ def batch_options(f: F) -> F:
         click.option("--jobs", "-j", "jobs", type=click.IntRange(min=1), metavar="N",
                      help="Files processed at once, in worker processes (default: the number of cores; "
                           "one for a batch of one or two files)."),
-        click.option("--max-memory", metavar="SIZE",
-                     help="Memory budget of the workers, e.g. 4G (default: half the machine's memory); "
-                          "fewer jobs run at once when 24 MP frames would not fit."),
+        max_memory_option,
         click.option("--cluster", metavar="ADDRESS", envvar="L2_DASK_SCHEDULER", show_envvar=True,
                      help="Run the batch on a Dask scheduler, e.g. tcp://host:8786 (inputs on a shared path)."),
         click.option("--redo", is_flag=True, help="Make every output again, even those a previous run finished."),

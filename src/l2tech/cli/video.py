@@ -16,6 +16,7 @@ from l2tech.cli.options import (
     lens_option,
     look_option,
     lut_option,
+    max_memory_option,
     output_option,
     overwrite_option,
     profile_option,
@@ -93,6 +94,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.option("--start", "start_s", type=float, default=0.0, help="Start time, seconds.")
 @click.option("--duration", "duration_s", type=float, help="Duration, seconds.")
 @click.option("--max-decode-errors", type=int, default=0, show_default=True, help="Corrupt frames to skip before failing.")
+@max_memory_option
 @click.option("--fast", is_flag=True, help="Faster, slightly less exact: swscale's fast colour conversion (YUV to RGB and back).")
 @overwrite_option
 @json_option
@@ -100,7 +102,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_number, focus_distance_m, crop_factor, calib_crop, lens_model,
           intrinsics, dist_coeffs, calib_size, projection, zoom, out_size, interpolation, look, lut_path,
           input_encoding, tone, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s, duration_s,
-          max_decode_errors, fast, overwrite, as_json, verbose, quiet):
+          max_decode_errors, max_memory, fast, overwrite, as_json, verbose, quiet):
     """Lens-correct, de-fish and grade video clips; audio, telemetry and metadata are kept.
 
     \b
@@ -112,6 +114,7 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
     """
     from l2tech.pipeline import Recipe  # lazy: keeps `l2 --help` fast
     from l2tech.pipeline.video import VideoJob, run_video_job
+    from l2tech.pipeline.memory import video_size_check
 
     try:
         recipe = Recipe(profile=profile_path, camera=camera, lens=lens_name, focal_length_mm=focal_length_mm,
@@ -158,9 +161,10 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
                             el = time.perf_counter() - t0
                             bar.update(task, completed=done, total=total or None, fps=done / el if el > 0 else 0.0)
 
-                        report, setup_lines = run_video_job(job, src, dst, progress=progress)
+                        report, setup_lines = run_video_job(job, src, dst, progress=progress,
+                                                            frame_size_check=video_size_check(src, max_memory))
                 else:
-                    report, setup_lines = run_video_job(job, src, dst)
+                    report, setup_lines = run_video_job(job, src, dst, frame_size_check=video_size_check(src, max_memory))
             except OutputExistsError as exc:  # RELIABILITY case 18: skipped with a message, as develop/correct do
                 if not as_json:
                     err_console.print(f"[yellow]skipped[/]: {exc}", highlight=False, soft_wrap=True)
@@ -182,6 +186,8 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
                     + (f", {report.decode_errors} corrupt frames skipped" if report.decode_errors else ""),
                     highlight=False, soft_wrap=True,
                 )
+                for w in report.warnings:
+                    err_console.print(f"[yellow]warning[/]: {src}: {w}", highlight=False, soft_wrap=True)
                 for line in setup_lines:
                     if line.startswith("warning: "):
                         err_console.print(f"warning: {dst}: {line[9:]}", highlight=False, soft_wrap=True, markup=False)

@@ -423,8 +423,20 @@ def decode_display(encoded: np.ndarray, space: str = "sRGB", working_space: str 
     arr = _check_rgb(encoded, "encoded")
     name = DISPLAY_SPACES.canonical(space)
     m = np.linalg.inv(working_to_display_matrix(name, working_space))
-    lin = DISPLAY_SPACES[name].decode(arr.reshape(-1, 3))
-    return (lin @ m.T).reshape(arr.shape).astype(np.float32)
+    flat = arr.reshape(-1, 3)
+    out = np.empty(flat.shape, np.float32)
+    decode = DISPLAY_SPACES[name].decode
+    # in strips: the curve's float64 temporaries then cost ~150 bytes per pixel of one strip,
+    # not of the whole image (docs/RELIABILITY.md, memory model); values are per pixel, so
+    # the result is the same as in one piece
+    for k in range(0, flat.shape[0], _DECODE_STRIP_PIXELS):
+        part = flat[k : k + _DECODE_STRIP_PIXELS]
+        out[k : k + part.shape[0]] = decode(part) @ m.T
+    return out.reshape(arr.shape)
+
+
+#: Pixels per strip of :func:`decode_display` (bounds its temporaries to ~40 MB).
+_DECODE_STRIP_PIXELS = 1 << 18
 
 
 #: Entries of the sampled ICC tone curves (``curv`` tags).

@@ -293,7 +293,7 @@ def write_cube(lut: LUT, path: str | os.PathLike, *, flavour: str = "auto", over
 
 def _int_tokens(tokens: list[str], p: Path, n: int) -> list[int]:
     try:
-        return [int(t) for t in tokens]
+        out = [int(t) for t in tokens]
     except ValueError:
         try:
             vals = _floats(tokens, p, n, "3dl entry")
@@ -301,7 +301,10 @@ def _int_tokens(tokens: list[str], p: Path, n: int) -> list[int]:
             raise LUTError(f"expected integers, found {' '.join(tokens)!r}", p, n) from None
         if not all(v == int(v) for v in vals):
             raise LUTError(f"expected integers, found {' '.join(tokens)!r}", p, n) from None
-        return [int(v) for v in vals]
+        out = [int(v) for v in vals]
+    if not all(0 <= v <= 65535 for v in out):  # mesh points and entries are at most 16-bit codes
+        raise LUTError(f"expected integers 0-65535, found {' '.join(tokens)[:80]!r}", p, n)
+    return out
 
 
 def read_3dl(path: str | os.PathLike) -> LUT3D:

@@ -7,6 +7,7 @@ exist only inside the read/write functions (STYLE.md rule 9). Every write is ato
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -14,7 +15,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -31,6 +32,7 @@ __all__ = [
     "write_image",
     "copy_exif",
     "apply_orientation",
+    "exiv2_open",
 ]
 
 #: Largest image accepted (pixels), checked from the header before decoding (RELIABILITY E4).
@@ -62,7 +64,9 @@ def quantize(image: np.ndarray, bits: int) -> np.ndarray:
 def dequantize(codes: np.ndarray) -> np.ndarray:
     """Unsigned integer code values → encoded float32 in [0, 1]."""
     top = float(np.iinfo(codes.dtype).max)
-    return (codes.astype(np.float32) / np.float32(top)).astype(np.float32)
+    out = codes.astype(np.float32)
+    np.divide(out, np.float32(top), out=out)  # in place: one float frame, not three (memory model)
+    return out
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,8 @@ def read_image(path: str | os.PathLike) -> DecodedImage:
     else:
         from PIL import Image
 
+        if fmt == "jpeg":
+            _check_jpeg_data(p)
         if fmt == "png":
             with open(p, "rb") as fh:
                 head = fh.read(24)
@@ -179,6 +185,103 @@ def read_image(path: str | os.PathLike) -> DecodedImage:
         raise UnsupportedFormatError(f"unsupported sample type {codes.dtype}", path=p)
     bits = 8 if codes.dtype == np.uint8 else 16
     return DecodedImage(dequantize(codes), bits, fmt, icc, grey)
+
+
+#: JPEG frame markers coded with Huffman tables (ITU-T T.81 Table B.1): SOF0-3, SOF5-7.
+_HUFFMAN_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7}
+#: Arithmetic-coded frames (SOF9-11, SOF13-15): no per-block lower bound on their size.
+_ARITHMETIC_SOF = {0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _check_jpeg_data(path: Path) -> None:
+    """Refuse a JPEG whose header claims more pixels than its coded data can hold.
+
+    Every 8×8 block of every component carries a Huffman-coded DC difference of at least one
+    bit (ITU-T T.81 §F.1.2.1, and §G.1.2.1 for the first DC scan of a progressive frame), so
+    a Huffman-coded frame needs at least ``Σ blocks / 8`` bytes after its first SOS marker.
+    A header patched to claim 13000×13000 over 150 KB of data would otherwise decode "fine":
+    libjpeg pads the missing blocks with zeros and only logs a warning, giving a flat grey
+    image. The sizes come from the SOF segment; nothing is decoded.
+
+    Raises
+    ------
+    CorruptInputError
+        The file holds fewer bytes of scan data than its frame needs.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        data = fh.read(min(size, 1 << 20))  # the headers; a scan starts within the first MiB or the check is moot
+    pos, frame, restart_interval = 2, None, 0
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return  # not a marker where one must be: the decoder reports it
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        if marker in _HUFFMAN_SOF or marker in _ARITHMETIC_SOF:
+            seg = data[pos + 4 : pos + 2 + length]
+            if len(seg) < 6:
+                return
+            h, w, ncomp = struct.unpack(">HHB", seg[1:6])
+            comps = [(seg[6 + 3 * k + 1] >> 4, seg[6 + 3 * k + 1] & 15) for k in range(ncomp) if 6 + 3 * k + 2 < len(seg)]
+            frame = (marker, w, h, comps)
+        elif marker == 0xDD and length >= 4:  # DRI: MCUs per restart interval (§B.2.4.4)
+            restart_interval = struct.unpack(">H", data[pos + 4 : pos + 6])[0]
+        elif marker == 0xDA:  # start of scan: the coded data follows
+            if frame is None or frame[0] not in _HUFFMAN_SOF:
+                return
+            _, w, h, comps = frame
+            if not comps or w == 0 or h == 0:  # height 0: given by a DNL marker later (§B.2.5)
+                return
+            hmax = max(c[0] for c in comps) or 1
+            vmax = max(c[1] for c in comps) or 1
+            # a component's samples: ceil(X * H_i / H_max) by ceil(Y * V_i / V_max) (T.81 §A.1.1)
+            blocks = sum(_ceil_div(_ceil_div(w * hs, hmax), 8) * _ceil_div(_ceil_div(h * vs, vmax), 8) for hs, vs in comps)
+            need = blocks // 8
+            have = size - pos
+            if have < need:
+                raise CorruptInputError(
+                    f"JPEG header claims {w}x{h} pixels but the file holds {have:,} bytes of coded data; "
+                    f"at least {need:,} are needed (one Huffman code per 8x8 block, ITU-T T.81 F.1.2.1): "
+                    "truncated or forged, not decoded", path=path)
+            if restart_interval and frame[0] in (0xC0, 0xC1) and data[pos + 4 : pos + 5] == bytes([len(comps)]):
+                _check_restart_markers(path, pos, w, h, comps, hmax, vmax, restart_interval)
+            return
+        elif marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        pos += 2 + length
+
+
+def _check_restart_markers(path: Path, sos: int, w: int, h: int, comps: list, hmax: int, vmax: int, ri: int) -> None:
+    """Refuse a sequential JPEG whose only scan holds fewer restart markers than its frame needs.
+
+    With a restart interval of ``ri`` MCUs, a complete scan of ``n`` MCUs holds
+    ``ceil(n / ri) - 1`` RST markers (ITU-T T.81 §B.2.4.4, §E.1.4). A scan cut short and closed
+    with an EOI — which libjpeg decodes with a warning only, padding the rest with flat grey —
+    holds fewer. Markers cannot occur inside entropy-coded data (0xFF is stuffed, §B.1.1.5).
+    """
+    if len(comps) == 1:
+        mcus = _ceil_div(w, 8) * _ceil_div(h, 8)  # a non-interleaved scan: one block per MCU
+    else:
+        mcus = _ceil_div(w, 8 * hmax) * _ceil_div(h, 8 * vmax)
+    need = _ceil_div(mcus, ri) - 1
+    with open(path, "rb") as fh:
+        fh.seek(sos)
+        scan = fh.read()
+    end = scan.find(b"\xff\xd9")
+    scan = scan if end < 0 else scan[:end]
+    have = sum(scan.count(bytes((0xFF, 0xD0 + k))) for k in range(8))
+    if have < need:
+        raise CorruptInputError(
+            f"JPEG scan ends early: {have + 1} of {need + 1} restart intervals are present (truncated); not decoded",
+            path=path)
 
 
 def _check_pixels(path: Path, w: int, h: int) -> None:
@@ -272,6 +375,56 @@ def _thumbnail_jpeg(codes: np.ndarray, size: int = 160) -> bytes:
     return buf.getvalue()
 
 
+def exiv2_open(exiv2: object, path: str | os.PathLike) -> object:
+    """``exiv2.ImageFactory.open`` for any file name, including one that is not valid UTF-8.
+
+    The exiv2 binding passes a file name as a UTF-8 ``std::string``; a name holding bytes that
+    are not UTF-8 (``caf\xe9.jpg`` from a Latin-1 file system: Python keeps them as lone
+    surrogates) cannot be passed, so that file is read into memory and opened from there
+    (reading only; :func:`copy_exif` renames its own temp file for writing).
+
+    Parameters
+    ----------
+    exiv2 : module
+        The imported ``exiv2`` binding.
+    path : path-like
+        The file to read.
+
+    Returns
+    -------
+    exiv2.Image
+        Opened, metadata not yet read (call ``readMetadata()``).
+    """
+    name = os.fspath(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return exiv2.ImageFactory.open(Path(name).read_bytes())  # type: ignore[attr-defined]
+    return exiv2.ImageFactory.open(name)  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def _utf8_named(path: Path) -> Iterator[Path]:
+    """``path`` itself, or (when its name is not valid UTF-8) the same file renamed for the
+    duration to a UTF-8 temp name in its folder, in the pattern of
+    :func:`l2tech.io.atomic.atomic_output` (so no other process's clean-up removes it)."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        import secrets
+
+        safe = path.with_name(f".exiv2.l2tmp-{os.getpid()}-{secrets.token_hex(4)}{path.suffix.encode('ascii', 'replace').decode()}")
+        os.rename(path, safe)
+        try:
+            yield safe
+        finally:
+            os.rename(safe, path)
+        return
+    yield path
+
+
+
+
 def copy_exif(
     src: str | os.PathLike | None,
     dst: str | os.PathLike,
@@ -335,7 +488,7 @@ def copy_exif(
     had_thumb = False
     if src is not None:
         try:
-            im = exiv2.ImageFactory.open(str(src))
+            im = exiv2_open(exiv2, src)
             im.readMetadata()
             for datum in im.exifData():
                 key = datum.key()
@@ -372,20 +525,22 @@ def copy_exif(
         except Exception as exc:
             warn.append(f"{dst}: thumbnail not written ({exc})")
     try:
-        dimg = exiv2.ImageFactory.open(str(dst))
-        dimg.readMetadata()
-        dimg.setExifData(out)
-        if xmp is None:
-            xmp = exiv2.XmpData()
-        if xmp.findKey(exiv2.XmpKey("Xmp.tiff.Orientation")) != xmp.end():
-            xmp["Xmp.tiff.Orientation"] = "1"
-        for k, v in (xmp_overrides or {}).items():
-            xmp[k] = str(v)
-        if xmp.count():
-            dimg.setXmpData(xmp)
-        if iptc is not None and iptc.count():
-            dimg.setIptcData(iptc)
-        dimg.writeMetadata()
+        with _utf8_named(Path(dst)) as named:
+            dimg = exiv2.ImageFactory.open(str(named))
+            dimg.readMetadata()
+            dimg.setExifData(out)
+            if xmp is None:
+                xmp = exiv2.XmpData()
+            if xmp.findKey(exiv2.XmpKey("Xmp.tiff.Orientation")) != xmp.end():
+                xmp["Xmp.tiff.Orientation"] = "1"
+            for k, v in (xmp_overrides or {}).items():
+                xmp[k] = str(v)
+            if xmp.count():
+                dimg.setXmpData(xmp)
+            if iptc is not None and iptc.count():
+                dimg.setIptcData(iptc)
+            dimg.writeMetadata()
+            del dimg  # closed before the file is renamed back
     except Exception as exc:
         warn.append(f"{dst}: metadata not written ({exc})")
     return warn

@@ -556,7 +556,9 @@ def _read_exiv2(path: Path, fmt: str) -> ShotMetadata:
 
         register_l2tech_namespace(exiv2)
         try:
-            img = exiv2.ImageFactory.open(str(path))
+            from l2tech.io.image import exiv2_open  # a name that is not UTF-8 too
+
+            img = exiv2_open(exiv2, path)
             img.readMetadata()
         except Exception as exc:  # Exiv2Error, or the binding's own errors on broken data
             img = _retry_without_bad_segments(exiv2, path, fmt, notes) if fmt == "jpeg" else None

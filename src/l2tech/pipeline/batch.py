@@ -327,64 +327,42 @@ def _unlink(p: Path) -> None:
 
 # ---- memory budget -------------------------------------------------------------------------
 
-#: Memory one develop of a frame needs, bytes per pixel: LibRaw's raw buffer (2 B/px) and its
-#: 4-channel 16-bit image (8 B/px), the 16-bit RGB frame (6 B/px), the 8-bit output (3 B/px)
-#: and the encoder's buffers (about 3 B/px): ~22 B/px, plus the worker's interpreter and libraries.
-BYTES_PER_PIXEL = 22
-#: Memory of a worker process before it holds a frame (interpreter, NumPy, OpenCV, LibRaw, numba).
-WORKER_BASE_BYTES = 250 * 2**20
-#: Frame size assumed when the inputs' sizes are not known beforehand, megapixels.
+#: Frame size assumed when an input's size cannot be read from its header, megapixels.
 DEFAULT_FRAME_MEGAPIXELS = 24.0
-
-_SIZE_RE = None
 
 
 def parse_size(text: str | int) -> int:
-    """A memory size: ``4G``, ``512M``, ``1.5GiB``, ``2TB`` or a number of bytes (1024-based units).
+    """A memory size in bytes (:func:`l2tech.pipeline.memory.parse_size`)."""
+    from l2tech.pipeline.memory import parse_size as _parse
 
-    Raises
-    ------
-    UsageError
-        Not a size, or not positive.
-    """
-    import re
-
-    from l2tech.errors import UsageError
-
-    if isinstance(text, int):
-        value = text
-    else:
-        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b?)\s*", str(text), re.IGNORECASE)
-        if not m:
-            raise UsageError(f"not a memory size: {text!r}; give e.g. 4G, 512M or a number of bytes")
-        unit = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[m.group(2).lower()]
-        value = int(float(m.group(1)) * unit)
-    if value <= 0:
-        raise UsageError(f"memory size must be positive, got {text!r}")
-    return value
+    return _parse(text)
 
 
 def default_max_memory() -> int:
-    """Half the machine's physical memory, bytes (the default ``--max-memory``)."""
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        total = 8 * 2**30
-    return max(1, total // 2)
+    """The default ``--max-memory`` (:func:`l2tech.pipeline.memory.default_budget`), bytes."""
+    from l2tech.pipeline.memory import default_budget
+
+    return default_budget()
 
 
-def job_memory_bytes(megapixels: float = DEFAULT_FRAME_MEGAPIXELS) -> int:
-    """Estimated peak memory of one worker developing a frame of ``megapixels``, bytes."""
-    return int(WORKER_BASE_BYTES + megapixels * 1e6 * BYTES_PER_PIXEL)
+def job_memory_bytes(megapixels: float = DEFAULT_FRAME_MEGAPIXELS, kind: str = "develop") -> int:
+    """Estimated peak memory of one worker on a frame of ``megapixels`` (the measured figures
+    of :mod:`l2tech.pipeline.memory`), bytes."""
+    from l2tech.pipeline.memory import BASE_BYTES, BYTES_PER_PIXEL, MARGIN
+
+    return int(BASE_BYTES["still"] + megapixels * 1e6 * BYTES_PER_PIXEL[kind] * MARGIN)
 
 
-def memory_limited_jobs(jobs: int, max_memory: int, *, megapixels: float = DEFAULT_FRAME_MEGAPIXELS) -> int:
+def memory_limited_jobs(jobs: int, max_memory: int, *, megapixels: float = DEFAULT_FRAME_MEGAPIXELS,
+                        job_bytes: int | None = None) -> int:
     """How many workers may run at once within ``max_memory`` bytes (at least one, at most ``jobs``).
 
-    The one place the batch's memory budget is decided: each concurrent job is counted at
-    :func:`job_memory_bytes` of a ``megapixels`` frame (24 MP unless the caller knows better).
+    The one place the batch's concurrency is decided: each concurrent job is counted at
+    ``job_bytes`` (the largest estimate of the batch's inputs), else :func:`job_memory_bytes`
+    of a ``megapixels`` frame.
     """
-    return max(1, min(int(jobs), int(max_memory // max(1, job_memory_bytes(megapixels)))))
+    per_job = job_bytes if job_bytes else job_memory_bytes(megapixels)
+    return max(1, min(int(jobs), int(max_memory // max(1, per_job))))
 
 
 # ---- resume decisions ----------------------------------------------------------------------
@@ -597,8 +575,12 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
         remove_stale_temps(f)
         if journal and Path(f).is_dir():
             journals[f] = Journal(f)
+    from l2tech.pipeline.memory import check_memory, estimate_still
+
+    budget = int(max_memory) if max_memory else default_max_memory()
     todo: list[BatchTask] = []
     hashes: dict[str, str] = {}
+    peaks: dict[str, int] = {}
     input_ids = set()  # (device, inode) of every input: no output may be one of them (E2)
     for t in tasks:
         try:
@@ -617,6 +599,11 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
                 ost = None
             rh = hashes[t.output] = recipe_hash(t.recipe, t.command)
             what, why = _plan_task(t, journals.get(str(out.parent)), rh, overwrite=overwrite, redo=redo)
+            if what == "do":  # refused before decoding when its estimated peak exceeds the budget
+                est = estimate_still(t.input, t.recipe, kind=t.command)
+                check_memory(est, budget)
+                if est is not None:
+                    peaks[t.output] = est.peak_bytes
             if what == "do" and ost is not None and (ost.st_dev, ost.st_ino) in input_ids:
                 # an earlier output given again as an input (`l2 correct *.jpg`): never written over
                 from l2tech.errors import UsageError
@@ -641,7 +628,8 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
         runner: Any = ClusterRunner(cluster)
         start = {"mode": "cluster", "workers": None, "to_do": len(todo)}
     else:
-        n = memory_limited_jobs(min(jobs, len(todo)), max_memory or default_max_memory())
+        n = memory_limited_jobs(min(jobs, len(todo)), budget,
+                                job_bytes=max((peaks.get(t.output, 0) for t in todo), default=0) or None)
         runner = _LocalPool(n) if n > 1 else _InProcess()
         start = {"mode": "processes" if n > 1 else "in-process", "workers": n, "to_do": len(todo)}
     if on_start is not None:

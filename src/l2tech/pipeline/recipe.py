@@ -156,6 +156,16 @@ class Recipe:
     vignetting_strength: float = 1.0
 
     def __post_init__(self) -> None:
+        for name in ("exposure_ev", "scale", "focal_length_mm", "f_number", "focus_distance_m"):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise UsageError(f"{name} must be a number, got {v!r}")
+            try:
+                object.__setattr__(self, name, float(v))  # a float from here on (a huge int overflows here)
+            except OverflowError:
+                raise UsageError(f"{name} must be a finite number, got an integer of {len(str(v))} digits") from None
         bad = [c for c in self.corrections if c not in CORRECTIONS]
         if bad:
             raise UsageError(f"unknown correction(s) {', '.join(bad)}; valid: {', '.join(CORRECTIONS)}")

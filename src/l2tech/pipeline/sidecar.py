@@ -116,6 +116,28 @@ class Sidecar:
     lens: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _text_field(key: str, name: str) -> dict[str, str]:
+    """A file name as TOML text. A name that is not valid UTF-8 (bytes kept by Python as lone
+    surrogates) cannot be a TOML string: it is written readable with ``\\xNN`` escapes, and
+    exactly as ``KEY_bytes_hex``, from which :func:`read_sidecar` restores it."""
+    try:
+        name.encode("utf-8")
+        return {key: name}
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+        return {key: raw.decode("utf-8", "backslashreplace"), f"{key}_bytes_hex": raw.hex()}
+
+
+def _read_text_field(table: Mapping[str, Any], key: str) -> Any:
+    hexed = table.get(f"{key}_bytes_hex")
+    if isinstance(hexed, str):
+        try:
+            return os.fsdecode(bytes.fromhex(hexed))
+        except ValueError:
+            return table.get(key)
+    return table.get(key)
+
+
 def sidecar_text(*, command: str, recipe: Recipe, input_path: str | os.PathLike, input_sha256: str, input_size: int,
                  output: str | os.PathLike, output_sha256: str, lens: Mapping[str, Any] | None = None) -> str:
     """The TOML text of a sidecar (see the module docstring for its layout).
@@ -148,8 +170,8 @@ def sidecar_text(*, command: str, recipe: Recipe, input_path: str | os.PathLike,
     head = toml_dumps({
         "l2tech": {"version": __version__, "sidecar": SIDECAR_VERSION, "command": command,
                    "recipe_hash": recipe_hash(recipe, command)},
-        "input": {"path": os.path.abspath(input_path), "sha256": input_sha256, "size": int(input_size)},
-        "output": {"name": Path(output).name, "sha256": output_sha256},
+        "input": {**_text_field("path", os.path.abspath(input_path)), "sha256": input_sha256, "size": int(input_size)},
+        "output": {**_text_field("name", Path(output).name), "sha256": output_sha256},
         "lens": _plain(lens or {}),
     })
     return ("# l2tech sidecar: the recipe and inputs that made this output; "
@@ -221,6 +243,7 @@ def read_sidecar(path: str | os.PathLike) -> Sidecar:
     command = str(meta.get("command", "develop"))
     if command not in ("develop", "correct"):
         raise RecipeError(f"unknown command {command!r} in [l2tech]; valid: develop, correct", path=p)
+    inp = {**inp, "path": _read_text_field(inp, "path")}
     if not isinstance(inp.get("path"), str):
         raise RecipeError("[input] has no path", path=p)
     name = p.name[: -len(SIDECAR_SUFFIX)] if p.name.endswith(SIDECAR_SUFFIX) else str(out.get("name", p.stem))

@@ -565,6 +565,7 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
         dec = dataclasses.replace(dec, icc_profile=None)
     space = _space_from_icc(dec.icc_profile)
     image = output_to_working(dec.pixels, space)
+    dec = dataclasses.replace(dec, pixels=image[:0])  # the encoded frame is not needed any more (memory model)
     plan = plan_lens_correction(meta, recipe, db=db)
     if dec.greyscale and plan.applied.get("tca"):
         plan = dataclasses.replace(plan, applied={**plan.applied, "tca": False},

@@ -356,7 +356,8 @@ def _transfer(job: VideoJob, stream_transfer: str = "unspecified"):
 
 def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
                   progress: Callable[[int, int], None] | None = None,
-                  frame_hook: Callable[[int, np.ndarray, np.ndarray], None] | None = None):
+                  frame_hook: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+                  frame_size_check: Callable[[int, int, tuple[int, int] | None], None] | None = None):
     """Run one clip through the job's settings.
 
     ``frame_hook(index, rgb_in, rgb_out)`` sees each frame before and after the pipeline
@@ -401,5 +402,5 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
     report = process_video(input_path, output_path, factory, encode=enc, start_s=job.start_s,
                            duration_s=job.duration_s, max_decode_errors=job.max_decode_errors,
                            overwrite=job.overwrite, progress=progress, accurate_color=not job.fast,
-                           frame_hook=frame_hook)
+                           frame_hook=frame_hook, frame_size_check=frame_size_check, out_size=job.out_size)
     return report, tuple(setup_lines)

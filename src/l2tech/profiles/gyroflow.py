@@ -122,7 +122,10 @@ def _get(obj: Mapping[str, Any], key: str, path: object, where: str = "") -> Any
 def _num(v: Any, field: str, path: object, *, positive: bool = False) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise InvalidProfileError(f"field {field} must be a number, got {v!r}", path)
-    f = float(v)
+    try:
+        f = float(v)
+    except OverflowError:  # a JSON integer such as 10**400
+        raise InvalidProfileError(f"field {field} is an integer of {len(str(abs(v)))} digits; expected a finite number", path) from None
     if not math.isfinite(f):
         raise InvalidProfileError(f"field {field} is {f}; expected a finite number", path)
     if positive and f <= 0:
@@ -361,7 +364,9 @@ def pixel_model_from_file(path: os.PathLike | str, focal_length_mm: float | None
     """
     from l2tech.profiles.interpolate import interpolate
 
-    prof = read_gyroflow(path)
+    from l2tech.profiles.validate import validate_profile
+
+    prof = validate_profile(read_gyroflow(path), path)
     if focal_length_mm is None:
         focal_length_mm = min(c.focal_length_mm for c in prof.distortion) or 1.0  # no focal given: any value picks a prime's point
     cal = interpolate(prof, focal_length_mm).distortion

@@ -161,6 +161,8 @@ def parse_lcp(data: bytes, path: object = None) -> LensProfile:
                 raise InvalidProfileError(f"{where}: FocalLength is {focal:g}; expected > 0")
             distance = _num(props, "FocusDistance", where) if "FocusDistance" in props else 1000.0
             av = _num(props, "ApertureValue", where) if "ApertureValue" in props else None
+            if av is not None and not -4.0 <= av <= 40.0:  # APEX: f/0.25 ... f/1,048,576; 2**(av/2) overflows far beyond
+                raise InvalidProfileError(f"{where}: ApertureValue is {av:g}; expected an APEX aperture between -4 and 40")
             models = [(m, entry.find(_tag(NS_CAM, m))) for m in ("PerspectiveModel", "FisheyeModel")]
             models = [(m, _resource(e)) for m, e in models if e is not None]
             if not models:

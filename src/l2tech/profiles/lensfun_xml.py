@@ -402,7 +402,7 @@ def _parse_lens(el: Element, source: str) -> LensProfile:
         extra["real_focal_length_mm"] = tuple(real_focal)
     if maker_aliases:
         extra["maker_aliases"] = maker_aliases
-    return LensProfile(
+    prof = LensProfile(
         maker=maker,
         model=model,
         mounts=mounts,
@@ -423,6 +423,12 @@ def _parse_lens(el: Element, source: str) -> LensProfile:
         aliases=model_aliases,
         extra=extra,
     )
+    from l2tech.profiles.validate import profile_problem
+
+    problem = profile_problem(prof)  # ranges a real lens can have (one place for every family)
+    if problem is not None:
+        raise _BadEntry(problem)
+    return prof
 
 
 def _parse_camera(el: Element, source: str) -> CameraBody:

@@ -126,6 +126,26 @@ def _finite(v: float, name: str, path: str, positive: bool = False) -> float:
     return float(v)
 
 
+def _mat(node, p: str):
+    """``node.mat()``, after checking that a matrix map's ``rows × cols × channels`` is its data count.
+
+    OpenCV 5.1's reader corrupts its heap on a mismatched matrix (``cols: 65536`` over 5
+    values: it raises, then the process aborts with "double free or corruption"), so the sizes
+    are checked through the node API first. Found by fuzzing.
+    """
+    if node.isMap():
+        rows, cols, dt, data = (node.getNode(k) for k in ("rows", "cols", "dt", "data"))
+        if rows.empty() or cols.empty() or dt.empty() or data.empty() or not data.isSeq():
+            raise CorruptInputError("OpenCV cannot read the calibration: a matrix needs rows, cols, dt and a data list", p)
+        r, c = rows.real(), cols.real()
+        kind = dt.string() if dt.isString() else ""
+        ch = int(kind[:-1]) if len(kind) > 1 and kind[:-1].isdigit() else 1
+        if not (r == int(r) and c == int(c) and 0 <= r and 0 <= c and r * c * ch == data.size()):
+            raise CorruptInputError(f"OpenCV cannot read the calibration: a {r:g}x{c:g} matrix of {ch} channel(s) "
+                                    f"holds {data.size()} values", p)
+    return node.mat()
+
+
 def read_opencv_yaml(path: os.PathLike | str) -> LensProfile:
     """Read an OpenCV / ORB-SLAM / VINS-Mono calibration file.
 
@@ -175,11 +195,11 @@ def read_opencv_yaml(path: os.PathLike | str) -> LensProfile:
         mat_key = next((k for k in ("camera_matrix", "cameraMatrix", "K", "intrinsic_matrix") if k in keys), None)
         if mat_key is not None:
             layout = "opencv"
-            K = fs.getNode(mat_key).mat()
+            K = _mat(fs.getNode(mat_key), p)
             if K is None or K.shape != (3, 3):
                 raise InvalidProfileError(f"field {mat_key} must be a 3x3 matrix", p)
             dkey = next((k for k in ("distortion_coefficients", "dist_coeffs", "distCoeffs", "D") if k in keys), None)
-            D = fs.getNode(dkey).mat().ravel() if dkey else np.zeros(0)
+            D = _mat(fs.getNode(dkey), p).ravel() if dkey else np.zeros(0)
             kind = ""
             for k in ("fisheye", "model", "distortion_model", "camera_model"):
                 if k in keys:
@@ -199,7 +219,7 @@ def read_opencv_yaml(path: os.PathLike | str) -> LensProfile:
             for sk in ("image_size", "imageSize"):
                 if sk in keys and width is None:
                     m = fs.getNode(sk)
-                    v = m.mat() if m.isSeq() is False else np.array([m.at(i).real() for i in range(m.size())])
+                    v = _mat(m, p) if m.isSeq() is False else np.array([m.at(i).real() for i in range(m.size())])
                     if v is not None and np.size(v) >= 2:
                         width, height = float(np.ravel(v)[0]), float(np.ravel(v)[1])
         elif any(k.startswith(("Camera.", "Camera1.")) for k in keys):
@@ -257,6 +277,8 @@ def read_opencv_yaml(path: os.PathLike | str) -> LensProfile:
             )
     except (cv2.error, SystemError) as exc:  # a node of an unexpected type (a string where a matrix belongs)
         raise CorruptInputError(f"OpenCV cannot read the calibration ({_cv_reason(exc)})", p) from None
+    except UnicodeDecodeError as exc:  # a key or string that is not UTF-8 (comments in Latin-1 are fine)
+        raise CorruptInputError(f"a key or value is not UTF-8 text ({exc.reason} at byte {exc.start})", p) from None
     finally:
         fs.release()
     for k in ("fx", "fy"):

@@ -33,6 +33,7 @@ what it found or why it was skipped (``ProfileChoice.tried``), which ``l2 lens m
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -125,12 +126,32 @@ def profile_format(path: os.PathLike | str) -> str:
 def read_profiles(path: os.PathLike | str) -> tuple[LensProfile, ...]:
     """All lens profiles in a file (a lensfun XML may hold several; other formats one).
 
+    Every profile is checked by :func:`l2tech.profiles.validate.validate_profile` (finite
+    numbers, ranges a real lens can have, bounded calibration sizes), whatever its family.
+
     Raises
     ------
     EmptyFileError, UnsupportedFormatError, CorruptInputError, InvalidProfileError, LimitExceededError
-        As the format's reader; :class:`InvalidProfileError` for a DNG/RW2 without correction data.
+        As the format's reader; :class:`InvalidProfileError` for a DNG/RW2 without correction
+        data, or a lens with an implausible number (the message names the file, the lens and
+        the field). Any other exception a reader lets out (a parser bug on hostile input) is
+        reported as :class:`CorruptInputError`, never as a traceback.
     """
+    from l2tech.errors import CorruptInputError, L2Error
+    from l2tech.profiles.validate import validate_profile
+
     p = os.fspath(path)
+    try:
+        profs = _read_profiles(p)
+    except L2Error:
+        raise
+    except (ArithmeticError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError,
+            UnicodeError, struct.error) as exc:
+        raise CorruptInputError(f"cannot read the profile: unexpected {type(exc).__name__} ({exc})", p) from None
+    return tuple(validate_profile(prof, p) for prof in profs)
+
+
+def _read_profiles(p: str) -> tuple[LensProfile, ...]:
     fmt = profile_format(p)
     if fmt == "dng":
         from l2tech.profiles.dng_opcodes import read_dng_profile
@@ -213,7 +234,11 @@ def read_embedded_profile(path: os.PathLike | str, meta: Any = None) -> LensProf
     ------
     CorruptInputError
         The embedded data is present but unreadable.
+    InvalidProfileError
+        The embedded data holds an implausible number (:mod:`l2tech.profiles.validate`).
     """
+    from l2tech.profiles.validate import validate_profile
+
     p = os.fspath(path)
     try:
         fmt = profile_format(p)
@@ -224,13 +249,15 @@ def read_embedded_profile(path: os.PathLike | str, meta: Any = None) -> LensProf
         from l2tech.profiles.dng_opcodes import read_dng_profile
 
         try:
-            return read_dng_profile(p)
+            prof = read_dng_profile(p)
         except UnsupportedFormatError:  # a plain TIFF: nothing embedded
             return None
+        return None if prof is None else validate_profile(prof, p)
     if fmt == "rw2":
         from l2tech.profiles.rw2 import read_rw2_profile
 
-        return read_rw2_profile(p, model=str(getattr(meta, "model", "") or ""), focal_length_mm=focal)
+        prof = read_rw2_profile(p, model=str(getattr(meta, "model", "") or ""), focal_length_mm=focal)
+        return None if prof is None else validate_profile(prof, p)
     return None
 
 

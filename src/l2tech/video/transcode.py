@@ -87,7 +87,7 @@ class VideoReport:
 
     ``frames_decoded`` counts frames in the trimmed range that decoded, ``frames_written`` those
     encoded, ``decode_errors`` the packets that failed to decode (skipped under
-    ``max_decode_errors``); ``fps`` is frames written per second of wall time;
+    ``max_decode_errors``) plus the frames in which the decoder concealed errors; ``fps`` is frames written per second of wall time;
     ``streams_copied``/``streams_dropped`` describe the non-video streams
     (``"#1 audio aac"``, ``"#2 data (tmcd): not supported by mp4"``).
     """
@@ -121,6 +121,109 @@ def _default_pix_fmt(codec: str, in_pix_fmt: str, bit_depth: int) -> str:
     if codec in ("libsvtav1",):
         return "yuv420p10le" if bit_depth > 8 else "yuv420p"
     return f"yuv{chroma}p" + ("10le" if bit_depth > 8 else "")
+
+
+class _DecoderLog:
+    """Count the errors FFmpeg's decoder *logs* while a clip is decoded.
+
+    H.264/HEVC decoders conceal damaged macroblocks and return a frame anyway: a bit flip
+    raises nothing in PyAV and the frame is not flagged corrupt, but the decoder logs
+    ``error while decoding MB 68 8`` (FFmpeg ``libavcodec/h264_slice.c``). PyAV hands FFmpeg's
+    log to Python's ``logging`` (logger ``libav.<codec>``) once a level is set
+    (``av.logging.set_level``); this handler counts the decoder's ERROR records, from every
+    decoding thread. The previous log level is restored on exit.
+    """
+
+    _lock = __import__("threading").Lock()
+    _users = 0
+    _saved_level: object = None
+
+    def __init__(self, decoder: str) -> None:
+        import logging
+
+        self.logger_name = f"libav.{decoder}"
+        self.count = 0  # ERROR records logged by the decoder
+        self.first: str | None = None
+        self.concealed = 0  # decode calls whose errors were concealed (no exception followed)
+        self._seen = 0
+        self._pending: collections.deque = collections.deque()  # call indexes with new records
+        self._calls = 0
+        self.delay = 2
+
+        outer = self
+
+        class _Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if record.name == outer.logger_name and record.levelno >= logging.ERROR:
+                    outer.count += 1
+                    if outer.first is None:
+                        outer.first = " ".join(record.getMessage().split())
+
+        self._handler = _Handler()
+
+    def after_decode(self, failed: bool) -> None:
+        """Attribute the records logged since the last call to this decode call.
+
+        With frame threading a packet's errors are logged up to ``delay`` calls before its
+        failure is raised; records followed within ``delay`` calls by a failing packet are
+        that packet's (already counted as skipped), the others mark a concealed frame.
+        """
+        self._calls += 1
+        if failed:
+            while self._pending and self._pending[-1] >= self._calls - self.delay - 1:
+                self._pending.pop()
+        elif self.count > self._seen:
+            self._pending.append(self._calls)
+        self._seen = self.count
+        self._settle(self._calls - self.delay - 1)
+
+    def _settle(self, upto: float) -> None:
+        while self._pending and self._pending[0] < upto:
+            self._pending.popleft()
+            self.concealed += 1
+
+    def finish(self) -> None:
+        """At the end of the stream: every record not explained by a failure is a concealed frame."""
+        if self.count > self._seen:
+            self._pending.append(self._calls + 1)
+            self._seen = self.count
+        self._settle(float("inf"))
+
+    def __enter__(self) -> "_DecoderLog":
+        import logging
+
+        import av.logging
+
+        with _DecoderLog._lock:
+            if _DecoderLog._users == 0:
+                _DecoderLog._saved_level = av.logging.get_level()
+                if _DecoderLog._saved_level is None or _DecoderLog._saved_level < av.logging.ERROR:
+                    av.logging.set_level(av.logging.ERROR)
+            _DecoderLog._users += 1
+        logging.getLogger("libav").addHandler(self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import logging
+
+        import av.logging
+
+        logging.getLogger("libav").removeHandler(self._handler)
+        with _DecoderLog._lock:
+            _DecoderLog._users -= 1
+            if _DecoderLog._users == 0:
+                av.logging.set_level(_DecoderLog._saved_level)
+
+
+def _check_concealed(log: _DecoderLog, stats: dict, max_decode_errors: int, frame_index: int, src: Path) -> None:
+    """Refuse the clip once skipped plus concealed frames exceed ``max_decode_errors``."""
+    if log.concealed and stats["errors"] + log.concealed > max_decode_errors:
+        raise DecodeError(
+            f"corrupt video data: the decoder concealed errors in {log.concealed} frame(s) by frame {frame_index} "
+            f"(first: {log.first!r}); damaged frames would be written; "
+            f"use --max-decode-errors N to accept up to N bad frames",
+            path=src,
+        )
 
 
 def _av_errors():
@@ -187,6 +290,8 @@ def process_video(
     progress: Callable[[int, int], None] | None = None,
     frame_hook: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
     accurate_color: bool = True,
+    frame_size_check: Callable[[int, int, tuple[int, int] | None], None] | None = None,
+    out_size: tuple[int, int] | None = None,
 ) -> VideoReport:
     """Decode a clip, run each frame through ``pipeline``, encode it, keep the other streams.
 
@@ -205,8 +310,11 @@ def process_video(
         Audio and data packets are kept when their start time falls in the range; output
         timestamps are shifted so the first kept video frame is at 0 when trimming.
     max_decode_errors : int
-        Packets that may fail to decode before the run stops (default 0: the first one stops
-        it, naming the frame index and time). Skipped frames are counted in the report.
+        Bad frames accepted before the run stops (default 0: the first one stops it, naming
+        the frame index and time): packets that fail to decode (skipped), plus frames the
+        decoder returns with damage concealed (a bit flip in H.264 data; known from the
+        errors it logs, :class:`_DecoderLog`). Both are counted in the report's
+        ``decode_errors``.
     overwrite : bool
         Replace an existing output.
     limits : VideoLimits, optional
@@ -223,6 +331,13 @@ def process_video(
     accurate_color : bool
         swscale's accurate Y'CbCr ↔ R'G'B' (default; within 0.5 code of the reference). False
         takes its fast path (up to ~3 codes off, about 2x faster).
+    frame_size_check : callable, optional
+        ``check(width, height, out_size)`` called with the stream's frame size right after the
+        probe — before the maps are built or a frame is decoded — and again with the
+        pipeline's output size when it differs; it raises to refuse the clip (the memory budget:
+        :func:`l2tech.pipeline.memory.video_size_check`).
+    out_size : (int, int), optional
+        The output frame size the pipeline factory will give, when known (for that check).
 
     Returns
     -------
@@ -254,6 +369,8 @@ def process_video(
     if not fmt:
         raise UsageError(f"output extension {dst.suffix!r} not supported; use .mp4, .mov or .mkv", path=dst)
     info = probe_video(src, limits)
+    if frame_size_check is not None:  # from the stream's parameters, before maps or frames
+        frame_size_check(info.width_px, info.height_px, out_size)
     check_output_path(dst, inputs=[src], overwrite=overwrite)
     if callable(pipeline) and not isinstance(pipeline, FramePipeline):
         pipeline = pipeline(info)
@@ -265,6 +382,8 @@ def process_video(
             f"{info.width_px}x{info.height_px}",
             path=src,
         )
+    if frame_size_check is not None and tuple(pipeline.out_size) != (info.width_px, info.height_px):
+        frame_size_check(info.width_px, info.height_px, tuple(pipeline.out_size))
     pipeline.prepare()
     enc = encode or EncodeOptions()
     codec_name = enc.codec or ENCODERS.get(info.codec, "libx264")
@@ -293,9 +412,11 @@ def process_video(
     except av.FFmpegError as exc:
         raise CorruptInputError(f"FFmpeg cannot open the file: {exc}", path=src) from None
 
-    with inp, atomic_output(dst, overwrite=overwrite) as tmp:
+    with inp, _DecoderLog(inp.streams.video[0].codec_context.name) as decoder_log, \
+            atomic_output(dst, overwrite=overwrite) as tmp:
         vs = inp.streams.video[0]
         vs.thread_type = "AUTO"
+        decoder_log.delay = max(1, int(vs.codec_context.thread_count or 1)) + 1
         tb = vs.time_base
         # --- output container and streams -----------------------------------------------
         try:
@@ -438,10 +559,11 @@ def process_video(
                     try:
                         frames = packet.decode()
                     except av.FFmpegError as exc:
+                        decoder_log.after_decode(failed=True)
                         stats["errors"] += 1
                         t = _time(packet.pts, tb)
                         where = f"frame {frame_index}" + (f" at {t:.3f} s" if t is not None else "")
-                        if stats["errors"] > max_decode_errors:
+                        if stats["errors"] + decoder_log.concealed > max_decode_errors:
                             raise DecodeError(
                                 f"corrupt video data at {where} ({exc.__class__.__name__}); "
                                 f"use --max-decode-errors N to skip up to N bad frames",
@@ -450,6 +572,8 @@ def process_video(
                         warnings_.append(f"skipped undecodable {where}")
                         frame_index += 1
                         continue
+                    decoder_log.after_decode(failed=False)
+                    _check_concealed(decoder_log, stats, max_decode_errors, frame_index, src)
                     for frame in frames:
                         frame_index += 1
                         if frame.pts is None or (last_pts is not None and frame.pts <= last_pts):
@@ -475,6 +599,8 @@ def process_video(
                         drain(max_inflight)
                     if video_done and (not stream_map or len(done_copy) == len(stream_map)):
                         break
+                decoder_log.finish()
+                _check_concealed(decoder_log, stats, max_decode_errors, frame_index, src)
                 drain(0)
                 try:
                     for pkt in ovs.encode(None):
@@ -489,6 +615,9 @@ def process_video(
                 for f in inflight:
                     f.cancel()
                 pool.shutdown(wait=True)
+        if decoder_log.concealed:
+            warnings_.append(f"the decoder concealed errors in {decoder_log.concealed} frame(s) (first: {decoder_log.first!r}); "
+                             "they are written as concealed")
         if stats["retimed"]:
             warnings_.append(
                 f"{stats['retimed']} frames had missing or non-increasing timestamps; re-timed at "
@@ -510,7 +639,7 @@ def process_video(
         height_px=oh,
         frames_decoded=stats["decoded"],
         frames_written=stats["written"],
-        decode_errors=stats["errors"],
+        decode_errors=stats["errors"] + decoder_log.concealed,
         duration_s=stats["written"] / float(info.frame_rate) if info.frame_rate else 0.0,
         wall_s=wall,
         fps=stats["written"] / wall if wall > 0 else 0.0,

@@ -1,0 +1,148 @@
+"""Garbage is never accepted as an image (issue 16 item 2; docs/RELIABILITY.md).
+
+* A JPEG whose SOF header claims 13000×13000 over ~90 KB of data is refused before decoding
+  (at least one Huffman code per 8×8 block, ITU-T T.81 §F.1.2.1) — it used to be written as a
+  flat grey 13000² image with exit 0. libjpeg's own output, flat grey (its best compression),
+  baseline or progressive, colour or grey, is never refused.
+* An MP4 whose H.264 data has bit flips: the decoder conceals the damage and logs errors,
+  which are counted; the default ``--max-decode-errors 0`` refuses the clip (exit 1, nothing
+  written), a larger allowance writes it and reports the count. A clean clip counts zero.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from l2tech.errors import CorruptInputError
+from l2tech.io.image import read_image
+
+
+def _l2(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "l2tech.cli", *args], capture_output=True, text=True, timeout=timeout,
+                          env=os.environ.copy())
+
+
+def _forged_jpeg(path, side=13000):
+    """A real 400×300 noise JPEG (~90 KB) whose SOF0 is patched to claim side×side."""
+    rng = np.random.default_rng(1)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(buf, "JPEG", quality=85)
+    data = bytearray(buf.getvalue())
+    sof = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, side, side)  # Y, X after length (2) and precision (1)
+    path.write_bytes(bytes(data))
+    return len(data)
+
+
+def test_forged_sof_refused_before_decoding(tmp_path):
+    jpg = tmp_path / "forged.jpg"
+    n = _forged_jpeg(jpg)
+    assert n < 150_000
+    with pytest.raises(CorruptInputError, match="13000x13000"):
+        read_image(jpg)
+
+
+def test_forged_sof_cli_exit_1_nothing_written_small_peak(tmp_path):
+    jpg = tmp_path / "forged.jpg"
+    _forged_jpeg(jpg)
+    before = jpg.read_bytes()
+    out = tmp_path / "out"
+    wrapper = ("import resource, subprocess, sys, json; p = subprocess.run([sys.executable, '-m', 'l2tech.cli', *sys.argv[1:]], "
+               "capture_output=True, text=True); print(json.dumps([p.returncode, p.stderr, "
+               "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024]))")
+    r = subprocess.run([sys.executable, "-c", wrapper, "correct", str(jpg), "-o", str(out) + "/"], capture_output=True,
+                       text=True, timeout=180, env=os.environ.copy())
+    rc, err, peak = json.loads(r.stdout)
+    assert rc == 1
+    assert "CorruptInputError" in err and "forged.jpg" in err and "at least 495,320" in err
+    # 13000² 4:2:0: 1625² luma + 2 × 813² chroma blocks = 3,962,563 bits → 495,320 bytes
+    assert peak < 600 * 2**20  # was 8.3 GB
+    assert not out.exists() or list(out.iterdir()) == []
+    assert jpg.read_bytes() == before
+
+
+@pytest.mark.parametrize("mode, subsampling, progressive", [
+    ("RGB", 2, False), ("RGB", 0, False), ("RGB", 2, True), ("L", None, False), ("L", None, True),
+])
+def test_libjpeg_output_at_its_best_compression_is_never_refused(tmp_path, mode, subsampling, progressive):
+    # a flat image at quality 1: libjpeg's smallest possible file for its size (the bound's worst case)
+    p = tmp_path / "flat.jpg"
+    img = Image.new(mode, (2050, 1030), 128 if mode == "L" else (128, 128, 128))
+    kw = {"subsampling": subsampling} if subsampling is not None else {}
+    img.save(p, "JPEG", quality=1, progressive=progressive, optimize=True, **kw)
+    dec = read_image(p)
+    assert dec.pixels.shape == (1030, 2050, 3)
+    assert abs(float(dec.pixels.mean()) - 128 / 255) < 2 / 255
+
+
+def _clip(path, n=12, size=(320, 240)):
+    from l2tech.video.synth import numbered_frames, write_clip
+
+    write_clip(path, numbered_frames(n, *size), options={"preset": "ultrafast"})
+
+
+def _flip_bits(src, dst, flips=120, seed=3):
+    data = bytearray(src.read_bytes())
+    start = data.find(b"mdat") + 4 + 1000  # past the first slice headers: the stream still opens
+    rng = np.random.default_rng(seed)
+    for k in rng.integers(start, len(data) - 16, flips):
+        data[k] ^= 1 << int(rng.integers(0, 8))
+    dst.write_bytes(bytes(data))
+
+
+def test_bit_flipped_h264_refused_by_default_and_counted_when_allowed(tmp_path):
+    pytest.importorskip("av")
+    clean, bad = tmp_path / "clean.mp4", tmp_path / "flipped.mp4"
+    _clip(clean)
+    _flip_bits(clean, bad)
+    before = bad.read_bytes()
+    # reference: the ffmpeg CLI reports errors for this file (`ffmpeg -v error -i flipped.mp4 -f null -`)
+    ref = subprocess.run(["ffmpeg", "-v", "error", "-i", str(bad), "-f", "null", "-"], capture_output=True, text=True)
+    if ref.returncode != 0 and not ref.stderr:
+        pytest.skip("ffmpeg CLI not usable here")
+    assert ref.stderr.count("\n") > 0, "the flips did not damage the stream; choose another seed"
+
+    out = tmp_path / "out.mp4"
+    r = _l2("video", str(bad), "-o", str(out))
+    assert r.returncode == 1, r.stderr
+    assert "DecodeError" in r.stderr and "--max-decode-errors" in r.stderr
+    assert not out.exists() and [p.name for p in tmp_path.iterdir() if ".l2tmp-" in p.name] == []
+    assert bad.read_bytes() == before
+
+    r = _l2("video", str(bad), "-o", str(out), "--max-decode-errors", "100000", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert 0 < doc["decode_errors"] <= 12  # bad frames, at most the clip's 12
+    assert any("decoder concealed errors" in w for w in doc["warnings"])
+
+    r = _l2("video", str(clean), "-o", str(tmp_path / "clean_out.mp4"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["decode_errors"] == 0
+
+
+@pytest.mark.parametrize("kw", [{"restart_marker_rows": 1}, {"restart_marker_blocks": 5},
+                                {"restart_marker_rows": 1, "subsampling": 0}])
+def test_scan_cut_short_with_eoi_is_refused_when_it_has_restart_markers(tmp_path, kw):
+    # libjpeg decodes such a file with only a warning ("premature end of data segment"),
+    # padding the missing rows with flat grey; Pillow shows no warning
+    rng = np.random.default_rng(2)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(buf, "JPEG", quality=85, **kw)
+    whole = tmp_path / "whole.jpg"
+    whole.write_bytes(buf.getvalue())
+    assert read_image(whole).pixels.shape == (300, 400, 3)  # the complete file is read
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(buf.getvalue()[: int(len(buf.getvalue()) * 0.7)] + b"\xff\xd9")
+    with Image.open(cut) as im:
+        im.load()  # the decoder accepts it: this is the garbage being refused
+    with pytest.raises(CorruptInputError, match="scan ends early"):
+        read_image(cut)

@@ -1,0 +1,250 @@
+"""The memory budget (issue 16 item 1; docs/RELIABILITY.md "Memory model").
+
+Hostile but valid files are built here: a 13000×13000 PNG that compresses to ~0.5 MB and a
+one-frame 8192×8192 H.264 clip. Under a budget they are refused before decoding, with the
+estimate and the budget in the message, exit 1, nothing written; the child process's peak
+resident memory, read with ``resource.getrusage(RUSAGE_CHILDREN)`` in a wrapper process that
+runs nothing else, stays under the budget. A normal image under a generous budget is
+processed, and its measured peak is under the estimate (the model is not optimistic).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from l2tech.errors import LimitExceededError, UsageError
+from l2tech.pipeline import memory
+from l2tech.pipeline.memory import (BYTES_PER_PIXEL, MemoryEstimate, budgeted_job, check_memory, default_budget,
+                                    estimate_still, estimate_video, parse_size, physical_memory_bytes)
+
+GiB = 2**30
+
+# runs ``l2 ARGS`` as its only child and prints {"rc", "maxrss_bytes", "stderr"}: ru_maxrss is the
+# largest resident set of any waited-for child, in KiB on Linux (getrusage(2))
+_WRAPPER = r"""
+import json, resource, subprocess, sys
+p = subprocess.run([sys.executable, "-m", "l2tech.cli", *sys.argv[1:]], capture_output=True, text=True)
+print(json.dumps({"rc": p.returncode, "maxrss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+                  "stdout": p.stdout, "stderr": p.stderr}))
+"""
+
+
+def _run_measured(*args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", _WRAPPER, *args], capture_output=True, text=True, timeout=240,
+                         env=os.environ.copy())
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _big_png(path: Path, side: int) -> None:
+    """A valid 8-bit RGB PNG of side×side black pixels, streamed (PNG spec §11.2.2, §11.2.4)."""
+    comp = zlib.compressobj(9)
+    row = b"\0" + bytes(3 * side)  # filter type 0, then the row
+    idat = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b""))
+
+
+@pytest.fixture(scope="module")
+def big_png(tmp_path_factory) -> Path:
+    """The 13000×13000 PNG (built once: ~5 s)."""
+    png = tmp_path_factory.mktemp("big") / "big.png"
+    _big_png(png, 13000)
+    return png
+
+
+def _nothing_written(folder: Path) -> None:
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+# -- parse_size, default budget ---------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("4G", 4 * 2**30), ("512M", 512 * 2**20), ("512m", 512 * 2**20), ("1.5GiB", 3 * 2**29), ("800MB", 800 * 2**20),
+    ("2000000", 2_000_000), ("64K", 65536), ("1T", 2**40), (" 2 G ", 2 * 2**30), (4096, 4096),
+])
+def test_parse_size_binary_units(text, expected):
+    # binary units, as free(1) -h / ulimit use them: K = 2**10, M = 2**20, G = 2**30, T = 2**40
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "G", "4X", "-1G", "0", "0M", "1e9", "four gigabytes", True])
+def test_parse_size_refuses_what_is_not_a_size(text):
+    with pytest.raises(UsageError):
+        parse_size(text)
+
+
+def test_default_budget_is_half_the_machine():
+    # reference: the kernel's MemTotal (/proc/meminfo, KiB), the RAM sysconf reports less the
+    # kernel's reserved pages; a container's cgroup limit can only lower it
+    meminfo = Path("/proc/meminfo")
+    if not meminfo.exists():
+        pytest.skip("no /proc/meminfo (not Linux)")
+    mem_total = int(next(ln for ln in meminfo.read_text().splitlines() if ln.startswith("MemTotal:")).split()[1]) * 1024
+    total = physical_memory_bytes()
+    assert total <= mem_total * 1.05
+    assert default_budget() == int(total * 0.5)
+
+
+# -- estimates from headers -------------------------------------------------------------------
+
+def test_estimate_reads_png_header_without_decoding(big_png):
+    png = big_png
+    assert png.stat().st_size < 600_000
+    est = estimate_still(png, kind="correct")
+    assert (est.width, est.height) == (13000, 13000)
+    # base + pixels × bytes per pixel × margin (memory.MARGIN = 1.10)
+    assert est.peak_bytes == int(memory.BASE_BYTES["still"] + 13000 * 13000 * BYTES_PER_PIXEL["correct"] * 1.10)
+
+
+def test_estimate_adds_the_look_and_uses_the_staged_develop_figure(tmp_path):
+    import cv2
+
+    from l2tech.pipeline.recipe import Recipe
+
+    p = tmp_path / "a.jpg"
+    cv2.imwrite(str(p), np.zeros((30, 40, 3), np.uint8))
+    est = estimate_still(p, Recipe(look="mono"), kind="correct")
+    assert (est.width, est.height) == (40, 30)
+    assert est.bytes_per_pixel == BYTES_PER_PIXEL["correct"] + BYTES_PER_PIXEL["look"]
+    assert estimate_still(tmp_path / "missing.jpg", kind="correct") is None  # the decoder reports it
+
+
+def test_check_memory_message_names_file_estimate_and_budget():
+    est = MemoryEstimate("x.png", "correct", 13000, 13000, 38.0, 0)
+    with pytest.raises(LimitExceededError) as info:
+        check_memory(est, GiB)
+    msg = str(info.value)
+    assert msg.startswith("x.png: ") and "13000x13000" in msg and "1.0 GiB" in msg
+    assert "6.6 GiB" in msg  # 13000² × 38 × 1.1 = 7.06e9 B = 6.58 GiB
+    check_memory(est, 8 * GiB)  # fits
+    check_memory(None, 1)  # unreadable header: the decoder decides
+
+
+def test_budgeted_job_refuses_and_limits_read_ahead(tmp_path):
+    import cv2
+
+    files = []
+    for k in range(3):
+        p = tmp_path / f"{k}.png"
+        cv2.imwrite(str(p), np.zeros((1000, 1000, 3), np.uint8))
+        files.append(str(p))
+    seen = []
+
+    def job(inp, out, upcoming):
+        seen.append(list(upcoming))
+        return "ok"
+
+    one = estimate_still(files[0], kind="correct")
+    # room for the current job and exactly one more decode
+    wrapped = budgeted_job(job, None, kind="correct", budget=one.peak_bytes + one.job_bytes)
+    assert wrapped(files[0], tmp_path / "o.png", files[1:]) == "ok"
+    assert seen == [[files[1]]]
+    with pytest.raises(LimitExceededError):
+        budgeted_job(job, None, kind="correct", budget=one.peak_bytes - 1)(files[0], tmp_path / "o.png", [])
+
+
+def test_video_estimate_takes_the_larger_frame():
+    assert estimate_video("c.mp4", 1920, 1080, (3840, 2160)).width == 3840
+    assert estimate_video("c.mp4", 1920, 1080).height == 1080
+
+
+# -- whole processes ----------------------------------------------------------------------------
+
+def test_13000_square_png_refused_under_budget_and_peak_stays_under(tmp_path, big_png):
+    png = big_png
+    before = png.read_bytes()
+    out = tmp_path / "out"
+    r = _run_measured("correct", str(png), "-o", str(out) + "/", "--max-memory", "1G")
+    assert r["rc"] == 1
+    assert "LimitExceededError" in r["stderr"] and "big.png" in r["stderr"]
+    assert "13000x13000" in r["stderr"] and "memory budget is 1.0 GiB" in r["stderr"]
+    assert r["maxrss_bytes"] < GiB
+    _nothing_written(out)
+    assert png.read_bytes() == before
+
+
+def test_13000_square_png_refused_in_json_batch_the_rest_processed(tmp_path, big_png):
+    import cv2
+
+    png = big_png
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.full((20, 30, 3), 128, np.uint8))
+    out = tmp_path / "out"
+    r = _run_measured("correct", str(png), str(small), "-o", str(out), "--max-memory", "1G", "--json")
+    assert r["rc"] == 1
+    doc = json.loads(r["stdout"])
+    assert [x["status"] for x in doc["results"]] == ["failed", "ok"]
+    assert doc["results"][0]["error_type"] == "LimitExceededError"
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".") and not p.name.endswith(".l2.toml")) == ["small.png"]
+
+
+def test_8192_square_h264_refused_under_budget_and_peak_stays_under(tmp_path):
+    av = pytest.importorskip("av")
+    clip = tmp_path / "big.mp4"
+    try:
+        with av.open(str(clip), "w") as c:
+            s = c.add_stream("libx264", rate=25)
+            s.width, s.height, s.pix_fmt = 8192, 8192, "yuv420p"
+            s.options = {"preset": "ultrafast"}
+            frame = av.VideoFrame.from_ndarray(np.zeros((8192 * 3 // 2, 8192), np.uint8), format="yuv420p")
+            for pkt in s.encode(frame):
+                c.mux(pkt)
+            for pkt in s.encode(None):
+                c.mux(pkt)
+    except (av.FFmpegError, ValueError) as exc:
+        pytest.skip(f"this FFmpeg's libx264 does not encode 8192x8192: {exc}")
+    assert clip.stat().st_size < 200_000
+    out = tmp_path / "out.mp4"
+    r = _run_measured("video", str(clip), "-o", str(out), "--max-memory", "2G")
+    assert r["rc"] == 1
+    assert "LimitExceededError" in r["stderr"] and "8192x8192" in r["stderr"] and "2.0 GiB" in r["stderr"]
+    assert r["maxrss_bytes"] < 2 * GiB
+    assert not out.exists() and [p.name for p in tmp_path.iterdir() if ".l2tmp-" in p.name] == []
+
+
+def test_measured_peak_is_under_the_estimate(tmp_path):
+    """The model is not optimistic: a 2000×2000 PNG corrected with a lens profile (the remap
+    runs) peaks below its estimate, and the estimate is within 1.6× of the measurement."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    png = tmp_path / "g.png"
+    cv2.imwrite(str(png), rng.integers(0, 255, (2000, 2000, 3), dtype=np.uint8))
+    est = estimate_still(png, kind="correct")
+    out = tmp_path / "out"
+    r = _run_measured("correct", str(png), "-o", str(out) + "/", "--camera", "Canon EOS 6D", "--lens",
+                      "Canon EF 24-105mm f/4L IS USM", "--focal-length", "24", "--f-number", "8", "--json")
+    assert r["rc"] == 0, r["stderr"]
+    assert json.loads(r["stdout"])["results"][0]["lens"]["corrections"]["distortion"]["applied"]
+    # measured here: 343 MB against an estimate of 409 MB
+    assert r["maxrss_bytes"] < est.peak_bytes < 1.6 * r["maxrss_bytes"]
+
+
+def test_develop_estimate_reads_libraw_header():
+    from conftest import shared_file
+
+    raw = shared_file("raw/decodable/canon_eos_d30__16-35mm.crw")
+    import rawpy
+
+    with rawpy.imread(str(raw)) as r:  # reference: LibRaw's own header parse, 2224x1456
+        w, h = max(r.sizes.raw_width, r.sizes.width), max(r.sizes.raw_height, r.sizes.height)
+    est = estimate_still(raw, kind="develop")
+    assert (est.width, est.height) == (w, h) == (2224, 1456)
+    assert est.path_kind == "develop" and est.bytes_per_pixel == BYTES_PER_PIXEL["develop"]
+    from l2tech.pipeline.recipe import Recipe
+
+    assert estimate_still(raw, Recipe(interpolation="bicubic"), kind="develop").path_kind == "develop_staged"
