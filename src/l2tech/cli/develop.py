@@ -82,6 +82,32 @@ _PARAM_FIELD = {"fmt": "format", "lens_name": "lens", "profile_path": "profile",
                 "only": "corrections", "no_lens_correction": "lens_correction"}
 
 
+def _sidecar_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--from-sidecar`` and ``--import-sidecars`` (develop and correct)."""
+    f = click.option("--import-sidecars", is_flag=True,
+                     help="Take what maps from each input's darktable or RawTherapee sidecar (IMG.RW2.xmp, IMG.RW2.pp3) "
+                          "beside it; the options given still win.")(f)
+    return click.option("--from-sidecar", "from_sidecar", type=click.Path(dir_okay=False), metavar="FILE",
+                        help="Make an output again from its NAME.EXT.l2.toml sidecar (same input, recipe and output name).")(f)
+
+
+def develop_output_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The output and tone options of ``l2 develop`` (also ``l2 recipe show``)."""
+    opts = [
+        click.option("--format", "fmt", type=click.Choice(["jpeg", "tiff", "png"]), default="jpeg", show_default=True),
+        quality_option(92),
+        click.option("--bits", type=click.Choice(["8", "16"]), help="Bit depth for TIFF/PNG (default 16)."),
+        click.option("--output-space", type=click.Choice(["srgb", "display-p3", "rec2020", "adobe-rgb"]), default="srgb",
+                     show_default=True),
+        click.option("--white-balance", type=click.Choice(["camera", "daylight", "auto"]), default="camera",
+                     show_default=True),
+        tone_options,
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
 def _recipe_fields(**kw: Any) -> dict[str, Any]:
     """Command-line parameters → Recipe fields (``--only``, ``--no-lens-correction`` translated)."""
     from l2tech.pipeline import CORRECTIONS
@@ -383,17 +409,8 @@ def _from_sidecar(path: str, output: str | None) -> tuple[Any, str, str]:
 @click.argument("inputs", nargs=-1, type=click.Path(readable=False))  # checked per file: E5
 @output_option("file_or_dir")
 @recipe_option
-@click.option("--from-sidecar", "from_sidecar", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Make an output again from its NAME.EXT.l2.toml sidecar (same input, recipe and output name).")
-@click.option("--import-sidecars", is_flag=True,
-              help="Take what maps from each input's darktable or RawTherapee sidecar (IMG.RW2.xmp, IMG.RW2.pp3) "
-                   "beside it; the options given still win.")
-@click.option("--format", "fmt", type=click.Choice(["jpeg", "tiff", "png"]), default="jpeg", show_default=True)
-@quality_option(92)
-@click.option("--bits", type=click.Choice(["8", "16"]), help="Bit depth for TIFF/PNG (default 16).")
-@click.option("--output-space", type=click.Choice(["srgb", "display-p3", "rec2020", "adobe-rgb"]), default="srgb", show_default=True)
-@click.option("--white-balance", type=click.Choice(["camera", "daylight", "auto"]), default="camera", show_default=True)
-@tone_options
+@_sidecar_options
+@develop_output_options
 @_lens_options
 @batch_options
 def develop(inputs, output, recipe_path, from_sidecar, import_sidecars, overwrite, as_json, verbose, quiet, jobs, max_memory, cluster, redo,
@@ -493,11 +510,7 @@ def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, r
 @click.argument("inputs", nargs=-1, type=click.Path(readable=False))  # checked per file: E5
 @output_option("file_or_dir")
 @recipe_option
-@click.option("--from-sidecar", "from_sidecar", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Make an output again from its NAME.EXT.l2.toml sidecar (same input, recipe and output name).")
-@click.option("--import-sidecars", is_flag=True,
-              help="Take what maps from each input's darktable or RawTherapee sidecar (IMG.RW2.xmp, IMG.RW2.pp3) "
-                   "beside it; the options given still win.")
+@_sidecar_options
 @quality_option(95)
 @_lens_options
 @batch_options

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from l2tech.cli.develop import _lens_options, effective_recipe
-from l2tech.cli.options import CONTEXT_SETTINGS, quality_option, recipe_option
+from l2tech.cli.develop import _lens_options, develop_output_options, effective_recipe
+from l2tech.cli.options import CONTEXT_SETTINGS, recipe_option
 
 __all__ = ["recipe"]
 
@@ -23,11 +23,7 @@ def recipe() -> None:
 
 @recipe.command("show", context_settings=CONTEXT_SETTINGS)
 @recipe_option
-@click.option("--format", "fmt", type=click.Choice(["jpeg", "tiff", "png"]), default="jpeg", show_default=True)
-@quality_option(92)
-@click.option("--bits", type=click.Choice(["8", "16"]), help="Bit depth for TIFF/PNG (default 16).")
-@click.option("--output-space", type=click.Choice(["srgb", "display-p3", "rec2020", "adobe-rgb"]), default="srgb", show_default=True)
-@click.option("--white-balance", type=click.Choice(["camera", "daylight", "auto"]), default="camera", show_default=True)
+@develop_output_options
 @_lens_options
 def show(recipe_path, overwrite, as_json, verbose, quiet, **params):
     """Print the effective recipe: the defaults, then --recipe FILE, then the options given.
