@@ -101,21 +101,31 @@ def _check_tiff_header_dimensions(path: Path) -> None:
         magic = fh.read(4)
     if magic not in (b"II*\0", b"MM\0*"):
         return
-    import tifffile
-
     try:
-        with tifffile.TiffFile(path) as tf:
-            pages = list(tf.pages)
-            for page in list(pages):
-                pages.extend(getattr(page, "pages", None) or [])
-            for page in pages:
-                w, h = int(getattr(page, "imagewidth", 0)), int(getattr(page, "imagelength", 0))
-                if w * h > MAX_RAW_PIXELS:
-                    raise LimitExceededError(f"RAW header claims {w}x{h} pixels; limit is {MAX_RAW_PIXELS:,}", path=path)
-    except LimitExceededError:
-        raise
+        pages = _tiff_pages(path)
     except Exception:  # tifffile cannot parse a maker's TIFF variant: LibRaw decides
         return
+    for w, h, _ in pages:
+        if w * h > MAX_RAW_PIXELS:
+            raise LimitExceededError(f"RAW header claims {w}x{h} pixels; limit is {MAX_RAW_PIXELS:,}", path=path)
+
+
+def _tiff_pages(path: Path) -> list[tuple[int, int, int]]:
+    """(width, height, compression) of every IFD of a TIFF-based file, sub-IFDs included.
+
+    Raises
+    ------
+    Exception
+        Whatever tifffile raises on a file it cannot parse.
+    """
+    import tifffile
+
+    with tifffile.TiffFile(path) as tf:
+        pages = list(tf.pages)
+        for page in list(pages):
+            pages.extend(getattr(page, "pages", None) or [])
+        return [(int(getattr(pg, "imagewidth", 0)), int(getattr(pg, "imagelength", 0)), int(getattr(pg, "compression", 0)))
+                for pg in pages]
 
 
 #: DNG/TIFF compression codes of RAW data that need a decoder LibRaw is often built without:
@@ -131,19 +141,13 @@ _RAW_CODECS = {
 def _missing_codec(path: Path) -> str | None:
     """What the RAW data's compression is and which decoder is missing, or None (TIFF-based files)."""
     try:
-        import tifffile
-
-        with tifffile.TiffFile(path) as tf:
-            pages = list(tf.pages)
-            for page in list(pages):
-                pages.extend(getattr(page, "pages", None) or [])
-            for page in pages:
-                code = int(getattr(page, "compression", 0))
-                if code in _RAW_CODECS:
-                    what, missing = _RAW_CODECS[code]
-                    return f"it is {what}: {missing}"
+        pages = _tiff_pages(path)
     except Exception:
         return None
+    for _, _, code in pages:
+        if code in _RAW_CODECS:
+            what, missing = _RAW_CODECS[code]
+            return f"it is {what}: {missing}"
     return None
 
 
