@@ -11,8 +11,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
-	@# compile the fused develop kernel for JPEG output ahead (numba caches it on disk), so no develop pays for it
-	$(PY) -c "import numpy as np; from l2tech.correct.fused import warm_up; warm_up(np.uint8)"
+	@# compile the fused kernel for JPEG output and for 8-bit clips ahead (numba caches it on disk), so no
+	@# develop and no first `l2 video` pays for it
+	$(PY) -c "import numpy as np; from l2tech.correct.fused import warm_up, warm_up_video; warm_up(np.uint8); warm_up_video()"
 	@# the browser tests (tests/test_web_browser.py) drive the Debian chromium; install it when
 	@# missing and apt-get is usable (best effort: the test skips, saying why, without it)
 	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \

@@ -264,6 +264,8 @@ def _should_keep(key: str, tag_id: object, maker_note_base_moved: bool) -> bool:
     - ExifIFD CompressedBitsPerPixel (the old JPEG's compression);
     - CanonRaw (the CRW container's own records) and the sensor borders (RAW sensor geometry);
     - XMP-x:XMPToolkit (names the XMP writer, which is now exiv2);
+    - XMP-crs (Adobe Camera Raw's settings of the RAW edit: Lightroom/ACR would apply them again
+      on the rendered pixels) and XMP-dc:Format (the source file's MIME type);
     - maker-note tags of a file whose maker-note base was moved by an earlier editor
       (exiftool warns "Adjusted MakerNotes base"): exiv2 reads those arrays at the stated
       offsets, so they cannot be carried faithfully.
@@ -279,7 +281,7 @@ def _should_keep(key: str, tag_id: object, maker_note_base_moved: bool) -> bool:
         return False
     if name.startswith(("SensorLeft", "SensorRight", "SensorTop", "SensorBottom", "BlackMask")) or name in ("SensorWidth", "SensorHeight"):
         return False
-    if fam0 == "XMP" and name == "XMPToolkit":
+    if fam0 == "XMP" and (name == "XMPToolkit" or fam1 in ("XMP-crs", "XMP-crss") or (fam1, name) == ("XMP-dc", "Format")):
         return False
     if fam0 == "EXIF":
         if fam1 not in ("IFD0", "ExifIFD", "GPS", "InteropIFD", "IFD1"):
@@ -764,3 +766,18 @@ def test_lens_match_falls_back_to_embedded_profile(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0 and doc["method"] == "embedded" and doc["source"] == "embedded (DNG opcodes)"
     assert doc["lens"]["source"].startswith("dng:")
+
+
+@needs_exiftool
+def test_camera_raw_settings_of_a_dng_are_not_carried(tmp_path):
+    """The 6D DNG carries 132 Adobe Camera Raw (crs:) settings; a developed JPEG must carry none
+    (Lightroom would apply them again on l2tech's render), but keeps the rest of the XMP."""
+    from l2tech.cli.main import main
+
+    src = shared_file("raw/decodable/canon_eos_6d__ef24-105mm_f4L__linear_lossy.dng")
+    assert sum(k.startswith("XMP:XMP-crs:") for k in _exiftool(src)) > 100
+    out = tmp_path / "a.jpg"
+    assert main(["develop", str(src), "-o", str(out), "-q"]) == 0
+    tags = _exiftool(out)
+    assert not [k for k in tags if k.startswith(("XMP:XMP-crs:", "XMP:XMP-crss:"))]
+    assert "XMP:XMP-dc:Format" not in tags and tags["XMP:XMP-l2tech:Tool"] == "l2tech"

@@ -56,8 +56,10 @@ def _size(text: str | None, name: str) -> tuple[int, int] | None:
 def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
     out = Path(output)
     if len(inputs) > 1 or out.is_dir() or output.endswith(("/", "\\")):
-        if not out.is_dir():
-            raise UsageError("with several inputs, -o must be an existing folder", path=out)
+        if out.exists() and not out.is_dir():
+            raise UsageError("with several inputs, -o must be a folder, not a file", path=out)
+        if not out.is_dir():  # "-o clips/" names a folder: made, as develop and correct do
+            out.mkdir(parents=True, exist_ok=True)
         return [out / (Path(i).stem + ".mp4") for i in inputs]
     return [out]
 

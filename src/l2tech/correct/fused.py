@@ -37,7 +37,8 @@ import numpy as np
 
 from l2tech.errors import InvalidProfileError, UsageError
 
-__all__ = ["GridMap", "grid_map", "grid_from_maps", "identity_grid_map", "frame_grid_map", "develop_pass", "warm_up"]
+__all__ = ["GridMap", "grid_map", "grid_from_maps", "identity_grid_map", "frame_grid_map", "develop_pass", "warm_up",
+           "warm_up_video"]
 
 
 @dataclass(frozen=True)
@@ -647,3 +648,11 @@ def warm_up(dtype: Any = np.uint8) -> None:
     """
     src = np.zeros((2, 2, 3), np.uint16)
     develop_pass(src, identity_grid_map(2, 2), np.eye(3), np.eye(3), _linear, dtype=dtype)
+
+
+def warm_up_video() -> None:
+    """Load (or compile, once per machine) the kernel of an 8-bit clip's frames (8-bit codes in
+    through an input table, 8-bit codes out, no look): ``l2 video``'s most common variant."""
+    src = np.zeros((2, 2, 3), np.uint8)
+    develop_pass(src, identity_grid_map(2, 2), np.eye(3), np.eye(3), _linear,
+                 decode=np.linspace(0.0, 1.0, 256, dtype=np.float32), dtype=np.uint8)

@@ -364,6 +364,21 @@ def _carried(key: str, tag: int) -> bool:
     return True
 
 
+#: XMP of a RAW edit that must not reach a finished image: Adobe Camera Raw's settings
+#: (a Lightroom/ACR that finds ``crs:`` settings would apply them again on the rendered
+#: pixels) and the source file's own format.
+_XMP_NOT_CARRIED = ("Xmp.crs.", "Xmp.crss.", "Xmp.dc.format")
+
+
+def _xmp_for_output(exiv2: object, xmp: object) -> object:
+    """The source's XMP without what describes the source's pixels or its RAW edit."""
+    out = exiv2.XmpData()  # type: ignore[attr-defined]
+    for datum in xmp:  # type: ignore[attr-defined]
+        if not datum.key().startswith(_XMP_NOT_CARRIED):
+            out.add(datum)
+    return out
+
+
 def _thumbnail_jpeg(codes: np.ndarray, size: int = 160) -> bytes:
     """A small sRGB JPEG of the output (EXIF IFD1 thumbnail; CIPA DC-008 4.5.4)."""
     from PIL import Image
@@ -505,7 +520,7 @@ def copy_exif(
                     raw = im.exifData().findKey(exiv2.ExifKey(f"Exif.PanasonicRaw.{k}"))
                     if raw != im.exifData().end():
                         out[f"Exif.Image.{k}"] = raw.toString()
-            xmp, iptc = im.xmpData(), im.iptcData()
+            xmp, iptc = _xmp_for_output(exiv2, im.xmpData()), im.iptcData()
         except Exception as exc:
             warn.append(f"{src}: EXIF not copied ({exc})")
     for k, v in (defaults or {}).items():
