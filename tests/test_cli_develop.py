@@ -428,7 +428,8 @@ def test_output_name_must_match_the_format(tmp_path, capsys):
     assert main(["correct", jpg, "-o", str(tmp_path / "x.gif")]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     # several inputs need a folder, never a file name; a refused batch leaves no folder behind
-    assert main(["correct", jpg, jpg, "-o", str(tmp_path / "single.jpg")]) == 2
+    jpg2 = str(shared_file("raw/jpeg_reference/canon_powershot_sx60hs.jpg"))
+    assert main(["correct", jpg, jpg2, "-o", str(tmp_path / "single.jpg")]) == 2
     a, b = tmp_path / "a1" / "x.dng", tmp_path / "a2" / "x.dng"
     for p in (a, b):
         p.parent.mkdir()
@@ -460,3 +461,17 @@ def test_no_missing_focal_length_warning_when_the_options_give_it(tmp_path, caps
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     assert "focal length missing from the metadata" in cap.out + cap.err
+
+
+def test_output_format_from_the_name_and_one_input_named_twice(tmp_path, capsys):
+    """`-o x.png` without --format writes PNG (the name says so; an explicit --format that
+    disagrees stays an error, above); the same file named twice (overlapping globs) is one input."""
+    from PIL import Image
+
+    src = str(shared_file(KISS))
+    assert main(["develop", src, "-o", str(tmp_path / "x.png"), "-q"]) == 0
+    with Image.open(tmp_path / "x.png") as im:
+        assert im.format == "PNG"
+    rc, text = _run(capsys, ["develop", src, src, "-o", str(tmp_path / "d") + "/", "--json"])
+    doc = json.loads(text)
+    assert rc == 0 and doc["ok"] == 1 and len(doc["results"]) == 1

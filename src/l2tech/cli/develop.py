@@ -496,7 +496,18 @@ def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, r
     except L2Error as exc:
         report_error(exc, run_kw["verbose"])
         return 2
+    # the same file named twice (overlapping globs: *.DNG IMG_1*) is one input
+    seen: dict[str, str] = {}
+    for i in inputs:
+        seen.setdefault(os.path.realpath(i), i)
+    inputs = tuple(seen.values())
     if command == "develop":
+        suffix_fmt = _SUFFIX_FORMAT.get(Path(output).suffix.lower()) if output and len(inputs) == 1 else None
+        if (suffix_fmt and suffix_fmt != recipe.format and recipe.format == "jpeg"
+                and not _given(ctx, "fmt", params.get("fmt"))):
+            import dataclasses  # `-o x.png` without --format: the name says PNG
+
+            recipe = dataclasses.replace(recipe, format=suffix_fmt)
         return _run_batch(inputs, output, recipe.format, "develop", recipe, **run_kw)
 
     # correct: each output keeps its input's format (by extension here; the writer checks magic bytes)
