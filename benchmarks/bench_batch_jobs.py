@@ -213,7 +213,7 @@ def main() -> int:
 
 
 def _parse_size(text: str) -> int:
-    from l2tech.pipeline.batch import parse_size
+    from l2tech.pipeline.memory import parse_size
 
     return parse_size(text)
 

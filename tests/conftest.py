@@ -38,3 +38,23 @@ def _private_cache_dir(tmp_path_factory):
         os.environ.pop("L2TECH_CACHE_DIR", None)
     else:
         os.environ["L2TECH_CACHE_DIR"] = old
+
+
+def kill_when(proc, ready, *, timeout_s: float = 120.0) -> None:
+    """SIGKILL ``proc`` (a ``subprocess.Popen``) as soon as ``ready()`` is true; fail when the
+    process ends first or ``timeout_s`` passes. The process is always gone afterwards."""
+    import signal
+    import time
+
+    try:
+        t0 = time.monotonic()
+        while not ready():
+            assert proc.poll() is None, "the command finished before the kill; give it more work"
+            assert time.monotonic() - t0 < timeout_s, "timed out waiting for the moment to kill"
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout_s)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -15,6 +15,7 @@ import time
 import cv2
 import numpy as np
 
+from conftest import kill_when
 from l2tech.cli.main import main
 from l2tech.pipeline.journal import JOURNAL_NAME, Journal
 
@@ -42,18 +43,7 @@ def test_sigkill_at_a_random_point_then_rerun_gives_the_uninterrupted_outputs(tm
     journal = out / JOURNAL_NAME
     proc = subprocess.Popen([*L2, "correct", *ins, "-o", str(out), *opts, "--jobs", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        t0 = time.monotonic()
-        while not (journal.exists() and journal.read_bytes().count(b"\n") >= stop_after):
-            assert proc.poll() is None, "finished before the kill; make the batch longer"
-            assert time.monotonic() - t0 < TIMEOUT_S
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(TIMEOUT_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_when(proc, lambda: journal.exists() and journal.read_bytes().count(b"\n") >= stop_after, timeout_s=TIMEOUT_S)
     done_before = len(Journal(out).entries)
     assert stop_after <= done_before < 20
     time.sleep(0.2)  # the workers got SIGKILL with their parent (PR_SET_PDEATHSIG)

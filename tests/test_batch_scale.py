@@ -27,7 +27,8 @@ from l2tech.cli.main import main
 from l2tech.errors import RecipeError
 from l2tech.pipeline import Recipe
 from l2tech.pipeline import recipe_file as rf
-from l2tech.pipeline.batch import job_memory_bytes, memory_limited_jobs, parse_size
+from l2tech.pipeline.batch import job_memory_bytes, memory_limited_jobs
+from l2tech.pipeline.memory import parse_size
 from l2tech.pipeline.journal import JOURNAL_NAME, Journal
 from l2tech.pipeline.recipe_file import read_recipe_file, recipe_hash, recipe_to_toml, toml_dumps
 from l2tech.pipeline.sidecar import read_sidecar

@@ -4,11 +4,10 @@ byte and leaves no temp file. Real ``l2`` processes are started and killed."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 
+from conftest import kill_when
 from l2tech.cli.main import main
 from l2tech.video.synth import numbered_frames, write_clip
 
@@ -43,19 +42,9 @@ def test_sigkill_during_a_clip_then_rerun_gives_the_uninterrupted_clips(tmp_path
     out.mkdir()
     proc = subprocess.Popen([*L2, "video", *ins, "-o", str(out), *opts], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    try:
-        t0 = time.monotonic()
-        # kill once the first clip is written and the second one's temp file is being encoded
-        while not ((out / "c0.mp4").exists() and any(n.startswith(".c1.") for n in _temps(out))):
-            assert proc.poll() is None, "finished before the kill; make the clips longer"
-            assert time.monotonic() - t0 < TIMEOUT_S
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(TIMEOUT_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    # killed once the first clip is written and the second one's temp file is being encoded
+    kill_when(proc, lambda: (out / "c0.mp4").exists() and any(n.startswith(".c1.") for n in _temps(out)),
+              timeout_s=TIMEOUT_S)
     assert _temps(out), "SIGKILL cannot clean up: the clip in progress left its temp file"
     assert set(_clips(out)) < set(expected)  # nothing partial under a final name
     r = subprocess.run([*L2, "video", *ins, "-o", str(out), *opts], capture_output=True, text=True, timeout=TIMEOUT_S)

@@ -56,7 +56,7 @@ def _wait_ready(page):
 def test_viewer_end_to_end(tmp_path, browser_page):
     from l2tech.cli.main import main
     from l2tech.pipeline.stills import develop_file
-    from l2tech.web.recipe_toml import read_recipe_toml
+    from l2tech.pipeline.recipe_file import read_recipe_file
     from l2tech.web.render import pixel_sha256
 
     folder = tmp_path / "photos"
@@ -139,7 +139,7 @@ def test_viewer_end_to_end(tmp_path, browser_page):
         proc.terminate()
         proc.communicate(timeout=10)
     assert errors == []
-    recipe = read_recipe_toml(saved)
+    recipe = read_recipe_file(saved)
     assert recipe.lens == OTHER_LENS and recipe.corrections == ("vignetting", "tca", "distortion")
 
     # 8. develop with that recipe: pipeline and CLI (`l2 develop --recipe` reads the saved file)

@@ -21,7 +21,7 @@ from conftest import shared_file
 from l2tech.pipeline.recipe import Recipe
 from l2tech.web.app import create_app
 from l2tech.web.render import pixel_sha256
-from l2tech.web.recipe_toml import read_recipe_toml, recipe_to_toml
+from l2tech.pipeline.recipe_file import read_recipe_file, recipe_to_toml
 
 TOKEN = "t0ken-for-tests-0123456789abcdef"
 DNG = "raw/decodable/canon_eos_6d__ef24-105mm_f4L__linear_lossy.dng"  # 1224x816, exact lens match
@@ -133,7 +133,7 @@ def test_saved_recipe_develops_to_what_the_viewer_showed(client, folder, tmp_pat
     shown = client.get("/api/render", params={"path": name, "size": "full", **choice})
     saved = client.post("/api/recipe", json={"path": name, "recipe": choice})
     assert saved.status_code == 200
-    recipe = read_recipe_toml(folder / saved.json()["file"])
+    recipe = read_recipe_file(folder / saved.json()["file"])
     assert recipe == Recipe(lens="Canon EF 16-35mm f/2.8L USM", corrections=("vignetting", "distortion"), exposure_ev=0.3)
     ref = _develop_png(folder / name, recipe, tmp_path / "cli.png")
     assert pixel_sha256(ref) == shown.headers["x-l2-pixel-sha256"]
@@ -144,7 +144,7 @@ def test_recipe_toml_round_trip_and_tomllib():
 
     r = Recipe(lens='Odd "name" \\ lens', corrections=("tca",), exposure_ev=-1.25, look="mono", focal_length_mm=35.0,
                quality=80, lens_correction=True)
-    text = recipe_to_toml(r, comment="two\nlines")
+    text = recipe_to_toml(r, header="two\nlines")
     data = tomllib.loads(text)  # the standard library's TOML 1.0 parser: top-level keys
     assert data["lens"] == 'Odd "name" \\ lens' and data["corrections"] == ["tca"] and data["exposure_ev"] == -1.25
     assert "scale" not in data and "# scale is not set" in text  # None fields are comments

@@ -207,7 +207,8 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     from l2tech.errors import L2Error, OutputExistsError
     from l2tech.io.atomic import output_clashes
     from l2tech.pipeline import output_path_for
-    from l2tech.pipeline.batch import BatchTask, parse_size, run_tasks
+    from l2tech.pipeline.batch import BatchTask, run_tasks
+    from l2tech.pipeline.memory import parse_size
 
     many = len(inputs) > 1
     if output is not None and many and (Path(output).is_file() or Path(output).suffix.lower() in _SUFFIX_FORMAT):

@@ -40,8 +40,6 @@ __all__ = [
     "render_task",
     "develop_batch_job",
     "correct_batch_job",
-    "parse_size",
-    "default_max_memory",
     "job_memory_bytes",
     "memory_limited_jobs",
 ]
@@ -331,20 +329,6 @@ def _unlink(p: Path) -> None:
 DEFAULT_FRAME_MEGAPIXELS = 24.0
 
 
-def parse_size(text: str | int) -> int:
-    """A memory size in bytes (:func:`l2tech.pipeline.memory.parse_size`)."""
-    from l2tech.pipeline.memory import parse_size as _parse
-
-    return _parse(text)
-
-
-def default_max_memory() -> int:
-    """The default ``--max-memory`` (:func:`l2tech.pipeline.memory.default_budget`), bytes."""
-    from l2tech.pipeline.memory import default_budget
-
-    return default_budget()
-
-
 def job_memory_bytes(megapixels: float = DEFAULT_FRAME_MEGAPIXELS, kind: str = "develop") -> int:
     """Estimated peak memory of one worker on a frame of ``megapixels`` (the measured figures
     of :mod:`l2tech.pipeline.memory`), bytes."""
@@ -543,7 +527,7 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
         Address of a Dask scheduler (``tcp://host:8786``): the tasks run on its workers, which
         read the inputs from the same paths and send the outputs back as bytes.
     max_memory : int, optional
-        Memory budget of the local workers, bytes (default :func:`default_max_memory`); limits
+        Memory budget of the local workers, bytes (default :func:`l2tech.pipeline.memory.default_budget`); limits
         ``jobs`` (:func:`memory_limited_jobs`).
     on_start : callable, optional
         Called once the work starts with ``{"mode": "in-process" | "processes" | "cluster",
@@ -575,9 +559,9 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
         remove_stale_temps(f)
         if journal and Path(f).is_dir():
             journals[f] = Journal(f)
-    from l2tech.pipeline.memory import check_memory, estimate_still
+    from l2tech.pipeline.memory import check_memory, default_budget, estimate_still
 
-    budget = int(max_memory) if max_memory else default_max_memory()
+    budget = int(max_memory) if max_memory else default_budget()
     todo: list[BatchTask] = []
     hashes: dict[str, str] = {}
     peaks: dict[str, int] = {}

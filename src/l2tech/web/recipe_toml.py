@@ -11,28 +11,12 @@ from pathlib import Path
 
 from l2tech.errors import UsageError
 from l2tech.pipeline.recipe import Recipe
-from l2tech.pipeline.recipe_file import read_recipe_file, recipe_to_toml as _recipe_to_toml
+from l2tech.pipeline.recipe_file import recipe_to_toml
 
-__all__ = ["RECIPE_SUFFIX", "recipe_to_toml", "read_recipe_toml", "write_recipe_toml", "recipe_path_for"]
+__all__ = ["RECIPE_SUFFIX", "write_recipe_toml", "recipe_path_for"]
 
 #: Sidecar suffix: ``IMG_0001.CR2`` → ``IMG_0001.CR2.l2recipe.toml``.
 RECIPE_SUFFIX = ".l2recipe.toml"
-
-
-def recipe_to_toml(recipe: Recipe, *, comment: str | None = None) -> str:
-    """The recipe as the text of a recipe file (:func:`l2tech.pipeline.recipe_file.recipe_to_toml`)."""
-    return _recipe_to_toml(recipe, header=comment)
-
-
-def read_recipe_toml(path: str | os.PathLike) -> Recipe:
-    """Read a recipe file (:func:`l2tech.pipeline.recipe_file.read_recipe_file`).
-
-    Raises
-    ------
-    RecipeError
-        Not TOML, or an unknown key or invalid value (``file:line`` in the message).
-    """
-    return read_recipe_file(path)
 
 
 def recipe_path_for(image: str | os.PathLike) -> Path:
@@ -57,5 +41,5 @@ def write_recipe_toml(path: str | os.PathLike, recipe: Recipe, *, comment: str |
     if not p.name.endswith(RECIPE_SUFFIX):
         raise UsageError(f"a recipe file name must end in {RECIPE_SUFFIX}, got {p.name!r}")
     with atomic_output(p, overwrite=True) as tmp:
-        Path(tmp).write_text(recipe_to_toml(recipe, comment=comment), encoding="utf-8")
+        Path(tmp).write_text(recipe_to_toml(recipe, header=comment), encoding="utf-8")
     return p
