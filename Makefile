@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 	@# missing and apt-get is usable (best effort: the test skips, saying why, without it)
 	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
 		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-			apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || echo "note: chromium not installed; browser tests will skip"; \
+			apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+			|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; } \
+			|| echo "note: chromium not installed; browser tests will skip"; \
 		else echo "note: no chromium and no usable apt-get; browser tests will skip"; fi; \
 	fi
 	touch $(STAMP)
