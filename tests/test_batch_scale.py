@@ -76,7 +76,7 @@ def test_recipe_toml_round_trip_every_field(tmp_path):
                output_space="display-p3", format="tiff", quality=80, bits=16, scale=1.1, interpolation="lanczos",
                look="mono", lut="/x/y.cube", lut_input="V-Log/V-Gamut", log_output="V-Log", profile="/p/l.xml",
                profile_source="user", projection="rectilinear", tone="none", tone_contrast=1.2, tone_latitude_ev=1.5,
-               tone_white_ev=4.0, tone_black_ev=-9.0, auto_exposure=True, highlights="blend", distortion_k1=-0.01,
+               tone_white_ev=4.0, tone_black_ev=-9.0, auto_exposure=True, highlights="blend", demosaic="ahd", distortion_k1=-0.01,
                auto_tca=True, rotate_deg=1.5, crop="3:2", keystone=(10.0, 20.0, 10.0, 400.0, 600.0, 20.0, 600.0, 400.0),
                denoise=0.5, sharpen=0.5, sharpen_radius_px=1.2, sharpen_halo=0.02, force=True, vignetting_strength=0.5)
     assert all(getattr(r, f.name) != f.default for f in dataclasses.fields(Recipe)), "pick non-defaults for every field"

@@ -227,7 +227,7 @@ lut_option = click.option(
 
 def tone_options(f: F) -> F:
     """The rendering options of ``l2 develop``: ``--tone`` and the filmic curve's parameters
-    (:class:`l2tech.color.tone.FilmicCurve`), ``--highlights``, ``--denoise``, ``--sharpen``,
+    (:class:`l2tech.color.tone.FilmicCurve`), ``--highlights``, ``--demosaic``, ``--denoise``, ``--sharpen``,
     ``--auto-exposure``."""
     opts = [
         click.option("--tone", type=click.Choice(["filmic", "none"]), default="filmic", show_default=True,
@@ -243,6 +243,8 @@ def tone_options(f: F) -> F:
         click.option("--highlights", type=click.Choice(["clip", "blend", "rebuild", "reconstruct"]), default="clip",
                      show_default=True, help="Clipped highlights: LibRaw's clip/blend/rebuild, or reconstruct from "
                                              "the unclipped channels (rolled off by the tone curve)."),
+        click.option("--demosaic", type=click.Choice(["ppg", "ahd", "dht", "aahd", "vng", "dcb", "linear"]), default="ppg",
+                     show_default=True, help="LibRaw's demosaicing algorithm (ppg: AHD's quality at half its time)."),
         click.option("--denoise", type=float, default=0.0, show_default=True, metavar="STRENGTH",
                      help="Noise reduction on the linear data (0 = off, 1 = normal), noise model from the image."),
         click.option("--sharpen", type=float, default=0.0, show_default=True, metavar="AMOUNT",

@@ -81,6 +81,9 @@ class Recipe:
     highlights : {'clip', 'blend', 'rebuild', 'reconstruct'}
         Clipped highlights of a RAW (:mod:`l2tech.raw.highlights`): LibRaw's clip (default),
         blend or rebuild modes, or l2tech's reconstruction from the unclipped channels.
+    demosaic : {'ppg', 'ahd', 'dht', 'aahd', 'vng', 'dcb', 'linear'}
+        LibRaw's demosaicing algorithm for a RAW (:data:`l2tech.raw.decode.DEMOSAIC_ALGORITHMS`);
+        ``ppg`` by default (AHD's quality at half its time, measured in ``docs/DEVELOP.md``).
     distortion_k1 : float, optional
         Manual distortion for a lens no profile knows (``--distortion k1``): lensfun's poly3
         ``k1`` (negative for barrel); replaces the profile lookup.
@@ -143,6 +146,7 @@ class Recipe:
     tone_black_ev: float | None = None
     auto_exposure: bool = False
     highlights: str = "clip"
+    demosaic: str = "ppg"
     distortion_k1: float | None = None
     auto_tca: bool = False
     rotate_deg: float = 0.0
@@ -213,6 +217,10 @@ class Recipe:
 
         if self.highlights not in HIGHLIGHT_MODES:
             raise UsageError(f"unknown highlight mode {self.highlights!r}; valid: {', '.join(HIGHLIGHT_MODES)}")
+        from l2tech.raw.decode import DEMOSAIC_ALGORITHMS
+
+        if self.demosaic not in DEMOSAIC_ALGORITHMS:
+            raise UsageError(f"unknown demosaic algorithm {self.demosaic!r}; valid: {', '.join(DEMOSAIC_ALGORITHMS)}")
 
     def tone_curve(self) -> Any:
         """The :class:`l2tech.color.tone.FilmicCurve` of this recipe, or None (``tone="none"``).

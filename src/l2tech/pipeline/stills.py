@@ -434,7 +434,7 @@ def _decode_key(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]
         stamp = (st.st_size, st.st_mtime_ns)
     except OSError:
         stamp = None
-    return (str(p.resolve()), stamp, recipe.white_balance, fused, dng_lists, recipe.highlights)
+    return (str(p.resolve()), stamp, recipe.white_balance, fused, dng_lists, recipe.highlights, recipe.demosaic)
 
 
 def _decode_job(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]) -> tuple[Any, tuple]:
@@ -454,7 +454,8 @@ def _decode_job(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]
         known.set()
 
     job = _decoder().submit(decode_raw, p, white_balance=recipe.white_balance, dng_opcodes=dng_lists, as_uint16=fused,
-                            camera_rgb=True, on_size=on_size, highlights=recipe.highlights)
+                            camera_rgb=True, on_size=on_size, highlights=recipe.highlights,
+                            demosaic=recipe.demosaic)
     job.add_done_callback(lambda _job: known.set())
     return job, (size, known)
 
