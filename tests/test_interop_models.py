@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from l2tech.errors import InvalidProfileError, UsageError
+from l2tech.optics.compose import render_maps
 from l2tech.optics.kannala_brandt import (
     correction_map_kannala_brandt,
     distort_normalized_kannala_brandt,
@@ -31,7 +32,7 @@ from l2tech.optics.projection import (
     PROJECTIONS,
     change_projection_points,
     points_to_rays,
-    projection_change_map,
+    projection_warp,
     validate_projection,
 )
 
@@ -207,7 +208,7 @@ def test_projection_change_matches_lensfunpy(src, dst):
     # lensfun 0.3.x: focal in pixels = focal_mm / (sensor half-diagonal 21.633 mm / crop)
     #                                   * half-diagonal in pixels hypot(W-1, H-1) / 2
     f_px = focal_mm * np.hypot(w - 1, h - 1) / 2 / (np.hypot(36, 24) / 2)
-    ours = projection_change_map(w, h, f_px, src, dst)
+    ours = render_maps(projection_warp(w, h, f_px, src, dst), 1.0)[0]
     # compare where the source lands within one frame of the image (pixels that matter) and the
     # output ray is away from the target's singular edge (lensfun works in float32 there: its
     # error grows without bound at the rim of the equisolid / orthographic / Thoby image circle)

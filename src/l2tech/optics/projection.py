@@ -45,7 +45,6 @@ __all__ = [
     "points_to_rays",
     "rays_to_points",
     "change_projection_points",
-    "projection_change_map",
     "projection_warp",
 ]
 
@@ -234,44 +233,6 @@ def change_projection_points(
     """
     rays = points_to_rays(xy, focal if to_focal is None else to_focal, to_projection)
     return rays_to_points(rays, focal, from_projection)
-
-
-def projection_change_map(
-    width: int,
-    height: int,
-    focal_px: float,
-    from_projection: str,
-    to_projection: str,
-    *,
-    center: tuple[float, float] | None = None,
-    to_focal_px: float | None = None,
-) -> np.ndarray:
-    """Inverse map that reprojects a frame from one projection to another.
-
-    Parameters
-    ----------
-    width, height : int
-        Frame size in pixels (source and output).
-    focal_px : float
-        Focal length of the lens in pixels.
-    from_projection, to_projection : str
-        Lens projection and output projection.
-    center : (float, float), optional
-        Projection centre ``(x, y)`` in pixels (default the frame centre ``((W-1)/2, (H-1)/2)``).
-    to_focal_px : float, optional
-        Focal length of the output projection (default ``focal_px``).
-
-    Returns
-    -------
-    ndarray, shape (H, W, 2), float32
-        Source pixel ``(x, y)`` for every output pixel; NaN where undefined.
-    """
-    cx, cy = ((width - 1) / 2.0, (height - 1) / 2.0) if center is None else center
-    u, v = np.meshgrid(np.arange(width, dtype=np.float64) - cx, np.arange(height, dtype=np.float64) - cy)
-    src = change_projection_points(np.stack([u, v], -1), focal_px, from_projection, to_projection, to_focal_px)
-    src[..., 0] += cx
-    src[..., 1] += cy
-    return src.astype(np.float32)
 
 
 def projection_warp(
