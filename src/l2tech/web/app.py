@@ -90,6 +90,21 @@ class _SecurityHeaders:
         await self.app(scope, receive, wrapped)
 
 
+def _image_response(r: Any, size: str, *, quality: int, icc: bytes | None = None,
+                    headers: dict[str, str] | None = None) -> Response:
+    """A render ``r`` (``codes``, ``sha256``) as the response for ``size``: ``full`` a lossless PNG,
+    ``preview`` / ``thumb`` a JPEG reduced to :data:`PREVIEW_MAX_SIDE` / :data:`THUMB_MAX_SIDE`;
+    the pixel hash and size in the headers."""
+    from l2tech.web.render import encode_jpeg, encode_png
+
+    h = {"X-L2-Pixel-SHA256": r.sha256, "X-L2-Size": f"{r.codes.shape[1]}x{r.codes.shape[0]}",
+         "Cache-Control": "private, max-age=300", **(headers or {})}
+    if size == "full":
+        return Response(encode_png(r.codes, icc), media_type="image/png", headers=h)
+    side = THUMB_MAX_SIDE if size == "thumb" else PREVIEW_MAX_SIDE
+    return Response(encode_jpeg(r.codes, max_side=side, quality=quality, icc=icc), media_type="image/jpeg", headers=h)
+
+
 def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                max_pixels: int = 150_000_000, max_file_bytes: int = 2 << 30, db: Any = None,
                allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Any:
@@ -184,8 +199,6 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
     def api_render(request: Request) -> Response:
         import dataclasses
 
-        from l2tech.web.render import encode_jpeg, encode_png
-
         q = request.query_params
         try:
             p = file_of(request)
@@ -198,12 +211,7 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
             r = renderer.render(p, recipe)
         except (L2Error, OSError) as exc:
             return fail(exc)
-        headers = {"X-L2-Pixel-SHA256": r.sha256, "X-L2-Size": f"{r.codes.shape[1]}x{r.codes.shape[0]}",
-                   "Cache-Control": "private, max-age=300"}
-        if size == "full":
-            return Response(encode_png(r.codes, r.icc), media_type="image/png", headers=headers)
-        return Response(encode_jpeg(r.codes, max_side=PREVIEW_MAX_SIDE, quality=90, icc=r.icc), media_type="image/jpeg",
-                        headers=headers)
+        return _image_response(r, size, icc=r.icc, quality=90)
 
     def api_video(request: Request) -> Response:
         try:
@@ -212,8 +220,6 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
             return fail(exc)
 
     def api_frame(request: Request) -> Response:
-        from l2tech.web.render import encode_jpeg, encode_png
-
         q = request.query_params
         try:
             p = file_of(request)
@@ -228,12 +234,8 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
         except (L2Error, OSError) as exc:
             return fail(exc)
         r = before if side == "before" else after
-        headers = {"X-L2-Pixel-SHA256": r.sha256, "X-L2-Size": f"{r.codes.shape[1]}x{r.codes.shape[0]}",
-                   "X-L2-Lens": " | ".join(lines)[:2000].encode("ascii", "replace").decode(), "Cache-Control": "private, max-age=300"}
-        if size == "full":
-            return Response(encode_png(r.codes), media_type="image/png", headers=headers)
-        side_px = THUMB_MAX_SIDE if size == "thumb" else PREVIEW_MAX_SIDE
-        return Response(encode_jpeg(r.codes, max_side=side_px, quality=85), media_type="image/jpeg", headers=headers)
+        lens = " | ".join(lines)[:2000].encode("ascii", "replace").decode()
+        return _image_response(r, size, quality=85, headers={"X-L2-Lens": lens})
 
     async def api_recipe(request: Request) -> Response:
         import json
