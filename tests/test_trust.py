@@ -781,3 +781,90 @@ def test_camera_raw_settings_of_a_dng_are_not_carried(tmp_path):
     tags = _exiftool(out)
     assert not [k for k in tags if k.startswith(("XMP:XMP-crs:", "XMP:XMP-crss:"))]
     assert "XMP:XMP-dc:Format" not in tags and tags["XMP:XMP-l2tech:Tool"] == "l2tech"
+
+
+# ---------------------------------------------------------------------------------------------
+# Panasonic RW2 embedded distortion: direction checked against lensfun (item 13)
+
+LX3 = "raw/metadata_only/panasonic_dmc-lx3__exiftool.rw2"
+
+
+def _lensfunpy_lx3_map(W: int, H: int, scale: float) -> np.ndarray:
+    """lensfunpy's own correction map for the LX3 at 5.1 mm f/4 on its 4:3 frame (crop 4.7)."""
+    import lensfunpy
+
+    db = lensfunpy.Database()
+    cam = next(c for c in db.find_cameras("Panasonic", "DMC-LX3") if c.variant == "4:3")
+    lens = db.find_lenses(cam)[0]
+    mod = lensfunpy.Modifier(lens, cam.crop_factor, W, H)
+    mod.initialize(5.1, 4.0, 1000.0, scale=scale, pixel_format=np.float64)
+    return mod.apply_geometry_distortion()
+
+
+def test_rw2_embedded_distortion_direction_agrees_with_lensfun():
+    """The LX3's DistortionInfo read as RawTherapee reads it (r_out = S r_raw (1 + a r² + b r⁴ +
+    c r⁶), r over the half-diagonal: rtengine/lensmetadata.cc) is a barrel correction that agrees
+    with lensfunpy's profile of the same lens once both are at the same zoom: measured 0.25 % of
+    the half-diagonal (5.7 px of 2280 at full size), tolerance 0.35 %. The corner samples
+    0.907x its radius (lensfunpy at scale 1: 0.938). Measured before: 1.12x (the formula read
+    the other way round), 6.5 % off lensfun at its best zoom."""
+    from l2tech.correct.maps import correction_maps
+    from l2tech.profiles.interpolate import interpolate
+    from l2tech.profiles.rw2 import read_rw2_distortion, read_rw2_profile
+
+    src = shared_file(LX3)
+    d = read_rw2_distortion(src)
+    assert d.radius_px == 2280  # the half-diagonal of 3648 x 2736
+    prof = read_rw2_profile(src, focal_length_mm=5.1)
+    W, H = 456, 342  # the 3648 x 2736 frame at 1/8 size (both profiles are normalised)
+    m = correction_maps(interpolate(prof, 5.1, 4.0, 1000.0), W, H, crop_factor=prof.crop_factor, tca=False,
+                        scale=1.0).maps
+    ours = (m[0] if isinstance(m, (list, tuple)) else m).astype(np.float64)
+    C = np.array([W / 2, H / 2])  # DNG convention: the centre of [0, W] x [0, H]
+    Rh = np.hypot(W, H) / 2
+    xy = np.stack(np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64)), -1)
+    r_out = np.hypot(*(xy - C).transpose(2, 0, 1)) / Rh
+    r_src = np.hypot(*(ours - C).transpose(2, 0, 1)) / Rh
+    # RawTherapee's formula maps the sampled raw radius back to the output radius (fit 1e-4)
+    assert np.abs(d.corrected_radius(r_src) - r_out).max() < 2e-4
+    assert r_src[0, 0] / r_out[0, 0] == pytest.approx(0.907, abs=0.002)
+
+    def disagreement(scale: float) -> float:
+        ref = _lensfunpy_lx3_map(W, H, scale)
+        return float(np.hypot(*(ours - ref).transpose(2, 0, 1)).max() / Rh)
+
+    best = min(disagreement(s) for s in np.linspace(1.0, 1.12, 25))
+    assert best <= 0.0035, best
+    # the reversed reading (as before) is far off at every zoom
+    from l2tech.optics.dng import warp_rectilinear_map
+
+    s, a, b, c = d.scale, d.a, d.b, d.c
+    rev = warp_rectilinear_map(W, H, [(s, s * a, s * b, s * c, 0.0, 0.0)]).astype(np.float64)
+    ref = [_lensfunpy_lx3_map(W, H, sc) for sc in np.linspace(0.8, 1.0, 21)]
+    assert min(float(np.hypot(*(rev - r).transpose(2, 0, 1)).max() / Rh) for r in ref) > 0.05
+
+
+def test_rw2_embedded_used_only_when_it_agrees_with_the_database(tmp_path):
+    """choose_profile uses the LX3's maker-note correction and says it agrees with lensfun's
+    (0.25 %, limit 1 %); the same file with the DistortionInfo word 8 set to 0 (a = 0: the
+    data now bends less, 2.9 % off lensfun; written at the tag's offset 600) disagrees and the database's
+    profile is used, the reason said."""
+    from l2tech.io.metadata import read_metadata
+    from l2tech.profiles.sources import choose_profile
+
+    src = shared_file(LX3)
+    ch = choose_profile(read_metadata(src))
+    assert ch.source == "embedded" and "agrees with the database's Leica DMC-LX3" in ch.reason
+    data = bytearray(src.read_bytes())
+    import struct
+
+    words = list(struct.unpack_from("<16h", data, 600))
+    assert words[8] == 4050
+    words[8] = 0
+    struct.pack_into("<16h", data, 600, *words)
+    bad = tmp_path / "P1000001.RW2"
+    bad.write_bytes(bytes(data))
+    ch = choose_profile(read_metadata(bad))
+    assert ch.source == "database" and ch.profile.name == "Leica DMC-LX3 & compatibles (Standard)"
+    line = next(t for t in ch.tried if t.startswith("embedded"))
+    assert "disagrees with the database's Leica DMC-LX3" in line and "not used" in line
