@@ -207,9 +207,9 @@ class _Meta:
 
 
 def test_profile_choice_order(tmp_path):
-    assert PROFILE_SOURCES == ("file", "embedded", "user", "database")
+    assert PROFILE_SOURCES == ("file", "user", "database", "embedded")
     fusion = shared_file("raw/codec_unsupported/gopro_fusion_front.gpr")
-    # embedded opcodes come first when no file is given
+    # the shot names no lens the database knows: its embedded opcodes are used
     ch = choose_profile(_Meta(fusion), user_dirs=[str(tmp_path)])
     assert ch.source == "embedded" and ch.profile.tca
     # a profile file given by the user wins
@@ -225,7 +225,7 @@ def test_profile_choice_order(tmp_path):
     meta = _Meta(six_d, "Canon", "Canon EOS 6D", "EF24-105mm f/4L IS USM", 65.0)
     ch = choose_profile(meta, user_dirs=[str(user)])
     assert ch.source == "user" and ch.profile.distortion[0].terms["k1"] == 0.0123
-    assert ch.tried[0].startswith("embedded: none")
+    assert ch.tried[0].startswith("user: Canon EF 24-105mm f/4L IS USM")
     ch = choose_profile(meta, profile_source="database", user_dirs=[str(tmp_path / "none")])
     assert ch.source == "database" and ch.profile.source.startswith("lensfun")
     with pytest.raises(LensNotFoundError, match="no embedded profile"):
@@ -262,7 +262,7 @@ def test_rw2_embedded_profile_and_choice():
     prof = read_profile(lx3)
     # the inverse of r_out = r (1 + a r^2 + ...), a = 4050/32768 = 0.1236: kr1 close to -a
     assert prof.distortion[0].model == "dng_warp_rectilinear" and prof.distortion[0].terms["kr1"] == pytest.approx(-0.1255, abs=1e-3)
-    ch = choose_profile(_Meta(lx3, "Panasonic", "DMC-LX3", None, 5.1))
+    ch = choose_profile(_Meta(lx3, "Panasonic", "DMC-LX3", None, 5.1), profile_source="embedded")
     assert ch.source == "embedded" and ch.profile.focal_min_mm == 5.1
 
 

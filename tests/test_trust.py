@@ -845,26 +845,84 @@ def test_rw2_embedded_distortion_direction_agrees_with_lensfun():
 
 
 def test_rw2_embedded_used_only_when_it_agrees_with_the_database(tmp_path):
-    """choose_profile uses the LX3's maker-note correction and says it agrees with lensfun's
-    (0.25 %, limit 1 %); the same file with the DistortionInfo word 8 set to 0 (a = 0: the
-    data now bends less, 2.9 % off lensfun; written at the tag's offset 600) disagrees and the database's
-    profile is used, the reason said."""
+    """The LX3's maker-note correction agrees with lensfun's (0.25 %, limit 1 %): `l2 lens
+    match` and `correct`/`develop` use the database's profile (it has the lens's TCA and
+    vignetting too) and list the embedded data with the agreement; `--profile-source embedded`
+    uses it, saying it agrees. The same file with DistortionInfo word 8 set to 0 (a = 0: the
+    data now bends less, 2.9 % off lensfun; written at the tag's offset 600) disagrees, and even
+    `--profile-source embedded` gets the database's profile, the reason said. Before: the
+    embedded data was chosen first, unchecked (and read backwards)."""
+    import struct
+
     from l2tech.io.metadata import read_metadata
     from l2tech.profiles.sources import choose_profile
 
     src = shared_file(LX3)
-    ch = choose_profile(read_metadata(src))
+    meta = read_metadata(src)
+    ch = choose_profile(meta)
+    assert ch.source == "database" and ch.profile.name == "Leica DMC-LX3 & compatibles (Standard)"
+    line = next(t for t in ch.tried if t.startswith("embedded"))
+    assert "agrees with the database's Leica DMC-LX3" in line and "within 0.25 %" in line
+    ch = choose_profile(meta, profile_source="embedded")
     assert ch.source == "embedded" and "agrees with the database's Leica DMC-LX3" in ch.reason
     data = bytearray(src.read_bytes())
-    import struct
-
     words = list(struct.unpack_from("<16h", data, 600))
     assert words[8] == 4050
     words[8] = 0
     struct.pack_into("<16h", data, 600, *words)
     bad = tmp_path / "P1000001.RW2"
     bad.write_bytes(bytes(data))
-    ch = choose_profile(read_metadata(bad))
+    ch = choose_profile(read_metadata(bad), profile_source="embedded")
     assert ch.source == "database" and ch.profile.name == "Leica DMC-LX3 & compatibles (Standard)"
+    assert "disagrees with the database's Leica DMC-LX3" in ch.reason and "by 2.9" in ch.reason
     line = next(t for t in ch.tried if t.startswith("embedded"))
-    assert "disagrees with the database's Leica DMC-LX3" in line and "not used" in line
+    assert "not used" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# one decision for `lens match` and `correct` (item 9)
+
+_RF2X_XML = """<lensdatabase version="2">
+ <lens><maker>Olympus</maker><model>Olympus M.Zuiko Digital ED 14-42mm f/3.5-5.6 II R{suffix}</model>
+  <mount>Micro 4/3 System</mount><cropfactor>2</cropfactor>
+  <calibration><distortion model="ptlens" focal="{focal}" a="{a}" b="-0.02" c="0.01"/></calibration></lens>
+</lensdatabase>"""
+
+
+@pytest.mark.parametrize("entries", [("", " +RF2x"), (" +RF2x",)], ids=["lens-and-variant", "variant-only"])
+def test_lens_match_and_correct_take_one_decision(tmp_path, capsys, monkeypatch, request, entries):
+    """A user folder holding the E-P3's lens and its "+RF2x" (2x converter) variant, or the
+    variant only: the shot names no converter (EXIF 'OLYMPUS M.14-42mm F3.5-5.6 II R' at 15 mm),
+    so the variant is never its lens. `l2 lens match` (main line and profile-choice lines) and
+    the plan `correct` uses name the same lens with the same source. Measured before, variant
+    only: `lens match` chose "user: ... +RF2x (fuzzy, 0.76)" (the user folder matched on its
+    own) while `correct` used the bundled plain lens."""
+    from l2tech.cli.main import main
+    from l2tech.io.metadata import read_metadata
+    from l2tech.pipeline.lens_plan import plan_lens_correction
+
+    user = tmp_path / "lenses"
+    user.mkdir()
+    for i, suffix in enumerate(entries):
+        (user / f"l{i}.xml").write_text(_RF2X_XML.format(suffix=suffix, focal=30 if suffix else 15, a=0.02 if suffix else 0.01))
+    from l2tech.profiles.matching import default_database
+
+    monkeypatch.setenv("L2TECH_LENS_DIR", str(user))
+    default_database.cache_clear()  # loaded once per process: load it with this user folder
+    request.addfinalizer(default_database.cache_clear)
+    src = shared_file(EP3)
+    assert main(["lens", "match", str(src), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    plan = plan_lens_correction(read_metadata(src), Recipe())
+    want = "Olympus M.Zuiko Digital ED 14-42mm f/3.5-5.6 II R"
+    want_source = "user" if "" in entries else "database"
+    assert doc["lens"]["name"] == plan.lens == want
+    assert doc["source"] == plan.sources["profile"] == want_source
+    assert doc["profile_choice"][0].startswith(f"chosen: {want_source}")
+    assert not any("RF2x" in line for line in doc["profile_choice"]), doc["profile_choice"]
+    # named with --lens, the variant is what the user asked for, in both
+    rf = want + " +RF2x"
+    assert main(["lens", "match", str(src), "--lens", rf, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    plan = plan_lens_correction(read_metadata(src), Recipe(lens=rf))
+    assert doc["lens"]["name"] == plan.lens == rf

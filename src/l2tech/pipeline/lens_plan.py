@@ -95,7 +95,6 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
     aperture) with a reason asking for ``--f-number``. A missing focus distance uses
     :data:`DEFAULT_FOCUS_DISTANCE_M` (lensfun's default), which only affects vignetting weights.
     """
-    from l2tech.profiles.matching import match_lens
 
     if not recipe.lens_correction:
         return _no_lens_plan("lens correction switched off (--no-lens-correction)")
@@ -111,8 +110,12 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
             raise LensNotFoundError(f"no lens profile from {recipe.profile_source or 'the given file'}: " + "; ".join(choice.tried),
                                     path=getattr(meta, "path", None))
         return _plan_for_profile(meta, recipe, choice.profile, choice.match, db, source=choice.source, warnings=())
+    from l2tech.profiles.sources import match_shot
+
     try:  # a file that names no lens still matches a fixed-lens compact through its body
-        m = match_lens(_with_overrides(meta, recipe), db, camera=recipe.camera, lens=recipe.lens)
+        # the one decision `l2 lens match` shows too (user folders over the database, then the
+        # shot's own correction data)
+        m = match_shot(_with_overrides(meta, recipe), db, camera=recipe.camera, lens=recipe.lens)
     except LensNotFoundError as exc:
         if recipe.lens or recipe.camera:  # an explicit --lens/--camera that matches nothing is an error
             raise
