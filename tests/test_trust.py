@@ -6,6 +6,7 @@ itself reads and writes metadata through the exiv2 binding.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -793,7 +794,7 @@ def _lensfunpy_lx3_map(W: int, H: int, scale: float) -> np.ndarray:
     """lensfunpy's own correction map for the LX3 at 5.1 mm f/4 on its 4:3 frame (crop 4.7)."""
     import lensfunpy
 
-    db = lensfunpy.Database()
+    db = _lensfunpy_db()
     cam = next(c for c in db.find_cameras("Panasonic", "DMC-LX3") if c.variant == "4:3")
     lens = db.find_lenses(cam)[0]
     mod = lensfunpy.Modifier(lens, cam.crop_factor, W, H)
@@ -926,3 +927,119 @@ def test_lens_match_and_correct_take_one_decision(tmp_path, capsys, monkeypatch,
     doc = json.loads(capsys.readouterr().out)
     plan = plan_lens_correction(read_metadata(src), Recipe(lens=rf))
     assert doc["lens"]["name"] == plan.lens == rf
+
+
+# ---------------------------------------------------------------------------------------------
+# Sony / Fujifilm maker-note lens corrections (item 10)
+
+ZVE10 = "raw/metadata_only/sony_zv-e10__e_pz_16-50__file-type.arw"
+
+
+@needs_exiftool
+def test_sony_arw_recorded_correction_is_read_as_exiftool_reads_it():
+    """The ZV-E10 ARW (truncated: its raw IFD with tags 0x7032/0x7035/0x7037 is cut off) keeps
+    the same arrays in its encrypted SR2SubIFD; decrypted, they equal exiftool's
+    (exiftool -SR2SubIFD:DistortionCorrParams etc., which decrypts them itself)."""
+    from l2tech.profiles.makernotes import read_sr2_subifd
+
+    src = shared_file(ZVE10)
+    sr2 = read_sr2_subifd(src)
+    for tag, name in ((0x7982, "DistortionCorrParams"), (0x7980, "ChromaticAberrationCorrParams"),
+                      (0x797D, "VignettingCorrParams")):
+        truth = subprocess.run(["exiftool", "-n", "-s3", f"-SR2SubIFD:{name}", str(src)], capture_output=True, text=True,
+                               check=True).stdout.split()
+        assert sr2[tag] == tuple(int(v) for v in truth), name
+
+
+@functools.lru_cache(maxsize=1)
+def _lensfunpy_db():
+    import lensfunpy
+
+    return lensfunpy.Database()
+
+
+def _lensfunpy_map(maker: str, model: str, lens_name: str, W: int, H: int, focal: float, f_number: float,
+                   scale: float) -> np.ndarray:
+    import lensfunpy
+
+    db = _lensfunpy_db()
+    cam = db.find_cameras(maker, model)[0]
+    lens = next(l for l in db.find_lenses(cam) if f"{l.maker} {l.model}" == lens_name or l.model == lens_name)
+    mod = lensfunpy.Modifier(lens, cam.crop_factor, W, H)
+    mod.initialize(focal, f_number, 1000.0, scale=scale, pixel_format=np.float64)
+    return mod.apply_geometry_distortion()
+
+
+def test_sony_recorded_correction_agrees_with_lensfun_and_is_a_profile_source():
+    """The ZV-E10's recorded correction (E PZ 16-50mm at 29 mm), read as RawTherapee's
+    SonyMetadataLensCorrection reads it, becomes a profile of DNG families whose maps follow
+    the splines within 2.5e-4 of the half-diagonal (measured 4.9e-5) and 5e-3 in gain
+    (5.7e-4). Its distortion agrees with lensfunpy's profile of the lens on this body at the
+    best common zoom: measured 0.14 % of the half-diagonal (4.9 px of 3606), tolerance 0.2 %.
+    `choose_profile` lists it as agreeing (the database's profile, with its own TCA and
+    vignetting, is used by default) and `--profile-source embedded` uses it with TCA and
+    vignetting. Before: Sony maker-note corrections were not read."""
+    from l2tech.correct.maps import correction_maps
+    from l2tech.io.metadata import read_metadata
+    from l2tech.pipeline.lens_plan import plan_lens_correction
+    from l2tech.profiles.interpolate import interpolate
+    from l2tech.profiles.makernotes import read_makernote_correction
+    from l2tech.profiles.sources import choose_profile, read_embedded_profile
+
+    src = shared_file(ZVE10)
+    meta = read_metadata(src)
+    corr = read_makernote_correction(src)
+    prof = read_embedded_profile(src, meta)
+    assert prof.source.startswith("sony:") and prof.tca and prof.vignetting
+    W, H = 300, 200  # the 6000 x 4000 frame at 1/20 size (normalised profiles)
+    cal = interpolate(prof, 29.0, 5.0, 1000.0)
+    m = correction_maps(cal, W, H, crop_factor=prof.crop_factor, tca=False, scale=1.0).maps
+    ours = (m[0] if isinstance(m, (list, tuple)) else m).astype(np.float64)
+    C, Rh = np.array([W / 2, H / 2]), np.hypot(W, H) / 2
+    xy = np.stack(np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64)), -1)
+    r_out = np.hypot(*(xy - C).transpose(2, 0, 1)) / Rh
+    r_src = np.hypot(*(ours - C).transpose(2, 0, 1)) / Rh
+    # RawTherapee: r_src = r_out * spline(r_out), knots (i + 0.5)/(n - 1), 1 + d * 2^-14
+    assert np.abs(r_src - r_out * corr.factor(r_out)).max() < 2.5e-4
+    d = (24, 4, -22, -50, -84, -123, -164, -202, -237, -264, -285)  # exiftool -SR2SubIFD:DistortionCorrParams
+    assert corr.factor(np.array([0.05, 1.05])) == pytest.approx([1 + 24 / 16384, 1 - 285 / 16384])
+    assert len(corr.knots) == len(d)
+
+    def disagreement(scale: float) -> float:
+        ref = _lensfunpy_map("Sony", "ZV-E10", "E PZ 16-50mm f/3.5-5.6 OSS", W, H, 29.0, 5.0, scale)
+        return float(np.hypot(*(ours - ref).transpose(2, 0, 1)).max() / Rh)
+
+    best = min(disagreement(s) for s in np.linspace(0.98, 1.02, 21))
+    assert best <= 0.002, best
+    ch = choose_profile(meta)
+    assert ch.source == "database"
+    assert any(t.startswith("embedded: sony correction data also in the file (agrees") for t in ch.tried), ch.tried
+    plan = plan_lens_correction(meta, Recipe(profile_source="embedded"))
+    assert plan.sources["profile"] == "embedded" and plan.profile.source.startswith("sony:")
+    assert plan.applied == {"vignetting": True, "tca": True, "distortion": True}
+
+
+def test_fujifilm_recorded_correction_follows_rawtherapee():
+    """Fujifilm's arrays (X-Trans IV/V layout: 9 knots over the source radius, then values;
+    Exif.Fujifilm.GeometricDistortionParams etc.), here a hand-made set, since the shared RAF
+    (FinePix S5Pro, 2006) carries none: distortion 1 + d/100 maps the source radius r_in to
+    r_out = r_in / m, so a corrected pixel at r_out samples r_in (RawTherapee's
+    FujiMetadataLensCorrection re-samples the spline over the output radius); vignetting gains
+    100 / v at the knots, linear between, over the source radius; the 1.25x crop mode scales the knots."""
+    from l2tech.profiles.makernotes import fuji_correction, makernote_profile
+
+    knots = [0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0]
+    dist = [0.0, -0.1, -0.35, -0.7, -1.1, -1.6, -2.1, -2.6, -3.0]  # percent
+    car = [0.0, 1e-5, 2e-5, 3e-5, 4e-5, 5e-5, 6e-5, 7e-5, 8e-5]
+    cab = [-v for v in car]
+    vig = [100.0, 99.0, 97.0, 94.0, 90.0, 85.0, 80.0, 74.0, 68.0]
+    corr = fuji_correction([0.0, *knots, *dist], [0.0, *knots, *car, *cab, 0.0], [0.0, *knots, *vig])
+    for r_in in (0.3, 0.6, 0.95):
+        m = 1 + np.interp(r_in, knots, dist) / 100
+        r_out = r_in / m
+        assert r_out * corr.factor(r_out) == pytest.approx(r_in, abs=2e-4)
+        assert corr.gain(r_in) == pytest.approx(np.interp(r_in, knots, [100 / v for v in vig]), rel=1e-9)
+    cropped = fuji_correction([0.0, *knots, *dist], [0.0, *knots, *car, *cab, 0.0], [0.0, *knots, *vig], crop_mode=2)
+    assert cropped.gain(0.5 * 1.25) == pytest.approx(corr.gain(0.5), rel=1e-9)
+    prof = makernote_profile(corr, focal_length_mm=23.0)
+    assert prof.extra["fit_error"] < 2.5e-4 and prof.extra["gain_fit_error"] < 5e-3

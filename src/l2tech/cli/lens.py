@@ -240,7 +240,7 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
                           f"source {rec['source']})", highlight=False)
             for w in m.warnings:
                 console.print(f"  [yellow]warning[/]: {w}", highlight=False)
-            console.print("  profile sources in order (file, embedded, user, database):", highlight=False)
+            console.print("  profile sources in order (file, user, database, embedded):", highlight=False)
             for line in choice_lines:
                 console.print(f"    {line}", highlight=False)
             if verbose:

@@ -969,6 +969,7 @@ def search_lenses(
 #: Where a profile came from, by the prefix of ``LensProfile.source``.
 _SOURCE_KINDS = {"lensfun": "database", "user": "user", "lcp": "file (Adobe LCP)", "gyroflow": "file (Gyroflow)",
                  "opencv_yaml": "file (OpenCV)", "dng": "embedded (DNG opcodes)", "rw2": "embedded (maker notes)",
+                 "sony": "embedded (maker notes)", "fuji": "embedded (maker notes)",
                  "converted": "converted"}
 
 

@@ -27,14 +27,15 @@ Default order, first hit wins (:data:`PROFILE_SOURCES`) — the same decision ``
    :func:`~l2tech.profiles.matching.match_lens` over the bundled files with the user folders
    over them); the source is where the chosen lens came from;
 4. ``embedded`` — correction data in the shot itself (DNG opcode lists: WarpRectilinear,
-   WarpFisheye, FixVignetteRadial; Panasonic RW2 tag 0x0119), when no profile matched and no
+   WarpFisheye, FixVignetteRadial; Panasonic RW2 tag 0x0119; Sony ARW and Fujifilm RAF maker
+   notes, :mod:`l2tech.profiles.makernotes`), when no profile matched and no
    ``--lens``/``--camera`` was given.
 
 A database profile keeps the lens's vignetting and TCA, which the embedded data lacks (RW2),
 and DNG opcodes are applied at decode already (:func:`l2tech.pipeline.lens_plan.skip_embedded_corrections`).
 
 ``profile_source="embedded" | "user" | "database"`` uses that source only — except that
-maker-note data (a reverse-engineered layout: RW2 0x0119) which disagrees with the database's
+maker-note data (a reverse-engineered layout: RW2 0x0119, Sony, Fujifilm) which disagrees with the database's
 profile of the same lens by more than :data:`EMBEDDED_AGREEMENT` is not used: the database's
 profile is, and the reason says why. Each step records what it found or why it was skipped
 (``ProfileChoice.tried``), which ``l2 lens match`` prints.
@@ -235,12 +236,12 @@ def read_profile(path: os.PathLike | str, name: str | None = None) -> LensProfil
 
 
 def read_embedded_profile(path: os.PathLike | str, meta: Any = None) -> LensProfile | None:
-    """Correction data embedded in a shot (DNG opcodes, RW2 0x0119), or None.
+    """Correction data embedded in a shot (DNG opcodes, RW2 0x0119, Sony/Fujifilm maker notes), or None.
 
     Parameters
     ----------
     path : str or PathLike
-        The photo (DNG, GPR, RW2; other formats give None).
+        The photo (DNG, GPR, RW2, ARW, RAF; other formats give None).
     meta : ShotMetadata, optional
         Names the profile after the camera and sets the focal length.
 
@@ -254,19 +255,34 @@ def read_embedded_profile(path: os.PathLike | str, meta: Any = None) -> LensProf
     from l2tech.profiles.validate import validate_profile
 
     p = os.fspath(path)
+    focal = float(getattr(meta, "focal_length_mm", None) or 0.0)
     try:
         fmt = profile_format(p)
     except (UnsupportedFormatError, EmptyFileError):
-        return None
-    focal = float(getattr(meta, "focal_length_mm", None) or 0.0)
+        fmt = ""
     if fmt == "dng":
         from l2tech.profiles.dng_opcodes import read_dng_profile
 
         try:
             prof = read_dng_profile(p)
-        except UnsupportedFormatError:  # a plain TIFF: nothing embedded
+        except UnsupportedFormatError:  # a TIFF-based RAW (ARW) or a plain TIFF: no opcodes
+            prof = None
+        if prof is not None:
+            return validate_profile(prof, p)
+    if fmt in ("dng", ""):
+        # Sony ARW / Fujifilm RAF: the camera's recorded lens correction (maker notes)
+        from l2tech.profiles.makernotes import makernote_profile, read_makernote_correction
+
+        try:
+            corr = read_makernote_correction(p)
+        except OSError:
             return None
-        return None if prof is None else validate_profile(prof, p)
+        if corr is None:
+            return None
+        prof = makernote_profile(corr, maker=str(getattr(meta, "make", "") or ""),
+                                 model=str(getattr(meta, "lens_model", "") or getattr(meta, "model", "") or ""),
+                                 focal_length_mm=focal)
+        return validate_profile(prof, p)
     if fmt == "rw2":
         from l2tech.profiles.rw2 import read_rw2_profile
 
