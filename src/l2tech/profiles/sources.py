@@ -269,8 +269,15 @@ def read_embedded_profile(path: os.PathLike | str, meta: Any = None) -> LensProf
             prof = None
         if prof is not None:
             return validate_profile(prof, p)
-    if fmt in ("dng", ""):
-        # Sony ARW / Fujifilm RAF: the camera's recorded lens correction (maker notes)
+    if fmt == "":
+        try:
+            with open(p, "rb") as fh:
+                fmt = "raf" if fh.read(8) == b"FUJIFILM" else ""
+        except OSError:
+            return None
+    if fmt in ("dng", "raf"):
+        # Sony ARW / Fujifilm RAF: the camera's recorded lens correction (maker notes); never a
+        # JPEG's (its pixels are already corrected by the camera)
         from l2tech.profiles.makernotes import makernote_profile, read_makernote_correction
 
         try:
