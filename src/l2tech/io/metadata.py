@@ -114,8 +114,9 @@ class ShotMetadata:
         when it differs from ``width, height`` (a JPEG cropped or resized after capture by a
         tool that kept the EXIF); None otherwise.
     crop_rect : tuple of 4 float or None
-        ``(left, top, right, bottom)`` of the frame inside the captured one, 0..1, when the file
-        records a crop made after capture (XMP ``crs:HasCrop`` with ``crs:CropLeft/Top/Right/
+        ``(left, top, right, bottom)`` of the frame inside the captured one, 0..1, when a
+        developed image (JPEG, PNG, TIFF; a RAW's crop is not applied by ``develop``) records a
+        crop made after capture (XMP ``crs:HasCrop`` with ``crs:CropLeft/Top/Right/
         Bottom``, Adobe Camera Raw / Lightroom, unrotated: ``crs:CropAngle`` 0).
     """
 
@@ -578,7 +579,7 @@ def _build(
         corrections_done=corrections_done(tags),
         l2tech_record=l2tech_record(tags),
         recorded_size=recorded,
-        crop_rect=_crop_rect(tags),
+        crop_rect=_crop_rect(tags) if fmt in ("jpeg", "png", "tiff") else None,  # a RAW is developed uncropped
     )
 
 
