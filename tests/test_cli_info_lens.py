@@ -142,7 +142,7 @@ def test_lens_show_accepts_a_profile_file_and_match_shows_choice_order(capsys):
     rec = _json.loads(capsys.readouterr().out)
     lines = rec["profile_choice"]
     assert lines[0].startswith("chosen: database")
-    assert [ln.split(":")[0] for ln in lines[1:]] == ["embedded", "user", "database"]
+    assert [ln.split(":")[0] for ln in lines[1:]] == ["user", "database"]
 
 
 def test_lens_match_on_a_clip_shows_the_calibration_to_frame_fit(capsys):

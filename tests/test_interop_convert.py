@@ -145,8 +145,11 @@ def test_rw2_real_file_distortion_info():
 
 
 def test_rw2_formula_synthetic(tmp_path):
-    # No RW2 with image data and 0x0119 is available: check the OPTICS.md section 4 formula
-    # r_in = scale * r_out * (1 + a r^2 + b r^4 + c r^6), r over the half-diagonal, on a synthetic blob.
+    # No RW2 with image data and 0x0119 is available: check the formula as RawTherapee reads it
+    # (rtengine/lensmetadata.cc, PanasonicMetadataLensCorrection): the camera moves a raw pixel at
+    # r_raw to r_out = scale * r_raw * (1 + a r^2 + b r^4 + c r^6), r over the half-diagonal; the
+    # correction map samples, for each output pixel, the r_raw that gives its r_out. Tolerance:
+    # the WarpRectilinear fit to the inverted polynomial, 2.5e-4 of the half-diagonal at most.
     w = [0] * 16
     w[5], w[7], w[8], w[4], w[11] = -1200, 1, 3000, -500, 200
     blob = struct.pack("<16h", *w)
@@ -160,12 +163,15 @@ def test_rw2_formula_synthetic(tmp_path):
     W, H = 400, 300
     Rh = np.hypot(W, H) / 2
     pts = np.array([[10.0, 20.0], [399.0, 299.0], [250.0, 100.0]])
-    d = pts - [W / 2, H / 2]
-    r = np.hypot(d[:, 0], d[:, 1]) / Rh
-    expect = [W / 2, H / 2] + d * (scale * (1 + a * r**2 + b * r**4 + c * r**6))[:, None]
+    r_out = np.hypot(*(pts - [W / 2, H / 2]).T) / Rh
     t = prof.distortion[0].terms
     plane = [t[k] for k in ("kr0", "kr1", "kr2", "kr3", "kt0", "kt1")]
-    assert np.abs(warp_rectilinear_points(pts, W, H, plane, t["cx"], t["cy"]) - expect).max() < 1e-9
+    src = warp_rectilinear_points(pts, W, H, plane, t["cx"], t["cy"])
+    r_raw = np.hypot(*(src - [W / 2, H / 2]).T) / Rh
+    assert np.abs(scale * r_raw * (1 + a * r_raw**2 + b * r_raw**4 + c * r_raw**6) - r_out).max() < 2.5e-4
+    # the source lies on the output pixel's ray from the centre
+    cross = (pts[:, 0] - W / 2) * (src[:, 1] - H / 2) - (pts[:, 1] - H / 2) * (src[:, 0] - W / 2)
+    assert np.abs(cross).max() < 1e-6
     w[7] = 0  # correction off -> no profile
     p.write_bytes(data[:26] + struct.pack("<16h", *w))
     assert read_rw2_profile(p) is None
@@ -201,9 +207,9 @@ class _Meta:
 
 
 def test_profile_choice_order(tmp_path):
-    assert PROFILE_SOURCES == ("file", "embedded", "user", "database")
+    assert PROFILE_SOURCES == ("file", "user", "database", "embedded")
     fusion = shared_file("raw/codec_unsupported/gopro_fusion_front.gpr")
-    # embedded opcodes come first when no file is given
+    # the shot names no lens the database knows: its embedded opcodes are used
     ch = choose_profile(_Meta(fusion), user_dirs=[str(tmp_path)])
     assert ch.source == "embedded" and ch.profile.tca
     # a profile file given by the user wins
@@ -219,7 +225,7 @@ def test_profile_choice_order(tmp_path):
     meta = _Meta(six_d, "Canon", "Canon EOS 6D", "EF24-105mm f/4L IS USM", 65.0)
     ch = choose_profile(meta, user_dirs=[str(user)])
     assert ch.source == "user" and ch.profile.distortion[0].terms["k1"] == 0.0123
-    assert ch.tried[0].startswith("embedded: none")
+    assert ch.tried[0].startswith("user: Canon EF 24-105mm f/4L IS USM")
     ch = choose_profile(meta, profile_source="database", user_dirs=[str(tmp_path / "none")])
     assert ch.source == "database" and ch.profile.source.startswith("lensfun")
     with pytest.raises(LensNotFoundError, match="no embedded profile"):
@@ -254,8 +260,9 @@ def test_cli_convert_and_show(tmp_path):
 def test_rw2_embedded_profile_and_choice():
     lx3 = shared_file("raw/metadata_only/panasonic_dmc-lx3__exiftool.rw2")
     prof = read_profile(lx3)
-    assert prof.distortion[0].model == "dng_warp_rectilinear" and prof.distortion[0].terms["kr1"] == 4050 / 32768
-    ch = choose_profile(_Meta(lx3, "Panasonic", "DMC-LX3", None, 5.1))
+    # the inverse of r_out = r (1 + a r^2 + ...), a = 4050/32768 = 0.1236: kr1 close to -a
+    assert prof.distortion[0].model == "dng_warp_rectilinear" and prof.distortion[0].terms["kr1"] == pytest.approx(-0.1255, abs=1e-3)
+    ch = choose_profile(_Meta(lx3, "Panasonic", "DMC-LX3", None, 5.1), profile_source="embedded")
     assert ch.source == "embedded" and ch.profile.focal_min_mm == 5.1
 
 

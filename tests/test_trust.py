@@ -6,6 +6,7 @@ itself reads and writes metadata through the exiv2 binding.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -781,3 +782,432 @@ def test_camera_raw_settings_of_a_dng_are_not_carried(tmp_path):
     tags = _exiftool(out)
     assert not [k for k in tags if k.startswith(("XMP:XMP-crs:", "XMP:XMP-crss:"))]
     assert "XMP:XMP-dc:Format" not in tags and tags["XMP:XMP-l2tech:Tool"] == "l2tech"
+
+
+# ---------------------------------------------------------------------------------------------
+# Panasonic RW2 embedded distortion: direction checked against lensfun (item 13)
+
+LX3 = "raw/metadata_only/panasonic_dmc-lx3__exiftool.rw2"
+
+
+def _lensfunpy_lx3_map(W: int, H: int, scale: float) -> np.ndarray:
+    """lensfunpy's own correction map for the LX3 at 5.1 mm f/4 on its 4:3 frame (crop 4.7)."""
+    import lensfunpy
+
+    db = _lensfunpy_db()
+    cam = next(c for c in db.find_cameras("Panasonic", "DMC-LX3") if c.variant == "4:3")
+    lens = db.find_lenses(cam)[0]
+    mod = lensfunpy.Modifier(lens, cam.crop_factor, W, H)
+    mod.initialize(5.1, 4.0, 1000.0, scale=scale, pixel_format=np.float64)
+    return mod.apply_geometry_distortion()
+
+
+def test_rw2_embedded_distortion_direction_agrees_with_lensfun():
+    """The LX3's DistortionInfo read as RawTherapee reads it (r_out = S r_raw (1 + a r² + b r⁴ +
+    c r⁶), r over the half-diagonal: rtengine/lensmetadata.cc) is a barrel correction that agrees
+    with lensfunpy's profile of the same lens once both are at the same zoom: measured 0.25 % of
+    the half-diagonal (5.7 px of 2280 at full size), tolerance 0.35 %. The corner samples
+    0.907x its radius (lensfunpy at scale 1: 0.938). Measured before: 1.12x (the formula read
+    the other way round), 6.5 % off lensfun at its best zoom."""
+    from l2tech.correct.maps import correction_maps
+    from l2tech.profiles.interpolate import interpolate
+    from l2tech.profiles.rw2 import read_rw2_distortion, read_rw2_profile
+
+    src = shared_file(LX3)
+    d = read_rw2_distortion(src)
+    assert d.radius_px == 2280  # the half-diagonal of 3648 x 2736
+    prof = read_rw2_profile(src, focal_length_mm=5.1)
+    W, H = 456, 342  # the 3648 x 2736 frame at 1/8 size (both profiles are normalised)
+    m = correction_maps(interpolate(prof, 5.1, 4.0, 1000.0), W, H, crop_factor=prof.crop_factor, tca=False,
+                        scale=1.0).maps
+    ours = (m[0] if isinstance(m, (list, tuple)) else m).astype(np.float64)
+    C = np.array([W / 2, H / 2])  # DNG convention: the centre of [0, W] x [0, H]
+    Rh = np.hypot(W, H) / 2
+    xy = np.stack(np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64)), -1)
+    r_out = np.hypot(*(xy - C).transpose(2, 0, 1)) / Rh
+    r_src = np.hypot(*(ours - C).transpose(2, 0, 1)) / Rh
+    # RawTherapee's formula maps the sampled raw radius back to the output radius (fit 1e-4)
+    assert np.abs(d.corrected_radius(r_src) - r_out).max() < 2e-4
+    assert r_src[0, 0] / r_out[0, 0] == pytest.approx(0.907, abs=0.002)
+
+    def disagreement(scale: float) -> float:
+        ref = _lensfunpy_lx3_map(W, H, scale)
+        return float(np.hypot(*(ours - ref).transpose(2, 0, 1)).max() / Rh)
+
+    best = min(disagreement(s) for s in np.linspace(1.0, 1.12, 25))
+    assert best <= 0.0035, best
+    # the reversed reading (as before) is far off at every zoom
+    from l2tech.optics.dng import warp_rectilinear_map
+
+    s, a, b, c = d.scale, d.a, d.b, d.c
+    rev = warp_rectilinear_map(W, H, [(s, s * a, s * b, s * c, 0.0, 0.0)]).astype(np.float64)
+    ref = [_lensfunpy_lx3_map(W, H, sc) for sc in np.linspace(0.8, 1.0, 21)]
+    assert min(float(np.hypot(*(rev - r).transpose(2, 0, 1)).max() / Rh) for r in ref) > 0.05
+
+
+def test_rw2_embedded_used_only_when_it_agrees_with_the_database(tmp_path):
+    """The LX3's maker-note correction agrees with lensfun's (0.25 %, limit 1 %): `l2 lens
+    match` and `correct`/`develop` use the database's profile (it has the lens's TCA and
+    vignetting too) and list the embedded data with the agreement; `--profile-source embedded`
+    uses it, saying it agrees. The same file with DistortionInfo word 8 set to 0 (a = 0: the
+    data now bends less, 2.9 % off lensfun; written at the tag's offset 600) disagrees, and even
+    `--profile-source embedded` gets the database's profile, the reason said. Before: the
+    embedded data was chosen first, unchecked (and read backwards)."""
+    import struct
+
+    from l2tech.io.metadata import read_metadata
+    from l2tech.profiles.sources import choose_profile
+
+    src = shared_file(LX3)
+    meta = read_metadata(src)
+    ch = choose_profile(meta)
+    assert ch.source == "database" and ch.profile.name == "Leica DMC-LX3 & compatibles (Standard)"
+    line = next(t for t in ch.tried if t.startswith("embedded"))
+    assert "agrees with the database's Leica DMC-LX3" in line and "within 0.25 %" in line
+    ch = choose_profile(meta, profile_source="embedded")
+    assert ch.source == "embedded" and "agrees with the database's Leica DMC-LX3" in ch.reason
+    data = bytearray(src.read_bytes())
+    words = list(struct.unpack_from("<16h", data, 600))
+    assert words[8] == 4050
+    words[8] = 0
+    struct.pack_into("<16h", data, 600, *words)
+    bad = tmp_path / "P1000001.RW2"
+    bad.write_bytes(bytes(data))
+    ch = choose_profile(read_metadata(bad), profile_source="embedded")
+    assert ch.source == "database" and ch.profile.name == "Leica DMC-LX3 & compatibles (Standard)"
+    assert "disagrees with the database's Leica DMC-LX3" in ch.reason and "by 2.9" in ch.reason
+    line = next(t for t in ch.tried if t.startswith("embedded"))
+    assert "not used" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# one decision for `lens match` and `correct` (item 9)
+
+_RF2X_XML = """<lensdatabase version="2">
+ <lens><maker>Olympus</maker><model>Olympus M.Zuiko Digital ED 14-42mm f/3.5-5.6 II R{suffix}</model>
+  <mount>Micro 4/3 System</mount><cropfactor>2</cropfactor>
+  <calibration><distortion model="ptlens" focal="{focal}" a="{a}" b="-0.02" c="0.01"/></calibration></lens>
+</lensdatabase>"""
+
+
+@pytest.mark.parametrize("entries", [("", " +RF2x"), (" +RF2x",)], ids=["lens-and-variant", "variant-only"])
+def test_lens_match_and_correct_take_one_decision(tmp_path, capsys, monkeypatch, request, entries):
+    """A user folder holding the E-P3's lens and its "+RF2x" (2x converter) variant, or the
+    variant only: the shot names no converter (EXIF 'OLYMPUS M.14-42mm F3.5-5.6 II R' at 15 mm),
+    so the variant is never its lens. `l2 lens match` (main line and profile-choice lines) and
+    the plan `correct` uses name the same lens with the same source. Measured before, variant
+    only: `lens match` chose "user: ... +RF2x (fuzzy, 0.76)" (the user folder matched on its
+    own) while `correct` used the bundled plain lens."""
+    from l2tech.cli.main import main
+    from l2tech.io.metadata import read_metadata
+    from l2tech.pipeline.lens_plan import plan_lens_correction
+
+    user = tmp_path / "lenses"
+    user.mkdir()
+    for i, suffix in enumerate(entries):
+        (user / f"l{i}.xml").write_text(_RF2X_XML.format(suffix=suffix, focal=30 if suffix else 15, a=0.02 if suffix else 0.01))
+    from l2tech.profiles.matching import default_database
+
+    monkeypatch.setenv("L2TECH_LENS_DIR", str(user))
+    default_database.cache_clear()  # loaded once per process: load it with this user folder
+    request.addfinalizer(default_database.cache_clear)
+    src = shared_file(EP3)
+    assert main(["lens", "match", str(src), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    plan = plan_lens_correction(read_metadata(src), Recipe())
+    want = "Olympus M.Zuiko Digital ED 14-42mm f/3.5-5.6 II R"
+    want_source = "user" if "" in entries else "database"
+    assert doc["lens"]["name"] == plan.lens == want
+    assert doc["source"] == plan.sources["profile"] == want_source
+    assert doc["profile_choice"][0].startswith(f"chosen: {want_source}")
+    assert not any("RF2x" in line for line in doc["profile_choice"]), doc["profile_choice"]
+    # named with --lens, the variant is what the user asked for, in both
+    rf = want + " +RF2x"
+    assert main(["lens", "match", str(src), "--lens", rf, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    plan = plan_lens_correction(read_metadata(src), Recipe(lens=rf))
+    assert doc["lens"]["name"] == plan.lens == rf
+
+
+# ---------------------------------------------------------------------------------------------
+# Sony / Fujifilm maker-note lens corrections (item 10)
+
+ZVE10 = "raw/metadata_only/sony_zv-e10__e_pz_16-50__file-type.arw"
+
+
+@needs_exiftool
+def test_sony_arw_recorded_correction_is_read_as_exiftool_reads_it():
+    """The ZV-E10 ARW (truncated: its raw IFD with tags 0x7032/0x7035/0x7037 is cut off) keeps
+    the same arrays in its encrypted SR2SubIFD; decrypted, they equal exiftool's
+    (exiftool -SR2SubIFD:DistortionCorrParams etc., which decrypts them itself)."""
+    from l2tech.profiles.makernotes import read_sr2_subifd
+
+    src = shared_file(ZVE10)
+    sr2 = read_sr2_subifd(src)
+    for tag, name in ((0x7982, "DistortionCorrParams"), (0x7980, "ChromaticAberrationCorrParams"),
+                      (0x797D, "VignettingCorrParams")):
+        truth = subprocess.run(["exiftool", "-n", "-s3", f"-SR2SubIFD:{name}", str(src)], capture_output=True, text=True,
+                               check=True).stdout.split()
+        assert sr2[tag] == tuple(int(v) for v in truth), name
+
+
+@functools.lru_cache(maxsize=1)
+def _lensfunpy_db():
+    import lensfunpy
+
+    return lensfunpy.Database()
+
+
+def _lensfunpy_map(maker: str, model: str, lens_name: str, W: int, H: int, focal: float, f_number: float,
+                   scale: float) -> np.ndarray:
+    import lensfunpy
+
+    db = _lensfunpy_db()
+    cam = db.find_cameras(maker, model)[0]
+    lens = next(l for l in db.find_lenses(cam) if f"{l.maker} {l.model}" == lens_name or l.model == lens_name)
+    mod = lensfunpy.Modifier(lens, cam.crop_factor, W, H)
+    mod.initialize(focal, f_number, 1000.0, scale=scale, pixel_format=np.float64)
+    return mod.apply_geometry_distortion()
+
+
+def test_sony_recorded_correction_agrees_with_lensfun_and_is_a_profile_source():
+    """The ZV-E10's recorded correction (E PZ 16-50mm at 29 mm), read as RawTherapee's
+    SonyMetadataLensCorrection reads it, becomes a profile of DNG families whose maps follow
+    the splines within 2.5e-4 of the half-diagonal (measured 4.9e-5) and 5e-3 in gain
+    (5.7e-4). Its distortion agrees with lensfunpy's profile of the lens on this body at the
+    best common zoom: measured 0.14 % of the half-diagonal (4.9 px of 3606), tolerance 0.2 %.
+    `choose_profile` lists it as agreeing (the database's profile, with its own TCA and
+    vignetting, is used by default) and `--profile-source embedded` uses it with TCA and
+    vignetting. Before: Sony maker-note corrections were not read."""
+    from l2tech.correct.maps import correction_maps
+    from l2tech.io.metadata import read_metadata
+    from l2tech.pipeline.lens_plan import plan_lens_correction
+    from l2tech.profiles.interpolate import interpolate
+    from l2tech.profiles.makernotes import read_makernote_correction
+    from l2tech.profiles.sources import choose_profile, read_embedded_profile
+
+    src = shared_file(ZVE10)
+    meta = read_metadata(src)
+    corr = read_makernote_correction(src)
+    prof = read_embedded_profile(src, meta)
+    assert prof.source.startswith("sony:") and prof.tca and prof.vignetting
+    W, H = 300, 200  # the 6000 x 4000 frame at 1/20 size (normalised profiles)
+    cal = interpolate(prof, 29.0, 5.0, 1000.0)
+    m = correction_maps(cal, W, H, crop_factor=prof.crop_factor, tca=False, scale=1.0).maps
+    ours = (m[0] if isinstance(m, (list, tuple)) else m).astype(np.float64)
+    C, Rh = np.array([W / 2, H / 2]), np.hypot(W, H) / 2
+    xy = np.stack(np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64)), -1)
+    r_out = np.hypot(*(xy - C).transpose(2, 0, 1)) / Rh
+    r_src = np.hypot(*(ours - C).transpose(2, 0, 1)) / Rh
+    # RawTherapee: r_src = r_out * spline(r_out), knots (i + 0.5)/(n - 1), 1 + d * 2^-14
+    assert np.abs(r_src - r_out * corr.factor(r_out)).max() < 2.5e-4
+    d = (24, 4, -22, -50, -84, -123, -164, -202, -237, -264, -285)  # exiftool -SR2SubIFD:DistortionCorrParams
+    assert corr.factor(np.array([0.05, 1.05])) == pytest.approx([1 + 24 / 16384, 1 - 285 / 16384])
+    assert len(corr.knots) == len(d)
+
+    def disagreement(scale: float) -> float:
+        ref = _lensfunpy_map("Sony", "ZV-E10", "E PZ 16-50mm f/3.5-5.6 OSS", W, H, 29.0, 5.0, scale)
+        return float(np.hypot(*(ours - ref).transpose(2, 0, 1)).max() / Rh)
+
+    best = min(disagreement(s) for s in np.linspace(0.98, 1.02, 21))
+    assert best <= 0.002, best
+    ch = choose_profile(meta)
+    assert ch.source == "database"
+    assert any(t.startswith("embedded: sony correction data also in the file (agrees") for t in ch.tried), ch.tried
+    plan = plan_lens_correction(meta, Recipe(profile_source="embedded"))
+    assert plan.sources["profile"] == "embedded" and plan.profile.source.startswith("sony:")
+    assert plan.applied == {"vignetting": True, "tca": True, "distortion": True}
+
+
+def test_fujifilm_recorded_correction_follows_rawtherapee():
+    """Fujifilm's arrays (X-Trans IV/V layout: 9 knots over the source radius, then values;
+    Exif.Fujifilm.GeometricDistortionParams etc.), here a hand-made set, since the shared RAF
+    (FinePix S5Pro, 2006) carries none: distortion 1 + d/100 maps the source radius r_in to
+    r_out = r_in / m, so a corrected pixel at r_out samples r_in (RawTherapee's
+    FujiMetadataLensCorrection re-samples the spline over the output radius); vignetting gains
+    100 / v at the knots, linear between, over the source radius; the 1.25x crop mode scales the knots."""
+    from l2tech.profiles.makernotes import fuji_correction, makernote_profile
+
+    knots = [0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0]
+    dist = [0.0, -0.1, -0.35, -0.7, -1.1, -1.6, -2.1, -2.6, -3.0]  # percent
+    car = [0.0, 1e-5, 2e-5, 3e-5, 4e-5, 5e-5, 6e-5, 7e-5, 8e-5]
+    cab = [-v for v in car]
+    vig = [100.0, 99.0, 97.0, 94.0, 90.0, 85.0, 80.0, 74.0, 68.0]
+    corr = fuji_correction([0.0, *knots, *dist], [0.0, *knots, *car, *cab, 0.0], [0.0, *knots, *vig])
+    for r_in in (0.3, 0.6, 0.95):
+        m = 1 + np.interp(r_in, knots, dist) / 100
+        r_out = r_in / m
+        assert r_out * corr.factor(r_out) == pytest.approx(r_in, abs=2e-4)
+        assert corr.gain(r_in) == pytest.approx(np.interp(r_in, knots, [100 / v for v in vig]), rel=1e-9)
+    cropped = fuji_correction([0.0, *knots, *dist], [0.0, *knots, *car, *cab, 0.0], [0.0, *knots, *vig], crop_mode=2)
+    assert cropped.gain(0.5 * 1.25) == pytest.approx(corr.gain(0.5), rel=1e-9)
+    prof = makernote_profile(corr, focal_length_mm=23.0)
+    assert prof.extra["fit_error"] < 2.5e-4 and prof.extra["gain_fit_error"] < 5e-3
+
+
+# ---------------------------------------------------------------------------------------------
+# a JPEG cropped after capture (item 4)
+
+
+def _ep3_crop(tmp_path: Path, name: str, box: tuple[int, int, int, int], rect: tuple[float, ...] | None) -> Path:
+    """The E-P3 JPEG at 1/4 size (1008 x 756, its EXIF kept), cropped to ``box``; with ``rect``
+    the crop is recorded as Lightroom does (XMP crs:HasCrop, crs:CropLeft/Top/Right/Bottom),
+    written with the exiv2 binding."""
+    import exiv2
+    from PIL import Image
+
+    quarter = _small_copy(shared_file(EP3), tmp_path / f"{name}_quarter.jpg", factor=4)
+    out = tmp_path / f"{name}.jpg"
+    with Image.open(quarter) as im:
+        im.crop(box).save(out, "JPEG", quality=92)
+    s = exiv2.ImageFactory.open(str(quarter))
+    s.readMetadata()
+    d = exiv2.ImageFactory.open(str(out))
+    d.readMetadata()
+    d.setExifData(s.exifData())
+    if rect is not None:
+        xmp = s.xmpData()
+        xmp["Xmp.crs.HasCrop"] = "True"
+        for k, v in zip(("Left", "Top", "Right", "Bottom"), rect):
+            xmp[f"Xmp.crs.Crop{k}"] = f"{v:.6f}"
+        xmp["Xmp.crs.CropAngle"] = "0"
+        d.setXmpData(xmp)
+    d.writeMetadata()
+    return out
+
+
+def test_jpeg_cropped_after_capture_is_corrected_about_the_true_centre(tmp_path):
+    """A 504 x 378 crop from (126, 189) of the 1008 x 756 E-P3 frame: with Lightroom's crop
+    record (crs:Crop 0.125, 0.25, 0.625, 0.75) the plan moves the lens centre to the captured
+    frame's centre, (377.5, 188.5) px, and sets the crop factor to 2 x hypot(1007, 755) /
+    hypot(503, 377) = 4.005 (lensfun measures between pixel centres). Its distortion map then
+    equals, over the same pixels, the map of the whole frame: l2tech's within 1e-3 px
+    (measured 4e-5) and lensfunpy's within 0.25 px (measured 0.14; l2tech's whole-frame map is
+    0.21 px from lensfunpy's itself). Without the record the plan warns (cropped or resized,
+    no offset) and corrects about the frame's centre: measured 20.5 px off. Before: no warning,
+    the crop corrected as a whole frame."""
+    from l2tech.correct.maps import correction_maps
+    from l2tech.io.metadata import read_metadata
+    from l2tech.pipeline.lens_plan import plan_lens_correction
+    from l2tech.profiles.interpolate import interpolate
+
+    box, rect = (126, 189, 630, 567), (0.125, 0.25, 0.625, 0.75)
+    W, H = 504, 378
+    shift = np.array([box[0], box[1]], dtype=np.float64)
+    ref = _lensfunpy_map("Olympus Imaging Corp.", "E-P3", "Olympus M.Zuiko Digital ED 14-42mm f/3.5-5.6 II R", 1008, 756,
+                         15.0, 3.6, 1.0)[box[1] : box[3], box[0] : box[2]] - shift
+
+    def dist_map(plan, w: int, h: int) -> np.ndarray:
+        cal = interpolate(plan.profile, plan.focal_length_mm, plan.f_number, plan.focus_distance_m)
+        m = correction_maps(cal, w, h, crop_factor=plan.crop_factor, tca=False, scale=1.0).maps
+        return (m[0] if isinstance(m, (list, tuple)) else m).astype(np.float64)
+
+    whole = read_metadata(_small_copy(shared_file(EP3), tmp_path / "whole.jpg", factor=4))
+    ours_whole = dist_map(plan_lens_correction(whole, Recipe(force=True)), 1008, 756)[box[1] : box[3], box[0] : box[2]] - shift
+
+    meta = read_metadata(_ep3_crop(tmp_path, "known", box, rect))
+    assert meta.crop_rect == pytest.approx(rect) and (meta.width, meta.height) == (W, H)
+    plan = plan_lens_correction(meta, Recipe(force=True))
+    assert plan.crop_factor == pytest.approx(2 * np.hypot(1007, 755) / np.hypot(503, 377))
+    assert any("crop made after capture" in w and "(377.5, 188.5) px" in w for w in plan.warnings), plan.warnings
+    crop_map = dist_map(plan, W, H)
+    assert np.hypot(*(crop_map - ours_whole).transpose(2, 0, 1)).max() <= 1e-3
+    assert np.hypot(*(crop_map - ref).transpose(2, 0, 1)).max() <= 0.25
+
+    meta = read_metadata(_ep3_crop(tmp_path, "unknown", box, None))
+    assert meta.crop_rect is None and meta.recorded_size == (4032, 3024)
+    plan = plan_lens_correction(meta, Recipe(force=True))
+    assert any("smaller than the camera's (4032x3024" in w and "no crop offset" in w for w in plan.warnings), plan.warnings
+    err = np.hypot(*(dist_map(plan, W, H) - ours_whole).transpose(2, 0, 1)).max()
+    assert err > 1.0, err
+
+
+# ---------------------------------------------------------------------------------------------
+# l2 calibrate on images without EXIF (item 14)
+
+
+def test_calibrate_without_exif_takes_the_sensor_width(tmp_path, capsys):
+    """Bouguet's stereo views (640 x 480, no EXIF, 9x6 inner corners; the six that
+    cv2.findChessboardCornersSB finds at once): without a focal length the message names
+    --focal-length and --sensor-width (exit 2); with --sensor-width 4.8 the focal length is
+    fx * 4.8 / 640 (4.009 mm) and the crop factor 43.27 / 6.0 (the 4.8 x 3.6 mm diagonal).
+    fx agrees with OpenCV's own cv2.calibrateCamera on the same views and detector
+    (findChessboardCornersSB, flags 0) within 0.2 % (measured 534.60 vs 534.20 px, 0.075 %).
+    Before: only --focal-length."""
+    import cv2
+
+    from l2tech.cli.main import main
+
+    views = [SHARED_DATA / "calib" / "bouguet_stereo" / f"left0{i}.jpg" for i in (1, 2, 3, 6, 7, 8)]
+    if not all(v.is_file() for v in views):
+        pytest.skip("shared calibration images (calib/bouguet_stereo) are absent")
+    views = [str(v) for v in views]
+    out = tmp_path / "lens.xml"
+    assert main(["calibrate", "distortion", *views, "--target", "checkerboard:9x6:25mm", "-o", str(out)]) == 2
+    assert "--sensor-width" in " ".join(capsys.readouterr().err.split())
+    rc = main(["calibrate", "distortion", *views, "--target", "checkerboard:9x6:25mm", "--sensor-width", "4.8",
+               "-o", str(out), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0, doc
+    fl = doc["focal_lengths"][0]
+    fx = fl["K"][0][0]
+    assert fl["focal_length_mm"] == pytest.approx(fx * 4.8 / 640, abs=1e-3)
+    assert doc["crop_factor"] == pytest.approx(np.hypot(36, 24) / 6.0)
+    assert f'focal="{fl["focal_length_mm"]:g}"' in out.read_text()
+    # OpenCV's own calibration of the same views with the same detector
+    obj = np.zeros((9 * 6, 3), np.float32)
+    obj[:, :2] = np.mgrid[0:9, 0:6].T.reshape(-1, 2) * 25.0
+    imgs = []
+    for v in views:
+        ok, c = cv2.findChessboardCornersSB(cv2.imread(v, cv2.IMREAD_GRAYSCALE), (9, 6), flags=0)
+        assert ok
+        imgs.append(c)
+    _, K, *_ = cv2.calibrateCamera([obj] * len(imgs), imgs, (640, 480), None, None)
+    assert fx == pytest.approx(K[0, 0], rel=0.002), (fx, K[0, 0])
+
+
+# ---------------------------------------------------------------------------------------------
+# DNG 1.7 with JPEG XL raw data (item 11)
+
+
+def _jxl_dng_from(src: Path, dst: Path) -> Path:
+    """``src``'s CFA and DNG tags rewritten as a DNG 1.7 with lossless JPEG XL tiles (compression
+    52546, 256 x 256), as recent Nikon and Apple bodies write it."""
+    import tifffile
+
+    layout = {254, 256, 257, 258, 259, 262, 273, 277, 278, 279, 282, 283, 284, 296, 305, 322, 323, 324, 325, 330, 34665}
+    with tifffile.TiffFile(src) as tf:
+        pg = tf.pages[0]
+        cfa = pg.asarray()
+        extra = [(t.code, t.dtype, t.count, t.value, True) for t in pg.tags.values() if t.code not in layout]
+    extra = [e for e in extra if e[0] not in (50706,)] + [(50706, 1, 4, (1, 7, 0, 0), True)]
+    tifffile.imwrite(dst, cfa, photometric=32803, compression="JPEGXL_DNG", compressionargs={"effort": 1, "lossless": True},
+                     tile=(256, 256), extratags=extra, subfiletype=0, metadata=None)
+    return dst
+
+
+def test_jpeg_xl_dng_develops(tmp_path):
+    """The Kiss X4 DNG's CFA rewritten with lossless JPEG XL tiles (DNG 1.7): tifffile reads it
+    back bit-exact; LibRaw alone cannot unpack it ("Unsupported file format"), so l2tech decodes the
+    tiles with imagecodecs and gives LibRaw the same DNG uncompressed: the developed image equals
+    the original DNG's exactly (max abs 0). Before: "LibRaw cannot read this RAW: it is JPEG XL
+    compressed DNG (DNG 1.7) ...", exit 1."""
+    import imagecodecs
+    import rawpy
+    import tifffile
+
+    from l2tech.raw.decode import decode_raw
+
+    if not imagecodecs.JPEGXL.available:
+        pytest.skip("imagecodecs has no JPEG XL codec")
+    src = shared_file("raw/decodable/canon_kiss_x4__colorchecker.dng")
+    jxl = _jxl_dng_from(src, tmp_path / "x4_jxl.dng")
+    with tifffile.TiffFile(jxl) as tf, tifffile.TiffFile(src) as tf0:
+        assert tf.pages[0].compression == 52546
+        assert np.array_equal(tf.pages[0].asarray(), tf0.pages[0].asarray())
+    with rawpy.imread(str(jxl)) as r, pytest.raises(rawpy.LibRawFileUnsupportedError):
+        r.raw_image  # LibRaw opens the file but cannot unpack JPEG XL
+    a = decode_raw(src, half_size=True, as_uint16=True)
+    b = decode_raw(jxl, half_size=True, as_uint16=True)
+    assert a.image.shape == b.image.shape and a.image.dtype == b.image.dtype
+    assert int(np.abs(a.image.astype(np.int32) - b.image.astype(np.int32)).max()) == 0

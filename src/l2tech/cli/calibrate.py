@@ -100,8 +100,8 @@ def _warn(lines: list[str]) -> None:
         err_console.print(f"[yellow]warning[/]: {w}", highlight=False, soft_wrap=True)
 
 
-_SETTINGS = ("camera_name", "lens_name", "mount", "crop_factor", "focal_length_mm", "output", "update", "overwrite",
-             "report_dir")
+_SETTINGS = ("camera_name", "lens_name", "mount", "crop_factor", "focal_length_mm", "sensor_width_mm", "output", "update",
+             "overwrite", "report_dir")
 
 
 def _profile_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -117,7 +117,8 @@ def _profile_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
         settings = ProfileSettings(**{k: kwargs.pop(k) for k in _SETTINGS})
         try:
-            _check_positive(focal_length=settings.focal_length_mm, crop_factor=settings.crop_factor)
+            _check_positive(focal_length=settings.focal_length_mm, crop_factor=settings.crop_factor,
+                            sensor_width=settings.sensor_width_mm)
         except UsageError as exc:
             return _fail(exc, kwargs["verbose"])
         return f(*args, settings=settings, **kwargs)
@@ -129,6 +130,9 @@ def _profile_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--mount", default="Generic", show_default=True, help="Lens mount name written to the profile."),
         crop_factor_option,
         focal_length_option,
+        click.option("--sensor-width", "sensor_width_mm", type=float, metavar="MM",
+                     help="Width of the sensor area the images show, mm (images without EXIF): distortion derives the "
+                          "focal length from the fit and the crop factor from it."),
         output_option("file", dest="output"),
         click.option("--update", is_flag=True, help="Merge into an existing XML file (add calibration points)."),
         overwrite_option,
@@ -179,9 +183,10 @@ def distortion(images, target_spec, fisheye, lf_model, every, gyroflow, fix, max
     """Fit distortion from checkerboard / ChArUco shots (RAW, JPEG, TIFF, PNG or video).
 
     \b
-    Example:
+    Examples:
       l2 calibrate distortion shots/*.ORF --target checkerboard:9x6:25mm \\
           --lens-name "Olympus M.14-42mm" -o lens.xml --report rep/
+      l2 calibrate distortion left*.jpg --target checkerboard:9x6:25mm --sensor-width 4.8 -o lens.xml
     """
     from l2tech.pipeline.calibrate import calibrate_distortion
 

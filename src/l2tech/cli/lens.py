@@ -192,7 +192,8 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
     """
     from l2tech.errors import L2Error
     from l2tech.io.metadata import read_metadata
-    from l2tech.profiles.matching import LensMatch, NoLensInfoError, camera_name, match_lens, profile_source_kind
+    from l2tech.profiles.matching import camera_name, profile_source_kind
+    from l2tech.profiles.sources import match_shot
 
     out: list[dict[str, Any]] = []
     failed = 0
@@ -208,17 +209,9 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
             continue
         try:
             meta = read_metadata(f)
-            try:
-                m = match_lens(meta, camera=camera, lens=lens_name, allow_focal_range=allow_focal_range)
-            except NoLensInfoError:
-                # no lens named in the metadata: the shot's own correction data, when it has some
-                from l2tech.profiles.sources import read_embedded_profile
-
-                emb = None if (lens_name or camera) else read_embedded_profile(f, meta)
-                if emb is None:
-                    raise
-                m = LensMatch(None, emb, 1.0, "embedded", (), ("the file names no lens; its own correction data is used",),
-                              getattr(meta, "crop_factor", None))
+            # the decision `correct` and `develop` take (the shot's own correction data when no
+            # profile matches)
+            m = match_shot(meta, camera=camera, lens=lens_name, allow_focal_range=allow_focal_range)
         except L2Error as exc:
             failed += 1
             report_error(exc, verbose)
@@ -247,7 +240,7 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
                           f"source {rec['source']})", highlight=False)
             for w in m.warnings:
                 console.print(f"  [yellow]warning[/]: {w}", highlight=False)
-            console.print("  profile sources in order (file, embedded, user, database):", highlight=False)
+            console.print("  profile sources in order (file, user, database, embedded):", highlight=False)
             for line in choice_lines:
                 console.print(f"    {line}", highlight=False)
             if verbose:

@@ -109,6 +109,15 @@ class ShotMetadata:
         (:func:`l2tech.io.provenance.corrections_done`).
     l2tech_record : tuple of (str, str)
         l2tech's own XMP record (property, value) when l2tech wrote the file; empty otherwise.
+    recorded_size : tuple of (int, int) or None
+        The camera's frame size as EXIF records it (``PixelXDimension``, ``PixelYDimension``)
+        when it differs from ``width, height`` (a JPEG cropped or resized after capture by a
+        tool that kept the EXIF); None otherwise.
+    crop_rect : tuple of 4 float or None
+        ``(left, top, right, bottom)`` of the frame inside the captured one, 0..1, when a
+        developed image (JPEG, PNG, TIFF; a RAW's crop is not applied by ``develop``) records a
+        crop made after capture (XMP ``crs:HasCrop`` with ``crs:CropLeft/Top/Right/
+        Bottom``, Adobe Camera Raw / Lightroom, unrotated: ``crs:CropAngle`` 0).
     """
 
     path: str
@@ -135,6 +144,8 @@ class ShotMetadata:
     converter: str | None = field(default=None, compare=False)
     corrections_done: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     l2tech_record: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    recorded_size: tuple[int, int] | None = field(default=None, compare=False)
+    crop_rect: tuple[float, float, float, float] | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain ``dict`` of every field (for JSON output)."""
@@ -392,6 +403,27 @@ def _focus_distance(tags: _Tags) -> float | None:
     return None
 
 
+def _crop_rect(tags: _Tags) -> tuple[float, float, float, float] | None:
+    """Adobe's record of a crop made after capture (``crs:HasCrop``, ``crs:Crop*``), or None.
+
+    References
+    ----------
+    Adobe Camera Raw XMP schema ``http://ns.adobe.com/camera-raw-settings/1.0/``: ``CropLeft``,
+    ``CropTop``, ``CropRight``, ``CropBottom`` (0..1 of the captured frame), ``CropAngle``
+    (degrees), ``HasCrop``.
+    """
+    if (tags.xmp_raw("Xmp.crs.HasCrop") or "").strip().lower() != "true":
+        return None
+    vals = [_num(tags.xmp_raw(f"Xmp.crs.Crop{k}")) for k in ("Left", "Top", "Right", "Bottom")]
+    if any(v is None for v in vals):
+        return None
+    left, top, right, bottom = (float(v) for v in vals)  # type: ignore[arg-type]
+    angle = _num(tags.xmp_raw("Xmp.crs.CropAngle")) or 0.0
+    if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1) or abs(angle) > 1e-6:
+        return None
+    return (left, top, right, bottom)
+
+
 def _crop_from_focal_plane(tags: _Tags, width: int | None, height: int | None) -> float | None:
     res = _num(tags.raw("Exif.Photo.FocalPlaneXResolution"))
     unit = _num(tags.raw("Exif.Photo.FocalPlaneResolutionUnit"))
@@ -513,6 +545,11 @@ def _build(
     software = _first(tags, ("Exif.Image.Software",), "software")
     xmp_keys = [k for k, _ in xmp_items(tags)]
 
+    recorded = None
+    rw, rh = _num(tags.raw("Exif.Photo.PixelXDimension")), _num(tags.raw("Exif.Photo.PixelYDimension"))
+    if fmt in ("jpeg", "png", "tiff") and rw and rh and width and height and (int(rw), int(rh)) != (width, height):
+        recorded = (int(rw), int(rh))
+
     exp = _num(_first(tags, ("Exif.Photo.ExposureTime",), "exposure_time_s"))
     iso_v = _num(_first(tags, ("Exif.Photo.ISOSpeedRatings", "Exif.Photo.PhotographicSensitivity"), "iso"))
 
@@ -541,6 +578,8 @@ def _build(
         converter=raw_converter(software, xmp_keys),
         corrections_done=corrections_done(tags),
         l2tech_record=l2tech_record(tags),
+        recorded_size=recorded,
+        crop_rect=_crop_rect(tags) if fmt in ("jpeg", "png", "tiff") else None,  # a RAW is developed uncropped
     )
 
 

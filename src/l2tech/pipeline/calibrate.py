@@ -15,6 +15,7 @@ raises.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,10 @@ class ProfileSettings:
         ``"Maker Model"`` of the lens and its mount, written to the profile.
     crop_factor, focal_length_mm : float, optional
         Win over the EXIF values (crop factor default 1.0).
+    sensor_width_mm : float, optional
+        Width of the sensor area the images show, mm: for images without EXIF, distortion
+        calibration derives the focal length from the fitted ``fx`` (``f = fx · width_mm /
+        width_px``) and the crop factor from the sensor's diagonal (``43.27 mm / diagonal``).
     output : path, optional
         lensfun XML to write (none: fit and report only).
     update : bool
@@ -78,6 +83,7 @@ class ProfileSettings:
     mount: str = "Generic"
     crop_factor: float | None = None
     focal_length_mm: float | None = None
+    sensor_width_mm: float | None = None
     output: str | Path | None = None
     update: bool = False
     overwrite: bool = False
@@ -158,12 +164,19 @@ def _write_profile(settings: ProfileSettings, out: Path | None, crop: float, siz
     return profile
 
 
+#: Group key of the views whose focal length is unknown (``--sensor-width``: derived from the fit).
+_UNKNOWN_FOCAL = 0.0
+#: The diagonal of the 36 × 24 mm frame, mm: crop factor = this / the sensor's diagonal.
+FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
+
+
 def _group_by_focal(images: Sequence[str | Path], every: int, settings: ProfileSettings, on_error: ErrorHook | None,
-                    view: Callable[[str, Any, list], Any]):
+                    view: Callable[[str, Any, list], Any], *, allow_unknown: bool = False):
     """Read every view, turn it into ``view(name, image, skipped)``, group by focal length.
 
     Returns ``(groups, skipped, failed, crop_factor)``; raises :class:`UsageError` for a view of
-    unknown focal length or when nothing could be read.
+    unknown focal length (unless ``allow_unknown``: grouped under :data:`_UNKNOWN_FOCAL`) or
+    when nothing could be read.
     """
     skipped: list[tuple[str, str]] = []
     failed: list[tuple[str, str]] = []
@@ -172,7 +185,10 @@ def _group_by_focal(images: Sequence[str | Path], every: int, settings: ProfileS
     for path, name, img in _iter_inputs(images, every, skipped, failed, on_error):
         focal, _, _, crop = _shot_settings(path, settings.focal_length_mm, 0.0, 0.0, settings.crop_factor)
         if focal is None or focal <= 0:
-            raise UsageError(f"{path.name}: focal length unknown (no EXIF); give --focal-length")
+            if not allow_unknown:
+                raise UsageError(f"{path.name}: focal length unknown (no EXIF); give --focal-length MM"
+                                 + (" (distortion: or --sensor-width MM)" if settings.sensor_width_mm is None else ""))
+            focal = _UNKNOWN_FOCAL
         crop_seen = crop_seen or crop
         groups[float(focal)].append(view(name, img, skipped))
     if not groups:
@@ -261,8 +277,8 @@ def calibrate_distortion(
     Raises
     ------
     UsageError
-        A shot whose focal length is unknown, no readable input, a bad target description, an
-        unknown coefficient in ``fix``.
+        A shot whose focal length is unknown (and no ``settings.sensor_width_mm``), no readable
+        input, a bad target description, an unknown coefficient in ``fix``.
     OutputExistsError
         ``settings.output`` exists and neither ``overwrite`` nor ``update`` is set.
     CalibrationError
@@ -287,13 +303,21 @@ def calibrate_distortion(
             on_progress()
         return det
 
-    groups, skipped, failed, crop = _group_by_focal(images, every, settings, on_error, view)
+    sw = settings.sensor_width_mm
+    groups, skipped, failed, crop = _group_by_focal(images, every, settings, on_error, view, allow_unknown=sw is not None)
     points, fits, results = [], [], []
     size = None
-    for focal in sorted(groups):
-        dets = groups[focal]
+    for key in sorted(groups):
+        dets = groups[key]
         cam = fit_fisheye(dets, board, flags=flags) if fisheye else fit_pinhole(dets, board, flags=flags)
         size = cam.image_size
+        focal = key
+        if sw is not None:
+            w_px, h_px = size
+            if key == _UNKNOWN_FOCAL:  # f = fx (px) times the pixel pitch (mm)
+                focal = round(float(cam.K[0, 0]) * sw / w_px, 3)
+            if settings.crop_factor is None:
+                crop = FULL_FRAME_DIAGONAL_MM / (sw * math.hypot(w_px, h_px) / w_px)
         if cam.rms > limit:
             raise CalibrationError(
                 f"at {focal:g} mm the fit's reprojection RMS is {cam.rms:.2f} px, above {limit:g} px: the target was "

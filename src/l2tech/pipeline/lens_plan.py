@@ -14,7 +14,7 @@ from typing import Any
 from l2tech.errors import LensNotFoundError
 from l2tech.pipeline.recipe import CORRECTIONS, DEFAULT_FOCUS_DISTANCE_M, Recipe
 
-__all__ = ["LensPlan", "plan_lens_correction", "skip_embedded_corrections", "skip_corrections_done", "camera_display_name"]
+__all__ = ["LensPlan", "plan_lens_correction", "frame_in_capture", "skip_embedded_corrections", "skip_corrections_done", "camera_display_name"]
 
 #: Formats whose pixels a camera or converter already processed (lens correction included).
 DEVELOPED_FORMATS = frozenset({"jpeg", "tiff", "png", "heif"})
@@ -69,6 +69,68 @@ def _no_lens_plan(reason: str, *, camera=None, lens=None, crop=None, warnings=()
                     {c: reason for c in CORRECTIONS}, sources or {}, tuple(warnings))
 
 
+def frame_in_capture(meta: Any, profile: Any, crop_factor: float | None) -> tuple[Any, float | None, str]:
+    """Where a frame cropped after capture sits in the captured one: its crop factor, the lens centre.
+
+    Parameters
+    ----------
+    meta : ShotMetadata
+        ``width, height``, ``crop_rect`` (XMP ``crs:Crop*``) and ``recorded_size`` (EXIF
+        ``PixelXDimension``/``PixelYDimension`` that differ from the pixels).
+    profile : LensProfile
+    crop_factor : float or None
+        The captured frame's crop factor.
+
+    Returns
+    -------
+    (LensProfile, float or None, str)
+        With a recorded crop ``(L, T, R, B)`` of a ``W × H`` frame: the crop factor times
+        ``hypot(W / (R − L) − 1, H / (B − T) − 1) / hypot(W − 1, H − 1)`` (the frame's diagonal
+        is that much smaller than the sensor's, both between pixel centres as lensfun measures), and for a lensfun profile the lens centre moved to the
+        captured frame's centre: ``((0.5 − L) / (R − L) − 0.5) · W`` px right of the frame's
+        centre (likewise down), in lensfun units ``center_x = Δx · norm_scale``
+        (:class:`l2tech.optics.lensfun.LensfunNormalization`); a note saying so. Without a
+        recorded offset, a frame smaller than ``recorded_size`` gives a warning (cropped or
+        resized after capture: a crop is corrected as if its centre were the lens's). Otherwise
+        the inputs unchanged and ``""``.
+
+    References
+    ----------
+    Adobe Camera Raw XMP schema (``crs:CropLeft`` … ``crs:CropBottom``, 0..1 of the captured
+    frame); lensfun ``libs/lensfun/modifier.cpp`` (the centre offset in normalised units).
+    """
+    W, H = getattr(meta, "width", None), getattr(meta, "height", None)
+    rect = getattr(meta, "crop_rect", None)
+    if rect and W and H and crop_factor:
+        import math
+
+        from l2tech.profiles.interpolate import profile_family
+
+        left, top, right, bottom = rect
+        fw, fh = right - left, bottom - top
+        # lensfun measures frames between pixel centres (W - 1, H - 1): the same pixel pitch in
+        # both frames when their diagonals are taken so
+        new_crop = crop_factor * math.hypot(W / fw - 1, H / fh - 1) / math.hypot(W - 1, H - 1)
+        dx, dy = ((0.5 - left) / fw - 0.5) * W, ((0.5 - top) / fh - 0.5) * H
+        where = f"{fw:.0%} x {fh:.0%} of the captured frame, from ({left:.3f}, {top:.3f}) (XMP crs:Crop*)"
+        if profile_family(profile) != "lensfun":
+            return profile, crop_factor, (f"the frame is a crop made after capture ({where}); this profile's model cannot "
+                                          "move its centre: corrected about the frame's centre")
+        from l2tech.optics.lensfun import LensfunNormalization
+
+        ns = LensfunNormalization(int(W), int(H), new_crop, profile.crop_factor, profile.aspect_ratio).norm_scale
+        moved = dataclasses.replace(profile, center_x=profile.center_x + dx * ns, center_y=profile.center_y + dy * ns)
+        return moved, new_crop, (f"the frame is a crop made after capture ({where}): corrected about the lens centre at "
+                                 f"({(W - 1) / 2 + dx:.1f}, {(H - 1) / 2 + dy:.1f}) px, crop factor {new_crop:.3g}")
+    rec = getattr(meta, "recorded_size", None)
+    if rec and W and H and (W < rec[0] or H < rec[1]):
+        return profile, crop_factor, (
+            f"the frame ({W}x{H}) is smaller than the camera's ({rec[0]}x{rec[1]}, EXIF PixelXDimension): cropped or "
+            "resized after capture, and no crop offset is recorded; a crop is corrected as if its centre were the "
+            "lens's and its field the camera's (correct the uncropped file, or keep XMP crs:Crop*)")
+    return profile, crop_factor, ""
+
+
 def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPlan:
     """Decide which lens corrections to apply to a shot, with the reasons.
 
@@ -95,7 +157,6 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
     aperture) with a reason asking for ``--f-number``. A missing focus distance uses
     :data:`DEFAULT_FOCUS_DISTANCE_M` (lensfun's default), which only affects vignetting weights.
     """
-    from l2tech.profiles.matching import match_lens
 
     if not recipe.lens_correction:
         return _no_lens_plan("lens correction switched off (--no-lens-correction)")
@@ -111,8 +172,12 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
             raise LensNotFoundError(f"no lens profile from {recipe.profile_source or 'the given file'}: " + "; ".join(choice.tried),
                                     path=getattr(meta, "path", None))
         return _plan_for_profile(meta, recipe, choice.profile, choice.match, db, source=choice.source, warnings=())
+    from l2tech.profiles.sources import match_shot
+
     try:  # a file that names no lens still matches a fixed-lens compact through its body
-        m = match_lens(_with_overrides(meta, recipe), db, camera=recipe.camera, lens=recipe.lens)
+        # the one decision `l2 lens match` shows too (user folders over the database, then the
+        # shot's own correction data)
+        m = match_shot(_with_overrides(meta, recipe), db, camera=recipe.camera, lens=recipe.lens)
     except LensNotFoundError as exc:
         if recipe.lens or recipe.camera:  # an explicit --lens/--camera that matches nothing is an error
             raise
@@ -135,6 +200,9 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
 
     crop = (getattr(m, "crop_factor", None) if m is not None else None) or getattr(meta, "crop_factor", None) or profile.crop_factor
     warns = list(warnings)
+    profile, crop, note = frame_in_capture(meta, profile, crop)
+    if note:
+        warns.append(note)
     sources: dict[str, str] = {"profile": source, "profile_origin": getattr(profile, "source", "") or ""}
     applied = {c: c in recipe.corrections for c in CORRECTIONS}
     reasons = {c: "" if applied[c] else "not requested (--only)" for c in CORRECTIONS}

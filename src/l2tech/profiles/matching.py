@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "profile_source_kind",
+    "is_converter_variant",
     "ADAPTER_MOUNTS",
     "MatchCandidate",
     "LensMatch",
@@ -76,6 +77,32 @@ CROP_RULE_RATIO = 0.96
 _FUZZY_MIN = 0.75  # lowest similarity accepted for an automatic fuzzy match
 _FUZZY_MARGIN = 0.06  # the winner must lead the runner-up by this much
 _CANDIDATE_MIN = 0.45  # lowest similarity listed as a candidate in errors
+
+#: A lens entry measured with a converter or extender in front of or behind the lens (lensfun
+#: names them "... + EF 1.4x extender", "... + TCL-X100", "..., with TC-DC58B", a user's
+#: "... +RF2x"); "Hero3+" (no space before "+") is a name, not a converter.
+_CONVERTER_NAME_RE = re.compile(r"\s\+\s*\S|,\s*with\s|\b(?:tele)?converter\b|\bextender\b|\bteleplus\b", re.I)
+#: A shot's lens text that names a converter: the words above, or a factor such as "1.4x",
+#: "RF2x", "TC-14", "MC-14".
+_CONVERTER_TEXT_RE = re.compile(r"\s\+\s*\S|\b(?:tele)?converter\b|\bextender\b|\d(?:\.\d+)?x\b|\bTC-?\d|\bMC-\d", re.I)
+
+
+def is_converter_variant(name: str) -> bool:
+    """True when a lens entry's name says it was measured with a converter or extender.
+
+    Parameters
+    ----------
+    name : str
+        The entry's full name (``"Canon EF 70-200mm f/4L USM + EF 1.4x extender"``).
+
+    Returns
+    -------
+    bool
+        Such an entry is matched only when the shot's lens text (EXIF or ``--lens``) names a
+        converter too, or by its exact name: the same lens without the converter has another
+        focal length and distortion.
+    """
+    return bool(_CONVERTER_NAME_RE.search(name))
 
 
 class CameraNotFoundError(LensNotFoundError):
@@ -627,7 +654,11 @@ def _match_text(
 ) -> tuple[LensProfile, str, float, tuple[MatchCandidate, ...]]:
     """exact -> alias -> fuzzy over ``pool``; raise with candidates when nothing is clear."""
     queries = [_features(t) for t in texts]
-    ranked = _ranked(queries, pool)
+    similar = pool
+    if not any(_CONVERTER_TEXT_RE.search(t) for t in texts):
+        # a converter variant ("... +RF2x") is never the lens of a shot that names none
+        similar = [l for l in pool if not is_converter_variant(l.name)]
+    ranked = _ranked(queries, similar)
     hits = _exact_hits(texts, pool, extra_maker)
     if hits:
         lens = _resolve(hits, crop, warnings, label, path)
@@ -938,6 +969,7 @@ def search_lenses(
 #: Where a profile came from, by the prefix of ``LensProfile.source``.
 _SOURCE_KINDS = {"lensfun": "database", "user": "user", "lcp": "file (Adobe LCP)", "gyroflow": "file (Gyroflow)",
                  "opencv_yaml": "file (OpenCV)", "dng": "embedded (DNG opcodes)", "rw2": "embedded (maker notes)",
+                 "sony": "embedded (maker notes)", "fuji": "embedded (maker notes)",
                  "converted": "converted"}
 
 

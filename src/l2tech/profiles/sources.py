@@ -18,20 +18,32 @@ XML ``<opencv_storage>``,   OpenCV / ORB-SLAM / VINS-Mono calibration
 
 Choice for a shot (:func:`choose_profile`)
 -------------------------------------------
-Default order, first hit wins (:data:`PROFILE_SOURCES`):
+Default order, first hit wins (:data:`PROFILE_SOURCES`) — the same decision ``correct``,
+``develop`` and ``l2 lens match`` take (:func:`match_shot`):
 
 1. ``file`` — a profile file the user gave (``--profile FILE``);
-2. ``embedded`` — correction data in the shot itself: DNG opcode lists (WarpRectilinear,
-   WarpFisheye, FixVignetteRadial), Panasonic RW2 tag 0x0119;
-3. ``user`` — lensfun XML in the user profile folders, matched to the shot's EXIF;
-4. ``database`` — the lensfun database (bundled, with the user folders over it).
+2. ``user`` — lensfun XML in the user profile folders, and
+3. ``database`` — the lensfun database: both matched together to the shot's EXIF (one
+   :func:`~l2tech.profiles.matching.match_lens` over the bundled files with the user folders
+   over them); the source is where the chosen lens came from;
+4. ``embedded`` — correction data in the shot itself (DNG opcode lists: WarpRectilinear,
+   WarpFisheye, FixVignetteRadial; Panasonic RW2 tag 0x0119; Sony ARW and Fujifilm RAF maker
+   notes, :mod:`l2tech.profiles.makernotes`), when no profile matched and no
+   ``--lens``/``--camera`` was given.
 
-``profile_source="embedded" | "user" | "database"`` uses that source only. Each step records
-what it found or why it was skipped (``ProfileChoice.tried``), which ``l2 lens match`` prints.
+A database profile keeps the lens's vignetting and TCA, which the embedded data lacks (RW2),
+and DNG opcodes are applied at decode already (:func:`l2tech.pipeline.lens_plan.skip_embedded_corrections`).
+
+``profile_source="embedded" | "user" | "database"`` uses that source only — except that
+maker-note data (a reverse-engineered layout: RW2 0x0119, Sony, Fujifilm) which disagrees with the database's
+profile of the same lens by more than :data:`EMBEDDED_AGREEMENT` is not used: the database's
+profile is, and the reason says why. Each step records what it found or why it was skipped
+(``ProfileChoice.tried``), which ``l2 lens match`` prints.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from dataclasses import dataclass
@@ -55,9 +67,12 @@ __all__ = [
     "read_profile",
     "read_embedded_profile",
     "choose_profile",
+    "match_shot",
+    "embedded_disagreement",
+    "EMBEDDED_AGREEMENT",
 ]
 
-PROFILE_SOURCES = ("file", "embedded", "user", "database")
+PROFILE_SOURCES = ("file", "user", "database", "embedded")
 _SELECTABLE = ("embedded", "user", "database")
 
 
@@ -221,12 +236,12 @@ def read_profile(path: os.PathLike | str, name: str | None = None) -> LensProfil
 
 
 def read_embedded_profile(path: os.PathLike | str, meta: Any = None) -> LensProfile | None:
-    """Correction data embedded in a shot (DNG opcodes, RW2 0x0119), or None.
+    """Correction data embedded in a shot (DNG opcodes, RW2 0x0119, Sony/Fujifilm maker notes), or None.
 
     Parameters
     ----------
     path : str or PathLike
-        The photo (DNG, GPR, RW2; other formats give None).
+        The photo (DNG, GPR, RW2, ARW, RAF; other formats give None).
     meta : ShotMetadata, optional
         Names the profile after the camera and sets the focal length.
 
@@ -240,25 +255,126 @@ def read_embedded_profile(path: os.PathLike | str, meta: Any = None) -> LensProf
     from l2tech.profiles.validate import validate_profile
 
     p = os.fspath(path)
+    focal = float(getattr(meta, "focal_length_mm", None) or 0.0)
     try:
         fmt = profile_format(p)
     except (UnsupportedFormatError, EmptyFileError):
-        return None
-    focal = float(getattr(meta, "focal_length_mm", None) or 0.0)
+        fmt = ""
     if fmt == "dng":
         from l2tech.profiles.dng_opcodes import read_dng_profile
 
         try:
             prof = read_dng_profile(p)
-        except UnsupportedFormatError:  # a plain TIFF: nothing embedded
+        except UnsupportedFormatError:  # a TIFF-based RAW (ARW) or a plain TIFF: no opcodes
+            prof = None
+        if prof is not None:
+            return validate_profile(prof, p)
+    if fmt == "":
+        try:
+            with open(p, "rb") as fh:
+                fmt = "raf" if fh.read(8) == b"FUJIFILM" else ""
+        except OSError:
             return None
-        return None if prof is None else validate_profile(prof, p)
+    if fmt in ("dng", "raf"):
+        # Sony ARW / Fujifilm RAF: the camera's recorded lens correction (maker notes); never a
+        # JPEG's (its pixels are already corrected by the camera)
+        from l2tech.profiles.makernotes import makernote_profile, read_makernote_correction
+
+        try:
+            corr = read_makernote_correction(p)
+        except OSError:
+            return None
+        if corr is None:
+            return None
+        prof = makernote_profile(corr, maker=str(getattr(meta, "make", "") or ""),
+                                 model=str(getattr(meta, "lens_model", "") or getattr(meta, "model", "") or ""),
+                                 focal_length_mm=focal)
+        return validate_profile(prof, p)
     if fmt == "rw2":
         from l2tech.profiles.rw2 import read_rw2_profile
 
         prof = read_rw2_profile(p, model=str(getattr(meta, "model", "") or ""), focal_length_mm=focal)
         return None if prof is None else validate_profile(prof, p)
     return None
+
+
+#: Largest disagreement, as a fraction of the half-diagonal, between a maker-note correction
+#: (a reverse-engineered layout) and the database's profile of the same lens, at the best common
+#: zoom, for the maker-note data to be used: the LX3's RW2 data agrees within 0.25 %; read in
+#: the reversed direction it is 6.5 % off.
+EMBEDDED_AGREEMENT = 0.01
+
+
+def embedded_disagreement(embedded: LensProfile, reference: LensProfile, *, focal_length_mm: float, width: int,
+                          height: int, crop_factor: float | None = None) -> tuple[float, float]:
+    """How far an embedded distortion correction is from a lensfun profile, up to a zoom.
+
+    Both corrections map an output radius to a source radius on the same frame; their output
+    scales are arbitrary (a camera's correction and lensfun's keep different radii fixed), so
+    the embedded curve is compared with lensfun's at the zoom ``s`` that fits it best:
+    ``max_r |r_src,emb(r) − r_src,lf(s · r)|`` for ``r`` from the centre to the corner.
+
+    Parameters
+    ----------
+    embedded : LensProfile
+        Its first distortion entry is a ``dng_warp_rectilinear`` plane centred at (0.5, 0.5)
+        (the RW2 and DNG readers).
+    reference : LensProfile
+        A lensfun profile (``poly3``, ``poly5`` or ``ptlens``).
+    focal_length_mm : float
+        Where the reference is interpolated.
+    width, height : int
+        The frame in pixels.
+    crop_factor : float, optional
+        The camera's crop factor (default the reference's).
+
+    Returns
+    -------
+    (float, float)
+        The largest disagreement as a fraction of the half-diagonal, and the zoom ``s``.
+
+    Raises
+    ------
+    InvalidProfileError
+        Either profile has no usable distortion entry at this focal length.
+
+    References
+    ----------
+    lensfun ``libs/lensfun/modifier.cpp`` (normalisation); Adobe DNG Specification 1.6,
+    WarpRectilinear (opcode 1).
+    """
+    import numpy as np
+
+    from l2tech.optics.lensfun import LensfunNormalization, distortion_factor
+    from l2tech.profiles.interpolate import interpolate_distortion
+
+    emb = embedded.distortion[0] if embedded.distortion else None
+    ref = interpolate_distortion(reference, focal_length_mm)
+    if emb is None or emb.model != "dng_warp_rectilinear" or ref is None or ref.model not in ("poly3", "poly5", "ptlens"):
+        raise InvalidProfileError("no comparable distortion entries (a DNG-style warp and a lensfun model)",
+                                  embedded.source)
+    t = emb.terms
+    r_out = np.linspace(0.0, 1.0, 201)[1:]
+    src_emb = r_out * (t["kr0"] + r_out**2 * (t["kr1"] + r_out**2 * (t["kr2"] + r_out**2 * t["kr3"])))
+    norm = LensfunNormalization(width, height, float(crop_factor or reference.crop_factor), reference.crop_factor,
+                                reference.aspect_ratio)
+    half_diag_hugin = float(np.hypot(width, height)) / 2 * norm.norm_scale
+
+    def src_ref(scale: float) -> np.ndarray:
+        r_u = scale * r_out * half_diag_hugin
+        return r_u * distortion_factor(ref.model, ref.terms, r_u * r_u) / half_diag_hugin
+
+    def worst(scale: float) -> float:
+        return float(np.abs(src_emb - src_ref(scale)).max())
+
+    lo, hi = 0.5, 1.5
+    for _ in range(4):  # a coarse grid, then finer around its best
+        grid = np.linspace(lo, hi, 101)
+        errs = [worst(s) for s in grid]
+        i = int(np.argmin(errs))
+        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, 100)]
+    best = float(grid[i])
+    return worst(best), best
 
 
 @dataclass(frozen=True)
@@ -305,7 +421,7 @@ def choose_profile(
     profile_file : path, optional
         ``--profile FILE``: wins over everything.
     profile_source : {"embedded", "user", "database"}, optional
-        Use that source only.
+        Use that source only (maker-note data that disagrees with the database: module docs).
     user_dirs : sequence of path, optional
         User profile folders (lensfun XML); default lensfun's user folder.
     db : LensDatabase, optional
@@ -336,48 +452,193 @@ def choose_profile(
     if profile_file is not None:
         prof = read_profile(profile_file)
         return ProfileChoice(prof, "file", f"profile file given: {os.fspath(profile_file)}", (f"file: {prof.name}",))
-    order = (profile_source,) if profile_source else PROFILE_SOURCES[1:]
     path = getattr(meta, "path", None)
-    for src in order:
-        if src == "embedded":
-            prof = None
-            if path:
-                try:
-                    prof = read_embedded_profile(path, meta)
-                except L2Error as exc:
-                    tried.append(f"embedded: unreadable ({exc.reason})")
-                    prof = None
-            if prof is not None:
-                tried.append(f"embedded: {prof.source.split(':', 1)[0]} correction data")
-                return ProfileChoice(prof, "embedded", "the file carries its own lens correction", tuple(tried))
-            if not tried or not tried[-1].startswith("embedded"):
-                tried.append("embedded: none in this file")
-            continue
-        from l2tech.profiles import matching
-        from l2tech.profiles.lensfun_xml import default_user_dir, load_database
+    from l2tech.profiles import matching
+    from l2tech.profiles.lensfun_xml import default_user_dir, load_database
 
-        dirs = list(user_dirs) if user_dirs is not None else [default_user_dir()]
+    dirs = list(user_dirs) if user_dirs is not None else [default_user_dir()]
+    existing = [d for d in dirs if os.path.exists(d)]
+    if profile_source is None:
+        # the one decision `correct`, `develop` and `l2 lens match` share (match_shot), on the
+        # same database (the process's default one unless folders are given)
+        database = db if db is not None else (matching.default_database() if user_dirs is None else load_database(dirs))
+        try:
+            m = match_shot(meta, database, camera=camera, lens=lens)
+        except LensNotFoundError as exc:
+            tried += [f"user: {exc.reason}" if existing else "user: no user profile folder", f"database: {exc.reason}",
+                      "embedded: none in this file"]
+            return ProfileChoice(None, "none", "no profile found", tuple(tried))
+        kind = matching.profile_source_kind(m.lens)
+        if m.method == "embedded":
+            why = m.warnings[0] if m.warnings else "no database profile"
+            tried += [f"user: {why}" if existing else "user: no user profile folder", f"database: {why}",
+                      f"embedded: {m.lens.source.split(':', 1)[0]} correction data"]
+            return ProfileChoice(m.lens, "embedded", "no profile in the user folder or the database; the file carries "
+                                 "its own lens correction", tuple(tried), m)
+        if kind == "user":
+            tried.append(f"user: {m.lens.name} ({m.method})")
+            return ProfileChoice(m.lens, "user", f"matched in the user profiles by {m.method}", tuple(tried), m)
+        tried.append("user: no user profile fits this shot" if existing else "user: no user profile folder")
+        tried.append(f"database: {m.lens.name} ({m.method})")
+        emb_line = _embedded_line(meta, m)
+        if emb_line:
+            tried.append(emb_line)
+        return ProfileChoice(m.lens, "database", f"matched in the database profiles by {m.method}", tuple(tried), m)
+    src = profile_source
+    if src == "embedded":
+        prof = None
+        if path:
+            try:
+                prof = read_embedded_profile(path, meta)
+            except L2Error as exc:
+                tried.append(f"embedded: unreadable ({exc.reason})")
+        if prof is not None:
+            kind = prof.source.split(":", 1)[0]
+            checked = _check_embedded(prof, meta, db, camera, lens, user_dirs) if prof.extra.get("check_against_database") else ""
+            if not checked.startswith("disagrees"):
+                tried.append(f"embedded: {kind} correction data" + (f" ({checked})" if checked else ""))
+                return ProfileChoice(prof, "embedded", "the file carries its own lens correction"
+                                     + (f"; it {checked}" if checked else ""), tuple(tried))
+            # maker-note data read in a reverse-engineered layout that contradicts the database's
+            # measurement of the same lens: the database's profile is used, and the reason said
+            tried.append(f"embedded: {kind} correction data {checked}: not used")
+            database = db if db is not None else load_database(dirs)
+            m = matching.match_lens(meta, database, camera=camera, lens=lens)
+            tried.append(f"database: {m.lens.name} ({m.method})")
+            return ProfileChoice(m.lens, "database", f"the file's {kind} correction data {checked}; the database's "
+                                 "profile is used", tuple(tried), m)
+        if not tried:
+            tried.append("embedded: none in this file")
+    else:
         try:
             if src == "user":
-                existing = [d for d in dirs if os.path.exists(d)]
-                if not existing:
+                database = load_database(existing, include_bundled=False) if existing else None
+                if database is None:
                     tried.append("user: no user profile folder")
-                    continue
-                database = load_database(existing, include_bundled=False)
-                if not database.lenses:
+                elif not database.lenses:
                     tried.append("user: no lenses in " + ", ".join(map(str, existing)))
-                    continue
+                    database = None
             else:
                 database = db if db is not None else load_database(dirs)
-            m = matching.match_lens(meta, database, camera=camera, lens=lens)
+            m = matching.match_lens(meta, database, camera=camera, lens=lens) if database is not None else None
         except LensNotFoundError as exc:
             tried.append(f"{src}: {exc.reason}")
-            continue
-        if m.lens is None:
+            m = None
+        if m is not None and m.lens is not None:
+            tried.append(f"{src}: {m.lens.name} ({m.method})")
+            return ProfileChoice(m.lens, src, f"matched in the {src} profiles by {m.method}", tuple(tried), m)
+        if m is not None:
             tried.append(f"{src}: no match")
-            continue
-        tried.append(f"{src}: {m.lens.name} ({m.method})")
-        return ProfileChoice(m.lens, src, f"matched in the {src} profiles by {m.method}", tuple(tried), m)
     if profile_source:
         raise LensNotFoundError(f"no {profile_source} profile for this shot: " + "; ".join(tried), path)
     return ProfileChoice(None, "none", "no profile found", tuple(tried))
+
+
+def _check_embedded(prof: LensProfile, meta: Any, db: Any, camera: str | None, lens: str | None,
+                    user_dirs: Sequence[os.PathLike | str] | None) -> str:
+    """Compare maker-note distortion data with the database's profile of the same lens.
+
+    Returns ``"agrees with <lens> within x % …"``, ``"disagrees with <lens> by x % …"`` or ``""``
+    when there is nothing to compare with (no database match, no focal length or frame size).
+    """
+    from l2tech.profiles import matching
+    from l2tech.profiles.lensfun_xml import default_user_dir, load_database
+
+    focal = getattr(meta, "focal_length_mm", None)
+    w, h = getattr(meta, "width", None), getattr(meta, "height", None)
+    if not (focal and w and h):
+        return ""
+    try:
+        database = db if db is not None else load_database(list(user_dirs) if user_dirs is not None else [default_user_dir()])
+        m = matching.match_lens(meta, database, camera=camera, lens=lens)
+    except L2Error:
+        return ""
+    if m.lens is None:
+        return ""
+    try:
+        frac, zoom = embedded_disagreement(prof, m.lens, focal_length_mm=float(focal), width=int(w), height=int(h),
+                                           crop_factor=m.crop_factor)
+    except L2Error:
+        return ""
+    return _verdict(m.lens.name, frac, zoom, w, h)
+
+
+def _verdict(name: str, frac: float, zoom: float, w: int, h: int) -> str:
+    ok = frac <= EMBEDDED_AGREEMENT
+    return (f"{'agrees with' if ok else 'disagrees with'} the database's {name} {'within' if ok else 'by'} "
+            f"{100 * frac:.2f} % of the half-diagonal ({frac * math.hypot(w, h) / 2:.1f} px; limit "
+            f"{100 * EMBEDDED_AGREEMENT:g} %) at zoom {zoom:.3f}")
+
+def match_shot(meta: Any, db: Any = None, *, camera: str | None = None, lens: str | None = None,
+               allow_focal_range: bool = False) -> Any:
+    """The lens profile for a shot: the one decision ``correct``, ``develop`` and ``l2 lens match`` share.
+
+    The user's folders and the bundled database are matched together
+    (:func:`l2tech.profiles.matching.match_lens`; a user lens replaces a bundled one of the same
+    name); when that finds no lens and no ``--lens``/``--camera`` was given, the shot's own
+    correction data (DNG opcodes, RW2 0x0119) is used.
+
+    Parameters
+    ----------
+    meta : ShotMetadata
+    db : LensDatabase, optional
+        Default :func:`l2tech.profiles.matching.default_database`.
+    camera, lens : str, optional
+        ``--camera`` / ``--lens`` overrides.
+    allow_focal_range : bool
+        As :func:`~l2tech.profiles.matching.match_lens`.
+
+    Returns
+    -------
+    LensMatch
+        ``method == "embedded"`` (camera None) for the shot's own data; its first warning says
+        why the database had none.
+
+    Raises
+    ------
+    LensNotFoundError
+        As :func:`~l2tech.profiles.matching.match_lens`, when the shot carries no correction data
+        either (or ``--lens``/``--camera`` was given).
+    """
+    from l2tech.profiles import matching
+
+    try:
+        return matching.match_lens(meta, db, camera=camera, lens=lens, allow_focal_range=allow_focal_range)
+    except LensNotFoundError as exc:
+        path = getattr(meta, "path", None)
+        if lens or camera or not path:
+            raise
+        try:
+            emb = read_embedded_profile(path, meta)
+        except L2Error:
+            emb = None
+        if emb is None:
+            raise
+        kind = matching.profile_source_kind(emb)
+        return matching.LensMatch(None, emb, 1.0, "embedded", getattr(exc, "candidates", ()) or (),
+                                  (f"{exc.reason}; the file's own correction data is used ({kind})",),
+                                  getattr(meta, "crop_factor", None))
+
+
+def _embedded_line(meta: Any, m: Any) -> str:
+    """The ``tried`` line for a shot's embedded data when the database's profile was chosen."""
+    path = getattr(meta, "path", None)
+    if not path:
+        return ""
+    try:
+        prof = read_embedded_profile(path, meta)
+    except L2Error as exc:
+        return f"embedded: unreadable ({exc.reason})"
+    if prof is None:
+        return ""
+    kind = prof.source.split(":", 1)[0]
+    checked = ""
+    if prof.extra.get("check_against_database") and getattr(meta, "focal_length_mm", None) and getattr(meta, "width", None):
+        try:
+            frac, zoom = embedded_disagreement(prof, m.lens, focal_length_mm=float(meta.focal_length_mm), width=int(meta.width),
+                                               height=int(meta.height), crop_factor=m.crop_factor)
+            checked = _verdict(m.lens.name, frac, zoom, meta.width, meta.height)
+        except L2Error:
+            checked = ""
+    return f"embedded: {kind} correction data also in the file" + (f" ({checked})" if checked else "") + \
+        "; --profile-source embedded uses it"

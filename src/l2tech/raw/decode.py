@@ -94,13 +94,104 @@ def _open(path: Path):
         raise EmptyFileError("empty file (0 bytes)", path=path)
     _check_tiff_header_dimensions(path)
     try:
-        return rawpy.imread(str(path))
+        raw = rawpy.imread(str(path))
     except rawpy.LibRawFileUnsupportedError:
-        raise UnsupportedFormatError(_unsupported_reason(path), path=path) from None
+        raw = None
     except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:
         raise CorruptInputError(f"RAW data is truncated or corrupt ({_msg(exc)})", path=path) from None
     except rawpy.LibRawError as exc:
         raise DecodeError(f"LibRaw cannot open this file ({_msg(exc)})", path=path) from None
+    if _has_jpegxl_raw(path):
+        # DNG 1.7 with JPEG XL raw data: LibRaw opens it but, built without libjxl, cannot unpack it
+        if raw is not None:
+            try:
+                raw.raw_image  # noqa: B018  (unpacks)
+                return raw
+            except rawpy.LibRawError:
+                raw.close()
+        buf = _jpegxl_dng_uncompressed(path)
+        if buf is not None:
+            try:  # LibRaw takes the same DNG with its raw data decoded
+                return rawpy.imread(buf)
+            except rawpy.LibRawError as exc:
+                raise DecodeError(f"LibRaw cannot read this JPEG XL DNG once decoded ({_msg(exc)})", path=path) from None
+        raw = None
+    if raw is None:
+        raise UnsupportedFormatError(_unsupported_reason(path), path=path)
+    return raw
+
+
+def _has_jpegxl_raw(path: Path) -> bool:
+    """True for a TIFF-based file with an IFD compressed with JPEG XL (DNG 1.7, 52546)."""
+    with open(path, "rb") as fh:
+        if fh.read(4) not in (b"II*\0", b"MM\0*"):
+            return False
+    try:
+        return any(code == 52546 for _, _, code in _tiff_pages(path))
+    except Exception:
+        return False
+
+
+#: TIFF tags tifffile writes itself for an image (sizes, layout, compression); every other tag
+#: of the DNG's raw IFD and IFD0 is copied (TIFF 6.0 section 8; DNG 1.7 chapter 4).
+_LAYOUT_TAGS = frozenset({254, 256, 257, 258, 259, 262, 273, 277, 278, 279, 282, 283, 284, 296, 305, 317, 322, 323, 324,
+                          325, 330, 338, 339, 34665, 34853, 50740})
+
+
+def _jpegxl_dng_uncompressed(path: Path) -> Any:
+    """A DNG whose raw data is JPEG XL (DNG 1.7, compression 52546) rewritten uncompressed, in memory.
+
+    The raw IFD (``NewSubfileType`` 0: IFD0 or a sub-IFD) is decoded by tifffile with
+    imagecodecs' JPEG XL codec and written as the only IFD of a new DNG with its tags and
+    IFD0's (colour matrices, calibration, maker and model; the raw IFD's win), so LibRaw
+    develops it as any DNG. EXIF is left out (the shot's metadata is read from the file
+    itself, not from this copy).
+
+    Returns
+    -------
+    io.BytesIO or None
+        None when the file is not such a DNG or imagecodecs has no JPEG XL codec.
+
+    Raises
+    ------
+    CorruptInputError
+        The JPEG XL tiles cannot be decoded.
+
+    References
+    ----------
+    Adobe DNG Specification 1.7.0.0 (Compression 52546, JPEG XL); ISO/IEC 18181.
+    """
+    import io
+
+    if not _has_jpegxl_raw(path):
+        return None
+    import imagecodecs
+    import tifffile
+
+    if not imagecodecs.JPEGXL.available:
+        return None
+    with tifffile.TiffFile(path) as tf:
+        ifd0 = tf.pages[0]
+        cands = [ifd0, *(getattr(ifd0, "pages", None) or [])]
+        raw_ifd = next((pg for pg in cands if int(getattr(pg, "subfiletype", 1)) == 0 and pg.compression == 52546), None)
+        if raw_ifd is None:
+            return None
+        try:
+            data = raw_ifd.asarray()
+        except Exception as exc:
+            raise CorruptInputError(f"the JPEG XL raw data cannot be decoded ({exc})", path=path) from None
+        tags: dict[int, tuple] = {}
+        for page in (ifd0, raw_ifd):  # the raw IFD's tags win
+            for t in page.tags.values():
+                if t.code not in _LAYOUT_TAGS and t.code > 254:
+                    tags[t.code] = (t.code, t.dtype, t.count, t.value, True)
+        photometric = int(raw_ifd.photometric)
+    out = io.BytesIO()
+    with tifffile.TiffWriter(out) as tw:
+        tw.write(data, photometric=photometric, planarconfig="contig" if data.ndim == 3 else None, subfiletype=0,
+                 extratags=list(tags.values()), metadata=None)
+    out.seek(0)
+    return out
 
 
 def _check_tiff_header_dimensions(path: Path) -> None:
