@@ -4,6 +4,9 @@
   (at least one Huffman code per 8×8 block, ITU-T T.81 §F.1.2.1) — it used to be written as a
   flat grey 13000² image with exit 0. libjpeg's own output, flat grey (its best compression),
   baseline or progressive, colour or grey, is never refused.
+* A JPEG cut mid-scan and closed with an EOI marker — progressive, or baseline without restart
+  markers — is refused with libjpeg's own warning (decoded strictly through simplejpeg); Pillow
+  decodes it silently, grey below the cut. ``--max-decode-errors 1`` accepts it with a warning.
 * An MP4 whose H.264 data has bit flips: the decoder conceals the damage and logs errors,
   which are counted; the default ``--max-decode-errors 0`` refuses the clip (exit 1, nothing
   written), a larger allowance writes it and reports the count. A clean clip counts zero.
