@@ -250,7 +250,7 @@ def _decode_jpeg(path: Path, max_decode_errors: int) -> tuple[np.ndarray | None,
         if max_decode_errors < 1:
             raise CorruptInputError(
                 f"damaged JPEG data: libjpeg reports '{exc}' (decoding it would fill what is missing with grey); "
-                "not decoded; --max-decode-errors 1 accepts a damaged image", path=path) from None
+                "not decoded; `l2 correct --max-decode-errors 1` accepts a damaged image", path=path) from None
         damage = (str(exc),)
     if target == "CMYK":
         return None, damage
