@@ -130,6 +130,8 @@ def read_image(path: str | os.PathLike, *, max_decode_errors: int = 0) -> Decode
         JPEG is decoded by libjpeg-turbo through ``simplejpeg`` with ``strict=True``, which
         raises on libjpeg's recoverable errors ("premature end of data segment", "bad Huffman
         code", ...) that Pillow and OpenCV decode silently.
+    DependencyMissingError
+        ``simplejpeg`` (a dependency of l2tech) is not installed.
 
     References
     ----------
@@ -275,7 +277,10 @@ def _check_jpeg_data(path: Path, *, restart_markers: bool = True) -> None:
     a Huffman-coded frame needs at least ``Σ blocks / 8`` bytes after its first SOS marker.
     A header patched to claim 13000×13000 over 150 KB of data would otherwise decode "fine":
     libjpeg pads the missing blocks with zeros and only logs a warning, giving a flat grey
-    image. The sizes come from the SOF segment; nothing is decoded.
+    image. The sizes come from the SOF segment; nothing is decoded. With ``restart_markers``
+    a sequential scan with a restart interval is also checked for its RST markers
+    (:func:`_check_restart_markers`); :func:`read_image` turns that off when damaged data is
+    allowed (``max_decode_errors``), the per-block bound stays.
 
     Raises
     ------
