@@ -172,3 +172,63 @@ def test_working_space_round_trip_and_input_untouched():
     assert np.abs(RGB_to_RGB(b, "Rec.2020", "Rec.709") - a).max() < 1e-5
     assert np.array_equal(img, keep)
     assert "rec.2020" in GAMUTS
+
+
+# --- bands of rows (docs/RELIABILITY.md memory model): the result equals a whole-frame pass --
+
+
+def _whole_and_banded(monkeypatch, fn):
+    """``fn()`` run as one piece (the whole-frame pass every stage made before the bands) and in
+    bands of 997 pixels (many bands, the last one short)."""
+    import l2tech.color.looks as looks_mod
+
+    monkeypatch.setattr(looks_mod, "_LOOK_STRIP_PIXELS", 1 << 40)
+    whole = fn()
+    monkeypatch.setattr(looks_mod, "_LOOK_STRIP_PIXELS", 997)
+    return whole, fn()
+
+
+@pytest.mark.parametrize("name", sorted(list_looks()))
+def test_banded_look_equals_whole_frame_pass(monkeypatch, name):
+    # every stage but grain is per pixel and grain's field is made for the whole frame, so the
+    # bands give the same float32 values; tolerance 1e-6 (1/15 of a 16-bit code), measured 0.
+    # Against the code before the bands (whole-frame stages), all 20 built-in looks, a .cube
+    # LUT look, a (2, H, W, 3) batch with grain and a colour list: identical, max |diff| 0.0.
+    img = _image(61, 83, seed=3)
+    img[0, 0] = [4.0, -0.1, 0.5]  # values beyond [0, 1] kept
+    whole, banded = _whole_and_banded(monkeypatch, lambda: apply_look(img, name, working_space="Rec.2020"))
+    assert banded.dtype == np.float32 and banded.shape == img.shape
+    assert np.abs(banded.astype(np.float64) - whole).max() <= 1e-6
+
+
+def test_banded_lut_batch_and_colour_list_equal_whole_frame_pass(tmp_path, monkeypatch):
+    cube = write_lut(bake_lut("classic", input="sRGB", output="sRGB", size=17), tmp_path / "c.cube")
+    lk = lut_look(cube)
+    img = np.clip(_image(40, 57, seed=4), 0, 1)
+    frames = np.stack([img, img[::-1]])  # grain: one field for every frame of a batch
+    for fn in (lambda: apply_look(img, lk), lambda: apply_look(frames, "mono-grain"),
+               lambda: apply_look(img.reshape(-1, 3), "faded")):
+        whole, banded = _whole_and_banded(monkeypatch, fn)
+        assert np.abs(banded.astype(np.float64) - whole).max() <= 1e-6
+    with pytest.raises(UsageError, match="grain needs an image"):
+        apply_look(img.reshape(-1, 3), "mono-grain")
+
+
+def test_banded_look_output_file_codes_equal_whole_frame_pass(tmp_path, monkeypatch):
+    # `l2 correct --look mono-grain`: the 8-bit output holds the same codes (tolerance 1 code,
+    # measured 0) whether the look runs in one piece or in bands
+    import cv2
+
+    from l2tech.cli.main import main
+
+    rng = np.random.default_rng(6)
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), rng.integers(0, 255, (90, 130, 3), dtype=np.uint8))
+    outs = []
+    for strip in (1 << 40, 997):
+        monkeypatch.setattr("l2tech.color.looks._LOOK_STRIP_PIXELS", strip)
+        out = tmp_path / f"out_{strip}.png"
+        assert main(["correct", str(src), "-o", str(out), "--no-lens-correction", "--look", "mono-grain", "-q"]) == 0
+        outs.append(cv2.imread(str(out), cv2.IMREAD_UNCHANGED).astype(int))
+    assert np.abs(outs[0] - outs[1]).max() <= 1
+    assert np.ptp(outs[0]) > 50  # a real picture, not a flat one

@@ -18,6 +18,7 @@ from l2tech.cli.options import (
     lens_option,
     look_option,
     lut_option,
+    max_decode_errors_option,
     output_option,
     overwrite_option,
     profile_option,
@@ -201,7 +202,8 @@ def effective_recipe(ctx: click.Context, params: dict[str, Any], *, recipe_path:
 def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[[str], str], command: str, recipe: Any, *,
                overwrite: bool, as_json: bool, verbose: int, quiet: bool, jobs: int | None = None,
                max_memory: str | None = None, cluster: str | None = None, redo: bool = False,
-               sidecars: bool = True, expect_lens: str | None = None, recipes: dict[str, Any] | None = None) -> int:
+               sidecars: bool = True, expect_lens: str | None = None, recipes: dict[str, Any] | None = None,
+               max_decode_errors: int = 0) -> int:
     import time
 
     from l2tech.errors import L2Error, OutputExistsError
@@ -250,8 +252,8 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     if output is not None and (many or output.endswith(os.sep)) and not Path(output).exists():
         Path(output).mkdir(parents=True, exist_ok=True)
     recipes = recipes or {}
-    tasks = [BatchTask(command, os.path.abspath(i), str(o), recipes.get(i, recipe), fmt(i) if callable(fmt) else fmt)
-             for i, o in zip(inputs, outs)]
+    tasks = [BatchTask(command, os.path.abspath(i), str(o), recipes.get(i, recipe), fmt(i) if callable(fmt) else fmt,
+                       max_decode_errors=max_decode_errors) for i, o in zip(inputs, outs)]
     results: list[dict[str, Any]] = []
     show_progress = many and not (quiet or as_json)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -526,8 +528,9 @@ def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, r
 @quality_option(95)
 @_lens_options
 @batch_options
+@max_decode_errors_option
 def correct(inputs, output, recipe_path, from_sidecar, import_sidecars, overwrite, as_json, verbose, quiet, jobs, max_memory, cluster, redo,
-            no_sidecar, **params):
+            no_sidecar, max_decode_errors, **params):
     """Lens-correct developed JPEG, TIFF or PNG images.
 
     Each image is linearised with its transfer function (from its ICC profile; sRGB when it
@@ -543,4 +546,4 @@ def correct(inputs, output, recipe_path, from_sidecar, import_sidecars, overwrit
     params.update(fmt="jpeg")
     return _stills_command("correct", inputs, output, recipe_path, from_sidecar, params, import_sidecars, overwrite=overwrite,
                            as_json=as_json, verbose=verbose, quiet=quiet, jobs=jobs, max_memory=max_memory,
-                           cluster=cluster, redo=redo, sidecars=not no_sidecar)
+                           cluster=cluster, redo=redo, sidecars=not no_sidecar, max_decode_errors=max_decode_errors)

@@ -28,6 +28,10 @@ else. The meanings:
     The memory budget of one job (``4G``, ``512M``): a still or clip whose peak, estimated
     from its header before decoding, exceeds it is refused (default: half the machine's
     memory; :mod:`l2tech.pipeline.memory`).
+``--max-decode-errors N``
+    Damaged frames a job may contain (default 0): a video clip whose decoder skipped or
+    concealed more frames, or a still (one frame) whose decoder reports damaged data, is
+    refused; within the allowance it is written with a warning.
 ``--crop-factor``, ``--projection``, ``--interpolation``, ``--look``, ``--lut``, ``--quality``,
 ``--camera-limits``, ``--json``, ``-v/--verbose``, ``-q/--quiet``
     As their help says.
@@ -72,6 +76,7 @@ __all__ = [
     "quality_option",
     "camera_limits_option",
     "max_memory_option",
+    "max_decode_errors_option",
     "deprecated_alias",
     "recipe_option",
     "batch_options",
@@ -290,6 +295,12 @@ max_memory_option = click.option(
     "--max-memory", "max_memory", type=_SizeType(), metavar="SIZE", default=None,
     help="Memory budget of one job, e.g. 4G or 512M: an input whose estimated peak (from its header, "
          "before decoding) is larger is refused. Default: half the machine's memory.")
+
+
+max_decode_errors_option = click.option(
+    "--max-decode-errors", "max_decode_errors", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+    help="Damaged frames to accept before failing: a clip's frames the decoder skipped or concealed, or a still "
+         "whose data the decoder reports damaged (a still is one frame); 0 refuses any.")
 
 
 recipe_option = click.option(

@@ -16,6 +16,7 @@ from l2tech.cli.options import (
     lens_option,
     look_option,
     lut_option,
+    max_decode_errors_option,
     max_memory_option,
     output_option,
     overwrite_option,
@@ -95,7 +96,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.option("--pix-fmt", help="Output pixel format (default from codec and bit depth).")
 @click.option("--start", "start_s", type=float, default=0.0, help="Start time, seconds.")
 @click.option("--duration", "duration_s", type=float, help="Duration, seconds.")
-@click.option("--max-decode-errors", type=int, default=0, show_default=True, help="Corrupt frames to skip before failing.")
+@max_decode_errors_option
 @max_memory_option
 @click.option("--fast", is_flag=True, help="Faster, slightly less exact: swscale's fast colour conversion (YUV to RGB and back).")
 @overwrite_option

@@ -138,6 +138,9 @@ class _Ctx:
 @dataclass(frozen=True)
 class _Env:
     gamut: str
+    #: Grain fields by (size, seed), cut to the rows being processed (:func:`apply_look` runs
+    #: the stages strip by strip; the field itself is made once for the whole frame).
+    grain_fields: Mapping[tuple[float, int], np.ndarray] = field(default_factory=dict)
 
     @property
     def luma(self) -> np.ndarray:
@@ -311,8 +314,9 @@ def _grain_field(h: int, w: int, size: float, seed: int) -> np.ndarray:
 def _a_grain(img: np.ndarray, p: Mapping[str, Any], env: _Env) -> np.ndarray:
     if img.ndim < 3:
         raise UsageError(f"grain needs an image of shape (H, W, 3) or (N, H, W, 3), got {img.shape}")
-    h, w = img.shape[-3], img.shape[-2]
-    noise = _grain_field(h, w, p["size"], p["seed"])
+    noise = env.grain_fields.get((p["size"], p["seed"]))
+    if noise is None:
+        noise = _grain_field(img.shape[-3], img.shape[-2], p["size"], p["seed"])
     v = encode(img, p["encoding"])
     y = np.clip(v @ env.luma, 0.0, 1.0)
     weight = 4.0 * y * (1.0 - y)  # strongest in the mid-tones, none at black and white
@@ -614,16 +618,48 @@ def apply_look(
     -----
     Deterministic: the same pixels and size give the same output (grain is seeded and sized
     relative to the image height), so a still and a video frame of the same content match.
+
+    Memory: the stages run on bands of rows (:data:`_LOOK_STRIP_PIXELS` pixels each), so
+    their temporaries — float64 in some stages, ~200 bytes per pixel in all — cost one band,
+    not the frame; the frame-sized memory is the float32 result (12 bytes per pixel) and, for
+    grain, its float32 noise field (4). Every stage but grain is per pixel and grain's field is
+    made for the whole frame, so the result equals a whole-frame pass (docs/RELIABILITY.md,
+    memory model).
     """
     lk = load_look(look)
     img = np.asarray(image_linear)
     if img.ndim == 0 or img.shape[-1] != 3:
         raise UsageError(f"apply_look needs shape (..., 3), got {img.shape}")
-    x = RGB_to_RGB(img.astype(np.float32, copy=False), working_space, lk.working_gamut)
-    env = _Env(lk.working_gamut)
-    for st in lk.stages:
-        d = _STAGES[st.type]
-        if d.spatial and not include_spatial:
-            continue
-        x = np.asarray(d.apply(x, st.params, env), dtype=np.float32)
-    return RGB_to_RGB(x, lk.working_gamut, working_space).astype(np.float32, copy=False)
+    stages = [(st, _STAGES[st.type]) for st in lk.stages if include_spatial or not _STAGES[st.type].spatial]
+    grains = [st.params for st, d in stages if d.spatial]
+    if grains and img.ndim < 3:
+        raise UsageError(f"grain needs an image of shape (H, W, 3) or (N, H, W, 3), got {img.shape}")
+    out = np.empty(img.shape, np.float32)
+    if img.size == 0:
+        return out
+
+    def run(part: np.ndarray, env: _Env) -> np.ndarray:
+        x = RGB_to_RGB(part.astype(np.float32, copy=False), working_space, lk.working_gamut)
+        for st, d in stages:
+            x = np.asarray(d.apply(x, st.params, env), dtype=np.float32)
+        return RGB_to_RGB(x, lk.working_gamut, working_space)
+
+    if img.ndim < 3:  # a list of colours: strips of the flat list
+        flat, dst = img.reshape(-1, 3), out.reshape(-1, 3)
+        env = _Env(lk.working_gamut)
+        for k in range(0, flat.shape[0], _LOOK_STRIP_PIXELS):
+            dst[k : k + _LOOK_STRIP_PIXELS] = run(flat[k : k + _LOOK_STRIP_PIXELS], env)
+        return out
+    h, w = img.shape[-3], img.shape[-2]
+    frames, dst = img.reshape(-1, h, w, 3), out.reshape(-1, h, w, 3)
+    fields = {(p["size"], p["seed"]): _grain_field(h, w, p["size"], p["seed"]) for p in grains}
+    rows = max(1, _LOOK_STRIP_PIXELS // w)
+    for f in range(frames.shape[0]):
+        for r in range(0, h, rows):
+            env = _Env(lk.working_gamut, {k: v[r : r + rows] for k, v in fields.items()})
+            dst[f, r : r + rows] = run(frames[f, r : r + rows], env)
+    return out
+
+
+#: Pixels per band of rows of :func:`apply_look` (its stages' temporaries: ~25 MB).
+_LOOK_STRIP_PIXELS = 1 << 17

@@ -19,7 +19,7 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from l2tech.errors import L2Error, CorruptInputError, DecodeError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
+from l2tech.errors import L2Error, CorruptInputError, DecodeError, DependencyMissingError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
 from l2tech.io.atomic import atomic_output
 
 __all__ = [
@@ -74,6 +74,8 @@ class DecodedImage:
     """A decoded image: encoded float32 ``(H, W, 3)`` pixels, bit depth, format and ICC bytes.
 
     ``greyscale`` is True when the file stores one grey channel (expanded to three here).
+    ``decode_errors`` holds the decoder's messages for damaged data that was accepted
+    (``max_decode_errors`` of :func:`read_image`); empty for a clean file.
     """
 
     pixels: np.ndarray
@@ -81,6 +83,7 @@ class DecodedImage:
     format: str
     icc_profile: bytes | None
     greyscale: bool = False
+    decode_errors: tuple[str, ...] = ()
 
 
 def _sniff(path: Path) -> str:
@@ -97,12 +100,18 @@ def _sniff(path: Path) -> str:
     raise UnsupportedFormatError("unsupported or mismatched format: not a JPEG, PNG or TIFF file (checked magic bytes)", path=path)
 
 
-def read_image(path: str | os.PathLike) -> DecodedImage:
+def read_image(path: str | os.PathLike, *, max_decode_errors: int = 0) -> DecodedImage:
     """Read a developed JPEG, PNG or TIFF image.
 
     Parameters
     ----------
     path : path-like
+    max_decode_errors : int
+        Damaged images to accept (``--max-decode-errors``): a still is one frame, so 0 (the
+        default) refuses a JPEG whose data libjpeg reports damaged, and 1 or more decodes it
+        anyway (libjpeg fills what is missing with flat grey) and lists the decoder's message in
+        ``decode_errors``. A header that claims more pixels than the data can hold is refused
+        whatever the allowance.
 
     Returns
     -------
@@ -117,11 +126,22 @@ def read_image(path: str | os.PathLike) -> DecodedImage:
     LimitExceededError
         Header dimensions above :data:`MAX_PIXELS`, refused before decoding.
     CorruptInputError
-        Truncated or corrupt data (a truncated JPEG is an error, never a half-grey image).
+        Truncated or corrupt data (a truncated JPEG is an error, never a half-grey image). A
+        JPEG is decoded by libjpeg-turbo through ``simplejpeg`` with ``strict=True``, which
+        raises on libjpeg's recoverable errors ("premature end of data segment", "bad Huffman
+        code", ...) that Pillow and OpenCV decode silently.
+    DependencyMissingError
+        ``simplejpeg`` (a dependency of l2tech) is not installed.
+
+    References
+    ----------
+    ITU-T T.81 (JPEG) §B.1.1.5 (markers in the coded data), §F.1.2.1 (one Huffman code per
+    block); libjpeg-turbo ``jerror.h`` (its warnings, ``JWRN_*``); simplejpeg ``decode_jpeg``.
     """
     p = Path(path)
     fmt = _sniff(p)
     icc = None
+    damage: tuple[str, ...] = ()
     if fmt == "tiff":
         import tifffile
 
@@ -141,7 +161,7 @@ def read_image(path: str | os.PathLike) -> DecodedImage:
         from PIL import Image
 
         if fmt == "jpeg":
-            _check_jpeg_data(p)
+            _check_jpeg_data(p, restart_markers=max_decode_errors < 1)
         if fmt == "png":
             with open(p, "rb") as fh:
                 head = fh.read(24)
@@ -155,10 +175,10 @@ def read_image(path: str | os.PathLike) -> DecodedImage:
                     _check_pixels(p, *im.size)
                     icc = im.info.get("icc_profile")
                     if fmt == "jpeg":
-                        im.load()
-                        if im.mode not in ("RGB", "L"):
-                            im = im.convert("RGB")
-                        codes = np.asarray(im)
+                        codes, damage = _decode_jpeg(p, max_decode_errors)
+                        if codes is None:  # CMYK/YCCK: checked by libjpeg above, converted by Pillow
+                            im.load()
+                            codes = np.asarray(im.convert("RGB"))
         except L2Error:
             raise
         except Image.DecompressionBombError as exc:
@@ -184,7 +204,59 @@ def read_image(path: str | os.PathLike) -> DecodedImage:
             return DecodedImage(codes.astype(np.float32), 32, fmt, icc, grey)
         raise UnsupportedFormatError(f"unsupported sample type {codes.dtype}", path=p)
     bits = 8 if codes.dtype == np.uint8 else 16
-    return DecodedImage(dequantize(codes), bits, fmt, icc, grey)
+    return DecodedImage(dequantize(codes), bits, fmt, icc, grey, damage)
+
+
+def _decode_jpeg(path: Path, max_decode_errors: int) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """Decode a JPEG with libjpeg-turbo, refusing data libjpeg reports damaged.
+
+    libjpeg treats a scan that ends early (a file cut mid-scan and closed with an EOI marker),
+    a bad Huffman code or a lost restart marker as *recoverable*: it fills the missing blocks
+    with flat grey and only emits a warning (``JWRN_HIT_MARKER``, ``JWRN_HUFF_BAD_CODE``,
+    ``JWRN_MUST_RESYNC``, ...), which Pillow and OpenCV do not expose. ``simplejpeg`` with
+    ``strict=True`` raises ``ValueError`` on them; decoding again with ``strict=False`` tells a
+    recoverable error (the second decode succeeds) from a fatal one.
+
+    Returns
+    -------
+    codes : ndarray, shape (H, W, 3) or (H, W), uint8; or None
+        None for a four-component (CMYK/YCCK) JPEG, whose data was checked here and whose
+        colour conversion is left to Pillow.
+    damage : tuple of str
+        libjpeg's message when damaged data was accepted (``max_decode_errors >= 1``).
+
+    Raises
+    ------
+    CorruptInputError
+        Damaged data and ``max_decode_errors < 1``, or data libjpeg cannot decode at all.
+    """
+    try:
+        import simplejpeg
+    except ImportError:
+        raise DependencyMissingError("reading JPEG needs simplejpeg (libjpeg-turbo); run: pip install 'simplejpeg>=1.8'") from None
+
+    data = path.read_bytes()
+    try:
+        _, _, space, _ = simplejpeg.decode_jpeg_header(data)
+    except ValueError as exc:
+        raise CorruptInputError(f"cannot decode JPEG: {exc}", path=path) from None
+    target = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}.get(space, "RGB")
+    try:
+        codes = simplejpeg.decode_jpeg(data, colorspace=target, strict=True)
+        damage: tuple[str, ...] = ()
+    except ValueError as exc:
+        try:
+            codes = simplejpeg.decode_jpeg(data, colorspace=target, strict=False)
+        except ValueError as fatal:
+            raise CorruptInputError(f"cannot decode JPEG: {fatal}", path=path) from None
+        if max_decode_errors < 1:
+            raise CorruptInputError(
+                f"damaged JPEG data: libjpeg reports '{exc}' (decoding it would fill what is missing with grey); "
+                "not decoded; `l2 correct --max-decode-errors 1` accepts a damaged image", path=path) from None
+        damage = (str(exc),)
+    if target == "CMYK":
+        return None, damage
+    return (codes[..., 0] if target == "GRAY" else codes), damage
 
 
 #: JPEG frame markers coded with Huffman tables (ITU-T T.81 Table B.1): SOF0-3, SOF5-7.
@@ -197,7 +269,7 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _check_jpeg_data(path: Path) -> None:
+def _check_jpeg_data(path: Path, *, restart_markers: bool = True) -> None:
     """Refuse a JPEG whose header claims more pixels than its coded data can hold.
 
     Every 8×8 block of every component carries a Huffman-coded DC difference of at least one
@@ -205,7 +277,10 @@ def _check_jpeg_data(path: Path) -> None:
     a Huffman-coded frame needs at least ``Σ blocks / 8`` bytes after its first SOS marker.
     A header patched to claim 13000×13000 over 150 KB of data would otherwise decode "fine":
     libjpeg pads the missing blocks with zeros and only logs a warning, giving a flat grey
-    image. The sizes come from the SOF segment; nothing is decoded.
+    image. The sizes come from the SOF segment; nothing is decoded. With ``restart_markers``
+    a sequential scan with a restart interval is also checked for its RST markers
+    (:func:`_check_restart_markers`); :func:`read_image` turns that off when damaged data is
+    allowed (``max_decode_errors``), the per-block bound stays.
 
     Raises
     ------
@@ -250,7 +325,7 @@ def _check_jpeg_data(path: Path) -> None:
                     f"JPEG header claims {w}x{h} pixels but the file holds {have:,} bytes of coded data; "
                     f"at least {need:,} are needed (one Huffman code per 8x8 block, ITU-T T.81 F.1.2.1): "
                     "truncated or forged, not decoded", path=path)
-            if restart_interval and frame[0] in (0xC0, 0xC1) and data[pos + 4 : pos + 5] == bytes([len(comps)]):
+            if restart_markers and restart_interval and frame[0] in (0xC0, 0xC1) and data[pos + 4 : pos + 5] == bytes([len(comps)]):
                 _check_restart_markers(path, pos, w, h, comps, hmax, vmax, restart_interval)
             return
         elif marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:

@@ -174,12 +174,12 @@ def develop_batch_job(recipe: Recipe, *, overwrite: bool, db: Any = None) -> Job
     return job
 
 
-def correct_batch_job(recipe: Recipe, *, overwrite: bool, db: Any = None) -> Job:
+def correct_batch_job(recipe: Recipe, *, overwrite: bool, db: Any = None, max_decode_errors: int = 0) -> Job:
     """The job of ``l2 correct``: :func:`~l2tech.pipeline.stills.correct_image_file`."""
     from l2tech.pipeline.stills import correct_image_file
 
     def job(inp: str | os.PathLike, out: Path, upcoming: Sequence[str]) -> Any:
-        return correct_image_file(inp, out, recipe, overwrite=overwrite, db=db)
+        return correct_image_file(inp, out, recipe, overwrite=overwrite, db=db, max_decode_errors=max_decode_errors)
 
     return job
 
@@ -205,6 +205,9 @@ class BatchTask:
         Output format (``correct`` keeps each input's).
     upcoming : tuple of str
         Inputs the same process develops next (decoded ahead; in-process runs only).
+    max_decode_errors : int
+        Damaged images to accept (``correct``; ``--max-decode-errors``): 0 refuses a JPEG whose
+        data the decoder reports damaged (:func:`l2tech.io.image.read_image`).
     """
 
     command: str
@@ -213,6 +216,7 @@ class BatchTask:
     recipe: Recipe
     format: str
     upcoming: tuple[str, ...] = ()
+    max_decode_errors: int = 0
 
 
 @dataclass(frozen=True)
@@ -293,7 +297,8 @@ def render_task(task: BatchTask, deliver: str = "file") -> Rendered:
         if task.command == "develop":
             res = develop_file(task.input, tmp, task.recipe, overwrite=True, prefetch_next=list(task.upcoming))
         elif task.command == "correct":
-            res = correct_image_file(task.input, tmp, task.recipe, overwrite=True, fmt=task.format)
+            res = correct_image_file(task.input, tmp, task.recipe, overwrite=True, fmt=task.format,
+                                     max_decode_errors=task.max_decode_errors)
         else:
             raise ValueError(f"unknown command {task.command!r}")
         summary = res.summary()

@@ -57,7 +57,11 @@ DEFAULT_SHARE = 0.5
 #:     A developed JPEG/PNG/TIFF: codes, one float32 frame held, the remap's float32 output and
 #:     its temporaries, the quantised codes: 36 (38 with Lanczos).
 #: ``look``
-#:     Added by a look or a LUT on the float32 frame (its stages' float64 temporaries): 200.
+#:     Added by a look or a LUT: its stages run on bands of rows
+#:     (:func:`l2tech.color.looks.apply_look`), so per pixel only grain's float32 noise field
+#:     (4) and, where the look is the peak stage, part of its float32 result frame: 8 (measured
+#:     0–4 over the ``correct`` path; 194–216 before the bands). The bands and the modules a
+#:     look loads are a fixed part, :data:`BASE_BYTES` ``["look"]``.
 #: ``video``
 #:     One clip: the decoder's and encoder's frame pools (x264 look-ahead, frame threads),
 #:     the frames in flight between them and the per-pixel map: 110 per pixel of the larger
@@ -66,14 +70,15 @@ BYTES_PER_PIXEL: dict[str, float] = {
     "develop": 16.0,
     "develop_staged": 48.0,
     "correct": 38.0,
-    "look": 200.0,
+    "look": 8.0,
     "video": 110.0,
 }
 
 #: Fixed footprint of an ``l2`` process that has loaded the libraries of a job (Python,
 #: NumPy, OpenCV, LibRaw, FFmpeg, the compiled kernels), bytes; measured 214 MB (stills),
-#: 250 MB (video).
-BASE_BYTES: dict[str, int] = {"still": 230 * 2**20, "video": 260 * 2**20}
+#: 250 MB (video). ``look`` is added to a still's when a look or LUT is applied: the modules
+#: a look loads (66 MiB measured) and its bands of rows (25 MiB).
+BASE_BYTES: dict[str, int] = {"still": 230 * 2**20, "video": 260 * 2**20, "look": 100 * 2**20}
 
 #: Safety margin on the measured figures (allocator slack, a different libjpeg/zlib build).
 MARGIN = 1.10
@@ -250,7 +255,8 @@ def estimate_still(path: str | os.PathLike, recipe: Any = None, *, kind: str = "
     path : path-like
     recipe : Recipe, optional
         Chooses the path: the fused develop (bilinear, no look/LUT/log output) or the float32
-        stages; a look or LUT adds :data:`BYTES_PER_PIXEL` ``["look"]``.
+        stages; a look or LUT adds :data:`BYTES_PER_PIXEL` ``["look"]`` per pixel and
+        :data:`BASE_BYTES` ``["look"]``.
     kind : {'develop', 'correct'}
 
     Returns
@@ -271,7 +277,8 @@ def estimate_still(path: str | os.PathLike, recipe: Any = None, *, kind: str = "
     else:
         name = "correct"
     bpp = BYTES_PER_PIXEL[name] + (BYTES_PER_PIXEL["look"] if look else 0.0)
-    return MemoryEstimate(str(path), name + ("+look" if look else ""), size[0], size[1], bpp, BASE_BYTES["still"])
+    base = BASE_BYTES["still"] + (BASE_BYTES["look"] if look else 0)
+    return MemoryEstimate(str(path), name + ("+look" if look else ""), size[0], size[1], bpp, base)
 
 
 def estimate_video(path: str | os.PathLike, width: int, height: int, out_size: tuple[int, int] | None = None) -> MemoryEstimate:

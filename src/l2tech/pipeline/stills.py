@@ -530,12 +530,16 @@ def _space_from_icc(icc: bytes | None) -> str:
     return "srgb"
 
 
-def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any = None) -> DevelopResult:
+def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any = None,
+                  max_decode_errors: int = 0) -> DevelopResult:
     """Lens-correct a developed JPEG/TIFF/PNG: linearise with its transfer function, correct, re-encode.
 
     The image is linearised with the curve of its embedded ICC profile's space (sRGB when it
     has none), corrected in linear light, and re-encoded in the same space; the original ICC
-    profile is kept. Raises as :func:`develop`.
+    profile is kept. Raises as :func:`develop`; a JPEG whose data the decoder reports damaged
+    raises :class:`~l2tech.errors.CorruptInputError` unless ``max_decode_errors`` is 1 or more
+    (``--max-decode-errors``; then it is corrected with a warning), see
+    :func:`l2tech.io.image.read_image`.
     """
     from l2tech.io.image import apply_orientation, read_image
     from l2tech.color.display import decode_display as output_to_working
@@ -560,7 +564,10 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
         did = record.get("Corrections") or "nothing"
         raise AlreadyProcessedError(f"already an l2tech output (l2tech {record.get('Version', '?')}, corrected: {did}); "
                                     "not corrected twice; --force corrects it again", path=p)
-    dec = read_image(p)
+    dec = read_image(p, max_decode_errors=max_decode_errors)
+    for msg in dec.decode_errors:
+        warns.append(f"{p}: damaged {dec.format.upper()} data accepted (--max-decode-errors {max_decode_errors}): "
+                     f"the decoder reports '{msg}'; part of the image is filled in")
     if dec.icc_profile and not _icc_ok(dec.icc_profile):
         warns.append(f"{p}: embedded ICC profile is corrupt; dropped, pixels read as sRGB")
         dec = dataclasses.replace(dec, icc_profile=None)
@@ -683,9 +690,9 @@ def develop_file(path: str | os.PathLike, output: str | os.PathLike, recipe: Rec
 
 
 def correct_image_file(path: str | os.PathLike, output: str | os.PathLike, recipe: Recipe = Recipe(), *, overwrite: bool = False,
-                       db: Any = None, fmt: str | None = None) -> DevelopResult:
+                       db: Any = None, fmt: str | None = None, max_decode_errors: int = 0) -> DevelopResult:
     """:func:`correct_image` then write ``output`` atomically, in the input's format unless ``fmt`` is given."""
-    res = correct_image(path, recipe, db=db)
+    res = correct_image(path, recipe, db=db, max_decode_errors=max_decode_errors)
     by_suffix = {".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff", ".png": "png"}
     fmt = fmt or by_suffix.get(Path(output).suffix.lower()) or _sniff_format(path)
     w = _write(res, Path(output), recipe, overwrite=overwrite, fmt=fmt)
