@@ -61,7 +61,7 @@ def _texture():
 @pytest.mark.parametrize("scene", ["drawing", "texture"])
 @pytest.mark.parametrize("kr,kb", [(1.0008, 0.9993), (0.9996, 1.0005)])
 def test_estimates_a_known_radial_scale(scene, kr, kb):
-    """Measured errors ≤ 1.8e-6 (the shift at the frame's corner is about 0.5 px); the
+    """Measured errors ≤ 2.3e-6 (the shift at the frame's corner is about 0.7 px); the
     misregistration left after correcting with the estimate, |k̂ - k| / |k - 1|, is under 0.5 %."""
     g = _drawing() if scene == "drawing" else _texture()
     img = np.stack([_radial(g, kr), g, _radial(g, kb)], -1)
@@ -75,7 +75,7 @@ def test_estimates_a_known_radial_scale(scene, kr, kb):
 
 def test_a_plane_offset_does_not_bias_the_scale():
     """A demosaic or a binned format can offset a whole plane by a fraction of a pixel: the fit
-    carries a common shift beside the scale. Measured: scale within 3e-7, shift within 0.002 px."""
+    carries a common shift beside the scale. Measured: scale within 4e-7, shift within 0.0002 px."""
     g = _texture()
     img = np.stack([_radial(g, 1.0006, (0.25, -0.25)), g, _radial(g, 0.9995, (-0.25, 0.25))], -1)
     est = estimate_lateral_ca(img)
