@@ -64,6 +64,9 @@ class RawImage:
         ``None`` when ``image`` is in :data:`WORKING_SPACE`. Otherwise ``image`` holds
         white-balanced camera RGB (``decode_raw(camera_rgb=True)``) and this is the matrix
         LibRaw would have applied: ``working = camera_to_working @ camera`` per pixel.
+    noise_model : NoiseModel or None
+        The sensor noise model the mosaic was denoised under (``decode_raw(cfa_denoise=...)``;
+        units of the sensor's white level), or ``None`` when the mosaic was not denoised.
     """
 
     image: np.ndarray
@@ -75,6 +78,7 @@ class RawImage:
     opcodes_applied: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     camera_to_working: np.ndarray | None = None
+    noise_model: Any = None
 
 
 def _open(path: Path):
@@ -298,6 +302,8 @@ def decode_raw(
     camera_rgb: bool = False,
     on_size: Callable[[int, int], None] | None = None,
     highlights: str = "clip",
+    cfa_denoise: float = 0.0,
+    noise_model: Any = None,
 ) -> RawImage:
     """Decode a RAW file to scene-linear RGB in the working space.
 
@@ -338,6 +344,18 @@ def decode_raw(
         :func:`l2tech.raw.highlights.reconstruct_highlights`). Every mode but ``clip`` returns
         float32 at the same exposure as ``clip`` (values above 1.0 where highlights were
         rebuilt); LibRaw develops the file twice (the ``clip`` develop gives the exposure).
+    cfa_denoise : float
+        Noise reduction strength (0 = off) applied to the Bayer mosaic before LibRaw demosaics
+        it (:func:`l2tech.raw.denoise.denoise_cfa`), after the DNG opcode lists 1 and 2.
+        Files that are not a Bayer mosaic (linear DNGs, X-Trans, Foveon) are returned as
+        decoded, with ``RawImage.noise_model`` ``None``: the caller denoises the demosaiced
+        image instead.
+    noise_model : NoiseModel or callable, optional
+        The sensor's noise in units of its white level; a callable is called as
+        ``noise_model(estimate)`` with a function that estimates it from this file's mosaic
+        (:func:`l2tech.raw.denoise.cached_noise_model` looks it up per camera and ISO). By
+        default the model is estimated from the mosaic
+        (:func:`l2tech.raw.denoise.estimate_noise_model_cfa`).
 
     Returns
     -------
@@ -402,6 +420,7 @@ def decode_raw(
                     applied += a
                     warns += w
         list3 = layout is not None and 3 in lists and bool(layout.opcodes[3])
+        used_model = _denoise_mosaic(raw, pattern, cfa_denoise, noise_model) if cfa_denoise > 0 else None
         to_working = None
         if camera_rgb and not list3 and raw.num_colors == 3 and highlights == "clip":
             to_working = _camera_to_working(raw, white_balance, p)
@@ -453,6 +472,38 @@ def decode_raw(
             opcodes_applied=tuple(applied),
             warnings=tuple(warns),
             camera_to_working=to_working,
+            noise_model=used_model,
         )
     finally:
         raw.close()
+
+
+def _denoise_mosaic(raw: Any, pattern: str, strength: float, noise_model: Any) -> Any:
+    """Denoise LibRaw's Bayer mosaic in place (before it demosaics); the model used, or ``None``
+    for data that is not a Bayer mosaic."""
+    import rawpy
+
+    from l2tech.raw.denoise import NoiseModel, denoise_cfa, estimate_noise_model_cfa
+
+    if raw.raw_type != rawpy.RawType.Flat or sorted(pattern) != ["B", "G", "G", "R"]:
+        return None
+    vis = raw.raw_image_visible  # a view into LibRaw's buffer: written back in place
+    colors = raw.raw_colors_visible
+    black = np.asarray(raw.black_level_per_channel, np.float64)[colors]
+    span = np.maximum(float(raw.white_level) - black, 1.0)
+    x = (vis.astype(np.float64) - black) / span
+
+    def estimate() -> NoiseModel:
+        return estimate_noise_model_cfa(x, pattern)
+
+    if noise_model is None:
+        model = estimate()
+    elif isinstance(noise_model, NoiseModel):
+        model = noise_model
+    else:
+        model = noise_model(estimate)
+    y = denoise_cfa(x, pattern, model, luma=strength, chroma=strength)
+    out = np.clip(np.rint(y * span + black), 0, np.iinfo(vis.dtype).max).astype(vis.dtype)
+    saturated = vis >= 0.99 * float(raw.white_level)  # clipped photosites stay clipped
+    vis[...] = np.where(saturated, vis, out)
+    return model
