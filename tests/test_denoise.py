@@ -215,3 +215,37 @@ def test_noise_table_per_camera_and_iso(tmp_path, monkeypatch):
     assert (m.a, hit) == (0.0001, False)
     table = json.loads((tmp_path / NOISE_CACHE_FILE).read_text())
     assert table == {"Canon EOS 550D|ISO 1600": [0.002, 1e-6], "Canon EOS 550D|ISO 100": [0.0001, 1e-6]}
+
+
+def test_denoising_the_mosaic_beats_denoising_after_demosaicing():
+    """The whole Kiss X4 mosaic with (a, b) = (0.004, 2e-5) added, demosaiced by LibRaw (AHD,
+    camera RGB, linear); PSNR in the linear image (peak 1.0) on a 512x512 crop. Measured:
+    noisy 32.98 dB; the mosaic denoised under the model estimated from it, 44.07 dB (+11.1 dB);
+    the same noisy frame denoised after demosaicing (the model estimated from the demosaiced
+    image, whose noise the demosaic has spread and correlated), 34.37 dB (+1.4 dB). (On the
+    whole frame: 31.94, 43.69 and 34.56 dB.)"""
+    import rawpy
+
+    path = shared_file(_KISS)
+    kw = dict(gamma=(1, 1), no_auto_bright=True, output_bps=16, use_camera_wb=True, user_flip=0,
+              output_color=rawpy.ColorSpace.raw)
+
+    def develop(noise_seed=None, cfa=False):
+        with rawpy.imread(str(path)) as raw:
+            v = raw.raw_image_visible
+            if noise_seed is not None:
+                x = (v.astype(np.float64) - 2056) / (15000 - 2056)
+                z = _poisson_gaussian(x, 0.004, 2e-5, noise_seed)
+                if cfa:
+                    z = denoise_cfa(z, "RGGB", estimate_noise_model_cfa(z, "RGGB"))
+                v[...] = np.clip(np.rint(z * (15000 - 2056) + 2056), 0, 65535).astype(np.uint16)
+            return (raw.postprocess(**kw).astype(np.float64) / 65535)[300:812, 500:1012]
+
+    clean = develop()
+    psnr = lambda y: 10 * np.log10(1.0 / np.mean((np.clip(y, 0, 1) - clean) ** 2))  # noqa: E731
+    noisy = develop(11)
+    on_mosaic = develop(11, cfa=True)
+    after = denoise(noisy.astype(np.float32), estimate_noise_model(noisy.astype(np.float32)))
+    print(f"noisy {psnr(noisy):.2f} dB, mosaic denoised {psnr(on_mosaic):.2f} dB, after demosaic {psnr(after):.2f} dB")
+    assert psnr(on_mosaic) - psnr(noisy) >= PSNR_GAIN_MIN_DB
+    assert psnr(on_mosaic) - psnr(after) >= 4.0
