@@ -105,8 +105,8 @@ def test_develop_denoises_a_linear_dng_before_the_fused_pass(monkeypatch):
 
 def test_develop_denoises_a_bayer_mosaic_before_demosaicing(monkeypatch):
     """The Kiss X4 DNG (Bayer): Recipe(denoise=1) is the plain develop of the file whose mosaic
-    was denoised (``decode_raw(cfa_denoise=1)``) under the model of l2tech's per camera + ISO
-    table, and differs from the plain develop."""
+    was denoised (``decode_raw(cfa_denoise=1)``), and differs from the plain develop. (The file
+    names no ISO, so the model is estimated from its mosaic, not looked up in the table.)"""
     import l2tech.pipeline.stills as stills
     from l2tech.pipeline import Recipe
     from l2tech.raw import decode as dec
