@@ -199,9 +199,9 @@ def test_6d_red_matches_the_profile_blue_does_not():
     - estimate (0.999985 ± 0.000025, 1.000171 ± 0.000027); lensfun's profile: linear
       equivalent (1.000014, 0.999779): red 2.9e-5 apart (acceptance 2e-4), blue 3.9e-4 apart;
     - radial misregistration at the half diagonal (red / blue): 0.011 / 0.126 px before; after
-      the profile's correction 0.003 / 0.237 px (its blue correction goes the wrong way for this
+      the profile's correction 0.005 / 0.231 px (its blue correction goes the wrong way for this
       file: the file's blue image is larger than green, the profile's smaller); after the
-      estimate's 0.006 / 0.005 px.
+      estimate's 0.003 / 0.005 px.
 
     Whether the camera's S-RAW processing or the lens copy makes the difference is not settled;
     the profile's blue term is not met here, and the estimate is the better correction of this
