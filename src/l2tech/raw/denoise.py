@@ -44,6 +44,9 @@ _OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float64) / np.array
 #: Non-local means strengths (in units of the stabilised noise's σ, L1 patch distance) at
 #: strength 1, tuned on the ColorChecker DNG with added noise (docs/DEVELOP.md).
 H_LUMA, H_CHROMA = 0.8, 1.0
+#: The same for the four planes of a Bayer mosaic (:func:`denoise_cfa`), tuned on two 512×512
+#: crops of the Kiss X4 mosaic with added noise (docs/DEVELOP.md).
+CFA_H_LUMA, CFA_H_CHROMA = 1.0, 1.2
 #: Fixed-point scale of the stabilised planes handed to OpenCV (σ = 32 codes of 16 bits, less
 #: when a plane's range would not fit).
 _SCALE = 32.0
@@ -445,7 +448,7 @@ def denoise_cfa(mosaic: np.ndarray, pattern: str, model: NoiseModel, *, luma: fl
         raise UsageError(f"strengths must be >= 0, got luma={luma}, chroma={chroma}")
     z = model.stabilise(cfa_planes(arr, pattern)) @ _CFA_OPPONENT.T
     out = z.copy()
-    for c, h in enumerate((H_LUMA * luma, H_CHROMA * chroma, H_CHROMA * chroma, H_CHROMA * chroma)):
+    for c, h in enumerate((CFA_H_LUMA * luma, CFA_H_CHROMA * chroma, CFA_H_CHROMA * chroma, CFA_H_CHROMA * chroma)):
         if h > 0:
             out[..., c] = _nlm_plane(z[..., c], h, template_px, search_px)
     return cfa_mosaic(model.unstabilise_unbiased(out @ _CFA_OPPONENT), pattern, arr.copy())
