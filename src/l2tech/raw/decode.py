@@ -489,6 +489,10 @@ def _denoise_mosaic(raw: Any, pattern: str, strength: float, noise_model: Any) -
         return None
     vis = raw.raw_image_visible  # a view into LibRaw's buffer: written back in place
     colors = raw.raw_colors_visible
+    desc = raw.color_desc.decode()
+    pattern = "".join(desc[c] for c in colors[:2, :2].ravel())  # of the visible area's top-left
+    if sorted(pattern) != ["B", "G", "G", "R"]:
+        return None
     black = np.asarray(raw.black_level_per_channel, np.float64)[colors]
     span = np.maximum(float(raw.white_level) - black, 1.0)
     x = (vis.astype(np.float64) - black) / span
