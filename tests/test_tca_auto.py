@@ -222,3 +222,28 @@ def test_6d_red_matches_the_profile_blue_does_not():
     assert by_estimate[1] <= (1 - REDUCTION_MIN) * before[1]  # blue: the channel with CA to remove
     assert by_profile[1] > before[1]
     assert max(by_estimate) < 0.02
+
+
+def test_d30_estimated_on_the_mosaic_planes():
+    """``decode_raw(estimate_tca=True)``: the estimate on the Bayer mosaic's planes (red, mean
+    green, blue; 1088×724), before anything denoises or demosaics them — what develop uses for a
+    Bayer RAW with ``--auto-tca``. Measured (0.999996 ± 0.000012, 1.000117 ± 0.000017): 2.9e-5 and
+    6e-6 from the EF 16-35 II profile (1.000025, 1.000123; its map made at a quarter of the
+    frame, same aspect). The fitted common shift is the CFA's own geometry: a
+    point green sees at plane position u is at u + 0.25 px in the red plane and u − 0.25 px in
+    the blue plane (red sits half a sensor pixel up-left of the greens' centre, blue half a pixel
+    down-right; a plane pixel is two sensor pixels); measured red (0.22, 0.29), blue
+    (−0.23, −0.30)."""
+    from l2tech.raw.decode import decode_raw
+
+    raw = decode_raw(shared_file(_D30), estimate_tca=True, cfa_denoise=1.0)
+    est = raw.tca_estimate
+    kr_p, kb_p = _linear_equivalent(_profile_maps("Canon EOS D30", "Canon EF 16-35mm f/2.8L II USM", 544, 362,
+                                                  31.0, 5.7, 1000.0))
+    print(f"D30 mosaic: ({est.kr:.6f}, {est.kb:.6f}), profile ({kr_p:.6f}, {kb_p:.6f}); "
+          f"shifts {est.translation_red_px}, {est.translation_blue_px}")
+    assert abs(est.kr - kr_p) <= SCALE_TOL and abs(est.kb - kb_p) <= SCALE_TOL
+    assert est.translation_red_px == pytest.approx((0.25, 0.25), abs=0.1)
+    assert est.translation_blue_px == pytest.approx((-0.25, -0.25), abs=0.1)
+    assert raw.noise_model is not None  # estimated before the mosaic was denoised
+    assert decode_raw(shared_file(_6D), estimate_tca=True).tca_estimate is None  # a linear DNG: no mosaic

@@ -354,9 +354,12 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
         from l2tech.calibrate.tca import estimate_tca_from_image
         from l2tech.pipeline.lens_plan import with_estimated_tca
 
-        step = max(1, int(max(src.shape[:2]) // 2000))  # a ≤ 2000 px view is plenty for a radial scale
-        view = np.ascontiguousarray(src[::step, ::step], np.float32) * np.float32(1 / 65535 if src.dtype == np.uint16 else 1)
-        final = with_estimated_tca(final, *estimate_tca_from_image(view))
+        if raw.tca_estimate is not None:  # measured on the Bayer mosaic, before denoising and demosaicing
+            final = with_estimated_tca(final, raw.tca_estimate.kr, raw.tca_estimate.kb)
+        else:
+            step = max(1, int(max(src.shape[:2]) // 2000))  # a ≤ 2000 px view is plenty for a radial scale
+            view = np.ascontiguousarray(src[::step, ::step], np.float32) * np.float32(1 / 65535 if src.dtype == np.uint16 else 1)
+            final = with_estimated_tca(final, *estimate_tca_from_image(view))
     if recipe.denoise > 0 and raw.noise_model is None:
         # a file whose mosaic was not denoised before demosaicing (a linear DNG, not a Bayer
         # sensor): on the linear data, before anything resamples or mixes it (the noise model
@@ -438,7 +441,8 @@ def _decode_key(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]
         stamp = (st.st_size, st.st_mtime_ns)
     except OSError:
         stamp = None
-    return (str(p.resolve()), stamp, recipe.white_balance, fused, dng_lists, recipe.highlights, recipe.denoise)
+    return (str(p.resolve()), stamp, recipe.white_balance, fused, dng_lists, recipe.highlights, recipe.denoise,
+            recipe.auto_tca and recipe.lens_correction)
 
 
 def _camera_noise_model(p: Path) -> Any:
@@ -480,7 +484,8 @@ def _decode_job(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]
 
     job = _decoder().submit(decode_raw, p, white_balance=recipe.white_balance, dng_opcodes=dng_lists, as_uint16=fused,
                             camera_rgb=True, on_size=on_size, highlights=recipe.highlights, cfa_denoise=recipe.denoise,
-                            noise_model=_camera_noise_model(p) if recipe.denoise > 0 else None)
+                            noise_model=_camera_noise_model(p) if recipe.denoise > 0 else None,
+                            estimate_tca=recipe.auto_tca and recipe.lens_correction)
     job.add_done_callback(lambda _job: known.set())
     return job, (size, known)
 
