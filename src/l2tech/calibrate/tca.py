@@ -10,6 +10,11 @@ coordinates, in the distortion normalisation (r = 1 at half the short side):
 
 Both are linear in their terms; the fit minimises the 2-D position error
 ``|p_c − C − s(r_g)(p_g − C)|²``.
+
+Without a target (:func:`estimate_lateral_ca`): red and blue are registered to green tile by
+tile on any picture's edges (:func:`measure_channel_shifts`) and the ``linear`` model is
+fitted to the tile shifts robustly, beside a shift common to the frame
+(:func:`fit_radial_scale`).
 """
 
 from __future__ import annotations
@@ -181,17 +186,6 @@ def fit_tca(samples: TCASamples, *, focal_length_mm: float) -> TCAFit:
         float(np.sqrt(np.mean(np.sum(before**2, axis=1)))),
         samples,
     )
-
-
-def _radial_sample(plane: np.ndarray, k: float, center: tuple[float, float]) -> np.ndarray:
-    """``plane`` read at ``C + k (p - C)`` for every pixel ``p`` (bilinear, edges replicated)."""
-    import cv2
-
-    h, w = plane.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    cx, cy = np.float32(center[0]), np.float32(center[1])
-    return cv2.remap(plane, cx + np.float32(k) * (xx - cx), cy + np.float32(k) * (yy - cy), cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
 
 
 @dataclass(frozen=True)
