@@ -159,9 +159,10 @@ def _camera_rgb(rel: str) -> np.ndarray:
 
 def test_d30_matches_the_ef16_35_ii_profile():
     """Canon EOS D30 CRW (Bayer, AHD demosaic by LibRaw), EXIF "16.0 - 35.0 mm" at 31 mm f/5.7; the
-    file does not say which 16-35. Measured on camera RGB, every second pixel (a 1088×724 view,
-    for this test's time; develop estimates on the whole 2176×1448 frame, where it measures
-    (0.999990 ± 0.000003, 1.000097 ± 0.000005), 3.7e-5 and 2.9e-5 from the II profile), 187 tiles:
+    file does not say which 16-35. Measured on the demosaiced camera RGB, every second pixel (a
+    1088×724 view, for this test's time; on the whole 2176×1448 frame the estimate is
+    (0.999990 ± 0.000003, 1.000097 ± 0.000005), 3.7e-5 and 2.9e-5 from the II profile; develop
+    itself estimates on the mosaic, next test), 187 tiles:
 
     - estimate (0.999996 ± 0.000010, 1.000153 ± 0.000016);
     - lensfun "Canon EF 16-35mm f/2.8L II USM" (crop 1.587): linear equivalent (1.000019, 1.000118):
