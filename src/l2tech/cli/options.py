@@ -251,7 +251,8 @@ def tone_options(f: F) -> F:
         click.option("--demosaic", type=click.Choice(["ppg", "ahd", "dht", "aahd", "vng", "dcb", "linear"]), default="ppg",
                      show_default=True, help="LibRaw's demosaicing algorithm (ppg: AHD's quality at half its time)."),
         click.option("--denoise", type=float, default=0.0, show_default=True, metavar="STRENGTH",
-                     help="Noise reduction on the linear data (0 = off, 1 = normal), noise model from the image."),
+                     help="Noise reduction (0 = off, 1 = normal): on a Bayer mosaic before demosaicing, with "
+                          "the sensor's noise model per camera and ISO; otherwise on the linear data."),
         click.option("--sharpen", type=float, default=0.0, show_default=True, metavar="AMOUNT",
                      help="Capture sharpening amount (0 = off, 1 = normal), radius from the f-number and pixel pitch."),
         click.option("--sharpen-radius", "sharpen_radius_px", type=float, metavar="PX",

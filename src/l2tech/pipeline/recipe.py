@@ -102,8 +102,10 @@ class Recipe:
         Perspective control points ``x0, y0, x1, y1, ...`` (4, 6 or 8 points, lensfun's order;
         pixels of the file's stored grid): the lines they define become vertical/horizontal.
     denoise : float
-        Noise reduction strength on the decoded linear data (:func:`l2tech.raw.denoise.denoise`;
-        0 = off, 1 = the tuned strength), the noise model estimated from the image.
+        Noise reduction strength (0 = off, 1 = the tuned strength): on a Bayer mosaic before
+        demosaicing (:func:`l2tech.raw.denoise.denoise_cfa`, the sensor's model per camera and
+        ISO from :func:`l2tech.raw.denoise.cached_noise_model`); on other RAWs, on the decoded
+        linear data (:func:`l2tech.raw.denoise.denoise`, the model estimated from the image).
     sharpen : float
         Capture sharpening amount (:func:`l2tech.correct.sharpen.unsharp_mask`; 0 = off,
         1 = the detail layer added once).

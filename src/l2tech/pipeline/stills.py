@@ -6,8 +6,10 @@ Pipeline order (one documented order; ARCHITECTURE.md "The data that flows"):
    D65), sensor orientation, clipped highlights clipped or rebuilt (``highlights``,
    :mod:`l2tech.raw.highlights`; rebuilt values may exceed 1.0 and the tone stage rolls them off); or a developed JPEG/TIFF/PNG decoded with its transfer function
    (from its ICC profile; sRGB when it has none) into the same working space;
-1′. noise reduction (``denoise``) — luminance and chroma, on the decoded linear data under a
-   noise model estimated from the image (:mod:`l2tech.raw.denoise`);
+1′. noise reduction (``denoise``) — luminance and chroma: on a Bayer mosaic before LibRaw
+   demosaics it, under the sensor's noise model per camera and ISO (estimated from the mosaic,
+   kept in a table); otherwise on the decoded linear data under a model estimated from the
+   image (:mod:`l2tech.raw.denoise`);
 2. exposure compensation — a gain of ``2**exposure_ev`` on linear data (plus the scene's
    auto-exposure, :func:`l2tech.color.tone.auto_exposure_ev`, with ``auto_exposure``);
 3. lens correction — vignetting gain, then TCA + distortion + scale in one remap
@@ -352,11 +354,16 @@ def _develop(p: Path, recipe: Recipe, db: Any, dtype: Any, *, prefetch_next: Any
         from l2tech.calibrate.tca import estimate_tca_from_image
         from l2tech.pipeline.lens_plan import with_estimated_tca
 
-        step = max(1, int(max(src.shape[:2]) // 2000))  # a ≤ 2000 px view is plenty for a radial scale
-        view = np.ascontiguousarray(src[::step, ::step], np.float32) * np.float32(1 / 65535 if src.dtype == np.uint16 else 1)
-        final = with_estimated_tca(final, *estimate_tca_from_image(view))
-    if recipe.denoise > 0:
-        # on linear data, before anything resamples or mixes it (the noise model holds there)
+        if raw.tca_estimate is not None:  # measured on the Bayer mosaic, before denoising and demosaicing
+            final = with_estimated_tca(final, raw.tca_estimate.kr, raw.tca_estimate.kb)
+        else:
+            step = max(1, int(max(src.shape[:2]) // 2000))  # a ≤ 2000 px view is plenty for a radial scale
+            view = np.ascontiguousarray(src[::step, ::step], np.float32) * np.float32(1 / 65535 if src.dtype == np.uint16 else 1)
+            final = with_estimated_tca(final, *estimate_tca_from_image(view))
+    if recipe.denoise > 0 and raw.noise_model is None:
+        # a file whose mosaic was not denoised before demosaicing (a linear DNG, not a Bayer
+        # sensor): on the linear data, before anything resamples or mixes it (the noise model
+        # holds there)
         from l2tech.raw.denoise import denoise, estimate_noise_model
 
         src = denoise(src, estimate_noise_model(src), luma=recipe.denoise, chroma=recipe.denoise)
@@ -434,7 +441,29 @@ def _decode_key(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]
         stamp = (st.st_size, st.st_mtime_ns)
     except OSError:
         stamp = None
-    return (str(p.resolve()), stamp, recipe.white_balance, fused, dng_lists, recipe.highlights, recipe.demosaic)
+    return (str(p.resolve()), stamp, recipe.white_balance, fused, dng_lists, recipe.highlights, recipe.demosaic, recipe.denoise,
+            recipe.auto_tca and recipe.lens_correction)
+
+
+def _camera_noise_model(p: Path) -> Any:
+    """For ``decode_raw(noise_model=...)``: the sensor noise model of the file's camera and ISO
+    from l2tech's table (estimated from this file's mosaic and stored when the table has none);
+    estimated from the mosaic alone when the file names no camera or ISO."""
+
+    def lookup(estimate: Any) -> Any:
+        from l2tech.io.metadata import read_metadata
+        from l2tech.raw.denoise import cached_noise_model
+
+        try:
+            meta = read_metadata(p)
+        except Exception:  # noqa: BLE001 - the develop reads and reports the metadata itself
+            return estimate()
+        camera = " ".join(x for x in (meta.make, meta.model) if x)
+        if not camera or not meta.iso:
+            return estimate()
+        return cached_noise_model(camera, meta.iso, estimate)[0]
+
+    return lookup
 
 
 def _decode_job(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]) -> tuple[Any, tuple]:
@@ -454,8 +483,9 @@ def _decode_job(p: Path, recipe: Recipe, fused: bool, dng_lists: tuple[int, ...]
         known.set()
 
     job = _decoder().submit(decode_raw, p, white_balance=recipe.white_balance, dng_opcodes=dng_lists, as_uint16=fused,
-                            camera_rgb=True, on_size=on_size, highlights=recipe.highlights,
-                            demosaic=recipe.demosaic)
+                            camera_rgb=True, on_size=on_size, highlights=recipe.highlights, cfa_denoise=recipe.denoise,
+                            noise_model=_camera_noise_model(p) if recipe.denoise > 0 else None,
+                            estimate_tca=recipe.auto_tca and recipe.lens_correction, demosaic=recipe.demosaic)
     job.add_done_callback(lambda _job: known.set())
     return job, (size, known)
 

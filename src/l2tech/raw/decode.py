@@ -72,6 +72,12 @@ class RawImage:
         ``None`` when ``image`` is in :data:`WORKING_SPACE`. Otherwise ``image`` holds
         white-balanced camera RGB (``decode_raw(camera_rgb=True)``) and this is the matrix
         LibRaw would have applied: ``working = camera_to_working @ camera`` per pixel.
+    noise_model : NoiseModel or None
+        The sensor noise model the mosaic was denoised under (``decode_raw(cfa_denoise=...)``;
+        units of the sensor's white level), or ``None`` when the mosaic was not denoised.
+    tca_estimate : TCAEstimate or None
+        Lateral CA estimated on the mosaic's colour planes (``decode_raw(estimate_tca=True)``),
+        or ``None`` (not asked, or not a Bayer mosaic).
     """
 
     image: np.ndarray
@@ -83,6 +89,8 @@ class RawImage:
     opcodes_applied: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     camera_to_working: np.ndarray | None = None
+    noise_model: Any = None
+    tca_estimate: Any = None
 
 
 def _open(path: Path):
@@ -400,6 +408,9 @@ def decode_raw(
     on_size: Callable[[int, int], None] | None = None,
     highlights: str = "clip",
     demosaic: str = "ppg",
+    cfa_denoise: float = 0.0,
+    noise_model: Any = None,
+    estimate_tca: bool = False,
 ) -> RawImage:
     """Decode a RAW file to scene-linear RGB in the working space.
 
@@ -443,6 +454,23 @@ def decode_raw(
     demosaic : {'ppg', 'ahd', 'dht', 'aahd', 'vng', 'dcb', 'linear'}
         LibRaw's demosaicing algorithm (:data:`DEMOSAIC_ALGORITHMS`); ``ppg`` by default.
         Ignored for sensors LibRaw does not demosaic (linear DNG, Foveon) and ``half_size``.
+    cfa_denoise : float
+        Noise reduction strength (0 = off) applied to the Bayer mosaic before LibRaw demosaics
+        it (:func:`l2tech.raw.denoise.denoise_cfa`), after the DNG opcode lists 1 and 2.
+        Files that are not a Bayer mosaic (linear DNGs, X-Trans, Foveon) are returned as
+        decoded, with ``RawImage.noise_model`` ``None``: the caller denoises the demosaiced
+        image instead.
+    noise_model : NoiseModel or callable, optional
+        The sensor's noise in units of its white level; a callable is called as
+        ``noise_model(estimate)`` with a function that estimates it from this file's mosaic
+        (:func:`l2tech.raw.denoise.cached_noise_model` looks it up per camera and ISO). By
+        default the model is estimated from the mosaic
+        (:func:`l2tech.raw.denoise.estimate_noise_model_cfa`).
+    estimate_tca : bool
+        Estimate the lateral chromatic aberration on the Bayer mosaic's planes (red, the mean
+        of the two greens, blue; half resolution), before anything denoises or demosaics them
+        (:func:`l2tech.calibrate.tca.estimate_lateral_ca`; the fit's common shift absorbs the
+        planes' half-pixel offsets), into ``RawImage.tca_estimate``.
 
     Returns
     -------
@@ -509,6 +537,8 @@ def decode_raw(
                     applied += a
                     warns += w
         list3 = layout is not None and 3 in lists and bool(layout.opcodes[3])
+        tca_estimate = _mosaic_tca(raw) if estimate_tca else None
+        used_model = _denoise_mosaic(raw, pattern, cfa_denoise, noise_model) if cfa_denoise > 0 else None
         to_working = None
         if camera_rgb and not list3 and raw.num_colors == 3 and highlights == "clip":
             to_working = _camera_to_working(raw, white_balance, p)
@@ -561,6 +591,71 @@ def decode_raw(
             opcodes_applied=tuple(applied),
             warnings=tuple(warns),
             camera_to_working=to_working,
+            noise_model=used_model,
+            tca_estimate=tca_estimate,
         )
     finally:
         raw.close()
+
+
+def _bayer_mosaic(raw: Any) -> tuple[np.ndarray, str] | None:
+    """LibRaw's visible Bayer mosaic, black subtracted and divided by ``white - black``, and
+    its top-left 2×2 pattern; ``None`` for data that is not a Bayer mosaic."""
+    import rawpy
+
+    if raw.raw_type != rawpy.RawType.Flat:
+        return None
+    colors = raw.raw_colors_visible
+    desc = raw.color_desc.decode()
+    pattern = "".join(desc[c] for c in colors[:2, :2].ravel())
+    if sorted(pattern) != ["B", "G", "G", "R"]:
+        return None
+    black = np.asarray(raw.black_level_per_channel, np.float64)[colors]
+    span = np.maximum(float(raw.white_level) - black, 1.0)
+    return (raw.raw_image_visible.astype(np.float64) - black) / span, pattern
+
+
+def _mosaic_tca(raw: Any) -> Any:
+    """Lateral CA of the Bayer mosaic's planes (``None`` when it is not one, or has too few edges)."""
+    from l2tech.calibrate.tca import estimate_lateral_ca
+    from l2tech.errors import CalibrationError
+    from l2tech.raw.denoise import cfa_planes
+
+    got = _bayer_mosaic(raw)
+    if got is None:
+        return None
+    p = cfa_planes(*got)
+    rgb = np.stack([p[..., 0], (p[..., 1] + p[..., 2]) / 2, p[..., 3]], -1).astype(np.float32)
+    try:
+        return estimate_lateral_ca(rgb)
+    except CalibrationError:
+        return None
+
+
+def _denoise_mosaic(raw: Any, pattern: str, strength: float, noise_model: Any) -> Any:
+    """Denoise LibRaw's Bayer mosaic in place (before it demosaics); the model used, or ``None``
+    for data that is not a Bayer mosaic."""
+    from l2tech.raw.denoise import NoiseModel, denoise_cfa, estimate_noise_model_cfa
+
+    got = _bayer_mosaic(raw)
+    if got is None:
+        return None
+    x, pattern = got  # the visible area's own top-left pattern
+
+    def estimate() -> NoiseModel:
+        return estimate_noise_model_cfa(x, pattern)
+
+    if noise_model is None:
+        model = estimate()
+    elif isinstance(noise_model, NoiseModel):
+        model = noise_model
+    else:
+        model = noise_model(estimate)
+    y = denoise_cfa(x, pattern, model, luma=strength, chroma=strength)
+    vis = raw.raw_image_visible  # a view into LibRaw's buffer: written back in place
+    black = np.asarray(raw.black_level_per_channel, np.float64)[raw.raw_colors_visible]
+    span = np.maximum(float(raw.white_level) - black, 1.0)
+    out = np.clip(np.rint(y * span + black), 0, np.iinfo(vis.dtype).max).astype(vis.dtype)
+    saturated = vis >= 0.99 * float(raw.white_level)  # clipped photosites stay clipped
+    vis[...] = np.where(saturated, vis, out)
+    return model
