@@ -27,7 +27,7 @@ import concurrent.futures
 import io
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -44,6 +44,8 @@ __all__ = ["EncodeOptions", "VideoReport", "process_video", "ENCODERS"]
 # input decoder -> default encoder
 ENCODERS = {"h264": "libx264", "hevc": "libx265", "prores": "prores_ks", "av1": "libsvtav1", "vp9": "libvpx-vp9"}
 _CRF_CODECS = {"libx264", "libx265", "libsvtav1", "libvpx-vp9"}
+# encoders whose streams are limited range by definition (no full-range flag in the bitstream)
+_LIMITED_ONLY = {"prores", "dnxhd"}
 
 
 @dataclass(frozen=True)
@@ -398,12 +400,20 @@ def process_video(
     if codec.video_formats and pix_fmt not in {f.name for f in codec.video_formats}:
         raise UsageError(f"encoder {codec_name} does not take pixel format {pix_fmt}")
     tags = resolve_color_tags(info.matrix, info.color_range, info.pix_fmt, info.height_px, info.primaries, info.transfer)
+    out_tags = tags
+    range_note = None
+    if tags.full_range and codec_name.split("_")[0] in _LIMITED_ONLY:
+        # ProRes (and DNxHD) bitstreams carry no range flag and QuickTime's 'nclc' none either:
+        # decoders read them as limited range, so full-range input is re-quantised to it
+        out_tags = replace(tags, full_range=False)
+        range_note = (f"{codec_name} cannot be tagged full range: the full-range input is written as limited-range "
+                      "(video-range) codes, which decoders read back as the same colours")
     work_depth = 8 if info.bit_depth <= 8 and bit_depth <= 8 else 16
     n_workers = workers or max(1, min(4, os.cpu_count() or 1))
     max_inflight = queue_frames or (2 * n_workers + 2)
 
     t0 = time.perf_counter()
-    warnings_: list[str] = []
+    warnings_: list[str] = [] if range_note is None else [range_note]
     copied: list[str] = []
     dropped: list[str] = []
     stats = {"decoded": 0, "written": 0, "errors": 0, "retimed": 0}
@@ -437,10 +447,10 @@ def process_video(
             ovs.codec_context.time_base = tb
             ovs.thread_type = "AUTO"
             ovs.codec_context.thread_count = enc.threads
-            ovs.codec_context.colorspace = tags.av_colorspace
-            ovs.codec_context.color_range = tags.av_color_range
-            ovs.codec_context.color_primaries = tags.av_primaries
-            ovs.codec_context.color_trc = tags.av_transfer
+            ovs.codec_context.colorspace = out_tags.av_colorspace
+            ovs.codec_context.color_range = out_tags.av_color_range
+            ovs.codec_context.color_primaries = out_tags.av_primaries
+            ovs.codec_context.color_trc = out_tags.av_transfer
             opts: dict[str, str] = {}
             if enc.bitrate:
                 ovs.bit_rate = int(enc.bitrate)
@@ -499,7 +509,7 @@ def process_video(
                 res = pipeline.process(rgb)
                 if frame_hook is not None:
                     frame_hook(index, rgb, res)
-                of = rgb_to_frame(res, tags, pix_fmt, accurate=accurate_color)
+                of = rgb_to_frame(res, out_tags, pix_fmt, accurate=accurate_color)
                 of.pts = pts
                 of.time_base = tb
                 return of
@@ -643,7 +653,7 @@ def process_video(
         duration_s=stats["written"] / float(info.frame_rate) if info.frame_rate else 0.0,
         wall_s=wall,
         fps=stats["written"] / wall if wall > 0 else 0.0,
-        color=f"{tags.matrix}/{tags.range_name}",
+        color=f"{out_tags.matrix}/{out_tags.range_name}",
         streams_copied=tuple(copied),
         streams_dropped=tuple(dropped),
         warnings=tuple(warnings_),
