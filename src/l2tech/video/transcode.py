@@ -250,6 +250,131 @@ def _data_stream_fits(fmt: str, in_stream) -> str | None:
     return None
 
 
+def _follow_on(packet, clock: dict[int, tuple[int, int]], retimed: collections.Counter) -> None:
+    """Make a copied packet's timestamps increase: one whose ``dts`` goes back (or, for audio,
+    repeats) is moved to follow the previous packet of its stream, ``pts`` by the same amount.
+
+    A clip made by joining recordings (MPEG-TS files put end to end, an edited MOV) has audio
+    packets whose timestamps restart; the muxer refuses them ("non monotonically increasing
+    dts", ``Invalid argument``). Moving a packet, and the ones after it, to follow on keeps every
+    audio sample, in order and without a gap, as a player of the input hears it; the video's
+    frames are re-timed the same way (:func:`process_video`: a non-increasing frame time
+    follows the frame before at the nominal rate). Forward jumps are kept: the time they skip
+    is time the recording lacks (a dropout), and closing them would shift all later sound
+    against the pictures.
+    """
+    sidx = packet.stream.index
+    dts = packet.dts if packet.dts is not None else packet.pts
+    if dts is None:
+        return
+    prev = clock.get(sidx)
+    if prev is not None:
+        last, dur = prev
+        strict = packet.stream.type == "audio"  # the MP4/MOV muxer refuses equal audio dts too
+        if dts < last or (strict and dts == last):
+            shift = last + max(dur, 1) - dts
+            if packet.dts is not None:
+                packet.dts += shift
+            if packet.pts is not None:
+                packet.pts += shift
+            dts += shift
+            retimed[sidx] += 1
+    dur = int(packet.duration or 0) or (prev[1] if prev is not None else 0)
+    clock[sidx] = (dts, dur)
+
+
+def _copy_unread_samples(src: Path, in_stream, out_stream, out, start_t: float, end_t: float | None,
+                         offset_s: float, muxed: collections.Counter) -> None:
+    """Copy the samples of a data track FFmpeg's demuxer returns none of (GoPro's ``fdsc``
+    "GoPro SOS" track: the camera model and serial telemetry readers name the camera from),
+    read from the input's sample tables (:func:`l2tech.video.probe.read_mp4_samples`).
+
+    Samples in the processed range are copied with the trim's shift; a track whose samples all
+    sit at time 0 describes the whole file and is copied whole.
+    """
+    import av
+
+    from l2tech.video.probe import read_mp4_samples
+
+    try:
+        timescale, samples = read_mp4_samples(src, in_stream.index)
+    except L2Error:
+        return
+    if not samples or not timescale:
+        return
+    whole = all(t == 0 for _o, _s, t in samples)
+    tb = Fraction(1, timescale)
+    shift = int(round(offset_s * timescale))
+    with open(src, "rb") as fh:
+        for off, size, t in samples:
+            sec = t / timescale
+            if not whole and (sec < start_t - 1e-6 or (end_t is not None and sec >= end_t)):
+                continue
+            fh.seek(off)
+            data = fh.read(size)
+            if len(data) != size:
+                return
+            pkt = av.Packet(data)
+            pkt.pts = pkt.dts = t if whole else t - shift
+            pkt.time_base = tb
+            pkt.stream = out_stream
+            out.mux(pkt)
+            muxed[in_stream.index] += 1
+
+
+def _timecode_add(timecode: str, frames: int, rate: Fraction) -> str:
+    """SMPTE timecode ``HH:MM:SS:FF`` (``;`` before the frames: drop-frame) plus ``frames``.
+
+    The timecode counts ``round(rate)`` frames a second; drop-frame (29.97, 59.94 fps) skips
+    frame numbers 0 and 1 (0–3 at 59.94) at the start of every minute except each tenth.
+
+    References
+    ----------
+    SMPTE ST 12-1:2014, clause 5.2.2 (drop-frame compensation); FFmpeg ``libavutil/timecode.c``
+    (``av_timecode_adjust_ntsc_framenum2``).
+    """
+    sep = ";" if ";" in timecode else ":"
+    try:
+        hh, mm, ss, ff = (int(v) for v in timecode.replace(";", ":").replace(".", ":").split(":"))
+    except ValueError:
+        return timecode
+    fps = max(1, int(round(float(rate))))
+    drop = (2 * fps // 30) if sep == ";" else 0
+    minutes = 60 * hh + mm
+    n = ((minutes * 60 + ss) * fps + ff) - drop * (minutes - minutes // 10) + frames
+    if drop:  # frame count → displayed numbers (FFmpeg's av_timecode_adjust_ntsc_framenum2)
+        per10 = fps * 600 - drop * 9
+        per1 = fps * 60 - drop
+        d, m = divmod(n, per10)
+        n += 9 * drop * d + (drop * ((m - drop) // per1) if m > drop else 0)
+    ff = n % fps
+    ss = n // fps % 60
+    mm = n // (fps * 60) % 60
+    hh = n // (fps * 3600) % 24
+    return f"{hh:02d}:{mm:02d}:{ss:02d}{sep}{ff:02d}"
+
+
+def _written_timecode(path: Path) -> tuple[str, str] | None:
+    """(timecode, where) as a reader of the finished output finds it, or None."""
+    import av
+
+    def tc(meta) -> str | None:  # Matroska's tag is TIMECODE
+        return next((v for k, v in meta.items() if k.lower() == "timecode"), None)
+
+    try:
+        with av.open(str(path)) as c:
+            for st in c.streams:
+                if st.type == "data" and tc(st.metadata):
+                    return tc(st.metadata), "tmcd track"
+            if c.streams.video and tc(c.streams.video[0].metadata):
+                return tc(c.streams.video[0].metadata), "video stream tag"
+            if tc(c.metadata):
+                return tc(c.metadata), "container tag"
+    except av.FFmpegError:
+        return None
+    return None
+
+
 def _output_format(path: Path) -> str:
     ext = path.suffix.lower()
     return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}.get(ext, "")
@@ -461,7 +586,16 @@ def process_video(
             ovs.options = opts
             ovs.metadata.update({k: v for k, v in vs.metadata.items() if k in ("language", "handler_name", "timecode", "rotate")})
             stream_map = {}
+            labels: dict[int, str] = {}
+            timecode_in = vs.metadata.get("timecode")
+            timecode_tracks: list[str] = []
             for s in inp.streams:
+                if s.type == "data" and "timecode" in s.metadata:
+                    # a tmcd track is not copied: the muxer writes one from the video stream's
+                    # timecode tag (shifted when trimming), which is reported after writing
+                    timecode_in = timecode_in or s.metadata["timecode"]
+                    timecode_tracks.append(f"#{s.index} data " + (s.metadata.get("handler_name", "").strip() or "tmcd"))
+                    continue
                 if s.index == vs.index or s.type not in ("audio", "data", "subtitle"):
                     if s.index != vs.index:
                         dropped.append(f"#{s.index} {s.type}: not copied")
@@ -469,14 +603,19 @@ def process_video(
                 label = f"#{s.index} {s.type} " + (s.codec_context.name if s.codec_context else s.metadata.get("handler_name", "").strip())
                 why = _data_stream_fits(fmt, s) if s.type != "audio" else None
                 if why is not None:
-                    dropped.append(f"{label}: not supported by {fmt} ({why})")
+                    hint = "; a .mov output keeps it" if fmt == "mp4" and _data_stream_fits("mov", s) is None else ""
+                    dropped.append(f"{label}: not supported by {fmt} ({why}){hint}")
                     continue
                 try:
                     stream_map[s.index] = out.add_stream_from_template(s)
+                    stream_map[s.index].metadata.update(
+                        {k: v for k, v in s.metadata.items() if k in ("language", "handler_name", "title")})
                 except (av.FFmpegError, ValueError) as exc:
                     dropped.append(f"{label}: {exc}")
                     continue
-                copied.append(label.strip())
+                labels[s.index] = label.strip()
+            if timecode_in:
+                ovs.metadata["timecode"] = timecode_in
             try:
                 chapters = _trim_chapters(inp.chapters(), float(start_s), duration_s)
                 if chapters:
@@ -535,9 +674,14 @@ def process_video(
                         packet.pts -= shift
                     if packet.dts is not None:
                         packet.dts -= shift
+                _follow_on(packet, copy_clock, retimed_copy)
+                muxed[packet.stream.index] += 1
                 packet.stream = ostream
                 out.mux(packet)
 
+            muxed: collections.Counter = collections.Counter()  # copied packets per input stream
+            copy_clock: dict[int, tuple[int, int]] = {}  # stream → (last dts, its duration)
+            retimed_copy: collections.Counter = collections.Counter()
             pending_copy: list = []  # copied packets seen before the first kept frame
             video_done = False
             done_copy: set[int] = set()
@@ -599,6 +743,9 @@ def process_video(
                             break
                         if offset_s is None:
                             offset_s = t
+                            if timecode_in and offset_s > 0 and rate:
+                                # the first kept frame's timecode; the header is written at the first mux, after this
+                                ovs.metadata["timecode"] = _timecode_add(timecode_in, int(round(offset_s * float(rate))), rate)
                             for p in pending_copy:
                                 if _time(p.pts if p.pts is not None else p.dts, p.time_base) >= offset_s - 1e-6:
                                     mux_copy(p)
@@ -610,6 +757,10 @@ def process_video(
                     if video_done and (not stream_map or len(done_copy) == len(stream_map)):
                         break
                 decoder_log.finish()
+                for sidx in stream_map:
+                    if not muxed[sidx] and inp.streams[sidx].type == "data" and fmt in ("mp4", "mov"):
+                        _copy_unread_samples(src, inp.streams[sidx], stream_map[sidx], out, start_t, end_t,
+                                             offset_s or 0.0, muxed)
                 _check_concealed(decoder_log, stats, max_decode_errors, frame_index, src)
                 drain(0)
                 try:
@@ -625,9 +776,26 @@ def process_video(
                 for f in inflight:
                     f.cancel()
                 pool.shutdown(wait=True)
+        for sidx, label in labels.items():  # what is in the file, not what was asked for
+            if muxed[sidx]:
+                copied.append(label)
+            else:
+                dropped.append(f"{label}: no packet to copy (none in the processed range, or FFmpeg reads none of its samples)")
+        if timecode_in or timecode_tracks:
+            written_tc = _written_timecode(tmp)
+            what = ", ".join(timecode_tracks) or "timecode tag"
+            if written_tc is not None:
+                copied.append(f"{what} as timecode {written_tc[0]} ({written_tc[1]})")
+            else:
+                dropped.append(f"{what}: {fmt} does not store the timecode {timecode_in}")
         if decoder_log.concealed:
             warnings_.append(f"the decoder concealed errors in {decoder_log.concealed} frame(s) (first: {decoder_log.first!r}); "
                              "they are written as concealed")
+        for sidx, n in sorted(retimed_copy.items()):
+            warnings_.append(
+                f"{inp.streams[sidx].type} stream #{sidx}: {n} packets whose timestamps went backwards were re-timed to "
+                "follow on from the packet before (no packet dropped; forward gaps are kept)"
+            )
         if stats["retimed"]:
             warnings_.append(
                 f"{stats['retimed']} frames had missing or non-increasing timestamps; re-timed at "
