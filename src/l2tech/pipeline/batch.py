@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from l2tech.pipeline.recipe import Recipe
 
@@ -194,7 +194,7 @@ class BatchTask:
 
     Attributes
     ----------
-    command : {'develop', 'correct'}
+    command : {'develop', 'correct', 'video'}
     input : str
         Input file (absolute, so a worker in another folder or on another machine finds it on
         the shared path).
@@ -205,6 +205,12 @@ class BatchTask:
         Output format (``correct`` keeps each input's).
     upcoming : tuple of str
         Inputs the same process develops next (decoded ahead; in-process runs only).
+    video : mapping, optional
+        ``l2 video``: the clip's video-only settings (:func:`l2tech.pipeline.video.video_settings`);
+        with ``recipe`` they make its :class:`~l2tech.pipeline.video.VideoJob`.
+    max_memory : int, optional
+        ``l2 video``: the memory budget a clip's frame size is checked against, bytes
+        (:func:`l2tech.pipeline.memory.video_size_check`); not part of the recipe.
     """
 
     command: str
@@ -213,6 +219,8 @@ class BatchTask:
     recipe: Recipe
     format: str
     upcoming: tuple[str, ...] = ()
+    video: Mapping[str, Any] | None = None
+    max_memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -294,11 +302,13 @@ def render_task(task: BatchTask, deliver: str = "file") -> Rendered:
             res = develop_file(task.input, tmp, task.recipe, overwrite=True, prefetch_next=list(task.upcoming))
         elif task.command == "correct":
             res = correct_image_file(task.input, tmp, task.recipe, overwrite=True, fmt=task.format)
+        elif task.command == "video":
+            res = _VideoResult(*_render_video(task, tmp))
         else:
             raise ValueError(f"unknown command {task.command!r}")
         summary = res.summary()
         summary["output"] = str(out)
-        prof = res.plan.profile
+        prof = res.plan.profile if task.command != "video" else None
         if prof is not None:
             summary["lens"]["profile"] = {"maker": prof.maker, "model": prof.model, "source": prof.source,
                                           "chosen_from": res.plan.sources.get("profile", "")}
@@ -314,6 +324,34 @@ def render_task(task: BatchTask, deliver: str = "file") -> Rendered:
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class _VideoResult:
+    """What :func:`_render_video` made, shaped as the stills results for :func:`render_task`."""
+
+    report: Any
+    setup: tuple[str, ...]
+
+    def summary(self) -> dict:
+        d = {k: getattr(self.report, k) for k in self.report.__dataclass_fields__ if k not in ("input", "output")}
+        d["setup"] = list(self.setup)
+        d["lens"] = {"setup": list(self.setup)}
+        return d
+
+
+def _render_video(task: BatchTask, tmp: Path) -> tuple[Any, tuple[str, ...]]:
+    """One clip of an ``l2 video`` batch into ``tmp`` (:func:`l2tech.pipeline.video.run_video_job`)."""
+    import dataclasses
+
+    from l2tech.pipeline.memory import video_size_check
+    from l2tech.pipeline.video import VideoJob
+
+    job = dataclasses.replace(VideoJob(task.recipe), overwrite=True,
+                              **{k: (tuple(v) if isinstance(v, list) else v) for k, v in (task.video or {}).items()})
+    from l2tech.pipeline.video import run_video_job
+
+    return run_video_job(job, task.input, tmp, frame_size_check=video_size_check(task.input, task.max_memory))
 
 
 def _unlink(p: Path) -> None:
@@ -482,7 +520,8 @@ def _publish(task: BatchTask, rendered: Rendered, rhash: str, journal: Any, *, o
             existed = sidecar_path(out).exists()
             text = sidecar_text(command=task.command, recipe=task.recipe, input_path=task.input,
                                 input_sha256=rendered.input_sha256, input_size=rendered.input_size, output=out,
-                                output_sha256=rendered.output_sha256, lens=rendered.summary.get("lens"))
+                                output_sha256=rendered.output_sha256, lens=rendered.summary.get("lens"),
+                                video=task.video)
             sc = write_sidecar(out, text, overwrite=True)
             sc_written = None if existed else sc
         with atomic_output(out, overwrite=overwrite) as tmp:
@@ -581,9 +620,9 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
                 ost = os.stat(out)
             except OSError:
                 ost = None
-            rh = hashes[t.output] = recipe_hash(t.recipe, t.command)
+            rh = hashes[t.output] = recipe_hash(t.recipe, t.command, t.video)
             what, why = _plan_task(t, journals.get(str(out.parent)), rh, overwrite=overwrite, redo=redo)
-            if what == "do":  # refused before decoding when its estimated peak exceeds the budget
+            if what == "do" and t.command != "video":  # refused before decoding when its estimated peak exceeds the budget
                 est = estimate_still(t.input, t.recipe, kind=t.command)
                 check_memory(est, budget)
                 if est is not None:

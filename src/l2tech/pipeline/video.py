@@ -31,7 +31,8 @@ import numpy as np
 from l2tech.errors import DependencyMissingError, InvalidProfileError, UnsupportedFormatError, UsageError
 from l2tech.pipeline.recipe import Recipe
 
-__all__ = ["VideoJob", "run_video_job", "resolve_lens", "resolve_look"]
+__all__ = ["VideoJob", "run_video_job", "resolve_lens", "resolve_look", "VIDEO_SETTINGS", "video_settings",
+           "read_video_settings"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,69 @@ class VideoJob:
     def wants(self, correction: str) -> bool:
         """Whether the recipe asks for ``correction`` (``vignetting``, ``tca``, ``distortion``)."""
         return self.recipe.lens_correction and correction in self.recipe.corrections
+
+
+#: The fields of :class:`VideoJob` a recipe file's ``[video]`` table may hold (every one but the
+#: shared ``recipe`` and the run's ``overwrite``).
+VIDEO_SETTINGS = tuple(f for f in VideoJob.__dataclass_fields__ if f not in ("recipe", "overwrite"))
+
+
+def video_settings(job: VideoJob) -> dict:
+    """``job``'s video-only settings as a TOML-writable mapping (unset ones left out).
+
+    The ``[video]`` table of a recipe file and of a video output's sidecar, and what
+    :func:`~l2tech.pipeline.recipe_file.recipe_hash` hashes with the recipe for ``l2 video``.
+    """
+    out = {}
+    for name in VIDEO_SETTINGS:
+        v = getattr(job, name)
+        if v is not None:
+            out[name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def read_video_settings(path: str | Path, *, base: VideoJob | None = None) -> dict:
+    """The ``[video]`` table of a recipe file (or of a video output's sidecar), checked.
+
+    Parameters
+    ----------
+    path : path-like
+        A TOML recipe file; a file without a ``[video]`` table gives ``base``'s settings.
+    base : VideoJob, optional
+        Values of the settings the file leaves out (default: :class:`VideoJob`'s defaults).
+
+    Returns
+    -------
+    dict
+        :func:`video_settings` of ``base`` updated with the file's values.
+
+    Raises
+    ------
+    RecipeError
+        Not valid TOML, an unknown key, or a value of the wrong type (with ``file:line``).
+    """
+    import dataclasses
+    import typing
+
+    from l2tech.errors import RecipeError
+    from l2tech.pipeline.recipe_file import VIDEO_TABLE, _coerce, _key_line, _type_name, toml_loads
+
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    table = toml_loads(text, path=p).get(VIDEO_TABLE, {})
+    if not isinstance(table, dict):
+        raise RecipeError(f"{VIDEO_TABLE} must be a table ([{VIDEO_TABLE}])", path=p, line=_key_line(text, VIDEO_TABLE, None))
+    hints = typing.get_type_hints(VideoJob)
+    values = {}
+    for key, value in table.items():
+        line = _key_line(text, key, VIDEO_TABLE)
+        if key not in VIDEO_SETTINGS:
+            raise RecipeError(f"unknown [video] key {key!r}; valid keys: {', '.join(VIDEO_SETTINGS)}", path=p, line=line)
+        try:
+            values[key] = _coerce(value, hints[key])
+        except TypeError:
+            raise RecipeError(f"{key} must be {_type_name(hints[key])}, got {value!r}", path=p, line=line) from None
+    return video_settings(dataclasses.replace(base or VideoJob(), **values))
 
 
 _FISHEYE_NAMES = ("k1", "k2", "k3", "k4")

@@ -1,0 +1,162 @@
+"""`l2 video` at batch scale (issue 13 items 1-3 and 5 for video): recipe files with a [video]
+table, a sidecar per output, the output folder's journal (resume, --redo, another recipe), and
+clips sent to a Dask cluster -- the stills machinery of pipeline/batch.py, reused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from l2tech.cli.main import main
+from l2tech.pipeline.journal import JOURNAL_NAME
+from l2tech.pipeline.sidecar import read_sidecar
+from l2tech.video.synth import numbered_frames, write_clip
+
+_SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+RECIPE = """\
+# a recipe file for l2 video: shared settings at the top, video-only ones in [video]
+look = "mono"
+interpolation = "bilinear"
+
+[video]
+out_size = [32, 24]
+crf = 0
+preset = "ultrafast"
+"""
+
+
+def _clips(folder: Path, n: int = 2) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(n):
+        p = folder / f"clip{k}.mp4"
+        write_clip(p, numbered_frames(6, 64, 48, seed=k), rate=25)
+        paths.append(str(p))
+    return paths
+
+
+def _sha(p) -> str:
+    return hashlib.sha256(Path(p).read_bytes()).hexdigest()
+
+
+def _frames(path) -> list[np.ndarray]:
+    import av
+
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def test_recipe_file_with_video_table_sidecars_and_journal(tmp_path, capsys):
+    """The [video] table sets the size and encoder, the top-level keys the look; an option given
+    wins over the file; each output has a sidecar recording both (its hash is the journal's)."""
+    ins = _clips(tmp_path / "in")
+    recipe = tmp_path / "drone.toml"
+    recipe.write_text(RECIPE)
+    out = tmp_path / "out"
+    assert main(["video", "--recipe", str(recipe), *ins, "-o", str(out), "--crf", "4", "-q"]) == 0
+    assert sorted(os.listdir(out)) == [JOURNAL_NAME, "clip0.mp4", "clip0.mp4.l2.toml", "clip1.mp4", "clip1.mp4.l2.toml"]
+    frames = _frames(out / "clip0.mp4")
+    assert len(frames) == 6 and frames[0].shape == (24, 32, 3)  # [video] out_size
+    f = frames[3].astype(int)
+    assert np.abs(f[..., 0] - f[..., 1]).max() <= 3 and np.abs(f[..., 1] - f[..., 2]).max() <= 3  # the mono look
+    sc = read_sidecar(out / "clip0.mp4.l2.toml")
+    assert sc.command == "video" and sc.recipe.look == "mono" and sc.recipe.interpolation == "bilinear"
+    assert sc.video["out_size"] == [32, 24] and sc.video["crf"] == 4 and sc.video["preset"] == "ultrafast"
+    assert sc.input_path == ins[0] and sc.input_sha256 == _sha(ins[0]) and sc.output_sha256 == _sha(out / "clip0.mp4")
+    journal = [json.loads(x) for x in (out / JOURNAL_NAME).read_text().splitlines()]
+    assert sorted(e["output"] for e in journal) == ["clip0.mp4", "clip1.mp4"]
+    assert {e["recipe_hash"] for e in journal} == {sc.recipe_hash}
+    # the sidecar is a recipe file: the same clip made from it is the same file
+    again = tmp_path / "again.mp4"
+    assert main(["video", ins[0], "--recipe", str(out / "clip0.mp4.l2.toml"), "-o", str(again), "-q"]) == 0
+    assert _sha(again) == _sha(out / "clip0.mp4")
+
+
+def test_rerun_resumes_redo_remakes_and_another_recipe_is_refused(tmp_path, capsys):
+    ins = _clips(tmp_path / "in")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(RECIPE)
+    out = tmp_path / "out"
+    cmd = ["video", "--recipe", str(recipe), *ins, "-o", str(out), "--json"]
+    assert main(cmd) == 0
+    capsys.readouterr()
+    before = {p.name: (p.stat().st_mtime_ns, _sha(p)) for p in out.glob("*.mp4")}
+    assert main(cmd) == 0  # the same command again: nothing to do
+    doc = json.loads(capsys.readouterr().out)
+    assert [(r["skipped"], r["error"].split(": ", 1)[1]) for r in doc] == [(True, "done earlier with this recipe (journal)")] * 2
+    assert {p.name: (p.stat().st_mtime_ns, _sha(p)) for p in out.glob("*.mp4")} == before
+    assert main([*cmd, "--redo"]) == 0  # made again: new files, same bytes
+    doc = json.loads(capsys.readouterr().out)
+    assert all(r["ok"] and not r.get("skipped") and r["frames_written"] == 6 for r in doc)
+    after = {p.name: (p.stat().st_mtime_ns, _sha(p)) for p in out.glob("*.mp4")}
+    assert all(after[n][0] != before[n][0] and after[n][1] == before[n][1] for n in before)
+    # another video setting is another recipe: refused per clip (exit 1) unless --overwrite
+    assert main([*cmd, "--crf", "30"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert all(not r["ok"] and "made with another recipe" in r["error"] for r in doc)
+    assert main([*cmd, "--crf", "30", "--overwrite"]) == 0
+    capsys.readouterr()
+    assert read_sidecar(out / "clip1.mp4.l2.toml").video["crf"] == 30
+
+
+@pytest.mark.parametrize("text,line,message", [
+    ('look = "mono"\n[video]\ncrf = 0\nqualty = 3\n', 4, "unknown [video] key 'qualty'"),
+    ('[video]\nout_size = "32x24"\n', 2, "out_size must be a list of integers, got '32x24'"),
+    ('exposure_ev = "x"\n', 1, "exposure_ev must be a number"),
+])
+def test_invalid_video_recipe_names_file_and_line(tmp_path, capsys, text, line, message):
+    (clip,) = _clips(tmp_path / "in", 1)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    assert main(["video", "--recipe", str(bad), clip, "-o", str(tmp_path / "o.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert f"bad.toml:{line}" in err and message in err, err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.slow  # ~20 s: a LocalCluster of two worker processes starts
+def test_clips_on_a_dask_cluster_equal_the_local_run(tmp_path):
+    """`L2_DASK_SCHEDULER` sends the clips to `l2 cluster local --workers 2`; the outputs (sent
+    back as bytes, written by the client) equal the local run's byte for byte, with journal and
+    sidecars."""
+    pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    ins = _clips(tmp_path / "in", 3)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(RECIPE)
+    assert main(["video", "--recipe", str(recipe), *ins, "-o", str(tmp_path / "ref"), "-q"]) == 0
+    env = {**os.environ, "PYTHONPATH": _SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), "NUMBA_NUM_THREADS": "1"}
+    log = os.open(tmp_path / "cluster.log", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        lc = subprocess.Popen([sys.executable, "-m", "l2tech.cli", "cluster", "local", "--workers", "2", "--port", "0"],
+                              env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+    finally:
+        os.close(log)
+    try:
+        address = lc.stdout.readline().strip()
+        assert address.startswith("tcp://"), address
+        r = subprocess.run([sys.executable, "-m", "l2tech.cli", "video", "--recipe", str(recipe), *ins, "-o",
+                            str(tmp_path / "out"), "--json"], env={**env, "L2_DASK_SCHEDULER": address},
+                           capture_output=True, text=True, timeout=180)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert [x["frames_written"] for x in json.loads(r.stdout)] == [6, 6, 6]
+    finally:
+        lc.send_signal(signal.SIGINT)
+        try:
+            lc.wait(30)
+        except subprocess.TimeoutExpired:
+            lc.kill()
+            lc.wait()
+        lc.stdout.close()
+    names = ["clip0.mp4", "clip1.mp4", "clip2.mp4"]
+    assert {n: _sha(tmp_path / "out" / n) for n in names} == {n: _sha(tmp_path / "ref" / n) for n in names}
+    assert len((tmp_path / "out" / JOURNAL_NAME).read_text().splitlines()) == 3
+    assert all((tmp_path / "out" / f"{n}.l2.toml").is_file() for n in names)
