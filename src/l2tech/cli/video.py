@@ -98,6 +98,10 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.option("--start", "start_s", type=float, default=0.0, help="Start time, seconds.")
 @click.option("--duration", "duration_s", type=float, help="Duration, seconds.")
 @click.option("--max-decode-errors", type=int, default=0, show_default=True, help="Corrupt frames to skip before failing.")
+@click.option("--segments", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Cut the clip at its keyframes into N parts, made at once by --jobs worker processes and joined "
+                   "(the same frames as one pass; constant --qp, IDR frames at the cuts, no B-frames).")
+@click.option("--qp", type=int, help="Constant quantiser instead of --crf (default 18 with --segments).")
 @batch_options
 @click.option("--fast", is_flag=True, help="Faster, slightly less exact: swscale's fast colour conversion (YUV to RGB and back).")
 @overwrite_option
@@ -107,7 +111,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, focal_length_mm, f_number, focus_distance_m,
           crop_factor, calib_crop, lens_model, intrinsics, dist_coeffs, calib_size, projection, zoom, out_size,
           interpolation, look, lut_path, input_encoding, tone, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s,
-          duration_s, max_decode_errors, jobs, max_memory, cluster, redo, no_sidecar, fast, overwrite, as_json, verbose,
+          duration_s, max_decode_errors, segments, qp, jobs, max_memory, cluster, redo, no_sidecar, fast, overwrite, as_json, verbose,
           quiet):
     """Lens-correct, de-fish and grade video clips; audio, telemetry and metadata are kept.
 
@@ -144,7 +148,8 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
                    "calib_size": _size(calib_size, "--calib-size"), "zoom": zoom, "out_size": _size(out_size, "--size"),
                    "input_encoding": input_encoding, "tone": tone, "codec": codec, "crf": crf, "bitrate": bitrate,
                    "preset": preset, "bit_depth": int(bit_depth) if bit_depth else None, "pix_fmt": pix_fmt,
-                   "start_s": start_s, "duration_s": duration_s, "max_decode_errors": max_decode_errors, "fast": fast}
+                   "start_s": start_s, "duration_s": duration_s, "max_decode_errors": max_decode_errors, "fast": fast,
+                   "segments": segments, "qp": qp}
         vnames = {"calib_crop": "calib_crop", "out_size": "out_size"}
         if recipe_path is None:
             recipe = Recipe(**fields)
@@ -172,11 +177,12 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
     from l2tech.pipeline.batch import BatchTask, run_tasks
 
     to_folder = len(inputs) > 1 or Path(output).is_dir() or output.endswith(("/", "\\"))
+    split = job.segments > 1
     tasks = [BatchTask("video", os.path.abspath(i), str(o), job.recipe, Path(o).suffix.lstrip("."), video=settings,
-                       max_memory=max_memory) for i, o in zip(inputs, outs)]
+                       max_memory=max_memory, segment_workers=(jobs or 1) if split else 1) for i, o in zip(inputs, outs)]
     spelled = {t.input: i for i, t in zip(inputs, tasks)}
     # a clip already runs on several threads: one at a time unless --jobs asks for more
-    items = run_tasks(tasks, jobs=jobs or 1, overwrite=overwrite, redo=redo, journal=to_folder,
+    items = run_tasks(tasks, jobs=1 if split else (jobs or 1), overwrite=overwrite, redo=redo, journal=to_folder,
                       sidecars=not no_sidecar, cluster=cluster or None, max_memory=max_memory)
     results: list[dict] = []
     failed, usage = 0, False

@@ -211,6 +211,8 @@ class BatchTask:
     max_memory : int, optional
         ``l2 video``: the memory budget a clip's frame size is checked against, bytes
         (:func:`l2tech.pipeline.memory.video_size_check`); not part of the recipe.
+    segment_workers : int
+        ``l2 video`` with ``segments`` > 1: worker processes making the parts of the clip.
     """
 
     command: str
@@ -221,6 +223,7 @@ class BatchTask:
     upcoming: tuple[str, ...] = ()
     video: Mapping[str, Any] | None = None
     max_memory: int | None = None
+    segment_workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -351,7 +354,8 @@ def _render_video(task: BatchTask, tmp: Path) -> tuple[Any, tuple[str, ...]]:
                               **{k: (tuple(v) if isinstance(v, list) else v) for k, v in (task.video or {}).items()})
     from l2tech.pipeline.video import run_video_job
 
-    return run_video_job(job, task.input, tmp, frame_size_check=video_size_check(task.input, task.max_memory))
+    return run_video_job(job, task.input, tmp, frame_size_check=video_size_check(task.input, task.max_memory),
+                         workers=task.segment_workers)
 
 
 def _unlink(p: Path) -> None:

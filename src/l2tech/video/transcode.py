@@ -39,7 +39,7 @@ from l2tech.video.colortags import ColorTags, frame_to_rgb, resolve_color_tags, 
 from l2tech.video.pipeline import FramePipeline
 from l2tech.video.probe import VideoInfo, VideoLimits, probe_video
 
-__all__ = ["EncodeOptions", "VideoReport", "process_video", "ENCODERS"]
+__all__ = ["EncodeOptions", "VideoReport", "process_video", "join_segments", "ENCODERS"]
 
 # input decoder -> default encoder
 ENCODERS = {"h264": "libx264", "hevc": "libx265", "prores": "prores_ks", "av1": "libsvtav1", "vp9": "libvpx-vp9"}
@@ -72,10 +72,18 @@ class EncodeOptions:
         (``yuv420p``, ``yuv420p10le``, ``yuv422p10le`` for ProRes).
     threads : int
         Encoder threads, 0 = FFmpeg's automatic choice.
+    qp : int, optional
+        Constant quantiser (x264/x265 ``qp``) instead of CRF: no rate-control state carried
+        from frame to frame, so a clip encoded in segments equals the clip encoded whole
+        (:func:`l2tech.pipeline.video.run_video_job`, ``segments``).
+    keyframes_s : tuple of float
+        Output times, seconds, of frames to encode as IDR keyframes (segment boundaries).
     """
 
     codec: str | None = None
     crf: int | None = None
+    qp: int | None = None
+    keyframes_s: tuple[float, ...] = ()
     bitrate: int | None = None
     preset: str | None = None
     bit_depth: int | None = None
@@ -419,6 +427,7 @@ def process_video(
     accurate_color: bool = True,
     frame_size_check: Callable[[int, int, tuple[int, int] | None], None] | None = None,
     out_size: tuple[int, int] | None = None,
+    copy_streams: bool = True,
 ) -> VideoReport:
     """Decode a clip, run each frame through ``pipeline``, encode it, keep the other streams.
 
@@ -465,6 +474,9 @@ def process_video(
         :func:`l2tech.pipeline.memory.video_size_check`).
     out_size : (int, int), optional
         The output frame size the pipeline factory will give, when known (for that check).
+    copy_streams : bool
+        Copy the audio, data and timecode streams (False: the video stream alone, as for the
+        segments of a split clip).
 
     Returns
     -------
@@ -579,8 +591,16 @@ def process_video(
             opts: dict[str, str] = {}
             if enc.bitrate:
                 ovs.bit_rate = int(enc.bitrate)
+            elif enc.qp is not None:
+                opts["qp"] = str(int(enc.qp))
             elif codec_name in _CRF_CODECS:
                 opts["crf"] = str(18 if enc.crf is None else int(enc.crf))
+            if enc.keyframes_s:
+                # IDR frames at the segment boundaries, no B-frames: a segment's packets then
+                # follow the one before with increasing decode times when the parts are joined
+                opts["forced-idr"] = "1"
+                if codec_name in ("libx264", "libx265"):
+                    opts[codec_name[3:] + "-params"] = "bframes=0"
             if enc.preset:
                 opts["preset"] = enc.preset
             ovs.options = opts
@@ -589,7 +609,7 @@ def process_video(
             labels: dict[int, str] = {}
             timecode_in = vs.metadata.get("timecode")
             timecode_tracks: list[str] = []
-            for s in inp.streams:
+            for s in inp.streams if copy_streams else ():
                 if s.type == "data" and "timecode" in s.metadata:
                     # a tmcd track is not copied: the muxer writes one from the video stream's
                     # timecode tag (shifted when trimming), which is reported after writing
@@ -643,6 +663,8 @@ def process_video(
             pool = concurrent.futures.ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="l2video")
             inflight: collections.deque = collections.deque()
 
+            keyframe_ticks = {int(round(k / tb)) for k in enc.keyframes_s}
+
             def work(index: int, frame, pts):
                 rgb = frame_to_rgb(frame, tags, 8 if work_depth == 8 else 16, accurate=accurate_color)
                 res = pipeline.process(rgb)
@@ -651,6 +673,8 @@ def process_video(
                 of = rgb_to_frame(res, out_tags, pix_fmt, accurate=accurate_color)
                 of.pts = pts
                 of.time_base = tb
+                if pts in keyframe_ticks:
+                    of.pict_type = av.video.frame.PictureType.I
                 return of
 
             def drain(limit: int) -> None:
@@ -826,3 +850,124 @@ def process_video(
         streams_dropped=tuple(dropped),
         warnings=tuple(warnings_),
     )
+
+
+def join_segments(input_path: str | os.PathLike, parts: list[tuple[str, float]], output_path: str | os.PathLike, *,
+                  overwrite: bool = False) -> VideoReport:
+    """Join the video-only parts of a split clip, with the input's audio and data packets.
+
+    Parameters
+    ----------
+    input_path : path-like
+        The clip the parts were made from: its audio and data streams are copied packet for
+        packet, untouched (timestamps repaired only as :func:`process_video` does).
+    parts : list of (path, float)
+        Each part (made by :func:`process_video` with ``copy_streams=False``, its first frame
+        at time 0) and the input time, seconds, of its first frame; in order.
+    output_path : path-like
+        The joined clip (written atomically).
+    overwrite : bool
+        Replace an existing output.
+
+    Returns
+    -------
+    VideoReport
+
+    Raises
+    ------
+    VideoError
+        The muxer refused a packet.
+
+    Notes
+    -----
+    A part's packets are moved by its start time, in the time base it shares with the input
+    (:func:`process_video` keeps the input's), so every frame has the time it has in the input
+    and in a one-pass encode. Parts made with IDR frames at their starts and no B-frames join
+    with increasing decode times and no visible seam.
+    """
+    import heapq
+    import itertools
+
+    import av
+
+    from l2tech.io.atomic import atomic_output
+
+    src, dst = Path(input_path), Path(output_path)
+    fmt = _output_format(dst)
+    t0 = time.perf_counter()
+    copied: list[str] = []
+    dropped: list[str] = []
+    warnings_: list[str] = []
+    with av.open(str(src)) as inp, av.open(str(parts[0][0])) as first, atomic_output(dst, overwrite=overwrite) as tmp:
+        fvs = first.streams.video[0]
+        tb = fvs.time_base
+        with av.open(str(tmp), "w", format=fmt) as out:
+            if fmt in ("mp4", "mov"):
+                out.options.update({"movflags": "use_metadata_tags"})
+            out.metadata.update({k: v for k, v in inp.metadata.items()
+                                 if k not in ("encoder", "major_brand", "minor_version", "compatible_brands")})
+            ovs = out.add_stream_from_template(fvs)
+            ovs.time_base = tb
+            ovs.metadata.update({k: v for k, v in fvs.metadata.items() if k in ("language", "handler_name", "timecode")})
+            stream_map = {}
+            for s in inp.streams:
+                if s.type not in ("audio", "data") or (s.type == "data" and "timecode" in s.metadata):
+                    continue
+                label = f"#{s.index} {s.type} " + (s.codec_context.name if s.codec_context else s.metadata.get("handler_name", "").strip())
+                if s.type == "data" and _data_stream_fits(fmt, s) is not None:
+                    dropped.append(f"{label.strip()}: not supported by {fmt}")
+                    continue
+                stream_map[s.index] = out.add_stream_from_template(s)
+                stream_map[s.index].metadata.update({k: v for k, v in s.metadata.items() if k in ("language", "handler_name")})
+                copied.append(label.strip())
+            frames = 0
+
+            def video_packets():
+                nonlocal frames
+                for path, start in parts:
+                    shift = int(round(start / tb))
+                    with av.open(str(path)) as c:
+                        for p in c.demux(c.streams.video[0]):
+                            if p.dts is None and p.pts is None:
+                                continue
+                            p.pts = None if p.pts is None else p.pts + shift
+                            p.dts = None if p.dts is None else p.dts + shift
+                            frames += 1
+                            yield float((p.dts if p.dts is not None else p.pts) * tb), 0, p, ovs
+
+            clock: dict[int, tuple[int, int]] = {}
+            retimed: collections.Counter = collections.Counter()
+
+            def other_packets():
+                if not stream_map:
+                    return
+                for p in inp.demux([inp.streams[i] for i in stream_map]):
+                    if p.dts is None:
+                        continue
+                    _follow_on(p, clock, retimed)
+                    yield float(p.dts * p.time_base), 1, p, stream_map[p.stream.index]
+
+            counter = itertools.count()
+            merged = heapq.merge(((t, o, next(counter), p, st) for t, o, p, st in video_packets()),
+                                 ((t, o, next(counter), p, st) for t, o, p, st in other_packets()))
+            try:
+                for _t, _o, _n, p, st in merged:
+                    p.stream = st
+                    out.mux(p)
+            except av.FFmpegError as exc:
+                raise VideoError(f"joining the parts failed: {exc}", path=dst) from None
+        for sidx, n in sorted(retimed.items()):
+            warnings_.append(f"{inp.streams[sidx].type} stream #{sidx}: {n} packets whose timestamps went backwards "
+                             "were re-timed to follow on from the packet before")
+        rate = fvs.average_rate
+        cc = fvs.codec_context
+        from l2tech.video.probe import _MATRIX, _tag
+
+        color = f"{_tag(_MATRIX, cc.colorspace)}/{'pc' if int(cc.color_range or 0) == 2 else 'tv'}"
+        w, h, codec, pix = cc.width, cc.height, cc.name, cc.pix_fmt
+    wall = time.perf_counter() - t0
+    return VideoReport(input=str(src), output=str(dst), codec=ENCODERS.get(codec, codec), pix_fmt=pix or "", width_px=w, height_px=h,
+                       frames_decoded=frames, frames_written=frames, decode_errors=0,
+                       duration_s=frames / float(rate) if rate else 0.0, wall_s=wall,
+                       fps=frames / wall if wall > 0 else 0.0, color=color, streams_copied=tuple(copied),
+                       streams_dropped=tuple(dropped), warnings=tuple(warnings_))
