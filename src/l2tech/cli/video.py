@@ -179,7 +179,9 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
     to_folder = len(inputs) > 1 or Path(output).is_dir() or output.endswith(("/", "\\"))
     split = job.segments > 1
     tasks = [BatchTask("video", os.path.abspath(i), str(o), job.recipe, Path(o).suffix.lstrip("."), video=settings,
-                       max_memory=max_memory, segment_workers=(jobs or 1) if split else 1) for i, o in zip(inputs, outs)]
+                       max_memory=max_memory,
+                       # on a cluster a clip is one task: its worker makes the parts in one pass (the same frames)
+                       segment_workers=(jobs or 1) if split and not cluster else 1) for i, o in zip(inputs, outs)]
     spelled = {t.input: i for i, t in zip(inputs, tasks)}
     # a clip already runs on several threads: one at a time unless --jobs asks for more
     items = run_tasks(tasks, jobs=1 if split else (jobs or 1), overwrite=overwrite, redo=redo, journal=to_folder,
