@@ -206,3 +206,37 @@ def test_4k_clip_split_across_two_workers_equals_the_single_process_output(tmp_p
     for (_, x), (_, y) in zip(a, b):
         assert np.array_equal(x, y)
     assert _audio(one) == _audio(two) == _audio(src)
+
+
+@pytest.mark.slow  # ~30 s: three l2 processes start
+def test_sigkill_during_a_video_batch_then_rerun_gives_the_uninterrupted_outputs(tmp_path):
+    """Issue 13 acceptance, "same for a video": `l2 video` on 5 clips into a folder, SIGKILLed
+    once 2 are journaled; the same command again makes only the missing clips, and the folder
+    equals an uninterrupted run's byte for byte, with no temp file left."""
+    from conftest import kill_when
+
+    from test_batch_scale import _temps
+
+    ins = _clips(tmp_path / "in", 5)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(RECIPE)
+    ref = tmp_path / "ref"
+    assert main(["video", "--recipe", str(recipe), *ins, "-o", str(ref), "-q"]) == 0
+    names = [f"clip{k}.mp4" for k in range(5)]
+    expected = {n: _sha(ref / n) for n in names}
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": _SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    cmd = [sys.executable, "-m", "l2tech.cli", "video", "--recipe", str(recipe), *ins, "-o", str(out) + "/"]
+    journal = out / JOURNAL_NAME
+    proc = subprocess.Popen([*cmd, "-q"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kill_when(proc, lambda: journal.exists() and journal.read_bytes().count(b"\n") >= 2, timeout_s=120)
+    done_before = len(journal.read_text().splitlines())
+    assert 2 <= done_before < 5
+    r = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert sum(1 for x in doc if x.get("skipped")) == done_before
+    assert sum(1 for x in doc if x["ok"] and not x.get("skipped")) == 5 - done_before
+    assert {n: _sha(out / n) for n in names} == expected
+    assert _temps(out) == []
+    assert sorted(json.loads(x)["output"] for x in journal.read_text().splitlines()) == names

@@ -564,7 +564,9 @@ def _run_segments(job: VideoJob, input_path: str, output_path: str | Path, plan:
     from l2tech.video.transcode import join_segments
 
     dst = Path(output_path)
-    folder = Path(tempfile.mkdtemp(prefix=f".{dst.stem}.l2seg-", dir=dst.parent))
+    # the parts go to the system's temp folder, never the output folder (removed at the end;
+    # a SIGKILL of this process leaves them there for the system to clean)
+    folder = Path(tempfile.mkdtemp(prefix="l2-segments-"))
     try:
         tasks = []
         for k, start in enumerate(plan):

@@ -591,7 +591,7 @@ def process_video(
             opts: dict[str, str] = {}
             if enc.bitrate:
                 ovs.bit_rate = int(enc.bitrate)
-            elif enc.qp is not None:
+            elif enc.qp is not None and codec_name in _CRF_CODECS:
                 opts["qp"] = str(int(enc.qp))
             elif codec_name in _CRF_CODECS:
                 opts["crf"] = str(18 if enc.crf is None else int(enc.crf))
