@@ -184,23 +184,34 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
                        segment_workers=(jobs or 1) if split and not cluster else 1) for i, o in zip(inputs, outs)]
     spelled = {t.input: i for i, t in zip(inputs, tasks)}
     # a clip already runs on several threads: one at a time unless --jobs asks for more
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    # frames of the clip in progress (made in this process), as `l2 video` always showed them
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[fps]:.1f} fps"), TimeRemainingColumn(), console=err_console.get(),
+                        transient=True, disable=quiet or as_json or not err_console.is_terminal)
+    bars: dict[str, tuple[int, float]] = {}
+
+    def frames_done(inp: str, done: int, total: int) -> None:
+        if inp not in bars:
+            bars[inp] = (progress.add_task(Path(spelled.get(inp, inp)).name, total=None, fps=0.0), time.perf_counter())
+        task_id, t0 = bars[inp]
+        el = time.perf_counter() - t0
+        progress.update(task_id, completed=done, total=total or None, fps=done / el if el > 0 else 0.0)
+
     items = run_tasks(tasks, jobs=1 if split else (jobs or 1), overwrite=overwrite, redo=redo, journal=to_folder,
-                      sidecars=not no_sidecar, cluster=cluster or None, max_memory=max_memory)
+                      sidecars=not no_sidecar, cluster=cluster or None, max_memory=max_memory, progress=frames_done)
     results: list[dict] = []
     failed, usage = 0, False
-    show_progress = len(inputs) > 1 and not (quiet or as_json)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("ETA"), TimeRemainingColumn(), console=err_console.get(), transient=True,
-                        disable=not (show_progress and err_console.is_terminal))
     interrupted: KeyboardInterrupt | None = None
     try:
         with progress:
-            bar = progress.add_task("video", total=len(tasks))
             for item in items:
                 src, dst = spelled.get(item.input, item.input), item.output
-                progress.advance(bar)
+                if item.input in bars:
+                    progress.remove_task(bars.pop(item.input)[0])
                 if item.status == "skipped":  # RELIABILITY case 18: skipped with a message, as develop/correct do
                     if not as_json:
                         err_console.print(f"[yellow]skipped[/]: {item.error}", highlight=False, soft_wrap=True)

@@ -262,7 +262,7 @@ def _temp_name(out: Path) -> Path:
     return out.with_name(f".{out.stem}.l2tmp-{os.getpid()}-{secrets.token_hex(4)}{out.suffix}")
 
 
-def render_task(task: BatchTask, deliver: str = "file") -> Rendered:
+def render_task(task: BatchTask, deliver: str = "file", progress: Callable[[str, int, int], None] | None = None) -> Rendered:
     """Make one output (run in a worker process, a Dask worker, or in-process).
 
     Parameters
@@ -272,6 +272,9 @@ def render_task(task: BatchTask, deliver: str = "file") -> Rendered:
         ``file``: the output is left in a temp file beside the final name (same folder, so the
         coordinator renames it into place); ``bytes``: it is returned as bytes (a cluster
         worker, whose disk the coordinator may not see) and nothing is left on the worker.
+    progress : callable, optional
+        ``progress(input, frames_done, frames_total)`` after each frame of a video (in-process
+        runs only: the frame progress bar of ``l2 video``).
 
     Returns
     -------
@@ -306,7 +309,7 @@ def render_task(task: BatchTask, deliver: str = "file") -> Rendered:
         elif task.command == "correct":
             res = correct_image_file(task.input, tmp, task.recipe, overwrite=True, fmt=task.format)
         elif task.command == "video":
-            res = _VideoResult(*_render_video(task, tmp))
+            res = _VideoResult(*_render_video(task, tmp, progress))
         else:
             raise ValueError(f"unknown command {task.command!r}")
         summary = res.summary()
@@ -343,7 +346,8 @@ class _VideoResult:
         return d
 
 
-def _render_video(task: BatchTask, tmp: Path) -> tuple[Any, tuple[str, ...]]:
+def _render_video(task: BatchTask, tmp: Path, progress: Callable[[str, int, int], None] | None = None
+                  ) -> tuple[Any, tuple[str, ...]]:
     """One clip of an ``l2 video`` batch into ``tmp`` (:func:`l2tech.pipeline.video.run_video_job`)."""
     import dataclasses
 
@@ -354,8 +358,9 @@ def _render_video(task: BatchTask, tmp: Path) -> tuple[Any, tuple[str, ...]]:
                               **{k: (tuple(v) if isinstance(v, list) else v) for k, v in (task.video or {}).items()})
     from l2tech.pipeline.video import run_video_job
 
+    report = None if progress is None else (lambda done, total: progress(task.input, done, total))
     return run_video_job(job, task.input, tmp, frame_size_check=video_size_check(task.input, task.max_memory),
-                         workers=task.segment_workers)
+                         workers=task.segment_workers, progress=report)
 
 
 def _unlink(p: Path) -> None:
@@ -492,13 +497,16 @@ class _LocalPool:
 class _InProcess:
     """The tasks one after another in this process (``jobs=1``), decoding the next RAWs ahead."""
 
+    def __init__(self, progress: Callable[[str, int, int], None] | None = None) -> None:
+        self.progress = progress
+
     def run(self, tasks: Sequence[BatchTask]) -> Iterator[tuple[BatchTask, Any, BaseException | None]]:
         import dataclasses
 
         for k, t in enumerate(tasks):
             ahead = tuple(u.input for u in tasks[k + 1 : k + 1 + LOOKAHEAD]) if t.command == "develop" else ()
             try:
-                r = render_task(dataclasses.replace(t, upcoming=ahead), "file")
+                r = render_task(dataclasses.replace(t, upcoming=ahead), "file", self.progress)
             except Exception as exc:  # noqa: BLE001 - reported per file (E5)
                 yield t, None, exc
                 continue
@@ -549,7 +557,8 @@ def _publish(task: BatchTask, rendered: Rendered, rhash: str, journal: Any, *, o
 
 def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = False, redo: bool = False,
               journal: bool = True, sidecars: bool = True, cluster: str | None = None,
-              max_memory: int | None = None, on_start: Callable[[dict], None] | None = None) -> Iterator[BatchItem]:
+              max_memory: int | None = None, on_start: Callable[[dict], None] | None = None,
+              progress: Callable[[str, int, int], None] | None = None) -> Iterator[BatchItem]:
     """Run a batch: resume what is done, make the rest in parallel, yield one :class:`BatchItem` each.
 
     Parameters
@@ -572,6 +581,9 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
     max_memory : int, optional
         Memory budget of the local workers, bytes (default :func:`l2tech.pipeline.memory.default_budget`); limits
         ``jobs`` (:func:`memory_limited_jobs`).
+    progress : callable, optional
+        ``progress(input, frames_done, frames_total)`` after each video frame made in this
+        process (``jobs`` 1; not called for worker processes or a cluster).
     on_start : callable, optional
         Called once the work starts with ``{"mode": "in-process" | "processes" | "cluster",
         "workers": int or None, "to_do": int}`` (not called when everything was done before).
@@ -657,7 +669,7 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
     else:
         n = memory_limited_jobs(min(jobs, len(todo)), budget,
                                 job_bytes=max((peaks.get(t.output, 0) for t in todo), default=0) or None)
-        runner = _LocalPool(n) if n > 1 else _InProcess()
+        runner = _LocalPool(n) if n > 1 else _InProcess(progress)
         start = {"mode": "processes" if n > 1 else "in-process", "workers": n, "to_do": len(todo)}
     if on_start is not None:
         on_start(start)
