@@ -79,6 +79,9 @@ def test_recipe_file_with_video_table_sidecars_and_journal(tmp_path, capsys):
     again = tmp_path / "again.mp4"
     assert main(["video", ins[0], "--recipe", str(out / "clip0.mp4.l2.toml"), "-o", str(again), "-q"]) == 0
     assert _sha(again) == _sha(out / "clip0.mp4")
+    capsys.readouterr()
+    assert main(["develop", "--from-sidecar", str(out / "clip0.mp4.l2.toml")]) == 2  # not a still's sidecar
+    assert "a sidecar of `l2 video`" in capsys.readouterr().err
 
 
 def test_rerun_resumes_redo_remakes_and_another_recipe_is_refused(tmp_path, capsys):
