@@ -243,3 +243,31 @@ def test_sigkill_during_a_video_batch_then_rerun_gives_the_uninterrupted_outputs
     assert {n: _sha(out / n) for n in names} == expected
     assert _temps(out) == []
     assert sorted(json.loads(x)["output"] for x in journal.read_text().splitlines()) == names
+
+
+@pytest.mark.slow  # ~15 s: the 13 s GoPro clip, twice in two worker processes
+def test_split_gopro_clip_keeps_telemetry_timecode_and_audio(tmp_path, capsys):
+    """The joined clip carries what the one-pass clip carries: the GPMF packets byte for byte,
+    the fdsc "GoPro SOS" samples (telemetry-parser still names the camera), the timecode as a
+    tmcd track, the audio packets untouched."""
+    from conftest import shared_file
+
+    telemetry_parser = pytest.importorskip("telemetry_parser")
+    src = shared_file("video/gopro_hero5_karma_drone.mp4")
+    out = tmp_path / "split.mov"
+    assert main(["video", str(src), "-o", str(out), "--segments", "2", "--jobs", "2", "--preset", "ultrafast",
+                 "--no-sidecar"]) == 0
+    text = capsys.readouterr().out
+    assert "kept #2 data GoPro TCD as timecode 19:26:48:04 (tmcd track)" in text and "dropped" not in text
+    assert telemetry_parser.Parser(str(out)).model == "HERO5 Black"
+    import av
+
+    def packets(path, handler):
+        with av.open(str(path)) as c:
+            s = next(s for s in c.streams if s.metadata.get("handler_name", "").strip() == handler)
+            return [(p.pts, bytes(p)) for p in c.demux(s) if p.size]
+
+    assert packets(out, "GoPro MET") == packets(src, "GoPro MET")
+    assert packets(out, "GoPro AAC") == packets(src, "GoPro AAC")
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].frames == 362

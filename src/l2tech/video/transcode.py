@@ -908,18 +908,32 @@ def join_segments(input_path: str | os.PathLike, parts: list[tuple[str, float]],
                                  if k not in ("encoder", "major_brand", "minor_version", "compatible_brands")})
             ovs = out.add_stream_from_template(fvs)
             ovs.time_base = tb
-            ovs.metadata.update({k: v for k, v in fvs.metadata.items() if k in ("language", "handler_name", "timecode")})
+            if fvs.average_rate:
+                ovs.codec_context.framerate = fvs.average_rate  # the muxer times a timecode track by it
+            ovs.metadata.update({k: v for k, v in inp.streams.video[0].metadata.items()
+                                 if k in ("language", "handler_name", "timecode")})
+            timecode_in = inp.streams.video[0].metadata.get("timecode")
+            timecode_tracks: list[str] = []
             stream_map = {}
+            labels: dict[int, str] = {}
             for s in inp.streams:
-                if s.type not in ("audio", "data") or (s.type == "data" and "timecode" in s.metadata):
+                if s.type == "data" and "timecode" in s.metadata:  # re-made by the muxer, as in process_video
+                    timecode_in = timecode_in or s.metadata["timecode"]
+                    timecode_tracks.append(f"#{s.index} data " + (s.metadata.get("handler_name", "").strip() or "tmcd"))
+                    continue
+                if s.type not in ("audio", "data"):
                     continue
                 label = f"#{s.index} {s.type} " + (s.codec_context.name if s.codec_context else s.metadata.get("handler_name", "").strip())
-                if s.type == "data" and _data_stream_fits(fmt, s) is not None:
-                    dropped.append(f"{label.strip()}: not supported by {fmt}")
+                why = _data_stream_fits(fmt, s) if s.type == "data" else None
+                if why is not None:
+                    dropped.append(f"{label.strip()}: not supported by {fmt} ({why})")
                     continue
                 stream_map[s.index] = out.add_stream_from_template(s)
                 stream_map[s.index].metadata.update({k: v for k, v in s.metadata.items() if k in ("language", "handler_name")})
-                copied.append(label.strip())
+                labels[s.index] = label.strip()
+            if timecode_in:
+                ovs.metadata["timecode"] = timecode_in
+            muxed: collections.Counter = collections.Counter()
             frames = 0
 
             def video_packets():
@@ -945,6 +959,7 @@ def join_segments(input_path: str | os.PathLike, parts: list[tuple[str, float]],
                     if p.dts is None:
                         continue
                     _follow_on(p, clock, retimed)
+                    muxed[p.stream.index] += 1
                     yield float(p.dts * p.time_base), 1, p, stream_map[p.stream.index]
 
             counter = itertools.count()
@@ -954,8 +969,23 @@ def join_segments(input_path: str | os.PathLike, parts: list[tuple[str, float]],
                 for _t, _o, _n, p, st in merged:
                     p.stream = st
                     out.mux(p)
+                for sidx, ost in stream_map.items():
+                    if not muxed[sidx] and inp.streams[sidx].type == "data" and fmt in ("mp4", "mov"):
+                        _copy_unread_samples(src, inp.streams[sidx], ost, out, 0.0, None, 0.0, muxed)
             except av.FFmpegError as exc:
                 raise VideoError(f"joining the parts failed: {exc}", path=dst) from None
+        for sidx, label in labels.items():
+            if muxed[sidx]:
+                copied.append(label)
+            else:
+                dropped.append(f"{label}: no packet to copy (FFmpeg reads none of its samples)")
+        if timecode_in:
+            written_tc = _written_timecode(tmp)
+            what = ", ".join(timecode_tracks) or "timecode tag"
+            if written_tc is not None:
+                copied.append(f"{what} as timecode {written_tc[0]} ({written_tc[1]})")
+            else:
+                dropped.append(f"{what}: {fmt} does not store the timecode {timecode_in}")
         for sidx, n in sorted(retimed.items()):
             warnings_.append(f"{inp.streams[sidx].type} stream #{sidx}: {n} packets whose timestamps went backwards "
                              "were re-timed to follow on from the packet before")
