@@ -118,7 +118,8 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
     Settings may come from a recipe file (--recipe; video-only ones in its [video] table); the
     options given win. Each output gets a NAME.EXT.l2.toml sidecar; clips written into a folder
     are journaled there, so the same command run again does only the missing clips (--redo
-    makes them all again). --jobs N runs N clips at once; --cluster (or L2_DASK_SCHEDULER)
+    makes them all again). --jobs N runs N clips at once (default 1: a clip already uses
+    several threads), or the N parts of one clip with --segments; --cluster (or L2_DASK_SCHEDULER)
     runs them on a Dask scheduler.
 
     \b
@@ -150,7 +151,6 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
                    "preset": preset, "bit_depth": int(bit_depth) if bit_depth else None, "pix_fmt": pix_fmt,
                    "start_s": start_s, "duration_s": duration_s, "max_decode_errors": max_decode_errors, "fast": fast,
                    "segments": segments, "qp": qp}
-        vnames = {"calib_crop": "calib_crop", "out_size": "out_size"}
         if recipe_path is None:
             recipe = Recipe(**fields)
             job = VideoJob(recipe, **vfields)
@@ -160,7 +160,7 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
             given = {k for k in fields if _given(ctx, names.get(k, k), params[names.get(k, k)])}
             defaults = Recipe(**{k: v for k, v in fields.items() if k not in given})
             recipe = dataclasses.replace(read_recipe_file(recipe_path, base=defaults), **{k: fields[k] for k in given})
-            vgiven = {k: v for k, v in vfields.items() if _given(ctx, vnames.get(k, k), params[vnames.get(k, k)])}
+            vgiven = {k: v for k, v in vfields.items() if _given(ctx, k, params[k])}  # the same names as the options
             from_file = read_video_settings(recipe_path, base=VideoJob(Recipe(), **{k: v for k, v in vfields.items() if k not in vgiven}))
             merged = {k: (tuple(v) if isinstance(v, list) else v) for k, v in from_file.items()}
             job = dataclasses.replace(VideoJob(recipe), **{**merged, **vgiven})
@@ -183,7 +183,6 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
                        # on a cluster a clip is one task: its worker makes the parts in one pass (the same frames)
                        segment_workers=(jobs or 1) if split and not cluster else 1) for i, o in zip(inputs, outs)]
     spelled = {t.input: i for i, t in zip(inputs, tasks)}
-    # a clip already runs on several threads: one at a time unless --jobs asks for more
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -201,6 +200,7 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
         el = time.perf_counter() - t0
         progress.update(task_id, completed=done, total=total or None, fps=done / el if el > 0 else 0.0)
 
+    # a clip already runs on several threads: one at a time unless --jobs asks for more
     items = run_tasks(tasks, jobs=1 if split else (jobs or 1), overwrite=overwrite, redo=redo, journal=to_folder,
                       sidecars=not no_sidecar, cluster=cluster or None, max_memory=max_memory, progress=frames_done)
     results: list[dict] = []
