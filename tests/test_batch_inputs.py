@@ -133,4 +133,4 @@ def test_video_batch_goes_on_past_bad_arguments(tmp_path, capsys):
         ("good.mp4", True, None),
     ]
     assert doc[2]["frames_written"] == 6
-    assert sorted(os.listdir(out)) == ["good.mp4"]
+    assert sorted(os.listdir(out)) == [".l2-journal.jsonl", "good.mp4", "good.mp4.l2.toml"]  # journal, sidecar

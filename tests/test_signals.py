@@ -89,7 +89,7 @@ def test_video_sigkill_temp_is_removed_by_the_next_run(tmp_path, long_clip):
     rc = subprocess.run([sys.executable, "-m", "l2tech.cli", "video", str(short), "-o", str(out / "y.mp4"), "-q"],
                         timeout=TIMEOUT_S, capture_output=True, text=True)
     assert rc.returncode == 0, rc.stderr
-    assert sorted(os.listdir(out)) == ["y.mp4"]  # ... the next run into the folder removes its temp
+    assert sorted(os.listdir(out)) == ["y.mp4", "y.mp4.l2.toml"]  # ... the next run into the folder removes its temp
 
 
 def test_correct_batch_sigterm_prints_summary_so_far(tmp_path):

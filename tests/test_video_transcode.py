@@ -217,7 +217,9 @@ def test_gopro_streams_metadata_and_trim(tmp_path):
     assert [d for _, d in gpmf_out] == [d for _, d in gpmf_in] and len(gpmf_out) == 2
     assert all(d.startswith(b"DEVC") for _, d in gpmf_out)  # GPMF KLV payload intact
     assert gpmf_out[0][0] == pytest.approx(gpmf_in[0][0] - r_offset(tin, 3.0), abs=1e-3)
-    assert any("GoPro TCD" in s for s in r.streams_dropped)  # tmcd: re-made from the timecode tag
+    # tmcd: re-made by the muxer from the timecode tag, moved to the first kept frame (90 frames in)
+    assert any("GoPro TCD" in s and "19:26:51:04 (tmcd track)" in s for s in r.streams_copied)
+    assert any("GoPro SOS" in s and "a .mov output keeps it" in s for s in r.streams_dropped)
 
 
 def r_offset(times: list[float], start: float) -> float:

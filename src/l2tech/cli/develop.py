@@ -399,6 +399,9 @@ def _from_sidecar(path: str, output: str | None) -> tuple[Any, str, str]:
     from l2tech.pipeline.sidecar import file_sha256, read_sidecar
 
     sc = read_sidecar(path)
+    if sc.command == "video":
+        raise UsageError(f"a sidecar of `l2 video`: make the clip again with "
+                         f"`l2 video {sc.input_path} --recipe {path} -o {sc.output}`", path=path)
     if not Path(sc.input_path).is_file():
         raise InputNotFoundError("the input named in the sidecar is not there (moved? mount the same path)",
                                  path=sc.input_path)

@@ -16,16 +16,17 @@ from l2tech.cli.options import (
     lens_option,
     look_option,
     lut_option,
+    batch_options,
     max_decode_errors_option,
-    max_memory_option,
     output_option,
     overwrite_option,
     profile_option,
     projection_option,
+    recipe_option,
     shot_options,
     verbosity_options,
 )
-from l2tech.errors import L2Error, OutputExistsError, UsageError
+from l2tech.errors import L2Error, UsageError
 
 __all__ = ["video"]
 
@@ -68,6 +69,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.command("video", context_settings=CONTEXT_SETTINGS)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(readable=False))  # checked per file: E5
 @output_option("file_or_existing_dir", required=True)
+@recipe_option
 @profile_option
 @camera_option
 @lens_option
@@ -97,16 +99,29 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.option("--start", "start_s", type=float, default=0.0, help="Start time, seconds.")
 @click.option("--duration", "duration_s", type=float, help="Duration, seconds.")
 @max_decode_errors_option
-@max_memory_option
+@click.option("--segments", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Cut the clip at its keyframes into N parts, made at once by --jobs worker processes and joined "
+                   "(the same frames as one pass; constant --qp, IDR frames at the cuts, no B-frames).")
+@click.option("--qp", type=int, help="Constant quantiser instead of --crf (default 18 with --segments).")
+@batch_options
 @click.option("--fast", is_flag=True, help="Faster, slightly less exact: swscale's fast colour conversion (YUV to RGB and back).")
 @overwrite_option
 @json_option
 @verbosity_options
-def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_number, focus_distance_m, crop_factor, calib_crop, lens_model,
-          intrinsics, dist_coeffs, calib_size, projection, zoom, out_size, interpolation, look, lut_path,
-          input_encoding, tone, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s, duration_s,
-          max_decode_errors, max_memory, fast, overwrite, as_json, verbose, quiet):
+@click.pass_context
+def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, focal_length_mm, f_number, focus_distance_m,
+          crop_factor, calib_crop, lens_model, intrinsics, dist_coeffs, calib_size, projection, zoom, out_size,
+          interpolation, look, lut_path, input_encoding, tone, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s,
+          duration_s, max_decode_errors, segments, qp, jobs, max_memory, cluster, redo, no_sidecar, fast, overwrite, as_json, verbose,
+          quiet):
     """Lens-correct, de-fish and grade video clips; audio, telemetry and metadata are kept.
+
+    Settings may come from a recipe file (--recipe; video-only ones in its [video] table); the
+    options given win. Each output gets a NAME.EXT.l2.toml sidecar; clips written into a folder
+    are journaled there, so the same command run again does only the missing clips (--redo
+    makes them all again). --jobs N runs N clips at once (default 1: a clip already uses
+    several threads), or the N parts of one clip with --segments; --cluster (or L2_DASK_SCHEDULER)
+    runs them on a Dask scheduler.
 
     \b
     Examples:
@@ -114,23 +129,44 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
       l2 video cctv.mp4 --lens-model opencv --intrinsics 548.9,549.3,722.5,718.9 \\
           --dist-coeffs -0.144,0.0288,0.00105,-0.000338,-0.00332 -o flat.mp4
       l2 video vlog.mov --lut look.cube --input-encoding V-Log -o graded.mov
+      l2 video --recipe drone.toml day1/*.MP4 -o graded/ --cluster tcp://render0:8786
     """
-    from l2tech.pipeline import Recipe  # lazy: keeps `l2 --help` fast
-    from l2tech.pipeline.video import VideoJob, run_video_job
-    from l2tech.pipeline.memory import video_size_check
+    import dataclasses
+    import os
 
+    from l2tech.cli.develop import _given
+    from l2tech.pipeline import Recipe  # lazy: keeps `l2 --help` fast
+    from l2tech.pipeline.video import VideoJob, read_video_settings, video_settings
+
+    params = ctx.params
     try:
-        recipe = Recipe(profile=profile_path, camera=camera, lens=lens_name, focal_length_mm=focal_length_mm,
-                        f_number=f_number, focus_distance_m=focus_distance_m, projection=projection,
-                        interpolation=interpolation, look=look, lut=lut_path)
-        job = VideoJob(
-            recipe, crop_factor=crop_factor, calib_crop=_floats(calib_crop, 4, "--calib-crop"), lens_model=lens_model,
-            intrinsics=_floats(intrinsics, 4, "--intrinsics"), dist_coeffs=_floats(dist_coeffs, None, "--dist-coeffs"),
-            calib_size=_size(calib_size, "--calib-size"), zoom=zoom, out_size=_size(out_size, "--size"),
-            input_encoding=input_encoding, tone=tone, codec=codec, crf=crf, bitrate=bitrate, preset=preset,
-            bit_depth=int(bit_depth) if bit_depth else None, pix_fmt=pix_fmt, start_s=start_s,
-            duration_s=duration_s, max_decode_errors=max_decode_errors, overwrite=overwrite, fast=fast,
-        )
+        fields = {"profile": profile_path, "camera": camera, "lens": lens_name, "focal_length_mm": focal_length_mm,
+                  "f_number": f_number, "focus_distance_m": focus_distance_m, "projection": projection,
+                  "interpolation": interpolation, "look": look, "lut": lut_path}
+        names = {"profile": "profile_path", "lens": "lens_name", "lut": "lut_path"}
+        vfields = {"crop_factor": crop_factor, "calib_crop": _floats(calib_crop, 4, "--calib-crop"),
+                   "lens_model": lens_model, "intrinsics": _floats(intrinsics, 4, "--intrinsics"),
+                   "dist_coeffs": _floats(dist_coeffs, None, "--dist-coeffs"),
+                   "calib_size": _size(calib_size, "--calib-size"), "zoom": zoom, "out_size": _size(out_size, "--size"),
+                   "input_encoding": input_encoding, "tone": tone, "codec": codec, "crf": crf, "bitrate": bitrate,
+                   "preset": preset, "bit_depth": int(bit_depth) if bit_depth else None, "pix_fmt": pix_fmt,
+                   "start_s": start_s, "duration_s": duration_s, "max_decode_errors": max_decode_errors, "fast": fast,
+                   "segments": segments, "qp": qp}
+        if recipe_path is None:
+            recipe = Recipe(**fields)
+            job = VideoJob(recipe, **vfields)
+        else:
+            from l2tech.pipeline.recipe_file import read_recipe_file
+
+            given = {k for k in fields if _given(ctx, names.get(k, k), params[names.get(k, k)])}
+            defaults = Recipe(**{k: v for k, v in fields.items() if k not in given})
+            recipe = dataclasses.replace(read_recipe_file(recipe_path, base=defaults), **{k: fields[k] for k in given})
+            vgiven = {k: v for k, v in vfields.items() if _given(ctx, k, params[k])}  # the same names as the options
+            from_file = read_video_settings(recipe_path, base=VideoJob(Recipe(), **{k: v for k, v in vfields.items() if k not in vgiven}))
+            merged = {k: (tuple(v) if isinstance(v, list) else v) for k, v in from_file.items()}
+            job = dataclasses.replace(VideoJob(recipe), **{**merged, **vgiven})
+        job = dataclasses.replace(job, overwrite=overwrite)
+        settings = video_settings(job)
         outs = _outputs(inputs, output)
         from l2tech.io.atomic import check_distinct_outputs
 
@@ -139,72 +175,73 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
         report_error(exc, verbose)
         raise click.exceptions.Exit(exc.exit_code)
 
-    results, failed, usage = [], 0, False
-    show_progress = not (quiet or as_json)
-    from l2tech.pipeline.batch import check_input_file
+    from l2tech.pipeline.batch import BatchTask, run_tasks
 
+    to_folder = len(inputs) > 1 or Path(output).is_dir() or output.endswith(("/", "\\"))
+    split = job.segments > 1
+    tasks = [BatchTask("video", os.path.abspath(i), str(o), job.recipe, Path(o).suffix.lstrip("."), video=settings,
+                       max_memory=max_memory,
+                       # on a cluster a clip is one task: its worker makes the parts in one pass (the same frames)
+                       segment_workers=(jobs or 1) if split and not cluster else 1) for i, o in zip(inputs, outs)]
+    spelled = {t.input: i for i, t in zip(inputs, tasks)}
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    # frames of the clip in progress (made in this process), as `l2 video` always showed them
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[fps]:.1f} fps"), TimeRemainingColumn(), console=err_console.get(),
+                        transient=True, disable=quiet or as_json or not err_console.is_terminal)
+    bars: dict[str, tuple[int, float]] = {}
+
+    def frames_done(inp: str, done: int, total: int) -> None:
+        if inp not in bars:
+            bars[inp] = (progress.add_task(Path(spelled.get(inp, inp)).name, total=None, fps=0.0), time.perf_counter())
+        task_id, t0 = bars[inp]
+        el = time.perf_counter() - t0
+        progress.update(task_id, completed=done, total=total or None, fps=done / el if el > 0 else 0.0)
+
+    # a clip already runs on several threads: one at a time unless --jobs asks for more
+    items = run_tasks(tasks, jobs=1 if split else (jobs or 1), overwrite=overwrite, redo=redo, journal=to_folder,
+                      sidecars=not no_sidecar, cluster=cluster or None, max_memory=max_memory, progress=frames_done)
+    results: list[dict] = []
+    failed, usage = 0, False
     interrupted: KeyboardInterrupt | None = None
     try:
-        for src, dst in zip(inputs, outs):
-            try:
-                check_input_file(src)  # a bad argument fails that clip only (RELIABILITY.md E5)
-                if show_progress:
-                    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-                    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("{task.fields[fps]:.1f} fps"), TimeRemainingColumn(),
-                                  console=err_console.get(), transient=True,
-                                  disable=not err_console.is_terminal) as bar:  # off a terminal it leaves a blank line
-                        task = bar.add_task(Path(src).name, total=None, fps=0.0)
-                        import time
-
-                        t0 = time.perf_counter()
-
-                        def progress(done: int, total: int) -> None:
-                            el = time.perf_counter() - t0
-                            bar.update(task, completed=done, total=total or None, fps=done / el if el > 0 else 0.0)
-
-                        report, setup_lines = run_video_job(job, src, dst, progress=progress,
-                                                            frame_size_check=video_size_check(src, max_memory))
-                else:
-                    report, setup_lines = run_video_job(job, src, dst, frame_size_check=video_size_check(src, max_memory))
-            except OutputExistsError as exc:  # RELIABILITY case 18: skipped with a message, as develop/correct do
-                if not as_json:
-                    err_console.print(f"[yellow]skipped[/]: {exc}", highlight=False, soft_wrap=True)
-                results.append({"input": src, "output": str(dst), "ok": True, "skipped": True, "error": str(exc)})
-                continue
-            except L2Error as exc:  # that clip fails, the others still run
-                failed += 1
-                usage = usage or isinstance(exc, UsageError)
-                report_error(exc, verbose)
-                results.append({"input": src, "output": str(dst), "ok": False, "error": str(exc), "error_type": type(exc).__name__})
-                continue
-            row = {"input": src, "output": str(dst), "ok": True, "setup": list(setup_lines)}
-            row.update({k: getattr(report, k) for k in report.__dataclass_fields__ if k not in ("input", "output")})
-            results.append(row)
-            if not quiet and not as_json:
-                console.print(
-                    f"[green]wrote[/] {dst}: {report.frames_written} frames {report.width_px}x{report.height_px} "
-                    f"{report.codec} {report.pix_fmt} {report.color}, {report.fps:.1f} fps"
-                    + (f", {report.decode_errors} corrupt frames skipped" if report.decode_errors else ""),
-                    highlight=False, soft_wrap=True,
-                )
-                for w in report.warnings:
-                    err_console.print(f"[yellow]warning[/]: {src}: {w}", highlight=False, soft_wrap=True)
-                for line in setup_lines:
-                    if line.startswith("warning: "):
-                        err_console.print(f"warning: {dst}: {line[9:]}", highlight=False, soft_wrap=True, markup=False)
-                    elif verbose or line.startswith("no lens source"):
-                        console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
-                for s in report.streams_copied:
-                    console.print(f"  kept {s}", highlight=False, soft_wrap=True)
-                for s in report.streams_dropped:
-                    console.print(f"  [yellow]dropped[/] {s}", highlight=False, soft_wrap=True)
+        with progress:
+            for item in items:
+                src, dst = spelled.get(item.input, item.input), item.output
+                if item.input in bars:
+                    progress.remove_task(bars.pop(item.input)[0])
+                if item.status == "skipped":  # RELIABILITY case 18: skipped with a message, as develop/correct do
+                    if not as_json:
+                        err_console.print(f"[yellow]skipped[/]: {item.error}", highlight=False, soft_wrap=True)
+                    results.append({"input": src, "output": str(dst), "ok": True, "skipped": True, "error": str(item.error)})
+                    continue
+                if item.status == "failed":  # that clip fails, the others still run
+                    exc = item.error
+                    failed += 1
+                    usage = usage or isinstance(exc, UsageError)
+                    report_error(exc, verbose)
+                    results.append({"input": src, "output": str(dst), "ok": False, "error": str(exc),
+                                    "error_type": type(exc).__name__})
+                    continue
+                res = dict(item.result)
+                res.pop("lens", None)
+                row = {"input": src, "output": str(dst), "ok": True, **res}
+                results.append(row)
+                if not quiet and not as_json:
+                    _print_clip(row, verbose)
     except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the clip in progress left no temp file
         interrupted = exc
+        items.close()
+    except L2Error as exc:  # the batch could not start (no Dask scheduler answers)
+        report_error(exc, verbose)
+        raise click.exceptions.Exit(2)
     if as_json:
         if interrupted is not None:
-            emit_json({"results": results, "interrupted": True, "not_done": list(inputs[len(results):])})
+            done = {r["input"] for r in results}
+            emit_json({"results": results, "interrupted": True, "not_done": [i for i in inputs if i not in done]})
         else:
             emit_json(results if len(results) != 1 else results[0])
     written = sum(1 for r in results if r["ok"] and not r.get("skipped"))
@@ -219,3 +256,25 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
     if not quiet and not as_json and len(inputs) > 1:
         console.print(f"{len(inputs) - failed} of {len(inputs)} clips written", highlight=False)
     raise click.exceptions.Exit(2 if usage else 1 if failed else 0)
+
+
+def _print_clip(row: dict, verbose: int) -> None:
+    """The lines of one written clip: what was written, the warnings, the streams kept and dropped."""
+    src, dst = row["input"], row["output"]
+    console.print(
+        f"[green]wrote[/] {dst}: {row['frames_written']} frames {row['width_px']}x{row['height_px']} "
+        f"{row['codec']} {row['pix_fmt']} {row['color']}, {row['fps']:.1f} fps"
+        + (f", {row['decode_errors']} corrupt frames skipped" if row["decode_errors"] else ""),
+        highlight=False, soft_wrap=True,
+    )
+    for w in row["warnings"]:
+        err_console.print(f"[yellow]warning[/]: {src}: {w}", highlight=False, soft_wrap=True)
+    for line in row["setup"]:
+        if line.startswith("warning: "):
+            err_console.print(f"warning: {dst}: {line[9:]}", highlight=False, soft_wrap=True, markup=False)
+        elif verbose or line.startswith("no lens source"):
+            console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
+    for s in row["streams_copied"]:
+        console.print(f"  kept {s}", highlight=False, soft_wrap=True)
+    for s in row["streams_dropped"]:
+        console.print(f"  [yellow]dropped[/] {s}", highlight=False, soft_wrap=True)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from l2tech.pipeline.recipe import Recipe
 
@@ -194,7 +194,7 @@ class BatchTask:
 
     Attributes
     ----------
-    command : {'develop', 'correct'}
+    command : {'develop', 'correct', 'video'}
     input : str
         Input file (absolute, so a worker in another folder or on another machine finds it on
         the shared path).
@@ -208,6 +208,14 @@ class BatchTask:
     max_decode_errors : int
         Damaged images to accept (``correct``; ``--max-decode-errors``): 0 refuses a JPEG whose
         data the decoder reports damaged (:func:`l2tech.io.image.read_image`).
+    video : mapping, optional
+        ``l2 video``: the clip's video-only settings (:func:`l2tech.pipeline.video.video_settings`);
+        with ``recipe`` they make its :class:`~l2tech.pipeline.video.VideoJob`.
+    max_memory : int, optional
+        ``l2 video``: the memory budget a clip's frame size is checked against, bytes
+        (:func:`l2tech.pipeline.memory.video_size_check`); not part of the recipe.
+    segment_workers : int
+        ``l2 video`` with ``segments`` > 1: worker processes making the parts of the clip.
     """
 
     command: str
@@ -217,6 +225,9 @@ class BatchTask:
     format: str
     upcoming: tuple[str, ...] = ()
     max_decode_errors: int = 0
+    video: Mapping[str, Any] | None = None
+    max_memory: int | None = None
+    segment_workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -255,7 +266,7 @@ def _temp_name(out: Path) -> Path:
     return out.with_name(f".{out.stem}.l2tmp-{os.getpid()}-{secrets.token_hex(4)}{out.suffix}")
 
 
-def render_task(task: BatchTask, deliver: str = "file") -> Rendered:
+def render_task(task: BatchTask, deliver: str = "file", progress: Callable[[str, int, int], None] | None = None) -> Rendered:
     """Make one output (run in a worker process, a Dask worker, or in-process).
 
     Parameters
@@ -265,6 +276,9 @@ def render_task(task: BatchTask, deliver: str = "file") -> Rendered:
         ``file``: the output is left in a temp file beside the final name (same folder, so the
         coordinator renames it into place); ``bytes``: it is returned as bytes (a cluster
         worker, whose disk the coordinator may not see) and nothing is left on the worker.
+    progress : callable, optional
+        ``progress(input, frames_done, frames_total)`` after each frame of a video (in-process
+        runs only: the frame progress bar of ``l2 video``).
 
     Returns
     -------
@@ -299,11 +313,13 @@ def render_task(task: BatchTask, deliver: str = "file") -> Rendered:
         elif task.command == "correct":
             res = correct_image_file(task.input, tmp, task.recipe, overwrite=True, fmt=task.format,
                                      max_decode_errors=task.max_decode_errors)
+        elif task.command == "video":
+            res = _VideoResult(*_render_video(task, tmp, progress))
         else:
             raise ValueError(f"unknown command {task.command!r}")
         summary = res.summary()
         summary["output"] = str(out)
-        prof = res.plan.profile
+        prof = res.plan.profile if task.command != "video" else None
         if prof is not None:
             summary["lens"]["profile"] = {"maker": prof.maker, "model": prof.model, "source": prof.source,
                                           "chosen_from": res.plan.sources.get("profile", "")}
@@ -319,6 +335,37 @@ def render_task(task: BatchTask, deliver: str = "file") -> Rendered:
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class _VideoResult:
+    """What :func:`_render_video` made, shaped as the stills results for :func:`render_task`."""
+
+    report: Any
+    setup: tuple[str, ...]
+
+    def summary(self) -> dict:
+        d = {k: getattr(self.report, k) for k in self.report.__dataclass_fields__ if k not in ("input", "output")}
+        d["setup"] = list(self.setup)
+        d["lens"] = {"setup": list(self.setup)}
+        return d
+
+
+def _render_video(task: BatchTask, tmp: Path, progress: Callable[[str, int, int], None] | None = None
+                  ) -> tuple[Any, tuple[str, ...]]:
+    """One clip of an ``l2 video`` batch into ``tmp`` (:func:`l2tech.pipeline.video.run_video_job`)."""
+    import dataclasses
+
+    from l2tech.pipeline.memory import video_size_check
+    from l2tech.pipeline.video import VideoJob
+
+    job = dataclasses.replace(VideoJob(task.recipe), overwrite=True,
+                              **{k: (tuple(v) if isinstance(v, list) else v) for k, v in (task.video or {}).items()})
+    from l2tech.pipeline.video import run_video_job
+
+    report = None if progress is None else (lambda done, total: progress(task.input, done, total))
+    return run_video_job(job, task.input, tmp, frame_size_check=video_size_check(task.input, task.max_memory),
+                         workers=task.segment_workers, progress=report)
 
 
 def _unlink(p: Path) -> None:
@@ -455,13 +502,16 @@ class _LocalPool:
 class _InProcess:
     """The tasks one after another in this process (``jobs=1``), decoding the next RAWs ahead."""
 
+    def __init__(self, progress: Callable[[str, int, int], None] | None = None) -> None:
+        self.progress = progress
+
     def run(self, tasks: Sequence[BatchTask]) -> Iterator[tuple[BatchTask, Any, BaseException | None]]:
         import dataclasses
 
         for k, t in enumerate(tasks):
             ahead = tuple(u.input for u in tasks[k + 1 : k + 1 + LOOKAHEAD]) if t.command == "develop" else ()
             try:
-                r = render_task(dataclasses.replace(t, upcoming=ahead), "file")
+                r = render_task(dataclasses.replace(t, upcoming=ahead), "file", self.progress)
             except Exception as exc:  # noqa: BLE001 - reported per file (E5)
                 yield t, None, exc
                 continue
@@ -487,7 +537,8 @@ def _publish(task: BatchTask, rendered: Rendered, rhash: str, journal: Any, *, o
             existed = sidecar_path(out).exists()
             text = sidecar_text(command=task.command, recipe=task.recipe, input_path=task.input,
                                 input_sha256=rendered.input_sha256, input_size=rendered.input_size, output=out,
-                                output_sha256=rendered.output_sha256, lens=rendered.summary.get("lens"))
+                                output_sha256=rendered.output_sha256, lens=rendered.summary.get("lens"),
+                                video=task.video)
             sc = write_sidecar(out, text, overwrite=True)
             sc_written = None if existed else sc
         with atomic_output(out, overwrite=overwrite) as tmp:
@@ -511,7 +562,8 @@ def _publish(task: BatchTask, rendered: Rendered, rhash: str, journal: Any, *, o
 
 def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = False, redo: bool = False,
               journal: bool = True, sidecars: bool = True, cluster: str | None = None,
-              max_memory: int | None = None, on_start: Callable[[dict], None] | None = None) -> Iterator[BatchItem]:
+              max_memory: int | None = None, on_start: Callable[[dict], None] | None = None,
+              progress: Callable[[str, int, int], None] | None = None) -> Iterator[BatchItem]:
     """Run a batch: resume what is done, make the rest in parallel, yield one :class:`BatchItem` each.
 
     Parameters
@@ -534,6 +586,9 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
     max_memory : int, optional
         Memory budget of the local workers, bytes (default :func:`l2tech.pipeline.memory.default_budget`); limits
         ``jobs`` (:func:`memory_limited_jobs`).
+    progress : callable, optional
+        ``progress(input, frames_done, frames_total)`` after each video frame made in this
+        process (``jobs`` 1; not called for worker processes or a cluster).
     on_start : callable, optional
         Called once the work starts with ``{"mode": "in-process" | "processes" | "cluster",
         "workers": int or None, "to_do": int}`` (not called when everything was done before).
@@ -586,9 +641,9 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
                 ost = os.stat(out)
             except OSError:
                 ost = None
-            rh = hashes[t.output] = recipe_hash(t.recipe, t.command)
+            rh = hashes[t.output] = recipe_hash(t.recipe, t.command, t.video)
             what, why = _plan_task(t, journals.get(str(out.parent)), rh, overwrite=overwrite, redo=redo)
-            if what == "do":  # refused before decoding when its estimated peak exceeds the budget
+            if what == "do" and t.command != "video":  # refused before decoding when its estimated peak exceeds the budget
                 est = estimate_still(t.input, t.recipe, kind=t.command)
                 check_memory(est, budget)
                 if est is not None:
@@ -619,7 +674,7 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
     else:
         n = memory_limited_jobs(min(jobs, len(todo)), budget,
                                 job_bytes=max((peaks.get(t.output, 0) for t in todo), default=0) or None)
-        runner = _LocalPool(n) if n > 1 else _InProcess()
+        runner = _LocalPool(n) if n > 1 else _InProcess(progress)
         start = {"mode": "processes" if n > 1 else "in-process", "workers": n, "to_do": len(todo)}
     if on_start is not None:
         on_start(start)

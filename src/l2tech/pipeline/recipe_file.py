@@ -55,6 +55,10 @@ FIELD_CHOICES: dict[str, tuple[str, ...]] = {
 #: Tables a sidecar holds besides ``[recipe]``; a recipe file may carry them and they are ignored.
 SIDECAR_TABLES = ("l2tech", "input", "output", "lens")
 
+#: The table of ``l2 video``'s own settings (codec, crf, …); read by
+#: :func:`l2tech.pipeline.video.read_video_settings`, skipped by :func:`read_recipe_file`.
+VIDEO_TABLE = "video"
+
 
 def recipe_fields() -> dict[str, Any]:
     """The fields of :class:`Recipe` and their resolved type hints, in declaration order."""
@@ -243,11 +247,12 @@ def read_recipe_file(path: str | os.PathLike, *, base: Recipe | None = None) -> 
         raise RecipeError(f"not UTF-8 text (byte {exc.start}); a recipe is a TOML text file", path=p) from None
     doc = toml_loads(text, path=p)
     if isinstance(doc.get("recipe"), dict):
-        extra = [k for k in doc if k != "recipe" and k not in SIDECAR_TABLES]
+        extra = [k for k in doc if k != "recipe" and k not in SIDECAR_TABLES and k != VIDEO_TABLE]
         if extra:
             raise RecipeError(f"unknown key {extra[0]!r} beside the [recipe] table", path=p, line=_key_line(text, extra[0], None)
                               or _table_line(text, extra[0]))
         return recipe_from_mapping(doc["recipe"], path=p, text=text, table="recipe", base=base)
+    doc = {k: v for k, v in doc.items() if k != VIDEO_TABLE or not isinstance(v, dict)}
     for k, v in doc.items():
         if isinstance(v, dict):
             raise RecipeError(f"unknown table [{k}]; a recipe file holds keys such as exposure_ev = 0.5 (or a [recipe] table)",
@@ -278,14 +283,18 @@ def _recipe_items(recipe: Recipe) -> list[tuple[str, Any]]:
     return [(f.name, getattr(recipe, f.name)) for f in dataclasses.fields(recipe)]
 
 
-def recipe_hash(recipe: Recipe, command: str = "develop") -> str:
+def recipe_hash(recipe: Recipe, command: str = "develop", video: Mapping[str, Any] | None = None) -> str:
     """A stable digest of a recipe and the command that applies it (hex SHA-256).
 
     Two recipes with the same settings have the same hash in every process and release;
     the batch journal and the sidecars use it to tell whether an output was made with the
-    recipe of the current run.
+    recipe of the current run. ``video``: ``l2 video``'s own settings
+    (:func:`l2tech.pipeline.video.video_settings`), hashed with the recipe when given.
     """
-    doc = {"command": command, "recipe": {k: (list(v) if isinstance(v, tuple) else v) for k, v in _recipe_items(recipe)}}
+    doc: dict[str, Any] = {"command": command,
+                           "recipe": {k: (list(v) if isinstance(v, tuple) else v) for k, v in _recipe_items(recipe)}}
+    if video is not None:
+        doc["video"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in video.items()}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 

@@ -102,6 +102,8 @@ class Sidecar:
         The l2tech release that made the output.
     lens : dict
         The lens plan's choice: camera, lens, profile, its source, the shot values and theirs.
+    video : dict or None
+        ``l2 video``'s own settings (the ``[video]`` table), None for stills.
     """
 
     path: Path
@@ -114,6 +116,7 @@ class Sidecar:
     output_sha256: str
     version: str
     lens: Mapping[str, Any] = field(default_factory=dict)
+    video: Mapping[str, Any] | None = None
 
 
 def _text_field(key: str, name: str) -> dict[str, str]:
@@ -139,7 +142,8 @@ def _read_text_field(table: Mapping[str, Any], key: str) -> Any:
 
 
 def sidecar_text(*, command: str, recipe: Recipe, input_path: str | os.PathLike, input_sha256: str, input_size: int,
-                 output: str | os.PathLike, output_sha256: str, lens: Mapping[str, Any] | None = None) -> str:
+                 output: str | os.PathLike, output_sha256: str, lens: Mapping[str, Any] | None = None,
+                 video: Mapping[str, Any] | None = None) -> str:
     """The TOML text of a sidecar (see the module docstring for its layout).
 
     Parameters
@@ -157,6 +161,9 @@ def sidecar_text(*, command: str, recipe: Recipe, input_path: str | os.PathLike,
     lens : mapping, optional
         The lens plan's summary (:meth:`~l2tech.pipeline.lens_plan.LensPlan.summary`, with the
         profile chosen under ``profile``).
+    video : mapping, optional
+        ``l2 video``'s own settings (:func:`l2tech.pipeline.video.video_settings`), written as
+        a ``[video]`` table and hashed with the recipe.
 
     Returns
     -------
@@ -169,13 +176,17 @@ def sidecar_text(*, command: str, recipe: Recipe, input_path: str | os.PathLike,
 
     head = toml_dumps({
         "l2tech": {"version": __version__, "sidecar": SIDECAR_VERSION, "command": command,
-                   "recipe_hash": recipe_hash(recipe, command)},
+                   "recipe_hash": recipe_hash(recipe, command, video)},
         "input": {**_text_field("path", os.path.abspath(input_path)), "sha256": input_sha256, "size": int(input_size)},
         "output": {**_text_field("name", Path(output).name), "sha256": output_sha256},
         "lens": _plain(lens or {}),
     })
-    return ("# l2tech sidecar: the recipe and inputs that made this output; "
-            "`l2 develop --from-sidecar THIS_FILE` makes it again\n"
+    if video is not None:
+        head += "\n" + toml_dumps({"video": {k: (list(v) if isinstance(v, tuple) else v) for k, v in video.items()}})
+        redo = "`l2 video INPUT --recipe THIS_FILE -o OUTPUT` makes it again"
+    else:
+        redo = f"`l2 {command} --from-sidecar THIS_FILE` makes it again"
+    return ("# l2tech sidecar: the recipe and inputs that made this output; " + redo + "\n"
             + head + "\n[recipe]\n" + recipe_to_toml(recipe))
 
 
@@ -241,13 +252,18 @@ def read_sidecar(path: str | os.PathLike) -> Sidecar:
     recipe = read_recipe_file(p)
     meta, inp, out = doc["l2tech"], doc["input"], doc.get("output", {})
     command = str(meta.get("command", "develop"))
-    if command not in ("develop", "correct"):
-        raise RecipeError(f"unknown command {command!r} in [l2tech]; valid: develop, correct", path=p)
+    if command not in ("develop", "correct", "video"):
+        raise RecipeError(f"unknown command {command!r} in [l2tech]; valid: develop, correct, video", path=p)
+    video = None
+    if command == "video":
+        from l2tech.pipeline.video import read_video_settings
+
+        video = read_video_settings(p)
     inp = {**inp, "path": _read_text_field(inp, "path")}
     if not isinstance(inp.get("path"), str):
         raise RecipeError("[input] has no path", path=p)
     name = p.name[: -len(SIDECAR_SUFFIX)] if p.name.endswith(SIDECAR_SUFFIX) else str(out.get("name", p.stem))
     return Sidecar(path=p, output=p.with_name(name), command=command, recipe=recipe,
-                   recipe_hash=recipe_hash(recipe, command), input_path=inp["path"],
+                   recipe_hash=recipe_hash(recipe, command, video), input_path=inp["path"],
                    input_sha256=str(inp.get("sha256", "")), output_sha256=str(out.get("sha256", "")),
-                   version=str(meta.get("version", "")), lens=dict(doc.get("lens", {})))
+                   version=str(meta.get("version", "")), lens=dict(doc.get("lens", {})), video=video)

@@ -31,7 +31,8 @@ import numpy as np
 from l2tech.errors import DependencyMissingError, InvalidProfileError, UnsupportedFormatError, UsageError
 from l2tech.pipeline.recipe import Recipe
 
-__all__ = ["VideoJob", "run_video_job", "resolve_lens", "resolve_look"]
+__all__ = ["VideoJob", "run_video_job", "resolve_lens", "resolve_look", "VIDEO_SETTINGS", "video_settings",
+           "read_video_settings"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,16 @@ class VideoJob:
         Replace an existing output.
     fast : bool
         swscale's fast colour conversion.
+    segments : int
+        Parts the clip is encoded in, each starting at one of the input's keyframes
+        (:func:`segment_plan`), with an IDR frame, constant ``qp`` and no B-frames, so that the
+        parts made on several workers and joined (:func:`run_video_job`, ``workers``) equal the
+        clip made in one pass. 1: one part, the encoder's own rate control.
+    qp : int, optional
+        Constant quantiser (x264/x265) instead of ``crf``; default 18 when ``segments`` > 1.
+    keyframes_s, copy_streams
+        Set for the parts of a split clip (not settings of a recipe): output times of forced
+        IDR frames; whether audio and data streams are copied.
     """
 
     recipe: Recipe = Recipe()
@@ -98,10 +109,78 @@ class VideoJob:
     max_decode_errors: int = 0
     overwrite: bool = False
     fast: bool = False
+    segments: int = 1
+    qp: int | None = None
+    keyframes_s: tuple[float, ...] = ()
+    copy_streams: bool = True
 
     def wants(self, correction: str) -> bool:
         """Whether the recipe asks for ``correction`` (``vignetting``, ``tca``, ``distortion``)."""
         return self.recipe.lens_correction and correction in self.recipe.corrections
+
+
+#: The fields of :class:`VideoJob` a recipe file's ``[video]`` table may hold (every one but the
+#: shared ``recipe`` and the run's ``overwrite``).
+VIDEO_SETTINGS = tuple(f for f in VideoJob.__dataclass_fields__
+                       if f not in ("recipe", "overwrite", "keyframes_s", "copy_streams"))
+
+
+def video_settings(job: VideoJob) -> dict:
+    """``job``'s video-only settings as a TOML-writable mapping (unset ones left out).
+
+    The ``[video]`` table of a recipe file and of a video output's sidecar, and what
+    :func:`~l2tech.pipeline.recipe_file.recipe_hash` hashes with the recipe for ``l2 video``.
+    """
+    out = {}
+    for name in VIDEO_SETTINGS:
+        v = getattr(job, name)
+        if v is not None:
+            out[name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def read_video_settings(path: str | Path, *, base: VideoJob | None = None) -> dict:
+    """The ``[video]`` table of a recipe file (or of a video output's sidecar), checked.
+
+    Parameters
+    ----------
+    path : path-like
+        A TOML recipe file; a file without a ``[video]`` table gives ``base``'s settings.
+    base : VideoJob, optional
+        Values of the settings the file leaves out (default: :class:`VideoJob`'s defaults).
+
+    Returns
+    -------
+    dict
+        :func:`video_settings` of ``base`` updated with the file's values.
+
+    Raises
+    ------
+    RecipeError
+        Not valid TOML, an unknown key, or a value of the wrong type (with ``file:line``).
+    """
+    import dataclasses
+    import typing
+
+    from l2tech.errors import RecipeError
+    from l2tech.pipeline.recipe_file import VIDEO_TABLE, _coerce, _key_line, _type_name, toml_loads
+
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    table = toml_loads(text, path=p).get(VIDEO_TABLE, {})
+    if not isinstance(table, dict):
+        raise RecipeError(f"{VIDEO_TABLE} must be a table ([{VIDEO_TABLE}])", path=p, line=_key_line(text, VIDEO_TABLE, None))
+    hints = typing.get_type_hints(VideoJob)
+    values = {}
+    for key, value in table.items():
+        line = _key_line(text, key, VIDEO_TABLE)
+        if key not in VIDEO_SETTINGS:
+            raise RecipeError(f"unknown [video] key {key!r}; valid keys: {', '.join(VIDEO_SETTINGS)}", path=p, line=line)
+        try:
+            values[key] = _coerce(value, hints[key])
+        except TypeError:
+            raise RecipeError(f"{key} must be {_type_name(hints[key])}, got {value!r}", path=p, line=line) from None
+    return video_settings(dataclasses.replace(base or VideoJob(), **values))
 
 
 _FISHEYE_NAMES = ("k1", "k2", "k3", "k4")
@@ -357,11 +436,18 @@ def _transfer(job: VideoJob, stream_transfer: str = "unspecified"):
 def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
                   progress: Callable[[int, int], None] | None = None,
                   frame_hook: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
-                  frame_size_check: Callable[[int, int, tuple[int, int] | None], None] | None = None):
+                  frame_size_check: Callable[[int, int, tuple[int, int] | None], None] | None = None,
+                  workers: int = 1):
     """Run one clip through the job's settings.
 
     ``frame_hook(index, rgb_in, rgb_out)`` sees each frame before and after the pipeline
     (:func:`l2tech.video.transcode.process_video`; the local web preview's frame scrubber).
+
+    With ``job.segments`` > 1 the clip is cut at the input keyframes of :func:`segment_plan`;
+    ``workers`` > 1 makes the parts in that many worker processes and joins them
+    (:func:`join_segments`), ``workers`` 1 encodes the clip in one pass with IDR frames at the
+    same cuts. Both give the same frames (constant ``qp``, no B-frames: no encoder state
+    crosses a cut), the same timestamps and the input's audio packets untouched.
 
     Returns
     -------
@@ -397,10 +483,114 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
                              interpolation=job.recipe.interpolation, out_size=job.out_size if lens is None else None,
                              border="constant" if lens is None else lens.border)
 
+    keyframes = job.keyframes_s
+    qp = job.qp
+    if job.segments > 1:
+        if job.start_s or job.duration_s is not None:
+            raise UsageError("--segments cannot be combined with --start/--duration (cut the clip first)")
+        if job.crf is not None or job.bitrate:
+            raise UsageError("--segments encodes with a constant --qp (no rate-control state across the cuts); "
+                             "drop --crf/--bitrate")
+        qp = 18 if qp is None else qp
+        plan = segment_plan(input_path, job.segments)
+        if workers > 1 and len(plan) > 1:
+            return _run_segments(job, input_path, output_path, plan, workers, qp, frame_size_check)
+        keyframes = plan
     enc = EncodeOptions(codec=job.codec, crf=job.crf, bitrate=_parse_bitrate(job.bitrate), preset=job.preset,
-                        bit_depth=job.bit_depth, pix_fmt=job.pix_fmt)
+                        bit_depth=job.bit_depth, pix_fmt=job.pix_fmt, qp=qp, keyframes_s=tuple(keyframes))
     report = process_video(input_path, output_path, factory, encode=enc, start_s=job.start_s,
                            duration_s=job.duration_s, max_decode_errors=job.max_decode_errors,
                            overwrite=job.overwrite, progress=progress, accurate_color=not job.fast,
-                           frame_hook=frame_hook, frame_size_check=frame_size_check, out_size=job.out_size)
+                           frame_hook=frame_hook, frame_size_check=frame_size_check, out_size=job.out_size,
+                           copy_streams=job.copy_streams)
     return report, tuple(setup_lines)
+
+
+def segment_plan(path: str | Path, segments: int) -> tuple[float, ...]:
+    """Where to cut a clip into ``segments`` parts: the start time (seconds, the input's
+    timeline) of each part, the first frame's and then the keyframe nearest each equal share.
+
+    Fewer parts come back when the clip has fewer keyframes. Only packet headers are read.
+
+    Raises
+    ------
+    UsageError
+        ``segments`` < 1.
+    CorruptInputError
+        FFmpeg cannot open the file.
+    """
+    import av
+
+    from l2tech.errors import CorruptInputError
+
+    if segments < 1:
+        raise UsageError(f"--segments must be ≥ 1, got {segments}")
+    try:
+        with av.open(str(path)) as c:
+            vs = c.streams.video[0]
+            times, keys = [], []
+            for p in c.demux(vs):
+                if p.pts is None:
+                    continue
+                t = p.pts * p.time_base
+                times.append(t)
+                if p.is_keyframe:
+                    keys.append(t)
+    except av.FFmpegError as exc:
+        raise CorruptInputError(f"FFmpeg cannot read the packets: {exc}", path=path) from None
+    if not times:
+        return ()
+    first, last = min(times), max(times)
+    cuts = [first]
+    for i in range(1, segments):
+        target = first + (last - first) * i / segments
+        later = [k for k in keys if k > cuts[-1]]
+        if not later:
+            break
+        cut = min(later, key=lambda k: abs(k - target))
+        if cut not in cuts:
+            cuts.append(cut)
+    return tuple(float(c) for c in sorted(cuts))
+
+
+def _run_segments(job: VideoJob, input_path: str, output_path: str | Path, plan: tuple[float, ...], workers: int,
+                  qp: int, frame_size_check):
+    """Make the parts of ``plan`` in ``workers`` processes (the batch engine's pool), then join them."""
+    import dataclasses
+    import shutil
+    import tempfile
+
+    from l2tech.pipeline.batch import BatchTask, _LocalPool
+    from l2tech.video.transcode import join_segments
+
+    dst = Path(output_path)
+    # the parts go to the system's temp folder, never the output folder (removed at the end;
+    # a SIGKILL of this process leaves them there for the system to clean)
+    folder = Path(tempfile.mkdtemp(prefix="l2-segments-"))
+    try:
+        tasks = []
+        for k, start in enumerate(plan):
+            end = plan[k + 1] if k + 1 < len(plan) else None
+            part = dataclasses.replace(job, segments=1, qp=qp, start_s=start,
+                                       duration_s=None if end is None else end - start,
+                                       keyframes_s=(0.0,), copy_streams=False)
+            settings = {f: getattr(part, f) for f in VideoJob.__dataclass_fields__ if f not in ("recipe", "overwrite")}
+            tasks.append(BatchTask("video", str(Path(input_path).resolve()), str(folder / f"part{k:04d}{dst.suffix}"),
+                                   job.recipe, dst.suffix.lstrip("."), video=settings))
+        pool = _LocalPool(min(workers, len(tasks)))
+        done: dict[str, str] = {}
+        try:
+            for t, rendered, exc in pool.run(tasks):
+                if exc is not None:
+                    raise exc
+                done[t.output] = rendered.temp
+            pool.close(kill=False)
+        except BaseException:
+            pool.close(kill=True)
+            raise
+        parts = [(done[t.output], start) for t, start in zip(tasks, plan)]
+        report = join_segments(input_path, parts, dst, overwrite=job.overwrite)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return report, (f"split at the input keyframes {', '.join(f'{t:.3f}' for t in plan)} s "
+                    f"into {len(plan)} parts on {min(workers, len(plan))} workers",)

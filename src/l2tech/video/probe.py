@@ -25,7 +25,8 @@ from typing import Mapping
 
 from l2tech.errors import CorruptInputError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
 
-__all__ = ["VideoLimits", "TrackHeader", "VideoInfo", "check_video_file", "read_mp4_tracks", "probe_video"]
+__all__ = ["VideoLimits", "TrackHeader", "VideoInfo", "check_video_file", "read_mp4_tracks", "read_mp4_samples",
+           "probe_video"]
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,106 @@ def read_mp4_tracks(path: str | os.PathLike) -> list[TrackHeader]:
                 continue
             tracks.append(_read_trak(fh, off, sz, p))
     return tracks
+
+
+_MAX_SAMPLES = 1 << 20
+
+
+def _table(fh, box: tuple[int, int] | None, width: int) -> list[tuple[int, ...]]:
+    """Entries of a full box whose payload is ``version/flags, count, count × width u32``."""
+    if box is None:
+        return []
+    raw = _read_at(fh, box[0] + 4, 4)
+    n = struct.unpack(">I", raw)[0] if len(raw) == 4 else 0
+    n = min(n, (box[1] - 8) // (4 * width), _MAX_SAMPLES)
+    data = _read_at(fh, box[0] + 8, 4 * width * n)
+    n = len(data) // (4 * width)
+    vals = struct.unpack(f">{width * n}I", data[: 4 * width * n])
+    return [vals[i * width : (i + 1) * width] for i in range(n)]
+
+
+def read_mp4_samples(path: str | os.PathLike, track: int) -> tuple[int, list[tuple[int, int, int]]]:
+    """Where the samples of one ISO-BMFF track lie, from its sample tables, without FFmpeg.
+
+    For tracks FFmpeg's demuxer returns no packets of (a GoPro ``fdsc`` "GoPro SOS" track,
+    whose samples hold the camera model and serial that telemetry readers look for), so that
+    they can be copied.
+
+    Parameters
+    ----------
+    path : path-like
+        An MP4/MOV file.
+    track : int
+        Index of the ``trak`` box in file order (FFmpeg's stream index for MP4/MOV).
+
+    Returns
+    -------
+    (int, list of (int, int, int))
+        The track's timescale, and ``(file offset, size in bytes, decode time in timescale
+        units)`` per sample. Empty when the track has no sample tables.
+
+    Raises
+    ------
+    CorruptInputError
+        As :func:`read_mp4_tracks`.
+
+    References
+    ----------
+    ISO/IEC 14496-12: ``stsz`` (8.7.3), ``stsc`` (8.7.4), ``stco``/``co64`` (8.7.5), ``stts``
+    (8.6.1.2).
+    """
+    p = str(path)
+    size = os.path.getsize(p)
+    with open(p, "rb") as fh:
+        moov = _find(fh, 0, size, p, b"moov")
+        if moov is None:
+            raise CorruptInputError("container incomplete: no 'moov' index", path=p)
+        traks = [(off, sz) for t, off, sz, _c in _iter_boxes(fh, moov[0], moov[0] + moov[1], p) if t == b"trak"]
+        if not 0 <= track < len(traks):
+            return 0, []
+        off, sz = traks[track]
+        mdia = _find(fh, off, off + sz, p, b"mdia")
+        minf = _find(fh, mdia[0], mdia[0] + mdia[1], p, b"minf") if mdia else None
+        stbl = _find(fh, minf[0], minf[0] + minf[1], p, b"stbl") if minf else None
+        if stbl is None:
+            return 0, []
+        timescale = _read_trak(fh, off, sz, p).timescale
+
+        def box(name: bytes):
+            return _find(fh, stbl[0], stbl[0] + stbl[1], p, name)
+
+        stsz = box(b"stsz")
+        if stsz is None:
+            return timescale, []
+        fixed, count = struct.unpack(">II", _read_at(fh, stsz[0] + 4, 8))
+        count = min(count, _MAX_SAMPLES)
+        if fixed:
+            sizes = [fixed] * count
+        else:
+            raw = _read_at(fh, stsz[0] + 12, 4 * count)
+            sizes = list(struct.unpack(f">{len(raw) // 4}I", raw[: len(raw) // 4 * 4]))
+        co64 = box(b"co64")
+        if co64 is not None:
+            pairs = _table(fh, co64, 2)
+            chunks = [(hi << 32) | lo for hi, lo in pairs]
+        else:
+            chunks = [c[0] for c in _table(fh, box(b"stco"), 1)]
+        stsc = _table(fh, box(b"stsc"), 3)
+        deltas = [d for n, d in _table(fh, box(b"stts"), 2) for _ in range(min(n, _MAX_SAMPLES))]
+        samples: list[tuple[int, int, int]] = []
+        k = 0
+        t = 0
+        for ci, chunk_off in enumerate(chunks, start=1):
+            per = next((spc for first, spc, _d in reversed(stsc) if first <= ci), 0)
+            pos = chunk_off
+            for _ in range(per):
+                if k >= len(sizes):
+                    break
+                samples.append((pos, sizes[k], t))
+                pos += sizes[k]
+                t += deltas[k] if k < len(deltas) else 0
+                k += 1
+    return timescale, samples
 
 
 def _read_trak(fh, off: int, sz: int, p: str) -> TrackHeader:

@@ -27,7 +27,7 @@ import concurrent.futures
 import io
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -39,11 +39,13 @@ from l2tech.video.colortags import ColorTags, frame_to_rgb, resolve_color_tags, 
 from l2tech.video.pipeline import FramePipeline
 from l2tech.video.probe import VideoInfo, VideoLimits, probe_video
 
-__all__ = ["EncodeOptions", "VideoReport", "process_video", "ENCODERS"]
+__all__ = ["EncodeOptions", "VideoReport", "process_video", "join_segments", "ENCODERS"]
 
 # input decoder -> default encoder
 ENCODERS = {"h264": "libx264", "hevc": "libx265", "prores": "prores_ks", "av1": "libsvtav1", "vp9": "libvpx-vp9"}
 _CRF_CODECS = {"libx264", "libx265", "libsvtav1", "libvpx-vp9"}
+# encoders whose streams are limited range by definition (no full-range flag in the bitstream)
+_LIMITED_ONLY = {"prores", "dnxhd"}
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,18 @@ class EncodeOptions:
         (``yuv420p``, ``yuv420p10le``, ``yuv422p10le`` for ProRes).
     threads : int
         Encoder threads, 0 = FFmpeg's automatic choice.
+    qp : int, optional
+        Constant quantiser (x264/x265 ``qp``) instead of CRF: no rate-control state carried
+        from frame to frame, so a clip encoded in segments equals the clip encoded whole
+        (:func:`l2tech.pipeline.video.run_video_job`, ``segments``).
+    keyframes_s : tuple of float
+        Output times, seconds, of frames to encode as IDR keyframes (segment boundaries).
     """
 
     codec: str | None = None
     crf: int | None = None
+    qp: int | None = None
+    keyframes_s: tuple[float, ...] = ()
     bitrate: int | None = None
     preset: str | None = None
     bit_depth: int | None = None
@@ -248,6 +258,131 @@ def _data_stream_fits(fmt: str, in_stream) -> str | None:
     return None
 
 
+def _follow_on(packet, clock: dict[int, tuple[int, int]], retimed: collections.Counter) -> None:
+    """Make a copied packet's timestamps increase: one whose ``dts`` goes back (or, for audio,
+    repeats) is moved to follow the previous packet of its stream, ``pts`` by the same amount.
+
+    A clip made by joining recordings (MPEG-TS files put end to end, an edited MOV) has audio
+    packets whose timestamps restart; the muxer refuses them ("non monotonically increasing
+    dts", ``Invalid argument``). Moving a packet, and the ones after it, to follow on keeps every
+    audio sample, in order and without a gap, as a player of the input hears it; the video's
+    frames are re-timed the same way (:func:`process_video`: a non-increasing frame time
+    follows the frame before at the nominal rate). Forward jumps are kept: the time they skip
+    is time the recording lacks (a dropout), and closing them would shift all later sound
+    against the pictures.
+    """
+    sidx = packet.stream.index
+    dts = packet.dts if packet.dts is not None else packet.pts
+    if dts is None:
+        return
+    prev = clock.get(sidx)
+    if prev is not None:
+        last, dur = prev
+        strict = packet.stream.type == "audio"  # the MP4/MOV muxer refuses equal audio dts too
+        if dts < last or (strict and dts == last):
+            shift = last + max(dur, 1) - dts
+            if packet.dts is not None:
+                packet.dts += shift
+            if packet.pts is not None:
+                packet.pts += shift
+            dts += shift
+            retimed[sidx] += 1
+    dur = int(packet.duration or 0) or (prev[1] if prev is not None else 0)
+    clock[sidx] = (dts, dur)
+
+
+def _copy_unread_samples(src: Path, in_stream, out_stream, out, start_t: float, end_t: float | None,
+                         offset_s: float, muxed: collections.Counter) -> None:
+    """Copy the samples of a data track FFmpeg's demuxer returns none of (GoPro's ``fdsc``
+    "GoPro SOS" track: the camera model and serial telemetry readers name the camera from),
+    read from the input's sample tables (:func:`l2tech.video.probe.read_mp4_samples`).
+
+    Samples in the processed range are copied with the trim's shift; a track whose samples all
+    sit at time 0 describes the whole file and is copied whole.
+    """
+    import av
+
+    from l2tech.video.probe import read_mp4_samples
+
+    try:
+        timescale, samples = read_mp4_samples(src, in_stream.index)
+    except L2Error:
+        return
+    if not samples or not timescale:
+        return
+    whole = all(t == 0 for _o, _s, t in samples)
+    tb = Fraction(1, timescale)
+    shift = int(round(offset_s * timescale))
+    with open(src, "rb") as fh:
+        for off, size, t in samples:
+            sec = t / timescale
+            if not whole and (sec < start_t - 1e-6 or (end_t is not None and sec >= end_t)):
+                continue
+            fh.seek(off)
+            data = fh.read(size)
+            if len(data) != size:
+                return
+            pkt = av.Packet(data)
+            pkt.pts = pkt.dts = t if whole else t - shift
+            pkt.time_base = tb
+            pkt.stream = out_stream
+            out.mux(pkt)
+            muxed[in_stream.index] += 1
+
+
+def _timecode_add(timecode: str, frames: int, rate: Fraction) -> str:
+    """SMPTE timecode ``HH:MM:SS:FF`` (``;`` before the frames: drop-frame) plus ``frames``.
+
+    The timecode counts ``round(rate)`` frames a second; drop-frame (29.97, 59.94 fps) skips
+    frame numbers 0 and 1 (0–3 at 59.94) at the start of every minute except each tenth.
+
+    References
+    ----------
+    SMPTE ST 12-1:2014, clause 5.2.2 (drop-frame compensation); FFmpeg ``libavutil/timecode.c``
+    (``av_timecode_adjust_ntsc_framenum2``).
+    """
+    sep = ";" if ";" in timecode else ":"
+    try:
+        hh, mm, ss, ff = (int(v) for v in timecode.replace(";", ":").replace(".", ":").split(":"))
+    except ValueError:
+        return timecode
+    fps = max(1, int(round(float(rate))))
+    drop = (2 * fps // 30) if sep == ";" else 0
+    minutes = 60 * hh + mm
+    n = ((minutes * 60 + ss) * fps + ff) - drop * (minutes - minutes // 10) + frames
+    if drop:  # frame count → displayed numbers (FFmpeg's av_timecode_adjust_ntsc_framenum2)
+        per10 = fps * 600 - drop * 9
+        per1 = fps * 60 - drop
+        d, m = divmod(n, per10)
+        n += 9 * drop * d + (drop * ((m - drop) // per1) if m > drop else 0)
+    ff = n % fps
+    ss = n // fps % 60
+    mm = n // (fps * 60) % 60
+    hh = n // (fps * 3600) % 24
+    return f"{hh:02d}:{mm:02d}:{ss:02d}{sep}{ff:02d}"
+
+
+def _written_timecode(path: Path) -> tuple[str, str] | None:
+    """(timecode, where) as a reader of the finished output finds it, or None."""
+    import av
+
+    def tc(meta) -> str | None:  # Matroska's tag is TIMECODE
+        return next((v for k, v in meta.items() if k.lower() == "timecode"), None)
+
+    try:
+        with av.open(str(path)) as c:
+            for st in c.streams:
+                if st.type == "data" and tc(st.metadata):
+                    return tc(st.metadata), "tmcd track"
+            if c.streams.video and tc(c.streams.video[0].metadata):
+                return tc(c.streams.video[0].metadata), "video stream tag"
+            if tc(c.metadata):
+                return tc(c.metadata), "container tag"
+    except av.FFmpegError:
+        return None
+    return None
+
+
 def _output_format(path: Path) -> str:
     ext = path.suffix.lower()
     return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}.get(ext, "")
@@ -292,6 +427,7 @@ def process_video(
     accurate_color: bool = True,
     frame_size_check: Callable[[int, int, tuple[int, int] | None], None] | None = None,
     out_size: tuple[int, int] | None = None,
+    copy_streams: bool = True,
 ) -> VideoReport:
     """Decode a clip, run each frame through ``pipeline``, encode it, keep the other streams.
 
@@ -338,6 +474,9 @@ def process_video(
         :func:`l2tech.pipeline.memory.video_size_check`).
     out_size : (int, int), optional
         The output frame size the pipeline factory will give, when known (for that check).
+    copy_streams : bool
+        Copy the audio, data and timecode streams (False: the video stream alone, as for the
+        segments of a split clip).
 
     Returns
     -------
@@ -398,12 +537,20 @@ def process_video(
     if codec.video_formats and pix_fmt not in {f.name for f in codec.video_formats}:
         raise UsageError(f"encoder {codec_name} does not take pixel format {pix_fmt}")
     tags = resolve_color_tags(info.matrix, info.color_range, info.pix_fmt, info.height_px, info.primaries, info.transfer)
+    out_tags = tags
+    range_note = None
+    if tags.full_range and codec_name.split("_")[0] in _LIMITED_ONLY:
+        # ProRes (and DNxHD) bitstreams carry no range flag and QuickTime's 'nclc' none either:
+        # decoders read them as limited range, so full-range input is re-quantised to it
+        out_tags = replace(tags, full_range=False)
+        range_note = (f"{codec_name} cannot be tagged full range: the full-range input is written as limited-range "
+                      "(video-range) codes, which decoders read back as the same colours")
     work_depth = 8 if info.bit_depth <= 8 and bit_depth <= 8 else 16
     n_workers = workers or max(1, min(4, os.cpu_count() or 1))
     max_inflight = queue_frames or (2 * n_workers + 2)
 
     t0 = time.perf_counter()
-    warnings_: list[str] = []
+    warnings_: list[str] = [] if range_note is None else [range_note]
     copied: list[str] = []
     dropped: list[str] = []
     stats = {"decoded": 0, "written": 0, "errors": 0, "retimed": 0}
@@ -437,21 +584,38 @@ def process_video(
             ovs.codec_context.time_base = tb
             ovs.thread_type = "AUTO"
             ovs.codec_context.thread_count = enc.threads
-            ovs.codec_context.colorspace = tags.av_colorspace
-            ovs.codec_context.color_range = tags.av_color_range
-            ovs.codec_context.color_primaries = tags.av_primaries
-            ovs.codec_context.color_trc = tags.av_transfer
+            ovs.codec_context.colorspace = out_tags.av_colorspace
+            ovs.codec_context.color_range = out_tags.av_color_range
+            ovs.codec_context.color_primaries = out_tags.av_primaries
+            ovs.codec_context.color_trc = out_tags.av_transfer
             opts: dict[str, str] = {}
             if enc.bitrate:
                 ovs.bit_rate = int(enc.bitrate)
+            elif enc.qp is not None and codec_name in _CRF_CODECS:
+                opts["qp"] = str(int(enc.qp))
             elif codec_name in _CRF_CODECS:
                 opts["crf"] = str(18 if enc.crf is None else int(enc.crf))
+            if enc.keyframes_s:
+                # IDR frames at the segment boundaries, no B-frames: a segment's packets then
+                # follow the one before with increasing decode times when the parts are joined
+                opts["forced-idr"] = "1"
+                if codec_name in ("libx264", "libx265"):
+                    opts[codec_name[3:] + "-params"] = "bframes=0"
             if enc.preset:
                 opts["preset"] = enc.preset
             ovs.options = opts
             ovs.metadata.update({k: v for k, v in vs.metadata.items() if k in ("language", "handler_name", "timecode", "rotate")})
             stream_map = {}
-            for s in inp.streams:
+            labels: dict[int, str] = {}
+            timecode_in = vs.metadata.get("timecode")
+            timecode_tracks: list[str] = []
+            for s in inp.streams if copy_streams else ():
+                if s.type == "data" and "timecode" in s.metadata:
+                    # a tmcd track is not copied: the muxer writes one from the video stream's
+                    # timecode tag (shifted when trimming), which is reported after writing
+                    timecode_in = timecode_in or s.metadata["timecode"]
+                    timecode_tracks.append(f"#{s.index} data " + (s.metadata.get("handler_name", "").strip() or "tmcd"))
+                    continue
                 if s.index == vs.index or s.type not in ("audio", "data", "subtitle"):
                     if s.index != vs.index:
                         dropped.append(f"#{s.index} {s.type}: not copied")
@@ -459,14 +623,19 @@ def process_video(
                 label = f"#{s.index} {s.type} " + (s.codec_context.name if s.codec_context else s.metadata.get("handler_name", "").strip())
                 why = _data_stream_fits(fmt, s) if s.type != "audio" else None
                 if why is not None:
-                    dropped.append(f"{label}: not supported by {fmt} ({why})")
+                    hint = "; a .mov output keeps it" if fmt == "mp4" and _data_stream_fits("mov", s) is None else ""
+                    dropped.append(f"{label}: not supported by {fmt} ({why}){hint}")
                     continue
                 try:
                     stream_map[s.index] = out.add_stream_from_template(s)
+                    stream_map[s.index].metadata.update(
+                        {k: v for k, v in s.metadata.items() if k in ("language", "handler_name", "title")})
                 except (av.FFmpegError, ValueError) as exc:
                     dropped.append(f"{label}: {exc}")
                     continue
-                copied.append(label.strip())
+                labels[s.index] = label.strip()
+            if timecode_in:
+                ovs.metadata["timecode"] = timecode_in
             try:
                 chapters = _trim_chapters(inp.chapters(), float(start_s), duration_s)
                 if chapters:
@@ -494,14 +663,18 @@ def process_video(
             pool = concurrent.futures.ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="l2video")
             inflight: collections.deque = collections.deque()
 
+            keyframe_ticks = {int(round(k / tb)) for k in enc.keyframes_s}
+
             def work(index: int, frame, pts):
                 rgb = frame_to_rgb(frame, tags, 8 if work_depth == 8 else 16, accurate=accurate_color)
                 res = pipeline.process(rgb)
                 if frame_hook is not None:
                     frame_hook(index, rgb, res)
-                of = rgb_to_frame(res, tags, pix_fmt, accurate=accurate_color)
+                of = rgb_to_frame(res, out_tags, pix_fmt, accurate=accurate_color)
                 of.pts = pts
                 of.time_base = tb
+                if pts in keyframe_ticks:
+                    of.pict_type = av.video.frame.PictureType.I
                 return of
 
             def drain(limit: int) -> None:
@@ -525,9 +698,14 @@ def process_video(
                         packet.pts -= shift
                     if packet.dts is not None:
                         packet.dts -= shift
+                _follow_on(packet, copy_clock, retimed_copy)
+                muxed[packet.stream.index] += 1
                 packet.stream = ostream
                 out.mux(packet)
 
+            muxed: collections.Counter = collections.Counter()  # copied packets per input stream
+            copy_clock: dict[int, tuple[int, int]] = {}  # stream → (last dts, its duration)
+            retimed_copy: collections.Counter = collections.Counter()
             pending_copy: list = []  # copied packets seen before the first kept frame
             video_done = False
             done_copy: set[int] = set()
@@ -589,6 +767,9 @@ def process_video(
                             break
                         if offset_s is None:
                             offset_s = t
+                            if timecode_in and offset_s > 0 and rate:
+                                # the first kept frame's timecode; the header is written at the first mux, after this
+                                ovs.metadata["timecode"] = _timecode_add(timecode_in, int(round(offset_s * float(rate))), rate)
                             for p in pending_copy:
                                 if _time(p.pts if p.pts is not None else p.dts, p.time_base) >= offset_s - 1e-6:
                                     mux_copy(p)
@@ -600,6 +781,10 @@ def process_video(
                     if video_done and (not stream_map or len(done_copy) == len(stream_map)):
                         break
                 decoder_log.finish()
+                for sidx in stream_map:
+                    if not muxed[sidx] and inp.streams[sidx].type == "data" and fmt in ("mp4", "mov"):
+                        _copy_unread_samples(src, inp.streams[sidx], stream_map[sidx], out, start_t, end_t,
+                                             offset_s or 0.0, muxed)
                 _check_concealed(decoder_log, stats, max_decode_errors, frame_index, src)
                 drain(0)
                 try:
@@ -615,9 +800,26 @@ def process_video(
                 for f in inflight:
                     f.cancel()
                 pool.shutdown(wait=True)
+        for sidx, label in labels.items():  # what is in the file, not what was asked for
+            if muxed[sidx]:
+                copied.append(label)
+            else:
+                dropped.append(f"{label}: no packet to copy (none in the processed range, or FFmpeg reads none of its samples)")
+        if timecode_in or timecode_tracks:
+            written_tc = _written_timecode(tmp)
+            what = ", ".join(timecode_tracks) or "timecode tag"
+            if written_tc is not None:
+                copied.append(f"{what} as timecode {written_tc[0]} ({written_tc[1]})")
+            else:
+                dropped.append(f"{what}: {fmt} does not store the timecode {timecode_in}")
         if decoder_log.concealed:
             warnings_.append(f"the decoder concealed errors in {decoder_log.concealed} frame(s) (first: {decoder_log.first!r}); "
                              "they are written as concealed")
+        for sidx, n in sorted(retimed_copy.items()):
+            warnings_.append(
+                f"{inp.streams[sidx].type} stream #{sidx}: {n} packets whose timestamps went backwards were re-timed to "
+                "follow on from the packet before (no packet dropped; forward gaps are kept)"
+            )
         if stats["retimed"]:
             warnings_.append(
                 f"{stats['retimed']} frames had missing or non-increasing timestamps; re-timed at "
@@ -643,8 +845,159 @@ def process_video(
         duration_s=stats["written"] / float(info.frame_rate) if info.frame_rate else 0.0,
         wall_s=wall,
         fps=stats["written"] / wall if wall > 0 else 0.0,
-        color=f"{tags.matrix}/{tags.range_name}",
+        color=f"{out_tags.matrix}/{out_tags.range_name}",
         streams_copied=tuple(copied),
         streams_dropped=tuple(dropped),
         warnings=tuple(warnings_),
     )
+
+
+def join_segments(input_path: str | os.PathLike, parts: list[tuple[str, float]], output_path: str | os.PathLike, *,
+                  overwrite: bool = False) -> VideoReport:
+    """Join the video-only parts of a split clip, with the input's audio and data packets.
+
+    Parameters
+    ----------
+    input_path : path-like
+        The clip the parts were made from: its audio and data streams are copied packet for
+        packet, untouched (timestamps repaired only as :func:`process_video` does).
+    parts : list of (path, float)
+        Each part (made by :func:`process_video` with ``copy_streams=False``, its first frame
+        at time 0) and the input time, seconds, of its first frame; in order.
+    output_path : path-like
+        The joined clip (written atomically).
+    overwrite : bool
+        Replace an existing output.
+
+    Returns
+    -------
+    VideoReport
+
+    Raises
+    ------
+    VideoError
+        The muxer refused a packet.
+
+    Notes
+    -----
+    A part's packets are moved by its start time, in the time base it shares with the input
+    (:func:`process_video` keeps the input's), so every frame has the time it has in the input
+    and in a one-pass encode. Parts made with IDR frames at their starts and no B-frames join
+    with increasing decode times and no visible seam.
+    """
+    import heapq
+    import itertools
+
+    import av
+
+    from l2tech.io.atomic import atomic_output
+
+    src, dst = Path(input_path), Path(output_path)
+    fmt = _output_format(dst)
+    t0 = time.perf_counter()
+    copied: list[str] = []
+    dropped: list[str] = []
+    warnings_: list[str] = []
+    with av.open(str(src)) as inp, av.open(str(parts[0][0])) as first, atomic_output(dst, overwrite=overwrite) as tmp:
+        fvs = first.streams.video[0]
+        tb = fvs.time_base
+        with av.open(str(tmp), "w", format=fmt) as out:
+            if fmt in ("mp4", "mov"):
+                out.options.update({"movflags": "use_metadata_tags"})
+            out.metadata.update({k: v for k, v in inp.metadata.items()
+                                 if k not in ("encoder", "major_brand", "minor_version", "compatible_brands")})
+            ovs = out.add_stream_from_template(fvs)
+            ovs.time_base = tb
+            if fvs.average_rate:
+                ovs.codec_context.framerate = fvs.average_rate  # the muxer times a timecode track by it
+            ovs.metadata.update({k: v for k, v in inp.streams.video[0].metadata.items()
+                                 if k in ("language", "handler_name", "timecode")})
+            timecode_in = inp.streams.video[0].metadata.get("timecode")
+            timecode_tracks: list[str] = []
+            stream_map = {}
+            labels: dict[int, str] = {}
+            for s in inp.streams:
+                if s.type == "data" and "timecode" in s.metadata:  # re-made by the muxer, as in process_video
+                    timecode_in = timecode_in or s.metadata["timecode"]
+                    timecode_tracks.append(f"#{s.index} data " + (s.metadata.get("handler_name", "").strip() or "tmcd"))
+                    continue
+                if s.type not in ("audio", "data"):
+                    continue
+                label = f"#{s.index} {s.type} " + (s.codec_context.name if s.codec_context else s.metadata.get("handler_name", "").strip())
+                why = _data_stream_fits(fmt, s) if s.type == "data" else None
+                if why is not None:
+                    dropped.append(f"{label.strip()}: not supported by {fmt} ({why})")
+                    continue
+                stream_map[s.index] = out.add_stream_from_template(s)
+                stream_map[s.index].metadata.update({k: v for k, v in s.metadata.items() if k in ("language", "handler_name")})
+                labels[s.index] = label.strip()
+            if timecode_in:
+                ovs.metadata["timecode"] = timecode_in
+            muxed: collections.Counter = collections.Counter()
+            frames = 0
+
+            def video_packets():
+                nonlocal frames
+                for path, start in parts:
+                    shift = int(round(start / tb))
+                    with av.open(str(path)) as c:
+                        for p in c.demux(c.streams.video[0]):
+                            if p.dts is None and p.pts is None:
+                                continue
+                            p.pts = None if p.pts is None else p.pts + shift
+                            p.dts = None if p.dts is None else p.dts + shift
+                            frames += 1
+                            yield float((p.dts if p.dts is not None else p.pts) * tb), 0, p, ovs
+
+            clock: dict[int, tuple[int, int]] = {}
+            retimed: collections.Counter = collections.Counter()
+
+            def other_packets():
+                if not stream_map:
+                    return
+                for p in inp.demux([inp.streams[i] for i in stream_map]):
+                    if p.dts is None:
+                        continue
+                    _follow_on(p, clock, retimed)
+                    muxed[p.stream.index] += 1
+                    yield float(p.dts * p.time_base), 1, p, stream_map[p.stream.index]
+
+            counter = itertools.count()
+            merged = heapq.merge(((t, o, next(counter), p, st) for t, o, p, st in video_packets()),
+                                 ((t, o, next(counter), p, st) for t, o, p, st in other_packets()))
+            try:
+                for _t, _o, _n, p, st in merged:
+                    p.stream = st
+                    out.mux(p)
+                for sidx, ost in stream_map.items():
+                    if not muxed[sidx] and inp.streams[sidx].type == "data" and fmt in ("mp4", "mov"):
+                        _copy_unread_samples(src, inp.streams[sidx], ost, out, 0.0, None, 0.0, muxed)
+            except av.FFmpegError as exc:
+                raise VideoError(f"joining the parts failed: {exc}", path=dst) from None
+        for sidx, label in labels.items():
+            if muxed[sidx]:
+                copied.append(label)
+            else:
+                dropped.append(f"{label}: no packet to copy (FFmpeg reads none of its samples)")
+        if timecode_in:
+            written_tc = _written_timecode(tmp)
+            what = ", ".join(timecode_tracks) or "timecode tag"
+            if written_tc is not None:
+                copied.append(f"{what} as timecode {written_tc[0]} ({written_tc[1]})")
+            else:
+                dropped.append(f"{what}: {fmt} does not store the timecode {timecode_in}")
+        for sidx, n in sorted(retimed.items()):
+            warnings_.append(f"{inp.streams[sidx].type} stream #{sidx}: {n} packets whose timestamps went backwards "
+                             "were re-timed to follow on from the packet before")
+        rate = fvs.average_rate
+        cc = fvs.codec_context
+        from l2tech.video.probe import _MATRIX, _tag
+
+        color = f"{_tag(_MATRIX, cc.colorspace)}/{'pc' if int(cc.color_range or 0) == 2 else 'tv'}"
+        w, h, codec, pix = cc.width, cc.height, cc.name, cc.pix_fmt
+    wall = time.perf_counter() - t0
+    return VideoReport(input=str(src), output=str(dst), codec=ENCODERS.get(codec, codec), pix_fmt=pix or "", width_px=w, height_px=h,
+                       frames_decoded=frames, frames_written=frames, decode_errors=0,
+                       duration_s=frames / float(rate) if rate else 0.0, wall_s=wall,
+                       fps=frames / wall if wall > 0 else 0.0, color=color, streams_copied=tuple(copied),
+                       streams_dropped=tuple(dropped), warnings=tuple(warnings_))
