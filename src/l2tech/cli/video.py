@@ -96,6 +96,20 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.option("--start", "start_s", type=float, default=0.0, help="Start time, seconds.")
 @click.option("--duration", "duration_s", type=float, help="Duration, seconds.")
 @click.option("--max-decode-errors", type=int, default=0, show_default=True, help="Corrupt frames to skip before failing.")
+@click.option("--stabilize", "stabilize", is_flag=False, flag_value="auto", default=None,
+              type=click.Choice(["auto", "gyro", "flow"]),
+              help="Stabilise: the clip's gyro (or --gyro) when there is one, else optical flow; "
+                   "'--stabilize flow' forces flow, '--stabilize gyro' requires a gyro. Off by default.")
+@click.option("--gyro", "gyro_path", type=click.Path(dir_okay=False),
+              help="Gyro CSV for --stabilize: columns t_s,gx,gy,gz (s, rad/s about the camera's x right, y down, z forward).")
+@click.option("--gyro-offset", "gyro_offset_ms", type=float,
+              help="Gyro time minus video time, ms (default: found by matching the gyro to the frames' motion).")
+@click.option("--smoothness", "smoothness_s", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
+              help="--stabilize: standard deviation of the Gaussian path smoother, seconds (more: steadier, more crop).")
+@click.option("--readout-ms", type=click.FloatRange(min=0.0),
+              help="--stabilize: rolling-shutter readout time, first to last row, ms (default 0: not corrected).")
+@click.option("--horizon-lock", is_flag=True, help="--stabilize: keep the horizon level (accelerometer gravity, "
+              "else the first frame's roll).")
 @max_memory_option
 @click.option("--fast", is_flag=True, help="Faster, slightly less exact: swscale's fast colour conversion (YUV to RGB and back).")
 @overwrite_option
@@ -104,7 +118,8 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_number, focus_distance_m, crop_factor, calib_crop, lens_model,
           intrinsics, dist_coeffs, calib_size, projection, zoom, out_size, interpolation, look, lut_path,
           input_encoding, tone, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s, duration_s,
-          max_decode_errors, max_memory, fast, overwrite, as_json, verbose, quiet):
+          max_decode_errors, stabilize, gyro_path, gyro_offset_ms, smoothness_s, readout_ms, horizon_lock,
+          max_memory, fast, overwrite, as_json, verbose, quiet):
     """Lens-correct, de-fish and grade video clips; audio, telemetry and metadata are kept.
 
     \b
@@ -129,7 +144,11 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
             input_encoding=input_encoding, tone=tone, codec=codec, crf=crf, bitrate=bitrate, preset=preset,
             bit_depth=int(bit_depth) if bit_depth else None, pix_fmt=pix_fmt, start_s=start_s,
             duration_s=duration_s, max_decode_errors=max_decode_errors, overwrite=overwrite, fast=fast,
+            stabilize=stabilize, gyro=gyro_path, gyro_offset_ms=gyro_offset_ms, smoothness_s=smoothness_s,
+            readout_ms=readout_ms, horizon_lock=horizon_lock,
         )
+        if not stabilize and (gyro_path or gyro_offset_ms is not None or readout_ms is not None or horizon_lock):
+            raise UsageError("--gyro, --gyro-offset, --readout-ms and --horizon-lock apply with --stabilize")
         outs = _outputs(inputs, output)
         from l2tech.io.atomic import check_distinct_outputs
 
@@ -145,6 +164,7 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
     interrupted: KeyboardInterrupt | None = None
     try:
         for src, dst in zip(inputs, outs):
+            details: dict = {}
             try:
                 check_input_file(src)  # a bad argument fails that clip only (RELIABILITY.md E5)
                 if show_progress:
@@ -164,9 +184,11 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
                             bar.update(task, completed=done, total=total or None, fps=done / el if el > 0 else 0.0)
 
                         report, setup_lines = run_video_job(job, src, dst, progress=progress,
-                                                            frame_size_check=video_size_check(src, max_memory))
+                                                            frame_size_check=video_size_check(src, max_memory),
+                                                            details=details)
                 else:
-                    report, setup_lines = run_video_job(job, src, dst, frame_size_check=video_size_check(src, max_memory))
+                    report, setup_lines = run_video_job(job, src, dst, frame_size_check=video_size_check(src, max_memory),
+                                                        details=details)
             except OutputExistsError as exc:  # RELIABILITY case 18: skipped with a message, as develop/correct do
                 if not as_json:
                     err_console.print(f"[yellow]skipped[/]: {exc}", highlight=False, soft_wrap=True)
@@ -179,6 +201,8 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
                 results.append({"input": src, "output": str(dst), "ok": False, "error": str(exc), "error_type": type(exc).__name__})
                 continue
             row = {"input": src, "output": str(dst), "ok": True, "setup": list(setup_lines)}
+            if "stabilization" in details:
+                row["stabilization"] = details["stabilization"]
             row.update({k: getattr(report, k) for k in report.__dataclass_fields__ if k not in ("input", "output")})
             results.append(row)
             if not quiet and not as_json:
@@ -193,7 +217,7 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
                 for line in setup_lines:
                     if line.startswith("warning: "):
                         err_console.print(f"warning: {dst}: {line[9:]}", highlight=False, soft_wrap=True, markup=False)
-                    elif verbose or line.startswith("no lens source"):
+                    elif verbose or line.startswith(("no lens source", "stabilization:")):
                         console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
                 for s in report.streams_copied:
                     console.print(f"  kept {s}", highlight=False, soft_wrap=True)
