@@ -130,16 +130,19 @@ def test_the_metric_reads_the_known_path_on_the_unstabilised_clip(shaky_clip, tm
 
 def test_gyro_csv_is_synced_and_removes_the_shake(shaky_clip, tmp_path, capsys):
     """A gyro log 40 ms ahead of the video (gyro time = video time + 0.040 s), 400 Hz, camera
-    axes: the offset comes back within 3 ms and the shake drops by at least 80 %."""
+    axes: the offset comes back within 3 ms and the shake drops by at least 80 %; the readout
+    estimate (``--readout-ms auto``) finds the built clip's global shutter."""
     offset = 0.040
     tg = np.arange(-0.2, N / FPS + 0.2, 1 / 400)
     w = body_rates(tg - offset)
     csv = tmp_path / "gyro.csv"
     np.savetxt(csv, np.column_stack([tg, w]), delimiter=",", header="t_s,gx,gy,gz", comments="")
     out = tmp_path / "gyro.mp4"
-    doc = _run([str(shaky_clip), *LENS_ARGS, "--stabilize", "--gyro", str(csv), "-o", str(out)], capsys)
+    doc = _run([str(shaky_clip), *LENS_ARGS, "--stabilize", "--gyro", str(csv), "--readout-ms", "auto",
+                "-o", str(out)], capsys)
     st = doc["stabilization"]
     assert st["mode"] == "gyro"
+    assert st["readout_estimated"] and st["readout_ms"] < 1.5  # the built clip has a global shutter
     assert st["sync_offset_ms"] == pytest.approx(1000 * offset, abs=3.0)
     assert st["sync_confidence"] > 0.9
     got = _hf_rms_deg(_measured(out, st["crop_zoom"]))

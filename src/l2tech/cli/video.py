@@ -53,6 +53,18 @@ def _size(text: str | None, name: str) -> tuple[int, int] | None:
     return w, h
 
 
+def _readout(text: str | None) -> float | str | None:
+    if text is None or text.strip().lower() == "auto":
+        return None if text is None else "auto"
+    try:
+        v = float(text)
+    except ValueError:
+        raise click.BadParameter(f"expected milliseconds or 'auto', got {text!r}", param_hint="--readout-ms") from None
+    if not v >= 0:
+        raise click.BadParameter(f"must be >= 0, got {v}", param_hint="--readout-ms")
+    return v
+
+
 def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
     out = Path(output)
     if len(inputs) > 1 or out.is_dir() or output.endswith(("/", "\\")):
@@ -106,8 +118,8 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
               help="Gyro time minus video time, ms (default: found by matching the gyro to the frames' motion).")
 @click.option("--smoothness", "smoothness_s", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
               help="--stabilize: standard deviation of the Gaussian path smoother, seconds (more: steadier, more crop).")
-@click.option("--readout-ms", type=click.FloatRange(min=0.0),
-              help="--stabilize: rolling-shutter readout time, first to last row, ms (default 0: not corrected).")
+@click.option("--readout-ms", help="--stabilize: rolling-shutter readout time, first to last row, ms, or 'auto' "
+              "(estimated against the gyro); default 0: not corrected.")
 @click.option("--horizon-lock", is_flag=True, help="--stabilize: keep the horizon level (accelerometer gravity, "
               "else the first frame's roll).")
 @max_memory_option
@@ -145,7 +157,7 @@ def video(inputs, output, profile_path, camera, lens_name, focal_length_mm, f_nu
             bit_depth=int(bit_depth) if bit_depth else None, pix_fmt=pix_fmt, start_s=start_s,
             duration_s=duration_s, max_decode_errors=max_decode_errors, overwrite=overwrite, fast=fast,
             stabilize=stabilize, gyro=gyro_path, gyro_offset_ms=gyro_offset_ms, smoothness_s=smoothness_s,
-            readout_ms=readout_ms, horizon_lock=horizon_lock,
+            readout_ms=_readout(readout_ms), horizon_lock=horizon_lock,
         )
         if not stabilize and (gyro_path or gyro_offset_ms is not None or readout_ms is not None or horizon_lock):
             raise UsageError("--gyro, --gyro-offset, --readout-ms and --horizon-lock apply with --stabilize")

@@ -83,8 +83,9 @@ class VideoJob:
         Gyro time minus video time, milliseconds; default: found from the frames.
     smoothness_s : float
         Strength of the path smoother (:data:`l2tech.video.stabilize.SMOOTHNESS_S`).
-    readout_ms : float, optional
-        Rolling-shutter readout time (first to last row), milliseconds; default 0 (global).
+    readout_ms : float or "auto", optional
+        Rolling-shutter readout time (first to last row), milliseconds; ``"auto"`` estimates it
+        against the gyro (:func:`l2tech.video.stabilize.estimate_readout`); default 0 (global).
     horizon_lock : bool
         Keep the horizon level (:func:`l2tech.video.stabilize.lock_horizon`).
     max_crop_zoom : float
@@ -117,7 +118,7 @@ class VideoJob:
     gyro: str | None = None
     gyro_offset_ms: float | None = None
     smoothness_s: float = 0.5
-    readout_ms: float | None = None
+    readout_ms: float | str | None = None
     horizon_lock: bool = False
     max_crop_zoom: float = 2.0
 
@@ -477,7 +478,12 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
     if len(ft) < 2:
         raise UsageError("stabilisation needs at least two frames", path=input_path)
     fps = 1.0 / float(np.median(np.diff(ft)))
-    readout = max(0.0, float(job.readout_ms or 0.0)) / 1000.0
+    auto_readout = isinstance(job.readout_ms, str)
+    if auto_readout and str(job.readout_ms).lower() != "auto":
+        raise UsageError(f"--readout-ms: a number of milliseconds or 'auto', got {job.readout_ms!r}")
+    if auto_readout and imu is None:
+        raise UsageError("--readout-ms auto needs a gyro (the readout is found against the gyro's path)")
+    readout = 0.0 if auto_readout else max(0.0, float(job.readout_ms or 0.0)) / 1000.0
     kw: dict = {}
     if imu is not None:
         gt, g = imu.gyro_t_s, imu.gyro_rad_s
@@ -494,7 +500,13 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
         g_cam = g if axes is None else g @ axes.T
         track_t = gt - off
         track = st.integrate_gyro(gt, g_cam)
-        kw = dict(offset_s=off, confidence=conf, axes=axes)
+        if auto_readout:
+            # 24 frames from the middle of the analysed span, against the synced gyro path
+            mid = float(ft[max(0, len(ft) // 2 - 12)])
+            frames, times = st.analysis_frames(input_path, analysis_map=amap, start_s=mid, count=24)
+            readout, _ = st.estimate_readout(frames, times, Ka, track_t, track)
+            kw["readout_estimated"] = True
+        kw.update(offset_s=off, confidence=conf, axes=axes)
         used = "gyro"
     else:
         track_t = ft + readout / 2.0
@@ -616,6 +628,8 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
         sync = (f", gyro offset {summary['sync_offset_ms']:.1f} ms"
                 + (f" (confidence {summary['sync_confidence']:.2f})" if summary["sync_confidence"] is not None else " (given)")
                 if summary["sync_offset_ms"] is not None else "")
+        if plan.readout_s > 0 or plan.readout_estimated:
+            sync += f", rolling-shutter readout {1000 * plan.readout_s:.1f} ms" + (" (estimated)" if plan.readout_estimated else "")
         setup_lines.append(f"stabilization: {plan.mode}{sync}, smoothness {plan.smoothness_s:g} s, "
                            f"crop zoom {plan.zoom:.3f} ({100 * summary['visible_fraction']:.0f}% of the frame kept)")
         if summary["sync_confidence"] is not None and summary["sync_confidence"] < 0.5:

@@ -46,10 +46,12 @@ __all__ = [
     "sync_gyro",
     "orientations_at",
     "clip_flow_rotations",
+    "analysis_frames",
     "StabilizationPlan",
     "StabilizedMaps",
     "world_up",
     "lock_horizon",
+    "estimate_readout",
     "SMOOTHNESS_S",
 ]
 
@@ -579,12 +581,27 @@ def clip_flow_rotations(path: str, K: np.ndarray, *, analysis_map: np.ndarray | 
     CorruptInputError
         The clip cannot be decoded.
     """
+    frames, times, rots, inl = _analysis_pass(path, K, analysis_map, start_s, duration_s, max_corners, 0)
+    return times, rots, inl
+
+
+def analysis_frames(path: str, *, analysis_map: np.ndarray | None = None, start_s: float = 0.0,
+                    count: int = 24) -> tuple[list[np.ndarray], np.ndarray]:
+    """``count`` consecutive luma frames from ``start_s``, through ``analysis_map`` (as
+    :func:`clip_flow_rotations` sees them), with their times; for :func:`estimate_readout`."""
+    frames, times, _, _ = _analysis_pass(path, None, analysis_map, start_s, None, 0, count)
+    return frames, times
+
+
+def _analysis_pass(path, K, analysis_map, start_s, duration_s, max_corners, keep):
+    """Decode (and remap) luma frames; flow between pairs when ``K`` is given; keep ``keep`` frames."""
     import av
 
     from l2tech.correct.resample import prepare_maps, remap_planes
     from l2tech.errors import CorruptInputError
 
     planes = mask = None
+    kept: list[np.ndarray] = []
     if analysis_map is not None:
         import cv2
 
@@ -617,15 +634,19 @@ def clip_flow_rotations(path: str, K: np.ndarray, *, analysis_map: np.ndarray | 
                 g = frame.to_ndarray(format="gray")
                 if planes is not None:
                     g = remap_planes(g, planes, border="constant")
-                if prev is not None:
+                if prev is not None and K is not None:
                     rv, n = flow_rotations([prev, g], K, max_corners=max_corners, mask=mask)
                     rots.append(rv[0])
                     inl.append(int(n[0]))
                 times.append(t)
                 prev = g
+                if keep:
+                    kept.append(g)
+                    if len(kept) >= keep:
+                        break
     except av.FFmpegError as exc:
         raise CorruptInputError(f"the clip could not be decoded for motion analysis ({exc})", path=str(path)) from None
-    return np.asarray(times, np.float64), np.asarray(rots, np.float64).reshape(-1, 3), np.asarray(inl, int)
+    return kept, np.asarray(times, np.float64), np.asarray(rots, np.float64).reshape(-1, 3), np.asarray(inl, int)
 
 
 @dataclass(frozen=True)
@@ -658,6 +679,8 @@ class StabilizationPlan:
         Gyro axes to camera axes (:func:`sync_gyro`), or ``None``.
     horizon_lock : bool
         Roll held level (:func:`lock_horizon`).
+    readout_estimated : bool
+        ``readout_s`` came from :func:`estimate_readout`.
     """
 
     mode: str
@@ -674,6 +697,7 @@ class StabilizationPlan:
     confidence: float | None = None
     axes: np.ndarray | None = None
     horizon_lock: bool = False
+    readout_estimated: bool = False
 
     def frame_index(self, t_s: float) -> int:
         """Index of the analysed frame nearest to time ``t_s``."""
@@ -697,6 +721,7 @@ class StabilizationPlan:
             "sync_confidence": None if self.confidence is None else float(self.confidence),
             "gyro_axes": None if self.axes is None else np.asarray(self.axes).astype(int).tolist(),
             "readout_ms": 1000.0 * float(self.readout_s),
+            "readout_estimated": bool(self.readout_estimated),
             "horizon_lock": bool(self.horizon_lock),
             "max_correction_deg": float(np.degrees(corr.max())) if len(corr) else 0.0,
         }
@@ -859,3 +884,91 @@ def lock_horizon(smoothed, up: np.ndarray):
     yu = M[:, :, 1] @ u
     phi = np.where(np.hypot(xu, yu) > 1e-6, np.arctan2(xu, -yu), 0.0)
     return smoothed * R.from_rotvec(np.outer(phi, [0.0, 0.0, 1.0]))
+
+
+def estimate_readout(frames: Sequence[np.ndarray], frame_t_s: np.ndarray, K: np.ndarray, track_t_s: np.ndarray,
+                     track, *, max_readout_s: float = 0.04, step_s: float = 0.0005,
+                     max_corners: int = 300) -> tuple[float, float]:
+    """Rolling-shutter readout time that best explains the features' motion under a known path.
+
+    Parameters
+    ----------
+    frames : sequence of ndarray, shape (H, W) or (H, W, 3), uint8
+        Consecutive frames of a rectilinear view (lens corrected).
+    frame_t_s : ndarray, shape (F,)
+        Time each frame's first row is read, seconds (the track's clock).
+    K : ndarray, shape (3, 3)
+        Camera matrix of the frames.
+    track_t_s, track : ndarray (T,), Rotation length T
+        Camera orientation along the clip (the synced, integrated gyro).
+    max_readout_s, step_s : float
+        Candidates ``0 … max_readout_s`` every ``step_s``, then a parabola through the best
+        three.
+    max_corners : int
+        Features tracked per frame pair.
+
+    Returns
+    -------
+    readout_s : float
+        First-to-last-row readout time, seconds.
+    residual_px : float
+        RMS reprojection residual of the features at that readout, pixels.
+
+    Raises
+    ------
+    UsageError
+        Fewer than 50 features tracked over the frames.
+
+    Notes
+    -----
+    Row ``y`` of frame ``k`` is read at ``t_k + y / (H − 1) · r``. A feature at ``p`` in frame
+    ``k`` and ``p'`` in frame ``k+1`` is one world direction ``d = C(t) K⁻¹ p``; for each
+    candidate ``r`` it is reprojected into frame ``k+1`` with the orientation of the row it was
+    observed on there, and the squared distance to ``p'`` summed (features tracked with
+    Lucas–Kanade, forward–backward checked). Translation is not modelled (distant scenes).
+    """
+    import cv2
+    from scipy.spatial.transform import Slerp
+
+    K = np.asarray(K, np.float64)
+    Kinv = np.linalg.inv(K)
+    grey = [f if f.ndim == 2 else cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+    h = grey[0].shape[0]
+    ft = np.asarray(frame_t_s, np.float64)
+    pa_all, pb_all, ka = [], [], []
+    for k in range(len(grey) - 1):
+        a, b = grey[k], grey[k + 1]
+        pa = cv2.goodFeaturesToTrack(a, max_corners, 0.01, 8)
+        if pa is None:
+            continue
+        pb, st, _ = cv2.calcOpticalFlowPyrLK(a, b, pa, None, winSize=(21, 21), maxLevel=3)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, pb, None, winSize=(21, 21), maxLevel=3)
+        ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((back - pa)[:, 0], axis=1) < 0.3)
+        pa_all.append(pa[ok, 0].astype(np.float64))
+        pb_all.append(pb[ok, 0].astype(np.float64))
+        ka.append(np.full(int(ok.sum()), k))
+    if not pa_all or sum(len(p) for p in pa_all) < 50:
+        raise UsageError("estimating the readout needs at least 50 tracked features")
+    pa, pb, kk = np.concatenate(pa_all), np.concatenate(pb_all), np.concatenate(ka)
+    tt = np.asarray(track_t_s, np.float64)
+    slerp = Slerp(tt, track)
+    rays = np.concatenate([pa, np.ones((len(pa), 1))], axis=1) @ Kinv.T
+
+    def residual(r: float) -> float:
+        ta = np.clip(ft[kk] + pa[:, 1] / (h - 1) * r, tt[0], tt[-1])
+        tb = np.clip(ft[kk + 1] + pb[:, 1] / (h - 1) * r, tt[0], tt[-1])
+        d = slerp(ta).apply(rays)
+        q = slerp(tb).inv().apply(d) @ K.T
+        e = q[:, :2] / q[:, 2:3] - pb
+        e2 = np.sum(e * e, axis=1)
+        return float(np.mean(np.minimum(e2, 4.0)))  # robust: a 2 px cap on outliers (moving things)
+
+    cands = np.arange(0.0, max_readout_s + step_s / 2, step_s)
+    res = np.array([residual(r) for r in cands])
+    i = int(np.argmin(res))
+    r = float(cands[i])
+    if 0 < i < len(cands) - 1:
+        den = res[i - 1] - 2 * res[i] + res[i + 1]
+        if den > 0:
+            r += 0.5 * (res[i - 1] - res[i + 1]) / den * step_s
+    return r, float(np.sqrt(residual(r)))
