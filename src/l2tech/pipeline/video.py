@@ -22,6 +22,7 @@ Lens sources and where their maths lives:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -286,7 +287,18 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
         map_xy = np.stack(maps.maps, axis=2)
     else:
         map_xy = maps.maps[0]
-    return LensSetup(map_xy, gain, tuple(lines), edge_border(maps.scale, maps.auto_scale))
+    cam = None
+    rectilinear_out = (job.recipe.projection == "rectilinear"
+                       or (job.recipe.projection is None and str(profile.lens_type).lower() == "rectilinear"))
+    if rectilinear_out and job.wants("distortion"):
+        # the corrected view is the rectilinear view of the lens's focal length, zoomed by the
+        # maps' scale: f in pixels = focal / (sensor diagonal) * frame diagonal (lensfun's crop
+        # factor sets the diagonal: 43.27 mm / crop)
+        crop_used = crop if crop is not None else profile.crop_factor
+        if crop_used:
+            f_px = focal / (math.hypot(36.0, 24.0) / crop_used) * math.hypot(w, h) * maps.scale
+            cam = np.array([[f_px, 0.0, (w - 1) / 2.0], [0.0, f_px, (h - 1) / 2.0], [0.0, 0.0, 1.0]])
+    return LensSetup(map_xy, gain, tuple(lines), edge_border(maps.scale, maps.auto_scale), camera_matrix=cam)
 
 
 _LUT_SUFFIXES = (".cube", ".3dl", ".spi3d", ".spi1d", ".vlt", ".clf")
@@ -428,7 +440,7 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
     ------
     UsageError
         A lens whose corrected view is not rectilinear (a non-rectilinear ``--projection``, or
-        a lensfun-family profile, whose rectilinear camera is not known here);
+        distortion correction off);
         ``stabilize="gyro"`` on a clip without gyro data; too little tracked motion to sync.
     CorruptInputError
         Unreadable telemetry or gyro CSV.
@@ -455,8 +467,8 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
     w, h = in_size
     lens_map = None if lens is None else lens.map_xy
     if lens is not None and lens_map is not None and lens.camera_matrix is None:
-        raise UsageError("--stabilize needs a rectilinear corrected view: use a Gyroflow profile or --intrinsics "
-                         "(pixel lens models) with the rectilinear projection, or no lens correction")
+        raise UsageError("--stabilize needs a rectilinear corrected view (--projection rectilinear, distortion "
+                         "correction on, and for lensfun profiles a known crop factor)")
     view = (w, h) if lens_map is None else (lens_map.shape[1], lens_map.shape[0])
     if lens is not None and lens.camera_matrix is not None:
         K = np.asarray(lens.camera_matrix, np.float64)
