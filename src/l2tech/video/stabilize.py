@@ -289,19 +289,32 @@ def smooth_orientations(orientations, fps: float, smoothness_s: float = 0.5):
     -------
     Rotation, length F
         The virtual camera's orientation per frame (chordal L2 mean of the window,
-        :meth:`scipy.spatial.transform.Rotation.mean`); the window is cut at the clip's ends.
+        :meth:`scipy.spatial.transform.Rotation.mean`).
+
+    Notes
+    -----
+    Beyond the clip's ends the path is continued by point reflection about the end frame
+    (``C_{−j} = C_0 C_j⁻¹ C_0``, likewise at the last frame), so a steady pan continues at its
+    rate: a window merely cut at the ends would pull the first and last frames towards the
+    interior by about ``σ × the pan rate`` and force a large crop.
     """
     R = _rotation()
     n = len(orientations)
     sigma = float(smoothness_s) * float(fps)
-    if sigma <= 0:
+    if sigma <= 0 or n < 2:
         return orientations
     half = int(math.ceil(3 * sigma))
+    pad = min(half, n - 1)
+    first, last = orientations[0], orientations[n - 1]
+    head = [first * orientations[j].inv() * first for j in range(pad, 0, -1)]
+    tail = [last * orientations[n - 1 - j].inv() * last for j in range(1, pad + 1)]
+    ext = R.concatenate(head + [orientations] + tail) if pad else orientations
     quats = np.empty((n, 4))
     for i in range(n):
-        lo, hi = max(0, i - half), min(n, i + half + 1)
-        w = np.exp(-0.5 * ((np.arange(lo, hi) - i) / sigma) ** 2)
-        quats[i] = orientations[lo:hi].mean(weights=w).as_quat()
+        c = i + pad
+        lo, hi = max(0, c - half), min(len(ext), c + half + 1)
+        w = np.exp(-0.5 * ((np.arange(lo, hi) - c) / sigma) ** 2)
+        quats[i] = ext[lo:hi].mean(weights=w).as_quat()
     return R.from_quat(quats)
 
 
