@@ -108,12 +108,12 @@ def _run(args, capsys):
 
 def test_flow_mode_removes_the_shake(shaky_clip, tmp_path, capsys):
     """Optical-flow mode: the output's high-frequency rotation drops by at least 80 % against
-    the known path's (0.384 °/frame in; measured 0.016 out, a 96 % drop); crop zoom 1.08."""
+    the known path's (0.384 °/frame in; measured 0.016 out, a 96 % drop); crop zoom 1.03."""
     out = tmp_path / "flow.mp4"
     doc = _run([str(shaky_clip), *LENS_ARGS, "--stabilize", "flow", "--smoothness", "0.5", "-o", str(out)], capsys)
     st = doc["stabilization"]
     assert st["mode"] == "flow" and st["sync_offset_ms"] is None
-    assert 1.0 < st["crop_zoom"] < 1.2
+    assert 1.0 < st["crop_zoom"] < 1.1
     truth = _truth_hf()
     got = _hf_rms_deg(_measured(out, st["crop_zoom"]))
     assert truth > 0.3
@@ -130,8 +130,9 @@ def test_the_metric_reads_the_known_path_on_the_unstabilised_clip(shaky_clip, tm
 
 def test_gyro_csv_is_synced_and_removes_the_shake(shaky_clip, tmp_path, capsys):
     """A gyro log 40 ms ahead of the video (gyro time = video time + 0.040 s), 400 Hz, camera
-    axes: the offset comes back within 3 ms and the shake drops by at least 80 %; the readout
-    estimate (``--readout-ms auto``) finds the built clip's global shutter."""
+    axes: the offset comes back within 3 ms (measured 40.05 ms, confidence 0.9998) and the shake
+    drops by at least 80 % (measured 0.014 °/frame out of 0.384); the readout estimate
+    (``--readout-ms auto``) finds the built clip's global shutter (0.0 ms)."""
     offset = 0.040
     tg = np.arange(-0.2, N / FPS + 0.2, 1 / 400)
     w = body_rates(tg - offset)
