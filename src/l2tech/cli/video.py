@@ -55,6 +55,18 @@ def _size(text: str | None, name: str) -> tuple[int, int] | None:
     return w, h
 
 
+def _readout(text: str | None) -> float | str | None:
+    if text is None or text.strip().lower() == "auto":
+        return None if text is None else "auto"
+    try:
+        v = float(text)
+    except ValueError:
+        raise click.BadParameter(f"expected milliseconds or 'auto', got {text!r}", param_hint="--readout-ms") from None
+    if not v >= 0:
+        raise click.BadParameter(f"must be >= 0, got {v}", param_hint="--readout-ms")
+    return v
+
+
 def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
     out = Path(output)
     if len(inputs) > 1 or out.is_dir() or output.endswith(("/", "\\")):
@@ -104,6 +116,20 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
                    "(the same frames as one pass; constant --qp, IDR frames at the cuts, no B-frames).")
 @click.option("--qp", type=int, help="Constant quantiser instead of --crf (default 18 with --segments).")
 @batch_options
+@click.option("--stabilize", "stabilize", is_flag=False, flag_value="auto", default=None,
+              type=click.Choice(["auto", "gyro", "flow"]),
+              help="Stabilise: the clip's gyro (or --gyro) when there is one, else optical flow; "
+                   "'--stabilize flow' forces flow, '--stabilize gyro' requires a gyro. Off by default.")
+@click.option("--gyro", "gyro_path", type=click.Path(dir_okay=False),
+              help="Gyro CSV for --stabilize: columns t_s,gx,gy,gz (s, rad/s about the camera's x right, y down, z forward).")
+@click.option("--gyro-offset", "gyro_offset_ms", type=float,
+              help="Gyro time minus video time, ms (default: found by matching the gyro to the frames' motion).")
+@click.option("--smoothness", "smoothness_s", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
+              help="--stabilize: standard deviation of the Gaussian path smoother, seconds (more: steadier, more crop).")
+@click.option("--readout-ms", help="--stabilize: rolling-shutter readout time, first to last row, ms, or 'auto' "
+              "(estimated against the gyro); default 0: not corrected.")
+@click.option("--horizon-lock", is_flag=True, help="--stabilize: keep the horizon level (accelerometer gravity, "
+              "else the first frame's roll).")
 @click.option("--fast", is_flag=True, help="Faster, slightly less exact: swscale's fast colour conversion (YUV to RGB and back).")
 @overwrite_option
 @json_option
@@ -112,7 +138,8 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, focal_length_mm, f_number, focus_distance_m,
           crop_factor, calib_crop, lens_model, intrinsics, dist_coeffs, calib_size, projection, zoom, out_size,
           interpolation, look, lut_path, input_encoding, tone, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s,
-          duration_s, max_decode_errors, segments, qp, jobs, max_memory, cluster, redo, no_sidecar, fast, overwrite, as_json, verbose,
+          duration_s, max_decode_errors, stabilize, gyro_path, gyro_offset_ms, smoothness_s, readout_ms,
+          horizon_lock, segments, qp, jobs, max_memory, cluster, redo, no_sidecar, fast, overwrite, as_json, verbose,
           quiet):
     """Lens-correct, de-fish and grade video clips; audio, telemetry and metadata are kept.
 
@@ -151,7 +178,9 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
                    "input_encoding": input_encoding, "tone": tone, "codec": codec, "crf": crf, "bitrate": bitrate,
                    "preset": preset, "bit_depth": int(bit_depth) if bit_depth else None, "pix_fmt": pix_fmt,
                    "start_s": start_s, "duration_s": duration_s, "max_decode_errors": max_decode_errors, "fast": fast,
-                   "segments": segments, "qp": qp}
+                   "segments": segments, "qp": qp, "stabilize": stabilize, "gyro": gyro_path,
+                   "gyro_offset_ms": gyro_offset_ms, "smoothness_s": smoothness_s, "readout_ms": _readout(readout_ms),
+                   "horizon_lock": horizon_lock}
         if recipe_path is None:
             recipe = Recipe(**fields)
             job = VideoJob(recipe, **vfields)
@@ -161,11 +190,14 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
             given = {k for k in fields if _given(ctx, names.get(k, k), params[names.get(k, k)])}
             defaults = Recipe(**{k: v for k, v in fields.items() if k not in given})
             recipe = dataclasses.replace(read_recipe_file(recipe_path, base=defaults), **{k: fields[k] for k in given})
-            vgiven = {k: v for k, v in vfields.items() if _given(ctx, k, params[k])}  # the same names as the options
+            vnames = {"gyro": "gyro_path"}
+            vgiven = {k: v for k, v in vfields.items() if _given(ctx, vnames.get(k, k), params[vnames.get(k, k)])}  # the same names as the options
             from_file = read_video_settings(recipe_path, base=VideoJob(Recipe(), **{k: v for k, v in vfields.items() if k not in vgiven}))
             merged = {k: (tuple(v) if isinstance(v, list) else v) for k, v in from_file.items()}
             job = dataclasses.replace(VideoJob(recipe), **{**merged, **vgiven})
         job = dataclasses.replace(job, overwrite=overwrite)
+        if not job.stabilize and (job.gyro or job.gyro_offset_ms is not None or job.readout_ms is not None or job.horizon_lock):
+            raise UsageError("--gyro, --gyro-offset, --readout-ms and --horizon-lock apply with --stabilize")
         settings = video_settings(job)
         outs = _outputs(inputs, output)
         from l2tech.io.atomic import check_distinct_outputs

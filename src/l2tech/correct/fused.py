@@ -37,8 +37,8 @@ import numpy as np
 
 from l2tech.errors import InvalidProfileError, UsageError
 
-__all__ = ["GridMap", "grid_map", "grid_from_maps", "identity_grid_map", "frame_grid_map", "develop_pass", "warm_up",
-           "warm_up_video"]
+__all__ = ["GridMap", "grid_map", "grid_from_maps", "grid_from_function", "sample_map", "identity_grid_map",
+           "frame_grid_map", "develop_pass", "warm_up", "warm_up_video"]
 
 
 @dataclass(frozen=True)
@@ -477,6 +477,131 @@ def grid_from_maps(
     if nch == 3 and np.array_equal(grid[0], grid[1]) and np.array_equal(grid[0], grid[2]):
         grid = grid[:1].copy()
     return GridMap(grid, step, w_out, h_out, 1.0, border == "replicate", float(err), (w_in, h_in))
+
+
+def sample_map(map_xy: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear sample of a dense inverse map at fractional output positions.
+
+    Parameters
+    ----------
+    map_xy : ndarray, shape (H, W, 2) or (H, W, 3, 2), float32
+        Inverse map (source ``(x, y)`` per output pixel, as :func:`grid_from_maps` takes it);
+        NaN where there is no image.
+    x, y : ndarray, same shape ``S``, float64
+        Positions in the map's output grid, pixels (origin at the top-left pixel's centre);
+        positions beyond the last pixel are clamped to the edge.
+
+    Returns
+    -------
+    ndarray, shape ``S + (C, 2)``, float64
+        Source positions, ``C`` = 1 or 3 channels; NaN where a neighbouring node is NaN.
+
+    Notes
+    -----
+    Only the four neighbours of each position are read and converted to float64 (the dense
+    map is not copied), so the call costs ``O(len(x))`` however large the map.
+    """
+    m = np.asarray(map_xy)
+    m = m.reshape(m.shape[:2] + (-1, 2))
+    H, W = m.shape[:2]
+    xc = np.clip(np.asarray(x, np.float64), 0.0, W - 1)
+    yc = np.clip(np.asarray(y, np.float64), 0.0, H - 1)
+    ix = np.minimum(np.floor(xc).astype(np.int64), max(W - 2, 0))
+    iy = np.minimum(np.floor(yc).astype(np.int64), max(H - 2, 0))
+    ix1, iy1 = np.minimum(ix + 1, W - 1), np.minimum(iy + 1, H - 1)
+    fx = (xc - ix)[..., None, None]
+    fy = (yc - iy)[..., None, None]
+    top = m[iy, ix].astype(np.float64) * (1 - fx) + m[iy, ix1].astype(np.float64) * fx
+    bot = m[iy1, ix].astype(np.float64) * (1 - fx) + m[iy1, ix1].astype(np.float64) * fx
+    return top * (1 - fy) + bot * fy
+
+
+def grid_from_function(
+    in_size: tuple[int, int],
+    out_size: tuple[int, int],
+    source_at: Any,
+    *,
+    falloff: np.ndarray | None = None,
+    border: str = "constant",
+    step: int = 16,
+    tol_px: float = 0.01,
+    min_step: int = 2,
+) -> GridMap:
+    """A :class:`GridMap` of an inverse map given as a function (a map composed per frame).
+
+    Parameters
+    ----------
+    in_size, out_size : tuple of int
+        ``(width, height)`` of the source frames and of the output.
+    source_at : callable
+        ``source_at(x, y) -> ndarray (..., C, 2)``: source ``(x, y)`` of output positions
+        ``x, y`` (float64 arrays of one shape), ``C`` = 1 (all channels) or 3 (R, G, B); NaN
+        where there is no image (read as black).
+    falloff : ndarray, shape (H_in, W_in) or (H_in, W_in, 3), optional
+        Vignetting falloff (``1 / gain``) on the source grid, sampled at each channel's source
+        position; ``None``: no gain.
+    border : {"constant", "replicate"}
+        As :func:`grid_from_maps`.
+    step, tol_px, min_step : int, float, int
+        The node spacing starts at ``step`` and is halved (not below ``min_step``) until the
+        bilinear grid is within ``tol_px`` of ``source_at`` at the cell centres.
+
+    Returns
+    -------
+    GridMap
+
+    Raises
+    ------
+    UsageError
+        An unknown border.
+
+    Notes
+    -----
+    :func:`grid_from_maps` checks a dense map once per clip; this builds a grid from a map
+    known only as a function (video stabilisation: the frame's rotation composed with the
+    lens map), evaluated at the nodes and cell centres only, so a frame's grid costs
+    ``O(W·H / step²)``.
+    """
+    if border not in ("constant", "replicate"):
+        raise UsageError(f"unknown border {border!r}; valid: constant, replicate")
+    w_out, h_out = int(out_size[0]), int(out_size[1])
+
+    def at(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        src = np.asarray(source_at(x, y), np.float64)
+        nch = src.shape[-2] if falloff is None else max(src.shape[-2], 1 if falloff.ndim == 2 else falloff.shape[2])
+        src = np.broadcast_to(src, x.shape + (nch, 2))
+        res = np.empty(x.shape + (nch, 3))
+        bad = ~np.all(np.isfinite(src), axis=-1)
+        res[..., 0] = np.where(bad, -1e5, src[..., 0] - x[..., None])
+        res[..., 1] = np.where(bad, -1e5, src[..., 1] - y[..., None])
+        res[..., 2] = 1.0
+        if falloff is not None:
+            for c in range(nch):
+                f = falloff if falloff.ndim == 2 else falloff[..., min(c, falloff.shape[2] - 1)]
+                res[..., c, 2] = _sample_field(f, np.nan_to_num(src[..., c, 0]), np.nan_to_num(src[..., c, 1]))
+        res[..., 2] = np.where(bad, -1.0, res[..., 2])
+        return res
+
+    step = max(1, int(step))
+    floor = max(1, int(min_step))
+    while True:
+        gx, gy = np.meshgrid(_nodes(w_out, step), _nodes(h_out, step))
+        vals = at(gx, gy)
+        cx = np.minimum(gx[:-1, :-1] + step / 2, w_out - 1)
+        cy = np.minimum(gy[:-1, :-1] + step / 2, h_out - 1)
+        want = at(cx, cy)
+        ok = want[..., 0, 2] > 0  # cells with an image (black ones need no accuracy)
+        err = 0.0
+        for c in range(vals.shape[2]):
+            got = _bilinear_nodes(vals[:, :, c, :], step, cx, cy)
+            d = np.hypot(got[..., 0] - want[..., c, 0], got[..., 1] - want[..., c, 1])
+            if ok.any():
+                err = max(err, float(np.max(d[ok])))
+        if err <= tol_px or step // 2 < floor:
+            break
+        step //= 2
+    grid = np.ascontiguousarray(np.moveaxis(vals, 2, 0), dtype=np.float32)
+    return GridMap(grid, step, w_out, h_out, 1.0, border == "replicate", float(err), (int(in_size[0]), int(in_size[1])))
 
 
 #: Samples of the encoding curve for float and 16-bit output (linear interpolation between them

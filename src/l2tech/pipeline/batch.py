@@ -343,17 +343,20 @@ class _VideoResult:
 
     report: Any
     setup: tuple[str, ...]
+    details: dict
 
     def summary(self) -> dict:
         d = {k: getattr(self.report, k) for k in self.report.__dataclass_fields__ if k not in ("input", "output")}
+        d.update(self.details)  # e.g. "stabilization" (run_video_job's details)
         d["setup"] = list(self.setup)
         d["lens"] = {"setup": list(self.setup)}
         return d
 
 
 def _render_video(task: BatchTask, tmp: Path, progress: Callable[[str, int, int], None] | None = None
-                  ) -> tuple[Any, tuple[str, ...]]:
-    """One clip of an ``l2 video`` batch into ``tmp`` (:func:`l2tech.pipeline.video.run_video_job`)."""
+                  ) -> tuple[Any, tuple[str, ...], dict]:
+    """One clip of an ``l2 video`` batch into ``tmp`` (:func:`l2tech.pipeline.video.run_video_job`):
+    its report, setup lines and details (the stabilisation summary)."""
     import dataclasses
 
     from l2tech.pipeline.memory import video_size_check
@@ -364,8 +367,10 @@ def _render_video(task: BatchTask, tmp: Path, progress: Callable[[str, int, int]
     from l2tech.pipeline.video import run_video_job
 
     report = None if progress is None else (lambda done, total: progress(task.input, done, total))
-    return run_video_job(job, task.input, tmp, frame_size_check=video_size_check(task.input, task.max_memory),
-                         workers=task.segment_workers, progress=report)
+    details: dict = {}
+    rep, setup = run_video_job(job, task.input, tmp, frame_size_check=video_size_check(task.input, task.max_memory),
+                               workers=task.segment_workers, progress=report, details=details)
+    return rep, setup, details
 
 
 def _unlink(p: Path) -> None:

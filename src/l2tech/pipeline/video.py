@@ -22,6 +22,7 @@ Lens sources and where their maths lives:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -32,7 +33,7 @@ from l2tech.errors import DependencyMissingError, InvalidProfileError, Unsupport
 from l2tech.pipeline.recipe import Recipe
 
 __all__ = ["VideoJob", "run_video_job", "resolve_lens", "resolve_look", "VIDEO_SETTINGS", "video_settings",
-           "read_video_settings"]
+           "read_video_settings", "plan_stabilization"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,22 @@ class VideoJob:
     keyframes_s, copy_streams
         Set for the parts of a split clip (not settings of a recipe): output times of forced
         IDR frames; whether audio and data streams are copied.
+    stabilize : {None, "auto", "gyro", "flow"}
+        Stabilise the clip (:func:`plan_stabilization`): ``"auto"`` uses the gyro when the clip
+        (or ``gyro``) has one, else optical flow; ``None`` (default) leaves the motion.
+    gyro : str, optional
+        Gyro CSV (``t_s,gx,gy,gz``, rad/s, camera axes) instead of the clip's telemetry.
+    gyro_offset_ms : float, optional
+        Gyro time minus video time, milliseconds; default: found from the frames.
+    smoothness_s : float
+        Strength of the path smoother (:data:`l2tech.video.stabilize.SMOOTHNESS_S`).
+    readout_ms : float or "auto", optional
+        Rolling-shutter readout time (first to last row), milliseconds; ``"auto"`` estimates it
+        against the gyro (:func:`l2tech.video.stabilize.estimate_readout`); default 0 (global).
+    horizon_lock : bool
+        Keep the horizon level (:func:`l2tech.video.stabilize.lock_horizon`).
+    max_crop_zoom : float
+        Largest crop zoom the stabiliser may use.
     """
 
     recipe: Recipe = Recipe()
@@ -113,6 +130,13 @@ class VideoJob:
     qp: int | None = None
     keyframes_s: tuple[float, ...] = ()
     copy_streams: bool = True
+    stabilize: str | None = None
+    gyro: str | None = None
+    gyro_offset_ms: float | None = None
+    smoothness_s: float = 0.5
+    readout_ms: float | str | None = None
+    horizon_lock: bool = False
+    max_crop_zoom: float = 2.0
 
     def wants(self, correction: str) -> bool:
         """Whether the recipe asks for ``correction`` (``vignetting``, ``tca``, ``distortion``)."""
@@ -342,7 +366,18 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
         map_xy = np.stack(maps.maps, axis=2)
     else:
         map_xy = maps.maps[0]
-    return LensSetup(map_xy, gain, tuple(lines), edge_border(maps.scale, maps.auto_scale))
+    cam = None
+    rectilinear_out = (job.recipe.projection == "rectilinear"
+                       or (job.recipe.projection is None and str(profile.lens_type).lower() == "rectilinear"))
+    if rectilinear_out and job.wants("distortion"):
+        # the corrected view is the rectilinear view of the lens's focal length, zoomed by the
+        # maps' scale: f in pixels = focal / (sensor diagonal) * frame diagonal (lensfun's crop
+        # factor sets the diagonal: 43.27 mm / crop)
+        crop_used = crop if crop is not None else profile.crop_factor
+        if crop_used:
+            f_px = focal / (math.hypot(36.0, 24.0) / crop_used) * math.hypot(w, h) * maps.scale
+            cam = np.array([[f_px, 0.0, (w - 1) / 2.0], [0.0, f_px, (h - 1) / 2.0], [0.0, 0.0, 1.0]])
+    return LensSetup(map_xy, gain, tuple(lines), edge_border(maps.scale, maps.auto_scale), camera_matrix=cam)
 
 
 _LUT_SUFFIXES = (".cube", ".3dl", ".spi3d", ".spi1d", ".vlt", ".clf")
@@ -433,15 +468,202 @@ def _transfer(job: VideoJob, stream_transfer: str = "unspecified"):
     return (lambda v: decode(v, name), lambda x: encode(x, name))
 
 
+#: Width of the view the stabiliser's first pass tracks features in (pixels; smaller clips as is).
+ANALYSIS_WIDTH = 640
+
+
+def _analysis_view(K: np.ndarray, lens_map: np.ndarray | None, view_size: tuple[int, int]):
+    """(analysis map, its camera matrix): the rectilinear view scaled to :data:`ANALYSIS_WIDTH`."""
+    from l2tech.correct.fused import sample_map
+
+    w, h = view_size
+    s = min(1.0, ANALYSIS_WIDTH / w)
+    wa, ha = max(16, int(round(w * s))), max(16, int(round(h * s)))
+    sx, sy = wa / w, ha / h
+    ya, xa = np.mgrid[0:ha, 0:wa].astype(np.float64)
+    x, y = (xa + 0.5) / sx - 0.5, (ya + 0.5) / sy - 0.5  # pixel centres aligned
+    if lens_map is None:
+        amap = np.stack([x, y], -1)
+    else:
+        src = sample_map(lens_map, x, y)
+        amap = src[..., src.shape[-2] // 2, :]
+        H, W = lens_map.shape[:2]
+        amap[(x > W - 1) | (y > H - 1)] = np.nan
+    Ka = np.array([[K[0, 0] * sx, 0.0, sx * (K[0, 2] + 0.5) - 0.5],
+                   [0.0, K[1, 1] * sy, sy * (K[1, 2] + 0.5) - 0.5], [0.0, 0.0, 1.0]])
+    return amap.astype(np.float32), Ka
+
+
+def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int], lens=None):
+    """The camera path, its smoothed version and the crop of a clip (``l2 video --stabilize``).
+
+    Parameters
+    ----------
+    job : VideoJob
+        ``stabilize``, ``gyro``, ``gyro_offset_ms``, ``smoothness_s``, ``readout_ms``,
+        ``horizon_lock``, ``max_crop_zoom``, ``start_s``/``duration_s`` are read.
+    input_path : str
+        The clip.
+    in_size : tuple of int
+        ``(width, height)`` of its frames.
+    lens : LensSetup, optional
+        :func:`resolve_lens`' result: its ``camera_matrix`` is the rectilinear view the
+        rotations act in, its map the lens correction. ``None``: no lens correction, the frames
+        taken as a pinhole view with ``f = width`` pixels (a 53° horizontal field).
+
+    Returns
+    -------
+    StabilizationPlan
+
+    Raises
+    ------
+    UsageError
+        A lens whose corrected view is not rectilinear (a non-rectilinear ``--projection``, or
+        distortion correction off);
+        ``stabilize="gyro"`` on a clip without gyro data; too little tracked motion to sync.
+    CorruptInputError
+        Unreadable telemetry or gyro CSV.
+
+    Notes
+    -----
+    Steps (:mod:`l2tech.video.stabilize`): one pass over the clip tracks features in a
+    lens-corrected view of at most :data:`ANALYSIS_WIDTH` pixels (:func:`clip_flow_rotations`);
+    with a gyro, its offset to the video is found by matching angular speeds
+    per axis (unless ``gyro_offset_ms`` is given) and the clip
+    telemetry's axes with it (:func:`sync_gyro`; a CSV is in camera axes),
+    and the gyro is integrated; without one the frame-to-frame rotations are chained
+    (:func:`camera_path_from_flow`). The path is smoothed with a Gaussian of
+    ``smoothness_s`` (:func:`smooth_orientations`) and one crop zoom found for the clip
+    (:func:`crop_zoom`, against the lens's own empty corners too).
+    """
+    from l2tech.correct.fused import sample_map
+    from l2tech.video import stabilize as st
+    from l2tech.video.telemetry import read_gyro_csv, read_imu
+
+    mode = (job.stabilize or "auto").lower()
+    if mode not in ("auto", "gyro", "flow"):
+        raise UsageError(f"unknown stabilisation mode {job.stabilize!r}; valid: auto, gyro, flow")
+    w, h = in_size
+    lens_map = None if lens is None else lens.map_xy
+    if lens is not None and lens_map is not None and lens.camera_matrix is None:
+        raise UsageError("--stabilize needs a rectilinear corrected view (--projection rectilinear, distortion "
+                         "correction on, and for lensfun profiles a known crop factor)")
+    view = (w, h) if lens_map is None else (lens_map.shape[1], lens_map.shape[0])
+    if lens is not None and lens.camera_matrix is not None:
+        K = np.asarray(lens.camera_matrix, np.float64)
+    else:
+        K = np.array([[float(w), 0.0, (w - 1) / 2.0], [0.0, float(w), (h - 1) / 2.0], [0.0, 0.0, 1.0]])
+    imu, from_csv = None, False
+    if mode != "flow":
+        if job.gyro:
+            imu, from_csv = read_gyro_csv(job.gyro), True
+        else:
+            imu = read_imu(input_path)
+            if imu is not None and len(imu.gyro_t_s) < 2:
+                imu = None
+        if imu is None and mode == "gyro":
+            raise UsageError("the clip holds no gyro data telemetry-parser reads; give --gyro FILE.csv or use "
+                             "--stabilize flow", path=input_path)
+    amap, Ka = _analysis_view(K, lens_map, view)
+    ft, rv, _ = st.clip_flow_rotations(input_path, Ka, analysis_map=amap, start_s=job.start_s, duration_s=job.duration_s)
+    if len(ft) < 2:
+        raise UsageError("stabilisation needs at least two frames", path=input_path)
+    fps = 1.0 / float(np.median(np.diff(ft)))
+    auto_readout = isinstance(job.readout_ms, str)
+    if auto_readout and str(job.readout_ms).lower() != "auto":
+        raise UsageError(f"--readout-ms: a number of milliseconds or 'auto', got {job.readout_ms!r}")
+    if auto_readout and imu is None:
+        raise UsageError("--readout-ms auto needs a gyro (the readout is found against the gyro's path)")
+    readout = 0.0 if auto_readout else max(0.0, float(job.readout_ms or 0.0)) / 1000.0
+    kw: dict = {}
+    if imu is not None:
+        gt, g = imu.gyro_t_s, imu.gyro_rad_s
+        if job.gyro_offset_ms is not None:
+            # the axes are still read from the frames (a CSV is in camera axes: nothing to find)
+            given = float(job.gyro_offset_ms) / 1000.0
+            sync = st.sync_gyro(gt - given, g, ft, rv, search_s=0.0, axes=np.eye(3) if from_csv else None)
+            off, conf, axes = given, None, sync.axes
+        else:
+            sync = st.sync_gyro(gt, g, ft, rv, search_s=1.0, axes=np.eye(3) if from_csv else None)
+            off, conf, axes = sync.offset_s, sync.confidence, sync.axes
+        if from_csv:
+            axes = None
+        g_cam = g if axes is None else g @ axes.T
+        track_t = gt - off
+        track = st.integrate_gyro(gt, g_cam)
+        if auto_readout:
+            # 24 frames from the middle of the analysed span, against the synced gyro path
+            mid = float(ft[max(0, len(ft) // 2 - 12)])
+            frames, times = st.analysis_frames(input_path, analysis_map=amap, start_s=mid, count=24)
+            readout, _ = st.estimate_readout(frames, times, Ka, track_t, track)
+            kw["readout_estimated"] = True
+        kw.update(offset_s=off, confidence=conf, axes=axes)
+        used = "gyro"
+    else:
+        track_t = ft + readout / 2.0
+        track = st.camera_path_from_flow(rv)
+        used = "flow"
+    from scipy.spatial.transform import Slerp
+
+    slerp = Slerp(track_t, track)
+
+    def at(t: np.ndarray):
+        return slerp(np.clip(t, track_t[0], track_t[-1]))
+
+    actual = at(ft + readout / 2.0)
+    smoothed = st.smooth_orientations(actual, fps, job.smoothness_s)
+    if job.horizon_lock:
+        accl_t = accl = None
+        if imu is not None and len(imu.accl_t_s) >= 2:
+            axes = kw.get("axes")
+            accl_t = imu.accl_t_s - kw["offset_s"]
+            accl = imu.accl_m_s2 if axes is None else imu.accl_m_s2 @ np.asarray(axes).T
+        smoothed = st.lock_horizon(smoothed, st.world_up(actual, track_t, track, accl_t, accl))
+
+    def to_source(x: np.ndarray, y: np.ndarray):
+        if lens_map is None:
+            return x, y
+        src = sample_map(lens_map, x, y)
+        return src[..., 1 if src.shape[-2] == 3 else 0, 0], src[..., 1 if src.shape[-2] == 3 else 0, 1]
+
+    zooms = [st.crop_zoom(K, a, smoothed, view[0], view[1], max_zoom=job.max_crop_zoom, to_source=to_source,
+                          source_size=(w, h))
+             for a in ([actual] if readout == 0 else [at(ft), actual, at(ft + readout)])]
+    return st.StabilizationPlan(used, ft, actual, smoothed, np.asarray(track_t, np.float64), track, K, max(zooms),
+                                readout_s=readout, smoothness_s=float(job.smoothness_s),
+                                horizon_lock=bool(job.horizon_lock), **kw)
+
+
+class _StabilizedPipeline:
+    """A :class:`~l2tech.video.pipeline.FramePipeline` whose map changes per frame (by time)."""
+
+    per_frame_time = True
+
+    def __init__(self, base, maps) -> None:
+        self.base = base
+        self.maps = maps
+        self.in_size = base.in_size
+        self.out_size = maps.out_size
+
+    def prepare(self) -> None:
+        self.base.prepare()
+
+    def process(self, rgb: np.ndarray, frame_time_s: float = 0.0) -> np.ndarray:
+        k = self.maps.plan.frame_index(float(frame_time_s))
+        return self.base.process(rgb, grid=self.maps.grid(k))
+
+
 def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
                   progress: Callable[[int, int], None] | None = None,
                   frame_hook: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
                   frame_size_check: Callable[[int, int, tuple[int, int] | None], None] | None = None,
-                  workers: int = 1):
+                  workers: int = 1, details: dict | None = None):
     """Run one clip through the job's settings.
 
     ``frame_hook(index, rgb_in, rgb_out)`` sees each frame before and after the pipeline
     (:func:`l2tech.video.transcode.process_video`; the local web preview's frame scrubber).
+    ``details``, when given, receives a ``"stabilization"`` entry
+    (:meth:`~l2tech.video.stabilize.StabilizationPlan.as_dict`) when ``job.stabilize`` is set.
 
     With ``job.segments`` > 1 the clip is cut at the input keyframes of :func:`segment_plan`;
     ``workers`` > 1 makes the parts in that many worker processes and joins them
@@ -477,11 +699,43 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
             if map_xy is not None and job.out_size and (map_xy.shape[1], map_xy.shape[0]) != tuple(job.out_size):
                 map_xy = resample_map(map_xy, job.out_size)
                 setup_lines.append(f"output scaled to {job.out_size[0]}x{job.out_size[1]}")
-        return FramePipeline(size, map_xy=map_xy,
+        base = FramePipeline(size, map_xy=map_xy,
                              gain=None if lens is None else lens.gain, look=look,
                              transfer=_transfer(job, info.transfer),
                              interpolation=job.recipe.interpolation, out_size=job.out_size if lens is None else None,
                              border="constant" if lens is None else lens.border)
+        if not job.stabilize:
+            return base
+        from l2tech.video.stabilize import StabilizedMaps
+
+        if job.recipe.interpolation not in (None, "bilinear", "nearest"):
+            raise UsageError("--stabilize samples in the fused pass: use --interpolation bilinear or nearest")
+        if job.out_size and (lens is None or map_xy is None):
+            raise UsageError("--stabilize with --size needs a lens source (the size is part of the lens map)")
+        plan = plan_stabilization(job, input_path, size, lens)
+        falloff = None
+        if lens is not None and lens.gain is not None:
+            gn = np.asarray(lens.gain, np.float64)
+            with np.errstate(divide="ignore"):
+                falloff = np.where(gn > 0, 1.0 / np.where(gn > 0, gn, 1.0), -1.0)
+        maps = StabilizedMaps(plan, size, map_xy, falloff=falloff, border="constant")
+        summary = plan.as_dict()
+        if details is not None:
+            details["stabilization"] = summary
+        sync = (f", gyro offset {summary['sync_offset_ms']:.1f} ms"
+                + (f" (confidence {summary['sync_confidence']:.2f})" if summary["sync_confidence"] is not None else " (given)")
+                if summary["sync_offset_ms"] is not None else "")
+        if plan.readout_s > 0 or plan.readout_estimated:
+            sync += f", rolling-shutter readout {1000 * plan.readout_s:.1f} ms" + (" (estimated)" if plan.readout_estimated else "")
+        setup_lines.append(f"stabilization: {plan.mode}{sync}, smoothness {plan.smoothness_s:g} s, "
+                           f"crop zoom {plan.zoom:.3f} ({100 * summary['visible_fraction']:.0f}% of the frame kept)")
+        if summary["sync_confidence"] is not None and summary["sync_confidence"] < 0.5:
+            setup_lines.append(f"warning: the gyro sync is uncertain (confidence {summary['sync_confidence']:.2f}); "
+                               "check the result or give --gyro-offset MS")
+        if plan.zoom >= job.max_crop_zoom - 1e-3:
+            setup_lines.append(f"warning: the stabilised view needs more than the {job.max_crop_zoom:g}x crop limit; "
+                               "borders may show (lower --smoothness)")
+        return _StabilizedPipeline(base, maps)
 
     keyframes = job.keyframes_s
     qp = job.qp

@@ -35,7 +35,7 @@ import numpy as np
 
 from l2tech.errors import UsageError
 
-__all__ = ["FrameFit", "fit_calibration_to_frame", "camera_matrix_for_frame", "pixel_lens_map",
+__all__ = ["FrameFit", "fit_calibration_to_frame", "camera_matrix_for_frame", "output_camera_matrix", "pixel_lens_map",
            "build_lens_pipeline", "PIXEL_MODELS"]
 
 #: Pixel-based distortion model families this module builds maps for.
@@ -168,6 +168,37 @@ def camera_matrix_for_frame(K: np.ndarray, fit: FrameFit) -> np.ndarray:
     return out
 
 
+def output_camera_matrix(K: np.ndarray, fit: FrameFit, *, out_size: tuple[int, int] | None = None,
+                         zoom: float = 1.0) -> np.ndarray:
+    """Camera matrix of the corrected output of :func:`pixel_lens_map` (its rectilinear view).
+
+    Parameters
+    ----------
+    K : ndarray, shape (3, 3)
+        Camera matrix at the calibration size.
+    fit : FrameFit
+        How the calibration frame maps onto the video frame.
+    out_size : tuple of int, optional
+        ``(W, H)`` of the output; default the video frame size.
+    zoom : float
+        Output focal length over the lens's.
+
+    Returns
+    -------
+    ndarray, shape (3, 3), float64
+        ``fx·zoom, fy·zoom`` of the frame's camera matrix; the principal point the frame's own
+        when the output is the frame at zoom 1, else the output's centre.
+    """
+    Kf = camera_matrix_for_frame(K, fit)
+    w, h = out_size or fit.frame_size
+    new_K = np.array(
+        [[Kf[0, 0] * zoom, 0.0, (w - 1) / 2.0], [0.0, Kf[1, 1] * zoom, (h - 1) / 2.0], [0.0, 0.0, 1.0]]
+    )
+    if (w, h) == fit.frame_size and zoom == 1.0:
+        new_K[0, 2], new_K[1, 2] = Kf[0, 2], Kf[1, 2]
+    return new_K
+
+
 def pixel_lens_map(
     model: str,
     K: np.ndarray,
@@ -217,11 +248,7 @@ def pixel_lens_map(
         raise UsageError(f"zoom must be > 0; got {zoom}")
     Kf = camera_matrix_for_frame(K, fit)
     w, h = out_size or fit.frame_size
-    new_K = np.array(
-        [[Kf[0, 0] * zoom, 0.0, (w - 1) / 2.0], [0.0, Kf[1, 1] * zoom, (h - 1) / 2.0], [0.0, 0.0, 1.0]]
-    )
-    if (w, h) == fit.frame_size and zoom == 1.0:
-        new_K[0, 2], new_K[1, 2] = Kf[0, 2], Kf[1, 2]
+    new_K = output_camera_matrix(K, fit, out_size=out_size, zoom=zoom)
     if key == "opencv_fisheye":
         from l2tech.optics.kannala_brandt import correction_map_kannala_brandt
 
@@ -263,13 +290,15 @@ class LensSetup:
     ``(H_in, W_in)`` float32 (or ``None``), ``description`` lines say which profile, which
     frame fit and which output projection were used; ``border`` is how pixels beyond the source
     are read (``"constant"``: black, ``"replicate"``: edge values, as the stills engine does
-    when the map stays inside the frame).
+    when the map stays inside the frame). ``camera_matrix`` (3, 3) is the pinhole camera of the
+    corrected output when it is rectilinear (what video stabilisation rotates), else ``None``.
     """
 
     map_xy: np.ndarray | None
     gain: np.ndarray | None
     description: tuple[str, ...]
     border: str = "constant"
+    camera_matrix: np.ndarray | None = None
 
 
 def lens_setup_pixel_model(
@@ -315,7 +344,8 @@ def lens_setup_pixel_model(
         f"output: {m.shape[1]}x{m.shape[0]} {proj}, zoom {zoom:g}",
         *frame_fit_warnings(fit, calib_crop is not None),
     )
-    return LensSetup(m, None, desc)
+    cam = output_camera_matrix(K, fit, out_size=out_size, zoom=zoom) if proj.lower() == "rectilinear" else None
+    return LensSetup(m, None, desc, camera_matrix=cam)
 
 
 def frame_fit_warnings(fit: FrameFit, crop_given: bool) -> tuple[str, ...]:

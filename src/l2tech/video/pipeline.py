@@ -191,13 +191,17 @@ class FramePipeline:
                              map_xy=np.zeros((2, 2, 2), np.float32), interpolation="bilinear")
         tiny.process(np.zeros((2, 2, 3), np.uint8))
 
-    def process(self, rgb: np.ndarray) -> np.ndarray:
+    def process(self, rgb: np.ndarray, grid: Any = None) -> np.ndarray:
         """Run the pipeline on one frame.
 
         Parameters
         ----------
         rgb : ndarray, shape (H_in, W_in, 3), uint8 or uint16
             Encoded full-range R'G'B' code values (:func:`l2tech.video.colortags.frame_to_rgb`).
+        grid : GridMap, optional
+            This frame's own map and gain (:func:`l2tech.correct.fused.grid_from_function`:
+            a stabilised clip's per-frame map), used instead of the clip's; bilinear or nearest
+            sampling only. Its source size must be the frame's.
 
         Returns
         -------
@@ -216,7 +220,9 @@ class FramePipeline:
             raise UsageError(f"frame shape {rgb.shape} does not match the pipeline's {self.in_size} (W, H)")
         if rgb.dtype not in (np.uint8, np.uint16):
             raise UsageError(f"frames must be uint8 or uint16 code values; got {rgb.dtype}")
-        if self.is_identity:
+        if grid is not None and self._staged:
+            raise UsageError(f"a per-frame map is sampled in the fused pass (bilinear or nearest), not {self.interpolation}")
+        if self.is_identity and grid is None:
             return rgb.copy()
         dec = self._decode_table(rgb.dtype)
         out_dtype = np.float32 if self._look_fn is not None else rgb.dtype
@@ -229,8 +235,8 @@ class FramePipeline:
                 lin = remap_planes(lin, self._maps, interpolation=self.interpolation, border=self._border)
             out = develop_pass(np.ascontiguousarray(lin), self._encode_grid, _EYE, _EYE, self._curve, **kw)
         else:
-            out = develop_pass(rgb, self._grid, _EYE, _EYE, self._curve, decode=dec, interpolation=self.interpolation,
-                               **kw)
+            out = develop_pass(rgb, self._grid if grid is None else grid, _EYE, _EYE, self._curve, decode=dec,
+                               interpolation=self.interpolation, **kw)
         if self._look_fn is not None:
             out = _float_to_code(np.asarray(self._look_fn(out), dtype=np.float32), rgb.dtype)
         return out

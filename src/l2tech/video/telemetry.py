@@ -20,7 +20,7 @@ import numpy as np
 
 from l2tech.errors import CorruptInputError, DependencyMissingError
 
-__all__ = ["ImuSamples", "TelemetryStream", "TelemetryInfo", "read_imu", "telemetry_info"]
+__all__ = ["ImuSamples", "TelemetryStream", "TelemetryInfo", "read_imu", "read_gyro_csv", "telemetry_info"]
 
 
 @dataclass(frozen=True)
@@ -187,3 +187,60 @@ def telemetry_info(path: str | os.PathLike) -> TelemetryInfo | None:
     if not streams:
         return None
     return TelemetryInfo(str(parser.camera or ""), str(parser.model or ""), tuple(streams))
+
+
+def read_gyro_csv(path: str | os.PathLike) -> ImuSamples:
+    """Gyroscope samples from a CSV file: columns ``t_s,gx,gy,gz``.
+
+    Parameters
+    ----------
+    path : path-like
+        Text file with a header row naming the columns ``t_s, gx, gy, gz`` (any order, other
+        columns ignored), one sample per row: time in seconds (the gyro's clock; the sync
+        finds its offset to the video), angular rate in rad/s about the camera's axes (x right,
+        y down, z forward: OpenCV's camera frame, right-handed).
+
+    Returns
+    -------
+    ImuSamples
+        No accelerometer samples (``accl`` arrays empty); rows sorted by time.
+
+    Raises
+    ------
+    CorruptInputError
+        A missing column, a value that is not a number, fewer than two samples, or two
+        samples at the same time.
+    UnsupportedFormatError
+        The file does not exist.
+    """
+    import csv
+
+    from l2tech.errors import UnsupportedFormatError
+
+    p = str(path)
+    if not os.path.isfile(p):
+        raise UnsupportedFormatError("gyro CSV not found", path=p)
+    with open(p, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        names = [n.strip().lower() for n in (reader.fieldnames or [])]
+        want = ("t_s", "gx", "gy", "gz")
+        missing = [n for n in want if n not in names]
+        if missing:
+            raise CorruptInputError(f"gyro CSV needs columns t_s,gx,gy,gz; missing {', '.join(missing)} "
+                                    f"(header: {', '.join(names) or 'none'})", path=p)
+        rows = []
+        for line_no, row in enumerate(reader, start=2):
+            r = {k.strip().lower(): v for k, v in row.items() if k is not None}
+            try:
+                rows.append([float(r[n]) for n in want])
+            except (TypeError, ValueError):
+                raise CorruptInputError(f"line {line_no}: expected numbers in t_s,gx,gy,gz, got "
+                                        f"{[r.get(n) for n in want]}", path=p) from None
+    a = np.asarray(rows, np.float64).reshape(-1, 4)
+    a = a[np.isfinite(a).all(axis=1)]
+    a = a[np.argsort(a[:, 0], kind="stable")]
+    if len(a) < 2:
+        raise CorruptInputError(f"gyro CSV holds {len(a)} usable samples; at least 2 are needed", path=p)
+    if np.any(np.diff(a[:, 0]) <= 0):
+        raise CorruptInputError("gyro CSV has two samples at the same time", path=p)
+    return ImuSamples(a[:, 0], a[:, 1:4], np.zeros(0), np.zeros((0, 3)))

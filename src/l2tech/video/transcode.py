@@ -667,7 +667,10 @@ def process_video(
 
             def work(index: int, frame, pts):
                 rgb = frame_to_rgb(frame, tags, 8 if work_depth == 8 else 16, accurate=accurate_color)
-                res = pipeline.process(rgb)
+                if getattr(pipeline, "per_frame_time", False):  # a map per frame (stabilisation): by source time
+                    res = pipeline.process(rgb, frame_time_s=float(frame.pts * tb))
+                else:
+                    res = pipeline.process(rgb)
                 if frame_hook is not None:
                     frame_hook(index, rgb, res)
                 of = rgb_to_frame(res, out_tags, pix_fmt, accurate=accurate_color)
