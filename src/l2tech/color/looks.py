@@ -147,18 +147,31 @@ class _Env:
         return matrix_RGB_to_XYZ(self.gamut)[1].astype(np.float32)
 
 
+def _finite(v: object) -> bool:
+    """True for a real number that float64 holds (an integer beyond its range is not one)."""
+    import math
+
+    try:
+        return math.isfinite(float(v))  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def _num(p: dict, key: str, ctx: _Ctx, default: float | None = None, lo: float = -np.inf, hi: float = np.inf) -> float:
     v = p.pop(key, default)
     if v is None:
         raise ctx.err(f"stage parameter {key!r} is required")
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or not lo <= v <= hi:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not _finite(v) or not lo <= v <= hi:
         raise ctx.err(f"stage parameter {key!r} must be a number in [{lo}, {hi}], got {v!r}")
     return float(v)
 
 
 def _vec3(p: dict, key: str, ctx: _Ctx, default: tuple[float, float, float] | None = None) -> np.ndarray:
     v = p.pop(key, default)
-    arr = np.asarray(v, dtype=np.float64) if v is not None else None
+    try:
+        arr = np.asarray(v, dtype=np.float64) if v is not None else None
+    except (TypeError, ValueError, OverflowError):  # text or an integer beyond float64 in the file
+        arr = None
     if arr is None or arr.shape != (3,) or not np.all(np.isfinite(arr)):
         raise ctx.err(f"stage parameter {key!r} must be 3 finite numbers, got {v!r}")
     return arr
@@ -263,7 +276,7 @@ def _v_tone(p: dict, ctx: _Ctx) -> dict:
     pts = p.pop("points", None)
     try:
         arr = np.asarray(pts, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         arr = np.zeros((0,))
     if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) < 2 or not np.all(np.isfinite(arr)):
         raise ctx.err(f"tone_curve points must be a list of at least 2 [x, y] pairs, got {pts!r}")
@@ -360,7 +373,7 @@ def _v_matrix(p: dict, ctx: _Ctx) -> dict:
     m = p.pop("matrix", None)
     try:
         arr = np.asarray(m, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         arr = np.zeros((0,))
     if arr.shape != (3, 3) or not np.all(np.isfinite(arr)) or np.any(np.abs(arr) > 4):
         raise ctx.err(f"matrix must be 3 rows of 3 numbers (|value| <= 4), got {m!r}")

@@ -21,6 +21,16 @@ CORRECTIONS = ("vignetting", "tca", "distortion")
 #: Focus distance used when the file does not give one (lensfun's own default: infinity).
 DEFAULT_FOCUS_DISTANCE_M = 1000.0
 
+def _finite(v: object) -> bool:
+    """True for a real number that float64 holds (an integer beyond its range is not one)."""
+    import math
+
+    try:
+        return math.isfinite(float(v))  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 @dataclass(frozen=True)
 class Recipe:
     """Serialisable develop settings.
@@ -181,31 +191,31 @@ class Recipe:
             from l2tech.optics.projection import validate_projection
 
             object.__setattr__(self, "projection", validate_projection(self.projection))
-        if not (np.isfinite(self.exposure_ev) and abs(self.exposure_ev) <= 16):
+        if not (_finite(self.exposure_ev) and abs(self.exposure_ev) <= 16):
             raise UsageError(f"exposure must be a number of stops within ±16, got {self.exposure_ev}")
-        if self.scale is not None and not (np.isfinite(self.scale) and 0.1 <= self.scale <= 10):
+        if self.scale is not None and not (_finite(self.scale) and 0.1 <= self.scale <= 10):
             raise UsageError(f"scale must be between 0.1 and 10, got {self.scale}")
-        if not (np.isfinite(self.vignetting_strength) and 0.0 <= self.vignetting_strength <= 2.0):
+        if not (_finite(self.vignetting_strength) and 0.0 <= self.vignetting_strength <= 2.0):
             raise UsageError(f"vignetting strength must be between 0 and 2, got {self.vignetting_strength}")
         for name in ("focal_length_mm", "f_number", "focus_distance_m"):
             v = getattr(self, name)
-            if v is not None and not (np.isfinite(v) and v > 0):
+            if v is not None and not (_finite(v) and v > 0):
                 raise UsageError(f"{name} must be a positive number, got {v}")
 
         self.tone_curve()  # validates the tone settings
-        if not (np.isfinite(self.denoise) and 0 <= self.denoise <= 4):
+        if not (_finite(self.denoise) and 0 <= self.denoise <= 4):
             raise UsageError(f"denoise strength must be 0-4, got {self.denoise}")
-        if not (np.isfinite(self.sharpen) and 0 <= self.sharpen <= 5) or not (0 <= self.sharpen_halo <= 1):
+        if not (_finite(self.sharpen) and 0 <= self.sharpen <= 5) or not (0 <= self.sharpen_halo <= 1):
             raise UsageError(f"sharpen must be 0-5 and sharpen_halo 0-1, got {self.sharpen}, {self.sharpen_halo}")
-        if self.sharpen_radius_px is not None and not (np.isfinite(self.sharpen_radius_px) and 0.2 <= self.sharpen_radius_px <= 10):
+        if self.sharpen_radius_px is not None and not (_finite(self.sharpen_radius_px) and 0.2 <= self.sharpen_radius_px <= 10):
             raise UsageError(f"sharpen radius must be 0.2-10 pixels, got {self.sharpen_radius_px}")
-        if self.distortion_k1 is not None and not (np.isfinite(self.distortion_k1) and abs(self.distortion_k1) <= 0.5):
+        if self.distortion_k1 is not None and not (_finite(self.distortion_k1) and abs(self.distortion_k1) <= 0.5):
             raise UsageError(f"distortion k1 must be within ±0.5, got {self.distortion_k1}")
-        if not (np.isfinite(self.rotate_deg) and abs(self.rotate_deg) <= 45):
+        if not (_finite(self.rotate_deg) and abs(self.rotate_deg) <= 45):
             raise UsageError(f"rotation must be within ±45 degrees, got {self.rotate_deg}")
         if self.keystone is not None:
             pts = tuple(float(v) for v in self.keystone)
-            if len(pts) not in (8, 12, 16) or not all(np.isfinite(pts)):
+            if len(pts) not in (8, 12, 16) or not all(_finite(x) for x in pts):
                 raise UsageError(f"keystone needs 4, 6 or 8 points as x,y pairs (8, 12 or 16 numbers), got {len(pts)}")
             object.__setattr__(self, "keystone", pts)
         if self.crop is not None:
