@@ -75,7 +75,7 @@ def run(cmd: list[str]) -> tuple[float, float]:
 def l2_cmd(raw: Path, out: Path) -> list[str]:
     l2 = str(Path(sys.executable).with_name("l2"))
     lens = [] if raw.name in OWN_LENS else FORCED_LENS
-    return [l2, "develop", str(raw), "-o", str(out), "--overwrite", *lens]
+    return [l2, "develop", str(raw), "-o", str(out), "--overwrite", "--redo", *lens]
 
 
 def jobs(raw: Path, tmp: Path, i: int) -> dict[str, list[str]]:
@@ -116,9 +116,10 @@ def batch(dng: Path, tmp: Path, n: int = 10) -> tuple[float, float]:
         files.append(f)
     single = sum(run(l2_cmd(f, tmp / f"single_{i}.jpg"))[0] for i, f in enumerate(files))
     outdir = tmp / "batch_out"
-    outdir.mkdir(exist_ok=True)
+    shutil.rmtree(outdir, ignore_errors=True)  # a fresh folder: its journal would skip the files done last run
+    outdir.mkdir()
     l2 = str(Path(sys.executable).with_name("l2"))
-    many, _ = run([l2, "develop", *map(str, files), "-o", str(outdir) + os.sep, "--overwrite", *FORCED_LENS])
+    many, _ = run([l2, "develop", *map(str, files), "-o", str(outdir) + os.sep, "--overwrite", "--redo", *FORCED_LENS])
     return single, many
 
 

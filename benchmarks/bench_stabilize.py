@@ -70,7 +70,7 @@ def _data() -> Path:
 def _l2(args: list[str]) -> tuple[dict, float]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "l2tech.cli", "video", *args, "--json", "--overwrite"],
+    out = subprocess.run([sys.executable, "-m", "l2tech.cli", "video", *args, "--json", "--overwrite", "--redo"],
                          capture_output=True, text=True, env=env, check=False)
     wall = time.perf_counter() - t0
     if out.returncode != 0:

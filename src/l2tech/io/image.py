@@ -456,18 +456,17 @@ def _xmp_for_output(exiv2: object, xmp: object) -> object:
 
 def _thumbnail_jpeg(codes: np.ndarray, size: int = 160) -> bytes:
     """A small sRGB JPEG of the output (EXIF IFD1 thumbnail; CIPA DC-008 4.5.4)."""
-    import cv2
     from PIL import Image
 
     h, w = codes.shape[:2]
     k = size / max(h, w)
-    if k < 1:  # area-average straight from the array (no full-frame copy into Pillow)
-        step = max(1, int(1 / k) // 4)  # a first 1-in-step pick keeps >= 4 samples per output pixel
-        small = np.ascontiguousarray(codes[::step, ::step])
-        codes = cv2.resize(small, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA)
-    im = Image.fromarray(codes if codes.dtype == np.uint8 else (codes >> 8).astype(np.uint8))
+    step = max(1, int(1 / k) // 4) if k < 1 else 1  # a first 1-in-step pick keeps >= 4 samples per output pixel
+    small = np.ascontiguousarray(codes[::step, ::step])  # (no full-frame copy into Pillow)
+    im = Image.fromarray(small if small.dtype == np.uint8 else (small >> 8).astype(np.uint8)).convert("RGB")
+    if k < 1:  # area average (Pillow's box filter, as OpenCV's INTER_AREA; Pillow is loaded already)
+        im = im.resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BOX)
     buf = io.BytesIO()
-    im.convert("RGB").save(buf, "JPEG", quality=75)
+    im.save(buf, "JPEG", quality=75)
     return buf.getvalue()
 
 
