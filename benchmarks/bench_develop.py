@@ -109,10 +109,11 @@ def measure(raw: Path, runs: int, tmp: Path, tools: bool) -> dict[str, tuple[flo
 def batch(dng: Path, tmp: Path, n: int = 10) -> tuple[float, float]:
     """(seconds for n single runs, seconds for one run of n files)."""
     files = []
+    real = dng.resolve()  # a link to a symlink would resolve to one file, which develop takes once
     for i in range(n):
         f = tmp / f"batch_{i}.dng"
         if not f.exists():
-            os.link(dng, f) if dng.stat().st_dev == tmp.stat().st_dev else shutil.copy(dng, f)
+            os.link(real, f) if real.stat().st_dev == tmp.stat().st_dev else shutil.copy(real, f)
         files.append(f)
     single = sum(run(l2_cmd(f, tmp / f"single_{i}.jpg"))[0] for i, f in enumerate(files))
     outdir = tmp / "batch_out"
