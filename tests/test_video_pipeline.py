@@ -85,8 +85,14 @@ def test_remap_property_close_to_float_remap(k1, sx, sy):
     out = FramePipeline((56, 40), map_xy=m, transfer=_IDENTITY).process(img)
     ref = cv2.remap(img.astype(np.float32), m[..., 0], m[..., 1], cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    # rounding, the grid (≤ 0.005 px) and OpenCV's 1/32 px coordinates (gradient / 64)
-    assert np.abs(out.astype(np.float32) - ref).max() <= 1.0
+    diff = np.abs(out.astype(np.float32) - ref)
+    # sampled inside the frame: rounding (0.5), the grid (≤ 0.005 px) and OpenCV's 1/32 px
+    # coordinates on a smooth image; measured ≤ 0.52 (k1 −0.027, shift (3, 0))
+    inside = (m[..., 0] >= 0) & (m[..., 0] <= 55) & (m[..., 1] >= 0) & (m[..., 1] <= 39)
+    assert diff[inside].max() <= 1.0
+    # blended with the black beyond the frame, the step from an edge pixel to 0 (up to 255 codes)
+    # turns the grid's ≤ 0.005 px in x and y into up to 0.5 + 255 × 0.01 codes; measured 1.04 there
+    assert diff.max() <= 3.0
 
 
 def test_per_channel_maps():

@@ -10,7 +10,7 @@ color space conversions with three-dimensional linear interpolation", J. Electro
 
 from __future__ import annotations
 
-from l2tech._numba import numba
+from l2tech.optics._numba import numba
 import numpy as np
 
 __all__ = ["lut3d_tetrahedral", "lut3d_trilinear", "tetrahedral_at", "trilinear_at"]

@@ -16,7 +16,7 @@ import os
 from contextlib import contextmanager
 from typing import Iterator
 
-from l2tech._numba import numba
+from l2tech.optics._numba import numba
 import numpy as np
 
 from l2tech.color._kernels import tetrahedral_at, trilinear_at

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from l2tech._numba import numba
+from l2tech.optics._numba import numba
 import numpy as np
 
 from l2tech.optics._kernels import _JIT, _distorted, _tca_factors

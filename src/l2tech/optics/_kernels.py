@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from l2tech._numba import numba
+from l2tech.optics._numba import numba
 import numpy as np
 
 __all__ = ["lensfun_maps", "lensfun_maps_tca", "pa_gain", "pa_apply", "warm_up"]

@@ -11,7 +11,7 @@ inner product), and the mark is removed at once: a later ``import scipy.linalg``
 anyone) and numba's own BLAS-backed functions, which check again when compiled, work as usual.
 When ``scipy.linalg`` or numba is already imported, this is a plain ``import numba``.
 
-Every l2tech module that compiles kernels imports numba from here: ``from l2tech._numba import
+Every l2tech module that compiles kernels imports numba from here: ``from l2tech.optics._numba import
 numba``.
 """
 
