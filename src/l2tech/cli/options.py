@@ -143,7 +143,9 @@ def output_option(kind: str = "file_or_dir", *, required: bool = False, default:
 
 overwrite_option = click.option(
     "--overwrite", is_flag=True,
-    help="Replace existing output files (otherwise an existing output is left untouched).")
+    help="Replace existing output files (otherwise an existing output is left untouched). "
+         "develop, correct and video still skip an output whose sidecar shows the same input and "
+         "recipe; --redo makes those again.")
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
 
