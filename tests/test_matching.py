@@ -367,3 +367,15 @@ def test_search_real_db_demo_lens(real_db):
     # the demo looks its lens up this way
     res = search_lenses(real_db, "Panasonic Lumix S 20-60/F3.5-5.6")
     assert res[0].profile.model == "Lumix S 20-60/F3.5-5.6"
+
+
+def test_search_finds_the_fixed_lens_through_its_camera(real_db):
+    """``lens search "HERO5"``: no lens is named HERO5; lensfun's actioncams.xml lists the camera
+    "GoPro HERO5 Black" on the mount goProHero4black, whose one lens is "GoPro HERO4 black". That
+    lens comes first (0.9), above the lenses that share one of the query's parts ("hero", "5":
+    HERO4, Canon G5 X, 0.5). A body of an interchangeable-lens mount adds nothing ("5D")."""
+    res = search_lenses(real_db, "HERO5")
+    assert res[0].profile.maker == "GoPro" and res[0].profile.model == "HERO4 black"
+    assert res[0].score == 0.9 and "HERO5 Black" in res[0].reason
+    assert all(c.score <= 0.5 for c in res[1:])
+    assert all(c.score <= 0.5 for c in search_lenses(real_db, "5D"))

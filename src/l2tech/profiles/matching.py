@@ -43,7 +43,7 @@ import functools
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import TYPE_CHECKING, Iterable, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Sequence, Union
 
 from l2tech.errors import AmbiguousMatchError, LensNotFoundError, UsageError
 from l2tech.profiles.model import CameraBody, LensProfile
@@ -962,8 +962,44 @@ def search_lenses(
                     best, why = s, ", ".join(reasons)
         if best > 0:
             out.append(MatchCandidate(lens, round(best, 3), f"{why}; mounts {', '.join(lens.mounts)}; crop {lens.crop_factor:g}; {lens.source}"))
+    out = _with_fixed_lenses_of_cameras(d, text, mounts, out)
     out.sort(key=lambda m: (-m.score, m.profile.name, m.profile.crop_factor))
     return out[:limit]
+
+
+#: Score of a fixed lens found through its camera's name (``lens search "HERO5"``): below a lens
+#: whose own name has every query word (1.0), above one that has half of them.
+_FIXED_LENS_SCORE = 0.9
+#: A camera mount that at most this many lenses fit is a fixed-lens body's (compacts, action cameras).
+_FIXED_MOUNT_MAX_LENSES = 4
+
+
+def _with_fixed_lenses_of_cameras(d: Any, text: str, mounts: "frozenset[str] | None",
+                                  out: list[MatchCandidate]) -> list[MatchCandidate]:
+    """``out`` plus the fixed lens of every fixed-lens camera whose name holds the whole query
+    (compacted: ``"HERO5"`` is in ``"GoPro HERO5 Black"``, whose lens the database files under the
+    HERO4 black's mount). Lenses already listed keep the higher score."""
+    q = _compact(_APERTURE_RE.sub(" ", _FOCAL_RE.sub(" ", text)))
+    if len(q) < 3:
+        return out
+    by_lens = {id(m.profile): i for i, m in enumerate(out)}
+    for cam in d.cameras:
+        names = [f"{cam.maker} {n}" for n in (cam.model, *cam.aliases)]
+        if not any(q in _compact(n) for n in names) or (mounts is not None and cam.mount not in mounts):
+            continue
+        fits = [l for l in d.lenses if cam.mount in l.mounts]
+        if not fits or len(fits) > _FIXED_MOUNT_MAX_LENSES:
+            continue  # an interchangeable-lens mount: a body's name says nothing of the lens
+        for lens in fits:
+            cand = MatchCandidate(lens, _FIXED_LENS_SCORE, f"fixed lens of the {cam.maker} {cam.model} (mount "
+                                  f"{cam.mount}); crop {lens.crop_factor:g}; {lens.source}")
+            i = by_lens.get(id(lens))
+            if i is None:
+                by_lens[id(lens)] = len(out)
+                out.append(cand)
+            elif out[i].score < cand.score:
+                out[i] = cand
+    return out
 
 
 #: Where a profile came from, by the prefix of ``LensProfile.source``.
