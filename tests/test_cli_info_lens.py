@@ -159,4 +159,14 @@ def test_lens_match_on_a_clip_shows_the_calibration_to_frame_fit(capsys):
     rec = _json.loads(capsys.readouterr().out)
     assert rec["calib_size"] == [4000, 3000] and rec["frame_size"] == [854, 480]
     assert "w=4000 h=2248.24" in rec["frame_fit"] and "y=375.878" in rec["frame_fit"]
-    assert _main(["lens", "match", str(clip)]) == 1  # no profile given: a clear error
+    # no profile given: the camera the clip's GPMF telemetry names, matched in lensfun as a photo's
+    # EXIF body would be (actioncams.xml: "HERO5 Black" on mount goProHero4black, crop 5, whose one
+    # lens is "GoPro HERO4 black"), with the video-mode caveat
+    capsys.readouterr()
+    assert _main(["lens", "match", str(clip), "--json"]) == 0
+    rec = _json.loads(capsys.readouterr().out)
+    assert rec["camera"]["model"] == "HERO5 Black" and rec["lens"]["name"] == "GoPro HERO4 black"
+    assert rec["crop_factor"] == 5 and "telemetry" in rec["method"] and "--crop-factor" in rec["note"]
+    # a clip with neither a profile nor a camera in telemetry: a clear error, exit 1
+    assert _main(["lens", "match", str(shared_file("video/fisheye_cctv_1440_circular.mp4"))]) == 1
+    assert "no camera in motion telemetry" in capsys.readouterr().err

@@ -202,7 +202,14 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
             rec, ok = _match_video(f, profile_path, verbose)
             failed += not ok
             out.append(rec)
-            if not as_json and not quiet and ok:
+            if not as_json and not quiet and ok and "frame_fit" not in rec:  # the camera named by the telemetry
+                console.print(f"{f}: [bold]{rec['lens']['name']}[/] on [bold]{rec['camera']['maker']} "
+                              f"{rec['camera']['model']}[/] ({rec['method']}, score {rec['score']:.2f}, crop "
+                              f"{rec['crop_factor']:g}, source {rec['source']})", highlight=False)
+                for w in rec["warnings"]:
+                    console.print(f"  [yellow]warning[/]: {w}", highlight=False)
+                console.print(f"  {rec['note']}", highlight=False)
+            elif not as_json and not quiet and ok:
                 console.print(f"{f}: [bold]{rec['profile']}[/] ({rec['model']})", highlight=False)
                 console.print(f"  {rec['frame_fit']}", highlight=False)
                 console.print("  override with: l2 video --calib-crop X0,Y0,W,H", highlight=False)
@@ -270,7 +277,7 @@ def _match_video(path: str, profile_file: str | None, verbose: int) -> tuple[dic
 
     try:
         if profile_file is None:
-            raise UsageError("a video carries no lens metadata here; give the profile with --profile FILE", path=path)
+            return _match_video_by_telemetry(path), True
         info = probe_video(path)
         prof = read_profile(profile_file)
         ex = prof.extra
@@ -284,6 +291,45 @@ def _match_video(path: str, profile_file: str | None, verbose: int) -> tuple[dic
     model = prof.distortion[0].model if prof.distortion else "none"
     return {"path": path, "profile": prof.name, "model": model, "frame_size": [info.width_px, info.height_px],
             "calib_size": [int(ex["calib_width_px"]), int(ex["calib_height_px"])], "frame_fit": fit.describe()}, True
+
+
+def _match_video_by_telemetry(path: str) -> dict[str, Any]:
+    """A clip without ``--profile``: the lens of the camera its motion telemetry names (a GoPro's
+    GPMF says "GoPro HERO5 Black"), matched in the database as a photo's EXIF body would be.
+
+    Raises
+    ------
+    UsageError
+        The clip names no camera, or the database has no lens for it (the message says which).
+    """
+    from l2tech.errors import L2Error, UsageError
+    from l2tech.io.metadata import ShotMetadata
+    from l2tech.profiles.matching import match_lens, profile_source_kind
+    from l2tech.video.telemetry import telemetry_info
+
+    try:
+        tel = telemetry_info(path)
+    except L2Error:
+        tel = None
+    if tel is None or not (tel.camera or tel.model):
+        raise UsageError("a video carries no lens metadata here and no camera in motion telemetry; "
+                         "give the profile with --profile FILE", path=path)
+    meta = ShotMetadata(path=path, make=tel.camera or None, model=tel.model or None, lens_make=None, lens_model=None,
+                        lens_id=None, focal_length_mm=None, f_number=None, focus_distance_m=None, orientation=None,
+                        width=None, height=None, crop_factor=None, datetime_original=None, exposure_time_s=None,
+                        iso=None, gps=None)
+    named = f"{tel.camera} {tel.model}".strip()
+    try:
+        m = match_lens(meta)
+    except L2Error as exc:
+        raise UsageError(f"the telemetry names the camera {named!r} but the database has no lens for it ({exc}); "
+                         "give the profile with --profile FILE", path=path) from None
+    cam = f"{m.camera.maker} {m.camera.model}" if m.camera is not None else named
+    return {"path": path, "camera": camera_to_dict(m.camera), "lens": lens_to_dict(m.lens),
+            "method": f"{m.method} (camera from the clip's motion telemetry)", "source": profile_source_kind(m.lens),
+            "score": m.score, "crop_factor": m.crop_factor, "warnings": list(m.warnings),
+            "note": (f"a video mode records part of the sensor: use with l2 video --camera \"{cam}\" --crop-factor X "
+                     "(the recorded area's), or a Gyroflow profile of this camera and mode with --profile")}
 
 
 def _register_profile_file_commands() -> None:
