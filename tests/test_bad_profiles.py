@@ -127,7 +127,7 @@ def test_lens_show_file_missing(tmp_path, capsys):
     cap = capsys.readouterr()
     assert rc == 1 and cap.out == ""
     line = _one_error_line(cap.err, "nope.json")
-    assert "UnsupportedFormatError" in line and "file not found" in line
+    assert "InputNotFoundError" in line and "file not found" in line
 
 
 def test_lens_show_file_photo(tmp_path, capsys):
@@ -205,7 +205,7 @@ def test_video_with_missing_profile_fails_the_input(tmp_path, capsys):
         rc = main(["video", str(clip), "--profile", str(tmp_path / name), "-o", str(tmp_path / "o.mp4")])
         cap = capsys.readouterr()
         assert rc == 1 and cap.out == ""
-        assert "UnsupportedFormatError" in _one_error_line(cap.err, name) and "file not found" in cap.err
+        assert "InputNotFoundError" in _one_error_line(cap.err, name) and "file not found" in cap.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
 

@@ -68,10 +68,6 @@ class RecipeError(UsageError):
     """A recipe or sidecar file is invalid: bad TOML, an unknown key, a wrong type or value (with file:line)."""
 
 
-class InputNotFoundError(L2Error, FileNotFoundError):
-    """An input file does not exist (or is not a file)."""
-
-
 class InputNotReadableError(L2Error, PermissionError):
     """An input file exists but cannot be opened for reading (permissions, I/O error)."""
 
@@ -82,6 +78,14 @@ class EmptyFileError(L2Error, ValueError):
 
 class UnsupportedFormatError(L2Error, ValueError):
     """The file's format (decided from magic bytes) is unsupported or does not match its name."""
+
+
+class InputNotFoundError(UnsupportedFormatError, FileNotFoundError):
+    """An input file does not exist (or is not a file).
+
+    Also an :class:`UnsupportedFormatError` (a missing file has no format; code that tells formats
+    apart catches both) and a :class:`FileNotFoundError`.
+    """
 
 
 class CorruptInputError(L2Error, ValueError):

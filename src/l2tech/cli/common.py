@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import traceback
@@ -62,6 +63,27 @@ def report_error(exc: BaseException, verbose: int = 0) -> None:
 _MARKED_F_NUMBERS = (0.95, 1.0, 1.1, 1.2, 1.4, 1.6, 1.7, 1.8, 2.0, 2.2, 2.4, 2.5, 2.8, 3.2, 3.3, 3.5, 4.0, 4.5, 4.8, 5.0,
                      5.6, 6.3, 6.7, 7.1, 8.0, 9.0, 9.5, 10.0, 11.0, 13.0, 14.0, 16.0, 18.0, 19.0, 20.0, 22.0, 25.0,
                      27.0, 29.0, 32.0, 36.0, 40.0, 45.0, 51.0, 57.0, 64.0)
+
+
+def make_output_folder(path: "str | os.PathLike[str]") -> None:
+    """Create the output folder ``-o DIR/`` names (and its parents) when it does not exist.
+
+    Raises
+    ------
+    OutputError
+        It cannot be made: a path component is a file, the file system is read-only, no
+        permission (one line naming the folder, as RELIABILITY.md asks; no traceback).
+    """
+    from pathlib import Path
+
+    from l2tech.errors import OutputError
+
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError("the output folder exists as a file", path=path) from None
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder: {exc.strerror or exc}", path=path) from None
 
 
 def format_f_number(n: float) -> str:

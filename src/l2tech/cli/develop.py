@@ -204,6 +204,7 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
                max_memory: str | None = None, cluster: str | None = None, redo: bool = False,
                sidecars: bool = True, expect_lens: str | None = None, recipes: dict[str, Any] | None = None,
                max_decode_errors: int = 0) -> int:
+    import contextlib
     import time
 
     from l2tech.errors import L2Error, OutputExistsError
@@ -249,8 +250,18 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
                 emit_json({"results": clash_results, **_summary(clash_results, 0.0)})
             return 1
     to_folder = output is not None and (many or output.endswith(os.sep) or Path(output).is_dir())
+    made_folder = False
     if output is not None and (many or output.endswith(os.sep)) and not Path(output).exists():
-        Path(output).mkdir(parents=True, exist_ok=True)
+        from l2tech.cli.common import make_output_folder
+
+        try:
+            make_output_folder(output)
+        except L2Error as exc:
+            report_error(exc, verbose)
+            if as_json:
+                emit_json({"results": clash_results, "error": str(exc), "error_type": type(exc).__name__})
+            return exc.exit_code
+        made_folder = True
     recipes = recipes or {}
     tasks = [BatchTask(command, os.path.abspath(i), str(o), recipes.get(i, recipe), fmt(i) if callable(fmt) else fmt,
                        max_decode_errors=max_decode_errors) for i, o in zip(inputs, outs)]
@@ -280,6 +291,9 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
         report_error(exc, verbose)
         return exc.exit_code if exc.exit_code != 1 else 2
     elapsed = time.perf_counter() - t0
+    if made_folder:  # a folder this run made and nothing went into (every input failed): not left behind
+        with contextlib.suppress(OSError):
+            os.rmdir(output)
     finished = {r["input"] for r in results}
     not_done = [str(i) for i in inputs if i not in finished]
     results = clash_results + results

@@ -73,7 +73,9 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
         if out.exists() and not out.is_dir():
             raise UsageError("with several inputs, -o must be a folder, not a file", path=out)
         if not out.is_dir():  # "-o clips/" names a folder: made, as develop and correct do
-            out.mkdir(parents=True, exist_ok=True)
+            from l2tech.cli.common import make_output_folder
+
+            make_output_folder(out)
         return [out / (Path(i).stem + ".mp4") for i in inputs]
     return [out]
 

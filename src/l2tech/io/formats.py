@@ -27,7 +27,7 @@ import struct
 from pathlib import Path
 from typing import Iterable
 
-from l2tech.errors import EmptyFileError, L2Error, LimitExceededError, UnsupportedFormatError
+from l2tech.errors import EmptyFileError, InputNotFoundError, L2Error, LimitExceededError, UnsupportedFormatError
 
 __all__ = [
     "RAW_FORMATS",
@@ -131,7 +131,7 @@ def _stat_size(path: Path) -> int:
     try:
         return path.stat().st_size
     except FileNotFoundError:
-        raise UnsupportedFormatError("file not found", path) from None
+        raise InputNotFoundError("file not found", path) from None
     except OSError as exc:
         raise UnsupportedFormatError(f"cannot read file ({exc.strerror or exc})", path) from None
 
@@ -181,7 +181,8 @@ def read_input_bytes(
                 raise LimitExceededError(f"{what} is {size} bytes; the limit is {max_bytes}", p)
             data = fh.read() if head is None else fh.read(head)
     except FileNotFoundError:
-        raise unreadable("file not found", p) from None
+        # InputNotFoundError is an UnsupportedFormatError: the type that names the problem
+        raise (InputNotFoundError if issubclass(InputNotFoundError, unreadable) else unreadable)("file not found", p) from None
     except IsADirectoryError:
         raise unreadable("is a folder, not a file", p) from None
     except OSError as exc:

@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from l2tech.errors import DependencyMissingError, InvalidProfileError, UnsupportedFormatError, UsageError
+from l2tech.errors import DependencyMissingError, InputNotFoundError, InvalidProfileError, UnsupportedFormatError, UsageError
 from l2tech.pipeline.recipe import Recipe
 
 __all__ = ["VideoJob", "run_video_job", "resolve_lens", "resolve_look", "VIDEO_SETTINGS", "video_settings",
@@ -272,7 +272,9 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
         p = job.recipe.profile
         if not Path(p).is_file():
             # a missing input file fails the job (exit 1), as in ``l2 develop`` / ``l2 correct``
-            raise UnsupportedFormatError("file not found" if not Path(p).exists() else "is a folder, not a file", path=p)
+            if not Path(p).exists():
+                raise InputNotFoundError("file not found", path=p)
+            raise UnsupportedFormatError("is a folder, not a file", path=p)
         if Path(p).suffix.lower() == ".json":
             model, K, terms, calib_size, name = _pixel_profile_from_gyroflow(p, job.recipe.focal_length_mm)
             return lens_setup_pixel_model(

@@ -464,6 +464,9 @@ def probe_video(path: str | os.PathLike, limits: VideoLimits | None = None) -> V
         if not container.streams.video:
             raise UnsupportedFormatError("no video stream in the file", path=p)
         if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+            from l2tech.io.formats import sniff_format
+
+            sniff_format(p)  # FFmpeg's image2 goes by the name: bytes of no known format are that error
             raise UsageError(f"a still image ({container.streams.video[0].codec_context.name}), not a video: "
                              "use `l2 correct` (or `l2 develop` for RAW files)", path=p)
         vs = container.streams.video[0]

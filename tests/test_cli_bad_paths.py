@@ -1,0 +1,52 @@
+"""Bad output folders and bad inputs found by trying the CLI as a new user (RELIABILITY.md: one
+typed line naming the file, a non-zero exit code, nothing left behind)."""
+
+from __future__ import annotations
+
+from conftest import shared_file
+from l2tech.cli.main import main
+
+RAW = "raw/decodable/canon_eos_6d__ef24-105mm_f4L__linear_lossy.dng"
+
+
+def _one_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_output_folder_under_a_file_is_a_typed_error(tmp_path, capsys):
+    """``-o FILE/sub/``: was a NotADirectoryError traceback from ``mkdir`` (develop)."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    for cmd in (["develop", str(shared_file(RAW))], ["video", str(shared_file("video/gopro_hero5_karma_drone.mp4"))]):
+        rc = main([*cmd, "-o", str(blocker / "sub") + "/", "-q"])
+        line = _one_line(capsys.readouterr().err)
+        assert rc == 1 and "OutputError" in line and "cannot create the output folder" in line and "afile" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_a_failed_run_leaves_no_empty_output_folder(tmp_path, capsys):
+    empty = tmp_path / "empty.dng"
+    empty.write_bytes(b"")
+    out = tmp_path / "out"
+    assert main(["develop", str(empty), "-o", str(out) + "/", "-q"]) == 1
+    assert "EmptyFileError" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_text_named_like_a_raw_is_the_same_error_for_video(tmp_path, capsys):
+    """FFmpeg's image2 demuxer goes by the extension and called a text ``.dng`` "a still image
+    (tiff)" (exit 2); it is the format error develop gives (exit 1)."""
+    txt = tmp_path / "text.dng"
+    txt.write_text("hello world\n")
+    assert main(["video", str(txt), "-o", str(tmp_path / "x.mp4")]) == 1
+    assert "UnsupportedFormatError" in _one_line(capsys.readouterr().err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["text.dng"]
+
+
+def test_a_missing_input_is_input_not_found_everywhere(tmp_path, capsys):
+    missing = str(tmp_path / "nope.dng")
+    for cmd in (["info", missing], ["lens", "match", missing], ["develop", missing, "-q"]):
+        assert main(cmd) == 1
+        assert "InputNotFoundError" in capsys.readouterr().err, cmd
