@@ -171,7 +171,7 @@ profile_option = click.option(
 
 profile_source_option = click.option(
     "--profile-source", type=click.Choice(["embedded", "user", "database"]),
-    help="Take the profile from this source only (default order: file, embedded, user, database).")
+    help="Take the profile from this source only (default order: file, user, database, embedded).")
 
 focal_length_option = click.option(
     "--focal-length", "focal_length_mm", type=float, metavar="MM", help="Focal length in mm (default: the file's metadata).")
@@ -199,7 +199,7 @@ crop_factor_option = click.option(
 projection_option = click.option(
     "--projection", metavar="NAME",
     help="Projection of the result: rectilinear (de-fish), fisheye, fisheye_equisolid, "
-         "fisheye_stereographic, fisheye_orthographic, fisheye_thoby, equirectangular.")
+         "fisheye_stereographic, fisheye_orthographic, fisheye_thoby, equirectangular, panoramic (cylindrical).")
 
 
 def interpolation_option(*, nearest: bool = False) -> Callable[[F], F]:
