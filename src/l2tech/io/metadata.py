@@ -462,6 +462,16 @@ def _check_icc(img: Any, notes: list[str]) -> None:
         notes.append(f"ICC profile is corrupt ({len(icc)} bytes, bad header); ignored")
 
 
+def _canon_shot_info_iso(tags: Any) -> float | None:
+    """ISO from Canon's ShotInfo ``ISOSpeed`` (a CRW or an early CR2 with no EXIF ISO; EOS D30):
+    ``100 · 2**(v / 32) / 32``, rounded to the nearest whole ISO (exiftool ``Canon.pm``, ShotInfo
+    ``BaseISO``: ``exp($val/32*log(2))*100/32``; raw 160 → ISO 100). ``None`` when absent or 0."""
+    v = _num(tags.raw("Exif.CanonSi.ISOSpeed"))
+    if not v or v <= 0 or v > 32 * 20:  # beyond ISO 3e6: not a ShotInfo value
+        return None
+    return float(round(100.0 * 2.0 ** (v / 32.0) / 32.0))
+
+
 def _iso_datetime(text: str | None) -> str | None:
     if not text:
         return None
@@ -552,6 +562,8 @@ def _build(
 
     exp = _num(_first(tags, ("Exif.Photo.ExposureTime",), "exposure_time_s"))
     iso_v = _num(_first(tags, ("Exif.Photo.ISOSpeedRatings", "Exif.Photo.PhotographicSensitivity"), "iso"))
+    if not iso_v:
+        iso_v = _canon_shot_info_iso(tags)
 
     return ShotMetadata(
         path=str(path),
