@@ -96,6 +96,7 @@ def test_rerun_resumes_redo_remakes_and_another_recipe_is_refused(tmp_path, caps
     assert main(cmd) == 0  # the same command again: nothing to do
     doc = json.loads(capsys.readouterr().out)
     assert [(r["skipped"], r["error"].split(": ", 1)[1]) for r in doc] == [(True, "done earlier with this recipe (journal)")] * 2
+    assert [r["reason"] for r in doc] == ["done earlier with this recipe (journal)"] * 2  # as develop's entries
     assert {p.name: (p.stat().st_mtime_ns, _sha(p)) for p in out.glob("*.mp4")} == before
     assert main([*cmd, "--redo"]) == 0  # made again: new files, same bytes
     doc = json.loads(capsys.readouterr().out)

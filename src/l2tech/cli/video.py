@@ -250,7 +250,8 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
                 if item.status == "skipped":  # RELIABILITY case 18: skipped with a message, as develop/correct do
                     if not as_json:
                         err_console.print(f"[yellow]skipped[/]: {item.error}", highlight=False, soft_wrap=True)
-                    results.append({"input": src, "output": str(dst), "ok": True, "skipped": True, "error": str(item.error)})
+                    results.append({"input": src, "output": str(dst), "ok": True, "skipped": True, "error": str(item.error),
+                                    "reason": getattr(item.error, "reason", str(item.error))})
                     continue
                 if item.status == "failed":  # that clip fails, the others still run
                     exc = item.error
