@@ -50,3 +50,19 @@ def test_a_missing_input_is_input_not_found_everywhere(tmp_path, capsys):
     for cmd in (["info", missing], ["lens", "match", missing], ["develop", missing, "-q"]):
         assert main(cmd) == 1
         assert "InputNotFoundError" in capsys.readouterr().err, cmd
+
+
+def test_lut_apply_goes_on_past_a_missing_input_and_makes_its_folder(tmp_path, capsys):
+    """``l2 lut apply LUT a.jpg missing.jpg -o out/``: was a FileNotFoundError traceback (and
+    ``out/`` had to exist); now the missing one is a typed line, the other is written, exit 1."""
+    import numpy as np
+    from PIL import Image
+
+    a = tmp_path / "a.jpg"
+    Image.fromarray((np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)).save(a)
+    lut = shared_file("luts/cube_3dl/ocio-tests__iridas_1d.cube")
+    out = tmp_path / "out"
+    rc = main(["lut", "apply", str(lut), str(a), str(tmp_path / "missing.jpg"), "-o", str(out) + "/"])
+    line = _one_line(capsys.readouterr().err)
+    assert rc == 1 and "InputNotFoundError" in line and "missing.jpg" in line
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg"]

@@ -133,8 +133,12 @@ def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: st
 
     def prepare():
         INTERPOLATIONS.canonical(interpolation)
-        if many and not out.is_dir():
-            raise UsageError("with several inputs, -o must be an existing folder", out)
+        if many and not out.is_dir():  # "-o out/" names a folder: made, as develop and correct do
+            if out.exists():
+                raise UsageError("with several inputs, -o must be a folder, not a file", out)
+            from l2tech.cli.common import make_output_folder
+
+            make_output_folder(out)
         targets = [_output_for(Path(i), out, many) for i in inputs]
         check_distinct_outputs(targets)
         return read_lut(lut_file), targets

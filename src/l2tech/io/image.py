@@ -19,7 +19,8 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from l2tech.errors import L2Error, CorruptInputError, DecodeError, DependencyMissingError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
+from l2tech.errors import (L2Error, CorruptInputError, DecodeError, DependencyMissingError, EmptyFileError, InputNotFoundError,
+                           InputNotReadableError, LimitExceededError, UnsupportedFormatError, UsageError)
 from l2tech.io.atomic import atomic_output
 
 __all__ = [
@@ -87,8 +88,15 @@ class DecodedImage:
 
 
 def _sniff(path: Path) -> str:
-    with open(path, "rb") as fh:
-        head = fh.read(16)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except FileNotFoundError:
+        raise InputNotFoundError("file not found", path=path) from None
+    except IsADirectoryError:
+        raise InputNotFoundError("is a folder, not a file", path=path) from None
+    except OSError as exc:
+        raise InputNotReadableError(f"cannot read file ({exc.strerror or exc})", path=path) from None
     if not head:
         raise EmptyFileError("empty file (0 bytes)", path=path)
     if head[:3] == b"\xff\xd8\xff":
@@ -121,6 +129,8 @@ def read_image(path: str | os.PathLike, *, max_decode_errors: int = 0) -> Decode
 
     Raises
     ------
+    InputNotFoundError, InputNotReadableError
+        The file does not exist (or is a folder); it cannot be opened.
     EmptyFileError, UnsupportedFormatError
         Zero bytes; not a JPEG/PNG/TIFF by its magic bytes.
     LimitExceededError
