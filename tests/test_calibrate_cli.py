@@ -208,8 +208,21 @@ def test_cli_batch_error_names_the_file_once(tmp_path, capsys):
     rc = main(["calibrate", "distortion", str(empty), "--target", "checkerboard:9x6:30mm", "--focal-length", "20"])
     cap = capsys.readouterr()
     lines = _error_lines(cap.err)
-    assert rc == 2 and lines[0] == f"error (EmptyFileError): {empty}: empty file"  # was "empty.jpg: empty.jpg: empty file"
-    assert lines[1:] == ["error (UsageError): no input could be read"]
+    assert rc == 1 and lines[0] == f"error (EmptyFileError): {empty}: empty file"  # was "empty.jpg: empty.jpg: empty file"
+    assert lines[1:] == ["error (CalibrationError): no input could be read"]  # bad input: exit 1 (was UsageError, 2)
+
+
+def test_cli_missing_inputs_are_typed_per_file(tmp_path, capsys):
+    """A missing shot is an InputNotFoundError line of its own (was click's usage error, exit 2, for
+    the whole command); a missing flat field says so before its EXIF is asked for."""
+    missing = tmp_path / "nope.jpg"
+    rc = main(["calibrate", "distortion", str(missing), "--target", "checkerboard:9x6:30mm", "--focal-length", "20"])
+    lines = _error_lines(capsys.readouterr().err)
+    assert rc == 1 and lines == [f"error (InputNotFoundError): {missing}: file not found",
+                                 "error (CalibrationError): no input could be read"]
+    rc = main(["calibrate", "vignetting", str(tmp_path / "nope.dng")])
+    lines = _error_lines(capsys.readouterr().err)
+    assert rc == 1 and lines[0] == f"error (InputNotFoundError): {tmp_path / 'nope.dng'}: file not found"
 
 
 def test_cli_wrong_target_warns_poor_fit(chart_files, tmp_path, capsys):

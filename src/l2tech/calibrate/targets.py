@@ -18,7 +18,7 @@ from typing import Iterator
 
 import numpy as np
 
-from l2tech.errors import CalibrationError, DecodeError, EmptyFileError, UsageError
+from l2tech.errors import CalibrationError, DecodeError, EmptyFileError, InputNotFoundError, UsageError
 
 __all__ = [
     "Target",
@@ -319,14 +319,14 @@ def read_calibration_image(path: str | Path) -> np.ndarray:
 
     Raises
     ------
-    EmptyFileError, DecodeError
-        The file is empty or cannot be decoded.
+    InputNotFoundError, EmptyFileError, DecodeError
+        The file does not exist, is empty or cannot be decoded.
     """
     import cv2
 
     p = Path(path)
     if not p.exists():
-        raise DecodeError("file not found", path=p)
+        raise InputNotFoundError("file not found", path=p)
     if p.stat().st_size == 0:
         raise EmptyFileError("empty file", path=p)
     if p.suffix.lower() in RAW_SUFFIXES:

@@ -167,7 +167,7 @@ def calibrate() -> None:
 
 
 @calibrate.command("distortion", context_settings=CONTEXT_SETTINGS)
-@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, readable=False))  # checked per file (RELIABILITY E5)
 @click.option("--target", "target_spec", required=True, help="checkerboard:9x6:25mm or charuco:11x8:20mm:15mm[:DICT_5X5_100].")
 @click.option("--fisheye", is_flag=True, help="Fit Kannala-Brandt (fisheye) instead of Brown-Conrady.")
 @click.option("--model", "lf_model", type=click.Choice(["ptlens", "poly3", "poly5"]), default="ptlens", show_default=True,
@@ -201,7 +201,7 @@ def distortion(images, target_spec, fisheye, lf_model, every, gyroflow, fix, max
 
 
 @calibrate.command("vignetting", context_settings=CONTEXT_SETTINGS)
-@click.argument("flats", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("flats", nargs=-1, required=True, type=click.Path(dir_okay=False, readable=False))  # checked per file (RELIABILITY E5)
 @f_number_option
 @focus_distance_option
 @_profile_options
@@ -223,7 +223,7 @@ def vignetting(flats, f_number, focus_distance_m, settings, as_json, verbose, qu
 
 
 @calibrate.command("tca", context_settings=CONTEXT_SETTINGS)
-@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, readable=False))  # checked per file (RELIABILITY E5)
 @click.option("--target", "target_spec", required=True, help="checkerboard:9x6:25mm or charuco:...")
 @click.option("--model", "tca_model", type=click.Choice(["poly3", "linear"]), default="poly3", show_default=True,
               help="lensfun TCA model written to the profile (both are fitted and reported).")

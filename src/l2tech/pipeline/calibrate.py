@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from l2tech.errors import CalibrationError, L2Error, UsageError
+from l2tech.io.formats import sniff_format
 
 __all__ = ["CalibrationResult", "ProfileSettings", "calibrate_distortion", "calibrate_vignetting", "calibrate_tca", "DEFAULT_LENS_NAME"]
 
@@ -192,7 +193,7 @@ def _group_by_focal(images: Sequence[str | Path], every: int, settings: ProfileS
         crop_seen = crop_seen or crop
         groups[float(focal)].append(view(name, img, skipped))
     if not groups:
-        raise UsageError("no input could be read")
+        raise CalibrationError("no input could be read")  # each one's error is reported above (exit 1, as develop)
     return groups, skipped, failed, float(crop_seen or 1.0)
 
 
@@ -397,6 +398,7 @@ def calibrate_vignetting(
     crop_seen, size = None, None
     for p in map(Path, flats):
         try:
+            sniff_format(p)  # a missing, empty or non-image file says so before its EXIF is asked for
             focal, fn, dist, crop = _shot_settings(p, settings.focal_length_mm, f_number, focus_distance_m, settings.crop_factor)
             if not focal or not fn:
                 raise UsageError("focal length or f-number unknown (no EXIF); give --focal-length and --f-number", path=p)
