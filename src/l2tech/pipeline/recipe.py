@@ -182,6 +182,8 @@ class Recipe:
                 object.__setattr__(self, name, float(v))  # a float from here on (a huge int overflows here)
             except OverflowError:
                 raise UsageError(f"{name} must be a finite number, got an integer of {len(str(v))} digits") from None
+        if not isinstance(self.corrections, (tuple, list)) or not all(isinstance(c, str) for c in self.corrections):
+            raise UsageError(f"corrections must be a list of names ({', '.join(CORRECTIONS)}), got {self.corrections!r}")
         bad = [c for c in self.corrections if c not in CORRECTIONS]
         if bad:
             raise UsageError(f"unknown correction(s) {', '.join(bad)}; valid: {', '.join(CORRECTIONS)}")

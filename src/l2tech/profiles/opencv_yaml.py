@@ -140,7 +140,8 @@ def _mat(node, p: str):
         r, c = rows.real(), cols.real()
         kind = dt.string() if dt.isString() else ""
         ch = int(kind[:-1]) if len(kind) > 1 and kind[:-1].isdigit() else 1
-        if not (r == int(r) and c == int(c) and 0 <= r and 0 <= c and r * c * ch == data.size()):
+        if not (math.isfinite(r) and math.isfinite(c) and r == int(r) and c == int(c) and 0 <= r and 0 <= c
+                and r * c * ch == data.size()):  # `rows: .inf` is a float OpenCV reads (found by fuzzing)
             raise CorruptInputError(f"OpenCV cannot read the calibration: a {r:g}x{c:g} matrix of {ch} channel(s) "
                                     f"holds {data.size()} values", p)
     return node.mat()
