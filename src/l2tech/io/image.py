@@ -19,8 +19,7 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from l2tech.errors import (L2Error, CorruptInputError, DecodeError, DependencyMissingError, EmptyFileError, InputNotFoundError,
-                           InputNotReadableError, LimitExceededError, UnsupportedFormatError, UsageError)
+from l2tech.errors import L2Error, CorruptInputError, DecodeError, DependencyMissingError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
 from l2tech.io.atomic import atomic_output
 
 __all__ = [
@@ -88,17 +87,9 @@ class DecodedImage:
 
 
 def _sniff(path: Path) -> str:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-    except FileNotFoundError:
-        raise InputNotFoundError("file not found", path=path) from None
-    except IsADirectoryError:
-        raise InputNotFoundError("is a folder, not a file", path=path) from None
-    except OSError as exc:
-        raise InputNotReadableError(f"cannot read file ({exc.strerror or exc})", path=path) from None
-    if not head:
-        raise EmptyFileError("empty file (0 bytes)", path=path)
+    from l2tech.io.formats import read_input_bytes
+
+    head = read_input_bytes(path, head=16)  # missing, a folder, unreadable or empty: its typed error
     if head[:3] == b"\xff\xd8\xff":
         return "jpeg"
     if head[:8] == b"\x89PNG\r\n\x1a\n":
@@ -129,8 +120,8 @@ def read_image(path: str | os.PathLike, *, max_decode_errors: int = 0) -> Decode
 
     Raises
     ------
-    InputNotFoundError, InputNotReadableError
-        The file does not exist (or is a folder); it cannot be opened.
+    InputNotFoundError
+        The file does not exist (:func:`l2tech.io.formats.read_input_bytes`).
     EmptyFileError, UnsupportedFormatError
         Zero bytes; not a JPEG/PNG/TIFF by its magic bytes.
     LimitExceededError
