@@ -75,10 +75,15 @@ BYTES_PER_PIXEL: dict[str, float] = {
 }
 
 #: Fixed footprint of an ``l2`` process that has loaded the libraries of a job (Python,
-#: NumPy, OpenCV, LibRaw, FFmpeg, the compiled kernels), bytes; measured 214 MB (stills),
-#: 250 MB (video). ``look`` is added to a still's when a look or LUT is applied: the modules
-#: a look loads (66 MiB measured) and its bands of rows (25 MiB).
-BASE_BYTES: dict[str, int] = {"still": 230 * 2**20, "video": 260 * 2**20, "look": 100 * 2**20}
+#: NumPy, OpenCV, LibRaw, FFmpeg, the compiled kernels), bytes. Most of it is the shared
+#: libraries' mapped pages, and how much of a library counts as resident depends on the page
+#: cache: 208 MiB (stills) and 268 MiB (video, an 854×480 clip) when the libraries were read from
+#: disk, 280 MiB and 341 MiB right after they were installed (freshly written files sit in the
+#: page cache in large folios that a mapping takes whole: ``libllvmlite.so`` alone is 37 MiB
+#: resident in the first case, 98 MiB in the second). The model takes the larger figures.
+#: ``look`` is added to a still's when a look or LUT is applied: the modules a look loads
+#: (66 MiB measured) and its bands of rows (25 MiB).
+BASE_BYTES: dict[str, int] = {"still": 300 * 2**20, "video": 350 * 2**20, "look": 100 * 2**20}
 
 #: Safety margin on the measured figures (allocator slack, a different libjpeg/zlib build).
 MARGIN = 1.10
@@ -197,7 +202,7 @@ class MemoryEstimate:
         return self.peak_bytes - self.base_bytes
 
     def describe(self) -> str:
-        """How the peak is made up: ``13000x13000 px × 38 B/px (correct) + 230.0 MiB``."""
+        """How the peak is made up: ``13000x13000 px × 38 B/px (correct) + 300.0 MiB``."""
         return (f"{self.width}x{self.height} px × {self.bytes_per_pixel:g} B/px ({self.path_kind}) "
                 f"+ {format_size(self.base_bytes)}")
 
