@@ -123,7 +123,8 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
               help="Stabilise: the clip's gyro (or --gyro) when there is one, else optical flow; "
                    "'--stabilize flow' forces flow, '--stabilize gyro' requires a gyro. Off by default.")
 @click.option("--gyro", "gyro_path", type=click.Path(dir_okay=False),
-              help="Gyro CSV for --stabilize: columns t_s,gx,gy,gz (s, rad/s about the camera's x right, y down, z forward).")
+              help="Motion data for --stabilize: a gyro CSV (columns t_s,gx,gy,gz: s, rad/s about the camera's x right, "
+                   "y down, z forward) or a Gyroflow project (.gyroflow: its gyro, sync offsets, readout and lens).")
 @click.option("--gyro-offset", "gyro_offset_ms", type=float,
               help="Gyro time minus video time, ms (default: found by matching the gyro to the frames' motion).")
 @click.option("--smoothness", "smoothness_s", type=click.FloatRange(min=0.0), default=0.5, show_default=True,

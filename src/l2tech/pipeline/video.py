@@ -90,7 +90,9 @@ class VideoJob:
         Stabilise the clip (:func:`plan_stabilization`): ``"auto"`` uses the gyro when the clip
         (or ``gyro``) has one, else optical flow; ``None`` (default) leaves the motion.
     gyro : str, optional
-        Gyro CSV (``t_s,gx,gy,gz``, rad/s, camera axes) instead of the clip's telemetry.
+        Gyro CSV (``t_s,gx,gy,gz``, rad/s, camera axes) or Gyroflow project (``.gyroflow``:
+        :mod:`l2tech.video.gyroflow_project`; its offsets, readout and, when no other lens
+        source is given, its lens are used) instead of the clip's telemetry.
     gyro_offset_ms : float, optional
         Gyro time minus video time, milliseconds; default: found from the frames.
     smoothness_s : float
@@ -235,6 +237,20 @@ def _pixel_profile_from_gyroflow(path: str, focal_length_mm: float | None = None
     return gyroflow.pixel_model_from_file(path, focal_length_mm)  # type: ignore[attr-defined]
 
 
+def _project_lens(job: VideoJob) -> str | None:
+    """The ``--gyro`` Gyroflow project, when it is the lens source: stabilising, no other lens
+    source given, and the project holds a calibration."""
+    if not (job.stabilize and job.gyro) or job.recipe.profile is not None or job.intrinsics is not None:
+        return None
+    if job.recipe.camera or job.recipe.lens:
+        return None
+    from l2tech.video.gyroflow_project import is_gyroflow_project, read_gyroflow_project
+
+    if not is_gyroflow_project(job.gyro):
+        return None
+    return job.gyro if read_gyroflow_project(job.gyro).lens is not None else None
+
+
 def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
     """The :class:`~l2tech.video.lens.LensSetup` for a clip of ``frame_size``, or ``None``.
 
@@ -252,6 +268,14 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
     sources = [job.recipe.profile is not None, job.intrinsics is not None, bool(job.recipe.camera or job.recipe.lens)]
     if sum(sources) > 1:
         raise UsageError("give one lens source: --profile, --intrinsics/--dist-coeffs, or --camera/--lens")
+    project_lens = _project_lens(job)
+    if project_lens is not None:
+        model, K, terms, calib_size, name = _pixel_profile_from_gyroflow(project_lens, job.recipe.focal_length_mm)
+        return lens_setup_pixel_model(
+            frame_size, model, K, terms, job.calib_size or calib_size, calib_crop=job.calib_crop,
+            projection=job.recipe.projection, out_size=job.out_size, zoom=job.zoom,
+            source=f"{name or 'lens'} from the Gyroflow project {Path(project_lens).name}",
+        )
     if job.intrinsics is not None:
         if job.dist_coeffs is None:
             raise UsageError("--intrinsics needs --dist-coeffs (and --lens-model)")
@@ -275,7 +299,7 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
             if not Path(p).exists():
                 raise InputNotFoundError("file not found", path=p)
             raise UnsupportedFormatError("is a folder, not a file", path=p)
-        if Path(p).suffix.lower() == ".json":
+        if Path(p).suffix.lower() in (".json", ".gyroflow"):
             model, K, terms, calib_size, name = _pixel_profile_from_gyroflow(p, job.recipe.focal_length_mm)
             return lens_setup_pixel_model(
                 frame_size, model, K, terms, job.calib_size or calib_size, calib_crop=job.calib_crop,
@@ -540,6 +564,7 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
     """
     from l2tech.correct.fused import sample_map
     from l2tech.video import stabilize as st
+    from l2tech.video.gyroflow_project import is_gyroflow_project, read_gyroflow_project, resolve_gyro_file
     from l2tech.video.telemetry import read_gyro_csv, read_imu
 
     mode = (job.stabilize or "auto").lower()
@@ -555,11 +580,25 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
         K = np.asarray(lens.camera_matrix, np.float64)
     else:
         K = np.array([[float(w), 0.0, (w - 1) / 2.0], [0.0, float(w), (h - 1) / 2.0], [0.0, 0.0, 1.0]])
-    imu, from_csv = None, False
+    imu, from_csv, project, source, notes = None, False, None, None, []
+    if job.gyro and is_gyroflow_project(job.gyro):
+        project = read_gyroflow_project(job.gyro)
     if mode != "flow":
-        if job.gyro:
-            imu, from_csv = read_gyro_csv(job.gyro), True
+        if project is not None:
+            imu, source = project.imu, f"Gyroflow project ({Path(job.gyro).name})"
+            if imu is None:  # a "simple" project: the motion data stay in the file they came from
+                gfile = resolve_gyro_file(project)
+                if gfile is None and project.gyro_file:
+                    notes.append(f"the project's gyro file {project.gyro_file} is not here; the clip's telemetry is used")
+                imu = read_imu(gfile or input_path)
+                source += f", motion data from {Path(gfile or input_path).name}"
+            if imu is not None and len(imu.gyro_t_s) < 2:
+                imu = None
+            notes.extend(f"not applied from the Gyroflow project: {x}" for x in project.ignored)
+        elif job.gyro:
+            imu, from_csv, source = read_gyro_csv(job.gyro), True, "gyro CSV"
         else:
+            source = "clip telemetry"
             imu = read_imu(input_path)
             if imu is not None and len(imu.gyro_t_s) < 2:
                 imu = None
@@ -577,10 +616,26 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
     if auto_readout and imu is None:
         raise UsageError("--readout-ms auto needs a gyro (the readout is found against the gyro's path)")
     readout = 0.0 if auto_readout else max(0.0, float(job.readout_ms or 0.0)) / 1000.0
+    if job.readout_ms is None and project is not None and project.readout_ms:
+        if project.readout_ms > 0:
+            readout = project.readout_ms / 1000.0
+            notes.append(f"rolling-shutter readout {project.readout_ms:.2f} ms from the Gyroflow project")
+        else:
+            notes.append(f"the Gyroflow project's readout is bottom to top ({project.readout_ms:.2f} ms), which "
+                         "l2tech does not model: rolling shutter not corrected")
     kw: dict = {}
     if imu is not None:
         gt, g = imu.gyro_t_s, imu.gyro_rad_s
-        if job.gyro_offset_ms is not None:
+        shift = None  # per-sample offsets (gyro − video, s) of a project with several sync points
+        if job.gyro_offset_ms is None and project is not None and len(project.offsets):
+            first = project.offset_at(gt)
+            shift = project.offset_at(gt - first)  # the offset at each sample's video time
+            given = float(np.median(shift))
+            sync = st.sync_gyro(gt - shift, g, ft, rv, search_s=0.0)
+            off, conf, axes = given, None, sync.axes
+            notes.append(f"gyro offset from the Gyroflow project ({len(project.offsets)} sync point"
+                         f"{'s' if len(project.offsets) > 1 else ''})")
+        elif job.gyro_offset_ms is not None:
             # the axes are still read from the frames (a CSV is in camera axes: nothing to find)
             given = float(job.gyro_offset_ms) / 1000.0
             sync = st.sync_gyro(gt - given, g, ft, rv, search_s=0.0, axes=np.eye(3) if from_csv else None)
@@ -591,7 +646,7 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
         if from_csv:
             axes = None
         g_cam = g if axes is None else g @ axes.T
-        track_t = gt - off
+        track_t = gt - (off if shift is None else shift)
         track = st.integrate_gyro(gt, g_cam)
         if auto_readout:
             # 24 frames from the middle of the analysed span, against the synced gyro path
@@ -618,7 +673,8 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
         accl_t = accl = None
         if imu is not None and len(imu.accl_t_s) >= 2:
             axes = kw.get("axes")
-            accl_t = imu.accl_t_s - kw["offset_s"]
+            accl_t = imu.accl_t_s - (kw["offset_s"] if project is None or not len(project.offsets)
+                                     else project.offset_at(imu.accl_t_s - project.offset_at(imu.accl_t_s)))
             accl = imu.accl_m_s2 if axes is None else imu.accl_m_s2 @ np.asarray(axes).T
         smoothed = st.lock_horizon(smoothed, st.world_up(actual, track_t, track, accl_t, accl))
 
@@ -633,7 +689,8 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
              for a in ([actual] if readout == 0 else [at(ft), actual, at(ft + readout)])]
     return st.StabilizationPlan(used, ft, actual, smoothed, np.asarray(track_t, np.float64), track, K, max(zooms),
                                 readout_s=readout, smoothness_s=float(job.smoothness_s),
-                                horizon_lock=bool(job.horizon_lock), **kw)
+                                horizon_lock=bool(job.horizon_lock), source=source if imu is not None else None,
+                                notes=tuple(notes), **kw)
 
 
 class _StabilizedPipeline:
@@ -734,6 +791,7 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
         if summary["sync_confidence"] is not None and summary["sync_confidence"] < 0.5:
             setup_lines.append(f"warning: the gyro sync is uncertain (confidence {summary['sync_confidence']:.2f}); "
                                "check the result or give --gyro-offset MS")
+        setup_lines.extend(plan.notes)
         if plan.zoom >= job.max_crop_zoom - 1e-3:
             setup_lines.append(f"warning: the stabilised view needs more than the {job.max_crop_zoom:g}x crop limit; "
                                "borders may show (lower --smoothness)")

@@ -207,7 +207,8 @@ def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
     Parameters
     ----------
     data : Mapping
-        The JSON object.
+        The JSON object: a lens profile, or a Gyroflow project (``.gyroflow``), whose
+        ``calibration_data`` object is one.
     path : str, optional
         File name for messages and ``source``.
 
@@ -223,6 +224,9 @@ def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
     """
     if not isinstance(data, Mapping):
         raise InvalidProfileError("expected a JSON object at the top level", path)
+    if "calib_dimension" not in data and isinstance(data.get("calibration_data"), Mapping):
+        # a Gyroflow project (.gyroflow): its lens profile is the calibration_data object
+        data = data["calibration_data"]
     dim = _get(data, "calib_dimension", path)
     w = _num(_get(dim, "w", path, "calib_dimension."), "calib_dimension.w", path, positive=True)
     h = _num(_get(dim, "h", path, "calib_dimension."), "calib_dimension.h", path, positive=True)

@@ -694,6 +694,11 @@ class StabilizationPlan:
         Roll held level (:func:`lock_horizon`).
     readout_estimated : bool
         ``readout_s`` came from :func:`estimate_readout`.
+    source : str or None
+        Where the gyro came from (``"clip telemetry"``, ``"gyro CSV"``, ``"Gyroflow project"``);
+        ``None`` in flow mode.
+    notes : tuple of str
+        What the user should know about the inputs (settings of a Gyroflow project not applied, ...).
     """
 
     mode: str
@@ -711,6 +716,8 @@ class StabilizationPlan:
     axes: np.ndarray | None = None
     horizon_lock: bool = False
     readout_estimated: bool = False
+    source: str | None = None
+    notes: tuple = ()
 
     def frame_index(self, t_s: float) -> int:
         """Index of the analysed frame nearest to time ``t_s``."""
@@ -737,6 +744,8 @@ class StabilizationPlan:
             "readout_estimated": bool(self.readout_estimated),
             "horizon_lock": bool(self.horizon_lock),
             "max_correction_deg": float(np.degrees(corr.max())) if len(corr) else 0.0,
+            "gyro_source": self.source,
+            "notes": list(self.notes),
         }
 
 
