@@ -167,6 +167,24 @@ def _gyroflow_seeds() -> list[bytes]:
     return [json.dumps(d, indent=1).encode() for d in (base, std, interp)]
 
 
+def _gyroflow_project_seeds() -> list[bytes]:
+    import numpy as np
+
+    from gyroflow_build import imu_blob
+
+    t = np.arange(0.0, 60.0, 2.5)
+    g = np.column_stack([np.sin(t), np.cos(t), t / 100])
+    lens = json.loads(_gyroflow_seeds()[0])
+    saved = {"title": "Gyroflow data file", "version": 2, "videofile": "/v/clip.MP4", "calibration_data": lens,
+             "offsets": {"0": -22.0, "5000000": -23.5},
+             "stabilization": {"fov": 1.0, "method": "Default", "frame_readout_time": 8.5,
+                               "smoothing_params": [{"name": "smoothness", "value": 0.5}]},
+             "gyro_source": {"filepath": "/v/clip.MP4", "imu_orientation": "XYZ", "raw_imu": imu_blob(t, g, g * 9.8)}}
+    simple = {"title": "Gyroflow data file", "version": 2, "offsets": {"0": 10.0}, "gyro_source": {"filepath": "x.bbl"}}
+    arr = {"gyro_source": {"raw_imu": [{"timestamp_ms": float(ti), "gyro": list(gi), "accl": None} for ti, gi in zip(t[:6], g)]}}
+    return [json.dumps(d, indent=1).encode() for d in (saved, simple, arr)]
+
+
 def _opencv_seeds() -> list[bytes]:
     yaml = b"""%YAML:1.0
 ---
@@ -307,6 +325,12 @@ def _gyroflow(path: Path) -> None:
     pixel_model_from_file(path)
 
 
+def _gyroflow_project(path: Path) -> None:
+    from l2tech.video.gyroflow_project import read_gyroflow_project
+
+    read_gyroflow_project(path)
+
+
 def _opencv(path: Path) -> None:
     from l2tech.profiles.opencv_yaml import read_opencv_yaml
     from l2tech.profiles.validate import validate_profile
@@ -361,6 +385,7 @@ HARNESSES: dict[str, Harness] = {h.name: h for h in (
     Harness("lensfun_xml", ".xml", _lensfun_seeds, _lensfun),
     Harness("lcp", ".lcp", _lcp_seeds, _lcp),
     Harness("gyroflow_json", ".json", _gyroflow_seeds, _gyroflow),
+    Harness("gyroflow_project", ".gyroflow", _gyroflow_project_seeds, _gyroflow_project),
     Harness("opencv_yaml", ".yaml", _opencv_seeds, _opencv),
     Harness("dng_opcodes", ".bin", _dng_seeds, _dng, text=False),
     Harness("cube", ".cube", _cube_seeds, _lut),
