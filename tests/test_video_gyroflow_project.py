@@ -185,3 +185,48 @@ def sc_run(capsys, args):
     out = capsys.readouterr().out
     assert rc == 0, out
     return json.loads(out)
+
+
+# -- readout from the lens profile -----------------------------------------------------------------
+
+@pytest.mark.parametrize("size, fps, expected", [
+    ((4000, 3000), 29.97, 33.3666),   # the profile's own mode (calib_dimension, fps, frame_readout_time)
+    ((2704, 2028), 29.97, 33.36667),  # a compatible_settings entry of the clip's size
+    ((1920, 1080), 29.97, 29.36267),  # SuperView 1080p
+    ((1920, 1440), 50.0, 14.0),
+    ((854, 480), 29.97, None),        # 16:9 at 29.97: 1080p, 2.7K and 4K modes read out in 29.4, 26.7, 11.1 ms
+    ((1280, 960), 29.97, 33.3666),    # 4:3 at 29.97, no mode of that size, but every 4:3 mode agrees (33.37 ms)
+    ((1920, 1080), 24.5, None),       # no mode at that rate
+])
+def test_readout_stated_by_a_gyroflow_profile(size, fps, expected):
+    """Values as the HERO5 Wide profile (Gyroflow lens_profiles, CC0) lists them."""
+    from conftest import shared_file
+
+    from l2tech.profiles.gyroflow import read_gyroflow, readout_for_clip
+
+    prof = read_gyroflow(shared_file("profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json"))
+    got = readout_for_clip(prof, *size, fps)
+    if expected is None:
+        assert got is None
+    else:
+        assert got[0] == pytest.approx(expected, abs=1e-9)
+
+
+def test_stabilize_takes_the_readout_the_profile_states(tmp_path, capsys):
+    """The HERO5 clip (854x480 at 29.97 fps) with a copy of its profile that lists that mode
+    with a 20 ms readout: the stabiliser corrects a 20 ms rolling shutter and says where it came
+    from; ``--readout-ms 0`` turns it off."""
+    from conftest import shared_file
+
+    clip = shared_file("video/gopro_hero5_karma_drone.mp4")
+    doc = json.loads(shared_file("profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json").read_text())
+    doc["compatible_settings"].append({"width": 854, "height": 480, "fps": 29.97, "frame_readout_time": 20.0})
+    prof = tmp_path / "hero5.json"
+    prof.write_text(json.dumps(doc))
+    a = sc_run(capsys, [str(clip), "--stabilize", "--profile", str(prof), "--gyro-offset", "-22", "--duration", "1",
+                        "-o", str(tmp_path / "a.mp4")])
+    assert a["stabilization"]["readout_ms"] == pytest.approx(20.0)
+    assert any("readout 20.00 ms from the lens profile (854x480 at 29.97 fps)" in n for n in a["stabilization"]["notes"])
+    b = sc_run(capsys, [str(clip), "--stabilize", "--profile", str(prof), "--gyro-offset", "-22", "--duration", "1",
+                        "--readout-ms", "0", "-o", str(tmp_path / "b.mp4")])
+    assert b["stabilization"]["readout_ms"] == 0.0

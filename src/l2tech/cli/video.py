@@ -130,7 +130,8 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @click.option("--smoothness", "smoothness_s", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
               help="--stabilize: standard deviation of the Gaussian path smoother, seconds (more: steadier, more crop).")
 @click.option("--readout-ms", help="--stabilize: rolling-shutter readout time, first to last row, ms, or 'auto' "
-              "(estimated against the gyro); default 0: not corrected.")
+              "(estimated against the gyro); default: what a Gyroflow lens profile or project states for the clip's "
+              "mode, else 0 (not corrected).")
 @click.option("--horizon-lock", is_flag=True, help="--stabilize: keep the horizon level (accelerometer gravity, "
               "else the first frame's roll).")
 @click.option("--fast", is_flag=True, help="Faster, slightly less exact: swscale's fast colour conversion (YUV to RGB and back).")

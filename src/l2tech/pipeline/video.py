@@ -99,7 +99,9 @@ class VideoJob:
         Strength of the path smoother (:data:`l2tech.video.stabilize.SMOOTHNESS_S`).
     readout_ms : float or "auto", optional
         Rolling-shutter readout time (first to last row), milliseconds; ``"auto"`` estimates it
-        against the gyro (:func:`l2tech.video.stabilize.estimate_readout`); default 0 (global).
+        against the gyro (:func:`l2tech.video.stabilize.estimate_readout`); default: the
+        readout a Gyroflow lens profile or project states for the clip's recording mode
+        (:func:`l2tech.profiles.gyroflow.readout_for_clip`), else 0 (not corrected).
     horizon_lock : bool
         Keep the horizon level (:func:`l2tech.video.stabilize.lock_horizon`).
     max_crop_zoom : float
@@ -520,6 +522,19 @@ def _analysis_view(K: np.ndarray, lens_map: np.ndarray | None, view_size: tuple[
     return amap.astype(np.float32), Ka
 
 
+def _profile_readout(job: VideoJob, frame_size: tuple[int, int], fps: float) -> tuple[float, str] | None:
+    """The readout (ms) and the mode it is for, stated by the clip's Gyroflow lens profile
+    (``--profile`` JSON or the ``--gyro`` project's lens), or ``None``."""
+    from l2tech.profiles.gyroflow import read_gyroflow, readout_for_clip
+
+    path = job.recipe.profile
+    if path is None or Path(path).suffix.lower() not in (".json", ".gyroflow"):
+        path = _project_lens(job)
+    if path is None or not job.recipe.lens_correction:
+        return None
+    return readout_for_clip(read_gyroflow(path), frame_size[0], frame_size[1], fps)
+
+
 def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int], lens=None):
     """The camera path, its smoothed version and the crop of a clip (``l2 video --stabilize``).
 
@@ -623,6 +638,11 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
         else:
             notes.append(f"the Gyroflow project's readout is bottom to top ({project.readout_ms:.2f} ms), which "
                          "l2tech does not model: rolling shutter not corrected")
+    if job.readout_ms is None and not (project is not None and project.readout_ms):
+        stated = _profile_readout(job, in_size, fps)
+        if stated is not None:
+            readout = stated[0] / 1000.0
+            notes.append(f"rolling-shutter readout {stated[0]:.2f} ms from the lens profile ({stated[1]})")
     kw: dict = {}
     if imu is not None:
         gt, g = imu.gyro_t_s, imu.gyro_rad_s

@@ -45,6 +45,7 @@ from l2tech.profiles.model import DistortionCalibration, LensProfile
 
 __all__ = [
     "read_gyroflow",
+    "readout_for_clip",
     "parse_gyroflow",
     "gyroflow_dict",
     "pixel_model_from_file",
@@ -301,6 +302,9 @@ def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
             extra[k] = data[k]
     if data.get("fisheye_params", {}).get("RMS_error") is not None:
         extra["rms_error_px"] = data["fisheye_params"]["RMS_error"]
+    modes = _readout_modes(data)
+    if modes:
+        extra["readout_modes"] = modes
     cf = data.get("crop_factor")
     return LensProfile(
         maker=brand,
@@ -315,6 +319,74 @@ def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
         aliases=tuple(x for x in (str(data.get("name") or ""),) if x),
         extra=extra,
     )
+
+
+def _finite_number(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _readout_modes(data: Mapping[str, Any]) -> tuple:
+    """``(width, height, fps, readout_ms)`` of the recording modes whose rolling-shutter readout
+    the profile states: its own (``calib_dimension``, ``fps``, ``frame_readout_time``) first, then
+    each ``compatible_settings`` entry. Entries without a usable number are left out (a profile
+    is not refused for them: they are metadata)."""
+    out = []
+    dim = data.get("calib_dimension") if isinstance(data.get("calib_dimension"), Mapping) else {}
+    entries = [(dim.get("w"), dim.get("h"), data.get("fps"), data.get("frame_readout_time"))]
+    for e in data.get("compatible_settings") or ():
+        if isinstance(e, Mapping):
+            entries.append((e.get("width"), e.get("height"), e.get("fps"), e.get("frame_readout_time")))
+    for w, h, fps, ro in entries:
+        w, h, fps, ro = (_finite_number(x) for x in (w, h, fps, ro))
+        if None in (w, h, fps, ro) or not (w > 0 and h > 0 and fps > 0 and 0 < ro < 1000):
+            continue
+        out.append((int(w), int(h), fps, ro))
+    return tuple(out)
+
+
+def readout_for_clip(profile: LensProfile, width: int, height: int, fps: float) -> tuple[float, str] | None:
+    """The rolling-shutter readout (first to last row, ms) a Gyroflow profile states for a
+    clip's recording mode, and how it was chosen; ``None`` when it does not say or the mode is
+    ambiguous.
+
+    A mode matches at the same frame rate (within 0.5 %) and aspect ratio (within 1 %): the
+    one of the clip's size when listed, else the only one left. A downscaled clip whose aspect
+    and rate fit several modes with different readouts (e.g. GoPro 1080p, 2.7K and 4K SuperView
+    at 29.97 fps: 29.4, 26.7 and 11.1 ms) gets ``None``: the readout is a property of the mode
+    the camera recorded, which the pixels of the clip no longer tell.
+
+    Parameters
+    ----------
+    profile : LensProfile
+        From :func:`parse_gyroflow` (``extra["readout_modes"]``).
+    width, height : int
+        The clip's frame size, pixels.
+    fps : float
+        The clip's frame rate.
+
+    References
+    ----------
+    Gyroflow lens profiles: ``frame_readout_time`` and ``compatible_settings`` (Gyroflow
+    ``src/core/lens_profile.rs``); Gyroflow takes a profile's readout when it loads it
+    (``load_video_file``).
+    """
+    modes = profile.extra.get("readout_modes") or ()
+    if not (width > 0 and height > 0 and fps > 0):
+        return None
+    aspect = width / height
+    fit = [m for m in modes if abs(m[2] - fps) <= 0.005 * fps and abs(m[0] / m[1] - aspect) <= 0.01 * aspect]
+    same = [m for m in fit if (m[0], m[1]) == (width, height)]
+    pick = same or fit
+    if not pick or max(m[3] for m in pick) - min(m[3] for m in pick) > 0.05:
+        return None
+    m = pick[0]
+    return m[3], f"{m[0]}x{m[1]} at {m[2]:g} fps"
 
 
 def read_gyroflow(path: os.PathLike | str) -> LensProfile:
