@@ -31,39 +31,56 @@ def _coord(v: float, lo: float, scale: float, n1: int):
 
 
 @numba.njit(cache=True, inline="always")
-def tetrahedral_at(r, g, b, table, lo, scale):  # pragma: no cover - compiled
-    """Tetrahedral interpolation of ``table`` at one RGB value (NaN when any channel is NaN).
+def tetrahedral_at(r, g, b, flat, n, lo, scale):  # pragma: no cover - compiled
+    """Tetrahedral interpolation of a 3D LUT at one RGB value (NaN when any channel is NaN).
+
+    ``flat`` is the C-contiguous ``(n, n, n, 3)`` table raveled (``table.reshape(-1)``, made
+    once by the caller), indexed ``[r, g, b, channel]``. The arithmetic runs in the precision
+    of the input and of ``lo``/``scale`` (float32 in the fused develop pass, float64 for
+    float64 input). The tetrahedron is the one of the six that holds the fractions' order
+    (Kasson et al. 1995); its weights are ``1 - max, max - mid, mid - min, min``.
 
     The one copy of the arithmetic: :func:`lut3d_tetrahedral` and the fused develop kernel
     (:mod:`l2tech.correct._develop_kernel`) call it.
     """
     if r != r or g != g or b != b:
         return np.nan, np.nan, np.nan
-    n1 = table.shape[0] - 1
-    i, x = _coord(r, lo[0], scale[0], n1)
-    j, y = _coord(g, lo[1], scale[1], n1)
-    k, z = _coord(b, lo[2], scale[2], n1)
-    # Branch-free choice of the tetrahedron (random-ordered pixels would mispredict
-    # branches): A steps along the largest fraction, B adds the second largest.
-    # Weights (1 - max, max - mid, mid - min, min) are those of the six-case formula.
-    xa = int((x >= y) & (x >= z))
-    ya = int((xa == 0) & (y >= z))
-    za = 1 - xa - ya
-    zs = int((z <= x) & (z <= y))
-    ys = int((zs == 0) & (y <= x))
-    xs = 1 - zs - ys
-    hi = x * xa + y * ya + z * za
-    lo_ = x * xs + y * ys + z * zs
-    mid = x + y + z - hi - lo_
-    w0 = 1.0 - hi
-    wa = hi - mid
-    wb = mid - lo_
-    o0 = (w0 * table[i, j, k, 0] + wa * table[i + xa, j + ya, k + za, 0]
-          + wb * table[i + 1 - xs, j + 1 - ys, k + 1 - zs, 0] + lo_ * table[i + 1, j + 1, k + 1, 0])
-    o1 = (w0 * table[i, j, k, 1] + wa * table[i + xa, j + ya, k + za, 1]
-          + wb * table[i + 1 - xs, j + 1 - ys, k + 1 - zs, 1] + lo_ * table[i + 1, j + 1, k + 1, 1])
-    o2 = (w0 * table[i, j, k, 2] + wa * table[i + xa, j + ya, k + za, 2]
-          + wb * table[i + 1 - xs, j + 1 - ys, k + 1 - zs, 2] + lo_ * table[i + 1, j + 1, k + 1, 2])
+    n1 = n - 1
+    fn1 = np.float32(n1)
+    s0 = min(max((r - lo[0]) * scale[0], np.float32(0.0)), np.float32(1.0)) * fn1
+    s1 = min(max((g - lo[1]) * scale[1], np.float32(0.0)), np.float32(1.0)) * fn1
+    s2 = min(max((b - lo[2]) * scale[2], np.float32(0.0)), np.float32(1.0)) * fn1
+    i = min(int(s0), n1 - 1)
+    j = min(int(s1), n1 - 1)
+    k = min(int(s2), n1 - 1)
+    x = s0 - np.float32(i)
+    y = s1 - np.float32(j)
+    z = s2 - np.float32(k)
+    one = np.float32(1.0)
+    si = n * n * 3  # flat strides of the r, g, b axes
+    sj = n * 3
+    sk = 3
+    if x >= y:
+        if y >= z:  # x >= y >= z
+            a, c, w0, wa, wb, w3 = si, si + sj, one - x, x - y, y - z, z
+        elif x >= z:  # x >= z > y
+            a, c, w0, wa, wb, w3 = si, si + sk, one - x, x - z, z - y, y
+        else:  # z > x >= y
+            a, c, w0, wa, wb, w3 = sk, si + sk, one - z, z - x, x - y, y
+    else:
+        if z >= y:  # z >= y > x
+            a, c, w0, wa, wb, w3 = sk, sj + sk, one - z, z - y, y - x, x
+        elif z >= x:  # y > z >= x
+            a, c, w0, wa, wb, w3 = sj, sj + sk, one - y, y - z, z - x, x
+        else:  # y > x > z
+            a, c, w0, wa, wb, w3 = sj, si + sj, one - y, y - x, x - z, z
+    p0 = i * si + j * sj + k * sk
+    pa = p0 + a
+    pc = p0 + c
+    p1 = p0 + si + sj + sk
+    o0 = w0 * flat[p0] + wa * flat[pa] + wb * flat[pc] + w3 * flat[p1]
+    o1 = w0 * flat[p0 + 1] + wa * flat[pa + 1] + wb * flat[pc + 1] + w3 * flat[p1 + 1]
+    o2 = w0 * flat[p0 + 2] + wa * flat[pa + 2] + wb * flat[pc + 2] + w3 * flat[p1 + 2]
     return o0, o1, o2
 
 
@@ -93,8 +110,10 @@ def trilinear_at(r, g, b, table, lo, scale):  # pragma: no cover - compiled
 
 @numba.njit(parallel=True, cache=True)
 def lut3d_tetrahedral(rgb, table, lo, scale, out):  # pragma: no cover - compiled
+    flat = table.reshape(-1)  # table: C-contiguous
+    n = table.shape[0]
     for p in numba.prange(rgb.shape[0]):
-        out[p, 0], out[p, 1], out[p, 2] = tetrahedral_at(rgb[p, 0], rgb[p, 1], rgb[p, 2], table, lo, scale)
+        out[p, 0], out[p, 1], out[p, 2] = tetrahedral_at(rgb[p, 0], rgb[p, 1], rgb[p, 2], flat, n, lo, scale)
 
 
 @numba.njit(parallel=True, cache=True)

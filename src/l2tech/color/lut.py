@@ -178,11 +178,12 @@ class LUT3D(_TableLUT):
         out = np.empty(flat.shape, dtype=dtype)
         lo = np.ascontiguousarray(self.domain[0])
         scale = 1.0 / (self.domain[1] - self.domain[0])
+        table = np.ascontiguousarray(self.table)  # the kernels index it raveled
         step = max(1, int(chunk_pixels))
         for start in range(0, flat.shape[0], step):
             chunk = np.ascontiguousarray(flat[start : start + step], dtype=dtype)
             kernel = _kernels.lut3d_tetrahedral if method == "tetrahedral" else _kernels.lut3d_trilinear
-            kernel(chunk, self.table, lo, scale, out[start : start + step])
+            kernel(chunk, table, lo, scale, out[start : start + step])
         return out.reshape(arr.shape)
 
     def resample(self, size: int, interpolation: str = "tetrahedral") -> "LUT3D":

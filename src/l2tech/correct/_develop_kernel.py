@@ -181,6 +181,9 @@ def develop_pass(src, dec, grid, step, m, table, inv_gamma, lut, qmax, replicate
     half = np.float32(0.5) if qmax > 0 else np.float32(0.0)
     inv_gamma = np.float32(inv_gamma)
     nch = 3 if per_channel else 1
+    if lut3 is not None:
+        lut3_flat = lut3.reshape(-1)  # C-contiguous (fused._lut3d_arrays)
+        lut3_n = lut3.shape[0]
     for y in numba.prange(Ho):
         gyf = y * inv_step
         iy = min(int(gyf), grid.shape[1] - 2)
@@ -238,7 +241,7 @@ def develop_pass(src, dec, grid, step, m, table, inv_gamma, lut, qmax, replicate
                 e1 = _curve(_clip01(m[1, 0] * s0 + m[1, 1] * s1 + m[1, 2] * s2), table, nt, inv_gamma)
                 e2 = _curve(_clip01(m[2, 0] * s0 + m[2, 1] * s1 + m[2, 2] * s2), table, nt, inv_gamma)
                 if tetrahedral:
-                    o0, o1, o2 = tetrahedral_at(e0, e1, e2, lut3, lut_lo, lut_scale)
+                    o0, o1, o2 = tetrahedral_at(e0, e1, e2, lut3_flat, lut3_n, lut_lo, lut_scale)
                 else:
                     o0, o1, o2 = trilinear_at(e0, e1, e2, lut3, lut_lo, lut_scale)
                 if qmax > 0:

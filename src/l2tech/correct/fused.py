@@ -642,8 +642,9 @@ def _lut3d_arrays(look: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if table is None or domain is None or np.ndim(table) != 4:
         raise UsageError(f"look must be an l2tech.color.lut.LUT3D, got {type(look).__name__}")
     d = np.asarray(domain, np.float64)
-    return (np.ascontiguousarray(table, np.float32), np.ascontiguousarray(d[0]),
-            np.ascontiguousarray(1.0 / (d[1] - d[0])))
+    # float32 domain: the pass's encoded values are float32 and so is its LUT arithmetic
+    return (np.ascontiguousarray(table, np.float32), np.ascontiguousarray(d[0], np.float32),
+            np.ascontiguousarray(1.0 / (d[1] - d[0]), np.float32))
 
 
 def develop_pass(
