@@ -215,11 +215,13 @@ def eotf_sRGB(V: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     V : array_like, any shape, float
-        Encoded values, nominally 0-1; out-of-range values are kept.
+        Encoded values, nominally 0-1. Below 0 the linear segment continues; above 1 the power
+        segment does.
 
     Returns
     -------
     ndarray, same shape, float64
+        Display-linear values, 1.0 = reference white.
 
     Notes
     -----
@@ -298,6 +300,7 @@ def oetf_inverse_BT709(V: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray, same shape, float64
+        Scene-linear values (1.0: reference white); no clipping.
 
     Notes
     -----
@@ -353,11 +356,12 @@ def oetf_inverse_BT2020(E_p: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     E_p : array_like, any shape, float
-        Signal values, nominally 0-1; out-of-range values are kept.
+        Signal values, nominally 0-1 (out of range: kept, the segments extended).
 
     Returns
     -------
     ndarray, same shape, float64
+        Linear values, 1.0 = reference white.
     """
     return _oetf_power_inverse(E_p, _BT2020_A, _BT2020_B, _BT2020_A - 1)
 
@@ -376,6 +380,7 @@ def eotf_inverse_BT1886(L: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray, same shape, float64
+        BT.1886 signal values, 0-1 between black and white.
 
     References
     ----------
@@ -396,6 +401,7 @@ def eotf_BT1886(V: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray, same shape, float64
+        Screen luminance relative to white (0-1).
 
     References
     ----------
@@ -420,6 +426,7 @@ def cctf_encoding_AdobeRGB(L: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray, same shape, float64
+        Adobe RGB encoded values (power 1/2.19921875).
 
     References
     ----------
@@ -444,6 +451,7 @@ def cctf_decoding_AdobeRGB(V: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray, same shape, float64
+        Linear values, 1.0 = white.
 
     References
     ----------

@@ -164,6 +164,15 @@ def _gain(falloff):  # pragma: no cover - compiled
     return np.float32(0.0)
 
 
+@numba.njit(inline="always")
+def _at(row, c, ix, fx, gx1, xf, yf):  # pragma: no cover - compiled
+    """Source position and vignetting gain of channel ``c`` at an output pixel: the row's grid
+    values (``row[c, j] = (dx, dy, falloff)``) interpolated between nodes ``ix`` and ``ix + 1``."""
+    sx = xf + (row[c, ix, 0] * gx1 + row[c, ix + 1, 0] * fx)
+    sy = yf + (row[c, ix, 1] * gx1 + row[c, ix + 1, 1] * fx)
+    return sx, sy, _gain(row[c, ix, 2] * gx1 + row[c, ix + 1, 2] * fx)
+
+
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def develop_pass(src, dec, grid, step, m, table, inv_gamma, lut, qmax, replicate, per_channel, nearest,
                  lut3, lut_lo, lut_scale, tetrahedral, out):  # pragma: no cover - compiled
@@ -200,35 +209,26 @@ def develop_pass(src, dec, grid, step, m, table, inv_gamma, lut, qmax, replicate
             ix = min(int(gxf), gw - 2)
             fx = gxf - np.float32(ix)
             gx1 = np.float32(1.0) - fx
-            sx = xf + (row[0, ix, 0] * gx1 + row[0, ix + 1, 0] * fx)
-            sy = yf + (row[0, ix, 1] * gx1 + row[0, ix + 1, 1] * fx)
-            g = _gain(row[0, ix, 2] * gx1 + row[0, ix + 1, 2] * fx)
+            sx, sy, g = _at(row, 0, ix, fx, gx1, xf, yf)
             if dec is None:
                 s0 = _sample(src, sx, sy, 0, H, W, replicate) * g
             else:
                 s0 = _sample_dec(src, dec, sx, sy, 0, H, W, replicate, nearest) * g
-            if per_channel:
-                sx = xf + (row[1, ix, 0] * gx1 + row[1, ix + 1, 0] * fx)
-                sy = yf + (row[1, ix, 1] * gx1 + row[1, ix + 1, 1] * fx)
-                g = _gain(row[1, ix, 2] * gx1 + row[1, ix + 1, 2] * fx)
+            if per_channel:  # TCA: each channel at its own position
+                sx, sy, g = _at(row, 1, ix, fx, gx1, xf, yf)
                 if dec is None:
                     s1 = _sample(src, sx, sy, 1, H, W, replicate) * g
                 else:
                     s1 = _sample_dec(src, dec, sx, sy, 1, H, W, replicate, nearest) * g
-                sx = xf + (row[2, ix, 0] * gx1 + row[2, ix + 1, 0] * fx)
-                sy = yf + (row[2, ix, 1] * gx1 + row[2, ix + 1, 1] * fx)
-                g = _gain(row[2, ix, 2] * gx1 + row[2, ix + 1, 2] * fx)
-                if dec is None:
-                    s2 = _sample(src, sx, sy, 2, H, W, replicate) * g
-                else:
-                    s2 = _sample_dec(src, dec, sx, sy, 2, H, W, replicate, nearest) * g
+                sx, sy, g = _at(row, 2, ix, fx, gx1, xf, yf)
+                s2 = _sample(src, sx, sy, 2, H, W, replicate) * g if dec is None else \
+                    _sample_dec(src, dec, sx, sy, 2, H, W, replicate, nearest) * g
+            elif dec is None:
+                s1 = _sample(src, sx, sy, 1, H, W, replicate) * g
+                s2 = _sample(src, sx, sy, 2, H, W, replicate) * g
             else:
-                if dec is None:
-                    s1 = _sample(src, sx, sy, 1, H, W, replicate) * g
-                    s2 = _sample(src, sx, sy, 2, H, W, replicate) * g
-                else:
-                    s1 = _sample_dec(src, dec, sx, sy, 1, H, W, replicate, nearest) * g
-                    s2 = _sample_dec(src, dec, sx, sy, 2, H, W, replicate, nearest) * g
+                s1 = _sample_dec(src, dec, sx, sy, 1, H, W, replicate, nearest) * g
+                s2 = _sample_dec(src, dec, sx, sy, 2, H, W, replicate, nearest) * g
             if lut3 is None:
                 for c in range(3):
                     v = _encode(m[c, 0] * s0 + m[c, 1] * s1 + m[c, 2] * s2, table, nt, inv_gamma, lut, nl)

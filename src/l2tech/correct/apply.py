@@ -259,14 +259,10 @@ def _radial_table(fn, dfn, r_max: float, what: str, n: int = 16384) -> tuple[np.
 def simulate_lens(
     image: np.ndarray,
     profile: LensProfile | LensCalibration,
-    focal_length_mm: float | None = None,
-    f_number: float | None = None,
-    focus_distance_m: float | None = None,
+    focal_length_mm: float | None = None, f_number: float | None = None, focus_distance_m: float | None = None,
     *,
     crop_factor: float | None = None,
-    vignetting: bool = True,
-    tca: bool = True,
-    distortion: bool = True,
+    vignetting: bool = True, tca: bool = True, distortion: bool = True,
     scale: float = 1.0,
     interpolation: str = "bilinear",
 ) -> np.ndarray:

@@ -549,6 +549,7 @@ def grid_from_function(
     Returns
     -------
     GridMap
+        The grid at the spacing reached (``step`` attribute).
 
     Raises
     ------

@@ -246,8 +246,7 @@ def correction_maps(
     height: int,
     *,
     crop_factor: float | None = None,
-    distortion: bool = True,
-    tca: bool = True,
+    distortion: bool = True, tca: bool = True,
     scale: float | None = None,
 ) -> CorrectionMaps:
     """Inverse maps (output → source) correcting distortion and TCA, with scale.

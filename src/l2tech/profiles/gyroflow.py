@@ -395,6 +395,8 @@ def read_gyroflow(path: os.PathLike | str) -> LensProfile:
     Parameters
     ----------
     path : str or PathLike
+        A Gyroflow lens profile (``.json``), or a Gyroflow project (``.gyroflow``), whose
+        ``calibration_data`` is read.
 
     Returns
     -------

@@ -122,10 +122,12 @@ def sony_correction(distortion: Sequence[int], ca: Sequence[int], vignetting: Se
     ca : sequence of int
         ``2n`` then red and blue values.
     source : str
+        The file, for messages.
 
     Returns
     -------
     RadialCorrection
+        Knots and values in darktable's units (radius over the half-diagonal).
 
     Raises
     ------
@@ -156,6 +158,7 @@ def fuji_correction(distortion: Sequence[float], ca: Sequence[float], vignetting
     crop_mode : int
         ``Exif.Fujifilm.CropMode``: 2 or 4 are the 1.25× crop modes (knots × 1.25).
     source : str
+        Where the values came from (the file), for messages.
 
     Returns
     -------

@@ -307,27 +307,29 @@ def read_mp4_samples(path: str | os.PathLike, track: int) -> tuple[int, list[tup
     return timescale, samples
 
 
+def _box_field(fh, start: int, offsets: tuple[int, int], fmt: str) -> tuple | None:
+    """A field of a full box (ISO/IEC 14496-12 §4.2) whose offset from the payload ``start``
+    depends on the box's version byte (``offsets`` for version 0 and 1); ``None`` when cut off."""
+    version = _read_at(fh, start, 1)
+    n = struct.calcsize(fmt)
+    raw = _read_at(fh, start + (offsets[1] if version == b"\x01" else offsets[0]), n)
+    return struct.unpack(fmt, raw) if len(raw) == n else None
+
+
 def _read_trak(fh, off: int, sz: int, p: str) -> TrackHeader:
     width = height = 0
     tkhd = _find(fh, off, off + sz, p, b"tkhd")
-    if tkhd is not None:
-        version = _read_at(fh, tkhd[0], 1)
-        wh_off = tkhd[0] + (88 if version == b"\x01" else 76)
-        raw = _read_at(fh, wh_off, 8)
-        if len(raw) == 8:
-            w16, h16 = struct.unpack(">II", raw)
-            width, height = w16 >> 16, h16 >> 16
+    wh = None if tkhd is None else _box_field(fh, tkhd[0], (76, 88), ">II")  # 16.16 fixed point
+    if wh is not None:
+        width, height = wh[0] >> 16, wh[1] >> 16
     handler, sample_entry, timescale, fps = "", "", 0, None
     mdia = _find(fh, off, off + sz, p, b"mdia")
     if mdia is not None:
         m_off, m_size = mdia
         mdhd = _find(fh, m_off, m_off + m_size, p, b"mdhd")
-        if mdhd is not None:
-            version = _read_at(fh, mdhd[0], 1)
-            ts_off = mdhd[0] + (20 if version == b"\x01" else 12)
-            raw = _read_at(fh, ts_off, 4)
-            if len(raw) == 4:
-                timescale = struct.unpack(">I", raw)[0]
+        ts = None if mdhd is None else _box_field(fh, mdhd[0], (12, 20), ">I")
+        if ts is not None:
+            timescale = ts[0]
         hdlr = _find(fh, m_off, m_off + m_size, p, b"hdlr")
         if hdlr is not None:
             handler = _read_at(fh, hdlr[0] + 8, 4).decode("latin-1")
@@ -435,9 +437,9 @@ def probe_video(path: str | os.PathLike, limits: VideoLimits | None = None) -> V
     Parameters
     ----------
     path : path-like
-        The input video.
+        The input video (checked by :func:`check_video_file` first).
     limits : VideoLimits, optional
-        Safety limits; the defaults when omitted.
+        Safety limits (frame size, frame count, duration); the defaults when omitted.
 
     Returns
     -------

@@ -383,6 +383,25 @@ def _written_timecode(path: Path) -> tuple[str, str] | None:
     return None
 
 
+def _account_copies(labels: dict, muxed, written: Path, fmt: str, timecode_in, timecode_tracks: list,
+                    copied: list, dropped: list, why_none: str) -> None:
+    """Say what the written file holds, not what was asked for: each copied stream with a
+    packet in ``copied``, the others in ``dropped`` (``why_none``), and the timecode as read
+    back from ``written``."""
+    for sidx, label in labels.items():
+        if muxed[sidx]:
+            copied.append(label)
+        else:
+            dropped.append(f"{label}: no packet to copy ({why_none})")
+    if timecode_in or timecode_tracks:
+        written_tc = _written_timecode(written)
+        what = ", ".join(timecode_tracks) or "timecode tag"
+        if written_tc is not None:
+            copied.append(f"{what} as timecode {written_tc[0]} ({written_tc[1]})")
+        else:
+            dropped.append(f"{what}: {fmt} does not store the timecode {timecode_in}")
+
+
 def _output_format(path: Path) -> str:
     ext = path.suffix.lower()
     return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}.get(ext, "")
@@ -803,18 +822,8 @@ def process_video(
                 for f in inflight:
                     f.cancel()
                 pool.shutdown(wait=True)
-        for sidx, label in labels.items():  # what is in the file, not what was asked for
-            if muxed[sidx]:
-                copied.append(label)
-            else:
-                dropped.append(f"{label}: no packet to copy (none in the processed range, or FFmpeg reads none of its samples)")
-        if timecode_in or timecode_tracks:
-            written_tc = _written_timecode(tmp)
-            what = ", ".join(timecode_tracks) or "timecode tag"
-            if written_tc is not None:
-                copied.append(f"{what} as timecode {written_tc[0]} ({written_tc[1]})")
-            else:
-                dropped.append(f"{what}: {fmt} does not store the timecode {timecode_in}")
+        _account_copies(labels, muxed, tmp, fmt, timecode_in, timecode_tracks, copied, dropped,
+                        "none in the processed range, or FFmpeg reads none of its samples")
         if decoder_log.concealed:
             warnings_.append(f"the decoder concealed errors in {decoder_log.concealed} frame(s) (first: {decoder_log.first!r}); "
                              "they are written as concealed")
@@ -977,18 +986,8 @@ def join_segments(input_path: str | os.PathLike, parts: list[tuple[str, float]],
                         _copy_unread_samples(src, inp.streams[sidx], ost, out, 0.0, None, 0.0, muxed)
             except av.FFmpegError as exc:
                 raise VideoError(f"joining the parts failed: {exc}", path=dst) from None
-        for sidx, label in labels.items():
-            if muxed[sidx]:
-                copied.append(label)
-            else:
-                dropped.append(f"{label}: no packet to copy (FFmpeg reads none of its samples)")
-        if timecode_in:
-            written_tc = _written_timecode(tmp)
-            what = ", ".join(timecode_tracks) or "timecode tag"
-            if written_tc is not None:
-                copied.append(f"{what} as timecode {written_tc[0]} ({written_tc[1]})")
-            else:
-                dropped.append(f"{what}: {fmt} does not store the timecode {timecode_in}")
+        _account_copies(labels, muxed, tmp, fmt, timecode_in, timecode_tracks, copied, dropped,
+                        "FFmpeg reads none of its samples")
         for sidx, n in sorted(retimed.items()):
             warnings_.append(f"{inp.streams[sidx].type} stream #{sidx}: {n} packets whose timestamps went backwards "
                              "were re-timed to follow on from the packet before")

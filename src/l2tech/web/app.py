@@ -31,6 +31,8 @@ folder), 404 (no such file or lens), 413 (too large) or 422 (the file cannot be 
 
 from __future__ import annotations
 
+import functools
+
 import os
 from pathlib import Path
 from typing import Any
@@ -180,59 +182,57 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
     def api_looks(request: Request) -> Response:
         return JSONResponse({"looks": sorted(looks())})
 
+    def guarded(handler):
+        """An endpoint whose L2Error or OSError becomes a JSON error with its HTTP status."""
+        @functools.wraps(handler)
+        def endpoint(request: Request) -> Response:
+            try:
+                return handler(request)
+            except (L2Error, OSError) as exc:
+                return fail(exc)
+        return endpoint
+
+    @guarded
     def api_thumb(request: Request) -> Response:
-        try:
-            p = file_of(request)
-            return Response(renderer.thumbnail(p, THUMB_MAX_SIDE), media_type="image/jpeg",
-                            headers={"Cache-Control": "private, max-age=600"})
-        except (L2Error, OSError) as exc:
-            return fail(exc)
+        return Response(renderer.thumbnail(file_of(request), THUMB_MAX_SIDE), media_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=600"})
 
+    @guarded
     def api_lens(request: Request) -> Response:
-        try:
-            p = file_of(request)
-            recipe = recipe_from_query(request.query_params, looks=looks())
-            return JSONResponse(renderer.lens_info(p, recipe))
-        except (L2Error, OSError) as exc:
-            return fail(exc)
+        recipe = recipe_from_query(request.query_params, looks=looks())
+        return JSONResponse(renderer.lens_info(file_of(request), recipe))
 
+    @guarded
     def api_render(request: Request) -> Response:
         import dataclasses
 
         q = request.query_params
-        try:
-            p = file_of(request)
-            recipe = recipe_from_query(q, looks=looks())
-            if q.get("before") in ("1", "true"):
-                recipe = dataclasses.replace(recipe, lens_correction=False)
-            size = q.get("size", "preview")
-            if size not in ("preview", "full"):
-                raise UsageError(f"size must be preview or full, got {size!r}")
-            r = renderer.render(p, recipe)
-        except (L2Error, OSError) as exc:
-            return fail(exc)
+        p = file_of(request)
+        recipe = recipe_from_query(q, looks=looks())
+        if q.get("before") in ("1", "true"):
+            recipe = dataclasses.replace(recipe, lens_correction=False)
+        size = q.get("size", "preview")
+        if size not in ("preview", "full"):
+            raise UsageError(f"size must be preview or full, got {size!r}")
+        r = renderer.render(p, recipe)
         return _image_response(r, size, icc=r.icc, quality=90)
 
+    @guarded
     def api_video(request: Request) -> Response:
-        try:
-            return JSONResponse(renderer.video_info(file_of(request)))
-        except (L2Error, OSError) as exc:
-            return fail(exc)
+        return JSONResponse(renderer.video_info(file_of(request)))
 
+    @guarded
     def api_frame(request: Request) -> Response:
         q = request.query_params
+        p = file_of(request)
+        side, size = q.get("side", "after"), q.get("size", "preview")
+        if side not in ("before", "after") or size not in ("preview", "full", "thumb"):
+            raise UsageError("side must be before or after; size preview, full or thumb")
         try:
-            p = file_of(request)
-            side, size = q.get("side", "after"), q.get("size", "preview")
-            if side not in ("before", "after") or size not in ("preview", "full", "thumb"):
-                raise UsageError("side must be before or after; size preview, full or thumb")
-            try:
-                t = float(q.get("t", "0"))
-            except ValueError:
-                raise UsageError(f"t must be a time in seconds, got {q.get('t')!r}") from None
-            before, after, lines = renderer.video_frame(p, t, q)
-        except (L2Error, OSError) as exc:
-            return fail(exc)
+            t = float(q.get("t", "0"))
+        except ValueError:
+            raise UsageError(f"t must be a time in seconds, got {q.get('t')!r}") from None
+        before, after, lines = renderer.video_frame(p, t, q)
         r = before if side == "before" else after
         lens = " | ".join(lines)[:2000].encode("ascii", "replace").decode()
         return _image_response(r, size, quality=85, headers={"X-L2-Lens": lens})
@@ -307,15 +307,12 @@ def create_app(folder: str | os.PathLike, token: str, *, max_body_bytes: int = D
             return fail(exc)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
+    @guarded
     def profile_page(request: Request) -> Response:
-        try:
-            files = profile_files(request)
-            if not files:
-                raise UsageError("give ?file=PATH, a lens profile file inside the folder")
-            html = browser().lens_page(None, files=files)
-        except (L2Error, OSError) as exc:
-            return fail(exc)
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        files = profile_files(request)
+        if not files:
+            raise UsageError("give ?file=PATH, a lens profile file inside the folder")
+        return HTMLResponse(browser().lens_page(None, files=files), headers={"Cache-Control": "no-store"})
 
     routes = [
         Route("/", page("index.html")),
