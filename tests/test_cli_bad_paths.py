@@ -3,6 +3,8 @@ typed line naming the file, a non-zero exit code, nothing left behind)."""
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import shared_file
 from l2tech.cli.main import main
 
@@ -66,3 +68,14 @@ def test_lut_apply_goes_on_past_a_missing_input_and_makes_its_folder(tmp_path, c
     line = _one_line(capsys.readouterr().err)
     assert rc == 1 and "InputNotFoundError" in line and "missing.jpg" in line
     assert sorted(p.name for p in out.iterdir()) == ["a.jpg"]
+
+
+def test_decode_raw_of_a_missing_file_or_a_folder_is_typed(tmp_path):
+    from l2tech.errors import InputNotFoundError, UnsupportedFormatError
+    from l2tech.raw.decode import decode_raw
+
+    with pytest.raises(InputNotFoundError, match=r"nope\.dng: file not found"):
+        decode_raw(tmp_path / "nope.dng")
+    (tmp_path / "dir.dng").mkdir()
+    with pytest.raises(UnsupportedFormatError, match=r"dir\.dng: is a folder"):
+        decode_raw(tmp_path / "dir.dng")

@@ -21,7 +21,8 @@ from typing import Any, Callable, Collection
 
 import numpy as np
 
-from l2tech.errors import CorruptInputError, DecodeError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
+from l2tech.errors import (CorruptInputError, DecodeError, EmptyFileError, InputNotFoundError, LimitExceededError,
+                           UnsupportedFormatError, UsageError)
 
 __all__ = ["WORKING_SPACE", "MAX_RAW_PIXELS", "DEMOSAIC_ALGORITHMS", "RawImage", "decode_raw", "LIBRAW_FLIP_TO_EXIF"]
 
@@ -97,7 +98,9 @@ def _open(path: Path):
     import rawpy
 
     if not path.exists():
-        raise UsageError("file not found", path=path)
+        raise InputNotFoundError("file not found", path=path)
+    if path.is_dir():
+        raise UnsupportedFormatError("is a folder, not a RAW file", path=path)
     if path.stat().st_size == 0:
         raise EmptyFileError("empty file (0 bytes)", path=path)
     _check_tiff_header_dimensions(path)
@@ -478,8 +481,12 @@ def decode_raw(
 
     Raises
     ------
+    InputNotFoundError
+        The file does not exist.
     EmptyFileError, UnsupportedFormatError
-        Zero bytes; not a RAW LibRaw can decode.
+        Zero bytes; a folder, or not a RAW LibRaw can decode.
+    UsageError
+        An unknown white balance, highlight mode or demosaic name.
     LimitExceededError
         The header claims more than :data:`MAX_RAW_PIXELS`; refused before unpacking.
     CorruptInputError
