@@ -344,3 +344,27 @@ def test_an_output_that_is_another_input_of_the_batch_is_refused(tmp_path):
     assert "same file as an input of this batch" in str(items["img00.jpg"].error)
     assert items["img01.jpg"].status == "ok"
     assert b.read_bytes() == before
+
+
+def test_an_edited_lut_file_is_another_recipe(tmp_path, capsys):
+    """A setting that names a file (--lut, --look FILE, --profile, --gyro) is hashed with the
+    file's content: editing the file is not "the same recipe" for resume (found by a new user:
+    an edited profile was skipped as done)."""
+    from l2tech.color.lut import LUT3D
+    from l2tech.color.lut_io import write_cube
+
+    ins = [str(p) for p in _jpegs(tmp_path / "in", 1)]
+    cube = tmp_path / "look.cube"
+    ident = LUT3D.identity(5)
+    write_cube(ident, cube)
+    out = tmp_path / "out"
+    args = ["correct", *ins, "-o", str(out) + "/", "--no-lens-correction", "--lut", str(cube), "--json"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0  # unchanged: skipped
+    assert json.loads(capsys.readouterr().out)["skipped"] == 1
+    write_cube(LUT3D(np.asarray(ident.table) * 0.5, ident.domain), cube)
+    assert main(args) == 1  # edited: made with another recipe, not replaced without --overwrite
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["failed"] == 1 and "another recipe" in json.dumps(doc)
+    assert main([*args, "--overwrite"]) == 0

@@ -230,3 +230,31 @@ def test_stabilize_takes_the_readout_the_profile_states(tmp_path, capsys):
     b = sc_run(capsys, [str(clip), "--stabilize", "--profile", str(prof), "--gyro-offset", "-22", "--duration", "1",
                         "--readout-ms", "0", "-o", str(tmp_path / "b.mp4")])
     assert b["stabilization"]["readout_ms"] == 0.0
+
+
+def test_project_problems_are_said(tmp_path, capsys):
+    """Found by a new user: a project whose gyro file is gone, or made for another clip, falls
+    back to the clip's telemetry with a warning (not silently); ``--stabilize flow`` with
+    ``--gyro`` and a readout longer than the frame period are usage errors; a missing project
+    is an InputNotFoundError."""
+    from conftest import shared_file
+
+    from l2tech.errors import InputNotFoundError
+
+    with pytest.raises(InputNotFoundError):
+        read_gyroflow_project(tmp_path / "nope.gyroflow")
+    clip = shared_file("video/gopro_hero5_karma_drone.mp4")
+    prof = shared_file("profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json")
+    proj = _project(tmp_path, videofile="C:\\clips\\GX010042.MP4", calibration_data=json.loads(prof.read_text()),
+                    offsets={"0": 22.0}, gyro_source={"filepath": "/gone/GX010042.MP4"})
+    a = sc_run(capsys, [str(clip), "--stabilize", "--gyro", proj, "--duration", "1", "-o", str(tmp_path / "a.mp4")])
+    st = a["stabilization"]
+    assert st["mode"] == "gyro" and st["gyro_source"].endswith("motion data from gopro_hero5_karma_drone.mp4")
+    assert any(n.startswith("warning: the Gyroflow project's gyro file /gone/GX010042.MP4 is not here") for n in st["notes"])
+    assert any(n.startswith("warning: the Gyroflow project is for GX010042.MP4") for n in st["notes"])
+    from l2tech.cli.main import main
+
+    assert main(["video", str(clip), "--stabilize", "flow", "--gyro", proj, "-o", str(tmp_path / "b.mp4"), "-q"]) == 2
+    assert main(["video", str(clip), "--stabilize", "--profile", str(prof), "--readout-ms", "50", "--duration", "1",
+                 "-o", str(tmp_path / "c.mp4"), "-q"]) == 2
+    assert not (tmp_path / "b.mp4").exists() and not (tmp_path / "c.mp4").exists()

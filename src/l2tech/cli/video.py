@@ -126,7 +126,8 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
               help="Motion data for --stabilize: a gyro CSV (columns t_s,gx,gy,gz: s, rad/s about the camera's x right, "
                    "y down, z forward) or a Gyroflow project (.gyroflow: its gyro, sync offsets, readout and lens).")
 @click.option("--gyro-offset", "gyro_offset_ms", type=float,
-              help="Gyro time minus video time, ms (default: found by matching the gyro to the frames' motion).")
+              help="Gyro time minus video time, ms (default: a Gyroflow project's sync points, else found by matching the "
+                   "gyro to the frames' motion).")
 @click.option("--smoothness", "smoothness_s", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
               help="--stabilize: standard deviation of the Gaussian path smoother, seconds (more: steadier, more crop).")
 @click.option("--readout-ms", help="--stabilize: rolling-shutter readout time, first to last row, ms, or 'auto' "

@@ -295,7 +295,30 @@ def recipe_hash(recipe: Recipe, command: str = "develop", video: Mapping[str, An
                            "recipe": {k: (list(v) if isinstance(v, tuple) else v) for k, v in _recipe_items(recipe)}}
     if video is not None:
         doc["video"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in video.items()}
+    files = _referenced_file_digests(recipe, video)
+    if files:  # an edited profile, LUT, look file or gyro log is another recipe
+        doc["files"] = files
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+#: Settings whose value may name a file whose content shapes the output.
+_FILE_SETTINGS = ("profile", "lut", "look")
+_VIDEO_FILE_SETTINGS = ("gyro",)
+
+
+def _referenced_file_digests(recipe: Recipe, video: Mapping[str, Any] | None) -> dict[str, str]:
+    """SHA-256 of each file a setting names (a look given by name is not a file)."""
+    names = [(k, getattr(recipe, k, None)) for k in _FILE_SETTINGS]
+    names += [(f"video.{k}", (video or {}).get(k)) for k in _VIDEO_FILE_SETTINGS]
+    out = {}
+    for key, value in names:
+        if isinstance(value, str) and value and os.path.isfile(value):
+            h = hashlib.sha256()
+            with open(value, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            out[key] = h.hexdigest()
+    return out
 
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")

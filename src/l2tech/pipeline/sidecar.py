@@ -264,6 +264,9 @@ def read_sidecar(path: str | os.PathLike) -> Sidecar:
         raise RecipeError("[input] has no path", path=p)
     name = p.name[: -len(SIDECAR_SUFFIX)] if p.name.endswith(SIDECAR_SUFFIX) else str(out.get("name", p.stem))
     return Sidecar(path=p, output=p.with_name(name), command=command, recipe=recipe,
-                   recipe_hash=recipe_hash(recipe, command, video), input_path=inp["path"],
+                   # the hash written when the output was made: it covers the content the named
+                   # profile/LUT/gyro files had then, which recomputing now would not
+                   recipe_hash=str(meta["recipe_hash"]) if isinstance(meta.get("recipe_hash"), str)
+                   else recipe_hash(recipe, command, video), input_path=inp["path"],
                    input_sha256=str(inp.get("sha256", "")), output_sha256=str(out.get("sha256", "")),
                    version=str(meta.get("version", "")), lens=dict(doc.get("lens", {})), video=video)

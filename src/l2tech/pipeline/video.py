@@ -598,17 +598,32 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
     imu, from_csv, project, source, notes = None, False, None, None, []
     if job.gyro and is_gyroflow_project(job.gyro):
         project = read_gyroflow_project(job.gyro)
+    if mode == "flow" and job.gyro:
+        raise UsageError("--gyro is not used by --stabilize flow (optical flow only); drop one of them")
     if mode != "flow":
         if project is not None:
             imu, source = project.imu, f"Gyroflow project ({Path(job.gyro).name})"
-            if imu is None:  # a "simple" project: the motion data stay in the file they came from
+            if imu is None or len(imu.gyro_t_s) < 2:
+                # a "simple" project: the motion data stay in the file they came from; else the clip's
+                if project.has_raw_imu:
+                    notes.append("warning: the Gyroflow project's raw_imu holds fewer than 2 usable gyro samples")
                 gfile = resolve_gyro_file(project)
-                if gfile is None and project.gyro_file:
-                    notes.append(f"the project's gyro file {project.gyro_file} is not here; the clip's telemetry is used")
-                imu = read_imu(gfile or input_path)
-                source += f", motion data from {Path(gfile or input_path).name}"
+                imu = read_imu(gfile) if gfile else None
+                if imu is None or len(imu.gyro_t_s) < 2:
+                    if project.gyro_file:
+                        why = "holds no gyro data" if gfile else "is not here"
+                        notes.append(f"warning: the Gyroflow project's gyro file {project.gyro_file} {why}; "
+                                     "the clip's own telemetry is used")
+                    gfile, imu = input_path, read_imu(input_path)
+                source += f", motion data from {Path(gfile).name}"
+            meant = Path(project.video_file.replace("\\", "/")).name if project.video_file else None
+            if meant and meant != Path(input_path).name:
+                notes.append(f"warning: the Gyroflow project is for {meant}, not {Path(input_path).name}")
             if imu is not None and len(imu.gyro_t_s) < 2:
                 imu = None
+            if imu is None and mode == "gyro":
+                raise UsageError(f"no gyro data: neither the Gyroflow project {Path(job.gyro).name}, nor its gyro file, "
+                                 "nor the clip holds any; use --stabilize flow", path=input_path)
             notes.extend(f"not applied from the Gyroflow project: {x}" for x in project.ignored)
         elif job.gyro:
             imu, from_csv, source = read_gyro_csv(job.gyro), True, "gyro CSV"
@@ -631,6 +646,9 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
     if auto_readout and imu is None:
         raise UsageError("--readout-ms auto needs a gyro (the readout is found against the gyro's path)")
     readout = 0.0 if auto_readout else max(0.0, float(job.readout_ms or 0.0)) / 1000.0
+    if readout * fps > 1.0:
+        raise UsageError(f"--readout-ms {1000 * readout:g} is longer than the frame period ({1000 / fps:.1f} ms): "
+                         "a frame's rows are read within one frame time")
     if job.readout_ms is None and project is not None and project.readout_ms:
         if project.readout_ms > 0:
             readout = project.readout_ms / 1000.0
@@ -802,7 +820,9 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
         if details is not None:
             details["stabilization"] = summary
         sync = (f", gyro offset {summary['sync_offset_ms']:.1f} ms"
-                + (f" (confidence {summary['sync_confidence']:.2f})" if summary["sync_confidence"] is not None else " (given)")
+                + (f" (confidence {summary['sync_confidence']:.2f})" if summary["sync_confidence"] is not None
+                   else " (from the Gyroflow project)" if any(n.startswith("gyro offset from the Gyroflow") for n in plan.notes)
+                   else " (given)")
                 if summary["sync_offset_ms"] is not None else "")
         if plan.readout_s > 0 or plan.readout_estimated:
             sync += f", rolling-shutter readout {1000 * plan.readout_s:.1f} ms" + (" (estimated)" if plan.readout_estimated else "")

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from l2tech.errors import CorruptInputError, LimitExceededError
+from l2tech.errors import CorruptInputError, InputNotFoundError, LimitExceededError, UnsupportedFormatError
 from l2tech.video.telemetry import ImuSamples
 
 __all__ = ["GyroflowProject", "read_gyroflow_project", "is_gyroflow_project", "resolve_gyro_file", "base91_decode",
@@ -243,6 +243,8 @@ class GyroflowProject:
         ``calibration_data`` when it holds a calibration (``calib_dimension`` not 0×0).
     ignored : list of str
         Settings present in the project that l2tech does not apply (reported to the user).
+    has_raw_imu : bool
+        The project carries ``raw_imu`` (even when no usable gyro sample is in it).
     """
 
     path: str
@@ -253,6 +255,7 @@ class GyroflowProject:
     readout_ms: float | None
     lens: dict | None
     ignored: list = field(default_factory=list)
+    has_raw_imu: bool = False
 
     def offset_at(self, video_t_s: np.ndarray | float) -> np.ndarray:
         """l2tech's offset (gyro − video, seconds) at video times, linear between sync points
@@ -302,6 +305,10 @@ def read_gyroflow_project(path: str | os.PathLike) -> GyroflowProject:
     from l2tech.profiles.gyroflow import load_json_safely
 
     p = os.fspath(path)
+    if not os.path.exists(p):
+        raise InputNotFoundError("file not found", p)
+    if os.path.isdir(p):
+        raise UnsupportedFormatError("is a folder, not a Gyroflow project", p)
     doc = load_json_safely(p, max_bytes=MAX_PROJECT_BYTES)
     if not isinstance(doc, dict) or not any(k in doc for k in ("gyro_source", "calibration_data", "offsets")):
         raise CorruptInputError("not a Gyroflow project (no gyro_source, calibration_data or offsets)", p)
@@ -346,7 +353,8 @@ def read_gyroflow_project(path: str | os.PathLike) -> GyroflowProject:
         ignored.append("horizon lock amount (use --horizon-lock)")
     fp = src.get("filepath") if isinstance(src.get("filepath"), str) else None
     video = doc.get("videofile") if isinstance(doc.get("videofile"), str) else None
-    return GyroflowProject(p, imu, fp or None, video or None, off, readout, lens, ignored)
+    return GyroflowProject(p, imu, fp or None, video or None, off, readout, lens, ignored,
+                           has_raw_imu=raw not in (None, "", []))
 
 
 def resolve_gyro_file(project: GyroflowProject) -> str | None:
