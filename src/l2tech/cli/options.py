@@ -316,8 +316,8 @@ def batch_options(f: F) -> F:
     """``--jobs``, ``--max-memory``, ``--cluster``, ``--redo`` and ``--no-sidecar``: how a batch runs."""
     opts = [
         click.option("--jobs", "-j", "jobs", type=click.IntRange(min=1), metavar="N",
-                     help="Files processed at once, in worker processes (default: the number of cores; "
-                          "one for a batch of one or two files)."),
+                     help="Files processed at once, in worker processes (default: the number of cores, one for a "
+                          "batch of one or two files; l2 video: 1, a clip already uses several threads)."),
         max_memory_option,
         click.option("--cluster", metavar="ADDRESS", envvar="L2_DASK_SCHEDULER", show_envvar=True,
                      help="Run the batch on a Dask scheduler, e.g. tcp://host:8786 (inputs on a shared path)."),

@@ -130,7 +130,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
                    "gyro to the frames' motion).")
 @click.option("--smoothness", "smoothness_s", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
               help="--stabilize: standard deviation of the Gaussian path smoother, seconds (more: steadier, more crop).")
-@click.option("--readout-ms", help="--stabilize: rolling-shutter readout time, first to last row, ms, or 'auto' "
+@click.option("--readout-ms", metavar="MS|auto", help="--stabilize: rolling-shutter readout time, first to last row, ms, or 'auto' "
               "(estimated against the gyro); default: what a Gyroflow lens profile or project states for the clip's "
               "mode, else 0 (not corrected).")
 @click.option("--horizon-lock", is_flag=True, help="--stabilize: keep the horizon level (accelerometer gravity, "
@@ -161,6 +161,8 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
       l2 video cctv.mp4 --lens-model opencv --intrinsics 548.9,549.3,722.5,718.9 \\
           --dist-coeffs -0.144,0.0288,0.00105,-0.000338,-0.00332 -o flat.mp4
       l2 video vlog.mov --lut look.cube --input-encoding V-Log -o graded.mov
+      l2 video GX010042.MP4 --profile GoPro_HERO5_Wide.json --stabilize -o steady.mp4
+      l2 video GX010042.MP4 --stabilize --gyro GX010042.gyroflow -o steady.mp4
       l2 video --recipe drone.toml day1/*.MP4 -o graded/ --cluster tcp://render0:8786
     """
     import dataclasses
