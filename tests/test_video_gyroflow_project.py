@@ -115,6 +115,9 @@ def test_project_fields(tmp_path):
     ({"gyro_source": {"raw_imu": "AAAA"}}, "not a zlib stream"),
     ({"gyro_source": {"raw_imu": [{"timestamp_ms": 1, "gyro": [1, 2]}]}}, r"raw_imu\[0\]\.gyro"),
     ({"gyro_source": {}, "stabilization": {"frame_readout_time": 1e9}}, "not a readout time"),
+    ({"gyro_source": {}, "stabilization": {"frame_readout_time": "fast"}}, "expected milliseconds"),
+    ({"gyro_source": {}, "calibration_data": "nope"}, "calibration_data: expected an object"),
+    ({"gyro_source": "clip.mp4"}, "gyro_source: expected an object"),
 ])
 def test_bad_projects_are_typed_errors(tmp_path, doc, match):
     with pytest.raises(CorruptInputError, match=match):

@@ -334,7 +334,13 @@ def read_gyroflow_project(path: str | os.PathLike) -> GyroflowProject:
             raise CorruptInputError(f"offsets[{k}]: expected a number of milliseconds, got {v!r}", p)
         offsets.append((t_us / 1e6, -float(v) / 1000.0))
     off = np.asarray(sorted(offsets), np.float64).reshape(-1, 2)
-    stab = doc.get("stabilization") if isinstance(doc.get("stabilization"), dict) else {}
+    for key in ("calibration_data", "stabilization", "gyro_source"):
+        if doc.get(key) is not None and not isinstance(doc[key], dict):
+            raise CorruptInputError(f"{key}: expected an object, got {type(doc[key]).__name__}", p)
+    stab = doc.get("stabilization") or {}
+    if stab.get("frame_readout_time") is not None and _number(stab, "frame_readout_time") is None:
+        raise CorruptInputError(f"stabilization.frame_readout_time: expected milliseconds, got "
+                                f"{stab['frame_readout_time']!r}", p)
     readout = _number(stab, "frame_readout_time")
     if readout is not None and not (np.isfinite(readout) and abs(readout) < 1000.0):
         raise CorruptInputError(f"stabilization.frame_readout_time: {readout} ms is not a readout time", p)
