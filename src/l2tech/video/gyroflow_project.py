@@ -29,6 +29,7 @@ the frames' motion, as for telemetry read from a clip), and the processed quater
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 import zlib
@@ -277,6 +278,23 @@ def _number(obj: Any, key: str) -> float | None:
 
 
 def read_gyroflow_project(path: str | os.PathLike) -> GyroflowProject:
+    """Read a Gyroflow project file (see :func:`_read_project`); a file read before and not
+    changed since (same size and modification time) is not parsed again: one ``l2 video`` asks
+    for its lens, its readout and its motion data."""
+    p = os.fspath(path)
+    try:
+        st = os.stat(p)
+    except OSError:
+        return _read_project(p)  # the reader names the problem
+    return _read_cached(os.path.realpath(p), p, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_cached(real: str, p: str, size: int, mtime_ns: int) -> GyroflowProject:
+    return _read_project(p)
+
+
+def _read_project(path: str | os.PathLike) -> GyroflowProject:
     """Read a Gyroflow project file.
 
     Parameters
