@@ -255,6 +255,9 @@ def test_project_problems_are_said(tmp_path, capsys):
     assert st["mode"] == "gyro" and st["gyro_source"].endswith("motion data from gopro_hero5_karma_drone.mp4")
     assert any(n.startswith("warning: the Gyroflow project's gyro file /gone/GX010042.MP4 is not here") for n in st["notes"])
     assert any(n.startswith("warning: the Gyroflow project is for GX010042.MP4") for n in st["notes"])
+    # --json carries them in the clip's one list of warnings too
+    assert any(w.startswith("the Gyroflow project's gyro file /gone/GX010042.MP4 is not here") for w in a["warnings"])
+    assert any(w.startswith("the Gyroflow project is for GX010042.MP4") for w in a["warnings"])
     from l2tech.cli.main import main
 
     assert main(["video", str(clip), "--stabilize", "flow", "--gyro", proj, "-o", str(tmp_path / "b.mp4"), "-q"]) == 2

@@ -307,12 +307,14 @@ def _print_clip(row: dict, verbose: int) -> None:
         + (f", {row['decode_errors']} corrupt frames skipped" if row["decode_errors"] else ""),
         highlight=False, soft_wrap=True,
     )
+    from rich.markup import escape
+
     for w in row["warnings"]:
-        err_console.print(f"[yellow]warning[/]: {src}: {w}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning[/]: {escape(src)}: {escape(w)}", highlight=False, soft_wrap=True)
     for line in row["setup"]:
         if line.startswith("warning: "):
-            err_console.print(f"warning: {dst}: {line[9:]}", highlight=False, soft_wrap=True, markup=False)
-        elif verbose or line.startswith("no lens source"):
+            continue  # in row["warnings"] (printed above)
+        if verbose or line.startswith("no lens source"):
             console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
     for s in row["streams_copied"]:
         console.print(f"  kept {s}", highlight=False, soft_wrap=True)

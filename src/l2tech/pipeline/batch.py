@@ -350,6 +350,9 @@ class _VideoResult:
         d.update(self.details)  # e.g. "stabilization" (run_video_job's details)
         d["setup"] = list(self.setup)
         d["lens"] = {"setup": list(self.setup)}
+        # the setup's warnings (a Gyroflow project for another clip, an uncertain sync) are
+        # warnings of the clip like the transcode's: --json carries them in one list
+        d["warnings"] = [*d.get("warnings", ()), *(s[len("warning: "):] for s in self.setup if s.startswith("warning: "))]
         return d
 
 
