@@ -27,8 +27,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LIMIT_S = 0.3
 HEAVY = ("numpy", "cv2", "rawpy", "numba", "colour", "scipy", "matplotlib", "lensfunpy")
 
-#: What the ``l2`` console script runs (``l2 = l2tech.cli.main:main``), for this checkout.
-L2 = "import sys; from l2tech.cli.main import main; sys.exit(main(sys.argv[1:]))"
+#: What the ``l2`` console script runs (``l2 = l2tech.cli.main:run``), for this checkout.
+L2 = "from l2tech.cli.main import run; run()"
 
 CASES = {
     "python -c pass (anchor)": [sys.executable, "-c", "pass"],

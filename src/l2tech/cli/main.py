@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 
 import click
@@ -100,5 +101,30 @@ def main(argv: list[str] | None = None) -> int:
     return int(rv or 0)
 
 
+def run() -> None:  # pragma: no cover - exits the process
+    """The ``l2`` console script: :func:`main`, then end the process without tearing the
+    interpreter down.
+
+    When :func:`main` returns, every output is written, renamed into place and closed. The
+    teardown that would follow (finalising every module, numba's and LLVM's objects) takes
+    about 0.25 s on the 2-core benchmark machine — a tenth of a 24 MP develop — and does
+    nothing for the user. So the exit handlers run (``atexit``: multiprocessing's worker
+    clean-up, logging), the standard streams are flushed, and the process exits with
+    ``os._exit``. Library users calling :func:`main` are not affected.
+    """
+    code = main()
+    import atexit
+    import logging
+
+    logging.shutdown()
+    atexit._run_exitfuncs()  # CPython's public-in-practice runner of the atexit handlers
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: nothing more can be said
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()
