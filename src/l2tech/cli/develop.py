@@ -528,6 +528,12 @@ def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, r
             import dataclasses  # `-o x.png` without --format: the name says PNG
 
             recipe = dataclasses.replace(recipe, format=suffix_fmt)
+        if len(inputs) == 1 and not run_kw.get("cluster") and not run_kw.get("recipes"):
+            # one RAW, developed in this process: LibRaw starts decoding it now, while the
+            # batch is set up (output checks, journal, progress) and the lens is planned
+            from l2tech.pipeline.stills import prefetch
+
+            prefetch(os.path.abspath(inputs[0]), recipe)
         return _run_batch(inputs, output, recipe.format, "develop", recipe, **run_kw)
 
     # correct: each output keeps its input's format (by extension here; the writer checks magic bytes)
