@@ -111,7 +111,7 @@ def inputs(src: Path, n: int, folder: Path) -> list[str]:
         p = folder / f"f{k:03d}{src.suffix}"
         if not p.exists():
             try:
-                os.link(src, p)
+                os.link(os.path.realpath(src), p)  # the file, not a symlink to it (inputs are de-duplicated by real path)
             except OSError:
                 shutil.copy(src, p)
         out.append(str(p))
