@@ -156,3 +156,27 @@ def test_own_pid_temp_older_than_this_process_is_stale(tmp_path):
     old.write_bytes(b"x")
     os.utime(old, (1e9, 1e9))
     assert remove_stale_temps(tmp_path) == [old]
+
+
+def test_work_folders_sit_beside_the_output_and_stale_ones_are_removed(tmp_path):
+    """temp_folder (the parts of a clip split across workers): a hidden, temp-named folder in the
+    output's folder, removed on exit; one a killed writer left is removed by the next write there,
+    with its files; a live writer's is kept."""
+    from l2tech.io.atomic import temp_folder
+
+    with temp_folder(tmp_path / "clip.mp4") as work:
+        assert work.parent == tmp_path and work.is_dir() and atomic_mod._TMP_RE.match(work.name)
+        assert work.name.startswith(f".clip.l2tmp-{os.getpid()}-") and work.name.endswith(".parts")
+        (work / "part0000.mp4").write_bytes(b"x")
+        assert remove_stale_temps(tmp_path) == []  # ours, live
+    assert os.listdir(tmp_path) == []
+    out = tmp_path / "out"  # a folder this process has not written into yet (each is swept once)
+    out.mkdir()
+    stale = out / f".clip.l2tmp-{_dead_pid()}-abcd1234.parts"
+    stale.mkdir()
+    (stale / "part0001.mp4").write_bytes(b"half a part")
+    live = out / f".other.l2tmp-{os.getppid()}-qwer5678.parts"
+    live.mkdir()
+    with atomic_output(out / "new.mp4") as tmp:
+        tmp.write_bytes(b"done")
+    assert sorted(os.listdir(out)) == sorted(["new.mp4", live.name])

@@ -200,8 +200,26 @@ def test_4k_clip_split_across_two_workers_equals_the_single_process_output(tmp_p
     assert main(["video", str(src), "-o", str(one), "--segments", "2", "--crf", "18"]) == 2  # CRF carries state
     assert "constant --qp" in capsys.readouterr().err and not one.exists()
     assert main(["video", str(src), "-o", str(one), *common, "--jobs", "1"]) == 0
-    assert main(["video", str(src), "-o", str(two), *common, "--jobs", "2", "-v"]) == 0
+    import l2tech.io.atomic as atomic
+
+    parts_seen: list[list[str]] = []
+    real_temp_folder = atomic.temp_folder
+
+    @__import__("contextlib").contextmanager
+    def spy(path):
+        with real_temp_folder(path) as work:
+            yield work
+            parts_seen.append([work.parent == tmp_path, *sorted(p.name.split(".l2tmp-")[0] for p in work.iterdir())])
+
+    atomic.temp_folder = spy
+    try:
+        assert main(["video", str(src), "-o", str(two), *common, "--jobs", "2", "-v"]) == 0
+    finally:
+        atomic.temp_folder = real_temp_folder
     assert "into 2 parts on 2 workers" in capsys.readouterr().out
+    # the parts were made in a work folder beside the output (not the system's temp), then removed
+    assert parts_seen == [[True, ".part0000", ".part0001"]]
+    assert not [p for p in tmp_path.iterdir() if ".l2tmp-" in p.name]
     a, b = _decoded(one), _decoded(two)
     assert len(a) == len(b) == 16 and a[0][1].shape == (2160 * 3 // 2, 3840)
     with __import__("av").open(str(src)) as c:

@@ -12,7 +12,9 @@ without hard links an ``O_CREAT | O_EXCL`` placeholder claims the name before th
 
 Temp files are named ``.<stem>.l2tmp-<pid>-<random><suffix>``. A process killed before its
 rename (SIGKILL, power loss) leaves one behind; the next write into that folder removes the ones
-whose writer is gone (:func:`remove_stale_temps`).
+whose writer is gone (:func:`remove_stale_temps`). Work folders of a job's intermediate files
+(:func:`temp_folder`: the parts of a clip split across workers) follow the same pattern and are
+removed the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import contextlib
 import errno
 import os
 import re
+import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +32,8 @@ from typing import Iterable, Iterator
 
 from l2tech.errors import L2Error, OutputError, OutputExistsError, UsageError
 
-__all__ = ["atomic_output", "check_output_path", "check_distinct_outputs", "output_clashes", "remove_stale_temps"]
+__all__ = ["atomic_output", "check_output_path", "check_distinct_outputs", "output_clashes", "remove_stale_temps",
+           "temp_folder"]
 
 _TMP_TAG = ".l2tmp-"
 #: ``.<stem>.l2tmp-<pid>-<random><suffix>``; older releases wrote ``.<stem>.l2tmp-<random><suffix>``.
@@ -201,6 +206,52 @@ def _publish_exclusive(tmp: Path, out: Path) -> None:
     _remove(tmp)
 
 
+@contextlib.contextmanager
+def temp_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """A work folder beside the output ``path`` for a job's intermediate files, removed on exit.
+
+    Named as a temp file (``.<stem>.l2tmp-<pid>-<random>.parts``) in the output's folder, so the
+    intermediate files sit on the file system that must hold the output anyway (not in the
+    system's temp folder, often a small RAM disk), and a folder left by a killed process is
+    removed by the next write into that folder (:func:`remove_stale_temps`).
+
+    Parameters
+    ----------
+    path : path-like
+        The output the intermediate files are for.
+
+    Yields
+    ------
+    Path
+        The new, empty folder.
+
+    Raises
+    ------
+    OutputError
+        The destination folder is missing or not writable.
+    """
+    import secrets
+    import shutil
+
+    out = Path(path)
+    folder = out.parent if str(out.parent) else Path(".")
+    key = os.path.realpath(folder)
+    if key not in _SWEPT:
+        _SWEPT.add(key)
+        remove_stale_temps(folder)
+    work = folder / f".{out.stem}{_TMP_TAG}{os.getpid()}-{secrets.token_hex(4)}.parts"
+    try:
+        os.mkdir(work)
+    except FileNotFoundError:
+        raise OutputError("destination folder does not exist", path=folder) from None
+    except PermissionError:
+        raise OutputError("destination folder is not writable", path=folder) from None
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
     """Remove the temp files that killed l2tech processes left in ``folder``.
 
@@ -243,7 +294,10 @@ def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
             stale = not _writer_alive(int(pid), st.st_mtime)
         if stale:
             try:
-                p.unlink()
+                if stat.S_ISDIR(st.st_mode):  # a work folder (temp_folder)
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
             except OSError:
                 continue
             removed.append(p)

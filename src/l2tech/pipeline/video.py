@@ -911,17 +911,16 @@ def _run_segments(job: VideoJob, input_path: str, output_path: str | Path, plan:
                   qp: int, frame_size_check):
     """Make the parts of ``plan`` in ``workers`` processes (the batch engine's pool), then join them."""
     import dataclasses
-    import shutil
-    import tempfile
 
+    from l2tech.io.atomic import temp_folder
     from l2tech.pipeline.batch import BatchTask, _LocalPool
     from l2tech.video.transcode import join_segments
 
     dst = Path(output_path)
-    # the parts go to the system's temp folder, never the output folder (removed at the end;
-    # a SIGKILL of this process leaves them there for the system to clean)
-    folder = Path(tempfile.mkdtemp(prefix="l2-segments-"))
-    try:
+    # the parts go to a work folder beside the output (the file system that must hold the
+    # output anyway; the system's temp folder is often a small RAM disk), removed at the end; one
+    # a SIGKILL leaves is removed by the next l2 writing into that folder
+    with temp_folder(dst) as folder:
         tasks = []
         for k, start in enumerate(plan):
             end = plan[k + 1] if k + 1 < len(plan) else None
@@ -944,7 +943,5 @@ def _run_segments(job: VideoJob, input_path: str, output_path: str | Path, plan:
             raise
         parts = [(done[t.output], start) for t, start in zip(tasks, plan)]
         report = join_segments(input_path, parts, dst, overwrite=job.overwrite)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     return report, (f"split at the input keyframes {', '.join(f'{t:.3f}' for t in plan)} s "
                     f"into {len(plan)} parts on {min(workers, len(plan))} workers",)
