@@ -179,3 +179,31 @@ def test_readout_estimated_within_5_percent():
     r, res_px = estimate_readout(frames, ft, K, tt, Rotation.from_rotvec(path_rotvec(tt)))
     assert r == pytest.approx(readout, rel=0.05)
     assert res_px < 0.3
+
+
+def test_grid_nodes_past_the_frame_edge_do_not_blacken_it():
+    """A map with no image just past the frame's last column and row (a stabilised frame whose
+    crop is exactly tight): the grid's nodes there hold the edge's displacement extrapolated,
+    so the edge pixels read the map (within 0.02 px), not the "no image" marker. Found with
+    --adaptive-zoom: a black sliver at one frame's corner."""
+    from l2tech.correct.fused import grid_from_function
+
+    w, h = 321, 243  # not multiples of the node spacing: the last nodes lie past the frame
+
+    def source_at(x, y):
+        sx, sy = 1.02 * x - 2.0 + 0.01 * y, 0.99 * y + 1.5 - 0.005 * x
+        past = (x > w - 1) | (y > h - 1)
+        return np.stack([np.where(past, np.nan, sx), np.where(past, np.nan, sy)], axis=-1)[..., None, :]
+
+    g = grid_from_function((w + 20, h + 20), (w, h), source_at, step=16, tol_px=0.02, min_step=4)
+    assert g.max_error_px <= 0.02
+    G = g.grid[0].astype(np.float64)
+    assert np.all(G[..., 2] > 0)  # no node carries the marker
+    x = np.concatenate([np.full(h, w - 1.0), np.arange(w, dtype=float)])
+    y = np.concatenate([np.arange(h, dtype=float), np.full(w, h - 1.0)])
+    gx, gy = x / g.step, y / g.step
+    ix, iy = np.minimum(gx.astype(int), G.shape[1] - 2), np.minimum(gy.astype(int), G.shape[0] - 2)
+    fx, fy = (gx - ix)[:, None], (gy - iy)[:, None]
+    v = (G[iy, ix] * (1 - fx) + G[iy, ix + 1] * fx) * (1 - fy) + (G[iy + 1, ix] * (1 - fx) + G[iy + 1, ix + 1] * fx) * fy
+    want = source_at(x, y)[:, 0, :]
+    assert np.max(np.hypot(x + v[:, 0] - want[:, 0], y + v[:, 1] - want[:, 1])) < 0.02

@@ -516,6 +516,25 @@ def sample_map(map_xy: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return top * (1 - fy) + bot * fy
 
 
+def _extend_past_edge(vals: np.ndarray, gx: np.ndarray, gy: np.ndarray, w_out: int, h_out: int, at: Any) -> None:
+    """Nodes past the frame's last pixel column or row that have no image (a point just outside
+    the frame can fall off the source) get the values at the frame's edge, extrapolated linearly
+    (one pixel's difference per pixel past the edge), in place; without this their "no image"
+    marker blackens the edge pixels interpolated from them. Edge points with no image keep it."""
+    dx = np.maximum(gx - (w_out - 1.0), 0.0)
+    dy = np.maximum(gy - (h_out - 1.0), 0.0)
+    fix = ((dx > 0) | (dy > 0)) & np.any(vals[..., 2] <= 0, axis=-1)
+    if not fix.any():
+        return
+    ex, ey, px, py = (np.minimum(gx[fix], w_out - 1.0), np.minimum(gy[fix], h_out - 1.0), dx[fix], dy[fix])
+    e0 = at(ex, ey)
+    ddx = e0 - at(ex - (px > 0), ey)  # one pixel's change along x (0 where the node is not past x)
+    ddy = e0 - at(ex, ey - (py > 0))
+    ext = e0 + ddx * px[:, None, None] + ddy * py[:, None, None]
+    ok = np.all(e0[..., 2] > 0, axis=-1)
+    vals[fix] = np.where(ok[:, None, None], ext, vals[fix])
+
+
 def grid_from_function(
     in_size: tuple[int, int],
     out_size: tuple[int, int],
@@ -588,6 +607,7 @@ def grid_from_function(
     while True:
         gx, gy = np.meshgrid(_nodes(w_out, step), _nodes(h_out, step))
         vals = at(gx, gy)
+        _extend_past_edge(vals, gx, gy, w_out, h_out, at)
         cx = np.minimum(gx[:-1, :-1] + step / 2, w_out - 1)
         cy = np.minimum(gy[:-1, :-1] + step / 2, h_out - 1)
         want = at(cx, cy)
