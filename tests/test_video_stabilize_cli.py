@@ -156,3 +156,27 @@ def test_stabilize_options_need_stabilize(shaky_clip, tmp_path, capsys):
     rc = main(["video", str(shaky_clip), "--stabilize", "gyro", "-o", str(tmp_path / "y.mp4"), "-q"])
     assert rc == 2  # the built clip has no gyro: a usage error, nothing written
     assert not (tmp_path / "y.mp4").exists()
+
+
+def test_adaptive_zoom_crops_less_and_shows_no_border(shaky_clip, tmp_path, capsys):
+    """``--adaptive-zoom 0.5``: a zoom per frame, never more than the fixed crop, more of the
+    frame kept on average, and no output frame shows the empty border (no run of black pixels
+    along its edges; the scene has none). Without --stabilize the option is a usage error."""
+    import av
+
+    fixed = _run([str(shaky_clip), *LENS_ARGS, "--stabilize", "flow", "-o", str(tmp_path / "fixed.mp4")], capsys)
+    out = tmp_path / "adaptive.mp4"
+    doc = _run([str(shaky_clip), *LENS_ARGS, "--stabilize", "flow", "--adaptive-zoom", "0.5", "-o", str(out)], capsys)
+    a, f = doc["stabilization"], fixed["stabilization"]
+    assert f["crop"] == "fixed" and f["crop_zoom_min"] == f["crop_zoom"]
+    assert a["crop"] == "adaptive" and a["zoom_window_s"] == 0.5
+    assert 1.0 <= a["crop_zoom_min"] < a["crop_zoom"] <= f["crop_zoom"] + 1e-9
+    assert a["visible_fraction"] > f["visible_fraction"]
+    with av.open(str(out)) as c:
+        frames = [fr.to_ndarray(format="gray") for fr in c.decode(video=0)]
+    assert len(frames) == N
+    for g in frames:
+        for edge in (g[0], g[-1], g[:, 0], g[:, -1]):
+            black = np.convolve((edge < 8).astype(int), np.ones(4, int), mode="valid")
+            assert black.max() < 4  # no 4 black pixels in a row
+    assert main(["video", str(shaky_clip), "--adaptive-zoom", "2", "-o", str(tmp_path / "x.mp4"), "-q"]) == 2

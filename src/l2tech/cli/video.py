@@ -135,6 +135,9 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
               "mode, else 0 (not corrected).")
 @click.option("--horizon-lock", is_flag=True, help="--stabilize: keep the horizon level (accelerometer gravity, "
               "else the first frame's roll).")
+@click.option("--adaptive-zoom", "adaptive_zoom_s", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              metavar="SECONDS", help="--stabilize: crop each frame only as much as the frames within this window need "
+              "(a dynamic crop, as Gyroflow's adaptive zoom; e.g. 4); 0: one crop for the whole clip.")
 @click.option("--fast", is_flag=True, help="Faster, slightly less exact: swscale's fast colour conversion (YUV to RGB and back).")
 @overwrite_option
 @json_option
@@ -144,7 +147,7 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
           crop_factor, calib_crop, lens_model, intrinsics, dist_coeffs, calib_size, projection, zoom, out_size,
           interpolation, look, lut_path, input_encoding, tone, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s,
           duration_s, max_decode_errors, stabilize, gyro_path, gyro_offset_ms, smoothness_s, readout_ms,
-          horizon_lock, segments, qp, jobs, max_memory, cluster, redo, no_sidecar, fast, overwrite, as_json, verbose,
+          horizon_lock, adaptive_zoom_s, segments, qp, jobs, max_memory, cluster, redo, no_sidecar, fast, overwrite, as_json, verbose,
           quiet):
     """Lens-correct, de-fish and grade video clips; audio, telemetry and metadata are kept.
 
@@ -187,7 +190,7 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
                    "start_s": start_s, "duration_s": duration_s, "max_decode_errors": max_decode_errors, "fast": fast,
                    "segments": segments, "qp": qp, "stabilize": stabilize, "gyro": gyro_path,
                    "gyro_offset_ms": gyro_offset_ms, "smoothness_s": smoothness_s, "readout_ms": _readout(readout_ms),
-                   "horizon_lock": horizon_lock}
+                   "horizon_lock": horizon_lock, "adaptive_zoom_s": adaptive_zoom_s}
         if recipe_path is None:
             recipe = Recipe(**fields)
             job = VideoJob(recipe, **vfields)
@@ -203,8 +206,9 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
             merged = {k: (tuple(v) if isinstance(v, list) else v) for k, v in from_file.items()}
             job = dataclasses.replace(VideoJob(recipe), **{**merged, **vgiven})
         job = dataclasses.replace(job, overwrite=overwrite)
-        if not job.stabilize and (job.gyro or job.gyro_offset_ms is not None or job.readout_ms is not None or job.horizon_lock):
-            raise UsageError("--gyro, --gyro-offset, --readout-ms and --horizon-lock apply with --stabilize")
+        if not job.stabilize and (job.gyro or job.gyro_offset_ms is not None or job.readout_ms is not None or job.horizon_lock
+                                  or job.adaptive_zoom_s):
+            raise UsageError("--gyro, --gyro-offset, --readout-ms, --horizon-lock and --adaptive-zoom apply with --stabilize")
         settings = video_settings(job)
         outs = _outputs(inputs, output)
         from l2tech.io.atomic import check_distinct_outputs

@@ -106,6 +106,10 @@ class VideoJob:
         Keep the horizon level (:func:`l2tech.video.stabilize.lock_horizon`).
     max_crop_zoom : float
         Largest crop zoom the stabiliser may use.
+    adaptive_zoom_s : float
+        0 (default): one crop zoom for the whole clip, the largest any frame needs. > 0: a
+        zoom per frame that follows what the frames around it need within a window of this
+        many seconds (:func:`l2tech.video.stabilize.adaptive_zoom`; Gyroflow's adaptive zoom).
     """
 
     recipe: Recipe = Recipe()
@@ -141,6 +145,7 @@ class VideoJob:
     readout_ms: float | str | None = None
     horizon_lock: bool = False
     max_crop_zoom: float = 2.0
+    adaptive_zoom_s: float = 0.0
 
     def wants(self, correction: str) -> bool:
         """Whether the recipe asks for ``correction`` (``vignetting``, ``tca``, ``distortion``)."""
@@ -574,8 +579,9 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
     telemetry's axes with it (:func:`sync_gyro`; a CSV is in camera axes),
     and the gyro is integrated; without one the frame-to-frame rotations are chained
     (:func:`camera_path_from_flow`). The path is smoothed with a Gaussian of
-    ``smoothness_s`` (:func:`smooth_orientations`) and one crop zoom found for the clip
-    (:func:`crop_zoom`, against the lens's own empty corners too).
+    ``smoothness_s`` (:func:`smooth_orientations`) and each frame's border-free crop zoom found
+    (:func:`frame_zooms`, against the lens's own empty corners too): the largest for the whole
+    clip, or with ``adaptive_zoom_s`` a zoom per frame (:func:`adaptive_zoom`).
     """
     from l2tech.correct.fused import sample_map
     from l2tech.video import stabilize as st
@@ -722,13 +728,17 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
         src = sample_map(lens_map, x, y)
         return src[..., 1 if src.shape[-2] == 3 else 0, 0], src[..., 1 if src.shape[-2] == 3 else 0, 1]
 
-    zooms = [st.crop_zoom(K, a, smoothed, view[0], view[1], max_zoom=job.max_crop_zoom, to_source=to_source,
-                          source_size=(w, h))
-             for a in ([actual] if readout == 0 else [at(ft), actual, at(ft + readout)])]
-    return st.StabilizationPlan(used, ft, actual, smoothed, np.asarray(track_t, np.float64), track, K, max(zooms),
+    # each frame's border-free zoom (its first, middle and last rows under a rolling shutter)
+    need = np.max([st.frame_zooms(K, a, smoothed, view[0], view[1], max_zoom=job.max_crop_zoom, to_source=to_source,
+                                  source_size=(w, h))
+                   for a in ([actual] if readout == 0 else [at(ft), actual, at(ft + readout)])], axis=0)
+    window = float(job.adaptive_zoom_s or 0.0)
+    zooms = st.adaptive_zoom(need, fps, window, job.max_crop_zoom) if window > 0 else None
+    return st.StabilizationPlan(used, ft, actual, smoothed, np.asarray(track_t, np.float64), track, K,
+                                float(need.max() if zooms is None else zooms.max()),
                                 readout_s=readout, smoothness_s=float(job.smoothness_s),
                                 horizon_lock=bool(job.horizon_lock), source=source if imu is not None else None,
-                                notes=tuple(notes), **kw)
+                                notes=tuple(notes), zooms=zooms, zoom_window_s=window, **kw)
 
 
 class _StabilizedPipeline:
@@ -826,8 +836,11 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
                 if summary["sync_offset_ms"] is not None else "")
         if plan.readout_s > 0 or plan.readout_estimated:
             sync += f", rolling-shutter readout {1000 * plan.readout_s:.1f} ms" + (" (estimated)" if plan.readout_estimated else "")
-        setup_lines.append(f"stabilization: {plan.mode}{sync}, smoothness {plan.smoothness_s:g} s, "
-                           f"crop zoom {plan.zoom:.3f} ({100 * summary['visible_fraction']:.0f}% of the frame kept)")
+        crop = (f"crop zoom {plan.zoom:.3f}" if plan.zooms is None else
+                f"adaptive crop zoom {summary['crop_zoom_min']:.3f}-{plan.zoom:.3f} ({plan.zoom_window_s:g} s window)")
+        setup_lines.append(f"stabilization: {plan.mode}{sync}, smoothness {plan.smoothness_s:g} s, {crop} "
+                           f"({100 * summary['visible_fraction']:.0f}% of the frame kept"
+                           + (" on average)" if plan.zooms is not None else ")"))
         if summary["sync_confidence"] is not None and summary["sync_confidence"] < 0.5:
             setup_lines.append(f"warning: the gyro sync is uncertain (confidence {summary['sync_confidence']:.2f}); "
                                "check the result or give --gyro-offset MS")

@@ -372,7 +372,7 @@ def _read_project(path: str | os.PathLike) -> GyroflowProject:
     if doc.get("keyframes"):
         ignored.append("keyframes")
     if (_number(stab, "adaptive_zoom_window") or 0) > 0:
-        ignored.append("adaptive zoom")
+        ignored.append(f"adaptive zoom ({_number(stab, 'adaptive_zoom_window'):g} s window: use --adaptive-zoom)")
     if _number(stab, "horizon_lock_amount"):
         ignored.append("horizon lock amount (use --horizon-lock)")
     fp = src.get("filepath") if isinstance(src.get("filepath"), str) else None

@@ -42,6 +42,8 @@ __all__ = [
     "smooth_orientations",
     "correction_homographies",
     "crop_zoom",
+    "frame_zooms",
+    "adaptive_zoom",
     "camera_path_from_flow",
     "sync_gyro",
     "orientations_at",
@@ -375,35 +377,107 @@ def crop_zoom(K: np.ndarray, actual, smoothed, width: int, height: int, *, max_z
     Returns
     -------
     float
-        One zoom for the whole clip (a fixed crop), found by bisection to 1e-4 on the frame
-        edges mapped through every frame's homography.
+        One zoom for the whole clip (a fixed crop): the largest of :func:`frame_zooms`.
     """
-    pts = _edge_points(width, height)
+    return float(frame_zooms(K, actual, smoothed, width, height, max_zoom=max_zoom, to_source=to_source,
+                             source_size=source_size).max())
+
+
+def frame_zooms(K: np.ndarray, actual, smoothed, width: int, height: int, *, max_zoom: float = 2.0,
+                to_source=None, source_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Per frame, the smallest zoom at which that frame shows no empty border.
+
+    Parameters
+    ----------
+    K, actual, smoothed, width, height, max_zoom, to_source, source_size
+        As :func:`crop_zoom`.
+
+    Returns
+    -------
+    ndarray, shape (F,), float64
+        Each frame's zoom, found by bisection to 1e-4 on the frame edges mapped through its
+        homography: 1.0 where the frame fits without a crop, ``max_zoom`` where even that leaves
+        a border. Their maximum is :func:`crop_zoom`'s fixed crop.
+    """
+    pts = _edge_points(width, height, 64)
     sw, sh = source_size or (width, height)
+    K = np.asarray(K, np.float64)
+    rel = (actual.inv() * smoothed).as_matrix()  # (F, 3, 3): Cᵀ S
+    KR = K @ rel
 
-    def fits(z: float) -> bool:
-        Hs = correction_homographies(K, actual, smoothed, zoom=z)
+    def fits(z: np.ndarray) -> np.ndarray:
+        kout = np.broadcast_to(K, (len(z), 3, 3)).copy()  # K scaled by z about the principal point
+        kout[:, 0, 0] *= z
+        kout[:, 1, 1] *= z
+        Hs = KR @ np.linalg.inv(kout)
         p = np.einsum("fij,nj->fni", Hs, pts)
-        if not np.all(p[..., 2] > 0):
-            return False
-        xy = p[..., :2] / p[..., 2:3]
-        x, y = xy[..., 0], xy[..., 1]
-        if to_source is None:
-            return bool(np.all((x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)))
-        if not np.all((x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)):
-            return False
-        sx, sy = to_source(x, y)
-        return bool(np.all(np.isfinite(sx) & np.isfinite(sy) & (sx >= 0) & (sx <= sw - 1) & (sy >= 0) & (sy <= sh - 1)))
+        ok = np.all(p[..., 2] > 0, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x, y = p[..., 0] / p[..., 2], p[..., 1] / p[..., 2]
+        inside = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+        ok &= np.all(inside, axis=1)
+        if to_source is not None:
+            sx, sy = to_source(np.where(inside, x, 0.0), np.where(inside, y, 0.0))
+            ok &= np.all(np.isfinite(sx) & np.isfinite(sy) & (sx >= 0) & (sx <= sw - 1) & (sy >= 0) & (sy <= sh - 1), axis=1)
+        return ok
 
-    if fits(1.0):
-        return 1.0
-    if not fits(max_zoom):
-        return float(max_zoom)
-    lo, hi = 1.0, float(max_zoom)
-    while hi - lo > 1e-4:
+    n = len(rel)
+    lo, hi = np.ones(n), np.full(n, float(max_zoom))
+    out = np.where(fits(lo), 1.0, np.where(fits(hi), np.nan, float(max_zoom)))
+    todo = np.isnan(out)
+    while todo.any() and np.max(hi[todo] - lo[todo]) > 1e-4:
         mid = 0.5 * (lo + hi)
-        lo, hi = (lo, mid) if fits(mid) else (mid, hi)
-    return hi
+        ok = fits(mid)
+        hi = np.where(todo & ok, mid, hi)
+        lo = np.where(todo & ~ok, mid, lo)
+    return np.where(todo, hi, out)
+
+
+def adaptive_zoom(required: np.ndarray, fps: float, window_s: float, max_zoom: float = 2.0) -> np.ndarray:
+    """A per-frame zoom that follows what each frame needs, smoothly (a dynamic crop).
+
+    Parameters
+    ----------
+    required : ndarray, shape (F,)
+        Each frame's smallest border-free zoom (:func:`frame_zooms`).
+    fps : float
+        Frame rate, frames per second.
+    window_s : float
+        Length of the window the zoom looks ahead and back, seconds (Gyroflow's "adaptive zoom
+        window"); 0 gives a fixed crop (the largest required zoom, for every frame).
+    max_zoom : float
+        The crop limit; frames that need more show a border.
+
+    Returns
+    -------
+    ndarray, shape (F,), float64
+        The zoom per frame, never below ``required`` (up to ``max_zoom``): the moving maximum
+        of ``required`` over ``±window_s / 2``, then a Gaussian of standard deviation
+        ``window_s / 6`` truncated at the same ``±window_s / 2``, so each output value is a
+        weighted mean of maxima that all include that frame's own need.
+
+    Raises
+    ------
+    UsageError
+        A negative window or a non-positive frame rate.
+    """
+    req = np.minimum(np.asarray(required, np.float64), float(max_zoom))
+    if not (window_s >= 0) or not (fps > 0):
+        raise UsageError(f"adaptive zoom needs a window >= 0 s and a frame rate > 0, got {window_s!r} s at {fps!r} fps")
+    half = int(round(0.5 * window_s * fps))
+    if window_s == 0 or len(req) == 0:
+        return np.full(len(req), req.max() if len(req) else 1.0)
+    if half < 1:
+        return req.copy()
+    from scipy.ndimage import maximum_filter1d
+
+    env = maximum_filter1d(req, size=2 * half + 1, mode="nearest")
+    k = np.arange(-half, half + 1, dtype=np.float64)
+    w = np.exp(-0.5 * (k / (half / 3.0)) ** 2)
+    w /= w.sum()
+    padded = np.pad(env, half, mode="edge")
+    smooth = np.convolve(padded, w, mode="valid")
+    return np.clip(np.maximum(smooth, req), 1.0, float(max_zoom))
 
 
 def camera_path_from_flow(rotvecs: np.ndarray):
@@ -681,7 +755,8 @@ class StabilizationPlan:
     K : ndarray, shape (3, 3)
         Camera matrix of the rectilinear view the rotations act in.
     zoom : float
-        Output focal length over ``K``'s: the fixed crop that hides every border.
+        Output focal length over ``K``'s: the fixed crop that hides every border (with
+        ``zooms``, their largest).
     readout_s : float
         Rolling-shutter readout time (first to last row), seconds; 0 for a global shutter.
     smoothness_s : float
@@ -699,6 +774,10 @@ class StabilizationPlan:
         ``None`` in flow mode.
     notes : tuple of str
         What the user should know about the inputs (settings of a Gyroflow project not applied, ...).
+    zooms : ndarray, shape (F,), optional
+        A zoom per frame (:func:`adaptive_zoom`, a dynamic crop) instead of ``zoom`` for all.
+    zoom_window_s : float
+        :func:`adaptive_zoom`'s window, seconds (0: fixed crop).
     """
 
     mode: str
@@ -718,6 +797,8 @@ class StabilizationPlan:
     readout_estimated: bool = False
     source: str | None = None
     notes: tuple = ()
+    zooms: np.ndarray | None = None
+    zoom_window_s: float = 0.0
 
     def frame_index(self, t_s: float) -> int:
         """Index of the analysed frame nearest to time ``t_s``."""
@@ -736,7 +817,10 @@ class StabilizationPlan:
             "frames": int(len(self.frame_t_s)),
             "smoothness_s": float(self.smoothness_s),
             "crop_zoom": float(self.zoom),
-            "visible_fraction": float(1.0 / self.zoom ** 2),
+            "crop": "fixed" if self.zooms is None else "adaptive",
+            "zoom_window_s": float(self.zoom_window_s),
+            "crop_zoom_min": float(self.zoom if self.zooms is None else np.min(self.zooms)),
+            "visible_fraction": float(1.0 / self.zoom ** 2 if self.zooms is None else np.mean(1.0 / np.asarray(self.zooms) ** 2)),
             "sync_offset_ms": None if self.offset_s is None else 1000.0 * float(self.offset_s),
             "sync_confidence": None if self.confidence is None else float(self.confidence),
             "gyro_axes": None if self.axes is None else np.asarray(self.axes).astype(int).tolist(),
@@ -786,24 +870,25 @@ class StabilizedMaps:
         self.border = border
         self.tol_px = float(tol_px)
         K = np.asarray(plan.K, np.float64)
-        Kout = K.copy()
-        Kout[0, 0] *= plan.zoom
-        Kout[1, 1] *= plan.zoom
         self._K = K
-        self._Kout_inv = np.linalg.inv(Kout)
+        zooms = np.full(len(plan.frame_t_s), float(plan.zoom)) if plan.zooms is None else np.asarray(plan.zooms, np.float64)
+        kout = np.broadcast_to(K, (len(zooms), 3, 3)).copy()  # K scaled by each frame's zoom
+        kout[:, 0, 0] *= zooms
+        kout[:, 1, 1] *= zooms
+        self._Kout_inv = np.linalg.inv(kout)
         self._slerp = Slerp(np.asarray(plan.track_t_s, np.float64), plan.track) if plan.readout_s > 0 else None
 
     def _to_view(self, k: int, x: np.ndarray, y: np.ndarray, rows: np.ndarray | None):
         q = np.stack([x, y, np.ones_like(x)], axis=-1)
         S = self.plan.smoothed[k]
         if rows is None:
-            M = self._K @ (self.plan.actual[k].inv() * S).as_matrix() @ self._Kout_inv
+            M = self._K @ (self.plan.actual[k].inv() * S).as_matrix() @ self._Kout_inv[k]
             p = q @ M.T
         else:
             t = self.plan.frame_t_s[k] + np.clip(rows / max(self.in_size[1] - 1, 1), 0.0, 1.0) * self.plan.readout_s
             tt = np.clip(t.ravel(), self.plan.track_t_s[0], self.plan.track_t_s[-1])
             rel = (self._slerp(tt).inv() * S).as_matrix()  # (n, 3, 3)
-            M = self._K @ rel @ self._Kout_inv
+            M = self._K @ rel @ self._Kout_inv[k]
             p = np.einsum("nij,nj->ni", M, q.reshape(-1, 3)).reshape(q.shape)
         return p[..., 0] / p[..., 2], p[..., 1] / p[..., 2]
 
