@@ -102,6 +102,10 @@ def _camera_matrix(job_args: list[str], size: tuple[int, int]) -> np.ndarray:
     return resolve_lens(job, size).camera_matrix
 
 
+#: ``--adaptive-zoom`` window of the extra l2tech row, seconds (Gyroflow's default window is 4 s).
+ADAPTIVE_S = 4.0
+
+
 def residual_rotation(path: Path, K: np.ndarray, zoom: float = 1.0, sigma_s: float = SIGMA_S) -> dict:
     """The metric on one clip: high-frequency frame-to-frame rotation, degrees per frame.
 
@@ -186,6 +190,15 @@ def run_clip(key: str, work: Path) -> dict:
         timing[f"stabilize_{mode}_s"] = wall
         if mode == spec["modes"][0]:
             stills = _stills(key, base, out)
+            # the same with a crop per frame (--adaptive-zoom): measured with the zoom of the mean
+            # frame kept (the zoom changes slowly from frame to frame; a scale change is not a rotation)
+            ad = work / f"{key}_l2_{mode}_adaptive.mp4"
+            doc, wall = _l2([str(src), *lens, "--stabilize", mode, "--adaptive-zoom", str(ADAPTIVE_S), "-o", str(ad)])
+            sa = doc["stabilization"]
+            z_eq = float(sa["visible_fraction"]) ** -0.5
+            rows.append({"method": f"{label} --adaptive-zoom {ADAPTIVE_S:g}", "zoom": z_eq,
+                         "zoom_label": f"{sa['crop_zoom_min']:.3f}-{sa['crop_zoom']:.3f}", **residual_rotation(ad, K, z_eq)})
+            timing[f"stabilize_{mode}_adaptive_s"] = wall
     trf = work / f"{key}.trf"
     _ffmpeg(["-i", str(base), "-vf", f"vidstabdetect=result={trf}", "-f", "null", "-"])
     vs = work / f"{key}_vidstab.mp4"
@@ -214,8 +227,8 @@ def _markdown(results: list[dict]) -> str:
                   "|---|---:|---:|---:|---:|---:|"]
         for r in rows:
             red = "—" if r is rows[0] else f"{100 * (1 - r['rms_deg'] / ref):.0f} %"
-            lines.append(f"| {r['method']} | {r['mean_deg']:.4f} | {r['rms_deg']:.4f} | {red} | {r['zoom']:.3f} | "
-                         f"{100 / r['zoom'] ** 2:.0f} % |")
+            lines.append(f"| {r['method']} | {r['mean_deg']:.4f} | {r['rms_deg']:.4f} | {red} | "
+                         f"{r.get('zoom_label') or format(r['zoom'], '.3f')} | {100 / r['zoom'] ** 2:.0f} % |")
         syncs = [r["sync"] for r in rows if "sync" in r and r["sync"].get("sync_offset_ms") is not None]
         for s in syncs:
             lines.append("")
