@@ -12,3 +12,19 @@ def test_error_line_keeps_brackets_in_file_names(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 1
     assert "shot[bold]x.jpg" in err.replace("\n", ""), err
+
+
+def test_video_summary_keeps_brackets_in_file_names(tmp_path, capsys):
+    """`l2 video`'s "wrote" line names the output as written (found by a new user: "o[bold]ut.mp4"
+    printed as "out.mp4")."""
+    import numpy as np
+
+    from l2tech.video.synth import write_clip
+
+    src = tmp_path / "[red]clip.mp4"
+    write_clip(src, [np.full((64, 96, 3), 40 * i, np.uint8) for i in range(4)], rate=25)
+    out = tmp_path / "o[bold]ut.mp4"
+    rc = main(["video", str(src), "-o", str(out)])
+    text = capsys.readouterr().out.replace("\n", "")
+    assert rc == 0 and out.exists()
+    assert f"wrote {out}" in text, text

@@ -156,6 +156,11 @@ def test_stabilize_options_need_stabilize(shaky_clip, tmp_path, capsys):
     rc = main(["video", str(shaky_clip), "--stabilize", "gyro", "-o", str(tmp_path / "y.mp4"), "-q"])
     assert rc == 2  # the built clip has no gyro: a usage error, nothing written
     assert not (tmp_path / "y.mp4").exists()
+    # split parts would each smooth their own path (the view jumps at the cut): refused
+    rc = main(["video", str(shaky_clip), "--stabilize", "flow", "--segments", "2", "--jobs", "2",
+               "-o", str(tmp_path / "z.mp4"), "-q"])
+    assert rc == 2 and "--segments cannot be combined with --stabilize" in capsys.readouterr().err
+    assert not (tmp_path / "z.mp4").exists()
 
 
 def test_adaptive_zoom_crops_less_and_shows_no_border(shaky_clip, tmp_path, capsys):

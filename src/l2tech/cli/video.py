@@ -115,7 +115,7 @@ def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
 @max_decode_errors_option
 @click.option("--segments", type=click.IntRange(min=1), default=1, show_default=True,
               help="Cut the clip at its keyframes into N parts, made at once by --jobs worker processes and joined "
-                   "(the same frames as one pass; constant --qp, IDR frames at the cuts, no B-frames).")
+                   "(the same frames as one pass; constant --qp, IDR frames at the cuts, no B-frames; not with --stabilize).")
 @click.option("--qp", type=int, help="Constant quantiser instead of --crf (default 18 with --segments).")
 @batch_options
 @click.option("--stabilize", "stabilize", is_flag=False, flag_value="auto", default=None,
@@ -304,15 +304,15 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
 
 def _print_clip(row: dict, verbose: int) -> None:
     """The lines of one written clip: what was written, the warnings, the streams kept and dropped."""
+    from rich.markup import escape
+
     src, dst = row["input"], row["output"]
     console.print(
-        f"[green]wrote[/] {dst}: {row['frames_written']} frames {row['width_px']}x{row['height_px']} "
+        f"[green]wrote[/] {escape(dst)}: {row['frames_written']} frames {row['width_px']}x{row['height_px']} "
         f"{row['codec']} {row['pix_fmt']} {row['color']}, {row['fps']:.1f} fps"
         + (f", {row['decode_errors']} corrupt frames skipped" if row["decode_errors"] else ""),
         highlight=False, soft_wrap=True,
     )
-    from rich.markup import escape
-
     for w in row["warnings"]:
         err_console.print(f"[yellow]warning[/]: {escape(src)}: {escape(w)}", highlight=False, soft_wrap=True)
     for line in row["setup"]:
@@ -321,6 +321,6 @@ def _print_clip(row: dict, verbose: int) -> None:
         if verbose or line.startswith("no lens source"):
             console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
     for s in row["streams_copied"]:
-        console.print(f"  kept {s}", highlight=False, soft_wrap=True)
+        console.print(f"  kept {escape(s)}", highlight=False, soft_wrap=True)
     for s in row["streams_dropped"]:
-        console.print(f"  [yellow]dropped[/] {s}", highlight=False, soft_wrap=True)
+        console.print(f"  [yellow]dropped[/] {escape(s)}", highlight=False, soft_wrap=True)

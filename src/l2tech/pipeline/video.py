@@ -855,6 +855,10 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
     if job.segments > 1:
         if job.start_s or job.duration_s is not None:
             raise UsageError("--segments cannot be combined with --start/--duration (cut the clip first)")
+        if job.stabilize:
+            # each part would smooth its own camera path: the view would jump at every cut
+            raise UsageError("--segments cannot be combined with --stabilize (the camera path is smoothed over "
+                             "the whole clip); drop --segments")
         if job.crf is not None or job.bitrate:
             raise UsageError("--segments encodes with a constant --qp (no rate-control state across the cuts); "
                              "drop --crf/--bitrate")
@@ -924,16 +928,20 @@ def _run_segments(job: VideoJob, input_path: str, output_path: str | Path, plan:
                   qp: int, frame_size_check):
     """Make the parts of ``plan`` in ``workers`` processes (the batch engine's pool), then join them."""
     import dataclasses
+    import time
 
     from l2tech.io.atomic import temp_folder
     from l2tech.pipeline.batch import BatchTask, _LocalPool
     from l2tech.video.transcode import join_segments
 
+    t0 = time.perf_counter()
     dst = Path(output_path)
     # the parts go to a work folder beside the output (the file system that must hold the
     # output anyway; the system's temp folder is often a small RAM disk), removed at the end; one
     # a SIGKILL leaves is removed by the next l2 writing into that folder
-    with temp_folder(dst) as folder:
+    # (named after the output: a batch's temp name loses its own temp tag)
+    with temp_folder(dst.with_name(dst.name.split(".l2tmp-")[0].lstrip(".") + dst.suffix)
+                     if ".l2tmp-" in dst.name else dst) as folder:
         tasks = []
         for k, start in enumerate(plan):
             end = plan[k + 1] if k + 1 < len(plan) else None
@@ -956,5 +964,7 @@ def _run_segments(job: VideoJob, input_path: str, output_path: str | Path, plan:
             raise
         parts = [(done[t.output], start) for t, start in zip(tasks, plan)]
         report = join_segments(input_path, parts, dst, overwrite=job.overwrite)
+    wall = time.perf_counter() - t0  # the whole job, parts included (join_segments times the join)
+    report = dataclasses.replace(report, wall_s=wall, fps=report.frames_written / wall if wall > 0 else 0.0)
     return report, (f"split at the input keyframes {', '.join(f'{t:.3f}' for t in plan)} s "
                     f"into {len(plan)} parts on {min(workers, len(plan))} workers",)
