@@ -180,3 +180,52 @@ def test_work_folders_sit_beside_the_output_and_stale_ones_are_removed(tmp_path)
     with atomic_output(out / "new.mp4") as tmp:
         tmp.write_bytes(b"done")
     assert sorted(os.listdir(out)) == sorted(["new.mp4", live.name])
+
+
+def test_outputs_with_names_near_the_file_system_limit(tmp_path):
+    """An output name of 250 bytes (the limit is 255) is written: its temp names (the batch's, the
+    atomic writer's inside it, a work folder's) shorten the stem instead of failing with "File
+    name too long" (found by a new user with a 215-character name)."""
+    from l2tech.io.atomic import temp_folder
+
+    out = tmp_path / ("é" * 60 + "x" * 126 + ".jpg")  # 250 bytes in UTF-8
+    assert len(out.name.encode()) == 250
+    with atomic_output(out) as tmp:
+        assert len(tmp.name.encode()) <= 255 and atomic_mod._TMP_RE.match(tmp.name)
+        tmp.write_bytes(b"x")
+    assert out.read_bytes() == b"x"
+    with temp_folder(out) as work:
+        assert len(work.name.encode()) <= 255 and atomic_mod._TMP_RE.match(work.name)
+    assert sorted(os.listdir(tmp_path)) == [out.name]
+
+
+def test_develop_into_a_long_output_name(tmp_path):
+    from conftest import shared_file
+
+    from l2tech.cli.main import main
+
+    raw = shared_file("raw/decodable/canon_kiss_x4__colorchecker.dng")
+    out = tmp_path / ("n" * 240 + ".jpg")
+    assert main(["develop", str(raw), "-o", str(out), "-q"]) == 0
+    assert out.stat().st_size > 1000
+    assert not [p for p in tmp_path.iterdir() if ".l2tmp-" in p.name]
+
+
+def test_names_past_the_limit_are_typed_errors(tmp_path, capsys):
+    """An output name over 255 bytes, or one whose sidecar would be: a one-line OutputError per
+    file (was a traceback from a path test, or "unexpected OSError" after the develop)."""
+    from conftest import shared_file
+
+    from l2tech.cli.main import main
+
+    raw = shared_file("raw/decodable/canon_kiss_x4__colorchecker.dng")
+    assert main(["develop", str(raw), "-o", str(tmp_path / ("n" * 256 + ".jpg")), "-q"]) == 1
+    assert "output file name is 260 bytes long" in capsys.readouterr().err.replace("\n", "")
+    near = tmp_path / ("s" * 246 + ".jpg")  # 250 bytes: the file fits, its .l2.toml sidecar does not
+    assert main(["develop", str(raw), "-o", str(near), "-q"]) == 1
+    assert "--no-sidecar" in capsys.readouterr().err.replace("\n", "")
+    assert main(["develop", str(raw), "-o", str(near), "-q", "--no-sidecar"]) == 0 and near.exists()
+    clip = shared_file("video/gopro_hero5_karma_drone.mp4")
+    assert main(["video", str(clip), "-o", str(tmp_path / ("v" * 256 + ".mp4")), "--duration", "0.2", "-q"]) == 1
+    assert "output file name is 260 bytes long" in capsys.readouterr().err.replace("\n", "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [near.name]

@@ -214,7 +214,7 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     from l2tech.pipeline.memory import parse_size
 
     many = len(inputs) > 1
-    if output is not None and many and (Path(output).is_file() or Path(output).suffix.lower() in _SUFFIX_FORMAT):
+    if output is not None and many and (os.path.isfile(output) or Path(output).suffix.lower() in _SUFFIX_FORMAT):
         raise click.UsageError(f"{output}: several inputs need an output folder, not a file name")
     outs = [output_path_for(i, output, fmt(i) if callable(fmt) else fmt, many=many) for i in inputs]
     for i, o in zip(inputs, outs):
@@ -249,9 +249,9 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
             if as_json:
                 emit_json({"results": clash_results, **_summary(clash_results, 0.0)})
             return 1
-    to_folder = output is not None and (many or output.endswith(os.sep) or Path(output).is_dir())
+    to_folder = output is not None and (many or output.endswith(os.sep) or os.path.isdir(output))
     made_folder = False
-    if output is not None and (many or output.endswith(os.sep)) and not Path(output).exists():
+    if output is not None and (many or output.endswith(os.sep)) and not os.path.exists(output):
         from l2tech.cli.common import make_output_folder
 
         try:

@@ -68,11 +68,13 @@ def _readout(text: str | None) -> float | str | None:
 
 
 def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
-    out = Path(output)
-    if len(inputs) > 1 or out.is_dir() or output.endswith(("/", "\\")):
-        if out.exists() and not out.is_dir():
+    import os
+
+    out = Path(output)  # (os.path's tests: a name too long for the file system is "not there", no OSError)
+    if len(inputs) > 1 or os.path.isdir(out) or output.endswith(("/", "\\")):
+        if os.path.exists(out) and not os.path.isdir(out):
             raise UsageError("with several inputs, -o must be a folder, not a file", path=out)
-        if not out.is_dir():  # "-o clips/" names a folder: made, as develop and correct do
+        if not os.path.isdir(out):  # "-o clips/" names a folder: made, as develop and correct do
             from l2tech.cli.common import make_output_folder
 
             make_output_folder(out)
@@ -220,7 +222,7 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
 
     from l2tech.pipeline.batch import BatchTask, run_tasks
 
-    to_folder = len(inputs) > 1 or Path(output).is_dir() or output.endswith(("/", "\\"))
+    to_folder = len(inputs) > 1 or os.path.isdir(output) or output.endswith(("/", "\\"))
     split = job.segments > 1
     tasks = [BatchTask("video", os.path.abspath(i), str(o), job.recipe, Path(o).suffix.lstrip("."), video=settings,
                        max_memory=max_memory,

@@ -33,7 +33,7 @@ from typing import Iterable, Iterator
 from l2tech.errors import L2Error, OutputError, OutputExistsError, UsageError
 
 __all__ = ["atomic_output", "check_output_path", "check_distinct_outputs", "output_clashes", "remove_stale_temps",
-           "temp_folder"]
+           "temp_folder", "temp_stem"]
 
 _TMP_TAG = ".l2tmp-"
 #: ``.<stem>.l2tmp-<pid>-<random><suffix>``; older releases wrote ``.<stem>.l2tmp-<random><suffix>``.
@@ -79,12 +79,16 @@ def check_output_path(path: str | os.PathLike, *, inputs: Iterable[str | os.Path
     OutputExistsError
         The output exists and ``overwrite`` is false.
     OutputError
-        The destination folder is missing, not a folder or not writable.
+        The destination folder is missing, not a folder or not writable; the file name is
+        longer than 255 bytes.
     """
     out = Path(path)
     for inp in inputs:
         if _same_file(out, Path(inp)):
             raise UsageError("output is the same file as an input; inputs are never modified", path=out)
+    n = len(out.name.encode("utf-8", "surrogateescape"))
+    if n > _NAME_MAX:
+        raise OutputError(f"output file name is {n} bytes long; file systems take {_NAME_MAX}", path=out)
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.exists():
         raise OutputError("destination folder does not exist", path=folder)
@@ -128,6 +132,37 @@ def check_distinct_outputs(outputs: Iterable[str | os.PathLike]) -> None:
         seen[key] = str(o)
 
 
+#: The longest file name most file systems take (bytes; ext4, XFS, APFS, NTFS in UTF-16 units).
+_NAME_MAX = 255
+
+
+def temp_stem(out: Path, tail: str) -> str:
+    """The stem of a temp name for ``out``: ``out``'s stem, shortened when needed.
+
+    A temp name (``"." + stem + tail``) adds about 22 characters to an output name that may
+    itself be near the file system's limit, and a batch's temp output gets a temp name of its own.
+
+    Parameters
+    ----------
+    out : Path
+        The output.
+    tail : str
+        What follows the stem in the temp name (tag, PID, random part, suffix).
+
+    Returns
+    -------
+    str
+        ``out.stem``, or its first bytes (cut at a UTF-8 character boundary) so that the temp
+        name fits in 255 bytes.
+    """
+    stem = out.stem
+    room = _NAME_MAX - 1 - len(tail.encode("utf-8", "surrogateescape"))
+    raw = stem.encode("utf-8", "surrogateescape")
+    if len(raw) <= room:
+        return stem
+    return raw[:max(room, 1)].decode("utf-8", "ignore") or "x"
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temp path beside ``path``; rename it into place when the block succeeds.
@@ -157,7 +192,9 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
         _SWEPT.add(key)
         remove_stale_temps(folder)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}{_TMP_TAG}{os.getpid()}-", suffix=out.suffix, dir=folder)
+        tag = f"{_TMP_TAG}{os.getpid()}-"
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{temp_stem(out, tag + 'x' * 8 + out.suffix)}{tag}", suffix=out.suffix,
+                                        dir=folder)
     except FileNotFoundError:
         raise OutputError("destination folder does not exist", path=folder) from None
     except PermissionError:
@@ -239,7 +276,8 @@ def temp_folder(path: str | os.PathLike) -> Iterator[Path]:
     if key not in _SWEPT:
         _SWEPT.add(key)
         remove_stale_temps(folder)
-    work = folder / f".{out.stem}{_TMP_TAG}{os.getpid()}-{secrets.token_hex(4)}.parts"
+    tail = f"{_TMP_TAG}{os.getpid()}-{secrets.token_hex(4)}.parts"
+    work = folder / f".{temp_stem(out, tail)}{tail}"
     try:
         os.mkdir(work)
     except FileNotFoundError:

@@ -149,7 +149,7 @@ def run_batch(inputs: Sequence[str], outputs: Sequence[Path], job: Job, *, overw
 
     for k, (inp, out) in enumerate(zip(inputs, outputs)):
         ahead = zip(inputs[k + 1 : k + 1 + LOOKAHEAD], outputs[k + 1 : k + 1 + LOOKAHEAD])
-        upcoming = [i for i, o in ahead if (overwrite or not Path(o).exists()) and os.path.isfile(i)]
+        upcoming = [i for i, o in ahead if (overwrite or not os.path.exists(o)) and os.path.isfile(i)]
         try:
             check_input_file(inp)
             # without overwrite no file is replaced, so an output that is another input of the
@@ -263,7 +263,10 @@ def _temp_name(out: Path) -> Path:
     """A temp name beside ``out`` that :func:`l2tech.io.atomic.remove_stale_temps` recognises."""
     import secrets
 
-    return out.with_name(f".{out.stem}.l2tmp-{os.getpid()}-{secrets.token_hex(4)}{out.suffix}")
+    from l2tech.io.atomic import temp_stem
+
+    tail = f".l2tmp-{os.getpid()}-{secrets.token_hex(4)}{out.suffix}"
+    return out.with_name(f".{temp_stem(out, tail)}{tail}")
 
 
 def render_task(task: BatchTask, deliver: str = "file", progress: Callable[[str, int, int], None] | None = None) -> Rendered:
@@ -620,6 +623,7 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
     from l2tech.io.atomic import check_output_path, remove_stale_temps
     from l2tech.pipeline.journal import Journal
     from l2tech.pipeline.recipe_file import recipe_hash
+    from l2tech.pipeline.sidecar import SIDECAR_SUFFIX
 
     journals: dict[str, Any] = {}
     folders = sorted({str(Path(t.output).parent) for t in tasks})
@@ -645,6 +649,11 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
         try:
             check_input_file(t.input)
             check_output_path(out, inputs=[t.input], overwrite=True)
+            if sidecars and len((out.name + SIDECAR_SUFFIX).encode("utf-8", "surrogateescape")) > 255:
+                from l2tech.errors import OutputError
+
+                raise OutputError(f"the output's sidecar ({SIDECAR_SUFFIX} appended) would be longer than the 255 bytes a "
+                                  "file name may have: shorten the name or pass --no-sidecar", path=out)
             try:
                 ost = os.stat(out)
             except OSError:

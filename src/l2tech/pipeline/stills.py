@@ -628,7 +628,7 @@ def output_path_for(path: str | os.PathLike, output: str | os.PathLike | None, f
     if output is None:
         return p.with_name(p.stem + "_l2" + ext)
     o = Path(output)
-    if o.is_dir() or str(output).endswith(os.sep) or many:
+    if os.path.isdir(o) or str(output).endswith(os.sep) or many:
         return o / (p.stem + ext)
     return o
 
