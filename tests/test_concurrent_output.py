@@ -229,3 +229,22 @@ def test_names_past_the_limit_are_typed_errors(tmp_path, capsys):
     assert main(["video", str(clip), "-o", str(tmp_path / ("v" * 256 + ".mp4")), "--duration", "0.2", "-q"]) == 1
     assert "output file name is 260 bytes long" in capsys.readouterr().err.replace("\n", "")
     assert sorted(p.name for p in tmp_path.iterdir()) == [near.name]
+
+
+def test_the_early_decode_respects_the_memory_budget(tmp_path, monkeypatch, capsys):
+    """`l2 develop ONE_RAW` starts LibRaw before the batch set-up, but never on a file whose
+    estimated peak the budget refuses (a new user's --max-memory 1M: the refusal came after the
+    decode had begun)."""
+    from conftest import shared_file
+
+    import l2tech.pipeline.stills as stills
+    from l2tech.cli.main import main
+
+    started: list[str] = []
+    real = stills.prefetch
+    monkeypatch.setattr(stills, "prefetch", lambda p, r=None: (started.append(os.path.basename(p)), real(p, r))[1])
+    raw = shared_file("raw/decodable/canon_kiss_x4__colorchecker.dng")
+    assert main(["develop", str(raw), "-o", str(tmp_path / "a.jpg"), "--max-memory", "1M", "-q"]) == 1
+    assert "memory" in capsys.readouterr().err and started == []
+    assert main(["develop", str(raw), "-o", str(tmp_path / "b.jpg"), "-q"]) == 0
+    assert started[:1] == [raw.name] and (tmp_path / "b.jpg").exists()

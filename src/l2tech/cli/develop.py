@@ -490,6 +490,21 @@ def _per_input_recipes(ctx: click.Context, inputs: tuple[str, ...], recipe: Any,
     return out
 
 
+def _start_decode(path: str, recipe: Any, max_memory: str | None) -> None:
+    """Start LibRaw on the one RAW of this run now, while the batch is set up (output checks,
+    journal, progress) and the lens is planned — unless its estimated peak exceeds the memory
+    budget: a file the budget refuses is never decoded (the batch then reports the refusal)."""
+    from l2tech.errors import L2Error
+    from l2tech.pipeline.memory import check_memory, default_budget, estimate_still, parse_size
+    from l2tech.pipeline.stills import prefetch
+
+    try:
+        check_memory(estimate_still(path, recipe, kind="develop"), parse_size(max_memory) if max_memory else default_budget())
+    except L2Error:
+        return
+    prefetch(os.path.abspath(path), recipe)
+
+
 def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, recipe_path: str | None,
                     from_sidecar: str | None, params: dict[str, Any], import_sidecars: bool = False, **run_kw: Any) -> int:
     ctx = click.get_current_context()
@@ -529,11 +544,7 @@ def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, r
 
             recipe = dataclasses.replace(recipe, format=suffix_fmt)
         if len(inputs) == 1 and not run_kw.get("cluster") and not run_kw.get("recipes"):
-            # one RAW, developed in this process: LibRaw starts decoding it now, while the
-            # batch is set up (output checks, journal, progress) and the lens is planned
-            from l2tech.pipeline.stills import prefetch
-
-            prefetch(os.path.abspath(inputs[0]), recipe)
+            _start_decode(inputs[0], recipe, run_kw.get("max_memory"))
         return _run_batch(inputs, output, recipe.format, "develop", recipe, **run_kw)
 
     # correct: each output keeps its input's format (by extension here; the writer checks magic bytes)
