@@ -30,6 +30,7 @@ the frames' motion, as for telemetry read from a clip), and the processed quater
 from __future__ import annotations
 
 import functools
+import math
 import os
 import struct
 import zlib
@@ -79,7 +80,8 @@ def base91_decode(text: str | bytes) -> bytes:
     J. Henke, basE91 (``base91.c``, ``basE91_decode``); Gyroflow writes it with the Rust
     ``base91`` crate (``slice_encode``), the same scheme.
     """
-    raw = np.frombuffer(text.encode("latin-1") if isinstance(text, str) else bytes(text), np.uint8)
+    # characters outside the alphabet are skipped, as the reference does; outside Latin-1 too
+    raw = np.frombuffer(text.encode("latin-1", "replace") if isinstance(text, str) else bytes(text), np.uint8)
     vals = _B91_VALUE[raw]
     vals = vals[vals >= 0].astype(np.int64)
     n_pairs = len(vals) // 2
@@ -188,19 +190,33 @@ def _fixed_layout(payload: bytes, count: int):
     return None
 
 
+def _finite(v: object) -> float | None:
+    """``v`` as a finite float; None for anything else (a bool, a string, NaN, an integer too
+    large for a float)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
 def _raw_imu_from_json(items: list, path: str):
     gt, g, at, a = [], [], [], []
     for i, it in enumerate(items):
-        if not isinstance(it, dict) or not isinstance(it.get("timestamp_ms"), (int, float)):
+        t = _finite(it.get("timestamp_ms")) if isinstance(it, dict) else None
+        if t is None:
             raise CorruptInputError(f"gyro_source.raw_imu[{i}]: expected an object with a number timestamp_ms", path)
         for key, ts, vs in (("gyro", gt, g), ("accl", at, a)):
             v = it.get(key)
             if v is None:
                 continue
-            if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v)):
+            xyz = [_finite(x) for x in v] if isinstance(v, list) and len(v) == 3 else [None]
+            if None in xyz:
                 raise CorruptInputError(f"gyro_source.raw_imu[{i}].{key}: expected three numbers", path)
-            ts.append(float(it["timestamp_ms"]))
-            vs.append([float(x) for x in v])
+            ts.append(t)
+            vs.append(xyz)
     return (np.asarray(gt, np.float64), np.asarray(g, np.float64).reshape(-1, 3),
             np.asarray(at, np.float64), np.asarray(a, np.float64).reshape(-1, 3))
 
@@ -273,8 +289,7 @@ def is_gyroflow_project(path: str | os.PathLike) -> bool:
 
 
 def _number(obj: Any, key: str) -> float | None:
-    v = obj.get(key) if isinstance(obj, dict) else None
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    return _finite(obj.get(key)) if isinstance(obj, dict) else None
 
 
 def read_gyroflow_project(path: str | os.PathLike) -> GyroflowProject:
@@ -346,11 +361,12 @@ def _read_project(path: str | os.PathLike) -> GyroflowProject:
     for k, v in (offs or {}).items():
         try:
             t_us = float(int(str(k)))
-        except ValueError:
-            raise CorruptInputError(f"offsets: key {k!r} is not a time in microseconds", p) from None
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v) or abs(v) > 3.6e6:
-            raise CorruptInputError(f"offsets[{k}]: expected a number of milliseconds, got {v!r}", p)
-        offsets.append((t_us / 1e6, -float(v) / 1000.0))
+        except (ValueError, OverflowError):
+            raise CorruptInputError(f"offsets: key {str(k)[:40]!r} is not a time in microseconds", p) from None
+        ms = _finite(v)
+        if ms is None or abs(ms) > 3.6e6:
+            raise CorruptInputError(f"offsets[{str(k)[:40]}]: expected a number of milliseconds, got {str(v)[:40]!r}", p)
+        offsets.append((t_us / 1e6, -ms / 1000.0))
     off = np.asarray(sorted(offsets), np.float64).reshape(-1, 2)
     for key in ("calibration_data", "stabilization", "gyro_source"):
         if doc.get(key) is not None and not isinstance(doc[key], dict):
