@@ -164,5 +164,8 @@ def test_adaptive_zoom_follows_the_need_smoothly_and_never_shows_a_border():
     assert np.abs(np.diff(z)).max() < 0.006
     assert np.all(adaptive_zoom(need, FPS, 0.0) == need.max())
     assert adaptive_zoom(need, FPS, 2.0, max_zoom=1.01).max() == pytest.approx(1.01)
-    with pytest.raises(Exception, match="window"):
-        adaptive_zoom(need, FPS, -1.0)
+    from l2tech.errors import UsageError
+
+    for bad in (-1.0, float("nan"), float("inf")):  # a recipe file can give these (the CLI cannot)
+        with pytest.raises(UsageError, match="window"):
+            adaptive_zoom(need, FPS, bad)

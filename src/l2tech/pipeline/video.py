@@ -732,8 +732,8 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
     need = np.max([st.frame_zooms(K, a, smoothed, view[0], view[1], max_zoom=job.max_crop_zoom, to_source=to_source,
                                   source_size=(w, h))
                    for a in ([actual] if readout == 0 else [at(ft), actual, at(ft + readout)])], axis=0)
-    window = float(job.adaptive_zoom_s or 0.0)
-    zooms = st.adaptive_zoom(need, fps, window, job.max_crop_zoom) if window > 0 else None
+    window = float(job.adaptive_zoom_s or 0.0)  # (a recipe's NaN, inf or negative window: adaptive_zoom refuses it)
+    zooms = st.adaptive_zoom(need, fps, window, job.max_crop_zoom) if window != 0 else None
     return st.StabilizationPlan(used, ft, actual, smoothed, np.asarray(track_t, np.float64), track, K,
                                 float(need.max() if zooms is None else zooms.max()),
                                 readout_s=readout, smoothness_s=float(job.smoothness_s),

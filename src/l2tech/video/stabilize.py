@@ -459,11 +459,12 @@ def adaptive_zoom(required: np.ndarray, fps: float, window_s: float, max_zoom: f
     Raises
     ------
     UsageError
-        A negative window or a non-positive frame rate.
+        A negative or non-finite window, or a frame rate that is not positive and finite.
     """
     req = np.minimum(np.asarray(required, np.float64), float(max_zoom))
-    if not (window_s >= 0) or not (fps > 0):
-        raise UsageError(f"adaptive zoom needs a window >= 0 s and a frame rate > 0, got {window_s!r} s at {fps!r} fps")
+    if not (0 <= window_s < 1e6) or not (0 < fps < 1e6):
+        raise UsageError(f"adaptive zoom needs a window of 0 or more seconds and a frame rate > 0, got {window_s!r} s "
+                         f"at {fps!r} fps")
     half = int(round(0.5 * window_s * fps))
     if window_s == 0 or len(req) == 0:
         return np.full(len(req), req.max() if len(req) else 1.0)
