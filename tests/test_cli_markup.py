@@ -28,3 +28,19 @@ def test_video_summary_keeps_brackets_in_file_names(tmp_path, capsys):
     text = capsys.readouterr().out.replace("\n", "")
     assert rc == 0 and out.exists()
     assert f"wrote {out}" in text, text
+
+
+def test_develop_lines_keep_brackets_in_file_names(tmp_path, capsys):
+    """The develop line ("RAW → OUT"), the "skipped" line of a rerun and the summary's "failed"
+    line name files as written (found by a new user: "[bold]x.jpg" printed as "x.jpg")."""
+    from conftest import shared_file
+
+    raw = shared_file("raw/decodable/canon_kiss_x4__colorchecker.dng")
+    out = tmp_path / "[bold]x[i].jpg"
+    assert main(["develop", str(raw), "-o", str(out)]) == 0
+    assert f"→ {out}" in capsys.readouterr().out.replace("\n", "")
+    assert main(["develop", str(raw), "-o", str(out)]) == 0  # done: skipped
+    assert "[bold]x[i].jpg" in capsys.readouterr().err.replace("\n", "")
+    assert main(["develop", str(raw), "-o", str(tmp_path / "[red]gone[i]" / "y.jpg")]) == 1
+    cap = capsys.readouterr()
+    assert "[red]gone[i]" in cap.out.replace("\n", "") and "[red]gone[i]" in cap.err.replace("\n", "")

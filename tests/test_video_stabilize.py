@@ -166,6 +166,8 @@ def test_adaptive_zoom_follows_the_need_smoothly_and_never_shows_a_border():
     assert adaptive_zoom(need, FPS, 2.0, max_zoom=1.01).max() == pytest.approx(1.01)
     from l2tech.errors import UsageError
 
-    for bad in (-1.0, float("nan"), float("inf")):  # a recipe file can give these (the CLI cannot)
+    # a window longer than the clip is the fixed crop (and costs no more: it was a 1e9 s kernel)
+    np.testing.assert_allclose(adaptive_zoom(need, FPS, 1e5), need.max(), rtol=1e-12)
+    for bad in (-1.0, float("nan"), float("inf"), 1e9):  # a recipe file (or --adaptive-zoom nan) can give these
         with pytest.raises(UsageError, match="window"):
             adaptive_zoom(need, FPS, bad)

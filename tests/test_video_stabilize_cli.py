@@ -161,6 +161,14 @@ def test_stabilize_options_need_stabilize(shaky_clip, tmp_path, capsys):
                "-o", str(tmp_path / "z.mp4"), "-q"])
     assert rc == 2 and "--segments cannot be combined with --stabilize" in capsys.readouterr().err
     assert not (tmp_path / "z.mp4").exists()
+    # a recipe's crop limit below 1 (borders on every frame) or a NaN window: refused, not written
+    for line in ("max_crop_zoom = 0.5", "adaptive_zoom_s = nan"):
+        recipe = tmp_path / "r.toml"
+        recipe.write_text(f"[video]\n{line}\n")
+        rc = main(["video", str(shaky_clip), *LENS_ARGS, "--stabilize", "flow", "--recipe", str(recipe),
+                   "-o", str(tmp_path / "w.mp4"), "-q"])
+        assert rc == 2, line
+        assert not (tmp_path / "w.mp4").exists()
 
 
 def test_adaptive_zoom_crops_less_and_shows_no_border(shaky_clip, tmp_path, capsys):

@@ -46,6 +46,14 @@ console = _LazyConsole()
 err_console = _LazyConsole(stderr=True)
 
 
+def escape(text: str) -> str:
+    """``text`` with rich's markup escaped: a file named ``a[bold]b.jpg`` printed as written
+    (rich is imported on first use; command modules keep ``--help`` fast)."""
+    from rich.markup import escape as _escape
+
+    return _escape(str(text))
+
+
 def report_error(exc: BaseException, verbose: int = 0) -> None:
     """Print an error as one line on stderr (a traceback too with ``-v``)."""
     if verbose:

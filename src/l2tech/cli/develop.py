@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import click
 
-from l2tech.cli.common import console, emit_json, err_console, format_f_number, report_error
+from l2tech.cli.common import console, emit_json, err_console, escape, format_f_number, report_error
 from l2tech.cli.options import (
     CONTEXT_SETTINGS,
     batch_options,
@@ -335,7 +335,7 @@ def _collect(items: Any, results: list[dict[str, Any]], progress: Any, task: Any
         elif item.status == "skipped":
             entry.update(status="skipped", error=str(exc), reason=getattr(exc, "reason", str(exc)))
             if not as_json:
-                err_console.print(f"[yellow]skipped[/]: {exc}", highlight=False)
+                err_console.print(f"[yellow]skipped[/]: {escape(str(exc))}", highlight=False)
         else:
             unexpected = not isinstance(exc, L2Error)  # a bug: say it is unexpected
             entry.update(status="failed", error=(f"unexpected {type(exc).__name__}: {exc}" if unexpected else str(exc)),
@@ -355,8 +355,8 @@ def _print_result(res: dict[str, Any], verbose: int, progress: Any = None) -> No
     for c in ("vignetting", "tca", "distortion"):
         mark = "[green]✓[/]" if corr.get(c, {}).get("applied") else "[dim]✗[/]"
         parts.append(f"{mark} {c}")
-    console.print(f"[bold]{Path(res['input']).name}[/] → {res['output']}", highlight=False)
-    detail = f"  {plan.get('camera') or 'unknown camera'} · {lens}"
+    console.print(f"[bold]{escape(Path(res['input']).name)}[/] → {escape(str(res['output']))}", highlight=False)
+    detail = escape(f"  {plan.get('camera') or 'unknown camera'} · {lens}")
     if plan.get("focal_length_mm"):
         detail += f" · {plan['focal_length_mm']:g} mm"
     if plan.get("f_number"):
@@ -368,13 +368,13 @@ def _print_result(res: dict[str, Any], verbose: int, progress: Any = None) -> No
         if not corr.get(c, {}).get("applied") and corr.get(c, {}).get("reason"):
             by_reason.setdefault(corr[c]["reason"], []).append(c)
     for reason, cs in by_reason.items():
-        console.print(f"  [dim]{', '.join(cs)} not corrected: {reason}[/]", highlight=False)
+        console.print(f"  [dim]{', '.join(cs)} not corrected: {escape(reason)}[/]", highlight=False)
     seen: set[str] = set(by_reason)
     for w in res.get("warnings", ()):
         if any(r in w for r in seen):  # "lens correction skipped: <the reason above>"
             continue
         seen.add(w)
-        err_console.print(f"  [yellow]warning[/]: {w}", highlight=False)
+        err_console.print(f"  [yellow]warning[/]: {escape(w)}", highlight=False)
 
 
 def _summary(results: list[dict[str, Any]], elapsed_s: float) -> dict[str, Any]:
@@ -399,10 +399,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console.print(f"[{color}]{summary['ok']} written[/], {summary['skipped']} skipped, {summary['failed']} failed "
                   f"in {summary['elapsed_s']:.1f} s{rate}", highlight=False)
     for why, n in summary["skipped_reasons"].items():
-        console.print(f"  [yellow]skipped[/] {n}: {why}", highlight=False)
+        console.print(f"  [yellow]skipped[/] {n}: {escape(why)}", highlight=False)
     failed = list(summary["failed_inputs"].items())
     for inp, err in failed[:10]:
-        console.print(f"  [red]failed[/] {Path(inp).name}: {err}", highlight=False)
+        console.print(f"  [red]failed[/] {escape(Path(inp).name)}: {escape(err)}", highlight=False)
     if len(failed) > 10:
         console.print(f"  … and {len(failed) - 10} more failed (--json lists them all)", highlight=False)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from l2tech.cli.common import console, emit_json, err_console, report_error
+from l2tech.cli.common import console, emit_json, err_console, escape, report_error
 from l2tech.cli.options import (
     CONTEXT_SETTINGS,
     camera_option,
@@ -260,7 +260,7 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
                     progress.remove_task(bars.pop(item.input)[0])
                 if item.status == "skipped":  # RELIABILITY case 18: skipped with a message, as develop/correct do
                     if not as_json:
-                        err_console.print(f"[yellow]skipped[/]: {item.error}", highlight=False, soft_wrap=True)
+                        err_console.print(f"[yellow]skipped[/]: {escape(str(item.error))}", highlight=False, soft_wrap=True)
                     results.append({"input": src, "output": str(dst), "ok": True, "skipped": True, "error": str(item.error),
                                     "reason": getattr(item.error, "reason", str(item.error))})
                     continue
@@ -306,8 +306,6 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
 
 def _print_clip(row: dict, verbose: int) -> None:
     """The lines of one written clip: what was written, the warnings, the streams kept and dropped."""
-    from rich.markup import escape
-
     src, dst = row["input"], row["output"]
     console.print(
         f"[green]wrote[/] {escape(dst)}: {row['frames_written']} frames {row['width_px']}x{row['height_px']} "

@@ -591,6 +591,8 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
     mode = (job.stabilize or "auto").lower()
     if mode not in ("auto", "gyro", "flow"):
         raise UsageError(f"unknown stabilisation mode {job.stabilize!r}; valid: auto, gyro, flow")
+    if not (1.0 <= float(job.max_crop_zoom) <= 10.0):  # (a recipe's value; below 1 would show the border)
+        raise UsageError(f"max_crop_zoom must be from 1 to 10, got {job.max_crop_zoom!r}")
     w, h = in_size
     lens_map = None if lens is None else lens.map_xy
     if lens is not None and lens_map is not None and lens.camera_matrix is None:

@@ -465,7 +465,7 @@ def adaptive_zoom(required: np.ndarray, fps: float, window_s: float, max_zoom: f
     if not (0 <= window_s < 1e6) or not (0 < fps < 1e6):
         raise UsageError(f"adaptive zoom needs a window of 0 or more seconds and a frame rate > 0, got {window_s!r} s "
                          f"at {fps!r} fps")
-    half = int(round(0.5 * window_s * fps))
+    half = min(int(round(0.5 * window_s * fps)), len(req))  # a window past the clip's ends: the same result
     if window_s == 0 or len(req) == 0:
         return np.full(len(req), req.max() if len(req) else 1.0)
     if half < 1:
