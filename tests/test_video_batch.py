@@ -296,3 +296,19 @@ def test_split_gopro_clip_keeps_telemetry_timecode_and_audio(tmp_path, capsys):
     assert packets(out, "GoPro AAC") == packets(src, "GoPro AAC")
     with av.open(str(out)) as c:
         assert c.streams.video[0].frames == 362
+
+
+def test_a_split_clips_part_error_names_the_clip():
+    """A part's error names the clip and the part (not the part's hidden temp file), and a
+    worker that died is a VideoError naming the clip (was BrokenProcessPool, no file)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from l2tech.errors import DecodeError, VideoError
+    from l2tech.pipeline.video import _part_error
+
+    exc = DecodeError("encoder mpeg4 failed: timebase not supported", path="/out/.x.l2tmp-1-abcd1234.parts/.part0001.l2tmp-2-ef.mp4")
+    got = _part_error(exc, "/clips/x.mp4", 1, 2)
+    assert type(got) is DecodeError and got.path == "/clips/x.mp4"
+    assert str(got) == "/clips/x.mp4: part 2 of 2: encoder mpeg4 failed: timebase not supported"
+    died = _part_error(BrokenProcessPool("A process in the process pool was terminated abruptly"), "/clips/x.mp4", 0, 2)
+    assert isinstance(died, VideoError) and str(died).startswith("/clips/x.mp4: a worker process stopped")

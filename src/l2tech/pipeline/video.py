@@ -926,6 +926,25 @@ def segment_plan(path: str | Path, segments: int) -> tuple[float, ...]:
     return tuple(float(c) for c in sorted(cuts))
 
 
+def _part_error(exc: BaseException, input_path: str, k: int, n: int) -> BaseException:
+    """A split clip's part error, said about the clip: the part's temp file means nothing to the
+    user, and a worker that died (killed, out of memory) names no file at all."""
+    import copy
+    from concurrent.futures.process import BrokenProcessPool
+
+    from l2tech.errors import L2Error, VideoError
+
+    if isinstance(exc, BrokenProcessPool):
+        return VideoError(f"a worker process stopped (killed, or out of memory) while making part {k + 1} of {n}",
+                          path=input_path)
+    if not isinstance(exc, L2Error):
+        return exc
+    new = copy.copy(exc)
+    new.path = str(input_path)
+    new.args = (f"{input_path}: part {k + 1} of {n}: {exc.reason}",)
+    return new
+
+
 def _run_segments(job: VideoJob, input_path: str, output_path: str | Path, plan: tuple[float, ...], workers: int,
                   qp: int, frame_size_check):
     """Make the parts of ``plan`` in ``workers`` processes (the batch engine's pool), then join them."""
@@ -958,7 +977,7 @@ def _run_segments(job: VideoJob, input_path: str, output_path: str | Path, plan:
         try:
             for t, rendered, exc in pool.run(tasks):
                 if exc is not None:
-                    raise exc
+                    raise _part_error(exc, input_path, tasks.index(t), len(tasks)) from None
                 done[t.output] = rendered.temp
             pool.close(kill=False)
         except BaseException:
