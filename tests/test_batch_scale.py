@@ -164,6 +164,22 @@ def test_recipe_show_file_then_given_options(tmp_path, capsys):
     assert read_recipe_file(shown) == Recipe(format="tiff", quality=80, exposure_ev=0.5, look="mono", white_balance="daylight")
 
 
+def test_recipe_show_checks_and_shows_the_video_table(tmp_path, capsys):
+    """`l2 recipe show` checks a recipe's [video] table as `l2 video` does and prints the settings
+    it sets (it ignored the table: even invalid values passed)."""
+    from l2tech.pipeline.video import read_video_settings
+
+    f = _write(tmp_path / "v.toml", 'quality = 80\n[video]\nstabilize = "auto"\nadaptive_zoom_s = 4\n')
+    assert main(["recipe", "show", "--recipe", str(f), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["video"] == {"stabilize": "auto", "adaptive_zoom_s": 4.0}
+    assert main(["recipe", "show", "--recipe", str(f)]) == 0
+    shown = _write(tmp_path / "shown.toml", capsys.readouterr().out)
+    assert read_video_settings(shown)["adaptive_zoom_s"] == 4.0 and read_recipe_file(shown) == Recipe(quality=80)
+    bad = _write(tmp_path / "bad.toml", '[video]\nadaptive_zoom_s = "abc"\n')
+    assert main(["recipe", "show", "--recipe", str(bad)]) == 2
+    assert f"{bad}:2: adaptive_zoom_s must be a number" in capsys.readouterr().err.replace("\n", "")
+
+
 def test_recipe_show_invalid_file_exit_2(tmp_path, capsys):
     f = _write(tmp_path / "bad.toml", "quality = 90\nscale = 50\n")
     assert main(["recipe", "show", "--recipe", str(f)]) == 2

@@ -45,16 +45,27 @@ def show(recipe_path, overwrite, as_json, verbose, quiet, **params):
 
     ctx = click.get_current_context()
     report: list[str] = []
+    video = None
     try:
         rec = effective_recipe(ctx, params, recipe_path=recipe_path, report=report)
+        if recipe_path and not recipe_path.lower().endswith((".xmp", ".pp3")):
+            # l2 video's own settings ([video]): checked as l2 video checks them, shown when set
+            from l2tech.pipeline.video import VideoJob, read_video_settings, video_settings
+
+            video = read_video_settings(recipe_path)
+            video = {k: v for k, v in video.items() if v != video_settings(VideoJob()).get(k)} or None
     except L2Error as exc:
         report_error(exc, verbose)
         return 2
     if as_json:
-        emit_json({**rec.to_dict(), "_import": report} if report else rec.to_dict())
+        doc = {**rec.to_dict(), **({"video": video} if video else {}), **({"_import": report} if report else {})}
+        emit_json(doc)
         return 0
-    from l2tech.pipeline.recipe_file import recipe_to_toml
+    from l2tech.pipeline.recipe_file import recipe_to_toml, toml_dumps
 
     head = "\n".join(["l2tech recipe" + (f" ({recipe_path} with the options given)" if recipe_path else ""), *report])
-    click.echo(recipe_to_toml(rec, header=head), nl=False)
+    text = recipe_to_toml(rec, header=head)
+    if video:
+        text += "\n" + toml_dumps({"video": video})
+    click.echo(text, nl=False)
     return 0
