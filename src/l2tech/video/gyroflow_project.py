@@ -30,7 +30,6 @@ the frames' motion, as for telemetry read from a clip), and the processed quater
 from __future__ import annotations
 
 import functools
-import math
 import os
 import struct
 import zlib
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from l2tech.errors import CorruptInputError, InputNotFoundError, LimitExceededError, UnsupportedFormatError
+from l2tech.profiles.gyroflow import _finite_number  # a finite float, or None (bools, strings, huge integers)
 from l2tech.video.telemetry import ImuSamples
 
 __all__ = ["GyroflowProject", "read_gyroflow_project", "is_gyroflow_project", "resolve_gyro_file", "base91_decode",
@@ -190,29 +190,17 @@ def _fixed_layout(payload: bytes, count: int):
     return None
 
 
-def _finite(v: object) -> float | None:
-    """``v`` as a finite float; None for anything else (a bool, a string, NaN, an integer too
-    large for a float)."""
-    if not isinstance(v, (int, float)) or isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except OverflowError:
-        return None
-    return f if math.isfinite(f) else None
-
-
 def _raw_imu_from_json(items: list, path: str):
     gt, g, at, a = [], [], [], []
     for i, it in enumerate(items):
-        t = _finite(it.get("timestamp_ms")) if isinstance(it, dict) else None
+        t = _finite_number(it.get("timestamp_ms")) if isinstance(it, dict) else None
         if t is None:
             raise CorruptInputError(f"gyro_source.raw_imu[{i}]: expected an object with a number timestamp_ms", path)
         for key, ts, vs in (("gyro", gt, g), ("accl", at, a)):
             v = it.get(key)
             if v is None:
                 continue
-            xyz = [_finite(x) for x in v] if isinstance(v, list) and len(v) == 3 else [None]
+            xyz = [_finite_number(x) for x in v] if isinstance(v, list) and len(v) == 3 else [None]
             if None in xyz:
                 raise CorruptInputError(f"gyro_source.raw_imu[{i}].{key}: expected three numbers", path)
             ts.append(t)
@@ -289,7 +277,7 @@ def is_gyroflow_project(path: str | os.PathLike) -> bool:
 
 
 def _number(obj: Any, key: str) -> float | None:
-    return _finite(obj.get(key)) if isinstance(obj, dict) else None
+    return _finite_number(obj.get(key)) if isinstance(obj, dict) else None
 
 
 def read_gyroflow_project(path: str | os.PathLike) -> GyroflowProject:
@@ -363,7 +351,7 @@ def _read_project(path: str | os.PathLike) -> GyroflowProject:
             t_us = float(int(str(k)))
         except (ValueError, OverflowError):
             raise CorruptInputError(f"offsets: key {str(k)[:40]!r} is not a time in microseconds", p) from None
-        ms = _finite(v)
+        ms = _finite_number(v)
         if ms is None or abs(ms) > 3.6e6:
             raise CorruptInputError(f"offsets[{str(k)[:40]}]: expected a number of milliseconds, got {str(v)[:40]!r}", p)
         offsets.append((t_us / 1e6, -ms / 1000.0))
