@@ -33,7 +33,7 @@ from typing import Iterable, Iterator
 from l2tech.errors import L2Error, OutputError, OutputExistsError, UsageError
 
 __all__ = ["atomic_output", "check_output_path", "check_distinct_outputs", "output_clashes", "remove_stale_temps",
-           "temp_folder", "temp_stem"]
+           "temp_folder", "temp_path", "temp_stem"]
 
 _TMP_TAG = ".l2tmp-"
 #: ``.<stem>.l2tmp-<pid>-<random><suffix>``; older releases wrote ``.<stem>.l2tmp-<random><suffix>``.
@@ -152,15 +152,34 @@ def temp_stem(out: Path, tail: str) -> str:
     Returns
     -------
     str
-        ``out.stem``, or its first bytes (cut at a UTF-8 character boundary) so that the temp
-        name fits in 255 bytes.
+        ``out.stem`` (without its own temp tag when ``out`` is itself a temp name), or its
+        first bytes (cut at a UTF-8 character boundary) so that the temp name fits in 255 bytes.
     """
     stem = out.stem
+    if _TMP_TAG in stem:  # a temp name of a temp file (a batch's temp output): named after the output
+        stem = stem.split(_TMP_TAG)[0].lstrip(".") or stem
     room = _NAME_MAX - 1 - len(tail.encode("utf-8", "surrogateescape"))
     raw = stem.encode("utf-8", "surrogateescape")
     if len(raw) <= room:
         return stem
     return raw[:max(room, 1)].decode("utf-8", "ignore") or "x"
+
+
+def _sweep_once(folder: Path) -> None:
+    """:func:`remove_stale_temps` on the first write of this process into ``folder``."""
+    key = os.path.realpath(folder)
+    if key not in _SWEPT:
+        _SWEPT.add(key)
+        remove_stale_temps(folder)
+
+
+def temp_path(out: Path, suffix: str | None = None) -> Path:
+    """A fresh temp name beside ``out`` that :func:`remove_stale_temps` recognises:
+    ``.<stem>.l2tmp-<pid>-<random><suffix>`` (``suffix`` default ``out``'s)."""
+    import secrets
+
+    tail = f"{_TMP_TAG}{os.getpid()}-{secrets.token_hex(4)}{out.suffix if suffix is None else suffix}"
+    return out.with_name(f".{temp_stem(out, tail)}{tail}")
 
 
 @contextlib.contextmanager
@@ -187,10 +206,7 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
     folder = out.parent if str(out.parent) else Path(".")
     if out.exists() and not overwrite:
         raise OutputExistsError("output already exists; use --overwrite to replace it", path=out)
-    key = os.path.realpath(folder)
-    if key not in _SWEPT:
-        _SWEPT.add(key)
-        remove_stale_temps(folder)
+    _sweep_once(folder)
     try:
         tag = f"{_TMP_TAG}{os.getpid()}-"
         fd, tmp_name = tempfile.mkstemp(prefix=f".{temp_stem(out, tag + 'x' * 8 + out.suffix)}{tag}", suffix=out.suffix,
@@ -267,17 +283,10 @@ def temp_folder(path: str | os.PathLike) -> Iterator[Path]:
     OutputError
         The destination folder is missing or not writable.
     """
-    import secrets
-    import shutil
-
     out = Path(path)
     folder = out.parent if str(out.parent) else Path(".")
-    key = os.path.realpath(folder)
-    if key not in _SWEPT:
-        _SWEPT.add(key)
-        remove_stale_temps(folder)
-    tail = f"{_TMP_TAG}{os.getpid()}-{secrets.token_hex(4)}.parts"
-    work = folder / f".{temp_stem(out, tail)}{tail}"
+    _sweep_once(folder)
+    work = temp_path(out, ".parts")
     try:
         os.mkdir(work)
     except FileNotFoundError:

@@ -261,12 +261,9 @@ class Rendered:
 
 def _temp_name(out: Path) -> Path:
     """A temp name beside ``out`` that :func:`l2tech.io.atomic.remove_stale_temps` recognises."""
-    import secrets
+    from l2tech.io.atomic import temp_path
 
-    from l2tech.io.atomic import temp_stem
-
-    tail = f".l2tmp-{os.getpid()}-{secrets.token_hex(4)}{out.suffix}"
-    return out.with_name(f".{temp_stem(out, tail)}{tail}")
+    return temp_path(out)
 
 
 def render_task(task: BatchTask, deliver: str = "file", progress: Callable[[str, int, int], None] | None = None) -> Rendered:

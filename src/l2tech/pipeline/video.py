@@ -960,9 +960,7 @@ def _run_segments(job: VideoJob, input_path: str, output_path: str | Path, plan:
     # the parts go to a work folder beside the output (the file system that must hold the
     # output anyway; the system's temp folder is often a small RAM disk), removed at the end; one
     # a SIGKILL leaves is removed by the next l2 writing into that folder
-    # (named after the output: a batch's temp name loses its own temp tag)
-    with temp_folder(dst.with_name(dst.name.split(".l2tmp-")[0].lstrip(".") + dst.suffix)
-                     if ".l2tmp-" in dst.name else dst) as folder:
+    with temp_folder(dst) as folder:
         tasks = []
         for k, start in enumerate(plan):
             end = plan[k + 1] if k + 1 < len(plan) else None
