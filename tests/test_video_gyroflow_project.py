@@ -181,6 +181,29 @@ def test_simple_project_reads_the_gopro_clip_telemetry(tmp_path, capsys):
     assert sa["max_correction_deg"] == pytest.approx(sb["max_correction_deg"], abs=1e-9)
 
 
+def test_project_given_as_profile_is_the_motion_source_too(tmp_path, capsys):
+    """Gyroflow users hand over one file: a project given as ``--profile`` with ``--stabilize``
+    (and no ``--gyro``) brings its sync point, not only its lens: the same plan as ``--gyro
+    PROJECT`` (the offset as the project states it, not searched from the frames), and the
+    optical-flow mode still reads no project motion."""
+    from conftest import shared_file
+
+    clip = shared_file("video/gopro_hero5_karma_drone.mp4")
+    prof = shared_file("profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json")
+    proj = _project(tmp_path, videofile=str(clip), calibration_data=json.loads(prof.read_text()),
+                    offsets={"0": 31.0}, gyro_source={"filepath": str(clip)})
+    a = sc_run(capsys, [str(clip), "--stabilize", "--gyro", proj, "--duration", "2", "-o", str(tmp_path / "a.mp4")])
+    b = sc_run(capsys, [str(clip), "--stabilize", "--profile", proj, "--duration", "2", "-o", str(tmp_path / "b.mp4")])
+    sa, sb = a["stabilization"], b["stabilization"]
+    assert sb["gyro_source"].startswith("Gyroflow project (clip.gyroflow)")
+    assert sb["sync_offset_ms"] == pytest.approx(-31.0) == sa["sync_offset_ms"]
+    assert sb["sync_confidence"] is None  # taken as given, not searched
+    assert sa["crop_zoom"] == pytest.approx(sb["crop_zoom"], abs=1e-9)
+    assert sa["max_correction_deg"] == pytest.approx(sb["max_correction_deg"], abs=1e-9)
+    c = sc_run(capsys, [str(clip), "--stabilize", "flow", "--profile", proj, "--duration", "1", "-o", str(tmp_path / "c.mp4")])
+    assert c["stabilization"]["mode"] == "flow"
+
+
 def sc_run(capsys, args):
     from l2tech.cli.main import main
 

@@ -92,7 +92,8 @@ class VideoJob:
     gyro : str, optional
         Gyro CSV (``t_s,gx,gy,gz``, rad/s, camera axes) or Gyroflow project (``.gyroflow``:
         :mod:`l2tech.video.gyroflow_project`; its offsets, readout and, when no other lens
-        source is given, its lens are used) instead of the clip's telemetry.
+        source is given, its lens are used) instead of the clip's telemetry. Without it, a
+        Gyroflow project given as the recipe's ``profile`` is the motion source too.
     gyro_offset_ms : float, optional
         Gyro time minus video time, milliseconds; default: found from the frames.
     smoothness_s : float
@@ -604,13 +605,16 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
     else:
         K = np.array([[float(w), 0.0, (w - 1) / 2.0], [0.0, float(w), (h - 1) / 2.0], [0.0, 0.0, 1.0]])
     imu, from_csv, project, source, notes = None, False, None, None, []
-    if job.gyro and is_gyroflow_project(job.gyro):
-        project = read_gyroflow_project(job.gyro)
     if mode == "flow" and job.gyro:
         raise UsageError("--gyro is not used by --stabilize flow (optical flow only); drop one of them")
+    # the Gyroflow project: --gyro's, or else the lens profile's when that is a project (Gyroflow
+    # users hand over one file: its sync offsets and readout are meant for this clip too)
+    project_path = job.gyro if job.gyro else job.recipe.profile if mode != "flow" else None
+    if project_path and is_gyroflow_project(project_path):
+        project = read_gyroflow_project(project_path)
     if mode != "flow":
         if project is not None:
-            imu, source = project.imu, f"Gyroflow project ({Path(job.gyro).name})"
+            imu, source = project.imu, f"Gyroflow project ({Path(project_path).name})"
             if imu is None or len(imu.gyro_t_s) < 2:
                 # a "simple" project: the motion data stay in the file they came from; else the clip's
                 if project.has_raw_imu:
@@ -630,7 +634,7 @@ def plan_stabilization(job: VideoJob, input_path: str, in_size: tuple[int, int],
             if imu is not None and len(imu.gyro_t_s) < 2:
                 imu = None
             if imu is None and mode == "gyro":
-                raise UsageError(f"no gyro data: neither the Gyroflow project {Path(job.gyro).name}, nor its gyro file, "
+                raise UsageError(f"no gyro data: neither the Gyroflow project {Path(project_path).name}, nor its gyro file, "
                                  "nor the clip holds any; use --stabilize flow", path=input_path)
             notes.extend(f"not applied from the Gyroflow project: {x}" for x in project.ignored)
         elif job.gyro:
