@@ -79,3 +79,24 @@ def test_decode_raw_of_a_missing_file_or_a_folder_is_typed(tmp_path):
     (tmp_path / "dir.dng").mkdir()
     with pytest.raises(UnsupportedFormatError, match=r"dir\.dng: is a folder"):
         decode_raw(tmp_path / "dir.dng")
+
+
+def test_output_to_a_pipe_is_not_wrapped(tmp_path):
+    """Written to a pipe (a script, ``| grep``, a log), a failed file's line stays one line and a
+    table is not cut at 80 columns: rich wraps and cuts at 80 when it sees no terminal."""
+    import os
+    import subprocess
+    import sys
+
+    missing = tmp_path / ("a_rather_long_file_name_that_would_not_fit_on_an_eighty_column_line" + "x" * 20 + ".dng")
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    code = "import sys; from l2tech.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    r = subprocess.run([sys.executable, "-c", code, "develop", str(missing), "-o", str(tmp_path) + os.sep],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 1
+    failed = [ln for ln in r.stdout.splitlines() if "failed " in ln and "file not found" in ln]
+    assert len(failed) == 1 and str(missing) in failed[0], r.stdout
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert err == [f"error (InputNotFoundError): {missing}: file not found"], r.stderr
+    r = subprocess.run([sys.executable, "-c", code, "lens", "search", "lumix 20-60"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "lensfun:mil-panasonic.xml" in r.stdout, r.stdout

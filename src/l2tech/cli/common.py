@@ -24,7 +24,12 @@ __all__ = ["console", "err_console", "json_option", "verbosity_options", "report
 
 
 class _LazyConsole:
-    """A :class:`rich.console.Console` made on first use (stdout, or stderr with ``stderr=True``)."""
+    """A :class:`rich.console.Console` made on first use (stdout, or stderr with ``stderr=True``).
+
+    Written to a pipe or a file, lines are not wrapped and tables may be 200 columns wide (rich
+    would wrap and cut at 80 columns, which splits a file name across lines for ``grep`` and log
+    readers; ``COLUMNS`` still wins); on a terminal, the terminal's width.
+    """
 
     def __init__(self, stderr: bool = False) -> None:
         self._stderr = stderr
@@ -36,6 +41,10 @@ class _LazyConsole:
             from rich.console import Console
 
             self._console = Console(stderr=self._stderr)
+            if not self._console.is_terminal:
+                self._console.soft_wrap = True
+                if not os.environ.get("COLUMNS"):
+                    self._console.width = 200
         return self._console
 
     def __getattr__(self, name: str) -> Any:
