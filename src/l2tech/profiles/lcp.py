@@ -217,7 +217,12 @@ def parse_lcp(data: bytes, path: object = None) -> LensProfile:
     apertures = sorted({v.f_number for v in vig})
     lens = info.get("Lens") or info.get("LensPrettyName") or "unknown lens"
     maker = info.get("Make", "")
-    crop = float(info.get("SensorFormatFactor", "1") or 1.0)
+    crop = 1.0
+    if info.get("SensorFormatFactor"):
+        try:
+            crop = _num(info, "SensorFormatFactor", lens)
+        except InvalidProfileError as exc:
+            raise InvalidProfileError(f"LCP {exc.reason}", path) from None
     extra: dict[str, object] = {"format": "lcp"}
     for k in ("Make", "Model", "UniqueCameraModel", "LensPrettyName", "CameraPrettyName", "ProfileName", "LensID", "CameraRawProfile"):
         if k in info:
