@@ -36,6 +36,30 @@ def test_info_json_values():
     assert (d["width"], d["height"], d["orientation"]) == (3040, 2014, 1)
 
 
+def test_info_shows_the_crop_factor_develop_plans_with():
+    """EXIF of the Kiss X4 DNG holds no focal-plane size ("unknown" before); the lensfun camera
+    record (crop 1.613, lensfun's ``<cropfactor>`` of the EOS Kiss X4) is what develop and correct
+    plan with, so ``info`` shows it and says where it is from. The ZV-E10's EXIF focal-plane
+    size (1.483) is named beside the database's 1.534, which wins (lens_plan)."""
+    r, rc = _run(["info", str(shared_file(KISS))])
+    assert rc == 0 and "1.613 (lensfun camera database: Canon EOS Kiss X4)" in r.output, r.output
+    r, rc = _run(["info", "--json", str(shared_file(KISS))])
+    d = json.loads(r.output)
+    assert d["crop_factor"] is None and d["camera_db_crop_factor"] == pytest.approx(1.613)
+    assert d["planned_crop_factor"] == pytest.approx(1.613)
+
+
+def test_frame_crop_factor_is_the_body_unless_the_file_is_a_crop_mode():
+    from l2tech.profiles.matching import find_camera, frame_crop_factor
+
+    r6 = find_camera(None, "Canon", "Canon EOS R6")
+    assert frame_crop_factor(r6, None) == (1.0, "")
+    assert frame_crop_factor(r6, 1.03)[0] == 1.0  # within 4 %: the body's
+    crop, note = frame_crop_factor(r6, 1.6)  # the R6's 1.6x crop mode
+    assert crop == 1.6 and "crop mode" in note
+    assert frame_crop_factor(None, 1.5) == (1.5, "")
+
+
 def test_info_table_and_batch_with_a_bad_file(tmp_path):
     empty = tmp_path / "empty.NEF"
     empty.write_bytes(b"")

@@ -104,6 +104,36 @@ def _print_video(d: dict[str, Any]) -> None:
     console.print(t)
 
 
+def _camera_body(meta: Any) -> Any:
+    """The lensfun camera record of the file's body (its crop factor is the one ``l2 develop``
+    and ``l2 correct`` plan with), or None when the body is not in the database."""
+    from l2tech.errors import L2Error
+    from l2tech.profiles.matching import find_camera
+
+    if not (meta.make and meta.model):
+        return None
+    try:
+        return find_camera(None, meta.make, meta.model, width=meta.width, height=meta.height)
+    except L2Error:
+        return None
+
+
+def _crop_text(exif_crop: float | None, body: Any) -> str:
+    """The crop factor the develop and correct commands plan this frame at, and where it is from."""
+    from l2tech.profiles.matching import frame_crop_factor
+
+    if body is None:
+        return _fmt(exif_crop, "")
+    crop, note = frame_crop_factor(body, exif_crop)
+    name = body.model if body.model.lower().startswith(body.maker.lower().split()[0]) else f"{body.maker} {body.model}"
+    if note:
+        return f"{crop:.4g} (a crop mode or in-camera crop: the {name}'s sensor is {body.crop_factor:.4g})"
+    text = f"{crop:.4g} (lensfun camera database: {name}"
+    if exif_crop and abs(exif_crop / body.crop_factor - 1) > 0.01:
+        text += f"; EXIF focal-plane size gives {exif_crop:.4g}"
+    return text + ")"
+
+
 def _dng_opcodes(path: str) -> dict[str, list[str]] | None:
     """The DNG's opcode lists by list name (``OpcodeList2: [GainMap, ...]``); None when unreadable."""
     from l2tech.errors import L2Error
@@ -169,8 +199,14 @@ def info(files: tuple[str, ...], as_json: bool, verbose: int, quiet: bool) -> in
             continue
         meta = got
         opcodes = _dng_opcodes(f) if meta.format == "dng" else None
+        body = _camera_body(meta)
         if as_json:
             d = _jsonable(meta.as_dict())
+            d["camera_db_crop_factor"] = None if body is None else body.crop_factor
+            if body is not None:
+                from l2tech.profiles.matching import frame_crop_factor
+
+                d["planned_crop_factor"] = frame_crop_factor(body, meta.crop_factor)[0]
             if opcodes is not None:
                 d["dng_opcodes"] = opcodes
             results.append(d)
@@ -183,7 +219,7 @@ def info(files: tuple[str, ...], as_json: bool, verbose: int, quiet: bool) -> in
         t.add_column("field", style="bold")
         t.add_column("value")
         for key, label, unit in _ROWS:
-            t.add_row(label, _fmt(getattr(meta, key), unit))
+            t.add_row(label, _crop_text(meta.crop_factor, body) if key == "crop_factor" else _fmt(getattr(meta, key), unit))
         if opcodes is not None:
             t.add_row("DNG opcodes", _opcodes_text(opcodes))
         console.print(t)

@@ -393,6 +393,31 @@ def _pick_variant(cams: list[CameraBody], width: int | None, height: int | None)
     return min(cams, key=dist)
 
 
+def frame_crop_factor(body: CameraBody | None, file_crop: float | None) -> tuple[float | None, str]:
+    """The crop factor a frame is planned at, and a note when it is not the body's.
+
+    Parameters
+    ----------
+    body : CameraBody or None
+        The lensfun record of the body (None: not in the database).
+    file_crop : float or None
+        The file's own crop factor (35 mm equivalent focal length over the focal length, or a
+        RAW's focal-plane resolution over its pixel count: :mod:`l2tech.io.metadata`).
+
+    Returns
+    -------
+    (crop_factor, note)
+        The body's crop factor; the file's when there is no body, or when it is more than 4 %
+        larger (a crop mode, e.g. an R6 at 1.6x, or a crop made in the camera: the frame is that
+        part of the sensor, about its centre), with a note saying so ("" otherwise).
+    """
+    crop = body.crop_factor if body is not None else file_crop
+    if body is not None and file_crop and crop and file_crop > crop * 1.04:
+        return file_crop, (f"the frame is a {file_crop:.3g}x crop (the body's sensor is crop {crop:.3g}): a crop mode "
+                           f"or an in-camera crop; corrected at crop {file_crop:.3g} about the frame's centre")
+    return crop, ""
+
+
 def find_camera(
     db: "LensDatabase | None",
     make: str | None,
@@ -773,15 +798,9 @@ def match_lens(
         except CameraNotFoundError as exc:
             body = None
             warnings.append(f"{exc.reason}; the lens is matched without a mount check")
-    crop = body.crop_factor if body is not None else meta.crop_factor
-    file_crop = getattr(meta, "crop_factor", None)
-    if body is not None and file_crop and crop and file_crop > crop * 1.04:
-        # the file's own crop (35 mm equivalent focal length, or a RAW's focal-plane resolution
-        # over its pixel count) is larger than the body's: a crop mode (an R6 at 1.6x) or a crop
-        # made in camera; the frame is that part of the sensor, about its centre
-        warnings.append(f"the frame is a {file_crop:.3g}x crop (the body's sensor is crop {crop:.3g}): a crop mode "
-                        f"or an in-camera crop; corrected at crop {file_crop:.3g} about the frame's centre")
-        crop = file_crop
+    crop, note = frame_crop_factor(body, getattr(meta, "crop_factor", None))
+    if note:
+        warnings.append(note)
     mounts = _compatible_mounts(d, body)
     pool = [l for l in d.lenses if _fits(l, mounts)]
 
