@@ -241,6 +241,20 @@ def test_from_sidecar_refuses_a_changed_input(tmp_path, capsys):
     assert "changed since the sidecar was written" in capsys.readouterr().err.replace("\n", "")
 
 
+def test_from_sidecar_with_its_input_gone_is_a_missing_input(tmp_path, capsys):
+    """The sidecar's input moved away: the same InputNotFoundError and exit 1 as naming the
+    missing file directly (not a usage error), nothing written."""
+    (src,) = _jpegs(tmp_path / "in", 1)
+    assert main(["correct", str(src), "-o", str(tmp_path / "o.jpg"), "--no-lens-correction", "-q"]) == 0
+    capsys.readouterr()
+    src.unlink()
+    assert main(["correct", "--from-sidecar", str(tmp_path / "o.jpg.l2.toml"), "-o", str(tmp_path / "again.jpg")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error (InputNotFoundError): ") and str(src) in err and "sidecar" in err
+    assert main(["correct", str(src), "-o", str(tmp_path / "again.jpg")]) == 1
+    assert not (tmp_path / "again.jpg").exists()
+
+
 # ---- resume ----------------------------------------------------------------------------------
 
 

@@ -508,7 +508,7 @@ def _start_decode(path: str, recipe: Any, max_memory: str | None) -> None:
 def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, recipe_path: str | None,
                     from_sidecar: str | None, params: dict[str, Any], import_sidecars: bool = False, **run_kw: Any) -> int:
     ctx = click.get_current_context()
-    from l2tech.errors import L2Error
+    from l2tech.errors import InputNotFoundError, L2Error
 
     try:
         base = None
@@ -530,7 +530,9 @@ def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, r
             run_kw["recipes"] = _per_input_recipes(ctx, inputs, recipe, params, run_kw["verbose"])
     except L2Error as exc:
         report_error(exc, run_kw["verbose"])
-        return 2
+        # the sidecar's input gone is a missing input (exit 1, as when it is named directly);
+        # everything else here is about the arguments
+        return exc.exit_code if isinstance(exc, InputNotFoundError) else 2
     # the same file named twice (overlapping globs: *.DNG IMG_1*) is one input
     seen: dict[str, str] = {}
     for i in inputs:
