@@ -75,6 +75,24 @@ def test_3dl_values_and_order():
     assert np.allclose(lustre.table[0, 0, 0] * 4095, [2, 4, 4])
 
 
+@pytest.mark.parametrize("n", [3, 4, 5])
+def test_small_3dl_round_trips(tmp_path, n):
+    """A 3-point table's mesh line ("0 512 1023") would read as a table row: it is written with
+    the ``Mesh 1 12`` header (2**1 + 1 points) instead and reads back within half a 12-bit code."""
+    lut = _random_lut3d(n, seed=n)
+    lut = LUT3D(np.clip(lut.table, 0, 1), None)
+    path = write_lut(lut, tmp_path / "small.3dl")
+    back = read_lut(path)
+    assert back.size == n and np.abs(back.table - lut.table).max() <= 0.5 / 4095 + 1e-9
+    assert path.read_text().startswith("Mesh 1 12\n") == (n == 3)
+
+
+def test_2_point_3dl_is_refused_before_writing(tmp_path):
+    with pytest.raises(UsageError, match="write .cube"):
+        write_lut(LUT3D.identity(2), tmp_path / "two.3dl")
+    assert not (tmp_path / "two.3dl").exists()
+
+
 def _random_lut3d(n=9, seed=0):
     rng = np.random.default_rng(seed)
     return LUT3D(rng.normal(0.5, 0.4, (n, n, n, 3)), np.array([[-0.25, 0.0, 0.1], [1.5, 2.0, 1.1]]), "random", ("made in a test",))

@@ -378,20 +378,29 @@ def read_3dl(path: str | os.PathLike) -> LUT3D:
 def write_3dl(lut: LUT3D, path: str | os.PathLike, *, out_bits: int = 12, overwrite: bool = True) -> Path:
     """Write a Lustre-style ``.3dl`` (10-bit mesh line, ``out_bits`` integer entries, blue fastest).
 
-    Values are clipped to 0-1 and rounded; the domain must be 0-1.
+    Values are clipped to 0-1 and rounded; the domain must be 0-1. A 3-point LUT is written with
+    a ``Mesh 1 <out_bits>`` header instead of the mesh line: its three mesh values would read as
+    a table row.
 
     Raises
     ------
     UsageError
-        Not a LUT3D, a non-default domain, or ``out_bits`` outside 8-16.
+        Not a LUT3D, a non-default domain, ``out_bits`` outside 8-16, or a 2-point LUT (no
+        ``.3dl`` mesh line or ``Mesh`` header can state 2 points; write ``.cube``).
     """
     if not isinstance(lut, LUT3D) or not _is_default(lut.domain):
         raise UsageError(".3dl holds one 3D LUT over a 0-1 domain")
     if not 8 <= out_bits <= 16:
         raise UsageError(f"out_bits must be 8-16, got {out_bits}")
-    mesh = np.round(np.linspace(0, 1023, lut.size)).astype(int)
+    if lut.size < 3:
+        raise UsageError(f"a {lut.size}-point LUT cannot be written as .3dl (its mesh line would read as a table "
+                         "row, and Mesh headers start at 3 points); write .cube")
     q = np.round(np.clip(lut.table, 0, 1) * (2**out_bits - 1)).astype(int).reshape(-1, 3)
-    text = " ".join(str(v) for v in mesh) + "\n" + _rows(q, "%d")
+    if lut.size == 3:
+        head = f"Mesh 1 {out_bits}"
+    else:
+        head = " ".join(str(v) for v in np.round(np.linspace(0, 1023, lut.size)).astype(int))
+    text = head + "\n" + _rows(q, "%d")
     return atomic_write_text(path, text, overwrite=overwrite)
 
 
