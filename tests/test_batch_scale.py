@@ -115,6 +115,8 @@ def _write(p: Path, text: str) -> Path:
     ("quality = 90\nexposure_ev = = 1\n", 2, "not valid TOML"),
     ("[develop]\nquality = 90\n", 1, "unknown table [develop]"),
     ("[recipe]\nquality = 90\nfoo = 2\n", 3, "unknown recipe key 'foo'"),
+    ("exposure_ev = 0.5\nquality = 0\n", 2, "quality: JPEG quality must be a whole number 1-100, got 0"),  # was after the decode
+    ("look = \"nosuch\"\n", 1, "look: unknown look 'nosuch'; valid: bleach"),
 ])
 def test_invalid_recipes_name_file_and_line(tmp_path, text, line, message):
     p = _write(tmp_path / "bad.toml", text)

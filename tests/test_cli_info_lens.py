@@ -49,6 +49,16 @@ def test_info_shows_the_crop_factor_develop_plans_with():
     assert d["planned_crop_factor"] == pytest.approx(1.613)
 
 
+def test_info_shows_a_crop_made_after_capture():
+    """The EOS 6D JPEG cropped in an editor (XMP crs:Crop*, 67 % x 100 %): ``correct`` plans at
+    crop 1.28 (lens_plan.frame_in_capture); ``info`` shows the same, not the body's 1.005."""
+    jpg = shared_file("raw/jpeg_reference/canon_6d__ef100mm_macro.jpg")
+    r, rc = _run(["info", str(jpg)])
+    assert rc == 0 and "1.284 (a crop made after capture, XMP crs:Crop*, of the Canon EOS 6D's 1.005)" in r.output, r.output
+    r, rc = _run(["info", "--json", str(jpg)])
+    assert json.loads(r.output)["planned_crop_factor"] == pytest.approx(1.284, abs=5e-4)
+
+
 def test_frame_crop_factor_is_the_body_unless_the_file_is_a_crop_mode():
     from l2tech.profiles.matching import find_camera, frame_crop_factor
 

@@ -118,7 +118,7 @@ def _camera_body(meta: Any) -> Any:
         return None
 
 
-def _crop_text(exif_crop: float | None, body: Any) -> str:
+def _crop_text(exif_crop: float | None, body: Any, after: float | None = None) -> str:
     """The crop factor the develop and correct commands plan this frame at, and where it is from."""
     from l2tech.profiles.matching import frame_crop_factor
 
@@ -126,6 +126,8 @@ def _crop_text(exif_crop: float | None, body: Any) -> str:
         return _fmt(exif_crop, "")
     crop, note = frame_crop_factor(body, exif_crop)
     name = body.model if body.model.lower().startswith(body.maker.lower().split()[0]) else f"{body.maker} {body.model}"
+    if after is not None:
+        return f"{after:.4g} (a crop made after capture, XMP crs:Crop*, of the {name}'s {crop:.4g})"
     if note:
         return f"{crop:.4g} (a crop mode or in-camera crop: the {name}'s sensor is {body.crop_factor:.4g})"
     text = f"{crop:.4g} (lensfun camera database: {name}"
@@ -200,13 +202,19 @@ def info(files: tuple[str, ...], as_json: bool, verbose: int, quiet: bool) -> in
         meta = got
         opcodes = _dng_opcodes(f) if meta.format == "dng" else None
         body = _camera_body(meta)
+        after = None
+        if body is not None:
+            from l2tech.pipeline.lens_plan import crop_after_capture
+            from l2tech.profiles.matching import frame_crop_factor
+
+            after = crop_after_capture(meta, frame_crop_factor(body, meta.crop_factor)[0])
         if as_json:
             d = _jsonable(meta.as_dict())
             d["camera_db_crop_factor"] = None if body is None else body.crop_factor
             if body is not None:
                 from l2tech.profiles.matching import frame_crop_factor
 
-                d["planned_crop_factor"] = frame_crop_factor(body, meta.crop_factor)[0]
+                d["planned_crop_factor"] = after or frame_crop_factor(body, meta.crop_factor)[0]
             if opcodes is not None:
                 d["dng_opcodes"] = opcodes
             results.append(d)
@@ -219,7 +227,7 @@ def info(files: tuple[str, ...], as_json: bool, verbose: int, quiet: bool) -> in
         t.add_column("field", style="bold")
         t.add_column("value")
         for key, label, unit in _ROWS:
-            t.add_row(label, _crop_text(meta.crop_factor, body) if key == "crop_factor" else _fmt(getattr(meta, key), unit))
+            t.add_row(label, _crop_text(meta.crop_factor, body, after) if key == "crop_factor" else _fmt(getattr(meta, key), unit))
         if opcodes is not None:
             t.add_row("DNG opcodes", _opcodes_text(opcodes))
         console.print(t)

@@ -211,15 +211,13 @@ def interpolation_option(*, nearest: bool = False) -> Callable[[F], F]:
 
 def _check_look(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--look``: a look file, or a name from :func:`l2tech.color.looks.list_looks` (else a usage error, exit 2)."""
-    import os
+    from l2tech.color.looks import check_look_name
+    from l2tech.errors import UsageError
 
-    if value is None or os.path.isfile(value) or os.sep in value or value.lower().endswith((".toml", ".json")):
-        return value  # a file (a missing one is reported by the loader, naming the path)
-    from l2tech.color.looks import list_looks
-
-    names = list_looks()
-    if value not in names and value.lower() not in names:
-        raise click.BadParameter(f"unknown look {value!r}; valid: {', '.join(names)} (or a look file)", ctx=ctx, param=param)
+    try:
+        check_look_name(value)  # a file: a missing one is reported by the loader, naming the path
+    except UsageError as exc:
+        raise click.BadParameter(exc.reason, ctx=ctx, param=param) from None
     return value
 
 

@@ -67,18 +67,42 @@ def _readout(text: str | None) -> float | str | None:
     return v
 
 
-def _outputs(inputs: tuple[str, ...], output: str) -> list[Path]:
+def _outputs(inputs: tuple[str, ...], output: str, codec: str | None) -> list[Path]:
+    """The output of each input, every name checked against the encoder before any work.
+
+    Into a folder, a clip keeps its own container (``.mov`` stays ``.mov``, keeping what only
+    QuickTime holds, e.g. GoPro's timecode track) when l2tech writes it, else ``.mp4``; a
+    ``--codec`` that container cannot hold (ProRes in ``.mp4``) moves to ``.mov``, then ``.mkv``.
+    """
     import os
 
+    from l2tech.video.transcode import OUTPUT_CONTAINERS, check_output_container
+
     out = Path(output)  # (os.path's tests: a name too long for the file system is "not there", no OSError)
+    if len(inputs) > 1 and not os.path.isdir(out) and out.suffix.lower() in OUTPUT_CONTAINERS:
+        raise UsageError("several inputs need an output folder, not a file name", path=out)
     if len(inputs) > 1 or os.path.isdir(out) or output.endswith(("/", "\\")):
         if os.path.exists(out) and not os.path.isdir(out):
             raise UsageError("with several inputs, -o must be a folder, not a file", path=out)
+        outs = []
+        for i in inputs:
+            own = Path(i).suffix.lower()
+            for suffix in dict.fromkeys([own if own in OUTPUT_CONTAINERS else ".mp4", ".mov", ".mkv"]):
+                name = out / (Path(i).stem + suffix)
+                try:
+                    check_output_container(name, codec)
+                except UsageError:
+                    continue
+                outs.append(name)
+                break
+            else:
+                check_output_container(out / (Path(i).stem + ".mp4"), codec)  # raises: the encoder is unknown
         if not os.path.isdir(out):  # "-o clips/" names a folder: made, as develop and correct do
             from l2tech.cli.common import make_output_folder
 
             make_output_folder(out)
-        return [out / (Path(i).stem + ".mp4") for i in inputs]
+        return outs
+    check_output_container(out, codec)
     return [out]
 
 
@@ -212,7 +236,7 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
                                   or job.adaptive_zoom_s):
             raise UsageError("--gyro, --gyro-offset, --readout-ms, --horizon-lock and --adaptive-zoom apply with --stabilize")
         settings = video_settings(job)
-        outs = _outputs(inputs, output)
+        outs = _outputs(inputs, output, job.codec)
         from l2tech.io.atomic import check_distinct_outputs
 
         check_distinct_outputs(outs)
@@ -300,7 +324,9 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
                           f"(nothing partial left); run the same command again to finish them", highlight=False, soft_wrap=True)
         raise click.exceptions.Exit(interrupt_exit_code(interrupted))
     if not quiet and not as_json and len(inputs) > 1:
-        console.print(f"{len(inputs) - failed} of {len(inputs)} clips written", highlight=False)
+        skipped = sum(1 for r in results if r.get("skipped"))
+        console.print(f"{written} of {len(inputs)} clips written" + (f", {skipped} skipped" if skipped else "")
+                      + (f", {failed} failed" if failed else ""), highlight=False)
     raise click.exceptions.Exit(2 if usage else 1 if failed else 0)
 
 

@@ -519,6 +519,24 @@ def list_looks() -> dict[str, str]:
     return out
 
 
+def check_look_name(value: str | None) -> None:
+    """Refuse a look name that is neither a file nor an available look (before any work).
+
+    A value with a folder separator or a file extension, or naming an existing file, is a file:
+    :func:`load_look` (or the LUT reader) reports it, naming the path, when it is used.
+
+    Raises
+    ------
+    UsageError
+        An unknown name; the message lists the available ones.
+    """
+    if value is None or os.path.isfile(value) or os.sep in value or Path(value).suffix:
+        return
+    names = list_looks()
+    if canonical_key(value) not in {canonical_key(n) for n in names}:
+        raise UsageError(f"unknown look {value!r}; valid: {', '.join(names)} (or a look file)")
+
+
 def load_look(name_or_path: str | os.PathLike | Look) -> Look:
     """Load a look by name (user folder first, then built-ins) or from a file path.
 

@@ -371,8 +371,16 @@ def _render_video(task: BatchTask, tmp: Path, progress: Callable[[str, int, int]
 
     report = None if progress is None else (lambda done, total: progress(task.input, done, total))
     details: dict = {}
-    rep, setup = run_video_job(job, task.input, tmp, frame_size_check=video_size_check(task.input, task.max_memory),
-                               workers=task.segment_workers, progress=report, details=details)
+    from l2tech.errors import L2Error
+
+    try:
+        rep, setup = run_video_job(job, task.input, tmp, frame_size_check=video_size_check(task.input, task.max_memory),
+                                   workers=task.segment_workers, progress=report, details=details)
+    except L2Error as exc:  # an error about the temp file is about the output the user named
+        if exc.path == str(tmp):
+            exc.path = str(task.output)
+            exc.args = (f"{exc.path}{f':{exc.line}' if exc.line is not None else ''}: {exc.reason}",)
+        raise
     return rep, setup, details
 
 

@@ -69,6 +69,24 @@ def _no_lens_plan(reason: str, *, camera=None, lens=None, crop=None, warnings=()
                     {c: reason for c in CORRECTIONS}, sources or {}, tuple(warnings))
 
 
+def crop_after_capture(meta: Any, crop_factor: float | None) -> float | None:
+    """The crop factor of a frame cropped after capture (XMP ``crs:Crop*`` recorded), or None.
+
+    ``crop_factor`` is the captured frame's; the crop keeps the pixel pitch, so its crop factor
+    grows by the ratio of the diagonals. lensfun measures frames between pixel centres
+    (``W - 1``, ``H - 1``), so the diagonals are taken so. None without a recorded crop, a size
+    or ``crop_factor``.
+    """
+    import math
+
+    W, H = getattr(meta, "width", None), getattr(meta, "height", None)
+    rect = getattr(meta, "crop_rect", None)
+    if not (rect and W and H and crop_factor):
+        return None
+    left, top, right, bottom = rect
+    return crop_factor * math.hypot(W / (right - left) - 1, H / (bottom - top) - 1) / math.hypot(W - 1, H - 1)
+
+
 def frame_in_capture(meta: Any, profile: Any, crop_factor: float | None) -> tuple[Any, float | None, str]:
     """Where a frame cropped after capture sits in the captured one: its crop factor, the lens centre.
 
@@ -101,16 +119,12 @@ def frame_in_capture(meta: Any, profile: Any, crop_factor: float | None) -> tupl
     """
     W, H = getattr(meta, "width", None), getattr(meta, "height", None)
     rect = getattr(meta, "crop_rect", None)
-    if rect and W and H and crop_factor:
-        import math
-
+    new_crop = crop_after_capture(meta, crop_factor)
+    if new_crop is not None:
         from l2tech.profiles.interpolate import profile_family
 
         left, top, right, bottom = rect
         fw, fh = right - left, bottom - top
-        # lensfun measures frames between pixel centres (W - 1, H - 1): the same pixel pitch in
-        # both frames when their diagonals are taken so
-        new_crop = crop_factor * math.hypot(W / fw - 1, H / fh - 1) / math.hypot(W - 1, H - 1)
         dx, dy = ((0.5 - left) / fw - 0.5) * W, ((0.5 - top) / fh - 0.5) * H
         where = f"{fw:.0%} x {fh:.0%} of the captured frame, from ({left:.3f}, {top:.3f}) (XMP crs:Crop*)"
         if profile_family(profile) != "lensfun":

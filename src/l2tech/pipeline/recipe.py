@@ -205,6 +205,12 @@ class Recipe:
                 raise UsageError(f"{name} must be a positive number, got {v}")
 
         self.tone_curve()  # validates the tone settings
+        if isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 1 <= self.quality <= 100:
+            raise UsageError(f"JPEG quality must be a whole number 1-100, got {self.quality!r}")
+        if self.look is not None:
+            from l2tech.color.looks import check_look_name
+
+            check_look_name(str(self.look))
         if not (_finite(self.denoise) and 0 <= self.denoise <= 4):
             raise UsageError(f"denoise strength must be 0-4, got {self.denoise}")
         if not (_finite(self.sharpen) and 0 <= self.sharpen <= 5) or not (0 <= self.sharpen_halo <= 1):

@@ -457,10 +457,10 @@ def resolve_look(job: VideoJob):
     from l2tech.color.lut import LUT3D
 
     steps: list = []
-    for spec in (job.recipe.look, job.recipe.lut):
+    for spec, is_lut in ((job.recipe.look, False), (job.recipe.lut, True)):
         if not spec:
             continue
-        if Path(spec).suffix.lower() in _LUT_SUFFIXES:
+        if is_lut or Path(spec).suffix.lower() in _LUT_SUFFIXES:  # --lut is a LUT file, never a look name
             from l2tech.color.lut_io import read_lut
 
             steps.append(read_lut(spec))

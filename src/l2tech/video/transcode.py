@@ -402,9 +402,57 @@ def _account_copies(labels: dict, muxed, written: Path, fmt: str, timecode_in, t
             dropped.append(f"{what}: {fmt} does not store the timecode {timecode_in}")
 
 
+#: Output containers by file extension.
+OUTPUT_CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+
+
 def _output_format(path: Path) -> str:
-    ext = path.suffix.lower()
-    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}.get(ext, "")
+    return OUTPUT_CONTAINERS.get(path.suffix.lower(), "")
+
+
+def check_output_container(path: str | os.PathLike, codec: str | None = None) -> str:
+    """The container format an output name asks for, checked against the encoder.
+
+    Parameters
+    ----------
+    path : path-like
+        The output file name as the user gave it (its extension picks the container).
+    codec : str, optional
+        FFmpeg encoder name (``"libx264"``, ``"prores_ks"``; ``"h264"``-style family names are
+        mapped through :data:`ENCODERS`); None: not checked (the input's family is chosen later).
+
+    Returns
+    -------
+    str
+        FFmpeg's format name (``"mp4"``, ``"mov"``, ``"matroska"``, ``"webm"``).
+
+    Raises
+    ------
+    UsageError
+        An extension that is not a supported container, or a container that cannot hold the
+        encoder's video (ProRes in ``.mp4``, H.264 in ``.webm``; libavformat's own table, asked
+        through an in-memory PyAV container), or an encoder FFmpeg does not have.
+    """
+    import av
+
+    p = Path(path)
+    fmt = _output_format(p)
+    if not fmt:
+        have = f"extension {p.suffix!r}" if p.suffix else "no extension"
+        raise UsageError(f"output has {have}; name it .mp4, .mov, .mkv or .webm", path=p)
+    if codec:
+        name = ENCODERS.get(codec, codec)
+        from av.codec.codec import UnknownCodecError
+
+        try:
+            with av.open(io.BytesIO(), "w", format=fmt) as probe:
+                probe.add_stream(name)
+        except UnknownCodecError:
+            raise UsageError(f"FFmpeg has no encoder {codec!r}; e.g. libx264, libx265, prores_ks", path=p) from None
+        except ValueError:
+            raise UsageError(f"a {p.suffix} file cannot hold {name} video; name the output .mov or .mkv, or choose "
+                             "another --codec", path=p) from None
+    return fmt
 
 
 def _time(pts, tb) -> float | None:
@@ -523,9 +571,7 @@ def process_video(
         raise UsageError(f"--start must be ≥ 0 and --duration > 0; got {start_s}, {duration_s}")
     if max_decode_errors < 0:
         raise UsageError("--max-decode-errors must be ≥ 0")
-    fmt = _output_format(dst)
-    if not fmt:
-        raise UsageError(f"output extension {dst.suffix!r} not supported; use .mp4, .mov or .mkv", path=dst)
+    fmt = check_output_container(dst, encode.codec if encode is not None else None)
     info = probe_video(src, limits)
     if frame_size_check is not None:  # from the stream's parameters, before maps or frames
         frame_size_check(info.width_px, info.height_px, out_size)
@@ -545,6 +591,8 @@ def process_video(
     pipeline.prepare()
     enc = encode or EncodeOptions()
     codec_name = enc.codec or ENCODERS.get(info.codec, "libx264")
+    if not enc.codec:  # the input's family: now known (H.264 into .webm cannot be written)
+        check_output_container(dst, codec_name)
     bit_depth = enc.bit_depth or (10 if info.bit_depth > 8 else 8)
     if bit_depth not in (8, 10):
         raise UsageError(f"--bit-depth must be 8 or 10; got {bit_depth}")
