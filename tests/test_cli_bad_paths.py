@@ -52,6 +52,10 @@ def test_a_missing_input_is_input_not_found_everywhere(tmp_path, capsys):
     for cmd in (["info", missing], ["lens", "match", missing], ["develop", missing, "-q"]):
         assert main(cmd) == 1
         assert "InputNotFoundError" in capsys.readouterr().err, cmd
+    clip = str(tmp_path / "nope.mp4")  # a clip too (was "UnsupportedFormatError: not a file")
+    for cmd in (["info", clip], ["video", clip, "-o", str(tmp_path / "o.mp4")]):
+        assert main(cmd) == 1
+        assert "InputNotFoundError" in capsys.readouterr().err, cmd
 
 
 def test_lut_apply_goes_on_past_a_missing_input_and_makes_its_folder(tmp_path, capsys):

@@ -77,3 +77,17 @@ def test_default_encoder_that_the_container_cannot_hold_names_the_users_file(tmp
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith(f"error (UsageError): {tmp_path / 'w.webm'}: a .webm file cannot hold libx264"), err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_quiet_hevc_run_prints_nothing(tmp_path):
+    """x265 writes its own ``x265 [info]: ...`` lines to stderr (past FFmpeg's log level): about
+    25 lines on every HEVC clip, ``-q`` included. Run as a process: they bypass Python's
+    ``sys.stderr``."""
+    import subprocess
+    import sys
+
+    code = "import sys; from l2tech.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    r = subprocess.run([sys.executable, "-c", code, "video", str(shared_file(CLIP)), "--codec", "libx265", "--duration",
+                        "0.2", "-o", str(tmp_path / "h.mkv"), "-q"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr == "" and r.stdout == "", r.stderr[-2000:]
+    assert (tmp_path / "h.mkv").stat().st_size > 0

@@ -60,8 +60,13 @@ def test_empty_file(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(UnsupportedFormatError, match="not a file"):
+    from l2tech.errors import InputNotFoundError
+
+    with pytest.raises(InputNotFoundError, match="nope.mp4: file not found"):
         check_video_file(tmp_path / "nope.mp4")
+    (tmp_path / "d.mp4").mkdir()
+    with pytest.raises(UnsupportedFormatError, match="not a file"):
+        check_video_file(tmp_path / "d.mp4")
 
 
 def test_no_moov_is_container_incomplete(tiny_clip, tmp_path):

@@ -23,7 +23,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Mapping
 
-from l2tech.errors import CorruptInputError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
+from l2tech.errors import (CorruptInputError, EmptyFileError, InputNotFoundError, LimitExceededError, UnsupportedFormatError,
+                           UsageError)
 
 __all__ = ["VideoLimits", "TrackHeader", "VideoInfo", "check_video_file", "read_mp4_tracks", "read_mp4_samples",
            "probe_video"]
@@ -398,13 +399,17 @@ def check_video_file(path: str | os.PathLike, limits: VideoLimits | None = None)
         The file is missing its ``moov`` index or a box header is inconsistent.
     LimitExceededError
         A declared frame size or frame rate exceeds ``limits``.
+    InputNotFoundError
+        No such file.
     UnsupportedFormatError
-        The path is not a regular file.
+        The path is a folder or another non-regular file.
     """
     limits = limits or VideoLimits()
     p = str(path)
+    if not os.path.exists(p):
+        raise InputNotFoundError("file not found", path=p)
     if not os.path.isfile(p):
-        raise UnsupportedFormatError("not a file (missing, or a folder)", path=p)
+        raise UnsupportedFormatError("not a file (a folder?)", path=p)
     if os.path.getsize(p) == 0:
         raise EmptyFileError("empty file (0 bytes)", path=p)
     with open(p, "rb") as fh:

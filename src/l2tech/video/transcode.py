@@ -668,6 +668,8 @@ def process_video(
                 opts["forced-idr"] = "1"
                 if codec_name in ("libx264", "libx265"):
                     opts[codec_name[3:] + "-params"] = "bframes=0"
+            if codec_name == "libx265":  # x265 prints its own info lines on stderr, past FFmpeg's log level
+                opts["x265-params"] = ":".join(x for x in (opts.get("x265-params"), "log-level=error") if x)
             if enc.preset:
                 opts["preset"] = enc.preset
             ovs.options = opts
