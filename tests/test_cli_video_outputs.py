@@ -91,3 +91,24 @@ def test_quiet_hevc_run_prints_nothing(tmp_path):
                         "0.2", "-o", str(tmp_path / "h.mkv"), "-q"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stderr == "" and r.stdout == "", r.stderr[-2000:]
     assert (tmp_path / "h.mkv").stat().st_size > 0
+
+
+@pytest.mark.parametrize("args, kind, says", [
+    (["--preset", "bogus"], "UsageError", "unknown x264 preset 'bogus'; valid: ultrafast"),  # was FFmpeg's "returned 22"
+    (["--lens", "Nosuchlens"], "LensNotFoundError", "--lens 'Nosuchlens' is not in the lens database"),
+    (["--camera", "Nosuchcam", "--lens", "Lumix S 20-60"], "CameraNotFoundError", "--camera 'Nosuchcam' matches no body"),
+])
+def test_option_errors_name_the_clip(tmp_path, capsys, args, kind, says):
+    """One line naming the clip (was a "(video)" placeholder, or no file at all)."""
+    clip = str(shared_file(CLIP))
+    rc = main(["video", clip, *args, "--duration", "0.1", "-o", str(tmp_path / "o.mp4")])
+    err = capsys.readouterr().err
+    assert rc in (1, 2) and err.startswith(f"error ({kind}): {clip}: {says}"), err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_develop_lut_with_an_unknown_extension_is_a_usage_error_before_work(tmp_path, capsys):
+    raw = str(shared_file("raw/decodable/canon_kiss_x4__colorchecker.dng"))
+    rc = main(["develop", raw, "--lut", "photo.jpg", "-o", str(tmp_path) + "/"])
+    assert rc == 2 and "unknown LUT file extension '.jpg'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -376,9 +376,10 @@ def _render_video(task: BatchTask, tmp: Path, progress: Callable[[str, int, int]
     try:
         rep, setup = run_video_job(job, task.input, tmp, frame_size_check=video_size_check(task.input, task.max_memory),
                                    workers=task.segment_workers, progress=report, details=details)
-    except L2Error as exc:  # an error about the temp file is about the output the user named
-        if exc.path == str(tmp):
-            exc.path = str(task.output)
+    except L2Error as exc:  # an error about the temp file is about the output the user named; one
+        # about no file (a lens not in the database, an option value) is about this clip
+        if exc.path in (None, str(tmp)):
+            exc.path = str(task.output if exc.path else task.input)
             exc.args = (f"{exc.path}{f':{exc.line}' if exc.line is not None else ''}: {exc.reason}",)
         raise
     return rep, setup, details

@@ -211,6 +211,10 @@ class Recipe:
             from l2tech.color.looks import check_look_name
 
             check_look_name(str(self.look))
+        if self.lut is not None:
+            from l2tech.color.lut_io import format_for_path
+
+            format_for_path(str(self.lut))  # a known LUT extension, before any work (the file is read when used)
         if not (_finite(self.denoise) and 0 <= self.denoise <= 4):
             raise UsageError(f"denoise strength must be 0-4, got {self.denoise}")
         if not (_finite(self.sharpen) and 0 <= self.sharpen <= 5) or not (0 <= self.sharpen_halo <= 1):

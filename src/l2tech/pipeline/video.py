@@ -340,7 +340,7 @@ def _lensfun_profile(job: VideoJob):
     from l2tech.io.metadata import ShotMetadata
     from l2tech.profiles.matching import match_lens
 
-    meta = ShotMetadata(path="(video)", make=None, model=None, lens_make=None, lens_model=job.recipe.lens,
+    meta = ShotMetadata(path=None, make=None, model=None, lens_make=None, lens_model=job.recipe.lens,
                         lens_id=None, focal_length_mm=job.recipe.focal_length_mm, f_number=job.recipe.f_number,
                         focus_distance_m=job.recipe.focus_distance_m, orientation=None, width=None, height=None,
                         crop_factor=None, datetime_original=None, exposure_time_s=None, iso=None, gps=None)

@@ -43,6 +43,8 @@ __all__ = ["EncodeOptions", "VideoReport", "process_video", "join_segments", "EN
 
 # input decoder -> default encoder
 ENCODERS = {"h264": "libx264", "hevc": "libx265", "prores": "prores_ks", "av1": "libsvtav1", "vp9": "libvpx-vp9"}
+#: x264's and x265's presets (``x264 --fullhelp``, ``x265 --help``), fastest first.
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 _CRF_CODECS = {"libx264", "libx265", "libsvtav1", "libvpx-vp9"}
 # encoders whose streams are limited range by definition (no full-range flag in the bitstream)
 _LIMITED_ONLY = {"prores", "dnxhd"}
@@ -593,6 +595,8 @@ def process_video(
     codec_name = enc.codec or ENCODERS.get(info.codec, "libx264")
     if not enc.codec:  # the input's family: now known (H.264 into .webm cannot be written)
         check_output_container(dst, codec_name)
+    if enc.preset and codec_name in ("libx264", "libx265") and enc.preset not in X264_PRESETS:
+        raise UsageError(f"unknown {codec_name[3:]} preset {enc.preset!r}; valid: {', '.join(X264_PRESETS)}")
     bit_depth = enc.bit_depth or (10 if info.bit_depth > 8 else 8)
     if bit_depth not in (8, 10):
         raise UsageError(f"--bit-depth must be 8 or 10; got {bit_depth}")
