@@ -204,3 +204,15 @@ def test_lens_match_on_a_clip_shows_the_calibration_to_frame_fit(capsys):
     # a clip with neither a profile nor a camera in telemetry: a clear error, exit 1
     assert _main(["lens", "match", str(shared_file("video/fisheye_cctv_1440_circular.mp4"))]) == 1
     assert "no camera in motion telemetry" in capsys.readouterr().err
+
+
+def test_lens_search_with_an_unknown_word_still_lists_the_focal_range():
+    """``"DT 18-200"``: no lens named DT 18-200 in the database; the 18-200 mm lenses are listed
+    at half score (the focal range equal, none of the words) instead of "no lens matches", while
+    ``"18-200"`` alone scores them 1.0 and a words-only query still needs a word."""
+    from l2tech.profiles.matching import search_lenses
+
+    got = search_lenses(None, "DT 18-200")
+    assert got and all(c.score == pytest.approx(0.5) and "18-200mm" in c.profile.name for c in got)
+    assert all(c.score == pytest.approx(1.0) for c in search_lenses(None, "18-200"))
+    assert search_lenses(None, "zzqx") == []

@@ -922,7 +922,9 @@ def search_lenses(
     list of MatchCandidate
         Score: the mean of the parts the query gives (focal range equal, aperture equal, share
         of the query's words found in the lens name). Lenses whose focal range or aperture
-        contradicts the query are left out. Same-named lenses calibrated at several crop
+        contradicts the query are left out, and so are lenses without any of its words unless
+        its focal range or aperture is theirs (``"DT 18-200"`` lists the 18-200 mm lenses at
+        half score when no DT one is in the database). Same-named lenses calibrated at several crop
         factors are listed once each.
 
     Raises
@@ -971,10 +973,11 @@ def search_lenses(
                 hay = _compact(bare)
                 hay_words = set(re.findall(r"[a-z]+|\d+(?:\.\d+)?", bare.casefold()))
                 found_w = [w for w in q_raw_words if w in hay_words or (len(w) >= 3 and not w[0].isdigit() and w in hay)]
-                if not found_w:
-                    continue
+                if not found_w and not parts:
+                    continue  # words only, none found; with a focal range or aperture equal it still counts
                 parts.append(len(found_w) / len(q_raw_words))
-                reasons.append("words " + " ".join(found_w))
+                if found_w:
+                    reasons.append("words " + " ".join(found_w))
             if parts:
                 s = sum(parts) / len(parts)
                 if s > best:
