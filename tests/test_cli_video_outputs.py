@@ -60,6 +60,11 @@ def test_summary_counts_written_skipped_and_failed(tmp_path, capsys):
     cap = capsys.readouterr()
     assert rc == 1
     assert "0 of 2 clips written, 1 skipped, 1 failed" in cap.out, cap.out
+    import json
+
+    main(["video", clip, str(tmp_path / "gone.mp4"), "--duration", "0.1", "-o", out, "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["status"] for r in rows] == ["skipped", "failed"]  # each row's status, as develop's
 
 
 def test_lut_option_is_a_lut_file_never_a_look_name(tmp_path, capsys):

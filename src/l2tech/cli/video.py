@@ -285,7 +285,7 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
                 if item.status == "skipped":  # RELIABILITY case 18: skipped with a message, as develop/correct do
                     if not as_json:
                         err_console.print(f"[yellow]skipped[/]: {escape(str(item.error))}", highlight=False, soft_wrap=True)
-                    results.append({"input": src, "output": str(dst), "ok": True, "skipped": True, "error": str(item.error),
+                    results.append({"input": src, "output": str(dst), "status": "skipped", "ok": True, "skipped": True, "error": str(item.error),
                                     "reason": getattr(item.error, "reason", str(item.error))})
                     continue
                 if item.status == "failed":  # that clip fails, the others still run
@@ -293,12 +293,12 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
                     failed += 1
                     usage = usage or isinstance(exc, UsageError)
                     report_error(exc, verbose)
-                    results.append({"input": src, "output": str(dst), "ok": False, "error": str(exc),
+                    results.append({"input": src, "output": str(dst), "status": "failed", "ok": False, "error": str(exc),
                                     "error_type": type(exc).__name__})
                     continue
                 res = dict(item.result)
                 res.pop("lens", None)
-                row = {"input": src, "output": str(dst), "ok": True, **res}
+                row = {"input": src, "output": str(dst), "status": "ok", "ok": True, **res}
                 results.append(row)
                 if not quiet and not as_json:
                     _print_clip(row, verbose)
