@@ -117,3 +117,16 @@ def test_develop_lut_with_an_unknown_extension_is_a_usage_error_before_work(tmp_
     rc = main(["develop", raw, "--lut", "photo.jpg", "-o", str(tmp_path) + "/"])
     assert rc == 2 and "unknown LUT file extension '.jpg'" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("line, says", [
+    ("zoom = 0", "zoom must be > 0, got 0.0"),
+    ("duration_s = -5", "duration_s must be > 0, got -5.0"),  # said "--start must be ≥ 0 and --duration > 0"
+    ("max_crop_zoom = 20", "max_crop_zoom must be ≥ 1 and ≤ 10, got 20.0"),
+])
+def test_video_table_values_are_checked_with_file_and_line(tmp_path, capsys, line, says):
+    rec = tmp_path / "r.toml"
+    rec.write_text(f"exposure_ev = 0\n[video]\n{line}\n")
+    rc = main(["video", str(shared_file(CLIP)), "--recipe", str(rec), "-o", str(tmp_path / "o.mp4")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith(f"error (RecipeError): {rec}:3: {says}"), err

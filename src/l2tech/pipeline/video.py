@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -173,6 +173,29 @@ def video_settings(job: VideoJob) -> dict:
     return out
 
 
+#: Ranges of the numeric ``[video]`` settings, checked where a recipe file is read (with
+#: ``file:line``): (low, high, low included); None is open.
+_VIDEO_RANGES = {"start_s": (0.0, None, True), "duration_s": (0.0, None, False), "zoom": (0.0, None, False),
+                 "crf": (0, None, True), "qp": (0, None, True), "segments": (1, None, True), "smoothness_s": (0.0, None, True),
+                 "max_crop_zoom": (1.0, 10.0, True), "adaptive_zoom_s": (0.0, 1e6, True),
+                 "max_decode_errors": (0, None, True), "crop_factor": (0.0, None, False)}
+
+
+def _check_video_range(key: str, value: Any) -> str | None:
+    """Why a ``[video]`` value is out of its range, or None."""
+    import math
+
+    rng = _VIDEO_RANGES.get(key)
+    if rng is None or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    lo, hi, closed = rng
+    if not math.isfinite(value) or (lo is not None and (value < lo or (value == lo and not closed))) or \
+            (hi is not None and value > hi):
+        low = "" if lo is None else (f"≥ {lo:g}" if closed else f"> {lo:g}")
+        return f"{key} must be {low}{'' if hi is None else f' and ≤ {hi:g}'}, got {value!r}"
+    return None
+
+
 def read_video_settings(path: str | Path, *, base: VideoJob | None = None) -> dict:
     """The ``[video]`` table of a recipe file (or of a video output's sidecar), checked.
 
@@ -214,6 +237,9 @@ def read_video_settings(path: str | Path, *, base: VideoJob | None = None) -> di
             values[key] = _coerce(value, hints[key])
         except TypeError:
             raise RecipeError(f"{key} must be {_type_name(hints[key])}, got {value!r}", path=p, line=line) from None
+        why = _check_video_range(key, values[key])
+        if why:
+            raise RecipeError(why, path=p, line=line)
     return video_settings(dataclasses.replace(base or VideoJob(), **values))
 
 
