@@ -41,7 +41,11 @@ def test_info_shows_the_crop_factor_develop_plans_with():
     record (crop 1.613, lensfun's ``<cropfactor>`` of the EOS Kiss X4) is what develop and correct
     plan with, so ``info`` shows it and says where it is from. The ZV-E10's EXIF focal-plane
     size (1.483) is named beside the database's 1.534, which wins (lens_plan)."""
-    r, rc = _run(["info", str(shared_file(KISS))])
+    from l2tech.cli.common import console
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(console.get(), "width", 200)  # the process's console may be an 80-column one
+        r, rc = _run(["info", str(shared_file(KISS))])
     assert rc == 0 and "1.613 (lensfun camera database: Canon EOS Kiss X4)" in r.output, r.output
     r, rc = _run(["info", "--json", str(shared_file(KISS))])
     d = json.loads(r.output)
@@ -49,9 +53,12 @@ def test_info_shows_the_crop_factor_develop_plans_with():
     assert d["planned_crop_factor"] == pytest.approx(1.613)
 
 
-def test_info_shows_a_crop_made_after_capture():
+def test_info_shows_a_crop_made_after_capture(monkeypatch):
     """The EOS 6D JPEG cropped in an editor (XMP crs:Crop*, 67 % x 100 %): ``correct`` plans at
     crop 1.28 (lens_plan.frame_in_capture); ``info`` shows the same, not the body's 1.005."""
+    from l2tech.cli.common import console
+
+    monkeypatch.setattr(console.get(), "width", 200)  # the process's console may be an 80-column one
     jpg = shared_file("raw/jpeg_reference/canon_6d__ef100mm_macro.jpg")
     r, rc = _run(["info", str(jpg)])
     assert rc == 0 and "1.284 (a crop made after capture, XMP crs:Crop*, of the Canon EOS 6D's 1.005)" in r.output, r.output
