@@ -39,7 +39,8 @@ from l2tech.video.colortags import ColorTags, frame_to_rgb, resolve_color_tags, 
 from l2tech.video.pipeline import FramePipeline
 from l2tech.video.probe import VideoInfo, VideoLimits, probe_video
 
-__all__ = ["EncodeOptions", "VideoReport", "process_video", "join_segments", "ENCODERS"]
+__all__ = ["EncodeOptions", "VideoReport", "process_video", "join_segments", "ENCODERS", "X264_PRESETS", "OUTPUT_CONTAINERS",
+           "check_output_container"]
 
 # input decoder -> default encoder
 ENCODERS = {"h264": "libx264", "hevc": "libx265", "prores": "prores_ks", "av1": "libsvtav1", "vp9": "libvpx-vp9"}
