@@ -678,6 +678,83 @@ def test_jpeg_named_nef_is_reported_as_jpeg(tmp_path):
         decode_raw(fake)
 
 
+def test_phase_one_iiq_without_tiff_header_develops_at_its_true_size(tmp_path, capsys):
+    """A Phase One raw with no TIFF header (the block at byte 0, which LibRaw reads; built as
+    LibRaw ``parse_phase_one`` and ExifTool ``PhaseOne.pm`` read it: tests/_phase_one_build.py).
+    Measured before: "unsupported or mismatched format: the first bytes match no supported
+    image, RAW, video or LUT format (starts with b'IIIITwaR')" from every command. Now: format
+    'iiq', the size and model from the Phase One directory, equal to LibRaw's (the oracle), and
+    ``l2 develop`` writes an image of that size."""
+    import rawpy
+    from PIL import Image
+
+    from _phase_one_build import build_iiq
+    from l2tech.cli.main import main
+    from l2tech.io.formats import check_input, sniff_format
+    from l2tech.io.metadata import read_metadata
+
+    for big_endian in (False, True):
+        src = tmp_path / f"P{int(big_endian)}.IIQ"
+        src.write_bytes(build_iiq(640, 480, big_endian=big_endian))
+        assert sniff_format(src) == "iiq" and check_input(src, "raw") == "iiq"
+        with rawpy.imread(str(src)) as raw:
+            libraw_size = (raw.sizes.width, raw.sizes.height)
+        meta = read_metadata(src)
+        assert (meta.width, meta.height) == libraw_size == (640, 480)
+        assert (meta.make, meta.model, meta.format) == ("Phase One", "IQ180", "iiq")
+        assert any("no EXIF block" in w for w in meta.warnings)
+    out = tmp_path / "out"
+    assert main(["develop", str(tmp_path / "P0.IIQ"), "-o", str(out) + "/", "--no-sidecar"]) == 0
+    with Image.open(out / "P0.jpg") as im:
+        assert im.size == (640, 480)
+
+
+@needs_exiftool
+def test_phase_one_iiq_reports_the_raw_size_not_its_preview(tmp_path):
+    """An IIQ as Phase One backs write it: a TIFF whose IFD0 holds an 80 x 60 preview, with the
+    Phase One block right after the TIFF header (the EXIF MakerNote points at it). exiv2 sees
+    only the preview: read as a TIFF it was 80 x 60. ExifTool is the oracle: it names the file
+    IIQ and reads ImageWidth x ImageHeight 640 x 480 from the Phase One directory; l2tech now
+    agrees."""
+    from _phase_one_build import build_iiq
+    from l2tech.io.formats import sniff_format
+    from l2tech.io.metadata import read_metadata
+
+    src = tmp_path / "CF000123.IIQ"
+    src.write_bytes(build_iiq(640, 480, tiff=True, preview=(80, 60)))
+    tool = _exiftool(src)
+    assert tool["File:FileType"] == "IIQ"
+    assert (tool["MakerNotes:PhaseOne:ImageWidth"], tool["MakerNotes:PhaseOne:ImageHeight"]) == (640, 480)
+    assert (tool["EXIF:IFD0:ImageWidth"], tool["EXIF:IFD0:ImageHeight"]) == (80, 60)
+    assert sniff_format(src) == "iiq"
+    meta = read_metadata(src)
+    assert (meta.width, meta.height) == (640, 480)
+    assert (meta.make, meta.model, meta.exposure_time_s, meta.f_number) == ("Phase One", "IQ180", 1 / 125, 5.6)
+
+
+def test_phase_one_file_libraw_does_not_take_is_a_clear_unsupported_error(tmp_path, capsys):
+    """A Phase One file LibRaw refuses (here the TIFF-wrapped build above, which this LibRaw
+    does not open) is a one-line "LibRaw does not recognise this file" naming it, exit 1, no
+    output; a hostile directory (an entry count of 2**32 - 1, offsets past the end) gives no
+    size and no traceback."""
+    from _phase_one_build import build_iiq
+    from l2tech.cli.main import main
+    from l2tech.io.metadata import _phase_one_directory
+
+    src = tmp_path / "CF000124.IIQ"
+    src.write_bytes(build_iiq(640, 480, tiff=True))
+    out = tmp_path / "out"
+    assert main(["develop", str(src), "-o", str(out) + "/", "--no-sidecar"]) == 1
+    err = capsys.readouterr().err
+    assert f"{src}: unsupported or mismatched format: LibRaw does not recognise" in err
+    assert not out.exists() or not any(out.glob("*.jpg"))
+    bad = tmp_path / "bad.iiq"
+    bad.write_bytes(build_iiq(64, 48, entry_count=0xFFFFFFFF))
+    assert _phase_one_directory(bad) == (None, None)
+    bad.write_bytes(build_iiq(64, 48)[:40])
+    assert _phase_one_directory(bad) == (None, None)
+
+
 # ---------------------------------------------------------------------------------------------
 # fisheye on a larger sensor (item 6)
 

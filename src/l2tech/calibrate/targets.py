@@ -32,9 +32,7 @@ __all__ = [
     "VIDEO_SUFFIXES",
 ]
 
-RAW_SUFFIXES = frozenset(
-    ".dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .rw2 .raf .orf .pef .srw .x3f .3fr .iiq .mrw .erf .kdc .rwl".split()
-)
+from l2tech.io.formats import RAW_SUFFIXES  # noqa: E402  (the one list; re-exported)
 VIDEO_SUFFIXES = frozenset(".mp4 .mov .m4v .mkv .avi .mts .m2ts .webm".split())
 
 _ARUCO_DICTS = (

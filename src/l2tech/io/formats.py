@@ -16,7 +16,8 @@ References
 - ISO/IEC 14496-12 (ISO base media file format), 4.2 box structure and 4.3 ``ftyp``.
 - Canon CR3 (``ftyp`` major brand ``crx``), CRW/CIFF (``HEAPCCDR`` at byte 6), Fujifilm RAF
   (``FUJIFILMCCD-RAW``), Minolta MRW (``\\x00MRM``), Sigma X3F (``FOVb``), Panasonic RW2
-  (``IIU\\x00``), Olympus ORF (``IIRO``/``IIRS``/``MMOR``): the signatures that LibRaw
+  (``IIU\\x00``), Olympus ORF (``IIRO``/``IIRS``/``MMOR``), Phase One IIQ (``IIII?waR`` at byte
+  0 or 8; LibRaw ``parse_phase_one``, ExifTool ``PhaseOne.pm``): the signatures that LibRaw
   ``src/metadata/identify.cpp`` and exiv2 ``src/*image.cpp`` test.
 """
 
@@ -41,11 +42,12 @@ __all__ = [
     "check_dimensions",
     "read_header_dimensions",
     "read_input_bytes",
+    "RAW_SUFFIXES",
 ]
 
 #: RAW container formats :func:`sniff_format` can name (DNG counts as RAW).
 RAW_FORMATS = frozenset(
-    {"dng", "cr2", "cr3", "crw", "nef", "arw", "rw2", "raf", "orf", "pef", "srw", "x3f", "mrw"}
+    {"dng", "cr2", "cr3", "crw", "nef", "arw", "rw2", "raf", "orf", "pef", "srw", "x3f", "mrw", "iiq", "mos"}
 )
 #: Developed still-image formats.
 IMAGE_FORMATS = frozenset({"jpeg", "tiff", "png"})
@@ -78,6 +80,8 @@ _EXTENSIONS: dict[str, frozenset[str]] = {
         ".gpr", ".3fr", ".erf", ".kdc", ".dcr", ".mos", ".iiq", ".mef", ".rwl", ".orf",
     )},
     ".orf": _TIFF_FAMILY | {"orf"},
+    ".iiq": _TIFF_FAMILY | {"iiq"},
+    ".mos": _TIFF_FAMILY | {"mos", "iiq"},
     ".rw2": frozenset({"rw2"}),
     ".rwl": _TIFF_FAMILY | {"rw2"},
     ".raw": frozenset({"rw2"}) | _TIFF_FAMILY,
@@ -106,6 +110,13 @@ _TEXT_FORMATS: dict[str, str] = {
 }
 _XML_TEXT = frozenset({"clf", "xml", "lcp"})
 
+#: File name extensions of RAW files (lower case, with the dot): every name whose content may
+#: be a RAW format, except ``.tif``/``.tiff`` (a developed image unless its content says
+#: otherwise). The one list the CLI, the batch, calibration and the preview tell RAWs by.
+RAW_SUFFIXES = frozenset(
+    ext for ext, fmts in _EXTENSIONS.items() if fmts & RAW_FORMATS and ext not in (".tif", ".tiff")
+)
+
 _TIFF_MAKES = (  # IFD0 Make prefix (lower case) -> RAW format of that maker's TIFF-based RAW
     ("nikon", "nef"),
     ("sony", "arw"),
@@ -114,6 +125,8 @@ _TIFF_MAKES = (  # IFD0 Make prefix (lower case) -> RAW format of that maker's T
     ("samsung", "srw"),
     ("olympus", "orf"),
     ("om digital", "orf"),
+    ("phase one", "iiq"),
+    ("leaf", "mos"),
 )
 
 _MP4_BRANDS = frozenset({
@@ -273,9 +286,19 @@ class _Tiff:
         return seen
 
 
+def _phase_one_block(head: bytes, at: int) -> bool:
+    """Phase One's raw directory header at ``at``: ``IIII?waR`` or ``MMMMRaw?`` (LibRaw
+    ``parse_phase_one``; ExifTool ``MakerNotePhaseOne``)."""
+    return (head[at : at + 4] == b"IIII" and head[at + 5 : at + 8] == b"waR") or (
+        head[at : at + 4] == b"MMMM" and head[at + 4 : at + 7] == b"Raw"
+    )
+
+
 def _sniff_tiff(head: bytes) -> str:
     if head[8:10] == b"CR":
         return "cr2"
+    if _phase_one_block(head, 8):  # IIQ: the Phase One block right after the TIFF header
+        return "iiq"
     t = _Tiff(head)
     try:
         ifd0 = t.u32(4)
@@ -320,10 +343,12 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
     -------
     str
         One of ``'dng', 'cr2', 'cr3', 'crw', 'nef', 'arw', 'rw2', 'raf', 'orf', 'pef', 'srw',
-        'x3f', 'mrw', 'jpeg', 'tiff', 'png', 'mp4', 'mov'``, or for text files ``'cube', '3dl',
+        'x3f', 'mrw', 'iiq', 'mos', 'jpeg', 'tiff', 'png', 'mp4', 'mov'``, or for text files ``'cube', '3dl',
         'vlt', 'clf', 'xml', 'lcp', 'json', 'yaml'``. TIFF-based RAW
         files are told apart by ``DNGVersion`` (DNG, also GoPro GPR), the ``CR`` marker (CR2)
-        or the IFD0 ``Make`` (NEF, ARW, PEF, SRW, ORF); other TIFFs are ``'tiff'``. Text formats
+        or the IFD0 ``Make`` (NEF, ARW, PEF, SRW, ORF, Leaf MOS, Phase One IIQ); Phase One IIQ
+        also by its raw block (``IIII?waR``/``MMMMRaw?``) at byte 0 or right after the TIFF
+        header; other TIFFs are ``'tiff'``. Text formats
         have no magic bytes: they are named from the extension once the content is known to be
         text (XML ones must start with ``<``).
 
@@ -364,6 +389,8 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
         return "orf"
     if head[:4] == b"IIU\x00":
         return "rw2"
+    if _phase_one_block(head, 0):  # Phase One raw without a TIFF header
+        return "iiq"
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return _sniff_tiff(head)
     if len(head) >= 12 and head[4:8] == b"ftyp":
@@ -512,8 +539,10 @@ def read_header_dimensions(path: str | os.PathLike[str], fmt: str | None = None)
     if fmt == "jpeg":
         dims = _jpeg_dimensions(_head(p, 1 << 20))
         return [dims] if dims else []
-    if fmt in _TIFF_FAMILY and fmt != "orf":
+    if fmt in _TIFF_FAMILY | {"iiq", "mos"} and fmt != "orf":
         head = _head(p, 1 << 20)
+        if head[:4] not in (b"II*\x00", b"MM\x00*"):
+            return []
         t = _Tiff(head)
         out: list[tuple[int, int]] = []
         try:

@@ -603,7 +603,9 @@ def copy_exif(
                         out[f"Exif.Image.{k}"] = raw.toString()
             xmp, iptc = _xmp_for_output(exiv2, im.xmpData()), im.iptcData()
         except Exception as exc:
-            warn.append(f"{src}: EXIF not copied ({exc})")
+            from l2tech.io.metadata import _exiv2_reason
+
+            warn.append(f"{src}: EXIF not copied (exiv2: {_exiv2_reason(exc)})")
     for k, v in (defaults or {}).items():
         if out.findKey(exiv2.ExifKey(k)) == out.end():
             out[k] = str(v)

@@ -825,14 +825,122 @@ def _read_x3f(path: Path) -> ShotMetadata:
     )
 
 
+def _libraw_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` of the image LibRaw develops from a RAW (its ``sizes.width`` and
+    ``sizes.height``: the sensor area inside the margins, before the flip), or ``None`` when
+    LibRaw does not open the file. Only the header is parsed (``open_file``), no pixels."""
+    try:
+        import rawpy
+
+        with rawpy.imread(str(path)) as raw:
+            s = raw.sizes
+            return (int(s.width), int(s.height)) if s.width > 0 and s.height > 0 else None
+    except Exception:  # LibRaw's verdict on the pixels is the decoder's to report
+        return None
+
+
+def _phase_one_directory(path: Path) -> tuple[tuple[int, int] | None, str | None]:
+    """Image size and camera model from a Phase One raw's own directory: ``((width, height),
+    model)``, each ``None`` when absent or out of range.
+
+    The directory follows a 12-byte header (``IIII?waR`` or ``MMMMRaw?``, then its offset) at
+    byte 0 or right after the TIFF header; its 16-byte entries are tag, type, size, value (an
+    offset from the header for data longer than 4 bytes). Tags 0x10c/0x10d are the image
+    width/height inside the sensor margins (ExifTool ``PhaseOne.pm`` ``ImageWidth`` /
+    ``ImageHeight``; LibRaw ``parse_phase_one`` ``width``/``height``), 0x108/0x109 the sensor's
+    (used when the former are absent), 0x301 the model string LibRaw names the camera by.
+    Every offset is bounds-checked; nothing is trusted beyond 4096 entries or 64 characters.
+    """
+    from l2tech.io.formats import _phase_one_block
+
+    with open(path, "rb") as f:
+        head = f.read(20)
+        base = 0 if _phase_one_block(head, 0) else 8 if _phase_one_block(head, 8) else None
+        if base is None or len(head) < base + 12:
+            return None, None
+        end = "<" if head[base : base + 2] == b"II" else ">"
+        (dir_off,) = struct.unpack_from(end + "I", head, base + 8)
+        f.seek(base + dir_off)
+        first = f.read(8)
+        if len(first) < 8:
+            return None, None
+        n = struct.unpack(end + "I", first[:4])[0]
+        if not 0 < n <= 4096:
+            return None, None
+        body = f.read(16 * n)
+        vals: dict[int, tuple[int, int]] = {}
+        for i in range(len(body) // 16):
+            tag, _typ, size, data = struct.unpack_from(end + "IIII", body, 16 * i)
+            if tag in (0x108, 0x109, 0x10C, 0x10D, 0x301):
+                vals[tag] = (size, data)
+        model = None
+        if 0x301 in vals:
+            size, data = vals[0x301]
+            f.seek(base + data)
+            text = f.read(min(size, 64)).split(b"\0", 1)[0].decode("latin-1").strip()
+            model = text.removesuffix(" camera").strip() or None  # LibRaw drops " camera"
+    w = (vals.get(0x10C) or vals.get(0x108) or (0, 0))[1]
+    h = (vals.get(0x10D) or vals.get(0x109) or (0, 0))[1]
+    return ((w, h) if 0 < w <= 65_000 and 0 < h <= 65_000 else None), model
+
+
+def _read_medium_format(p: Path, fmt: str) -> ShotMetadata:
+    """Phase One IIQ and Leaf MOS: EXIF as exiv2 reads it, the size from LibRaw.
+
+    The IFD0 of these files describes a preview, not the raw image (the raw sits in the
+    maker's own directory: LibRaw ``parse_phase_one``, ``parse_mos``; ExifTool ``PhaseOne.pm``),
+    so the size is the Phase One directory's image size (IIQ), else the one LibRaw develops.
+    A Phase One raw written without a TIFF header has
+    no EXIF block exiv2 can open: then make, size and what LibRaw knows of the exposure are
+    returned, with a warning naming what is unknown.
+    """
+    size, model = _phase_one_directory(p) if fmt == "iiq" else (None, None)
+    size = size or _libraw_size(p)
+    try:
+        meta = _read_exiv2(p, fmt)
+    except MetadataError as exc:
+        if size is None:
+            raise
+        import rawpy
+
+        with rawpy.imread(str(p)) as raw:
+            other = raw.other
+        exp = other.shutter_speed if other.shutter_speed > 0 else None
+        return ShotMetadata(
+            path=str(p),
+            make="Phase One" if fmt == "iiq" else "Leaf",
+            model=model,
+            lens_model=None,
+            lens_id=None,
+            focal_length_mm=other.focal_length if other.focal_length > 0 else None,
+            f_number=other.aperture if other.aperture > 0 else None,
+            orientation=None,
+            width=size[0],
+            height=size[1],
+            exposure_time_s=exp,
+            iso=int(other.iso_speed) if other.iso_speed > 0 else None,
+            warnings=(f"no EXIF block exiv2 can read ({exc.reason.removeprefix('metadata unreadable (').removesuffix(')')}); "
+                      + ("lens unknown" if model else "camera model and lens unknown"),),
+            fields_unknown=("lens_model",) if model else ("lens_model", "model"),
+            format=fmt,
+        )
+    if size is not None and size != (meta.width, meta.height):
+        from dataclasses import replace
+
+        meta = replace(meta, width=size[0], height=size[1])
+    return meta
+
+
 def read_metadata(path: str | os.PathLike[str]) -> ShotMetadata:
     """Read a photo's shot metadata.
 
     Parameters
     ----------
     path : str or path-like
-        A RAW file (DNG, CR2, CR3, CRW, NEF, ARW, RW2, RAF, ORF, PEF, SRW, MRW, X3F, ...), a
-        JPEG, TIFF or PNG. Truncated files whose metadata block is intact are read.
+        A RAW file (DNG, CR2, CR3, CRW, NEF, ARW, RW2, RAF, ORF, PEF, SRW, MRW, X3F, IIQ, MOS,
+        ...), a JPEG, TIFF or PNG. Truncated files whose metadata block is intact are read. The
+        size of a Phase One IIQ or Leaf MOS is the raw image's as LibRaw develops it (their
+        IFD0 holds a preview).
 
     Returns
     -------
@@ -867,6 +975,8 @@ def read_metadata(path: str | os.PathLike[str]) -> ShotMetadata:
     try:
         if fmt == "x3f":
             return _read_x3f(p)
+        if fmt in ("iiq", "mos"):
+            return _read_medium_format(p, fmt)
         if fmt == "cr3":
             try:
                 return _read_exiv2(p, fmt)

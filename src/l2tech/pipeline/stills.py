@@ -59,10 +59,8 @@ __all__ = [
     "RAW_SUFFIXES",
 ]
 
-RAW_FORMATS = {"dng", "cr2", "cr3", "crw", "nef", "arw", "rw2", "raf", "orf", "pef", "srw", "x3f", "mrw"}
-
-RAW_SUFFIXES = {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".rw2", ".raf", ".orf", ".pef",
-                ".srw", ".x3f", ".mrw", ".3fr", ".iiq", ".rwl", ".erf", ".kdc", ".dcr", ".mos", ".gpr", ".raw"}
+# the one list of RAW formats and RAW file names (io.formats), re-exported for callers of this module
+from l2tech.io.formats import RAW_FORMATS, RAW_SUFFIXES  # noqa: E402
 
 
 @dataclass(frozen=True)
