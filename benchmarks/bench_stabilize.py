@@ -75,7 +75,7 @@ def _l2(args: list[str]) -> tuple[dict, float]:
     wall = time.perf_counter() - t0
     if out.returncode != 0:
         raise SystemExit(f"l2 video failed: {out.stderr or out.stdout}")
-    return json.loads(out.stdout), wall
+    return json.loads(out.stdout)["results"][0], wall
 
 
 def _ffmpeg(args: list[str]) -> str:

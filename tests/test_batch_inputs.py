@@ -125,8 +125,9 @@ def test_video_batch_goes_on_past_bad_arguments(tmp_path, capsys):
     out.mkdir()
     rc = main(["video", str(folder), str(tmp_path / "none.mp4"), str(good), "-o", str(out) + "/",
                "--lens-model", "opencv", "--intrinsics", "50,50,32,24", "--dist-coeffs", "0,0,0,0", "--json"])
-    doc = json.loads(capsys.readouterr().out)
-    assert rc == 1
+    summary = json.loads(capsys.readouterr().out)
+    doc = summary["results"]
+    assert rc == 1 and (summary["done"], summary["failed"]) == (1, 2)
     assert [(os.path.basename(r["input"]), r["ok"], r.get("error_type")) for r in doc] == [
         ("clip.mp4", False, "InputNotFoundError"),
         ("none.mp4", False, "InputNotFoundError"),

@@ -52,7 +52,9 @@ def test_cctv_defish_json(tmp_path, capsys):
                "--dist-coeffs=-0.14396,0.028807,0.0010504,-0.000338,-0.0033234",
                "--duration", "0.5", "--json"])
     assert rc == 0
-    doc = json.loads(capsys.readouterr().out)
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["done"], summary["failed"], len(summary["results"])) == (1, 0, 1)  # one object, as develop's
+    doc = summary["results"][0]
     assert doc["ok"] and doc["frames_written"] == 13 and doc["width_px"] == 1440
     assert any("calibration 1440x1440 -> frame 1440x1440" in line for line in doc["setup"])
     n, _, types, _ = _video_summary(out)
@@ -168,7 +170,7 @@ def test_video_with_lcp_and_opencv_yaml_profiles(tmp_path, capsys):
     rc = main(["video", str(src), "-o", str(out), "--profile", str(lcp), "--focal-length", "24", "--f-number", "4", "--json"])
     text = capsys.readouterr().out
     assert rc == 0, text
-    doc = json.loads(text)
+    doc = json.loads(text)["results"][0]
     assert doc["frames_written"] == 4 and any("EF24-105mm" in line and "lens.lcp" in line for line in doc["setup"])
     yml = shared_file("profiles/opencv_yaml/VINS-Mono__config_euroc_euroc_config.yaml")  # 752x480 pinhole
     src2 = tmp_path / "in2.mp4"
@@ -199,7 +201,7 @@ def test_no_lens_source_is_said(tmp_path, capsys):
     src = tmp_path / "in.mp4"
     write_clip(src, [np.zeros((48, 64, 3), np.uint8)] * 2, options={"qp": "0", "preset": "ultrafast"})
     rc = main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "--json"])
-    doc = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)["results"][0]
     assert rc == 0 and any("no lens source" in line for line in doc["setup"])
 
 

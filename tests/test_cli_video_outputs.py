@@ -63,7 +63,7 @@ def test_summary_counts_written_skipped_and_failed(tmp_path, capsys):
     import json
 
     main(["video", clip, str(tmp_path / "gone.mp4"), "--duration", "0.1", "-o", out, "--json"])
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["results"]
     assert [r["status"] for r in rows] == ["skipped", "failed"]  # each row's status, as develop's
 
 

@@ -123,13 +123,13 @@ def test_bit_flipped_h264_refused_by_default_and_counted_when_allowed(tmp_path):
 
     r = _l2("video", str(bad), "-o", str(out), "--max-decode-errors", "100000", "--json")
     assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
+    doc = json.loads(r.stdout)["results"][0]
     assert 0 < doc["decode_errors"] <= 12  # bad frames, at most the clip's 12
     assert any("decoder concealed errors" in w for w in doc["warnings"])
 
     r = _l2("video", str(clean), "-o", str(tmp_path / "clean_out.mp4"), "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["decode_errors"] == 0
+    assert json.loads(r.stdout)["results"][0]["decode_errors"] == 0
 
 
 @pytest.mark.parametrize("kw", [{"restart_marker_rows": 1}, {"restart_marker_blocks": 5},

@@ -94,18 +94,21 @@ def test_rerun_resumes_redo_remakes_and_another_recipe_is_refused(tmp_path, caps
     capsys.readouterr()
     before = {p.name: (p.stat().st_mtime_ns, _sha(p)) for p in out.glob("*.mp4")}
     assert main(cmd) == 0  # the same command again: nothing to do
-    doc = json.loads(capsys.readouterr().out)
+    summary = json.loads(capsys.readouterr().out)
+    doc = summary["results"]
+    assert (summary["done"], summary["skipped"], summary["failed"]) == (0, 2, 0)
+    assert summary["skipped_reasons"] == {"done earlier with this recipe (journal)": 2}
     assert [(r["skipped"], r["error"].split(": ", 1)[1]) for r in doc] == [(True, "done earlier with this recipe (journal)")] * 2
     assert [r["reason"] for r in doc] == ["done earlier with this recipe (journal)"] * 2  # as develop's entries
     assert {p.name: (p.stat().st_mtime_ns, _sha(p)) for p in out.glob("*.mp4")} == before
     assert main([*cmd, "--redo"]) == 0  # made again: new files, same bytes
-    doc = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)["results"]
     assert all(r["ok"] and not r.get("skipped") and r["frames_written"] == 6 for r in doc)
     after = {p.name: (p.stat().st_mtime_ns, _sha(p)) for p in out.glob("*.mp4")}
     assert all(after[n][0] != before[n][0] and after[n][1] == before[n][1] for n in before)
     # another video setting is another recipe: refused per clip (exit 1) unless --overwrite
     assert main([*cmd, "--crf", "30"]) == 1
-    doc = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)["results"]
     assert all(not r["ok"] and "made with another recipe" in r["error"] for r in doc)
     assert main([*cmd, "--crf", "30", "--overwrite"]) == 0
     capsys.readouterr()
@@ -151,7 +154,7 @@ def test_clips_on_a_dask_cluster_equal_the_local_run(tmp_path):
                             str(tmp_path / "out"), "--json"], env={**env, "L2_DASK_SCHEDULER": address},
                            capture_output=True, text=True, timeout=180)
         assert r.returncode == 0, r.stderr[-3000:]
-        assert [x["frames_written"] for x in json.loads(r.stdout)] == [6, 6, 6]
+        assert [x["frames_written"] for x in json.loads(r.stdout)["results"]] == [6, 6, 6]
     finally:
         lc.send_signal(signal.SIGINT)
         try:
@@ -262,7 +265,7 @@ def test_sigkill_during_a_video_batch_then_rerun_gives_the_uninterrupted_outputs
     assert 2 <= done_before < 5
     r = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
+    doc = json.loads(r.stdout)["results"]
     assert sum(1 for x in doc if x.get("skipped")) == done_before
     assert sum(1 for x in doc if x["ok"] and not x.get("skipped")) == 5 - done_before
     assert {n: _sha(out / n) for n in names} == expected

@@ -210,7 +210,7 @@ def sc_run(capsys, args):
     rc = main(["video", *args, "--json", "-q"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    return json.loads(out)
+    return json.loads(out)["results"][0]
 
 
 # -- readout from the lens profile -----------------------------------------------------------------

@@ -103,7 +103,7 @@ def _run(args, capsys):
     rc = main(["video", *args, "--json", "-q"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    return json.loads(out)
+    return json.loads(out)["results"][0]
 
 
 def test_flow_mode_removes_the_shake(shaky_clip, tmp_path, capsys):

@@ -20,7 +20,7 @@ from l2tech.cli.options import json_option, verbosity_options  # re-exported: ol
 from l2tech.errors import L2Error
 
 __all__ = ["console", "err_console", "json_option", "verbosity_options", "report_error", "emit_json", "format_f_number",
-           "Terminated", "interrupt_exit_code", "handle_signals", "route_warnings"]
+           "Terminated", "interrupt_exit_code", "handle_signals", "route_warnings", "batch_summary"]
 
 
 class _LazyConsole:
@@ -220,3 +220,35 @@ def route_warnings() -> Iterator[None]:
     finally:
         warnings.showwarning = previous
         _WARNINGS.clear()
+
+
+def batch_summary(results: list[dict[str, Any]], elapsed_s: float) -> dict[str, Any]:
+    """The ``--json`` summary of a batch (develop, correct, video): counts, the reasons of the
+    skips and failures, time and throughput.
+
+    Parameters
+    ----------
+    results : list of dict
+        One row per input, each with ``status`` (``"ok"``, ``"skipped"`` or ``"failed"``),
+        ``input`` and, when not ok, ``reason`` or ``error``.
+    elapsed_s : float
+        Wall time of the batch, seconds.
+
+    Returns
+    -------
+    dict
+        ``ok`` and ``done`` (outputs written), ``skipped``, ``failed``, ``skipped_reasons``
+        (reason -> count), ``failed_inputs`` (input -> error), ``elapsed_s``, ``files_per_s``.
+    """
+    from collections import Counter
+
+    ok = sum(r["status"] == "ok" for r in results)
+    skipped = [r for r in results if r["status"] == "skipped"]
+    failed = [r for r in results if r["status"] == "failed"]
+    return {
+        "ok": ok, "done": ok, "skipped": len(skipped), "failed": len(failed),
+        "skipped_reasons": dict(Counter(r.get("reason", r.get("error", "")) for r in skipped)),
+        "failed_inputs": {r["input"]: r.get("error", "") for r in failed},
+        "elapsed_s": round(elapsed_s, 3),
+        "files_per_s": round(ok / elapsed_s, 3) if elapsed_s > 0 else None,
+    }

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import click
 
-from l2tech.cli.common import console, emit_json, err_console, escape, format_f_number, report_error
+from l2tech.cli.common import batch_summary, console, emit_json, err_console, escape, format_f_number, report_error
 from l2tech.cli.options import (
     CONTEXT_SETTINGS,
     batch_options,
@@ -247,7 +247,7 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
         inputs, outs = tuple(inputs[k] for k in keep), [outs[k] for k in keep]
         if not inputs:
             if as_json:
-                emit_json({"results": clash_results, **_summary(clash_results, 0.0)})
+                emit_json({"results": clash_results, **batch_summary(clash_results, 0.0)})
             return 1
     to_folder = output is not None and (many or output.endswith(os.sep) or os.path.isdir(output))
     made_folder = False
@@ -297,7 +297,7 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     finished = {r["input"] for r in results}
     not_done = [str(i) for i in inputs if i not in finished]
     results = clash_results + results
-    summary = {**_summary(results, elapsed), "workers": started}
+    summary = {**batch_summary(results, elapsed), "workers": started}
     for r in results:  # --from-sidecar: the lens database may now choose another profile
         chosen = (r.get("lens") or {}).get("lens") or ""
         if expect_lens is not None and r["status"] == "ok" and chosen != expect_lens:
@@ -375,22 +375,6 @@ def _print_result(res: dict[str, Any], verbose: int, progress: Any = None) -> No
             continue
         seen.add(w)
         err_console.print(f"  [yellow]warning[/]: {escape(w)}", highlight=False)
-
-
-def _summary(results: list[dict[str, Any]], elapsed_s: float) -> dict[str, Any]:
-    """Counts, the reasons of the skips and failures, time and throughput (the ``--json`` summary)."""
-    from collections import Counter
-
-    ok = sum(r["status"] == "ok" for r in results)
-    skipped = [r for r in results if r["status"] == "skipped"]
-    failed = [r for r in results if r["status"] == "failed"]
-    return {
-        "ok": ok, "done": ok, "skipped": len(skipped), "failed": len(failed),
-        "skipped_reasons": dict(Counter(r.get("reason", r.get("error", "")) for r in skipped)),
-        "failed_inputs": {r["input"]: r.get("error", "") for r in failed},
-        "elapsed_s": round(elapsed_s, 3),
-        "files_per_s": round(ok / elapsed_s, 3) if elapsed_s > 0 else None,
-    }
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

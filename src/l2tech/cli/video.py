@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from l2tech.cli.common import console, emit_json, err_console, escape, report_error
+from l2tech.cli.common import batch_summary, console, emit_json, err_console, escape, report_error
 from l2tech.cli.options import (
     CONTEXT_SETTINGS,
     camera_option,
@@ -271,6 +271,7 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
         progress.update(task_id, completed=done, total=total or None, fps=done / el if el > 0 else 0.0)
 
     # a clip already runs on several threads: one at a time unless --jobs asks for more
+    started = time.perf_counter()
     items = run_tasks(tasks, jobs=1 if split else (jobs or 1), overwrite=overwrite, redo=redo, journal=to_folder,
                       sidecars=not no_sidecar, cluster=cluster or None, max_memory=max_memory, progress=frames_done)
     results: list[dict] = []
@@ -308,12 +309,12 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
     except L2Error as exc:  # the batch could not start (no Dask scheduler answers)
         report_error(exc, verbose)
         raise click.exceptions.Exit(2)
-    if as_json:
+    if as_json:  # one object, as develop and correct write it (BATCH.md "Summary")
+        doc = {"results": results, **batch_summary(results, time.perf_counter() - started)}
         if interrupted is not None:
             done = {r["input"] for r in results}
-            emit_json({"results": results, "interrupted": True, "not_done": [i for i in inputs if i not in done]})
-        else:
-            emit_json(results if len(results) != 1 else results[0])
+            doc.update(interrupted=True, not_done=[i for i in inputs if i not in done])
+        emit_json(doc)
     written = sum(1 for r in results if r["ok"] and not r.get("skipped"))
     if interrupted is not None:
         from l2tech.cli.common import interrupt_exit_code
