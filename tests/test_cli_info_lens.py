@@ -66,6 +66,24 @@ def test_info_shows_a_crop_made_after_capture(monkeypatch):
     assert json.loads(r.output)["planned_crop_factor"] == pytest.approx(1.284, abs=5e-4)
 
 
+def test_lens_match_shows_the_crop_made_after_capture(monkeypatch):
+    """``l2 lens match`` on the same cropped JPEG printed only the body's crop 1.005; it now
+    says the frame is planned at 1.284, as ``info`` and ``correct`` do (JSON
+    ``planned_crop_factor``; ``crop_factor`` stays the body's)."""
+    from l2tech.cli.common import console
+
+    monkeypatch.setattr(console.get(), "width", 200)
+    jpg = shared_file("raw/jpeg_reference/canon_6d__ef100mm_macro.jpg")
+    r, rc = _run(["lens", "match", str(jpg)])
+    assert rc == 0 and "planned at crop 1.284: a crop made after capture" in r.output, r.output
+    r, rc = _run(["lens", "match", "--json", str(jpg)])
+    doc = json.loads(r.output)
+    assert doc["planned_crop_factor"] == pytest.approx(1.284, abs=5e-4) and doc["crop_factor"] == pytest.approx(1.005)
+    r, rc = _run(["lens", "match", "--json", str(shared_file(DNG_6D))])  # not cropped: the body's
+    doc = json.loads(r.output)
+    assert doc["planned_crop_factor"] == doc["crop_factor"]
+
+
 def test_frame_crop_factor_is_the_body_unless_the_file_is_a_crop_mode():
     from l2tech.profiles.matching import find_camera, frame_crop_factor
 

@@ -233,10 +233,14 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
             choice_lines = [f"chosen: {choice.source} ({choice.reason})", *choice.tried]
         except L2Error as exc:
             choice_lines = [f"profile choice: {exc}"]
+        from l2tech.pipeline.lens_plan import crop_after_capture
+
+        after = crop_after_capture(meta, m.crop_factor)  # the frame develop/correct plan, as `l2 info` shows
         rec = {"path": f, "camera": camera_to_dict(m.camera), "lens": lens_to_dict(m.lens), "method": m.method,
                "source": profile_source_kind(m.lens) if m.lens is not None else None,
                "profile_choice": choice_lines,
-               "score": m.score, "crop_factor": m.crop_factor, "warnings": list(m.warnings),
+               "score": m.score, "crop_factor": m.crop_factor,
+               "planned_crop_factor": after if after is not None else m.crop_factor, "warnings": list(m.warnings),
                "runners_up": [_cand(c) for c in m.runners_up],
                "exif": {"make": meta.make, "model": meta.model, "lens_model": meta.lens_model, "lens_id": meta.lens_id}}
         out.append(rec)
@@ -245,6 +249,9 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
             console.print(f"{f}: [bold]{m.lens.name if m.lens else '-'}[/] on [bold]{cam}[/] "
                           f"({m.method}, score {m.score:.2f}, crop {m.crop_factor if m.crop_factor else 0:g}, "
                           f"source {rec['source']})", highlight=False)
+            if after is not None:
+                console.print(f"  planned at crop {after:.4g}: a crop made after capture (XMP crs:Crop*) of the "
+                              f"{m.crop_factor:.4g} frame", highlight=False)
             for w in m.warnings:
                 console.print(f"  [yellow]warning[/]: {w}", highlight=False)
             console.print("  profile sources in order (file, user, database, embedded):", highlight=False)
