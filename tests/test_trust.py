@@ -273,6 +273,8 @@ def _should_keep(key: str, tag_id: object, maker_note_base_moved: bool) -> bool:
     Updated but kept: Orientation (1), PixelX/YDimension, ColorSpace, Software, the thumbnail.
     """
     parts = key.split(":")
+    if len(parts) == 2 and parts[0] == "IPTC":  # exiftool -G0:1 writes IPTC keys with one group
+        parts = ["IPTC", "IPTC", parts[1]]
     if len(parts) < 3:
         return False
     fam0, fam1, name = parts[0], parts[1], parts[-1]
