@@ -47,7 +47,7 @@ __all__ = [
 
 #: RAW container formats :func:`sniff_format` can name (DNG counts as RAW).
 RAW_FORMATS = frozenset(
-    {"dng", "cr2", "cr3", "crw", "nef", "arw", "rw2", "raf", "orf", "pef", "srw", "x3f", "mrw", "iiq", "mos"}
+    {"dng", "cr2", "cr3", "crw", "nef", "arw", "rw2", "raf", "orf", "pef", "srw", "x3f", "mrw", "iiq"}
 )
 #: Developed still-image formats.
 IMAGE_FORMATS = frozenset({"jpeg", "tiff", "png"})
@@ -81,7 +81,7 @@ _EXTENSIONS: dict[str, frozenset[str]] = {
     )},
     ".orf": _TIFF_FAMILY | {"orf"},
     ".iiq": _TIFF_FAMILY | {"iiq"},
-    ".mos": _TIFF_FAMILY | {"mos", "iiq"},
+    ".mos": _TIFF_FAMILY | {"iiq"},
     ".rw2": frozenset({"rw2"}),
     ".rwl": _TIFF_FAMILY | {"rw2"},
     ".raw": frozenset({"rw2"}) | _TIFF_FAMILY,
@@ -125,9 +125,7 @@ _TIFF_MAKES = (  # IFD0 Make prefix (lower case) -> RAW format of that maker's T
     ("samsung", "srw"),
     ("olympus", "orf"),
     ("om digital", "orf"),
-    ("phase one", "iiq"),
-    ("leaf", "mos"),
-)
+)  # not "Phase One": a TIFF exported by Capture One keeps that Make; an IIQ is told by its raw block
 
 _MP4_BRANDS = frozenset({
     b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"dash", b"M4V ",
@@ -343,12 +341,12 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
     -------
     str
         One of ``'dng', 'cr2', 'cr3', 'crw', 'nef', 'arw', 'rw2', 'raf', 'orf', 'pef', 'srw',
-        'x3f', 'mrw', 'iiq', 'mos', 'jpeg', 'tiff', 'png', 'mp4', 'mov'``, or for text files ``'cube', '3dl',
+        'x3f', 'mrw', 'iiq', 'jpeg', 'tiff', 'png', 'mp4', 'mov'``, or for text files ``'cube', '3dl',
         'vlt', 'clf', 'xml', 'lcp', 'json', 'yaml'``. TIFF-based RAW
         files are told apart by ``DNGVersion`` (DNG, also GoPro GPR), the ``CR`` marker (CR2)
-        or the IFD0 ``Make`` (NEF, ARW, PEF, SRW, ORF, Leaf MOS, Phase One IIQ); Phase One IIQ
-        also by its raw block (``IIII?waR``/``MMMMRaw?``) at byte 0 or right after the TIFF
-        header; other TIFFs are ``'tiff'``. Text formats
+        or the IFD0 ``Make`` (NEF, ARW, PEF, SRW, ORF); Phase One IIQ by its raw block
+        (``IIII?waR``/``MMMMRaw?``) at byte 0 or right after the TIFF header; other TIFFs are
+        ``'tiff'``. Text formats
         have no magic bytes: they are named from the extension once the content is known to be
         text (XML ones must start with ``<``).
 
@@ -539,7 +537,7 @@ def read_header_dimensions(path: str | os.PathLike[str], fmt: str | None = None)
     if fmt == "jpeg":
         dims = _jpeg_dimensions(_head(p, 1 << 20))
         return [dims] if dims else []
-    if fmt in _TIFF_FAMILY | {"iiq", "mos"} and fmt != "orf":
+    if fmt in _TIFF_FAMILY | {"iiq"} and fmt != "orf":
         head = _head(p, 1 << 20)
         if head[:4] not in (b"II*\x00", b"MM\x00*"):
             return []

@@ -825,20 +825,6 @@ def _read_x3f(path: Path) -> ShotMetadata:
     )
 
 
-def _libraw_size(path: Path) -> tuple[int, int] | None:
-    """``(width, height)`` of the image LibRaw develops from a RAW (its ``sizes.width`` and
-    ``sizes.height``: the sensor area inside the margins, before the flip), or ``None`` when
-    LibRaw does not open the file. Only the header is parsed (``open_file``), no pixels."""
-    try:
-        import rawpy
-
-        with rawpy.imread(str(path)) as raw:
-            s = raw.sizes
-            return (int(s.width), int(s.height)) if s.width > 0 and s.height > 0 else None
-    except Exception:  # LibRaw's verdict on the pixels is the decoder's to report
-        return None
-
-
 def _phase_one_directory(path: Path) -> tuple[tuple[int, int] | None, str | None]:
     """Image size and camera model from a Phase One raw's own directory: ``((width, height),
     model)``, each ``None`` when absent or out of range.
@@ -884,31 +870,35 @@ def _phase_one_directory(path: Path) -> tuple[tuple[int, int] | None, str | None
     return ((w, h) if 0 < w <= 65_000 and 0 < h <= 65_000 else None), model
 
 
-def _read_medium_format(p: Path, fmt: str) -> ShotMetadata:
-    """Phase One IIQ and Leaf MOS: EXIF as exiv2 reads it, the size from LibRaw.
+def _read_phase_one(p: Path) -> ShotMetadata:
+    """Phase One IIQ: EXIF as exiv2 reads it, the size from the Phase One directory.
 
-    The IFD0 of these files describes a preview, not the raw image (the raw sits in the
-    maker's own directory: LibRaw ``parse_phase_one``, ``parse_mos``; ExifTool ``PhaseOne.pm``),
-    so the size is the Phase One directory's image size (IIQ), else the one LibRaw develops.
-    A Phase One raw written without a TIFF header has
-    no EXIF block exiv2 can open: then make, size and what LibRaw knows of the exposure are
-    returned, with a warning naming what is unknown.
+    The IFD0 of an IIQ describes a preview, not the raw image (the raw sits in Phase One's own
+    directory: LibRaw ``parse_phase_one``; ExifTool ``PhaseOne.pm``). A Phase One raw written
+    without a TIFF header has no EXIF block exiv2 can open: then make, model, size and what
+    LibRaw knows of the exposure are returned, with a warning naming what is unknown.
     """
-    size, model = _phase_one_directory(p) if fmt == "iiq" else (None, None)
-    size = size or _libraw_size(p)
+    fmt = "iiq"
+    size, model = _phase_one_directory(p)
     try:
         meta = _read_exiv2(p, fmt)
     except MetadataError as exc:
         if size is None:
             raise
-        import rawpy
+        from types import SimpleNamespace
 
-        with rawpy.imread(str(p)) as raw:
-            other = raw.other
+        other = SimpleNamespace(shutter_speed=0.0, focal_length=0.0, aperture=0.0, iso_speed=0.0)
+        try:
+            import rawpy
+
+            with rawpy.imread(str(p)) as raw:
+                other = raw.other
+        except Exception:  # noqa: BLE001 - LibRaw refusing the file is the decoder's to report
+            pass
         exp = other.shutter_speed if other.shutter_speed > 0 else None
         return ShotMetadata(
             path=str(p),
-            make="Phase One" if fmt == "iiq" else "Leaf",
+            make="Phase One",
             model=model,
             lens_model=None,
             lens_id=None,
@@ -937,10 +927,10 @@ def read_metadata(path: str | os.PathLike[str]) -> ShotMetadata:
     Parameters
     ----------
     path : str or path-like
-        A RAW file (DNG, CR2, CR3, CRW, NEF, ARW, RW2, RAF, ORF, PEF, SRW, MRW, X3F, IIQ, MOS,
-        ...), a JPEG, TIFF or PNG. Truncated files whose metadata block is intact are read. The
-        size of a Phase One IIQ or Leaf MOS is the raw image's as LibRaw develops it (their
-        IFD0 holds a preview).
+        A RAW file (DNG, CR2, CR3, CRW, NEF, ARW, RW2, RAF, ORF, PEF, SRW, MRW, X3F, IIQ, ...),
+        a JPEG, TIFF or PNG. Truncated files whose metadata block is intact are read. The size
+        of a Phase One IIQ is its raw image's, from Phase One's directory (its IFD0 holds a
+        preview).
 
     Returns
     -------
@@ -975,8 +965,8 @@ def read_metadata(path: str | os.PathLike[str]) -> ShotMetadata:
     try:
         if fmt == "x3f":
             return _read_x3f(p)
-        if fmt in ("iiq", "mos"):
-            return _read_medium_format(p, fmt)
+        if fmt == "iiq":
+            return _read_phase_one(p)
         if fmt == "cr3":
             try:
                 return _read_exiv2(p, fmt)
