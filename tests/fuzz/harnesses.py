@@ -304,6 +304,50 @@ def _recipe_seeds() -> list[bytes]:
     return [json.dumps(d, indent=1).encode(), json.dumps(Recipe().to_dict(), indent=1).encode()]
 
 
+def _recipe_toml_seeds() -> list[bytes]:
+    """A recipe file, a recipe with a ``[video]`` table, a still's sidecar and a video's sidecar."""
+    from l2tech.pipeline.recipe import Recipe
+    from l2tech.pipeline.recipe_file import recipe_to_toml
+    from l2tech.pipeline.sidecar import sidecar_text
+    from l2tech.pipeline.video import VideoJob, video_settings
+
+    r = Recipe(focal_length_mm=24, f_number=4, exposure_ev=0.5, scale=1.1, look="mono", projection="rectilinear",
+               lens="Canon EF 24-105mm f/4L IS USM", corrections=("distortion", "vignetting"))
+    video = video_settings(VideoJob())
+    plain = recipe_to_toml(r)
+    with_video = plain + "\n[video]\ncrf = 20\nstabilize = \"flow\"\nsmoothness_s = 0.6\nmax_decode_errors = 3\n"
+    common = dict(recipe=r, input_path="/photos/IMG_0001.CR2", input_sha256="ab" * 32, input_size=123456,
+                  output="IMG_0001.jpg", output_sha256="cd" * 32,
+                  lens={"lens": "Canon EF 24-105mm f/4L IS USM", "profile": {"source": "lensfun", "model": "ptlens"}})
+    still = sidecar_text(command="develop", **common)
+    clip = sidecar_text(command="video", video=video, **{**common, "input_path": "/clips/C0001.MP4",
+                                                           "output": "C0001.mp4"})
+    return [s.encode() for s in (plain, with_video, still, clip)]
+
+
+def _foreign_sidecar_seeds() -> list[bytes]:
+    """darktable XMP histories (hex and ``gz`` params) and RawTherapee ``.pp3`` profiles."""
+    import base64
+    import zlib
+
+    expo = struct.pack("<iffffi", 0, 0.0, 0.7, 50.0, -4.0, 0)
+    temp = struct.pack("<ffffi", 2.0, 1.0, 1.5, 1.0, 0)
+    items = [("exposure", 1, 6, expo.hex()), ("temperature", 1, 4, temp.hex()), ("lens", 0, 8, "00"),
+             ("exposure", 1, 6, "gz12" + base64.b64encode(zlib.compress(expo)).decode())]
+    lis = "".join(f'<rdf:li darktable:num="{k}" darktable:operation="{op}" darktable:enabled="{on}" '
+                  f'darktable:modversion="{ver}" darktable:params="{par}" darktable:multi_priority="{k % 2}"/>'
+                  for k, (op, on, ver, par) in enumerate(items))
+    xmp = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           '<rdf:Description rdf:about="" xmlns:darktable="http://darktable.sf.net/" darktable:history_end="3">'
+           f"<darktable:history><rdf:Seq>{lis}</rdf:Seq></darktable:history></rdf:Description></rdf:RDF></x:xmpmeta>")
+    pp3 = ("[Version]\nAppVersion=5.9\nVersion=351\n\n[Exposure]\nAuto=false\nCompensation=0.7\n"
+           "[White Balance]\nEnabled=true\nSetting=Custom\nTemperature=5200\nGreen=1.02\n"
+           "[LensProfile]\nLcMode=lfmanual\nUseDistortion=true\nUseVignette=true\nUseCA=false\n"
+           "LFCameraMake=Canon\nLFCameraModel=Canon EOS 6D\nLFLens=Canon EF 24-105mm f/4L IS USM\n"
+           "[Crop]\nEnabled=true\nX=10\nY=20\nW=3000\nH=2000\n[Sharpening]\nEnabled=true\n")
+    return [b"X" + xmp.encode(), b"P" + pp3.encode()]
+
+
 # -- targets -------------------------------------------------------------------------------------
 
 def _lensfun(path: Path) -> None:
@@ -381,6 +425,38 @@ def _recipe(path: Path) -> None:
         raise AssertionError(f"Recipe let a TypeError out: {exc}") from None
 
 
+def _recipe_toml(path: Path) -> None:
+    """Every reader of l2tech's TOML: the recipe, its ``[video]`` table, and (for a text with an
+    ``[l2tech]`` table) the sidecar reader."""
+    import shutil
+
+    from l2tech.pipeline.recipe_file import read_recipe_file
+    from l2tech.pipeline.sidecar import read_sidecar
+    from l2tech.pipeline.video import read_video_settings
+
+    sidecar = path.with_name("out.jpg.l2.toml")
+    shutil.copyfile(path, sidecar)
+    readers = [read_recipe_file, read_video_settings] + ([read_sidecar] if b"[l2tech]" in path.read_bytes() else [])
+    first: L2Error | None = None
+    for read in readers:
+        try:
+            read(sidecar if read is read_sidecar else path)
+        except L2Error as exc:
+            first = first or exc
+    if first is not None:
+        raise first
+
+
+def _foreign_sidecar(path: Path) -> None:
+    """darktable ``.xmp`` or RawTherapee ``.pp3`` (the first byte of the input picks which)."""
+    from l2tech.pipeline.recipe_import import read_foreign_sidecar
+
+    data = path.read_bytes()
+    target = path.with_name("input.pp3" if data[:1] == b"P" else "input.xmp")
+    target.write_bytes(data[1:])
+    read_foreign_sidecar(target)
+
+
 HARNESSES: dict[str, Harness] = {h.name: h for h in (
     Harness("lensfun_xml", ".xml", _lensfun_seeds, _lensfun),
     Harness("lcp", ".lcp", _lcp_seeds, _lcp),
@@ -395,6 +471,8 @@ HARNESSES: dict[str, Harness] = {h.name: h for h in (
     Harness("clf", ".clf", _clf_seeds, _lut),
     Harness("look_toml", ".toml", _look_seeds, _look),
     Harness("recipe_json", ".json", _recipe_seeds, _recipe),
+    Harness("recipe_toml", ".toml", _recipe_toml_seeds, _recipe_toml),
+    Harness("foreign_sidecar", ".bin", _foreign_sidecar_seeds, _foreign_sidecar),
 )}
 
 

@@ -111,7 +111,10 @@ def _coerce(value: Any, hint: Any) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer past a double's range (1e308): not a number a recipe can hold
+            raise TypeError from None
     if hint is str:
         if not isinstance(value, str):
             raise TypeError
@@ -209,6 +212,40 @@ def toml_loads(text: str, *, path: str | os.PathLike | None = None) -> dict[str,
         raise RecipeError(f"not valid TOML: {reason}", path=None if path is None else str(path), line=line) from None
 
 
+def decode_toml_bytes(raw: bytes, *, path: str | os.PathLike) -> str:
+    """A TOML file's bytes as text; bytes that are not UTF-8 (TOML's encoding) are a :class:`RecipeError`."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"not UTF-8 text (byte {exc.start}); a recipe is a TOML text file", path=str(path)) from None
+
+
+def read_toml_file(path: str | os.PathLike) -> str:
+    """The text of a recipe or sidecar file; an unreadable or non-UTF-8 file is a typed error.
+
+    Raises
+    ------
+    InputNotFoundError
+        No such file, or a folder.
+    InputNotReadableError
+        The file cannot be read.
+    RecipeError
+        Not UTF-8 text.
+    """
+    from l2tech.errors import InputNotFoundError, InputNotReadableError
+
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise InputNotFoundError("recipe file not found", path=p) from None
+    except IsADirectoryError:
+        raise InputNotFoundError("is a folder, not a recipe file", path=p) from None
+    except OSError as exc:
+        raise InputNotReadableError(f"cannot read the recipe file: {exc.strerror or exc}", path=p) from None
+    return decode_toml_bytes(raw, path=p)
+
+
 def read_recipe_file(path: str | os.PathLike, *, base: Recipe | None = None) -> Recipe:
     """Read a recipe file (TOML): top-level keys, or a ``[recipe]`` table (a sidecar).
 
@@ -230,21 +267,8 @@ def read_recipe_file(path: str | os.PathLike, *, base: Recipe | None = None) -> 
     RecipeError
         The file is not valid TOML, or a key or value is invalid (the message has ``file:line``).
     """
-    from l2tech.errors import InputNotFoundError, InputNotReadableError
-
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise InputNotFoundError("recipe file not found", path=p) from None
-    except IsADirectoryError:
-        raise InputNotFoundError("is a folder, not a recipe file", path=p) from None
-    except OSError as exc:
-        raise InputNotReadableError(f"cannot read the recipe file: {exc.strerror or exc}", path=p) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RecipeError(f"not UTF-8 text (byte {exc.start}); a recipe is a TOML text file", path=p) from None
+    text = read_toml_file(p)
     doc = toml_loads(text, path=p)
     if isinstance(doc.get("recipe"), dict):
         extra = [k for k in doc if k != "recipe" and k not in SIDECAR_TABLES and k != VIDEO_TABLE]

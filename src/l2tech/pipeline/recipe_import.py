@@ -135,7 +135,13 @@ def read_darktable_xmp(path: str | os.PathLike, *, base: Recipe | None = None) -
         raise RecipeError("no darktable history in this XMP (darktable:history)", path=p)
     end = len(history)
     if desc is not None and f"{{{_DT_NS}}}history_end" in desc.attrib:
-        end = int(desc.attrib[f"{{{_DT_NS}}}history_end"])
+        text = desc.attrib[f"{{{_DT_NS}}}history_end"]
+        try:
+            end = int(text)
+        except ValueError:
+            raise RecipeError(f"darktable:history_end is not a whole number: {text[:40]!r}", path=p) from None
+        if end < 0:
+            raise RecipeError(f"darktable:history_end is negative: {end}", path=p)
     state: dict[tuple[str, str], dict[str, str]] = {}
     for item in history[:end]:
         state[(item["operation"], item.get("multi_priority", "0"))] = item

@@ -240,12 +240,12 @@ def read_sidecar(path: str | os.PathLike) -> Sidecar:
         table), or an invalid recipe in it (with file:line).
     """
     from l2tech.errors import InputNotFoundError, RecipeError
-    from l2tech.pipeline.recipe_file import read_recipe_file, recipe_hash, toml_loads
+    from l2tech.pipeline.recipe_file import read_recipe_file, read_toml_file, recipe_hash, toml_loads
 
     p = Path(path)
     if not p.is_file():
         raise InputNotFoundError("sidecar not found" if not p.exists() else "not a file", path=p)
-    doc = toml_loads(p.read_text(encoding="utf-8"), path=p)
+    doc = toml_loads(read_toml_file(p), path=p)
     missing = [t for t in ("l2tech", "input", "recipe") if not isinstance(doc.get(t), dict)]
     if missing:
         raise RecipeError(f"not an l2tech sidecar: no [{missing[0]}] table", path=p)

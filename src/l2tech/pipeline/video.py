@@ -220,10 +220,10 @@ def read_video_settings(path: str | Path, *, base: VideoJob | None = None) -> di
     import typing
 
     from l2tech.errors import RecipeError
-    from l2tech.pipeline.recipe_file import VIDEO_TABLE, _coerce, _key_line, _type_name, toml_loads
+    from l2tech.pipeline.recipe_file import VIDEO_TABLE, _coerce, _key_line, _type_name, read_toml_file, toml_loads
 
     p = Path(path)
-    text = p.read_text(encoding="utf-8")
+    text = read_toml_file(p)
     table = toml_loads(text, path=p).get(VIDEO_TABLE, {})
     if not isinstance(table, dict):
         raise RecipeError(f"{VIDEO_TABLE} must be a table ([{VIDEO_TABLE}])", path=p, line=_key_line(text, VIDEO_TABLE, None))
