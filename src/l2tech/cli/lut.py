@@ -145,26 +145,35 @@ def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: st
 
     table, targets = _run(ctx, verbose, quiet, prepare)
     results, failed = [], 0
-    for inp, target in zip(inputs, targets):
-        def one(inp=inp, target=target):
-            return str(apply_lut_file(inp, target, table, also_inputs=[lut_file], interpolation=interpolation,
-                                      shaper=shaper, quality=quality, overwrite=overwrite))
+    try:
+        for inp, target in zip(inputs, targets):
+            def one(inp=inp, target=target):
+                return str(apply_lut_file(inp, target, table, also_inputs=[lut_file], interpolation=interpolation,
+                                          shaper=shaper, quality=quality, overwrite=overwrite))
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                results.append({"input": inp, "output": one(), "ok": True})
-                if not quiet and not as_json:
-                    click.echo(f"{inp} -> {results[-1]['output']}")
-            except L2Error as exc:
-                failed += 1
-                report_error(exc, verbose)
-                results.append({"input": inp, "error": str(exc), "ok": False})
-                if isinstance(exc, UsageError):
-                    ctx.exit(2)
-        if not quiet:
-            for w in caught:
-                err_console.print(f"[yellow]warning[/]: {inp}: {w.message}", highlight=False, soft_wrap=True)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    results.append({"input": inp, "output": one(), "ok": True})
+                    if not quiet and not as_json:
+                        click.echo(f"{inp} -> {results[-1]['output']}")
+                except L2Error as exc:
+                    failed += 1
+                    report_error(exc, verbose)
+                    results.append({"input": inp, "error": str(exc), "ok": False})
+                    if isinstance(exc, UsageError):
+                        ctx.exit(2)
+            if not quiet:
+                for w in caught:
+                    err_console.print(f"[yellow]warning[/]: {inp}: {w.message}", highlight=False, soft_wrap=True)
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the file in progress left no temp file
+        from l2tech.cli.common import interrupt_exit_code
+
+        if as_json:  # what was finished, as without the interruption
+            emit_json(results)
+        err_console.print(f"[red]interrupted[/]: {len(inputs) - len(results)} of {len(inputs)} inputs not done "
+                          "(nothing partial left)", highlight=False, soft_wrap=True)
+        ctx.exit(interrupt_exit_code(exc))
     if as_json:
         emit_json(results)
     ctx.exit(1 if failed else 0)

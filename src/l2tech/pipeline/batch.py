@@ -541,8 +541,43 @@ class _InProcess:
 # ---- the engine ------------------------------------------------------------------------------
 
 
+def _folder_lock(folder: Path) -> Any:
+    """An exclusive ``flock(2)`` on ``folder`` while the returned context is open: other l2
+    processes publishing into the same folder wait. No lock where the file system has none."""
+    import contextlib
+
+    stack = contextlib.ExitStack()
+    try:
+        import fcntl
+
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        return stack
+    stack.callback(os.close, fd)  # closing the descriptor releases the lock
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:  # no flock on this file system (some network mounts): go on without it
+        pass
+    except BaseException:  # a signal while waiting
+        stack.close()
+        raise
+    return stack
+
+
 def _publish(task: BatchTask, rendered: Rendered, rhash: str, journal: Any, *, overwrite: bool, sidecars: bool) -> None:
-    """Put a rendered output in place: sidecar, output (atomic rename), then the journal line."""
+    """Put a rendered output in place: sidecar, output (atomic rename), then the journal line.
+
+    Under a lock on the output folder, so that of two l2 processes writing the same output
+    (without ``overwrite``) the loser touches none of the winner's files: it finds the output
+    there before writing a sidecar, and raises :class:`~l2tech.errors.OutputExistsError`.
+    """
+    with _folder_lock(Path(task.output).parent):
+        _publish_locked(task, rendered, rhash, journal, overwrite=overwrite, sidecars=sidecars)
+
+
+def _publish_locked(task: BatchTask, rendered: Rendered, rhash: str, journal: Any, *, overwrite: bool,
+                    sidecars: bool) -> None:
+    from l2tech.errors import OutputExistsError
     from l2tech.io.atomic import atomic_output
     from l2tech.pipeline.journal import JournalEntry
     from l2tech.pipeline.sidecar import sidecar_path, sidecar_text, write_sidecar
@@ -550,6 +585,8 @@ def _publish(task: BatchTask, rendered: Rendered, rhash: str, journal: Any, *, o
     out = Path(task.output)
     sc_written = None
     try:
+        if not overwrite and out.exists():  # another process published it since the batch started
+            raise OutputExistsError("output appeared while writing (another process wrote it); not replaced", path=out)
         if sidecars:
             existed = sidecar_path(out).exists()
             text = sidecar_text(command=task.command, recipe=task.recipe, input_path=task.input,
@@ -629,7 +666,7 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
     from l2tech.io.atomic import check_output_path, remove_stale_temps
     from l2tech.pipeline.journal import Journal
     from l2tech.pipeline.recipe_file import recipe_hash
-    from l2tech.pipeline.sidecar import SIDECAR_SUFFIX
+    from l2tech.pipeline.sidecar import SIDECAR_SUFFIX, file_sha256
 
     journals: dict[str, Any] = {}
     folders = sorted({str(Path(t.output).parent) for t in tasks})
@@ -711,10 +748,14 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
                              overwrite=overwrite or redo, sidecars=sidecars)
                 except Exception as pexc:  # noqa: BLE001 - one output's failure does not stop the batch
                     exc = pexc
+                except BaseException:  # a signal: an output already in place (its journal line being
+                    if out.is_file() and file_sha256(out) == rendered.output_sha256:  # synced) is reported first
+                        yield BatchItem(t.input, out, "ok", result={**rendered.summary, "seconds": rendered.seconds})
+                    raise
             if exc is None:
                 yield BatchItem(t.input, out, "ok", result={**rendered.summary, "seconds": rendered.seconds})
-            elif isinstance(exc, AlreadyProcessedError):  # the input is an earlier l2tech output
-                yield BatchItem(t.input, out, "skipped", error=exc)
+            elif isinstance(exc, (AlreadyProcessedError, OutputExistsError)):  # an earlier l2tech output as input;
+                yield BatchItem(t.input, out, "skipped", error=exc)  # the output published by another process meanwhile
             else:
                 yield BatchItem(t.input, out, "failed", error=exc)
         killed = False
