@@ -10,7 +10,9 @@ processed, and its measured peak is under the estimate (the model is not optimis
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import struct
 import subprocess
@@ -24,25 +26,32 @@ import pytest
 from l2tech.errors import LimitExceededError, UsageError
 from l2tech.pipeline import memory
 from l2tech.pipeline.memory import (BYTES_PER_PIXEL, MemoryEstimate, budgeted_job, check_memory, default_budget,
-                                    estimate_still, estimate_video, parse_size, physical_memory_bytes)
+                                    estimate_still, estimate_video, format_size, parse_size, physical_memory_bytes)
 
 GiB = 2**30
 
 # runs ``l2 ARGS`` as its only child and prints {"rc", "maxrss_bytes", "stderr"}: ru_maxrss is the
-# largest resident set of any waited-for child, in KiB on Linux (getrusage(2))
+# largest resident set of any waited-for child, in KiB on Linux (getrusage(2)). The first
+# argument caps the child's address space (RLIMIT_AS, bytes; 0: no cap).
 _WRAPPER = r"""
 import json, resource, subprocess, sys
-p = subprocess.run([sys.executable, "-m", "l2tech.cli", *sys.argv[1:]], capture_output=True, text=True)
+cap = int(sys.argv[1])
+pre = (lambda: resource.setrlimit(resource.RLIMIT_AS, (cap, cap))) if cap else None
+p = subprocess.run([sys.executable, "-m", "l2tech.cli", *sys.argv[2:]], capture_output=True, text=True, preexec_fn=pre)
 print(json.dumps({"rc": p.returncode, "maxrss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
                   "stdout": p.stdout, "stderr": p.stderr}))
 """
 
 
-def _run_measured(*args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", _WRAPPER, *args], capture_output=True, text=True, timeout=240,
-                         env=os.environ.copy())
+def _run_measured(*args: str, address_space: int = 0) -> dict:
+    out = subprocess.run([sys.executable, "-c", _WRAPPER, str(int(address_space)), *args], capture_output=True,
+                         text=True, timeout=240, env=os.environ.copy())
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -56,6 +65,36 @@ def _big_png(path: Path, side: int) -> None:
     idat = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b""))
+
+
+def _shared_strip_tiff(path: Path, side: int, *, rows: int = 16, fill: int = 0) -> None:
+    """A baseline 8-bit RGB TIFF of side×side pixels of value ``fill``, Deflate-compressed (TIFF 6.0
+    §3, §8; Adobe Photoshop TIFF Technical Notes, compression 8), whose full strips all point at
+    one compressed strip: a few KiB on disk for any size, so a file over half of any machine's
+    memory is cheap to build."""
+    n = math.ceil(side / rows)
+    full = zlib.compress(bytes([fill]) * (3 * side * rows), 9)
+    last = zlib.compress(bytes([fill]) * (3 * side * (side - rows * (n - 1))), 9)
+    at_full = 8
+    at_last = at_full + len(full)
+    at_offsets = at_last + len(last)
+    at_counts = at_offsets + 4 * n
+    at_bps = at_counts + 4 * n
+    at_ifd = at_bps + 6
+    offsets = [at_full] * (n - 1) + [at_last]
+    counts = [len(full)] * (n - 1) + [len(last)]
+    if n == 1:  # one value fits in the entry itself
+        offsets_field, counts_field = at_last, len(last)
+    else:
+        offsets_field, counts_field = at_offsets, at_counts
+    entries = [(256, 4, 1, side), (257, 4, 1, side), (258, 3, 3, at_bps), (259, 3, 1, 8), (262, 3, 1, 2),
+               (273, 4, n, offsets_field), (277, 3, 1, 3), (278, 4, 1, rows), (279, 4, n, counts_field),
+               (284, 3, 1, 1)]
+    ifd = struct.pack("<H", len(entries)) + b"".join(
+        struct.pack("<HHIHH", tag, typ, cnt, val, 0) if typ == 3 and cnt == 1 else struct.pack("<HHII", tag, typ, cnt, val)
+        for tag, typ, cnt, val in entries) + struct.pack("<I", 0)
+    path.write_bytes(b"II*\x00" + struct.pack("<I", at_ifd) + full + last + struct.pack(f"<{n}I", *offsets)
+                     + struct.pack(f"<{n}I", *counts) + struct.pack("<3H", 8, 8, 8) + ifd)
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +136,49 @@ def test_default_budget_is_half_the_machine():
     total = physical_memory_bytes()
     assert total <= mem_total * 1.05
     assert default_budget() == int(total * 0.5)
+
+
+def test_shared_strip_tiff_decodes_as_built(tmp_path):
+    """The builder below makes a TIFF that decoders read: tifffile and Pillow decode every strip
+    (the shared ones and the short last one) to the fill value."""
+    import tifffile
+    from PIL import Image
+
+    p = tmp_path / "s.tif"
+    _shared_strip_tiff(p, 37, rows=8, fill=77)
+    for img in (tifffile.imread(p), np.asarray(Image.open(p))):
+        assert img.shape == (37, 37, 3) and img.dtype == np.uint8 and np.all(img == 77)
+    assert estimate_still(p, kind="correct").width == 37
+
+
+def test_default_budget_refuses_a_job_over_half_the_machine(tmp_path):
+    """No ``--max-memory``: the default budget (half the machine's memory, or of a smaller cgroup
+    limit, as this process reads it) refuses a job whose estimate is over it. The TIFF is sized
+    from this machine's own default, 1.25 times over it (nothing is patched: the real ``l2``
+    reads the real machine). Refused before decoding: the child's peak resident memory stays
+    under the budget and under the decoded 8-bit pixels alone (side² × 3 bytes); nothing is
+    written, the input is unchanged. The child's address space is capped at the budget, so a
+    regression that decoded the file would fail there instead of taking half the machine."""
+    budget = default_budget()
+    per_px = BYTES_PER_PIXEL["correct"] * memory.MARGIN
+    side = math.ceil(math.sqrt((budget * 1.25 - memory.BASE_BYTES["still"]) / per_px))
+    tif = tmp_path / "huge.tif"
+    _shared_strip_tiff(tif, side)
+    assert tif.stat().st_size < 1_000_000
+    est = estimate_still(tif, kind="correct")
+    assert (est.width, est.height) == (side, side) and est.peak_bytes > budget
+    before = _sha256(tif)
+    out = tmp_path / "out"
+    r = _run_measured("correct", str(tif), "-o", str(out) + "/", address_space=budget)
+    assert r["rc"] == 1, r["stderr"]
+    err = r["stderr"]
+    assert "Traceback" not in err and err.startswith(f"error (LimitExceededError): {tif}: "), err
+    assert f"needs about {format_size(est.peak_bytes)} of memory at its peak ({side}x{side} px" in err
+    assert f"the memory budget is {format_size(budget)}; not decoded, nothing written" in err
+    assert r["maxrss_bytes"] < min(budget, side * side * 3)
+    _nothing_written(out)
+    assert sorted(p.name for p in tmp_path.iterdir() if p != out) == ["huge.tif"]
+    assert _sha256(tif) == before
 
 
 # -- estimates from headers -------------------------------------------------------------------
@@ -167,7 +249,7 @@ def test_video_estimate_takes_the_larger_frame():
 
 def test_13000_square_png_refused_under_budget_and_peak_stays_under(tmp_path, big_png):
     png = big_png
-    before = png.read_bytes()
+    before = _sha256(png)
     out = tmp_path / "out"
     r = _run_measured("correct", str(png), "-o", str(out) + "/", "--max-memory", "1G")
     assert r["rc"] == 1
@@ -175,7 +257,7 @@ def test_13000_square_png_refused_under_budget_and_peak_stays_under(tmp_path, bi
     assert "13000x13000" in r["stderr"] and "memory budget is 1.0 GiB" in r["stderr"]
     assert r["maxrss_bytes"] < GiB
     _nothing_written(out)
-    assert png.read_bytes() == before
+    assert _sha256(png) == before
 
 
 def test_13000_square_png_refused_in_json_batch_the_rest_processed(tmp_path, big_png):
@@ -184,6 +266,7 @@ def test_13000_square_png_refused_in_json_batch_the_rest_processed(tmp_path, big
     png = big_png
     small = tmp_path / "small.png"
     cv2.imwrite(str(small), np.full((20, 30, 3), 128, np.uint8))
+    before = _sha256(png), _sha256(small)
     out = tmp_path / "out"
     r = _run_measured("correct", str(png), str(small), "-o", str(out), "--max-memory", "1G", "--json")
     assert r["rc"] == 1
@@ -191,6 +274,8 @@ def test_13000_square_png_refused_in_json_batch_the_rest_processed(tmp_path, big
     assert [x["status"] for x in doc["results"]] == ["failed", "ok"]
     assert doc["results"][0]["error_type"] == "LimitExceededError"
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".") and not p.name.endswith(".l2.toml")) == ["small.png"]
+    assert [p.name for p in out.iterdir() if ".l2tmp-" in p.name] == []
+    assert (_sha256(png), _sha256(small)) == before
 
 
 def test_8192_square_h264_refused_under_budget_and_peak_stays_under(tmp_path):
@@ -209,12 +294,14 @@ def test_8192_square_h264_refused_under_budget_and_peak_stays_under(tmp_path):
     except (av.FFmpegError, ValueError) as exc:
         pytest.skip(f"this FFmpeg's libx264 does not encode 8192x8192: {exc}")
     assert clip.stat().st_size < 200_000
+    before = _sha256(clip)
     out = tmp_path / "out.mp4"
     r = _run_measured("video", str(clip), "-o", str(out), "--max-memory", "2G")
     assert r["rc"] == 1
     assert "LimitExceededError" in r["stderr"] and "8192x8192" in r["stderr"] and "2.0 GiB" in r["stderr"]
     assert r["maxrss_bytes"] < 2 * GiB
     assert not out.exists() and [p.name for p in tmp_path.iterdir() if ".l2tmp-" in p.name] == []
+    assert _sha256(clip) == before
 
 
 def test_measured_peak_is_under_the_estimate(tmp_path):

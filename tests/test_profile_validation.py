@@ -11,11 +11,14 @@ does every real profile in the shared test data.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import struct
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,6 +60,17 @@ def _no_traceback(proc):
     assert "Traceback" not in proc.stderr and "unexpected" not in proc.stderr, proc.stderr
 
 
+def _sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _error_line(proc) -> str:
+    """The one ``error (Type): ...`` line on stderr (a batch also prints warnings there)."""
+    hits = [ln for ln in proc.stderr.splitlines() if ln.startswith("error")]
+    assert len(hits) == 1, proc.stderr
+    return hits[0]
+
+
 @pytest.mark.parametrize("cal, field", [(PTLENS_HUGE, "a = 1e+308"), (TCA_ABSURD, "vr = 1000")])
 def test_lensfun_absurd_terms_skip_the_lens_naming_file_lens_field(tmp_path, cal, field):
     xml = tmp_path / "mine.xml"
@@ -86,12 +100,203 @@ def test_correct_with_absurd_lensfun_profile_exits_1_nothing_written(tmp_path):
     xml.write_text(_LENS.format(cal=PTLENS_HUGE))
     img = tmp_path / "in.jpg"
     cv2.imwrite(str(img), np.full((40, 60, 3), 100, np.uint8))
+    before = _sha256(img), _sha256(xml)
     out = tmp_path / "out"
     proc = _l2("correct", str(img), "--profile", str(xml), "--focal-length", "24", "-o", str(out) + "/")
     assert proc.returncode == 1
     _no_traceback(proc)
     assert "InvalidProfileError" in proc.stderr and "a = 1e+308" in proc.stderr
     assert not out.exists() or list(out.iterdir()) == []
+    assert (_sha256(img), _sha256(xml)) == before
+
+
+# -- every profile family through `l2 correct --profile FILE` -----------------------------------
+
+def _lensfun_xml(cal: str) -> bytes:
+    return _LENS.format(cal=cal).encode()
+
+
+def _lcp_file(k1) -> bytes:
+    from test_interop_lcp import _entry, _lcp  # the LCP builder of the LCP reader's tests
+
+    return _lcp(_entry(24, 1000, 4.0, 0.72, k1, 0.06))
+
+
+def _opencv_yaml(fx="500.", k1="-0.1", width="640") -> bytes:
+    return (f"%YAML:1.0\nimage_width: {width}\nimage_height: 480\n"
+            "camera_matrix: !!opencv-matrix\n   rows: 3\n   cols: 3\n   dt: d\n"
+            f"   data: [ {fx}, 0., 320., 0., 500., 240., 0., 0., 1. ]\n"
+            "distortion_coefficients: !!opencv-matrix\n   rows: 1\n   cols: 5\n   dt: d\n"
+            f"   data: [ {k1}, 0.02, 0., 0., 0. ]\n").encode()
+
+
+def _dng_opcodes(op) -> bytes:
+    """A small DNG (tifffile) whose OpcodeList3 (tag 51022) holds ``op``, as test_interop_dng.py builds them."""
+    import io
+
+    import tifffile
+
+    from l2tech.profiles.dng_opcodes import encode_opcode_list
+
+    b = encode_opcode_list([op])
+    tags = [(50706, "B", 4, (1, 4, 0, 0), True), (271, "s", 0, "TestMaker", True), (272, "s", 0, "TestCam", True),
+            (51022, 7, len(b), b, True)]
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.zeros((8, 12), np.uint16), photometric="minisblack", extratags=tags)
+    return buf.getvalue()
+
+
+def _warp(kr1):
+    from l2tech.profiles.dng_opcodes import DngOpcode
+
+    return DngOpcode(1, "WarpRectilinear", 0x01030000, 1, {"planes": ((1.0, kr1, 0.0, 0.0, 0.0, 0.0),), "cx": 0.5, "cy": 0.5})
+
+
+def _vignette(k0):
+    from l2tech.profiles.dng_opcodes import DngOpcode
+
+    return DngOpcode(3, "FixVignetteRadial", 0x01030000, 1, {"k": (k0, 0.0, 0.0, 0.0, 0.0), "cx": 0.5, "cy": 0.5})
+
+
+def _rw2(a: int) -> bytes:
+    """A minimal RW2 (header ``IIU\\0``, IFD0 with one entry): PanasonicRaw 0x0119 DistortionInfo, 16 int16
+    words (exiftool PanasonicRaw.pm): word 7 = 1 switches the correction on, ``a = w8 / 32768``."""
+    w = [0] * 16
+    w[7], w[8], w[12] = 1, a, 2280
+    return (b"IIU\x00" + struct.pack("<I", 8) + struct.pack("<H", 1) + struct.pack("<HHII", 0x0119, 7, 32, 26)
+            + struct.pack("<I", 0) + struct.pack("<16h", *w))
+
+
+# (id, profile file name, its bytes, error type, in the error line, in a warning line or None).
+# The lens is named where the reader has a name for it when it refuses: the lensfun lens (in the
+# warning that skips it: the error is then "no usable lens"), the LCP's Lens, the Gyroflow
+# camera/lens, an OpenCV file's stem (its lens name) in the range refusals. The OpenCV reader's
+# own checks (fx <= 0, NaN) and an LCP whose one entry is skipped name the file and the field; a
+# DNG opcode is refused by the opcode-list parser, naming the list, the opcode and the field
+# (no lens name is known there); an RW2 names tag 0x0119.
+FAMILY_CASES = [
+    ("lensfun-tca-linear-kr1000-kb-5", "mine.xml",
+     lambda: _lensfun_xml('<tca model="linear" focal="24" kr="1000" kb="-5"/>'), "InvalidProfileError",
+     "lensfun XML without any usable lens",
+     "lens 'Test Test 24mm f/2.8' skipped: tca linear at 24.0 mm: kr = 1000 is outside [0.9, 1.1]"),
+    ("lensfun-tca-poly3-vb-5", "mine.xml",
+     lambda: _lensfun_xml('<tca model="poly3" focal="24" vr="1" vb="-5"/>'), "InvalidProfileError",
+     "lensfun XML without any usable lens",
+     "lens 'Test Test 24mm f/2.8' skipped: tca poly3 at 24.0 mm: vb = -5 is outside [0.9, 1.1]"),
+    ("lcp-radial-1e308", "canon.lcp", lambda: _lcp_file(1e308), "InvalidProfileError",
+     "lens 'Canon EF24-105mm f/4L IS USM' refused: distortion adobe_rectilinear at 24.0 mm: "
+     "RadialDistortParam1 = 1e+308 is outside [-1e+07, 1e+07]", None),
+    ("lcp-radial-nan", "canon.lcp", lambda: _lcp_file("nan"), "InvalidProfileError",
+     "none of the 1 LCP entries is usable",
+     "LCP entry 1 PerspectiveModel: RadialDistortParam1 is nan; expected a finite number; entry skipped"),
+    ("opencv-k1-1e300", "calib.yaml", lambda: _opencv_yaml(k1="1e300"), "InvalidProfileError",
+     "lens 'calib' refused: distortion opencv at 0.0 mm: k1 = 1e+300 is outside [-1e+07, 1e+07]", None),
+    ("opencv-k1-nan", "calib.yaml", lambda: _opencv_yaml(k1=".nan"), "InvalidProfileError",
+     "field k1 is nan; expected a finite number", None),
+    ("opencv-fx-negative", "calib.yaml", lambda: _opencv_yaml(fx="-500."), "InvalidProfileError",
+     "field camera_matrix[0][0] (fx) is -500; expected > 0", None),
+    ("opencv-fx-zero", "calib.yaml", lambda: _opencv_yaml(fx="0."), "InvalidProfileError",
+     "field camera_matrix[0][0] (fx) is 0; expected > 0", None),
+    ("opencv-width-1e12", "calib.yaml", lambda: _opencv_yaml(width="1e12"), "InvalidProfileError",
+     "lens 'calib' refused: calib_width_px = 1e+12 is outside [1, 100000]", None),
+    ("gyroflow-calib-1e12", "gyro.json",
+     lambda: json.dumps({**_GYRO, "calib_dimension": {"w": 10**12, "h": 10**12}}).encode(), "InvalidProfileError",
+     "lens 'Test Cam Lens' refused: calib_width_px = 1e+12 is outside [1, 100000]", None),
+    ("dng-warp-rectilinear-kr1-1e300", "shot.dng", lambda: _dng_opcodes(_warp(1e300)), "CorruptInputError",
+     "OpcodeList3 opcode 0 (WarpRectilinear): plane 0 kr1 = 1e+300 is outside [-1e+07, 1e+07]", None),
+    ("dng-warp-rectilinear-kr1-nan", "shot.dng", lambda: _dng_opcodes(_warp(float("nan"))), "CorruptInputError",
+     "OpcodeList3 opcode 0 (WarpRectilinear): plane 0 kr1 = nan is not a finite number", None),
+    ("dng-fix-vignette-radial-k0-1e300", "shot.dng", lambda: _dng_opcodes(_vignette(1e300)), "CorruptInputError",
+     "OpcodeList3 opcode 0 (FixVignetteRadial): k0 = 1e+300 is outside [-1e+07, 1e+07]", None),
+    ("rw2-0x0119-folds", "shot.rw2", lambda: _rw2(-32768), "InvalidProfileError",
+     "PanasonicRaw 0x0119 correction folds at raw radius", None),
+]
+
+
+@pytest.mark.parametrize("name, build, etype, error, warning",
+                         [pytest.param(*c[1:], id=c[0]) for c in FAMILY_CASES])
+def test_correct_refuses_an_absurd_profile_of_every_family(tmp_path, name, build, etype, error, warning):
+    """``l2 correct IMG --profile FILE`` with a hostile profile of each family the project reads:
+    exit 1, one typed error line naming the file and the field (and the lens, where the family
+    names one), no traceback, nothing in the output folder (no temp file), the image and the
+    profile unchanged byte for byte."""
+    import cv2
+
+    img = tmp_path / "in.png"
+    assert cv2.imwrite(str(img), np.full((40, 60, 3), 100, np.uint8))
+    prof = tmp_path / name
+    prof.write_bytes(build())
+    before = _sha256(img), _sha256(prof)
+    out = tmp_path / "out"
+    proc = _l2("correct", str(img), "--profile", str(prof), "--focal-length", "24", "-o", str(out) + "/")
+    assert proc.returncode == 1, proc.stderr
+    _no_traceback(proc)
+    line = _error_line(proc)
+    assert line.startswith(f"error ({etype}): {prof}: ") and error in line, line
+    if warning is not None:
+        warned = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning")]
+        assert len(warned) == 1 and warned[0].startswith(f"warning: {prof}: {warning}"), proc.stderr
+    assert "0 written" in proc.stdout and "1 failed" in proc.stdout, proc.stdout
+    assert not out.exists() or list(out.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir() if p != out) == sorted(["in.png", name])
+    assert (_sha256(img), _sha256(prof)) == before
+
+
+def test_the_family_cases_are_sane_without_the_absurd_number(tmp_path):
+    """The builders above make profiles the readers accept: with a plausible number in place of
+    the absurd one each reads (so the refusals come from the number, not a broken file)."""
+    sane = {
+        "mine.xml": _lensfun_xml('<tca model="linear" focal="24" kr="1.0002" kb="0.9998"/>'),
+        "canon.lcp": _lcp_file(-0.18),
+        "calib.yaml": _opencv_yaml(),
+        "gyro.json": json.dumps(_GYRO).encode(),
+        "warp.dng": _dng_opcodes(_warp(-0.02)),
+        "vignette.dng": _dng_opcodes(_vignette(0.2)),
+        "shot.rw2": _rw2(-1000),
+    }
+    for name, data in sane.items():
+        p = tmp_path / name
+        p.write_bytes(data)
+        assert validate_profile(read_profile(p), p).name, name
+
+
+@pytest.mark.parametrize("op, error", [
+    (lambda: _warp(1e300), "OpcodeList3 opcode 0 (WarpRectilinear): plane 0 kr1 = 1e+300 is outside [-1e+07, 1e+07]"),
+    (lambda: _vignette(1e300), "OpcodeList3 opcode 0 (FixVignetteRadial): k0 = 1e+300 is outside [-1e+07, 1e+07]"),
+    (lambda: _vignette(float("nan")), "OpcodeList3 opcode 0 (FixVignetteRadial): k0 = nan is not a finite number"),
+], ids=["warp-kr1-1e300", "vignette-k0-1e300", "vignette-k0-nan"])
+def test_develop_dng_with_absurd_opcode_list3_exits_1_nothing_written(tmp_path, op, error):
+    """``l2 develop`` applies a DNG's OpcodeList3 itself at decode. An absurd WarpRectilinear or
+    FixVignetteRadial coefficient there gave an all-black image with exit 0 (mean code 0.02 of
+    255; NaN: 0); now the opcode list is refused where it is parsed, naming the file, the list,
+    the opcode and the field. The synthetic CFA DNG is test_raw_opcodes.py's."""
+    from test_raw_opcodes import _write
+
+    dng = _write(tmp_path / "shot.dng", {3: (op(),)})
+    before = _sha256(dng)
+    out = tmp_path / "out"
+    proc = _l2("develop", str(dng), "-o", str(out) + "/")
+    assert proc.returncode == 1, proc.stderr
+    _no_traceback(proc)
+    line = _error_line(proc)
+    assert line.startswith(f"error (CorruptInputError): {dng}: ") and error in line, line
+    assert not out.exists() or list(out.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir() if p != out) == ["shot.dng"]
+    assert _sha256(dng) == before
+
+
+def test_develop_dng_with_a_plausible_opcode_list3_is_written(tmp_path):
+    """The control of the test above: the same DNG with a plausible FixVignetteRadial develops."""
+    import cv2
+
+    from test_raw_opcodes import _write
+
+    dng = _write(tmp_path / "shot.dng", {3: (_vignette(0.2),)})
+    out = tmp_path / "out"
+    proc = _l2("develop", str(dng), "-o", str(out) + "/")
+    assert proc.returncode == 0, proc.stderr
+    img = cv2.imread(str(out / "shot.jpg"))
+    assert img is not None and img.mean() > 50  # not the black frame the absurd coefficient gave
 
 
 def _gyro(tmp_path, **change):
@@ -117,10 +322,12 @@ def test_gyroflow_coefficient_10_pow_400_is_a_typed_error_not_overflow(tmp_path)
     p.write_text(json.dumps(doc))
     with pytest.raises(InvalidProfileError, match="distortion_coeffs|401 digits"):
         read_profile(p)
+    before = _sha256(p)
     proc = _l2("lens", "show-file", str(p))
     assert proc.returncode == 1
     _no_traceback(proc)
     assert "InvalidProfileError" in proc.stderr and "overflow.json" in proc.stderr
+    assert _sha256(p) == before
 
 
 def test_video_with_absurd_gyroflow_profile_exits_1(tmp_path):
@@ -130,12 +337,15 @@ def test_video_with_absurd_gyroflow_profile_exits_1(tmp_path):
     write_clip(clip, numbered_frames(3, 64, 48))
     p = tmp_path / "huge.json"
     p.write_text(json.dumps(_gyro(tmp_path, calib_dimension={"w": 10**12, "h": 10**12})))
+    before = _sha256(clip), _sha256(p)
     out = tmp_path / "o.mp4"
     proc = _l2("video", str(clip), "--profile", str(p), "-o", str(out))
     assert proc.returncode == 1
     _no_traceback(proc)
     assert "InvalidProfileError" in proc.stderr and "calib_width_px" in proc.stderr
     assert not out.exists()
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["c.mp4", "huge.json"]  # no temp file either
+    assert (_sha256(clip), _sha256(p)) == before
 
 
 def test_every_lens_of_the_lensfun_database_passes():

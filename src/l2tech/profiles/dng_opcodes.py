@@ -25,6 +25,7 @@ Adobe DNG Specification 1.4.0.0, chapter 6 "Opcode List Processing"; Adobe DNG S
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from dataclasses import dataclass, field
@@ -114,6 +115,21 @@ def _need(buf: bytes, off: int, n: int, where: str, path: object) -> None:
         raise CorruptInputError(f"opcode list truncated in {where} (needs {off + n} bytes, has {len(buf)})", path)
 
 
+def _check_terms(names: Sequence[str], vals: Sequence[float], path: object, where: str) -> None:
+    """Refuse a lens-correction coefficient that is not finite or past
+    :data:`l2tech.profiles.validate.MAX_TERM` (a kr1 of 1e300 or a NaN k0 gave an all-black image
+    at decode, exit 0): the same bound :func:`~l2tech.profiles.validate.validate_profile` applies
+    to DNG terms, here at the parser, which the decode's opcode lists also go through."""
+    from l2tech.profiles.validate import MAX_TERM
+
+    for name, v in zip(names, vals):
+        if not math.isfinite(v):
+            raise CorruptInputError(f"{where}: {name} = {v!r} is not a finite number", path)
+        if abs(v) > MAX_TERM:
+            raise CorruptInputError(f"{where}: {name} = {v:g} is outside [{-MAX_TERM:g}, {MAX_TERM:g}] "
+                                    "(the range a real lens can have)", path)
+
+
 def _parse_params(oid: int, p: bytes, path: object, where: str) -> dict[str, object]:
     try:
         if oid in (1, 2):  # WarpRectilinear: 6 doubles per plane; WarpFisheye: 4
@@ -122,12 +138,15 @@ def _parse_params(oid: int, p: bytes, path: object, where: str) -> dict[str, obj
             if n not in (1, 2, 3, 4) or len(p) != 4 + 8 * k * n + 16:
                 raise CorruptInputError(f"{where}: {name} with {n} planes has {len(p)} parameter bytes", path)
             vals = struct.unpack_from(">" + "d" * (k * n + 2), p, 4)
+            terms = ("kr0", "kr1", "kr2", "kr3", "kt0", "kt1")[:k]
+            _check_terms([f"plane {i} {t}" for i in range(n) for t in terms] + ["cx", "cy"], vals, path, where)
             planes = tuple(tuple(vals[k * i : k * i + k]) for i in range(n))
             return {"planes": planes, "cx": vals[-2], "cy": vals[-1]}
         if oid == 3:
             if len(p) != 56:
                 raise CorruptInputError(f"{where}: FixVignetteRadial needs 56 parameter bytes, has {len(p)}", path)
             vals = struct.unpack(">7d", p)
+            _check_terms(("k0", "k1", "k2", "k3", "k4", "cx", "cy"), vals, path, where)
             return {"k": tuple(vals[:5]), "cx": vals[5], "cy": vals[6]}
         if oid == 8:
             area = struct.unpack_from(">8I", p, 0)
@@ -174,7 +193,9 @@ def parse_opcode_list(data: bytes, path: object | None = None, list_number: int 
     Raises
     ------
     CorruptInputError
-        Truncated list, byte counts that do not fit, or parameters of the wrong size.
+        Truncated list, byte counts that do not fit, parameters of the wrong size, or a
+        WarpRectilinear/WarpFisheye/FixVignetteRadial number that is not finite or beyond
+        :data:`l2tech.profiles.validate.MAX_TERM`.
     """
     where = f"OpcodeList{list_number}" if list_number else "opcode list"
     data = bytes(data)

@@ -221,9 +221,12 @@ def read_rw2_profile(path: os.PathLike | str, *, maker: str = "Panasonic", model
     d = read_rw2_distortion(path)
     if d is None or not d.enabled:
         return None
-    kr = d.warp_plane()
-    terms = dict(zip(("kr0", "kr1", "kr2", "kr3", "kt0", "kt1"), kr), cx=0.5, cy=0.5)
     p = os.fspath(path)
+    try:
+        kr = d.warp_plane()
+    except InvalidProfileError as exc:  # the fold / fit checks know no file: name it
+        raise InvalidProfileError(exc.reason, p) from None
+    terms = dict(zip(("kr0", "kr1", "kr2", "kr3", "kt0", "kt1"), kr), cx=0.5, cy=0.5)
     return LensProfile(
         maker=maker,
         model=model or "embedded lens correction",
