@@ -385,3 +385,41 @@ def test_unexpected_parser_exception_is_reported_as_corrupt(tmp_path, monkeypatc
     p.write_text(json.dumps(_GYRO))
     with pytest.raises(CorruptInputError, match="unexpected OverflowError"):
         read_profiles(p)
+
+
+def _gain_map(gain: float):
+    from l2tech.optics.dng import GainMapParams
+    from l2tech.profiles.dng_opcodes import DngOpcode
+
+    gains = np.full((2, 2, 1), 1.5, np.float32)
+    gains[1, 1, 0] = gain
+    gm = GainMapParams(0, 0, 16, 16, 0, 1, 1, 1, 2, 2, 1.0, 1.0, 0.0, 0.0, 1, gains)
+    return DngOpcode(9, "GainMap", 0x01030000, 0, {"gain_map": gm})
+
+
+def _map_polynomial(c1: float):
+    from l2tech.profiles.dng_opcodes import DngOpcode
+
+    return DngOpcode(8, "MapPolynomial", 0x01030000, 0, {"top": 0, "left": 0, "bottom": 16, "right": 16, "plane": 0,
+                                                         "planes": 1, "row_pitch": 1, "col_pitch": 1, "degree": 1,
+                                                         "coefficients": (0.0, c1)})
+
+
+@pytest.mark.parametrize("op, error", [
+    (lambda: _gain_map(float("nan")), "OpcodeList2 opcode 0 (GainMap): gain 3 = nan is not a finite number within [-1000, 1000]"),
+    (lambda: _gain_map(1e30), "OpcodeList2 opcode 0 (GainMap): gain 3 = 1e+30 is not a finite number within [-1000, 1000]"),
+    (lambda: _map_polynomial(float("inf")), "OpcodeList2 opcode 0 (MapPolynomial): coefficient 1 = inf is not a finite number"),
+    (lambda: _map_polynomial(1e300), "OpcodeList2 opcode 0 (MapPolynomial): coefficient 1 = 1e+300 is outside [-1e+07, 1e+07]"),
+], ids=["gain-nan", "gain-1e30", "polynomial-inf", "polynomial-1e300"])
+def test_gain_map_and_map_polynomial_numbers_are_checked_at_the_parser(op, error):
+    """GainMap gains and MapPolynomial coefficients (the opcodes a develop applies to the CFA data)
+    are finite and bounded like the warp terms; the real ones in the shared data (GoPro HERO6 GPR
+    gains 1.0–2.08, the 6D DNG's MapPolynomial 0.0078 / 0.992) parse. Oracle of the encoding:
+    the module's own encoder, round-tripped for a plausible value."""
+    from l2tech.profiles.dng_opcodes import encode_opcode_list, parse_opcode_list
+
+    with pytest.raises(CorruptInputError) as info:
+        parse_opcode_list(encode_opcode_list([op()]), "shot.dng", 2)
+    assert error in str(info.value) and "shot.dng" in str(info.value)
+    ok = parse_opcode_list(encode_opcode_list([_gain_map(2.0), _map_polynomial(0.99)]), "shot.dng", 2)
+    assert float(ok[0].params["gain_map"].gains[1, 1, 0]) == 2.0 and ok[1].params["coefficients"] == (0.0, 0.99)

@@ -115,6 +115,12 @@ def _need(buf: bytes, off: int, n: int, where: str, path: object) -> None:
         raise CorruptInputError(f"opcode list truncated in {where} (needs {off + n} bytes, has {len(buf)})", path)
 
 
+#: Largest gain a GainMap may hold. DNG GainMaps correct lens shading and flat-field
+#: non-uniformity: real ones hold gains of about 1–4 (4 = two stops at the corner); 1000 (10
+#: stops) rules out a corrupt or hostile map without touching any real one.
+MAX_GAIN = 1000.0
+
+
 def _check_terms(names: Sequence[str], vals: Sequence[float], path: object, where: str) -> None:
     """Refuse a lens-correction coefficient that is not finite or past
     :data:`l2tech.profiles.validate.MAX_TERM` (a kr1 of 1e300 or a NaN k0 gave an all-black image
@@ -154,6 +160,7 @@ def _parse_params(oid: int, p: bytes, path: object, where: str) -> dict[str, obj
             if deg > 8 or len(p) != 36 + 8 * (deg + 1):
                 raise CorruptInputError(f"{where}: MapPolynomial of degree {deg} has {len(p)} parameter bytes", path)
             coefs = struct.unpack_from(">" + "d" * (deg + 1), p, 36)
+            _check_terms([f"coefficient {i}" for i in range(deg + 1)], coefs, path, where)
             return {**dict(zip(_AREA, area)), "degree": deg, "coefficients": tuple(coefs)}
         if oid == 9:
             ints = struct.unpack_from(">10I", p, 0)
@@ -165,7 +172,13 @@ def _parse_params(oid: int, p: bytes, path: object, where: str) -> dict[str, obj
                 raise CorruptInputError(
                     f"{where}: GainMap of {nv}x{nh}x{mp} points has {len(p)} parameter bytes", path
                 )
+            _check_terms(("MapSpacingV", "MapSpacingH", "MapOriginV", "MapOriginH"), (sv, sh, ov, oh), path, where)
             gains = np.frombuffer(p, dtype=">f4", count=count, offset=76).astype(np.float32).reshape(nv, nh, mp)
+            bad = ~np.isfinite(gains) | (np.abs(gains) > MAX_GAIN)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise CorruptInputError(f"{where}: gain {i} = {float(gains.flat[i]):g} is not a finite number "
+                                        f"within [-{MAX_GAIN:g}, {MAX_GAIN:g}]", path)
             return {
                 "gain_map": GainMapParams(*ints, sv, sh, ov, oh, mp, gains),
             }
@@ -194,8 +207,9 @@ def parse_opcode_list(data: bytes, path: object | None = None, list_number: int 
     ------
     CorruptInputError
         Truncated list, byte counts that do not fit, parameters of the wrong size, or a
-        WarpRectilinear/WarpFisheye/FixVignetteRadial number that is not finite or beyond
-        :data:`l2tech.profiles.validate.MAX_TERM`.
+        WarpRectilinear/WarpFisheye/FixVignetteRadial/MapPolynomial number that is not finite or
+        beyond :data:`l2tech.profiles.validate.MAX_TERM`, or a GainMap gain that is not finite or
+        beyond :data:`MAX_GAIN`.
     """
     where = f"OpcodeList{list_number}" if list_number else "opcode list"
     data = bytes(data)
