@@ -104,7 +104,7 @@ def test_read_lcp_every_entry(tmp_path):
 def test_bad_entry_skipped_with_warning(tmp_path):
     p = tmp_path / "bad.lcp"
     p.write_bytes(_lcp(ENTRIES[0], _entry(50, 1000, 4.0, 1.5, 0.0, 0.0, fx_text="abc"), ENTRIES[3]))
-    with pytest.warns(LCPEntryWarning, match=r"bad\.lcp: LCP entry 2 PerspectiveModel: FocalLengthX is 'abc'"):
+    with pytest.warns(LCPEntryWarning, match=r"bad\.lcp: LCP lens 'Canon EF 24-105mm f/4L IS USM' entry 2 PerspectiveModel: FocalLengthX is 'abc'"):
         prof = read_lcp(p)
     assert [d.focal_length_mm for d in prof.distortion] == [24.0, 105.0]
 

@@ -171,7 +171,7 @@ def _rw2(a: int) -> bytes:
 # The lens is named where the reader has a name for it when it refuses: the lensfun lens (in the
 # warning that skips it: the error is then "no usable lens"), the LCP's Lens, the Gyroflow
 # camera/lens, an OpenCV file's stem (its lens name) in the range refusals. The OpenCV reader's
-# own checks (fx <= 0, NaN) and an LCP whose one entry is skipped name the file and the field; a
+# own checks (fx <= 0, NaN) name the file and the field; an LCP entry skipped names its Lens and field; a
 # DNG opcode is refused by the opcode-list parser, naming the list, the opcode and the field
 # (no lens name is known there); an RW2 names tag 0x0119.
 FAMILY_CASES = [
@@ -187,8 +187,8 @@ FAMILY_CASES = [
      "lens 'Canon EF24-105mm f/4L IS USM' refused: distortion adobe_rectilinear at 24.0 mm: "
      "RadialDistortParam1 = 1e+308 is outside [-1e+07, 1e+07]", None),
     ("lcp-radial-nan", "canon.lcp", lambda: _lcp_file("nan"), "InvalidProfileError",
-     "none of the 1 LCP entries is usable",
-     "LCP entry 1 PerspectiveModel: RadialDistortParam1 is nan; expected a finite number; entry skipped"),
+     "none of the 1 LCP entries (lens 'Canon EF 24-105mm f/4L IS USM') is usable; each skipped entry names its field",
+     "LCP lens 'Canon EF 24-105mm f/4L IS USM' entry 1 PerspectiveModel: RadialDistortParam1 is nan; expected a finite number; entry skipped"),
     ("opencv-k1-1e300", "calib.yaml", lambda: _opencv_yaml(k1="1e300"), "InvalidProfileError",
      "lens 'calib' refused: distortion opencv at 0.0 mm: k1 = 1e+300 is outside [-1e+07, 1e+07]", None),
     ("opencv-k1-nan", "calib.yaml", lambda: _opencv_yaml(k1=".nan"), "InvalidProfileError",

@@ -151,6 +151,7 @@ def parse_lcp(data: bytes, path: object = None) -> LensProfile:
     info: dict[str, str] = {}
     fisheye = None
     n_entries = 0
+    skipped_lenses: set[str] = set()
     for i, entry in enumerate(_entries(root)):
         n_entries += 1
         where = f"entry {i + 1}"
@@ -195,7 +196,10 @@ def parse_lcp(data: bytes, path: object = None) -> LensProfile:
                     raise InvalidProfileError(f"{where}: VignetteModel without ApertureValue")
                 new_v = VignettingCalibration("adobe_vignette", focal, apex_to_f_number(av), distance, vt)
         except InvalidProfileError as exc:
-            warnings.warn(f"{path}: LCP {exc.reason}; entry skipped", LCPEntryWarning, stacklevel=2)
+            named = props.get("LensPrettyName") or props.get("Lens")
+            lens_part = f"lens {named!r} " if named else ""
+            warnings.warn(f"{path}: LCP {lens_part}{exc.reason}; entry skipped", LCPEntryWarning, stacklevel=2)
+            skipped_lenses.add(named or "")
             continue
         if fisheye is None:
             fisheye = is_fish
@@ -212,7 +216,10 @@ def parse_lcp(data: bytes, path: object = None) -> LensProfile:
     if n_entries == 0:
         raise InvalidProfileError("no photoshop:CameraProfiles entries found; not an Adobe lens profile", path)
     if not dist:
-        raise InvalidProfileError(f"none of the {n_entries} LCP entries is usable", path)
+        named = sorted(n for n in skipped_lenses if n)
+        of = f" (lens {named[0]!r})" if len(named) == 1 else ""
+        raise InvalidProfileError(f"none of the {n_entries} LCP entries{of} is usable; each skipped entry names its field",
+                                  path)
     focals = sorted({d.focal_length_mm for d in dist})
     apertures = sorted({v.f_number for v in vig})
     lens = info.get("Lens") or info.get("LensPrettyName") or "unknown lens"
