@@ -155,19 +155,26 @@ def corrections_done(tags: Any) -> tuple[tuple[str, str], ...]:
                 done.setdefault("vignetting", "Adobe Camera Raw lens profile (XMP crs:LensProfileEnable = 1)")
         if xmp.get("Xmp.crs.AutoLateralCA", "").strip() == "1":
             done.setdefault("tca", "Adobe Camera Raw (XMP crs:AutoLateralCA = 1)")
-    # darktable: history items darktable:history[i]/darktable:operation = "lens", enabled = 1,
-    # counted up to darktable:history_end
+    # darktable: history items darktable:history[i]/darktable:operation = "lens", counted up to
+    # darktable:history_end; each instance (multi_priority) of the module is in the state of its
+    # last item there (an item "on" then one "off" leaves it off)
     end = xmp.get("Xmp.darktable.history_end")
     hist = re.compile(r"^Xmp\.darktable\.history\[(\d+)\]/darktable:operation$")
+    lens_on: dict[str, tuple[int, bool]] = {}
     for k, v in xmp.items():
         m = hist.match(k)
         if not m or v.strip() != "lens":
             continue
         i = int(m.group(1))
-        enabled = xmp.get(f"Xmp.darktable.history[{i}]/darktable:enabled", "1").strip()
-        if enabled == "1" and (end is None or not end.strip().isdigit() or i <= int(end)):
-            for corr in ("distortion", "tca", "vignetting"):
-                done.setdefault(corr, "darktable's lens correction module (XMP darktable:history)")
+        if end is not None and end.strip().isdigit() and i > int(end):
+            continue
+        instance = xmp.get(f"Xmp.darktable.history[{i}]/darktable:multi_priority", "0").strip()
+        enabled = xmp.get(f"Xmp.darktable.history[{i}]/darktable:enabled", "1").strip() == "1"
+        if i >= lens_on.get(instance, (0, False))[0]:
+            lens_on[instance] = (i, enabled)
+    if any(on for _, on in lens_on.values()):
+        for corr in ("distortion", "tca", "vignetting"):
+            done.setdefault(corr, "darktable's lens correction module (XMP darktable:history)")
     return tuple((c, done[c]) for c in ("vignetting", "tca", "distortion") if c in done)
 
 
