@@ -514,13 +514,11 @@ def test_vignetting_gain_is_held_beyond_the_calibrated_corner_and_scaled_by_stre
 
 
 @needs_exiftool
-@pytest.mark.xfail(strict=True, reason="with --profile FILE the plan takes the profile's crop factor when the file's "
-                   "EXIF has none, not the body's from the lensfun camera database (which `l2 info` shows)")
 def test_profile_file_on_a_larger_sensor_plans_at_the_body_crop(tmp_path):
     """The same small-sensor profile given with --profile: the E-P3 (crop 2 in lensfun's camera
     database, lensfunpy and `l2 info --json` planned_crop_factor) must be planned at crop 2, and
-    warned about as above. Measured: crop 3.056 (the profile's), no warning: the frame is
-    corrected as if it were the profile's sensor."""
+    warned about as above. Before the fix: crop 3.056 (the profile's), no warning: the frame
+    was corrected as if it were the profile's sensor."""
     prof = tmp_path / "small-sensor.xml"
     prof.write_text(_SMALL_SENSOR_PA.format(version=2))
     src = _ep3_quarter(tmp_path / "P1.jpg")

@@ -185,7 +185,8 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
         if choice.profile is None:
             raise LensNotFoundError(f"no lens profile from {recipe.profile_source or 'the given file'}: " + "; ".join(choice.tried),
                                     path=getattr(meta, "path", None))
-        return _plan_for_profile(meta, recipe, choice.profile, choice.match, db, source=choice.source, warnings=())
+        return _plan_for_profile(meta, recipe, choice.profile, choice.match, db, source=choice.source, warnings=(),
+                                 body_crop=True)
     from l2tech.profiles.sources import match_shot
 
     try:  # a file that names no lens still matches a fixed-lens compact through its body
@@ -209,10 +210,32 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
                              warnings=tuple(getattr(m, "warnings", ())))
 
 
-def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, *, source: str, warnings: tuple[str, ...]) -> LensPlan:
+def _body_crop_factor(meta: Any, db: Any) -> float | None:
+    """The crop factor of the file's body from the lensfun camera database (what ``l2 info``
+    shows as planned), or None when the file names no body the database knows."""
+    from l2tech.errors import L2Error
+    from l2tech.profiles.matching import find_camera, frame_crop_factor
+
+    make, model = getattr(meta, "make", None), getattr(meta, "model", None)
+    if not (make and model):
+        return None
+    try:
+        body = find_camera(db, make, model, width=getattr(meta, "width", None), height=getattr(meta, "height", None))
+    except L2Error:
+        return None
+    return frame_crop_factor(body, None)[0] if body is not None else None
+
+
+def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, *, source: str, warnings: tuple[str, ...],
+                      body_crop: bool = False) -> LensPlan:
     from l2tech.profiles.matching import camera_name
 
-    crop = (getattr(m, "crop_factor", None) if m is not None else None) or getattr(meta, "crop_factor", None) or profile.crop_factor
+    # the frame's crop: the match's (the body the database matched), the file's own, then — for a
+    # profile chosen by file or source, which matched no body — the body's from the camera
+    # database (a small-sensor profile on a larger body is then planned, and warned about, at the
+    # body's crop instead of silently at the profile's), and last the profile's own
+    crop = ((getattr(m, "crop_factor", None) if m is not None else None) or getattr(meta, "crop_factor", None)
+            or (_body_crop_factor(meta, db) if body_crop else None) or profile.crop_factor)
     warns = list(warnings)
     profile, crop, note = frame_in_capture(meta, profile, crop)
     if note:
