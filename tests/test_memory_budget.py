@@ -395,3 +395,58 @@ def test_fixed_footprint_of_each_path_is_under_its_estimate(tmp_path):
     r = _run_measured("video", str(clip), "-o", str(tmp_path / "v") + "/", "--duration", "0.5")
     assert r["rc"] == 0, r["stderr"]
     assert r["maxrss_bytes"] < estimate_video(str(clip), 854, 480).peak_bytes
+
+
+def _cfa_dng(path: Path, width: int, height: int) -> Path:
+    """A width×height 14-bit RGGB CFA DNG with the Kiss X4's colour tags (test_raw_opcodes.py's
+    layout, no margins): a smooth field with noise, so the demosaic and encoder do real work."""
+    import tifffile
+
+    from test_raw_opcodes import BLACK, WHITE, _colour_tags
+
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[0:height, 0:width]
+    lin = 0.05 + 0.1 * (x / width) + 0.05 * (y / height)
+    raster = np.rint(BLACK + (lin + rng.normal(0, 0.004, lin.shape)).clip(0, 1) * (WHITE - BLACK)).astype(np.uint16)
+    extra = _colour_tags() + [(50706, 1, 4, (1, 4, 0, 0), True), (50717, 4, 1, WHITE, True),
+                              (50714, 3, 1, BLACK, True), (50829, 4, 4, (0, 0, height, width), True)]
+    tifffile.imwrite(path, raster, photometric=32803, metadata=None, extratags=extra)
+    return path
+
+
+def test_staged_develop_peak_is_under_the_estimate_at_6_mp(tmp_path):
+    """The staged develop (here Lanczos resampling) of a 6 MP CFA DNG peaks under its estimate
+    (``develop_staged`` 48 B/px + 300 MiB). Found by ``benchmarks/bench_memory.py``: the tone
+    curve ran on the whole frame in float64 (~230 B/px of temporaries) and a 6 MP file peaked at
+    1529 MiB against an estimate of ~600 MiB (24 MP: 5.9 GB); it runs in bands of rows now
+    (543 MiB measured). The small shared RAWs (1–3 MP) never showed it: the fixed part hid it."""
+    dng = _cfa_dng(tmp_path / "six.dng", 3000, 2000)
+    from l2tech.pipeline.recipe import Recipe
+
+    est = estimate_still(dng, Recipe(interpolation="lanczos"), kind="develop")
+    assert est.path_kind == "develop_staged" and (est.width, est.height) == (3000, 2000)
+    _run_measured("develop", str(dng), "-o", str(tmp_path / "warm") + "/", "--interpolation", "lanczos")
+    r = _run_measured("develop", str(dng), "-o", str(tmp_path / "out") + "/", "--interpolation", "lanczos")
+    assert r["rc"] == 0, r["stderr"]
+    assert (tmp_path / "out" / "six.jpg").is_file()
+    assert r["maxrss_bytes"] < est.peak_bytes, (r["maxrss_bytes"] >> 20, est.peak_bytes >> 20)
+
+
+def test_staged_tone_in_bands_gives_the_whole_frame_values(monkeypatch):
+    """The banded tone curve of the staged output encoding changes no value: bit-identical to
+    the curve over the whole frame (the curve and the matrix act per pixel)."""
+    from l2tech.color.display import encode_display, working_to_display_matrix
+    from l2tech.color.tone import FilmicCurve
+    from l2tech.pipeline import stills
+    from l2tech.pipeline.recipe import Recipe
+
+    rng = np.random.default_rng(3)
+    img = (rng.random((301, 517, 3), np.float32) * 3.0).astype(np.float32)
+    img[5, 7] = [np.nan, -1.0, 50.0]
+    curve = FilmicCurve()
+    m = working_to_display_matrix("srgb").astype(np.float32)
+    whole = encode_display(curve(np.ascontiguousarray(img) @ m.T), "srgb", working_space="srgb")
+    monkeypatch.setattr(stills, "_TONE_BAND_PIXELS", 4000)  # 7 rows per band, 44 bands
+    banded, space, _ = stills._encode_output(img, Recipe(), "srgb", tone=curve)
+    assert space == "srgb" and banded.dtype == whole.dtype
+    np.testing.assert_array_equal(banded, whole)
