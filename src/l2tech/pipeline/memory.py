@@ -64,14 +64,19 @@ DEFAULT_SHARE = 0.5
 #:     look loads are a fixed part, :data:`BASE_BYTES` ``["look"]``.
 #: ``video``
 #:     One clip: the decoder's and encoder's frame pools (x264 look-ahead, frame threads),
-#:     the frames in flight between them and the per-pixel map: 110 per pixel of the larger
-#:     of the input and output frames, measured with 2 cores (more cores, more frame threads).
+#:     the frames in flight between them, and the lens maps built at set-up: 230 per pixel of
+#:     the larger of the input and output frames, with :data:`BASE_BYTES` ``["video"]`` 700 MiB,
+#:     measured with 2 cores on clips with lens correction (``benchmarks/bench_memory.py``:
+#:     720p 588 MiB, 1080p 1083 MiB, 2160p 2400 MiB; not linear in the pixels, the set-up's map
+#:     temporaries and the per-thread allocator arenas add a large part, so the fixed part and
+#:     the slope are chosen to bound all three; 110 B/px + 350 MiB, measured on half-second
+#:     clips without lens correction, was 45 % short at 1080p).
 BYTES_PER_PIXEL: dict[str, float] = {
     "develop": 16.0,
     "develop_staged": 48.0,
     "correct": 38.0,
     "look": 8.0,
-    "video": 110.0,
+    "video": 230.0,
 }
 
 #: Fixed footprint of an ``l2`` process that has loaded the libraries of a job (Python,
@@ -81,9 +86,10 @@ BYTES_PER_PIXEL: dict[str, float] = {
 #: disk, 280 MiB and 341 MiB right after they were installed (freshly written files sit in the
 #: page cache in large folios that a mapping takes whole: ``libllvmlite.so`` alone is 37 MiB
 #: resident in the first case, 98 MiB in the second). The model takes the larger figures.
-#: ``look`` is added to a still's when a look or LUT is applied: the modules a look loads
+#: ``video`` is set with :data:`BYTES_PER_PIXEL` ``["video"]`` (see there: 700 MiB bounds the
+#: measured clips together with the slope). ``look`` is added to a still's when a look or LUT is applied: the modules a look loads
 #: (66 MiB measured) and its bands of rows (25 MiB).
-BASE_BYTES: dict[str, int] = {"still": 300 * 2**20, "video": 350 * 2**20, "look": 100 * 2**20}
+BASE_BYTES: dict[str, int] = {"still": 300 * 2**20, "video": 700 * 2**20, "look": 100 * 2**20}
 
 #: Safety margin on the measured figures (allocator slack, a different libjpeg/zlib build).
 MARGIN = 1.10
