@@ -119,6 +119,10 @@ def test_rerun_resumes_redo_remakes_and_another_recipe_is_refused(tmp_path, caps
     ('look = "mono"\n[video]\ncrf = 0\nqualty = 3\n', 4, "unknown [video] key 'qualty'"),
     ('[video]\nout_size = "32x24"\n', 2, "out_size must be a list of integers, got '32x24'"),
     ('exposure_ev = "x"\n', 1, "exposure_ev must be a number"),
+    ('[video]\ncrf = 99\n', 2, "crf must be ≥ 0 and ≤ 63, got 99"),
+    # found by fuzzing: a 400-digit integer escaped as OverflowError from the range check
+    ('[video]\nsegments = ' + "9" * 400 + '\n', 2, "segments must be ≥ 1 and ≤ 10000, got an integer of 400 digits"),
+    ('[video]\nqp = -' + "9" * 400 + '\n', 2, "qp must be ≥ 0 and ≤ 81, got an integer of 400 digits"),
 ])
 def test_invalid_video_recipe_names_file_and_line(tmp_path, capsys, text, line, message):
     (clip,) = _clips(tmp_path / "in", 1)

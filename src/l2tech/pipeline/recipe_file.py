@@ -204,7 +204,7 @@ def toml_loads(text: str, *, path: str | os.PathLike | None = None) -> dict[str,
 
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError; int() refusing an integer past 4300 digits
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column \d+\)", msg)
         line = int(m.group(1)) if m else None

@@ -174,9 +174,10 @@ def video_settings(job: VideoJob) -> dict:
 
 
 #: Ranges of the numeric ``[video]`` settings, checked where a recipe file is read (with
-#: ``file:line``): (low, high, low included); None is open.
+#: ``file:line``): (low, high, low included); None is open. crf and qp: the encoders' own
+#: ranges (x264 crf 0-51 at 8 bit, 0-63 at 10 bit; qp up to 81 at 10 bit; libx265 crf 0-51).
 _VIDEO_RANGES = {"start_s": (0.0, None, True), "duration_s": (0.0, None, False), "zoom": (0.0, None, False),
-                 "crf": (0, None, True), "qp": (0, None, True), "segments": (1, None, True), "smoothness_s": (0.0, None, True),
+                 "crf": (0, 63, True), "qp": (0, 81, True), "segments": (1, 10000, True), "smoothness_s": (0.0, None, True),
                  "max_crop_zoom": (1.0, 10.0, True), "adaptive_zoom_s": (0.0, 1e6, True),
                  "max_decode_errors": (0, None, True), "crop_factor": (0.0, None, False)}
 
@@ -189,10 +190,12 @@ def _check_video_range(key: str, value: Any) -> str | None:
     if rng is None or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     lo, hi, closed = rng
-    if not math.isfinite(value) or (lo is not None and (value < lo or (value == lo and not closed))) or \
+    # an integer is finite at any size (math.isfinite would overflow converting a 400-digit one)
+    if (isinstance(value, float) and not math.isfinite(value)) or (lo is not None and (value < lo or (value == lo and not closed))) or \
             (hi is not None and value > hi):
         low = "" if lo is None else (f"≥ {lo:g}" if closed else f"> {lo:g}")
-        return f"{key} must be {low}{'' if hi is None else f' and ≤ {hi:g}'}, got {value!r}"
+        shown = repr(value) if len(repr(value)) <= 40 else f"an integer of {len(str(abs(value)))} digits"
+        return f"{key} must be {low}{'' if hi is None else f' and ≤ {hi:g}'}, got {shown}"
     return None
 
 
