@@ -150,6 +150,12 @@ def test_output_rules(numbered, tmp_path):
         process_video(numbered, tmp_path / "o2.mp4", encode=EncodeOptions(codec="nope"))
     with pytest.raises(UsageError, match="--start"):
         process_video(numbered, tmp_path / "o3.mp4", start_s=-1)
+    # NaN passed both comparisons (the whole clip written, exit 0) and inf / 1e308 overflowed
+    # the seek as an unexpected OverflowError
+    for start, duration in ((float("nan"), None), (1e308, 0.1), (0.0, float("inf")), (0.0, float("nan"))):
+        with pytest.raises(UsageError, match="finite number"):
+            process_video(numbered, tmp_path / "o4.mp4", start_s=start, duration_s=duration)
+    assert not (tmp_path / "o4.mp4").exists()
 
 
 def test_ten_bit_stays_ten_bit(tmp_path):

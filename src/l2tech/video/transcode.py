@@ -479,6 +479,10 @@ def _trim_chapters(chapters: list, start_s: float, duration_s: float | None) -> 
     return out
 
 
+#: Longest --start / --duration taken, seconds (a bound that keeps the seek arithmetic in range).
+MAX_CLIP_SECONDS = 1e9
+
+
 def process_video(
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
@@ -570,8 +574,14 @@ def process_video(
 
     src = Path(input_path)
     dst = Path(output_path)
-    if start_s < 0 or (duration_s is not None and duration_s <= 0):
-        raise UsageError(f"--start must be ≥ 0 and --duration > 0; got {start_s}, {duration_s}")
+    import math
+
+    # NaN passes both comparisons and inf or 1e308 overflows the seek: finite numbers of at most
+    # MAX_CLIP_SECONDS (over 30 years) only
+    if not (math.isfinite(start_s) and 0 <= start_s <= MAX_CLIP_SECONDS) or (
+            duration_s is not None and not (math.isfinite(duration_s) and 0 < duration_s <= MAX_CLIP_SECONDS)):
+        raise UsageError(f"--start must be a finite number ≥ 0 and --duration a finite number > 0 "
+                         f"(both ≤ {MAX_CLIP_SECONDS:g} s); got {start_s}, {duration_s}")
     if max_decode_errors < 0:
         raise UsageError("--max-decode-errors must be ≥ 0")
     fmt = check_output_container(dst, encode.codec if encode is not None else None)
