@@ -15,6 +15,7 @@ from l2tech.cli.options import (
     deprecated_alias,
     json_option,
     look_option,
+    max_memory_option,
     output_option,
     overwrite_option,
     quality_option,
@@ -25,14 +26,20 @@ from l2tech.errors import L2Error, UsageError
 __all__ = ["lut"]
 
 
-def _run(ctx: click.Context, verbose: int, quiet: bool, fn: Callable[[], Any]) -> Any:
-    """Run ``fn``; print warnings and errors one per line; exit 1 (or 2 for usage errors) on error."""
+def _run(ctx: click.Context, verbose: int, quiet: bool, fn: Callable[[], Any], json_path: str | None = None) -> Any:
+    """Run ``fn``; print warnings and errors one per line; exit 1 (or 2 for usage errors) on error.
+
+    With ``json_path`` (``--json``), an error is also printed on stdout as
+    ``{"path", "error", "error_type"}``, as ``l2 info --json`` does.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             result = fn()
         except L2Error as exc:
             report_error(exc, verbose)
+            if json_path is not None:
+                emit_json({"path": json_path, "error": str(exc), "error_type": type(exc).__name__})
             ctx.exit(exc.exit_code)
         finally:
             if not quiet:
@@ -87,7 +94,7 @@ def show(ctx: click.Context, file: str, as_json: bool, verbose: int, quiet: bool
     """
     from l2tech.color.lut_io import describe_lut
 
-    info = _run(ctx, verbose, quiet, lambda: describe_lut(file))
+    info = _run(ctx, verbose, quiet, lambda: describe_lut(file), json_path=file if as_json else None)
     if as_json:
         emit_json(info)
         return
@@ -196,12 +203,13 @@ def _limit(table: Any, camera: str | None, fmt: str) -> Any:
 @click.option("--format", "fmt", default=None, help="Output format (default from the extension): cube, 3dl, spi1d, spi3d, vlt.")
 @click.option("--size", type=int, default=None, help="Resample a 3D LUT to this many points (2-256).")
 @camera_limits_option
+@max_memory_option
 @overwrite_option
 @json_option
 @verbosity_options
 @click.pass_context
 def convert(ctx: click.Context, input_file: str, output: str, fmt: str | None, size: int | None, camera_limits: str | None,
-            overwrite: bool, as_json: bool, verbose: int, quiet: bool) -> None:
+            max_memory: int | None, overwrite: bool, as_json: bool, verbose: int, quiet: bool) -> None:
     """Convert a LUT between formats (.cube, .3dl, .spi1d, .spi3d, .vlt; CLF read-only).
 
     \b
@@ -211,9 +219,12 @@ def convert(ctx: click.Context, input_file: str, output: str, fmt: str | None, s
     """
     from l2tech.color.lut_io import convert_lut, format_for_path
     from l2tech.io.atomic import check_output_path
+    from l2tech.pipeline.memory import check_memory, estimate_lut
 
     def write():
         check_output_path(output, inputs=[input_file], overwrite=overwrite)
+        if size is not None:
+            check_memory(estimate_lut(output, size), max_memory)
         fmt_name = format_for_path(output, fmt).name
         convert_lut(input_file, output, format=fmt, size=size,
                     adjust=(lambda t: _limit(t, camera_limits, fmt_name)), overwrite=overwrite)
@@ -235,13 +246,14 @@ def convert(ctx: click.Context, input_file: str, output: str, fmt: str | None, s
               help="Tone curve from a log/linear input to a display output: filmic rolls highlights off up to the "
                    "log curve's top code instead of clipping at scene-linear 1.0.")
 @click.option("--list-looks", is_flag=True, help="List available looks and exit.")
+@max_memory_option
 @overwrite_option
 @json_option
 @verbosity_options
 @deprecated_alias("--output", new="--output-space", dest="output_space")  # -o is the output file everywhere else
 @click.pass_context
 def bake(ctx: click.Context, input_space: str, look: str | None, output_space: str, size: int, out_file: str | None,
-         camera_limits: str | None, title: str, tone: str, list_looks: bool, overwrite: bool, as_json: bool, verbose: int,
+         camera_limits: str | None, title: str, tone: str, list_looks: bool, max_memory: int | None, overwrite: bool, as_json: bool, verbose: int,
          quiet: bool) -> None:
     """Bake input decoding + a look + output encoding into a 3D LUT a camera or editor accepts.
 
@@ -255,6 +267,7 @@ def bake(ctx: click.Context, input_space: str, look: str | None, output_space: s
     from l2tech.color import list_looks as _list
     from l2tech.color.lut_io import format_for_path
     from l2tech.io.atomic import check_output_path
+    from l2tech.pipeline.memory import check_memory, estimate_lut
 
     if list_looks:
         names = _run(ctx, verbose, quiet, _list)
@@ -266,6 +279,7 @@ def bake(ctx: click.Context, input_space: str, look: str | None, output_space: s
 
     def write():
         check_output_path(out_file, overwrite=overwrite)
+        check_memory(estimate_lut(out_file, size, kind="lut_bake"), max_memory)
         fmt_name = format_for_path(out_file).name
         table = bake_lut(look, input=input_space, output=output_space, size=size, title=title, tone=tone)
         write_lut(_limit(table, camera_limits, fmt_name), out_file, overwrite=overwrite)

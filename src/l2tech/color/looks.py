@@ -562,6 +562,10 @@ def load_look(name_or_path: str | os.PathLike | Look) -> Look:
     p = Path(s).expanduser()
     if p.suffix.lower() in (".toml", ".json") or os.sep in s or p.is_file():
         if not p.is_file():
+            if p.is_dir():
+                raise UsageError(f"look file {p} is a folder, not a file")
+            if p.exists():
+                raise UsageError(f"look file {p} is not a regular file (a pipe, device or socket)")
             raise UsageError(f"look file not found: {p}")
         return look_from_mapping(_parse_file(p), str(p), p.parent)
     folder = user_look_dir()

@@ -42,6 +42,10 @@ __all__ = [
 MIN_LUT_SIZE = 2
 MAX_LUT3D_SIZE = 256
 MAX_LUT1D_SIZE = 65536
+#: Largest magnitude of a LUT value or domain bound read from a text LUT: the largest float32,
+#: the tables' type (a 1e308 in a .cube overflowed the float32 table to inf and was refused only
+#: later, with the file unnamed). Real files come close: ACES CLF half-domain 1D LUTs hold 3.26e38.
+MAX_LUT_VALUE = float(np.finfo(np.float32).max)
 #: Pixels processed per chunk by :meth:`LUT3D.apply` (bounded temporary memory: ~12 MiB).
 DEFAULT_CHUNK_PIXELS = 1 << 20
 

@@ -19,16 +19,17 @@ integers 0-4095, red fastest). colour-science ``colour/io/luts`` serves as test 
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from l2tech.color._io import atomic_write_text, read_data_lines, read_text_lines
+from l2tech.color._io import LineCursor, atomic_write_text, read_data_lines, read_text, read_text_lines
 from l2tech.color._registry import Registry
 from l2tech.color.lut import (
     LUT,
@@ -36,6 +37,7 @@ from l2tech.color.lut import (
     LUT3D,
     MAX_LUT1D_SIZE,
     MAX_LUT3D_SIZE,
+    MAX_LUT_VALUE,
     MIN_LUT_SIZE,
     LUTSequence,
 )
@@ -72,6 +74,8 @@ def _floats(tokens: list[str], path: Path, line: int, what: str) -> list[float]:
         raise LUTError(f"expected numbers in {what}, found {' '.join(tokens)!r}", path, line) from None
     if not all(math.isfinite(v) for v in vals):
         raise LUTError(f"NaN or infinite value in {what}: {' '.join(tokens)!r}", path, line)
+    if not all(abs(v) <= MAX_LUT_VALUE for v in vals):
+        raise LUTError(f"value beyond ±{MAX_LUT_VALUE:g} in {what}: {' '.join(tokens)!r}", path, line)
     return vals
 
 
@@ -138,7 +142,23 @@ def read_cube(path: str | os.PathLike) -> LUT:
     count = 0
     total = 0
     last_line = 0
-    for n, line in read_text_lines(p):
+
+    def table_row(n: int, line: str, tokens: list[str]) -> None:
+        nonlocal count, last_line
+        if len(tokens) != 3:
+            raise LUTError(f"expected 3 values (R G B), found {len(tokens)}: {line!r}", p, n)
+        if count >= total:
+            raise LUTError(f"extra values: the header declares {total} entries", p, n)
+        data[count] = _floats(tokens, p, n, "table entry")  # type: ignore[index]
+        count += 1
+        last_line = n
+        k, last = lines.take_table_rows(data[count:], 3, MAX_LUT_VALUE)  # type: ignore[index]
+        if k:
+            count += k
+            last_line = last
+
+    lines = LineCursor(read_text(p))
+    for n, line in lines:
         if not line:
             continue
         if line.startswith("#"):
@@ -186,13 +206,7 @@ def read_cube(path: str | os.PathLike) -> LUT:
             _check_domain(dmin, dmax, p, domain_line or n)
             total = size1 + size3**3
             data = np.empty((total, 3), dtype=np.float32)
-        if len(tokens) != 3:
-            raise LUTError(f"expected 3 values (R G B), found {len(tokens)}: {line!r}", p, n)
-        if count >= total:
-            raise LUTError(f"extra values: the header declares {total} entries", p, n)
-        data[count] = _floats(tokens, p, n, "table entry")
-        count += 1
-        last_line = n
+        table_row(n, line, tokens)
     if data is None:
         if not size1 and not size3:
             raise LUTError("no LUT_1D_SIZE or LUT_3D_SIZE found", p)
@@ -212,16 +226,35 @@ def read_cube(path: str | os.PathLike) -> LUT:
     return LUTSequence(tuple(steps), name, tuple(comments))
 
 
-def _rows(a: np.ndarray, fmt: str) -> str:
+#: Table rows formatted per block: the text of a 256-point cube (16.7 M rows, ~0.6 GB) is never
+#: held whole; each block is written as it is made.
+_ROW_BLOCK = 1 << 15
+
+
+def _rows(a: np.ndarray, fmt: str, *, prefix: np.ndarray | None = None, prefix_fmt: str = "%d") -> Iterator[str]:
+    """The rows of the 2-D table ``a`` as text blocks (``fmt`` per value, one space between, one row per line).
+
+    ``prefix`` (optional, integer array of the same row count) is written before each row's values.
+    """
     a = np.asarray(a)
-    lines = [" ".join(fmt % v for v in row) for row in a.tolist()]
-    return "\n".join(lines) + "\n"
+    ncols = a.shape[1]
+    line = " ".join([fmt] * ncols)
+    if prefix is not None:
+        line = " ".join([prefix_fmt] * prefix.shape[1]) + " " + line
+    line += "\n"
+    for i in range(0, a.shape[0], _ROW_BLOCK):
+        block = a[i:i + _ROW_BLOCK]
+        if prefix is not None:
+            vals = [v for pr, row in zip(prefix[i:i + _ROW_BLOCK].tolist(), block.tolist()) for v in (*pr, *row)]
+        else:
+            vals = block.ravel().tolist()
+        yield (line * block.shape[0]) % tuple(vals)
 
 
-def _fmt_rows(a: np.ndarray) -> str:
+def _fmt_rows(a: np.ndarray, **kw: Any) -> Iterator[str]:
     # %.9g of a float32 value reads back to the same float32.
     a = np.asarray(a, dtype=np.float32).astype(np.float64)
-    return _rows(a, _FLOAT_FMT)
+    return _rows(a, _FLOAT_FMT, **kw)
 
 
 def _header(name: str, comments: tuple[str, ...]) -> list[str]:
@@ -268,7 +301,7 @@ def write_cube(lut: LUT, path: str | os.PathLike, *, flavour: str = "auto", over
     name = getattr(lut, "name", "") or steps[-1].name
     comments = getattr(lut, "comments", ()) or steps[-1].comments
     lines = _header(name, comments)
-    body: list[str] = []
+    body: list[Iterable[str]] = []
     for s in steps:
         kind = "1D" if isinstance(s, LUT1D) else "3D"
         lines.append(f"LUT_{kind}_SIZE {s.size}")
@@ -284,8 +317,7 @@ def write_cube(lut: LUT, path: str | os.PathLike, *, flavour: str = "auto", over
             body.append(_fmt_rows(s.table))
         else:
             body.append(_fmt_rows(s.table.transpose(2, 1, 0, 3).reshape(-1, 3)))
-    text = "\n".join(lines) + "\n\n" + "".join(body)
-    return atomic_write_text(path, text, overwrite=overwrite)
+    return atomic_write_text(path, itertools.chain(["\n".join(lines) + "\n\n"], *body), overwrite=overwrite)
 
 
 # --------------------------------------------------------------------------- .3dl
@@ -375,6 +407,17 @@ def read_3dl(path: str | os.PathLike) -> LUT3D:
     return LUT3D(table, None, p.stem)
 
 
+def _warn_clipped(table: np.ndarray, path: str | os.PathLike, fmt: str) -> None:
+    """Warn (naming ``path``) when an integer format's 0-1 range clips some of ``table``'s values."""
+    out = int(np.count_nonzero((table < -1e-6) | (table > 1 + 1e-6)))
+    if out:
+        import warnings  # noqa: PLC0415
+
+        lo, hi = float(np.min(table)), float(np.max(table))
+        warnings.warn(f"{os.fspath(path)}: {out} of {table.size} values outside 0-1 (from {lo:.6g} to {hi:.6g}) "
+                      f"clipped: {fmt} holds 0-1 integers only", UserWarning, stacklevel=3)
+
+
 def write_3dl(lut: LUT3D, path: str | os.PathLike, *, out_bits: int = 12, overwrite: bool = True) -> Path:
     """Write a Lustre-style ``.3dl`` (10-bit mesh line, ``out_bits`` integer entries, blue fastest).
 
@@ -395,13 +438,13 @@ def write_3dl(lut: LUT3D, path: str | os.PathLike, *, out_bits: int = 12, overwr
     if lut.size < 3:
         raise UsageError(f"a {lut.size}-point LUT cannot be written as .3dl (its mesh line would read as a table "
                          "row, and Mesh headers start at 3 points); write .cube")
+    _warn_clipped(lut.table, path, ".3dl")
     q = np.round(np.clip(lut.table, 0, 1) * (2**out_bits - 1)).astype(int).reshape(-1, 3)
     if lut.size == 3:
         head = f"Mesh 1 {out_bits}"
     else:
         head = " ".join(str(v) for v in np.round(np.linspace(0, 1023, lut.size)).astype(int))
-    text = head + "\n" + _rows(q, "%d")
-    return atomic_write_text(path, text, overwrite=overwrite)
+    return atomic_write_text(path, itertools.chain([head + "\n"], _rows(q, "%d")), overwrite=overwrite)
 
 
 # --------------------------------------------------------------------------- .spi1d / .spi3d
@@ -476,7 +519,7 @@ def write_spi1d(lut: LUT1D, path: str | os.PathLike, *, overwrite: bool = True) 
         f"Version 1\nFrom {_FLOAT_FMT % lut.domain[0, 0]} {_FLOAT_FMT % lut.domain[1, 0]}\n"
         f"Length {lut.size}\nComponents 3\n{{\n"
     )
-    return atomic_write_text(path, head + _fmt_rows(lut.table) + "}\n", overwrite=overwrite)
+    return atomic_write_text(path, itertools.chain([head], _fmt_rows(lut.table), ["}\n"]), overwrite=overwrite)
 
 
 def read_spi3d(path: str | os.PathLike) -> LUT3D:
@@ -531,9 +574,8 @@ def write_spi3d(lut: LUT3D, path: str | os.PathLike, *, overwrite: bool = True) 
     n = lut.size
     idx = np.stack(np.meshgrid(np.arange(n), np.arange(n), np.arange(n), indexing="ij"), -1).reshape(-1, 3)
     vals = np.asarray(lut.table, dtype=np.float64).reshape(-1, 3)
-    lines = [f"{i} {j} {k} {_FLOAT_FMT % r} {_FLOAT_FMT % g} {_FLOAT_FMT % b}" for (i, j, k), (r, g, b) in zip(idx.tolist(), vals.tolist())]
-    text = f"SPILUT 1.0\n3 3\n{n} {n} {n}\n" + "\n".join(lines) + "\n"
-    return atomic_write_text(path, text, overwrite=overwrite)
+    body = _rows(vals, _FLOAT_FMT, prefix=idx)
+    return atomic_write_text(path, itertools.chain([f"SPILUT 1.0\n3 3\n{n} {n} {n}\n"], body), overwrite=overwrite)
 
 
 # --------------------------------------------------------------------------- .vlt
@@ -600,9 +642,10 @@ def write_vlt(lut: LUT3D, path: str | os.PathLike, *, overwrite: bool = True) ->
     """
     if not isinstance(lut, LUT3D) or not _is_default(lut.domain):
         raise UsageError(".vlt holds one 3D LUT over a 0-1 domain")
+    _warn_clipped(lut.table, path, ".vlt")
     q = np.round(np.clip(lut.table, 0, 1) * _VLT_MAX).astype(int).transpose(2, 1, 0, 3).reshape(-1, 3)
-    text = f"{_VLT_HEADER}\nLUT_3D_SIZE {lut.size}\n" + _rows(q, "%d")
-    return atomic_write_text(path, text, overwrite=overwrite)
+    return atomic_write_text(path, itertools.chain([f"{_VLT_HEADER}\nLUT_3D_SIZE {lut.size}\n"], _rows(q, "%d")),
+                             overwrite=overwrite)
 
 
 # --------------------------------------------------------------------------- registry

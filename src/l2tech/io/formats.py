@@ -23,6 +23,7 @@ References
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from pathlib import Path
@@ -42,6 +43,8 @@ __all__ = [
     "check_dimensions",
     "read_header_dimensions",
     "read_input_bytes",
+    "open_regular_file",
+    "NotRegularFileError",
     "RAW_SUFFIXES",
 ]
 
@@ -186,7 +189,7 @@ def read_input_bytes(
     """
     p = os.fspath(path)
     try:
-        with open(p, "rb") as fh:
+        with open_regular_file(p) as fh:
             size = os.fstat(fh.fileno()).st_size
             if max_bytes is not None and size > max_bytes:
                 raise LimitExceededError(f"{what} is {size} bytes; the limit is {max_bytes}", p)
@@ -196,11 +199,57 @@ def read_input_bytes(
         raise (InputNotFoundError if issubclass(InputNotFoundError, unreadable) else unreadable)("file not found", p) from None
     except IsADirectoryError:
         raise unreadable("is a folder, not a file", p) from None
+    except NotRegularFileError:
+        raise unreadable("not a regular file (a pipe, device or socket)", p) from None
     except OSError as exc:
         raise unreadable(f"cannot read file ({exc.strerror or exc})", p) from None
     if not data:
         raise EmptyFileError("empty file", p)
     return data
+
+
+class NotRegularFileError(OSError):
+    """Raised by :func:`open_regular_file` for a pipe, device, socket or folder."""
+
+
+def open_regular_file(path: str | os.PathLike[str]) -> io.BufferedReader:
+    """Open a regular file for binary reading, refusing a FIFO, device or socket without blocking.
+
+    A plain ``open()`` of a named pipe waits for a writer forever; the file is opened with
+    ``O_NONBLOCK`` (which returns at once for a pipe) and checked with ``fstat`` on the open
+    descriptor, so there is no window between the check and the read.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+
+    Returns
+    -------
+    io.BufferedReader
+        The open file (blocking reads; the caller closes it).
+
+    Raises
+    ------
+    NotRegularFileError
+        ``path`` is a pipe, device, socket or folder (an :class:`OSError`).
+    OSError
+        From ``os.open``: missing, permission denied, I/O error.
+    """
+    import stat
+
+    fd = os.open(os.fspath(path), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory", os.fspath(path))
+        if not stat.S_ISREG(mode):
+            raise NotRegularFileError(f"not a regular file: {os.fspath(path)}")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class _Tiff:

@@ -232,18 +232,44 @@ def read_toml_file(path: str | os.PathLike) -> str:
     RecipeError
         Not UTF-8 text.
     """
-    from l2tech.errors import InputNotFoundError, InputNotReadableError
+    p = Path(path)
+    return decode_toml_bytes(read_side_file_bytes(p, "recipe file"), path=p)
+
+
+#: Largest recipe or sidecar read (darktable XMPs with long histories are a few hundred kB).
+MAX_SIDE_FILE_BYTES = 64 << 20
+
+
+def read_side_file_bytes(path: str | os.PathLike, what: str) -> bytes:
+    """The bytes of a recipe or sidecar file (``what`` names it in errors).
+
+    Raises
+    ------
+    InputNotFoundError
+        No such file, a folder, or not a regular file (a named pipe is refused, not waited on).
+    InputNotReadableError
+        The file cannot be read.
+    LimitExceededError
+        Larger than :data:`MAX_SIDE_FILE_BYTES`.
+    """
+    from l2tech.errors import InputNotFoundError, InputNotReadableError, LimitExceededError
+    from l2tech.io.formats import NotRegularFileError, open_regular_file
 
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with open_regular_file(p) as fh:
+            raw = fh.read(MAX_SIDE_FILE_BYTES + 1)
+    except NotRegularFileError:
+        raise InputNotFoundError(f"not a regular file (a pipe, device or socket), not a {what}", path=p) from None
     except FileNotFoundError:
-        raise InputNotFoundError("recipe file not found", path=p) from None
+        raise InputNotFoundError(f"{what} not found", path=p) from None
     except IsADirectoryError:
-        raise InputNotFoundError("is a folder, not a recipe file", path=p) from None
+        raise InputNotFoundError(f"is a folder, not a {what}", path=p) from None
     except OSError as exc:
-        raise InputNotReadableError(f"cannot read the recipe file: {exc.strerror or exc}", path=p) from None
-    return decode_toml_bytes(raw, path=p)
+        raise InputNotReadableError(f"cannot read the {what}: {exc.strerror or exc}", path=p) from None
+    if len(raw) > MAX_SIDE_FILE_BYTES:
+        raise LimitExceededError(f"{what} is over {MAX_SIDE_FILE_BYTES} bytes", p)
+    return raw
 
 
 def read_recipe_file(path: str | os.PathLike, *, base: Recipe | None = None) -> Recipe:

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from l2tech.pipeline.recipe import CORRECTIONS, Recipe
+from l2tech.pipeline.recipe_file import read_side_file_bytes
 
 __all__ = ["ImportedRecipe", "read_darktable_xmp", "read_rawtherapee_pp3", "read_foreign_sidecar", "FOREIGN_SUFFIXES"]
 
@@ -119,13 +120,12 @@ def read_darktable_xmp(path: str | os.PathLike, *, base: Recipe | None = None) -
     """
     import defusedxml.ElementTree as ET
 
-    from l2tech.errors import InputNotFoundError, RecipeError
+    from l2tech.errors import RecipeError
 
     p = Path(path)
-    if not p.is_file():
-        raise InputNotFoundError("sidecar not found", path=p)
+    data = read_side_file_bytes(p, "sidecar")
     try:
-        root = ET.parse(p).getroot()
+        root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise RecipeError(f"not valid XML: {exc}", path=p, line=getattr(exc, "position", (None,))[0]) from None
     desc = next((d for d in root.iter(f"{{{_RDF_NS}}}Description") if f"{{{_DT_NS}}}history_end" in d.attrib
@@ -222,15 +222,14 @@ def read_rawtherapee_pp3(path: str | os.PathLike, *, base: Recipe | None = None)
     RecipeError
         Not a key file RawTherapee writes (with the line of the error).
     """
-    from l2tech.errors import InputNotFoundError, RecipeError
+    from l2tech.errors import RecipeError
 
     p = Path(path)
-    if not p.is_file():
-        raise InputNotFoundError("sidecar not found", path=p)
+    data = read_side_file_bytes(p, "sidecar")
     cp = configparser.ConfigParser(interpolation=None, strict=False)
     cp.optionxform = str  # keys are case-sensitive in .pp3
     try:
-        cp.read_string(p.read_text(encoding="utf-8", errors="replace"), source=str(p))
+        cp.read_string(data.decode("utf-8", errors="replace"), source=str(p))
     except configparser.Error as exc:
         raise RecipeError(f"not a RawTherapee profile: {exc.message.splitlines()[0]}", path=p,
                           line=getattr(exc, "lineno", None)) from None

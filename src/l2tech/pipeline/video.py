@@ -335,7 +335,8 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
             # a missing input file fails the job (exit 1), as in ``l2 develop`` / ``l2 correct``
             if not Path(p).exists():
                 raise InputNotFoundError("file not found", path=p)
-            raise UnsupportedFormatError("is a folder, not a file", path=p)
+            kind = "is a folder, not a file" if Path(p).is_dir() else "not a regular file (a pipe, device or socket)"
+            raise UnsupportedFormatError(kind, path=p)
         if Path(p).suffix.lower() in (".json", ".gyroflow"):
             model, K, terms, calib_size, name = _pixel_profile_from_gyroflow(p, job.recipe.focal_length_mm)
             return lens_setup_pixel_model(

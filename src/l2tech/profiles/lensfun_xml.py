@@ -456,8 +456,13 @@ def _read_root(path: Path) -> Element:
     from defusedxml import DefusedXmlException
     from xml.etree.ElementTree import ParseError
 
+    from l2tech.io.formats import NotRegularFileError, open_regular_file
+
     try:
-        data = path.read_bytes()
+        with open_regular_file(path) as fh:
+            data = fh.read()
+    except NotRegularFileError:
+        raise CorruptInputError("not a regular file (a pipe, device or socket); expected a lensfun XML file", path) from None
     except OSError as exc:
         raise CorruptInputError(f"cannot read lensfun XML: {exc.strerror or exc}", path) from None
     if not data.strip():

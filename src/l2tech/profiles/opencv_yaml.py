@@ -90,7 +90,9 @@ def check_xml_safe(path: os.PathLike | str, data: bytes | None = None) -> None:
 
     p = os.fspath(path)
     if data is None:
-        with open(p, "rb") as fh:
+        from l2tech.io.formats import open_regular_file
+
+        with open_regular_file(p) as fh:  # a FIFO is refused, not waited on
             data = fh.read()
     if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
         raise InvalidProfileError("XML with a DOCTYPE or entity declarations is refused (unsafe XML)", p)

@@ -271,7 +271,9 @@ def read_embedded_profile(path: os.PathLike | str, meta: Any = None) -> LensProf
             return validate_profile(prof, p)
     if fmt == "":
         try:
-            with open(p, "rb") as fh:
+            from l2tech.io.formats import open_regular_file
+
+            with open_regular_file(p) as fh:  # a FIFO is refused, not waited on
                 fmt = "raf" if fh.read(8) == b"FUJIFILM" else ""
         except OSError:
             return None
