@@ -48,3 +48,29 @@ def test_library_warning_names_its_category_and_keeps_brackets(capsys):
     err = capsys.readouterr().err
     assert err == "warning (RuntimeWarning): values outside [0, 1] were clipped\n"
     assert shown_after is not None and getattr(shown_after, "__name__", "") != "show"  # restored
+
+
+def test_file_names_with_line_breaks_stay_on_one_line(tmp_path, capsys):
+    """A file named ``bad<LF>name.jpg`` split the error and the batch summary over two lines;
+    control characters in any message are printed as escapes (``\\n``, ``\\r``, ``\\x1b``)."""
+    import numpy as np
+
+    from l2tech.cli.common import one_line
+    from l2tech.cli.main import main
+    from l2tech.io.image import write_image
+
+    bad = tmp_path / "bad\nname.jpg"
+    bad.write_bytes(b"xx")
+    good = tmp_path / "ok\rname.png"
+    write_image(good, np.full((16, 16, 3), 0.5, np.float32), bits=8)
+    rc = main(["correct", str(bad), str(good), "-o", str(tmp_path / "out"), "--no-lens-correction"])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    for text in (out, err):
+        for line in text.splitlines():
+            if "name." in line:
+                assert "bad\\nname.jpg" in line or "ok\\rname.png" in line, line
+    assert "bad\\nname.jpg: unsupported or mismatched format" in err
+    assert "failed bad\\nname.jpg:" in out
+    assert (tmp_path / "out" / "ok\rname.png").exists()  # the name itself is kept on disk
+    assert one_line("a\x1b[31mb\tc\x7f") == "a\\x1b[31mb\tc\\x7f"

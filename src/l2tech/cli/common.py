@@ -50,6 +50,23 @@ class _LazyConsole:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.get(), name)
 
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """:meth:`rich.console.Console.print`, each text given as one line (:func:`one_line`;
+        tables and other renderables as they are)."""
+        objects = tuple(one_line(o) if isinstance(o, str) else o for o in objects)
+        self.get().print(*objects, **kwargs)
+
+
+#: Control characters shown as escapes in a message line: a file named ``a\nb.jpg`` split an
+#: error over two lines (``grep`` and log readers take one line per message).
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if c != 0x09} | {0x0A: "\\n", 0x0D: "\\r"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters (not tabs) written as escapes
+    (``\\n``, ``\\r``, ``\\x1b``): a message stays one line whatever the file names in it hold."""
+    return text.translate(_CONTROL)
+
 
 console = _LazyConsole()
 err_console = _LazyConsole(stderr=True)
