@@ -240,3 +240,24 @@ def test_profile_of_another_aspect_is_warned_about(tmp_path, capsys):
     rc = main(["video", clip, "--profile", prof, "-o", str(tmp_path / "b.mp4"), "--duration", "0.1",
                "--calib-crop", "0,375.88,4000,2248.24"])
     assert rc == 0 and "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("intrinsics, coeffs, message", [
+    ("nan,549,722,718", "0.1,0,0,0", "--intrinsics: fx = nan is not a finite number"),
+    ("548,549,722,718", "1e308,0,0,0", "--dist-coeffs: k1 = 1e+308 is outside [-1e+07, 1e+07]"),
+    ("548,549,722,718", "0.1,0,0,inf", "--dist-coeffs: k4 = inf is not a finite number"),
+    ("548,549,1e9,718", "0.1,0,0,0", "--intrinsics: cx = 1e+09 is outside"),
+    ("-5,549,722,718", "0.1,0,0,0", "the focal lengths fx, fy must be positive"),
+])
+def test_command_line_lens_numbers_are_checked_as_profile_files_are(tmp_path, capsys, intrinsics, coeffs, message):
+    """1e308 overflowed in the map with unnamed RuntimeWarnings; nan was refused only as "folds
+    at radius nan": the numbers meet the bounds of l2tech.profiles.validate, exit 2, no output."""
+    src = tmp_path / "in.mp4"
+    write_clip(src, [np.full((48, 64, 3), 90, np.uint8)] * 2, options={"qp": "0", "preset": "ultrafast"})
+    out = tmp_path / "out.mp4"
+    rc = main(["video", str(src), "-o", str(out), "--lens-model", "opencv_fisheye",
+               "--intrinsics", intrinsics, "--dist-coeffs", coeffs])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert message in err and "RuntimeWarning" not in err and err.strip().count("\n") == 0, err
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["in.mp4"]

@@ -2,7 +2,7 @@
 absurd numbers or are very large: refused in one line naming the file, never waited on, and
 read and written in bounded memory (RELIABILITY.md S1–S4).
 
-Inputs are checked as regular files before any job runs (``test_batch_args``); side files were
+Inputs are checked as regular files before any job runs (the first test); side files were
 not, and a named pipe given as ``--lut``, ``--profile`` or ``--recipe`` hung the command forever
 (``open()`` of a FIFO waits for a writer).
 """
@@ -64,6 +64,17 @@ def fifo(tmp_path):
 # --------------------------------------------------------------------------- named pipes
 
 
+def test_input_that_is_a_pipe_is_reported_and_the_rest_processed(fifo, tmp_path, capsys):
+    img = tmp_path / "in.png"
+    write_image(img, np.full((16, 16, 3), 0.5, np.float32), bits=8)
+    pipe = fifo("pipe.jpg")
+    rc = _within(60, lambda: main(["correct", str(pipe), str(img), "-o", str(tmp_path / "out"), "--no-lens-correction"]))
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert "pipe.jpg" in out + err and "not a regular file" in out + err
+    assert (tmp_path / "out" / "in.png").exists() and not (tmp_path / "out" / "pipe.jpg").exists()
+
+
 @pytest.mark.parametrize("name", ["look.cube", "look.3dl", "look.spi3d", "look.vlt", "look.clf"])
 def test_lut_fifo_is_refused_at_once(fifo, name):
     p = fifo(name)
@@ -92,6 +103,27 @@ def test_recipe_and_sidecar_fifo_is_refused_at_once(fifo, name):
     with pytest.raises(L2Error, match="not a regular file") as info:
         _within(20, lambda: reader(p))
     assert str(p) in str(info.value)
+
+
+def test_recipe_naming_a_pipe_device_or_folder_is_refused_with_its_line(fifo, tmp_path):
+    from l2tech.errors import RecipeError
+    from l2tech.pipeline.recipe_file import read_recipe_file
+
+    pipe = fifo("f.cube")
+    cases = [("look", "/dev/urandom", "is not a regular file", "look file"),
+             ("lut", str(pipe), "is not a regular file", "LUT file"),
+             ("profile", str(tmp_path), "is a folder", "lens profile file")]
+    for key, value, kind, what in cases:
+        r = tmp_path / "r.toml"
+        r.write_text(f'# a recipe\nexposure_ev = 0.5\n{key} = "{value}"\n')
+        if not Path(value).exists():
+            continue
+        with pytest.raises(RecipeError, match=rf"r\.toml:3: {key} = .* {kind}.*not a {what}"):
+            _within(20, lambda: read_recipe_file(r))
+    # a missing file is left to the job (a sidecar may name a file that has moved) and a
+    # look's name is not a path
+    r.write_text('lut = "missing.cube"\nlook = "mono"\n')
+    assert read_recipe_file(r).look == "mono"
 
 
 def test_look_file_that_is_a_pipe_or_device_says_so(fifo):

@@ -301,13 +301,35 @@ def read_recipe_file(path: str | os.PathLike, *, base: Recipe | None = None) -> 
         if extra:
             raise RecipeError(f"unknown key {extra[0]!r} beside the [recipe] table", path=p, line=_key_line(text, extra[0], None)
                               or _table_line(text, extra[0]))
-        return recipe_from_mapping(doc["recipe"], path=p, text=text, table="recipe", base=base)
+        return _check_file_settings(recipe_from_mapping(doc["recipe"], path=p, text=text, table="recipe", base=base),
+                                    p, text, "recipe")
     doc = {k: v for k, v in doc.items() if k != VIDEO_TABLE or not isinstance(v, dict)}
     for k, v in doc.items():
         if isinstance(v, dict):
             raise RecipeError(f"unknown table [{k}]; a recipe file holds keys such as exposure_ev = 0.5 (or a [recipe] table)",
                               path=p, line=_table_line(text, k))
-    return recipe_from_mapping(doc, path=p, text=text, table=None, base=base)
+    return _check_file_settings(recipe_from_mapping(doc, path=p, text=text, table=None, base=base), p, text, None)
+
+
+def _check_file_settings(recipe: Recipe, path: Path, text: str, table: str | None) -> Recipe:
+    """Refuse a file setting (``profile``, ``lut``, a ``look`` given as a path) that names a
+    folder, a named pipe or a device, with the recipe's file and line: ``look = "/dev/urandom"``
+    was reported as "look file not found" without the recipe. A missing file is left to the
+    job, which names it (a sidecar may record a file that has moved since)."""
+    for key in _FILE_SETTINGS:
+        value = getattr(recipe, key, None)
+        if not isinstance(value, str) or not value:
+            continue
+        if key == "look" and not (os.sep in value or Path(value).suffix.lower() in (".toml", ".json")):
+            continue  # a look's name
+        f = Path(value).expanduser()
+        if f.is_file() or not f.exists():
+            continue
+        kind = "a folder" if f.is_dir() else "not a regular file (a pipe, device or socket)"
+        what = {"profile": "lens profile", "lut": "LUT"}.get(key, key)
+        raise RecipeError(f"{key} = {value!r} is {kind}, not a {what} file", path=path,
+                          line=_key_line(text, key, table))
+    return recipe
 
 
 def _table_line(text: str, name: str) -> int | None:

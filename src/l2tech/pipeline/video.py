@@ -321,6 +321,7 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
         if len(job.dist_coeffs) > len(names):
             raise UsageError(f"--dist-coeffs: {model} takes at most {len(names)} coefficients ({', '.join(names)})")
         terms = dict(zip(names, (float(v) for v in job.dist_coeffs)))
+        _check_cli_lens_numbers(job.intrinsics, terms)
         fx, fy, cx, cy = job.intrinsics
         K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
         return lens_setup_pixel_model(
@@ -378,6 +379,24 @@ def _lensfun_profile(job: VideoJob):
     crop = job.crop_factor if job.crop_factor is not None else m.crop_factor
     cam = f" on {m.camera.maker} {m.camera.model}" if m.camera is not None else ""
     return m.lens, crop, f"lens: {m.lens.name}{cam} ({m.method} match)"
+
+
+def _check_cli_lens_numbers(intrinsics: tuple[float, ...], terms: dict[str, float]) -> None:
+    """Refuse ``--intrinsics`` / ``--dist-coeffs`` numbers no camera has, as profile files are
+    refused (:mod:`l2tech.profiles.validate`): finite, coefficients within ±``MAX_TERM``, focal
+    lengths positive and the centre within ``MAX_TERM`` px. ``1e308`` went on to overflow in
+    the map (unnamed RuntimeWarnings) and ``nan`` was refused only as "folds at radius nan"."""
+    from l2tech.profiles.validate import MAX_TERM
+
+    for name, value in (*zip(("fx", "fy", "cx", "cy"), intrinsics), *terms.items()):
+        option = "--intrinsics" if name in ("fx", "fy", "cx", "cy") else "--dist-coeffs"
+        if not math.isfinite(value):
+            raise UsageError(f"{option}: {name} = {value!r} is not a finite number")
+        if abs(value) > MAX_TERM:
+            raise UsageError(f"{option}: {name} = {value:g} is outside [{-MAX_TERM:g}, {MAX_TERM:g}] "
+                             "(the range a real lens can have)")
+    if not (intrinsics[0] > 0 and intrinsics[1] > 0):
+        raise UsageError(f"--intrinsics: the focal lengths fx, fy must be positive pixels; got {intrinsics[0]:g}, {intrinsics[1]:g}")
 
 
 def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
