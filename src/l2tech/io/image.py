@@ -21,6 +21,7 @@ import numpy as np
 
 from l2tech.errors import L2Error, CorruptInputError, DecodeError, DependencyMissingError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
 from l2tech.io.atomic import atomic_output
+from l2tech.io.native_messages import DecoderWarning, library_message, native_stderr
 
 __all__ = [
     "MAX_PIXELS",
@@ -33,6 +34,7 @@ __all__ = [
     "copy_exif",
     "apply_orientation",
     "exiv2_open",
+    "DecoderWarning",
 ]
 
 #: Largest image accepted (pixels), checked from the header before decoding (RELIABILITY E4).
@@ -134,6 +136,14 @@ def read_image(path: str | os.PathLike, *, max_decode_errors: int = 0) -> Decode
     DependencyMissingError
         ``simplejpeg`` (a dependency of l2tech) is not installed.
 
+    Warns
+    -----
+    DecoderWarning
+        ``FILE: message``, one per line a C decoder printed about a file it still decoded
+        (libpng's ``iCCP: too short``: :func:`l2tech.io.native_messages.native_stderr`), and
+        per PNG text or iCCP chunk over Pillow's size limits, left out (the pixels are read).
+        A decoder's lines for a file it could not decode are in the ``CorruptInputError``.
+
     References
     ----------
     ITU-T T.81 (JPEG) §B.1.1.5 (markers in the coded data), §F.1.2.1 (one Huffman code per
@@ -151,7 +161,9 @@ def read_image(path: str | os.PathLike, *, max_decode_errors: int = 0) -> Decode
                 page = tf.pages[0]
                 h, w = page.shape[:2]
                 _check_pixels(p, w, h)
-                codes = page.asarray()
+                with native_stderr() as said:
+                    codes = page.asarray()
+                _warn_decoder_lines(p, "TIFF", said)
                 tag = page.tags.get(34675)
                 icc = bytes(tag.value) if tag is not None else None
         except L2Error:
@@ -172,14 +184,16 @@ def read_image(path: str | os.PathLike, *, max_decode_errors: int = 0) -> Decode
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(p) as im:
+                with _pillow_open(p, fmt) as im:
                     _check_pixels(p, *im.size)
                     icc = im.info.get("icc_profile")
                     if fmt == "jpeg":
                         codes, damage = _decode_jpeg(p, max_decode_errors)
                         if codes is None:  # CMYK/YCCK: checked by libjpeg above, converted by Pillow
-                            im.load()
-                            codes = np.asarray(im.convert("RGB"))
+                            with native_stderr() as said:
+                                im.load()
+                                codes = np.asarray(im.convert("RGB"))
+                            _warn_decoder_lines(p, "JPEG", said)
         except L2Error:
             raise
         except Image.DecompressionBombError as exc:
@@ -189,9 +203,11 @@ def read_image(path: str | os.PathLike, *, max_decode_errors: int = 0) -> Decode
         if fmt == "png":
             import cv2
 
-            raw = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+            with native_stderr() as said:  # libpng prints its errors and warnings on fd 2
+                raw = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
             if raw is None:
-                raise CorruptInputError("cannot decode PNG", path=p)
+                raise CorruptInputError(f"cannot decode PNG{_reported(said)}; not decoded", path=p)
+            _warn_decoder_lines(p, "PNG", said)
             codes = raw if raw.ndim == 2 else (raw[..., 2::-1] if raw.shape[2] >= 3 else raw)
     codes = np.asarray(codes)
     grey = codes.ndim == 2 or codes.shape[2] == 2
@@ -243,11 +259,15 @@ def _decode_jpeg(path: Path, max_decode_errors: int) -> tuple[np.ndarray | None,
         raise CorruptInputError(f"cannot decode JPEG: {exc}", path=path) from None
     target = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}.get(space, "RGB")
     try:
-        codes = simplejpeg.decode_jpeg(data, colorspace=target, strict=True)
+        with native_stderr() as said:
+            codes = simplejpeg.decode_jpeg(data, colorspace=target, strict=True)
+        _warn_decoder_lines(path, "JPEG", said)
         damage: tuple[str, ...] = ()
     except ValueError as exc:
         try:
-            codes = simplejpeg.decode_jpeg(data, colorspace=target, strict=False)
+            with native_stderr() as said:
+                codes = simplejpeg.decode_jpeg(data, colorspace=target, strict=False)
+            _warn_decoder_lines(path, "JPEG", said)
         except ValueError as fatal:
             raise CorruptInputError(f"cannot decode JPEG: {fatal}", path=path) from None
         if max_decode_errors < 1:
@@ -258,6 +278,118 @@ def _decode_jpeg(path: Path, max_decode_errors: int) -> tuple[np.ndarray | None,
     if target == "CMYK":
         return None, damage
     return (codes[..., 0] if target == "GRAY" else codes), damage
+
+
+def _reported(lines: list[str]) -> str:
+    """``": libpng reports 'MESSAGE'"`` from the lines a decoder printed (its errors first), or ``""``."""
+    split = [library_message(line) for line in lines]
+    errors = [(lib, msg) for lib, kind, msg in split if kind == "error"] or [(lib, msg) for lib, kind, msg in split]
+    if not errors:
+        return ""
+    lib, msg = errors[0]
+    return f": {lib or 'the decoder'} reports '{msg}'"
+
+
+def _warn_decoder_lines(path: Path, fmt: str, lines: list[str]) -> None:
+    """Report what a C decoder printed about a file it still decoded: one named warning a line."""
+    for line in lines:
+        lib, kind, msg = library_message(line)
+        if kind == "error":  # libpng: an error in an ancillary chunk, which it skips ("benign")
+            text = f"{lib} reports '{msg}' (the {fmt} was decoded)"
+        elif kind == "warning":
+            text = f"{lib} warns '{msg}' (the {fmt} was decoded)"
+        else:
+            text = f"the {fmt} decoder printed '{msg}'"
+        warnings.warn(f"{path}: {text}", DecoderWarning, stacklevel=2)
+
+
+def _pillow_open(path: Path, fmt: str):  # -> PIL.Image.Image
+    """``PIL.Image.open`` the file; a PNG whose text or ICC chunk is over Pillow's limits is
+    opened without those chunks, with a named warning for each one dropped.
+
+    Pillow refuses a whole PNG whose zTXt, compressed iTXt or iCCP chunk expands past
+    ``PngImagePlugin.MAX_TEXT_CHUNK`` (1 MiB) or whose text chunks hold more than
+    ``MAX_TEXT_MEMORY`` (64 MiB) in all (``ValueError``: "Decompressed data too large for
+    PngImagePlugin.MAX_TEXT_CHUNK"). Such a chunk is a defect of the metadata, not of the
+    pixels, which OpenCV decodes from the file as it is.
+    """
+    from PIL import Image
+
+    try:
+        return Image.open(path)
+    except ValueError as exc:
+        if fmt != "png" or "MAX_TEXT" not in str(exc):
+            raise
+        head, notes = _png_head_without_oversized_chunks(path)
+        if not notes and "MAX_TEXT_MEMORY" in str(exc):  # compressed text, each chunk under the limit
+            from PIL import PngImagePlugin
+
+            notes = [f"PNG text chunks expand past the PNG reader's limit of {PngImagePlugin.MAX_TEXT_MEMORY // 2**20} MiB "
+                     "in all; their text is ignored"]
+        if not notes:
+            raise
+    for note in notes:
+        warnings.warn(f"{path}: {note}", DecoderWarning, stacklevel=3)
+    return Image.open(io.BytesIO(head))
+
+
+def _png_head_without_oversized_chunks(path: Path) -> tuple[bytes, list[str]]:
+    """The PNG's signature and chunks up to its first IDAT chunk's header, less its text
+    chunks (tEXt, zTXt, iTXt: :func:`read_image` uses none) and an iCCP chunk Pillow refuses
+    for its size (see :func:`_pillow_open`); and a line for each chunk over Pillow's limits.
+    The pixel data is not read (Pillow's ``open`` stops at the IDAT header)."""
+    from PIL import PngImagePlugin
+
+    limit = PngImagePlugin.MAX_TEXT_CHUNK
+    memory_limit = PngImagePlugin.MAX_TEXT_MEMORY
+
+    def expands_past_limit(data: bytes) -> bool:
+        d = zlib.decompressobj()
+        try:
+            d.decompress(data, limit)
+        except zlib.error:
+            return False  # Pillow ignores a chunk it cannot decompress
+        return bool(d.unconsumed_tail)
+
+    kept = [b"\x89PNG\r\n\x1a\n"]
+    notes: list[str] = []
+    text_bytes = 0
+    with open(path, "rb") as fh:
+        fh.seek(8)
+        while True:
+            hdr = fh.read(8)
+            if len(hdr) < 8:
+                break
+            length, ctype = struct.unpack(">I4s", hdr)
+            if ctype in (b"IDAT", b"IEND"):
+                kept.append(hdr)
+                break
+            end = fh.tell() + length + 4
+            compressed = ctype in (b"zTXt", b"iTXt", b"iCCP")
+            body = fh.read(length if compressed else min(length, 80))
+            k = body.find(b"\0", 0, 80)  # the keyword: 1-79 Latin-1 characters, then a NUL
+            key = "".join(c if c.isprintable() else "?" for c in body[: max(k, 0)].decode("latin-1"))
+            drop = False
+            if k > 0 and ctype in (b"zTXt", b"iCCP"):  # keyword, 0, method, compressed data
+                drop = expands_past_limit(body[k + 2 :])
+            elif k > 0 and ctype == b"iTXt":  # keyword, 0, flag, method, language, 0, translated, 0, text
+                rest = body[k + 3 :].split(b"\0", 2)
+                drop = body[k + 1 : k + 2] == b"\1" and len(rest) == 3 and expands_past_limit(rest[2])
+            if drop and ctype == b"iCCP":
+                notes.append(f"embedded ICC profile '{key}' (PNG iCCP chunk) expands past {limit / 2**20:g} MiB, the PNG "
+                             "reader's limit; dropped, pixels read as sRGB")
+            elif drop:
+                notes.append(f"PNG {ctype.decode()} text chunk '{key}' expands past {limit / 2**20:g} MiB, the PNG "
+                             "reader's limit for one text chunk; its text is ignored")
+            elif ctype in (b"tEXt", b"zTXt", b"iTXt"):
+                text_bytes += length
+            elif not compressed or ctype == b"iCCP":
+                kept.append(hdr + body + fh.read(end - fh.tell()))
+            fh.seek(end)
+    if text_bytes > memory_limit:
+        notes.append(f"PNG text chunks hold {text_bytes:,} bytes, past the PNG reader's limit of "
+                     f"{memory_limit // 2**20} MiB; their text is ignored")
+    return b"".join(kept), notes
 
 
 #: JPEG frame markers coded with Huffman tables (ITU-T T.81 Table B.1): SOF0-3, SOF5-7.

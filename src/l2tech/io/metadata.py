@@ -30,7 +30,7 @@ import math
 import os
 import re
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -95,7 +95,8 @@ class ShotMetadata:
     gps : tuple of float or None
         ``(latitude_deg, longitude_deg, altitude_m or nan)``, north and east positive.
     warnings : tuple of str
-        One line per value that was dropped or could not be read.
+        One line per value that was dropped or could not be read, starting with the file
+        (``FILE: message``) when returned by :func:`read_metadata`.
     fields_unknown : tuple of str
         Names of fields that could not be read because the data was unreadable (not merely
         absent).
@@ -612,7 +613,10 @@ def _read_exiv2(path: Path, fmt: str) -> ShotMetadata:
             img = exiv2_open(exiv2, path)
             img.readMetadata()
         except Exception as exc:  # Exiv2Error, or the binding's own errors on broken data
-            img = _retry_without_bad_segments(exiv2, path, fmt, notes) if fmt == "jpeg" else None
+            if fmt == "jpeg":
+                img = _retry_without_bad_segments(exiv2, path, fmt, notes)
+            else:
+                img = _retry_png_without_large_text(exiv2, path, notes) if fmt == "png" else None
             if img is None:
                 raise MetadataError(f"metadata unreadable ({_exiv2_reason(exc)})", path) from None
         xmp = None
@@ -676,6 +680,60 @@ def _retry_without_bad_segments(exiv2: Any, path: Path, fmt: str, notes: list[st
         notes.extend(f"{w} is corrupt and was ignored" for w in dropped)
         return img
     return None
+
+
+#: The most bytes exiv2 expands a compressed PNG text chunk to (``zlibUncompress`` in its
+#: ``pngchunk_int.cpp``: 128 KiB, "DoS protection"); past it exiv2 refuses the whole file.
+EXIV2_PNG_TEXT_LIMIT = 131072
+
+
+def _retry_png_without_large_text(exiv2: Any, path: Path, notes: list[str]) -> Any | None:
+    """Re-read a PNG in memory without its compressed text chunks (zTXt, compressed iTXt) that
+    expand past :data:`EXIV2_PNG_TEXT_LIMIT`: exiv2 refuses the whole file for one of them
+    ("Failed to read image data"), when the rest of the metadata is still wanted. The file
+    itself is never modified. None when there is no such chunk or exiv2 still refuses."""
+    import zlib
+
+    data = path.read_bytes()
+    out = [data[:8]]
+    dropped: list[str] = []
+    pos = 8
+    while pos + 8 <= len(data):
+        length, ctype = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        body = data[pos + 8 : min(end - 4, len(data))]
+        k = body.find(b"\0", 0, 80)
+        packed = None
+        if k > 0 and ctype == b"zTXt":  # keyword, 0, method, compressed text
+            packed = body[k + 2 :]
+        elif k > 0 and ctype == b"iTXt" and body[k + 1 : k + 2] == b"\1":  # compressed international text
+            rest = body[k + 3 :].split(b"\0", 2)
+            packed = rest[2] if len(rest) == 3 else None
+        if packed is not None:
+            d = zlib.decompressobj()
+            try:
+                d.decompress(packed, EXIV2_PNG_TEXT_LIMIT)
+            except zlib.error:
+                pass
+            if d.unconsumed_tail:
+                key = "".join(c if c.isprintable() else "?" for c in body[:k].decode("latin-1"))
+                dropped.append(f"PNG {ctype.decode()} text chunk '{key}'")
+                pos = end
+                continue
+        out.append(data[pos:end])
+        pos = end
+        if ctype == b"IEND":
+            break
+    if not dropped:
+        return None
+    try:
+        img = exiv2.ImageFactory.open(b"".join(out))
+        img.readMetadata()
+    except Exception:
+        return None
+    notes.extend(f"{what} expands past {EXIV2_PNG_TEXT_LIMIT // 1024} KiB, the metadata reader's limit; ignored"
+                 for what in dropped)
+    return img
 
 
 def _exiv2_reason(exc: Exception) -> str:
@@ -921,6 +979,14 @@ def _read_phase_one(p: Path) -> ShotMetadata:
     return meta
 
 
+def _named(meta: ShotMetadata, path: Path) -> ShotMetadata:
+    """Each warning starts with the file it is about (``FILE: message``, RELIABILITY.md rule 7)."""
+    head = f"{path}: "
+    if all(w.startswith(head) for w in meta.warnings):
+        return meta
+    return replace(meta, warnings=tuple(w if w.startswith(head) else head + w for w in meta.warnings))
+
+
 def read_metadata(path: str | os.PathLike[str]) -> ShotMetadata:
     """Read a photo's shot metadata.
 
@@ -964,15 +1030,17 @@ def read_metadata(path: str | os.PathLike[str]) -> ShotMetadata:
         )
     try:
         if fmt == "x3f":
-            return _read_x3f(p)
-        if fmt == "iiq":
-            return _read_phase_one(p)
-        if fmt == "cr3":
+            meta = _read_x3f(p)
+        elif fmt == "iiq":
+            meta = _read_phase_one(p)
+        elif fmt == "cr3":
             try:
-                return _read_exiv2(p, fmt)
+                meta = _read_exiv2(p, fmt)
             except MetadataError:
-                return _read_cr3(p)
-        return _read_exiv2(p, fmt)
+                meta = _read_cr3(p)
+        else:
+            meta = _read_exiv2(p, fmt)
+        return _named(meta, p)
     except OSError as exc:
         raise MetadataError(f"cannot read file ({exc.strerror or exc})", p) from None
     except (struct.error, UnicodeDecodeError, IndexError) as exc:
