@@ -75,6 +75,17 @@ def test_input_that_is_a_pipe_is_reported_and_the_rest_processed(fifo, tmp_path,
     assert (tmp_path / "out" / "in.png").exists() and not (tmp_path / "out" / "pipe.jpg").exists()
 
 
+@pytest.mark.parametrize("name", ["a.dng", "a.cr2", "a.rw2"])
+def test_develop_of_one_raw_that_is_a_pipe_is_refused_at_once(fifo, tmp_path, capsys, name):
+    """A batch of one RAW starts LibRaw early (while the batch is set up), before the input
+    check: on a pipe LibRaw's open waited forever."""
+    pipe = fifo(name)
+    rc = _within(60, lambda: main(["develop", str(pipe), "-o", str(tmp_path / "x.jpg")]))
+    out, err = capsys.readouterr()
+    assert rc == 1 and "not a regular file" in out + err
+    assert not (tmp_path / "x.jpg").exists()
+
+
 @pytest.mark.parametrize("name", ["look.cube", "look.3dl", "look.spi3d", "look.vlt", "look.clf"])
 def test_lut_fifo_is_refused_at_once(fifo, name):
     p = fifo(name)
@@ -182,7 +193,7 @@ def test_lut_value_beyond_float32_names_file_and_line(tmp_path, capsys):
 
 def test_writing_an_integer_lut_warns_of_clipped_values(tmp_path, capsys):
     rows = ["0.1 0.2 0.3"] * 8
-    rows[3] = "1e30 0.5 0.5"
+    rows[3] = "1e5 0.5 0.5"
     src = _cube(tmp_path / "big.cube", rows)
     dst = tmp_path / "big.vlt"
     assert main(["lut", "convert", str(src), "-o", str(dst)]) == 0
@@ -237,6 +248,8 @@ def test_fast_table_reader_matches_row_by_row(tmp_path, newline, monkeypatch):
     ("0.1 nan 0.3", "NaN or infinite"),
     ("0.1 0x1p3 0.3", "expected numbers"),
     ("0.1 1e39 0.3", "value beyond"),
+    ("0.1 3.4e38 0.3", "value beyond"),
+    ("0.1 1_0 0.3", "expected numbers"),
     ("LUT_3D_SIZE 2", "keyword LUT_3D_SIZE after the table data"),
 ])
 def test_fast_table_reader_reports_the_row_by_row_error_and_line(tmp_path, bad, message):

@@ -482,6 +482,8 @@ def _start_decode(path: str, recipe: Any, max_memory: str | None) -> None:
     from l2tech.pipeline.memory import check_memory, default_budget, estimate_still, parse_size
     from l2tech.pipeline.stills import prefetch
 
+    if not os.path.isfile(path):  # a pipe or device (LibRaw would wait on a pipe): the input check refuses it
+        return
     try:
         check_memory(estimate_still(path, recipe, kind="develop"), parse_size(max_memory) if max_memory else default_budget())
     except L2Error:

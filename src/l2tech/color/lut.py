@@ -42,10 +42,13 @@ __all__ = [
 MIN_LUT_SIZE = 2
 MAX_LUT3D_SIZE = 256
 MAX_LUT1D_SIZE = 65536
-#: Largest magnitude of a LUT value or domain bound read from a text LUT: the largest float32,
-#: the tables' type (a 1e308 in a .cube overflowed the float32 table to inf and was refused only
-#: later, with the file unnamed). Real files come close: ACES CLF half-domain 1D LUTs hold 3.26e38.
-MAX_LUT_VALUE = float(np.finfo(np.float32).max)
+#: Largest magnitude of a value or domain bound read from a .cube / .spi1d / .spi3d / .3dl table:
+#: far above the largest half-float (65504) that scene-linear shapers reach. A 1e308 overflowed
+#: the float32 table to inf and was refused only later, with the file unnamed; 3.4e38 (within
+#: float32) overflowed when applied (numpy's "overflow encountered in multiply", an image
+#: nearly black through ``l2 correct``, nearly white through ``l2 lut apply``). CLF is checked
+#: by its own reader: ACES half-domain 1D LUTs legitimately hold values up to 3.26e38.
+MAX_LUT_VALUE = 1e6
 #: Pixels processed per chunk by :meth:`LUT3D.apply` (bounded temporary memory: ~12 MiB).
 DEFAULT_CHUNK_PIXELS = 1 << 20
 

@@ -69,6 +69,8 @@ _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 def _floats(tokens: list[str], path: Path, line: int, what: str) -> list[float]:
     try:
+        if any("_" in t for t in tokens):  # Python's float() reads "1_0" as 10; no LUT format does
+            raise ValueError
         vals = [float(t) for t in tokens]
     except ValueError:
         raise LUTError(f"expected numbers in {what}, found {' '.join(tokens)!r}", path, line) from None

@@ -245,8 +245,12 @@ def still_dimensions(path: str | os.PathLike, *, raw: bool) -> tuple[int, int] |
         ``(width, height)`` in pixels; None when the header cannot be read (the decoder then
         reports the file's real error).
     """
+    import stat
+
     p = Path(path)
     try:
+        if not stat.S_ISREG(os.stat(p).st_mode):
+            return None  # a pipe or device: LibRaw's open would wait on a pipe; the input check refuses it
         if raw:
             import rawpy
 
