@@ -247,7 +247,8 @@ def test_profile_of_another_aspect_is_warned_about(tmp_path, capsys):
     ("548,549,722,718", "1e308,0,0,0", "--dist-coeffs: k1 = 1e+308 is outside [-1e+07, 1e+07]"),
     ("548,549,722,718", "0.1,0,0,inf", "--dist-coeffs: k4 = inf is not a finite number"),
     ("548,549,1e9,718", "0.1,0,0,0", "--intrinsics: cx = 1e+09 is outside"),
-    ("-5,549,722,718", "0.1,0,0,0", "the focal lengths fx, fy must be positive"),
+    ("-5,549,722,718", "0.1,0,0,0", "the focal lengths fx, fy must be at least 1 pixel"),
+    ("1e-300,549,722,718", "0.1,0,0,0", "the focal lengths fx, fy must be at least 1 pixel"),
 ])
 def test_command_line_lens_numbers_are_checked_as_profile_files_are(tmp_path, capsys, intrinsics, coeffs, message):
     """1e308 overflowed in the map with unnamed RuntimeWarnings; nan was refused only as "folds

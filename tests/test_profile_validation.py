@@ -423,3 +423,28 @@ def test_gain_map_and_map_polynomial_numbers_are_checked_at_the_parser(op, error
     assert error in str(info.value) and "shot.dng" in str(info.value)
     ok = parse_opcode_list(encode_opcode_list([_gain_map(2.0), _map_polynomial(0.99)]), "shot.dng", 2)
     assert float(ok[0].params["gain_map"].gains[1, 1, 0]) == 2.0 and ok[1].params["coefficients"] == (0.0, 0.99)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["fisheye_params"]["distortion_coeffs"].__setitem__(0, 1e308), "k1 = 1e+308 is outside"),
+    (lambda d: d.__setitem__("input_horizontal_stretch", 1e308), "input_horizontal_stretch is 1e+308; expected at most 10"),
+    (lambda d: d["fisheye_params"]["camera_matrix"][0].__setitem__(0, 1e-300), "fx = 1e-300 is outside [1, 1e+07]"),
+    (lambda d: d["fisheye_params"]["camera_matrix"][0].__setitem__(0, "BIGINT"), "4300 digits"),
+])
+def test_gyroflow_absurd_numbers_are_one_named_line(tmp_path, capsys, edit, message):
+    """From a fresh-clone review: 1e308 in a coefficient printed two RuntimeWarnings before the
+    refusal; a stretch of 1e308 escaped as an unexpected ZeroDivisionError (from `l2 video`
+    naming no file); fx 1e-300 was accepted; a 5000-digit integer was an unexpected ValueError."""
+    import json
+
+    from conftest import shared_file
+    from l2tech.cli.main import main
+
+    d = json.loads(shared_file("profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json").read_text())
+    edit(d)
+    p = tmp_path / "g.json"
+    p.write_text(json.dumps(d).replace('"BIGINT"', "1" * 5000))
+    assert main(["lens", "show-file", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RuntimeWarning" not in err and "unexpected" not in err, err
+    assert f"error (InvalidProfileError): {p}:" in err and message in err, err

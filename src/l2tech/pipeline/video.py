@@ -395,8 +395,8 @@ def _check_cli_lens_numbers(intrinsics: tuple[float, ...], terms: dict[str, floa
         if abs(value) > MAX_TERM:
             raise UsageError(f"{option}: {name} = {value:g} is outside [{-MAX_TERM:g}, {MAX_TERM:g}] "
                              "(the range a real lens can have)")
-    if not (intrinsics[0] > 0 and intrinsics[1] > 0):
-        raise UsageError(f"--intrinsics: the focal lengths fx, fy must be positive pixels; got {intrinsics[0]:g}, {intrinsics[1]:g}")
+    if not (intrinsics[0] >= 1 and intrinsics[1] >= 1):
+        raise UsageError(f"--intrinsics: the focal lengths fx, fy must be at least 1 pixel; got {intrinsics[0]:g}, {intrinsics[1]:g}")
 
 
 def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):

@@ -112,6 +112,10 @@ def load_json_safely(path: os.PathLike | str, *, max_bytes: int = MAX_JSON_BYTES
         return json.loads(text, parse_constant=bad_constant)
     except json.JSONDecodeError as exc:
         raise CorruptInputError(f"invalid JSON: {exc.msg} (column {exc.colno})", p, exc.lineno) from None
+    except ValueError as exc:  # an integer past Python's 4300-digit conversion limit
+        if isinstance(exc, InvalidProfileError):  # bad_constant's NaN / Infinity
+            raise
+        raise InvalidProfileError(f"JSON holds a number that is not one a lens can have ({str(exc).split(':')[0]})", p) from None
 
 
 def _get(obj: Mapping[str, Any], key: str, path: object, where: str = "") -> Any:
@@ -125,8 +129,9 @@ def _num(v: Any, field: str, path: object, *, positive: bool = False) -> float:
         raise InvalidProfileError(f"field {field} must be a number, got {v!r}", path)
     try:
         f = float(v)
-    except OverflowError:  # a JSON integer such as 10**400
-        raise InvalidProfileError(f"field {field} is an integer of {len(str(abs(v)))} digits; expected a finite number", path) from None
+    except OverflowError:  # a JSON integer such as 10**400 (str() of one past 4300 digits raises)
+        digits = int(abs(v).bit_length() * math.log10(2)) + 1
+        raise InvalidProfileError(f"field {field} is an integer of about {digits} digits; expected a finite number", path) from None
     if not math.isfinite(f):
         raise InvalidProfileError(f"field {field} is {f}; expected a finite number", path)
     if positive and f <= 0:
@@ -184,13 +189,19 @@ def _lens_type(model: str, terms: Mapping[str, float], calib: tuple[int, int]) -
     fx, fy = float(terms["fx"]), float(terms["fy"])
     rho = math.hypot(calib[0] / 2.0 / fx, calib[1] / 2.0 / fy)  # corner, normalised
     th = np.linspace(0.0, math.pi / 2 * 0.999, 4001)
-    td = theta_distorted(th, terms)
-    inc = np.concatenate([[True], np.diff(td) > 0]).cumprod().astype(bool)  # before any fold
+    with np.errstate(all="ignore"):  # absurd terms (1e308) are refused by validate_profile, named
+        td = theta_distorted(th, terms)
+        inc = np.concatenate([[True], np.diff(td) > 0]).cumprod().astype(bool)  # before any fold
     th, td = th[inc], td[inc]
     if td[-1] < rho:
         return "fisheye"  # the corner lies beyond 90 degrees: only a fisheye sees it
     theta = float(np.interp(rho, td, th))
     return "rectilinear" if abs(rho - math.tan(theta)) < abs(rho - theta) else "fisheye"
+
+
+#: Largest input stretch taken: anamorphic lenses squeeze 1.33–2×; 1e308 divided the
+#: calibration frame to zero pixels (an unexpected ZeroDivisionError).
+MAX_STRETCH = 10.0
 
 
 def _stretch(data: Mapping[str, Any], key: str, path: object) -> float:
@@ -199,6 +210,9 @@ def _stretch(data: Mapping[str, Any], key: str, path: object) -> float:
     if v is None:
         return 1.0
     v = _num(v, key, path)
+    if v > MAX_STRETCH:
+        raise InvalidProfileError(f"field {key} is {v:g}; expected at most {MAX_STRETCH:g} "
+                                  "(anamorphic lenses squeeze 1.33-2x)", path)
     return v if v > 0.01 else 1.0
 
 

@@ -65,6 +65,9 @@ CALIB_SIZE_RANGE_PX = (1, 100_000)
 #: pixels): a bound that only rules out overflow-scale numbers (1e308); the map checks
 #: (a distortion that folds the image) catch the rest.
 MAX_TERM = 1e7
+#: Focal length in pixels (``fx``, ``fy`` of OpenCV and Gyroflow camera matrices): a focal length
+#: under one pixel is no camera (``fx`` 1e-300 was accepted).
+FOCAL_PX_RANGE = (1.0, MAX_TERM)
 
 #: lensfun model terms: (low, high), and the range the lensfun database actually spans.
 LENSFUN_TERM_RANGES: dict[tuple[str, str, str], tuple[float, float]] = {
@@ -121,7 +124,8 @@ def _fields(profile: LensProfile) -> Iterator[tuple[str, Any, tuple[float, float
             if kind == "distortion" and c.real_focal_mm is not None:
                 yield f"{where}: real-focal", c.real_focal_mm, FOCAL_RANGE_MM
             for key, value in c.terms.items():
-                yield f"{where}: {key}", value, LENSFUN_TERM_RANGES.get((kind, c.model, key), (-MAX_TERM, MAX_TERM))
+                default = FOCAL_PX_RANGE if key in ("fx", "fy") else (-MAX_TERM, MAX_TERM)
+                yield f"{where}: {key}", value, LENSFUN_TERM_RANGES.get((kind, c.model, key), default)
 
 
 def profile_problem(profile: LensProfile) -> str | None:
