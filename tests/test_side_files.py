@@ -348,3 +348,24 @@ def test_resampled_lut_peak_stays_under_its_estimate(tmp_path):
     assert peak < est, (peak, est)
     assert read_lut(out).size == 160
 
+
+
+def test_lut_commands_print_json_on_error_and_carry_warnings(tmp_path, capsys):
+    """`lut convert` / `lut apply` with --json printed nothing on stdout on an error, and the
+    clipping warning of a .vlt was only on stderr."""
+    rows = ["0.1 0.2 0.3"] * 8
+    rows[3] = "1e308 0.5 0.5"
+    huge = _cube(tmp_path / "huge.cube", rows)
+    img = tmp_path / "in.png"
+    write_image(img, np.full((16, 16, 3), 0.5, np.float32), bits=8)
+    for args in (["lut", "convert", str(huge), "-o", str(tmp_path / "x.cube")],
+                 ["lut", "apply", str(huge), str(img), "-o", str(tmp_path / "x.png")]):
+        assert main([*args, "--json"]) == 1
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["error_type"] == "LUTError" and "huge.cube:5" in doc["error"]
+    rows[3] = "1e5 0.5 0.5"
+    big = _cube(tmp_path / "big.cube", rows)
+    assert main(["lut", "convert", str(big), "-o", str(tmp_path / "b.vlt"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["size"] == 2 and len(doc["warnings"]) == 1 and "values outside 0-1" in doc["warnings"][0]
+    assert not (tmp_path / "x.cube").exists() and not (tmp_path / "x.png").exists()

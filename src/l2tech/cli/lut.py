@@ -26,11 +26,13 @@ from l2tech.errors import L2Error, UsageError
 __all__ = ["lut"]
 
 
-def _run(ctx: click.Context, verbose: int, quiet: bool, fn: Callable[[], Any], json_path: str | None = None) -> Any:
+def _run(ctx: click.Context, verbose: int, quiet: bool, fn: Callable[[], Any], json_path: str | None = None,
+         warnings_out: list[str] | None = None) -> Any:
     """Run ``fn``; print warnings and errors one per line; exit 1 (or 2 for usage errors) on error.
 
     With ``json_path`` (``--json``), an error is also printed on stdout as
-    ``{"path", "error", "error_type"}``, as ``l2 info --json`` does.
+    ``{"path", "error", "error_type"}``, as ``l2 info --json`` does; ``warnings_out`` collects
+    the warnings' text (for the JSON document).
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -42,6 +44,8 @@ def _run(ctx: click.Context, verbose: int, quiet: bool, fn: Callable[[], Any], j
                 emit_json({"path": json_path, "error": str(exc), "error_type": type(exc).__name__})
             ctx.exit(exc.exit_code)
         finally:
+            if warnings_out is not None:
+                warnings_out.extend(str(w.message) for w in caught)
             if not quiet:
                 for w in caught:
                     err_console.print(f"[yellow]warning[/]: {w.message}", highlight=False, soft_wrap=True)
@@ -58,9 +62,10 @@ def _write_and_report(ctx: click.Context, verbose: int, quiet: bool, as_json: bo
         write()
         return describe_lut(path)
 
-    info = _run(ctx, verbose, quiet, work)
+    warns: list[str] = []
+    info = _run(ctx, verbose, quiet, work, json_path=path if as_json else None, warnings_out=warns)
     if as_json:
-        emit_json(info)
+        emit_json({**info, "warnings": warns} if warns else info)
     elif not quiet:
         click.echo(line(info))
 
@@ -150,7 +155,7 @@ def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: st
         check_distinct_outputs(targets)
         return read_lut(lut_file), targets
 
-    table, targets = _run(ctx, verbose, quiet, prepare)
+    table, targets = _run(ctx, verbose, quiet, prepare, json_path=lut_file if as_json else None)
     results, failed = [], 0
     try:
         for inp, target in zip(inputs, targets):
@@ -170,6 +175,8 @@ def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: st
                     results.append({"input": inp, "error": str(exc), "ok": False})
                     if isinstance(exc, UsageError):
                         ctx.exit(2)
+            if caught:
+                results[-1]["warnings"] = [f"{inp}: {w.message}" for w in caught]
             if not quiet:
                 for w in caught:
                     err_console.print(f"[yellow]warning[/]: {inp}: {w.message}", highlight=False, soft_wrap=True)
