@@ -369,3 +369,12 @@ def test_lut_commands_print_json_on_error_and_carry_warnings(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["size"] == 2 and len(doc["warnings"]) == 1 and "values outside 0-1" in doc["warnings"][0]
     assert not (tmp_path / "x.cube").exists() and not (tmp_path / "x.png").exists()
+
+
+def test_info_and_lens_match_call_a_pipe_a_pipe(fifo, capsys):
+    """A pipe has size 0: `l2 info` and `l2 lens match` called it an "empty file (0 bytes)"."""
+    for args in (["info"], ["lens", "match"]):
+        pipe = fifo(f"p{len(args)}.jpg")
+        assert _within(30, lambda: main([*args, str(pipe)])) == 1
+        err = capsys.readouterr().err
+        assert f"{pipe}: not a regular file" in err and "empty file" not in err, err

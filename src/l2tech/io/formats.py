@@ -414,6 +414,8 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
     size = _stat_size(p)
     if p.is_dir():
         raise UnsupportedFormatError("is a folder, not a file", p)
+    if not p.is_file():  # a pipe has size 0: not "empty file", and never opened (it would wait)
+        raise UnsupportedFormatError("not a regular file (a pipe, device or socket)", p)
     if size == 0:
         raise EmptyFileError("empty file (0 bytes)", p)
     try:
