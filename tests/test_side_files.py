@@ -378,3 +378,14 @@ def test_info_and_lens_match_call_a_pipe_a_pipe(fifo, capsys):
         assert _within(30, lambda: main([*args, str(pipe)])) == 1
         err = capsys.readouterr().err
         assert f"{pipe}: not a regular file" in err and "empty file" not in err, err
+
+
+def test_import_sidecars_says_a_pipe_sidecar_is_ignored(fifo, tmp_path, capsys):
+    img = tmp_path / "i.png"
+    write_image(img, np.full((16, 16, 3), 0.5, np.float32), bits=8)
+    pipe = fifo("i.png.xmp")
+    rc = _within(60, lambda: main(["correct", str(img), "-o", str(tmp_path / "o.png"), "--import-sidecars",
+                                   "--no-lens-correction"]))
+    err = capsys.readouterr().err
+    assert rc == 0 and (tmp_path / "o.png").exists()
+    assert f"warning: {pipe}: not a regular file (a pipe, device or socket); sidecar ignored" in err, err

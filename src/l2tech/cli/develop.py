@@ -446,6 +446,9 @@ def _foreign_sidecar_of(inp: str) -> Path | None:
     for cand in (p.with_name(p.name + ".xmp"), p.with_name(p.name + ".pp3"), p.with_suffix(".xmp"), p.with_suffix(".pp3")):
         if cand.is_file():
             return cand
+        if cand.exists() and not cand.is_dir():  # a pipe or device: said, not read (it would wait), not silent
+            err_console.print(f"[yellow]warning[/]: {escape(str(cand))}: not a regular file (a pipe, device or socket); "
+                              "sidecar ignored", highlight=False, soft_wrap=True)
     return None
 
 
