@@ -389,3 +389,15 @@ def test_import_sidecars_says_a_pipe_sidecar_is_ignored(fifo, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 0 and (tmp_path / "o.png").exists()
     assert f"warning: {pipe}: not a regular file (a pipe, device or socket); sidecar ignored" in err, err
+
+
+def test_lut_writer_refusals_name_the_file(tmp_path):
+    two = LUT3D.identity(2)
+    for writer, name, message in ((write_3dl, "a.3dl", "2-point LUT cannot be written as .3dl"),
+                                  (write_vlt, "a.vlt", ".vlt holds one 3D LUT"),
+                                  (write_spi1d, "a.spi1d", ".spi1d holds one 1D LUT")):
+        lut = two if writer is write_3dl else LUT1D(np.zeros((4, 3)), None, "s") if writer is write_vlt else two
+        with pytest.raises(UsageError, match=message) as info:
+            writer(lut, tmp_path / name)
+        assert str(info.value).startswith(f"{tmp_path / name}: ")
+        assert not (tmp_path / name).exists()

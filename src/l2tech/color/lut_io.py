@@ -292,14 +292,14 @@ def write_cube(lut: LUT, path: str | os.PathLike, *, flavour: str = "auto", over
     steps = lut.steps if isinstance(lut, LUTSequence) else (lut,)
     kinds = tuple(type(s) for s in steps)
     if kinds not in ((LUT1D,), (LUT3D,), (LUT1D, LUT3D)):
-        raise UsageError(".cube holds a 1D LUT, a 3D LUT, or a 1D shaper followed by a 3D LUT")
+        raise UsageError(".cube holds a 1D LUT, a 3D LUT, or a 1D shaper followed by a 3D LUT", path)
     flavour = flavour.lower()
     if flavour == "auto":
         flavour = "resolve" if len(steps) == 2 else "iridas"
     if flavour not in ("iridas", "resolve"):
-        raise UsageError(f"unknown .cube flavour {flavour!r}; valid: auto, iridas, resolve")
+        raise UsageError(f"unknown .cube flavour {flavour!r}; valid: auto, iridas, resolve", path)
     if flavour == "iridas" and len(steps) == 2:
-        raise UsageError("a 1D shaper + 3D LUT needs the Resolve .cube flavour")
+        raise UsageError("a 1D shaper + 3D LUT needs the Resolve .cube flavour", path)
     name = getattr(lut, "name", "") or steps[-1].name
     comments = getattr(lut, "comments", ()) or steps[-1].comments
     lines = _header(name, comments)
@@ -310,7 +310,7 @@ def write_cube(lut: LUT, path: str | os.PathLike, *, flavour: str = "auto", over
         if not _is_default(s.domain):
             if flavour == "resolve":
                 if not (np.all(s.domain[0] == s.domain[0, 0]) and np.all(s.domain[1] == s.domain[1, 0])):
-                    raise UsageError("the Resolve .cube flavour needs the same domain on every channel")
+                    raise UsageError("the Resolve .cube flavour needs the same domain on every channel", path)
                 lines.append(f"LUT_{kind}_INPUT_RANGE {_FLOAT_FMT % s.domain[0, 0]} {_FLOAT_FMT % s.domain[1, 0]}")
             else:
                 lines.append("DOMAIN_MIN " + " ".join(_FLOAT_FMT % v for v in s.domain[0]))
@@ -434,12 +434,12 @@ def write_3dl(lut: LUT3D, path: str | os.PathLike, *, out_bits: int = 12, overwr
         ``.3dl`` mesh line or ``Mesh`` header can state 2 points; write ``.cube``).
     """
     if not isinstance(lut, LUT3D) or not _is_default(lut.domain):
-        raise UsageError(".3dl holds one 3D LUT over a 0-1 domain")
+        raise UsageError(".3dl holds one 3D LUT over a 0-1 domain", path)
     if not 8 <= out_bits <= 16:
-        raise UsageError(f"out_bits must be 8-16, got {out_bits}")
+        raise UsageError(f"out_bits must be 8-16, got {out_bits}", path)
     if lut.size < 3:
         raise UsageError(f"a {lut.size}-point LUT cannot be written as .3dl (its mesh line would read as a table "
-                         "row, and Mesh headers start at 3 points); write .cube")
+                         "row, and Mesh headers start at 3 points); write .cube", path)
     _warn_clipped(lut.table, path, ".3dl")
     q = np.round(np.clip(lut.table, 0, 1) * (2**out_bits - 1)).astype(int).reshape(-1, 3)
     if lut.size == 3:
@@ -514,9 +514,9 @@ def read_spi1d(path: str | os.PathLike) -> LUT1D:
 def write_spi1d(lut: LUT1D, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
     """Write a ``.spi1d`` (3 components) atomically; the domain must be equal on all channels."""
     if not isinstance(lut, LUT1D):
-        raise UsageError(".spi1d holds one 1D LUT")
+        raise UsageError(".spi1d holds one 1D LUT", path)
     if not (np.all(lut.domain[0] == lut.domain[0, 0]) and np.all(lut.domain[1] == lut.domain[1, 0])):
-        raise UsageError(".spi1d needs the same domain on every channel")
+        raise UsageError(".spi1d needs the same domain on every channel", path)
     head = (
         f"Version 1\nFrom {_FLOAT_FMT % lut.domain[0, 0]} {_FLOAT_FMT % lut.domain[1, 0]}\n"
         f"Length {lut.size}\nComponents 3\n{{\n"
@@ -572,7 +572,7 @@ def read_spi3d(path: str | os.PathLike) -> LUT3D:
 def write_spi3d(lut: LUT3D, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
     """Write a ``.spi3d`` atomically (domain must be 0-1)."""
     if not isinstance(lut, LUT3D) or not _is_default(lut.domain):
-        raise UsageError(".spi3d holds one 3D LUT over a 0-1 domain")
+        raise UsageError(".spi3d holds one 3D LUT over a 0-1 domain", path)
     n = lut.size
     idx = np.stack(np.meshgrid(np.arange(n), np.arange(n), np.arange(n), indexing="ij"), -1).reshape(-1, 3)
     vals = np.asarray(lut.table, dtype=np.float64).reshape(-1, 3)
@@ -643,7 +643,7 @@ def write_vlt(lut: LUT3D, path: str | os.PathLike, *, overwrite: bool = True) ->
     :func:`l2tech.color.bake.apply_camera_limits`.
     """
     if not isinstance(lut, LUT3D) or not _is_default(lut.domain):
-        raise UsageError(".vlt holds one 3D LUT over a 0-1 domain")
+        raise UsageError(".vlt holds one 3D LUT over a 0-1 domain", path)
     _warn_clipped(lut.table, path, ".vlt")
     q = np.round(np.clip(lut.table, 0, 1) * _VLT_MAX).astype(int).transpose(2, 1, 0, 3).reshape(-1, 3)
     return atomic_write_text(path, itertools.chain([f"{_VLT_HEADER}\nLUT_3D_SIZE {lut.size}\n"], _rows(q, "%d")),
