@@ -74,3 +74,21 @@ def test_file_names_with_line_breaks_stay_on_one_line(tmp_path, capsys):
     assert "failed bad\\nname.jpg:" in out
     assert (tmp_path / "out" / "ok\rname.png").exists()  # the name itself is kept on disk
     assert one_line("a\x1b[31mb\tc\x7f") == "a\\x1b[31mb\tc\\x7f"
+
+
+def test_batch_warnings_name_their_file_with_no_blank_line(tmp_path, capsys):
+    """Per-file warnings of a batch were printed indented, without the file, and a blank line
+    followed (the progress display's, on a stderr that is not a terminal)."""
+    from conftest import shared_file
+    from l2tech.cli.main import main
+
+    src = shared_file("raw/jpeg_reference/canon_6d__ef100mm_macro.jpg")  # a Camera Raw crop: one warning
+    ins = []
+    for name in ("a.jpg", "b.jpg"):
+        (tmp_path / name).write_bytes(src.read_bytes())
+        ins.append(str(tmp_path / name))
+    assert main(["correct", *ins, "-o", str(tmp_path / "out"), "--no-sidecar"]) == 0
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert [ln.split(":")[1].strip() for ln in lines] == ["a.jpg", "b.jpg"], err
+    assert all(ln.startswith("warning: ") and "frame is a crop" in ln for ln in lines), err

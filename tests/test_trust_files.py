@@ -486,7 +486,7 @@ def test_vignetting_gain_is_held_beyond_the_calibrated_corner_and_scaled_by_stre
                "the correction")
     proc = _l2("correct", str(src), "-o", str(tmp_path / "full.jpg"), "--no-sidecar", env=env)
     assert proc.returncode == 0, proc.stderr
-    assert f"  warning: {warning}" in proc.stderr.splitlines(), proc.stderr
+    assert f"warning: P1.jpg: {warning}" in proc.stderr.splitlines(), proc.stderr
     res = _correct(src, tmp_path / "half.jpg", "--vignetting-strength", "0.5", env=env)
     assert warning in res["warnings"] and warning in res["lens"]["warnings"]
     assert res["lens"]["sources"]["profile"] == "user" and res["lens"]["crop_factor"] == 2.0

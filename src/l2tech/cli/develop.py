@@ -266,7 +266,8 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     tasks = [BatchTask(command, os.path.abspath(i), str(o), recipes.get(i, recipe), fmt(i) if callable(fmt) else fmt,
                        max_decode_errors=max_decode_errors) for i, o in zip(inputs, outs)]
     results: list[dict[str, Any]] = []
-    show_progress = many and not (quiet or as_json)
+    # on a terminal only: written to a pipe or a file, rich draws no bar and leaves a blank line
+    show_progress = many and not (quiet or as_json) and err_console.get().is_terminal
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -374,7 +375,11 @@ def _print_result(res: dict[str, Any], verbose: int, progress: Any = None) -> No
         if any(r in w for r in seen):  # "lens correction skipped: <the reason above>"
             continue
         seen.add(w)
-        err_console.print(f"  [yellow]warning[/]: {escape(w)}", highlight=False)
+        # one line naming the file, as every warning (RELIABILITY.md: `warning: FILE: message`);
+        # a warning that already starts with the file's path is not prefixed again
+        name = Path(res["input"]).name
+        text = w if w.startswith((res["input"], name + ":")) else f"{name}: {w}"
+        err_console.print(f"[yellow]warning[/]: {escape(text)}", highlight=False)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
