@@ -25,7 +25,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -253,10 +253,10 @@ def _rows(a: np.ndarray, fmt: str, *, prefix: np.ndarray | None = None, prefix_f
         yield (line * block.shape[0]) % tuple(vals)
 
 
-def _fmt_rows(a: np.ndarray, **kw: Any) -> Iterator[str]:
+def _fmt_rows(a: np.ndarray) -> Iterator[str]:
     # %.9g of a float32 value reads back to the same float32.
     a = np.asarray(a, dtype=np.float32).astype(np.float64)
-    return _rows(a, _FLOAT_FMT, **kw)
+    return _rows(a, _FLOAT_FMT)
 
 
 def _header(name: str, comments: tuple[str, ...]) -> list[str]:

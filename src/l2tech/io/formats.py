@@ -209,7 +209,8 @@ def read_input_bytes(
 
 
 class NotRegularFileError(OSError):
-    """Raised by :func:`open_regular_file` for a pipe, device, socket or folder."""
+    """Raised by :func:`open_regular_file` for a pipe, device or socket (a folder raises
+    :class:`IsADirectoryError`, as ``open()`` does)."""
 
 
 def open_regular_file(path: str | os.PathLike[str]) -> io.BufferedReader:
@@ -232,7 +233,9 @@ def open_regular_file(path: str | os.PathLike[str]) -> io.BufferedReader:
     Raises
     ------
     NotRegularFileError
-        ``path`` is a pipe, device, socket or folder (an :class:`OSError`).
+        ``path`` is a pipe, device or socket (an :class:`OSError`).
+    IsADirectoryError
+        ``path`` is a folder.
     OSError
         From ``os.open``: missing, permission denied, I/O error.
     """
