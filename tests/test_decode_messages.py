@@ -177,3 +177,26 @@ def test_native_stderr_catches_fd2_and_restores_it(capfd):
     assert cap.err == "after\n"
     assert library_message(said[0]) == ("libpng", "warning", "iCCP: too short")
     assert library_message("other text") == ("", None, "other text")
+
+
+def test_calibration_image_with_damaged_jpeg_data_is_a_named_warning(tmp_path, capfd):
+    """``l2 calibrate`` reads its shots with OpenCV, whose libjpeg printed ``Corrupt JPEG data:
+    premature end of data segment`` / ``Premature end of JPEG file`` raw on the terminal."""
+    import warnings
+
+    import cv2
+
+    from l2tech.calibrate.targets import read_calibration_image
+    from l2tech.io.native_messages import DecoderWarning
+
+    board = (np.indices((240, 320)).sum(0) // 40 % 2 * 255).astype(np.uint8)
+    data = cv2.imencode(".jpg", board)[1].tobytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    capfd.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        img = read_calibration_image(tmp_path / "cut.jpg")
+    assert img.shape == (240, 320, 3)
+    said = [str(w.message) for w in caught if issubclass(w.category, DecoderWarning)]
+    assert said == [f"{tmp_path / 'cut.jpg'}: the JPEG decoder printed 'Premature end of JPEG file'"], said
+    assert "Premature end" not in capfd.readouterr().err  # nothing raw on fd 2

@@ -236,7 +236,7 @@ def test_correct_refuses_an_absurd_profile_of_every_family(tmp_path, name, build
     if warning is not None:
         warned = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning")]
         assert len(warned) == 1 and warned[0].startswith(f"warning: {prof}: {warning}"), proc.stderr
-    assert "0 written" in proc.stdout and "1 failed" in proc.stdout, proc.stdout
+    assert proc.stdout == "", proc.stdout  # refused once, before any input: no batch was started
     assert not out.exists() or list(out.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir() if p != out) == sorted(["in.png", name])
     assert (_sha256(img), _sha256(prof)) == before
@@ -448,3 +448,33 @@ def test_gyroflow_absurd_numbers_are_one_named_line(tmp_path, capsys, edit, mess
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "RuntimeWarning" not in err and "unexpected" not in err, err
     assert f"error (InvalidProfileError): {p}:" in err and message in err, err
+
+
+def test_gyroflow_frame_readout_time_1e308_is_left_out_with_one_warning(tmp_path, capsys):
+    """A readout of 1e308 ms was kept as the profile's metadata (shown, and written back by
+    ``lens convert --to gyroflow``). It is left out with one named warning — once, although the
+    file is read at two places — and the rolling-shutter correction still finds no readout.
+    A real profile's 0.0 ("not measured") is kept without a warning."""
+    from l2tech.cli.main import main
+    from l2tech.profiles.gyroflow import GyroflowDataWarning, readout_for_clip
+
+    p = tmp_path / "ro.json"
+    p.write_text(json.dumps(_gyro(tmp_path, frame_readout_time=1e308, fps=30.0)))
+    with pytest.warns(GyroflowDataWarning, match=r"ro\.json: frame_readout_time 1e\+308 is not one a camera records"):
+        prof = read_profile(p)
+    assert "frame_readout_time" not in prof.extra and prof.extra["fps"] == 30.0
+    w, h = prof.extra["calib_width_px"], prof.extra["calib_height_px"]
+    assert readout_for_clip(prof, w, h, 30.0) is None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # as the CLI runs (the suite turns warnings into errors)
+        assert main(["lens", "show-file", str(p)]) == 0
+    err = capsys.readouterr().err
+    assert [ln for ln in err.splitlines() if ln.startswith("warning")] == [
+        f"warning: {p}: frame_readout_time 1e+308 is not one a camera records (0 up to 1000 ms); left out"], err
+    q = tmp_path / "zero.json"
+    q.write_text(json.dumps(_gyro(tmp_path, frame_readout_time=0.0)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_profile(q).extra["frame_readout_time"] == 0.0

@@ -149,7 +149,9 @@ def test_look_file_that_is_a_pipe_or_device_says_so(fifo):
             load_look("/dev/urandom")
 
 
-def test_cli_commands_refuse_a_fifo_side_file_with_exit_1(fifo, tmp_path, capsys):
+def test_cli_commands_refuse_a_fifo_side_file(fifo, tmp_path, capsys):
+    """A pipe as the file a command works on, or as the --lut or --profile of a run (found
+    before any input): one line, exit 1."""
     img = tmp_path / "in.png"
     write_image(img, np.full((16, 16, 3), 0.5, np.float32), bits=8)
     cube, xml = fifo("f.cube"), fifo("f.xml")
@@ -400,3 +402,25 @@ def test_lut_writer_refusals_name_the_file(tmp_path):
             writer(lut, tmp_path / name)
         assert str(info.value).startswith(f"{tmp_path / name}: ")
         assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("name, text, line", [
+    ("narrow.cube", "LUT_3D_SIZE 2\nDOMAIN_MIN 0 0 0\nDOMAIN_MAX 1e-300 1e-300 1e-300\n" + "0.5 0.5 0.5\n" * 8, 3),
+    ("narrow.spi1d", "Version 1\nFrom 0 1e-300\nLength 2\nComponents 1\n{\n0\n1\n}\n", 2),
+])
+def test_lut_domain_too_narrow_for_float32_is_refused(tmp_path, name, text, line):
+    """``DOMAIN_MAX 1e-300`` over ``DOMAIN_MIN 0`` is below ``MIN_DOMAIN_SPAN`` (1e-6 of its
+    magnitude): it was accepted, equal to the minimum once in float32, and mapped every input to
+    the table's last entry (an almost white image)."""
+    from l2tech.color.lut import MIN_DOMAIN_SPAN
+
+    p = tmp_path / name
+    p.write_text(text)
+    with pytest.raises(LUTError, match=rf"{name}:{line}: domain .* spans less than 1e-06 of its magnitude"):
+        read_lut(p)
+    with pytest.raises(LUTError, match="too narrow to sample in float32"):
+        LUT3D.identity(2, domain=[[0.0] * 3, [1e-300] * 3])
+    # a real ACEScct-like domain and a half-float shaper's are kept
+    assert MIN_DOMAIN_SPAN == 1e-6
+    assert LUT3D.identity(2, domain=[[-0.0125] * 3, [1.25] * 3]).size == 2
+    assert LUT1D(np.linspace(0.0, 1.0, 4, dtype=np.float32), domain=[[0.0] * 3, [65504.0] * 3]).size == 4

@@ -562,7 +562,12 @@ def test_calibration_of_a_mis_described_board_is_refused_at_3_px(tmp_path):
     for extra in ((), ("--json",)):
         proc = _l2("calibrate", "distortion", *map(str, views), "--target", "checkerboard:7x5:25mm",
                    "--sensor-width", "4.8", "-o", str(out), *extra)
-        assert proc.returncode == 1 and not out.exists() and proc.stdout == "", (proc.stdout, proc.stderr)
+        assert proc.returncode == 1 and not out.exists(), (proc.stdout, proc.stderr)
+        if extra:  # --json: the error as one JSON document on stdout (it printed nothing)
+            doc = json.loads(proc.stdout)
+            assert doc["error_type"] == "CalibrationError" and doc["exit_code"] == 1
+        else:
+            assert proc.stdout == ""
         lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error")]
         assert len(lines) == 1, proc.stderr
         m = re.fullmatch(r"error \(CalibrationError\): at [0-9.]+ mm the fit's reprojection RMS is ([0-9.]+) px, "

@@ -336,9 +336,15 @@ def read_calibration_image(path: str | Path) -> np.ndarray:
         except (rawpy.LibRawError, OSError) as exc:  # pragma: no cover - depends on file
             raise DecodeError(f"LibRaw could not decode the file: {exc}", path=p) from None
         return rgb.astype(np.float32) / np.float32(65535.0)
-    img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    from l2tech.io.native_messages import native_stderr, warn_decoder_lines
+
+    with native_stderr() as said:  # libjpeg/libpng print to fd 2 ("Corrupt JPEG data: ..."): named lines instead
+        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if img is None:
-        raise DecodeError("not a readable image (JPEG, TIFF, PNG or RAW expected)", path=p)
+        detail = f" ({'; '.join(said)})" if said else ""
+        raise DecodeError(f"not a readable image (JPEG, TIFF, PNG or RAW expected){detail}", path=p)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".png": "PNG"}.get(p.suffix.lower(), "image")
+    warn_decoder_lines(p, fmt, said)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
     img = img[..., :3][..., ::-1]

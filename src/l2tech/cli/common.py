@@ -86,6 +86,7 @@ def report_error(exc: BaseException, verbose: int = 0) -> None:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     from rich.markup import escape  # a file named "a[b].jpg" is text, not markup
 
+    _JSON_STATE["error"] = exc
     name = type(exc).__name__
     if isinstance(exc, L2Error):
         err_console.print(f"[bold red]error[/] ({name}): {escape(str(exc))}", highlight=False, soft_wrap=True)
@@ -137,6 +138,41 @@ def format_f_number(n: float) -> str:
 #: Warnings printed by :func:`route_warnings` while the current command runs, one line each.
 _WARNINGS: list[str] = []
 
+#: What the current command has said: whether it printed a JSON document (:func:`emit_json`),
+#: and the last error :func:`report_error` printed. :func:`l2tech.cli.main.main` reads it to
+#: print an error document for ``--json`` when a command failed before printing one.
+_JSON_STATE: dict[str, Any] = {"emitted": False, "error": None}
+
+
+def reset_json_state() -> None:
+    """Forget what the previous command said (:data:`_JSON_STATE`); called as a command starts."""
+    _JSON_STATE.update(emitted=False, error=None)
+
+
+def error_document(exc: BaseException | None, exit_code: int) -> dict[str, Any]:
+    """The ``--json`` document of a command that failed before printing its own.
+
+    ``{"error", "error_type", "exit_code"}``, and ``"path"`` (and ``"line"``) when the error
+    names a file — the keys ``l2 info --json`` uses for a file it could not read. A usage
+    error found by the option parser has ``error_type`` ``"UsageError"``, its message
+    without the ``Usage:`` block.
+    """
+    if exc is None:
+        doc: dict[str, Any] = {"error": f"failed with exit code {exit_code}", "error_type": None}
+    elif isinstance(exc, click.ClickException):
+        doc = {"error": exc.format_message(), "error_type": "UsageError" if isinstance(exc, click.UsageError)
+               else type(exc).__name__}
+    elif isinstance(exc, KeyboardInterrupt):
+        doc = {"error": "interrupted", "error_type": type(exc).__name__}
+    else:
+        doc = {"error": str(exc), "error_type": type(exc).__name__}
+        if getattr(exc, "path", None) is not None:
+            doc["path"] = exc.path
+            if getattr(exc, "line", None) is not None:
+                doc["line"] = exc.line
+    doc["exit_code"] = exit_code
+    return doc
+
 
 def emit_json(obj: Any) -> None:
     """Write ``obj`` as JSON to stdout (one document), carrying the command's warnings.
@@ -151,6 +187,7 @@ def emit_json(obj: Any) -> None:
             if isinstance(doc, dict):
                 have = list(doc.get("warnings") or [])
                 doc["warnings"] = have + [w for w in _WARNINGS if w not in have]
+    _JSON_STATE["emitted"] = True
     click.echo(json.dumps(obj, indent=2, default=str))
 
 
@@ -214,8 +251,10 @@ def route_warnings() -> Iterator[None]:
     file or profile they are about), ``warning (Category): message`` for a library's. The
     lines are also kept for the command's ``--json`` document (:func:`emit_json`). Python's
     default form (``path/to/module.py:168: LensfunDataWarning: ...`` and the source line) is for
-    developers, not users. Which warnings show, and how often, is still decided by the warnings
-    filters (``-W``, ``PYTHONWARNINGS``); only the printing is replaced, and restored on exit.
+    developers, not users. A line already printed by this command is not printed again (the
+    same file read at two call sites warned twice). Which warnings show is still decided by the
+    warnings filters (``-W``, ``PYTHONWARNINGS``); only the printing is replaced, and restored
+    on exit.
     """
     import warnings
 
@@ -226,9 +265,12 @@ def route_warnings() -> Iterator[None]:
 
         text = " ".join(str(message).split())  # one line
         own = category.__module__.split(".")[0] == "l2tech"
+        kept = text if own else f"{category.__name__}: {text}"
+        if kept in _WARNINGS:  # the same line from a second call site (a file read twice): said once
+            return
         label = "warning" if own else f"warning ({category.__name__})"
         err_console.print(f"[yellow]{label}[/]: {escape(text)}", highlight=False, soft_wrap=True)
-        _WARNINGS.append(text if own else f"{category.__name__}: {text}")  # for --json (emit_json)
+        _WARNINGS.append(kept)  # for --json (emit_json)
 
     warnings.showwarning = show
     _WARNINGS.clear()

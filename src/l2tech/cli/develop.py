@@ -196,7 +196,37 @@ def effective_recipe(ctx: click.Context, params: dict[str, Any], *, recipe_path:
     except RecipeError:
         raise
     except L2Error as exc:
+        if recipe_path is not None and exc.path is not None and Path(exc.path) == Path(recipe_path):
+            raise as_recipe_error(exc) from None  # missing, a pipe, unreadable: one line, as bad TOML is
         raise click.UsageError(str(exc)) from None
+
+
+def check_side_files(ctx: click.Context, params: dict[str, Any], recipe: Any, recipe_path: str | None) -> None:
+    """Read the look, LUT and profile files of the run once, before any input
+    (:func:`l2tech.pipeline.recipe.check_recipe_files`); an error names the recipe file when
+    the setting came from it (not from an option).
+
+    Raises
+    ------
+    L2Error
+        A file that cannot be used; the command reports it once and exits with the error's
+        code (1 for a LUT or profile it cannot use, 2 for a missing look file), running no input.
+    """
+    from l2tech.pipeline.recipe import check_recipe_files
+
+    origin = {} if recipe_path is None else {
+        field: f"recipe {recipe_path}" for field, name in (("look", "look"), ("lut", "lut_path"), ("profile", "profile_path"))
+        if not _given(ctx, name, params.get(name))}
+    check_recipe_files(recipe, origin=origin)
+
+
+def as_recipe_error(exc: Any) -> Any:
+    """An error reading the ``--recipe`` file (missing, a folder or pipe, unreadable, too large)
+    as a :class:`~l2tech.errors.RecipeError` (exit 2, one line naming the file), as every
+    command reports a recipe file it cannot use before touching an input."""
+    from l2tech.errors import RecipeError
+
+    return exc if isinstance(exc, RecipeError) else RecipeError(exc.reason, path=exc.path, line=exc.line)
 
 
 def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[[str], str], command: str, recipe: Any, *,
@@ -527,6 +557,11 @@ def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, r
         # the sidecar's input gone is a missing input (exit 1, as when it is named directly);
         # everything else here is about the arguments
         return exc.exit_code if isinstance(exc, InputNotFoundError) else 2
+    try:
+        check_side_files(ctx, params, recipe, recipe_path or from_sidecar)
+    except L2Error as exc:  # once, before any input; the exit code of the error's type
+        report_error(exc, run_kw["verbose"])
+        return exc.exit_code
     # the same file named twice (overlapping globs: *.DNG IMG_1*) is one input
     seen: dict[str, str] = {}
     for i in inputs:

@@ -74,31 +74,44 @@ examples_last(cli)
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 some inputs failed, 2 usage error,
-    130 interrupted by SIGINT, 143 terminated by SIGTERM)."""
+    130 interrupted by SIGINT, 143 terminated by SIGTERM).
+
+    With ``--json``, stdout always holds one JSON document: a command that fails before
+    printing its own (a bad option, a recipe it cannot read, a file it cannot parse) gets
+    :func:`l2tech.cli.common.error_document` — the error stays on stderr as one line too.
+    """
     import logging
 
     # tifffile logs malformed-file details through logging; our typed errors already say what
     # went wrong, so keep its messages off the terminal (a library never configures logging;
     # the CLI, as the application, does).
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
-    from l2tech.cli.common import handle_signals, interrupt_exit_code, route_warnings
+    from l2tech.cli import common
 
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in (args[:args.index("--")] if "--" in args else args)
+    common.reset_json_state()
+    failure: BaseException | None = None
     try:
         # SIGTERM/SIGINT unwind (temp files removed, summary printed); warnings as one clean line
-        with handle_signals(), route_warnings():
-            rv = cli.main(args=argv, prog_name="l2", standalone_mode=False)
+        with common.handle_signals(), common.route_warnings():
+            rv = cli.main(args=args, prog_name="l2", standalone_mode=False)
+        code = int(rv or 0)
     except click.exceptions.Abort as exc:
         click.echo("Aborted.", err=True)
-        return interrupt_exit_code(exc.__cause__) if isinstance(exc.__cause__, KeyboardInterrupt) else 130
+        failure = exc.__cause__ if isinstance(exc.__cause__, KeyboardInterrupt) else KeyboardInterrupt()
+        code = common.interrupt_exit_code(failure)
     except KeyboardInterrupt as exc:  # raised after click returned, or a command re-raised it
         click.echo("Aborted.", err=True)
-        return interrupt_exit_code(exc)
+        failure, code = exc, common.interrupt_exit_code(exc)
     except click.exceptions.Exit as exc:
-        return exc.exit_code
+        code = exc.exit_code
     except click.ClickException as exc:
         exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
-    return int(rv or 0)
+        failure, code = exc, (2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    if as_json and code != 0 and not common._JSON_STATE["emitted"]:
+        common.emit_json(common.error_document(failure or common._JSON_STATE["error"], code))
+    return code
 
 
 def run() -> None:  # pragma: no cover - exits the process

@@ -225,13 +225,22 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
 
             given = {k for k in fields if _given(ctx, names.get(k, k), params[names.get(k, k)])}
             defaults = Recipe(**{k: v for k, v in fields.items() if k not in given})
-            recipe = dataclasses.replace(read_recipe_file(recipe_path, base=defaults), **{k: fields[k] for k in given})
+            try:
+                from_recipe = read_recipe_file(recipe_path, base=defaults)
+            except L2Error as exc:  # missing, a pipe, unreadable: a RecipeError, as develop and correct say
+                from l2tech.cli.develop import as_recipe_error
+
+                raise as_recipe_error(exc) from None
+            recipe = dataclasses.replace(from_recipe, **{k: fields[k] for k in given})
             vnames = {"gyro": "gyro_path"}
             vgiven = {k: v for k, v in vfields.items() if _given(ctx, vnames.get(k, k), params[vnames.get(k, k)])}  # the same names as the options
             from_file = read_video_settings(recipe_path, base=VideoJob(Recipe(), **{k: v for k, v in vfields.items() if k not in vgiven}))
             merged = {k: (tuple(v) if isinstance(v, list) else v) for k, v in from_file.items()}
             job = dataclasses.replace(VideoJob(recipe), **{**merged, **vgiven})
         job = dataclasses.replace(job, overwrite=overwrite)
+        from l2tech.cli.develop import check_side_files
+
+        check_side_files(ctx, params, job.recipe, recipe_path)  # the look, LUT and profile files: once, before any clip
         if not job.stabilize and (job.gyro or job.gyro_offset_ms is not None or job.readout_ms is not None or job.horizon_lock
                                   or job.adaptive_zoom_s):
             raise UsageError("--gyro, --gyro-offset, --readout-ms, --horizon-lock and --adaptive-zoom apply with --stabilize")

@@ -49,6 +49,21 @@ MAX_LUT1D_SIZE = 65536
 #: nearly black through ``l2 correct``, nearly white through ``l2 lut apply``). CLF is checked
 #: by its own reader: ACES half-domain 1D LUTs legitimately hold values up to 3.26e38.
 MAX_LUT_VALUE = 1e6
+#: Narrowest input domain, relative to its largest bound (at least 1): the apply kernels scale
+#: input into the table in float32 (24-bit mantissa), so a narrower span cannot be sampled —
+#: ``DOMAIN_MAX 1e-300`` over ``DOMAIN_MIN 0`` is one float32 value and mapped every input
+#: to the table's last entry (an almost white image). Real domains span 1 (0–1), 1.26
+#: (ACEScct's -0.0125–1.25) or 65504 (half-float shapers).
+MIN_DOMAIN_SPAN = 1e-6
+
+
+def domain_too_narrow(dmin: np.ndarray, dmax: np.ndarray) -> bool:
+    """True where a domain's span is below :data:`MIN_DOMAIN_SPAN` of its magnitude (per channel)."""
+    lo, hi = np.asarray(dmin, np.float64), np.asarray(dmax, np.float64)
+    scale = np.maximum(1.0, np.maximum(np.abs(lo), np.abs(hi)))
+    return bool(np.any((hi - lo) < MIN_DOMAIN_SPAN * scale))
+
+
 #: Pixels processed per chunk by :meth:`LUT3D.apply` (bounded temporary memory: ~12 MiB).
 DEFAULT_CHUNK_PIXELS = 1 << 20
 
@@ -66,6 +81,9 @@ def _domain(domain: object) -> np.ndarray:
         raise LUTError(f"LUT domain must have shape (2, 3), got {d.shape}")
     if not np.all(np.isfinite(d)) or np.any(d[0] >= d[1]):
         raise LUTError(f"LUT domain must be finite with min < max per channel, got min {d[0].tolist()} max {d[1].tolist()}")
+    if domain_too_narrow(d[0], d[1]):
+        raise LUTError(f"LUT domain min {d[0].tolist()} max {d[1].tolist()} spans less than {MIN_DOMAIN_SPAN:g} of its "
+                       "magnitude: too narrow to sample in float32")
     d.setflags(write=False)
     return d
 

@@ -38,8 +38,10 @@ from l2tech.color.lut import (
     MAX_LUT1D_SIZE,
     MAX_LUT3D_SIZE,
     MAX_LUT_VALUE,
+    MIN_DOMAIN_SPAN,
     MIN_LUT_SIZE,
     LUTSequence,
+    domain_too_narrow,
 )
 from l2tech.errors import LUTError, UsageError
 
@@ -105,6 +107,9 @@ def _check_domain(dmin: np.ndarray, dmax: np.ndarray, path: Path, line: int) -> 
             path,
             line,
         )
+    if domain_too_narrow(dmin, dmax):
+        raise LUTError(f"domain {dmin.tolist()} to {dmax.tolist()} spans less than {MIN_DOMAIN_SPAN:g} of its magnitude: "
+                       "too narrow to sample in float32", path, line)
 
 
 # --------------------------------------------------------------------------- .cube
@@ -481,6 +486,7 @@ def read_spi1d(path: str | os.PathLike) -> LUT1D:
                 lo, hi = _floats(tokens[1:], p, n, "From")
                 if lo >= hi:
                     raise LUTError(f"From minimum {lo} is not below maximum {hi}", p, n)
+                _check_domain(np.array([lo]), np.array([hi]), p, n)
             elif key == "length":
                 length = _size(tokens[1:], p, n, "Length", MIN_LUT_SIZE, MAX_LUT1D_SIZE)
             elif key == "components":

@@ -22,6 +22,7 @@ import numpy as np
 from l2tech.errors import L2Error, CorruptInputError, DecodeError, DependencyMissingError, EmptyFileError, LimitExceededError, UnsupportedFormatError, UsageError
 from l2tech.io.atomic import atomic_output
 from l2tech.io.native_messages import DecoderWarning, library_message, native_stderr
+from l2tech.io.native_messages import warn_decoder_lines as _warn_decoder_lines
 
 __all__ = [
     "MAX_PIXELS",
@@ -288,19 +289,6 @@ def _reported(lines: list[str]) -> str:
         return ""
     lib, msg = errors[0]
     return f": {lib or 'the decoder'} reports '{msg}'"
-
-
-def _warn_decoder_lines(path: Path, fmt: str, lines: list[str]) -> None:
-    """Report what a C decoder printed about a file it still decoded: one named warning a line."""
-    for line in lines:
-        lib, kind, msg = library_message(line)
-        if kind == "error":  # libpng: an error in an ancillary chunk, which it skips ("benign")
-            text = f"{lib} reports '{msg}' (the {fmt} was decoded)"
-        elif kind == "warning":
-            text = f"{lib} warns '{msg}' (the {fmt} was decoded)"
-        else:
-            text = f"the {fmt} decoder printed '{msg}'"
-        warnings.warn(f"{path}: {text}", DecoderWarning, stacklevel=2)
 
 
 def _pillow_open(path: Path, fmt: str):  # -> PIL.Image.Image

@@ -16,9 +16,10 @@ import os
 import sys
 import tempfile
 import threading
+import warnings
 from typing import Iterator
 
-__all__ = ["DecoderWarning", "native_stderr", "library_message"]
+__all__ = ["DecoderWarning", "native_stderr", "library_message", "warn_decoder_lines"]
 
 #: The most bytes of captured text read back (a damaged file can make a library warn per chunk).
 MAX_CAPTURED_BYTES = 64 * 1024
@@ -116,3 +117,27 @@ def library_message(line: str) -> tuple[str, str | None, str]:
             if line.lower().startswith(head):
                 return lib, kind, line[len(head):].strip()
     return "", None, line
+
+
+def warn_decoder_lines(path: "str | os.PathLike[str]", fmt: str, lines: list[str]) -> None:
+    """Report what a C decoder printed about a file it still decoded: one named
+    :class:`DecoderWarning` a line (``FILE: libpng warns 'iCCP: too short' (the PNG was decoded)``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file decoded (named in each warning).
+    fmt : str
+        Its format, as said to users (``"PNG"``, ``"JPEG"``).
+    lines : list of str
+        What :func:`native_stderr` caught.
+    """
+    for line in lines:
+        lib, kind, msg = library_message(line)
+        if kind == "error":  # libpng: an error in an ancillary chunk, which it skips ("benign")
+            text = f"{lib} reports '{msg}' (the {fmt} was decoded)"
+        elif kind == "warning":
+            text = f"{lib} warns '{msg}' (the {fmt} was decoded)"
+        else:
+            text = f"the {fmt} decoder printed '{msg}'"
+        warnings.warn(f"{path}: {text}", DecoderWarning, stacklevel=2)

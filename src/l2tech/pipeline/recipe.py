@@ -6,6 +6,7 @@ Video settings wrap a Recipe (``l2tech.video``); the CLI builds one from its opt
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from l2tech.errors import UsageError
 
-__all__ = ["Recipe", "CORRECTIONS", "DEFAULT_FOCUS_DISTANCE_M"]
+__all__ = ["Recipe", "CORRECTIONS", "DEFAULT_FOCUS_DISTANCE_M", "LUT_SUFFIXES", "check_recipe_files"]
 
 #: The corrections in pipeline order.
 CORRECTIONS = ("vignetting", "tca", "distortion")
@@ -263,3 +264,64 @@ class Recipe:
         """The recipe as plain JSON-able data."""
         return dataclasses.asdict(self)
 
+
+
+#: Extensions of a LUT file given as a look (``--look grade.cube``), read as a LUT.
+LUT_SUFFIXES = (".cube", ".3dl", ".spi3d", ".spi1d", ".vlt", ".clf")
+
+
+def check_recipe_files(recipe: Recipe, origin: str | dict[str, str] | None = None) -> None:
+    """Read the look file, LUT file and lens-profile file a recipe names, once, before any input.
+
+    The same files serve every input of a batch, so a file that cannot be used is one
+    error before any work — as a bad ``--recipe`` is — not the same failure once per input.
+    A look *name* is already checked by :class:`Recipe`; here a look file is parsed
+    (:func:`l2tech.color.looks.load_look`, or :func:`l2tech.color.lut_io.read_lut` for a LUT
+    extension), ``lut`` by :func:`~l2tech.color.lut_io.read_lut`, and ``profile`` by
+    :func:`l2tech.profiles.sources.read_profiles` (which validates every lens in it). Whether
+    the profile fits a given input (its lens, its camera) is still decided per input.
+
+    Parameters
+    ----------
+    recipe : Recipe
+    origin : str or dict of str to str, optional
+        Where the recipe's file settings came from (``"recipe wedding.toml"``), or that per
+        field (``{"lut": "recipe wedding.toml"}``; a field not in it came from an option);
+        added to the message of an error, as ``(look of recipe wedding.toml)``.
+
+    Raises
+    ------
+    L2Error
+        The error of the reader (``UsageError`` for a missing look file, ``LUTError``,
+        ``InvalidProfileError``, ``InputNotFoundError`` ...), naming the file.
+    """
+    from pathlib import Path
+
+    from l2tech.errors import L2Error
+
+    for field in ("look", "lut", "profile"):
+        value = getattr(recipe, field)
+        if value is None:
+            continue
+        try:
+            if field == "profile":
+                from l2tech.profiles.sources import read_profiles
+
+                read_profiles(value)
+            elif field == "lut" or Path(str(value)).suffix.lower() in LUT_SUFFIXES:
+                from l2tech.color.lut_io import read_lut
+
+                read_lut(value)
+            elif Path(str(value)).suffix.lower() in (".toml", ".json") or os.sep in str(value) or os.path.isfile(value):
+                from l2tech.color.looks import load_look
+
+                load_look(value)
+        except L2Error as exc:
+            where = origin.get(field) if isinstance(origin, dict) else origin
+            if where is None:
+                raise
+            try:
+                again = type(exc)(f"{exc.reason} ({field} of {where})", path=exc.path, line=exc.line)
+            except TypeError:  # a subclass with its own signature: the error as it is
+                raise exc from None
+            raise again from None

@@ -30,6 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from l2tech.errors import DependencyMissingError, InputNotFoundError, InvalidProfileError, UnsupportedFormatError, UsageError
+from l2tech.pipeline.recipe import LUT_SUFFIXES as _LUT_SUFFIXES
 from l2tech.pipeline.recipe import Recipe
 
 __all__ = ["VideoJob", "run_video_job", "resolve_lens", "resolve_look", "VIDEO_SETTINGS", "video_settings",
@@ -461,9 +462,6 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
             f_px = focal / (math.hypot(36.0, 24.0) / crop_used) * math.hypot(w, h) * maps.scale
             cam = np.array([[f_px, 0.0, (w - 1) / 2.0], [0.0, f_px, (h - 1) / 2.0], [0.0, 0.0, 1.0]])
     return LensSetup(map_xy, gain, tuple(lines), edge_border(maps.scale, maps.auto_scale), camera_matrix=cam)
-
-
-_LUT_SUFFIXES = (".cube", ".3dl", ".spi3d", ".spi1d", ".vlt", ".clf")
 
 
 def _look_by_name(spec: str | None, input_encoding: str | None, tone: str = "none"):

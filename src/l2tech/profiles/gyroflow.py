@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from typing import Any, Mapping
 
 import numpy as np
@@ -44,6 +45,7 @@ from l2tech.optics import kannala_brandt as _kb, opencv as _cv  # noqa: F401  (r
 from l2tech.profiles.model import DistortionCalibration, LensProfile
 
 __all__ = [
+    "GyroflowDataWarning",
     "read_gyroflow",
     "readout_for_clip",
     "parse_gyroflow",
@@ -312,8 +314,14 @@ def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
         "input_stretch": (hs, vs),
     }
     for k in ("identifier", "fps", "frame_readout_time", "name", "note", "camera_setting", "calibrator_version"):
-        if data.get(k) not in (None, ""):
-            extra[k] = data[k]
+        if data.get(k) in (None, ""):
+            continue
+        if k in _TIMING_RANGES and not _in_range(data[k], *_TIMING_RANGES[k][:2]):
+            lo, hi, unit = _TIMING_RANGES[k]
+            warnings.warn(f"{path if path is not None else 'gyroflow profile'}: {k} {data[k]!r} is not one a camera "
+                          f"records ({lo:g} up to {hi:g} {unit}); left out", GyroflowDataWarning, stacklevel=2)
+            continue
+        extra[k] = data[k]
     if data.get("fisheye_params", {}).get("RMS_error") is not None:
         extra["rms_error_px"] = data["fisheye_params"]["RMS_error"]
     modes = _readout_modes(data)
@@ -333,6 +341,23 @@ def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
         aliases=tuple(x for x in (str(data.get("name") or ""),) if x),
         extra=extra,
     )
+
+
+class GyroflowDataWarning(UserWarning):
+    """A value of a Gyroflow profile's metadata is out of range and was left out."""
+
+
+#: Ranges ``[lo, hi)`` of a profile's timing metadata: ``fps`` of any recording mode, and
+#: ``frame_readout_time`` (ms, first to last row; a rolling-shutter readout is shorter than
+#: one frame, and no camera records below 1 fps). 0 is how profiles say "not measured". A
+#: value outside (``1e308``) is left out with a warning; the rolling-shutter correction
+#: (:func:`readout_for_clip`) never used it (it takes 0 < readout < 1000 ms only).
+_TIMING_RANGES = {"fps": (0.0, 10000.0, "fps"), "frame_readout_time": (0.0, 1000.0, "ms")}
+
+
+def _in_range(v: Any, lo: float, hi: float) -> bool:
+    f = _finite_number(v)
+    return f is not None and lo <= f < hi
 
 
 def _finite_number(v: Any) -> float | None:

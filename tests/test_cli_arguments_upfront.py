@@ -1,0 +1,156 @@
+"""Errors about the arguments are found once, before any input, and said the same way by every
+command; with ``--json`` stdout always holds one JSON document (RELIABILITY.md S12–S14).
+
+A file the run cannot use is reported once with the exit code of its error's type (1 for a
+LUT or a lens profile, as ``l2 lut show`` and an input-specific profile refusal; 2 for a
+recipe file and a missing look file, which are usage errors).
+
+Before: a bad ``--lut`` / ``--look`` / ``--profile`` file was found per input (a batch of N
+printed N identical failures, exit 1) while a bad ``--recipe`` stopped the command first (exit 2);
+a recipe file that was missing or a pipe got Click's ``Usage:`` block from ``correct`` and
+``develop`` but ``error (InputNotFoundError)`` from ``video``, and a bad TOML got a one-line
+``RecipeError``; ``lens show-file``, ``lens convert``, ``recipe show``, ``lut bake --look nosuch``
+and usage errors of every command printed nothing on stdout with ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from l2tech.cli.main import main
+from l2tech.io.image import write_image
+
+
+@pytest.fixture
+def images(tmp_path):
+    paths = []
+    for k in range(3):
+        p = tmp_path / f"in{k}.png"
+        write_image(p, np.full((16, 24, 3), 0.2 + 0.2 * k, np.float32), bits=8)
+        paths.append(str(p))
+    return paths
+
+
+@pytest.fixture
+def bad(tmp_path):
+    (tmp_path / "bad.cube").write_text("LUT_3D_SIZE 2\n0 0 0\n")
+    (tmp_path / "bad.json").write_text("garbage")
+    (tmp_path / "bad.toml").write_text("[[[")
+    (tmp_path / "lut.toml").write_text(f'lut = "{tmp_path / "bad.cube"}"\n')
+    (tmp_path / "look.toml").write_text(f'look = "{tmp_path / "nosuch_look.toml"}"\n')
+    os.mkfifo(tmp_path / "pipe.toml")
+    return tmp_path
+
+
+def _error_lines(err: str) -> list[str]:
+    return [ln for ln in err.splitlines() if ln.startswith("error")]
+
+
+@pytest.mark.parametrize("extra, code, needle, names_recipe", [
+    (["--lut", "{d}/bad.cube"], 1, "bad.cube:2: expected 8 entries, found 1", False),
+    (["--look", "{d}/nosuch_look.toml"], 2, "look file not found", False),
+    (["--profile", "{d}/bad.json"], 1, "bad.json: not a lens profile", False),
+    (["--recipe", "{d}/lut.toml"], 1, "bad.cube:2: expected 8 entries, found 1 (lut of recipe", True),
+    (["--recipe", "{d}/look.toml"], 2, "look file not found", True),
+])
+def test_bad_side_file_is_one_error_before_any_input(images, bad, capsys, extra, code, needle, names_recipe):
+    out = bad / "out"
+    rc = main(["correct", *images, "-o", str(out), *[a.format(d=bad) for a in extra]])
+    err = capsys.readouterr().err
+    assert rc == code, err
+    lines = _error_lines(err)
+    assert len(lines) == 1, err  # was one failure per input (3), exit 1
+    assert needle in lines[0]
+    assert ("of recipe" in lines[0]) is names_recipe
+    assert not out.exists()  # nothing was started
+
+
+def test_option_given_over_recipe_is_not_blamed_on_the_recipe(images, bad, capsys):
+    rc = main(["correct", *images, "-o", str(bad / "out"), "--recipe", str(bad / "lut.toml"),
+               "--lut", str(bad / "nosuch.cube")])
+    line = _error_lines(capsys.readouterr().err)[0]
+    assert rc == 1 and "nosuch.cube: file not found" in line and "of recipe" not in line
+
+
+def test_video_checks_side_files_before_any_clip(tmp_path, bad, capsys):
+    from l2tech.video.synth import numbered_frames, write_clip
+
+    clips = []
+    for k in range(2):
+        p = tmp_path / f"clip{k}.mp4"
+        write_clip(p, numbered_frames(4, 64, 48, seed=k), rate=25)
+        clips.append(str(p))
+    for extra in (["--lut", str(bad / "bad.cube")], ["--recipe", str(bad / "lut.toml")],
+                  ["--profile", str(bad / "bad.json")]):
+        rc = main(["video", *clips, "-o", str(tmp_path / "out"), *extra])
+        err = capsys.readouterr().err
+        assert rc == 1, (extra, err)
+        assert len(_error_lines(err)) == 1, (extra, err)
+        assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("command", ["correct", "develop", "video", "recipe"])
+@pytest.mark.parametrize("recipe, message", [
+    ("nosuch.toml", "nosuch.toml: recipe file not found"),
+    ("pipe.toml", "pipe.toml: not a regular file (a pipe, device or socket), not a recipe file"),
+    ("bad.toml", "bad.toml:1: not valid TOML"),
+])
+def test_unusable_recipe_file_is_one_recipe_error_from_every_command(images, bad, capsys, command, recipe, message):
+    args = {"correct": ["correct", images[0], "-o", str(bad / "out")],
+            "develop": ["develop", images[0], "-o", str(bad / "out")],
+            "video": ["video", images[0], "-o", str(bad / "out.mp4")],
+            "recipe": ["recipe", "show"]}[command]
+    rc = main([*args, "--recipe", str(bad / recipe)])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "Usage:" not in err  # was Click's usage block for a missing file or a pipe (correct, develop)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error (RecipeError): ") and message in lines[0], err
+
+
+@pytest.mark.parametrize("args, code, error_type", [
+    (["lens", "show-file", "{d}/bad.json"], 1, "UnsupportedFormatError"),
+    (["lens", "show-file", "{d}/nosuch.json"], 1, "InputNotFoundError"),
+    (["lens", "convert", "{d}/bad.json", "-o", "{d}/x.xml"], 1, "UnsupportedFormatError"),
+    (["lens", "show", "no such lens at all"], 1, "LensNotFoundError"),
+    (["recipe", "show", "--recipe", "{d}/bad.toml"], 2, "RecipeError"),
+    (["recipe", "show", "--recipe", "{d}/nosuch.toml"], 2, "RecipeError"),
+    (["lut", "bake", "--look", "nosuch", "-o", "{d}/o.cube"], 2, "UsageError"),
+    (["correct", "{d}/in.png", "-o", "{d}/out", "--lut", "{d}/bad.cube"], 1, "LUTError"),
+    (["correct", "{d}/in.png", "-o", "{d}/out", "--quality", "500"], 2, "UsageError"),
+    (["video", "{d}/in.png", "-o", "{d}/o.mp4", "--recipe", "{d}/pipe.toml"], 2, "RecipeError"),
+    (["calibrate", "nosuchcommand"], 2, "UsageError"),
+])
+def test_json_error_document_on_stdout(bad, capsys, args, code, error_type):
+    write_image(bad / "in.png", np.full((16, 24, 3), 0.5, np.float32), bits=8)
+    rc = main([a.format(d=bad) for a in args] + ["--json"])
+    cap = capsys.readouterr()
+    assert rc == code, cap.err
+    doc = json.loads(cap.out)  # exactly one document (was nothing at all)
+    assert doc["error_type"] == error_type and doc["exit_code"] == code
+    assert doc["error"] and "\n" not in doc["error"].strip()
+    assert cap.err.strip()  # the error is still said on stderr for a person
+
+
+def test_json_error_document_names_the_file(bad, capsys):
+    rc = main(["lens", "show-file", str(bad / "bad.json"), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 1 and doc["path"] == str(bad / "bad.json")
+
+
+def test_command_that_prints_its_own_json_is_not_given_a_second(bad, capsys):
+    rc = main(["lut", "show", str(bad / "bad.cube"), "--json"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    doc = json.loads(out)  # one document: the command's own (path, error, error_type)
+    assert doc["path"] == str(bad / "bad.cube") and "exit_code" not in doc
+
+
+def test_json_after_double_dash_is_an_argument_not_the_option(bad, capsys):
+    rc = main(["lens", "show-file", "--", str(Path(bad / "nosuch.json")), "--json"])
+    assert rc != 0 and capsys.readouterr().out == ""
