@@ -154,3 +154,18 @@ def test_command_that_prints_its_own_json_is_not_given_a_second(bad, capsys):
 def test_json_after_double_dash_is_an_argument_not_the_option(bad, capsys):
     rc = main(["lens", "show-file", "--", str(Path(bad / "nosuch.json")), "--json"])
     assert rc != 0 and capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--focal-length", "1e308", "focal_length_mm must be at most 10000"),
+    ("--f-number", "1e5", "f_number must be at most 1000"),
+    ("--focus-distance", "1e7", "focus_distance_m must be at most 1e+06"),
+    ("--keystone", "1e308,0,100,0,100,100,0,100", "keystone points are pixels of the image: each within ±1e+06"),
+])
+def test_absurd_lens_numbers_are_usage_errors(images, tmp_path, capsys, option, value, message):
+    """From a fresh-clone review: ``--focal-length 1e308`` was an unexpected OverflowError;
+    ``--keystone 1e308,...`` printed NumPy overflow warnings and an error naming no file."""
+    rc = main(["correct", images[0], "-o", str(tmp_path / "out"), option, value])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "RuntimeWarning" not in err and "unexpected" not in err, err
+    assert not (tmp_path / "out").exists()

@@ -424,3 +424,45 @@ def test_lut_domain_too_narrow_for_float32_is_refused(tmp_path, name, text, line
     assert MIN_DOMAIN_SPAN == 1e-6
     assert LUT3D.identity(2, domain=[[-0.0125] * 3, [1.25] * 3]).size == 2
     assert LUT1D(np.linspace(0.0, 1.0, 4, dtype=np.float32), domain=[[0.0] * 3, [65504.0] * 3]).size == 4
+
+
+_CLF = '<?xml version="1.0"?><ProcessList id="x" compCLFversion="3">{}</ProcessList>'
+
+
+@pytest.mark.parametrize("node, message", [
+    ('<Exponent inBitDepth="32f" outBitDepth="32f" style="basicFwd"><ExponentParams exponent="1e308"/></Exponent>',
+     "exponent='1e308' is beyond ±1e+06"),
+    ('<Exponent inBitDepth="32f" outBitDepth="32f" style="basicFwd"><ExponentParams exponent="500"/></Exponent>',
+     "exponent=500: a basic exponent must be within 0.01-100"),
+    ('<Exponent inBitDepth="32f" outBitDepth="32f" style="monCurveFwd"><ExponentParams exponent="2.4" offset="5"/>'
+     '</Exponent>', "monCurve needs 1 <= exponent <= 10 and 0 < offset <= 0.9"),
+    ('<Log inBitDepth="32f" outBitDepth="32f" style="logToLin"><LogParams base="-2" logSideSlope="0.5"/></Log>',
+     "base=-2: the base must be positive and not 1"),
+    ('<Log inBitDepth="32f" outBitDepth="32f" style="logToLin"><LogParams base="2" logSideSlope="1e308"/></Log>',
+     "logSideSlope='1e308' is beyond ±1e+06"),
+    ('<Log inBitDepth="32f" outBitDepth="32f" style="linToLog"><LogParams linSideSlope="0"/></Log>',
+     "logSideSlope and linSideSlope must not be 0"),
+])
+def test_clf_parameters_outside_what_a_transform_can_have_are_refused(tmp_path, node, message):
+    """From a fresh-clone review: an Exponent of 1e308 gave an all-black image, -1e308 an all-white
+    one, and a Log with base -2 printed NumPy's 'invalid value encountered in log' twice and wrote
+    a black image, all with exit 0. The ranges are OpenColorIO's (GammaOpData::validateParameters:
+    basic 0.01-100, monCurve exponent 1-10 and offset up to 0.9); a log base must be positive and
+    not 1, and no slope 0."""
+    p = tmp_path / "t.clf"
+    p.write_text(_CLF.format(node))
+    with pytest.raises(LUTError, match=r"t\.clf: ") as info:
+        read_lut(p)
+    assert message in str(info.value)
+    img = tmp_path / "in.png"
+    write_image(img, np.full((8, 8, 3), 0.5, np.float32), bits=8)
+    assert main(["lut", "apply", str(p), str(img), "-o", str(tmp_path / "out.png")]) == 1
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_clf_parameters_within_range_still_apply(tmp_path):
+    p = tmp_path / "g.clf"
+    p.write_text(_CLF.format('<Exponent inBitDepth="32f" outBitDepth="32f" style="basicFwd">'
+                             '<ExponentParams exponent="2.2"/></Exponent>'))
+    out = read_lut(p).apply(np.full((1, 1, 3), 0.5, np.float32))
+    assert out[0, 0, 0] == pytest.approx(0.5 ** 2.2, rel=1e-5)

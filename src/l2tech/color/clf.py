@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from l2tech.color._io import read_text
-from l2tech.color.lut import LUT3D, MAX_LUT1D_SIZE, MAX_LUT3D_SIZE, MIN_LUT_SIZE
+from l2tech.color.lut import LUT3D, MAX_LUT1D_SIZE, MAX_LUT3D_SIZE, MAX_LUT_VALUE, MIN_LUT_SIZE
 from l2tech.errors import LUTError
 
 __all__ = ["ProcessNode", "ProcessList", "read_clf"]
@@ -145,6 +145,8 @@ class _Ctx:
             raise self.error(f"attribute {name}={v!r} is not a number", el) from None
         if not np.isfinite(f):
             raise self.error(f"attribute {name}={v!r} is not finite", el)
+        if abs(f) > MAX_LUT_VALUE:  # no CLF parameter is this large (half-float ranges end at 65504)
+            raise self.error(f"attribute {name}={v!r} is beyond ±{MAX_LUT_VALUE:g}", el)
         return f
 
     def depth(self, el: Any, name: str) -> float:
@@ -312,6 +314,10 @@ def _log(ctx: _Ctx, el: Any) -> Callable:
         ns, no = ctx.attr_float(p, "linSideSlope", 1.0), ctx.attr_float(p, "linSideOffset", 0.0)
         camera = style.startswith("camera")
         brk = ctx.attr_float(p, "linSideBreak") if camera else None
+        if not base > 0.0 or base == 1.0:  # CLF v3 §6.6; a base <= 0 or 1 has no logarithm
+            raise ctx.error(f"LogParams base={base:g}: the base must be positive and not 1", p)
+        if ls == 0.0 or ns == 0.0:
+            raise ctx.error("LogParams logSideSlope and linSideSlope must not be 0", p)
         lb = np.log(base)
 
         def lin_to_log(x, ls=ls, lo=lo, ns=ns, no=no, lb=lb):
@@ -378,13 +384,18 @@ def _exponent(ctx: _Ctx, el: Any) -> Callable:
         o = ctx.attr_float(p, "offset", 0.0)
         rev = style.endswith("Rev")
         base = style[:-3]
+        # the parameter ranges OpenColorIO enforces (GammaOpData::validateParameters): basic
+        # exponents 0.01-100, monCurve exponent 1-10 with offset up to 0.9; 1e308 made an
+        # all-black image, -1e308 an all-white one
         if base.startswith("monCurve"):
-            if g < 1.0 or o <= 0.0:
-                raise ctx.error("monCurve needs exponent >= 1 and offset > 0", p)
+            if not (1.0 <= g <= 10.0) or not (0.0 < o <= 0.9):
+                raise ctx.error(f"monCurve needs 1 <= exponent <= 10 and 0 < offset <= 0.9, got {g:g}, {o:g}", p)
             core = (lambda v, g=g, o=o: _moncurve_rev(v, g, o)) if rev else (lambda v, g=g, o=o: _moncurve_fwd(v, g, o))
             mirror = base == "monCurveMirror"
             fns.append((lambda v, core=core: np.sign(v) * core(np.abs(v))) if mirror else core)
         else:
+            if not 0.01 <= g <= 100.0:
+                raise ctx.error(f"exponent={g:g}: a basic exponent must be within 0.01-100", p)
             e = 1.0 / g if rev else g
             if base == "basic":
                 fns.append(lambda v, e=e: np.maximum(v, 0.0) ** e)

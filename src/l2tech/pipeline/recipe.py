@@ -22,6 +22,17 @@ CORRECTIONS = ("vignetting", "tca", "distortion")
 #: Focus distance used when the file does not give one (lensfun's own default: infinity).
 DEFAULT_FOCUS_DISTANCE_M = 1000.0
 
+#: Largest focal length, f-number and focus distance a recipe takes: above any lens made
+#: (the longest photographic lens, Canon's 5200 mm, and pinhole cameras near f/1000) and
+#: lensfun's "infinity" (1000 m) many times over. 1e308 overflowed the plan's arithmetic.
+_LENS_NUMBER_MAX = {"focal_length_mm": 10000.0, "f_number": 1000.0, "focus_distance_m": 1e6}
+_LENS_NUMBER_WHY = {"focal_length_mm": "no lens is longer than 10 m", "f_number": "no lens stops down beyond f/1000",
+                    "focus_distance_m": "beyond 1000 m every lens is at infinity"}
+#: Largest magnitude of a keystone control point, pixels (the 400 MP size cap is 20000 px a side;
+#: a point may lie outside the frame). 1e308 overflowed the homography.
+KEYSTONE_MAX_PX = 1e6
+
+
 def _finite(v: object) -> bool:
     """True for a real number that float64 holds (an integer beyond its range is not one)."""
     import math
@@ -204,6 +215,8 @@ class Recipe:
             v = getattr(self, name)
             if v is not None and not (_finite(v) and v > 0):
                 raise UsageError(f"{name} must be a positive number, got {v}")
+            if v is not None and v > _LENS_NUMBER_MAX[name]:
+                raise UsageError(f"{name} must be at most {_LENS_NUMBER_MAX[name]:g}, got {v:g} ({_LENS_NUMBER_WHY[name]})")
 
         self.tone_curve()  # validates the tone settings
         if isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 1 <= self.quality <= 100:
@@ -230,6 +243,9 @@ class Recipe:
             pts = tuple(float(v) for v in self.keystone)
             if len(pts) not in (8, 12, 16) or not all(_finite(x) for x in pts):
                 raise UsageError(f"keystone needs 4, 6 or 8 points as x,y pairs (8, 12 or 16 numbers), got {len(pts)}")
+            if max(abs(x) for x in pts) > KEYSTONE_MAX_PX:
+                raise UsageError(f"keystone points are pixels of the image: each within ±{KEYSTONE_MAX_PX:g}, "
+                                 f"got {max(pts, key=abs):g}")
             object.__setattr__(self, "keystone", pts)
         if self.crop is not None:
             from l2tech.optics.perspective import PerspectiveError, parse_aspect
