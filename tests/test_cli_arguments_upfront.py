@@ -169,3 +169,31 @@ def test_absurd_lens_numbers_are_usage_errors(images, tmp_path, capsys, option, 
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "RuntimeWarning" not in err and "unexpected" not in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_unknown_log_output_is_a_usage_error_before_any_input(images, tmp_path, capsys):
+    """``--log-output nope`` failed once per input (exit 1, no file named); it is an argument."""
+    rc = main(["correct", *images, "-o", str(tmp_path / "out"), "--log-output", "nope"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "log_output: unknown encoding 'nope'" in err and err.count("unknown encoding") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_lut_input_without_a_lut_is_said_to_be_ignored(images, tmp_path, capsys):
+    rc = main(["correct", images[0], "-o", str(tmp_path / "out") + "/", "--lut-input", "V-Log"])
+    err = capsys.readouterr().err
+    assert rc == 0
+    assert "warning: --lut-input applies to the LUT of --lut; there is none, so it is ignored" in err
+
+
+def test_two_inputs_one_output_is_one_line_naming_both(tmp_path, capsys):
+    """The clash was printed once per input, the same line twice."""
+    paths = []
+    for d in ("d1", "d2"):
+        (tmp_path / d).mkdir()
+        p = tmp_path / d / "x.png"
+        write_image(p, np.full((8, 8, 3), 0.5, np.float32), bits=8)
+        paths.append(p)
+    rc = main(["correct", *map(str, paths), "-o", str(tmp_path / "out")])
+    lines = _error_lines(capsys.readouterr().err)
+    assert rc == 1 and len(lines) == 1 and f"{paths[0]} and {paths[1]} would both write this one output" in lines[0]

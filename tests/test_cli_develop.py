@@ -154,7 +154,11 @@ def test_two_inputs_one_output_refused_before_work(tmp_path, capsys):
         shutil.copy(shared_file(KISS), p)
     rc = main(["develop", str(a), str(b), "-o", str(tmp_path / "out")])
     assert rc == 1  # both reported as failed before any work; nothing else to run
-    assert "would all write this one output" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # one line for the clash, naming both inputs (it was printed once per input)
+    assert [ln for ln in err.splitlines() if ln.startswith("error")] == [
+        f"error (OutputExistsError): {tmp_path / 'out' / 'x.jpg'}: {a} and {b} would both write this one output; "
+        "rename one or run them separately"], err
     assert not (tmp_path / "out" / "x.jpg").exists()
 
 

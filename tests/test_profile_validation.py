@@ -478,3 +478,37 @@ def test_gyroflow_frame_readout_time_1e308_is_left_out_with_one_warning(tmp_path
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_profile(q).extra["frame_readout_time"] == 0.0
+
+
+def test_opencv_profile_of_another_aspect_names_the_profile_file(tmp_path):
+    """From a fresh-clone review: 'profile calibrated at 640x480 does not fit a 500x500 frame'
+    named neither the profile nor the lens."""
+    import cv2
+
+    img = tmp_path / "sq.png"
+    assert cv2.imwrite(str(img), np.full((500, 500, 3), 100, np.uint8))
+    prof = tmp_path / "calib.yaml"
+    prof.write_bytes(_opencv_yaml())
+    proc = _l2("correct", str(img), "--profile", str(prof), "-o", str(tmp_path / "out") + "/")
+    assert proc.returncode == 1, proc.stderr
+    _no_traceback(proc)
+    line = _error_line(proc)
+    assert line.startswith(f"error (InvalidProfileError): {prof}: lens ") and \
+        "profile calibrated at 640x480 does not fit a 500x500 frame" in line, line
+
+
+def test_a_file_of_many_lenses_lists_a_dozen_names_not_all(tmp_path):
+    """From a fresh-clone review: `--profile` of a 50 000-lens lensfun XML put every name (978 KB)
+    in the error, on stderr and in the summary. It lists MAX_NAMES_LISTED and says how many more."""
+    from l2tech.errors import UsageError
+    from l2tech.profiles.sources import MAX_NAMES_LISTED
+
+    lens = ('<lens><maker>T</maker><model>L{0}</model><mount>M</mount><cropfactor>1</cropfactor>'
+            '<calibration><distortion model="poly3" focal="50" k1="-0.01"/></calibration></lens>')
+    p = tmp_path / "many.xml"
+    p.write_text("<lensdatabase>" + "".join(lens.format(k) for k in range(40)) + "</lensdatabase>")
+    with pytest.raises(UsageError) as info:
+        read_profile(p)
+    msg = str(info.value)
+    assert "the file holds 40 lenses" in msg and f"and {40 - MAX_NAMES_LISTED} more" in msg
+    assert msg.count("L") < 2 * MAX_NAMES_LISTED + 5 and "L39" not in msg

@@ -407,7 +407,7 @@ def test_two_inputs_one_output_reported_first_and_the_rest_runs(tmp_path, capsys
     doc = json.loads(capsys.readouterr().out)
     assert rc == 1
     assert [r["status"] for r in doc["results"]] == ["failed", "failed", "ok"]
-    assert all("would all write this one output" in r["error"] for r in doc["results"][:2])
+    assert all("would both write this one output" in r["error"] for r in doc["results"][:2])
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".") and not p.name.endswith(".l2.toml")) == ["y.jpg"]
 
 

@@ -218,6 +218,9 @@ def check_side_files(ctx: click.Context, params: dict[str, Any], recipe: Any, re
         field: f"recipe {recipe_path}" for field, name in (("look", "look"), ("lut", "lut_path"), ("profile", "profile_path"))
         if not _given(ctx, name, params.get(name))}
     check_recipe_files(recipe, origin=origin)
+    if recipe.lut is None and _given(ctx, "lut_input", params.get("lut_input")):
+        err_console.print("[yellow]warning[/]: --lut-input applies to the LUT of --lut; there is none, so it is ignored",
+                          highlight=False, soft_wrap=True)
 
 
 def as_recipe_error(exc: Any) -> Any:
@@ -262,15 +265,18 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     # two inputs that would write one output: both reported now, before any work; the rest runs
     clashing: dict[int, str] = {}
     for group in output_clashes(outs):
-        names = " and ".join(str(inputs[k]) for k in group)
+        names = ", ".join(str(inputs[k]) for k in group[:-1]) + f" and {inputs[group[-1]]}"
+        both = "both" if len(group) == 2 else f"all {len(group)}"
         for k in group:
-            clashing[k] = f"{names} would all write this one output; rename one or run them separately"
+            clashing[k] = f"{names} would {both} write this one output; rename one or run them separately"
     clash_results: list[dict[str, Any]] = []
+    said: set[str] = set()
     for k, why in clashing.items():
         exc = OutputExistsError(why, path=outs[k])
         clash_results.append({"input": inputs[k], "output": str(outs[k]), "status": "failed", "error": str(exc),
                               "error_type": type(exc).__name__})
-        if not as_json:
+        if not as_json and str(exc) not in said:  # one line per clash: it names every input in it
+            said.add(str(exc))
             report_error(exc, verbose)
     if clashing:
         keep = [k for k in range(len(inputs)) if k not in clashing]

@@ -498,10 +498,12 @@ def pixel_model_K(calibration, width: int, height: int) -> np.ndarray:
     cw, ch = extra.get("calib_width_px"), extra.get("calib_height_px")
     if cw and ch and (int(cw), int(ch)) != (int(width), int(height)):
         if abs(cw / ch - width / height) > 0.01 * (width / height):
+            source = str(getattr(calibration.profile, "source", "") or "")
+            where = source.split(":", 1)[1] if ":" in source else None  # "opencv_yaml:/path/calib.yaml"
+            name = getattr(calibration.profile, "model", "") or ""
             raise InvalidProfileError(
-                f"profile calibrated at {cw}x{ch} does not fit a {width}x{height} frame (other aspect ratio: "
-                "a crop, not a rescale)"
-            )
+                f"lens {name!r}: profile calibrated at {cw}x{ch} does not fit a {width}x{height} frame (other aspect "
+                "ratio: a crop, not a rescale)", path=where or None)
         K = scale_camera_matrix(K, (int(cw), int(ch)), (int(width), int(height)))
     return K
 

@@ -225,6 +225,14 @@ class Recipe:
             from l2tech.color.looks import check_look_name
 
             check_look_name(str(self.look))
+        for name in ("log_output", "lut_input"):  # encoding/gamut names: checked before any input
+            if getattr(self, name):
+                from l2tech.color import parse_color_space
+
+                try:
+                    parse_color_space(str(getattr(self, name)))
+                except UsageError as exc:
+                    raise UsageError(f"{name}: {exc}") from None
         if self.lut is not None:
             from l2tech.color.lut_io import format_for_path
 

@@ -229,10 +229,21 @@ def read_profile(path: os.PathLike | str, name: str | None = None) -> LensProfil
         hits = [p for p in profs if key in (p.name.lower(), p.model.lower())]
         if len(hits) == 1:
             return hits[0]
-        raise UsageError(f"no single lens named {name!r}; the file has: {', '.join(p.name for p in profs)}", path)
+        raise UsageError(f"no single lens named {name!r}; the file has: {_some_names(profs, path)}", path)
     if len(profs) > 1:
-        raise UsageError(f"the file holds {len(profs)} lenses; choose one: {', '.join(p.name for p in profs)}", path)
+        raise UsageError(f"the file holds {len(profs)} lenses; choose one: {_some_names(profs, path)}", path)
     return profs[0]
+
+
+#: Lens names listed in an error about a file with several (a 50 000-lens file listed all: ~1 MB).
+MAX_NAMES_LISTED = 12
+
+
+def _some_names(profs: "tuple[LensProfile, ...] | list[LensProfile]", path: object) -> str:
+    """The first :data:`MAX_NAMES_LISTED` lens names, and how to see the rest."""
+    names = ", ".join(p.name for p in profs[:MAX_NAMES_LISTED])
+    more = len(profs) - MAX_NAMES_LISTED
+    return names if more <= 0 else f"{names} … and {more} more (`l2 lens show-file {path}` lists them)"
 
 
 def read_embedded_profile(path: os.PathLike | str, meta: Any = None) -> LensProfile | None:
