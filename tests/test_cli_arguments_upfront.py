@@ -197,3 +197,24 @@ def test_two_inputs_one_output_is_one_line_naming_both(tmp_path, capsys):
     rc = main(["correct", *map(str, paths), "-o", str(tmp_path / "out")])
     lines = _error_lines(capsys.readouterr().err)
     assert rc == 1 and len(lines) == 1 and f"{paths[0]} and {paths[1]} would both write this one output" in lines[0]
+
+
+@pytest.mark.parametrize("name, to, ok", [
+    ("out.xml", None, "lensfun"), ("out.json", None, "gyroflow"), ("out.json", "gyroflow", "gyroflow"),
+    ("out.json", "lensfun", None), ("out.weird", None, None), ("out.xml", "gyroflow", None),
+])
+def test_lens_convert_format_follows_the_output_name(tmp_path, capsys, name, to, ok):
+    """``lens convert -o out.json`` (and ``-o out.weird``) wrote lensfun XML under that name."""
+    from conftest import shared_file
+
+    src = shared_file("profiles/gyroflow/GoPro_HERO5_Black_Wide_NO-EIS_4by3.json")
+    out = tmp_path / name
+    rc = main(["lens", "convert", str(src), "-o", str(out), *(["--to", to] if to else []), "--json"])
+    cap = capsys.readouterr()
+    if ok is None:
+        assert rc == 2 and not out.exists(), cap.err
+        assert json.loads(cap.out)["error_type"] == "UsageError" and str(out) in cap.err
+    else:
+        assert rc == 0, cap.err
+        assert json.loads(cap.out)["format"] == ok
+        assert out.read_bytes()[:1] == (b"<" if ok == "lensfun" else b"{")

@@ -365,6 +365,7 @@ def test_lut_commands_print_json_on_error_and_carry_warnings(tmp_path, capsys):
         assert main([*args, "--json"]) == 1
         doc = json.loads(capsys.readouterr().out)
         assert doc["error_type"] == "LUTError" and "huge.cube:5" in doc["error"]
+        assert doc["path"] == str(huge)  # the file at fault (it was the output of a conversion)
     rows[3] = "1e5 0.5 0.5"
     big = _cube(tmp_path / "big.cube", rows)
     assert main(["lut", "convert", str(big), "-o", str(tmp_path / "b.vlt"), "--json"]) == 0

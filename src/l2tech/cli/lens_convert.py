@@ -18,6 +18,34 @@ from l2tech.errors import L2Error, OutputExistsError
 __all__ = ["convert", "show_file", "profile_summary"]
 
 
+#: The output name's extension of each format ``l2 lens convert`` writes.
+_SUFFIX = {"lensfun": ".xml", "gyroflow": ".json"}
+
+
+def _output_format(output: str, to: str | None) -> str:
+    """The format to write: ``--to``, else the output's extension; a name that says another
+    format is refused (``-o lens.json`` wrote lensfun XML under a Gyroflow name).
+
+    Raises
+    ------
+    UsageError
+        An extension of no format without ``--to``, or one that contradicts it.
+    """
+    from l2tech.errors import UsageError
+
+    suffix = os.path.splitext(output)[1].lower()
+    by_name = next((fmt for fmt, ext in _SUFFIX.items() if ext == suffix), None)
+    if to is None:
+        if by_name is None:
+            raise UsageError(f"cannot tell the format from the name (end it in .xml for lensfun, .json for Gyroflow, "
+                             "or give --to)", path=output)
+        return by_name
+    if suffix != _SUFFIX[to]:
+        raise UsageError(f"--to {to} writes {'lensfun XML' if to == 'lensfun' else 'Gyroflow JSON'}; name the output "
+                         f"*{_SUFFIX[to]}", path=output)
+    return to
+
+
 def profile_summary(prof: Any) -> dict[str, Any]:
     """JSON-able summary of any :class:`~l2tech.profiles.model.LensProfile`, with its calibrations."""
     return {
@@ -35,8 +63,8 @@ def profile_summary(prof: Any) -> dict[str, Any]:
 @click.command("convert", context_settings=CONTEXT_SETTINGS)
 @click.argument("input_path", metavar="IN", type=click.Path(dir_okay=False))
 @output_option("file", required=True)
-@click.option("--to", "to", type=click.Choice(["lensfun", "gyroflow"]), default="lensfun", show_default=True,
-              help="Output format.")
+@click.option("--to", "to", type=click.Choice(["lensfun", "gyroflow"]), default=None,
+              help="Output format (default: from the output name, .xml lensfun, .json Gyroflow).")
 @click.option("--width", type=click.IntRange(2, 65535), help="Frame width the fit is made for (default: the profile's calibration size).")
 @click.option("--height", type=click.IntRange(2, 65535), help="Frame height for the fit.")
 @click.option("--model", "lf_model", type=click.Choice(["poly3", "poly5", "ptlens"]), help="lensfun model to fit (default: the better of poly5 and ptlens).")
@@ -51,7 +79,8 @@ def convert(input_path: str, output: str, to: str, width: int | None, height: in
 
     A lensfun model is fitted to the profile's map when the families differ; the fit residual
     (pixels, over the frame) is printed. With --lens, the lens of that name in an IN holding
-    several (a lensfun XML).
+    several (a lensfun XML). The format follows the output's name (.xml lensfun, .json
+    Gyroflow) unless --to says it; a name of the other format is refused.
 
     \b
     Examples:
@@ -68,6 +97,7 @@ def convert(input_path: str, output: str, to: str, width: int | None, height: in
             raise OutputExistsError("output exists (use --overwrite)", output)
         if (width is None) != (height is None):
             raise click.UsageError("give both --width and --height")
+        to = _output_format(output, to)
         prof = read_profile(input_path, lens_name)
         if to == "gyroflow":
             rep = write_gyroflow(prof, output, width, height, overwrite=True)

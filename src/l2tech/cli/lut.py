@@ -31,7 +31,8 @@ def _run(ctx: click.Context, verbose: int, quiet: bool, fn: Callable[[], Any], j
     """Run ``fn``; print warnings and errors one per line; exit 1 (or 2 for usage errors) on error.
 
     With ``json_path`` (``--json``), an error is also printed on stdout as
-    ``{"path", "error", "error_type"}``, as ``l2 info --json`` does; ``warnings_out`` collects
+    ``{"path", "error", "error_type"}``, as ``l2 info --json`` does (``path`` the file the
+    error names — the input of a conversion whose table is bad — else ``json_path``); ``warnings_out`` collects
     the warnings' text (for the JSON document).
     """
     with warnings.catch_warnings(record=True) as caught:
@@ -41,7 +42,7 @@ def _run(ctx: click.Context, verbose: int, quiet: bool, fn: Callable[[], Any], j
         except L2Error as exc:
             report_error(exc, verbose)
             if json_path is not None:
-                emit_json({"path": json_path, "error": str(exc), "error_type": type(exc).__name__})
+                emit_json({"path": exc.path or json_path, "error": str(exc), "error_type": type(exc).__name__})
             ctx.exit(exc.exit_code)
         finally:
             if warnings_out is not None:
