@@ -309,7 +309,10 @@ def test_lut_bake_signal_leaves_nothing_partial(tmp_path, sig, code, phase):
         rc, stdout, err = _signal_when(args, _catches_sigterm, sig, settle_s=1.0)
     assert rc == code, err
     assert "Traceback" not in err
-    assert stdout.strip() == ""  # nothing reported written
+    assert "interrupted: stopped by" in err and "Aborted." not in err  # was Click's bare "Aborted."
+    # --json: one document saying it was interrupted, nothing reported written (was empty)
+    assert json.loads(stdout) == {"error": "interrupted", "error_type": "Terminated" if code == 143 else "KeyboardInterrupt",
+                                  "exit_code": code}
     left = os.listdir(out)
     assert left in ([], ["x.cube"]), left
     if left:
@@ -321,8 +324,8 @@ def test_lut_bake_signal_leaves_nothing_partial(tmp_path, sig, code, phase):
 def test_calibrate_signal_leaves_nothing(tmp_path, sig, code):
     """``l2 calibrate distortion`` of the 14 Bouguet board shots (about a minute of work),
     signalled 2.5 s into the command (finding the boards): exit 128 + signal, no profile, no
-    Gyroflow file, no report and no temp file, nothing on stdout, no traceback, the shots
-    unchanged."""
+    Gyroflow file, no report and no temp file, no traceback, the shots unchanged; with --json
+    stdout is one document saying it was interrupted."""
     shots = [shared_file(f"calib/bouguet_stereo/left{k:02d}.jpg") for k in range(1, 15)]
     before = {p: _sha(p) for p in shots}
     out = tmp_path / "out"
@@ -333,5 +336,6 @@ def test_calibrate_signal_leaves_nothing(tmp_path, sig, code):
     assert rc == code, err
     assert "Traceback" not in err
     assert os.listdir(out) == []
-    assert stdout.strip() == ""
+    assert "interrupted: stopped by" in err and "Aborted." not in err
+    assert json.loads(stdout)["error"] == "interrupted"  # --json: one document (was empty)
     assert {p: _sha(p) for p in shots} == before

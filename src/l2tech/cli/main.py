@@ -98,12 +98,12 @@ def main(argv: list[str] | None = None) -> int:
             rv = cli.main(args=args, prog_name="l2", standalone_mode=False)
         code = int(rv or 0)
     except click.exceptions.Abort as exc:
-        click.echo("Aborted.", err=True)
         failure = exc.__cause__ if isinstance(exc.__cause__, KeyboardInterrupt) else KeyboardInterrupt()
         code = common.interrupt_exit_code(failure)
+        click.echo(_interrupted_line(code), err=True)
     except KeyboardInterrupt as exc:  # raised after click returned, or a command re-raised it
-        click.echo("Aborted.", err=True)
         failure, code = exc, common.interrupt_exit_code(exc)
+        click.echo(_interrupted_line(code), err=True)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
@@ -112,6 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     if as_json and code != 0 and not common._JSON_STATE["emitted"]:
         common.emit_json(common.error_document(failure or common._JSON_STATE["error"], code))
     return code
+
+
+def _interrupted_line(code: int) -> str:
+    """What a command stopped by a signal says when it has no summary of its own (``lut bake``,
+    ``calibrate``): as the batches' ``interrupted:`` line (it said Click's bare ``Aborted.``)."""
+    how = "SIGTERM" if code == 143 else "Ctrl-C (SIGINT)" if code == 130 else f"signal {code - 128}"
+    return f"interrupted: stopped by {how} before it finished; no partial output is left"
 
 
 def run() -> None:  # pragma: no cover - exits the process
