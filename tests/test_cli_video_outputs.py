@@ -120,8 +120,8 @@ def test_develop_lut_with_an_unknown_extension_is_a_usage_error_before_work(tmp_
 
 
 @pytest.mark.parametrize("line, says", [
-    ("zoom = 0", "zoom must be > 0, got 0.0"),
-    ("duration_s = -5", "duration_s must be > 0, got -5.0"),  # said "--start must be ≥ 0 and --duration > 0"
+    ("zoom = 0", "zoom must be ≥ 0.1 and ≤ 10, got 0.0"),
+    ("duration_s = -5", "duration_s must be > 0 and ≤ 1e+09, got -5.0"),  # said "--start must be ≥ 0 and --duration > 0"
     ("max_crop_zoom = 20", "max_crop_zoom must be ≥ 1 and ≤ 10, got 20.0"),
 ])
 def test_video_table_values_are_checked_with_file_and_line(tmp_path, capsys, line, says):

@@ -121,7 +121,8 @@ def _outputs(inputs: tuple[str, ...], output: str, codec: str | None) -> list[Pa
 @click.option("--dist-coeffs", help="Distortion coefficients: k1,k2,k3,k4 (fisheye) or k1,k2,p1,p2[,k3] (opencv).")
 @click.option("--calib-size", help="WIDTHxHEIGHT the --intrinsics were calibrated at.")
 @projection_option
-@click.option("--zoom", type=float, default=1.0, show_default=True, help="Output focal length over the lens's (<1 shows more).")
+@click.option("--zoom", type=float, default=1.0, show_default=True,
+              help="Output focal length over the lens's, 0.1 to 10 (<1 shows more).")
 @click.option("--size", "out_size", help="Output WIDTHxHEIGHT (default: the input's).")
 @interpolation_option(nearest=True)
 @look_option
@@ -131,8 +132,8 @@ def _outputs(inputs: tuple[str, ...], output: str, codec: str | None) -> list[Pa
               help="With a log --input-encoding: convert to Rec.709 through the filmic tone curve (highlight "
                    "roll-off up to the log curve's top code), with or without a --look.")
 @click.option("--codec", help="Encoder (libx264, libx265, prores_ks, ...); default: the input's family.")
-@click.option("--crf", type=int, help="Constant rate factor (default 18).")
-@click.option("--bitrate", help="Target bit rate, e.g. 20M (instead of CRF).")
+@click.option("--crf", type=int, help="Constant rate factor, 0 to 63 (default 18).")
+@click.option("--bitrate", help="Target bit rate, 1k to 10G bit/s, e.g. 20M (instead of CRF).")
 @click.option("--preset", help="Encoder preset (x264/x265: ultrafast ... veryslow).")
 @click.option("--bit-depth", type=click.Choice(["8", "10"]), help="Output bit depth (default: the input's).")
 @click.option("--pix-fmt", help="Output pixel format (default from codec and bit depth).")
@@ -142,7 +143,7 @@ def _outputs(inputs: tuple[str, ...], output: str, codec: str | None) -> list[Pa
 @click.option("--segments", type=click.IntRange(min=1), default=1, show_default=True,
               help="Cut the clip at its keyframes into N parts, made at once by --jobs worker processes and joined "
                    "(the same frames as one pass; constant --qp, IDR frames at the cuts, no B-frames; not with --stabilize).")
-@click.option("--qp", type=int, help="Constant quantiser instead of --crf (default 18 with --segments).")
+@click.option("--qp", type=int, help="Constant quantiser instead of --crf, 0 to 81 (default 18 with --segments).")
 @batch_options
 @click.option("--stabilize", "stabilize", is_flag=False, flag_value="auto", default=None,
               type=click.Choice(["auto", "gyro", "flow"]),
@@ -154,16 +155,17 @@ def _outputs(inputs: tuple[str, ...], output: str, codec: str | None) -> list[Pa
 @click.option("--gyro-offset", "gyro_offset_ms", type=float,
               help="Gyro time minus video time, ms (default: a Gyroflow project's sync points, else found by matching the "
                    "gyro to the frames' motion).")
-@click.option("--smoothness", "smoothness_s", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
-              help="--stabilize: standard deviation of the Gaussian path smoother, seconds (more: steadier, more crop).")
-@click.option("--readout-ms", metavar="MS|auto", help="--stabilize: rolling-shutter readout time, first to last row, ms, or 'auto' "
+@click.option("--smoothness", "smoothness_s", type=float, default=0.5, show_default=True,
+              help="--stabilize: standard deviation of the Gaussian path smoother, 0 to 60 seconds (more: steadier, "
+                   "more crop).")
+@click.option("--readout-ms", metavar="MS|auto", help="--stabilize: rolling-shutter readout time, first to last row, 0 to 1000 ms, or 'auto' "
               "(estimated against the gyro); default: what a Gyroflow lens profile or project states for the clip's "
               "mode, else 0 (not corrected).")
 @click.option("--horizon-lock", is_flag=True, help="--stabilize: keep the horizon level (accelerometer gravity, "
               "else the first frame's roll).")
-@click.option("--adaptive-zoom", "adaptive_zoom_s", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+@click.option("--adaptive-zoom", "adaptive_zoom_s", type=float, default=0.0, show_default=True,
               metavar="SECONDS", help="--stabilize: crop each frame only as much as the frames within this window need "
-              "(a dynamic crop, as Gyroflow's adaptive zoom; e.g. 4); 0: one crop for the whole clip.")
+              "(a dynamic crop, as Gyroflow's adaptive zoom; e.g. 4; at most 1e6); 0: one crop for the whole clip.")
 @click.option("--fast", is_flag=True, help="Faster, slightly less exact: swscale's fast colour conversion (YUV to RGB and back).")
 @overwrite_option
 @json_option
@@ -199,7 +201,7 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
 
     from l2tech.cli.develop import _given
     from l2tech.pipeline import Recipe  # lazy: keeps `l2 --help` fast
-    from l2tech.pipeline.video import VideoJob, read_video_settings, video_settings
+    from l2tech.pipeline.video import VideoJob, check_video_options, read_video_settings, video_settings
 
     params = ctx.params
     try:
@@ -217,6 +219,7 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
                    "segments": segments, "qp": qp, "stabilize": stabilize, "gyro": gyro_path,
                    "gyro_offset_ms": gyro_offset_ms, "smoothness_s": smoothness_s, "readout_ms": _readout(readout_ms),
                    "horizon_lock": horizon_lock, "adaptive_zoom_s": adaptive_zoom_s}
+        check_video_options(vfields)  # the ranges a recipe's [video] table is held to: a sidecar always reads back
         if recipe_path is None:
             recipe = Recipe(**fields)
             job = VideoJob(recipe, **vfields)

@@ -34,7 +34,7 @@ from l2tech.pipeline.recipe import LUT_SUFFIXES as _LUT_SUFFIXES
 from l2tech.pipeline.recipe import Recipe
 
 __all__ = ["VideoJob", "run_video_job", "resolve_lens", "resolve_look", "VIDEO_SETTINGS", "video_settings",
-           "read_video_settings", "plan_stabilization"]
+           "read_video_settings", "check_video_options", "plan_stabilization"]
 
 
 @dataclass(frozen=True)
@@ -174,19 +174,45 @@ def video_settings(job: VideoJob) -> dict:
     return out
 
 
-#: Ranges of the numeric ``[video]`` settings, checked where a recipe file is read (with
-#: ``file:line``): (low, high, low included); None is open. crf and qp: the encoders' own
-#: ranges (x264 crf 0-51 at 8 bit, 0-63 at 10 bit; qp up to 81 at 10 bit; libx265 crf 0-51).
-_VIDEO_RANGES = {"start_s": (0.0, None, True), "duration_s": (0.0, None, False), "zoom": (0.0, None, False),
-                 "crf": (0, 63, True), "qp": (0, 81, True), "segments": (1, 10000, True), "smoothness_s": (0.0, None, True),
+#: Ranges of the numeric ``[video]`` settings, the one rule for a recipe file's ``[video]`` table
+#: (checked where it is read, with ``file:line``), the ``l2 video`` options (checked before any
+#: work) and so every sidecar l2tech writes: (low, high, low included); None is open. crf and qp:
+#: the encoders' own ranges (x264 crf 0-51 at 8 bit, 0-63 at 10 bit; qp up to 81 at 10 bit;
+#: libx265 crf 0-51). zoom: 0.1-10 (outside it the view is a dot or one pixel of the lens).
+#: smoothness_s: a Gaussian of at most 60 s (longer holds the view as good as locked).
+#: gyro_offset_ms: up to the gyro CSV's time bound (Unix epoch times). readout_ms: at most 1 s
+#: (a sensor's readout is tens of ms; the frame period bounds it again per clip). bitrate:
+#: 1 kbit/s to 10 Gbit/s. out_size, calib_size: positive even sizes up to 65536.
+_MAX_CLIP_S = 1e9  # l2tech.video.transcode.MAX_CLIP_SECONDS (not imported here: it loads PyAV)
+_VIDEO_RANGES = {"start_s": (0.0, _MAX_CLIP_S, True), "duration_s": (0.0, _MAX_CLIP_S, False),
+                 "zoom": (0.1, 10.0, True),
+                 "crf": (0, 63, True), "qp": (0, 81, True), "segments": (1, 10000, True), "smoothness_s": (0.0, 60.0, True),
                  "max_crop_zoom": (1.0, 10.0, True), "adaptive_zoom_s": (0.0, 1e6, True),
+                 "gyro_offset_ms": (-1e13, 1e13, True), "readout_ms": (0.0, 1000.0, True), "bitrate": (1e3, 1e10, True),
                  "max_decode_errors": (0, None, True), "crop_factor": (0.0, None, False)}
+_MAX_SIZE_PX = 65536
 
 
-def _check_video_range(key: str, value: Any) -> str | None:
-    """Why a ``[video]`` value is out of its range, or None."""
+def _check_video_range(key: str, value: Any, name: str | None = None) -> str | None:
+    """Why a ``[video]`` value (or the option ``name`` that gave it) is out of its range, or None."""
     import math
 
+    name = name or key
+    if key in ("out_size", "calib_size") and value is not None:
+        if not (isinstance(value, (tuple, list)) and len(value) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            return f"{name} must be two integers, width and height, got {value!r}"
+        if not all(0 < v <= _MAX_SIZE_PX and v % 2 == 0 for v in value):
+            return f"{name} must be a positive even width and height of at most {_MAX_SIZE_PX}, got {value[0]}x{value[1]}"
+        return None
+    if key == "readout_ms" and isinstance(value, str):
+        return None if value.strip().lower() == "auto" else f"{name} must be milliseconds or 'auto', got {value!r}"
+    given = value
+    if key == "bitrate" and isinstance(value, str):
+        try:
+            value = _parse_bitrate(value)
+        except UsageError:
+            return f"{name} must be a number of bits per second like 20M or 800k, got {value!r}"
     rng = _VIDEO_RANGES.get(key)
     if rng is None or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -196,8 +222,33 @@ def _check_video_range(key: str, value: Any) -> str | None:
             (hi is not None and value > hi):
         low = "" if lo is None else (f"≥ {lo:g}" if closed else f"> {lo:g}")
         shown = repr(value) if len(repr(value)) <= 40 else f"an integer of {len(str(abs(value)))} digits"
-        return f"{key} must be {low}{'' if hi is None else f' and ≤ {hi:g}'}, got {shown}"
+        if given is not value:  # a bit rate as written (20M)
+            shown = f"{given!r} ({value} bit/s)"
+        return f"{name} must be {low}{'' if hi is None else f' and ≤ {hi:g}'}, got {shown}"
     return None
+
+
+#: The ``l2 video`` option of each ``[video]`` setting (for messages about the command line).
+VIDEO_OPTIONS = {"start_s": "--start", "duration_s": "--duration", "zoom": "--zoom", "out_size": "--size",
+                 "calib_size": "--calib-size", "crf": "--crf", "qp": "--qp", "bitrate": "--bitrate",
+                 "segments": "--segments", "smoothness_s": "--smoothness", "gyro_offset_ms": "--gyro-offset",
+                 "readout_ms": "--readout-ms", "adaptive_zoom_s": "--adaptive-zoom",
+                 "max_decode_errors": "--max-decode-errors", "crop_factor": "--crop-factor"}
+
+
+def check_video_options(values: dict) -> None:
+    """Check ``[video]`` settings given as ``l2 video`` options against :data:`_VIDEO_RANGES`
+    (the same rule as a recipe file's ``[video]`` table).
+
+    Raises
+    ------
+    UsageError
+        A value out of its range, naming the option.
+    """
+    for key, value in values.items():
+        why = _check_video_range(key, value, VIDEO_OPTIONS.get(key, key))
+        if why:
+            raise UsageError(why)
 
 
 def read_video_settings(path: str | Path, *, base: VideoJob | None = None) -> dict:
@@ -260,7 +311,7 @@ def _parse_bitrate(b: str | int | None) -> int | None:
     mult = {"k": 1e3, "m": 1e6, "g": 1e9}.get(s[-1:], 1.0)
     try:
         return int(float(s[:-1] if s[-1:] in "kmg" else s) * mult)
-    except ValueError:
+    except (ValueError, OverflowError):  # (int() of NaN: ValueError; of inf: OverflowError)
         raise UsageError(f"--bitrate: expected a number like 20M, got {b!r}") from None
 
 
@@ -845,6 +896,7 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
     from l2tech.video.pipeline import FramePipeline
     from l2tech.video.transcode import EncodeOptions, process_video
 
+    check_video_options(video_settings(job))  # (the CLI and recipe files are checked before; a caller's job here)
     look = resolve_look(job)
     setup_lines: list[str] = []
 

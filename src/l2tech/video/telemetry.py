@@ -189,6 +189,15 @@ def telemetry_info(path: str | os.PathLike) -> TelemetryInfo | None:
     return TelemetryInfo(str(parser.camera or ""), str(parser.model or ""), tuple(streams))
 
 
+#: Largest angular rate a gyro CSV may hold, rad/s (about 5730 °/s). MEMS gyros of cameras and
+#: phones measure at most ±2000 °/s (34.9 rad/s), a few ±4000 °/s (69.8 rad/s); a larger value
+#: is a unit mistake (°/s or raw counts) or a broken row, and would overflow the integration.
+MAX_GYRO_RATE_RAD_S = 100.0
+#: Largest |time| in a gyro CSV, seconds: Unix epoch times (about 1.7e9 s) pass; 1e308 does not
+#: (differences of such times overflow).
+MAX_GYRO_TIME_S = 1e10
+
+
 def read_gyro_csv(path: str | os.PathLike) -> ImuSamples:
     """Gyroscope samples from a CSV file: columns ``t_s,gx,gy,gz``.
 
@@ -208,36 +217,62 @@ def read_gyro_csv(path: str | os.PathLike) -> ImuSamples:
     Raises
     ------
     CorruptInputError
-        A missing column, a value that is not a number, fewer than two samples, or two
-        samples at the same time.
-    UnsupportedFormatError
-        The file does not exist.
+        A missing column, a value that is not a number, a NaN or infinite value, a rate beyond
+        :data:`MAX_GYRO_RATE_RAD_S` or a time beyond :data:`MAX_GYRO_TIME_S` (with ``file:line``),
+        fewer than two samples, or two samples at the same time.
+    InputNotFoundError
+        The file does not exist, is a folder, or is not a regular file (a pipe is not waited on).
+    InputNotReadableError
+        The file cannot be read.
     """
     import csv
+    import io
 
-    from l2tech.errors import UnsupportedFormatError
+    from l2tech.errors import InputNotFoundError, InputNotReadableError
+    from l2tech.io.formats import NotRegularFileError, open_regular_file
 
     p = str(path)
-    if not os.path.isfile(p):
-        raise UnsupportedFormatError("gyro CSV not found", path=p)
-    with open(p, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        names = [n.strip().lower() for n in (reader.fieldnames or [])]
-        want = ("t_s", "gx", "gy", "gz")
-        missing = [n for n in want if n not in names]
-        if missing:
-            raise CorruptInputError(f"gyro CSV needs columns t_s,gx,gy,gz; missing {', '.join(missing)} "
-                                    f"(header: {', '.join(names) or 'none'})", path=p)
-        rows = []
-        for line_no, row in enumerate(reader, start=2):
-            r = {k.strip().lower(): v for k, v in row.items() if k is not None}
-            try:
-                rows.append([float(r[n]) for n in want])
-            except (TypeError, ValueError):
-                raise CorruptInputError(f"line {line_no}: expected numbers in t_s,gx,gy,gz, got "
-                                        f"{[r.get(n) for n in want]}", path=p) from None
+    want = ("t_s", "gx", "gy", "gz")
+    rows = []
+    try:
+        with open_regular_file(p) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            names = [n.strip().lower() for n in (reader.fieldnames or [])]
+            missing = [n for n in want if n not in names]
+            if missing:
+                raise CorruptInputError(f"gyro CSV needs columns t_s,gx,gy,gz; missing {', '.join(missing)} "
+                                        f"(header: {', '.join(names) or 'none'})", path=p)
+            for row in reader:
+                line_no = reader.line_num
+                r = {k.strip().lower(): v for k, v in row.items() if isinstance(k, str)}
+                try:
+                    vals = [float(r[n]) for n in want]
+                except (KeyError, TypeError, ValueError):
+                    raise CorruptInputError(f"expected numbers in t_s,gx,gy,gz, got "
+                                            f"{[r.get(n) for n in want]}", path=p, line=line_no) from None
+                if not all(math.isfinite(v) for v in vals):
+                    raise CorruptInputError(f"t_s,gx,gy,gz must be finite numbers, got {vals}", path=p, line=line_no)
+                if abs(vals[0]) > MAX_GYRO_TIME_S:
+                    raise CorruptInputError(f"t_s = {vals[0]:g} s is beyond ±{MAX_GYRO_TIME_S:g} s", path=p, line=line_no)
+                big = max(abs(v) for v in vals[1:])
+                if big > MAX_GYRO_RATE_RAD_S:
+                    raise CorruptInputError(f"angular rate {big:g} rad/s is beyond ±{MAX_GYRO_RATE_RAD_S:g} rad/s "
+                                            "(no camera gyro measures that much; rates are in rad/s, not °/s)",
+                                            path=p, line=line_no)
+                rows.append(vals)
+    except NotRegularFileError:
+        raise InputNotFoundError("not a regular file (a pipe, device or socket), not a gyro CSV", path=p) from None
+    except FileNotFoundError:
+        raise InputNotFoundError("gyro CSV not found", path=p) from None
+    except IsADirectoryError:
+        raise InputNotFoundError("is a folder, not a gyro CSV", path=p) from None
+    except UnicodeDecodeError:
+        raise CorruptInputError("gyro CSV is not UTF-8 text", path=p) from None
+    except csv.Error as exc:
+        raise CorruptInputError(f"gyro CSV is not valid CSV: {exc}", path=p) from None
+    except OSError as exc:
+        raise InputNotReadableError(f"cannot read the gyro CSV: {exc.strerror or exc}", path=p) from None
     a = np.asarray(rows, np.float64).reshape(-1, 4)
-    a = a[np.isfinite(a).all(axis=1)]
     a = a[np.argsort(a[:, 0], kind="stable")]
     if len(a) < 2:
         raise CorruptInputError(f"gyro CSV holds {len(a)} usable samples; at least 2 are needed", path=p)

@@ -578,10 +578,10 @@ def process_video(
 
     # NaN passes both comparisons and inf or 1e308 overflows the seek: finite numbers of at most
     # MAX_CLIP_SECONDS (over 30 years) only
-    if not (math.isfinite(start_s) and 0 <= start_s <= MAX_CLIP_SECONDS) or (
-            duration_s is not None and not (math.isfinite(duration_s) and 0 < duration_s <= MAX_CLIP_SECONDS)):
-        raise UsageError(f"--start must be a finite number ≥ 0 and --duration a finite number > 0 "
-                         f"(both ≤ {MAX_CLIP_SECONDS:g} s); got {start_s}, {duration_s}")
+    if not (math.isfinite(start_s) and 0 <= start_s <= MAX_CLIP_SECONDS):
+        raise UsageError(f"--start must be a finite number of seconds from 0 to {MAX_CLIP_SECONDS:g}, got {start_s!r}")
+    if duration_s is not None and not (math.isfinite(duration_s) and 0 < duration_s <= MAX_CLIP_SECONDS):
+        raise UsageError(f"--duration must be a finite number of seconds > 0 and ≤ {MAX_CLIP_SECONDS:g}, got {duration_s!r}")
     if max_decode_errors < 0:
         raise UsageError("--max-decode-errors must be ≥ 0")
     fmt = check_output_container(dst, encode.codec if encode is not None else None)
