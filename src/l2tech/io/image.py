@@ -155,22 +155,7 @@ def read_image(path: str | os.PathLike, *, max_decode_errors: int = 0) -> Decode
     icc = None
     damage: tuple[str, ...] = ()
     if fmt == "tiff":
-        import tifffile
-
-        try:
-            with tifffile.TiffFile(p) as tf:
-                page = tf.pages[0]
-                h, w = page.shape[:2]
-                _check_pixels(p, w, h)
-                with native_stderr() as said:
-                    codes = page.asarray()
-                _warn_decoder_lines(p, "TIFF", said)
-                tag = page.tags.get(34675)
-                icc = bytes(tag.value) if tag is not None else None
-        except L2Error:
-            raise
-        except (tifffile.TiffFileError, ValueError, EOFError, OSError) as exc:
-            raise CorruptInputError(f"cannot decode TIFF: {exc}", path=p) from None
+        codes, icc = _read_tiff(p)
     else:
         from PIL import Image
 
@@ -211,6 +196,8 @@ def read_image(path: str | os.PathLike, *, max_decode_errors: int = 0) -> Decode
             _warn_decoder_lines(p, "PNG", said)
             codes = raw if raw.ndim == 2 else (raw[..., 2::-1] if raw.shape[2] >= 3 else raw)
     codes = np.asarray(codes)
+    if np.issubdtype(codes.dtype, np.floating):
+        codes = _finite_or_refuse(p, codes)
     grey = codes.ndim == 2 or codes.shape[2] == 2
     if codes.ndim == 2:
         codes = np.repeat(codes[..., None], 3, axis=2)
@@ -223,6 +210,122 @@ def read_image(path: str | os.PathLike, *, max_decode_errors: int = 0) -> Decode
         raise UnsupportedFormatError(f"unsupported sample type {codes.dtype}", path=p)
     bits = 8 if codes.dtype == np.uint8 else 16
     return DecodedImage(dequantize(codes), bits, fmt, icc, grey, damage)
+
+
+#: TIFF PhotometricInterpretation values read as grey (one colour channel) or RGB (three).
+_TIFF_GREY = {0: "MINISWHITE", 1: "MINISBLACK"}
+_TIFF_COLOUR = {2: "RGB", 3: "PALETTE", 6: "YCBCR"}
+#: ExtraSamples values (TIFF 6.0 section 18) as said to users.
+_EXTRA_SAMPLE = {0: "unspecified", 1: "associated alpha", 2: "unassociated alpha"}
+
+
+def _read_tiff(path: Path) -> tuple[np.ndarray, bytes | None]:
+    """Decode the first page of a TIFF into ``(H, W)`` grey or ``(H, W, 3)`` RGB code values.
+
+    The samples are arranged by the page's ``PlanarConfiguration`` (TIFF 6.0 tag 284): with
+    2 (separate planes) tifffile returns ``(samples, H, W)``, moved here to ``(H, W, samples)``;
+    the result must be the header's ``ImageLength`` x ``ImageWidth`` x ``SamplesPerPixel``.
+    Samples beyond the grey or RGB channels (alpha, unspecified extra samples) are dropped with
+    one named :class:`DecoderWarning`; a palette image is expanded through its ColorMap, and a
+    WhiteIsZero image inverted. Layouts whose pixels would be misread (CMYK, CIELab, a CFA
+    mosaic, several image planes in depth) are refused.
+
+    Raises
+    ------
+    LimitExceededError, UnsupportedFormatError, CorruptInputError
+        Too many pixels; a layout named above; data tifffile or its codecs cannot decode
+        (a corrupt Deflate/LZW/JPEG strip: imagecodecs' errors, whatever their class).
+    """
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tf:
+            page = tf.pages[0]
+            h, w = int(page.imagelength), int(page.imagewidth)
+            _check_pixels(path, w, h)
+            photometric = int(page.photometric)
+            spp = int(page.samplesperpixel)
+            if photometric in _TIFF_GREY:
+                colour = 1
+            elif photometric in _TIFF_COLOUR:
+                colour = 1 if photometric == 3 else 3
+            else:
+                try:
+                    name = tifffile.PHOTOMETRIC(photometric).name
+                except ValueError:
+                    name = str(photometric)
+                raise UnsupportedFormatError(
+                    f"TIFF photometric interpretation {name} is not supported (grey, RGB, palette or YCbCr only); "
+                    "not decoded", path=path)
+            if int(getattr(page, "imagedepth", 1) or 1) > 1:
+                raise UnsupportedFormatError(f"TIFF holds a volume ({page.imagedepth} planes in depth), not one image; "
+                                             "not decoded", path=path)
+            if spp < colour:
+                raise UnsupportedFormatError(f"TIFF {tifffile.PHOTOMETRIC(photometric).name} image with {spp} sample(s) "
+                                             f"per pixel (needs {colour}); not decoded", path=path)
+            with native_stderr() as said:
+                codes = page.asarray()
+            _warn_decoder_lines(path, "TIFF", said)
+            if photometric == 6 and codes.ndim == 3 and codes.shape[-1] == 3 and int(page.compression) not in (6, 7):
+                raise UnsupportedFormatError("TIFF YCbCr data that is not JPEG-compressed is not supported; not decoded",
+                                             path=path)
+            if spp > 1 and int(page.planarconfig) == 2:  # separate planes: (S, H, W)
+                codes = np.moveaxis(codes, 0, -1)
+            want = (h, w, spp) if spp > 1 else (h, w)
+            if photometric == 6 and codes.shape == (h, w, 3):  # JPEG-compressed YCbCr: tifffile gives RGB
+                want = codes.shape
+            if codes.shape != want:
+                raise CorruptInputError(f"TIFF data decodes to shape {codes.shape}, not the header's "
+                                        f"{'x'.join(map(str, want))}; not decoded", path=path)
+            if codes.ndim == 3 and codes.shape[2] > colour:
+                extra = list(getattr(page, "extrasamples", ()) or ())
+                kinds = ", ".join(_EXTRA_SAMPLE.get(int(e), str(int(e))) for e in extra) or "unspecified"
+                dropped = codes.shape[2] - colour
+                kept = "grey" if colour == 1 else "RGB"
+                warnings.warn(f"{path}: TIFF has {dropped} channel(s) beyond its {kept} channel(s) ({kinds}); "
+                              f"dropped, only the {kept} channel(s) are read and written", DecoderWarning, stacklevel=3)
+                codes = codes[..., 0] if colour == 1 else codes[..., :3]
+            if photometric == 3:  # palette indices through the ColorMap (3, 2**bits), uint16
+                cmap = np.asarray(page.colormap)
+                if cmap.ndim != 2 or cmap.shape[0] != 3 or int(codes.max(initial=0)) >= cmap.shape[1]:
+                    raise CorruptInputError("TIFF palette image has no usable ColorMap; not decoded", path=path)
+                codes = np.moveaxis(cmap[:, codes], 0, -1)
+                if not np.any(codes % 257):
+                    codes = (codes // 257).astype(np.uint8)
+            elif photometric == 0 and codes.dtype.kind == "u":  # WhiteIsZero
+                codes = np.iinfo(codes.dtype).max - codes
+            elif photometric == 0:
+                raise UnsupportedFormatError("TIFF WhiteIsZero image with non-integer samples; not decoded", path=path)
+            tag = page.tags.get(34675)
+            icc = bytes(tag.value) if tag is not None else None
+    except L2Error:
+        raise
+    except MemoryError:
+        raise
+    except (tifffile.TiffFileError, ValueError, EOFError, OSError) as exc:
+        raise CorruptInputError(f"cannot decode TIFF: {exc}", path=path) from None
+    except Exception as exc:  # imagecodecs' codec errors (DeflateError, LzwError, JpegError, ...): damaged data
+        raise CorruptInputError(f"cannot decode TIFF: its compressed data is corrupt ({exc}); not decoded",
+                                path=path) from None
+    return codes, icc
+
+
+def _finite_or_refuse(path: Path, codes: np.ndarray) -> np.ndarray:
+    """Float samples with every NaN/inf set to 0 (one named warning); refused when none is finite.
+
+    An image with no finite value holds no picture: writing it would give a black frame made
+    up by the quantiser (NaN casts to 0), so it is refused rather than "corrected".
+    """
+    finite = np.isfinite(codes)
+    if finite.all():
+        return codes
+    if not finite.any():
+        raise CorruptInputError("no finite pixel value (every sample is NaN or infinite): no image to correct; "
+                                "not decoded", path=path)
+    bad = int((~finite).sum())
+    warnings.warn(f"{path}: {bad:,} of {codes.size:,} samples are NaN or infinite; set to 0", DecoderWarning,
+                  stacklevel=3)
+    return np.where(finite, codes, 0).astype(codes.dtype, copy=False)
 
 
 def _decode_jpeg(path: Path, max_decode_errors: int) -> tuple[np.ndarray | None, tuple[str, ...]]:
@@ -641,6 +744,39 @@ def _utf8_named(path: Path) -> Iterator[Path]:
 
 
 
+def _exiv2_read_source(exiv2: object, src: Path) -> object:
+    """``exiv2_open`` and ``readMetadata`` the source; a JPEG that exiv2 refuses whole for a
+    corrupt ICC profile (APP2) or XMP packet ("Not a valid ICC Profile") is read again in
+    memory without that segment (:func:`l2tech.io.metadata._retry_without_bad_segments`), so
+    its EXIF is still carried. The metadata reader has already named the dropped segment
+    (and the image reader the dropped ICC profile), so no further warning is given here.
+
+    Raises
+    ------
+    Exception
+        exiv2's error when the file cannot be read even so.
+    """
+    try:
+        im = exiv2_open(exiv2, src)
+        im.readMetadata()  # type: ignore[attr-defined]
+        return im
+    except Exception:
+        from l2tech.io.formats import sniff_format
+
+        try:
+            jpeg = sniff_format(src) == "jpeg"
+        except Exception:
+            jpeg = False
+        if not jpeg:
+            raise
+        from l2tech.io.metadata import _retry_without_bad_segments
+
+        again = _retry_without_bad_segments(exiv2, src, "jpeg", [])
+        if again is None:
+            raise
+        return again
+
+
 def copy_exif(
     src: str | os.PathLike | None,
     dst: str | os.PathLike,
@@ -704,8 +840,7 @@ def copy_exif(
     had_thumb = False
     if src is not None:
         try:
-            im = exiv2_open(exiv2, src)
-            im.readMetadata()
+            im = _exiv2_read_source(exiv2, Path(src))
             for datum in im.exifData():
                 key = datum.key()
                 if key.startswith("Exif.Thumbnail."):
@@ -793,8 +928,9 @@ def write_image(
         Default from the extension.
     quality : int
         JPEG quality 1–100.
-    bits : {8, 16}, optional
-        Default 8 for JPEG, 16 for TIFF and PNG (JPEG is always 8).
+    bits : {8, 16, 32}, optional
+        Default 8 for JPEG, 16 for TIFF and PNG (JPEG is always 8); 32 writes a float32 TIFF
+        (values kept as they are, not clipped), as :func:`read_image` reads one (``bits`` 32).
     icc_profile : bytes, optional
         Embedded as the APP2 ICC marker (JPEG), tag 34675 (TIFF) or iCCP chunk (PNG).
     exif_source, exif_overrides, exif_defaults, xmp_overrides, color_space_srgb
@@ -829,13 +965,19 @@ def write_image(
     if not 1 <= quality <= 100:
         raise UsageError(f"JPEG quality must be 1-100, got {quality}")
     nbits = 8 if fmt == "jpeg" else (bits or 16)
-    if image.dtype == (np.uint8 if nbits == 8 else np.uint16):
+    if nbits == 32:  # float TIFF: the values as they are (no clipping to [0, 1], no quantisation)
+        if fmt != "tiff":
+            raise UsageError(f"32-bit float output is TIFF only, not {fmt.upper()}", path=p)
+        if image.dtype.kind in "ui":
+            raise UsageError(f"{image.dtype} code values cannot be written as a 32-bit float TIFF")
+        codes = np.ascontiguousarray(image, dtype=np.float32)
+    elif image.dtype == (np.uint8 if nbits == 8 else np.uint16):
         codes = np.ascontiguousarray(image)
     elif image.dtype.kind in "ui":
         raise UsageError(f"{image.dtype} code values cannot be written as {nbits}-bit {fmt.upper()}")
     else:
         codes = quantize(image, nbits)
-    thumb = _thumbnail_jpeg(codes) if exif_source is not None else None
+    thumb = (_thumbnail_jpeg(quantize(codes, 8) if nbits == 32 else codes) if exif_source is not None else None)
     if greyscale:
         codes = np.ascontiguousarray(codes[..., 1])
     with atomic_output(p, overwrite=overwrite) as tmp:

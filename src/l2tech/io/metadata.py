@@ -677,7 +677,10 @@ def _retry_without_bad_segments(exiv2: Any, path: Path, fmt: str, notes: list[st
             img.readMetadata()
         except Exception:
             continue
-        notes.extend(f"{w} is corrupt and was ignored" for w in dropped)
+        # the ICC line is worded as the image reader's own (l2tech.pipeline.stills), so a command
+        # that reads both prints it once
+        notes.extend("embedded ICC profile is corrupt; dropped, pixels read as sRGB" if w == "ICC profile"
+                     else f"{w} is corrupt and was ignored" for w in dropped)
         return img
     return None
 

@@ -94,8 +94,34 @@ class RawImage:
     tca_estimate: Any = None
 
 
-def _open(path: Path):
+def _printed(lines: list[str], path: Path) -> list[str]:
+    """What LibRaw (or libjpeg inside it) printed on fd 2, without the file name LibRaw puts first."""
+    out = []
+    for line in lines:
+        for prefix in (f"{path}: ", f"{path}:"):
+            if line.startswith(prefix):
+                line = line[len(prefix):].strip()
+                break
+        if line:
+            out.append(line)
+    return out
+
+
+def _reported(lines: list[str], path: Path) -> str:
+    """``"; LibRaw reports 'A'; 'B'"`` from what :func:`native_stderr` caught, or ``""``."""
+    said = _printed(lines, path)
+    return f"; LibRaw reports {'; '.join(repr(x) for x in said)}" if said else ""
+
+
+def _open(path: Path, printed: list[str] | None = None):
+    """Open the file with LibRaw. What LibRaw prints on fd 2 while it parses the file is caught
+    (:func:`l2tech.io.native_messages.native_stderr`): folded into the typed error when the
+    open fails, else appended to ``printed`` for the caller to report as a named warning."""
     import rawpy
+
+    from l2tech.io.native_messages import native_stderr
+
+    printed = [] if printed is None else printed
 
     if not path.exists():
         raise InputNotFoundError("file not found", path=path)
@@ -104,28 +130,37 @@ def _open(path: Path):
     if path.stat().st_size == 0:
         raise EmptyFileError("empty file (0 bytes)", path=path)
     _check_tiff_header_dimensions(path)
+    said: list[str] = []
     try:
-        raw = rawpy.imread(str(path))
+        with native_stderr() as said:
+            raw = rawpy.imread(str(path))
     except rawpy.LibRawFileUnsupportedError:
         raw = None
     except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:
-        raise CorruptInputError(f"RAW data is truncated or corrupt ({_msg(exc)})", path=path) from None
+        raise CorruptInputError(f"RAW data is truncated or corrupt ({_msg(exc)}{_reported(said, path)})", path=path) from None
     except rawpy.LibRawError as exc:
-        raise DecodeError(f"LibRaw cannot open this file ({_msg(exc)})", path=path) from None
+        raise DecodeError(f"LibRaw cannot open this file ({_msg(exc)}{_reported(said, path)})", path=path) from None
+    printed += _printed(said, path)
     if _has_jpegxl_raw(path):
         # DNG 1.7 with JPEG XL raw data: LibRaw opens it but, built without libjxl, cannot unpack it
         if raw is not None:
             try:
-                raw.raw_image  # noqa: B018  (unpacks)
+                with native_stderr() as said:
+                    raw.raw_image  # noqa: B018  (unpacks)
+                printed += _printed(said, path)
                 return raw
             except rawpy.LibRawError:
                 raw.close()
         buf = _jpegxl_dng_uncompressed(path)
         if buf is not None:
             try:  # LibRaw takes the same DNG with its raw data decoded
-                return rawpy.imread(buf)
+                with native_stderr() as said:
+                    raw = rawpy.imread(buf)
+                printed += _printed(said, path)
+                return raw
             except rawpy.LibRawError as exc:
-                raise DecodeError(f"LibRaw cannot read this JPEG XL DNG once decoded ({_msg(exc)})", path=path) from None
+                raise DecodeError(f"LibRaw cannot read this JPEG XL DNG once decoded ({_msg(exc)}{_reported(said, path)})",
+                                  path=path) from None
         raw = None
     if raw is None:
         raise UnsupportedFormatError(_unsupported_reason(path), path=path)
@@ -287,9 +322,17 @@ def _msg(exc: BaseException) -> str:
 _MIN_BYTES_PER_PIXEL = 1 / 16
 
 
-def _check_not_truncated(raw, path: Path) -> None:
-    """Refuse files whose pixel data is missing (LibRaw zero-fills a truncated tail silently)."""
+def _check_not_truncated(raw, path: Path, printed: list[str] | None = None) -> None:
+    """Refuse files whose pixel data is missing (LibRaw zero-fills a truncated tail silently).
+
+    This unpacks the raw data; what LibRaw and libjpeg print on fd 2 meanwhile ("Premature end
+    of JPEG file", "FILE: Unexpected end of file") is folded into the typed error, or appended
+    to ``printed`` when the data unpacked."""
     import rawpy
+
+    from l2tech.io.native_messages import native_stderr
+
+    said: list[str] = []
 
     s = raw.sizes
     if path.stat().st_size < s.raw_width * s.raw_height * _MIN_BYTES_PER_PIXEL:
@@ -298,13 +341,16 @@ def _check_not_truncated(raw, path: Path) -> None:
             path=path,
         )
     try:
-        mosaic = raw.raw_image_visible
+        with native_stderr() as said:
+            mosaic = raw.raw_image_visible
     except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:
-        raise CorruptInputError(f"RAW data is truncated or corrupt ({_msg(exc)})", path=path) from None
+        raise CorruptInputError(f"RAW data is truncated or corrupt ({_msg(exc)}{_reported(said, path)})", path=path) from None
     except rawpy.LibRawError as exc:
         codec = _missing_codec(path)
-        raise DecodeError(f"LibRaw cannot decode the pixels of this file ({_msg(exc)}); "
+        raise DecodeError(f"LibRaw cannot decode the pixels of this file ({_msg(exc)}{_reported(said, path)}); "
                           + (codec or "its codec is not supported"), path=path) from None
+    if printed is not None:
+        printed += _printed(said, path)
     tail = mosaic[mosaic.shape[0] * 7 // 8 :]
     if tail.size and int(tail.max()) == int(tail.min()):
         raise CorruptInputError("RAW pixel data ends in constant values: the file is truncated", path=path)
@@ -514,14 +560,15 @@ def decode_raw(
     if demosaic not in DEMOSAIC_ALGORITHMS:
         raise UsageError(f"unknown demosaic algorithm {demosaic!r}; valid: {', '.join(DEMOSAIC_ALGORITHMS)}")
     lists = _opcode_lists(dng_opcodes)
-    raw = _open(p)
+    printed: list[str] = []
+    raw = _open(p, printed)
     try:
         s = raw.sizes
         if s.raw_width * s.raw_height > MAX_RAW_PIXELS or s.width * s.height > MAX_RAW_PIXELS:
             raise LimitExceededError(f"RAW header claims {s.raw_width}x{s.raw_height} pixels; limit is {MAX_RAW_PIXELS:,}", path=p)
         if s.width == 0 or s.height == 0:
             raise CorruptInputError("RAW header gives an empty image size", path=p)
-        _check_not_truncated(raw, p)
+        _check_not_truncated(raw, p, printed)
         if on_size is not None and not half_size:
             on_size(int(s.width), int(s.height))
         pattern = ""
@@ -529,7 +576,7 @@ def decode_raw(
             desc = raw.color_desc.decode()
             pattern = "".join(desc[i] for i in raw.raw_pattern[:2, :2].flatten())
         applied: list[str] = []
-        warns: list[str] = []
+        warns: list[str] = [f"{p}: LibRaw reports {x!r} (the RAW was decoded)" for x in printed]
         layout = None
         if lists:
             from l2tech.raw.opcodes import apply_raw_opcode_list, read_dng_raw_layout
