@@ -606,7 +606,8 @@ def correct(inputs, output, recipe_path, from_sidecar, import_sidecars, overwrit
 
     Each image is linearised with its transfer function (from its ICC profile; sRGB when it
     has none), corrected in linear light, and re-encoded in the same format, space and bit
-    depth, with its ICC profile and EXIF kept.
+    depth (8 or 16 bits; a 32-bit float TIFF is written as 16-bit), with its ICC profile and
+    EXIF kept.
 
     \b
     Examples:
