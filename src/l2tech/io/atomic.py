@@ -27,13 +27,19 @@ import shutil
 import stat
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from l2tech.errors import L2Error, OutputError, OutputExistsError, UsageError
 
-__all__ = ["atomic_output", "check_output_path", "check_distinct_outputs", "output_clashes", "remove_stale_temps",
-           "temp_folder", "temp_path", "temp_stem"]
+__all__ = ["atomic_output", "check_output_path", "check_distinct_outputs", "check_replaceable", "output_clashes",
+           "remove_stale_temps", "OutputFolderWarning", "temp_folder", "temp_path", "temp_stem"]
+
+
+class OutputFolderWarning(UserWarning):
+    """A problem of an output folder that does not stop the write (a stale temp file that could
+    not be looked at); the message starts with the file it is about."""
 
 _TMP_TAG = ".l2tmp-"
 #: ``.<stem>.l2tmp-<pid>-<random><suffix>``; older releases wrote ``.<stem>.l2tmp-<random><suffix>``.
@@ -80,7 +86,8 @@ def check_output_path(path: str | os.PathLike, *, inputs: Iterable[str | os.Path
         The output exists and ``overwrite`` is false.
     OutputError
         The destination folder is missing, not a folder or not writable; the file name is
-        longer than 255 bytes.
+        longer than 255 bytes; the output exists and is not a regular file (a pipe, device or
+        socket: never replaced, even with ``overwrite``).
     """
     out = Path(path)
     for inp in inputs:
@@ -96,9 +103,31 @@ def check_output_path(path: str | os.PathLike, *, inputs: Iterable[str | os.Path
         raise OutputError("destination is not a folder", path=folder)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError("destination folder is not writable", path=folder)
+    check_replaceable(out)
     if out.exists() and not overwrite:
         raise OutputExistsError("output already exists; use --overwrite to replace it", path=out)
     return out
+
+
+def check_replaceable(path: str | os.PathLike) -> None:
+    """Refuse an output name held by something that is not a regular file.
+
+    A named pipe, a device node or a socket is never replaced by an output, even with
+    ``--overwrite`` (``rename(2)`` would silently swap ``/dev/null`` or a pipe another program
+    reads from for a regular file). A symbolic link is replaced itself (its target is not
+    touched); a folder fails at the rename.
+
+    Raises
+    ------
+    OutputError
+        ``path`` is a pipe, device or socket.
+    """
+    try:
+        st = os.lstat(path)
+    except (OSError, ValueError):
+        return
+    if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+        raise OutputError("not a regular file (a pipe, device or socket); not replaced", path=path)
 
 
 def output_clashes(outputs: Iterable[str | os.PathLike]) -> list[list[int]]:
@@ -167,7 +196,10 @@ def temp_stem(out: Path, tail: str) -> str:
 
 def _sweep_once(folder: Path) -> None:
     """:func:`remove_stale_temps` on the first write of this process into ``folder``."""
-    key = os.path.realpath(folder)
+    try:
+        key = os.path.realpath(folder)
+    except (OSError, ValueError):
+        return
     if key not in _SWEPT:
         _SWEPT.add(key)
         remove_stale_temps(folder)
@@ -200,10 +232,12 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
         ``path`` exists and ``overwrite`` is false: before the work, or when another process
         created it meanwhile (the claim at the end is atomic; the finished temp is removed).
     OutputError
-        The folder is missing or read-only, or the disk is full.
+        The folder is missing or read-only, or the disk is full; ``path`` is a pipe, device or
+        socket (:func:`check_replaceable`; checked before the work and again at the rename).
     """
     out = Path(path)
     folder = out.parent if str(out.parent) else Path(".")
+    check_replaceable(out)
     if out.exists() and not overwrite:
         raise OutputExistsError("output already exists; use --overwrite to replace it", path=out)
     _sweep_once(folder)
@@ -221,6 +255,7 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file normal permissions
         if overwrite:
+            check_replaceable(out)  # made meanwhile
             os.replace(tmp, out)
         else:
             _publish_exclusive(tmp, out)
@@ -322,39 +357,66 @@ def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
     removed: list[Path] = []
     try:
         names = os.listdir(folder)
-    except OSError:
+    except (OSError, ValueError):
         return removed
     now = time.time()
     for name in names:
-        m = _TMP_RE.match(name) if _TMP_TAG in name else None
-        if m is None:
-            continue
-        p = Path(folder) / name
         try:
-            st = p.lstat()
-        except OSError:
+            p = _remove_if_stale(Path(folder), name, now)
+        except Exception as exc:  # noqa: BLE001 - a clean-up problem never stops a write: said, and left
+            warnings.warn(f"{Path(folder) / name}: stale temp file left in place: {type(exc).__name__}: {exc}",
+                          OutputFolderWarning, stacklevel=2)
             continue
-        pid = m.group("pid")
-        if pid is None:
-            stale = st.st_mtime < _PROCESS_START and now - st.st_mtime > _LEGACY_STALE_S
-        else:
-            stale = not _writer_alive(int(pid), st.st_mtime)
-        if stale:
-            try:
-                if stat.S_ISDIR(st.st_mode):  # a work folder (temp_folder)
-                    shutil.rmtree(p)
-                else:
-                    p.unlink()
-            except OSError:
-                continue
+        if p is not None:
             removed.append(p)
     return removed
+
+
+def _remove_if_stale(folder: Path, name: str, now: float) -> Path | None:
+    """Remove ``folder/name`` when it is a stale l2tech temp file (or work folder); its path, or None."""
+    m = _TMP_RE.match(name) if _TMP_TAG in name else None
+    if m is None:
+        return None
+    p = folder / name
+    try:
+        st = p.lstat()
+    except OSError:
+        return None
+    pid = m.group("pid")
+    if pid is None:
+        stale = st.st_mtime < _PROCESS_START and now - st.st_mtime > _LEGACY_STALE_S
+    else:
+        stale = not _writer_alive(int(pid), st.st_mtime)
+    if not stale:
+        return None
+    try:
+        if stat.S_ISDIR(st.st_mode):  # a work folder (temp_folder)
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    except OSError:
+        return None
+    return p
+
+
+#: The largest PID ``kill(2)`` takes (a C ``pid_t``).
+_PID_T_MAX = 2**31 - 1
+
+
+def _pid_max() -> int:
+    """The largest PID this system gives (``/proc/sys/kernel/pid_max``), else the largest ``pid_t``."""
+    try:
+        return min(int(Path("/proc/sys/kernel/pid_max").read_text().strip()), _PID_T_MAX)
+    except (OSError, ValueError):
+        return _PID_T_MAX
 
 
 def _writer_alive(pid: int, mtime: float) -> bool:
     """Could the process ``pid`` have written a file last modified at ``mtime``?"""
     if pid == os.getpid():
         return mtime >= _PROCESS_START - 1.0  # our own temp, or one of an earlier process with our PID
+    if pid <= 0 or pid > _pid_max():  # no process has it (kill(0) would signal our own group): not a writer's
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -363,6 +425,8 @@ def _writer_alive(pid: int, mtime: float) -> bool:
         pass  # alive, another user's
     except OSError:
         return True
+    except (OverflowError, ValueError):  # out of pid_t's range: no process has it
+        return False
     started = _process_start_time(pid)
     return started is None or started <= mtime + 1.0
 

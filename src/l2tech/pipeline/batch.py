@@ -606,12 +606,22 @@ def _publish_locked(task: BatchTask, rendered: Rendered, rhash: str, journal: An
         if sc_written is not None:
             _unlink(sc_written)
         raise
-    if journal is not None:
-        st = os.stat(out)
-        journal.append(JournalEntry(output=out.name, input=task.input, recipe_hash=rhash,
-                                    input_sha256=rendered.input_sha256, input_size=rendered.input_size,
-                                    input_mtime_ns=rendered.input_mtime_ns, output_sha256=rendered.output_sha256,
-                                    output_size=st.st_size, output_mtime_ns=st.st_mtime_ns))
+    if journal is not None:  # the output is in place: a journal that cannot take its line is a warning, not a failure
+        from l2tech.errors import L2Error
+        from l2tech.pipeline.journal import JournalWarning
+
+        try:
+            st = os.stat(out)
+            journal.append(JournalEntry(output=out.name, input=task.input, recipe_hash=rhash,
+                                        input_sha256=rendered.input_sha256, input_size=rendered.input_size,
+                                        input_mtime_ns=rendered.input_mtime_ns, output_sha256=rendered.output_sha256,
+                                        output_size=st.st_size, output_mtime_ns=st.st_mtime_ns))
+        except (L2Error, OSError) as exc:
+            import warnings
+
+            why = exc.reason if isinstance(exc, L2Error) else (exc.strerror or str(exc))
+            warnings.warn(f"{journal.path}: {out.name} not recorded ({why}); a rerun checks it by its sidecar or "
+                          "makes it again", JournalWarning, stacklevel=2)
 
 
 def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = False, redo: bool = False,
@@ -663,11 +673,15 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
     sidecars show as done, and removes the temp files of killed workers.
     """
     from l2tech.errors import AlreadyProcessedError, L2Error, OutputExistsError
-    from l2tech.io.atomic import check_output_path, remove_stale_temps
+    from l2tech.io.atomic import check_output_path, check_replaceable, remove_stale_temps
     from l2tech.pipeline.journal import Journal
     from l2tech.pipeline.recipe_file import recipe_hash
-    from l2tech.pipeline.sidecar import SIDECAR_SUFFIX, file_sha256
+    from l2tech.pipeline.sidecar import SIDECAR_SUFFIX, file_sha256, sidecar_path
 
+    if cluster:  # a malformed address is one usage error now, not Dask's after its connect timeout
+        from l2tech.pipeline.cluster import check_address
+
+        check_address(cluster)
     journals: dict[str, Any] = {}
     folders = sorted({str(Path(t.output).parent) for t in tasks})
     for f in folders:
@@ -697,6 +711,8 @@ def run_tasks(tasks: Sequence[BatchTask], *, jobs: int = 1, overwrite: bool = Fa
 
                 raise OutputError(f"the output's sidecar ({SIDECAR_SUFFIX} appended) would be longer than the 255 bytes a "
                                   "file name may have: shorten the name or pass --no-sidecar", path=out)
+            if sidecars:  # a pipe or device where the sidecar goes: refused before the work, not after it
+                check_replaceable(sidecar_path(out))
             try:
                 ost = os.stat(out)
             except OSError:

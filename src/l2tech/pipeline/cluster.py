@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterator, Sequence
 
-__all__ = ["ClusterRunner", "SCHEDULER_ENV", "start_local_cluster"]
+__all__ = ["ClusterRunner", "SCHEDULER_ENV", "check_address", "start_local_cluster"]
 
 #: Environment variable naming the scheduler when ``--cluster`` is not given.
 SCHEDULER_ENV = "L2_DASK_SCHEDULER"
@@ -42,6 +42,64 @@ def _render_bytes(task: Any) -> Any:
     from l2tech.pipeline.batch import render_task
 
     return render_task(task, "bytes")
+
+
+#: Dask's transports (``distributed.comm.registry.backends``): what ``--cluster`` takes.
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+#: Dask's default scheduler port.
+_DEFAULT_PORT = 8786
+
+
+def check_address(address: str) -> str:
+    """Check the form of a scheduler address before any connection (no dask import).
+
+    ``tcp://HOST:PORT`` (``tls``, ``ws``, ``wss``, ``ucx`` alike; ``HOST:PORT`` or ``HOST`` mean
+    ``tcp``, port 8786); ``inproc://…`` is left to Dask. A malformed address made Dask's
+    ``Client`` fail only after its 40 s connect timeout, with a traceback.
+
+    Returns
+    -------
+    str
+        ``address`` unchanged.
+
+    Raises
+    ------
+    UsageError
+        An unknown scheme, no host, a port that is not a number in 1-65535, or a path, query or
+        user name in the address.
+    """
+    from urllib.parse import urlsplit
+
+    from l2tech.errors import UsageError
+
+    def bad(why: str) -> UsageError:
+        return UsageError(f"--cluster {address!r}: {why}; expected a Dask scheduler address such as tcp://HOST:{_DEFAULT_PORT}")
+
+    text = str(address).strip()
+    if not text or any(ord(c) < 32 or c.isspace() for c in text):
+        raise bad("empty or contains spaces or control characters")
+    scheme, sep, _ = text.partition("://")
+    if not sep:
+        scheme, text = "tcp", "tcp://" + text
+    scheme = scheme.lower()
+    if scheme not in _SCHEMES:
+        raise bad(f"unknown address scheme {scheme!r} (known: {', '.join(_SCHEMES)})")
+    if scheme == "inproc":
+        return address
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise bad(f"bad port ({exc})") from None
+    if parts.username is not None or parts.password is not None:
+        raise bad("a user name is not part of a scheduler address")
+    if not parts.hostname:
+        raise bad("no host")
+    if port is not None and port < 1:
+        raise bad(f"bad port {port}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise bad("a scheduler address has no path or query")
+    return address
 
 
 def _probe(address: str, timeout_s: float = 5.0) -> None:
@@ -76,12 +134,13 @@ class ClusterRunner:
     DependencyMissingError
         dask.distributed is not installed.
     UsageError
-        No scheduler answers at ``address``.
+        A malformed address (:func:`check_address`), or no scheduler answers at ``address``.
     """
 
     def __init__(self, address: str, *, timeout_s: float = 20.0) -> None:
         from l2tech.errors import UsageError
 
+        check_address(address)
         distributed = _import_distributed()
         self.address = address
         _probe(address)
@@ -89,6 +148,8 @@ class ClusterRunner:
             self.client = distributed.Client(address, timeout=timeout_s, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"no Dask scheduler answers at {address}: {exc}") from None
+        except ValueError as exc:  # an address Dask will not take
+            raise UsageError(f"--cluster {address!r}: {exc}") from None
         self.futures: list[Any] = []
 
     def run(self, tasks: Sequence[Any]) -> Iterator[tuple[Any, Any, BaseException | None]]:
