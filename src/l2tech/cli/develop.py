@@ -240,7 +240,7 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     import contextlib
     import time
 
-    from l2tech.errors import L2Error, OutputExistsError
+    from l2tech.errors import L2Error, OutputError, OutputExistsError
     from l2tech.io.atomic import output_clashes
     from l2tech.pipeline import output_path_for
     from l2tech.pipeline.batch import BatchTask, run_tasks
@@ -324,9 +324,14 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the files in progress left nothing behind
         interrupted = exc
         items.close()  # stops the workers, removes their temp files
-    except L2Error as exc:  # the batch could not start (no Dask scheduler answers, a missing dependency)
+    except L2Error as exc:  # the batch could not start (no Dask scheduler answers, a bad journal, a missing dependency)
         report_error(exc, verbose)
-        return exc.exit_code if exc.exit_code != 1 else 2
+        if made_folder:  # the folder this run made stays empty: not left behind
+            with contextlib.suppress(OSError):
+                os.rmdir(output)
+        # an argument (a --cluster address) is a usage error; a journal that is not a file is the
+        # output folder's problem (exit 1, as an output that cannot be written)
+        return exc.exit_code if exc.exit_code != 1 or isinstance(exc, OutputError) else 2
     elapsed = time.perf_counter() - t0
     if made_folder:  # a folder this run made and nothing went into (every input failed): not left behind
         with contextlib.suppress(OSError):
