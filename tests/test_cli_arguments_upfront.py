@@ -147,8 +147,8 @@ def test_command_that_prints_its_own_json_is_not_given_a_second(bad, capsys):
     rc = main(["lut", "show", str(bad / "bad.cube"), "--json"])
     out = capsys.readouterr().out
     assert rc == 1
-    doc = json.loads(out)  # one document: the command's own (path, error, error_type)
-    assert doc["path"] == str(bad / "bad.cube") and "exit_code" not in doc
+    doc = json.loads(out)  # one document: the command's own (path, error, error_type, exit_code)
+    assert doc["path"] == str(bad / "bad.cube") and doc["error_type"] == "LUTError"
 
 
 def test_json_after_double_dash_is_an_argument_not_the_option(bad, capsys):
@@ -218,3 +218,84 @@ def test_lens_convert_format_follows_the_output_name(tmp_path, capsys, name, to,
         assert rc == 0, cap.err
         assert json.loads(cap.out)["format"] == ok
         assert out.read_bytes()[:1] == (b"<" if ok == "lensfun" else b"{")
+
+
+# ---------------------------------------------------------------- from the re-check of the fixes
+
+
+@pytest.mark.parametrize("option, value", [("--white-ev", "1e308"), ("--black-ev", "-1e308"), ("--white-ev", "33")])
+def test_tone_exposures_beyond_32_ev_are_usage_errors(capsys, option, value):
+    """``--white-ev 1e308`` was an unexpected OverflowError per input; ``--black-ev -1e308`` wrote
+    an image with NumPy's 'divide by zero' text, exit 0."""
+    rc = main(["recipe", "show", option, value])  # develop's options, checked by Recipe as develop checks them
+    cap = capsys.readouterr()
+    assert rc == 2 and "tone white exposure must be at most +32 EV and black exposure at least -32 EV" in cap.err, cap.err
+    assert "RuntimeWarning" not in cap.err and cap.out == ""
+
+
+@pytest.mark.parametrize("command", ["correct", "video", "recipe"])
+def test_a_recipe_that_is_a_folder_is_one_recipe_error(images, tmp_path, capsys, command):
+    """A folder as --recipe got Click's Usage block ('File ... is a directory')."""
+    (tmp_path / "r.toml").mkdir()
+    args = {"correct": ["correct", images[0], "-o", str(tmp_path / "o.png")],
+            "video": ["video", images[0], "-o", str(tmp_path / "o.mp4")], "recipe": ["recipe", "show"]}[command]
+    rc = main([*args, "--recipe", str(tmp_path / "r.toml")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip() == f"error (RecipeError): {tmp_path / 'r.toml'}: is a folder, not a recipe file", err
+
+
+@pytest.mark.parametrize("option, name, code", [("--lut", "l.cube", 1), ("--profile", "p.xml", 1)])
+def test_a_side_file_that_is_a_folder_is_one_typed_line(images, tmp_path, capsys, option, name, code):
+    (tmp_path / name).mkdir()
+    rc = main(["correct", images[0], "-o", str(tmp_path / "o.png"), option, str(tmp_path / name)])
+    err = capsys.readouterr().err
+    assert rc == code and "Usage:" not in err and f"{tmp_path / name}: is a folder" in err, err
+
+
+def test_lut_json_error_document_has_the_exit_code(bad, capsys):
+    assert main(["lut", "show", str(bad / "bad.cube"), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["exit_code"] == 1 and doc["path"] == str(bad / "bad.cube")
+
+
+def test_video_with_a_journal_that_is_a_folder_exits_1_as_correct_does(tmp_path, capsys):
+    from l2tech.pipeline.journal import JOURNAL_NAME
+    from l2tech.video.synth import numbered_frames, write_clip
+
+    clips = []
+    for k in range(2):
+        p = tmp_path / f"c{k}.mp4"
+        write_clip(p, numbered_frames(4, 64, 48, seed=k), rate=25)
+        clips.append(str(p))
+    out = tmp_path / "out"
+    (out / JOURNAL_NAME).mkdir(parents=True)
+    rc = main(["video", *clips, "-o", str(out) + os.sep])
+    err = capsys.readouterr().err
+    assert rc == 1 and "OutputError" in err, err  # was exit 2 from video, 1 from correct and develop
+
+
+def test_video_crop_factor_is_bounded_as_a_profile_s(images, tmp_path, capsys):
+    rc = main(["video", images[0], "-o", str(tmp_path / "o.mp4"), "--crop-factor", "1e308"])
+    assert rc == 2 and "--crop-factor must be ≥ 0.1 and ≤ 20, got 1e+308" in capsys.readouterr().err
+
+
+def test_lut_apply_names_the_input_once_in_a_decoder_warning(tmp_path, capsys):
+    """'warning: t.tif: t.tif: 15 of 6,000 samples are NaN ...' named the file twice."""
+    import warnings
+
+    import tifffile
+
+    from l2tech.color import LUT3D
+    from l2tech.color.lut_io import write_cube
+
+    img = np.full((20, 30, 3), 0.5, np.float32)
+    img[0, :5, 0] = np.nan
+    tif = tmp_path / "t.tif"
+    tifffile.imwrite(tif, img, photometric="rgb")
+    cube = tmp_path / "id.cube"
+    write_cube(LUT3D.identity(2), cube)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        rc = main(["lut", "apply", str(cube), str(tif), "-o", str(tmp_path / "o.tif")])
+    said = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("warning")]
+    assert rc == 0 and said and all(ln.count(str(tif)) == 1 for ln in said), said

@@ -42,7 +42,8 @@ def _run(ctx: click.Context, verbose: int, quiet: bool, fn: Callable[[], Any], j
         except L2Error as exc:
             report_error(exc, verbose)
             if json_path is not None:
-                emit_json({"path": exc.path or json_path, "error": str(exc), "error_type": type(exc).__name__})
+                emit_json({"path": exc.path or json_path, "error": str(exc), "error_type": type(exc).__name__,
+                           "exit_code": exc.exit_code})
             ctx.exit(exc.exit_code)
         finally:
             if warnings_out is not None:
@@ -176,11 +177,15 @@ def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: st
                     results.append({"input": inp, "error": str(exc), "ok": False})
                     if isinstance(exc, UsageError):
                         ctx.exit(2)
-            if caught:
-                results[-1]["warnings"] = [f"{inp}: {w.message}" for w in caught]
+            # each warning names the input once (a decoder's own warning already starts with it)
+            lines = [str(w.message) if str(w.message).startswith(f"{inp}: ") else f"{inp}: {w.message}" for w in caught]
+            if lines:
+                results[-1]["warnings"] = lines
             if not quiet:
-                for w in caught:
-                    err_console.print(f"[yellow]warning[/]: {inp}: {w.message}", highlight=False, soft_wrap=True)
+                for line in lines:
+                    from rich.markup import escape  # a file named "a[b].png" is text, not markup
+
+                    err_console.print(f"[yellow]warning[/]: {escape(line)}", highlight=False, soft_wrap=True)
     except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the file in progress left no temp file
         from l2tech.cli.common import interrupt_exit_code
 

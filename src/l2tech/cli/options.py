@@ -166,7 +166,7 @@ camera_option = click.option(
     "--camera", metavar="NAME", help="Camera body name to match in the database; wins over the file's metadata.")
 
 profile_option = click.option(
-    "--profile", "profile_path", type=click.Path(dir_okay=False), metavar="FILE",
+    "--profile", "profile_path", type=click.Path(), metavar="FILE",
     help="Lens profile file (lensfun XML, LCP, Gyroflow JSON, OpenCV YAML, DNG); wins over every other source.")
 
 profile_source_option = click.option(
@@ -226,7 +226,7 @@ look_option = click.option(
     help="Apply a look (photo style), e.g. mono, classic, or a look file (list: `l2 lut bake --list-looks`).")
 
 lut_option = click.option(
-    "--lut", "lut_path", type=click.Path(dir_okay=False), metavar="FILE",
+    "--lut", "lut_path", type=click.Path(), metavar="FILE",
     help="Apply a 3D LUT file (.cube, .3dl, .spi3d, .vlt, .clf) after the look.")
 
 
@@ -305,7 +305,7 @@ max_decode_errors_option = click.option(
 
 
 recipe_option = click.option(
-    "--recipe", "recipe_path", type=click.Path(dir_okay=False), metavar="FILE",
+    "--recipe", "recipe_path", type=click.Path(), metavar="FILE",
     help="Recipe file (TOML) with every setting, or a darktable .xmp / RawTherapee .pp3 sidecar (what maps is "
          "taken); the options given here win over it (`l2 recipe show`).")
 

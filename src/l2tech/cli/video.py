@@ -318,9 +318,13 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
     except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the clip in progress left no temp file
         interrupted = exc
         items.close()
-    except L2Error as exc:  # the batch could not start (no Dask scheduler answers)
+    except L2Error as exc:  # the batch could not start (no Dask scheduler answers, a journal that is not a file)
         report_error(exc, verbose)
-        raise click.exceptions.Exit(2)
+        # an argument (a --cluster address) is a usage error; a bad journal is the output
+        # folder's problem, exit 1 as from develop and correct
+        from l2tech.errors import OutputError
+
+        raise click.exceptions.Exit(exc.exit_code if exc.exit_code != 1 or isinstance(exc, OutputError) else 2)
     if as_json:  # one object, as develop and correct write it (BATCH.md "Summary")
         doc = {"results": results, **batch_summary(results, time.perf_counter() - started)}
         if interrupted is not None:

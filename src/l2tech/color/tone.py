@@ -124,6 +124,11 @@ class FilmicCurve:
             raise UsageError(f"tone contrast must be between 0.1 and 5, got {self.contrast}")
         if not 0 <= self.latitude_ev <= 8:
             raise UsageError(f"tone latitude must be between 0 and 8 stops, got {self.latitude_ev}")
+        # a sensor's range spans under 20 stops; ±32 leaves room for HDR merges (darktable's
+        # filmic takes white 2-8 EV and black -3 to -14 EV from grey). 1e308 overflowed the curve.
+        if not self.white_ev <= 32 or not self.black_ev >= -32:
+            raise UsageError(f"tone white exposure must be at most +32 EV and black exposure at least -32 EV from grey, "
+                             f"got {self.white_ev:+g} and {self.black_ev:+g}")
         if not 0 < self.grey_scene <= 1 or not 0 < self.grey_display < 1:
             raise UsageError(f"grey values must be in (0, 1), got scene {self.grey_scene}, display {self.grey_display}")
         if not self.white_ev > self.latitude_ev / 2 or not self.black_ev < -self.latitude_ev / 2:

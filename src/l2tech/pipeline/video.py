@@ -189,7 +189,8 @@ _VIDEO_RANGES = {"start_s": (0.0, _MAX_CLIP_S, True), "duration_s": (0.0, _MAX_C
                  "crf": (0, 63, True), "qp": (0, 81, True), "segments": (1, 10000, True), "smoothness_s": (0.0, 60.0, True),
                  "max_crop_zoom": (1.0, 10.0, True), "adaptive_zoom_s": (0.0, 1e6, True),
                  "gyro_offset_ms": (-1e13, 1e13, True), "readout_ms": (0.0, 1000.0, True), "bitrate": (1e3, 1e10, True),
-                 "max_decode_errors": (0, None, True), "crop_factor": (0.0, None, False)}
+                 "max_decode_errors": (0, None, True),
+                 "crop_factor": (0.1, 20.0, True)}  # l2tech.profiles.validate.CROP_FACTOR_RANGE, as a profile's
 _MAX_SIZE_PX = 65536
 
 
