@@ -467,3 +467,16 @@ def test_clf_parameters_within_range_still_apply(tmp_path):
                              '<ExponentParams exponent="2.2"/></Exponent>'))
     out = read_lut(p).apply(np.full((1, 1, 3), 0.5, np.float32))
     assert out[0, 0, 0] == pytest.approx(0.5 ** 2.2, rel=1e-5)
+
+
+def test_clf_chain_that_overflows_float32_is_a_named_error(tmp_path):
+    """Each node within its range, the chain overflowed: a 1000× matrix then an exponent of 100
+    gave NumPy's 'overflow encountered in cast' and a white image, exit 0."""
+    p = tmp_path / "mexp.clf"
+    p.write_text(_CLF.format('<Matrix inBitDepth="32f" outBitDepth="32f"><Array dim="3 3">1000 0 0 0 1000 0 0 0 1000'
+                             '</Array></Matrix><Exponent inBitDepth="32f" outBitDepth="32f" style="basicFwd">'
+                             '<ExponentParams exponent="100"/></Exponent>'))
+    lut = read_lut(p)
+    with pytest.raises(LUTError, match=r"mexp\.clf: the transform's output is not finite or beyond float32"):
+        lut.apply(np.full((2, 2, 3), 0.5, np.float32))
+    assert np.all(np.isfinite(lut.apply(np.zeros((1, 1, 3), np.float32))))  # 0 stays 0

@@ -80,6 +80,12 @@ class ProcessList:
         Returns
         -------
         ndarray, shape (..., 3), float64
+
+        Raises
+        ------
+        LUTError
+            The input's shape, or an output that is not finite (for a finite input) or beyond
+            float32's range: the nodes, each within its range, multiply past it.
         """
         x = np.array(rgb, dtype=np.float64)
         if x.ndim == 0 or x.shape[-1] != 3:
@@ -87,6 +93,12 @@ class ProcessList:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             for node in self.nodes:
                 x = node.apply(x)
+            finite = np.isfinite(x) | ~np.isfinite(rgb)  # an inf or NaN input may stay one
+            if not np.all(finite) or float(np.max(np.abs(np.where(finite, x, 0.0)), initial=0.0)) > _FLOAT32_MAX:
+                # each node within its range, the chain can still overflow: a 1000x matrix then an
+                # exponent of 100 gave NumPy's "overflow encountered in cast" and a white image
+                raise LUTError("the transform's output is not finite or beyond float32's range for this input "
+                               "(its nodes multiply past it)", self.path or None)
         return x
 
     @property
@@ -96,6 +108,9 @@ class ProcessList:
             if "size" in n.attributes:
                 return int(n.attributes["size"])
         return None
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _local(tag: str) -> str:
