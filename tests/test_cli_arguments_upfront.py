@@ -157,14 +157,15 @@ def test_json_after_double_dash_is_an_argument_not_the_option(bad, capsys):
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("--focal-length", "1e308", "focal_length_mm must be at most 10000"),
-    ("--f-number", "1e5", "f_number must be at most 1000"),
-    ("--focus-distance", "1e7", "focus_distance_m must be at most 1e+06"),
-    ("--keystone", "1e308,0,100,0,100,100,0,100", "keystone points are pixels of the image: each within ±1e+06"),
+    ("--focal-length", "1e308", "--focal-length must be at most 10000"),
+    ("--f-number", "1e5", "--f-number must be at most 1000"),
+    ("--focus-distance", "1e7", "--focus-distance must be at most 1e+06"),
+    ("--keystone", "1e308,0,100,0,100,100,0,100", "--keystone points are pixels of the image: each within ±1e+06"),
 ])
 def test_absurd_lens_numbers_are_usage_errors(images, tmp_path, capsys, option, value, message):
     """From a fresh-clone review: ``--focal-length 1e308`` was an unexpected OverflowError;
-    ``--keystone 1e308,...`` printed NumPy overflow warnings and an error naming no file."""
+    ``--keystone 1e308,...`` printed NumPy overflow warnings and an error naming no file. The
+    message names the option, not the recipe field behind it (``focal_length_mm``)."""
     rc = main(["correct", images[0], "-o", str(tmp_path / "out"), option, value])
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "RuntimeWarning" not in err and "unexpected" not in err, err
@@ -175,7 +176,7 @@ def test_unknown_log_output_is_a_usage_error_before_any_input(images, tmp_path, 
     """``--log-output nope`` failed once per input (exit 1, no file named); it is an argument."""
     rc = main(["correct", *images, "-o", str(tmp_path / "out"), "--log-output", "nope"])
     err = capsys.readouterr().err
-    assert rc == 2 and "log_output: unknown encoding 'nope'" in err and err.count("unknown encoding") == 1, err
+    assert rc == 2 and "--log-output: unknown encoding 'nope'" in err and err.count("unknown encoding") == 1, err
     assert not (tmp_path / "out").exists()
 
 

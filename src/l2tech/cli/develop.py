@@ -198,7 +198,19 @@ def effective_recipe(ctx: click.Context, params: dict[str, Any], *, recipe_path:
     except L2Error as exc:
         if recipe_path is not None and exc.path is not None and Path(exc.path) == Path(recipe_path):
             raise as_recipe_error(exc) from None  # missing, a pipe, unreadable: one line, as bad TOML is
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(_say_option(ctx, str(exc))) from None
+
+
+def _say_option(ctx: click.Context, message: str) -> str:
+    """``focal_length_mm must be at most 10000`` as ``--focal-length must be at most 10000``: a
+    :class:`Recipe` field that starts a message, named as the option that set it."""
+    field, _, rest = message.partition(" ")
+    by_field = {_PARAM_FIELD.get(p.name, p.name): p for p in ctx.command.params if p.name and getattr(p, "opts", None)}
+    opt = by_field.get(field.rstrip(":"))
+    if opt is None or not rest:
+        return message
+    long = next((o for o in opt.opts if o.startswith("--")), opt.opts[0])
+    return f"{long}{':' if field.endswith(':') else ''} {rest}"
 
 
 def check_side_files(ctx: click.Context, params: dict[str, Any], recipe: Any, recipe_path: str | None) -> None:
