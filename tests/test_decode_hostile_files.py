@@ -217,3 +217,28 @@ def test_float32_tiff_written_as_float32(tmp_path):
 
     with pytest.raises(UsageError, match="TIFF only"):
         write_image(tmp_path / "f.png", a, bits=32)
+
+
+def test_png_alpha_with_transparent_pixels_is_dropped_with_one_named_warning(tmp_path):
+    """A PNG's alpha channel was dropped silently (a TIFF's extra channels are warned about); an
+    all-opaque alpha loses nothing and is not warned about."""
+    import warnings
+
+    import cv2
+
+    from l2tech.io.image import read_image
+    from l2tech.io.native_messages import DecoderWarning
+
+    rgba = np.full((10, 12, 4), 255, np.uint8)
+    rgba[..., :3] = (40, 120, 200)
+    cv2.imwrite(str(tmp_path / "opaque.png"), rgba)
+    rgba[:3, :, 3] = 0
+    cv2.imwrite(str(tmp_path / "cut.png"), rgba)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        a = read_image(tmp_path / "opaque.png")
+        b = read_image(tmp_path / "cut.png")
+    said = [str(w.message) for w in caught if issubclass(w.category, DecoderWarning)]
+    assert said == [f"{tmp_path / 'cut.png'}: PNG alpha channel dropped (36 of 120 pixels not opaque); "
+                    "the output has no transparency"], said
+    assert np.array_equal(a.pixels, b.pixels)  # the colour channels are kept as they are

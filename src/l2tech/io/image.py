@@ -194,6 +194,12 @@ def read_image(path: str | os.PathLike, *, max_decode_errors: int = 0) -> Decode
             if raw is None:
                 raise CorruptInputError(f"cannot decode PNG{_reported(said)}; not decoded", path=p)
             _warn_decoder_lines(p, "PNG", said)
+            if raw.ndim == 3 and raw.shape[2] in (2, 4):  # an alpha channel: the outputs are RGB
+                opaque = np.iinfo(raw.dtype).max if raw.dtype.kind == "u" else 1.0
+                see_through = int(np.count_nonzero(raw[..., -1] < opaque))
+                if see_through:  # an all-opaque alpha loses nothing: no warning
+                    warnings.warn(f"{p}: PNG alpha channel dropped ({see_through:,} of {raw.shape[0] * raw.shape[1]:,} "
+                                  "pixels not opaque); the output has no transparency", DecoderWarning, stacklevel=2)
             codes = raw if raw.ndim == 2 else (raw[..., 2::-1] if raw.shape[2] >= 3 else raw)
     codes = np.asarray(codes)
     if np.issubdtype(codes.dtype, np.floating):
