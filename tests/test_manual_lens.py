@@ -58,3 +58,25 @@ def test_develop_with_manual_distortion_and_estimated_tca():
     assert tca.plan.applied["tca"] and "estimated from the image" in tca.plan.reasons["tca"]
     kr = tca.plan.profile.tca[0].terms["kr"]
     assert abs(kr - 1) < 3e-3
+
+
+def test_manual_distortion_without_a_focal_length_reports_none_and_the_right_reasons(tmp_path, capsys):
+    """From a fresh-clone review: ``--distortion`` alone showed ``· 1 mm`` (a placeholder that
+    only picks the one calibration) and blamed a missing f-number for vignetting the manual
+    profile never has."""
+    import json
+
+    from l2tech.cli.main import main
+    from l2tech.io.image import write_image
+
+    img = tmp_path / "in.png"
+    write_image(img, np.full((24, 32, 3), 0.5, np.float32), bits=8)
+    assert main(["correct", str(img), "--distortion", "-0.05", "-o", str(tmp_path / "a") + "/"]) == 0
+    out = capsys.readouterr().out
+    assert "· 1 mm" not in out and "vignetting not corrected: the profile has no vignetting data" in out, out
+    assert main(["correct", str(img), "--distortion", "-0.05", "-o", str(tmp_path / "b") + "/", "--json"]) == 0
+    lens = json.loads(capsys.readouterr().out)["results"][0]["lens"]
+    assert lens["focal_length_mm"] is None and lens["corrections"]["distortion"]["applied"]
+    assert main(["correct", str(img), "--distortion", "-0.05", "--focal-length", "35", "-o", str(tmp_path / "c") + "/",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["lens"]["focal_length_mm"] == 35.0

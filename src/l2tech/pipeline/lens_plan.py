@@ -53,7 +53,9 @@ class LensPlan:
             "match_method": getattr(self.match, "method", None),
             "match_score": getattr(self.match, "score", None),
             "crop_factor": self.crop_factor,
-            "focal_length_mm": self.focal_length_mm,
+            # a focal length that only picks a focal-free profile's one calibration (manual
+            # --distortion, a pixel-based model) is not the lens's: not reported
+            "focal_length_mm": None if self.sources.get("focal_length_mm") == _PLACEHOLDER_FOCAL else self.focal_length_mm,
             "f_number": self.f_number,
             "focus_distance_m": self.focus_distance_m,
             "corrections": {c: {"applied": self.applied[c], "reason": self.reasons.get(c, "")} for c in CORRECTIONS},
@@ -251,11 +253,12 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
         sources["focal_length_mm"] = "exif"
     if focal is None and profile.focal_min_mm and profile.focal_min_mm == profile.focal_max_mm:
         focal = profile.focal_min_mm
-        sources["focal_length_mm"] = "lens (prime)"
+        # a manual --distortion profile made without a focal length holds a placeholder
+        sources["focal_length_mm"] = _PLACEHOLDER_FOCAL if profile.extra.get("focal_placeholder") else "lens (prime)"
     calib_focals = {c.focal_length_mm for c in profile.distortion}
     if focal is None and len(calib_focals) == 1:  # one calibration point (a file profile): it applies as is
         focal = next(iter(calib_focals)) or 1.0  # pixel-based models carry no focal length: any value picks the point
-        sources["focal_length_mm"] = "profile (single calibration)"
+        sources["focal_length_mm"] = "profile (single calibration)" if next(iter(calib_focals)) else _PLACEHOLDER_FOCAL
     if focal is None:
         sources["focal_length_mm"] = "missing"
         for c in ("tca", "distortion", "vignetting"):
@@ -270,7 +273,8 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
         sources["f_number"] = "exif" if fnum else "missing"
     if fnum is None and applied["vignetting"]:
         applied["vignetting"] = False
-        reasons["vignetting"] = "f-number unknown (not in EXIF); pass --f-number N"
+        reasons["vignetting"] = ("the profile has no vignetting data" if not profile.vignetting
+                                 else "f-number unknown (not in EXIF); pass --f-number N")
 
     dist = recipe.focus_distance_m
     sources["focus_distance_m"] = "option"
@@ -374,6 +378,11 @@ def skip_corrections_done(plan: LensPlan, meta: Any) -> LensPlan:
     return dataclasses.replace(plan, applied=applied, reasons=reasons)
 
 
+#: ``sources["focal_length_mm"]`` of a focal length that only picks a focal-free profile's one
+#: calibration (manual ``--distortion`` without a known focal length, a pixel-based model).
+_PLACEHOLDER_FOCAL = "none needed (the profile's one calibration)"
+
+
 def manual_profile(meta: Any, recipe: Recipe) -> Any:
     """A one-point lens profile from the recipe's manual distortion (``--distortion k1``).
 
@@ -384,12 +393,14 @@ def manual_profile(meta: Any, recipe: Recipe) -> Any:
     """
     from l2tech.profiles.model import DistortionCalibration, LensProfile
 
-    focal = recipe.focal_length_mm or getattr(meta, "focal_length_mm", None) or 1.0
+    known = recipe.focal_length_mm or getattr(meta, "focal_length_mm", None)
+    focal = known or 1.0  # poly3 in lensfun's normalised radius needs none: any value picks the point
     crop = getattr(meta, "crop_factor", None) or 1.0
     k1 = float(recipe.distortion_k1)
     return LensProfile(maker="", model=f"manual distortion k1={k1:g}", crop_factor=float(crop),
                        focal_min_mm=float(focal), focal_max_mm=float(focal),
-                       distortion=(DistortionCalibration("poly3", float(focal), {"k1": k1}),), source="manual")
+                       distortion=(DistortionCalibration("poly3", float(focal), {"k1": k1}),), source="manual",
+                       extra={} if known else {"focal_placeholder": True})
 
 
 def with_estimated_tca(plan: LensPlan, kr: float, kb: float) -> LensPlan:
