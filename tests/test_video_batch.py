@@ -228,7 +228,7 @@ def test_4k_clip_split_across_two_workers_equals_the_single_process_output(tmp_p
     # the speed reported is the whole job's (parts included), not the join's alone (thousands of fps)
     import re
 
-    fps = float(re.search(r"wrote .*two\.mp4: 16 frames .*, ([0-9.]+) fps", text).group(1))
+    fps = float(re.search(r"wrote .*two\.mp4: 16 frames .*, processed at ([0-9.]+) frames/s", text).group(1))
     assert 0 < fps < 200, text
     # the parts were made in a work folder beside the output (not the system's temp), then removed
     assert parts_seen == [[True, ".part0000", ".part0001"]]

@@ -352,7 +352,7 @@ def _print_clip(row: dict, verbose: int) -> None:
     src, dst = row["input"], row["output"]
     console.print(
         f"[green]wrote[/] {escape(dst)}: {row['frames_written']} frames {row['width_px']}x{row['height_px']} "
-        f"{row['codec']} {row['pix_fmt']} {row['color']}, {row['fps']:.1f} fps"
+        f"{row['codec']} {row['pix_fmt']} {row['color']}, processed at {row['fps']:.1f} frames/s"  # not the clip's rate
         + (f", {row['decode_errors']} corrupt frames skipped" if row["decode_errors"] else ""),
         highlight=False, soft_wrap=True,
     )
