@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
+	@echo "Setting up $(VENV): installing the dependencies, then compiling the image kernels (a few minutes, once)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -16,6 +17,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m compileall -q src >/dev/null
 	@# compile the fused kernel for JPEG output and for 8-bit clips ahead (numba caches it on disk), so no
 	@# develop and no first `l2 video` pays for it
+	@echo "Compiling the image kernels (1-4 minutes, cached for every later run)..."
 	$(PY) -c "import numpy as np; from l2tech.correct.fused import warm_up, warm_up_video; warm_up(np.uint8); warm_up_video()"
 	@# the browser tests (tests/test_web_browser.py) drive the Debian chromium; install it when
 	@# missing and apt-get is usable (best effort: the test skips, saying why, without it)

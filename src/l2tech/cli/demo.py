@@ -50,7 +50,8 @@ def demo(output_dir: str, as_json: bool) -> int:
     for key, label, unit in (("straightness_px", "line straightness (max deviation)", "px"),
                              ("fringe_px", "color fringe width (red vs blue)", "px"),
                              ("corner_falloff_pct", "corner falloff", "%")):
-        t.add_row(label, *(f"{m[s][key]:.2f} {unit}" for s in ("ideal", "before", "after")))
+        # + 0.0 turns a value that rounds to -0.00 into 0.00 (a corrected falloff printed "-0.00 %")
+        t.add_row(label, *(f"{round(m[s][key], 2) + 0.0:.2f} {unit}" for s in ("ideal", "before", "after")))
     console.print(t)
     for name, path in res["images"].items():
         console.print(f"  {name:>13}: {path}", highlight=False)
