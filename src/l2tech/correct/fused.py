@@ -135,7 +135,7 @@ def _sample_field(field: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray
     y0 = np.minimum(np.floor(y).astype(np.int64), H - 2) if H > 1 else np.zeros(y.shape, np.int64)
     ax, ay = x - x0, y - y0
     x1, y1 = np.minimum(x0 + 1, W - 1), np.minimum(y0 + 1, H - 1)
-    f = field.astype(np.float64)
+    f = np.asarray(field, dtype=np.float64)  # no copy of a float64 field (a full-frame copy per call before)
     return (f[y0, x0] * (1 - ax) + f[y0, x1] * ax) * (1 - ay) + (f[y1, x0] * (1 - ax) + f[y1, x1] * ax) * ay
 
 
@@ -362,10 +362,33 @@ def _dense_at(field: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     fx = (x - ix)[..., None] if W > 1 else np.zeros(x.shape + (1,))
     fy = (y - iy)[..., None] if H > 1 else np.zeros(y.shape + (1,))
     ix1, iy1 = np.minimum(ix + 1, W - 1), np.minimum(iy + 1, H - 1)
-    f = field.astype(np.float64)
-    top = f[iy, ix] * (1 - fx) + f[iy, ix1] * fx
-    bot = f[iy1, ix] * (1 - fx) + f[iy1, ix1] * fx
+
+    def node(iy_: np.ndarray, ix_: np.ndarray) -> np.ndarray:
+        # gathered, then widened: the same values as widening the whole field first, without a
+        # float64 copy of it (100 MB for a 1080p per-channel map, made on every call before)
+        return field[iy_, ix_].astype(np.float64, copy=False)
+
+    top = node(iy, ix) * (1 - fx) + node(iy, ix1) * fx
+    bot = node(iy1, ix) * (1 - fx) + node(iy1, ix1) * fx
     return top * (1 - fy) + bot * fy
+
+
+#: Points evaluated at once by :func:`grid_from_maps` (its temporaries are ~100 B a point and
+#: channel; a full-resolution grid evaluated whole held ~700 MB for a 1080p clip with TCA).
+_BAND_POINTS = 1 << 18
+
+
+def _in_bands(fn: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``fn(x, y)`` evaluated over bands of rows of 2-D ``x``, ``y`` (elementwise: the same result)."""
+    if x.ndim != 2 or x.size <= _BAND_POINTS:
+        return fn(x, y)
+    rows = max(1, _BAND_POINTS // max(x.shape[1], 1))
+    first = fn(x[:rows], y[:rows])
+    out = np.empty(x.shape + first.shape[2:], first.dtype)
+    out[:rows] = first
+    for r in range(rows, x.shape[0], rows):
+        out[r:r + rows] = fn(x[r:r + rows], y[r:r + rows])
+    return out
 
 
 def grid_from_maps(
@@ -450,17 +473,17 @@ def grid_from_maps(
     while True:
         gx, gy = np.meshgrid(_nodes(w_out, step), _nodes(h_out, step))
         if step == 1:  # the map itself at every pixel (nodes past the last pixel: extended)
-            vals = at(gx, gy)
+            vals = _in_bands(at, gx, gy)
             if dense:
                 bad = np.zeros(gx.shape, bool)
                 bad[: h_out, : w_out] = invalid
                 vals[bad, :, 2] = -1.0
             err = 0.0
             break
-        vals = at(gx, gy)
+        vals = _in_bands(at, gx, gy)
         cx = np.minimum(gx[:-1, :-1] + step // 2, w_out - 1)
         cy = np.minimum(gy[:-1, :-1] + step // 2, h_out - 1)
-        want = at(cx, cy)
+        want = _in_bands(at, cx, cy)
         err = fall_err = 0.0
         for c in range(nch):
             got = _bilinear_nodes(vals[:, :, c, :], step, cx, cy)
