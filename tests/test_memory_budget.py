@@ -452,25 +452,29 @@ def test_staged_tone_in_bands_gives_the_whole_frame_values(monkeypatch):
     np.testing.assert_array_equal(banded, whole)
 
 
+def _noise_clip(path, width: int, height: int, *, frames: int, seed: int):
+    """An H.264 clip of ``frames`` frames of noise panned 8 px a frame (hard to compress)."""
+    import av
+
+    base = np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            for p in s.encode(av.VideoFrame.from_ndarray(np.roll(base, 8 * i, axis=1), format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
 def test_lens_corrected_720p_clip_peaks_under_the_video_estimate(tmp_path):
     """``l2 video`` with lens correction on a one-second 1280×720 H.264 clip peaks under its
     estimate. Found by ``benchmarks/bench_memory.py``: with the old figures (110 B/px + 350 MiB,
     measured on half-second clips without lens correction) the estimate was 456 MiB and the run
     peaked at 588 MiB (1080p: 589 against 1083 MiB); the set-up's lens maps and the allocator
     arenas of the worker threads were not in the model."""
-    import av
-
-    clip = tmp_path / "c720.mp4"
-    rng = np.random.default_rng(2)
-    with av.open(str(clip), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 1280, 720, "yuv420p"
-        base = rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)
-        for i in range(25):
-            for p in s.encode(av.VideoFrame.from_ndarray(np.roll(base, 8 * i, axis=1), format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    clip = _noise_clip(tmp_path / "c720.mp4", 1280, 720, frames=25, seed=2)
     est = estimate_video(clip, 1280, 720)
     lens = ("--camera", "Canon EOS 6D", "--lens", "Canon EF 24-105mm f/4L IS USM", "--focal-length", "24",
             "--f-number", "8")
@@ -485,19 +489,7 @@ def test_lens_corrected_1080p_clip_set_up_peaks_under_900_mib(tmp_path):
     run peaked at 1083 MiB whatever the encoder or the frames in flight (the same with
     ``--preset ultrafast`` and two frames in flight). Gathering before widening and evaluating in
     bands of rows brings it to ~720 MiB, the output bit-identical."""
-    import av
-
-    clip = tmp_path / "c1080.mp4"
-    rng = np.random.default_rng(3)
-    with av.open(str(clip), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 1920, 1080, "yuv420p"
-        base = rng.integers(0, 255, (1080, 1920, 3), dtype=np.uint8)
-        for i in range(10):
-            for p in s.encode(av.VideoFrame.from_ndarray(np.roll(base, 8 * i, axis=1), format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    clip = _noise_clip(tmp_path / "c1080.mp4", 1920, 1080, frames=10, seed=3)
     lens = ("--camera", "Canon EOS 6D", "--lens", "Canon EF 24-105mm f/4L IS USM", "--focal-length", "24",
             "--f-number", "8")
     r = _run_measured("video", str(clip), "-o", str(tmp_path / "out.mp4"), "--preset", "ultrafast", *lens)
