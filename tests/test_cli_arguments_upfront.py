@@ -91,7 +91,7 @@ def test_video_checks_side_files_before_any_clip(tmp_path, bad, capsys):
         err = capsys.readouterr().err
         assert rc == 1, (extra, err)
         assert len(_error_lines(err)) == 1, (extra, err)
-        assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+        assert not (tmp_path / "out").exists()  # refused before the output folder was made
 
 
 @pytest.mark.parametrize("command", ["correct", "develop", "video", "recipe"])
@@ -148,7 +148,7 @@ def test_command_that_prints_its_own_json_is_not_given_a_second(bad, capsys):
     out = capsys.readouterr().out
     assert rc == 1
     doc = json.loads(out)  # one document: the command's own (path, error, error_type, exit_code)
-    assert doc["path"] == str(bad / "bad.cube") and doc["error_type"] == "LUTError"
+    assert doc["path"] == str(bad / "bad.cube") and doc["error_type"] == "LUTError" and doc["exit_code"] == 1
 
 
 def test_json_after_double_dash_is_an_argument_not_the_option(bad, capsys):
@@ -253,12 +253,6 @@ def test_a_side_file_that_is_a_folder_is_one_typed_line(images, tmp_path, capsys
     assert rc == code and "Usage:" not in err and f"{tmp_path / name}: is a folder" in err, err
 
 
-def test_lut_json_error_document_has_the_exit_code(bad, capsys):
-    assert main(["lut", "show", str(bad / "bad.cube"), "--json"]) == 1
-    doc = json.loads(capsys.readouterr().out)
-    assert doc["exit_code"] == 1 and doc["path"] == str(bad / "bad.cube")
-
-
 def test_video_with_a_journal_that_is_a_folder_exits_1_as_correct_does(tmp_path, capsys):
     from l2tech.pipeline.journal import JOURNAL_NAME
     from l2tech.video.synth import numbered_frames, write_clip
@@ -300,3 +294,19 @@ def test_lut_apply_names_the_input_once_in_a_decoder_warning(tmp_path, capsys):
         rc = main(["lut", "apply", str(cube), str(tif), "-o", str(tmp_path / "o.tif")])
     said = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("warning")]
     assert rc == 0 and said and all(ln.count(str(tif)) == 1 for ln in said), said
+
+
+def test_a_lut_file_as_look_works_for_stills_as_for_video(images, bad, tmp_path, capsys):
+    """``--look grade.cube`` passed the up-front check (read as a LUT, as l2 video reads it) but
+    then failed on every input of correct/develop ("invalid TOML"): the stills look loader now
+    reads a LUT file as a look too."""
+    from l2tech.color import LUT3D
+    from l2tech.color.lut_io import write_cube
+
+    write_cube(LUT3D.identity(2), tmp_path / "id.cube")
+    assert main(["correct", *images[:2], "-o", str(tmp_path / "ok"), "--look", str(tmp_path / "id.cube")]) == 0
+    assert len(list((tmp_path / "ok").glob("*.png"))) == 2
+    capsys.readouterr()
+    rc = main(["correct", *images, "-o", str(tmp_path / "no"), "--look", str(bad / "bad.cube")])
+    lines = _error_lines(capsys.readouterr().err)
+    assert rc == 1 and len(lines) == 1 and "bad.cube:2: expected 8 entries" in lines[0]

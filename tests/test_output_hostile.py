@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from l2tech.cli.main import main
+from l2tech.errors import OutputError
 from l2tech.io import atomic
 from l2tech.io.atomic import OutputFolderWarning, remove_stale_temps
 from l2tech.io.image import write_image
@@ -219,8 +220,8 @@ def test_journal_that_cannot_take_a_line_is_a_warning_and_the_job_ok(png, tmp_pa
     out = tmp_path / "out"
     out.mkdir()
 
-    def full(self, entry):
-        raise OSError(28, "No space left on device")
+    def full(self, entry):  # as Journal.append reports a write that failed (ENOSPC)
+        raise OutputError("cannot write the batch journal: No space left on device", path=self.path)
 
     monkeypatch.setattr(Journal, "append", full)
     rc, text, said = _journal_run(png, out, capsys)

@@ -452,8 +452,8 @@ def test_gyroflow_absurd_numbers_are_one_named_line(tmp_path, capsys, edit, mess
 
 def test_gyroflow_frame_readout_time_1e308_is_left_out_with_one_warning(tmp_path, capsys):
     """A readout of 1e308 ms was kept as the profile's metadata (shown, and written back by
-    ``lens convert --to gyroflow``). It is left out with one named warning — once, although the
-    file is read at two places — and the rolling-shutter correction still finds no readout.
+    ``lens convert --to gyroflow``). It is left out with one named warning, and the
+    rolling-shutter correction still finds no readout.
     A real profile's 0.0 ("not measured") is kept without a warning."""
     from l2tech.cli.main import main
     from l2tech.profiles.gyroflow import GyroflowDataWarning, readout_for_clip

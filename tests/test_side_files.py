@@ -421,8 +421,8 @@ def test_lut_domain_too_narrow_for_float32_is_refused(tmp_path, name, text, line
         read_lut(p)
     with pytest.raises(LUTError, match="too narrow to sample in float32"):
         LUT3D.identity(2, domain=[[0.0] * 3, [1e-300] * 3])
-    # a real ACEScct-like domain and a half-float shaper's are kept
-    assert MIN_DOMAIN_SPAN == 1e-6
+    # a real ACEScct-like domain and a half-float shaper's are kept; a span just above the limit too
+    assert LUT3D.identity(2, domain=[[0.0] * 3, [2 * MIN_DOMAIN_SPAN] * 3]).size == 2
     assert LUT3D.identity(2, domain=[[-0.0125] * 3, [1.25] * 3]).size == 2
     assert LUT1D(np.linspace(0.0, 1.0, 4, dtype=np.float32), domain=[[0.0] * 3, [65504.0] * 3]).size == 4
 

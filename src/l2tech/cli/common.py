@@ -149,6 +149,22 @@ def reset_json_state() -> None:
     _JSON_STATE.update(emitted=False, error=None)
 
 
+def batch_start_exit_code(exc: L2Error) -> int:
+    """The exit code of a batch that could not start: a usage error for an argument (a bad
+    ``--cluster`` address, no scheduler answering it: exit 2), but an output folder that cannot
+    be used (a journal that is not a file, an ``OutputError``) is exit 1, as an output that
+    cannot be written."""
+    from l2tech.errors import OutputError
+
+    return exc.exit_code if exc.exit_code != 1 or isinstance(exc, OutputError) else 2
+
+
+def file_warning(name: str, text: str, *also: str) -> str:
+    """A warning about one file as ``NAME: text`` — ``text`` as it is when it already starts
+    with ``NAME:`` or one of ``also`` (a decoder's own warning names the file)."""
+    return text if text.startswith(tuple(f"{n}:" for n in (name, *also))) else f"{name}: {text}"
+
+
 def error_document(exc: BaseException | None, exit_code: int) -> dict[str, Any]:
     """The ``--json`` document of a command that failed before printing its own.
 

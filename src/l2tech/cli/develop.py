@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 import click
 
-from l2tech.cli.common import batch_summary, console, emit_json, err_console, escape, format_f_number, report_error
+from l2tech.cli.common import (batch_summary, console, emit_json, err_console, escape, file_warning, format_f_number,
+                               report_error)
 from l2tech.cli.options import (
     CONTEXT_SETTINGS,
     batch_options,
@@ -252,7 +253,8 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
     import contextlib
     import time
 
-    from l2tech.errors import L2Error, OutputError, OutputExistsError
+    from l2tech.cli.common import batch_start_exit_code
+    from l2tech.errors import L2Error, OutputExistsError
     from l2tech.io.atomic import output_clashes
     from l2tech.pipeline import output_path_for
     from l2tech.pipeline.batch import BatchTask, run_tasks
@@ -341,9 +343,7 @@ def _run_batch(inputs: tuple[str, ...], output: str | None, fmt: str | Callable[
         if made_folder:  # the folder this run made stays empty: not left behind
             with contextlib.suppress(OSError):
                 os.rmdir(output)
-        # an argument (a --cluster address) is a usage error; a journal that is not a file is the
-        # output folder's problem (exit 1, as an output that cannot be written)
-        return exc.exit_code if exc.exit_code != 1 or isinstance(exc, OutputError) else 2
+        return batch_start_exit_code(exc)
     elapsed = time.perf_counter() - t0
     if made_folder:  # a folder this run made and nothing went into (every input failed): not left behind
         with contextlib.suppress(OSError):
@@ -431,7 +431,7 @@ def _print_result(res: dict[str, Any], verbose: int, progress: Any = None) -> No
         # one line naming the file, as every warning (RELIABILITY.md: `warning: FILE: message`);
         # a warning that already starts with the file's path is not prefixed again
         name = Path(res["input"]).name
-        text = w if w.startswith((res["input"], name + ":")) else f"{name}: {w}"
+        text = file_warning(name, w, res["input"])
         err_console.print(f"[yellow]warning[/]: {escape(text)}", highlight=False)
 
 

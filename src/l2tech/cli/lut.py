@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import click
 
-from l2tech.cli.common import emit_json, err_console, report_error
+from l2tech.cli.common import emit_json, err_console, error_document, file_warning, report_error
 from l2tech.cli.options import (
     CONTEXT_SETTINGS,
     camera_limits_option,
@@ -42,8 +42,7 @@ def _run(ctx: click.Context, verbose: int, quiet: bool, fn: Callable[[], Any], j
         except L2Error as exc:
             report_error(exc, verbose)
             if json_path is not None:
-                emit_json({"path": exc.path or json_path, "error": str(exc), "error_type": type(exc).__name__,
-                           "exit_code": exc.exit_code})
+                emit_json({**error_document(exc, exc.exit_code), "path": exc.path or json_path})
             ctx.exit(exc.exit_code)
         finally:
             if warnings_out is not None:
@@ -178,7 +177,7 @@ def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: st
                     if isinstance(exc, UsageError):
                         ctx.exit(2)
             # each warning names the input once (a decoder's own warning already starts with it)
-            lines = [str(w.message) if str(w.message).startswith(f"{inp}: ") else f"{inp}: {w.message}" for w in caught]
+            lines = [file_warning(inp, str(w.message)) for w in caught]
             if lines:
                 results[-1]["warnings"] = lines
             if not quiet:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from l2tech.cli.common import batch_summary, console, emit_json, err_console, escape, report_error
+from l2tech.cli.common import batch_summary, console, emit_json, err_console, escape, file_warning, report_error
 from l2tech.cli.options import (
     CONTEXT_SETTINGS,
     camera_option,
@@ -320,11 +320,9 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
         items.close()
     except L2Error as exc:  # the batch could not start (no Dask scheduler answers, a journal that is not a file)
         report_error(exc, verbose)
-        # an argument (a --cluster address) is a usage error; a bad journal is the output
-        # folder's problem, exit 1 as from develop and correct
-        from l2tech.errors import OutputError
+        from l2tech.cli.common import batch_start_exit_code
 
-        raise click.exceptions.Exit(exc.exit_code if exc.exit_code != 1 or isinstance(exc, OutputError) else 2)
+        raise click.exceptions.Exit(batch_start_exit_code(exc))
     if as_json:  # one object, as develop and correct write it (BATCH.md "Summary")
         doc = {"results": results, **batch_summary(results, time.perf_counter() - started)}
         if interrupted is not None:
@@ -357,7 +355,7 @@ def _print_clip(row: dict, verbose: int) -> None:
         highlight=False, soft_wrap=True,
     )
     for w in row["warnings"]:
-        err_console.print(f"[yellow]warning[/]: {escape(src)}: {escape(w)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning[/]: {escape(file_warning(src, w))}", highlight=False, soft_wrap=True)
     for line in row["setup"]:
         if line.startswith("warning: "):
             continue  # in row["warnings"] (printed above)

@@ -93,8 +93,8 @@ class ProcessList:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             for node in self.nodes:
                 x = node.apply(x)
-            finite = np.isfinite(x) | ~np.isfinite(rgb)  # an inf or NaN input may stay one
-            if not np.all(finite) or float(np.max(np.abs(np.where(finite, x, 0.0)), initial=0.0)) > _FLOAT32_MAX:
+            # NaN and inf fail the comparison; an inf or NaN input may stay one
+            if not np.all((np.abs(x) <= _FLOAT32_MAX) | ~np.isfinite(rgb)):
                 # each node within its range, the chain can still overflow: a 1000x matrix then an
                 # exponent of 100 gave NumPy's "overflow encountered in cast" and a white image
                 raise LUTError("the transform's output is not finite or beyond float32's range for this input "

@@ -46,7 +46,7 @@ import numpy as np
 from l2tech.color._registry import Registry, canonical_key
 from l2tech.color.gamut import GAMUTS, RGB_to_RGB, matrix_RGB_to_XYZ
 from l2tech.color.transfer import LOG_ENCODINGS, decode, encode
-from l2tech.errors import LUTError, UsageError
+from l2tech.errors import L2Error, LUTError, UsageError
 
 __all__ = [
     "Look",
@@ -537,8 +537,21 @@ def check_look_name(value: str | None) -> None:
         raise UsageError(f"unknown look {value!r}; valid: {', '.join(names)} (or a look file)")
 
 
+def _is_lut_file_name(p: Path) -> bool:
+    """A name with a LUT file's extension (:func:`l2tech.color.lut_io.format_for_path`)."""
+    from l2tech.color.lut_io import format_for_path
+
+    try:
+        format_for_path(str(p))
+    except L2Error:
+        return False
+    return True
+
+
 def load_look(name_or_path: str | os.PathLike | Look) -> Look:
-    """Load a look by name (user folder first, then built-ins) or from a file path.
+    """Load a look by name (user folder first, then built-ins) or from a file path (a LUT file
+    — .cube, .3dl, .spi1d, .spi3d, .vlt, .clf — is read as a look of that LUT, sRGB in and out,
+    as `l2 video --look` takes it).
 
     Parameters
     ----------
@@ -560,6 +573,8 @@ def load_look(name_or_path: str | os.PathLike | Look) -> Look:
         return name_or_path
     s = str(name_or_path)
     p = Path(s).expanduser()
+    if _is_lut_file_name(p):  # --look grade.cube: a LUT (sRGB in, out), as l2 video takes it
+        return lut_look(p)
     if p.suffix.lower() in (".toml", ".json") or os.sep in s or p.is_file():
         if not p.is_file():
             if p.is_dir():

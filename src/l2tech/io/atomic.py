@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import re
 import shutil
@@ -403,8 +404,10 @@ def _remove_if_stale(folder: Path, name: str, now: float) -> Path | None:
 _PID_T_MAX = 2**31 - 1
 
 
+@functools.lru_cache(maxsize=1)
 def _pid_max() -> int:
-    """The largest PID this system gives (``/proc/sys/kernel/pid_max``), else the largest ``pid_t``."""
+    """The largest PID this system gives (``/proc/sys/kernel/pid_max``), else the largest ``pid_t``
+    (read once a process)."""
     try:
         return min(int(Path("/proc/sys/kernel/pid_max").read_text().strip()), _PID_T_MAX)
     except (OSError, ValueError):
@@ -425,8 +428,6 @@ def _writer_alive(pid: int, mtime: float) -> bool:
         pass  # alive, another user's
     except OSError:
         return True
-    except (OverflowError, ValueError):  # out of pid_t's range: no process has it
-        return False
     started = _process_start_time(pid)
     return started is None or started <= mtime + 1.0
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from l2tech.errors import UsageError
+from l2tech.profiles.validate import FOCAL_RANGE_MM
 
 __all__ = ["Recipe", "CORRECTIONS", "DEFAULT_FOCUS_DISTANCE_M", "LUT_SUFFIXES", "check_recipe_files"]
 
@@ -25,7 +26,7 @@ DEFAULT_FOCUS_DISTANCE_M = 1000.0
 #: Largest focal length, f-number and focus distance a recipe takes: above any lens made
 #: (the longest photographic lens, Canon's 5200 mm, and pinhole cameras near f/1000) and
 #: lensfun's "infinity" (1000 m) many times over. 1e308 overflowed the plan's arithmetic.
-_LENS_NUMBER_MAX = {"focal_length_mm": 10000.0, "f_number": 1000.0, "focus_distance_m": 1e6}
+_LENS_NUMBER_MAX = {"focal_length_mm": FOCAL_RANGE_MM[1], "f_number": 1000.0, "focus_distance_m": 1e6}
 _LENS_NUMBER_WHY = {"focal_length_mm": "no lens is longer than 10 m", "f_number": "no lens stops down beyond f/1000",
                     "focus_distance_m": "beyond 1000 m every lens is at infinity"}
 #: Largest magnitude of a keystone control point, pixels (the 400 MP size cap is 20000 px a side;

@@ -32,6 +32,7 @@ import numpy as np
 from l2tech.errors import DependencyMissingError, InputNotFoundError, InvalidProfileError, UnsupportedFormatError, UsageError
 from l2tech.pipeline.recipe import LUT_SUFFIXES as _LUT_SUFFIXES
 from l2tech.pipeline.recipe import Recipe
+from l2tech.profiles.validate import CROP_FACTOR_RANGE, FOCAL_PX_RANGE
 
 __all__ = ["VideoJob", "run_video_job", "resolve_lens", "resolve_look", "VIDEO_SETTINGS", "video_settings",
            "read_video_settings", "check_video_options", "plan_stabilization"]
@@ -190,7 +191,7 @@ _VIDEO_RANGES = {"start_s": (0.0, _MAX_CLIP_S, True), "duration_s": (0.0, _MAX_C
                  "max_crop_zoom": (1.0, 10.0, True), "adaptive_zoom_s": (0.0, 1e6, True),
                  "gyro_offset_ms": (-1e13, 1e13, True), "readout_ms": (0.0, 1000.0, True), "bitrate": (1e3, 1e10, True),
                  "max_decode_errors": (0, None, True),
-                 "crop_factor": (0.1, 20.0, True)}  # l2tech.profiles.validate.CROP_FACTOR_RANGE, as a profile's
+                 "crop_factor": (*CROP_FACTOR_RANGE, True)}  # as a lens profile's crop factor
 _MAX_SIZE_PX = 65536
 
 
@@ -448,8 +449,9 @@ def _check_cli_lens_numbers(intrinsics: tuple[float, ...], terms: dict[str, floa
         if abs(value) > MAX_TERM:
             raise UsageError(f"{option}: {name} = {value:g} is outside [{-MAX_TERM:g}, {MAX_TERM:g}] "
                              "(the range a real lens can have)")
-    if not (intrinsics[0] >= 1 and intrinsics[1] >= 1):
-        raise UsageError(f"--intrinsics: the focal lengths fx, fy must be at least 1 pixel; got {intrinsics[0]:g}, {intrinsics[1]:g}")
+    if not (intrinsics[0] >= FOCAL_PX_RANGE[0] and intrinsics[1] >= FOCAL_PX_RANGE[0]):
+        raise UsageError(f"--intrinsics: the focal lengths fx, fy must be at least {FOCAL_PX_RANGE[0]:g} pixel; "
+                         f"got {intrinsics[0]:g}, {intrinsics[1]:g}")
 
 
 def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
