@@ -66,6 +66,8 @@ def test_planar_rgb_tiff_is_read_by_its_planar_configuration(tmp_path, capfd):
     got = tifffile.imread(out)
     assert got.shape == a.shape and got.dtype == np.uint8
     assert int(np.abs(got.astype(int) - a).max()) <= 1  # no lens correction: re-encoded, no JPEG loss
+    with tifffile.TiffFile(out) as tf:  # the input's layout note ({"shape": [3, H, W]}) is not carried over
+        assert '"shape": [3' not in (tf.pages[0].description or "")
 
 
 @pytest.mark.parametrize("case", ["grey_alpha", "five_channels"])

@@ -416,7 +416,7 @@ def _cfa_dng(path: Path, width: int, height: int) -> Path:
 
 def test_staged_develop_peak_is_under_the_estimate_at_6_mp(tmp_path):
     """The staged develop (here Lanczos resampling) of a 6 MP CFA DNG peaks under its estimate
-    (``develop_staged`` 48 B/px + 300 MiB). Found by ``benchmarks/bench_memory.py``: the tone
+    (``develop_staged`` 60 B/px + 300 MiB). Found by ``benchmarks/bench_memory.py``: the tone
     curve ran on the whole frame in float64 (~230 B/px of temporaries) and a 6 MP file peaked at
     1529 MiB against an estimate of ~600 MiB (24 MP: 5.9 GB); it runs in bands of rows now
     (543 MiB measured). The small shared RAWs (1–3 MP) never showed it: the fixed part hid it."""

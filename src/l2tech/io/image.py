@@ -853,6 +853,8 @@ def copy_exif(
                     had_thumb = True
                 if not _carried(key, datum.tag()):
                     continue
+                if key == "Exif.Image.ImageDescription" and datum.toString().startswith('{"shape"'):
+                    continue  # tifffile's layout note of the input (a planar TIFF's [3, H, W]): not the output's
                 try:
                     out.add(datum)
                 except Exception as exc:  # one bad datum must not lose the rest

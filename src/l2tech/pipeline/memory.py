@@ -53,7 +53,8 @@ DEFAULT_SHARE = 0.5
 #:     RAW, fused pass (bilinear, no look/LUT/log output): LibRaw's mosaic (2), its 4-channel
 #:     16-bit image (8) and the 16-bit RGB it returns (6); per pixel of the RAW frame.
 #: ``develop_staged``
-#:     RAW through float32 stages (bicubic/Lanczos, log output): 48.
+#:     RAW through float32 stages (bicubic/Lanczos, log output): 60 (``bench_memory.py``: 59.9
+#:     as the slope between 6 and 24 MP; 48 left the 24 MP peak of 1560 MiB over its estimate).
 #: ``correct``
 #:     A developed JPEG/PNG/TIFF: codes, one float32 frame held, the remap's float32 output and
 #:     its temporaries, the quantised codes: 36 (38 with Lanczos).
@@ -82,7 +83,7 @@ DEFAULT_SHARE = 0.5
 #:     measured at N = 256 (the ``mono`` look).
 BYTES_PER_PIXEL: dict[str, float] = {
     "develop": 16.0,
-    "develop_staged": 48.0,
+    "develop_staged": 60.0,
     "correct": 38.0,
     "look": 8.0,
     "video": 230.0,
