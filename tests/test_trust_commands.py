@@ -82,7 +82,8 @@ def test_correct_uses_the_entry_set_with_distortion(tmp_path, capsys):
 
 def test_lens_search_numbers_are_not_focal_lengths(capsys):
     """`l2 lens search "iphone 12"`: the iPhone lenses first, no lens found by a 12 mm focal length
-    ("12" carries no "mm")."""
+    ("12" carries no "mm"), in either spelling: "…12mm…" or Zeiss's "2.8/12" (listed before at
+    the same score as the iPhones, its "12" taken for a word of the name)."""
     rc, doc = _l2(capsys, "lens", "search", "iphone 12")
     assert rc == 0
     names = [c["name"] for c in doc]
@@ -90,6 +91,7 @@ def test_lens_search_numbers_are_not_focal_lengths(capsys):
                          "Apple iPhone XS back camera 6mm f/2.4 & compatibles"]
     assert not any("focal" in c["reason"] for c in doc), [c["reason"] for c in doc]
     assert not any("12mm" in n or "12-" in n for n in names), names
+    assert "Zeiss Touit 2.8/12" not in names  # Zeiss writes f-number/focal: its "12" is 12 mm
 
 
 def test_unknown_lens_name_suggests_the_lenses_that_share_its_words(capsys):

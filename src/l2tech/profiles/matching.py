@@ -192,6 +192,9 @@ _FOCAL_RE = re.compile(
     re.I,
 )
 _APERTURE_RE = re.compile(r"(?:\bf\s*/?\s*|\b1\s*:\s*)(\d+(?:\.\d+)?)(?:\s*-\s*(\d+(?:\.\d+)?))?", re.I)
+#: Zeiss's "f-number/focal length" naming ("Touit 2.8/12", "Batis 1.8/85"): both numbers are
+#: optics, not words of the name (so a query "iphone 12" does not find a 12 mm lens by its "12").
+_SLASH_OPTICS_RE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s*/\s*\d+(?:\.\d+)?(?![\w.])")
 
 
 def _norm(s: str | None) -> str:
@@ -234,6 +237,7 @@ def _aperture(s: str) -> tuple[float, float | None] | None:
 def _words(s: str, extra_makers: Iterable[str] = ()) -> frozenset[str]:
     t = _FOCAL_RE.sub(" ", s)
     t = _APERTURE_RE.sub(" ", t)
+    t = _SLASH_OPTICS_RE.sub(" ", t)
     t = _strip_makers(t, extra_makers)
     toks = re.findall(r"[a-zäöü]+|\d+(?:\.\d+)?", t.casefold())
     return frozenset(w for w in toks if w not in _NOISE_WORDS)
@@ -945,7 +949,8 @@ def search_lenses(
         m0 = found[0]
         mounts = frozenset({m0, *d.mounts.get(m0, ())})
     q = _features(text)
-    q_raw_words = [w for w in re.findall(r"[a-z]+|\d+(?:\.\d+)?", _APERTURE_RE.sub(" ", _FOCAL_RE.sub(" ", text)).casefold())]
+    q_raw_words = [w for w in re.findall(r"[a-z]+|\d+(?:\.\d+)?",
+                                         _SLASH_OPTICS_RE.sub(" ", _APERTURE_RE.sub(" ", _FOCAL_RE.sub(" ", text))).casefold())]
     out = []
     for lens in d.lenses:
         if mounts is not None and not any(m in mounts for m in lens.mounts):
@@ -969,7 +974,7 @@ def search_lenses(
                 # a number without "mm" is a word of the name ("iphone 12"), never a focal length:
                 # the name's focal range and aperture are taken out before words are compared
                 name = f"{lens.maker} {r.text}"
-                bare = _APERTURE_RE.sub(" ", _FOCAL_RE.sub(" ", name))
+                bare = _SLASH_OPTICS_RE.sub(" ", _APERTURE_RE.sub(" ", _FOCAL_RE.sub(" ", name)))
                 hay = _compact(bare)
                 hay_words = set(re.findall(r"[a-z]+|\d+(?:\.\d+)?", bare.casefold()))
                 found_w = [w for w in q_raw_words if w in hay_words or (len(w) >= 3 and not w[0].isdigit() and w in hay)]
