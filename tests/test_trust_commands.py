@@ -201,3 +201,25 @@ def test_lens_convert_keeps_a_rectilinear_lens_rectilinear(tmp_path, capsys):
     db = lensfunpy.Database(paths=[str(out)], load_common=False, load_bundled=False)
     (lens,) = db.lenses
     assert lens.type == lensfunpy.LensType.RECTILINEAR
+
+
+# -- section 1: the body's known JPEG behaviour --------------------------------------------------
+
+
+def test_fujifilm_x_body_jpeg_is_not_corrected_twice(tmp_path, capsys):
+    """`l2 correct xt3.jpg -o out.jpg`: a JPEG of a Fujifilm X-T3 with the XF18-55mm at 18 mm (the
+    E-P3 JPEG's EXIF rewritten as that body writes it, no maker-note flag): X bodies correct the
+    distortion of X-mount lenses in their JPEGs, so distortion is skipped with that reason and
+    vignetting and TCA are corrected; `--force` corrects distortion too."""
+    f = _built(tmp_path, "xt3.jpg", {"Exif.Image.Make": "FUJIFILM", "Exif.Image.Model": "X-T3",
+                                     "Exif.Photo.LensMake": "FUJIFILM", "Exif.Photo.LensModel": "XF18-55mmF2.8-4 R LM OIS",
+                                     "Exif.Photo.FocalLength": "18/1", "Exif.Photo.FNumber": "28/10"})
+    rc, doc = _l2(capsys, "correct", str(f), "-o", str(tmp_path / "out.jpg"))
+    lens = doc["results"][0]["lens"]
+    assert rc == 0 and lens["lens"] == "Fujifilm XF18-55mmF2.8-4 R LM OIS"
+    corr = lens["corrections"]
+    assert not corr["distortion"]["applied"]
+    assert "Fujifilm X bodies correct the distortion of X-mount lenses in their JPEGs" in corr["distortion"]["reason"]
+    assert corr["vignetting"]["applied"] and corr["tca"]["applied"]
+    rc, doc = _l2(capsys, "correct", str(f), "-o", str(tmp_path / "forced.jpg"), "--force")
+    assert rc == 0 and doc["results"][0]["lens"]["corrections"]["distortion"]["applied"]
