@@ -11,6 +11,8 @@ one the document states. The "before" of each case is in the document.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import math
 import warnings
 from pathlib import Path
@@ -223,3 +225,60 @@ def test_fujifilm_x_body_jpeg_is_not_corrected_twice(tmp_path, capsys):
     assert corr["vignetting"]["applied"] and corr["tca"]["applied"]
     rc, doc = _l2(capsys, "correct", str(f), "-o", str(tmp_path / "forced.jpg"), "--force")
     assert rc == 0 and doc["results"][0]["lens"]["corrections"]["distortion"]["applied"]
+
+
+ZVE10 = "raw/metadata_only/sony_zv-e10__e_pz_16-50__file-type.arw"
+
+
+def _sony_jpeg(tmp_path: Path, name: str, flags: str | None) -> Path:
+    """A 600 x 400 JPEG (the E-P3 JPEG's pixels) carrying the ZV-E10 ARW's EXIF and Sony maker
+    note, copied with the exiv2 binding, as the camera's own JPEG of that shot would carry them;
+    with ``flags`` the three Sony correction settings are rewritten (2 Auto, 0 Off)."""
+    import exiv2
+    from PIL import Image
+
+    out = tmp_path / name
+    with Image.open(shared_file(EP3)) as im:
+        im.convert("RGB").resize((600, 400)).save(out, "JPEG", quality=92)
+    s = exiv2.ImageFactory.open(str(shared_file(ZVE10)))
+    s.readMetadata()
+    ex = s.exifData()
+    ex["Exif.Photo.PixelXDimension"] = "600"
+    ex["Exif.Photo.PixelYDimension"] = "400"
+    if flags is not None:
+        for k in ("DistortionCorrectionSetting", "VignettingCorrection", "LateralChromaticAberration"):
+            ex[f"Exif.Sony2.{k}"] = exiv2.ULongValue(int(flags))
+    d = exiv2.ImageFactory.open(str(out))
+    d.readMetadata()
+    d.setExifData(ex)
+    d.writeMetadata()
+    return out
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed (the oracle of the flags)")
+@pytest.mark.parametrize("flags, skipped", [(None, True), ("0", False)], ids=["as-shot-auto", "off"])
+def test_sony_jpeg_flags_skip_what_the_camera_corrected(tmp_path, capsys, flags, skipped):
+    """`l2 correct zv.jpg -o out.jpg`: a Sony ZV-E10 JPEG with the E PZ 16-50mm at 29 mm whose maker
+    note says (exiftool: Sony:DistortionCorrectionSetting, VignettingCorrection,
+    LateralChromaticAberration) "Auto", as the shot's own ARW says: all three corrections are
+    skipped, each naming its maker-note flag; "Off" skips none; `--force` corrects all."""
+    f = _sony_jpeg(tmp_path, "zv.jpg", flags)
+    tags = json.loads(subprocess.run(["exiftool", "-j", "-Sony:DistortionCorrectionSetting", "-Sony:VignettingCorrection",
+                                      "-Sony:LateralChromaticAberration", str(f)],
+                                     capture_output=True, text=True, check=True).stdout)[0]
+    want = "Auto" if flags is None else "Off"
+    assert [tags[k] for k in ("DistortionCorrectionSetting", "VignettingCorrection", "LateralChromaticAberration")] == [want] * 3
+    rc, doc = _l2(capsys, "correct", str(f), "-o", str(tmp_path / "out.jpg"))
+    lens = doc["results"][0]["lens"]
+    assert rc == 0 and lens["lens"] == "Sony E PZ 16-50mm f/3.5-5.6 OSS"
+    keys = {"distortion": "DistortionCorrectionSetting", "vignetting": "VignettingCorrection",
+            "tca": "LateralChromaticAberration"}
+    for corr, key in keys.items():
+        c = lens["corrections"][corr]
+        if skipped:
+            assert not c["applied"] and f"maker note Exif.Sony2.{key} = Auto" in c["reason"], (corr, c)
+        else:
+            assert c["applied"] or "already corrected" not in c["reason"], (corr, c)
+    if skipped:
+        rc, doc = _l2(capsys, "correct", str(f), "-o", str(tmp_path / "forced.jpg"), "--force")
+        assert rc == 0 and doc["results"][0]["lens"]["corrections"]["distortion"]["applied"]
