@@ -11,9 +11,9 @@ one the document states. The "before" of each case is in the document.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
-import math
 import warnings
 from pathlib import Path
 
