@@ -93,7 +93,9 @@ def test_help_lists_one_overwrite_and_hides_old_spellings(capsys):
         assert one_help in " ".join(text.split()), name
         assert text.count("--overwrite") == 1, name
     assert "--distance" not in texts["develop"] and "--focus-distance" in texts["develop"]
-    assert "--output-space" in texts["lut bake"] and "--output " not in texts["lut bake"]
+    # lut bake: -o/--output is the output file, as everywhere; the colour space is --output-space
+    assert "--output-space" in texts["lut bake"] and "-o, --output FILE" in texts["lut bake"]
+    assert "--out " not in texts["lut bake"]
     assert "--lens-name" in texts["calibrate vignetting"] and "--lens " not in texts["calibrate vignetting"]
 
 
@@ -134,12 +136,24 @@ def test_calibrate_old_lens_spelling_still_names_the_profile(tmp_path, capsys):
     assert "error (UsageError): --focus-distance 0: must be a positive number" in err
 
 
-def test_lut_bake_old_output_spelling_is_output_space(tmp_path, capsys):
-    new, old = tmp_path / "new.cube", tmp_path / "old.cube"
+def test_lut_bake_output_is_the_output_file(tmp_path, capsys):
+    """``lut bake --output`` is the output file, as ``-o`` (it was the output colour space, now
+    ``--output-space``); an old command line that gives it a colour space is a usage error that
+    names the new option, nothing written; ``--out`` (the old long spelling of ``-o``) warns."""
+    new, long_, old = tmp_path / "new.cube", tmp_path / "long.cube", tmp_path / "old.cube"
     assert main(["lut", "bake", "--look", "mono", "--output-space", "V-Log", "--size", "5", "-o", str(new)]) == 0
-    assert main(["lut", "bake", "--look", "mono", "--output", "V-Log", "--size", "5", "-o", str(old)]) == 0
-    assert "warning: --output is deprecated; use --output-space" in capsys.readouterr().err
+    assert main(["lut", "bake", "--look", "mono", "--output-space", "V-Log", "--size", "5", "--output", str(long_)]) == 0
+    assert long_.read_bytes() == new.read_bytes()
+    capsys.readouterr()
+    assert main(["lut", "bake", "--look", "mono", "--output", "V-Log", "--size", "5", "-o", str(old)]) == 2
+    err = capsys.readouterr().err
+    assert "'V-Log' is a colour space" in err and "--output-space V-Log" in err
+    assert not old.exists()
+    assert main(["lut", "bake", "--look", "mono", "--size", "5", "-o", str(old), "--output", str(tmp_path / "b.cube")]) == 2
+    assert "given 2 times" in capsys.readouterr().err and not old.exists()
+    assert main(["lut", "bake", "--look", "mono", "--output-space", "V-Log", "--size", "5", "--out", str(old)]) == 0
+    assert "warning: --out is deprecated; use -o/--output" in capsys.readouterr().err
     assert old.read_bytes() == new.read_bytes()
-    # and the default (Rec.709) differs, so the alias really reached the option
+    # and the default (Rec.709) differs, so --output-space really reached the bake
     assert main(["lut", "bake", "--look", "mono", "--size", "5", "-o", str(tmp_path / "709.cube")]) == 0
     assert (tmp_path / "709.cube").read_bytes() != new.read_bytes()

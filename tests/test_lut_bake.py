@@ -54,7 +54,7 @@ def _vlog_direct(vlog: np.ndarray) -> np.ndarray:
 
 
 def test_vlog_mono_bake_synthetic_extremes():
-    # l2 lut bake --input V-Log/V-Gamut --look mono --output rec709 --size 33 applied to a V-Log
+    # l2 lut bake --input V-Log/V-Gamut --look mono --output-space rec709 --size 33 applied to a V-Log
     # image vs the direct chain. Independent lognormal channels (sigma 1.2 stops-ish) make
     # extremely saturated colours, where a 33-point grid on log input is weakest: measured
     # 98.4 % of pixels within 1 code (max 13 codes). Real images do better (next test).

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from l2tech.cli.common import console, emit_json, report_error
+from l2tech.cli.common import console, emit_json, format_f_number, report_error
 from l2tech.cli.options import CONTEXT_SETTINGS, json_option, verbosity_options
 
 __all__ = ["info"]
@@ -227,7 +227,14 @@ def info(files: tuple[str, ...], as_json: bool, verbose: int, quiet: bool) -> in
         t.add_column("field", style="bold")
         t.add_column("value")
         for key, label, unit in _ROWS:
-            t.add_row(label, _crop_text(meta.crop_factor, body, after) if key == "crop_factor" else _fmt(getattr(meta, key), unit))
+            value = getattr(meta, key)
+            if key == "crop_factor":
+                text = _crop_text(meta.crop_factor, body, after)
+            elif key == "f_number" and isinstance(value, float) and math.isfinite(value) and value > 0:
+                text = format_f_number(value)  # f/5.6 for APEX 2**2.5, as develop prints it (JSON: the value)
+            else:
+                text = _fmt(value, unit)
+            t.add_row(label, text)
         if opcodes is not None:
             t.add_row("DNG opcodes", _opcodes_text(opcodes))
         console.print(t)

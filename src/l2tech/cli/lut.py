@@ -12,7 +12,6 @@ from l2tech.cli.common import emit_json, err_console, error_document, file_warni
 from l2tech.cli.options import (
     CONTEXT_SETTINGS,
     camera_limits_option,
-    deprecated_alias,
     json_option,
     look_option,
     max_memory_option,
@@ -245,13 +244,47 @@ def convert(ctx: click.Context, input_file: str, output: str, fmt: str | None, s
                       lambda info: f"{input_file} -> {output} ({info['type']}, size {info['size']})")
 
 
+def _bake_output(given: tuple[str, ...]) -> str:
+    """The one output LUT file of ``lut bake`` among the ``-o/--output`` values given.
+
+    ``--output`` was the output colour space in ``lut bake`` (now ``--output-space``); it is the
+    output file now, as in every command. An old command line (``--output rec709 -o x.cube``)
+    gives -o/--output twice, once a colour space with no LUT file extension: a usage error that
+    says so, never one of the two values silently dropped. ``--out`` is the old spelling of ``-o``.
+    """
+    from l2tech.color.bake import parse_color_space
+    from l2tech.color.lut_io import LUT_FORMATS
+
+    def colour_space(value: str) -> bool:
+        if Path(value).suffix.lower() in {e for f in LUT_FORMATS.values() for e in f.extensions}:
+            return False
+        try:
+            parse_color_space(value)
+        except L2Error:
+            return False
+        return True
+
+    spaces = [v for v in given if colour_space(v)]
+    if spaces:
+        raise UsageError(f"-o/--output {spaces[0]!r} is a colour space, not a LUT file: -o/--output is the output "
+                         "file, as in every command (old `lut bake` command lines gave the output colour space "
+                         f"as --output); give it as --output-space {spaces[0]}")
+    if not given:
+        raise UsageError("missing -o/--output FILE (the output LUT file)")
+    if len(given) > 1:
+        raise UsageError(f"-o/--output given {len(given)} times ({', '.join(given)}): give one output LUT file")
+    return given[0]
+
+
 @lut.command("bake", context_settings=CONTEXT_SETTINGS)
 @click.option("--input", "input_space", default="V-Log/V-Gamut", show_default=True, help="Input ENCODING/GAMUT the LUT expects.")
 @look_option
 @click.option("--output-space", "output_space", default="Rec.709", show_default=True, metavar="ENC[/GAMUT]",
               help="Output encoding and gamut of the LUT's values, e.g. rec709.")
 @click.option("--size", default=33, show_default=True, type=int, help="Grid points per axis (2-256).")
-@click.option("-o", "--out", "out_file", required=False, type=click.Path(dir_okay=False), metavar="FILE", help="Output LUT file.")
+@click.option("-o", "--output", "out_file", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Output LUT file (.cube, .3dl, .spi1d, .spi3d, .vlt); the output colour space is --output-space.")
+@click.option("--out", "old_out", multiple=True, hidden=True, type=click.Path(dir_okay=False))  # old spelling of -o
 @camera_limits_option
 @click.option("--title", default="", help="LUT title.")
 @click.option("--tone", type=click.Choice(["none", "filmic"]), default="none", show_default=True,
@@ -262,11 +295,10 @@ def convert(ctx: click.Context, input_file: str, output: str, fmt: str | None, s
 @overwrite_option
 @json_option
 @verbosity_options
-@deprecated_alias("--output", new="--output-space", dest="output_space")  # -o is the output file everywhere else
 @click.pass_context
-def bake(ctx: click.Context, input_space: str, look: str | None, output_space: str, size: int, out_file: str | None,
-         camera_limits: str | None, title: str, tone: str, list_looks: bool, max_memory: int | None, overwrite: bool, as_json: bool, verbose: int,
-         quiet: bool) -> None:
+def bake(ctx: click.Context, input_space: str, look: str | None, output_space: str, size: int, out_file: tuple[str, ...],
+         old_out: tuple[str, ...], camera_limits: str | None, title: str, tone: str, list_looks: bool,
+         max_memory: int | None, overwrite: bool, as_json: bool, verbose: int, quiet: bool) -> None:
     """Bake input decoding + a look + output encoding into a 3D LUT a camera or editor accepts.
 
     \b
@@ -285,8 +317,12 @@ def bake(ctx: click.Context, input_space: str, look: str | None, output_space: s
         names = _run(ctx, verbose, quiet, _list)
         emit_json(names) if as_json else [click.echo(f"{k:<14} {v}") for k, v in names.items()]
         return
-    if not out_file:
-        report_error(UsageError("missing -o/--out FILE"), verbose)
+    if old_out:
+        click.echo("warning: --out is deprecated; use -o/--output", err=True)
+    try:
+        out_file = _bake_output(out_file + old_out)
+    except UsageError as exc:
+        report_error(exc, verbose)
         ctx.exit(2)
 
     def write():
