@@ -145,7 +145,9 @@ def corrections_done(tags: Any) -> tuple[tuple[str, str], ...]:
         done[corr] = f"maker note {key} = {printed}"
     nikon = (tags.raw("Exif.Nikon3.0x002b") or "").split()  # DistortInfo: 4 version bytes, then the flag
     if "distortion" not in done and len(nikon) >= 5 and nikon[4] in ("1", "2"):
-        done["distortion"] = "maker note Nikon AutoDistortionControl = On"
+        # named as exiftool prints it (Nikon.pm: 1 On, 2 On (underwater)); 2 was reported as "On"
+        value = "On (underwater)" if nikon[4] == "2" else "On"
+        done["distortion"] = f"maker note Nikon AutoDistortionControl = {value}"
     xmp = dict(xmp_items(tags))
     if xmp.get("Xmp.crs.AlreadyApplied", "True").strip().lower() != "false":
         if xmp.get("Xmp.crs.LensProfileEnable", "").strip() == "1":
