@@ -213,8 +213,10 @@ def plan_lens_correction(meta: Any, recipe: Recipe, *, db: Any = None) -> LensPl
 
 
 def _body_crop_factor(meta: Any, db: Any) -> float | None:
-    """The crop factor of the file's body from the lensfun camera database (what ``l2 info``
-    shows as planned), or None when the file names no body the database knows."""
+    """The crop factor a frame of the file's body is planned at: the body's from the lensfun
+    camera database (what ``l2 info`` shows as planned), or the file's own where it says a crop
+    mode (:func:`~l2tech.profiles.matching.frame_crop_factor`, the rule of a database match);
+    None when the file names no body the database knows."""
     from l2tech.errors import L2Error
     from l2tech.profiles.matching import find_camera, frame_crop_factor
 
@@ -225,19 +227,22 @@ def _body_crop_factor(meta: Any, db: Any) -> float | None:
         body = find_camera(db, make, model, width=getattr(meta, "width", None), height=getattr(meta, "height", None))
     except L2Error:
         return None
-    return frame_crop_factor(body, None)[0] if body is not None else None
+    return frame_crop_factor(body, getattr(meta, "crop_factor", None))[0] if body is not None else None
 
 
 def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, *, source: str, warnings: tuple[str, ...],
                       body_crop: bool = False) -> LensPlan:
     from l2tech.profiles.matching import camera_name
 
-    # the frame's crop: the match's (the body the database matched), the file's own, then — for a
-    # profile chosen by file or source, which matched no body — the body's from the camera
-    # database (a small-sensor profile on a larger body is then planned, and warned about, at the
-    # body's crop instead of silently at the profile's), and last the profile's own
-    crop = ((getattr(m, "crop_factor", None) if m is not None else None) or getattr(meta, "crop_factor", None)
-            or (_body_crop_factor(meta, db) if body_crop else None) or profile.crop_factor)
+    # the frame's crop: the match's (the body the database matched); for a profile chosen by file
+    # or source, which matched no body, the body's from the camera database by the same rule (a
+    # small-sensor profile on a larger body is then planned, and warned about, at the body's crop
+    # instead of silently at the profile's; the file's own only for a crop mode: an integer
+    # FocalLengthIn35mmFilm, 10 for 10.5 mm on a D800, is no crop of 0.952); then the file's own
+    # (no body known), and last the profile's
+    crop = ((getattr(m, "crop_factor", None) if m is not None else None)
+            or (_body_crop_factor(meta, db) if body_crop else None) or getattr(meta, "crop_factor", None)
+            or profile.crop_factor)
     warns = list(warnings)
     profile, crop, note = frame_in_capture(meta, profile, crop)
     if note:
