@@ -21,6 +21,10 @@ References
   DistortionCorrectionSetting; LightingOpt 0x4018 PeripheralIlluminationCorr,
   DigitalLensOptimizer), ``src/nikonmn_int.cpp`` (0x002a VignetteControl).
 - exiftool ``lib/Image/ExifTool/Nikon.pm`` (DistortInfo 0x002b, byte 4 AutoDistortionControl).
+- Canon EOS camera manuals, "Lens aberration correction": with the Digital Lens Optimizer on,
+  chromatic aberration correction (and diffraction correction) is set to Enable and not shown;
+  distortion correction stays its own setting. So DLO is evidence of TCA correction, not of
+  distortion correction.
 - Adobe XMP Camera Raw schema (``crs:LensProfileEnable``, ``crs:AutoLateralCA``,
   ``crs:AlreadyApplied``); darktable ``src/common/exif.cc`` (``darktable:history``).
 """
@@ -55,7 +59,7 @@ _FLAGS: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("Exif.CanonVigCor2.ChromaticAberrationSetting", "tca", frozenset({"0", "-1"})),
     ("Exif.CanonVigCor2.PeripheralLightingSetting", "vignetting", frozenset({"0", "-1"})),
     ("Exif.CanonLiOp.PeripheralIlluminationCorr", "vignetting", frozenset({"0", "-1"})),
-    ("Exif.CanonLiOp.DigitalLensOptimizer", "distortion", frozenset({"0", "-1"})),
+    ("Exif.CanonLiOp.DigitalLensOptimizer", "tca", frozenset({"0", "-1"})),
     ("Exif.Nikon3.VignetteControl", "vignetting", frozenset({"0"})),
 )
 
