@@ -33,8 +33,8 @@ What the built files show: the reader reads both layouts as RawTherapee does. Th
 arrays (knots 0 .. 1) become a profile source. The layout a body records (first knot 0.354, last
 past the corner) is refused as a profile (its splines are no radial polynomials within the
 limits), so `l2 lens match` then says only that the lens is not in the database: a strict xfail
-below. A second strict xfail: the listing of data that disagrees with the database's profile says
-"--profile-source embedded uses it", which that option then does not.
+below. The listing of data that disagrees with the database's profile said "--profile-source embedded
+uses it", which that option then did not do; it now says the database's profile is used.
 """
 
 from __future__ import annotations
@@ -371,18 +371,17 @@ def test_built_xt3_raf_with_a_database_lens_lists_its_recorded_correction(tmp_pa
         assert forced.source == "embedded" and forced.profile.source.startswith("fuji:")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="sources._embedded_line ends with '; --profile-source embedded uses it' whatever its "
-                   "verdict, but choose_profile(profile_source='embedded') does not use data that disagrees "
-                   "with the database (it uses the database's profile)")
 def test_built_xt3_raf_listing_says_what_profile_source_embedded_does(tmp_path):
-    """`l2 lens match` says what `--profile-source embedded` will do with the file's data."""
+    """`l2 lens match` says what `--profile-source embedded` will do with the file's data: data
+    that disagrees with the database's profile is not used by it either (the listing said "uses
+    it" whatever the verdict)."""
     from l2tech.io.metadata import read_metadata
     from l2tech.profiles.sources import choose_profile
 
     meta = read_metadata(_xf18_55(tmp_path))
     line = choose_profile(meta).tried[-1]
     assert "(disagrees with" in line  # the case this is about
+    assert line.endswith("not used by --profile-source embedded either (the database's profile is)"), line
     forced = choose_profile(meta, profile_source="embedded")
     assert line.endswith("--profile-source embedded uses it") == (forced.source == "embedded"), (line, forced.tried)
 

@@ -653,5 +653,8 @@ def _embedded_line(meta: Any, m: Any) -> str:
             checked = _verdict(m.lens.name, frac, zoom, meta.width, meta.height)
         except L2Error:
             checked = ""
-    return f"embedded: {kind} correction data also in the file" + (f" ({checked})" if checked else "") + \
-        "; --profile-source embedded uses it"
+    # what --profile-source embedded would do with it (choose_profile: data that disagrees with
+    # the database's profile of the same lens is not used there either)
+    then = ("; not used by --profile-source embedded either (the database's profile is)" if checked.startswith("disagrees")
+            else "; --profile-source embedded uses it")
+    return f"embedded: {kind} correction data also in the file" + (f" ({checked})" if checked else "") + then
