@@ -39,8 +39,9 @@ else. The meanings:
 Old spellings that documented workflows use are kept as hidden aliases that print a
 deprecation warning (:func:`deprecated_alias`): ``--distance`` (now ``--focus-distance``);
 in ``l2 calibrate`` ``--lens``/``--camera`` (the names *written* to the new profile, now
-``--lens-name``/``--camera-name``); in ``l2 lut bake`` ``--output`` (the output encoding,
-now ``--output-space``).
+``--lens-name``/``--camera-name``). In ``l2 lut bake``, ``-o/--output`` is the output file as
+everywhere (it once named the output encoding, now ``--output-space``; ``--out`` is a hidden
+old spelling of ``-o``).
 
 This module imports only click, so ``l2 --help`` stays fast.
 """
