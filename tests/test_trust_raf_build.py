@@ -30,10 +30,11 @@ factor, the vignetting gain is ``100 / v``; linear between knots, a knot (0, no 
 when the first is above 0.
 
 What the built files show: the reader reads both layouts as RawTherapee does. The hand-made
-arrays (knots 0 .. 1) become a profile source. The layout a body records (first knot 0.354, last
-past the corner) is refused as a profile (its splines are no radial polynomials within the
-limits), so `l2 lens match` then says only that the lens is not in the database: a strict xfail
-below. The listing of data that disagrees with the database's profile said "--profile-source embedded
+arrays (knots 0 .. 1) become a profile source of DNG polynomials. The layout a body records
+(first knot 0.354, last past the corner) is no radial polynomial within the limits, so its
+profile carries the splines themselves (the radial_table families) and corrects exactly as
+RawTherapee's formula (it was refused before, and `l2 lens match` said only that the lens is
+not in the database). The listing of data that disagrees with the database's profile said "--profile-source embedded
 uses it", which that option then did not do; it now says the database's profile is used.
 """
 
@@ -51,7 +52,6 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
-from l2tech.errors import InvalidProfileError
 
 S5PRO_RAF = "raw/metadata_only/fujifilm_s5pro__exiftool.raf"
 #: A Fujifilm X lens that the bundled database does not hold (so the file's own data is used).
@@ -420,18 +420,74 @@ def test_built_xt3_raf_real_layout_is_read_as_rawtherapee_reads_it(tmp_path):
         assert cropped.gain(1.25 * rv) == pytest.approx(corr.gain(rv), rel=1e-6)
 
 
-@pytest.mark.xfail(strict=True, raises=InvalidProfileError,
-                   reason="makernote_profile fits the splines with WarpRectilinear kr0..kr3 and "
-                   "FixVignetteRadial k0..k4; the body's layout (a straight ramp from the added knot (0, 1) to "
-                   "0.354, and a slope change at r_out 0.97 where the re-sampled spline meets the value held "
-                   "past the last knot) is off by 8.7e-4 of the half-diagonal (MAX_FIT_ERROR 2.5e-4) and the "
-                   "gain by 6.3e-3 (MAX_GAIN_ERROR 5e-3): the profile is refused")
-def test_built_xt3_raf_real_layout_is_a_profile_source(tmp_path):
-    """The body's layout as a profile source: the embedded profile is built (today refused, so
-    `l2 lens match` reports only that the lens is not in the database)."""
+def test_built_xt3_raf_real_layout_is_a_profile_source(tmp_path, capsys):
+    """The body's layout as a profile source. No DNG polynomial follows it within the limits (a
+    straight ramp from the added knot (0, 1) to 0.354, and a slope change at r_out 0.97 where the
+    re-sampled spline meets the value held past the last knot: fitted within 8.7e-4 of the
+    half-diagonal, MAX_FIT_ERROR 2.5e-4, and the gain within 6.3e-3, MAX_GAIN_ERROR 5e-3), so the
+    embedded profile carries the splines themselves (radial_table, radial_table_vignette; it was
+    refused before). `l2 lens match built.raf --json` uses it (the lens is not in the database:
+    method embedded); `--profile-source embedded` plans all three corrections with it; the plan's
+    maps equal RawTherapee's piecewise-linear formula r_src = r_out * factor(r_out), computed here
+    from the written values, within 1e-4 of the half-diagonal for the green, red and blue planes
+    (measured 9e-8: the float32 maps), and its gain field the table's gain within 1e-4 (measured
+    6e-8)."""
+    from l2tech.correct.maps import correction_maps, vignetting_gain
     from l2tech.io.metadata import read_metadata
+    from l2tech.pipeline.lens_plan import plan_lens_correction
+    from l2tech.pipeline.recipe import Recipe
+    from l2tech.profiles.interpolate import interpolate
+    from l2tech.profiles.makernotes import MAX_FIT_ERROR, MAX_GAIN_ERROR
     from l2tech.profiles.sources import read_embedded_profile
 
-    raf = build_raf(tmp_path / "xt3_real_layout.raf", real_layout_arrays())
-    prof = read_embedded_profile(raf, read_metadata(raf))
+    arrays = real_layout_arrays()
+    raf = build_raf(tmp_path / "xt3_real_layout.raf", arrays)
+    meta = read_metadata(raf)
+    prof = read_embedded_profile(raf, meta)
     assert prof is not None and prof.source == f"fuji:{raf}"
+    assert [c.model for c in (*prof.distortion, *prof.tca, *prof.vignetting)] == \
+        ["radial_table", "radial_table", "radial_table_vignette"]
+    assert prof.extra["representation"] == "radial_table"
+    assert prof.extra["fit_error"] == pytest.approx(8.7e-4, abs=0.1e-4) and prof.extra["fit_error"] > MAX_FIT_ERROR
+    assert prof.extra["gain_fit_error"] == pytest.approx(6.3e-3, abs=0.1e-3) and prof.extra["gain_fit_error"] > MAX_GAIN_ERROR
+
+    rc, doc = _l2(capsys, "lens", "match", str(raf))
+    assert rc == 0, doc
+    assert doc["method"] == "embedded" and doc["source"] == "embedded (maker notes)"
+    assert doc["lens"]["source"] == f"fuji:{raf}" and doc["lens"]["model"] == LENS_NOT_IN_DB
+    assert doc["profile_choice"][-1] == "embedded: fuji correction data"
+
+    plan = plan_lens_correction(meta, Recipe(profile_source="embedded"))
+    assert plan.sources["profile"] == "embedded" and plan.profile.source == f"fuji:{raf}"
+    assert plan.applied == {"vignetting": True, "tca": True, "distortion": True}
+
+    d, c, v = (_floats(a) for a in arrays)
+    knots, dist, vig = d[1:10], d[10:19], v[10:19]
+    car, cab = c[10:19], c[19:28]
+    W, H = 312, 208  # the 6240 x 4160 frame at 1/20
+    cal = interpolate(plan.profile, plan.focal_length_mm, 8.0, 1000.0)
+    C, Rh = np.array([W / 2, H / 2]), math.hypot(W, H) / 2
+    xy = np.stack(np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64)), -1)
+    r_out = np.hypot(*(xy - C).transpose(2, 0, 1)) / Rh
+    assert r_out.max() == pytest.approx(1.0, abs=1e-9)
+
+    def r_src(m: np.ndarray) -> np.ndarray:
+        return np.hypot(*(m.astype(np.float64) - C).transpose(2, 0, 1)) / Rh
+
+    green = correction_maps(cal, W, H, crop_factor=plan.crop_factor, tca=False, scale=1.0).maps
+    assert len(green) == 1
+    assert np.abs(r_src(green[0]) - r_out * _rt_factor(r_out, knots, dist)).max() < 1e-4
+    rgb = correction_maps(cal, W, H, crop_factor=plan.crop_factor, tca=True, scale=1.0).maps
+    assert len(rgb) == 3
+    for m, ca in zip(rgb, (car, None, cab)):
+        assert np.abs(r_src(m) - r_out * _rt_factor(r_out, knots, dist, ca)).max() < 1e-4
+    # the red and blue planes do differ from green (so the TCA tables are applied)
+    assert np.abs(r_src(rgb[0]) - r_src(rgb[1])).max() > 1e-4
+    # direction kept: each source point lies on the ray of its output pixel
+    dx, dy = (xy - C).transpose(2, 0, 1)
+    sx, sy = (green[0].astype(np.float64) - C).transpose(2, 0, 1)
+    assert np.abs(dx * sy - dy * sx).max() / Rh**2 < 1e-5
+
+    gain = vignetting_gain(cal, W, H, crop_factor=plan.crop_factor).astype(np.float64)
+    expected = np.vectorize(lambda r: _rt_gain(r, knots, vig))(r_out)
+    assert np.abs(gain - expected).max() < 1e-4

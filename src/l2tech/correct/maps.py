@@ -424,9 +424,17 @@ def _dng_radial_gain(terms, width: int, height: int) -> np.ndarray:
     return vignette_radial_gain(width, height, [terms[f"k{i}"] for i in range(5)], terms.get("cx", 0.5), terms.get("cy", 0.5))
 
 
+def _radial_table_gain(terms, width: int, height: int) -> np.ndarray:
+    from l2tech.optics.radial_table import radial_table_gain
+
+    return radial_table_gain(width, height, terms)
+
+
 #: Vignetting families other than lensfun's ``pa``: model → gain(terms, width, height), the
-#: (H, W) float32 correction gain (Adobe LCP ``VignetteModel``; DNG ``FixVignetteRadial``).
-VIGNETTING_GAINS = {"adobe_vignette": _adobe_gain, "dng_fix_vignette_radial": _dng_radial_gain}
+#: (H, W) float32 correction gain (Adobe LCP ``VignetteModel``; DNG ``FixVignetteRadial``; a
+#: gain table over the radius, :mod:`l2tech.optics.radial_table`).
+VIGNETTING_GAINS = {"adobe_vignette": _adobe_gain, "dng_fix_vignette_radial": _dng_radial_gain,
+                    "radial_table_vignette": _radial_table_gain}
 
 
 def fold_radius(

@@ -554,6 +554,7 @@ def _builtin_geometry_models() -> dict[str, Callable[[GeometryRequest], Warp]]:
     from l2tech.optics.dng import dng_warp_fisheye_warp, dng_warp_rectilinear_warp
     from l2tech.optics.kannala_brandt import kannala_brandt_warp
     from l2tech.optics.opencv import opencv_warp
+    from l2tech.optics.radial_table import radial_table_warp
 
     return {
         "lensfun": lensfun_warp,  # TCA only, or nothing: scale alone
@@ -566,6 +567,7 @@ def _builtin_geometry_models() -> dict[str, Callable[[GeometryRequest], Warp]]:
         "adobe_fisheye": adobe_fisheye_warp,
         "dng_warp_rectilinear": dng_warp_rectilinear_warp,
         "dng_warp_fisheye": dng_warp_fisheye_warp,
+        "radial_table": radial_table_warp,  # camera-recorded splines (Sony, Fujifilm maker notes)
     }
 
 

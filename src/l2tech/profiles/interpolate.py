@@ -29,7 +29,9 @@ aperture), nested; its docstring gives the rule and why.
 ``"linear"`` — pixel-based models (``opencv``, ``kannala_brandt``: Gyroflow, OpenCV YAML,
 calibrations) and the DNG / RW2 embedded warps (``dng_*``); :func:`interpolate_linear`:
 Gyroflow's rule, every term linear in focal length between the two bracketing points, clamped
-to the first/last point outside the range; a single point applies as it is.
+to the first/last point outside the range; a single point applies as it is. Tables of the
+radius (``radial_table*``, camera maker notes) follow the same rule as functions: both tables
+sampled at the union of their knots, then blended (:func:`l2tech.optics.radial_table.blend_tables`).
 
 References
 ----------
@@ -513,6 +515,11 @@ def _linear_in_focal(entries: Sequence[Any], focal: float) -> Any:
     firsts = [next(c for c in pts if c.focal_length_mm == k) for k, _ in weights]
     if len(firsts) == 1:
         return firsts[0]
+    if model.startswith("radial_table"):  # tables: the functions blended, on the union of their knots
+        from l2tech.optics.radial_table import blend_tables
+
+        terms = blend_tables([(c.terms, w) for c, (_, w) in zip(firsts, weights)])
+        return replace(firsts[0], focal_length_mm=float(focal), terms=terms)
     terms = _blend_terms([(c.terms, w) for c, (_, w) in zip(firsts, weights)], lambda terms, key: 0.0)
     return replace(firsts[0], focal_length_mm=float(focal), terms=terms)
 
@@ -557,13 +564,14 @@ def profile_family(profile: LensProfile) -> str:
     Returns
     -------
     str
-        ``"lcp"`` for ``adobe_*`` models, ``"linear"`` for ``opencv``, ``kannala_brandt`` and
-        ``dng_*``, ``"lensfun"`` otherwise (and for a profile without calibration points).
+        ``"lcp"`` for ``adobe_*`` models, ``"linear"`` for ``opencv``, ``kannala_brandt``,
+        ``dng_*`` and ``radial_table*``, ``"lensfun"`` otherwise (and for a profile without
+        calibration points).
     """
     for c in (*profile.distortion, *profile.tca, *profile.vignetting):
         if c.model.startswith("adobe_"):
             return "lcp"
-        if c.model in _LINEAR_MODELS or c.model.startswith("dng_"):
+        if c.model in _LINEAR_MODELS or c.model.startswith(("dng_", "radial_table")):
             return "linear"
         return "lensfun"
     return "lensfun"

@@ -25,8 +25,12 @@ Every factor maps an output (corrected) radius to a source radius, as a DNG ``Wa
 does, and the gain multiplies the raw data, as ``FixVignetteRadial`` does, over the same
 half-diagonal. So a profile is built from DNG families (:mod:`l2tech.optics.dng`): the splines
 are fitted by least squares with ``kr0..kr3`` (green plane, and red/blue planes for TCA) and
-``k0..k4``; the fit must stay within :data:`MAX_FIT_ERROR` of the half-diagonal (the ZV-E10
-ARW: 0.18 px of 3606) and :data:`MAX_GAIN_ERROR` in gain.
+``k0..k4``, kept when the fit stays within :data:`MAX_FIT_ERROR` of the half-diagonal (the
+ZV-E10 ARW: 0.18 px of 3606) and :data:`MAX_GAIN_ERROR` in gain. Where it does not (the layout
+a Fujifilm body records: knots from 0.354 to 1.061 after a knot (0, no correction), fitted
+within 8.7e-4 and 6.3e-3), that part of the profile carries the spline itself, the
+``radial_table`` / ``radial_table_vignette`` families of :mod:`l2tech.optics.radial_table`,
+applied exactly as RawTherapee and darktable apply it.
 
 References
 ----------
@@ -369,8 +373,23 @@ def _fit_warp(corr: RadialCorrection, plane: str) -> tuple[tuple[float, ...], fl
     return (float(k[0]), float(k[1]), float(k[2]), float(k[3]), 0.0, 0.0), float(np.abs(basis @ k - src).max())
 
 
+def _table_folds(corr: RadialCorrection) -> str | None:
+    """Where ``r · factor(r)`` stops increasing inside the frame (r ≤ 1), for some plane, or None."""
+    r = np.unique(np.concatenate([np.linspace(0.0, 1.0, 4097), np.clip(corr.knots, 0.0, 1.0)]))
+    for plane in ("green", "red", "blue"):
+        bad = np.nonzero(np.diff(r * corr.factor(r, plane)) <= 0)[0]
+        if bad.size:
+            return f"the recorded {plane} spline folds the image at radius {r[bad[0]]:.4g} of the half-diagonal"
+    return None
+
+
 def makernote_profile(corr: RadialCorrection, *, maker: str = "", model: str = "", focal_length_mm: float = 0.0) -> LensProfile:
-    """A camera's recorded correction as a :class:`LensProfile` of DNG families (module docs).
+    """A camera's recorded correction as a :class:`LensProfile` (module docs).
+
+    The splines are fitted with DNG families when the fit is within :data:`MAX_FIT_ERROR`
+    (geometry) / :data:`MAX_GAIN_ERROR` (vignetting); where it is not, that part carries the
+    spline itself (:mod:`l2tech.optics.radial_table`), applied as RawTherapee and darktable
+    apply it.
 
     Parameters
     ----------
@@ -383,46 +402,73 @@ def makernote_profile(corr: RadialCorrection, *, maker: str = "", model: str = "
     Returns
     -------
     LensProfile
-        Distortion ``dng_warp_rectilinear`` (green), TCA ``dng_warp_rectilinear`` (red and blue
-        planes), vignetting ``dng_fix_vignette_radial``; ``extra["fit_error"]`` the worst fit.
+        Distortion ``dng_warp_rectilinear`` (green) and TCA ``dng_warp_rectilinear`` (red and
+        blue planes), or both ``radial_table`` (green factors; red and blue factors on top);
+        vignetting ``dng_fix_vignette_radial`` or ``radial_table_vignette``.
+        ``extra["geometry_representation"]`` and ``["vignetting_representation"]`` name the
+        family used, ``["representation"]`` is ``"dng_polynomial"``, ``"radial_table"`` or
+        ``"mixed"``; ``["fit_error"]`` (half-diagonal) and ``["gain_fit_error"]`` are the
+        polynomial fits' worst errors, whichever was used.
 
     Raises
     ------
     InvalidProfileError
-        A fit beyond :data:`MAX_FIT_ERROR` / :data:`MAX_GAIN_ERROR`.
+        A table used as it is that folds the image inside the frame, or holds a value that is
+        not finite or not positive.
     """
+    from l2tech.optics.radial_table import radial_table_tca_terms, radial_table_terms, radial_table_vignette_terms
+
     names = ("kr0", "kr1", "kr2", "kr3", "kt0", "kt1")
     green, e_g = _fit_warp(corr, "green")
     red, e_r = _fit_warp(corr, "red")
     blue, e_b = _fit_warp(corr, "blue")
     err = max(e_g, e_r, e_b)
-    if err > MAX_FIT_ERROR:
-        raise InvalidProfileError(f"the recorded distortion spline is not a radial polynomial within {MAX_FIT_ERROR:g} of the "
-                                  f"half-diagonal (off by {err:.2e})", corr.source)
     r = np.linspace(0.0, 1.0, 513)
     r2 = r * r
     basis = np.stack([r2, r2**2, r2**3, r2**4, r2**5], axis=1)
     g = corr.gain(r)
     k, *_ = np.linalg.lstsq(basis, g - 1.0, rcond=None)
     g_err = float(np.abs(1.0 + basis @ k - g).max())
-    if g_err > MAX_GAIN_ERROR:
-        raise InvalidProfileError(f"the recorded vignetting spline is not a radial polynomial within {MAX_GAIN_ERROR:g} "
-                                  f"(off by {g_err:.2e})", corr.source)
-    dist = DistortionCalibration("dng_warp_rectilinear", focal_length_mm, dict(zip(names, green), cx=0.5, cy=0.5))
-    tt: dict[str, float] = {"cx": 0.5, "cy": 0.5}
-    tt.update({f"r_{n}": v for n, v in zip(names, red)})
-    tt.update({f"b_{n}": v for n, v in zip(names, blue)})
-    vig = VignettingCalibration("dng_fix_vignette_radial", focal_length_mm, 0.0, 0.0,
-                                {**{f"k{i}": float(v) for i, v in enumerate(k)}, "cx": 0.5, "cy": 0.5})
+    geometry_table = not err <= MAX_FIT_ERROR  # NaN too
+    vignetting_table = not g_err <= MAX_GAIN_ERROR
+    if geometry_table:
+        folds = _table_folds(corr)
+        if folds is not None:
+            raise InvalidProfileError(folds, corr.source)
+        try:
+            dterms = radial_table_terms(corr.knots, corr.distortion)
+            tterms = radial_table_tca_terms(corr.knots, corr.ca_red, corr.ca_blue)
+        except InvalidProfileError as exc:
+            raise InvalidProfileError(f"the recorded distortion or CA spline is unusable ({exc.reason})", corr.source) from None
+        dist = DistortionCalibration("radial_table", focal_length_mm, dterms)
+        tca = TCACalibration("radial_table", focal_length_mm, tterms)
+    else:
+        dist = DistortionCalibration("dng_warp_rectilinear", focal_length_mm, dict(zip(names, green), cx=0.5, cy=0.5))
+        tt: dict[str, float] = {"cx": 0.5, "cy": 0.5}
+        tt.update({f"r_{n}": v for n, v in zip(names, red)})
+        tt.update({f"b_{n}": v for n, v in zip(names, blue)})
+        tca = TCACalibration("dng_warp_rectilinear", focal_length_mm, tt)
+    if vignetting_table:
+        try:
+            vterms = radial_table_vignette_terms(corr.vignetting_knots, corr.vignetting)
+        except InvalidProfileError as exc:
+            raise InvalidProfileError(f"the recorded vignetting spline is unusable ({exc.reason})", corr.source) from None
+        vig = VignettingCalibration("radial_table_vignette", focal_length_mm, 0.0, 0.0, vterms)
+    else:
+        vig = VignettingCalibration("dng_fix_vignette_radial", focal_length_mm, 0.0, 0.0,
+                                    {**{f"k{i}": float(v) for i, v in enumerate(k)}, "cx": 0.5, "cy": 0.5})
+    representation = ("radial_table" if geometry_table and vignetting_table else
+                      "mixed" if geometry_table or vignetting_table else "dng_polynomial")
     return LensProfile(
         maker=maker,
         model=model or "recorded lens correction",
         focal_min_mm=focal_length_mm,
         focal_max_mm=focal_length_mm,
         distortion=(dist,),
-        tca=(TCACalibration("dng_warp_rectilinear", focal_length_mm, tt),),
+        tca=(tca,),
         vignetting=(vig,),
         source=corr.source,
-        extra={"format": corr.source.split(":", 1)[0] + "_makernotes", "fit_error": err, "gain_fit_error": g_err,
-               "check_against_database": True},
+        extra={"format": corr.source.split(":", 1)[0] + "_makernotes", "representation": representation,
+               "geometry_representation": dist.model, "vignetting_representation": vig.model,
+               "fit_error": err, "gain_fit_error": g_err, "check_against_database": True},
     )

@@ -330,8 +330,9 @@ def embedded_disagreement(embedded: LensProfile, reference: LensProfile, *, foca
     Parameters
     ----------
     embedded : LensProfile
-        Its first distortion entry is a ``dng_warp_rectilinear`` plane centred at (0.5, 0.5)
-        (the RW2 and DNG readers).
+        Its first distortion entry is a ``dng_warp_rectilinear`` plane (the RW2 and DNG readers)
+        or a ``radial_table`` (maker notes: the source radius from the table), centred at
+        (0.5, 0.5).
     reference : LensProfile
         A lensfun profile (``poly3``, ``poly5`` or ``ptlens``).
     focal_length_mm : float
@@ -363,12 +364,18 @@ def embedded_disagreement(embedded: LensProfile, reference: LensProfile, *, foca
 
     emb = embedded.distortion[0] if embedded.distortion else None
     ref = interpolate_distortion(reference, focal_length_mm)
-    if emb is None or emb.model != "dng_warp_rectilinear" or ref is None or ref.model not in ("poly3", "poly5", "ptlens"):
-        raise InvalidProfileError("no comparable distortion entries (a DNG-style warp and a lensfun model)",
+    if emb is None or emb.model not in ("dng_warp_rectilinear", "radial_table") or ref is None or \
+            ref.model not in ("poly3", "poly5", "ptlens"):
+        raise InvalidProfileError("no comparable distortion entries (a DNG-style warp or radial table, and a lensfun model)",
                                   embedded.source)
     t = emb.terms
     r_out = np.linspace(0.0, 1.0, 201)[1:]
-    src_emb = r_out * (t["kr0"] + r_out**2 * (t["kr1"] + r_out**2 * (t["kr2"] + r_out**2 * t["kr3"])))
+    if emb.model == "radial_table":
+        from l2tech.optics.radial_table import radial_table_source_radius
+
+        src_emb = radial_table_source_radius(t, r_out)
+    else:
+        src_emb = r_out * (t["kr0"] + r_out**2 * (t["kr1"] + r_out**2 * (t["kr2"] + r_out**2 * t["kr3"])))
     norm = LensfunNormalization(width, height, float(crop_factor or reference.crop_factor), reference.crop_factor,
                                 reference.aspect_ratio)
     half_diag_hugin = float(np.hypot(width, height)) / 2 * norm.norm_scale

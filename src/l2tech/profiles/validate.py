@@ -147,6 +147,14 @@ def profile_problem(profile: LensProfile) -> str | None:
             return f"{name} = {value!r} is not a finite number"
         if allowed is not None and not (allowed[0] <= f <= allowed[1]):
             return f"{name} = {f:g} is outside [{allowed[0]:g}, {allowed[1]:g}] (the range a real lens can have)"
+    for kind in ("distortion", "tca", "vignetting"):  # tables of the radius: knots and values as a whole
+        for c in getattr(profile, kind):
+            if c.model.startswith("radial_table"):
+                from l2tech.optics.radial_table import table_problem
+
+                problem = table_problem(c.model, kind, c.terms)
+                if problem is not None:
+                    return f"{kind} {c.model} at {c.focal_length_mm!r} mm: {problem}"
     return None
 
 
