@@ -34,7 +34,7 @@ Applying a parsed opcode list to an image (which resamples) is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -467,14 +467,24 @@ def _dng_warp_builder(request, fisheye: bool):
             else:
                 _check_rect_fold(pl, 1.0, R)
 
+    return planes_warp(run, planes, g, (Cx, Cy), W, H, fold_check)
+
+
+def planes_warp(run, planes: list, green: Any, center_px: tuple[float, float], W: int, H: int, fold_check) -> Any:
+    """The :class:`~l2tech.optics.compose.Warp` of a radial family given per plane (one plane, or
+    R, G, B for TCA): ``run(x, y, planes)`` maps output pixels to source pixels per plane, the
+    green plane ``green`` alone is the geometric part; TCA makes it per channel and subpixel.
+    Shared by the DNG warps and :mod:`l2tech.optics.radial_table`."""
+    from l2tech.optics.compose import Warp
+
     return Warp(
         apply=lambda x, y: run(x, y, planes),
-        center_px=(Cx, Cy),
+        center_px=center_px,
         width=W,
         height=H,
         per_channel=len(planes) == 3,
         subpixel=len(planes) == 3,
-        geometric=lambda x, y: run(x, y, [g]),
+        geometric=lambda x, y: run(x, y, [green]),
         fold_check=fold_check,
         box_center_px=((W - 1) / 2.0, (H - 1) / 2.0),
     )

@@ -311,7 +311,7 @@ def radial_table_warp(request: Any) -> Any:
     RawTherapee ``rtengine/lensmetadata.cc``, ``CenterRadiusMetadataLensCorrection::process``
     (distortion factor, CA factor, or their product, at the output radius).
     """
-    from l2tech.optics.compose import Warp
+    from l2tech.optics.dng import planes_warp
 
     cal = request.calibration
     W, H = request.width, request.height
@@ -350,14 +350,4 @@ def radial_table_warp(request: Any) -> Any:
         if fold is not None:
             raise InvalidProfileError(f"radial table folds the image at radius {fold * R:.1f} px (normalised {fold:.4g})")
 
-    return Warp(
-        apply=lambda x, y: run(x, y, planes),
-        center_px=(Cx, Cy),
-        width=W,
-        height=H,
-        per_channel=len(planes) == 3,
-        subpixel=len(planes) == 3,
-        geometric=lambda x, y: run(x, y, [green]),
-        fold_check=fold_check,
-        box_center_px=((W - 1) / 2.0, (H - 1) / 2.0),
-    )
+    return planes_warp(run, planes, green, (Cx, Cy), W, H, fold_check)
