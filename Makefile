@@ -28,6 +28,15 @@ $(STAMP): pyproject.toml
 			|| echo "note: chromium not installed; browser tests will skip"; \
 		else echo "note: no chromium and no usable apt-get; browser tests will skip"; fi; \
 	fi
+	@# exiftool is the outside oracle of the metadata and trust tests (tests/test_trust*.py): install
+	@# it the same way (best effort: those tests skip, saying why, without it)
+	@if ! command -v exiftool >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			apt-get install -y --no-install-recommends libimage-exiftool-perl >/dev/null 2>&1 \
+			|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y --no-install-recommends libimage-exiftool-perl >/dev/null 2>&1; } \
+			|| echo "note: exiftool not installed; the tests that use it as their oracle will skip"; \
+		else echo "note: no exiftool and no usable apt-get; the tests that use it as their oracle will skip"; fi; \
+	fi
 	touch $(STAMP)
 
 demo: $(STAMP)
