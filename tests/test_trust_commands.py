@@ -282,3 +282,59 @@ def test_sony_jpeg_flags_skip_what_the_camera_corrected(tmp_path, capsys, flags,
     if skipped:
         rc, doc = _l2(capsys, "correct", str(f), "-o", str(tmp_path / "forced.jpg"), "--force")
         assert rc == 0 and doc["results"][0]["lens"]["corrections"]["distortion"]["applied"]
+
+
+LX3_RW2 = "raw/metadata_only/panasonic_dmc-lx3__exiftool.rw2"
+
+#: A user's profile of the LX3's lens with a vignetting calibration (lensfun's has none), so the
+#: flag has a correction to switch off.
+_LX3_PROFILE = """<lensdatabase version="2">
+ <lens><maker>Leica</maker><model>Leica DMC-LX3 &amp; compatibles (Standard)</model><mount>lx3</mount><cropfactor>4.44</cropfactor>
+  <calibration>
+   <distortion model="ptlens" focal="5.1" a="0.0" b="-0.03" c="0.0"/>
+   <vignetting model="pa" focal="5.1" aperture="4" distance="10" k1="-0.4" k2="0.1" k3="0"/>
+   <vignetting model="pa" focal="5.1" aperture="4" distance="1000" k1="-0.4" k2="0.1" k3="0"/>
+  </calibration></lens>
+</lensdatabase>"""
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed (the oracle of the flag)")
+@pytest.mark.parametrize("shading", [1, 0], ids=["on", "off"])
+def test_panasonic_shading_compensation_flag(tmp_path, capsys, shading):
+    """`l2 correct lx3.jpg --profile lx3.xml -o out.jpg`: a JPEG carrying the LX3 RW2's EXIF and
+    Panasonic maker note (copied with the exiv2 binding), with ShadingCompensation (0x008a)
+    written On or Off; exiftool reads it back. On: vignetting is skipped citing the flag; Off:
+    corrected."""
+    import exiv2
+    from PIL import Image
+
+    s = exiv2.ImageFactory.open(str(shared_file(LX3_RW2)))
+    s.readMetadata()
+    ex = exiv2.ExifData()
+    for d in s.exifData():
+        if d.key().startswith(("Exif.Panasonic.", "Exif.Photo.")):
+            ex.add(d)
+    ex["Exif.Image.Make"] = "Panasonic"
+    ex["Exif.Image.Model"] = "DMC-LX3"
+    ex["Exif.Photo.PixelXDimension"] = "600"
+    ex["Exif.Photo.PixelYDimension"] = "450"
+    ex["Exif.Panasonic.ShadingCompensation"] = exiv2.UShortValue(shading)
+    f = tmp_path / "lx3.jpg"
+    with Image.open(shared_file(EP3)) as im:
+        im.convert("RGB").resize((600, 450)).save(f, "JPEG", quality=92)
+    d = exiv2.ImageFactory.open(str(f))
+    d.readMetadata()
+    d.setExifData(ex)
+    d.writeMetadata()
+    got = json.loads(subprocess.run(["exiftool", "-j", "-Panasonic:ShadingCompensation", "-IFD0:Model", str(f)],
+                                    capture_output=True, text=True, check=True).stdout)[0]
+    assert got["ShadingCompensation"] == ("On" if shading else "Off") and got["Model"] == "DMC-LX3"
+    profile = tmp_path / "lx3.xml"
+    profile.write_text(_LX3_PROFILE)
+    rc, doc = _l2(capsys, "correct", str(f), "--profile", str(profile), "-o", str(tmp_path / "out.jpg"))
+    vig = doc["results"][0]["lens"]["corrections"]["vignetting"]
+    assert rc == 0
+    if shading:
+        assert not vig["applied"] and "maker note Exif.Panasonic.ShadingCompensation = On" in vig["reason"]
+    else:
+        assert vig["applied"], vig
