@@ -338,3 +338,65 @@ def test_panasonic_shading_compensation_flag(tmp_path, capsys, shading):
         assert not vig["applied"] and "maker note Exif.Panasonic.ShadingCompensation = On" in vig["reason"]
     else:
         assert vig["applied"], vig
+
+
+# -- section 7: vignetting far outside the calibrated circle -------------------------------------
+
+
+def _srgb_to_linear(v: "np.ndarray") -> "np.ndarray":
+    import numpy as np
+
+    v = v / 255.0
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def test_dx_vignetting_on_an_fx_frame_is_held_not_blackened(tmp_path, capsys):
+    """`l2 correct d800.jpg --only vignetting -o out.jpg`: the issue's own case on a file: a D800
+    JPEG (the E-P3 JPEG at 3:2, 600 x 400, EXIF rewritten with exiv2) with the AF-S DX 18-70mm at
+    18 mm f/3.5, whose lensfun `pa` profile is calibrated at crop 1.528. Before: 18.7 % of the
+    frame black (lensfun's polynomial below 0 past the calibrated corner) and gains up to 11560.
+    After: no pixel blackened, and the gain measured on the written file in the corners (beyond
+    the calibrated radius) is the profile's gain at r = 1, 1 / (1 + k1 + k2 + k3) from lensfun's
+    terms, within 3 % (JPEG quantisation); the warning names --vignetting-strength."""
+    import exiv2
+    import numpy as np
+    from PIL import Image
+
+    from l2tech.profiles.interpolate import interpolate
+    from l2tech.profiles.matching import default_database
+
+    src = tmp_path / "d800.jpg"
+    with Image.open(shared_file(EP3)) as im:
+        w, h = im.size
+        im.convert("RGB").crop((0, (h - w * 2 // 3) // 2, w, (h - w * 2 // 3) // 2 + w * 2 // 3)).resize((600, 400)).save(
+            src, "JPEG", quality=95)
+    tagged = src  # EXIF written fresh with the exiv2 binding, as the D800 writes these tags
+    im2 = exiv2.ImageFactory.open(str(tagged))
+    im2.readMetadata()
+    ex = im2.exifData()
+    for k, v in {"Exif.Image.Make": "NIKON CORPORATION", "Exif.Image.Model": "NIKON D800",
+                 "Exif.Photo.LensModel": "AF-S DX Zoom-Nikkor 18-70mm f/3.5-4.5G IF-ED", "Exif.Photo.FocalLength": "18/1",
+                 "Exif.Photo.FNumber": "35/10", "Exif.Photo.PixelXDimension": "600",
+                 "Exif.Photo.PixelYDimension": "400"}.items():
+        ex[k] = v
+    im2.writeMetadata()
+    rc, doc = _l2(capsys, "correct", str(tagged), "--only", "vignetting", "-o", str(tmp_path / "out.jpg"))
+    lens = doc["results"][0]["lens"]
+    assert rc == 0 and lens["lens"] == "Nikon AF-S DX Zoom-Nikkor 18-70mm f/3.5-4.5G IF-ED"
+    assert lens["crop_factor"] == pytest.approx(1.0, abs=0.01) and lens["corrections"]["vignetting"]["applied"]
+    assert any("--vignetting-strength" in w for w in lens["warnings"]), lens["warnings"]
+    with Image.open(tagged) as a, Image.open(tmp_path / "out.jpg") as b:
+        vin = np.asarray(a.convert("RGB"), np.float64)
+        vout = np.asarray(b.convert("RGB"), np.float64)
+    assert vin.shape == vout.shape
+    lit = vin > 20
+    assert (vout[lit] == 0).mean() == 0.0  # was 18.7 % of the frame black
+    prof = next(p for p in default_database().lenses if p.name == lens["lens"])
+    t = interpolate(prof, 18.0, 3.5, 1000.0).vignetting.terms
+    at_edge = 1.0 / (1.0 + t["k1"] + t["k2"] + t["k3"])
+    corner = (slice(0, 40), slice(0, 60))  # r about 1.4 of the DX profile's corner: held there
+    lin_in, lin_out = _srgb_to_linear(vin[corner]), _srgb_to_linear(vout[corner])
+    ok = (lin_in > 0.01) & (lin_in * at_edge < 0.9)  # measurable, and not clipped after the gain
+    assert ok.sum() > 500
+    gain = lin_out[ok].sum() / lin_in[ok].sum()
+    assert gain == pytest.approx(at_edge, rel=0.03), (gain, at_edge)
