@@ -12,8 +12,9 @@ makes the darktable exports itself.
 - item 10: ``l2 info`` lists the DNG opcodes of the GoPro GPRs and the Canon DNG;
 - item 14: the default 3 px refusal of ``l2 calibrate distortion``.
 
-What could not be built faithfully is said where it would go (Canon and Nikon JPEG flags,
-Fujifilm X bodies).
+Canon, Nikon and Sony maker-note flags and the Fujifilm X body rule are tested on JPEGs built
+with the exiv2 binding from the shared files' own maker notes: tests/test_trust_flag_files.py and
+tests/test_trust_commands.py.
 """
 
 from __future__ import annotations
@@ -411,20 +412,11 @@ def test_dng_opcodes_in_the_file_are_not_corrected_again(tmp_path):
     assert corners(b) / corners(a) > 1.05 and centre(b) / centre(a) == pytest.approx(1.0, abs=0.01)
 
 
-# Canon: the two Canon JPEGs in the shared data cannot carry the flags. The 6D JPEG has no maker
-# notes at all (Photoshop dropped them); the PowerShot SX60 HS's have no VignettingCorr2 (0x4016)
-# or LightingOpt (0x4018) directory, and exiftool only writes maker-note tags whose directory
-# exists ("0 image files updated"). The EOS R6 and M50 CR3s carry them (exiftool: R6
-# PeripheralLightingSetting On, ChromaticAberrationSetting On, DistortionCorrectionSetting Off),
-# but they are RAW files, whose flags are ignored; their maker notes copied into a JPEG by exiftool
-# are not read correctly by exiv2 (the copied block keeps the CR3's offsets), so no faithful
-# Canon JPEG can be built.
-# Nikon: no Nikon JPEG is in the shared data. The D70 NEF (2004) has neither VignetteControl
-# (0x002a) nor DistortInfo (0x002b, AutoDistortionControl) in its maker notes (the VignetteControl
-# exiftool shows there is Nikon Capture's edit setting, group NikonCapture); a D70 never writes
-# them, and the stripped NEF is not written by exiftool without ignoring its errors.
-# Fujifilm: l2tech reads no Fujifilm flag; an X body's JPEG is judged by the body's known
-# behaviour, and the only Fujifilm file (FinePix S5Pro RAF) is an F-mount RAW.
+# Canon, Nikon, Sony: exiftool cannot write these flags into the shared JPEGs (the directories are
+# missing), so they are built with the exiv2 binding instead, which creates the maker-note
+# directories: tests/test_trust_flag_files.py (a D70 JPEG from the D70 NEF's maker note, a 1Ds Mark III
+# JPEG from the CR2 header's, the SX60 HS JPEG) and tests/test_trust_commands.py (a JPEG with the
+# ZV-E10 ARW's Sony maker note; the Fujifilm X body rule; Panasonic ShadingCompensation).
 
 
 # ---------------------------------------------------------------------------------------------
