@@ -20,6 +20,11 @@ per calibration point, for one frame size:
    rounding when the profile is representable (Kannala–Brandt with ``k1, k2`` only, OpenCV
    with ``k1, k2`` only), and otherwise says how far lensfun's map will be from ours.
 
+lensfun has one ``<center>`` per ``<lens>``: when the calibration points' lens centres differ by
+more than :data:`CENTER_TOLERANCE_PX` (0.5 px of the fit frame; a Gyroflow zoom profile with
+``asymmetrical`` true has a principal point per focal length), each point is written as its own
+``<lens>`` named ``"<model> (<focal>mm)"`` with its own centre (:func:`to_lensfun_entries`).
+
 The lens written has ``aspect_ratio`` = the frame's (between pixel centres, ``(W−1)/(H−1)``, as
 lensfun 0.3.x measures it) and ``crop_factor`` = the profile's, so lensfun's coordinate
 correction is exactly 1 on that frame and its normalisation equals ours.
@@ -44,7 +49,8 @@ import numpy as np
 from l2tech.errors import InvalidProfileError, OutputError, UsageError
 from l2tech.profiles.model import DistortionCalibration, LensCalibration, LensProfile
 
-__all__ = ["FitReport", "to_lensfun", "write_lensfun", "to_pixel_model", "write_gyroflow", "LENSFUN_FAMILIES"]
+__all__ = ["FitReport", "CENTER_TOLERANCE_PX", "to_lensfun", "to_lensfun_entries", "write_lensfun", "to_pixel_model",
+           "write_gyroflow", "LENSFUN_FAMILIES"]
 
 LENSFUN_FAMILIES = ("poly3", "poly5", "ptlens")
 _HALF_DIAG_MM = math.hypot(36.0, 24.0) / 2.0
@@ -246,6 +252,135 @@ def _fit_pixel_model(x, y, xd, yd, fisheye: bool):
     q = distort_normalized_opencv(np.stack([x, y], -1), terms) * s
     return s, terms, q[:, 0], q[:, 1]
 
+#: Largest distance (pixels of the fit frame) between the calibration points' lens centres for
+#: which one lensfun ``<lens>`` (one ``<center>``) still holds them all.
+CENTER_TOLERANCE_PX = 0.5
+
+
+def to_lensfun_entries(
+    profile: LensProfile,
+    width: int | None = None,
+    height: int | None = None,
+    *,
+    model: str | None = None,
+    mount: str = "Generic",
+    step: int = 8,
+    center_tolerance_px: float = CENTER_TOLERANCE_PX,
+) -> tuple[tuple[LensProfile, ...], FitReport]:
+    """The lensfun ``<lens>`` entries that hold any profile, fitted for a frame size, with the fit residual.
+
+    lensfun has one ``<center>`` per ``<lens>``. When the calibration points' lens centres
+    (e.g. a Gyroflow zoom profile with ``asymmetrical`` true and a principal point per focal
+    length in ``interpolations``) lie within ``center_tolerance_px`` of each other on the fit
+    frame, one entry holds every point, with the first point's centre. Otherwise each point
+    becomes its own entry, named ``"<model> (<focal>mm)"``, with its own ``<center>`` and its
+    one distortion point; every entry keeps the lens's whole focal range (``<focal min max>``).
+    Checked with lensfunpy 1.18 / lensfun 0.3.4: two entries of the same maker and model are one
+    lens to lensfun (the last one read wins), so the names must differ; and ``FindLenses`` drops
+    an entry whose focal range does not hold the range it reads from the name searched for
+    (``"… 20-60mm …"``), so a ``<focal value="20"/>`` entry would be found neither by the zoom's
+    name nor by its own, whereas with the lens's range the zoom's name finds every entry (equal
+    scores: the user picks the focal) and each entry's name finds that entry. lensfun then applies
+    the entry's point at any focal length (its nearest, and only, calibration).
+
+    Parameters
+    ----------
+    profile : LensProfile
+        Any family registered in :mod:`l2tech.optics.compose` (lensfun profiles are returned
+        unchanged, residual 0).
+    width, height : int, optional
+        Frame size in pixels (default: the profile's calibration size).
+    model : {"poly3", "poly5", "ptlens"}, optional
+        lensfun model to fit (default: the better of poly5 and ptlens).
+    mount : str
+        Mount written (lensfun needs one).
+    step : int
+        Grid spacing of the fit and of the residual, pixels.
+    center_tolerance_px : float
+        Largest spread of the lens centres (pixels of the fit frame) kept in one entry.
+
+    Returns
+    -------
+    (tuple of LensProfile, FitReport)
+        One entry, or one per calibration point (in focal order); each entry's ``extra`` has
+        ``center_spread_px`` (largest distance between the points' centres), and a per-point
+        entry ``focal_point_mm``. The residual of each point is measured about its own centre.
+
+    Raises
+    ------
+    UsageError
+        Unknown ``model``, or no frame size.
+    InvalidProfileError
+        The profile's map is undefined over the frame, or it has no distortion.
+
+    References
+    ----------
+    lensfun ``docs/manual-dbformat.txt`` (``<center>``, ``<focal>``), ``libs/lensfun/database.cpp``
+    (``lfDatabase::FindLenses``), ``libs/lensfun/lens.cpp`` (``lfLens::GuessParameters``,
+    ``MatchScore``); Gyroflow ``src/core/lens_profile.rs`` (``asymmetrical``, ``interpolations``).
+    """
+    if model is not None and model not in LENSFUN_FAMILIES:
+        raise UsageError(f"unknown lensfun model {model!r}; valid: {', '.join(LENSFUN_FAMILIES)}")
+    if profile.distortion and all(d.model in LENSFUN_FAMILIES for d in profile.distortion):
+        w, h = (int(width or 0), int(height or 0))
+        lens = profile if profile.mounts else replace(profile, mounts=(mount,))
+        return (lens,), FitReport(profile.distortion[0].model, w, h, 0.0, 0.0, tuple((d.focal_length_mm, 0.0, 0.0) for d in profile.distortion))
+    if not profile.distortion:
+        raise InvalidProfileError(f"profile {profile.name!r} has no distortion calibration to convert")
+    W, H = _frame_size(profile, width, height)
+    source_points = _points_to_convert(profile)
+    fits = [_fit_point(profile, d, W, H, model, step) for d in source_points]
+    if model is None:  # one model for all points (lensfun uses the first model met)
+        names = [f[0] for f in fits]
+        if len(set(names)) > 1:
+            worst = {n: max(f[5] for f in [_fit_point(profile, d, W, H, n, step) for d in source_points]) for n in set(names)}
+            chosen = min(worst, key=worst.get)
+            fits = [_fit_point(profile, d, W, H, chosen, step) for d in source_points]
+    dists, per = [], []
+    for d, (name, terms, focal_mm, _, _, emax, erms) in zip(source_points, fits):
+        if focal_mm <= 0:
+            focal_mm = 1.0  # lensfun needs a focal length; a rectilinear fit does not depend on it
+        dists.append(DistortionCalibration(name, float(focal_mm), terms))
+        per.append((float(focal_mm), emax, erms))
+    # centres in Hugin units (1 = half the short side between pixel centres) -> pixels
+    px_per_unit = (min(W, H) - 1.0) / 2.0
+    centres = [(f[3], f[4]) for f in fits]
+    spread = max(math.hypot(a[0] - b[0], a[1] - b[1]) for a in centres for b in centres) * px_per_unit
+    lens_type = "fisheye" if profile.distortion[0].model in _FISHEYE_FAMILIES and profile.lens_type != "rectilinear" else "rectilinear"
+    fmin = min(d.focal_length_mm for d in dists)
+    fmax = max(d.focal_length_mm for d in dists)
+    base_model = profile.model or "converted lens"
+
+    def entry(lens_model: str, cx: float, cy: float, points: tuple[DistortionCalibration, ...], extra: dict) -> LensProfile:
+        return LensProfile(
+            maker=profile.maker or "Unknown",
+            model=lens_model,
+            mounts=(mount,),
+            crop_factor=profile.crop_factor,
+            aspect_ratio=max(W - 1, H - 1) / min(W - 1, H - 1),  # lensfun 0.3.x: pixel-centre span
+            center_x=cx if abs(cx) > 1e-9 else 0.0,
+            center_y=cy if abs(cy) > 1e-9 else 0.0,
+            lens_type=lens_type,
+            focal_min_mm=fmin,
+            focal_max_mm=fmax,
+            distortion=points,
+            source=f"converted:{profile.source}",
+            extra={"converted_from": profile.source, "fit_frame_px": (W, H), "center_spread_px": spread, **extra},
+        )
+
+    if len(fits) == 1 or spread <= center_tolerance_px:
+        lenses: tuple[LensProfile, ...] = (entry(base_model, centres[0][0], centres[0][1], tuple(dists), {}),)
+    else:
+        labels = [d.focal_length_mm if d.focal_length_mm > 0 else c.focal_length_mm for d, c in zip(source_points, dists)]
+        names = [f"{base_model} ({f:g}mm)" for f in labels]
+        if len(set(names)) < len(names):  # points without distinct focal lengths: number them
+            names = [f"{n} #{i + 1}" for i, n in enumerate(names)]
+        lenses = tuple(entry(n, cx, cy, (c,), {"focal_point_mm": float(f)})
+                       for n, (cx, cy), c, f in zip(names, centres, dists, labels))
+    rms = math.sqrt(sum(p[2] ** 2 for p in per) / len(per))
+    return lenses, FitReport(dists[0].model, W, H, max(p[1] for p in per), rms, tuple(per))
+
+
 def to_lensfun(
     profile: LensProfile,
     width: int | None = None,
@@ -255,7 +390,11 @@ def to_lensfun(
     mount: str = "Generic",
     step: int = 8,
 ) -> tuple[LensProfile, FitReport]:
-    """A lensfun-family copy of any profile, fitted for a frame size, with the fit residual.
+    """A lensfun-family copy of any profile as one ``<lens>``, fitted for a frame size, with the fit residual.
+
+    As :func:`to_lensfun_entries`, for profiles one lensfun lens can hold: every calibration
+    point's lens centre within :data:`CENTER_TOLERANCE_PX` of the others (lensfun has one
+    ``<center>`` per lens).
 
     Parameters
     ----------
@@ -280,56 +419,30 @@ def to_lensfun(
     UsageError
         Unknown ``model``, or no frame size.
     InvalidProfileError
-        The profile's map is undefined over the frame, or it has no distortion.
+        The profile's map is undefined over the frame, or it has no distortion, or its
+        calibration points' lens centres are further apart than one lens can hold (the message
+        gives the spread; :func:`to_lensfun_entries` / :func:`write_lensfun` write one entry
+        per point).
+
+    References
+    ----------
+    lensfun ``docs/manual-dbformat.txt``.
     """
-    if model is not None and model not in LENSFUN_FAMILIES:
-        raise UsageError(f"unknown lensfun model {model!r}; valid: {', '.join(LENSFUN_FAMILIES)}")
-    if profile.distortion and all(d.model in LENSFUN_FAMILIES for d in profile.distortion):
-        w, h = (int(width or 0), int(height or 0))
-        lens = profile if profile.mounts else replace(profile, mounts=(mount,))
-        return lens, FitReport(profile.distortion[0].model, w, h, 0.0, 0.0, tuple((d.focal_length_mm, 0.0, 0.0) for d in profile.distortion))
-    if not profile.distortion:
-        raise InvalidProfileError(f"profile {profile.name!r} has no distortion calibration to convert")
-    W, H = _frame_size(profile, width, height)
-    source_points = _points_to_convert(profile)
-    fits = [_fit_point(profile, d, W, H, model, step) for d in source_points]
-    if model is None:  # one model for all points (lensfun uses the first model met)
-        names = [f[0] for f in fits]
-        if len(set(names)) > 1:
-            worst = {n: max(f[5] for f in [_fit_point(profile, d, W, H, n, step) for d in source_points]) for n in set(names)}
-            chosen = min(worst, key=worst.get)
-            fits = [_fit_point(profile, d, W, H, chosen, step) for d in source_points]
-    dists, per = [], []
-    for d, (name, terms, focal_mm, _, _, emax, erms) in zip(source_points, fits):
-        if focal_mm <= 0:
-            focal_mm = 1.0  # lensfun needs a focal length; a rectilinear fit does not depend on it
-        dists.append(DistortionCalibration(name, float(focal_mm), terms))
-        per.append((float(focal_mm), emax, erms))
-    center_x, center_y = fits[0][3], fits[0][4]
-    lens_type = "fisheye" if profile.distortion[0].model in _FISHEYE_FAMILIES and profile.lens_type != "rectilinear" else "rectilinear"
-    fmin = min(d.focal_length_mm for d in dists)
-    fmax = max(d.focal_length_mm for d in dists)
-    lens = LensProfile(
-        maker=profile.maker or "Unknown",
-        model=profile.model or "converted lens",
-        mounts=(mount,),
-        crop_factor=profile.crop_factor,
-        aspect_ratio=max(W - 1, H - 1) / min(W - 1, H - 1),  # lensfun 0.3.x: pixel-centre span
-        center_x=center_x if abs(center_x) > 1e-9 else 0.0,
-        center_y=center_y if abs(center_y) > 1e-9 else 0.0,
-        lens_type=lens_type,
-        focal_min_mm=fmin,
-        focal_max_mm=fmax,
-        distortion=tuple(dists),
-        source=f"converted:{profile.source}",
-        extra={"converted_from": profile.source, "fit_frame_px": (W, H)},
-    )
-    rms = math.sqrt(sum(p[2] ** 2 for p in per) / len(per))
-    return lens, FitReport(dists[0].model, W, H, max(p[1] for p in per), rms, tuple(per))
+    lenses, report = to_lensfun_entries(profile, width, height, model=model, mount=mount, step=step)
+    if len(lenses) > 1:
+        spread = float(lenses[0].extra["center_spread_px"])
+        raise InvalidProfileError(
+            f"profile {profile.name!r}: the lens centres of its {len(lenses)} focal points are {spread:.1f} px apart on the "
+            f"{report.width}x{report.height} frame (more than {CENTER_TOLERANCE_PX:g} px) and a lensfun lens has one centre; "
+            "to_lensfun_entries / write_lensfun write one entry per focal point")
+    return lenses[0], report
 
 
 def write_lensfun(profile: LensProfile, path: os.PathLike | str, width: int | None = None, height: int | None = None, **kw) -> FitReport:
-    """Convert with :func:`to_lensfun` and write a lensfun database file (atomically).
+    """Convert with :func:`to_lensfun_entries` and write a lensfun database file (atomically).
+
+    A profile whose focal points have lens centres further apart than
+    :data:`CENTER_TOLERANCE_PX` is written as one ``<lens>`` per focal point (see there).
 
     Returns
     -------
@@ -337,8 +450,8 @@ def write_lensfun(profile: LensProfile, path: os.PathLike | str, width: int | No
     """
     from l2tech.profiles.lensfun_xml import write_lensfun_xml
 
-    lens, report = to_lensfun(profile, width, height, **kw)
-    write_lensfun_xml(path, [lens])
+    lenses, report = to_lensfun_entries(profile, width, height, **kw)
+    write_lensfun_xml(path, lenses)
     return report
 
 
