@@ -16,6 +16,7 @@ rectilinear) is within that focal point's fit residual + 0.01 px of OpenCV's own
 from __future__ import annotations
 
 import json
+import math
 import warnings
 
 import numpy as np
@@ -92,6 +93,11 @@ def test_zoom_with_distinct_centres_keeps_each_centre(tmp_path, capsys):
 
     per_focal = {f: emax for f, emax, _ in to_lensfun_entries(read_gyroflow(src))[1].per_focal}
     assert per_focal[20.0] == pytest.approx(rep["residual_max_px"])
+    # the command says what it wrote: the two entries and the centres' spread
+    k60 = points[60.0][0]
+    k20 = points[20.0][0]
+    assert rep["entries"] == [f"{MODEL} (20mm)", f"{MODEL} (60mm)"]
+    assert rep["center_spread_px"] == pytest.approx(math.hypot(k60[0, 2] - k20[0, 2], k60[1, 2] - k20[1, 2]), abs=0.05)
 
     db = lensfunpy.Database(paths=[str(xml), str(_camera_xml(tmp_path))], load_common=False, load_bundled=False)
     lenses = {lens.model: lens for lens in db.lenses}
@@ -134,6 +140,7 @@ def test_zoom_with_agreeing_centres_stays_one_lens(tmp_path, capsys):
     db = lensfunpy.Database(paths=[str(xml)], load_common=False, load_bundled=False)
     (lens,) = db.lenses
     assert lens.model == MODEL and (lens.min_focal, lens.max_focal) == (20.0, 60.0)
+    assert rep["entries"] == [MODEL] and rep["center_spread_px"] < 0.5
     assert lens.type == lensfunpy.LensType.RECTILINEAR
     K = points[20.0][0]
     assert (lens.center_x, lens.center_y) == pytest.approx(_hugin(K[0, 2], K[1, 2]), abs=1e-6)

@@ -106,6 +106,9 @@ def convert(input_path: str, output: str, to: str, width: int | None, height: in
         result: dict[str, Any] = {"input": input_path, "output": output, "format": to, "lens": prof.name,
                                   "model": rep.model, "frame": [rep.width, rep.height],
                                   "residual_max_px": rep.residual_max_px, "residual_rms_px": rep.residual_rms_px}
+        if to == "lensfun":
+            result["entries"] = list(rep.entries)
+            result["center_spread_px"] = rep.center_spread_px
     except L2Error as exc:
         report_error(exc, verbose)
         return exc.exit_code
@@ -114,6 +117,10 @@ def convert(input_path: str, output: str, to: str, width: int | None, height: in
     elif not quiet:
         console.print(f"{result['lens']} -> {output} ({to}, {result['model']}, fit residual max "
                       f"{result['residual_max_px']:.4f} px, rms {result['residual_rms_px']:.4f} px)", highlight=False)
+        if len(result.get("entries", ())) > 1:
+            console.print(f"  {len(result['entries'])} lens entries, one per focal length (their lens centres are "
+                          f"{result['center_spread_px']:.1f} px apart; lensfun holds one centre per lens): "
+                          + "; ".join(result["entries"]), highlight=False)
     return 0
 
 

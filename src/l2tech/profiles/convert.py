@@ -85,6 +85,11 @@ class FitReport:
         profile's, over the frame grid, in pixels (all calibration points).
     per_focal : tuple of (float, float, float)
         ``(focal_length_mm, max_px, rms_px)`` per calibration point.
+    entries : tuple of str
+        The lensfun ``<lens>`` models written (:func:`write_lensfun`): one, or one per focal
+        point when their lens centres differ (:func:`to_lensfun_entries`).
+    center_spread_px : float
+        Largest distance between the calibration points' lens centres on the fit frame, pixels.
     """
 
     model: str
@@ -93,6 +98,8 @@ class FitReport:
     residual_max_px: float
     residual_rms_px: float
     per_focal: tuple[tuple[float, float, float], ...]
+    entries: tuple[str, ...] = ()
+    center_spread_px: float = 0.0
 
 
 def _import_families() -> None:
@@ -452,7 +459,8 @@ def write_lensfun(profile: LensProfile, path: os.PathLike | str, width: int | No
 
     lenses, report = to_lensfun_entries(profile, width, height, **kw)
     write_lensfun_xml(path, lenses)
-    return report
+    spread = float(lenses[0].extra.get("center_spread_px", 0.0)) if lenses[0].extra else 0.0
+    return replace(report, entries=tuple(lens.model for lens in lenses), center_spread_px=spread)
 
 
 def to_pixel_model(
