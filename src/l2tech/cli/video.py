@@ -167,6 +167,7 @@ def _outputs(inputs: tuple[str, ...], output: str, codec: str | None) -> list[Pa
               metavar="SECONDS", help="--stabilize: crop each frame only as much as the frames within this window need "
               "(a dynamic crop, as Gyroflow's adaptive zoom; e.g. 4; at most 1e6); 0: one crop for the whole clip.")
 @click.option("--fast", is_flag=True, help="Faster, slightly less exact: swscale's fast colour conversion (YUV to RGB and back).")
+@click.option("--force", is_flag=True, help="Process a clip that is already an l2tech output (skipped otherwise).")
 @overwrite_option
 @json_option
 @verbosity_options
@@ -175,14 +176,16 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
           crop_factor, calib_crop, lens_model, intrinsics, dist_coeffs, calib_size, projection, zoom, out_size,
           interpolation, look, lut_path, input_encoding, tone, codec, crf, bitrate, preset, bit_depth, pix_fmt, start_s,
           duration_s, max_decode_errors, stabilize, gyro_path, gyro_offset_ms, smoothness_s, readout_ms,
-          horizon_lock, adaptive_zoom_s, segments, qp, jobs, max_memory, cluster, redo, no_sidecar, fast, overwrite, as_json, verbose,
-          quiet):
+          horizon_lock, adaptive_zoom_s, segments, qp, jobs, max_memory, cluster, redo, no_sidecar, fast, force, overwrite, as_json,
+          verbose, quiet):
     """Lens-correct, de-fish and grade video clips; audio, telemetry and metadata are kept.
 
     Settings may come from a recipe file (--recipe; video-only ones in its [video] table); the
-    options given win. Each output gets a NAME.EXT.l2.toml sidecar; clips written into a folder
-    are journaled there, so the same command run again does only the missing clips (--redo
-    makes them all again). --jobs N runs N clips at once (default 1: a clip already uses
+    options given win. Each output says it is l2tech's (the lens profile, the corrections and
+    the recipe hash, as JSON in the container's comment tag); a clip that is already an l2tech
+    output is skipped unless --force. Each output gets a NAME.EXT.l2.toml sidecar; clips
+    written into a folder are journaled there, so the same command run again does only the
+    missing clips (--redo makes them all again). --jobs N runs N clips at once (default 1: a clip already uses
     several threads), or the N parts of one clip with --segments; --cluster (or L2_DASK_SCHEDULER)
     runs them on a Dask scheduler.
 
@@ -207,7 +210,7 @@ def video(ctx, inputs, output, recipe_path, profile_path, camera, lens_name, foc
     try:
         fields = {"profile": profile_path, "camera": camera, "lens": lens_name, "focal_length_mm": focal_length_mm,
                   "f_number": f_number, "focus_distance_m": focus_distance_m, "projection": projection,
-                  "interpolation": interpolation, "look": look, "lut": lut_path}
+                  "interpolation": interpolation, "look": look, "lut": lut_path, "force": force}
         names = {"profile": "profile_path", "lens": "lens_name", "lut": "lut_path"}
         vfields = {"crop_factor": crop_factor, "calib_crop": _floats(calib_crop, 4, "--calib-crop"),
                    "lens_model": lens_model, "intrinsics": _floats(intrinsics, 4, "--intrinsics"),

@@ -32,10 +32,10 @@ References
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 __all__ = ["L2TECH_XMP_NS", "L2TECH_XMP_PREFIX", "register_l2tech_namespace", "corrections_done", "l2tech_record",
-           "raw_converter", "xmp_items"]
+           "l2tech_record_fields", "raw_converter", "xmp_items"]
 
 #: XMP namespace of l2tech's record of what it did to an output.
 L2TECH_XMP_NS = "https://l2tech.org/ns/xmp/1.0/"
@@ -188,3 +188,61 @@ def l2tech_record(tags: Any) -> tuple[tuple[str, str], ...]:
     """l2tech's XMP record in the file (``(property, value)`` pairs), empty when there is none."""
     prefix = f"Xmp.{L2TECH_XMP_PREFIX}."
     return tuple((k[len(prefix):], v) for k, v in xmp_items(tags) if k.startswith(prefix))
+
+
+def l2tech_record_fields(*, profile: str | None, profile_source: str | None, corrections: Iterable[str],
+                         not_corrected: Mapping[str, str] | None = None, recipe_hash: str,
+                         source_software: str | None = None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """l2tech's record of what it did to one output, as ``property -> value`` (no namespace).
+
+    The properties of the stills' XMP record (``Xmp.l2tech.*``, :data:`L2TECH_XMP_NS`) under
+    the same names, so a video container's record (``l2 video``: JSON in the ``comment`` tag,
+    :mod:`l2tech.video.transcode`) reads as a picture's does.
+
+    Parameters
+    ----------
+    profile : str or None
+        Name of the lens profile used (the lens); None or empty when none was.
+    profile_source : str or None
+        Where that profile came from (``database``, ``user``, ``file (NAME)``, ...); left
+        out when no profile was used.
+    corrections : iterable of str
+        The corrections applied, in pipeline order (``vignetting``, ``tca``, ``distortion``).
+    not_corrected : mapping of str to str, optional
+        ``correction -> reason`` for the ones skipped (written as ``correction: reason``
+        separated by ``"; "``).
+    recipe_hash : str
+        Digest of the settings (:func:`l2tech.pipeline.recipe_file.recipe_hash` or the stills'
+        own).
+    source_software : str, optional
+        The input's ``Software`` (or encoder), which the output's replaces.
+    extra : mapping of str to str, optional
+        More properties (e.g. ``Stabilization``), after the standard ones.
+
+    Returns
+    -------
+    dict of str to str
+        ``Tool`` (``l2tech``), ``Version``, ``Profile``, ``ProfileSource``, ``Corrections``
+        (comma-separated), ``NotCorrected``, ``RecipeHash``, ``SourceSoftware`` and the
+        ``extra`` ones; empty values left out, except ``Profile`` and ``Corrections`` (an
+        empty ``Corrections`` says nothing was corrected).
+
+    References
+    ----------
+    Adobe, *XMP Specification Part 1* (2012), 6.2 (a property is a name/value pair in a
+    namespace); the names are the ones :func:`l2tech_record` reads back from a picture.
+    """
+    from l2tech import __version__
+
+    rec = {
+        "Tool": "l2tech",
+        "Version": __version__,
+        "Profile": profile or "",
+        "ProfileSource": (profile_source or "") if profile else "",
+        "Corrections": ",".join(corrections),
+        "NotCorrected": "; ".join(f"{c}: {why}" for c, why in (not_corrected or {}).items() if why),
+        "RecipeHash": recipe_hash,
+        "SourceSoftware": source_software or "",
+        **dict(extra or {}),
+    }
+    return {k: str(v) for k, v in rec.items() if v != "" or k in ("Corrections", "Profile")}

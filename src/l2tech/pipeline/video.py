@@ -35,7 +35,7 @@ from l2tech.pipeline.recipe import Recipe
 from l2tech.profiles.validate import CROP_FACTOR_RANGE, FOCAL_PX_RANGE
 
 __all__ = ["VideoJob", "run_video_job", "resolve_lens", "resolve_look", "VIDEO_SETTINGS", "video_settings",
-           "read_video_settings", "check_video_options", "plan_stabilization"]
+           "read_video_settings", "check_video_options", "plan_stabilization", "video_record"]
 
 
 @dataclass(frozen=True)
@@ -342,8 +342,13 @@ def _project_lens(job: VideoJob) -> str | None:
     return job.gyro if read_gyroflow_project(job.gyro).lens is not None else None
 
 
-def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
+def resolve_lens(job: VideoJob, frame_size: tuple[int, int], *, provenance: dict | None = None):
     """The :class:`~l2tech.video.lens.LensSetup` for a clip of ``frame_size``, or ``None``.
+
+    ``provenance``, when given, receives what the output's l2tech record says of the lens:
+    ``Profile`` (the lens's name), ``ProfileSource`` (``database``, ``user``, ``file (NAME)``,
+    ``Gyroflow project (NAME)``, ``options (--intrinsics/--dist-coeffs)``), ``applied`` (the
+    corrections the setup makes, pipeline order) and ``reasons`` (``correction -> why not``).
 
     Raises
     ------
@@ -362,6 +367,7 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
     project_lens = _project_lens(job)
     if project_lens is not None:
         model, K, terms, calib_size, name = _pixel_profile_from_gyroflow(project_lens, job.recipe.focal_length_mm)
+        _pixel_provenance(provenance, name or "lens", f"Gyroflow project ({Path(project_lens).name})")
         return lens_setup_pixel_model(
             frame_size, model, K, terms, job.calib_size or calib_size, calib_crop=job.calib_crop,
             projection=job.recipe.projection, out_size=job.out_size, zoom=job.zoom,
@@ -378,6 +384,7 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
         _check_cli_lens_numbers(job.intrinsics, terms)
         fx, fy, cx, cy = job.intrinsics
         K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+        _pixel_provenance(provenance, f"{model} intrinsics", "options (--intrinsics/--dist-coeffs)")
         return lens_setup_pixel_model(
             frame_size, model, K, terms, job.calib_size, calib_crop=job.calib_crop, projection=job.recipe.projection,
             out_size=job.out_size, zoom=job.zoom, source="--intrinsics",
@@ -394,16 +401,26 @@ def resolve_lens(job: VideoJob, frame_size: tuple[int, int]):
             raise UnsupportedFormatError(kind, path=p)
         if Path(p).suffix.lower() in (".json", ".gyroflow"):
             model, K, terms, calib_size, name = _pixel_profile_from_gyroflow(p, job.recipe.focal_length_mm)
+            _pixel_provenance(provenance, name or Path(p).name, f"file ({Path(p).name})")
             return lens_setup_pixel_model(
                 frame_size, model, K, terms, job.calib_size or calib_size, calib_crop=job.calib_crop,
                 projection=job.recipe.projection, out_size=job.out_size, zoom=job.zoom, source=name or p,
             )
-        return _lensfun_setup(job, frame_size)
+        return _lensfun_setup(job, frame_size, provenance)
     if job.recipe.camera or job.recipe.lens:
-        return _lensfun_setup(job, frame_size)
+        return _lensfun_setup(job, frame_size, provenance)
     if job.recipe.projection:
         raise UsageError("--projection needs a lens (--profile, --intrinsics or --camera/--lens)")
     return None
+
+
+def _pixel_provenance(provenance: dict | None, name: str, source: str) -> None:
+    """A pixel-calibrated lens (OpenCV fisheye/pinhole): its map undistorts; it has no
+    vignetting or TCA data."""
+    if provenance is not None:
+        provenance.update(Profile=name, ProfileSource=source, applied=["distortion"],
+                          reasons={"vignetting": "the lens model has no vignetting data",
+                                   "tca": "the lens model has no TCA data"})
 
 
 def _lensfun_profile(job: VideoJob):
@@ -454,7 +471,7 @@ def _check_cli_lens_numbers(intrinsics: tuple[float, ...], terms: dict[str, floa
                          f"got {intrinsics[0]:g}, {intrinsics[1]:g}")
 
 
-def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
+def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int], provenance: dict | None = None):
     """Maps and gain of a lensfun-model profile through the stills engine (:mod:`l2tech.correct`).
 
     The video's crop factor: ``--crop-factor`` (the recorded area's: body crop factor × the
@@ -495,6 +512,17 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int]):
             maps = correction_maps(cal, w, h, crop_factor=crop, distortion=job.wants("distortion"), tca=job.wants("tca"))
         want_gain = cal.vignetting is not None and job.wants("vignetting")
         gain = vignetting_gain(cal, w, h, crop_factor=crop) if want_gain else None
+    if provenance is not None:
+        from l2tech.pipeline.recipe import CORRECTIONS
+        from l2tech.profiles.matching import profile_source_kind
+
+        done = {"vignetting": gain is not None, "tca": bool(maps.per_channel),
+                "distortion": bool(job.recipe.projection) or (job.wants("distortion") and cal.distortion is not None)}
+        source = (f"file ({Path(job.recipe.profile).name})" if job.recipe.profile is not None
+                  else profile_source_kind(profile))
+        provenance.update(Profile=profile.name, ProfileSource=source, applied=[c for c in CORRECTIONS if done[c]],
+                          reasons={c: "not requested (--only)" if not job.wants(c) else f"the profile has no {c} data"
+                                   for c in CORRECTIONS if not done[c]})
     lines = [desc, f"focal length {focal:g} mm, crop factor {crop if crop is not None else profile.crop_factor:g}, "
                    f"scale {maps.scale:.4f}"]
     lines += [f"warning: {c.message}" for c in caught]
@@ -900,12 +928,15 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
     from l2tech.video.transcode import EncodeOptions, process_video
 
     check_video_options(video_settings(job))  # (the CLI and recipe files are checked before; a caller's job here)
+    if not job.recipe.force:
+        _refuse_l2tech_output(input_path)
     look = resolve_look(job)
     setup_lines: list[str] = []
+    lens_record: dict = {}
 
     def factory(info):
         size = (info.width_px, info.height_px)
-        lens = resolve_lens(job, size)
+        lens = resolve_lens(job, size, provenance=lens_record)
         map_xy = None if lens is None else lens.map_xy
         if lens is None:
             setup_lines.append("no lens source (--profile, --camera/--lens or --intrinsics): the geometry is not corrected")
@@ -934,6 +965,7 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
             with np.errstate(divide="ignore"):
                 falloff = np.where(gn > 0, 1.0 / np.where(gn > 0, gn, 1.0), -1.0)
         maps = StabilizedMaps(plan, size, map_xy, falloff=falloff, border="constant")
+        lens_record["Stabilization"] = plan.mode
         summary = plan.as_dict()
         if details is not None:
             details["stabilization"] = summary
@@ -981,8 +1013,61 @@ def run_video_job(job: VideoJob, input_path: str, output_path: str | Path, *,
                            duration_s=job.duration_s, max_decode_errors=job.max_decode_errors,
                            overwrite=job.overwrite, progress=progress, accurate_color=not job.fast,
                            frame_hook=frame_hook, frame_size_check=frame_size_check, out_size=job.out_size,
-                           copy_streams=job.copy_streams)
+                           copy_streams=job.copy_streams, provenance=lambda: video_record(job, lens_record))
     return report, tuple(setup_lines)
+
+
+def video_record(job: VideoJob, lens: dict) -> dict[str, str]:
+    """l2tech's record of one ``l2 video`` output (:func:`l2tech.io.provenance.l2tech_record_fields`).
+
+    Parameters
+    ----------
+    job : VideoJob
+        The clip's settings; ``RecipeHash`` is :func:`~l2tech.pipeline.recipe_file.recipe_hash`
+        of its recipe and :func:`video_settings` (the hash the sidecar and the batch journal
+        hold).
+    lens : dict
+        What :func:`resolve_lens` put in its ``provenance`` (empty: no lens source), and
+        ``Stabilization`` (the stabiliser's mode) when the clip was stabilised.
+
+    Returns
+    -------
+    dict of str to str
+        ``Tool``, ``Version``, ``Profile``, ``ProfileSource``, ``Corrections``,
+        ``NotCorrected``, ``RecipeHash`` and ``Stabilization`` when set; the input's software
+        is added where the container is written (:func:`l2tech.video.transcode.process_video`).
+    """
+    from l2tech.io.provenance import l2tech_record_fields
+    from l2tech.pipeline.recipe import CORRECTIONS
+    from l2tech.pipeline.recipe_file import recipe_hash
+
+    applied = list(lens.get("applied", ()))
+    if lens:
+        reasons = dict(lens.get("reasons", {}))
+    elif not job.recipe.lens_correction:
+        reasons = {c: "lens correction off" for c in CORRECTIONS}
+    else:
+        reasons = {c: "no lens source (--profile, --camera/--lens or --intrinsics)" for c in CORRECTIONS}
+    extra = {"Stabilization": lens["Stabilization"]} if lens.get("Stabilization") else None
+    return l2tech_record_fields(profile=lens.get("Profile"), profile_source=lens.get("ProfileSource"),
+                                corrections=applied, not_corrected={c: reasons.get(c, "") for c in CORRECTIONS if c not in applied},
+                                recipe_hash=recipe_hash(job.recipe, "video", video_settings(job)), extra=extra)
+
+
+def _refuse_l2tech_output(input_path: str | Path) -> None:
+    """Raise :class:`~l2tech.errors.AlreadyProcessedError` when the clip is an l2tech output
+    (its container holds l2tech's record, :func:`l2tech.video.transcode.l2tech_record_of`), as
+    ``l2 correct`` refuses a picture with l2tech's XMP record; ``--force`` runs it again."""
+    from l2tech.errors import AlreadyProcessedError
+    from l2tech.video.transcode import l2tech_record_of
+
+    record = l2tech_record_of(input_path)
+    if record:
+        did = record.get("Corrections") or "nothing"
+        if record.get("Stabilization"):
+            did += f"; stabilised ({record['Stabilization']})"
+        raise AlreadyProcessedError(f"already an l2tech output (l2tech {record.get('Version', '?')}, corrected: {did}); "
+                                    "not corrected twice; --force corrects it again", path=input_path)
 
 
 def segment_plan(path: str | Path, segments: int) -> tuple[float, ...]:
@@ -1088,7 +1173,12 @@ def _run_segments(job: VideoJob, input_path: str, output_path: str | Path, plan:
             pool.close(kill=True)
             raise
         parts = [(done[t.output], start) for t, start in zip(tasks, plan)]
-        report = join_segments(input_path, parts, dst, overwrite=job.overwrite)
+        from l2tech.pipeline.recipe_file import recipe_hash
+        from l2tech.video.transcode import l2tech_record_of
+
+        # the parts' record (the same lens setup), with the hash of the clip's own settings
+        record = {**l2tech_record_of(parts[0][0]), "RecipeHash": recipe_hash(job.recipe, "video", video_settings(job))}
+        report = join_segments(input_path, parts, dst, overwrite=job.overwrite, provenance=record)
     wall = time.perf_counter() - t0  # the whole job, parts included (join_segments times the join)
     report = dataclasses.replace(report, wall_s=wall, fps=report.frames_written / wall if wall > 0 else 0.0)
     return report, (f"split at the input keyframes {', '.join(f'{t:.3f}' for t in plan)} s "

@@ -11,6 +11,15 @@ timecode track in MP4) is left out and named in the report — the timecode itse
 video stream's ``timecode`` tag, from which the MP4/MOV muxer writes a new timecode track.
 Container metadata (creation time, make, model, firmware) and chapters are copied.
 
+Given a ``provenance`` record (``l2 video`` always gives one), the output says it was made by
+l2tech and how: the record (:func:`l2tech.io.provenance.l2tech_record_fields`) as JSON in the
+container's ``comment`` tag (MP4/MOV: the ``comment`` metadata key; Matroska/WebM: the
+``COMMENT`` tag), ``com.apple.quicktime.software`` = ``l2tech VERSION`` in MP4/MOV, and the video
+stream's ``encoder`` = ``l2tech VERSION (ENCODER)`` (the MP4/MOV compressor name, Matroska's track
+``ENCODER`` tag). The container's own ``encoder`` tag cannot say l2tech: libavformat's
+``init_muxer`` (``libavformat/mux.c``) sets it to its ``LIBAVFORMAT_IDENT`` (``Lavf…``) over
+any value given. :func:`l2tech_record_of` reads the record back.
+
 The output is written to a temp file beside it and renamed only when complete
 (:func:`l2tech.io.atomic.atomic_output`).
 
@@ -30,7 +39,7 @@ import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -40,7 +49,7 @@ from l2tech.video.pipeline import FramePipeline
 from l2tech.video.probe import VideoInfo, VideoLimits, probe_video
 
 __all__ = ["EncodeOptions", "VideoReport", "process_video", "join_segments", "ENCODERS", "X264_PRESETS", "OUTPUT_CONTAINERS",
-           "check_output_container"]
+           "check_output_container", "l2tech_record_of", "read_l2tech_record", "SOFTWARE_KEY"]
 
 # input decoder -> default encoder
 ENCODERS = {"h264": "libx264", "hevc": "libx265", "prores": "prores_ks", "av1": "libsvtav1", "vp9": "libvpx-vp9"}
@@ -409,6 +418,109 @@ def _account_copies(labels: dict, muxed, written: Path, fmt: str, timecode_in, t
 OUTPUT_CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 
 
+
+#: QuickTime metadata key of the software that made the file (Apple, *QuickTime File Format
+#: Specification*, "Metadata keys": ``com.apple.quicktime.software``); exiftool reads it as
+#: ``Keys:Software``. Written into MP4/MOV with ``movflags=use_metadata_tags`` (the ``mdta`` keys).
+SOFTWARE_KEY = "com.apple.quicktime.software"
+
+
+def read_l2tech_record(metadata: Mapping[str, str]) -> dict[str, str]:
+    """l2tech's record in a container's metadata (``comment``/``COMMENT`` JSON), or ``{}``.
+
+    Parameters
+    ----------
+    metadata : mapping of str to str
+        A container's tags as PyAV's ``container.metadata`` (or ffprobe's ``format.tags``)
+        gives them; the key is matched without regard to case (Matroska's are upper case).
+
+    Returns
+    -------
+    dict of str to str
+        The record's properties (``Tool``, ``Version``, ``Corrections``, ...;
+        :func:`l2tech.io.provenance.l2tech_record_fields`) when the comment is a JSON object
+        whose ``Tool`` is ``l2tech``; else empty (a camera's or a person's comment).
+    """
+    import json
+
+    for key, value in metadata.items():
+        if key.lower() != "comment" or not isinstance(value, str) or not value.lstrip().startswith("{"):
+            continue
+        try:
+            doc = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and doc.get("Tool") == "l2tech":
+            return {str(k): str(v) for k, v in doc.items()}
+    return {}
+
+
+def l2tech_record_of(path: str | os.PathLike) -> dict[str, str]:
+    """l2tech's record in a video file's container tags (:func:`read_l2tech_record`), or ``{}``.
+
+    Only the header is read; a file FFmpeg cannot open has no record (its own error is
+    reported by whatever reads it next).
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            return read_l2tech_record(c.metadata)
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+        return {}
+
+
+def _source_software(inp) -> str | None:
+    """The software the input names as its maker: the container's QuickTime software key or
+    ``encoder`` tag, else its video stream's ``encoder`` (a camera's: ``GoPro AVC encoder``)."""
+    meta = {k.lower(): v for k, v in inp.metadata.items()}
+    for v in (meta.get(SOFTWARE_KEY), meta.get("encoder")):
+        if v and v.strip():
+            return v.strip()
+    if inp.streams.video:
+        v = {k.lower(): val for k, val in inp.streams.video[0].metadata.items()}.get("encoder")
+        if v and v.strip():
+            return v.strip()
+    return None
+
+
+def _provenance_tags(record: Mapping[str, str], fmt: str, inp, codec_name: str) -> tuple[dict[str, str], str]:
+    """The container tags carrying ``record`` and the video stream's ``encoder`` value.
+
+    The input's own ``comment`` (when it is not an l2tech record) is kept in the record as
+    ``SourceComment`` (the output's comment holds the record); its software as
+    ``SourceSoftware`` unless the record names one.
+    """
+    import json
+
+    from l2tech import __version__
+
+    rec = dict(record)
+    if "SourceSoftware" not in rec:
+        software = _source_software(inp)
+        if software:
+            rec["SourceSoftware"] = software
+    own = [v for k, v in inp.metadata.items() if k.lower() == "comment" and v and v.strip()]
+    if own and not read_l2tech_record(inp.metadata) and "SourceComment" not in rec:
+        rec["SourceComment"] = own[0]
+    tags = {"comment": json.dumps(rec, separators=(", ", ": "))}
+    if fmt in ("mp4", "mov"):
+        tags[SOFTWARE_KEY] = f"l2tech {__version__}"
+    # the MP4/MOV compressor name holds 31 bytes (FFmpeg movenc find_compressor)
+    return tags, f"l2tech {__version__} ({codec_name})"[:31]
+
+
+def _put_container_tags(out, tags: Mapping[str, str]) -> None:
+    """Set ``tags`` on an output container, replacing any of the same name in another case
+    (an input Matroska's ``COMMENT`` copied into the output); the input's software key is
+    dropped where ``tags`` has none (Matroska: it named the input's maker, now the record's
+    ``SourceSoftware``)."""
+    lower = {k.lower() for k in tags} | {SOFTWARE_KEY}
+    for k in [k for k in out.metadata if k.lower() in lower]:
+        del out.metadata[k]
+    out.metadata.update(tags)
+
+
 def _output_format(path: Path) -> str:
     return OUTPUT_CONTAINERS.get(path.suffix.lower(), "")
 
@@ -502,6 +614,7 @@ def process_video(
     frame_size_check: Callable[[int, int, tuple[int, int] | None], None] | None = None,
     out_size: tuple[int, int] | None = None,
     copy_streams: bool = True,
+    provenance: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
 ) -> VideoReport:
     """Decode a clip, run each frame through ``pipeline``, encode it, keep the other streams.
 
@@ -551,6 +664,11 @@ def process_video(
     copy_streams : bool
         Copy the audio, data and timecode streams (False: the video stream alone, as for the
         segments of a split clip).
+    provenance : mapping or callable, optional
+        l2tech's record of what was done (:func:`l2tech.io.provenance.l2tech_record_fields`),
+        or a function called once the pipeline is built that returns it: written into the
+        output as the module says (JSON ``comment``, software key, the video stream's
+        ``encoder``). None: the input's tags only.
 
     Returns
     -------
@@ -658,6 +776,11 @@ def process_video(
             else:
                 out_options = {}
             out.metadata.update({k: v for k, v in inp.metadata.items() if k not in ("encoder", "major_brand", "minor_version", "compatible_brands")})
+            record = provenance() if callable(provenance) else provenance
+            stream_encoder = None
+            if record is not None:
+                prov_tags, stream_encoder = _provenance_tags(record, fmt, inp, codec_name)
+                _put_container_tags(out, prov_tags)
             rate = info.frame_rate if info.frame_rate else Fraction(30)
             ovs = out.add_stream(codec_name, rate=rate)
             ovs.width, ovs.height = pipeline.out_size
@@ -689,6 +812,8 @@ def process_video(
                 opts["preset"] = enc.preset
             ovs.options = opts
             ovs.metadata.update({k: v for k, v in vs.metadata.items() if k in ("language", "handler_name", "timecode", "rotate")})
+            if stream_encoder:
+                ovs.metadata["encoder"] = stream_encoder
             stream_map = {}
             labels: dict[int, str] = {}
             timecode_in = vs.metadata.get("timecode")
@@ -930,7 +1055,7 @@ def process_video(
 
 
 def join_segments(input_path: str | os.PathLike, parts: list[tuple[str, float]], output_path: str | os.PathLike, *,
-                  overwrite: bool = False) -> VideoReport:
+                  overwrite: bool = False, provenance: Mapping[str, str] | None = None) -> VideoReport:
     """Join the video-only parts of a split clip, with the input's audio and data packets.
 
     Parameters
@@ -945,6 +1070,8 @@ def join_segments(input_path: str | os.PathLike, parts: list[tuple[str, float]],
         The joined clip (written atomically).
     overwrite : bool
         Replace an existing output.
+    provenance : mapping, optional
+        l2tech's record of the whole clip, written as :func:`process_video` writes it.
 
     Returns
     -------
@@ -989,6 +1116,13 @@ def join_segments(input_path: str | os.PathLike, parts: list[tuple[str, float]],
                 ovs.codec_context.framerate = fvs.average_rate  # the muxer times a timecode track by it
             ovs.metadata.update({k: v for k, v in inp.streams.video[0].metadata.items()
                                  if k in ("language", "handler_name", "timecode")})
+            if provenance is not None:
+                prov_tags, stream_encoder = _provenance_tags(provenance, fmt, inp, fvs.codec_context.name)
+                _put_container_tags(out, prov_tags)
+                # the parts' own (process_video names the encoder, e.g. libx264; the part's
+                # codec context only the format, h264)
+                ovs.metadata["encoder"] = next((v for k, v in fvs.metadata.items()
+                                                if k.lower() == "encoder" and v.startswith("l2tech ")), stream_encoder)
             timecode_in = inp.streams.video[0].metadata.get("timecode")
             timecode_tracks: list[str] = []
             stream_map = {}
