@@ -783,6 +783,138 @@ def _exiv2_read_source(exiv2: object, src: Path) -> object:
         return again
 
 
+#: Bytes per value of each TIFF field type (TIFF 6.0 section 2, "Types"; 13 = IFD, TIFF
+#: Technical Note 1).
+_TIFF_TYPE_BYTES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
+
+
+def _canon_maker_note_shift(mn: bytes, offset: int, order: str) -> tuple[int, bool]:
+    """How far an editor moved a Canon maker note without rewriting its value offsets.
+
+    A Canon maker note is a TIFF IFD without header whose value offsets count from the TIFF
+    header (exiv2 reads them at those offsets); cameras end it with an 8-byte TIFF footer
+    ("II*\\0" or "MM\\0*" and the maker note's original offset). When the maker note now lies
+    elsewhere, its values lie at the stated offsets plus (now - original): exiftool's
+    ``FixBase`` ("Adjusted MakerNotes base by ..."), including its check for editors that
+    rewrote the offsets but not the footer (then the last value ends right at the footer).
+
+    Parameters
+    ----------
+    mn : bytes
+        The maker note (exiv2 ``Exif.Photo.MakerNote``).
+    offset : int
+        Where it lies, from the TIFF header (exiv2 ``Exif.MakerNote.Offset``).
+    order : str
+        "II" or "MM" (exiv2 ``Exif.MakerNote.ByteOrder``).
+
+    Returns
+    -------
+    (int, bool)
+        The shift to add to each stated value offset, and whether every value then lies inside
+        the maker note (False: the offsets cannot be trusted; carry nothing of it).
+
+    References
+    ----------
+    ExifTool ``lib/Image/ExifTool/MakerNotes.pm``, ``FixBase`` (Canon TIFF footer); TIFF 6.0
+    section 2 (IFD entries: a value over 4 bytes is stored at the offset the entry gives).
+    """
+    e = "<" if order == "II" else ">"
+    if len(mn) < 2:
+        return 0, False
+    n = struct.unpack_from(e + "H", mn, 0)[0]
+    if 2 + 12 * n > len(mn):
+        return 0, False
+    values = []
+    for i in range(n):
+        _, typ, count, where = struct.unpack_from(e + "HHII", mn, 2 + 12 * i)
+        size = _TIFF_TYPE_BYTES.get(typ, 1) * count
+        if size > 4:
+            values.append((where, size))
+    if not values:
+        return 0, True
+    shift = 0
+    footer = mn[-8:]
+    if len(mn) > 8 and footer[:4] == (b"II*\0" if order == "II" else b"MM\0*"):
+        shift = offset - struct.unpack_from(e + "I", footer, 4)[0]
+        end_gap = offset + len(mn) - max(w + s for w, s in values) - 8
+        if shift and end_gap in (0, 1):  # the offsets were rewritten, the footer was not
+            shift = 0
+    inside = all(offset <= w + shift and w + shift + s <= offset + len(mn) for w, s in values)
+    return shift, inside
+
+
+def _maker_note_checked(exiv2: object, im: object, src: Path) -> tuple[object, str | None]:
+    """The source's metadata with a Canon maker note an editor moved read at its values' true
+    places, or the reason to carry none of its maker note.
+
+    exiv2 reads a Canon maker note's values at the offsets it states; after an editor moved the
+    maker note without rewriting them (exiftool: "Adjusted MakerNotes base by -128"), exiv2
+    reads other bytes and would write those as the maker note's values. When the maker note's
+    footer tells how far it moved (:func:`_canon_maker_note_shift`), the stated offsets are
+    corrected in a copy of the file in memory and the copy is read again, so the output carries
+    the camera's values; otherwise nothing of the maker note is carried.
+
+    Parameters
+    ----------
+    exiv2 : module
+        The imported ``exiv2`` binding.
+    im : exiv2.Image
+        The source, metadata read.
+    src : Path
+        The source file.
+
+    Returns
+    -------
+    (exiv2.Image, str or None)
+        The image whose metadata to carry, and a reason when its maker note must be dropped.
+
+    References
+    ----------
+    ExifTool ``lib/Image/ExifTool/MakerNotes.pm`` (``FixBase``); exiv2 ``src/makernote_int.cpp``
+    (a Canon maker note is an IFD without header, offsets from the TIFF header).
+    """
+    exif = im.exifData()  # type: ignore[attr-defined]
+
+    def get(key: str) -> object | None:
+        it = exif.findKey(exiv2.ExifKey(key))  # type: ignore[attr-defined]
+        return None if it == exif.end() else it
+
+    mn, off, order = get("Exif.Photo.MakerNote"), get("Exif.MakerNote.Offset"), get("Exif.MakerNote.ByteOrder")
+    make = get("Exif.Image.Make")
+    if mn is None or off is None or order is None or make is None or not make.toString().startswith("Canon"):
+        return im, None
+    raw = bytes(mn.value().data())
+    offset, bo = int(off.toInt64()), order.toString()
+    shift, inside = _canon_maker_note_shift(raw, offset, bo)
+    if inside and not shift:
+        return im, None
+    why = "its values do not lie inside it at the offsets it states"
+    if inside:
+        data = src.read_bytes()
+        at = data.find(raw)
+        if at >= 0 and data.find(raw, at + 1) < 0:
+            e = "<" if bo == "II" else ">"
+            fixed = bytearray(raw)
+            n = struct.unpack_from(e + "H", raw, 0)[0]
+            for i in range(n):
+                _, typ, count, where = struct.unpack_from(e + "HHII", raw, 2 + 12 * i)
+                if _TIFF_TYPE_BYTES.get(typ, 1) * count > 4:
+                    struct.pack_into(e + "I", fixed, 2 + 12 * i + 8, where + shift)
+            struct.pack_into(e + "I", fixed, len(fixed) - 4, offset)
+            try:
+                again = exiv2.ImageFactory.open(data[:at] + bytes(fixed) + data[at + len(raw):])  # type: ignore[attr-defined]
+                again.readMetadata()
+                ex = again.exifData()
+                mn2, off2 = (ex.findKey(exiv2.ExifKey(k)) for k in ("Exif.Photo.MakerNote", "Exif.MakerNote.Offset"))  # type: ignore[attr-defined]
+                if mn2 != ex.end() and off2 != ex.end() and int(off2.toInt64()) == offset and \
+                        _canon_maker_note_shift(bytes(mn2.value().data()), offset, bo) == (0, True):
+                    return again, None
+            except Exception:
+                pass
+        why = f"it was moved by {shift:+d} bytes without its offsets and could not be read at the moved place"
+    return im, f"{src}: maker note not copied ({why}; exiv2 would write other bytes as its values)"
+
+
 def copy_exif(
     src: str | os.PathLike | None,
     dst: str | os.PathLike,
@@ -847,11 +979,16 @@ def copy_exif(
     if src is not None:
         try:
             im = _exiv2_read_source(exiv2, Path(src))
+            im, no_maker_note = _maker_note_checked(exiv2, im, Path(src))
+            if no_maker_note:
+                warn.append(no_maker_note)
             for datum in im.exifData():
                 key = datum.key()
                 if key.startswith("Exif.Thumbnail."):
                     had_thumb = True
                 if not _carried(key, datum.tag()):
+                    continue
+                if no_maker_note and (key == "Exif.Photo.MakerNote" or exiv2.ExifTags.isMakerGroup(datum.groupName())):
                     continue
                 if key == "Exif.Image.ImageDescription" and datum.toString().startswith('{"shape"'):
                     continue  # tifffile's layout note of the input (a planar TIFF's [3, H, W]): not the output's
