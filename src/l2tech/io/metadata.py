@@ -440,6 +440,66 @@ def _crop_from_focal_plane(tags: _Tags, width: int | None, height: int | None) -
     return crop if crop is not None and 0.3 <= crop <= 15 else None
 
 
+#: Canon AspectInfo (maker note tag 0x009a) AspectRatio values of a sensor crop mode, and the
+#: crop factor Canon names each mode by: 12 '3:2 (APS-H crop)', 13 '3:2 (APS-C crop)' (exiftool
+#: ``Canon.pm`` AspectInfo); "1.3x (crop)" and "1.6x (crop)" in the menus of the EOS 5DS / 5DS R
+#: and "1.6x (crop)" in those of the EOS R-series full-frame bodies, the bodies that record them.
+CANON_CROP_MODES = {12: 1.3, 13: 1.6}
+
+
+def _canon_crop_mode(tags: _Tags, fmt: str, width: int | None) -> float | None:
+    """The 35 mm crop factor of a Canon frame shot in a sensor crop mode (APS-H or APS-C), or None.
+
+    Parameters
+    ----------
+    tags : _Tags
+        The file's EXIF, with the Canon maker note (``Exif.Canon.AspectInfo``, tag 0x009a, and
+        ``Exif.Canon.SensorInfo``, tag 0x00e0).
+    fmt : str
+        The file's format (a RAW may hold the whole sensor with the crop only recorded).
+    width : int or None
+        The frame's width in pixels (a body in a crop mode writes frames of the cropped size or
+        smaller; a wider one, e.g. a converter's export of a whole-sensor RAW, is not the crop).
+
+    Returns
+    -------
+    float or None
+        None unless AspectRatio is 12 (APS-H crop) or 13 (APS-C crop). The bodies with these
+        modes are full frame, so the frame's crop factor is the sensor's active width over the
+        cropped width (the crop keeps 3:2, so this is the ratio of the diagonals), where both
+        are recorded and the ratio is within 10 % of the mode's nominal factor (1.3, 1.6);
+        otherwise the nominal factor. None for a frame more than 2 % wider than the cropped
+        width, and for a RAW whose sensor area is more than 10 % wider than it (the whole sensor
+        recorded, the crop only noted: it is developed uncropped).
+
+    References
+    ----------
+    exiftool ``lib/Image/ExifTool/Canon.pm``: AspectInfo (int32u from entry 0: AspectRatio,
+    CroppedImageWidth, CroppedImageHeight, CroppedImageLeft, CroppedImageTop; AspectRatio 12
+    '3:2 (APS-H crop)', 13 '3:2 (APS-C crop)') and SensorInfo (int16s from entry 1:
+    SensorWidth, SensorHeight, -, -, SensorLeftBorder, SensorTopBorder, SensorRightBorder,
+    SensorBottomBorder); exiv2 ``src/canonmn_int.cpp`` (tags 0x009a AspectInfo and 0x00e0
+    SensorInfo of the Canon group, kept as arrays).
+    """
+    info = _nums(tags.raw("Exif.Canon.AspectInfo", "crop_factor"))
+    if len(info) < 2 or info[0] is None or int(info[0]) not in CANON_CROP_MODES:
+        return None
+    nominal = CANON_CROP_MODES[int(info[0])]
+    cropped = info[1] if info[1] and info[1] > 0 else None
+    if cropped and width and width > cropped * 1.02:
+        return None  # the frame holds more than the crop
+    sensor = _nums(tags.raw("Exif.Canon.SensorInfo"))
+    active = None
+    if len(sensor) >= 8 and sensor[5] is not None and sensor[7] is not None and sensor[7] > sensor[5]:
+        active = sensor[7] - sensor[5] + 1  # the borders are inclusive pixel indices
+    if not (cropped and active):
+        return nominal
+    ratio = active / cropped
+    if fmt in RAW_FORMATS and ratio > 1.1:
+        return None  # the RAW holds the whole sensor; develop does not apply the crop
+    return ratio if abs(ratio / nominal - 1) <= 0.1 else nominal
+
+
 def _check_orientation(value: float | None, notes: list[str]) -> int | None:
     if value is None:
         return None
@@ -546,7 +606,10 @@ def _build(
     f35 = _num(_first(tags, ("Exif.Photo.FocalLengthIn35mmFilm",), "crop_factor"))
     if f35 and focal:
         crop = f35 / focal
-    elif fmt in RAW_FORMATS and fmt != "dng":
+    if crop is None:
+        # a Canon body's crop mode, recorded in its maker note (no FocalLengthIn35mmFilm then)
+        crop = _canon_crop_mode(tags, fmt, width)
+    if crop is None and fmt in RAW_FORMATS and fmt != "dng":
         # resized/cropped DNGs and JPEGs keep the camera's focal-plane resolution but not its
         # pixel count, so only native RAW files are trusted here
         crop = _crop_from_focal_plane(tags, width, height)
@@ -804,6 +867,8 @@ def _read_cr3(path: Path) -> ShotMetadata:
                     if name == b"CMT3":
                         if tag == 0x0095:  # Canon LensModel
                             merged["Exif.Canon.LensModel"] = d.toString()
+                        elif tag in (0x009A, 0x00E0):  # AspectInfo, SensorInfo: a crop mode
+                            merged.add(exiv2.ExifKey(f"Exif.Canon.0x{tag:04x}"), d.getValue())
                         continue
                     group = remap.get(name)
                     key = d.key() if group is None else f"Exif.{group}.0x{tag:04x}"
