@@ -601,9 +601,15 @@ def _stills_command(command: str, inputs: tuple[str, ...], output: str | None, r
             _start_decode(inputs[0], recipe, run_kw.get("max_memory"))
         return _run_batch(inputs, output, recipe.format, "develop", recipe, **run_kw)
 
-    # correct: each output keeps its input's format (by extension here; the writer checks magic bytes)
+    # correct: each output keeps its input's format (by extension here; the writer checks magic bytes),
+    # except that one output file whose name says a format (`-o x.png`) is written in that format,
+    # as `develop` does (output_path_for: a file, not a folder, for one input)
+    named_fmt = (_SUFFIX_FORMAT.get(Path(output).suffix.lower())
+                 if output and len(inputs) == 1 and not os.path.isdir(output) and not str(output).endswith(os.sep)
+                 else None)
+
     def fmt_of(i: str) -> str:
-        return {".tif": "tiff", ".tiff": "tiff", ".png": "png"}.get(Path(i).suffix.lower(), "jpeg")
+        return named_fmt or {".tif": "tiff", ".tiff": "tiff", ".png": "png"}.get(Path(i).suffix.lower(), "jpeg")
 
     return _run_batch(inputs, output, fmt_of, "correct", recipe, **run_kw)
 

@@ -181,6 +181,9 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
     Exact EXIF names first, then names equal but for spacing and maker words, then similar
     names (with a warning and the runners-up). A lens known only by its focal range, or an
     ambiguous one, is an error that lists the candidates and how to choose with --lens.
+    With --profile FILE or --profile-source, the lens and source shown are the profile that
+    choice gives (the one `l2 correct` and `l2 develop` use with the same option; the
+    default match is named as not used), and a source with no profile is an error.
     For a video clip, give the profile with --profile: the match shows how its calibration
     frame maps onto the clip's frames. Exit code 1 if any file had no match.
 
@@ -190,10 +193,10 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
       l2 lens match DSC_0042.NEF --lens "Nikon AF-S DX Zoom-Nikkor 18-70mm f/3.5-4.5G IF-ED" --json
       l2 lens match clip.mp4 --profile GoPro_HERO5_Black_Wide_NO-EIS_4by3.json
     """
-    from l2tech.errors import L2Error
+    from l2tech.errors import L2Error, LensNotFoundError
     from l2tech.io.metadata import read_metadata
     from l2tech.profiles.matching import camera_name, profile_source_kind
-    from l2tech.profiles.sources import match_shot
+    from l2tech.profiles.sources import choose_profile, match_shot
 
     out: list[dict[str, Any]] = []
     failed = 0
@@ -214,55 +217,113 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
                 console.print(f"  {rec['frame_fit']}", highlight=False)
                 console.print("  override with: l2 video --calib-crop X0,Y0,W,H", highlight=False)
             continue
+        forced = profile_path is not None or profile_source is not None
+        choice = None
         try:
             meta = read_metadata(f)
             # the decision `correct` and `develop` take (the shot's own correction data when no
             # profile matches)
-            m = match_shot(meta, camera=camera, lens=lens_name, allow_focal_range=allow_focal_range)
+            try:
+                m = match_shot(meta, camera=camera, lens=lens_name, allow_focal_range=allow_focal_range)
+            except L2Error:
+                if not forced:
+                    raise
+                m = None  # a profile given by file or source needs no database match (nor does `correct`)
+            if forced:
+                # --profile / --profile-source: `correct` plans with this choice (lens_plan), so the
+                # headline and the JSON lens/source are its profile, not the database's match
+                choice = choose_profile(meta, profile_file=profile_path, profile_source=profile_source,
+                                        camera=camera, lens=lens_name)
+                if choice.profile is None:
+                    raise LensNotFoundError(f"no lens profile from {profile_source or 'the given file'}: "
+                                            + "; ".join(choice.tried), path=f)
         except L2Error as exc:
             failed += 1
             report_error(exc, verbose)
             out.append({"path": f, "error": str(exc), "error_type": type(exc).__name__,
                         "candidates": [_cand(c) for c in getattr(exc, "candidates", ())]})
             continue
-        choice_lines: list[str] = []
-        try:
-            from l2tech.profiles.sources import choose_profile
-
-            choice = choose_profile(meta, profile_file=profile_path, profile_source=profile_source, camera=camera, lens=lens_name)
+        if choice is None:
+            try:
+                choice = choose_profile(meta, camera=camera, lens=lens_name)
+                choice_lines = [f"chosen: {choice.source} ({choice.reason})", *choice.tried]
+            except L2Error as exc:
+                choice_lines = [f"profile choice: {exc}"]
+        else:
             choice_lines = [f"chosen: {choice.source} ({choice.reason})", *choice.tried]
-        except L2Error as exc:
-            choice_lines = [f"profile choice: {exc}"]
         from l2tech.pipeline.lens_plan import crop_after_capture
 
-        after = crop_after_capture(meta, m.crop_factor)  # the frame develop/correct plan, as `l2 info` shows
-        rec = {"path": f, "camera": camera_to_dict(m.camera), "lens": lens_to_dict(m.lens), "method": m.method,
-               "source": profile_source_kind(m.lens) if m.lens is not None else None,
+        if forced:
+            # the profile, match and source `correct` plans with (lens_plan: choice.profile,
+            # choice.match, choice.source); a file or embedded profile has no match: the body the
+            # default match found (or the camera database's) gives the frame's crop, as in `correct`
+            used, shown = choice.match, choice.match or m
+            lens_prof, source = choice.profile, choice.source
+            method, score = (used.method, used.score) if used is not None else (choice.source, None)
+            body, body_crop = (shown.camera, shown.crop_factor) if shown is not None else _body_of(meta)
+            crop = body_crop or getattr(meta, "crop_factor", None) or lens_prof.crop_factor
+            warns = list(used.warnings) if used is not None else []
+            runners = list(used.runners_up) if used is not None else []
+        else:
+            lens_prof = m.lens
+            source = profile_source_kind(m.lens) if m.lens is not None else None
+            method, score, crop = m.method, m.score, m.crop_factor
+            warns, runners = list(m.warnings), list(m.runners_up)
+            body = m.camera
+        after = crop_after_capture(meta, crop)  # the frame develop/correct plan, as `l2 info` shows
+        rec = {"path": f, "camera": camera_to_dict(body), "lens": lens_to_dict(lens_prof), "method": method,
+               "source": source,
                "profile_choice": choice_lines,
-               "score": m.score, "crop_factor": m.crop_factor,
-               "planned_crop_factor": after if after is not None else m.crop_factor, "warnings": list(m.warnings),
-               "runners_up": [_cand(c) for c in m.runners_up],
+               "score": score, "crop_factor": crop,
+               "planned_crop_factor": after if after is not None else crop, "warnings": warns,
+               "runners_up": [_cand(c) for c in runners],
                "exif": {"make": meta.make, "model": meta.model, "lens_model": meta.lens_model, "lens_id": meta.lens_id}}
+        other = (m is not None and m.lens is not None and lens_prof is not None
+                 and (m.lens.name, m.lens.source) != (lens_prof.name, lens_prof.source))
+        if forced:  # what the default choice (no option) matched, not used with --profile / --profile-source
+            rec["default_match"] = ({"name": m.lens.name, "method": m.method, "score": m.score,
+                                      "source": profile_source_kind(m.lens)} if other else None)
         out.append(rec)
         if not as_json and not quiet:
-            cam = camera_name(m.camera) if m.camera else "(body not in database)"
-            console.print(f"{f}: [bold]{m.lens.name if m.lens else '-'}[/] on [bold]{cam}[/] "
-                          f"({m.method}, score {m.score:.2f}, crop {m.crop_factor if m.crop_factor else 0:g}, "
-                          f"source {rec['source']})", highlight=False)
+            cam = camera_name(body) if body else "(body not in database)"
+            how = method if score is None else f"{method}, score {score:.2f}"
+            console.print(f"{f}: [bold]{lens_prof.name if lens_prof else '-'}[/] on [bold]{cam}[/] "
+                          f"({how}, crop {crop if crop else 0:g}, source {source})", highlight=False)
             if after is not None:
                 console.print(f"  planned at crop {after:.4g}: a crop made after capture (XMP crs:Crop*) of the "
-                              f"{m.crop_factor:.4g} frame", highlight=False)
-            for w in m.warnings:
+                              f"{crop:.4g} frame", highlight=False)
+            for w in warns:
                 console.print(f"  [yellow]warning[/]: {w}", highlight=False)
+            if forced and other:
+                given = "--profile" if profile_path is not None else f"--profile-source {profile_source}"
+                console.print(f"  not used ({given}): the default match {m.lens.name} ({m.method}, source "
+                              f"{rec['default_match']['source']})", highlight=False)
             console.print("  profile sources in order (file, user, database, embedded):", highlight=False)
             for line in choice_lines:
                 console.print(f"    {line}", highlight=False)
             if verbose:
-                for c in m.runners_up:
+                for c in runners:
                     console.print(f"  runner-up: {c.name} ({c.score:.2f}; {c.reason})", highlight=False)
     if as_json:
         emit_json(out if len(files) > 1 else out[0])
     return 1 if failed else 0
+
+
+def _body_of(meta: Any) -> tuple[Any, float | None]:
+    """The file's body in the camera database and the crop its frame is planned at, or (None, None):
+    the rule `correct` applies to a profile given by file or source when no lens matched
+    (:func:`l2tech.pipeline.lens_plan._body_crop_factor`)."""
+    from l2tech.errors import L2Error
+    from l2tech.profiles.matching import find_camera, frame_crop_factor
+
+    make, model = getattr(meta, "make", None), getattr(meta, "model", None)
+    if not (make and model):
+        return None, None
+    try:
+        body = find_camera(None, make, model, width=getattr(meta, "width", None), height=getattr(meta, "height", None))
+    except L2Error:
+        return None, None
+    return (body, frame_crop_factor(body, getattr(meta, "crop_factor", None))[0]) if body is not None else (None, None)
 
 
 def _is_video(path: str) -> bool:
