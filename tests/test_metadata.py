@@ -46,8 +46,8 @@ _GAPS = {
     ("sigma__exiftool.x3f", "lens"): "exiftool names Sigma lens id 145 from its own table; we have no Sigma lens-id table and report lens_id '145' only",
     ("sigma__exiftool.x3f", "lens_id"): "as lens: no Sigma lens-id table (we report the raw id '145')",
     ("sony_slt-a55v__dt18-200__imagemeta.arw.exif", "lens_id"): "exiv2 0.28 has no name for Sony LensID 191 (prints '(191)'); we report '191'; exiftool names it from LensModel",
-    ("canon_powershot_sx60hs.jpg", "lens_id"): "as lens (below): exiv2's CanonCs focal fields for this PowerShot are unusable",
-    ("canon_powershot_sx60hs.jpg", "lens"): "exiftool's 'Unknown 3-247mm' comes from CanonCs focal fields that exiv2 0.28 decodes as '0 19785 14919' for this PowerShot; we report no lens (the fixed lens is matched from the camera instead)",
+    ("canon_powershot_sx60hs.jpg", "lens_id"): "as lens (below)",
+    ("canon_powershot_sx60hs.jpg", "lens"): "exiftool names the lens 'Unknown 3-247mm' from CanonCs focal fields it reads at the maker note's corrected base; read there too (the editor moved the maker note by -128 bytes), exiv2 gives 'Unknown 3.8-247mm' (the SX60's 3.8-247 mm; exiftool drops the decimals), which is not exiftool's string",
 }
 
 _FIELDS = ("make", "model", "lens", "lens_id", "focal_length_mm", "f_number", "focus_distance_m", "image_width", "image_height", "orientation")

@@ -671,10 +671,14 @@ def _read_exiv2(path: Path, fmt: str) -> ShotMetadata:
 
         register_l2tech_namespace(exiv2)
         try:
-            from l2tech.io.image import exiv2_open  # a name that is not UTF-8 too
+            from l2tech.io.image import _maker_note_checked, exiv2_open  # a name that is not UTF-8 too
 
             img = exiv2_open(exiv2, path)
             img.readMetadata()
+            if fmt == "jpeg":  # a Canon maker note an editor moved: read it at its values' true places
+                fixed, why = _maker_note_checked(exiv2, img, path)
+                if why is None:
+                    img = fixed
         except Exception as exc:  # Exiv2Error, or the binding's own errors on broken data
             if fmt == "jpeg":
                 img = _retry_without_bad_segments(exiv2, path, fmt, notes)
