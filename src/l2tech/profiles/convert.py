@@ -405,17 +405,8 @@ def to_lensfun(
 
     Parameters
     ----------
-    profile : LensProfile
-        Any family registered in :mod:`l2tech.optics.compose` (lensfun profiles are returned
-        unchanged, residual 0).
-    width, height : int, optional
-        Frame size in pixels (default: the profile's calibration size).
-    model : {"poly3", "poly5", "ptlens"}, optional
-        lensfun model to fit (default: the better of poly5 and ptlens).
-    mount : str
-        Mount written (lensfun needs one).
-    step : int
-        Grid spacing of the fit and of the residual, pixels.
+    profile, width, height, model, mount, step
+        As :func:`to_lensfun_entries`.
 
     Returns
     -------
