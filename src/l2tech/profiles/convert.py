@@ -42,7 +42,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -388,15 +388,8 @@ def to_lensfun_entries(
     return lenses, FitReport(dists[0].model, W, H, max(p[1] for p in per), rms, tuple(per))
 
 
-def to_lensfun(
-    profile: LensProfile,
-    width: int | None = None,
-    height: int | None = None,
-    *,
-    model: str | None = None,
-    mount: str = "Generic",
-    step: int = 8,
-) -> tuple[LensProfile, FitReport]:
+def to_lensfun(profile: LensProfile, width: int | None = None, height: int | None = None,
+               **kw: Any) -> tuple[LensProfile, FitReport]:
     """A lensfun-family copy of any profile as one ``<lens>``, fitted for a frame size, with the fit residual.
 
     As :func:`to_lensfun_entries`, for profiles one lensfun lens can hold: every calibration
@@ -405,8 +398,8 @@ def to_lensfun(
 
     Parameters
     ----------
-    profile, width, height, model, mount, step
-        As :func:`to_lensfun_entries`.
+    profile, width, height, **kw
+        As :func:`to_lensfun_entries` (``model``, ``mount``, ``step``).
 
     Returns
     -------
@@ -426,7 +419,7 @@ def to_lensfun(
     ----------
     lensfun ``docs/manual-dbformat.txt``.
     """
-    lenses, report = to_lensfun_entries(profile, width, height, model=model, mount=mount, step=step)
+    lenses, report = to_lensfun_entries(profile, width, height, **kw)
     if len(lenses) > 1:
         spread = float(lenses[0].extra["center_spread_px"])
         raise InvalidProfileError(
