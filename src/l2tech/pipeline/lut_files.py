@@ -61,11 +61,44 @@ def apply_lut_file(
     from l2tech.color import apply_lut
     from l2tech.io.atomic import check_output_path
     from l2tech.io.image import read_image, write_image
+    from l2tech.io.provenance import L2TECH_XMP_PREFIX
 
     target = Path(output_path)
     check_output_path(target, inputs=[input_path, *also_inputs], overwrite=overwrite)
     img = read_image(input_path)
     pixels = apply_lut(img.pixels, lut, shaper=shaper, interpolation=interpolation)
+    record = _lut_record(input_path, lut, interpolation=interpolation, shaper=shaper, quality=quality)
     write_image(target, pixels, bits=img.bits, quality=quality, icc_profile=img.icc_profile,
-                exif_source=input_path, overwrite=overwrite)
+                exif_source=input_path, exif_overrides={"Exif.Image.Software": f"l2tech {record['Version']}"},
+                xmp_overrides={f"Xmp.{L2TECH_XMP_PREFIX}.{k}": v for k, v in record.items()}, overwrite=overwrite)
     return target
+
+
+def _lut_record(input_path: str | os.PathLike, lut: Any, *, interpolation: str, shaper: str | None,
+                quality: int) -> dict[str, str]:
+    """l2tech's record of a LUT applied to a picture (:func:`l2tech.io.provenance.l2tech_record_fields`):
+    no lens profile, no correction, the LUT under ``Look``; the recipe hash is the SHA-256 of the
+    LUT's table and the settings, so equal LUT and settings give equal hashes."""
+    import hashlib
+    import json
+
+    import numpy as np
+
+    from l2tech.io.provenance import l2tech_record_fields
+
+    h = hashlib.sha256()
+    for part in (getattr(lut, "luts", None) or (lut,)):
+        table = getattr(part, "table", None)
+        if table is not None:
+            h.update(np.ascontiguousarray(table, np.float32).tobytes())
+    h.update(json.dumps({"interpolation": interpolation, "shaper": shaper, "quality": quality}, sort_keys=True).encode())
+    software = None
+    try:
+        from l2tech.io.metadata import read_metadata
+
+        software = getattr(read_metadata(input_path), "software", None)
+    except Exception:  # noqa: BLE001 - the record says less; the image is still written
+        software = None
+    name = str(getattr(lut, "name", "") or getattr(lut, "title", "") or "").strip() or "LUT"
+    return l2tech_record_fields(profile=None, profile_source=None, corrections=(), recipe_hash=h.hexdigest(),
+                                source_software=software, extra={"Look": name})

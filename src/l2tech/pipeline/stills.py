@@ -595,7 +595,9 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
         raise UnsupportedFormatError(f"not a developed image (the file is {kind.upper()}){hint}", path=p)
     meta, warns = _read_meta(p)
     record = dict(getattr(meta, "l2tech_record", ()) or ())
-    if record and not recipe.force:
+    # an l2tech output is not corrected twice; a picture l2tech only put a LUT on (`l2 lut
+    # apply`: a Look, no correction) has had no lens correction yet
+    if record and not recipe.force and (record.get("Corrections") or "Look" not in record):
         from l2tech.errors import AlreadyProcessedError
 
         did = record.get("Corrections") or "nothing"

@@ -1,0 +1,69 @@
+"""`l2 lut apply` marks its outputs as l2tech's (issue item 2: "an XMP record in every output
+… `Software` says l2tech"), read back by exiftool; a picture l2tech only put a LUT on is still
+lens-corrected by `l2 correct` (nothing was corrected yet), while a corrected one is skipped."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import warnings
+
+import pytest
+
+from conftest import shared_file
+
+EP3 = "raw/jpeg_reference/olympus_e-p3__mzuiko_14-42_II_R_15mm.jpg"
+CUBE = "luts/cube_3dl/ocio-tests__iridas_3d.cube"
+
+pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed (the oracle)")
+
+
+def _l2(capsys, *args: str) -> tuple[int, dict]:
+    from l2tech.cli.main import main
+
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        rc = main([*args, "--json"])
+    return rc, json.loads(capsys.readouterr().out)
+
+
+def _exiftool(path, *tags: str) -> dict:
+    out = subprocess.run(["exiftool", "-j", *tags, str(path)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)[0]
+
+
+def test_lut_apply_output_carries_the_l2tech_record(tmp_path, capsys):
+    """`l2 lut apply iridas_3d.cube P1.jpg -o looked.jpg`: Software "l2tech X" (was the camera's
+    "Version 1.3"), and the record: Tool l2tech, Look = the LUT's title, no correction, the
+    input's Software kept as SourceSoftware; equal LUT and settings give an equal RecipeHash."""
+    from l2tech import __version__
+
+    src = tmp_path / "P1.jpg"
+    shutil.copy(shared_file(EP3), src)
+    before = _exiftool(src, "-IFD0:Software")
+    rc, _ = _l2(capsys, "lut", "apply", str(shared_file(CUBE)), str(src), "-o", str(tmp_path / "looked.jpg"))
+    assert rc == 0
+    got = _exiftool(tmp_path / "looked.jpg", "-IFD0:Software", "-XMP-l2tech:all")
+    assert got["Software"] == f"l2tech {__version__}"
+    assert got["Tool"] == "l2tech" and got["Version"] == __version__
+    assert got["Look"] == "A test 3D-LUT." and got.get("Corrections", "") == ""
+    assert got["SourceSoftware"] == before["Software"]
+    rc, _ = _l2(capsys, "lut", "apply", str(shared_file(CUBE)), str(src), "-o", str(tmp_path / "again.jpg"))
+    assert _exiftool(tmp_path / "again.jpg", "-XMP-l2tech:RecipeHash")["RecipeHash"] == got["RecipeHash"]
+
+
+def test_correct_takes_a_looked_picture_and_skips_a_corrected_one(tmp_path, capsys):
+    """`l2 correct looked.jpg -o corrected.jpg`: a LUT-only output is lens-corrected (no correction
+    was made to it); its corrected output, given again, is skipped as an l2tech output."""
+    src = tmp_path / "P1.jpg"
+    shutil.copy(shared_file(EP3), src)
+    assert _l2(capsys, "lut", "apply", str(shared_file(CUBE)), str(src), "-o", str(tmp_path / "looked.jpg"))[0] == 0
+    rc, doc = _l2(capsys, "correct", str(tmp_path / "looked.jpg"), "-o", str(tmp_path / "corrected.jpg"))
+    r = doc["results"][0]
+    assert rc == 0 and r["status"] == "ok", r
+    assert r["lens"]["corrections"]["vignetting"]["applied"]  # the E-P3 body leaves vignetting to us here
+    rc, doc = _l2(capsys, "correct", str(tmp_path / "corrected.jpg"), "-o", str(tmp_path / "twice.jpg"))
+    r = doc["results"][0]
+    assert rc == 0 and r["status"] == "skipped" and "already an l2tech output" in r.get("reason", r.get("error", ""))
