@@ -38,7 +38,10 @@ and DNG opcodes are applied at decode already (:func:`l2tech.pipeline.lens_plan.
 maker-note data (a reverse-engineered layout: RW2 0x0119, Sony, Fujifilm) which disagrees with the database's
 profile of the same lens by more than :data:`EMBEDDED_AGREEMENT` is not used: the database's
 profile is, and the reason says why. Each step records what it found or why it was skipped
-(``ProfileChoice.tried``), which ``l2 lens match`` prints.
+(``ProfileChoice.tried``), which ``l2 lens match`` prints. A DNG's OpcodeList2 GainMap (the
+camera's lens-shading correction, applied at decode by ``l2 develop``) is not a lens profile, but
+the ``embedded`` line, and the error of a shot with no lens to match, name it
+(:func:`decode_time_gain_maps`).
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ __all__ = [
     "match_shot",
     "embedded_disagreement",
     "EMBEDDED_AGREEMENT",
+    "decode_time_gain_maps",
 ]
 
 PROFILE_SOURCES = ("file", "user", "database", "embedded")
@@ -486,7 +490,7 @@ def choose_profile(
             m = match_shot(meta, database, camera=camera, lens=lens)
         except LensNotFoundError as exc:
             tried += [f"user: {exc.reason}" if existing else "user: no user profile folder", f"database: {exc.reason}",
-                      "embedded: none in this file"]
+                      _no_embedded_line(path)]
             return ProfileChoice(None, "none", "no profile found", tuple(tried))
         kind = matching.profile_source_kind(m.lens)
         if m.method == "embedded":
@@ -528,7 +532,7 @@ def choose_profile(
             return ProfileChoice(m.lens, "database", f"the file's {kind} correction data {checked}; the database's "
                                  "profile is used", tuple(tried), m)
         if not tried:
-            tried.append("embedded: none in this file")
+            tried.append(_no_embedded_line(path))
     else:
         try:
             if src == "user":
@@ -633,7 +637,13 @@ def match_shot(meta: Any, db: Any = None, *, camera: str | None = None, lens: st
         except L2Error:
             emb = None
         if emb is None:
-            raise
+            note = decode_time_gain_maps(path)
+            if not note:
+                raise
+            # the GainMap is the file's own shading correction, applied at decode: say so in
+            # the message rather than only that no lens is named
+            raise type(exc)(f"{exc.reason}; the file carries {note} but no lens-correction opcodes "
+                            f"({_LENS_OPCODES}) to use instead", exc.path, getattr(exc, "candidates", ())) from None
         kind = matching.profile_source_kind(emb)
         return matching.LensMatch(None, emb, 1.0, "embedded", getattr(exc, "candidates", ()) or (),
                                   (f"{exc.reason}; the file's own correction data is used ({kind})",),
@@ -650,7 +660,8 @@ def _embedded_line(meta: Any, m: Any) -> str:
     except L2Error as exc:
         return f"embedded: unreadable ({exc.reason})"
     if prof is None:
-        return ""
+        note = decode_time_gain_maps(path)
+        return f"embedded: {note}; no lens-correction opcodes ({_LENS_OPCODES})" if note else ""
     kind = prof.source.split(":", 1)[0]
     checked = ""
     if prof.extra.get("check_against_database") and getattr(meta, "focal_length_mm", None) and getattr(meta, "width", None):
@@ -665,3 +676,53 @@ def _embedded_line(meta: Any, m: Any) -> str:
     then = ("; not used by --profile-source embedded either (the database's profile is)" if checked.startswith("disagrees")
             else "; --profile-source embedded uses it")
     return f"embedded: {kind} correction data also in the file" + (f" ({checked})" if checked else "") + then
+
+
+_LENS_OPCODES = "WarpRectilinear, WarpFisheye, FixVignetteRadial"
+
+
+def decode_time_gain_maps(path: os.PathLike | str | None) -> str:
+    """The GainMap opcodes of a DNG's OpcodeList2, as ``"OpcodeList2 GainMap x4 (vignetting, ...)"``, or ``""``.
+
+    A GainMap is the camera's own lens-shading (vignetting) correction. It is not a lens
+    profile (it holds no distortion or TCA, and its gains are per pixel of this frame), so it is
+    not one of the ``embedded`` profile source's opcodes; ``l2 develop`` applies it when it
+    decodes the raw data (:mod:`l2tech.raw.opcodes`) and then does not correct vignetting again
+    (:func:`l2tech.pipeline.lens_plan.skip_embedded_corrections`, ``OpcodeList2:GainMap``).
+    This names it in the profile choice, so that a file with only a GainMap is not reported as
+    carrying nothing.
+
+    Parameters
+    ----------
+    path : str or PathLike or None
+        The shot; anything but a readable DNG/GPR gives ``""``.
+
+    Returns
+    -------
+    str
+        ``"OpcodeList2 GainMap x<N> (vignetting, applied at decode by `l2 develop`)"``, or ``""``
+        when the file has no GainMap in OpcodeList2 or its opcode lists cannot be read.
+
+    References
+    ----------
+    Adobe DNG Specification 1.4.0.0, chapter 6: OpcodeList2 (tag 51009) is applied to the
+    linearised raw data; opcode 9 ``GainMap``. exiftool lists the same opcodes (tag
+    ``OpcodeList2``), which ``l2 info`` shows.
+    """
+    if not path:
+        return ""
+    try:
+        if profile_format(path) != "dng":
+            return ""
+        from l2tech.profiles.dng_opcodes import read_dng_opcodes
+
+        n = sum(op.opcode_id == 9 for op in read_dng_opcodes(path).get(2, ()))
+    except (L2Error, OSError):
+        return ""
+    return f"OpcodeList2 GainMap x{n} (vignetting, applied at decode by `l2 develop`)" if n else ""
+
+
+def _no_embedded_line(path: os.PathLike | str | None) -> str:
+    """The ``tried`` line for a shot with no embedded lens profile: a GainMap it carries is named."""
+    note = decode_time_gain_maps(path)
+    return f"embedded: no lens profile ({_LENS_OPCODES}); the file carries {note}" if note else "embedded: none in this file"
