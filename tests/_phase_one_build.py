@@ -32,10 +32,12 @@ def _raw_pixels(width: int, height: int) -> bytes:
 
 
 def phase_one_block(width: int, height: int, model: bytes = b"IQ180", *, big_endian: bool = False,
-                    pixels: bool = True, entry_count: int | None = None) -> bytes:
+                    pixels: bool = True, entry_count: int | None = None, data: np.ndarray | None = None) -> bytes:
     """The Phase One block (header, directory, model string, raw data) of a ``width x height`` raw.
 
-    ``entry_count`` overrides the directory's entry count (a hostile file).
+    ``entry_count`` overrides the directory's entry count (a hostile file). ``data`` (a
+    ``height x width`` array of 16-bit values, e.g. a real sensor's CFA read with rawpy's
+    ``raw_image_visible``) replaces the synthetic ramp as the raw data.
     """
     e = ">" if big_endian else "<"
     magic = b"MMMMRawT" if big_endian else b"IIIITwaR"
@@ -46,7 +48,12 @@ def phase_one_block(width: int, height: int, model: bytes = b"IQ180", *, big_end
     tags = [(0x108, 4, 4, width), (0x109, 4, 4, height), (0x10A, 4, 4, 0), (0x10B, 4, 4, 0),
             (0x10C, 4, 4, width), (0x10D, 4, 4, height), (0x10E, 4, 4, 0),
             (0x301, 1, len(model_bytes), model_off)]
-    raw = _raw_pixels(width, height) if pixels else b""
+    if data is not None:
+        if data.shape != (height, width) or data.dtype.kind not in "ui" or data.max(initial=0) > 0xFFFF:
+            raise ValueError(f"data must be {height}x{width} 16-bit values, got {data.shape} {data.dtype}")
+        raw = np.ascontiguousarray(data).astype("<u2").tobytes() if pixels else b""
+    else:
+        raw = _raw_pixels(width, height) if pixels else b""
     if big_endian and raw:
         raw = np.frombuffer(raw, "<u2").astype(">u2").tobytes()
     dir_off = len(block)
