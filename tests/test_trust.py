@@ -90,11 +90,20 @@ def ep3_corrected(tmp_path_factory):
 def test_ep3_jpeg_is_not_corrected_twice(tmp_path, ep3_corrected):
     """Item 1: the E-P3 corrected its own JPEG; l2tech skips distortion and the edges stay straight.
 
+    The bound is measured, not assumed: the input decoded and re-encoded exactly as `l2 correct`
+    writes it (l2tech's read_image, then write_image at the recipe's JPEG quality, 92), with no
+    correction, shows what the JPEG round trip alone does to the measure. The output's mean RMS
+    must stay within max(input, re-encoded) + 2 standard errors of the re-encoding's per-edge
+    change: the round trip moves each edge's RMS by a different amount, and that spread between
+    edges is how far a mean over these few edges moves with no change of geometry.
+
     Measured (this test's tracker, four clean edges of the frame and cornice): input mean RMS
-    0.974 px, l2tech's output 0.976 px, the same file corrected again with --force 2.28 px (at
-    half size, checked below: 0.43 -> 1.10 px). The tolerance, 0.02 px, covers JPEG
-    re-encoding and the vignetting gain.
+    0.9739 px (per edge 0.684, 0.907, 1.093, 1.212), re-encoded 0.9676 px (per-edge change
+    +0.0001, +0.0002, -0.0028, -0.0226; sample std 0.0110 px, so the tolerance 2 x 0.0110 / sqrt(4)
+    = 0.0110 px), l2tech's output 0.9762 px (+0.0024 over the bound's base, under 0.0110); the
+    same file corrected again with --force 2.28 px (at half size, checked below: 0.43 -> 1.10 px).
     """
+    from l2tech.io.image import read_image, write_image
     from l2tech.pipeline.stills import correct_image_file
 
     src = shared_file(EP3)
@@ -106,9 +115,18 @@ def test_ep3_jpeg_is_not_corrected_twice(tmp_path, ep3_corrected):
     g_in, g_out = _luma(src), _luma(out)
     edges = [e for e in _horizontal_edges(g_in) if _line_fit_rms(g_in, e) < 1.5]  # clean edges only
     assert len(edges) >= 3
-    rms_in = np.mean([_line_fit_rms(g_in, e) for e in edges])
+    per_in = np.array([_line_fit_rms(g_in, e) for e in edges])
+    rms_in = per_in.mean()
     rms_out = np.mean([_line_fit_rms(g_out, e) for e in edges])
-    assert rms_out <= rms_in + 0.02, (rms_in, rms_out)
+    # the JPEG round trip alone: decoded and re-encoded as l2 correct writes, nothing corrected
+    reencoded = tmp_path / "reencoded.jpg"
+    write_image(reencoded, read_image(src).pixels, quality=Recipe().quality)
+    g_re = _luma(reencoded)
+    per_re = np.array([_line_fit_rms(g_re, e) for e in edges])
+    rms_re = per_re.mean()
+    tol = 2 * np.std(per_re - per_in, ddof=1) / np.sqrt(len(edges))  # 2 standard errors of the mean
+    assert 0 < tol < 0.05, (per_in, per_re)  # a round trip that moved the edges this much would say nothing
+    assert rms_out <= max(rms_in, rms_re) + tol, (rms_in, rms_re, tol, rms_out)
 
     # the measure sees a double correction: --force on a half-size copy (same metadata) bows the
     # same edges (measured at half size: 0.43 px input, 1.10 px forced)
@@ -252,8 +270,10 @@ _STRUCTURE_IDS = {0xFE, 0xFF, 0x100, 0x101, 0x102, 0x103, 0x106, 0x10A, 0x111, 0
 _DNG_KEPT_IDS = {0xC614, 0xC615, 0xC62F, 0xC630, 0xC68B}
 
 
-def _should_keep(key: str, tag_id: object, maker_note_base_moved: bool) -> bool:
+def _should_keep(key: str, tag_id: object, maker_note_base_moved: bool = False) -> bool:
     """Which of exiftool's keys of an input an output must still carry.
+
+    ``maker_note_base_moved`` changes nothing any more (tests/test_metadata_values.py still passes it).
 
     Legitimately not carried (they change or no longer hold for a developed image):
     - File, ExifTool, Composite, JFIF, ICC_Profile, Photoshop, MPF groups: the file itself,
@@ -266,10 +286,9 @@ def _should_keep(key: str, tag_id: object, maker_note_base_moved: bool) -> bool:
     - CanonRaw (the CRW container's own records) and the sensor borders (RAW sensor geometry);
     - XMP-x:XMPToolkit (names the XMP writer, which is now exiv2);
     - XMP-crs (Adobe Camera Raw's settings of the RAW edit: Lightroom/ACR would apply them again
-      on the rendered pixels) and XMP-dc:Format (the source file's MIME type);
-    - maker-note tags of a file whose maker-note base was moved by an earlier editor
-      (exiftool warns "Adjusted MakerNotes base"): exiv2 reads those arrays at the stated
-      offsets, so they cannot be carried faithfully.
+      on the rendered pixels) and XMP-dc:Format (the source file's MIME type).
+    Maker notes an earlier editor moved (exiftool warns "Adjusted MakerNotes base", the SX60 HS
+    JPEG) are kept like any other: copy_exif carries them at their values' true places.
     Updated but kept: Orientation (1), PixelX/YDimension, ColorSpace, Software, the thumbnail.
     """
     parts = key.split(":")
@@ -280,7 +299,7 @@ def _should_keep(key: str, tag_id: object, maker_note_base_moved: bool) -> bool:
     fam0, fam1, name = parts[0], parts[1], parts[-1]
     if fam0 not in ("EXIF", "MakerNotes", "XMP", "IPTC"):
         return False
-    if fam0 == "MakerNotes" and (maker_note_base_moved or fam1 in ("CanonRaw", "PreviewIFD")):
+    if fam0 == "MakerNotes" and fam1 in ("CanonRaw", "PreviewIFD"):
         return False
     if name.startswith(("SensorLeft", "SensorRight", "SensorTop", "SensorBottom", "BlackMask")) or name in ("SensorWidth", "SensorHeight"):
         return False
@@ -310,10 +329,10 @@ def _processable_inputs() -> list[Path]:
 def test_metadata_kept(src, tmp_path, request):
     """Item 3: keys kept / keys that should be kept, exiftool as the truth: 100 % on every input.
 
-    Measured (before -> after this change): E-P3 JPEG 31/176 -> 176/176, Canon 6D JPEG
-    174/184 -> 184/184, PowerShot SX60 JPEG 34/51 -> 51/51 (its maker notes, at a base an
-    editor moved, excluded: see _should_keep), 6D DNG 193/201 -> 201/201, Kiss X4 DNG
-    22/28 -> 28/28, D30 CRW 0/64 -> 64/64.
+    Measured now (exiftool 12.57): E-P3 JPEG 176/176, Canon 6D JPEG 87/87, PowerShot SX60 HS
+    JPEG 145/145 (91 of them maker-note keys, at a base an editor moved, which were excluded
+    before: 54/54 without them), 6D DNG 68/68, Kiss X4 DNG 28/28, D30 CRW 64/64. Before copy_exif
+    carried metadata: E-P3 31/176, SX60 34/51, Kiss X4 22/28, D30 0/64.
     """
     from l2tech.pipeline.stills import correct_image_file, develop_file
 
@@ -324,9 +343,7 @@ def test_metadata_kept(src, tmp_path, request):
         correct_image_file(src, out, Recipe())
     else:
         develop_file(src, out, Recipe())
-    raw = subprocess.run(["exiftool", "-a", "-warning", "-s3", str(src)], capture_output=True, text=True).stdout
-    moved = "Adjusted MakerNotes base" in raw
-    want = {k for k, t in _ids(src).items() if _should_keep(k, t, moved)}
+    want = {k for k, t in _ids(src).items() if _should_keep(k, t)}
     have = set(_ids(out))
     missing = sorted(want - have)
     assert len(want) > 0
@@ -737,6 +754,42 @@ def test_phase_one_iiq_reports_the_raw_size_not_its_preview(tmp_path):
     meta = read_metadata(src)
     assert (meta.width, meta.height) == (640, 480)
     assert (meta.make, meta.model, meta.exposure_time_s, meta.f_number) == ("Phase One", "IQ180", 1 / 125, 5.6)
+
+
+def test_capture_one_style_tiff_is_corrected_as_a_tiff(tmp_path, capsys):
+    """`l2 correct` on a TIFF with IFD0 Make "Phase One" and no Phase One block (the Capture One
+    export of the test above, its 80 x 60 grey preview given a ramp): exit 0, the output is a TIFF,
+    sniffed as 'tiff', never 'iiq' (exiftool, the oracle, also says TIFF), and with no lens known
+    nothing is corrected: its pixels are the input's as tifffile reads them (max abs 0)."""
+    import tifffile
+
+    from _phase_one_build import build_iiq
+    from l2tech.cli.main import main
+    from l2tech.io.formats import sniff_format
+
+    data = bytearray(build_iiq(640, 480, tiff=True, preview=(80, 60)))
+    data[8:16] = b"\0" * 8  # no Phase One block
+    ramp = ((np.arange(60)[:, None] * 2 + np.arange(80)[None, :]) % 256).astype(np.uint8)
+    data[-ramp.size:] = ramp.tobytes()  # the preview strip is the file's last bytes
+    src = tmp_path / "CF000125.tif"
+    src.write_bytes(bytes(data))
+    assert sniff_format(src) == "tiff"
+    assert np.array_equal(tifffile.imread(src), ramp)
+    rc = main(["correct", str(src), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and doc["ok"] == 1, doc
+    out = tmp_path / "CF000125_l2.tif"
+    assert doc["results"][0]["output"] == str(out) and out.is_file()
+    assert out.read_bytes()[:4] == b"II*\0"
+    assert sniff_format(out) == "tiff"
+    with tifffile.TiffFile(out) as tf:
+        img = tf.pages[0].asarray()
+    assert img.shape[:2] == (60, 80)
+    grey = img if img.ndim == 2 else img[..., 1]
+    assert int(np.abs(grey.astype(np.int32) - ramp).max()) == 0
+    if shutil.which("exiftool"):
+        tool = _exiftool(out)
+        assert tool["File:FileType"] == "TIFF" and tool["EXIF:IFD0:Make"] == "Phase One"
 
 
 def test_phase_one_file_libraw_does_not_take_is_a_clear_unsupported_error(tmp_path, capsys):
@@ -1277,22 +1330,29 @@ def _jxl_dng_from(src: Path, dst: Path) -> Path:
     return dst
 
 
-def test_jpeg_xl_dng_develops(tmp_path):
+@pytest.fixture(scope="module")
+def kiss_x4_jxl(tmp_path_factory):
+    """The Kiss X4 DNG and its JPEG XL rewrite (built once for the tests that read it)."""
+    import imagecodecs
+
+    if not imagecodecs.JPEGXL.available:
+        pytest.skip("imagecodecs has no JPEG XL codec")
+    src = shared_file("raw/decodable/canon_kiss_x4__colorchecker.dng")
+    return src, _jxl_dng_from(src, tmp_path_factory.mktemp("jxl") / "kiss_x4_jxl.dng")
+
+
+def test_jpeg_xl_dng_develops(kiss_x4_jxl):
     """The Kiss X4 DNG's CFA rewritten with lossless JPEG XL tiles (DNG 1.7): tifffile reads it
     back bit-exact; LibRaw alone cannot unpack it ("Unsupported file format"), so l2tech decodes the
     tiles with imagecodecs and gives LibRaw the same DNG uncompressed: the developed image equals
     the original DNG's exactly (max abs 0). Before: "LibRaw cannot read this RAW: it is JPEG XL
     compressed DNG (DNG 1.7) ...", exit 1."""
-    import imagecodecs
     import rawpy
     import tifffile
 
     from l2tech.raw.decode import decode_raw
 
-    if not imagecodecs.JPEGXL.available:
-        pytest.skip("imagecodecs has no JPEG XL codec")
-    src = shared_file("raw/decodable/canon_kiss_x4__colorchecker.dng")
-    jxl = _jxl_dng_from(src, tmp_path / "x4_jxl.dng")
+    src, jxl = kiss_x4_jxl
     with tifffile.TiffFile(jxl) as tf, tifffile.TiffFile(src) as tf0:
         assert tf.pages[0].compression == 52546
         assert np.array_equal(tf.pages[0].asarray(), tf0.pages[0].asarray())
@@ -1302,3 +1362,26 @@ def test_jpeg_xl_dng_develops(tmp_path):
     b = decode_raw(jxl, half_size=True, as_uint16=True)
     assert a.image.shape == b.image.shape and a.image.dtype == b.image.dtype
     assert int(np.abs(a.image.astype(np.int32) - b.image.astype(np.int32)).max()) == 0
+
+
+def test_l2_develop_jpeg_xl_dng(kiss_x4_jxl, tmp_path, capsys):
+    """The command TRUST.md documents, `l2 develop kiss_x4_jxl.dng`, on the built file: exit 0,
+    and the written image (16-bit PNG, lossless, no lens correction) equals the original DNG
+    developed by the same command pixel for pixel (measured max abs difference 0)."""
+    import cv2
+
+    from l2tech.cli.main import main
+
+    src, jxl = kiss_x4_jxl
+    outs = {}
+    for name, path in (("orig", src), ("jxl", jxl)):
+        out = tmp_path / f"{name}.png"
+        rc = main(["develop", str(path), "-o", str(out), "--no-lens-correction", "--no-sidecar", "--json"])
+        doc = json.loads(capsys.readouterr().out)
+        assert rc == 0 and doc["ok"] == 1 and doc["results"][0]["status"] == "ok", doc
+        outs[name] = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+        assert outs[name].shape[1::-1] == tuple(doc["results"][0]["size"])
+    a, b = outs["orig"], outs["jxl"]
+    assert a.dtype == b.dtype == np.uint16 and a.shape == b.shape and a.ndim == 3
+    assert a.std() > 1000  # a developed picture, not a flat frame
+    assert int(np.abs(a.astype(np.int32) - b.astype(np.int32)).max()) == 0
