@@ -113,7 +113,12 @@ class ShotMetadata:
     recorded_size : tuple of (int, int) or None
         The camera's frame size as EXIF records it (``PixelXDimension``, ``PixelYDimension``)
         when it differs from ``width, height`` (a JPEG cropped or resized after capture by a
-        tool that kept the EXIF); None otherwise.
+        tool that kept the EXIF); else, when the maker note records the camera's full image
+        size larger than ``width, height`` at the same aspect (within 1 %), that size (a tool
+        that rewrote ``PixelXDimension`` too; :func:`_maker_note_full_size`); None otherwise.
+    recorded_size_source : str or None
+        Where ``recorded_size`` was read, e.g. ``"EXIF PixelXDimension"`` or ``"Olympus maker
+        note, ImageProcessing CropWidth/CropHeight"``; None without ``recorded_size``.
     crop_rect : tuple of 4 float or None
         ``(left, top, right, bottom)`` of the frame inside the captured one, 0..1, when a
         developed image (JPEG, PNG, TIFF; a RAW's crop is not applied by ``develop``) records a
@@ -146,6 +151,7 @@ class ShotMetadata:
     corrections_done: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     l2tech_record: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     recorded_size: tuple[int, int] | None = field(default=None, compare=False)
+    recorded_size_source: str | None = field(default=None, compare=False)
     crop_rect: tuple[float, float, float, float] | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -425,6 +431,46 @@ def _crop_rect(tags: _Tags) -> tuple[float, float, float, float] | None:
     return (left, top, right, bottom)
 
 
+#: Maker-note tags that record the camera's full image size: (exiv2 key of the width or of
+#: both values, exiv2 key of the height or None, the order of a two-value tag, the source named).
+_MAKER_NOTE_FULL_SIZE = (
+    ("Exif.OlympusIp.CropWidth", "Exif.OlympusIp.CropHeight", "wh",
+     "Olympus maker note, ImageProcessing CropWidth/CropHeight"),
+    ("Exif.Sony2.FullImageSize", None, "hw", "Sony maker note, FullImageSize"),
+)
+
+
+def _maker_note_full_size(tags: _Tags) -> tuple[tuple[int, int], str] | None:
+    """The camera's full image size as its maker note records it, with the tag named, or None.
+
+    Olympus ``ImageProcessing`` ``CropWidth``/``CropHeight`` (tags 0x0615/0x0616, the image
+    area cut from the sensor data: 4032 x 3024 in an E-P3 JPEG) and Sony ``FullImageSize``
+    (tag 0xb02b, two longs, height first: ``4000 6000`` in a ZV-E10 ARW, which exiftool prints
+    ``6000x4000``). Editors that crop or resize a JPEG and rewrite ``PixelXDimension`` leave the
+    maker note as the camera wrote it, so this size is the captured frame's. A body's own
+    smaller JPEG sizes are not covered by the files verified here (whether these tags then
+    give the sensor's size is not known), so such a file may be reported as resized.
+
+    References
+    ----------
+    exiftool ``lib/Image/ExifTool/Olympus.pm`` (``ImageProcessing`` 0x0615 ``CropWidth``, 0x0616
+    ``CropHeight``) and ``Sony.pm`` (0xb02b ``FullImageSize``, ValueConv ``$2x$1``); exiv2
+    ``src/olympusmn_int.cpp`` (``OlympusIp``), ``src/sonymn_int.cpp`` (``Sony2``).
+    """
+    for wkey, hkey, order, source in _MAKER_NOTE_FULL_SIZE:
+        if hkey is None:
+            vals = _nums(tags.raw(wkey))
+            if len(vals) != 2:
+                continue
+            a, b = vals
+            w, h = (a, b) if order == "wh" else (b, a)
+        else:
+            w, h = _num(tags.raw(wkey)), _num(tags.raw(hkey))
+        if w and h and w > 0 and h > 0:
+            return (int(w), int(h)), source
+    return None
+
+
 def _crop_from_focal_plane(tags: _Tags, width: int | None, height: int | None) -> float | None:
     res = _num(tags.raw("Exif.Photo.FocalPlaneXResolution"))
     unit = _num(tags.raw("Exif.Photo.FocalPlaneResolutionUnit"))
@@ -619,10 +665,17 @@ def _build(
     software = _first(tags, ("Exif.Image.Software",), "software")
     xmp_keys = [k for k, _ in xmp_items(tags)]
 
-    recorded = None
+    recorded, recorded_source = None, None
     rw, rh = _num(tags.raw("Exif.Photo.PixelXDimension")), _num(tags.raw("Exif.Photo.PixelYDimension"))
     if fmt in ("jpeg", "png", "tiff") and rw and rh and width and height and (int(rw), int(rh)) != (width, height):
-        recorded = (int(rw), int(rh))
+        recorded, recorded_source = (int(rw), int(rh)), "EXIF PixelXDimension"
+    full = _maker_note_full_size(tags) if recorded is None and fmt in ("jpeg", "png", "tiff") and width and height else None
+    if full is not None:
+        (fw, fh), source = full
+        # larger at the same aspect: a crop or resize made after capture (a different aspect
+        # may be the body's own aspect mode, so it is not reported)
+        if (fw > width or fh > height) and abs(fw * height - fh * width) <= 0.01 * fh * width:
+            recorded, recorded_source = (fw, fh), source
 
     exp = _num(_first(tags, ("Exif.Photo.ExposureTime",), "exposure_time_s"))
     iso_v = _num(_first(tags, ("Exif.Photo.ISOSpeedRatings", "Exif.Photo.PhotographicSensitivity"), "iso"))
@@ -655,6 +708,7 @@ def _build(
         corrections_done=corrections_done(tags),
         l2tech_record=l2tech_record(tags),
         recorded_size=recorded,
+        recorded_size_source=recorded_source,
         crop_rect=_crop_rect(tags) if fmt in ("jpeg", "png", "tiff") else None,  # a RAW is developed uncropped
     )
 

@@ -96,7 +96,8 @@ def frame_in_capture(meta: Any, profile: Any, crop_factor: float | None) -> tupl
     ----------
     meta : ShotMetadata
         ``width, height``, ``crop_rect`` (XMP ``crs:Crop*``) and ``recorded_size`` (EXIF
-        ``PixelXDimension``/``PixelYDimension`` that differ from the pixels).
+        ``PixelXDimension``/``PixelYDimension`` that differ from the pixels, or the maker
+        note's full image size; ``recorded_size_source`` names which, in the warning).
     profile : LensProfile
     crop_factor : float or None
         The captured frame's crop factor.
@@ -141,7 +142,8 @@ def frame_in_capture(meta: Any, profile: Any, crop_factor: float | None) -> tupl
     rec = getattr(meta, "recorded_size", None)
     if rec and W and H and (W < rec[0] or H < rec[1]):
         return profile, crop_factor, (
-            f"the frame ({W}x{H}) is smaller than the camera's ({rec[0]}x{rec[1]}, EXIF PixelXDimension): cropped or "
+            f"the frame ({W}x{H}) is smaller than the camera's ({rec[0]}x{rec[1]}, "
+            f"{getattr(meta, 'recorded_size_source', None) or 'EXIF PixelXDimension'}): cropped or "
             "resized after capture, and no crop offset is recorded; a crop is corrected as if its centre were the "
             "lens's and its field the camera's (correct the uncropped file, or keep XMP crs:Crop*)")
     return profile, crop_factor, ""
