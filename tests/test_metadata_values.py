@@ -68,7 +68,7 @@ def _compared(src: Path) -> list[str]:
     keys = []
     for k in vals:
         parts = k.split(":")
-        if not _should_keep(k, ids[k], False):
+        if not _should_keep(k, ids[k]):
             continue
         if (parts[-2], parts[-1]) in _CHANGED or (parts[0] == "MakerNotes" and parts[-1] in _FILE_OFFSETS):
             continue

@@ -270,10 +270,8 @@ _STRUCTURE_IDS = {0xFE, 0xFF, 0x100, 0x101, 0x102, 0x103, 0x106, 0x10A, 0x111, 0
 _DNG_KEPT_IDS = {0xC614, 0xC615, 0xC62F, 0xC630, 0xC68B}
 
 
-def _should_keep(key: str, tag_id: object, maker_note_base_moved: bool = False) -> bool:
+def _should_keep(key: str, tag_id: object) -> bool:
     """Which of exiftool's keys of an input an output must still carry.
-
-    ``maker_note_base_moved`` changes nothing any more (tests/test_metadata_values.py still passes it).
 
     Legitimately not carried (they change or no longer hold for a developed image):
     - File, ExifTool, Composite, JFIF, ICC_Profile, Photoshop, MPF groups: the file itself,
