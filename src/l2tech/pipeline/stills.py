@@ -691,26 +691,17 @@ def l2tech_xmp_record(result: DevelopResult, recipe: Recipe) -> dict[str, str]:
     and ``SourceSoftware`` (the input's ``Software``, which the output's replaces). A later
     ``l2 correct`` reads it and does not correct the file twice.
     """
-    from l2tech import __version__
-    from l2tech.io.provenance import L2TECH_XMP_PREFIX
+    from l2tech.io.provenance import L2TECH_XMP_PREFIX, l2tech_record_fields
     from l2tech.pipeline.recipe import CORRECTIONS
 
     plan = result.plan
-    ns = f"Xmp.{L2TECH_XMP_PREFIX}."
-    rec = {
-        "Tool": "l2tech",
-        "Version": __version__,
-        "Profile": plan.lens or "",
-        "ProfileSource": plan.sources.get("profile", "") if plan.profile is not None else "",
-        "Corrections": ",".join(c for c in CORRECTIONS if plan.applied.get(c)),
-        "NotCorrected": "; ".join(f"{c}: {plan.reasons[c]}" for c in CORRECTIONS
-                                  if not plan.applied.get(c) and plan.reasons.get(c)),
-        "RecipeHash": recipe_hash(recipe),
-    }
-    software = getattr(result.metadata, "software", None)
-    if software:
-        rec["SourceSoftware"] = software
-    return {ns + k: v for k, v in rec.items() if v != "" or k in ("Corrections", "Profile")}
+    rec = l2tech_record_fields(
+        profile=plan.lens,
+        profile_source=plan.sources.get("profile") if plan.profile is not None else None,
+        corrections=[c for c in CORRECTIONS if plan.applied.get(c)],
+        not_corrected={c: plan.reasons.get(c, "") for c in CORRECTIONS if not plan.applied.get(c)},
+        recipe_hash=recipe_hash(recipe), source_software=getattr(result.metadata, "software", None))
+    return {f"Xmp.{L2TECH_XMP_PREFIX}.{k}": v for k, v in rec.items()}
 
 
 def develop_file(path: str | os.PathLike, output: str | os.PathLike, recipe: Recipe = Recipe(), *, overwrite: bool = False,
