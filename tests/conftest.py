@@ -58,3 +58,22 @@ def kill_when(proc, ready, *, timeout_s: float = 120.0) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def l2_json(capsys, *args: str) -> tuple[int, object]:
+    """``l2 ARGS --json`` in this process: (exit code, the JSON document on stdout).
+
+    Warnings are let through (the suite turns them into errors): the CLI reports them itself.
+    """
+    import json
+    import warnings
+
+    from l2tech.cli.main import main
+
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        rc = main([*args, "--json"])
+    out = capsys.readouterr().out
+    assert out.strip(), f"no JSON from l2 {' '.join(args)}"
+    return rc, json.loads(out)

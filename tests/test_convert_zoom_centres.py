@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 
 import numpy as np
 import pytest
 
-from conftest import shared_file
+from conftest import l2_json as _l2, shared_file
 
 pytestmark = [
     # lensfunpy's Cython module can warn about deprecated NumPy aliases
@@ -54,14 +53,6 @@ def _zoom(tmp_path, *, k60=None, name="zoom.json"):
                60.0: (np.array(k60, float), np.array(D60, float))}
 
 
-def _l2(capsys, *args):
-    from l2tech.cli.main import main
-
-    capsys.readouterr()
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        rc = main([*args, "--json"])
-    return rc, json.loads(capsys.readouterr().out)
 
 
 def _hugin(cx, cy):

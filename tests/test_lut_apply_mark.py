@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import warnings
 
 import pytest
 
-from conftest import shared_file
+from conftest import l2_json as _l2, shared_file
 
 EP3 = "raw/jpeg_reference/olympus_e-p3__mzuiko_14-42_II_R_15mm.jpg"
 CUBE = "luts/cube_3dl/ocio-tests__iridas_3d.cube"
@@ -19,14 +18,6 @@ CUBE = "luts/cube_3dl/ocio-tests__iridas_3d.cube"
 pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed (the oracle)")
 
 
-def _l2(capsys, *args: str) -> tuple[int, dict]:
-    from l2tech.cli.main import main
-
-    capsys.readouterr()
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        rc = main([*args, "--json"])
-    return rc, json.loads(capsys.readouterr().out)
 
 
 def _exiftool(path, *tags: str) -> dict:

@@ -14,29 +14,17 @@ import json
 import math
 import shutil
 import subprocess
-import warnings
 from pathlib import Path
 
 import pytest
 
-from conftest import shared_file
+from conftest import l2_json as _l2, shared_file
 from test_trust import EP3, _ep3_crop, _with_exif
 
 SIXD_JPEG = "raw/jpeg_reference/canon_6d__ef100mm_macro.jpg"
 ZUIKO_43 = "Olympus Zuiko Digital ED 14-42mm f/3.5-5.6"
 
 
-def _l2(capsys, *args: str) -> tuple[int, object]:
-    """``l2 ARGS --json`` in this process: (exit code, the JSON document on stdout)."""
-    from l2tech.cli.main import main
-
-    capsys.readouterr()
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        rc = main([*args, "--json"])
-    out = capsys.readouterr().out
-    assert out.strip(), f"no JSON from l2 {' '.join(args)}"
-    return rc, json.loads(out)
 
 
 def _built(tmp_path: Path, name: str, values: dict[str, str]) -> Path:

@@ -14,12 +14,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import warnings
 from pathlib import Path
 
 import pytest
 
-from conftest import shared_file
+from conftest import l2_json as _l2, shared_file
 from test_trust import EP3, _ep3_crop, _small_copy
 
 ZV_E10 = "raw/metadata_only/sony_zv-e10__e_pz_16-50__file-type.arw"
@@ -35,17 +34,6 @@ def _exiftool(path: Path, *tags: str) -> dict:
     return json.loads(out)[0]
 
 
-def _l2(capsys, *args: str) -> tuple[int, dict]:
-    """``l2 ARGS --json`` in this process: (exit code, the JSON document on stdout)."""
-    from l2tech.cli.main import main
-
-    capsys.readouterr()
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        rc = main([*args, "--json"])
-    out = capsys.readouterr().out
-    assert out.strip(), f"no JSON from l2 {' '.join(args)}"
-    return rc, json.loads(out)
 
 
 def _rewrite_pixel_dimensions(path: Path, w: int, h: int) -> Path:

@@ -45,13 +45,12 @@ import math
 import shutil
 import struct
 import subprocess
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import shared_file
+from conftest import l2_json as _l2, shared_file
 
 S5PRO_RAF = "raw/metadata_only/fujifilm_s5pro__exiftool.raf"
 #: A Fujifilm X lens that the bundled database does not hold (so the file's own data is used).
@@ -249,15 +248,6 @@ def _rt_gain(r: float, knots: list[float], vig: list[float]) -> float:
     return float(np.interp(r, k, g))
 
 
-def _l2(capsys, *args: str) -> tuple[int, dict]:
-    """``l2 ARGS --json`` in this process: (exit code, the JSON document)."""
-    from l2tech.cli.main import main
-
-    capsys.readouterr()
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        rc = main([*args, "--json"])
-    return rc, json.loads(capsys.readouterr().out)
 
 
 def _assert_same_correction(a, b) -> None:
