@@ -33,6 +33,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
+from test_trust_flag_files import _exiftool_tags, _Quiet
 
 exiv2 = pytest.importorskip("exiv2", reason="the exiv2 Python binding (python-exiv2) is not installed")
 
@@ -54,28 +55,10 @@ def _l2_json(*args: str) -> dict:
     return json.loads(proc.stdout)
 
 
-def _exiftool_tags(path: Path, *args: str) -> dict:
-    """exiftool's reading of ``path`` (JSON, group-1 names, printed values unless ``-n``)."""
-    out = subprocess.run(["exiftool", "-j", "-G1", *args, str(path)], capture_output=True, text=True,
-                         check=True).stdout
-    return json.loads(out)[0]
-
-
 def _truth(path: Path) -> dict:
     return _exiftool_tags(path, "-Canon:AspectRatio", "-Canon:CroppedImageWidth", "-Canon:CroppedImageHeight",
                           "-Canon:SensorLeftBorder", "-Canon:SensorRightBorder", "-ExifIFD:FocalLengthIn35mmFormat",
                           "-IFD0:Model", "-Canon:LensModel")
-
-
-class _Quiet:
-    """exiv2's log muted (the CR2 header's cut-off strips are reported on stderr)."""
-
-    def __enter__(self):
-        self.level = exiv2.LogMsg.level()
-        exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.mute)
-
-    def __exit__(self, *exc):
-        exiv2.LogMsg.setLevel(self.level)
 
 
 def _aspect_info(ratio: int, width: int, height: int, full: tuple[int, int] = (5616, 3744)):
