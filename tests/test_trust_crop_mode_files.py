@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
-from test_trust_flag_files import _exiftool_tags, _Quiet
+from test_trust_flag_files import _exiftool_tags, _Quiet, _with_exif_of
 
 exiv2 = pytest.importorskip("exiv2", reason="the exiv2 Python binding (python-exiv2) is not installed")
 
@@ -83,26 +83,15 @@ def _canon_crop_jpeg(dst: Path, ratio: int, width: int, height: int, *, sensor_i
         ch = round(sw * h / w)
         top = (sh - ch) // 2
         small.crop((0, top, sw, top + ch)).resize((w, h), Image.LANCZOS).save(dst, "JPEG", quality=92)
-    kept_ifd0 = {"Make", "Model", "Orientation", "XResolution", "YResolution", "ResolutionUnit"}
     with _Quiet():
         src = exiv2.ImageFactory.open(str(shared_file(CANON_1DS3)))
         src.readMetadata()
-        img = exiv2.ImageFactory.open(str(dst))
-        img.readMetadata()
-        exif = img.exifData()
-        exif.clear()
-        for d in src.exifData():
-            _, group, name = d.key().split(".", 2)
-            if (group == "Image" and name in kept_ifd0) or group == "Photo" or group.startswith("Canon"):
-                if sensor_info or d.key() != "Exif.Canon.SensorInfo":
-                    exif.add(d)
-        exif["Exif.Photo.PixelXDimension"] = exiv2.ULongValue(w)
-        exif["Exif.Photo.PixelYDimension"] = exiv2.ULongValue(h)
-        exif["Exif.CanonCs.Quality"] = exiv2.ShortValue(3)  # Fine
-        exif["Exif.CanonCs.RecordMode"] = exiv2.ShortValue(1)  # JPEG
-        exif["Exif.Canon.AspectInfo"] = _aspect_info(ratio, width, height)
-        img.writeMetadata()
-    return dst
+        canon = {d.key().split(".")[1] for d in src.exifData() if d.key().split(".")[1].startswith("Canon")}
+    return _with_exif_of(shared_file(CANON_1DS3), dst, canon | {"Photo"},
+                         set() if sensor_info else {"Exif.Canon.SensorInfo"},
+                         {"Exif.CanonCs.Quality": exiv2.ShortValue(3),  # Fine
+                          "Exif.CanonCs.RecordMode": exiv2.ShortValue(1),  # JPEG
+                          "Exif.Canon.AspectInfo": _aspect_info(ratio, width, height)})
 
 
 # (AspectRatio, cropped width, cropped height, SensorInfo kept, exiftool's AspectRatio)
