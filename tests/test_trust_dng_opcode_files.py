@@ -21,40 +21,22 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import shared_file
+from test_trust_files import _exiftool_write, _l2, _l2_json
 
 SIXD_DNG = "raw/decodable/canon_eos_6d__ef24-105mm_f4L__linear_lossy.dng"
 HERO6_GPR = "raw/codec_unsupported/gopro_hero6_black.gpr"
 _GAINMAP_NOTE = "OpcodeList2 GainMap x{n} (vignetting, applied at decode by `l2 develop`)"
 
 needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed")
-
-
-def _l2(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`l2 ARGS` in a new process, text output."""
-    return subprocess.run([sys.executable, "-m", "l2tech.cli", *args], capture_output=True, text=True, timeout=timeout,
-                          env=os.environ.copy())
-
-
-def _l2_json(*args: str) -> tuple[int, dict]:
-    proc = _l2(*args, "--json")
-    assert proc.stdout.strip(), proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
-
-
-def _exiftool_write(path: Path, *args: str) -> None:
-    out = subprocess.run(["exiftool", "-overwrite_original", *args, str(path)], capture_output=True, text=True)
-    assert out.returncode == 0 and "1 image files updated" in out.stdout, (out.stdout, out.stderr)
 
 
 def _exiftool_tags(path: Path, *args: str) -> dict:
