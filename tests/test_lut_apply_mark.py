@@ -55,6 +55,10 @@ def test_correct_takes_a_looked_picture_and_skips_a_corrected_one(tmp_path, caps
     r = doc["results"][0]
     assert rc == 0 and r["status"] == "ok", r
     assert r["lens"]["corrections"]["vignetting"]["applied"]  # the E-P3 body leaves vignetting to us here
+    # still the E-P3's own JPEG for the in-camera rule (its record's SourceSoftware, not l2tech's
+    # Software): distortion is not corrected twice (it was, once `Software` said l2tech)
+    dist = r["lens"]["corrections"]["distortion"]
+    assert not dist["applied"] and "Micro Four Thirds bodies correct the distortion" in dist["reason"], dist
     rc, doc = _l2(capsys, "correct", str(tmp_path / "corrected.jpg"), "-o", str(tmp_path / "twice.jpg"))
     r = doc["results"][0]
     assert rc == 0 and r["status"] == "skipped" and "already an l2tech output" in r.get("reason", r.get("error", ""))

@@ -109,6 +109,12 @@ def test_rerun_over_output_is_skipped_and_force_processes_it(marked, tmp_path, c
     assert rec["SourceSoftware"] == f"l2tech {__version__}"  # the input was l2tech's
     assert _tag(tags, "com.apple.quicktime.software") is None  # no MP4 software key carried into Matroska
 
+    # that output was only re-encoded (no lens source): nothing was corrected, so a later run
+    # with a lens corrects it (it was skipped as "already an l2tech output, corrected: nothing")
+    third = tmp_path / "third.mov"
+    rc, doc = _run(capsys, [str(again), "--lens", "GoPro HERO4 black", "-o", str(third)])
+    assert rc == 0 and doc["results"][0]["status"] == "ok" and third.is_file(), doc["results"][0]
+
 
 @needs_ffprobe
 def test_database_lens_is_recorded(tmp_path, capsys):

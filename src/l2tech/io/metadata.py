@@ -665,6 +665,7 @@ def _build(
     software = _first(tags, ("Exif.Image.Software",), "software")
     xmp_keys = [k for k, _ in xmp_items(tags)]
 
+    record = l2tech_record(tags)
     recorded, recorded_source = None, None
     rw, rh = _num(tags.raw("Exif.Photo.PixelXDimension")), _num(tags.raw("Exif.Photo.PixelYDimension"))
     if fmt in ("jpeg", "png", "tiff") and rw and rh and width and height and (int(rw), int(rh)) != (width, height):
@@ -704,9 +705,12 @@ def _build(
         fields_unknown=tuple(sorted(unknown)),
         format=fmt,
         software=software,
-        converter=raw_converter(software, xmp_keys),
+        # an l2tech output names its own software; what made the pixels l2tech started from is
+        # its record's SourceSoftware (a camera's JPEG with only a LUT put on it is still the
+        # camera's JPEG for the in-camera correction rules)
+        converter=raw_converter(dict(record).get("SourceSoftware") if record else software, xmp_keys),
         corrections_done=corrections_done(tags),
-        l2tech_record=l2tech_record(tags),
+        l2tech_record=record,
         recorded_size=recorded,
         recorded_size_source=recorded_source,
         crop_rect=_crop_rect(tags) if fmt in ("jpeg", "png", "tiff") else None,  # a RAW is developed uncropped

@@ -1062,7 +1062,8 @@ def _refuse_l2tech_output(input_path: str | Path) -> None:
     from l2tech.video.transcode import l2tech_record_of
 
     record = l2tech_record_of(input_path)
-    if record:
+    # a clip l2tech only re-encoded (no lens source, nothing stabilised) has had nothing corrected
+    if record and (record.get("Corrections") or record.get("Stabilization")):
         did = record.get("Corrections") or "nothing"
         if record.get("Stabilization"):
             did += f"; stabilised ({record['Stabilization']})"
