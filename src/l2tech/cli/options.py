@@ -138,8 +138,10 @@ def output_option(kind: str = "file_or_dir", *, required: bool = False, default:
     """
     metavar = {"file": "FILE", "dir": "DIR"}.get(kind, "FILE|DIR")
     ptype = click.Path(dir_okay=False) if kind == "file" else None
-    return click.option("-o", "--output", dest, required=required, default=default, type=ptype, metavar=metavar,
-                        show_default=show_default, help=_OUTPUT_HELP[kind])
+    # click 8.3 treats an explicit default=None as a value, which would satisfy required=True
+    extra: dict[str, Any] = {} if default is None else {"default": default}
+    return click.option("-o", "--output", dest, required=required, type=ptype, metavar=metavar,
+                        show_default=show_default, help=_OUTPUT_HELP[kind], **extra)
 
 
 overwrite_option = click.option(
