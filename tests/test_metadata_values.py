@@ -18,7 +18,7 @@ import pytest
 
 from conftest import shared_file
 from l2tech.pipeline.recipe import Recipe
-from test_trust import EP3, _processable_inputs, _should_keep
+from test_trust import EP3, _crs_applied, _processable_inputs, _should_keep
 
 SX60 = "raw/jpeg_reference/canon_powershot_sx60hs.jpg"
 
@@ -35,6 +35,7 @@ _CHANGED = {
     ("ExifIFD", "ExifImageHeight"): "the output's height",
     ("ExifIFD", "ColorSpace"): "the output's colour space",
     ("IFD0", "Software"): "the writer is l2tech (the source's is XMP-l2tech:SourceSoftware)",
+    ("XMP-dc", "Format"): "the output's MIME type",
 }
 #: Maker-note tags that are offsets into the file (they move when the metadata is written
 #: again); the data they point at is compared instead (exiftool -b -MakerNotes:PreviewImage).
@@ -65,10 +66,11 @@ def _maker_note_preview(path: Path) -> bytes:
 def _compared(src: Path) -> list[str]:
     """The input's keys whose values an output must hold (``_should_keep`` with maker notes always in)."""
     vals, ids = _exiftool(src)
+    applied = _crs_applied(src)
     keys = []
     for k in vals:
         parts = k.split(":")
-        if not _should_keep(k, ids[k]):
+        if not _should_keep(k, ids[k], applied):
             continue
         if (parts[-2], parts[-1]) in _CHANGED or (parts[0] == "MakerNotes" and parts[-1] in _FILE_OFFSETS):
             continue

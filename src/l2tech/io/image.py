@@ -669,19 +669,42 @@ def _carried(key: str, tag: int) -> bool:
     return True
 
 
-#: XMP of a RAW edit that must not reach a finished image: Adobe Camera Raw's settings
-#: (a Lightroom/ACR that finds ``crs:`` settings would apply them again on the rendered
-#: pixels) and the source file's own format.
-_XMP_NOT_CARRIED = ("Xmp.crs.", "Xmp.crss.", "Xmp.dc.format")
+#: Adobe Camera Raw's settings (``crs:``, ``crss:``). On a RAW or DNG they are an edit still
+#: to be applied: a Lightroom/ACR that finds them on the rendered output would apply them
+#: again, so they are not carried. An image Adobe rendered says so with
+#: ``crs:AlreadyApplied="True"`` (the 6D JPEG in the shared data; its DNG says False); there
+#: they describe how the pixels were made and are carried.
+_XMP_CRS = ("Xmp.crs.", "Xmp.crss.")
+_MIME = {b"\xff\xd8": "image/jpeg", b"II": "image/tiff", b"MM": "image/tiff", b"\x89P": "image/png"}
 
 
-def _xmp_for_output(exiv2: object, xmp: object) -> object:
-    """The source's XMP without what describes the source's pixels or its RAW edit."""
+def _xmp_for_output(exiv2: object, xmp: object, dst_mime: str | None = None) -> object:
+    """The source's XMP without what describes the source's pixels or a RAW edit still pending.
+
+    ``dc:format`` (the file's MIME type) is updated to ``dst_mime``; ACR settings are carried
+    only where the source says they are already applied (see ``_XMP_CRS``).
+    """
+    applied = any(d.key() == "Xmp.crs.AlreadyApplied" and d.toString().strip().lower() == "true"
+                  for d in xmp)  # type: ignore[attr-defined]
     out = exiv2.XmpData()  # type: ignore[attr-defined]
     for datum in xmp:  # type: ignore[attr-defined]
-        if not datum.key().startswith(_XMP_NOT_CARRIED):
-            out.add(datum)
+        key = datum.key()
+        if key == "Xmp.dc.format":
+            if dst_mime:
+                out["Xmp.dc.format"] = dst_mime
+            continue
+        if key.startswith(_XMP_CRS) and not applied:
+            continue
+        out.add(datum)
     return out
+
+
+def _mime_of(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return _MIME.get(fh.read(2))
+    except OSError:
+        return None
 
 
 def _thumbnail_jpeg(codes: np.ndarray, size: int = 160) -> bytes:
@@ -926,14 +949,15 @@ def copy_exif(
     color_space_srgb: bool | None = None,
     thumbnail: bytes | None = None,
 ) -> list[str]:
-    """Carry the source's metadata into ``dst``: EXIF with maker notes, XMP, IPTC and GPS.
+    """Carry the source's metadata into ``dst``: EXIF with maker notes, XMP, IPTC, GPS and Photoshop resources.
 
     Everything that still holds for the output is kept; only what changed is updated: the
     pixel dimensions, the orientation (1: the pixels are written upright), the colour space,
     the thumbnail (made from the output, when the source had one) and whatever ``overrides``
-    names (l2tech's ``Software``). Not carried: tags that describe the source's stored pixels
-    or RAW data (strip/tile layout, compression, CFA, DNG colour calibration, sub-images and
-    previews; see ``_carried``).
+    names (l2tech's ``Software``), XMP ``dc:format`` (the output's MIME type). Not carried:
+    tags that describe the source's stored pixels or RAW data (strip/tile layout, compression,
+    CFA, DNG colour calibration, sub-images and previews; see ``_carried``), Photoshop's
+    thumbnails of the source, and Adobe Camera Raw settings not yet applied (``_XMP_CRS``).
 
     Parameters
     ----------
@@ -1001,7 +1025,11 @@ def copy_exif(
                     raw = im.exifData().findKey(exiv2.ExifKey(f"Exif.PanasonicRaw.{k}"))
                     if raw != im.exifData().end():
                         out[f"Exif.Image.{k}"] = raw.toString()
-            xmp, iptc = _xmp_for_output(exiv2, im.xmpData()), im.iptcData()
+            xmp, iptc = _xmp_for_output(exiv2, im.xmpData(), _mime_of(Path(dst))), im.iptcData()
+            if _mime_of(Path(dst)) == "image/jpeg":
+                from l2tech.io.photoshop_irb import carry_jpeg_irb
+
+                carry_jpeg_irb(src, dst)  # Photoshop resources; exiv2 keeps them and rewrites the IPTC one
         except Exception as exc:
             from l2tech.io.metadata import _exiv2_reason
 

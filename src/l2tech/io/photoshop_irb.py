@@ -1,0 +1,144 @@
+"""Photoshop image resource blocks (IRB) carried from a JPEG input into a JPEG output.
+
+Photoshop and the tools that follow it (Lightroom exports, many DAMs) keep print settings,
+resolution, slices and the IPTC digest in ``8BIM`` resources of the JPEG's APP13 segment
+("Photoshop 3.0"). exiv2 rewrites the IPTC resource of an APP13 it finds in the file it writes
+and keeps every other resource (exiv2 ``src/photoshop.cpp``, ``Photoshop::setIptcIrb``), but it
+does not create the others: a fresh output would lose them. :func:`carry_jpeg_irb` puts the
+input's resources, less those that describe the input's pixels (its thumbnails), into the
+output before exiv2 writes the metadata.
+
+Format (Adobe Photoshop File Formats Specification, "Image Resource Blocks"; JPEG APP13 layout
+as read by ExifTool ``lib/Image/ExifTool/Photoshop.pm``): an APP13 payload is
+``b"Photoshop 3.0\\0"`` followed by resources, each ``b"8BIM"``, a big-endian uint16 id, a
+Pascal-string name padded to an even length, a big-endian uint32 size and the data padded to an
+even length. A directory larger than one segment continues in the next APP13 segments.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+__all__ = ["read_jpeg_irb", "irb_resources", "build_irb", "carry_jpeg_irb", "THUMBNAIL_RESOURCE_IDS"]
+
+_PS_HEADER = b"Photoshop 3.0\x00"
+#: Thumbnails of the input's pixels (Photoshop 4.0 thumbnail 0x0409, Photoshop 5+ 0x040C):
+#: they no longer show the output.
+THUMBNAIL_RESOURCE_IDS = frozenset({0x0409, 0x040C})
+_MAX_SEGMENT = 65533 - len(_PS_HEADER)  # APP13 length field counts itself (2 bytes)
+
+
+def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
+    """(marker, payload start, payload end) of each marker segment before the scan data."""
+    if data[:2] != b"\xff\xd8":
+        return []
+    out, pos = [], 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            break
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0xD9, 0xDA):  # EOI, SOS: no more metadata segments
+            break
+        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        if length < 2 or pos + 2 + length > len(data):
+            break
+        out.append((marker, pos + 4, pos + 2 + length))
+        pos += 2 + length
+    return out
+
+
+def read_jpeg_irb(path: str | Path) -> bytes | None:
+    """The Photoshop resource directory of a JPEG's APP13 segments, or None.
+
+    Parameters
+    ----------
+    path : path-like
+        A JPEG file; any other file gives None.
+
+    Returns
+    -------
+    bytes or None
+        The concatenated resources (without the ``Photoshop 3.0`` headers).
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 20)  # metadata segments sit before the scan; 1 MiB holds them
+    except OSError:
+        return None
+    parts = [head[s + len(_PS_HEADER):e] for m, s, e in _jpeg_segments(head)
+             if m == 0xED and head[s:s + len(_PS_HEADER)] == _PS_HEADER]
+    return b"".join(parts) or None
+
+
+def irb_resources(irb: bytes) -> list[tuple[int, bytes, bytes]]:
+    """Split a resource directory into ``(id, name field, data)``; stops at the first malformed block."""
+    out, pos = [], 0
+    while pos + 12 <= len(irb) and irb[pos:pos + 4] == b"8BIM":
+        rid = struct.unpack(">H", irb[pos + 4:pos + 6])[0]
+        nlen = irb[pos + 6]
+        name_field = irb[pos + 6:pos + 6 + nlen + 1 + ((nlen + 1) & 1)]
+        p = pos + 6 + len(name_field)
+        if p + 4 > len(irb):
+            break
+        size = struct.unpack(">I", irb[p:p + 4])[0]
+        if p + 4 + size > len(irb):
+            break
+        out.append((rid, name_field, irb[p + 4:p + 4 + size]))
+        pos = p + 4 + size + (size & 1)
+    return out
+
+
+def build_irb(resources: list[tuple[int, bytes, bytes]]) -> bytes:
+    """Serialise ``(id, name field, data)`` resources (the inverse of :func:`irb_resources`)."""
+    out = bytearray()
+    for rid, name_field, data in resources:
+        out += b"8BIM" + struct.pack(">H", rid) + name_field + struct.pack(">I", len(data)) + data
+        if len(data) & 1:
+            out += b"\x00"
+    return bytes(out)
+
+
+def carry_jpeg_irb(src: str | Path, dst: str | Path) -> bool:
+    """Put ``src``'s Photoshop resources, less its thumbnails, into the JPEG ``dst`` (in place).
+
+    Call it on the output's temp file before exiv2 writes the metadata: exiv2 then replaces the
+    IPTC resource with the IPTC it writes and keeps the rest.
+
+    Parameters
+    ----------
+    src, dst : path-like
+        The input and the written output; both must be JPEG files, else nothing is done.
+
+    Returns
+    -------
+    bool
+        True when resources were carried.
+    """
+    irb = read_jpeg_irb(src)
+    if not irb:
+        return False
+    kept = [r for r in irb_resources(irb) if r[0] not in THUMBNAIL_RESOURCE_IDS]
+    if not kept:
+        return False
+    body = build_irb(kept)
+    data = Path(dst).read_bytes()
+    segs = _jpeg_segments(data)
+    if not segs and data[:2] != b"\xff\xd8":
+        return False
+    # after the leading APP0/APP1 segments (JFIF, EXIF), as Photoshop writes it
+    at = 2
+    for marker, _s, e in segs:
+        if marker in (0xE0, 0xE1):
+            at = e
+        else:
+            break
+    app13 = bytearray()
+    for k in range(0, len(body), _MAX_SEGMENT):
+        chunk = _PS_HEADER + body[k:k + _MAX_SEGMENT]
+        app13 += b"\xff\xed" + struct.pack(">H", len(chunk) + 2) + chunk
+    Path(dst).write_bytes(data[:at] + bytes(app13) + data[at:])
+    return True
