@@ -36,6 +36,8 @@ _CHANGED = {
     ("ExifIFD", "ColorSpace"): "the output's colour space",
     ("IFD0", "Software"): "the writer is l2tech (the source's is XMP-l2tech:SourceSoftware)",
     ("XMP-dc", "Format"): "the output's MIME type",
+    ("ExifIFD", "FocalPlaneXResolution"): "follows the output's dimensions (test_focal_plane_resolution)",
+    ("ExifIFD", "FocalPlaneYResolution"): "follows the output's dimensions (test_focal_plane_resolution)",
 }
 #: Maker-note tags that are offsets into the file (they move when the metadata is written
 #: again); the data they point at is compared instead (exiftool -b -MakerNotes:PreviewImage).

@@ -937,7 +937,8 @@ def test_camera_raw_settings_of_a_dng_are_not_carried(tmp_path):
     assert main(["develop", str(src), "-o", str(out), "-q"]) == 0
     tags = _exiftool(out)
     assert not [k for k in tags if k.startswith(("XMP:XMP-crs:", "XMP:XMP-crss:"))]
-    assert "XMP:XMP-dc:Format" not in tags and tags["XMP:XMP-l2tech:Tool"] == "l2tech"
+    assert tags["XMP:XMP-dc:Format"] == "image/jpeg"  # the DNG's "image/dng" updated, not carried as it was
+    assert tags["XMP:XMP-l2tech:Tool"] == "l2tech"
 
 
 # ---------------------------------------------------------------------------------------------
