@@ -179,3 +179,20 @@ def test_moved_maker_note_without_footer_is_dropped_with_a_warning(tmp_path):
     assert missing and all(k.startswith("MakerNotes:") for k in missing), missing
     # everything but the maker note is kept as from the untouched file
     assert sorted(set(want) - set(missing)) == sorted(k for k in _compared(shared_file(SX60)) if not k.startswith("MakerNotes:"))
+
+
+@needs_exiftool
+def test_a_compacts_built_in_lens_is_not_given_a_database_name(tmp_path):
+    """The SX60 HS JPEG names no lens model (exiftool: LensID "Unknown 3-247mm"). Its output
+    gained LensModel "Canon PowerShot SX60 HS & compatibles", lensfun's entry key, which no
+    camera writes; now no LensModel/LensMake is added, and the record still names the profile."""
+    from l2tech.pipeline.stills import correct_image_file
+
+    src = shared_file(SX60)
+    out = tmp_path / "sx.jpg"
+    correct_image_file(src, out, Recipe())
+    a, _ = _exiftool(src)
+    b, _ = _exiftool(out)
+    lens_keys = {k for k in b if k.split(":")[-1] in ("LensModel", "LensMake")}
+    assert lens_keys == {k for k in a if k.split(":")[-1] in ("LensModel", "LensMake")} == set()
+    assert "SX60" in str(b["XMP:XMP-l2tech:Profile"])

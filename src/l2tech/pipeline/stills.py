@@ -649,8 +649,11 @@ def _write(result: DevelopResult, out: Path, recipe: Recipe, *, overwrite: bool,
     meta = result.metadata
     overrides: dict[str, str] = {}
     # the source's own lens name is kept; a lens the file does not name (D30 "16-35mm", --lens)
-    # is written so the image still says which lens it was corrected for
-    if plan.lens and not getattr(meta, "lens_model", None) and getattr(plan.match, "method", "override") in ("exact", "alias", "override", "fixed"):
+    # is written so the image still says which lens it was corrected for. A compact's built-in
+    # lens (LensMatch.built_in) is not: lensfun's entry name ("Canon PowerShot SX60 HS &
+    # compatibles") is a database key, not a lens model; the XMP record names the profile used.
+    if (plan.lens and not getattr(meta, "lens_model", None) and not getattr(plan.match, "built_in", False)
+            and getattr(plan.match, "method", "override") in ("exact", "alias", "override")):
         overrides["Exif.Photo.LensModel"] = plan.lens
         if plan.profile is not None and plan.profile.maker:
             overrides["Exif.Photo.LensMake"] = plan.profile.maker

@@ -164,6 +164,10 @@ class LensMatch:
         length or f-number missing from the metadata and what that means, ...).
     crop_factor : float or None
         The body's crop factor (database record, else the file's metadata).
+    built_in : bool
+        True when ``lens`` is a fixed-lens compact's built-in lens, found from the body alone
+        (its name is a database key such as "Canon PowerShot SX60 HS & compatibles", not a
+        lens model a camera writes).
     """
 
     camera: CameraBody | None
@@ -173,6 +177,7 @@ class LensMatch:
     runners_up: tuple[MatchCandidate, ...] = ()
     warnings: tuple[str, ...] = ()
     crop_factor: float | None = None
+    built_in: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -845,7 +850,7 @@ def match_lens(
                 groups = {_norm(plain[0][0].name): plain[0]}
         if len(groups) == 1:
             chosen = _choose_calibration(next(iter(groups.values())), crop, warnings)
-            return _finish(meta, LensMatch(body, chosen, 1.0, "exact", (), tuple(warnings), crop))
+            return _finish(meta, LensMatch(body, chosen, 1.0, "exact", (), tuple(warnings), crop, built_in=True))
 
     texts = [t for t in dict.fromkeys([meta.lens_model, meta.lens_id]) if t]
     numbers = [t for t in texts if re.fullmatch(r"\(?\d+\)?", t.strip())]
