@@ -314,10 +314,10 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
         lens=profile.name, profile=profile, match=m, crop_factor=crop, focal_length_mm=focal, f_number=fnum,
         focus_distance_m=dist, applied=applied, reasons=reasons, sources=sources, warnings=tuple(warns),
     )
-    return plan if recipe.force else skip_corrections_done(plan, meta)
+    return plan if recipe.force else skip_corrections_done(plan, meta, db=db)
 
 
-def _body_corrects_jpeg(meta: Any, plan: LensPlan) -> str | None:
+def _body_corrects_jpeg(meta: Any, plan: LensPlan, db: Any = None) -> str | None:
     """Why this body is known to correct distortion in its own JPEGs, or None.
 
     Micro Four Thirds bodies correct the distortion of native lenses in every JPEG (the lens
@@ -325,10 +325,36 @@ def _body_corrects_jpeg(meta: Any, plan: LensPlan) -> str | None:
     fixed-lens compact corrects its lens in its JPEGs (lensfun's compact profiles describe
     the RAW image). A RAW converter's JPEG is judged by the converter's own record instead,
     except Adobe's, which always applies the Micro Four Thirds lens data.
+
+    A profile given as a file (``--profile``: Gyroflow, LCP, OpenCV, a lensfun XML without
+    mounts) names no mount: the body's mount from the camera database stands in for it, so
+    the rules hold for it too, and the reason says how ``--force`` serves a profile that was
+    calibrated on the camera's own JPEGs or an adapted lens.
     """
     profile, m = plan.profile, plan.match
     mounts = tuple(getattr(profile, "mounts", ()) or ())
     make = (getattr(meta, "make", None) or "").lower()
+    if not mounts or mounts == ("Generic",):  # "Generic": what `l2 lens convert` writes when no mount is known
+        from l2tech.profiles.matching import camera_name
+
+        body = getattr(m, "camera", None) if m is not None else None
+        if body is None:
+            from l2tech.errors import L2Error
+            from l2tech.profiles.matching import find_camera
+
+            try:
+                body = find_camera(db, getattr(meta, "make", None), getattr(meta, "model", None),
+                                   width=getattr(meta, "width", None), height=getattr(meta, "height", None))
+            except L2Error:
+                body = None
+        if body is not None and getattr(body, "mount", None):
+            why = _body_corrects_jpeg(meta, dataclasses.replace(plan, profile=dataclasses.replace(profile, mounts=(body.mount,)),
+                                                                match=_BodyOnly(body)), db)
+            if why:
+                other = "" if body.mount[0].islower() else ", or of an adapted lens"  # a compact takes no other lens
+                return (f"{why}; the profile file names no mount, so the {camera_name(body)}'s own lens is assumed "
+                        f"(use --force for a profile calibrated on these JPEGs{other})")
+            return None
     converter = getattr(meta, "converter", None)
     adobe = bool(converter) and ("adobe" in converter.lower() or "lightroom" in converter.lower())
     if "Micro 4/3 System" in mounts and make.startswith(_MFT_MAKERS) and (converter is None or adobe):
@@ -344,7 +370,14 @@ def _body_corrects_jpeg(meta: Any, plan: LensPlan) -> str | None:
     return None
 
 
-def skip_corrections_done(plan: LensPlan, meta: Any) -> LensPlan:
+@dataclasses.dataclass(frozen=True)
+class _BodyOnly:
+    """A stand-in match holding only the body (for ``_body_corrects_jpeg`` on a profile file)."""
+
+    camera: Any
+
+
+def skip_corrections_done(plan: LensPlan, meta: Any, *, db: Any = None) -> LensPlan:
     """Do not correct again what a developed image says (or its body is known) to have corrected.
 
     Parameters
@@ -353,6 +386,8 @@ def skip_corrections_done(plan: LensPlan, meta: Any) -> LensPlan:
     meta : ShotMetadata
         ``corrections_done`` (maker-note flags, a RAW converter's record), ``converter``,
         ``l2tech_record`` and ``format`` are read (:mod:`l2tech.io.provenance`).
+    db : LensDatabase, optional
+        Where the body of a profile file without mounts is looked up (default: the database).
 
     Returns
     -------
@@ -372,7 +407,7 @@ def skip_corrections_done(plan: LensPlan, meta: Any) -> LensPlan:
     for c, evidence in getattr(meta, "corrections_done", ()) or ():
         done.setdefault(c, f"the camera or converter already corrected it ({evidence})")
     if "distortion" not in done:
-        why = _body_corrects_jpeg(meta, plan)
+        why = _body_corrects_jpeg(meta, plan, db)
         if why:
             done["distortion"] = f"already corrected: {why}"
     if not done:

@@ -1,0 +1,68 @@
+"""Never correct twice holds for a profile given as a file (TRUST item 1).
+
+The in-camera rules (Micro Four Thirds and Fujifilm X bodies, fixed-lens compacts correct
+distortion in their JPEGs) read the profile's mount, which a profile file (Gyroflow, LCP,
+OpenCV, a lensfun XML written without one) does not name: ``l2 correct E-P3.jpg --profile
+my.xml`` and the SX60 HS JPEG with a profile corrected the distortion a second time. Now the
+body's mount from the camera database stands in; ``--force`` corrects (a profile calibrated on
+the camera's JPEGs); a profile that names another mount (an adapted lens) is corrected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import l2_json, shared_file
+from test_trust import EP3
+
+SX60 = "raw/jpeg_reference/canon_powershot_sx60hs.jpg"
+
+
+def _profile(tmp_path: Path, mount: str | None) -> Path:
+    mount_xml = f"<mount>{mount}</mount>" if mount else ""
+    p = tmp_path / f"my_{mount or 'none'}.xml".replace(" ", "_").replace("/", "")
+    p.write_text(f"""<lensdatabase version="2"><lens><maker>Olympus</maker><model>My calibrated 14-42</model>
+{mount_xml}<cropfactor>2.0</cropfactor><calibration>
+<distortion model="ptlens" focal="14" a="0.02" b="-0.06" c="0"/>
+<distortion model="ptlens" focal="18" a="0.01" b="-0.03" c="0"/>
+</calibration></lens></lensdatabase>""")
+    return p
+
+
+def _distortion(capsys, src: Path, out: Path, *extra: str) -> dict:
+    rc, doc = l2_json(capsys, "correct", str(src), "-o", str(out), "--overwrite", *extra)
+    assert rc == 0, doc
+    return doc["results"][0]["lens"]["corrections"]["distortion"]
+
+
+def test_mft_body_with_a_mountless_profile_file(tmp_path, capsys):
+    src, prof = shared_file(EP3), _profile(tmp_path, None)
+    d = _distortion(capsys, src, tmp_path / "a.jpg", "--profile", str(prof))
+    assert d["applied"] is False
+    assert d["reason"].startswith("already corrected: Micro Four Thirds bodies correct the distortion")
+    assert "the profile file names no mount, so the Olympus Imaging Corp. E-P3's own lens is assumed" in d["reason"]
+    assert "adapted lens" in d["reason"] and d["reason"].endswith("--force corrects it again")
+    # "Generic", what `l2 lens convert` writes without --mount, is no mount either
+    assert _distortion(capsys, src, tmp_path / "g.jpg", "--profile", str(_profile(tmp_path, "Generic")))["applied"] is False
+    assert _distortion(capsys, src, tmp_path / "b.jpg", "--profile", str(prof), "--force")["applied"] is True
+    # a profile of an adapted lens (its mount is not Micro Four Thirds) is corrected
+    assert _distortion(capsys, src, tmp_path / "c.jpg", "--profile", str(_profile(tmp_path, "Canon EF")))["applied"] is True
+    # and one that names the mount is judged as a database match is
+    d = _distortion(capsys, src, tmp_path / "d.jpg", "--profile", str(_profile(tmp_path, "Micro 4/3 System")))
+    assert d["applied"] is False and "names no mount" not in d["reason"]
+
+
+def test_fixed_lens_compact_with_a_profile_file(tmp_path, capsys):
+    src, prof = shared_file(SX60), _profile(tmp_path, None)
+    d = _distortion(capsys, src, tmp_path / "a.jpg", "--profile", str(prof))
+    assert d["applied"] is False
+    assert d["reason"].startswith("already corrected: fixed-lens compacts correct their lens's distortion")
+    assert "Canon PowerShot SX60 HS's own lens is assumed (use --force for a profile calibrated on these JPEGs)" in d["reason"]
+    assert _distortion(capsys, src, tmp_path / "b.jpg", "--profile", str(prof), "--force")["applied"] is True
+
+
+def test_a_body_that_does_not_correct_keeps_the_correction(tmp_path, capsys):
+    # the Canon 6D writes its JPEGs uncorrected (no flag, no body rule): the profile file applies
+    d = _distortion(capsys, shared_file("raw/jpeg_reference/canon_6d__ef100mm_macro.jpg"), tmp_path / "a.jpg",
+                    "--profile", str(_profile(tmp_path, None)))
+    assert d["applied"] is True
