@@ -294,9 +294,13 @@ def test_develop_log_output_vlog(tmp_path, capsys):
 
 
 def test_correct_with_profile_file(tmp_path, capsys):
-    """--profile FILE wins over the metadata: an OpenCV calibration (640x480) on a 4:3 JPEG."""
+    """--profile FILE wins over the metadata: an OpenCV calibration (640x480) on a 4:3 JPEG.
+
+    The E-P3 corrects its lens's distortion in its JPEGs, and a profile file without a mount is
+    taken for the body's own lens (test_trust_profile_file_rules): --force applies it."""
     prof = shared_file("profiles/opencv_yaml/ORB_SLAM2__Examples_Monocular_TUM1.yaml")
-    rc, text = _run(capsys, ["correct", str(shared_file(OLY)), "-o", str(tmp_path / "o.jpg"), "--json", "--profile", str(prof)])
+    rc, text = _run(capsys, ["correct", str(shared_file(OLY)), "-o", str(tmp_path / "o.jpg"), "--json", "--profile", str(prof),
+                             "--force"])
     assert rc == 0, text
     lens = json.loads(text)["results"][0]["lens"]
     assert lens["sources"]["profile"] == "file" and lens["corrections"]["distortion"]["applied"]

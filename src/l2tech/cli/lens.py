@@ -237,6 +237,10 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
                 if choice.profile is None:
                     raise LensNotFoundError(f"no lens profile from {profile_source or 'the given file'}: "
                                             + "; ".join(choice.tried), path=f)
+                from l2tech.optics.opencv import check_calibration_frame
+
+                # the frame rule `correct` plans with: a profile it refuses is refused here too
+                check_calibration_frame(choice.profile, getattr(meta, "width", None), getattr(meta, "height", None))
         except L2Error as exc:
             failed += 1
             report_error(exc, verbose)

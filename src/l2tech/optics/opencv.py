@@ -47,6 +47,7 @@ __all__ = [
     "newton_inverse_2d",
     "radial_fold_radius",
     "pixel_model_K",
+    "check_calibration_frame",
     "simulation_maps_from_warp",
 ]
 
@@ -499,18 +500,49 @@ def pixel_model_K(calibration, width: int, height: int) -> np.ndarray:
     if not (np.isfinite(fx) and np.isfinite(fy) and fx > 0 and fy > 0):
         raise InvalidProfileError(f"{d.model} calibration has fx={fx}, fy={fy}; both must be > 0")
     K = camera_matrix(fx, fy, float(t["cx"]), float(t["cy"]))
+    check_calibration_frame(calibration.profile, width, height)
     extra = getattr(calibration.profile, "extra", {}) or {}
     cw, ch = extra.get("calib_width_px"), extra.get("calib_height_px")
     if cw and ch and (int(cw), int(ch)) != (int(width), int(height)):
-        if abs(cw / ch - width / height) > 0.01 * (width / height):
-            source = str(getattr(calibration.profile, "source", "") or "")
-            where = source.split(":", 1)[1] if ":" in source else None  # "opencv_yaml:/path/calib.yaml"
-            name = getattr(calibration.profile, "model", "") or ""
-            raise InvalidProfileError(
-                f"lens {name!r}: profile calibrated at {cw}x{ch} does not fit a {width}x{height} frame (other aspect "
-                "ratio: a crop, not a rescale)", path=where or None)
         K = scale_camera_matrix(K, (int(cw), int(ch)), (int(width), int(height)))
     return K
+
+
+def check_calibration_frame(profile, width: int | None, height: int | None) -> None:
+    """Refuse a frame a pixel-calibrated profile cannot be rescaled to.
+
+    A pixel model's ``fx, fy, cx, cy`` hold for its calibration frame
+    (``extra["calib_width_px"/"calib_height_px"]``) and, rescaled, for any frame of the same
+    aspect ratio (within 1 %); a frame of another aspect ratio is a crop of it, whose offset the
+    profile does not give. The one rule ``l2 correct`` (when it plans and when it builds the
+    warp) and ``l2 lens match`` apply.
+
+    Parameters
+    ----------
+    profile : LensProfile
+        Any profile; only one with a pixel model (distortion terms ``fx``) and a calibration
+        size is checked.
+    width, height : int or None
+        The frame in pixels; None checks nothing.
+
+    Raises
+    ------
+    InvalidProfileError
+        The frame's aspect ratio differs from the calibration's; the message names both.
+    """
+    extra = getattr(profile, "extra", {}) or {}
+    cw, ch = extra.get("calib_width_px"), extra.get("calib_height_px")
+    if not (cw and ch and width and height):
+        return
+    if not any("fx" in (d.terms or {}) for d in getattr(profile, "distortion", ()) or ()):
+        return
+    if abs(cw / ch - width / height) > 0.01 * (width / height):
+        source = str(getattr(profile, "source", "") or "")
+        where = source.split(":", 1)[1] if ":" in source else None  # "opencv_yaml:/path/calib.yaml"
+        name = getattr(profile, "model", "") or ""
+        raise InvalidProfileError(
+            f"lens {name!r}: profile calibrated at {cw}x{ch} does not fit a {width}x{height} frame (other aspect "
+            "ratio: a crop, not a rescale)", path=where or None)
 
 
 def opencv_warp(request):

@@ -249,6 +249,11 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
     profile, crop, note = frame_in_capture(meta, profile, crop)
     if note:
         warns.append(note)
+    from l2tech.optics.opencv import check_calibration_frame
+
+    # a pixel-calibrated profile of another aspect ratio is refused here, before any work, by the
+    # rule the warp applies (and `l2 lens match` shows), whichever corrections end up applied
+    check_calibration_frame(profile, getattr(meta, "width", None), getattr(meta, "height", None))
     sources: dict[str, str] = {"profile": source, "profile_origin": getattr(profile, "source", "") or ""}
     applied = {c: c in recipe.corrections for c in CORRECTIONS}
     reasons = {c: "" if applied[c] else "not requested (--only)" for c in CORRECTIONS}
