@@ -133,3 +133,43 @@ def test_full_size_and_other_aspect_give_no_maker_note_warning(tmp_path, capsys)
 
     square = _rewrite_pixel_dimensions(_ep3_crop(tmp_path, "square", (315, 189, 693, 567), None), 378, 378)
     assert read_metadata(square).recorded_size is None
+
+
+SX60 = "raw/jpeg_reference/canon_powershot_sx60hs.jpg"
+CANON_SOURCE = "Canon maker note, AFInfo3 CanonImageWidth/CanonImageHeight"
+
+
+@needs_exiftool
+def test_canon_recorded_size_from_its_af_info(tmp_path, capsys):
+    """Canon bodies record the size of the JPEG they wrote in their AF information (exiftool
+    Canon:CanonImageWidth/CanonImageHeight; the SX60 HS: 2048 x 1536, in AFInfo3). Before, a
+    Canon JPEG cropped or resized after capture with PixelX/YDimension rewritten gave no
+    warning. The SX60 JPEG reduced 2x to 1024 x 768 with exiftool carrying all of its metadata
+    and writing ExifImageWidth/Height 1024 x 768, as an editor does: the warning names 2048x1536
+    and the Canon maker note; the file as the camera wrote it gives none."""
+    from PIL import Image
+
+    from l2tech.io.metadata import read_metadata
+
+    src = shared_file(SX60)
+    tags = _exiftool(src, "Canon:CanonImageWidth", "Canon:CanonImageHeight", "File:ImageWidth", "File:ImageHeight")
+    full = (int(tags["CanonImageWidth"]), int(tags["CanonImageHeight"]))
+    assert full == (tags["ImageWidth"], tags["ImageHeight"]) == (2048, 1536)
+    meta = read_metadata(src)
+    assert meta.recorded_size is None  # full size: nothing to say
+
+    small = tmp_path / "small.jpg"
+    with Image.open(src) as im:
+        im.convert("RGB").reduce(2).save(small, "JPEG", quality=92)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-TagsFromFile", str(src), "-all:all",
+                    "-ExifIFD:ExifImageWidth=1024", "-ExifIFD:ExifImageHeight=768", str(small)], check=True)
+    t = _exiftool(small, "ExifIFD:ExifImageWidth", "ExifIFD:ExifImageHeight", "Canon:CanonImageWidth",
+                  "Canon:CanonImageHeight")
+    assert (t["ExifImageWidth"], t["ExifImageHeight"]) == (1024, 768)
+    assert (int(t["CanonImageWidth"]), int(t["CanonImageHeight"])) == full
+    meta = read_metadata(small)
+    assert meta.recorded_size == full and meta.recorded_size_source == CANON_SOURCE
+    rc, doc = _l2(capsys, "correct", str(small), "-o", str(tmp_path / "out.jpg"), "--force")
+    found = _size_warnings(doc)
+    assert rc == 0 and len(found) == 1, doc["results"][0]["lens"]["warnings"]
+    assert f"smaller than the camera's ({full[0]}x{full[1]}, {CANON_SOURCE})" in found[0]

@@ -437,6 +437,13 @@ _MAKER_NOTE_FULL_SIZE = (
     ("Exif.OlympusIp.CropWidth", "Exif.OlympusIp.CropHeight", "wh",
      "Olympus maker note, ImageProcessing CropWidth/CropHeight"),
     ("Exif.Sony2.FullImageSize", None, "hw", "Sony maker note, FullImageSize"),
+    # Canon AFInfo2 (0x0026) and AFInfo3 (0x003c, exiv2's names AFInfo / AFInfo3): int16u
+    # AFInfoSize, AFAreaMode, NumAFPoints, ValidAFPoints, CanonImageWidth, CanonImageHeight, ...
+    ("Exif.Canon.AFInfo", None, (4, 5), "Canon maker note, AFInfo2 CanonImageWidth/CanonImageHeight"),
+    ("Exif.Canon.AFInfo3", None, (4, 5), "Canon maker note, AFInfo3 CanonImageWidth/CanonImageHeight"),
+    # Canon AFInfo (0x0012, exiv2's PictureInfo) of older bodies: NumAFPoints, ValidAFPoints,
+    # CanonImageWidth, CanonImageHeight, ...
+    ("Exif.Canon.PictureInfo", None, (2, 3), "Canon maker note, AFInfo CanonImageWidth/CanonImageHeight"),
 )
 
 
@@ -447,18 +454,26 @@ def _maker_note_full_size(tags: _Tags) -> tuple[tuple[int, int], str] | None:
     area cut from the sensor data: 4032 x 3024 in an E-P3 JPEG) and Sony ``FullImageSize``
     (tag 0xb02b, two longs, height first: ``4000 6000`` in a ZV-E10 ARW, which exiftool prints
     ``6000x4000``). Editors that crop or resize a JPEG and rewrite ``PixelXDimension`` leave the
-    maker note as the camera wrote it, so this size is the captured frame's. A body's own
-    smaller JPEG sizes are not covered by the files verified here (whether these tags then
-    give the sensor's size is not known), so such a file may be reported as resized.
+    maker note as the camera wrote it, so this size is the captured frame's. Canon's AF
+    information records the size of the JPEG the camera wrote (``CanonImageWidth`` /
+    ``CanonImageHeight``: 2048 x 1536 in the SX60 HS JPEG, shot at that size), so a Canon body's
+    smaller JPEG sizes are covered; for Olympus and Sony a body's own smaller sizes are not
+    covered by the files verified here, so such a file may be reported as resized.
 
     References
     ----------
     exiftool ``lib/Image/ExifTool/Olympus.pm`` (``ImageProcessing`` 0x0615 ``CropWidth``, 0x0616
-    ``CropHeight``) and ``Sony.pm`` (0xb02b ``FullImageSize``, ValueConv ``$2x$1``); exiv2
-    ``src/olympusmn_int.cpp`` (``OlympusIp``), ``src/sonymn_int.cpp`` (``Sony2``).
+    ``CropHeight``), ``Sony.pm`` (0xb02b ``FullImageSize``, ValueConv ``$2x$1``) and ``Canon.pm``
+    (``AFInfo`` 0x0012, ``AFInfo2`` 0x0026, ``AFInfo3`` 0x003c); exiv2 ``src/olympusmn_int.cpp``
+    (``OlympusIp``), ``src/sonymn_int.cpp`` (``Sony2``), ``src/canonmn_int.cpp``.
     """
     for wkey, hkey, order, source in _MAKER_NOTE_FULL_SIZE:
-        if hkey is None:
+        if isinstance(order, tuple):  # two entries of an int16u array
+            vals = _nums(tags.raw(wkey))
+            if len(vals) <= max(order):
+                continue
+            w, h = vals[order[0]], vals[order[1]]
+        elif hkey is None:
             vals = _nums(tags.raw(wkey))
             if len(vals) != 2:
                 continue
