@@ -62,3 +62,40 @@ def test_correct_takes_a_looked_picture_and_skips_a_corrected_one(tmp_path, caps
     rc, doc = _l2(capsys, "correct", str(tmp_path / "corrected.jpg"), "-o", str(tmp_path / "twice.jpg"))
     r = doc["results"][0]
     assert rc == 0 and r["status"] == "skipped" and "already an l2tech output" in r.get("reason", r.get("error", ""))
+
+
+def test_rerun_skips_what_is_done_and_what_has_the_look(tmp_path, capsys):
+    """`l2 lut apply iridas_3d.cube P1.jpg -o out/` twice: the second run skips the output it
+    made (its record: this input's SHA-256 and this LUT's RecipeHash; exit 0, file untouched;
+    before: "output already exists", exit 1). Over a folder that holds an earlier output as an
+    input, that output is skipped (it would get the look twice). Other settings are not the
+    same job: the existing output is refused as before. "-o out/" makes the folder for one
+    input (was "unknown output format ''")."""
+    import hashlib
+
+    src = tmp_path / "P1.jpg"
+    shutil.copy(shared_file(EP3), src)
+    cube, out = str(shared_file(CUBE)), tmp_path / "out"
+    rc, doc = _l2(capsys, "lut", "apply", cube, str(src), "-o", str(out) + "/")
+    assert rc == 0 and doc[0]["ok"] and "skipped" not in doc[0]
+    made = out / "P1.jpg"
+    rec = _exiftool(made, "-XMP-l2tech:all")
+    assert rec["InputHash"] == hashlib.sha256(src.read_bytes()).hexdigest()
+    stamp = made.stat().st_mtime_ns
+    rc, doc = _l2(capsys, "lut", "apply", cube, str(src), "-o", str(out) + "/")
+    assert rc == 0 and doc[0]["skipped"].startswith("exists, made from this input with this LUT and settings")
+    assert made.stat().st_mtime_ns == stamp
+
+    looked = tmp_path / "P1_look.jpg"
+    shutil.copy(made, looked)
+    rc, doc = _l2(capsys, "lut", "apply", cube, str(src), str(looked), "-o", str(out))
+    assert rc == 0 and [("skipped" in r) for r in doc] == [True, True]
+    assert doc[1]["skipped"].startswith("already an l2tech output of this LUT and settings")
+    assert not (out / "P1_look.jpg").exists()
+
+    rc, doc = _l2(capsys, "lut", "apply", cube, str(src), "-o", str(out), "--quality", "90")
+    assert rc == 1 and "already exists" in doc[0]["error"]
+    # the input changed: not the same job either
+    shutil.copy(shared_file("raw/jpeg_reference/canon_6d__ef100mm_macro.jpg"), src)
+    rc, doc = _l2(capsys, "lut", "apply", cube, str(src), "-o", str(out))
+    assert rc == 1 and "already exists" in doc[0]["error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -138,16 +139,16 @@ def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: st
     from l2tech.color import read_lut
     from l2tech.color.lut import INTERPOLATIONS
     from l2tech.io.atomic import check_distinct_outputs
-    from l2tech.pipeline.lut_files import apply_lut_file
+    from l2tech.pipeline.lut_files import apply_lut_file, lut_skip_reason
 
     out = Path(output)
-    many = len(inputs) > 1
+    many = len(inputs) > 1 or output.endswith(("/", os.sep))  # "-o out/" names a folder even for one input
 
     def prepare():
         INTERPOLATIONS.canonical(interpolation)
         if many and not out.is_dir():  # "-o out/" names a folder: made, as develop and correct do
             if out.exists():
-                raise UsageError("with several inputs, -o must be a folder, not a file", out)
+                raise UsageError("with several inputs (or -o ending in /), -o must be a folder, not a file", out)
             from l2tech.cli.common import make_output_folder
 
             make_output_folder(out)
@@ -159,6 +160,17 @@ def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: st
     results, failed = [], 0
     try:
         for inp, target in zip(inputs, targets):
+            try:
+                skip = lut_skip_reason(inp, target, table, interpolation=interpolation, shaper=shaper, quality=quality,
+                                       overwrite=overwrite)
+            except OSError:
+                skip = None  # an unreadable input is reported by the apply below
+            if skip:
+                results.append({"input": inp, "output": str(target), "ok": True, "skipped": skip})
+                if not quiet and not as_json:
+                    click.echo(f"{inp}: skipped: {skip}")
+                continue
+
             def one(inp=inp, target=target):
                 return str(apply_lut_file(inp, target, table, also_inputs=[lut_file], interpolation=interpolation,
                                           shaper=shaper, quality=quality, overwrite=overwrite))
