@@ -110,6 +110,7 @@ def test_leaf_mos_from_real_cfa_reports_and_develops_at_libraw_size(tmp_path, ca
     doc = _info(src, capsys)
     assert (doc["width"], doc["height"]) == size
     assert (doc["make"], doc["model"]) == ("Leaf", "Aptus 75")
+    assert doc["format"] == "mos"  # exiftool's FileType MOS (was "tiff")
 
     rc, text = _develop(src, tmp_path / "out", capsys)
     assert rc == 0, text

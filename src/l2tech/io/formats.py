@@ -50,7 +50,7 @@ __all__ = [
 
 #: RAW container formats :func:`sniff_format` can name (DNG counts as RAW).
 RAW_FORMATS = frozenset(
-    {"dng", "cr2", "cr3", "crw", "nef", "arw", "rw2", "raf", "orf", "pef", "srw", "x3f", "mrw", "iiq"}
+    {"dng", "cr2", "cr3", "crw", "nef", "arw", "rw2", "raf", "orf", "pef", "srw", "x3f", "mrw", "iiq", "mos"}
 )
 #: Developed still-image formats.
 IMAGE_FORMATS = frozenset({"jpeg", "tiff", "png"})
@@ -74,7 +74,7 @@ DEFAULT_MAX_PIXELS = 400_000_000
 #: Default limit on either side, in pixels.
 DEFAULT_MAX_SIDE = 65_000
 
-_TIFF_FAMILY = frozenset({"tiff", "dng", "cr2", "nef", "arw", "pef", "srw", "orf"})
+_TIFF_FAMILY = frozenset({"tiff", "dng", "cr2", "nef", "arw", "pef", "srw", "orf", "mos"})
 
 # file name extension -> formats the magic bytes may show for it
 _EXTENSIONS: dict[str, frozenset[str]] = {
@@ -357,6 +357,8 @@ def _sniff_tiff(head: bytes) -> str:
         return "tiff"
     if 50706 in ent:  # DNGVersion
         return "dng"
+    if 0x8606 in ent:  # Leaf's private PKTS records (LibRaw parse_mos; ExifTool Leaf.pm): a Leaf MOS
+        return "mos"
     if 271 in ent:  # Make
         make = t.ascii(ent[271]).lower()
         for prefix, fmt in _TIFF_MAKES:
@@ -393,10 +395,10 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
     -------
     str
         One of ``'dng', 'cr2', 'cr3', 'crw', 'nef', 'arw', 'rw2', 'raf', 'orf', 'pef', 'srw',
-        'x3f', 'mrw', 'iiq', 'jpeg', 'tiff', 'png', 'mp4', 'mov'``, or for text files ``'cube', '3dl',
+        'x3f', 'mrw', 'iiq', 'mos', 'jpeg', 'tiff', 'png', 'mp4', 'mov'``, or for text files ``'cube', '3dl',
         'vlt', 'clf', 'xml', 'lcp', 'json', 'yaml'``. TIFF-based RAW
-        files are told apart by ``DNGVersion`` (DNG, also GoPro GPR), the ``CR`` marker (CR2)
-        or the IFD0 ``Make`` (NEF, ARW, PEF, SRW, ORF); Phase One IIQ by its raw block
+        files are told apart by ``DNGVersion`` (DNG, also GoPro GPR), the ``CR`` marker (CR2),
+        Leaf's private tag 0x8606 (MOS) or the IFD0 ``Make`` (NEF, ARW, PEF, SRW, ORF); Phase One IIQ by its raw block
         (``IIII?waR``/``MMMMRaw?``) at byte 0 or right after the TIFF header; other TIFFs are
         ``'tiff'``. Text formats
         have no magic bytes: they are named from the extension once the content is known to be
