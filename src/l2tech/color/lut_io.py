@@ -69,6 +69,19 @@ _FLOAT_FMT = "%.9g"  # shortest fixed width that round-trips float32
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
+def _table_entry(data: np.ndarray, count: int, tokens: list[str], path: Path, n: int, line: str, *, expected: str,
+                 full: str) -> None:
+    """Store one table row at ``data[count]``: ``len(data[count])`` numbers, within the table.
+
+    ``expected`` names the values in the error ("3 values (R G B)"), ``full`` why no row is left
+    ("the header declares 4913 entries")."""
+    if len(tokens) != data.shape[1]:
+        raise LUTError(f"expected {expected}, found {len(tokens)}: {line!r}", path, n)
+    if count >= data.shape[0]:
+        raise LUTError(f"extra values: {full}", path, n)
+    data[count] = _floats(tokens, path, n, "table entry")
+
+
 def _floats(tokens: list[str], path: Path, line: int, what: str) -> list[float]:
     try:
         if any("_" in t for t in tokens):  # Python's float() reads "1_0" as 10; no LUT format does
@@ -152,11 +165,8 @@ def read_cube(path: str | os.PathLike) -> LUT:
 
     def table_row(n: int, line: str, tokens: list[str]) -> None:
         nonlocal count, last_line
-        if len(tokens) != 3:
-            raise LUTError(f"expected 3 values (R G B), found {len(tokens)}: {line!r}", p, n)
-        if count >= total:
-            raise LUTError(f"extra values: the header declares {total} entries", p, n)
-        data[count] = _floats(tokens, p, n, "table entry")  # type: ignore[index]
+        _table_entry(data, count, tokens, p, n, line, expected="3 values (R G B)",  # type: ignore[arg-type]
+                     full=f"the header declares {total} entries")
         count += 1
         last_line = n
         k, last = lines.take_table_rows(data[count:], 3, MAX_LUT_VALUE)  # type: ignore[index]
@@ -504,11 +514,8 @@ def read_spi1d(path: str | os.PathLike) -> LUT1D:
         if line.startswith("}"):
             inside, closed = False, True
             continue
-        if len(tokens) != comps:
-            raise LUTError(f"expected {comps} value(s), found {len(tokens)}: {line!r}", p, n)
-        if count >= length:
-            raise LUTError(f"extra values: Length is {length}", p, n)
-        data[count] = _floats(tokens, p, n, "table entry")  # type: ignore[index]
+        _table_entry(data, count, tokens, p, n, line, expected=f"{comps} value(s)",  # type: ignore[arg-type]
+                     full=f"Length is {length}")
         count += 1
         last = n
     if data is None or not closed:

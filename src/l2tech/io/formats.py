@@ -223,7 +223,7 @@ def open_regular_file(path: str | os.PathLike[str]) -> io.BufferedReader:
     Parameters
     ----------
     path : str or path-like
-        The file.
+        The file to open for reading.
 
     Returns
     -------

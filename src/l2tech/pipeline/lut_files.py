@@ -65,9 +65,9 @@ def apply_lut_file(
 
     target = Path(output_path)
     check_output_path(target, inputs=[input_path, *also_inputs], overwrite=overwrite)
-    record = _lut_record(input_path, lut, interpolation=interpolation, shaper=shaper, quality=quality)
-    img = read_image(input_path)
+    img = read_image(input_path)  # first: a missing or bad input is its typed error
     pixels = apply_lut(img.pixels, lut, shaper=shaper, interpolation=interpolation)
+    record = _lut_record(input_path, lut, interpolation=interpolation, shaper=shaper, quality=quality)
     write_image(target, pixels, bits=img.bits, quality=quality, icc_profile=img.icc_profile,
                 exif_source=input_path, exif_overrides={"Exif.Image.Software": f"l2tech {record['Version']}"},
                 xmp_overrides={f"Xmp.{L2TECH_XMP_PREFIX}.{k}": v for k, v in record.items()}, overwrite=overwrite)
