@@ -249,6 +249,27 @@ def test_outputs_carry_l2tech_record_and_reruns_skip_them(tmp_path, capsys):
 
 
 @needs_exiftool
+def test_output_whose_xmp_was_dropped_is_known_by_its_software(tmp_path, capsys):
+    """An l2tech output whose XMP record an editor removed (exiftool ``-XMP-l2tech:all=``) still
+    says ``Software: l2tech 0.1.0``; before, `l2 correct` corrected it a second time with no word.
+    Now it is skipped naming that tag; ``--force`` corrects it."""
+    from conftest import l2_json
+
+    src = _small_copy(shared_file(EP3), tmp_path / "P1.jpg")
+    out = tmp_path / "P1_l2.jpg"
+    assert l2_json(capsys, "correct", str(src), "-o", str(out))[0] == 0
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-l2tech:all=", str(out)], check=True)
+    tags = _exiftool(out)
+    assert not [k for k in tags if "XMP-l2tech" in k] and tags["EXIF:IFD0:Software"].startswith("l2tech ")
+    rc, doc = l2_json(capsys, "correct", str(out), "-o", str(tmp_path / "again.jpg"))
+    r = doc["results"][0]
+    assert rc == 0 and r["status"] == "skipped" and not (tmp_path / "again.jpg").exists()
+    assert f"its Software tag says '{tags['EXIF:IFD0:Software']}'" in r["error"] and "--force" in r["error"]
+    rc, doc = l2_json(capsys, "correct", str(out), "-o", str(tmp_path / "again.jpg"), "--force")
+    assert rc == 0 and doc["results"][0]["status"] == "ok"
+
+
+@needs_exiftool
 def test_greyscale_in_greyscale_out(tmp_path):
     from l2tech.pipeline.stills import correct_image_file
 
@@ -534,6 +555,27 @@ def test_vignetting_strength_option_and_warning(tmp_path, capsys):
 
     assert main(["correct", "x.jpg", "--vignetting-strength", "3"]) == 2
     assert "0<=x<=2" in capsys.readouterr().err.replace(" ", "")
+
+
+@needs_exiftool
+def test_vignetting_strength_zero_is_no_correction_in_the_record(tmp_path, capsys):
+    """``--vignetting-strength 0`` leaves the pixels as ``--no-lens-correction`` does (gain ** 0);
+    the JSON and the XMP record said vignetting was corrected. Now: not applied, the reason says
+    the option, and the record's Corrections leaves it out."""
+    from PIL import Image
+
+    from conftest import l2_json
+
+    src = _small_copy(shared_file(EP3), tmp_path / "P1.jpg")
+    rc, doc = l2_json(capsys, "correct", str(src), "--only", "vignetting", "--vignetting-strength", "0",
+                      "-o", str(tmp_path / "v0.jpg"))
+    v = doc["results"][0]["lens"]["corrections"]["vignetting"]
+    assert rc == 0 and v == {"applied": False, "reason": "--vignetting-strength 0"}
+    assert _exiftool(tmp_path / "v0.jpg").get("XMP:XMP-l2tech:Corrections", "") == ""
+    rc, _ = l2_json(capsys, "correct", str(src), "--no-lens-correction", "-o", str(tmp_path / "none.jpg"))
+    a = np.asarray(Image.open(tmp_path / "v0.jpg"), dtype=np.int16)
+    b = np.asarray(Image.open(tmp_path / "none.jpg"), dtype=np.int16)
+    assert np.array_equal(a, b)
 
 
 # ---------------------------------------------------------------------------------------------

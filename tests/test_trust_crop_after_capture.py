@@ -173,3 +173,28 @@ def test_canon_recorded_size_from_its_af_info(tmp_path, capsys):
     found = _size_warnings(doc)
     assert rc == 0 and len(found) == 1, doc["results"][0]["lens"]["warnings"]
     assert f"smaller than the camera's ({full[0]}x{full[1]}, {CANON_SOURCE})" in found[0]
+
+
+@needs_exiftool
+def test_picture_turned_upright_is_not_called_a_crop(tmp_path, capsys):
+    """The SX60 HS JPEG (2048 x 1536 stored, Orientation "Rotate 90 CW") turned upright by a
+    lossless rotator that sets Orientation 1 and leaves ExifImageWidth/Height 2048 x 1536: the
+    same pixels turned, not a crop or resize. Before: "the frame (1536x2048) is smaller than the
+    camera's (2048x1536, EXIF PixelXDimension) ..."; now no size warning."""
+    from PIL import Image
+
+    from l2tech.io.metadata import read_metadata
+
+    src = shared_file(SX60)
+    up = tmp_path / "up.jpg"
+    with Image.open(src) as im:
+        im.convert("RGB").transpose(Image.Transpose.ROTATE_270).save(up, "JPEG", quality=92)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-TagsFromFile", str(src), "-all:all",
+                    "-IFD0:Orientation#=1", str(up)], check=True)
+    t = _exiftool(up, "File:ImageWidth", "File:ImageHeight", "ExifIFD:ExifImageWidth", "ExifIFD:ExifImageHeight",
+                  "IFD0:Orientation#")
+    assert (t["ImageWidth"], t["ImageHeight"], t["ExifImageWidth"], t["ExifImageHeight"]) == (1536, 2048, 2048, 1536)
+    assert t["Orientation"] == 1
+    assert read_metadata(up).recorded_size is None
+    rc, doc = _l2(capsys, "correct", str(up), "-o", str(tmp_path / "out.jpg"), "--force")
+    assert rc == 0 and _size_warnings(doc) == []

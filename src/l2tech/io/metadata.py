@@ -683,14 +683,19 @@ def _build(
     record = l2tech_record(tags)
     recorded, recorded_source = None, None
     rw, rh = _num(tags.raw("Exif.Photo.PixelXDimension")), _num(tags.raw("Exif.Photo.PixelYDimension"))
-    if fmt in ("jpeg", "png", "tiff") and rw and rh and width and height and (int(rw), int(rh)) != (width, height):
+    # the same size turned by 90 degrees is a picture rotated upright by a tool that left the
+    # EXIF size as it was (lossless rotators do), not a crop
+    if (fmt in ("jpeg", "png", "tiff") and rw and rh and width and height
+            and (int(rw), int(rh)) not in ((width, height), (height, width))):
         recorded, recorded_source = (int(rw), int(rh)), "EXIF PixelXDimension"
     full = _maker_note_full_size(tags) if recorded is None and fmt in ("jpeg", "png", "tiff") and width and height else None
     if full is not None:
         (fw, fh), source = full
         # larger at the same aspect: a crop or resize made after capture (a different aspect
         # may be the body's own aspect mode, so it is not reported)
-        if (fw > width or fh > height) and abs(fw * height - fh * width) <= 0.01 * fh * width:
+        if (fw, fh) == (height, width):  # turned upright, not cropped (as above)
+            pass
+        elif (fw > width or fh > height) and abs(fw * height - fh * width) <= 0.01 * fh * width:
             recorded, recorded_source = (fw, fh), source
 
     exp = _num(_first(tags, ("Exif.Photo.ExposureTime",), "exposure_time_s"))

@@ -257,6 +257,9 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
     sources: dict[str, str] = {"profile": source, "profile_origin": getattr(profile, "source", "") or ""}
     applied = {c: c in recipe.corrections for c in CORRECTIONS}
     reasons = {c: "" if applied[c] else "not requested (--only)" for c in CORRECTIONS}
+    if applied["vignetting"] and getattr(recipe, "vignetting_strength", 1.0) == 0:
+        # gain ** 0 = 1: no correction is made, and the record must not say one was
+        applied["vignetting"], reasons["vignetting"] = False, "--vignetting-strength 0"
 
     focal = recipe.focal_length_mm
     sources["focal_length_mm"] = "option"

@@ -603,6 +603,14 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
         did = record.get("Corrections") or "nothing"
         raise AlreadyProcessedError(f"already an l2tech output (l2tech {record.get('Version', '?')}, corrected: {did}); "
                                     "not corrected twice; --force corrects it again", path=p)
+    software = str(getattr(meta, "software", None) or "")
+    if not record and not recipe.force and software.startswith("l2tech"):
+        # l2tech's other mark: an editor or a re-save that drops XMP keeps EXIF Software
+        from l2tech.errors import AlreadyProcessedError
+
+        raise AlreadyProcessedError(f"already an l2tech output (its Software tag says '{software}'; its XMP record is "
+                                    "gone, so what it corrected is not known); not corrected twice; --force corrects "
+                                    "it again", path=p)
     dec = read_image(p, max_decode_errors=max_decode_errors)
     for msg in dec.decode_errors:
         warns.append(f"{p}: damaged {dec.format.upper()} data accepted (--max-decode-errors {max_decode_errors}): "
