@@ -99,3 +99,14 @@ def test_rerun_skips_what_is_done_and_what_has_the_look(tmp_path, capsys):
     shutil.copy(shared_file("raw/jpeg_reference/canon_6d__ef100mm_macro.jpg"), src)
     rc, doc = _l2(capsys, "lut", "apply", cube, str(src), "-o", str(out))
     assert rc == 1 and "already exists" in doc[0]["error"]
+
+
+def test_several_inputs_and_an_image_file_name_is_a_usage_error(tmp_path, capsys):
+    """`l2 lut apply look.cube a.jpg b.jpg -o both.jpg` made a folder named both.jpg and exited 0;
+    `correct`, `develop` and `video` refuse this. Now: exit 2, nothing made."""
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    shutil.copy(shared_file(EP3), a)
+    shutil.copy(shared_file(EP3), b)
+    rc, doc = _l2(capsys, "lut", "apply", str(shared_file(CUBE)), str(a), str(b), "-o", str(tmp_path / "both.jpg"))
+    assert rc == 2 and "several inputs need an output folder, not a file name" in doc["error"]
+    assert not (tmp_path / "both.jpg").exists()

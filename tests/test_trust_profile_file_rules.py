@@ -66,3 +66,38 @@ def test_a_body_that_does_not_correct_keeps_the_correction(tmp_path, capsys):
     d = _distortion(capsys, shared_file("raw/jpeg_reference/canon_6d__ef100mm_macro.jpg"), tmp_path / "a.jpg",
                     "--profile", str(_profile(tmp_path, None)))
     assert d["applied"] is True
+
+
+def test_the_record_names_the_profile_file(tmp_path, capsys, monkeypatch, request):
+    """The output's XMP record says which file gave the profile (the issue asks for the profile
+    and its source): ``file (my_none.xml)`` for --profile, ``user (mine.xml)`` for a user-folder
+    lens; it said only "file" / "user" (video's record already named the file)."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool is not installed (the oracle)")
+
+    def source(path: Path) -> str:
+        return subprocess.run(["exiftool", "-s3", "-XMP-l2tech:ProfileSource", str(path)], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    src, prof = shared_file("raw/jpeg_reference/canon_6d__ef100mm_macro.jpg"), _profile(tmp_path, None)
+    assert _distortion(capsys, src, tmp_path / "a.jpg", "--profile", str(prof))["applied"] is True
+    assert source(tmp_path / "a.jpg") == f"file ({prof.name})"
+    lenses = tmp_path / "lenses"
+    lenses.mkdir()
+    (lenses / "mine.xml").write_text(
+        '<lensdatabase version="2"><lens><maker>Canon</maker><model>Canon EF 100mm f/2.8L Macro IS USM</model>'
+        '<mount>Canon EF</mount><cropfactor>1.0</cropfactor><calibration>'
+        '<distortion model="poly3" focal="100" k1="0.01"/></calibration></lens></lensdatabase>')
+    from l2tech.profiles.matching import default_database
+
+    monkeypatch.setenv("L2TECH_LENS_DIR", str(lenses))
+    default_database.cache_clear()  # loaded once per process: load it with this user folder
+    request.addfinalizer(default_database.cache_clear)
+    rc, doc = l2_json(capsys, "correct", str(src), "-o", str(tmp_path / "u.jpg"))
+    assert rc == 0 and doc["results"][0]["lens"]["sources"]["profile"] == "user", doc["results"][0]["lens"]["sources"]
+    assert source(tmp_path / "u.jpg") == "user (mine.xml)"

@@ -149,6 +149,9 @@ def apply(ctx: click.Context, lut_file: str, inputs: tuple[str, ...], output: st
         if many and not out.is_dir():  # "-o out/" names a folder: made, as develop and correct do
             if out.exists():
                 raise UsageError("with several inputs (or -o ending in /), -o must be a folder, not a file", out)
+            if len(inputs) > 1 and out.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".png"):
+                # an image file's name is not a folder to make (as develop, correct and video say)
+                raise UsageError("several inputs need an output folder, not a file name", out)
             from l2tech.cli.common import make_output_folder
 
             make_output_folder(out)

@@ -31,10 +31,12 @@ References
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Iterable, Mapping
 
 __all__ = ["L2TECH_XMP_NS", "L2TECH_XMP_PREFIX", "register_l2tech_namespace", "corrections_done", "l2tech_record",
+           "profile_source_label",
            "l2tech_record_fields", "raw_converter", "xmp_items"]
 
 #: XMP namespace of l2tech's record of what it did to an output.
@@ -188,6 +190,19 @@ def l2tech_record(tags: Any) -> tuple[tuple[str, str], ...]:
     """l2tech's XMP record in the file (``(property, value)`` pairs), empty when there is none."""
     prefix = f"Xmp.{L2TECH_XMP_PREFIX}."
     return tuple((k[len(prefix):], v) for k, v in xmp_items(tags) if k.startswith(prefix))
+
+
+def profile_source_label(kind: str | None, origin: str | None = None) -> str | None:
+    """``ProfileSource`` of a record: the kind, with the file's name for a profile file or a
+    user-folder file (``file (GoPro_HERO5.json)``, ``user (mine.xml)``), so the record says which.
+
+    ``origin`` is a profile's ``source`` (``"user:/home/me/lenses/mine.xml"``) or a path."""
+    if not kind:
+        return kind
+    path = (origin or "").split(":", 1)[1] if ":" in (origin or "") else (origin or "")
+    if kind in ("file", "user") and path:
+        return f"{kind} ({os.path.basename(path)})"
+    return kind
 
 
 def l2tech_record_fields(*, profile: str | None, profile_source: str | None, corrections: Iterable[str],

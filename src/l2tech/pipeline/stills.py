@@ -696,19 +696,20 @@ def l2tech_xmp_record(result: DevelopResult, recipe: Recipe) -> dict[str, str]:
     """l2tech's XMP record of what it did to one output (namespace :data:`l2tech.io.provenance.L2TECH_XMP_NS`).
 
     Properties: ``Tool`` (``l2tech``), ``Version``, ``Profile`` (the lens profile's name, empty
-    when none), ``ProfileSource`` (``database``, ``user``, ``embedded``, a file, ...),
+    when none), ``ProfileSource`` (``database``, ``user (mine.xml)``, ``embedded``, ``file (NAME)``, ...),
     ``Corrections`` (applied, comma-separated, pipeline order), ``NotCorrected``
     (``correction: reason`` lines for the ones skipped), ``RecipeHash`` (:func:`recipe_hash`)
     and ``SourceSoftware`` (the input's ``Software``, which the output's replaces). A later
     ``l2 correct`` reads it and does not correct the file twice.
     """
-    from l2tech.io.provenance import L2TECH_XMP_PREFIX, l2tech_record_fields
+    from l2tech.io.provenance import L2TECH_XMP_PREFIX, l2tech_record_fields, profile_source_label
     from l2tech.pipeline.recipe import CORRECTIONS
 
     plan = result.plan
     rec = l2tech_record_fields(
         profile=plan.lens,
-        profile_source=plan.sources.get("profile") if plan.profile is not None else None,
+        profile_source=(profile_source_label(plan.sources.get("profile"), plan.sources.get("profile_origin"))
+                        if plan.profile is not None else None),
         corrections=[c for c in CORRECTIONS if plan.applied.get(c)],
         not_corrected={c: plan.reasons.get(c, "") for c in CORRECTIONS if not plan.applied.get(c)},
         recipe_hash=recipe_hash(recipe), source_software=getattr(result.metadata, "software", None))

@@ -518,8 +518,10 @@ def _lensfun_setup(job: VideoJob, frame_size: tuple[int, int], provenance: dict 
 
         done = {"vignetting": gain is not None, "tca": bool(maps.per_channel),
                 "distortion": bool(job.recipe.projection) or (job.wants("distortion") and cal.distortion is not None)}
-        source = (f"file ({Path(job.recipe.profile).name})" if job.recipe.profile is not None
-                  else profile_source_kind(profile))
+        from l2tech.io.provenance import profile_source_label
+
+        source = (profile_source_label("file", str(job.recipe.profile)) if job.recipe.profile is not None
+                  else profile_source_label(profile_source_kind(profile), getattr(profile, "source", None)))
         provenance.update(Profile=profile.name, ProfileSource=source, applied=[c for c in CORRECTIONS if done[c]],
                           reasons={c: "not requested (--only)" if not job.wants(c) else f"the profile has no {c} data"
                                    for c in CORRECTIONS if not done[c]})
