@@ -296,3 +296,24 @@ def test_folding_opencv_profile_built_from_euroc_names_the_fold_radius(tmp_path)
             _check_folding(t, r_max, t["fx"])
         named = float(re.search(r"radius ([0-9.]+) px", str(exc.value)).group(1))
         assert abs(named - px) <= 0.1, (r_max, str(exc.value), px)
+
+
+def test_wrong_command_for_the_file_says_which_command(tmp_path, capsys):
+    """`l2 develop IMG.jpg` said "JPEG data in a .jpg file ... (or give it its own extension)"
+    (it has its own extension); `l2 lut apply look.cube IMG.dng` said "TIFF photometric
+    interpretation CFA is not supported". Each now names the file's kind and the command for it;
+    a JPEG under a RAW name keeps its message."""
+    from conftest import l2_json
+
+    jpg = shared_file("raw/jpeg_reference/canon_6d__ef100mm_macro.jpg")
+    rc, doc = l2_json(capsys, "develop", str(jpg), "-o", str(tmp_path / "d.jpg"))
+    assert rc == 1 and doc["results"][0]["error"].endswith("a developed JPEG image, not a RAW; use `l2 correct` for it")
+    nef = tmp_path / "IMG.nef"
+    shutil.copy(jpg, nef)
+    rc, doc = l2_json(capsys, "develop", str(nef), "-o", str(tmp_path / "n.jpg"))
+    assert rc == 1 and "JPEG data in a .nef file" in doc["results"][0]["error"]
+    dng = shared_file("raw/decodable/canon_kiss_x4__colorchecker.dng")
+    rc, doc = l2_json(capsys, "lut", "apply", str(shared_file("luts/cube_3dl/ocio-tests__iridas_3d.cube")), str(dng),
+                      "-o", str(tmp_path / "k.tif"))
+    assert rc == 1 and "a RAW file (TIFF photometric interpretation CFA), not a developed image; develop it with " \
+                       "`l2 develop` first" in doc[0]["error"]

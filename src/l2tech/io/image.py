@@ -261,6 +261,10 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, bytes | None]:
                     name = tifffile.PHOTOMETRIC(photometric).name
                 except ValueError:
                     name = str(photometric)
+                if photometric in (32803, 34892):  # CFA, LinearRaw: the RAW data of a DNG or TIFF-based RAW
+                    raise UnsupportedFormatError(
+                        f"a RAW file (TIFF photometric interpretation {name}), not a developed image; develop it "
+                        "with `l2 develop` first", path=path)
                 raise UnsupportedFormatError(
                     f"TIFF photometric interpretation {name} is not supported (grey, RGB, palette or YCbCr only); "
                     "not decoded", path=path)

@@ -305,6 +305,9 @@ def _unsupported_reason(path: Path) -> str:
     except Exception:
         kind = ""
     if kind in ("jpeg", "png", "tiff"):
+        own = {"jpeg": (".jpg", ".jpeg", ".jpe"), "png": (".png",), "tiff": (".tif", ".tiff")}[kind]
+        if path.suffix.lower() in own:  # named as what it is: only the command was wrong
+            return f"a developed {kind.upper()} image, not a RAW; use `l2 correct` for it"
         return (f"{kind.upper()} data in a {path.suffix or 'RAW-named'} file: a developed image, not a RAW; "
                 "use `l2 correct` (or give it its own extension)")
     codec = _missing_codec(path)
