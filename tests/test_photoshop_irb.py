@@ -124,3 +124,40 @@ def test_directory_over_one_segment_is_split_and_read_back(tmp_path):
     assert got == build_irb([r for r in [big, *res] if r[0] not in THUMBNAIL_RESOURCE_IDS])
     assert subprocess.run(["exiftool", "-s3", "-Photoshop:XResolution", str(stripped)], capture_output=True,
                           text=True).stdout.strip() == "240"
+
+
+@needs_exiftool
+def test_tiff_output_keeps_the_resources_too(tmp_path):
+    """`l2 correct 6D.jpg -o out.tif`: the TIFF output lost all Photoshop resources (the JPEG
+    output kept them); now they are in its tag 34377, thumbnail left out, values equal."""
+    from l2tech.pipeline.stills import correct_image_file
+
+    out = tmp_path / "out.tif"
+    correct_image_file(shared_file(SIX_D), out, Recipe())
+    src = _group(_tags(shared_file(SIX_D)), "Photoshop")
+    got = _group(_tags(out), "Photoshop")
+    del src["Photoshop:PhotoshopThumbnail"]
+    assert got == src and len(got) == 19
+
+
+@needs_exiftool
+@pytest.mark.parametrize("ext", ["jpg", "tif", "png"])
+@pytest.mark.parametrize("name", [SIX_D, "raw/jpeg_reference/olympus_e-p3__mzuiko_14-42_II_R_15mm.jpg"],
+                         ids=["6D-240dpi", "E-P3-314dpi"])
+def test_print_resolution_is_kept_in_every_output_format(tmp_path, ext, name):
+    """The source's print resolution (EXIF 240 or 314 dpi) is where each output format keeps it:
+    JPEG's JFIF density (was reset to 1:1, no unit), TIFF's XResolution/ResolutionUnit (was 1,
+    no unit), PNG's pHYs (none; 240 dpi = 9449 pixels per metre, rounded)."""
+    from l2tech.pipeline.stills import correct_image_file
+
+    src = shared_file(name)
+    out = tmp_path / f"out.{ext}"
+    correct_image_file(src, out, Recipe(force=True))
+    dpi = float(_tags(src, "-n")["IFD0:XResolution"])
+    t = _tags(out, "-n")
+    if ext == "jpg":
+        assert (t["JFIF:XResolution"], t["JFIF:YResolution"], t["JFIF:ResolutionUnit"]) == (dpi, dpi, 1)
+    elif ext == "tif":
+        assert (t["IFD0:XResolution"], t["IFD0:YResolution"], t["IFD0:ResolutionUnit"]) == (dpi, dpi, 2)
+    else:
+        assert (t["PNG-pHYs:PixelsPerUnitX"], t["PNG-pHYs:PixelUnits"]) == (round(dpi / 0.0254), 1)

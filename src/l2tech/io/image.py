@@ -609,6 +609,59 @@ def _png_with_icc(png: bytes, icc: bytes | None, name: bytes = b"ICC profile") -
     return png[:ihdr_end] + chunk + png[ihdr_end:]
 
 
+#: pixels per inch of one pixel per unit, by EXIF/TIFF ResolutionUnit (2 inch, 3 centimetre)
+_PER_INCH = {2: 1.0, 3: 2.54}
+
+
+def _source_resolution(src: str | os.PathLike) -> tuple[float, float, int] | None:
+    """The source's print resolution ``(x, y, unit)`` (unit as TIFF ResolutionUnit: 1 none,
+    2 inch, 3 cm): EXIF/TIFF ``XResolution``/``YResolution``/``ResolutionUnit``, else a JPEG's
+    JFIF density; None when it has none. An output writes it where its format keeps it (JFIF,
+    TIFF tags, PNG pHYs), as the EXIF copy already does for JPEG (TIFF 6.0 section 8; JFIF 1.02;
+    PNG spec 11.3.5.3)."""
+    try:
+        import exiv2
+
+        exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.mute)
+        im = _exiv2_read_source(exiv2, Path(src))
+        ex = im.exifData()
+
+        def val(key: str) -> float | None:
+            it = ex.findKey(exiv2.ExifKey(key))
+            return None if it == ex.end() else float(it.toFloat(0))
+
+        x, y, unit = val("Exif.Image.XResolution"), val("Exif.Image.YResolution"), val("Exif.Image.ResolutionUnit")
+        if x and y and x > 0 and y > 0:
+            return float(x), float(y), int(unit) if unit in (1, 2, 3) else 2
+    except Exception:  # noqa: BLE001 - no resolution is a default, never a failure
+        pass
+    try:
+        with open(src, "rb") as fh:
+            head = fh.read(20)
+        if head[:2] == b"\xff\xd8" and head[6:11] == b"JFIF\x00":
+            unit, x, y = head[13], *struct.unpack(">HH", head[14:18])
+            if unit in (1, 2) and x and y:  # JFIF 1 = dots per inch, 2 = per cm
+                return float(x), float(y), 2 if unit == 1 else 3
+    except OSError:
+        pass
+    return None
+
+
+def _png_with_phys(png: bytes, res: tuple[float, float, int] | None) -> bytes:
+    """Insert a pHYs chunk after IHDR: pixels per metre, or the aspect only (PNG spec 11.3.5.3)."""
+    if not res:
+        return png
+    x, y, unit = res
+    if unit in _PER_INCH:
+        per_m = 100.0 / 2.54 * _PER_INCH[unit]  # per inch -> per metre (x 39.37); per cm -> per metre (x 100)
+        data = struct.pack(">IIB", round(x * per_m), round(y * per_m), 1)
+    else:
+        data = struct.pack(">IIB", round(x), round(y), 0)
+    chunk = struct.pack(">I", len(data)) + b"pHYs" + data + struct.pack(">I", zlib.crc32(b"pHYs" + data) & 0xFFFFFFFF)
+    ihdr_end = 8 + 8 + 13 + 4
+    return png[:ihdr_end] + chunk + png[ihdr_end:]
+
+
 def apply_orientation(image: np.ndarray, orientation: int | None) -> np.ndarray:
     """Turn pixels stored with EXIF orientation ``orientation`` (1–8) upright.
 
@@ -1072,10 +1125,17 @@ def copy_exif(
                     if raw != im.exifData().end():
                         out[f"Exif.Image.{k}"] = raw.toString()
             xmp, iptc = _xmp_for_output(exiv2, im.xmpData(), _mime_of(Path(dst))), im.iptcData()
-            if _mime_of(Path(dst)) == "image/jpeg":
-                from l2tech.io.photoshop_irb import carry_jpeg_irb
+            from l2tech.io.photoshop_irb import carry_jpeg_irb, output_irb
 
+            resources = out.findKey(exiv2.ExifKey("Exif.Image.ImageResources"))
+            if resources != out.end():  # a TIFF source's, thumbnail included: replaced below
+                out.erase(resources)
+            if _mime_of(Path(dst)) == "image/jpeg":
                 carry_jpeg_irb(src, dst)  # Photoshop resources; exiv2 keeps them and rewrites the IPTC one
+            elif _mime_of(Path(dst)) == "image/tiff":
+                irb = output_irb(src)
+                if irb:
+                    out["Exif.Image.ImageResources"] = exiv2.DataValue(irb)
         except Exception as exc:
             from l2tech.io.metadata import _exiv2_reason
 
@@ -1202,6 +1262,7 @@ def write_image(
     else:
         codes = quantize(image, nbits)
     thumb = (_thumbnail_jpeg(quantize(codes, 8) if nbits == 32 else codes) if exif_source is not None else None)
+    res = _source_resolution(exif_source) if exif_source is not None else None
     if greyscale:
         codes = np.ascontiguousarray(codes[..., 1])
     with atomic_output(p, overwrite=overwrite) as tmp:
@@ -1209,11 +1270,15 @@ def write_image(
             from PIL import Image
 
             mode = "L" if greyscale else "RGB"
-            Image.fromarray(codes, mode).save(tmp, "JPEG", quality=quality, icc_profile=icc_profile, subsampling=0 if quality >= 90 else 2, optimize=False)
+            dpi = {"dpi": (res[0] * _PER_INCH[res[2]], res[1] * _PER_INCH[res[2]])} if res and res[2] in _PER_INCH else {}
+            Image.fromarray(codes, mode).save(tmp, "JPEG", quality=quality, icc_profile=icc_profile,
+                                              subsampling=0 if quality >= 90 else 2, optimize=False, **dpi)
         elif fmt == "tiff":
             import tifffile
 
-            kw = {"iccprofile": icc_profile} if icc_profile else {}
+            kw: dict[str, object] = {"iccprofile": icc_profile} if icc_profile else {}
+            if res:
+                kw.update(resolution=(res[0], res[1]), resolutionunit={1: "NONE", 2: "INCH", 3: "CENTIMETER"}[res[2]])
             tifffile.imwrite(tmp, codes, photometric="minisblack" if greyscale else "rgb", compression="zlib", **kw)
         else:
             import cv2
@@ -1221,7 +1286,7 @@ def write_image(
             ok, buf = cv2.imencode(".png", np.ascontiguousarray(codes if greyscale else codes[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 3])
             if not ok:
                 raise DecodeError("PNG encoder failed", path=p)
-            tmp.write_bytes(_png_with_icc(buf.tobytes(), icc_profile))
+            tmp.write_bytes(_png_with_phys(_png_with_icc(buf.tobytes(), icc_profile), res))
         h, w = codes.shape[:2]
         warns = copy_exif(exif_source, tmp, exif_overrides, exif_defaults, xmp_overrides=xmp_overrides, size=(w, h),
                           color_space_srgb=color_space_srgb, thumbnail=thumb)

@@ -1,4 +1,4 @@
-"""Photoshop image resource blocks (IRB) carried from a JPEG input into a JPEG output.
+"""Photoshop image resource blocks (IRB) carried from a JPEG or TIFF input into a JPEG or TIFF output.
 
 Photoshop and the tools that follow it (Lightroom exports, many DAMs) keep print settings,
 resolution, slices and the IPTC digest in ``8BIM`` resources of the JPEG's APP13 segment
@@ -20,7 +20,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-__all__ = ["read_jpeg_irb", "irb_resources", "build_irb", "carry_jpeg_irb", "THUMBNAIL_RESOURCE_IDS"]
+__all__ = ["read_jpeg_irb", "read_irb", "output_irb", "irb_resources", "build_irb", "carry_jpeg_irb",
+           "THUMBNAIL_RESOURCE_IDS"]
 
 _PS_HEADER = b"Photoshop 3.0\x00"
 #: Thumbnails of the input's pixels (Photoshop 4.0 thumbnail 0x0409, Photoshop 5+ 0x040C):
@@ -74,6 +75,37 @@ def read_jpeg_irb(path: str | Path) -> bytes | None:
     return b"".join(parts) or None
 
 
+def read_irb(path: str | Path) -> bytes | None:
+    """The Photoshop resource directory of a JPEG (APP13) or a TIFF (tag 34377), or None."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError:
+        return None
+    if magic[:2] == b"\xff\xd8":
+        return read_jpeg_irb(path)
+    if magic in (b"II*\x00", b"MM\x00*"):
+        try:
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                tag = tif.pages[0].tags.get(34377)
+                value = tag.value if tag is not None else None
+        except Exception:  # noqa: BLE001 - a TIFF tifffile cannot read has no resources to carry
+            return None
+        return bytes(value) if isinstance(value, (bytes, bytearray)) and value else None
+    return None
+
+
+def output_irb(src: str | Path) -> bytes | None:
+    """``src``'s resources as an output carries them: its thumbnails left out (None when none)."""
+    irb = read_irb(src)
+    if not irb:
+        return None
+    kept = [r for r in irb_resources(irb) if r[0] not in THUMBNAIL_RESOURCE_IDS]
+    return build_irb(kept) if kept else None
+
+
 def irb_resources(irb: bytes) -> list[tuple[int, bytes, bytes]]:
     """Split a resource directory into ``(id, name field, data)``; stops at the first malformed block."""
     out, pos = [], 0
@@ -105,26 +137,26 @@ def build_irb(resources: list[tuple[int, bytes, bytes]]) -> bytes:
 def carry_jpeg_irb(src: str | Path, dst: str | Path) -> bool:
     """Put ``src``'s Photoshop resources, less its thumbnails, into the JPEG ``dst`` (in place).
 
+    A TIFF output carries them in its tag 34377 instead (:func:`output_irb`, written by
+    :func:`l2tech.io.image.copy_exif`); PNG has no place for them.
+
     Call it on the output's temp file before exiv2 writes the metadata: exiv2 then replaces the
     IPTC resource with the IPTC it writes and keeps the rest.
 
     Parameters
     ----------
     src, dst : path-like
-        The input and the written output; both must be JPEG files, else nothing is done.
+        The input (a JPEG or TIFF; its resources from APP13 or tag 34377) and the written JPEG
+        output.
 
     Returns
     -------
     bool
         True when resources were carried.
     """
-    irb = read_jpeg_irb(src)
-    if not irb:
+    body = output_irb(src)
+    if not body:
         return False
-    kept = [r for r in irb_resources(irb) if r[0] not in THUMBNAIL_RESOURCE_IDS]
-    if not kept:
-        return False
-    body = build_irb(kept)
     data = Path(dst).read_bytes()
     segs = _jpeg_segments(data)
     if not segs and data[:2] != b"\xff\xd8":
