@@ -245,12 +245,18 @@ def test_missing_focal_length_on_a_zoom_says_what_to_pass(tmp_path, capsys):
 
 
 def test_unknown_lens_override_is_an_error(tmp_path, capsys):
+    """A --lens no lens is similar to is a usage error before any input (exit 2, one JSON
+    document; was one LensNotFoundError per input, exit 1); a name close to several lenses is
+    still decided per input, where the body's mount narrows it."""
     rc, text = _run(capsys, ["develop", str(shared_file(KISS)), "-o", str(tmp_path / "a.jpg"), "--json",
                              "--lens", "Nonexistent 123mm f/9 Wonder"])
-    assert rc == 1
-    r = json.loads(text)["results"][0]
-    assert r["error_type"] in ("LensNotFoundError", "AmbiguousMatchError") and "--lens" in r["error"]
+    assert rc == 2
+    doc = json.loads(text)
+    assert doc["error_type"] == "UsageError" and doc["error"].startswith("--lens 'Nonexistent 123mm f/9 Wonder'")
     assert not (tmp_path / "a.jpg").exists()
+    rc, text = _run(capsys, ["develop", str(shared_file(KISS)), "-o", str(tmp_path / "a.jpg"), "--json",
+                             "--lens", "iPhone"])
+    assert rc == 1 and json.loads(text)["results"][0]["error_type"] == "LensNotFoundError"
 
 
 def test_develop_look_mono_writes_monochrome(tmp_path, capsys):

@@ -100,15 +100,18 @@ def test_quiet_hevc_run_prints_nothing(tmp_path):
 
 @pytest.mark.parametrize("args, kind, says", [
     (["--preset", "bogus"], "UsageError", "unknown x264 preset 'bogus'; valid: ultrafast"),  # was FFmpeg's "returned 22"
-    (["--lens", "Nosuchlens"], "LensNotFoundError", "--lens 'Nosuchlens' is not in the lens database"),
-    (["--camera", "Nosuchcam", "--lens", "Lumix S 20-60"], "CameraNotFoundError", "--camera 'Nosuchcam' matches no body"),
+    # a --lens / --camera that nothing matches is a usage error before any clip (the option's, not a clip's)
+    (["--lens", "Nosuchlens"], "UsageError", "--lens 'Nosuchlens' is not in the lens database"),
+    (["--camera", "Nosuchcam", "--lens", "Lumix S 20-60"], "UsageError", "--camera 'Nosuchcam' matches no body"),
 ])
 def test_option_errors_name_the_clip(tmp_path, capsys, args, kind, says):
-    """One line naming the clip (was a "(video)" placeholder, or no file at all)."""
+    """One line naming the clip (was a "(video)" placeholder, or no file at all); an option value
+    no clip could use is one usage error naming the option."""
     clip = str(shared_file(CLIP))
     rc = main(["video", clip, *args, "--duration", "0.1", "-o", str(tmp_path / "o.mp4")])
     err = capsys.readouterr().err
-    assert rc in (1, 2) and err.startswith(f"error ({kind}): {clip}: {says}"), err
+    where = "" if args[0] in ("--lens", "--camera") else f"{clip}: "
+    assert rc == 2 and err.startswith(f"error ({kind}): {where}{says}"), err
     assert list(tmp_path.iterdir()) == []
 
 

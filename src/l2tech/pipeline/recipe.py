@@ -350,3 +350,9 @@ def check_recipe_files(recipe: Recipe, origin: str | dict[str, str] | None = Non
             except TypeError:  # a subclass with its own signature: the error as it is
                 raise exc from None
             raise again from None
+    if (recipe.lens or recipe.camera) and recipe.profile is None and recipe.profile_source is None \
+            and recipe.lens_correction and recipe.distortion_k1 is None:
+        from l2tech.profiles.matching import check_override_names
+
+        # a --lens / --camera that no shot could match: one usage error now, not one per input
+        check_override_names(lens=recipe.lens, camera=recipe.camera)

@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from l2tech.profiles.lensfun_xml import LensDatabase
 
 __all__ = [
+    "check_override_names",
     "profile_source_kind",
     "is_converter_variant",
     "ADAPTER_MOUNTS",
@@ -715,6 +716,38 @@ def _match_text(
         )
     shown = f"closest: {_list(cands)}" if cands else "no similar lens"
     raise LensNotFoundError(f"{label} is not in the lens database; {shown}; {_how_to_choose(cands)}", path, candidates=cands)
+
+
+def check_override_names(db: "LensDatabase | None" = None, *, lens: str | None = None, camera: str | None = None) -> None:
+    """Refuse, once before any input, a ``--camera`` or ``--lens`` that no shot could match.
+
+    The checks :func:`match_lens` makes for every input, made once: ``--camera`` through
+    :func:`find_camera_by_text` (the same call), ``--lens`` against every lens of the database
+    and the user folders (the pool ``match_lens`` falls back to when the body's mounts hold no
+    such lens). Only a name with no similar lens at all is refused here; a name that is
+    ambiguous or close to several lenses may still be decided by a shot's body and crop, so it
+    is left to each input.
+
+    Raises
+    ------
+    UsageError
+        The name matches nothing (exit 2); the message is the matcher's, naming the closest
+        bodies or saying there is no similar lens.
+    """
+    from l2tech.errors import UsageError
+
+    d = db if db is not None else default_database()
+    if camera:
+        try:
+            find_camera_by_text(d, camera)
+        except CameraNotFoundError as exc:
+            raise UsageError(exc.reason) from None
+    if lens:
+        try:
+            _match_text([lens], d.lenses, None, [], path=None, label=f"--lens '{lens}'")
+        except LensNotFoundError as exc:
+            if not getattr(exc, "candidates", ()) and not isinstance(exc, AmbiguousMatchError):
+                raise UsageError(exc.reason) from None
 
 
 def _fixed_lens(db: "LensDatabase", camera: CameraBody) -> list[LensProfile]:
