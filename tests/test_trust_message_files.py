@@ -317,3 +317,19 @@ def test_wrong_command_for_the_file_says_which_command(tmp_path, capsys):
                       "-o", str(tmp_path / "k.tif"))
     assert rc == 1 and "a RAW file (TIFF photometric interpretation CFA), not a developed image; develop it with " \
                        "`l2 develop` first" in doc[0]["error"]
+
+
+def test_a_missing_f_number_is_said_once(tmp_path, capsys):
+    """`l2 correct left01.jpg --lens "Olympus M.Zuiko ... II R" --focal-length 15` (a Bouguet
+    board shot with no EXIF): the missing f-number was said twice, as a warning ("f-number missing
+    from the metadata; vignetting needs --f-number") and as vignetting's reason; now once, as the
+    reason."""
+    from conftest import l2_json
+
+    src = shared_file("calib/bouguet_stereo/left01.jpg")
+    rc, doc = l2_json(capsys, "correct", str(src), "--lens", "Olympus M.Zuiko Digital ED 14-42mm f/3.5-5.6 II R",
+                      "--focal-length", "15", "-o", str(tmp_path / "g.jpg"))
+    lens = doc["results"][0]["lens"]
+    assert rc == 0 and lens["corrections"]["vignetting"]["reason"] == "f-number unknown (not in EXIF); pass --f-number N"
+    text = json.dumps(doc)
+    assert text.count("f-number") == 2, text  # both in the one reason ("f-number unknown ...; pass --f-number N")

@@ -317,6 +317,11 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
                                  f"beyond it (radius {profile.crop_factor / crop:.2f}x); --vignetting-strength 0..1 "
                                  "lowers the correction")
         warns.append(f"vignetting: {reasons['vignetting']}")
+    # a missing focal length or f-number the plan already gives as a correction's reason is said
+    # once, there (the matcher's warning said it a second time)
+    said = " ".join(reasons.values())
+    warns = [w for w in warns if not (w.startswith("f-number missing from the metadata") and "f-number unknown" in said)
+             and not (w.startswith("focal length missing from the metadata") and "focal length unknown" in said)]
     plan = LensPlan(
         camera=camera_display_name(meta) if m is None or m.camera is None else camera_name(m.camera),
         lens=profile.name, profile=profile, match=m, crop_factor=crop, focal_length_mm=focal, f_number=fnum,

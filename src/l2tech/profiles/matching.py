@@ -39,6 +39,8 @@ lensfun ``libs/lensfun/database.cpp`` (``FindCameras``, ``FindLenses``), ``lens.
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import re
 from dataclasses import dataclass
@@ -775,7 +777,7 @@ def _finish(meta: "ShotMetadata", m: LensMatch) -> LensMatch:
     extra = _shot_warnings(meta, m.lens)
     if not extra:
         return m
-    return LensMatch(m.camera, m.lens, m.score, m.method, m.runners_up, (*m.warnings, *extra), m.crop_factor)
+    return dataclasses.replace(m, warnings=(*m.warnings, *extra))
 
 
 def match_lens(
