@@ -269,6 +269,22 @@ def test_output_whose_xmp_was_dropped_is_known_by_its_software(tmp_path, capsys)
     assert rc == 0 and doc["results"][0]["status"] == "ok"
 
 
+def test_info_lists_what_l2tech_corrected(tmp_path, capsys):
+    """`l2 info --json P1_l2.jpg` listed ``corrections_done: []`` for an l2tech output whose
+    record says vignetting and TCA were corrected; now each, with the record as evidence."""
+    from conftest import l2_json
+
+    src = _small_copy(shared_file(EP3), tmp_path / "P1.jpg")
+    out = tmp_path / "P1_l2.jpg"
+    rc, doc = l2_json(capsys, "correct", str(src), "-o", str(out))
+    did = [c for c, v in doc["results"][0]["lens"]["corrections"].items() if v["applied"]]
+    assert rc == 0 and did == ["vignetting", "tca"]
+    rc, info = l2_json(capsys, "info", str(out))
+    from l2tech import __version__
+
+    assert rc == 0 and info["corrections_done"] == [[c, f"l2tech {__version__} (XMP l2tech:Corrections)"] for c in did]
+
+
 @needs_exiftool
 def test_greyscale_in_greyscale_out(tmp_path):
     from l2tech.pipeline.stills import correct_image_file

@@ -183,6 +183,11 @@ def corrections_done(tags: Any) -> tuple[tuple[str, str], ...]:
     if any(on for _, on in lens_on.values()):
         for corr in ("distortion", "tca", "vignetting"):
             done.setdefault(corr, "darktable's lens correction module (XMP darktable:history)")
+    # l2tech's own record (an output of `l2 correct` / `l2 develop`), so `l2 info` lists it with the rest
+    record = dict(l2tech_record(tags))
+    for corr in (record.get("Corrections") or "").split(","):
+        if corr.strip() in ("vignetting", "tca", "distortion"):
+            done.setdefault(corr.strip(), f"l2tech {record.get('Version', '')} (XMP l2tech:Corrections)".replace("  ", " "))
     return tuple((c, done[c]) for c in ("vignetting", "tca", "distortion") if c in done)
 
 
