@@ -39,3 +39,5 @@ def test_a_profile_of_the_same_aspect_is_accepted_by_both(tmp_path, capsys):
     assert rc_m == 0 and match["source"] == "file"
     rc_c, corr = l2_json(capsys, "correct", src, "--profile", prof, "-o", str(tmp_path / "x.jpg"), "--force")
     assert rc_c == 0 and corr["results"][0]["lens"]["corrections"]["distortion"]["applied"] is True
+    # a Gyroflow profile has no vignetting model at all (it said "no vignetting data near these settings")
+    assert corr["results"][0]["lens"]["corrections"]["vignetting"]["reason"] == "the profile has no vignetting data"

@@ -307,7 +307,8 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
         for c, attr in (("distortion", "distortion"), ("tca", "tca"), ("vignetting", "vignetting")):
             if applied[c] and getattr(cal, attr) is None:
                 applied[c] = False
-                reasons[c] = {"vignetting": "the profile has no vignetting data near these settings",
+                reasons[c] = {"vignetting": ("the profile has no vignetting data near these settings" if profile.vignetting
+                                             else "the profile has no vignetting data"),
                               "tca": "the profile has no TCA data", "distortion": "the profile has no distortion data"}[c]
     if applied["vignetting"] and profile.crop_factor and crop and crop < profile.crop_factor * 0.96 and \
             any(v.model == "pa" for v in profile.vignetting):
