@@ -42,6 +42,9 @@ def test_mft_body_with_a_mountless_profile_file(tmp_path, capsys):
     assert d["reason"].startswith("already corrected: Micro Four Thirds bodies correct the distortion")
     assert "the profile file names no mount, so the Olympus Imaging Corp. E-P3's own lens is assumed" in d["reason"]
     assert "adapted lens" in d["reason"] and d["reason"].endswith("--force corrects it again")
+    # the body is named as a database match names it ("OLYMPUS IMAGING CORP. E-P3" before, as the file spells it)
+    rc, doc = l2_json(capsys, "correct", str(src), "-o", str(tmp_path / "n.jpg"), "--profile", str(prof))
+    assert doc["results"][0]["lens"]["camera"] == "Olympus Imaging Corp. E-P3"
     # "Generic", what `l2 lens convert` writes without --mount, is no mount either
     assert _distortion(capsys, src, tmp_path / "g.jpg", "--profile", str(_profile(tmp_path, "Generic")))["applied"] is False
     assert _distortion(capsys, src, tmp_path / "b.jpg", "--profile", str(prof), "--force")["applied"] is True

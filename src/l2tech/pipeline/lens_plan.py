@@ -219,16 +219,9 @@ def _body_crop_factor(meta: Any, db: Any) -> float | None:
     camera database (what ``l2 info`` shows as planned), or the file's own where it says a crop
     mode (:func:`~l2tech.profiles.matching.frame_crop_factor`, the rule of a database match);
     None when the file names no body the database knows."""
-    from l2tech.errors import L2Error
-    from l2tech.profiles.matching import find_camera, frame_crop_factor
+    from l2tech.profiles.matching import frame_crop_factor
 
-    make, model = getattr(meta, "make", None), getattr(meta, "model", None)
-    if not (make and model):
-        return None
-    try:
-        body = find_camera(db, make, model, width=getattr(meta, "width", None), height=getattr(meta, "height", None))
-    except L2Error:
-        return None
+    body = _database_body(meta, db)
     return frame_crop_factor(body, getattr(meta, "crop_factor", None))[0] if body is not None else None
 
 
@@ -323,8 +316,9 @@ def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, 
     said = " ".join(reasons.values())
     warns = [w for w in warns if not (w.startswith("f-number missing from the metadata") and "f-number unknown" in said)
              and not (w.startswith("focal length missing from the metadata") and "focal length unknown" in said)]
+    body = m.camera if m is not None and m.camera is not None else _database_body(meta, db)
     plan = LensPlan(
-        camera=camera_display_name(meta) if m is None or m.camera is None else camera_name(m.camera),
+        camera=camera_name(body) if body is not None else camera_display_name(meta),
         lens=profile.name, profile=profile, match=m, crop_factor=crop, focal_length_mm=focal, f_number=fnum,
         focus_distance_m=dist, applied=applied, reasons=reasons, sources=sources, warnings=tuple(warns),
     )
@@ -353,14 +347,7 @@ def _body_corrects_jpeg(meta: Any, plan: LensPlan, db: Any = None) -> str | None
 
         body = getattr(m, "camera", None) if m is not None else None
         if body is None:
-            from l2tech.errors import L2Error
-            from l2tech.profiles.matching import find_camera
-
-            try:
-                body = find_camera(db, getattr(meta, "make", None), getattr(meta, "model", None),
-                                   width=getattr(meta, "width", None), height=getattr(meta, "height", None))
-            except L2Error:
-                body = None
+            body = _database_body(meta, db)
         if body is not None and getattr(body, "mount", None):
             why = _body_corrects_jpeg(meta, dataclasses.replace(plan, profile=dataclasses.replace(profile, mounts=(body.mount,)),
                                                                 match=_BodyOnly(body)), db)
@@ -516,6 +503,21 @@ def _with_overrides(meta: Any, recipe: Recipe) -> Any:
     values, so the matcher's notes on missing values hold for what will be used."""
     given = {k: getattr(recipe, k) for k in ("focal_length_mm", "f_number") if getattr(recipe, k) is not None}
     return dataclasses.replace(meta, **given) if given and dataclasses.is_dataclass(meta) else meta
+
+
+def _database_body(meta: Any, db: Any) -> Any:
+    """The file's body in the camera database, or None (a profile chosen by file or source has
+    no match: its body is named as a database match names it, not as the file spells it)."""
+    from l2tech.errors import L2Error
+    from l2tech.profiles.matching import find_camera
+
+    make, model = getattr(meta, "make", None), getattr(meta, "model", None)
+    if not (make and model):
+        return None
+    try:
+        return find_camera(db, make, model, width=getattr(meta, "width", None), height=getattr(meta, "height", None))
+    except L2Error:
+        return None
 
 
 def camera_display_name(meta: Any) -> str | None:
