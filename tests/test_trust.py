@@ -475,6 +475,11 @@ def test_two_inputs_one_output_reported_first_and_the_rest_runs(tmp_path, capsys
     assert [r["status"] for r in doc["results"]] == ["failed", "failed", "ok"]
     assert all("would both write this one output" in r["error"] for r in doc["results"][:2])
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".") and not p.name.endswith(".l2.toml")) == ["y.jpg"]
+    # the text summary tells the two apart: their paths, where their names are the same (was "failed x.jpg" twice)
+    (tmp_path / "out" / "y.jpg").unlink()
+    rc = main(["correct", str(a), str(b), str(third), "-o", str(tmp_path / "out"), "--overwrite"])
+    lines = [ln.strip() for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("failed ")]
+    assert rc == 1 and [ln.split(": ")[0] for ln in lines] == [f"failed {a}", f"failed {b}"], lines
 
 
 # ---------------------------------------------------------------------------------------------

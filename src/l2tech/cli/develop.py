@@ -443,8 +443,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
     for why, n in summary["skipped_reasons"].items():
         console.print(f"  [yellow]skipped[/] {n}: {escape(why)}", highlight=False)
     failed = list(summary["failed_inputs"].items())
+    names = [Path(inp).name for inp, _ in failed]
     for inp, err in failed[:10]:
-        console.print(f"  [red]failed[/] {escape(Path(inp).name)}: {escape(err)}", highlight=False)
+        # the file's name, or its path where two failed inputs share a name (a/x.jpg, b/x.jpg)
+        shown = Path(inp).name if names.count(Path(inp).name) == 1 else inp
+        console.print(f"  [red]failed[/] {escape(shown)}: {escape(err)}", highlight=False)
     if len(failed) > 10:
         console.print(f"  … and {len(failed) - 10} more failed (--json lists them all)", highlight=False)
 
