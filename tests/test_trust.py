@@ -269,6 +269,27 @@ def test_output_whose_xmp_was_dropped_is_known_by_its_software(tmp_path, capsys)
     assert rc == 0 and doc["results"][0]["status"] == "ok"
 
 
+def test_only_a_correction_an_output_did_not_make(tmp_path, capsys):
+    """`l2 correct P1_l2.jpg --only distortion`, where the record says vignetting and TCA were
+    corrected: it was skipped as an l2tech output although distortion was never corrected. Now
+    it is planned: the E-P3 body rule then skips distortion (the camera corrected it), and
+    nothing is corrected twice; `--only vignetting` is still skipped as done."""
+    from conftest import l2_json
+
+    src = _small_copy(shared_file(EP3), tmp_path / "P1.jpg")
+    out = tmp_path / "P1_l2.jpg"
+    assert l2_json(capsys, "correct", str(src), "-o", str(out))[0] == 0
+    rc, doc = l2_json(capsys, "correct", str(out), "--only", "distortion", "-o", str(tmp_path / "d.jpg"))
+    r = doc["results"][0]
+    assert rc == 0 and r["status"] == "ok", r
+    c = r["lens"]["corrections"]
+    assert not any(v["applied"] for v in c.values())
+    assert c["distortion"]["reason"].startswith("already corrected: Micro Four Thirds bodies")
+    assert c["vignetting"]["reason"] == "not requested (--only)"
+    rc, doc = l2_json(capsys, "correct", str(out), "--only", "vignetting", "-o", str(tmp_path / "v.jpg"))
+    assert rc == 0 and doc["results"][0]["status"] == "skipped" and not (tmp_path / "v.jpg").exists()
+
+
 def test_info_lists_what_l2tech_corrected(tmp_path, capsys):
     """`l2 info --json P1_l2.jpg` listed ``corrections_done: []`` for an l2tech output whose
     record says vignetting and TCA were corrected; now each, with the record as evidence."""

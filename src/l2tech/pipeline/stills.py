@@ -597,7 +597,10 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
     record = dict(getattr(meta, "l2tech_record", ()) or ())
     # an l2tech output is not corrected twice; a picture l2tech only put a LUT on (`l2 lut
     # apply`: a Look, no correction) has had no lens correction yet
-    if record and not recipe.force and (record.get("Corrections") or "Look" not in record):
+    done = {c.strip() for c in (record.get("Corrections") or "").split(",") if c.strip()}
+    # ... unless every correction asked for (`--only`) is one it did not make: those are done
+    # now, and what it made is not made again (skip_corrections_done reads the same record)
+    if record and not recipe.force and (done or "Look" not in record) and (not done or done & set(recipe.corrections)):
         from l2tech.errors import AlreadyProcessedError
 
         did = record.get("Corrections") or "nothing"
