@@ -196,3 +196,26 @@ def test_a_compacts_built_in_lens_is_not_given_a_database_name(tmp_path):
     lens_keys = {k for k in b if k.split(":")[-1] in ("LensModel", "LensMake")}
     assert lens_keys == {k for k in a if k.split(":")[-1] in ("LensModel", "LensMake")} == set()
     assert "SX60" in str(b["XMP:XMP-l2tech:Profile"])
+
+
+@needs_exiftool
+def test_d30_exposure_time_is_exiftools():
+    """The EOS D30 CRW: exiv2 reads ShotInfo ShutterSpeedValue 65460 as unsigned and makes the
+    EXIF ExposureTime "1 s"; the code is -76 (a Canon EV, Tv -2 1/3): 5.04 s, as exiftool reads
+    it (``-n`` Canon:ExposureTime). `l2 info` said 1 s."""
+    from l2tech.io.metadata import read_metadata
+
+    src = shared_file("raw/decodable/canon_eos_d30__16-35mm.crw")
+    out = subprocess.run(["exiftool", "-j", "-n", "-Canon:ExposureTime", str(src)], capture_output=True, text=True,
+                         check=True).stdout
+    truth = json.loads(out)[0]["ExposureTime"]
+    assert truth == pytest.approx(5.0397, abs=1e-4)
+    assert read_metadata(src).exposure_time_s == pytest.approx(truth, rel=1e-9)
+
+
+def test_canon_ev_codes():
+    """Canon EV codes: 1/32 EV steps, thirds as 0x0c and 0x14 (exiftool Canon.pm CanonEv)."""
+    from l2tech.io.metadata import _canon_ev
+
+    assert _canon_ev(0x40) == 2.0 and _canon_ev(0x4C) == pytest.approx(2 + 1 / 3) and _canon_ev(0x54) == pytest.approx(2 + 2 / 3)
+    assert _canon_ev(0x10000 - 76) == pytest.approx(-(2 + 1 / 3)) and _canon_ev(0x50) == 2.5

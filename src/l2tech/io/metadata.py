@@ -594,6 +594,30 @@ def _canon_shot_info_iso(tags: Any) -> float | None:
     return float(round(100.0 * 2.0 ** (v / 32.0) / 32.0))
 
 
+def _canon_ev(code: float) -> float:
+    """A Canon EV code (a signed int16 in 1/32 EV) as EV: Canon writes the thirds of a stop as
+    fractions 0x0c and 0x14 of 0x20, which stand for 1/3 and 2/3 (exiftool ``Canon.pm``,
+    ``CanonEv``)."""
+    v = int(code)
+    if v >= 0x8000:  # stored as an unsigned short
+        v -= 0x10000
+    sign, v = (-1.0, -v) if v < 0 else (1.0, v)
+    frac = v & 0x1F
+    whole = v - frac
+    frac_ev = {0x0C: 0x20 / 3.0, 0x14: 0x40 / 3.0}.get(frac, float(frac))
+    return sign * (whole + frac_ev) / 32.0
+
+
+def _canon_shot_info_exposure(tags: Any) -> float | None:
+    """Exposure time from Canon's ShotInfo ``ShutterSpeedValue`` (APEX Tv as a Canon EV code):
+    ``2 ** -Tv`` seconds. exiv2 reads the code as unsigned and makes a CRW's EXIF ExposureTime
+    "1 s" from it (the EOS D30's 65460 is -76, Tv -2.33: 5.04 s, exiftool's ExposureTime)."""
+    v = _num(tags.raw("Exif.CanonSi.ShutterSpeedValue"))
+    if v is None or v == 0:
+        return None
+    return float(2.0 ** (-_canon_ev(v)))
+
+
 def _iso_datetime(text: str | None) -> str | None:
     if not text:
         return None
@@ -699,6 +723,8 @@ def _build(
             recorded, recorded_source = (fw, fh), source
 
     exp = _num(_first(tags, ("Exif.Photo.ExposureTime",), "exposure_time_s"))
+    if fmt == "crw":  # exiv2 derives a CRW's EXIF ExposureTime from the ShotInfo code read unsigned
+        exp = _canon_shot_info_exposure(tags) or exp
     iso_v = _num(_first(tags, ("Exif.Photo.ISOSpeedRatings", "Exif.Photo.PhotographicSensitivity"), "iso"))
     if not iso_v:
         iso_v = _canon_shot_info_iso(tags)
