@@ -187,7 +187,7 @@ def test_read_profile_dispatches_every_format(tmp_path):
     assert read_profile(shared_file("profiles/opencv_yaml/ORB_SLAM2__Examples_Monocular_TUM1.yaml")).distortion[0].model == "opencv"
     fusion = read_profile(shared_file("raw/codec_unsupported/gopro_fusion_front.gpr"))
     assert fusion.tca[0].model == "dng_warp_rectilinear"
-    with pytest.raises(InvalidProfileError, match="without lens-correction opcodes"):
+    with pytest.raises(InvalidProfileError, match="a shot without lens-correction data: no DNG opcodes"):
         read_profile(shared_file("raw/codec_unsupported/gopro_hero6_black.gpr"))
     lf = tmp_path / "lf.xml"
     write_lensfun(LensProfile("A", "B", mounts=("M",), distortion=(DistortionCalibration("poly3", 10.0, {"k1": 0.01}),)), lf)

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from l2tech.cli.common import console, emit_json, report_error
+from l2tech.cli.common import console, emit_json, err_console, report_error
 from l2tech.cli.options import CONTEXT_SETTINGS, json_option, lens_option, output_option, overwrite_option, verbosity_options
 from l2tech.errors import L2Error, OutputExistsError
 
@@ -109,6 +109,8 @@ def convert(input_path: str, output: str, to: str, width: int | None, height: in
         if to == "lensfun":
             result["entries"] = list(rep.entries)
             result["center_spread_px"] = rep.center_spread_px
+        # the conversion fits the geometry only: say what the input held that the output lacks
+        result["not_converted"] = [c for c in ("tca", "vignetting") if getattr(prof, c)]
     except L2Error as exc:
         report_error(exc, verbose)
         return exc.exit_code
@@ -117,6 +119,10 @@ def convert(input_path: str, output: str, to: str, width: int | None, height: in
     elif not quiet:
         console.print(f"{result['lens']} -> {output} ({to}, {result['model']}, fit residual max "
                       f"{result['residual_max_px']:.4f} px, rms {result['residual_rms_px']:.4f} px)", highlight=False)
+        if result["not_converted"]:
+            err_console.print(f"[yellow]warning[/]: {input_path}: its {' and '.join(result['not_converted'])} data "
+                              "are not converted (the conversion fits the distortion only)", highlight=False,
+                              soft_wrap=True)
         if len(result.get("entries", ())) > 1:
             console.print(f"  {len(result['entries'])} lens entries, one per focal length (their lens centres are "
                           f"{result['center_spread_px']:.1f} px apart; lensfun holds one centre per lens): "

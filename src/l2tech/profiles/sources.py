@@ -98,7 +98,7 @@ def profile_format(path: os.PathLike | str) -> str:
     Returns
     -------
     str
-        ``"dng"``, ``"rw2"``, ``"gyroflow"``, ``"lcp"``, ``"lensfun"`` or ``"opencv"``.
+        ``"dng"`` (any TIFF-based shot), ``"rw2"``, ``"raf"``, ``"gyroflow"``, ``"lcp"``, ``"lensfun"`` or ``"opencv"``.
 
     Raises
     ------
@@ -118,6 +118,8 @@ def profile_format(path: os.PathLike | str) -> str:
         return "dng"
     if head[:4] == b"IIU\x00":
         return "rw2"
+    if head.startswith(b"FUJIFILMCCD-RAW"):
+        return "raf"
     for magic, kind in _IMAGE_MAGIC:
         if head.startswith(magic):
             raise UnsupportedFormatError(f"{kind} image: {NOT_A_PROFILE}", p)
@@ -172,20 +174,8 @@ def read_profiles(path: os.PathLike | str) -> tuple[LensProfile, ...]:
 
 def _read_profiles(p: str) -> tuple[LensProfile, ...]:
     fmt = profile_format(p)
-    if fmt == "dng":
-        from l2tech.profiles.dng_opcodes import read_dng_profile
-
-        prof = read_dng_profile(p)
-        if prof is None:
-            raise InvalidProfileError("DNG without lens-correction opcodes (WarpRectilinear/WarpFisheye/FixVignetteRadial)", p)
-        return (prof,)
-    if fmt == "rw2":
-        from l2tech.profiles.rw2 import read_rw2_profile
-
-        prof = read_rw2_profile(p)
-        if prof is None:
-            raise InvalidProfileError("RW2 without enabled DistortionInfo (PanasonicRaw 0x0119)", p)
-        return (prof,)
+    if fmt in ("dng", "rw2", "raf"):
+        return (_shot_profile(p, fmt),)
     if fmt == "gyroflow":
         from l2tech.profiles.gyroflow import read_gyroflow
 
@@ -204,6 +194,50 @@ def _read_profiles(p: str) -> tuple[LensProfile, ...]:
     from l2tech.profiles.opencv_yaml import read_opencv_yaml
 
     return (read_opencv_yaml(p),)
+
+
+def _shot_profile(p: str, fmt: str) -> LensProfile:
+    """A shot's own correction data (DNG opcodes, RW2 0x0119, Sony/Fujifilm maker notes) as a
+    profile file gives it: named and at the focal length as ``l2 lens match`` shows it
+    (:func:`read_embedded_profile`), with the crop factor of the shot's body (lensfun camera
+    database, else the file's 35 mm equivalent) and the shot's frame as its calibration size.
+
+    These corrections are relative to the shot's frame, so the crop factor and size change no
+    map; they are what another tool needs: a lensfun XML written from the LX3's RW2 said crop 1,
+    and lensfun, scaling by the LX3's 4.7, applied a ninth of its distortion.
+    """
+    import dataclasses
+
+    from l2tech.errors import L2Error
+
+    meta = None
+    try:
+        from l2tech.io.metadata import read_metadata
+
+        meta = read_metadata(p)
+    except L2Error:
+        meta = None
+    prof = read_embedded_profile(p, meta)
+    if prof is None:
+        raise InvalidProfileError({
+            "dng": "a shot without lens-correction data: no DNG opcodes (WarpRectilinear/WarpFisheye/"
+                   "FixVignetteRadial) and no maker-note correction (Sony)",
+            "rw2": "RW2 without enabled DistortionInfo (PanasonicRaw 0x0119)",
+            "raf": "RAF without the camera's lens-correction data (Fujifilm maker note)"}[fmt], p)
+    if meta is None:
+        return prof
+    from l2tech.profiles.matching import find_camera, frame_crop_factor
+
+    crop = None
+    try:
+        body = find_camera(None, meta.make, meta.model, width=meta.width, height=meta.height)
+        crop = frame_crop_factor(body, getattr(meta, "crop_factor", None))[0]
+    except L2Error:
+        crop = getattr(meta, "crop_factor", None)
+    extra = dict(prof.extra)
+    if meta.width and meta.height and "calib_width_px" not in extra:
+        extra.update(calib_width_px=int(meta.width), calib_height_px=int(meta.height))
+    return dataclasses.replace(prof, crop_factor=float(crop) if crop else prof.crop_factor, extra=extra)
 
 
 def read_profile(path: os.PathLike | str, name: str | None = None) -> LensProfile:
