@@ -49,6 +49,15 @@ def test_lx3_rw2_to_lensfun_corrects_in_lensfun_as_in_l2tech(tmp_path, capsys):
     assert err < 0.5, err  # the lensfun fit's residual (0.14 px max); was off by about 200 px at the corner
 
 
+def test_embedded_profile_has_the_shots_crop_and_aspect(capsys):
+    """`l2 lens match LX3.rw2 --profile-source embedded --json`: the lens block said crop 1 and
+    aspect 1.5 for the LX3's 4:3 frame at crop 4.7 (the match's own crop)."""
+    rc, doc = l2_json(capsys, "lens", "match", str(shared_file(LX3)), "--profile-source", "embedded")
+    assert rc == 0 and doc["source"] == "embedded"
+    assert doc["lens"]["crop_factor"] == pytest.approx(doc["crop_factor"]) == pytest.approx(4.7)
+    assert doc["lens"]["aspect_ratio"] == pytest.approx(3648 / 2736)
+
+
 def test_show_file_takes_the_sony_maker_note_correction(capsys):
     rc, doc = l2_json(capsys, "lens", "show-file", str(shared_file(ZV_E10)))
     assert rc == 0, doc

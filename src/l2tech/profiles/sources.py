@@ -206,8 +206,6 @@ def _shot_profile(p: str, fmt: str) -> LensProfile:
     map; they are what another tool needs: a lensfun XML written from the LX3's RW2 said crop 1,
     and lensfun, scaling by the LX3's 4.7, applied a ninth of its distortion.
     """
-    import dataclasses
-
     from l2tech.errors import L2Error
 
     meta = None
@@ -224,20 +222,34 @@ def _shot_profile(p: str, fmt: str) -> LensProfile:
                    "FixVignetteRadial) and no maker-note correction (Sony)",
             "rw2": "RW2 without enabled DistortionInfo (PanasonicRaw 0x0119)",
             "raf": "RAF without the camera's lens-correction data (Fujifilm maker note)"}[fmt], p)
-    if meta is None:
-        return prof
+    return prof
+
+
+def _at_shot_frame(prof: LensProfile, meta: Any) -> LensProfile:
+    """``prof`` (a shot's own correction, relative to its frame) with the crop factor of the
+    shot's body (lensfun camera database, else the file's 35 mm equivalent) and the shot's frame
+    as its calibration size and aspect ratio; unchanged without metadata."""
+    import dataclasses
+
+    from l2tech.errors import L2Error
     from l2tech.profiles.matching import find_camera, frame_crop_factor
 
-    crop = None
+    if meta is None:
+        return prof
     try:
         body = find_camera(None, meta.make, meta.model, width=meta.width, height=meta.height)
         crop = frame_crop_factor(body, getattr(meta, "crop_factor", None))[0]
     except L2Error:
         crop = getattr(meta, "crop_factor", None)
     extra = dict(prof.extra)
-    if meta.width and meta.height and "calib_width_px" not in extra:
-        extra.update(calib_width_px=int(meta.width), calib_height_px=int(meta.height))
-    return dataclasses.replace(prof, crop_factor=float(crop) if crop else prof.crop_factor, extra=extra)
+    aspect = prof.aspect_ratio
+    w, h = getattr(meta, "width", None), getattr(meta, "height", None)
+    if w and h:
+        aspect = max(w, h) / min(w, h)  # the frame the correction is relative to (4:3 for the LX3)
+        if "calib_width_px" not in extra:
+            extra.update(calib_width_px=int(w), calib_height_px=int(h))
+    return dataclasses.replace(prof, crop_factor=float(crop) if crop else prof.crop_factor, extra=extra,
+                               aspect_ratio=float(aspect))
 
 
 def read_profile(path: os.PathLike | str, name: str | None = None) -> LensProfile:
@@ -317,7 +329,7 @@ def read_embedded_profile(path: os.PathLike | str, meta: Any = None) -> LensProf
         except UnsupportedFormatError:  # a TIFF-based RAW (ARW) or a plain TIFF: no opcodes
             prof = None
         if prof is not None:
-            return validate_profile(prof, p)
+            return validate_profile(_at_shot_frame(prof, meta), p)
     if fmt == "":
         try:
             from l2tech.io.formats import open_regular_file
@@ -340,12 +352,12 @@ def read_embedded_profile(path: os.PathLike | str, meta: Any = None) -> LensProf
         prof = makernote_profile(corr, maker=str(getattr(meta, "make", "") or ""),
                                  model=str(getattr(meta, "lens_model", "") or getattr(meta, "model", "") or ""),
                                  focal_length_mm=focal)
-        return validate_profile(prof, p)
+        return validate_profile(_at_shot_frame(prof, meta), p)
     if fmt == "rw2":
         from l2tech.profiles.rw2 import read_rw2_profile
 
         prof = read_rw2_profile(p, model=str(getattr(meta, "model", "") or ""), focal_length_mm=focal)
-        return None if prof is None else validate_profile(prof, p)
+        return None if prof is None else validate_profile(_at_shot_frame(prof, meta), p)
     return None
 
 
