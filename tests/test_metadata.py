@@ -43,8 +43,8 @@ _GAPS = {
     ("canon_1ds3__ef50mm_f1.2L__imagemeta.cr2.exif", "image_height"): "as image_width",
     ("fujifilm_s5pro__exiftool.raf", "image_width"): "exiftool reads 8x8 from the stripped RAF raw header; we report the Exif PixelXDimension 1440x960 (exiv2 does not parse the RAF raw header)",
     ("fujifilm_s5pro__exiftool.raf", "image_height"): "as image_width",
-    ("sigma__exiftool.x3f", "lens"): "exiftool names Sigma lens id 145 from its own table; we have no Sigma lens-id table and report lens_id '145' only",
-    ("sigma__exiftool.x3f", "lens_id"): "as lens: no Sigma lens-id table (we report the raw id '145')",
+    ("sigma__exiftool.x3f", "lens"): "exiftool names Sigma lens id 145 from its own table; we have no Sigma lens-id table and report lens_id '0x145' only",
+    ("sigma__exiftool.x3f", "lens_id"): "as lens: no Sigma lens-id table (we report the raw id '0x145')",
     ("sony_slt-a55v__dt18-200__imagemeta.arw.exif", "lens_id"): "exiv2 0.28 has no name for Sony LensID 191 (prints '(191)'); we report '191'; exiftool names it from LensModel",
     ("canon_powershot_sx60hs.jpg", "lens_id"): "as lens (below)",
     ("canon_powershot_sx60hs.jpg", "lens"): "exiftool names the lens 'Unknown 3-247mm' from CanonCs focal fields it reads at the maker note's corrected base; read there too (the editor moved the maker note by -128 bytes), exiv2 gives 'Unknown 3.8-247mm' (the SX60's 3.8-247 mm; exiftool drops the decimals), which is not exiftool's string",
@@ -210,7 +210,8 @@ def test_iso_from_canon_shot_info_when_exif_has_none():
 def test_x3f_header_and_properties():
     m = _meta("raw/metadata_only/sigma__exiftool.x3f")
     assert (m.make, m.model, m.width, m.height) == ("SIGMA", "SIGMA SD10", 2268, 1512)
-    assert m.lens_id == "145" and m.focal_length_mm == 30.0
+    # exiftool: LensType "Sigma Lens (0x145)" (the property is hexadecimal; it was shown as 145)
+    assert m.lens_id == "0x145" and m.focal_length_mm == 30.0
     assert m.orientation is None
 
 

@@ -1037,6 +1037,10 @@ def _read_x3f(path: Path) -> ShotMetadata:
     exp = fnum("SHUTTER")
     iso = fnum("ISO")
     lens_id = props.get("LENSMODEL") or None
+    if lens_id and re.fullmatch(r"[0-9A-Fa-f]+", lens_id):
+        # a hexadecimal lens type (exiftool SigmaRaw LENSMODEL: "145" is type 0x145, 325), written
+        # so that nobody looks 145 up as a decimal number
+        lens_id = f"0x{lens_id.lower()}"
     focal = fnum("FLENGTH")
     f35 = fnum("FLEQ35MM")
     return ShotMetadata(
