@@ -201,7 +201,10 @@ def test_lens_show_accepts_a_profile_file_and_match_shows_choice_order(capsys):
     rec = _json.loads(capsys.readouterr().out)
     lines = rec["profile_choice"]
     assert lines[0].startswith("chosen: database")
-    assert [ln.split(":")[0] for ln in lines[1:]] == ["user", "database"]
+    assert [ln.split(":")[0] for ln in lines[1:]] == ["user", "database", "embedded"]
+    # the DNG's OpcodeList2 (exiftool: MapPolynomial x3) is named, not a lens profile
+    assert lines[-1] == ("embedded: OpcodeList2 MapPolynomial x3 (part of decoding the RAW data); no lens-correction "
+                         "opcodes (WarpRectilinear, WarpFisheye, FixVignetteRadial)")
 
 
 def test_lens_match_on_a_clip_shows_the_calibration_to_frame_fit(capsys):

@@ -70,3 +70,15 @@ def test_convert_says_what_it_does_not_convert(tmp_path, capsys):
     src = shared_file(FUSION)
     rc, doc = l2_json(capsys, "lens", "convert", str(src), "-o", str(tmp_path / "f.xml"))
     assert rc == 0 and doc["not_converted"] == ["tca"]
+
+
+def test_lens_match_on_a_file_with_no_lens_says_what_it_does(capsys):
+    """`l2 lens match gopro_fusion_front.gpr` (no lens in EXIF, DNG lens opcodes): its warning
+    said "lens correction skipped unless the lens is named with --lens …; the file's own
+    correction data is used", and the database line repeated it. Now the warning says what is
+    done and how to get a database profile; the database line that it was not searched."""
+    rc, doc = l2_json(capsys, "lens", "match", str(shared_file(FUSION)))
+    assert rc == 0 and doc["method"] == "embedded"
+    assert doc["warnings"] == ["no lens information in the file's metadata: the file's own correction data is used "
+                               "(embedded (DNG opcodes)); --lens \"Maker Model\" uses a database profile instead"]
+    assert "database: not searched: the file names no lens" in doc["profile_choice"]

@@ -34,7 +34,7 @@ from test_trust_files import _exiftool_write, _l2, _l2_json
 
 SIXD_DNG = "raw/decodable/canon_eos_6d__ef24-105mm_f4L__linear_lossy.dng"
 HERO6_GPR = "raw/codec_unsupported/gopro_hero6_black.gpr"
-_GAINMAP_NOTE = "OpcodeList2 GainMap x{n} (vignetting, applied at decode by `l2 develop`)"
+_GAINMAP_NOTE = "OpcodeList2 GainMap x{n} (vignetting, part of decoding the RAW data)"
 
 needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed")
 

@@ -38,10 +38,10 @@ and DNG opcodes are applied at decode already (:func:`l2tech.pipeline.lens_plan.
 maker-note data (a reverse-engineered layout: RW2 0x0119, Sony, Fujifilm) which disagrees with the database's
 profile of the same lens by more than :data:`EMBEDDED_AGREEMENT` is not used: the database's
 profile is, and the reason says why. Each step records what it found or why it was skipped
-(``ProfileChoice.tried``), which ``l2 lens match`` prints. A DNG's OpcodeList2 GainMap (the
-camera's lens-shading correction, applied at decode by ``l2 develop``) is not a lens profile, but
-the ``embedded`` line, and the error of a shot with no lens to match, name it
-(:func:`decode_time_gain_maps`).
+(``ProfileChoice.tried``), which ``l2 lens match`` prints. A DNG's OpcodeList2 (a GainMap, the
+camera's lens-shading correction, or MapPolynomial level maps, part of decoding the RAW data) is
+not a lens profile, but the ``embedded`` line, and the error of a shot with no lens to match, name it
+(:func:`decode_time_opcodes`).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ __all__ = [
     "match_shot",
     "embedded_disagreement",
     "EMBEDDED_AGREEMENT",
-    "decode_time_gain_maps",
+    "decode_time_opcodes",
 ]
 
 PROFILE_SOURCES = ("file", "user", "database", "embedded")
@@ -541,6 +541,8 @@ def choose_profile(
         kind = matching.profile_source_kind(m.lens)
         if m.method == "embedded":
             why = m.warnings[0] if m.warnings else "no database profile"
+            if why.startswith("no lens information"):  # nothing to look up there
+                why = "not searched: the file names no lens"
             tried += [f"user: {why}" if existing else "user: no user profile folder", f"database: {why}",
                       f"embedded: {m.lens.source.split(':', 1)[0]} correction data"]
             return ProfileChoice(m.lens, "embedded", "no profile in the user folder or the database; the file carries "
@@ -683,7 +685,7 @@ def match_shot(meta: Any, db: Any = None, *, camera: str | None = None, lens: st
         except L2Error:
             emb = None
         if emb is None:
-            note = decode_time_gain_maps(path)
+            note = decode_time_opcodes(path)
             if not note:
                 raise
             # the GainMap is the file's own shading correction, applied at decode: say so in
@@ -692,7 +694,10 @@ def match_shot(meta: Any, db: Any = None, *, camera: str | None = None, lens: st
                             f"({_LENS_OPCODES}) to use instead", exc.path, getattr(exc, "candidates", ())) from None
         kind = matching.profile_source_kind(emb)
         return matching.LensMatch(None, emb, 1.0, "embedded", getattr(exc, "candidates", ()) or (),
-                                  (f"{exc.reason}; the file's own correction data is used ({kind})",),
+                                  (f"no lens information in the file's metadata: the file's own correction data is used "
+                                   f"({kind}); --lens \"Maker Model\" uses a database profile instead"
+                                   if isinstance(exc, matching.NoLensInfoError) else
+                                   f"{exc.reason}; the file's own correction data is used ({kind})",),
                                   getattr(meta, "crop_factor", None))
 
 
@@ -706,7 +711,7 @@ def _embedded_line(meta: Any, m: Any) -> str:
     except L2Error as exc:
         return f"embedded: unreadable ({exc.reason})"
     if prof is None:
-        note = decode_time_gain_maps(path)
+        note = decode_time_opcodes(path)
         return f"embedded: {note}; no lens-correction opcodes ({_LENS_OPCODES})" if note else ""
     kind = prof.source.split(":", 1)[0]
     checked = ""
@@ -727,16 +732,18 @@ def _embedded_line(meta: Any, m: Any) -> str:
 _LENS_OPCODES = "WarpRectilinear, WarpFisheye, FixVignetteRadial"
 
 
-def decode_time_gain_maps(path: os.PathLike | str | None) -> str:
-    """The GainMap opcodes of a DNG's OpcodeList2, as ``"OpcodeList2 GainMap x4 (vignetting, ...)"``, or ``""``.
+def decode_time_opcodes(path: os.PathLike | str | None) -> str:
+    """The opcodes of a DNG's OpcodeList2, as ``"OpcodeList2 GainMap x4 (vignetting, ...)"``, or ``""``.
 
-    A GainMap is the camera's own lens-shading (vignetting) correction. It is not a lens
-    profile (it holds no distortion or TCA, and its gains are per pixel of this frame), so it is
-    not one of the ``embedded`` profile source's opcodes; ``l2 develop`` applies it when it
-    decodes the raw data (:mod:`l2tech.raw.opcodes`) and then does not correct vignetting again
+    OpcodeList2 is applied to the linearised RAW data when it is decoded (DNG 1.4 chapter 6).
+    A ``GainMap`` is the camera's own lens-shading (vignetting) correction; ``MapPolynomial``
+    and the others map levels or areas of the RAW data. None of them is a lens profile (no
+    distortion or TCA; a GainMap's gains are per pixel of this frame), so they are not the
+    ``embedded`` profile source's opcodes; ``l2 develop`` applies them when it decodes the raw
+    data (:mod:`l2tech.raw.opcodes`) and then does not correct vignetting again after a GainMap
     (:func:`l2tech.pipeline.lens_plan.skip_embedded_corrections`, ``OpcodeList2:GainMap``).
-    This names it in the profile choice, so that a file with only a GainMap is not reported as
-    carrying nothing.
+    This names them in the profile choice, so that such a file is not reported as carrying
+    nothing (the HERO6's GainMap x4, the 6D DNG's MapPolynomial x3).
 
     Parameters
     ----------
@@ -746,29 +753,35 @@ def decode_time_gain_maps(path: os.PathLike | str | None) -> str:
     Returns
     -------
     str
-        ``"OpcodeList2 GainMap x<N> (vignetting, applied at decode by `l2 develop`)"``, or ``""``
-        when the file has no GainMap in OpcodeList2 or its opcode lists cannot be read.
+        ``"OpcodeList2 GainMap x4 (vignetting, part of decoding the RAW data)"``,
+        ``"OpcodeList2 MapPolynomial x3 (part of decoding the RAW data)"``, or ``""`` when the file
+        has no OpcodeList2 or its opcode lists cannot be read.
 
     References
     ----------
     Adobe DNG Specification 1.4.0.0, chapter 6: OpcodeList2 (tag 51009) is applied to the
-    linearised raw data; opcode 9 ``GainMap``. exiftool lists the same opcodes (tag
-    ``OpcodeList2``), which ``l2 info`` shows.
+    linearised raw data; opcode 9 ``GainMap``, 8 ``MapPolynomial``. exiftool lists the same
+    opcodes (tag ``OpcodeList2``), which ``l2 info`` shows.
     """
     if not path:
         return ""
     try:
         if profile_format(path) != "dng":
             return ""
-        from l2tech.profiles.dng_opcodes import read_dng_opcodes
+        from l2tech.profiles.dng_opcodes import OPCODE_NAMES, read_dng_opcodes
 
-        n = sum(op.opcode_id == 9 for op in read_dng_opcodes(path).get(2, ()))
+        ops = [OPCODE_NAMES.get(op.opcode_id, f"opcode {op.opcode_id}") for op in read_dng_opcodes(path).get(2, ())]
     except (L2Error, OSError):
         return ""
-    return f"OpcodeList2 GainMap x{n} (vignetting, applied at decode by `l2 develop`)" if n else ""
+    if not ops:
+        return ""
+    counts = {name: ops.count(name) for name in dict.fromkeys(ops)}
+    listed = " + ".join(f"{name} x{n}" for name, n in counts.items())
+    what = "vignetting, part of decoding the RAW data" if "GainMap" in counts else "part of decoding the RAW data"
+    return f"OpcodeList2 {listed} ({what})"
 
 
 def _no_embedded_line(path: os.PathLike | str | None) -> str:
     """The ``tried`` line for a shot with no embedded lens profile: a GainMap it carries is named."""
-    note = decode_time_gain_maps(path)
+    note = decode_time_opcodes(path)
     return f"embedded: no lens profile ({_LENS_OPCODES}); the file carries {note}" if note else "embedded: none in this file"
