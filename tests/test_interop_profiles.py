@@ -137,6 +137,22 @@ def test_gyroflow_interpolations(tmp_path):
     assert [dict(x.terms) for x in again.distortion] == [dict(x.terms) for x in prof.distortion]
 
 
+def test_gyroflow_interpolation_entries_nested_or_empty():
+    """An ``interpolations`` entry may hold its point under ``fisheye_params``, as a whole
+    profile does: it was ignored, and the 60 mm point silently repeated the base calibration
+    (`l2 lens convert` wrote the 20 mm coefficients at 60 mm). An entry with neither layout is
+    refused rather than read as the base calibration."""
+    doc = _zoom_doc()
+    flat = parse_gyroflow(doc, "zoom.json")
+    doc["interpolations"] = {k: {"fisheye_params": v} for k, v in doc["interpolations"].items()}
+    nested = parse_gyroflow(doc, "zoom.json")
+    assert [dict(c.terms) for c in nested.distortion] == [dict(c.terms) for c in flat.distortion]
+    assert nested.distortion[1].terms["fx"] != nested.distortion[0].terms["fx"]
+    doc["interpolations"]["60"] = {"note": "nothing here"}
+    with pytest.raises(InvalidProfileError, match=r"interpolations\[60\] holds no camera_matrix or distortion_coeffs"):
+        parse_gyroflow(doc, "zoom.json")
+
+
 def test_gyroflow_zoom_same_coefficients_for_stills_and_video(tmp_path):
     """One rule for a Gyroflow zoom: the stills engine (correct() -> interpolate) and the video
     setup (resolve_lens -> pixel_model_from_file) use the same numbers at 30 mm, the hand values

@@ -276,6 +276,14 @@ def parse_gyroflow(data: Mapping[str, Any], path: object = None) -> LensProfile:
                 raise InvalidProfileError(f"field interpolations key {key!r} is not a positive focal length", path)
             if not isinstance(v, Mapping):
                 raise InvalidProfileError(f"field interpolations[{key}] must be an object", path)
+            # an entry holds the point's camera matrix and coefficients flat, or (as a whole
+            # profile does) under fisheye_params; one with neither would silently repeat the
+            # base calibration at this focal length, so it is refused
+            if isinstance(v.get("fisheye_params"), Mapping):
+                v = v["fisheye_params"]
+            if "camera_matrix" not in v and "distortion_coeffs" not in v:
+                raise InvalidProfileError(f"field interpolations[{key}] holds no camera_matrix or distortion_coeffs "
+                                          "(flat or under fisheye_params)", path)
             Ki = [row[:] for row in K]
             if "camera_matrix" in v:
                 Ki = _matrix(v["camera_matrix"], f"interpolations[{key}].camera_matrix", path)
