@@ -37,7 +37,7 @@ def test_lut_apply_output_carries_the_l2tech_record(tmp_path, capsys):
     rc, _ = _l2(capsys, "lut", "apply", str(shared_file(CUBE)), str(src), "-o", str(tmp_path / "looked.jpg"))
     assert rc == 0
     got = _exiftool(tmp_path / "looked.jpg", "-IFD0:Software", "-XMP-l2tech:all")
-    assert got["Software"] == f"l2tech {__version__}"
+    assert got["Software"] == f"l2tech {__version__} (lut apply)"
     assert got["Tool"] == "l2tech" and got["Version"] == __version__
     assert got["Look"] == "A test 3D-LUT." and got.get("Corrections", "") == ""
     assert got["SourceSoftware"] == before["Software"]
@@ -110,3 +110,16 @@ def test_several_inputs_and_an_image_file_name_is_a_usage_error(tmp_path, capsys
     rc, doc = _l2(capsys, "lut", "apply", str(shared_file(CUBE)), str(a), str(b), "-o", str(tmp_path / "both.jpg"))
     assert rc == 2 and "several inputs need an output folder, not a file name" in doc["error"]
     assert not (tmp_path / "both.jpg").exists()
+
+
+def test_a_looked_picture_whose_xmp_was_dropped_is_still_corrected(tmp_path, capsys):
+    """A `l2 lut apply` output whose XMP an editor removed says `Software: l2tech X (lut apply)`:
+    no lens correction was made to it, so `l2 correct` corrects it (an output of `correct` that
+    lost its XMP is skipped by its Software, test_trust)."""
+    src = tmp_path / "P1.jpg"
+    shutil.copy(shared_file(EP3), src)
+    looked = tmp_path / "looked.jpg"
+    assert _l2(capsys, "lut", "apply", str(shared_file(CUBE)), str(src), "-o", str(looked))[0] == 0
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-l2tech:all=", str(looked)], check=True)
+    rc, doc = _l2(capsys, "correct", str(looked), "-o", str(tmp_path / "c.jpg"))
+    assert rc == 0 and doc["results"][0]["status"] == "ok", doc["results"][0]

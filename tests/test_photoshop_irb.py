@@ -161,3 +161,30 @@ def test_print_resolution_is_kept_in_every_output_format(tmp_path, ext, name):
         assert (t["IFD0:XResolution"], t["IFD0:YResolution"], t["IFD0:ResolutionUnit"]) == (dpi, dpi, 2)
     else:
         assert (t["PNG-pHYs:PixelsPerUnitX"], t["PNG-pHYs:PixelUnits"]) == (round(dpi / 0.0254), 1)
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png", "tif"])
+def test_absurd_resolutions_are_not_carried_and_never_hang(tmp_path, ext):
+    """A source stating XResolution 2147483647 dpi and FocalPlaneXResolution 2147483647 for a
+    1-pixel width: the print resolution fits no JFIF/PNG field (PNG raised struct.error) and the
+    scaled focal-plane resolution no EXIF RATIONAL (the fraction search looped for ever). The
+    output is written; the resolution is left out, the focal-plane update is a warning."""
+    import exiv2
+
+    from l2tech.io.image import write_image
+
+    src = tmp_path / "src.jpg"
+    write_image(src, np.full((8, 8, 3), 0.5, np.float32))
+    im = exiv2.ImageFactory.open(str(src))
+    im.readMetadata()
+    ex = im.exifData()
+    for k, v in {"Exif.Image.XResolution": "2147483647/1", "Exif.Image.YResolution": "2147483647/1",
+                 "Exif.Image.ResolutionUnit": "2", "Exif.Photo.FocalPlaneXResolution": "2147483647/1",
+                 "Exif.Photo.FocalPlaneYResolution": "2147483647/1", "Exif.Photo.PixelXDimension": "1",
+                 "Exif.Photo.PixelYDimension": "1"}.items():
+        ex[k] = v
+    im.writeMetadata()
+    out = tmp_path / f"out.{ext}"
+    warns = write_image(out, np.full((16, 16, 3), 0.5, np.float32), exif_source=src)
+    assert out.stat().st_size > 0
+    assert any("FocalPlaneX/YResolution not updated" in w for w in warns), warns

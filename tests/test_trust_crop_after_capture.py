@@ -198,3 +198,19 @@ def test_picture_turned_upright_is_not_called_a_crop(tmp_path, capsys):
     assert read_metadata(up).recorded_size is None
     rc, doc = _l2(capsys, "correct", str(up), "-o", str(tmp_path / "out.jpg"), "--force")
     assert rc == 0 and _size_warnings(doc) == []
+
+
+@needs_exiftool
+def test_older_canon_recorded_size_is_exiftools():
+    """Older Canon bodies record the JPEG size in AFInfo (tag 0x0012), which exiv2 decodes as
+    PictureInfo (``Exif.CanonPi.ImageWidth/ImageHeight``); the EOS 350D CR2: 3456 x 2304,
+    exiftool's Canon:CanonImageWidth 3456 (the entry read a key exiv2 never gives)."""
+    from l2tech.io.metadata import _maker_note_full_size, _Tags, _exiv2
+
+    src = shared_file("raw/metadata_only/canon_350d__exiftool.cr2")
+    truth = _exiftool(src, "Canon:CanonImageWidth")
+    exiv2 = _exiv2()
+    im = exiv2.ImageFactory.open(str(src))
+    im.readMetadata()
+    size, source = _maker_note_full_size(_Tags(im.exifData(), None, [], set(), str(src)))
+    assert size == (int(truth["CanonImageWidth"]), 2304) and source == "Canon maker note, AFInfo ImageWidth/ImageHeight"

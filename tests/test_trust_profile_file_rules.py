@@ -104,3 +104,17 @@ def test_the_record_names_the_profile_file(tmp_path, capsys, monkeypatch, reques
     rc, doc = l2_json(capsys, "correct", str(src), "-o", str(tmp_path / "u.jpg"))
     assert rc == 0 and doc["results"][0]["lens"]["sources"]["profile"] == "user", doc["results"][0]["lens"]["sources"]
     assert source(tmp_path / "u.jpg") == "user (mine.xml)"
+
+
+def test_manual_distortion_and_generic_bodies(tmp_path, capsys):
+    """`--distortion K1` is the user's own number, not a profile file: it is applied on the E-P3
+    JPEG as before (the mountless-profile rule refused it for a while). A file whose body is one
+    of lensfun's "Generic Crop-factor ..." entries (mount "Generic") is planned without the body
+    stand-in (it recursed without end: RecursionError)."""
+    from test_trust import _with_exif
+
+    d = _distortion(capsys, shared_file(EP3), tmp_path / "m.jpg", "--distortion", "0.02")
+    assert d["applied"] is True
+    generic = _with_exif(shared_file(EP3), tmp_path / "g.jpg", {"Exif.Image.Make": "Generic",
+                                                                 "Exif.Image.Model": "Crop-factor 1.5 (APS-C)"})
+    assert _distortion(capsys, generic, tmp_path / "go.jpg", "--profile", str(_profile(tmp_path, None)))["applied"] is True

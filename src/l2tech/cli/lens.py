@@ -237,10 +237,6 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
                 if choice.profile is None:
                     raise LensNotFoundError(f"no lens profile from {profile_source or 'the given file'}: "
                                             + "; ".join(choice.tried), path=f)
-                from l2tech.optics.opencv import check_calibration_frame
-
-                # the frame rule `correct` plans with: a profile it refuses is refused here too
-                check_calibration_frame(choice.profile, getattr(meta, "width", None), getattr(meta, "height", None))
         except L2Error as exc:
             failed += 1
             report_error(exc, verbose)
@@ -274,6 +270,16 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
             method, score, crop = m.method, m.score, m.crop_factor
             warns, runners = list(m.warnings), list(m.runners_up)
             body = m.camera
+        if lens_prof is not None:
+            from l2tech.optics.opencv import check_calibration_frame
+
+            try:  # the frame rule `correct` plans with, whichever source gave the profile
+                check_calibration_frame(lens_prof, getattr(meta, "width", None), getattr(meta, "height", None))
+            except L2Error as exc:
+                failed += 1
+                report_error(exc, verbose)
+                out.append({"path": f, "error": str(exc), "error_type": type(exc).__name__, "candidates": []})
+                continue
         after = crop_after_capture(meta, crop)  # the frame develop/correct plan, as `l2 info` shows
         rec = {"path": f, "camera": camera_to_dict(body), "lens": lens_to_dict(lens_prof), "method": method,
                "source": source,

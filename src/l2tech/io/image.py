@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import struct
 import warnings
@@ -632,7 +633,7 @@ def _source_resolution(src: str | os.PathLike) -> tuple[float, float, int] | Non
 
         x, y, unit = val("Exif.Image.XResolution"), val("Exif.Image.YResolution"), val("Exif.Image.ResolutionUnit")
         if x and y and x > 0 and y > 0:
-            return float(x), float(y), int(unit) if unit in (1, 2, 3) else 2
+            return _plausible_resolution(float(x), float(y), int(unit) if unit in (1, 2, 3) else 2)
     except Exception:  # noqa: BLE001 - no resolution is a default, never a failure
         pass
     try:
@@ -641,10 +642,19 @@ def _source_resolution(src: str | os.PathLike) -> tuple[float, float, int] | Non
         if head[:2] == b"\xff\xd8" and head[6:11] == b"JFIF\x00":
             unit, x, y = head[13], *struct.unpack(">HH", head[14:18])
             if unit in (1, 2) and x and y:  # JFIF 1 = dots per inch, 2 = per cm
-                return float(x), float(y), 2 if unit == 1 else 3
+                return _plausible_resolution(float(x), float(y), 2 if unit == 1 else 3)
     except OSError:
         pass
     return None
+
+
+def _plausible_resolution(x: float, y: float, unit: int) -> tuple[float, float, int] | None:
+    """``(x, y, unit)`` when every output format can hold it (JFIF: 16-bit dots per inch; PNG:
+    32-bit pixels per metre), else None: above 65535 dpi is no print resolution."""
+    scale = _PER_INCH.get(unit, 1.0)
+    if max(x, y) * scale > 65535 or min(x, y) * scale < 1e-3:
+        return None
+    return x, y, unit
 
 
 def _png_with_phys(png: bytes, res: tuple[float, float, int] | None) -> bytes:
@@ -1019,18 +1029,22 @@ def _focal_plane_for_size(out: object, stated: Mapping[str, float], size: tuple[
     sx, sy = stated.get("Exif.Photo.PixelXDimension"), stated.get("Exif.Photo.PixelYDimension")
     if not (fx and fy and sx and sy):
         return
-    turned = int(stated.get("Exif.Image.Orientation", 1)) in (5, 6, 7, 8)
+    w, h = size
+    # turned upright by the camera's orientation, or by a tool that left the stated size as it
+    # was (the same size turned by 90 degrees): the pair's axes swap
+    turned = int(stated.get("Exif.Image.Orientation", 1)) in (5, 6, 7, 8) or ((sx, sy) == (h, w) and sx != sy)
     if turned:
         fx, fy, sx, sy = fy, fx, sy, sx
-    w, h = size
     if not turned and (w, h) == (sx, sy):
         return  # the source's values hold exactly
-    for key, res, stated_px, px in (("Exif.Photo.FocalPlaneXResolution", fx, sx, w),
-                                    ("Exif.Photo.FocalPlaneYResolution", fy, sy, h)):
-        value = Fraction(res * px / stated_px).limit_denominator(1_000_000)
-        while value.numerator >= 1 << 32:  # EXIF RATIONAL is two uint32
-            value = value.limit_denominator(max(1, value.denominator // 10))
-        out[key] = f"{value.numerator}/{value.denominator}"  # type: ignore[index]
+    values = []
+    for res, stated_px, px in ((fx, sx, w), (fy, sy, h)):
+        value = res * px / stated_px
+        if not (math.isfinite(value) and 0 < value < 2**32 - 1):
+            raise ValueError(f"a resolution of {value:g} does not fit an EXIF RATIONAL")
+        frac = Fraction(value).limit_denominator(max(1, min(1_000_000, int((2**32 - 1) // max(value, 1.0)))))
+        values.append(f"{frac.numerator}/{frac.denominator}")
+    out["Exif.Photo.FocalPlaneXResolution"], out["Exif.Photo.FocalPlaneYResolution"] = values  # type: ignore[index]
 
 
 def copy_exif(

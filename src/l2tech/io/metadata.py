@@ -441,9 +441,9 @@ _MAKER_NOTE_FULL_SIZE = (
     # AFInfoSize, AFAreaMode, NumAFPoints, ValidAFPoints, CanonImageWidth, CanonImageHeight, ...
     ("Exif.Canon.AFInfo", None, (4, 5), "Canon maker note, AFInfo2 CanonImageWidth/CanonImageHeight"),
     ("Exif.Canon.AFInfo3", None, (4, 5), "Canon maker note, AFInfo3 CanonImageWidth/CanonImageHeight"),
-    # Canon AFInfo (0x0012, exiv2's PictureInfo) of older bodies: NumAFPoints, ValidAFPoints,
-    # CanonImageWidth, CanonImageHeight, ...
-    ("Exif.Canon.PictureInfo", None, (2, 3), "Canon maker note, AFInfo CanonImageWidth/CanonImageHeight"),
+    # Canon AFInfo (0x0012) of older bodies, which exiv2 decodes as PictureInfo (CanonPi):
+    # ImageWidth/ImageHeight (the EOS 350D CR2: 3456 x 2304, exiftool CanonImageWidth 3456)
+    ("Exif.CanonPi.ImageWidth", "Exif.CanonPi.ImageHeight", "wh", "Canon maker note, AFInfo ImageWidth/ImageHeight"),
 )
 
 
@@ -615,7 +615,8 @@ def _canon_shot_info_exposure(tags: Any) -> float | None:
     v = _num(tags.raw("Exif.CanonSi.ShutterSpeedValue"))
     if v is None or v == 0:
         return None
-    return float(2.0 ** (-_canon_ev(v)))
+    tv = _canon_ev(v)
+    return float(2.0 ** -tv) if abs(tv) <= 30 else None  # beyond 2**30 s or 1/2**30 s: not a shutter speed
 
 
 def _iso_datetime(text: str | None) -> str | None:

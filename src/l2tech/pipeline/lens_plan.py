@@ -342,20 +342,22 @@ def _body_corrects_jpeg(meta: Any, plan: LensPlan, db: Any = None) -> str | None
     profile, m = plan.profile, plan.match
     mounts = tuple(getattr(profile, "mounts", ()) or ())
     make = (getattr(meta, "make", None) or "").lower()
-    if not mounts or mounts == ("Generic",):  # "Generic": what `l2 lens convert` writes when no mount is known
+    from_file = not str(plan.sources.get("profile", "")).startswith("manual")  # --distortion k1 is the user's own number
+    if from_file and (not mounts or mounts == ("Generic",)):  # "Generic": `l2 lens convert`'s mount when none is known
         from l2tech.profiles.matching import camera_name
 
         body = getattr(m, "camera", None) if m is not None else None
         if body is None:
             body = _database_body(meta, db)
-        if body is not None and getattr(body, "mount", None):
-            why = _body_corrects_jpeg(meta, dataclasses.replace(plan, profile=dataclasses.replace(profile, mounts=(body.mount,)),
+        mount = getattr(body, "mount", None) if body is not None else None
+        if mount and mount != "Generic":  # lensfun's "Generic Crop-factor ..." bodies name no real mount
+            why = _body_corrects_jpeg(meta, dataclasses.replace(plan, profile=dataclasses.replace(profile, mounts=(mount,)),
                                                                 match=_BodyOnly(body)), db)
             if why:
                 other = "" if body.mount[0].islower() else ", or of an adapted lens"  # a compact takes no other lens
                 return (f"{why}; the profile file names no mount, so the {camera_name(body)}'s own lens is assumed "
                         f"(use --force for a profile calibrated on these JPEGs{other})")
-            return None
+        return None
     converter = getattr(meta, "converter", None)
     adobe = bool(converter) and ("adobe" in converter.lower() or "lightroom" in converter.lower())
     if "Micro 4/3 System" in mounts and make.startswith(_MFT_MAKERS) and (converter is None or adobe):

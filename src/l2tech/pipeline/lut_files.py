@@ -69,7 +69,7 @@ def apply_lut_file(
     pixels = apply_lut(img.pixels, lut, shaper=shaper, interpolation=interpolation)
     record = _lut_record(input_path, lut, interpolation=interpolation, shaper=shaper, quality=quality)
     write_image(target, pixels, bits=img.bits, quality=quality, icc_profile=img.icc_profile,
-                exif_source=input_path, exif_overrides={"Exif.Image.Software": f"l2tech {record['Version']}"},
+                exif_source=input_path, exif_overrides={"Exif.Image.Software": f"l2tech {record['Version']} (lut apply)"},
                 xmp_overrides={f"Xmp.{L2TECH_XMP_PREFIX}.{k}": v for k, v in record.items()}, overwrite=overwrite)
     return target
 

@@ -607,8 +607,9 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
         raise AlreadyProcessedError(f"already an l2tech output (l2tech {record.get('Version', '?')}, corrected: {did}); "
                                     "not corrected twice; --force corrects it again", path=p)
     software = str(getattr(meta, "software", None) or "")
-    if not record and not recipe.force and software.startswith("l2tech"):
-        # l2tech's other mark: an editor or a re-save that drops XMP keeps EXIF Software
+    if not record and not recipe.force and software.startswith("l2tech") and not software.endswith("(lut apply)"):
+        # l2tech's other mark: an editor or a re-save that drops XMP keeps EXIF Software (a
+        # picture `l2 lut apply` only put a look on says so there: no lens correction was made)
         from l2tech.errors import AlreadyProcessedError
 
         raise AlreadyProcessedError(f"already an l2tech output (its Software tag says '{software}'; its XMP record is "

@@ -888,7 +888,7 @@ def match_lens(
             return _finish(meta, LensMatch(body, chosen, 1.0, "exact", (), tuple(warnings), crop, built_in=True))
 
     texts = [t for t in dict.fromkeys([meta.lens_model, meta.lens_id]) if t]
-    numbers = [t for t in texts if re.fullmatch(r"\(?\d+\)?", t.strip())]
+    numbers = [t for t in texts if re.fullmatch(r"\(?(\d+|0x[0-9a-fA-F]+)\)?", t.strip())]  # 145, (145), 0x145 (Sigma)
     texts = [t for t in texts if t not in numbers]
     if not texts and numbers:
         raise LensNotFoundError(
