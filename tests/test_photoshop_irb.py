@@ -188,3 +188,14 @@ def test_absurd_resolutions_are_not_carried_and_never_hang(tmp_path, ext):
     warns = write_image(out, np.full((16, 16, 3), 0.5, np.float32), exif_source=src)
     assert out.stat().st_size > 0
     assert any("FocalPlaneX/YResolution not updated" in w for w in warns), warns
+
+
+def test_resources_after_a_megabyte_of_other_segments_are_read(tmp_path):
+    """20 APP2 segments of 60 kB (an extended XMP or depth map's size) before the APP13: the
+    resources were looked for in the first 1 MiB only, and lost."""
+    data = shared_file(SIX_D).read_bytes()
+    filler = b"".join(b"\xff\xe2" + struct.pack(">H", 60002) + bytes(60000) for _ in range(20))
+    big = tmp_path / "big.jpg"
+    big.write_bytes(data[:2] + filler + data[2:])
+    assert len(filler) > 1 << 20
+    assert read_jpeg_irb(big) == read_jpeg_irb(shared_file(SIX_D)) is not None

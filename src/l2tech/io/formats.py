@@ -46,6 +46,7 @@ __all__ = [
     "open_regular_file",
     "NotRegularFileError",
     "RAW_SUFFIXES",
+    "jpeg_segments",
 ]
 
 #: RAW container formats :func:`sniff_format` can name (DNG counts as RAW).
@@ -532,6 +533,40 @@ def check_dimensions(
             "(refused before decoding)",
             path,
         )
+
+
+def jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
+    """The marker segments of a JPEG before its scan: ``(marker, start, end)``, ``data[start]``
+    being the segment's 0xFF and ``data[start + 4:end]`` its payload.
+
+    Fill bytes (0xFF 0xFF) are skipped; the walk stops at SOS or EOI, at a byte that starts no
+    marker, or at a length that runs past the data (ITU-T T.81 B.1.1.2-B.1.1.4).
+
+    Parameters
+    ----------
+    data : bytes
+        The file's first bytes (or all of them); anything not starting with SOI gives ``[]``.
+
+    Returns
+    -------
+    list of (int, int, int)
+    """
+    if data[:2] != b"\xff\xd8":
+        return []
+    out, pos = [], 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0xD9, 0xDA):
+            break
+        length = struct.unpack_from(">H", data, pos + 2)[0]
+        if length < 2 or pos + 2 + length > len(data):
+            break
+        out.append((marker, pos, pos + 2 + length))
+        pos += 2 + length
+    return out
 
 
 def _jpeg_dimensions(data: bytes) -> tuple[int, int] | None:

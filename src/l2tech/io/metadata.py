@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from l2tech.errors import DependencyMissingError, MetadataError, UnsupportedFormatError
-from l2tech.io.formats import RAW_FORMATS, sniff_format
+from l2tech.io.formats import RAW_FORMATS, jpeg_segments, sniff_format
 
 __all__ = ["ShotMetadata", "read_metadata", "MAX_XMP_BYTES", "FULL_FRAME_DIAGONAL_MM"]
 
@@ -809,20 +809,6 @@ def _read_exiv2(path: Path, fmt: str) -> ShotMetadata:
         return _build(path, fmt, tags, notes, unknown, container)
 
 
-def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
-    """(marker, start, end) of each JPEG marker segment before the scan (ITU-T T.81 B.1.1.3)."""
-    out = []
-    pos = 2
-    while pos + 4 <= len(data) and data[pos] == 0xFF:
-        marker = data[pos + 1]
-        if marker in (0xD9, 0xDA):
-            break
-        seg_len = struct.unpack_from(">H", data, pos + 2)[0]
-        out.append((marker, pos, pos + 2 + seg_len))
-        pos += 2 + seg_len
-    return out
-
-
 def _retry_without_bad_segments(exiv2: Any, path: Path, fmt: str, notes: list[str]) -> Any | None:
     """Re-read a JPEG in memory without its ICC (APP2) and then XMP (APP1) segments.
 
@@ -830,7 +816,7 @@ def _retry_without_bad_segments(exiv2: Any, path: Path, fmt: str, notes: list[st
     still wanted (RELIABILITY.md case 6). The file itself is never modified.
     """
     data = path.read_bytes()
-    segs = _jpeg_segments(data)
+    segs = jpeg_segments(data)
     drops = (
         ("ICC profile", lambda m, s, e: m == 0xE2 and data[s + 4 : s + 16] == b"ICC_PROFILE\0"),
         ("XMP packet", lambda m, s, e: m == 0xE1 and data[s + 4 : s + 33].startswith(b"http://ns.adobe.com/xap/1.0/")),
@@ -843,7 +829,7 @@ def _retry_without_bad_segments(exiv2: Any, path: Path, fmt: str, notes: list[st
         dropped.append(what)
         for s, e in sorted(bad, reverse=True):
             data = data[:s] + data[e:]
-        segs = _jpeg_segments(data)
+        segs = jpeg_segments(data)
         try:
             img = exiv2.ImageFactory.open(bytes(data))
             img.readMetadata()

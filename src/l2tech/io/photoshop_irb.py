@@ -20,6 +20,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+from l2tech.io.formats import jpeg_segments
+
 __all__ = ["read_jpeg_irb", "read_irb", "output_irb", "irb_resources", "build_irb", "carry_jpeg_irb",
            "THUMBNAIL_RESOURCE_IDS"]
 
@@ -30,30 +32,11 @@ THUMBNAIL_RESOURCE_IDS = frozenset({0x0409, 0x040C})
 _MAX_SEGMENT = 65533 - len(_PS_HEADER)  # APP13 length field counts itself (2 bytes)
 
 
-def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
-    """(marker, payload start, payload end) of each marker segment before the scan data."""
-    if data[:2] != b"\xff\xd8":
-        return []
-    out, pos = [], 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            break
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0xD9, 0xDA):  # EOI, SOS: no more metadata segments
-            break
-        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
-        if length < 2 or pos + 2 + length > len(data):
-            break
-        out.append((marker, pos + 4, pos + 2 + length))
-        pos += 2 + length
-    return out
-
-
 def read_jpeg_irb(path: str | Path) -> bytes | None:
     """The Photoshop resource directory of a JPEG's APP13 segments, or None.
+
+    The segments are walked in the file (a large APP1/APP2 before them, an extended XMP or a
+    depth map, is skipped over, not read).
 
     Parameters
     ----------
@@ -65,18 +48,47 @@ def read_jpeg_irb(path: str | Path) -> bytes | None:
     bytes or None
         The concatenated resources (without the ``Photoshop 3.0`` headers).
     """
+    parts: list[bytes] = []
     try:
         with open(path, "rb") as fh:
-            head = fh.read(1 << 20)  # metadata segments sit before the scan; 1 MiB holds them
+            if fh.read(2) != b"\xff\xd8":
+                return None
+            while True:
+                head = fh.read(4)
+                if len(head) < 4 or head[0] != 0xFF:
+                    break
+                if head[1] == 0xFF:  # fill byte: the marker starts one byte later
+                    fh.seek(-3, 1)
+                    continue
+                if head[1] in (0xD9, 0xDA):  # EOI, SOS: no more metadata segments
+                    break
+                length = struct.unpack(">H", head[2:4])[0]
+                if length < 2:
+                    break
+                if head[1] == 0xED:
+                    payload = fh.read(length - 2)
+                    if payload.startswith(_PS_HEADER):
+                        parts.append(payload[len(_PS_HEADER):])
+                else:
+                    fh.seek(length - 2, 1)
     except OSError:
         return None
-    parts = [head[s + len(_PS_HEADER):e] for m, s, e in _jpeg_segments(head)
-             if m == 0xED and head[s:s + len(_PS_HEADER)] == _PS_HEADER]
     return b"".join(parts) or None
 
 
 def read_irb(path: str | Path) -> bytes | None:
-    """The Photoshop resource directory of a JPEG (APP13) or a TIFF (tag 34377), or None."""
+    """The Photoshop resource directory of a JPEG (APP13) or a TIFF (tag 34377), or None.
+
+    Parameters
+    ----------
+    path : path-like
+        A JPEG or TIFF file; any other file, or one tifffile cannot read, gives None.
+
+    Returns
+    -------
+    bytes or None
+        The resources, ``8BIM`` blocks one after another.
+    """
     try:
         with open(path, "rb") as fh:
             magic = fh.read(4)
@@ -98,7 +110,18 @@ def read_irb(path: str | Path) -> bytes | None:
 
 
 def output_irb(src: str | Path) -> bytes | None:
-    """``src``'s resources as an output carries them: its thumbnails left out (None when none)."""
+    """``src``'s resources as an output carries them: its thumbnails left out.
+
+    Parameters
+    ----------
+    src : path-like
+        The input (JPEG or TIFF).
+
+    Returns
+    -------
+    bytes or None
+        The resources less :data:`THUMBNAIL_RESOURCE_IDS`; None when none are left.
+    """
     irb = read_irb(src)
     if not irb:
         return None
@@ -107,7 +130,19 @@ def output_irb(src: str | Path) -> bytes | None:
 
 
 def irb_resources(irb: bytes) -> list[tuple[int, bytes, bytes]]:
-    """Split a resource directory into ``(id, name field, data)``; stops at the first malformed block."""
+    """Split a resource directory into its blocks.
+
+    Parameters
+    ----------
+    irb : bytes
+        ``8BIM`` blocks one after another.
+
+    Returns
+    -------
+    list of (int, bytes, bytes)
+        ``(resource id, name field (Pascal string with its padding), data)``; the walk stops at
+        the first block that is malformed or runs past the data.
+    """
     out, pos = [], 0
     while pos + 12 <= len(irb) and irb[pos:pos + 4] == b"8BIM":
         rid = struct.unpack(">H", irb[pos + 4:pos + 6])[0]
@@ -125,7 +160,17 @@ def irb_resources(irb: bytes) -> list[tuple[int, bytes, bytes]]:
 
 
 def build_irb(resources: list[tuple[int, bytes, bytes]]) -> bytes:
-    """Serialise ``(id, name field, data)`` resources (the inverse of :func:`irb_resources`)."""
+    """Serialise resources, the inverse of :func:`irb_resources` (``build_irb(irb_resources(x)) == x``).
+
+    Parameters
+    ----------
+    resources : list of (int, bytes, bytes)
+        ``(resource id, name field, data)``; odd-length data is padded with one zero byte.
+
+    Returns
+    -------
+    bytes
+    """
     out = bytearray()
     for rid, name_field, data in resources:
         out += b"8BIM" + struct.pack(">H", rid) + name_field + struct.pack(">I", len(data)) + data
@@ -158,12 +203,11 @@ def carry_jpeg_irb(src: str | Path, dst: str | Path) -> bool:
     if not body:
         return False
     data = Path(dst).read_bytes()
-    segs = _jpeg_segments(data)
-    if not segs and data[:2] != b"\xff\xd8":
+    if data[:2] != b"\xff\xd8":
         return False
     # after the leading APP0/APP1 segments (JFIF, EXIF), as Photoshop writes it
     at = 2
-    for marker, _s, e in segs:
+    for marker, _s, e in jpeg_segments(data):
         if marker in (0xE0, 0xE1):
             at = e
         else:

@@ -201,10 +201,24 @@ def profile_source_label(kind: str | None, origin: str | None = None) -> str | N
     """``ProfileSource`` of a record: the kind, with the file's name for a profile file or a
     user-folder file (``file (GoPro_HERO5.json)``, ``user (mine.xml)``), so the record says which.
 
-    ``origin`` is a profile's ``source`` (``"user:/home/me/lenses/mine.xml"``) or a path."""
+    Parameters
+    ----------
+    kind : str or None
+        ``file``, ``user``, ``database``, ``embedded``, ...; None or empty is returned as it is.
+    origin : str, optional
+        A profile's ``source`` (``"user:/home/me/lenses/mine.xml"``, ``"lensfun:slr-canon.xml"``)
+        or a path.
+
+    Returns
+    -------
+    str or None
+    """
     if not kind:
         return kind
-    path = (origin or "").split(":", 1)[1] if ":" in (origin or "") else (origin or "")
+    origin = origin or ""
+    prefix, sep, rest = origin.partition(":")
+    # "user:/path" -> "/path"; a path with its own ':' later in its name keeps it
+    path = rest if sep and prefix.isidentifier() else origin
     if kind in ("file", "user") and path:
         return f"{kind} ({os.path.basename(path)})"
     return kind

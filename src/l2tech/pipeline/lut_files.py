@@ -139,9 +139,11 @@ def lut_skip_reason(input_path: str | os.PathLike, output_path: str | os.PathLik
     Parameters
     ----------
     input_path, output_path : path-like
+        The picture the LUT would be applied to, and where its output would go.
     lut : LUT1D, LUT3D or LUTSequence
+        The LUT (its table is part of the hash).
     interpolation, shaper, quality, overwrite
-        As :func:`apply_lut_file` takes them.
+        As :func:`apply_lut_file` takes them (all but ``overwrite`` are part of the hash).
 
     Returns
     -------

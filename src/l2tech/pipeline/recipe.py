@@ -304,7 +304,9 @@ def check_recipe_files(recipe: Recipe, origin: str | dict[str, str] | None = Non
     (:func:`l2tech.color.looks.load_look`, or :func:`l2tech.color.lut_io.read_lut` for a LUT
     extension), ``lut`` by :func:`~l2tech.color.lut_io.read_lut`, and ``profile`` by
     :func:`l2tech.profiles.sources.read_profiles` (which validates every lens in it). Whether
-    the profile fits a given input (its lens, its camera) is still decided per input.
+    the profile fits a given input (its lens, its camera) is still decided per input. A
+    ``lens`` or ``camera`` name (without a profile file or source) that no shot could match is
+    refused here too (:func:`l2tech.profiles.matching.check_override_names`).
 
     Parameters
     ----------
@@ -318,7 +320,8 @@ def check_recipe_files(recipe: Recipe, origin: str | dict[str, str] | None = Non
     ------
     L2Error
         The error of the reader (``UsageError`` for a missing look file, ``LUTError``,
-        ``InvalidProfileError``, ``InputNotFoundError`` ...), naming the file.
+        ``InvalidProfileError``, ``InputNotFoundError`` ...), naming the file; ``UsageError``
+        for a lens or camera name that matches nothing.
     """
     from pathlib import Path
 

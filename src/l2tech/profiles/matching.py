@@ -730,14 +730,19 @@ def check_override_names(db: "LensDatabase | None" = None, *, lens: str | None =
     ambiguous or close to several lenses may still be decided by a shot's body and crop, so it
     is left to each input.
 
+    Parameters
+    ----------
+    db : LensDatabase, optional
+        Default: :func:`default_database` (the lensfun database and the user folders).
+    lens, camera : str, optional
+        The ``--lens`` and ``--camera`` values; None checks nothing.
+
     Raises
     ------
     UsageError
         The name matches nothing (exit 2); the message is the matcher's, naming the closest
         bodies or saying there is no similar lens.
     """
-    from l2tech.errors import UsageError
-
     d = db if db is not None else default_database()
     if camera:
         try:

@@ -74,6 +74,7 @@ __all__ = [
     "embedded_disagreement",
     "EMBEDDED_AGREEMENT",
     "decode_time_opcodes",
+    "decode_time_gain_maps",
 ]
 
 PROFILE_SOURCES = ("file", "user", "database", "embedded")
@@ -779,6 +780,10 @@ def decode_time_opcodes(path: os.PathLike | str | None) -> str:
     listed = " + ".join(f"{name} x{n}" for name, n in counts.items())
     what = "vignetting, part of decoding the RAW data" if "GainMap" in counts else "part of decoding the RAW data"
     return f"OpcodeList2 {listed} ({what})"
+
+
+#: The earlier name of :func:`decode_time_opcodes` (it named GainMaps only).
+decode_time_gain_maps = decode_time_opcodes
 
 
 def _no_embedded_line(path: os.PathLike | str | None) -> str:
