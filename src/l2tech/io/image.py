@@ -743,7 +743,7 @@ def _carried(key: str, tag: int) -> bool:
 #: ``crs:AlreadyApplied="True"`` (the 6D JPEG in the shared data; its DNG says False); there
 #: they describe how the pixels were made and are carried.
 _XMP_CRS = ("Xmp.crs.", "Xmp.crss.")
-_MIME = {b"\xff\xd8": "image/jpeg", b"II": "image/tiff", b"MM": "image/tiff", b"\x89P": "image/png"}
+_MIME = {"jpeg": "image/jpeg", "tiff": "image/tiff", "png": "image/png"}
 
 
 def _xmp_for_output(exiv2: object, xmp: object, dst_mime: str | None = None) -> object:
@@ -768,10 +768,12 @@ def _xmp_for_output(exiv2: object, xmp: object, dst_mime: str | None = None) -> 
 
 
 def _mime_of(path: Path) -> str | None:
+    """The MIME type of a written image (JPEG, TIFF, PNG), by its magic bytes, or None."""
+    from l2tech.io.formats import sniff_format
+
     try:
-        with open(path, "rb") as fh:
-            return _MIME.get(fh.read(2))
-    except OSError:
+        return _MIME.get(sniff_format(path))
+    except L2Error:
         return None
 
 
@@ -1138,15 +1140,16 @@ def copy_exif(
                     raw = im.exifData().findKey(exiv2.ExifKey(f"Exif.PanasonicRaw.{k}"))
                     if raw != im.exifData().end():
                         out[f"Exif.Image.{k}"] = raw.toString()
-            xmp, iptc = _xmp_for_output(exiv2, im.xmpData(), _mime_of(Path(dst))), im.iptcData()
+            dst_mime = _mime_of(Path(dst))
+            xmp, iptc = _xmp_for_output(exiv2, im.xmpData(), dst_mime), im.iptcData()
             from l2tech.io.photoshop_irb import carry_jpeg_irb, output_irb
 
             resources = out.findKey(exiv2.ExifKey("Exif.Image.ImageResources"))
             if resources != out.end():  # a TIFF source's, thumbnail included: replaced below
                 out.erase(resources)
-            if _mime_of(Path(dst)) == "image/jpeg":
+            if dst_mime == "image/jpeg":
                 carry_jpeg_irb(src, dst)  # Photoshop resources; exiv2 keeps them and rewrites the IPTC one
-            elif _mime_of(Path(dst)) == "image/tiff":
+            elif dst_mime == "image/tiff":
                 irb = output_irb(src)
                 if irb:
                     out["Exif.Image.ImageResources"] = exiv2.DataValue(irb)
