@@ -321,19 +321,10 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
 
 def _body_of(meta: Any) -> tuple[Any, float | None]:
     """The file's body in the camera database and the crop its frame is planned at, or (None, None):
-    the rule `correct` applies to a profile given by file or source when no lens matched
-    (:func:`l2tech.pipeline.lens_plan._body_crop_factor`)."""
-    from l2tech.errors import L2Error
-    from l2tech.profiles.matching import find_camera, frame_crop_factor
+    the rule `correct` applies to a profile given by file or source when no lens matched."""
+    from l2tech.profiles.matching import shot_body
 
-    make, model = getattr(meta, "make", None), getattr(meta, "model", None)
-    if not (make and model):
-        return None, None
-    try:
-        body = find_camera(None, make, model, width=getattr(meta, "width", None), height=getattr(meta, "height", None))
-    except L2Error:
-        return None, None
-    return (body, frame_crop_factor(body, getattr(meta, "crop_factor", None))[0]) if body is not None else (None, None)
+    return shot_body(meta)
 
 
 def _is_video(path: str) -> bool:

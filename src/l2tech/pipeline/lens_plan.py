@@ -219,10 +219,9 @@ def _body_crop_factor(meta: Any, db: Any) -> float | None:
     camera database (what ``l2 info`` shows as planned), or the file's own where it says a crop
     mode (:func:`~l2tech.profiles.matching.frame_crop_factor`, the rule of a database match);
     None when the file names no body the database knows."""
-    from l2tech.profiles.matching import frame_crop_factor
+    from l2tech.profiles.matching import shot_body
 
-    body = _database_body(meta, db)
-    return frame_crop_factor(body, getattr(meta, "crop_factor", None))[0] if body is not None else None
+    return shot_body(meta, db)[1]
 
 
 def _plan_for_profile(meta: Any, recipe: Recipe, profile: Any, m: Any, db: Any, *, source: str, warnings: tuple[str, ...],
@@ -510,16 +509,9 @@ def _with_overrides(meta: Any, recipe: Recipe) -> Any:
 def _database_body(meta: Any, db: Any) -> Any:
     """The file's body in the camera database, or None (a profile chosen by file or source has
     no match: its body is named as a database match names it, not as the file spells it)."""
-    from l2tech.errors import L2Error
-    from l2tech.profiles.matching import find_camera
+    from l2tech.profiles.matching import shot_body
 
-    make, model = getattr(meta, "make", None), getattr(meta, "model", None)
-    if not (make and model):
-        return None
-    try:
-        return find_camera(db, make, model, width=getattr(meta, "width", None), height=getattr(meta, "height", None))
-    except L2Error:
-        return None
+    return shot_body(meta, db)[0]
 
 
 def camera_display_name(meta: Any) -> str | None:

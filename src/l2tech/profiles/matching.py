@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "check_override_names",
+    "shot_body",
     "profile_source_kind",
     "is_converter_variant",
     "ADAPTER_MOUNTS",
@@ -718,6 +719,37 @@ def _match_text(
         )
     shown = f"closest: {_list(cands)}" if cands else "no similar lens"
     raise LensNotFoundError(f"{label} is not in the lens database; {shown}; {_how_to_choose(cands)}", path, candidates=cands)
+
+
+def shot_body(meta: "ShotMetadata", db: "LensDatabase | None" = None) -> tuple[CameraBody | None, float | None]:
+    """A shot's body in the camera database and the crop factor its frame is planned at.
+
+    The rule a database match applies (:func:`frame_crop_factor`: the body's crop, or the
+    file's own where it records a crop mode), for the paths that have no match: a profile chosen
+    by file or source, a shot's own correction data, ``l2 lens match`` with ``--profile``.
+
+    Parameters
+    ----------
+    meta : ShotMetadata
+        ``make``, ``model``, ``width``, ``height`` and ``crop_factor`` are read.
+    db : LensDatabase, optional
+        Default: :func:`default_database`.
+
+    Returns
+    -------
+    (CameraBody or None, float or None)
+        ``(None, None)`` when the file names no body the database knows.
+    """
+    from l2tech.errors import L2Error
+
+    make, model = getattr(meta, "make", None), getattr(meta, "model", None)
+    if not (make and model):
+        return None, None
+    try:
+        body = find_camera(db, make, model, width=getattr(meta, "width", None), height=getattr(meta, "height", None))
+    except L2Error:
+        return None, None
+    return body, frame_crop_factor(body, getattr(meta, "crop_factor", None))[0]
 
 
 def check_override_names(db: "LensDatabase | None" = None, *, lens: str | None = None, camera: str | None = None) -> None:

@@ -232,16 +232,11 @@ def _at_shot_frame(prof: LensProfile, meta: Any) -> LensProfile:
     as its calibration size and aspect ratio; unchanged without metadata."""
     import dataclasses
 
-    from l2tech.errors import L2Error
-    from l2tech.profiles.matching import find_camera, frame_crop_factor
-
     if meta is None:
         return prof
-    try:
-        body = find_camera(None, meta.make, meta.model, width=meta.width, height=meta.height)
-        crop = frame_crop_factor(body, getattr(meta, "crop_factor", None))[0]
-    except L2Error:
-        crop = getattr(meta, "crop_factor", None)
+    from l2tech.profiles.matching import shot_body
+
+    crop = shot_body(meta)[1] or getattr(meta, "crop_factor", None)
     extra = dict(prof.extra)
     aspect = prof.aspect_ratio
     w, h = getattr(meta, "width", None), getattr(meta, "height", None)
