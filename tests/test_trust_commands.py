@@ -20,6 +20,7 @@ import pytest
 
 from conftest import l2_json as _l2, shared_file
 from test_trust import EP3, _ep3_crop, _with_exif
+from test_trust_frame_files import _set_exif
 
 SIXD_JPEG = "raw/jpeg_reference/canon_6d__ef100mm_macro.jpg"
 ZUIKO_43 = "Olympus Zuiko Digital ED 14-42mm f/3.5-5.6"
@@ -346,7 +347,6 @@ def test_dx_vignetting_on_an_fx_frame_is_held_not_blackened(tmp_path, capsys):
     After: no pixel blackened, and the gain measured on the written file in the corners (beyond
     the calibrated radius) is the profile's gain at r = 1, 1 / (1 + k1 + k2 + k3) from lensfun's
     terms, within 3 % (JPEG quantisation); the warning names --vignetting-strength."""
-    import exiv2
     import numpy as np
     from PIL import Image
 
@@ -358,16 +358,11 @@ def test_dx_vignetting_on_an_fx_frame_is_held_not_blackened(tmp_path, capsys):
         w, h = im.size
         im.convert("RGB").crop((0, (h - w * 2 // 3) // 2, w, (h - w * 2 // 3) // 2 + w * 2 // 3)).resize((600, 400)).save(
             src, "JPEG", quality=95)
-    tagged = src  # EXIF written fresh with the exiv2 binding, as the D800 writes these tags
-    im2 = exiv2.ImageFactory.open(str(tagged))
-    im2.readMetadata()
-    ex = im2.exifData()
-    for k, v in {"Exif.Image.Make": "NIKON CORPORATION", "Exif.Image.Model": "NIKON D800",
-                 "Exif.Photo.LensModel": "AF-S DX Zoom-Nikkor 18-70mm f/3.5-4.5G IF-ED", "Exif.Photo.FocalLength": "18/1",
-                 "Exif.Photo.FNumber": "35/10", "Exif.Photo.PixelXDimension": "600",
-                 "Exif.Photo.PixelYDimension": "400"}.items():
-        ex[k] = v
-    im2.writeMetadata()
+    # EXIF written with the exiv2 binding, as the D800 writes these tags
+    tagged = _set_exif(src, {"Exif.Image.Make": "NIKON CORPORATION", "Exif.Image.Model": "NIKON D800",
+                             "Exif.Photo.LensModel": "AF-S DX Zoom-Nikkor 18-70mm f/3.5-4.5G IF-ED",
+                             "Exif.Photo.FocalLength": "18/1", "Exif.Photo.FNumber": "35/10",
+                             "Exif.Photo.PixelXDimension": "600", "Exif.Photo.PixelYDimension": "400"})
     rc, doc = _l2(capsys, "correct", str(tagged), "--only", "vignetting", "-o", str(tmp_path / "out.jpg"))
     lens = doc["results"][0]["lens"]
     assert rc == 0 and lens["lens"] == "Nikon AF-S DX Zoom-Nikkor 18-70mm f/3.5-4.5G IF-ED"

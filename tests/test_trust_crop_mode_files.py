@@ -33,11 +33,10 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
-from test_trust_flag_files import _exiftool_tags, _Quiet, _with_exif_of
+from test_trust_flag_files import _ep3_pixels, _exiftool_tags, _Quiet, _with_exif_of
 
 exiv2 = pytest.importorskip("exiv2", reason="the exiv2 Python binding (python-exiv2) is not installed")
 
-EP3 = "raw/jpeg_reference/olympus_e-p3__mzuiko_14-42_II_R_15mm.jpg"
 CANON_1DS3 = "raw/metadata_only/canon_1ds3__ef50mm_f1.2L__imagemeta.cr2.exif"
 CANON_R6_CR3 = "raw/metadata_only/canon_eos_r6__nom-exif.cr3"
 
@@ -74,15 +73,8 @@ def _canon_crop_jpeg(dst: Path, ratio: int, width: int, height: int, *, sensor_i
     ``height/2``), with the 1Ds Mark III CR2's IFD0 camera tags, Exif IFD and whole Canon maker
     note, AspectInfo set to ``ratio`` and the cropped size; SensorInfo left out unless
     ``sensor_info``."""
-    from PIL import Image
-
     w, h = pixels or (width // 2, height // 2)
-    with Image.open(shared_file(EP3)) as im:
-        small = im.reduce(2)
-        sw, sh = small.size
-        ch = round(sw * h / w)
-        top = (sh - ch) // 2
-        small.crop((0, top, sw, top + ch)).resize((w, h), Image.LANCZOS).save(dst, "JPEG", quality=92)
+    _ep3_pixels(dst, w, h)
     with _Quiet():
         src = exiv2.ImageFactory.open(str(shared_file(CANON_1DS3)))
         src.readMetadata()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import l2_json, shared_file
 from test_trust import EP3
 
@@ -35,33 +37,35 @@ def _distortion(capsys, src: Path, out: Path, *extra: str) -> dict:
     return doc["results"][0]["lens"]["corrections"]["distortion"]
 
 
-def test_mft_body_with_a_mountless_profile_file(tmp_path, capsys):
-    src, prof = shared_file(EP3), _profile(tmp_path, None)
+@pytest.mark.parametrize("name, rule, assumed", [
+    (EP3, "Micro Four Thirds bodies correct the distortion",
+     "the profile file names no mount, so the Olympus Imaging Corp. E-P3's own lens is assumed (use --force for a "
+     "profile calibrated on these JPEGs, or of an adapted lens)"),
+    (SX60, "fixed-lens compacts correct their lens's distortion",
+     "the profile file names no mount, so the Canon PowerShot SX60 HS's own lens is assumed (use --force for a profile "
+     "calibrated on these JPEGs)"),  # a compact takes no other lens
+], ids=["mft-e-p3", "compact-sx60"])
+def test_camera_corrected_jpeg_with_a_mountless_profile_file(tmp_path, capsys, name, rule, assumed):
+    src, prof = shared_file(name), _profile(tmp_path, None)
     d = _distortion(capsys, src, tmp_path / "a.jpg", "--profile", str(prof))
     assert d["applied"] is False
-    assert d["reason"].startswith("already corrected: Micro Four Thirds bodies correct the distortion")
-    assert "the profile file names no mount, so the Olympus Imaging Corp. E-P3's own lens is assumed" in d["reason"]
-    assert "adapted lens" in d["reason"] and d["reason"].endswith("--force corrects it again")
+    assert d["reason"].startswith(f"already corrected: {rule}")
+    assert d["reason"].endswith(f"; {assumed}; --force corrects it again")
+    assert _distortion(capsys, src, tmp_path / "b.jpg", "--profile", str(prof), "--force")["applied"] is True
+
+
+def test_mft_body_and_the_mount_a_profile_file_names(tmp_path, capsys):
+    src, prof = shared_file(EP3), _profile(tmp_path, None)
     # the body is named as a database match names it ("OLYMPUS IMAGING CORP. E-P3" before, as the file spells it)
     rc, doc = l2_json(capsys, "correct", str(src), "-o", str(tmp_path / "n.jpg"), "--profile", str(prof))
     assert doc["results"][0]["lens"]["camera"] == "Olympus Imaging Corp. E-P3"
     # "Generic", what `l2 lens convert` writes without --mount, is no mount either
     assert _distortion(capsys, src, tmp_path / "g.jpg", "--profile", str(_profile(tmp_path, "Generic")))["applied"] is False
-    assert _distortion(capsys, src, tmp_path / "b.jpg", "--profile", str(prof), "--force")["applied"] is True
     # a profile of an adapted lens (its mount is not Micro Four Thirds) is corrected
     assert _distortion(capsys, src, tmp_path / "c.jpg", "--profile", str(_profile(tmp_path, "Canon EF")))["applied"] is True
     # and one that names the mount is judged as a database match is
     d = _distortion(capsys, src, tmp_path / "d.jpg", "--profile", str(_profile(tmp_path, "Micro 4/3 System")))
     assert d["applied"] is False and "names no mount" not in d["reason"]
-
-
-def test_fixed_lens_compact_with_a_profile_file(tmp_path, capsys):
-    src, prof = shared_file(SX60), _profile(tmp_path, None)
-    d = _distortion(capsys, src, tmp_path / "a.jpg", "--profile", str(prof))
-    assert d["applied"] is False
-    assert d["reason"].startswith("already corrected: fixed-lens compacts correct their lens's distortion")
-    assert "Canon PowerShot SX60 HS's own lens is assumed (use --force for a profile calibrated on these JPEGs)" in d["reason"]
-    assert _distortion(capsys, src, tmp_path / "b.jpg", "--profile", str(prof), "--force")["applied"] is True
 
 
 def test_a_body_that_does_not_correct_keeps_the_correction(tmp_path, capsys):
@@ -77,8 +81,6 @@ def test_the_record_names_the_profile_file(tmp_path, capsys, monkeypatch, reques
     lens; it said only "file" / "user" (video's record already named the file)."""
     import shutil
     import subprocess
-
-    import pytest
 
     if shutil.which("exiftool") is None:
         pytest.skip("exiftool is not installed (the oracle)")

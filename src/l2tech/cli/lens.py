@@ -195,7 +195,7 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
     """
     from l2tech.errors import L2Error, LensNotFoundError
     from l2tech.io.metadata import read_metadata
-    from l2tech.profiles.matching import camera_name, profile_source_kind
+    from l2tech.profiles.matching import camera_name, profile_source_kind, shot_body
     from l2tech.profiles.sources import choose_profile, match_shot
 
     out: list[dict[str, Any]] = []
@@ -260,7 +260,7 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
             used, shown = choice.match, choice.match or m
             lens_prof, source = choice.profile, choice.source
             method, score = (used.method, used.score) if used is not None else (choice.source, None)
-            body, body_crop = (shown.camera, shown.crop_factor) if shown is not None else _body_of(meta)
+            body, body_crop = (shown.camera, shown.crop_factor) if shown is not None else shot_body(meta)
             crop = body_crop or getattr(meta, "crop_factor", None) or lens_prof.crop_factor
             warns = list(used.warnings) if used is not None else []
             runners = list(used.runners_up) if used is not None else []
@@ -317,14 +317,6 @@ def match(files: tuple[str, ...], camera: str | None, lens_name: str | None, all
     if as_json:
         emit_json(out if len(files) > 1 else out[0])
     return 1 if failed else 0
-
-
-def _body_of(meta: Any) -> tuple[Any, float | None]:
-    """The file's body in the camera database and the crop its frame is planned at, or (None, None):
-    the rule `correct` applies to a profile given by file or source when no lens matched."""
-    from l2tech.profiles.matching import shot_body
-
-    return shot_body(meta)
 
 
 def _is_video(path: str) -> bool:

@@ -604,9 +604,13 @@ def _png_with_icc(png: bytes, icc: bytes | None, name: bytes = b"ICC profile") -
     """Insert an iCCP chunk after IHDR (PNG spec §11.3.3.3)."""
     if not icc:
         return png
-    data = name + b"\0\0" + zlib.compress(icc)
-    chunk = struct.pack(">I", len(data)) + b"iCCP" + data + struct.pack(">I", zlib.crc32(b"iCCP" + data) & 0xFFFFFFFF)
-    ihdr_end = 8 + 8 + 13 + 4
+    return _png_after_ihdr(png, b"iCCP", name + b"\0\0" + zlib.compress(icc))
+
+
+def _png_after_ihdr(png: bytes, kind: bytes, data: bytes) -> bytes:
+    """``png`` with one chunk inserted right after IHDR (length, type, data, CRC-32; PNG spec 5.3)."""
+    chunk = struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR's length + type, its 13 data bytes, its CRC
     return png[:ihdr_end] + chunk + png[ihdr_end:]
 
 
@@ -667,9 +671,7 @@ def _png_with_phys(png: bytes, res: tuple[float, float, int] | None) -> bytes:
         data = struct.pack(">IIB", round(x * per_m), round(y * per_m), 1)
     else:
         data = struct.pack(">IIB", round(x), round(y), 0)
-    chunk = struct.pack(">I", len(data)) + b"pHYs" + data + struct.pack(">I", zlib.crc32(b"pHYs" + data) & 0xFFFFFFFF)
-    ihdr_end = 8 + 8 + 13 + 4
-    return png[:ihdr_end] + chunk + png[ihdr_end:]
+    return _png_after_ihdr(png, b"pHYs", data)
 
 
 def apply_orientation(image: np.ndarray, orientation: int | None) -> np.ndarray:

@@ -718,9 +718,8 @@ def _build(
         (fw, fh), source = full
         # larger at the same aspect: a crop or resize made after capture (a different aspect
         # may be the body's own aspect mode, so it is not reported)
-        if (fw, fh) == (height, width):  # turned upright, not cropped (as above)
-            pass
-        elif (fw > width or fh > height) and abs(fw * height - fh * width) <= 0.01 * fh * width:
+        # (the same size turned by 90 degrees is a picture turned upright, as above)
+        if (fw, fh) != (height, width) and (fw > width or fh > height) and abs(fw * height - fh * width) <= 0.01 * fh * width:
             recorded, recorded_source = (fw, fh), source
 
     exp = _num(_first(tags, ("Exif.Photo.ExposureTime",), "exposure_time_s"))

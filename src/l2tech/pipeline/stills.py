@@ -567,6 +567,30 @@ def _space_from_icc(icc: bytes | None) -> str:
     return "srgb"
 
 
+def _l2tech_output_reason(meta: Any, recipe: Recipe) -> str | None:
+    """Why a picture is an l2tech output this run must not correct again, or None.
+
+    Its XMP record (:func:`l2tech.io.provenance.l2tech_record`) says what it corrected: it is
+    skipped when the run asks for one of those corrections, or when the record lists none and
+    no look either (an output where nothing was there to correct). A picture ``l2 lut apply``
+    only put a look on (a ``Look``, no correction) has had no lens correction yet. A run asking
+    only for corrections the output did not make (``--only``) goes ahead; what it made is not
+    made again (:func:`~l2tech.pipeline.lens_plan.skip_corrections_done` reads the same record).
+    Without a record, EXIF ``Software`` "l2tech ..." (an editor or re-save dropped the XMP) says
+    it is one, unless it names ``lut apply``.
+    """
+    record = dict(getattr(meta, "l2tech_record", ()) or ())
+    if record:
+        done = {c.strip() for c in (record.get("Corrections") or "").split(",") if c.strip()}
+        if (done & set(recipe.corrections)) or (not done and "Look" not in record):
+            return f"l2tech {record.get('Version', '?')}, corrected: {record.get('Corrections') or 'nothing'}"
+        return None
+    software = str(getattr(meta, "software", None) or "")
+    if software.startswith("l2tech") and not software.endswith("(lut apply)"):
+        return f"its Software tag says '{software}'; its XMP record is gone, so what it corrected is not known"
+    return None
+
+
 def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any = None,
                   max_decode_errors: int = 0) -> DevelopResult:
     """Lens-correct a developed JPEG/TIFF/PNG: linearise with its transfer function, correct, re-encode.
@@ -594,27 +618,13 @@ def correct_image(path: str | os.PathLike, recipe: Recipe = Recipe(), *, db: Any
         hint = "; use `l2 develop` for RAW files" if kind in RAW_FORMATS else ""
         raise UnsupportedFormatError(f"not a developed image (the file is {kind.upper()}){hint}", path=p)
     meta, warns = _read_meta(p)
-    record = dict(getattr(meta, "l2tech_record", ()) or ())
-    # an l2tech output is not corrected twice; a picture l2tech only put a LUT on (`l2 lut
-    # apply`: a Look, no correction) has had no lens correction yet
-    done = {c.strip() for c in (record.get("Corrections") or "").split(",") if c.strip()}
-    # ... unless every correction asked for (`--only`) is one it did not make: those are done
-    # now, and what it made is not made again (skip_corrections_done reads the same record)
-    if record and not recipe.force and (done or "Look" not in record) and (not done or done & set(recipe.corrections)):
-        from l2tech.errors import AlreadyProcessedError
+    if not recipe.force:
+        why = _l2tech_output_reason(meta, recipe)
+        if why:
+            from l2tech.errors import AlreadyProcessedError
 
-        did = record.get("Corrections") or "nothing"
-        raise AlreadyProcessedError(f"already an l2tech output (l2tech {record.get('Version', '?')}, corrected: {did}); "
-                                    "not corrected twice; --force corrects it again", path=p)
-    software = str(getattr(meta, "software", None) or "")
-    if not record and not recipe.force and software.startswith("l2tech") and not software.endswith("(lut apply)"):
-        # l2tech's other mark: an editor or a re-save that drops XMP keeps EXIF Software (a
-        # picture `l2 lut apply` only put a look on says so there: no lens correction was made)
-        from l2tech.errors import AlreadyProcessedError
-
-        raise AlreadyProcessedError(f"already an l2tech output (its Software tag says '{software}'; its XMP record is "
-                                    "gone, so what it corrected is not known); not corrected twice; --force corrects "
-                                    "it again", path=p)
+            raise AlreadyProcessedError(f"already an l2tech output ({why}); not corrected twice; --force corrects it "
+                                        "again", path=p)
     dec = read_image(p, max_decode_errors=max_decode_errors)
     for msg in dec.decode_errors:
         warns.append(f"{p}: damaged {dec.format.upper()} data accepted (--max-decode-errors {max_decode_errors}): "
