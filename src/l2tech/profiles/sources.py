@@ -536,9 +536,9 @@ def choose_profile(
             return ProfileChoice(None, "none", "no profile found", tuple(tried))
         kind = matching.profile_source_kind(m.lens)
         if m.method == "embedded":
-            why = m.warnings[0] if m.warnings else "no database profile"
-            if why.startswith("no lens information"):  # nothing to look up there
-                why = "not searched: the file names no lens"
+            named = lens or getattr(meta, "lens_model", None) or getattr(meta, "lens_id", None)
+            why = ("not searched: the file names no lens" if not named  # nothing to look up there
+                   else m.warnings[0] if m.warnings else "no database profile")
             tried += [f"user: {why}" if existing else "user: no user profile folder", f"database: {why}",
                       f"embedded: {m.lens.source.split(':', 1)[0]} correction data"]
             return ProfileChoice(m.lens, "embedded", "no profile in the user folder or the database; the file carries "
