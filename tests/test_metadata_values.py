@@ -219,3 +219,20 @@ def test_canon_ev_codes():
 
     assert _canon_ev(0x40) == 2.0 and _canon_ev(0x4C) == pytest.approx(2 + 1 / 3) and _canon_ev(0x54) == pytest.approx(2 + 2 / 3)
     assert _canon_ev(0x10000 - 76) == pytest.approx(-(2 + 1 / 3)) and _canon_ev(0x50) == 2.5
+
+
+@needs_exiftool
+def test_d30_develop_writes_its_exposure_time_and_iso(tmp_path):
+    """`l2 develop D30.crw`: the output's EXIF said ExposureTime 1 s (exiv2's value for the CRW)
+    and had no ISO; now 5.04 s and ISO 100, exiftool's reading of the CRW."""
+    from l2tech.pipeline.stills import develop_file
+
+    src = shared_file("raw/decodable/canon_eos_d30__16-35mm.crw")
+    out = tmp_path / "d30.jpg"
+    develop_file(src, out, Recipe())
+    truth = json.loads(subprocess.run(["exiftool", "-j", "-n", "-Canon:ExposureTime", "-Composite:ISO", str(src)],
+                                      capture_output=True, text=True, check=True).stdout)[0]
+    got = json.loads(subprocess.run(["exiftool", "-j", "-n", "-ExifIFD:ExposureTime", "-ExifIFD:ISO", str(out)],
+                                    capture_output=True, text=True, check=True).stdout)[0]
+    assert got["ExposureTime"] == pytest.approx(truth["ExposureTime"], rel=1e-6)
+    assert got["ISO"] == truth["ISO"] == 100

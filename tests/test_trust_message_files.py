@@ -315,8 +315,16 @@ def test_wrong_command_for_the_file_says_which_command(tmp_path, capsys):
     dng = shared_file("raw/decodable/canon_kiss_x4__colorchecker.dng")
     rc, doc = l2_json(capsys, "lut", "apply", str(shared_file("luts/cube_3dl/ocio-tests__iridas_3d.cube")), str(dng),
                       "-o", str(tmp_path / "k.tif"))
-    assert rc == 1 and "a RAW file (TIFF photometric interpretation CFA), not a developed image; develop it with " \
-                       "`l2 develop` first" in doc[0]["error"]
+    assert rc == 1 and "a RAW file (DNG), not a developed image; develop it with `l2 develop` first" in doc[0]["error"]
+    # the linear DNG (a TIFF whose first page is its 256 x 171 preview) too: it was read as that preview
+    lin = shared_file("raw/decodable/canon_eos_6d__ef24-105mm_f4L__linear_lossy.dng")
+    crw = shared_file("raw/decodable/canon_eos_d30__16-35mm.crw")
+    for raw, kind in ((lin, "DNG"), (crw, "CRW")):
+        out = tmp_path / "lut"  # a folder: the output would be named after the RAW
+        rc, doc = l2_json(capsys, "lut", "apply", str(shared_file("luts/cube_3dl/ocio-tests__iridas_3d.cube")), str(raw),
+                          "-o", f"{out}/")
+        assert rc == 1 and f"a RAW file ({kind}), not a developed image" in doc[0]["error"], doc
+        assert not out.exists() or not any(out.iterdir())
 
 
 def test_a_missing_f_number_is_said_once(tmp_path, capsys):

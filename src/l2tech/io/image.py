@@ -33,6 +33,7 @@ __all__ = [
     "quantize",
     "dequantize",
     "read_image",
+    "check_developed_image",
     "write_image",
     "copy_exif",
     "apply_orientation",
@@ -99,9 +100,41 @@ def _sniff(path: Path) -> str:
         return "jpeg"
     if head[:8] == b"\x89PNG\r\n\x1a\n":
         return "png"
+    from l2tech.errors import L2Error
+    from l2tech.io.formats import RAW_FORMATS, sniff_format
+
+    try:
+        kind = sniff_format(path)
+    except L2Error:
+        kind = ""
+    if kind in RAW_FORMATS:
+        # a DNG's first TIFF page is its preview: read as a TIFF, the preview would be taken for the picture
+        raise UnsupportedFormatError(f"a RAW file ({kind.upper()}), not a developed image; develop it with "
+                                     "`l2 develop` first", path=path)
     if head[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
         return "tiff"
     raise UnsupportedFormatError("unsupported or mismatched format: not a JPEG, PNG or TIFF file (checked magic bytes)", path=path)
+
+
+def check_developed_image(path: str | os.PathLike) -> str:
+    """The format of a developed image (``'jpeg'``, ``'png'`` or ``'tiff'``), from its magic bytes.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InputNotFoundError, EmptyFileError, UnsupportedFormatError
+        Missing, empty or unreadable; a RAW file (a DNG is a TIFF whose first page is its
+        preview: "a RAW file (DNG), not a developed image; develop it with `l2 develop` first");
+        any other format.
+    """
+    return _sniff(Path(path))
 
 
 def read_image(path: str | os.PathLike, *, max_decode_errors: int = 0) -> DecodedImage:

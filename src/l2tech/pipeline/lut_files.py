@@ -63,9 +63,12 @@ def apply_lut_file(
     from l2tech.io.image import read_image, write_image
     from l2tech.io.provenance import L2TECH_XMP_PREFIX
 
+    from l2tech.io.image import check_developed_image
+
     target = Path(output_path)
+    check_developed_image(input_path)  # a missing, RAW or unknown input is its own error, before the output's
     check_output_path(target, inputs=[input_path, *also_inputs], overwrite=overwrite)
-    img = read_image(input_path)  # first: a missing or bad input is its typed error
+    img = read_image(input_path)
     pixels = apply_lut(img.pixels, lut, shaper=shaper, interpolation=interpolation)
     record = _lut_record(input_path, lut, interpolation=interpolation, shaper=shaper, quality=quality)
     write_image(target, pixels, bits=img.bits, quality=quality, icc_profile=img.icc_profile,

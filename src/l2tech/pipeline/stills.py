@@ -687,6 +687,17 @@ def _write(result: DevelopResult, out: Path, recipe: Recipe, *, overwrite: bool,
         defaults["Exif.Photo.FocalLength"] = f"{round(focal * 100)}/100"
     if fnum:
         defaults["Exif.Photo.FNumber"] = f"{round(fnum * 100)}/100"
+    iso = getattr(meta, "iso", None)
+    if iso:  # a CRW's ISO, read from its ShotInfo (exiv2 makes no EXIF ISO for it)
+        defaults["Exif.Photo.ISOSpeedRatings"] = str(int(iso))
+    exposure = getattr(meta, "exposure_time_s", None)
+    if exposure and getattr(meta, "format", None) == "crw":
+        # exiv2 makes a CRW's EXIF ExposureTime from the ShotInfo code read unsigned (the D30's
+        # 5 s as "1 s"); the reader's value (io.metadata._canon_shot_info_exposure) replaces it
+        from fractions import Fraction
+
+        t = Fraction(exposure).limit_denominator(100000)
+        overrides["Exif.Photo.ExposureTime"] = f"{t.numerator}/{t.denominator}"
     bits = recipe.bits or (result.bits if fmt != "jpeg" and result.bits else None)
     from l2tech import __version__
 
